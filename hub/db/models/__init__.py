@@ -1,0 +1,29 @@
+"""The ORM models (SQLAlchemy 2.x, ``Mapped[]`` style, relationships ``lazy="raise"``)."""
+
+from hub.db.models.base import Base, utcnow
+from hub.db.models.cycles import Cycle, CycleScheme, CycleTransition, MetricValue, RaterAssignment, Rating
+from hub.db.models.indicators import Indicator, IndicatorVersion, SchemeItem, SchemeRaterWeight, SchemeVersion
+from hub.db.models.organisation import Department, Employee, Post, PostAssignment
+from hub.db.models.results import AppraisalResult, IndicatorScore
+
+__all__ = [
+    "AppraisalResult",
+    "Base",
+    "Cycle",
+    "CycleScheme",
+    "CycleTransition",
+    "Department",
+    "Employee",
+    "Indicator",
+    "IndicatorScore",
+    "IndicatorVersion",
+    "MetricValue",
+    "Post",
+    "PostAssignment",
+    "RaterAssignment",
+    "Rating",
+    "SchemeItem",
+    "SchemeRaterWeight",
+    "SchemeVersion",
+    "utcnow",
+]

@@ -1,0 +1,97 @@
+"""Appraisal cycles, the scheme each post is pinned to, transitions, 360 ratings and measured metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db.models.base import Base, utcnow
+from hub.db.models.indicators import _enum
+from hub.domain import CycleState, RaterRole
+
+
+class Cycle(Base):
+    __tablename__ = "cycles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[dt.date]
+    period_end: Mapped[dt.date]
+    state: Mapped[CycleState] = mapped_column(_enum(CycleState), default=CycleState.DRAFT)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CycleScheme(Base):
+    """The scheme version a post is scored under in a cycle, pinned when the cycle opens."""
+
+    __tablename__ = "cycle_schemes"
+    __table_args__ = (UniqueConstraint("cycle_id", "post_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id"))
+
+
+class CycleTransition(Base):
+    """The audit trail of a cycle's state machine: who moved it, when, from where to where, and why."""
+
+    __tablename__ = "cycle_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    from_state: Mapped[CycleState | None] = mapped_column(_enum(CycleState))
+    to_state: Mapped[CycleState] = mapped_column(_enum(CycleState))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RaterAssignment(Base):
+    """An evaluation relationship in a cycle: ``rater`` rates ``ratee`` in ``role``."""
+
+    __tablename__ = "rater_assignments"
+    __table_args__ = (UniqueConstraint("cycle_id", "ratee_id", "rater_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    role: Mapped[RaterRole] = mapped_column(_enum(RaterRole))
+
+
+class Rating(Base):
+    """One rater's rating of one core indicator for one ratee; a resubmission replaces it."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("cycle_id", "ratee_id", "rater_id", "indicator_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    role: Mapped[RaterRole] = mapped_column(_enum(RaterRole))
+    indicator_version_id: Mapped[int] = mapped_column(ForeignKey("indicator_versions.id"))
+    value: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MetricValue(Base):
+    """A measured value of an extension indicator for one employee in one cycle, with provenance."""
+
+    __tablename__ = "metric_values"
+    __table_args__ = (UniqueConstraint("cycle_id", "employee_id", "indicator_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    indicator_version_id: Mapped[int] = mapped_column(ForeignKey("indicator_versions.id"))
+    value: Mapped[float] = mapped_column(Float)
+    system: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128))
+    fetched_at: Mapped[dt.datetime]
+    checksum: Mapped[str] = mapped_column(String(64))
+    stale: Mapped[bool] = mapped_column(default=False)

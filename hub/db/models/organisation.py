@@ -1,0 +1,69 @@
+"""The organisation: departments (a tree), posts, employees and their post assignments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.db.models.base import Base
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+
+    parent: Mapped[Department | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Post(Base):
+    """A post (岗位): the job an employee holds, appraised under its own scheme."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    family: Mapped[str] = mapped_column(String(64), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+
+    department: Mapped[Department] = relationship(lazy="raise")
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    # The current post, kept beside the assignment history because every read path wants it.
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), index=True)
+    hired_on: Mapped[dt.date | None]
+
+    department: Mapped[Department] = relationship(lazy="raise")
+    post: Mapped[Post] = relationship(lazy="raise")
+    manager: Mapped[Employee | None] = relationship(remote_side=[id], lazy="raise")
+
+    __table_args__ = (Index("ix_employees_name", "name"),)
+
+
+class PostAssignment(Base):
+    """One stretch of an employee in a post; ``end_date`` is null for the current one."""
+
+    __tablename__ = "post_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    start_date: Mapped[dt.date]
+    end_date: Mapped[dt.date | None]
+
+    employee: Mapped[Employee] = relationship(lazy="raise")
+    post: Mapped[Post] = relationship(lazy="raise")

@@ -1,0 +1,1 @@
+"""The demo organisation (the white paper's case) and the sandbox business systems that feed it."""

@@ -1,0 +1,66 @@
+"""The appraisal domain's vocabulary: enumerations shared by the database, the engine and the API."""
+
+from __future__ import annotations
+
+import enum
+
+
+class IndicatorCategory(enum.StrEnum):
+    """CORE indicators are rated by people; EXTENSION indicators are measured by a business system."""
+
+    CORE = "CORE"
+    EXTENSION = "EXTENSION"
+
+
+class Direction(enum.StrEnum):
+    HIGHER_IS_BETTER = "HIGHER_IS_BETTER"
+    LOWER_IS_BETTER = "LOWER_IS_BETTER"
+
+
+class RaterRole(enum.StrEnum):
+    """Who rates whom in a 360-degree evaluation."""
+
+    SELF = "SELF"
+    MANAGER = "MANAGER"
+    PEER = "PEER"
+    SUBORDINATE = "SUBORDINATE"
+
+
+class CycleState(enum.StrEnum):
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    SCORED = "SCORED"
+    CALIBRATED = "CALIBRATED"
+    PUBLISHED = "PUBLISHED"
+
+
+class Grade(enum.StrEnum):
+    """One grade system for every post, best first."""
+
+    S = "S"
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class MissingPolicy(enum.StrEnum):
+    """What scoring does when an indicator has no value for an employee."""
+
+    ZERO = "ZERO"  # the indicator scores 0
+    EXCLUDE = "EXCLUDE"  # the indicator is left out and the other weights are scaled back to 100
+    BLOCK = "BLOCK"  # the employee cannot be scored until the value arrives
+
+
+class GroupDimension(enum.StrEnum):
+    """Dimensions analysts can group score statistics by."""
+
+    DEPARTMENT = "DEPARTMENT"
+    POST = "POST"
+    POST_FAMILY = "POST_FAMILY"
+    GRADE = "GRADE"
+    CYCLE = "CYCLE"
+
+
+MANUAL_SOURCE = "MANUAL"
+"""The source system of an indicator whose values are ratings given by people."""

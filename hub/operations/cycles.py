@@ -1,0 +1,230 @@
+"""The cycle workflow: create, open (pin schemes, default raters), reopen, close calibration, publish.
+
+Every transition is one transaction that checks the state machine of ``hub.appraisal.cycle_state``
+and writes an audit entry (who, when, from, to, why) beside the state change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
+from hub.db.models import (
+    AppraisalResult,
+    Cycle,
+    CycleScheme,
+    CycleTransition,
+    Employee,
+    IndicatorScore,
+    PostAssignment,
+    RaterAssignment,
+    SchemeVersion,
+)
+from hub.domain import CycleState, RaterRole
+from hub.operations.errors import InvalidInput, NotFound
+
+
+async def create_cycle(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    name: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    actor: str,
+) -> Cycle:
+    """A new cycle in DRAFT."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a cycle needs a name of 1 to 200 characters", field="name")
+    if period_end < period_start:
+        raise InvalidInput("the period ends before it starts", field="periodEnd")
+    async with sessionmaker() as session, session.begin():
+        cycle = Cycle(name=name, period_start=period_start, period_end=period_end, state=CycleState.DRAFT)
+        session.add(cycle)
+        await session.flush()
+        session.add(
+            CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=actor)
+        )
+    return cycle
+
+
+async def locked_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
+    """The cycle, locked for the transaction on PostgreSQL so two transitions cannot interleave."""
+    cycle = (
+        await session.execute(select(Cycle).where(Cycle.id == cycle_id).with_for_update())
+    ).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound("cycle", cycle_id, field="cycleId")
+    return cycle
+
+
+def record_transition(
+    session: AsyncSession, cycle: Cycle, target: CycleState, *, actor: str, reason: str | None
+) -> None:
+    """Checks the move against the state machine, then changes the state and writes the audit entry."""
+    check_transition(cycle.state, target, reason)
+    session.add(
+        CycleTransition(
+            cycle_id=cycle.id, from_state=cycle.state, to_state=target, actor=actor, reason=reason
+        )
+    )
+    cycle.state = target
+
+
+def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Any:
+    """(employee id, post id, department id, manager id) of everyone in a post on the period's last day."""
+    covering = and_(
+        PostAssignment.start_date <= cycle.period_end,
+        or_(PostAssignment.end_date.is_(None), PostAssignment.end_date >= cycle.period_end),
+    )
+    return (
+        select(
+            PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id
+        )
+        .join(Employee, Employee.id == PostAssignment.employee_id)
+        .where(covering, PostAssignment.post_id.in_(post_ids))
+        .order_by(PostAssignment.employee_id, PostAssignment.start_date)
+    )
+
+
+async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[int]) -> list[Row[Any]]:
+    rows = (await session.execute(participants_statement(cycle, post_ids))).all()
+    # Overlapping assignments: the latest start wins (rows are ordered by start date).
+    return list({row.employee_id: row for row in rows}.values())
+
+
+async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str) -> Cycle:
+    """DRAFT -> OPEN: pins each post to the scheme in force on the period's first day, assigns self
+    and manager raters from the org tree."""
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, cycle_id)
+        record_transition(session, cycle, CycleState.OPEN, actor=actor, reason=None)
+        in_force = (
+            select(SchemeVersion.post_id, func.max(SchemeVersion.version).label("version"))
+            .where(SchemeVersion.effective_from <= cycle.period_start)
+            .where(
+                or_(SchemeVersion.effective_to.is_(None), SchemeVersion.effective_to >= cycle.period_start)
+            )
+            .group_by(SchemeVersion.post_id)
+            .subquery()
+        )
+        pins = (
+            await session.execute(
+                select(SchemeVersion.post_id, SchemeVersion.id).join(
+                    in_force,
+                    and_(
+                        in_force.c.post_id == SchemeVersion.post_id,
+                        in_force.c.version == SchemeVersion.version,
+                    ),
+                )
+            )
+        ).all()
+        if not pins:
+            raise InvalidInput("no post has a scheme in force on the period's first day", field="cycleId")
+        await session.execute(
+            insert(CycleScheme),
+            [{"cycle_id": cycle.id, "post_id": post_id, "scheme_version_id": sv} for post_id, sv in pins],
+        )
+        people = await participants(session, cycle, [post_id for post_id, _ in pins])
+        assignments = [
+            {
+                "cycle_id": cycle.id,
+                "ratee_id": p.employee_id,
+                "rater_id": p.employee_id,
+                "role": RaterRole.SELF,
+            }
+            for p in people
+        ]
+        assignments += [
+            {
+                "cycle_id": cycle.id,
+                "ratee_id": p.employee_id,
+                "rater_id": p.manager_id,
+                "role": RaterRole.MANAGER,
+            }
+            for p in people
+            if p.manager_id is not None and p.manager_id != p.employee_id
+        ]
+        if assignments:
+            await session.execute(insert(RaterAssignment), assignments)
+    return cycle
+
+
+async def discard_results(session: AsyncSession, cycle_id: int) -> None:
+    result_ids = select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id)
+    await session.execute(delete(IndicatorScore).where(IndicatorScore.result_id.in_(result_ids)))
+    await session.execute(delete(AppraisalResult).where(AppraisalResult.cycle_id == cycle_id))
+
+
+async def reopen_cycle(
+    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, reason: str | None
+) -> Cycle:
+    """SCORED -> OPEN with a reason: late data or corrected ratings come in; the unpublished scores go."""
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, cycle_id)
+        record_transition(session, cycle, CycleState.OPEN, actor=actor, reason=reason)
+        await discard_results(session, cycle.id)
+    return cycle
+
+
+async def rerank(session: AsyncSession, cycle_id: int, bands: GradeBands) -> None:
+    """Recomputes ranks and percentiles from the current (possibly calibrated) totals."""
+    rows = (
+        await session.execute(
+            select(
+                AppraisalResult.id,
+                AppraisalResult.post_id,
+                AppraisalResult.department_id,
+                AppraisalResult.total_score,
+            ).where(AppraisalResult.cycle_id == cycle_id)
+        )
+    ).all()
+    standings = assign_grades_and_ranks(
+        (Placement(row.id, row.post_id, row.department_id, row.total_score) for row in rows), bands
+    )
+    if not standings:
+        return
+    await session.execute(
+        update(AppraisalResult),
+        [
+            {
+                "id": result_id,
+                "rank_in_post": standing.rank_in_post,
+                "percentile_in_post": standing.percentile_in_post,
+                "rank_in_department": standing.rank_in_department,
+                "percentile_in_department": standing.percentile_in_department,
+            }
+            for result_id, standing in standings.items()
+        ],
+    )
+
+
+async def close_calibration(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cycle_id: int,
+    *,
+    actor: str,
+    reason: str | None = None,
+    bands: GradeBands | None = None,
+) -> Cycle:
+    """SCORED -> CALIBRATED: ranks and percentiles are recomputed from the calibrated totals."""
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, cycle_id)
+        record_transition(session, cycle, CycleState.CALIBRATED, actor=actor, reason=reason)
+        await rerank(session, cycle.id, bands or GradeBands())
+    return cycle
+
+
+async def publish_cycle(
+    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, reason: str | None = None
+) -> Cycle:
+    """CALIBRATED -> PUBLISHED: the results are final and visible; nothing changes them afterwards."""
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, cycle_id)
+        record_transition(session, cycle, CycleState.PUBLISHED, actor=actor, reason=reason)
+    return cycle

@@ -1,0 +1,279 @@
+"""360-degree ratings: who rates whom in a cycle, submitting a rating, and reading a ratee's ratings.
+
+A rating's value is checked against its indicator's rating scale; a value off the scale is reported
+as :class:`~hub.operations.errors.InvalidInput` with ``field="value"`` (the appraisal
+``InvalidValue`` is converted, so that a form can point at the field). A broken stored rule
+(``InvalidRule``) is not the caller's fault and passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appraisal.errors import InvalidValue
+from hub.appraisal.rules import RatingScaleRule, parse_rule, validate_rating
+from hub.db.models import (
+    Cycle,
+    CycleScheme,
+    Employee,
+    IndicatorVersion,
+    PostAssignment,
+    RaterAssignment,
+    Rating,
+    SchemeItem,
+)
+from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
+from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
+
+MAX_COMMENT_LENGTH = 2000
+ASSIGNABLE_STATES = frozenset({CycleState.DRAFT, CycleState.OPEN})
+ANONYMOUS_ROLES = frozenset({RaterRole.PEER})
+"""Roles whose raters the ratee does not get to see."""
+
+
+@dataclass(frozen=True, slots=True)
+class RaterAssignmentRecord:
+    """An evaluation relationship: ``rater_id`` rates ``ratee_id`` in ``role`` during the cycle."""
+
+    id: int
+    cycle_id: int
+    ratee_id: int
+    rater_id: int
+    role: RaterRole
+
+
+@dataclass(frozen=True, slots=True)
+class RatingRecord:
+    """A stored rating, as submitted."""
+
+    id: int
+    cycle_id: int
+    ratee_id: int
+    rater_id: int
+    role: RaterRole
+    indicator_version_id: int
+    value: float
+    comment: str | None
+    submitted_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingView:
+    """A rating as its ratee may read it: ``rater_id`` is None for anonymous (peer) raters."""
+
+    indicator_version_id: int
+    role: RaterRole
+    value: float
+    comment: str | None
+    submitted_at: dt.datetime
+    rater_id: int | None
+
+
+async def load_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
+    """The cycle with ``cycle_id``, or NotFound."""
+    cycle = await session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFound("cycle", cycle_id, field="cycleId")
+    return cycle
+
+
+async def posts_on(
+    session: AsyncSession, day: dt.date, employee_ids: Collection[int] | None = None
+) -> dict[int, int]:
+    """Each employee's post on ``day`` (employee id -> post id); all employees when ids is None.
+
+    The post assignment covering the day wins; without one (e.g. a gap in the history) the
+    employee's current post stands in.
+    """
+    current = select(Employee.id, Employee.post_id)
+    covering = (
+        select(PostAssignment.employee_id, PostAssignment.post_id)
+        .where(
+            PostAssignment.start_date <= day,
+            or_(PostAssignment.end_date.is_(None), PostAssignment.end_date >= day),
+        )
+        .order_by(PostAssignment.start_date, PostAssignment.id)
+    )
+    if employee_ids is not None:
+        current = current.where(Employee.id.in_(employee_ids))
+        covering = covering.where(PostAssignment.employee_id.in_(employee_ids))
+    posts = dict((await session.execute(current)).all())
+    # Ordered by start, so an overlap in the history resolves to the latest assignment.
+    posts.update((await session.execute(covering)).all())
+    return posts
+
+
+async def assign_rater(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    cycle_id: int,
+    ratee_id: int,
+    rater_id: int,
+    role: RaterRole,
+) -> RaterAssignmentRecord:
+    """Let ``rater_id`` rate ``ratee_id`` in ``role``; an existing relationship of the pair gets the new role.
+
+    Ratings the rater already submitted keep the role they were given under; a resubmission picks
+    up the new one.
+    """
+    if (role is RaterRole.SELF) != (rater_id == ratee_id):
+        message = (
+            "a SELF rater must be the ratee"
+            if role is RaterRole.SELF
+            else f"a {role.value} rater must not be the ratee"
+        )
+        raise InvalidInput(message, field="role")
+    async with sessionmaker() as session, session.begin():
+        cycle = await load_cycle(session, cycle_id)
+        if cycle.state not in ASSIGNABLE_STATES:
+            raise WrongCycleState(cycle.state, "raters can be assigned only while it is DRAFT or OPEN")
+        found = set(await session.scalars(select(Employee.id).where(Employee.id.in_({ratee_id, rater_id}))))
+        for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
+            if employee_id not in found:
+                raise NotFound("employee", employee_id, field=field)
+        assignment = await session.scalar(
+            select(RaterAssignment).where(
+                RaterAssignment.cycle_id == cycle_id,
+                RaterAssignment.ratee_id == ratee_id,
+                RaterAssignment.rater_id == rater_id,
+            )
+        )
+        if assignment is None:
+            assignment = RaterAssignment(cycle_id=cycle_id, ratee_id=ratee_id, rater_id=rater_id, role=role)
+            session.add(assignment)
+        else:
+            assignment.role = role
+        await session.flush()
+        return RaterAssignmentRecord(
+            assignment.id, assignment.cycle_id, assignment.ratee_id, assignment.rater_id, assignment.role
+        )
+
+
+async def _rating_scale(
+    session: AsyncSession, cycle: Cycle, ratee_id: int, indicator_version_id: int
+) -> RatingScaleRule:
+    """The rating scale of a people-rated indicator version in the ratee's pinned scheme, or InvalidInput."""
+    post_id = (await posts_on(session, cycle.period_end, [ratee_id])).get(ratee_id)
+    if post_id is None:
+        raise NotFound("employee", ratee_id, field="rateeId")
+    version = await session.scalar(
+        select(IndicatorVersion)
+        .join(SchemeItem, SchemeItem.indicator_version_id == IndicatorVersion.id)
+        .join(
+            CycleScheme,
+            and_(
+                CycleScheme.scheme_version_id == SchemeItem.scheme_version_id,
+                CycleScheme.cycle_id == cycle.id,
+                CycleScheme.post_id == post_id,
+            ),
+        )
+        .where(IndicatorVersion.id == indicator_version_id)
+    )
+    field = "indicatorVersionId"
+    if version is None:
+        raise InvalidInput(
+            f"indicator version {indicator_version_id} is not in the ratee's scheme for this cycle",
+            field=field,
+        )
+    if version.source_system != MANUAL_SOURCE:
+        raise InvalidInput(
+            f"indicator version {indicator_version_id} is measured by {version.source_system}, not rated",
+            field=field,
+        )
+    rule = parse_rule(version.rule)
+    if not isinstance(rule, RatingScaleRule):
+        raise InvalidInput(f"indicator version {indicator_version_id} has no rating scale", field=field)
+    return rule
+
+
+async def submit_rating(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    cycle_id: int,
+    ratee_id: int,
+    rater_id: int,
+    indicator_version_id: int,
+    value: float,
+    comment: str | None,
+    now: dt.datetime,
+) -> RatingRecord:
+    """Store a rater's rating of one indicator for a ratee; a resubmission replaces the earlier one."""
+    if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
+        raise InvalidInput(f"a comment may have at most {MAX_COMMENT_LENGTH} characters", field="comment")
+    async with sessionmaker() as session, session.begin():
+        cycle = await load_cycle(session, cycle_id)
+        if cycle.state is not CycleState.OPEN:
+            raise WrongCycleState(cycle.state, "ratings are accepted only while it is OPEN")
+        role = await session.scalar(
+            select(RaterAssignment.role).where(
+                RaterAssignment.cycle_id == cycle_id,
+                RaterAssignment.ratee_id == ratee_id,
+                RaterAssignment.rater_id == rater_id,
+            )
+        )
+        if role is None:
+            raise NotARater(f"employee {rater_id} is not a rater of employee {ratee_id} in this cycle")
+        scale = await _rating_scale(session, cycle, ratee_id, indicator_version_id)
+        try:
+            validate_rating(scale, value)
+        except InvalidValue as error:
+            raise InvalidInput(error.message, field="value") from error
+        rating = await session.scalar(
+            select(Rating).where(
+                Rating.cycle_id == cycle_id,
+                Rating.ratee_id == ratee_id,
+                Rating.rater_id == rater_id,
+                Rating.indicator_version_id == indicator_version_id,
+            )
+        )
+        if rating is None:
+            rating = Rating(
+                cycle_id=cycle_id,
+                ratee_id=ratee_id,
+                rater_id=rater_id,
+                indicator_version_id=indicator_version_id,
+            )
+            session.add(rating)
+        rating.role, rating.value, rating.comment, rating.submitted_at = role, value, comment, now
+        await session.flush()
+        return RatingRecord(
+            rating.id,
+            rating.cycle_id,
+            rating.ratee_id,
+            rating.rater_id,
+            rating.role,
+            rating.indicator_version_id,
+            rating.value,
+            rating.comment,
+            rating.submitted_at,
+        )
+
+
+async def ratings_for_ratee(
+    sessionmaker: async_sessionmaker[AsyncSession], *, cycle_id: int, ratee_id: int, reveal_peers: bool
+) -> list[RatingView]:
+    """Every rating a ratee received in a cycle; peer raters stay anonymous unless ``reveal_peers``."""
+    async with sessionmaker() as session, session.begin():
+        await load_cycle(session, cycle_id)
+        ratings = await session.scalars(
+            select(Rating)
+            .where(Rating.cycle_id == cycle_id, Rating.ratee_id == ratee_id)
+            # Not by rater: the order must not give an anonymous rater away.
+            .order_by(Rating.indicator_version_id, Rating.role, Rating.submitted_at, Rating.value)
+        )
+        return [
+            RatingView(
+                indicator_version_id=r.indicator_version_id,
+                role=r.role,
+                value=r.value,
+                comment=r.comment,
+                submitted_at=r.submitted_at,
+                rater_id=None if r.role in ANONYMOUS_ROLES and not reveal_peers else r.rater_id,
+            )
+            for r in ratings
+        ]

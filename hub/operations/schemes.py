@@ -1,0 +1,231 @@
+"""Versioning of schemes: publish a post's next scheme version, and ask whether a cycle pins one.
+
+A scheme version is immutable once it exists, like an indicator version (see
+:mod:`hub.operations.versions`): there is no operation that edits its items, item weights or rater
+weights, in use by a cycle or not. A change is a new version with the next number, a change note, an
+author and an effective date; the only update made to an older version is closing its validity
+(``effective_to``) when its successor takes over, which leaves what it defines — and every cycle that
+pinned it — exactly as it was.
+
+:func:`publish_scheme_version` runs in one transaction and checks everything before it writes.
+Errors: ``NotFound`` (post, indicator version), ``InvalidInput`` with the offending field,
+``OverlappingDates``, and the scoring arithmetic's ``WeightsDoNotSum`` / ``NonPositiveWeight``
+unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appraisal.weighting import WEIGHT_TOLERANCE, WEIGHT_TOTAL, validate_weights
+from hub.db.models import (
+    CycleScheme,
+    Indicator,
+    IndicatorVersion,
+    Post,
+    SchemeItem,
+    SchemeRaterWeight,
+    SchemeVersion,
+)
+from hub.domain import IndicatorCategory, RaterRole
+from hub.operations.errors import InvalidInput, NotFound
+from hub.operations.versions import optional_text, require_text, successor_closes
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeItemRecord:
+    """One weighted indicator version of a scheme version, at its position (0 = first)."""
+
+    id: int
+    indicator_version_id: int
+    weight: float
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class RaterWeightRecord:
+    """How much one rater role counts in the people-rated part of a scheme version."""
+
+    role: RaterRole
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeVersionRecord:
+    """A scheme version as stored, with its items in position order and its rater weights."""
+
+    id: int
+    post_id: int
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    change_note: str | None
+    author: str
+    created_at: dt.datetime
+    items: tuple[SchemeItemRecord, ...]
+    rater_weights: tuple[RaterWeightRecord, ...]
+
+
+def _check_rater_weights(rater_weights: Mapping[RaterRole, float]) -> dict[RaterRole, float]:
+    """Return the rater weights in role order, or raise InvalidInput (field ``raterWeights``)."""
+    checked: dict[RaterRole, float] = {}
+    for role in RaterRole:
+        if role not in rater_weights:
+            continue
+        weight = rater_weights[role]
+        if isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
+            raise InvalidInput(
+                f"the weight of {role.value} raters must be 0 or more, got {weight!r}", field="raterWeights"
+            )
+        checked[role] = float(weight)
+    if len(checked) != len(rater_weights):
+        unknown = sorted(str(role) for role in rater_weights if role not in checked)
+        raise InvalidInput(f"unknown rater role(s): {', '.join(unknown)}", field="raterWeights")
+    # Adding up to 100 also means that at least one role (the manager, typically) counts.
+    total = math.fsum(checked.values())
+    if abs(total - WEIGHT_TOTAL) > WEIGHT_TOLERANCE:
+        raise InvalidInput(
+            f"rater weights must add up to 100, they add up to {total:g}", field="raterWeights"
+        )
+    return checked
+
+
+async def _check_items(
+    session: AsyncSession, items: Sequence[tuple[int, float]], effective_from: dt.date
+) -> bool:
+    """Check that every indicator version exists, once per indicator, in force on ``effective_from``.
+
+    Returns whether any item is a CORE (people-rated) indicator.
+    """
+    ids = [version_id for version_id, _ in items]
+    rows = (
+        await session.execute(
+            select(
+                IndicatorVersion.id,
+                IndicatorVersion.indicator_id,
+                IndicatorVersion.version,
+                IndicatorVersion.effective_from,
+                IndicatorVersion.effective_to,
+                Indicator.code,
+                Indicator.category,
+            )
+            .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+            .where(IndicatorVersion.id.in_(set(ids)))
+        )
+    ).all()
+    by_id = {row.id: row for row in rows}
+    seen: dict[int, int] = {}  # indicator id -> the version id that already stands for it
+    for version_id in ids:
+        row = by_id.get(version_id)
+        if row is None:
+            raise NotFound("indicatorVersion", version_id, field="items")
+        if row.indicator_id in seen:
+            raise InvalidInput(
+                f"indicator {row.code} appears twice (versions {seen[row.indicator_id]} and {version_id})",
+                field="items",
+            )
+        seen[row.indicator_id] = version_id
+        if not (
+            row.effective_from <= effective_from
+            and (row.effective_to is None or effective_from <= row.effective_to)
+        ):
+            until = row.effective_to.isoformat() if row.effective_to else "open-ended"
+            raise InvalidInput(
+                f"{row.code} v{row.version} is in force {row.effective_from.isoformat()}..{until}, "
+                f"not on {effective_from.isoformat()}",
+                field="items",
+            )
+    return any(row.category is IndicatorCategory.CORE for row in rows)
+
+
+async def publish_scheme_version(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    post_id: int,
+    items: Sequence[tuple[int, float]],
+    rater_weights: Mapping[RaterRole, float],
+    effective_from: dt.date,
+    change_note: str | None,
+    author: str,
+) -> SchemeVersionRecord:
+    """Publish a post's next scheme version, effective after its latest one, which it closes.
+
+    ``items`` are (indicator version id, weight) pairs, stored in the given order; the change note
+    may be left out only for a post's first version.
+    """
+    if not items:
+        raise InvalidInput("a scheme needs at least one indicator version", field="items")
+    validate_weights([float(weight) for _, weight in items])  # WeightsDoNotSum propagates
+    checked_roles = _check_rater_weights(rater_weights) if rater_weights else {}
+    note = optional_text(change_note, "changeNote", 10_000)
+    author = require_text(author, "author", 200)
+    async with sessionmaker() as session, session.begin():
+        # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent publications
+        # for one post queue up instead of both taking the same number.
+        if await session.scalar(select(Post.id).where(Post.id == post_id).with_for_update()) is None:
+            raise NotFound("post", post_id, field="postId")
+        has_core = await _check_items(session, items, effective_from)
+        if has_core and not checked_roles:
+            raise InvalidInput("a scheme with CORE indicators needs rater weights", field="raterWeights")
+        latest = await session.scalar(
+            select(SchemeVersion)
+            .where(SchemeVersion.post_id == post_id)
+            .order_by(SchemeVersion.version.desc())
+            .limit(1)
+        )
+        number = 1
+        if latest is not None:
+            if note is None:
+                raise InvalidInput("a new scheme version needs a change note", field="changeNote")
+            closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
+            number = latest.version + 1
+            if closes is not None:
+                latest.effective_to = closes
+        scheme = SchemeVersion(
+            post_id=post_id,
+            version=number,
+            effective_from=effective_from,
+            effective_to=None,
+            change_note=note,
+            author=author,
+        )
+        session.add(scheme)
+        await session.flush()
+        item_rows = [
+            SchemeItem(
+                scheme_version_id=scheme.id, indicator_version_id=version_id, weight=float(weight), position=n
+            )
+            for n, (version_id, weight) in enumerate(items)
+        ]
+        role_rows = [
+            SchemeRaterWeight(scheme_version_id=scheme.id, role=role, weight=weight)
+            for role, weight in checked_roles.items()
+        ]
+        session.add_all([*item_rows, *role_rows])
+        await session.flush()
+        return SchemeVersionRecord(
+            id=scheme.id,
+            post_id=scheme.post_id,
+            version=scheme.version,
+            effective_from=scheme.effective_from,
+            effective_to=scheme.effective_to,
+            change_note=scheme.change_note,
+            author=scheme.author,
+            created_at=scheme.created_at,
+            items=tuple(
+                SchemeItemRecord(r.id, r.indicator_version_id, r.weight, r.position) for r in item_rows
+            ),
+            rater_weights=tuple(RaterWeightRecord(r.role, r.weight) for r in role_rows),
+        )
+
+
+async def scheme_version_in_use(session: AsyncSession, scheme_version_id: int) -> bool:
+    """Whether any cycle pins the scheme version (and so scores, or will score, under it)."""
+    pinned = await session.scalar(select(exists().where(CycleScheme.scheme_version_id == scheme_version_id)))
+    return bool(pinned)

@@ -1,0 +1,263 @@
+"""Versioning of indicators: create an indicator with its first version, and add later versions.
+
+Versions never change the past. An indicator version is immutable once it exists: its rule, data
+source, missing policy, effective_from, change note and author are written once and never updated.
+A change is a new version with the next number, a change note, an author and an effective date.
+There is no edit operation, on purpose; the one update this module makes is closing the validity of
+the version a new one succeeds (see :func:`successor_closes`). Scheme versions follow the same rules
+in :mod:`hub.operations.schemes`.
+
+Each operation runs in one transaction and checks everything before it writes, so an error leaves
+the database as it was. Errors: :class:`~hub.operations.errors.NotFound`, ``InvalidInput`` (with
+the offending field), ``OverlappingDates`` and ``DuplicateCode``; a rule that does not parse or does
+not fit the indicator's direction raises :class:`~hub.appraisal.errors.InvalidRule` unchanged, like
+every error of the scoring arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appraisal.rules import RatingScaleRule, Rule, parse_rule
+from hub.appraisal.scoring import compile_rule
+from hub.db.models import Indicator, IndicatorVersion
+from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
+from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
+
+CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+"""An indicator code: an upper-case letter, then 1-63 upper-case letters, digits or underscores."""
+
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorVersionRecord:
+    """An indicator version as stored; the schema's ``IndicatorVersion`` reads it by attribute."""
+
+    id: int
+    indicator_id: int
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    rule: dict[str, Any]
+    missing_policy: MissingPolicy
+    source_system: str
+    source_metric: str | None
+    change_note: str | None
+    author: str
+    created_at: dt.datetime
+
+
+def require_text(value: str | None, field: str, max_length: int) -> str:
+    """Return ``value`` stripped, or raise InvalidInput when it is blank or too long for its column."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"{field} must not be blank", field=field)
+    if len(text) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    return text
+
+
+def optional_text(value: str | None, field: str, max_length: int) -> str | None:
+    """Like :func:`require_text`, but blank means "none given"."""
+    return None if value is None or not value.strip() else require_text(value, field, max_length)
+
+
+def successor_closes(
+    latest_from: dt.date, latest_to: dt.date | None, effective_from: dt.date
+) -> dt.date | None:
+    """The effective_to that a new version effective ``effective_from`` gives the latest one.
+
+    Returns None when the latest version already ended before the new one starts (nothing to close);
+    raises OverlappingDates when the new version would not start after the latest one.
+
+    Closing is not a change of the old version's definition: effective_to only records when a
+    successor took over, which is a fact about the successor (its effective_from minus a day). The
+    old version keeps its number, rule, weights, source and start, so everything scored or pinned
+    under it (a cycle pins a scheme version by id) reads exactly as before.
+    """
+    if effective_from <= latest_from:
+        raise OverlappingDates(
+            f"effectiveFrom must be after {latest_from.isoformat()}, when the latest version took effect",
+            field="effectiveFrom",
+        )
+    if latest_to is None:
+        return effective_from - _DAY
+    if effective_from <= latest_to:
+        # An explicitly closed version keeps its end: shortening it would rewrite its validity.
+        raise OverlappingDates(
+            f"effectiveFrom must be after {latest_to.isoformat()}, when the latest version ends",
+            field="effectiveFrom",
+        )
+    return None
+
+
+def _check_definition(
+    category: IndicatorCategory,
+    direction: Direction,
+    rule_data: Mapping[str, Any],
+    source_system: str,
+    source_metric: str | None,
+) -> tuple[Rule, str, str | None]:
+    """Check a version's rule and data source against its indicator; return them ready to store."""
+    rule = parse_rule(rule_data)  # InvalidRule propagates
+    system = require_text(source_system, "sourceSystem", 64)
+    metric = optional_text(source_metric, "sourceMetric", 128)
+    if category is IndicatorCategory.CORE:
+        if system != MANUAL_SOURCE:
+            raise InvalidInput(
+                f"a CORE indicator is rated by people: its source system must be {MANUAL_SOURCE}",
+                field="sourceSystem",
+            )
+        if metric is not None:
+            raise InvalidInput(
+                "a CORE indicator is rated by people: it has no source metric", field="sourceMetric"
+            )
+        if not isinstance(rule, RatingScaleRule):
+            raise InvalidInput('a CORE indicator needs a "rating" rule', field="rule")
+    else:
+        if system == MANUAL_SOURCE:
+            raise InvalidInput(
+                f"an EXTENSION indicator is measured by a business system, not {MANUAL_SOURCE}",
+                field="sourceSystem",
+            )
+        if metric is None:
+            raise InvalidInput(
+                "an EXTENSION indicator needs the metric its system reports", field="sourceMetric"
+            )
+    compile_rule(rule, direction)  # InvalidRule when the rule runs against the direction
+    return rule, system, metric
+
+
+def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
+    return IndicatorVersionRecord(
+        id=row.id,
+        indicator_id=row.indicator_id,
+        version=row.version,
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        rule=dict(row.rule),
+        missing_policy=row.missing_policy,
+        source_system=row.source_system,
+        source_metric=row.source_metric,
+        change_note=row.change_note,
+        author=row.author,
+        created_at=row.created_at,
+    )
+
+
+async def create_indicator(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    code: str,
+    name: str,
+    category: IndicatorCategory,
+    unit: str | None,
+    direction: Direction,
+    rule: Mapping[str, Any],
+    source_system: str,
+    source_metric: str | None,
+    missing_policy: MissingPolicy,
+    effective_from: dt.date,
+    change_note: str | None,
+    author: str,
+) -> IndicatorVersionRecord:
+    """Create an indicator and its version 1; return that version."""
+    if not CODE_PATTERN.fullmatch(code):
+        raise InvalidInput(
+            "code must be an upper-case letter followed by 1-63 upper-case letters, digits or underscores",
+            field="code",
+        )
+    name = require_text(name, "name", 200)
+    unit = optional_text(unit, "unit", 32)
+    parsed, system, metric = _check_definition(category, direction, rule, source_system, source_metric)
+    note = optional_text(change_note, "changeNote", 10_000)
+    author = require_text(author, "author", 200)
+    async with sessionmaker() as session, session.begin():
+        if await session.scalar(select(Indicator.id).where(Indicator.code == code)) is not None:
+            raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code")
+        indicator = Indicator(code=code, name=name, category=category, unit=unit, direction=direction)
+        session.add(indicator)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Another transaction took the code between the check and the insert.
+            raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code") from None
+        version = IndicatorVersion(
+            indicator_id=indicator.id,
+            version=1,
+            effective_from=effective_from,
+            effective_to=None,
+            rule=parsed.to_dict(),
+            missing_policy=missing_policy,
+            source_system=system,
+            source_metric=metric,
+            change_note=note,
+            author=author,
+        )
+        session.add(version)
+        await session.flush()
+        return _record(version)
+
+
+async def create_indicator_version(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    indicator_id: int,
+    rule: Mapping[str, Any],
+    source_system: str,
+    source_metric: str | None,
+    missing_policy: MissingPolicy,
+    effective_from: dt.date,
+    change_note: str,
+    author: str,
+) -> IndicatorVersionRecord:
+    """Add the next version of an indicator, effective after the latest one, which it closes."""
+    note = require_text(change_note, "changeNote", 10_000)
+    author = require_text(author, "author", 200)
+    async with sessionmaker() as session, session.begin():
+        # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent new versions
+        # of one indicator queue up instead of both taking the same number.
+        indicator = await session.scalar(
+            select(Indicator).where(Indicator.id == indicator_id).with_for_update()
+        )
+        if indicator is None:
+            raise NotFound("indicator", indicator_id, field="indicatorId")
+        parsed, system, metric = _check_definition(
+            indicator.category, indicator.direction, rule, source_system, source_metric
+        )
+        latest = await session.scalar(
+            select(IndicatorVersion)
+            .where(IndicatorVersion.indicator_id == indicator_id)
+            .order_by(IndicatorVersion.version.desc())
+            .limit(1)
+        )
+        number = 1
+        if latest is not None:
+            closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
+            number = latest.version + 1
+            if closes is not None:
+                latest.effective_to = closes
+        version = IndicatorVersion(
+            indicator_id=indicator_id,
+            version=number,
+            effective_from=effective_from,
+            effective_to=None,
+            rule=parsed.to_dict(),
+            missing_policy=missing_policy,
+            source_system=system,
+            source_metric=metric,
+            change_note=note,
+            author=author,
+        )
+        session.add(version)
+        await session.flush()
+        return _record(version)

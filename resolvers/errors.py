@@ -1,0 +1,24 @@
+"""Errors that resolvers raise for bad input to queries; each names the problem and carries a code."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+
+class BadUserInput(GraphQLError):
+    """A query argument that cannot be honoured (a malformed cursor, a page size out of range, ...)."""
+
+    def __init__(self, message: str, *, argument: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
+
+
+def parse_id(value: str | int | None) -> int | None:
+    """The integer behind a GraphQL ID, or None when it cannot be one of ours (an unknown id)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)

@@ -1,0 +1,120 @@
+"""Every loader of a request, created lazily on first use and dropped with the request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from resolvers.loaders.indicators import (
+    CurrentIndicatorVersionByIndicatorLoader,
+    IndicatorByIdLoader,
+    IndicatorVersionByIdLoader,
+    IndicatorVersionsByIndicatorLoader,
+)
+from resolvers.loaders.organisation import (
+    DepartmentByIdLoader,
+    DepartmentsByParentLoader,
+    EmployeeByIdLoader,
+    PostByIdLoader,
+    PostsByDepartmentLoader,
+)
+from resolvers.loaders.results import (
+    CycleByIdLoader,
+    IndicatorScoresByResultLoader,
+    ResultByEmployeeCycleLoader,
+    ResultByIdLoader,
+    ResultsByEmployeeLoader,
+)
+from resolvers.loaders.schemes import (
+    CurrentSchemeByPostLoader,
+    RaterWeightsBySchemeLoader,
+    SchemeItemsBySchemeLoader,
+    SchemeVersionByIdLoader,
+    SchemeVersionsByPostLoader,
+)
+
+
+class Loaders:
+    """The loader registry of one request."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> None:
+        self._sessionmaker = sessionmaker
+        self._today = today
+
+    @cached_property
+    def department_by_id(self) -> DepartmentByIdLoader:
+        return DepartmentByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def departments_by_parent(self) -> DepartmentsByParentLoader:
+        return DepartmentsByParentLoader(self._sessionmaker)
+
+    @cached_property
+    def post_by_id(self) -> PostByIdLoader:
+        return PostByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def posts_by_department(self) -> PostsByDepartmentLoader:
+        return PostsByDepartmentLoader(self._sessionmaker)
+
+    @cached_property
+    def employee_by_id(self) -> EmployeeByIdLoader:
+        return EmployeeByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def indicator_by_id(self) -> IndicatorByIdLoader:
+        return IndicatorByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def indicator_version_by_id(self) -> IndicatorVersionByIdLoader:
+        return IndicatorVersionByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def indicator_versions_by_indicator(self) -> IndicatorVersionsByIndicatorLoader:
+        return IndicatorVersionsByIndicatorLoader(self._sessionmaker)
+
+    @cached_property
+    def current_indicator_version_by_indicator(self) -> CurrentIndicatorVersionByIndicatorLoader:
+        return CurrentIndicatorVersionByIndicatorLoader(self._sessionmaker, self._today)
+
+    @cached_property
+    def scheme_version_by_id(self) -> SchemeVersionByIdLoader:
+        return SchemeVersionByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def scheme_versions_by_post(self) -> SchemeVersionsByPostLoader:
+        return SchemeVersionsByPostLoader(self._sessionmaker)
+
+    @cached_property
+    def current_scheme_by_post(self) -> CurrentSchemeByPostLoader:
+        return CurrentSchemeByPostLoader(self._sessionmaker, self._today)
+
+    @cached_property
+    def scheme_items_by_scheme(self) -> SchemeItemsBySchemeLoader:
+        return SchemeItemsBySchemeLoader(self._sessionmaker)
+
+    @cached_property
+    def rater_weights_by_scheme(self) -> RaterWeightsBySchemeLoader:
+        return RaterWeightsBySchemeLoader(self._sessionmaker)
+
+    @cached_property
+    def cycle_by_id(self) -> CycleByIdLoader:
+        return CycleByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def result_by_id(self) -> ResultByIdLoader:
+        return ResultByIdLoader(self._sessionmaker)
+
+    @cached_property
+    def result_by_employee_cycle(self) -> ResultByEmployeeCycleLoader:
+        return ResultByEmployeeCycleLoader(self._sessionmaker)
+
+    @cached_property
+    def results_by_employee(self) -> ResultsByEmployeeLoader:
+        return ResultsByEmployeeLoader(self._sessionmaker)
+
+    @cached_property
+    def indicator_scores_by_result(self) -> IndicatorScoresByResultLoader:
+        return IndicatorScoresByResultLoader(self._sessionmaker)

@@ -1,0 +1,80 @@
+"""Loader building blocks: one SQL statement per batch, in a session of the batch's own."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
+
+Record = Any
+"""A row or record that a schema type reads by attribute name (SQLAlchemy Core rows, dataclasses)."""
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Bound parameters per statement stay far below SQLite's and asyncpg's limits (32,766 / 32,767).
+MAX_BATCH_SIZE = 2000
+
+
+class SessionLoader(DataLoader[K, V], Generic[K, V]):
+    """A DataLoader whose batch function reads the database through its own short-lived session.
+
+    One AsyncSession must never serve concurrent tasks; sibling fields load at the same time, so each
+    batch opens, uses and closes its own.
+    """
+
+    max_batch_size = MAX_BATCH_SIZE
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__()
+        self.sessionmaker = sessionmaker
+
+    async def fetch(self, statement: Select[Any]) -> Sequence[Record]:
+        async with self.sessionmaker() as session:
+            rows: Sequence[Record] = (await session.execute(statement)).all()
+        return rows
+
+
+class RowByKeyLoader(SessionLoader[K, Record | None]):
+    """Loads at most one row per key; missing keys give ``None``."""
+
+    key_column: ClassVar[QueryableAttribute[Any]]
+
+    def statement(self) -> Select[Any]:
+        raise NotImplementedError
+
+    async def batch_load_fn(self, keys: list[K]) -> list[Record | None]:
+        # Read from the class: on an instance the ORM attribute would act as a descriptor.
+        column = type(self).key_column
+        rows = await self.fetch(self.statement().where(column.in_(set(keys))))
+        key_name = column.key
+        by_key = {getattr(row, key_name): row for row in rows}
+        return [by_key.get(key) for key in keys]
+
+
+class RowsByKeyLoader(SessionLoader[K, list[Record]]):
+    """Loads a list of rows per key, in the statement's order; keys without rows give ``[]``."""
+
+    key_column: ClassVar[QueryableAttribute[Any]]
+
+    def statement(self) -> Select[Any]:
+        raise NotImplementedError
+
+    async def batch_load_fn(self, keys: list[K]) -> list[list[Record]]:
+        column = type(self).key_column
+        rows = await self.fetch(self.statement().where(column.in_(set(keys))))
+        key_name = column.key
+        grouped: defaultdict[Any, list[Record]] = defaultdict(list)
+        for row in rows:
+            grouped[getattr(row, key_name)].append(row)
+        return [grouped.get(key, []) for key in keys]
+
+
+def select_rows(model: type[DeclarativeBase]) -> Select[Any]:
+    """Selects a model's table as light Core rows (attribute access, no ORM identity map)."""
+    return select(*model.__table__.columns)

@@ -1,0 +1,53 @@
+"""Loaders for cycles, appraisal results and indicator scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, tuple_
+
+from hub.db.models import AppraisalResult, Cycle, IndicatorScore
+from resolvers.loaders.base import Record, RowByKeyLoader, RowsByKeyLoader, SessionLoader, select_rows
+
+
+class CycleByIdLoader(RowByKeyLoader[int]):
+    key_column = Cycle.id
+
+    def statement(self) -> Select[Any]:
+        return select_rows(Cycle)
+
+
+class ResultByIdLoader(RowByKeyLoader[int]):
+    key_column = AppraisalResult.id
+
+    def statement(self) -> Select[Any]:
+        return select_rows(AppraisalResult)
+
+
+class ResultByEmployeeCycleLoader(SessionLoader[tuple[int, int], Record | None]):
+    """Keyed by (employee id, cycle id)."""
+
+    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[Record | None]:
+        statement = select_rows(AppraisalResult).where(
+            tuple_(AppraisalResult.employee_id, AppraisalResult.cycle_id).in_(set(keys))
+        )
+        found = {(row.employee_id, row.cycle_id): row for row in await self.fetch(statement)}
+        return [found.get(key) for key in keys]
+
+
+class ResultsByEmployeeLoader(RowsByKeyLoader[int]):
+    key_column = AppraisalResult.employee_id
+
+    def statement(self) -> Select[Any]:
+        return (
+            select_rows(AppraisalResult)
+            .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
+            .order_by(Cycle.period_start, AppraisalResult.id)
+        )
+
+
+class IndicatorScoresByResultLoader(RowsByKeyLoader[int]):
+    key_column = IndicatorScore.result_id
+
+    def statement(self) -> Select[Any]:
+        return select_rows(IndicatorScore).order_by(IndicatorScore.id)

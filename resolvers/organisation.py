@@ -1,0 +1,54 @@
+"""Queries over the organisation: departments, posts, employees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from hub.db.models import Department, Employee, Post
+from resolvers.context import Context
+from resolvers.errors import parse_id
+from resolvers.filters import EmployeeFilterInput, employee_conditions
+from resolvers.loaders.base import Record, select_rows
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+
+
+async def employee(context: Context, id_: str) -> Record | None:
+    key = parse_id(id_)
+    return None if key is None else await context.loaders.employee_by_id.load(key)
+
+
+async def employees(
+    context: Context, first: int | None, after: str | None, filter_: EmployeeFilterInput | None
+) -> Connection:
+    """A page of employees in id order, with the total matching the filter."""
+    first = check_page_size(first, context.settings.max_page_size)
+    after_id = decode_cursor("employee", after)
+    conditions = employee_conditions(filter_)
+    page = select_rows(Employee).where(*conditions).order_by(Employee.id).limit(first + 1)
+    if after_id is not None:
+        page = page.where(Employee.id > after_id)
+    count = select(func.count()).select_from(Employee).where(*conditions)
+    async with context.sessionmaker() as session:
+        rows = (await session.execute(page)).all()
+        total = (await session.execute(count)).scalar_one()
+    loader = context.loaders.employee_by_id
+    for row in rows:
+        # Managers on the page are often on the same page: their loads then cost nothing.
+        loader.prime(row.id, row)
+    return make_connection("employee", rows, first, total)
+
+
+async def departments(context: Context) -> Sequence[Record]:
+    async with context.sessionmaker() as session:
+        rows: Sequence[Record] = (
+            await session.execute(select_rows(Department).order_by(Department.id))
+        ).all()
+    return rows
+
+
+async def posts(context: Context) -> Sequence[Record]:
+    async with context.sessionmaker() as session:
+        rows: Sequence[Record] = (await session.execute(select_rows(Post).order_by(Post.id))).all()
+    return rows

@@ -1,0 +1,69 @@
+"""Relay cursor pagination by keyset on the primary key: stable under inserts, no OFFSET scans."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from resolvers.errors import BadUserInput
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    cursor: str
+    node: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    edges: list[Edge]
+    page_info: PageInfo
+    total_count: int
+
+
+def encode_cursor(kind: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    """The key after which the page starts; a cursor of another kind or garbage is a clear error."""
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        prefix, _, key = text.partition(":")
+        if prefix != kind:
+            raise ValueError(prefix)
+        return int(key)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise BadUserInput(
+            f"'after' is not a {kind} cursor from this API: {cursor[:40]!r}", argument="after"
+        ) from None
+
+
+def check_page_size(first: int | None, maximum: int, default: int = 50) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > maximum:
+        raise BadUserInput(f"'first' must be between 0 and {maximum}, got {first}", argument="first")
+    return first
+
+
+def make_connection(kind: str, rows: Sequence[Any], first: int, total_count: int) -> Connection:
+    """Builds a page from ``first + 1`` fetched rows: the extra row only tells that there is a next page."""
+    page = rows[:first]
+    edges = [Edge(cursor=encode_cursor(kind, row.id), node=row) for row in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total_count,
+    )

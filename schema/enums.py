@@ -1,0 +1,32 @@
+"""The API's enums: the domain's own enumerations, registered with strawberry under their names.
+
+Registering the domain classes themselves (rather than copies) lets resolvers return domain values
+and the schema annotate fields with the same types.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.domain import (
+    CycleState,
+    Direction,
+    Grade,
+    GroupDimension,
+    IndicatorCategory,
+    MissingPolicy,
+    RaterRole,
+)
+
+for _enum in (CycleState, Direction, Grade, GroupDimension, IndicatorCategory, MissingPolicy, RaterRole):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "CycleState",
+    "Direction",
+    "Grade",
+    "GroupDimension",
+    "IndicatorCategory",
+    "MissingPolicy",
+    "RaterRole",
+]

@@ -1,0 +1,93 @@
+"""Indicators, their versions, and the per-post scheme versions built from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers.loaders.base import Record
+from schema.enums import Direction, IndicatorCategory, MissingPolicy, RaterRole
+from schema.info import Info
+
+if TYPE_CHECKING:
+    from schema.organisation import Post
+
+PostRef = Annotated["Post", strawberry.lazy("schema.organisation")]
+
+
+@strawberry.type
+class Indicator:
+    id: strawberry.ID
+    code: str
+    name: str
+    category: IndicatorCategory
+    unit: str | None
+    direction: Direction
+
+    @strawberry.field(description="The version in force today.")
+    async def current_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion | None:
+        return await info.context.loaders.current_indicator_version_by_indicator.load(root.id)
+
+    @strawberry.field(description="Every version, oldest first.")
+    async def versions(self, root: strawberry.Parent[Record], info: Info) -> list[IndicatorVersion]:
+        return await info.context.loaders.indicator_versions_by_indicator.load(root.id)
+
+
+@strawberry.type(description="An immutable, numbered definition of an indicator.")
+class IndicatorVersion:
+    id: strawberry.ID
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    change_note: str | None
+    author: str
+    source_system: str = strawberry.field(
+        description="Where values come from: MANUAL, or the business system and metric that measure it."
+    )
+    source_metric: str | None
+    missing_policy: MissingPolicy
+    rule: JSON = strawberry.field(description="The scoring rule that maps a raw value to the 0-100 scale.")
+
+    @strawberry.field
+    async def indicator(self, root: strawberry.Parent[Record], info: Info) -> Indicator:
+        return await info.context.loaders.indicator_by_id.load(root.indicator_id)
+
+
+@strawberry.type
+class SchemeItem:
+    weight: float
+
+    @strawberry.field
+    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
+        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+
+
+@strawberry.type
+class RaterWeight:
+    role: RaterRole
+    weight: float
+
+
+@strawberry.type(description="A post's appraisal scheme as of a date: weighted indicators and rater weights.")
+class SchemeVersion:
+    id: strawberry.ID
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    change_note: str | None
+    author: str
+
+    @strawberry.field
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef:
+        return await info.context.loaders.post_by_id.load(root.post_id)
+
+    @strawberry.field
+    async def items(self, root: strawberry.Parent[Record], info: Info) -> list[SchemeItem]:
+        return await info.context.loaders.scheme_items_by_scheme.load(root.id)
+
+    @strawberry.field
+    async def rater_weights(self, root: strawberry.Parent[Record], info: Info) -> list[RaterWeight]:
+        return await info.context.loaders.rater_weights_by_scheme.load(root.id)

@@ -1,0 +1,95 @@
+"""Departments, posts and employees."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from resolvers.errors import parse_id
+from resolvers.loaders.base import Record
+from schema.info import Info
+
+if TYPE_CHECKING:
+    from schema.indicators import SchemeVersion
+    from schema.results import AppraisalResult
+
+SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
+AppraisalResultRef = Annotated["AppraisalResult", strawberry.lazy("schema.results")]
+
+
+@strawberry.type
+class Department:
+    id: strawberry.ID
+    name: str
+    code: str
+
+    @strawberry.field
+    async def parent(self, root: strawberry.Parent[Record], info: Info) -> Department | None:
+        if root.parent_id is None:
+            return None
+        return await info.context.loaders.department_by_id.load(root.parent_id)
+
+    @strawberry.field
+    async def children(self, root: strawberry.Parent[Record], info: Info) -> list[Department]:
+        return await info.context.loaders.departments_by_parent.load(root.id)
+
+    @strawberry.field
+    async def posts(self, root: strawberry.Parent[Record], info: Info) -> list[Post]:
+        return await info.context.loaders.posts_by_department.load(root.id)
+
+
+@strawberry.type(description="A post (岗位): the job an employee holds, appraised under its own scheme.")
+class Post:
+    id: strawberry.ID
+    code: str
+    name: str
+    family: str
+
+    @strawberry.field
+    async def department(self, root: strawberry.Parent[Record], info: Info) -> Department:
+        return await info.context.loaders.department_by_id.load(root.department_id)
+
+    @strawberry.field(description="The scheme version in force today; null when the post has none yet.")
+    async def current_scheme(self, root: strawberry.Parent[Record], info: Info) -> SchemeVersionRef | None:
+        return await info.context.loaders.current_scheme_by_post.load(root.id)
+
+    @strawberry.field
+    async def scheme_versions(self, root: strawberry.Parent[Record], info: Info) -> list[SchemeVersionRef]:
+        return await info.context.loaders.scheme_versions_by_post.load(root.id)
+
+
+@strawberry.type
+class Employee:
+    id: strawberry.ID
+    employee_no: str
+    name: str
+
+    @strawberry.field
+    async def department(self, root: strawberry.Parent[Record], info: Info) -> Department:
+        return await info.context.loaders.department_by_id.load(root.department_id)
+
+    @strawberry.field(description="The employee's current post.")
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> Post:
+        return await info.context.loaders.post_by_id.load(root.post_id)
+
+    @strawberry.field
+    async def manager(self, root: strawberry.Parent[Record], info: Info) -> Employee | None:
+        if root.manager_id is None:
+            return None
+        return await info.context.loaders.employee_by_id.load(root.manager_id)
+
+    @strawberry.field(
+        description="The employee's result in a cycle; null when there is none (or no such cycle)."
+    )
+    async def result(
+        self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
+    ) -> AppraisalResultRef | None:
+        cycle_key = parse_id(cycle_id)
+        if cycle_key is None:
+            return None
+        return await info.context.loaders.result_by_employee_cycle.load((root.id, cycle_key))
+
+    @strawberry.field(description="Every stored result of the employee, oldest cycle first.")
+    async def results(self, root: strawberry.Parent[Record], info: Info) -> list[AppraisalResultRef]:
+        return await info.context.loaders.results_by_employee.load(root.id)

@@ -1,0 +1,113 @@
+"""Cycles, appraisal results, indicator scores and score statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from resolvers.loaders.base import Record
+from schema.enums import CycleState, Grade
+from schema.info import Info
+
+if TYPE_CHECKING:
+    from schema.indicators import IndicatorVersion, SchemeVersion
+    from schema.organisation import Employee, Post
+
+EmployeeRef = Annotated["Employee", strawberry.lazy("schema.organisation")]
+PostRef = Annotated["Post", strawberry.lazy("schema.organisation")]
+IndicatorVersionRef = Annotated["IndicatorVersion", strawberry.lazy("schema.indicators")]
+SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
+
+
+@strawberry.type
+class Cycle:
+    id: strawberry.ID
+    name: str
+    period_start: dt.date
+    period_end: dt.date
+    state: CycleState
+
+
+@strawberry.type(description="Where a measured value came from.")
+class MetricProvenance:
+    system: str
+    metric: str
+    fetched_at: dt.datetime
+    stale: bool
+    checksum: str | None
+
+
+@strawberry.type(description="One indicator's part in a result, with what it was computed from.")
+class IndicatorScore:
+    raw_value: float | None
+    normalized_score: float | None = strawberry.field(description="The raw value on the common 0-100 scale.")
+    weight: float = strawberry.field(description="The indicator's weight in the scheme, in percent.")
+    effective_weight: float | None = strawberry.field(
+        description="The weight actually applied after re-weighting for missing data; null when left out."
+    )
+    weighted_score: float | None
+
+    @strawberry.field
+    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersionRef:
+        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+
+    @strawberry.field
+    def provenance(self, root: strawberry.Parent[Record]) -> MetricProvenance | None:
+        if root.provenance_system is None or root.provenance_fetched_at is None:
+            return None
+        return MetricProvenance(
+            system=root.provenance_system,
+            metric=root.provenance_metric or "",
+            fetched_at=root.provenance_fetched_at,
+            stale=root.provenance_stale,
+            checksum=root.provenance_checksum,
+        )
+
+
+@strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
+class AppraisalResult:
+    id: strawberry.ID
+    total_score: float
+    grade: Grade
+    rank_in_post: int | None
+    percentile_in_post: float | None
+    rank_in_department: int | None
+    percentile_in_department: float | None
+    calibrated: bool
+    computed_total: float = strawberry.field(description="The total the engine computed, before calibration.")
+    computed_grade: Grade = strawberry.field(description="The grade the engine computed, before calibration.")
+    calibration_reason: str | None
+
+    @strawberry.field
+    async def employee(self, root: strawberry.Parent[Record], info: Info) -> EmployeeRef:
+        return await info.context.loaders.employee_by_id.load(root.employee_id)
+
+    @strawberry.field
+    async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
+        return await info.context.loaders.cycle_by_id.load(root.cycle_id)
+
+    @strawberry.field(description="The post the employee was scored in (not necessarily the current one).")
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef:
+        return await info.context.loaders.post_by_id.load(root.post_id)
+
+    @strawberry.field(description="The scheme version the result was scored under.")
+    async def scheme_version(self, root: strawberry.Parent[Record], info: Info) -> SchemeVersionRef:
+        return await info.context.loaders.scheme_version_by_id.load(root.scheme_version_id)
+
+    @strawberry.field
+    async def indicator_scores(self, root: strawberry.Parent[Record], info: Info) -> list[IndicatorScore]:
+        return await info.context.loaders.indicator_scores_by_result.load(root.id)
+
+
+@strawberry.type
+class ScoreGroup:
+    key: list[str] = strawberry.field(description="One value per groupBy dimension, in the same order.")
+    count: int
+    mean: float | None
+    stddev: float | None
+    min: float | None
+    max: float | None
+    p50: float | None
+    p90: float | None

@@ -1,0 +1,390 @@
+"""360 ratings: assigning raters, submitting and resubmitting ratings, and peer anonymity."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import (
+    Cycle,
+    CycleScheme,
+    Employee,
+    Indicator,
+    IndicatorVersion,
+    RaterAssignment,
+    Rating,
+    SchemeItem,
+)
+from hub.demo.organisation import SeedSummary
+from hub.domain import CycleState, IndicatorCategory, RaterRole
+from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
+from hub.operations.ratings import RatingRecord, assign_rater, ratings_for_ratee, submit_rating
+from tests.conftest import TODAY
+
+Sessions = async_sessionmaker[AsyncSession]
+NOW = dt.datetime.combine(TODAY, dt.time(10), tzinfo=dt.UTC)
+
+
+async def _pair(sessionmaker: Sessions, cycle_id: int, role: RaterRole) -> tuple[int, int]:
+    """A (ratee, rater) pair related in ``role`` in the cycle."""
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(RaterAssignment.ratee_id, RaterAssignment.rater_id)
+                .where(RaterAssignment.cycle_id == cycle_id, RaterAssignment.role == role)
+                .order_by(RaterAssignment.id)
+                .limit(1)
+            )
+        ).one()
+    return row.ratee_id, row.rater_id
+
+
+async def _stranger(sessionmaker: Sessions, cycle_id: int, ratee_id: int) -> int:
+    """An employee who does not rate ``ratee_id`` in the cycle."""
+    async with sessionmaker() as session:
+        raters = select(RaterAssignment.rater_id).where(
+            RaterAssignment.cycle_id == cycle_id, RaterAssignment.ratee_id == ratee_id
+        )
+        stranger = await session.scalar(
+            select(Employee.id).where(Employee.id.not_in(raters)).order_by(Employee.id).limit(1)
+        )
+    assert stranger is not None
+    return stranger
+
+
+async def _version(sessionmaker: Sessions, cycle_id: int, ratee_id: int, category: IndicatorCategory) -> int:
+    """An indicator version of ``category`` in the ratee's pinned scheme for the cycle."""
+    async with sessionmaker() as session:
+        version_id = await session.scalar(
+            select(IndicatorVersion.id)
+            .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+            .join(SchemeItem, SchemeItem.indicator_version_id == IndicatorVersion.id)
+            .join(CycleScheme, CycleScheme.scheme_version_id == SchemeItem.scheme_version_id)
+            .join(Employee, Employee.post_id == CycleScheme.post_id)
+            .where(CycleScheme.cycle_id == cycle_id, Employee.id == ratee_id, Indicator.category == category)
+            .order_by(IndicatorVersion.id)
+            .limit(1)
+        )
+    assert version_id is not None
+    return version_id
+
+
+async def _stored(sessionmaker: Sessions, cycle_id: int, ratee_id: int, rater_id: int) -> list[Rating]:
+    async with sessionmaker() as session:
+        found = await session.scalars(
+            select(Rating).where(
+                Rating.cycle_id == cycle_id, Rating.ratee_id == ratee_id, Rating.rater_id == rater_id
+            )
+        )
+        return list(found)
+
+
+async def _count_ratings(sessionmaker: Sessions) -> int:
+    async with sessionmaker() as session:
+        return (await session.scalar(select(func.count()).select_from(Rating))) or 0
+
+
+async def _set_state(sessionmaker: Sessions, cycle_id: int, state: CycleState) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Cycle).where(Cycle.id == cycle_id).values(state=state))
+
+
+async def test_manager_rates_a_report(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """A manager's rating of a report's core indicator is stored as MANAGER and shown with the rater."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+
+    record = await submit_rating(
+        sessionmaker,
+        cycle_id=cycle,
+        ratee_id=ratee,
+        rater_id=manager,
+        indicator_version_id=version,
+        value=4,
+        comment="Keeps the team's files in order.",
+        now=NOW,
+    )
+
+    assert (record.role, record.value, record.submitted_at) == (RaterRole.MANAGER, 4, NOW)
+    views = await ratings_for_ratee(sessionmaker, cycle_id=cycle, ratee_id=ratee, reveal_peers=False)
+    mine = [v for v in views if v.indicator_version_id == version and v.rater_id == manager]
+    assert len(mine) == 1
+    assert (mine[0].value, mine[0].comment) == (4, "Keeps the team's files in order.")
+
+
+async def test_stranger_is_not_a_rater(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Someone without an evaluation relationship to the ratee cannot rate them."""
+    cycle = seeded.current_cycle_id
+    ratee, _ = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    stranger = await _stranger(sessionmaker, cycle, ratee)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+
+    with pytest.raises(NotARater):
+        await submit_rating(
+            sessionmaker,
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=stranger,
+            indicator_version_id=version,
+            value=3,
+            comment=None,
+            now=NOW,
+        )
+
+
+async def test_value_off_the_scale_is_rejected_and_nothing_stored(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    """A 6 on a 1-5 scale is InvalidInput on the value field, and no rating is written."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    before = await _count_ratings(sessionmaker)
+
+    with pytest.raises(InvalidInput) as caught:
+        await submit_rating(
+            sessionmaker,
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=manager,
+            indicator_version_id=version,
+            value=6,
+            comment=None,
+            now=NOW,
+        )
+
+    assert caught.value.field == "value"
+    assert "between 1 and 5" in caught.value.message
+    assert await _count_ratings(sessionmaker) == before
+
+
+async def test_resubmission_replaces_the_rating(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Rating the same indicator again updates the one stored row with the new value, comment and time."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    later = NOW + dt.timedelta(hours=2)
+
+    async def submit(value: float, comment: str | None, now: dt.datetime) -> RatingRecord:
+        return await submit_rating(
+            sessionmaker,
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=manager,
+            indicator_version_id=version,
+            value=value,
+            comment=comment,
+            now=now,
+        )
+
+    first = await submit(2, "first impression", NOW)
+    second = await submit(5, None, later)
+
+    stored = [
+        r for r in await _stored(sessionmaker, cycle, ratee, manager) if r.indicator_version_id == version
+    ]
+    assert len(stored) == 1
+    assert (stored[0].id, stored[0].value, stored[0].comment, stored[0].submitted_at) == (
+        first.id,
+        5,
+        None,
+        later,
+    )
+    assert second.id == first.id
+
+
+async def test_ratings_only_while_the_cycle_is_open(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Once the cycle is SCORED, a rating is refused with WrongCycleState."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    await _set_state(sessionmaker, cycle, CycleState.SCORED)
+
+    with pytest.raises(WrongCycleState) as caught:
+        await submit_rating(
+            sessionmaker,
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=manager,
+            indicator_version_id=version,
+            value=3,
+            comment=None,
+            now=NOW,
+        )
+
+    assert caught.value.state is CycleState.SCORED
+
+
+async def test_peer_rater_is_hidden_unless_revealed(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """The ratee sees a peer's rating without the peer's id; an authorised reader can reveal it."""
+    cycle = seeded.current_cycle_id
+    ratee, peer = await _pair(sessionmaker, cycle, RaterRole.PEER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    await submit_rating(
+        sessionmaker,
+        cycle_id=cycle,
+        ratee_id=ratee,
+        rater_id=peer,
+        indicator_version_id=version,
+        value=3,
+        comment="Helpful.",
+        now=NOW,
+    )
+
+    hidden = await ratings_for_ratee(sessionmaker, cycle_id=cycle, ratee_id=ratee, reveal_peers=False)
+    shown = await ratings_for_ratee(sessionmaker, cycle_id=cycle, ratee_id=ratee, reveal_peers=True)
+
+    assert [v.rater_id for v in hidden if v.role is RaterRole.PEER] == [None] * sum(
+        v.role is RaterRole.PEER for v in hidden
+    )
+    assert any(v.comment == "Helpful." and v.rater_id is None for v in hidden)
+    assert any(v.comment == "Helpful." and v.rater_id == peer for v in shown)
+    assert all(v.rater_id is not None for v in hidden if v.role is not RaterRole.PEER)
+
+
+async def test_assigned_peer_can_rate(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """A stranger assigned as PEER can then rate, and the rating carries the PEER role."""
+    cycle = seeded.current_cycle_id
+    ratee, _ = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    stranger = await _stranger(sessionmaker, cycle, ratee)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+
+    assignment = await assign_rater(
+        sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER
+    )
+    rating = await submit_rating(
+        sessionmaker,
+        cycle_id=cycle,
+        ratee_id=ratee,
+        rater_id=stranger,
+        indicator_version_id=version,
+        value=5,
+        comment=None,
+        now=NOW,
+    )
+
+    assert (assignment.ratee_id, assignment.rater_id, assignment.role) == (ratee, stranger, RaterRole.PEER)
+    assert rating.role is RaterRole.PEER
+
+
+async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Assigning an already related pair again keeps one relationship, with the new role."""
+    cycle = seeded.current_cycle_id
+    ratee, peer = await _pair(sessionmaker, cycle, RaterRole.PEER)
+
+    record = await assign_rater(
+        sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE
+    )
+
+    async with sessionmaker() as session:
+        roles = list(
+            await session.scalars(
+                select(RaterAssignment.role).where(
+                    RaterAssignment.cycle_id == cycle,
+                    RaterAssignment.ratee_id == ratee,
+                    RaterAssignment.rater_id == peer,
+                )
+            )
+        )
+    assert roles == [RaterRole.SUBORDINATE]
+    assert record.role is RaterRole.SUBORDINATE
+
+
+@pytest.mark.parametrize(
+    ("same_person", "role"),
+    [(True, RaterRole.PEER), (False, RaterRole.SELF)],
+    ids=["peer-self", "self-other"],
+)
+async def test_self_role_must_match_the_pair(
+    sessionmaker: Sessions, seeded: SeedSummary, same_person: bool, role: RaterRole
+) -> None:
+    """SELF is for rating oneself only, and every other role is for rating someone else."""
+    ratee, other = await _pair(sessionmaker, seeded.current_cycle_id, RaterRole.MANAGER)
+
+    with pytest.raises(InvalidInput) as caught:
+        await assign_rater(
+            sessionmaker,
+            cycle_id=seeded.current_cycle_id,
+            ratee_id=ratee,
+            rater_id=ratee if same_person else other,
+            role=role,
+        )
+
+    assert caught.value.field == "role"
+
+
+async def test_assigning_an_unknown_rater_names_the_field(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    """An unknown rater id is NotFound on raterId."""
+    ratee, _ = await _pair(sessionmaker, seeded.current_cycle_id, RaterRole.MANAGER)
+
+    with pytest.raises(NotFound) as caught:
+        await assign_rater(
+            sessionmaker,
+            cycle_id=seeded.current_cycle_id,
+            ratee_id=ratee,
+            rater_id=999_999,
+            role=RaterRole.PEER,
+        )
+
+    assert caught.value.field == "raterId"
+
+
+async def test_raters_cannot_be_assigned_after_scoring(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """A SCORED cycle takes no new evaluation relationships."""
+    cycle = seeded.current_cycle_id
+    ratee, _ = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    stranger = await _stranger(sessionmaker, cycle, ratee)
+    await _set_state(sessionmaker, cycle, CycleState.SCORED)
+
+    with pytest.raises(WrongCycleState):
+        await assign_rater(
+            sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER
+        )
+
+
+async def test_measured_indicator_cannot_be_rated(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """An extension indicator's version in the ratee's scheme is measured, so rating it is InvalidInput."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.EXTENSION)
+
+    with pytest.raises(InvalidInput) as caught:
+        await submit_rating(
+            sessionmaker,
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=manager,
+            indicator_version_id=version,
+            value=3,
+            comment=None,
+            now=NOW,
+        )
+
+    assert caught.value.field == "indicatorVersionId"
+
+
+async def test_overlong_comment_is_rejected(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """A comment over 2000 characters is InvalidInput on the comment field."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+
+    with pytest.raises(InvalidInput) as caught:
+        await submit_rating(
+            sessionmaker,
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=manager,
+            indicator_version_id=version,
+            value=3,
+            comment="x" * 2001,
+            now=NOW,
+        )
+
+    assert caught.value.field == "comment"

@@ -1,0 +1,28 @@
+"""The HTTP side: GET queries, GraphiQL for browsers, health and readiness."""
+
+from __future__ import annotations
+
+from tests.conftest import GraphQLClient
+
+
+async def test_get_serves_queries(app_client: GraphQLClient) -> None:
+    """A query can be sent with GET, e.g. from a cache-friendly portal."""
+    response = await app_client.http.get("/graphql", params={"query": "{ posts { code } }"})
+    assert response.status_code == 200
+    assert len(response.json()["data"]["posts"]) == 12
+
+
+async def test_browser_gets_graphiql(app_client: GraphQLClient) -> None:
+    """A browser asking for HTML gets the GraphiQL page."""
+    response = await app_client.http.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_health_and_readiness(app_client: GraphQLClient) -> None:
+    """/healthz answers while the process lives; /readyz checks that the database answers."""
+    health = await app_client.http.get("/healthz")
+    ready = await app_client.http.get("/readyz")
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"

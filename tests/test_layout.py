@@ -1,0 +1,58 @@
+"""The import rules of DESIGN.md: the hub core never reaches up; resolvers never import the schema."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = {"hub", "schema", "resolvers", "connectors"}
+TOP_OF_HUB = {"hub/app.py", "hub/cli.py"}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The top-level packages of ours that a module imports, at any depth of its code."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & OURS
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.mark.parametrize("path", modules("hub"), ids=relative)
+def test_hub_core_imports_neither_schema_nor_resolvers(path: Path) -> None:
+    """Only hub/app.py and hub/cli.py may reach up into schema/ and resolvers/."""
+    if relative(path) in TOP_OF_HUB:
+        return
+    assert imported_packages(path) & {"schema", "resolvers"} == set()
+
+
+@pytest.mark.parametrize("path", modules("resolvers"), ids=relative)
+def test_resolvers_never_import_schema(path: Path) -> None:
+    """Resolvers return records; the schema describes them, never the other way round."""
+    assert "schema" not in imported_packages(path)
+
+
+@pytest.mark.parametrize("path", modules("connectors"), ids=relative)
+def test_connectors_import_nothing_of_ours_but_themselves(path: Path) -> None:
+    """A connector knows neither GraphQL nor the hub's database."""
+    assert imported_packages(path) <= {"connectors"}
+
+
+def test_only_the_top_of_the_hub_imports_schema() -> None:
+    """The rule has teeth: app.py and cli.py are the modules that do import the schema."""
+    importers = {relative(path) for path in modules("hub") if "schema" in imported_packages(path)}
+    assert importers <= TOP_OF_HUB
+    assert "hub/app.py" in importers
