@@ -90,9 +90,7 @@ def result_conditions(filter_: ResultFilterInput | None) -> list[ColumnElement[b
     if filter_.post_id is not None:
         conditions.append(AppraisalResult.post_id == _id_or_nothing(filter_.post_id))
     if filter_.post_family is not None:
-        conditions.append(
-            AppraisalResult.post_id.in_(select(Post.id).where(Post.family == filter_.post_family))
-        )
+        conditions.append(AppraisalResult.post_id.in_(select(Post.id).where(Post.family == filter_.post_family)))
     if filter_.grade is not None:
         conditions.append(AppraisalResult.grade == filter_.grade)
     if filter_.min_score is not None:

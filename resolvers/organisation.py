@@ -42,9 +42,7 @@ async def employees(
 
 async def departments(context: Context) -> Sequence[Record]:
     async with context.sessionmaker() as session:
-        rows: Sequence[Record] = (
-            await session.execute(select_rows(Department).order_by(Department.id))
-        ).all()
+        rows: Sequence[Record] = (await session.execute(select_rows(Department).order_by(Department.id))).all()
     return rows
 
 

@@ -45,9 +45,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
             raise ValueError(prefix)
         return int(key)
     except (ValueError, UnicodeError, binascii.Error):
-        raise BadUserInput(
-            f"'after' is not a {kind} cursor from this API: {cursor[:40]!r}", argument="after"
-        ) from None
+        raise BadUserInput(f"'after' is not a {kind} cursor from this API: {cursor[:40]!r}", argument="after") from None
 
 
 def check_page_size(first: int | None, maximum: int, default: int = 50) -> int:

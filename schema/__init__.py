@@ -7,6 +7,7 @@ from functools import partial
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from schema.mutation import Mutation
 from schema.query import Query
 
 
@@ -14,6 +15,7 @@ def build_schema() -> strawberry.Schema:
     """The whole schema with its extensions; parse and validation results are cached per document."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         # Factories: strawberry builds extensions per operation; both caches live at module level.
         extensions=[partial(ParserCache, maxsize=512), partial(ValidationCache, maxsize=512)],
     )

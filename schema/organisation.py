@@ -79,9 +79,7 @@ class Employee:
             return None
         return await info.context.loaders.employee_by_id.load(root.manager_id)
 
-    @strawberry.field(
-        description="The employee's result in a cycle; null when there is none (or no such cycle)."
-    )
+    @strawberry.field(description="The employee's result in a cycle; null when there is none (or no such cycle).")
     async def result(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
     ) -> AppraisalResultRef | None:

@@ -1,0 +1,135 @@
+"""Calibration: a person overrides an engine-computed total or grade, with a reason, between scoring
+and closing calibration.
+
+The engine's numbers stay in ``computed_total``/``computed_grade``; calibration only changes
+``total_score``/``grade`` and records who did it and why. A calibration replaces any earlier one of
+the same result: what it does not set falls back to the computed value, never to a previous
+override. Ranks and percentiles are recomputed from the calibrated totals when calibration closes
+(``hub.operations.cycles.close_calibration``).
+
+A target distribution (the most of the cycle each grade may take, as fractions) is advisory: the
+calibration is stored and the grades over their limit come back as warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appraisal import DistributionBreach, GradeBands, check_distribution
+from hub.db.models import AppraisalResult
+from hub.domain import CycleState, Grade
+from hub.operations.cycles import locked_cycle
+from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+
+MAX_REASON_LENGTH = 2000
+MAX_ACTOR_LENGTH = 200
+CALIBRATION_STATE = CycleState.SCORED
+"""The only state in which results may be calibrated."""
+
+RESULTS = AppraisalResult.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationOutcome:
+    """The calibrated result, read back with every column of ``appraisal_results``, and the grade
+    distribution breaches of its cycle after the change (empty without a target distribution)."""
+
+    result: Row[Any]
+    warnings: list[DistributionBreach] = field(default_factory=list)
+
+
+def _check_inputs(
+    *,
+    total_score: float | None,
+    grade: Grade | None,
+    reason: str,
+    actor: str,
+    target_distribution: Mapping[Grade, float] | None,
+) -> tuple[str, str]:
+    """Validates everything that needs no database; returns the stripped reason and actor."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("a calibration needs a reason", field="reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"a reason may have at most {MAX_REASON_LENGTH} characters", field="reason")
+    actor = actor.strip()
+    if not actor or len(actor) > MAX_ACTOR_LENGTH:
+        raise InvalidInput(f"an actor needs 1 to {MAX_ACTOR_LENGTH} characters", field="actor")
+    if total_score is None and grade is None:
+        raise InvalidInput("a calibration sets a total score, a grade or both", field="totalScore")
+    if total_score is not None and not (math.isfinite(total_score) and 0.0 <= total_score <= 100.0):
+        raise InvalidInput(f"a total score must lie in 0..100, got {total_score!r}", field="totalScore")
+    for limit_grade, limit in (target_distribution or {}).items():
+        if not (math.isfinite(limit) and 0.0 <= limit <= 1.0):
+            raise InvalidInput(
+                f"the limit for grade {limit_grade.value} must be a fraction in 0..1 (10% is 0.1), got {limit!r}",
+                field="targetDistribution",
+            )
+    return reason, actor
+
+
+async def calibrate_result(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    result_id: int,
+    total_score: float | None,
+    grade: Grade | None,
+    reason: str,
+    actor: str,
+    target_distribution: Mapping[Grade, float] | None = None,
+    bands: GradeBands | None = None,
+) -> CalibrationOutcome:
+    """Overrides a result's total and/or grade in a SCORED cycle, keeping the computed values.
+
+    Only a total: the grade follows from ``bands``. Only a grade: the total is the computed one.
+    Both: both are taken as given. Calibrating back to the computed values is still a calibration.
+    """
+    reason, actor = _check_inputs(
+        total_score=total_score,
+        grade=grade,
+        reason=reason,
+        actor=actor,
+        target_distribution=target_distribution,
+    )
+    bands = bands or GradeBands()
+    async with sessionmaker() as session, session.begin():
+        found = (
+            await session.execute(
+                select(AppraisalResult.cycle_id, AppraisalResult.computed_total).where(AppraisalResult.id == result_id)
+            )
+        ).one_or_none()
+        if found is None:
+            raise NotFound("result", result_id, field="resultId")
+        # Locking the cycle keeps calibration from interleaving with its transitions.
+        cycle = await locked_cycle(session, found.cycle_id)
+        if cycle.state != CALIBRATION_STATE:
+            raise WrongCycleState(cycle.state, "calibration happens between scoring and closing calibration")
+
+        new_total = found.computed_total if total_score is None else float(total_score)
+        new_grade = bands.grade(new_total) if grade is None else grade
+        await session.execute(
+            update(AppraisalResult)
+            .where(AppraisalResult.id == result_id)
+            .values(
+                total_score=new_total,
+                grade=new_grade,
+                calibrated=True,
+                calibration_reason=reason,
+                calibrated_by=actor,
+            )
+        )
+        result = (await session.execute(select(RESULTS).where(RESULTS.c.id == result_id))).one()
+
+        warnings: list[DistributionBreach] = []
+        if target_distribution is not None:
+            grades = (
+                await session.scalars(select(AppraisalResult.grade).where(AppraisalResult.cycle_id == found.cycle_id))
+            ).all()
+            warnings = check_distribution(grades, target_distribution)
+    return CalibrationOutcome(result=result, warnings=warnings)

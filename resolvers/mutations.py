@@ -1,0 +1,299 @@
+"""Mutation resolvers: parse ids, call one operation, turn expected errors into failure records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hub.db.models import utcnow
+from hub.domain import Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
+from hub.operations import calibration, cycles, metrics, ratings, schemes, scoring, versions
+from resolvers.context import Context
+from resolvers.errors import parse_id
+from resolvers.payloads import (
+    CycleChanged,
+    CycleScored,
+    Failure,
+    FailureKind,
+    IndicatorVersionSaved,
+    MetricValuesImported,
+    RaterAssigned,
+    RatingSaved,
+    ResultCalibrated,
+    SchemeVersionSaved,
+    attempt,
+    not_found,
+)
+
+Outcome = Any  # a success record of resolvers.payloads, a Failure or an ImportFailure
+
+
+def bad_rule() -> Failure:
+    return Failure(FailureKind.INVALID_INPUT, "INVALID_RULE", "the rule must be a JSON object with a 'kind'", "rule")
+
+
+def actor(context: Context) -> str:
+    """Who the audit trail names for this request."""
+    return context.principal.subject
+
+
+async def indicator_create(
+    context: Context,
+    *,
+    code: str,
+    name: str,
+    category: IndicatorCategory,
+    unit: str | None,
+    direction: Direction,
+    rule: object,
+    source_system: str,
+    source_metric: str | None,
+    missing_policy: MissingPolicy,
+    effective_from: dt.date,
+    change_note: str | None,
+) -> Outcome:
+    if not isinstance(rule, Mapping):
+        return bad_rule()
+
+    async def run() -> IndicatorVersionSaved:
+        record = await versions.create_indicator(
+            context.sessionmaker,
+            code=code,
+            name=name,
+            category=category,
+            unit=unit,
+            direction=direction,
+            rule=rule,
+            source_system=source_system,
+            source_metric=source_metric,
+            missing_policy=missing_policy,
+            effective_from=effective_from,
+            change_note=change_note,
+            author=actor(context),
+        )
+        return IndicatorVersionSaved(record)
+
+    return await attempt(run)
+
+
+async def indicator_version_create(
+    context: Context,
+    *,
+    indicator_id: str,
+    rule: object,
+    source_system: str,
+    source_metric: str | None,
+    missing_policy: MissingPolicy,
+    effective_from: dt.date,
+    change_note: str,
+) -> Outcome:
+    key = parse_id(indicator_id)
+    if key is None:
+        return not_found("indicator", indicator_id, "indicatorId")
+    if not isinstance(rule, Mapping):
+        return bad_rule()
+
+    async def run() -> IndicatorVersionSaved:
+        record = await versions.create_indicator_version(
+            context.sessionmaker,
+            indicator_id=key,
+            rule=rule,
+            source_system=source_system,
+            source_metric=source_metric,
+            missing_policy=missing_policy,
+            effective_from=effective_from,
+            change_note=change_note,
+            author=actor(context),
+        )
+        return IndicatorVersionSaved(record)
+
+    return await attempt(run)
+
+
+async def scheme_version_publish(
+    context: Context,
+    *,
+    post_id: str,
+    items: Sequence[tuple[str, float]],
+    rater_weights: Mapping[RaterRole, float],
+    effective_from: dt.date,
+    change_note: str | None,
+) -> Outcome:
+    post_key = parse_id(post_id)
+    if post_key is None:
+        return not_found("post", post_id, "postId")
+    parsed_items: list[tuple[int, float]] = []
+    for version_id, weight in items:
+        version_key = parse_id(version_id)
+        if version_key is None:
+            return not_found("indicatorVersion", version_id, "items")
+        parsed_items.append((version_key, weight))
+
+    async def run() -> SchemeVersionSaved:
+        record = await schemes.publish_scheme_version(
+            context.sessionmaker,
+            post_id=post_key,
+            items=parsed_items,
+            rater_weights=rater_weights,
+            effective_from=effective_from,
+            change_note=change_note,
+            author=actor(context),
+        )
+        return SchemeVersionSaved(record)
+
+    return await attempt(run)
+
+
+async def cycle_create(context: Context, *, name: str, period_start: dt.date, period_end: dt.date) -> Outcome:
+    async def run() -> CycleChanged:
+        return CycleChanged(
+            await cycles.create_cycle(
+                context.sessionmaker,
+                name=name,
+                period_start=period_start,
+                period_end=period_end,
+                actor=actor(context),
+            )
+        )
+
+    return await attempt(run)
+
+
+async def cycle_transition(context: Context, cycle_id: str, target: str, reason: str | None) -> Outcome:
+    """OPEN, REOPEN, CLOSE_CALIBRATION or PUBLISH: the workflow steps that only change state."""
+    key = parse_id(cycle_id)
+    if key is None:
+        return not_found("cycle", cycle_id, "cycleId")
+    who = actor(context)
+
+    async def run() -> CycleChanged:
+        if target == "OPEN":
+            cycle = await cycles.open_cycle(context.sessionmaker, key, actor=who)
+        elif target == "REOPEN":
+            cycle = await cycles.reopen_cycle(context.sessionmaker, key, actor=who, reason=reason)
+        elif target == "CLOSE_CALIBRATION":
+            cycle = await cycles.close_calibration(context.sessionmaker, key, actor=who, reason=reason)
+        else:
+            cycle = await cycles.publish_cycle(context.sessionmaker, key, actor=who, reason=reason)
+        return CycleChanged(cycle)
+
+    return await attempt(run)
+
+
+async def cycle_score(context: Context, cycle_id: str) -> Outcome:
+    key = parse_id(cycle_id)
+    if key is None:
+        return not_found("cycle", cycle_id, "cycleId")
+
+    async def run() -> CycleScored:
+        report = await scoring.score_cycle(context.sessionmaker, key, actor=actor(context))
+        return CycleScored(report.cycle, report.scored, report.blocked)
+
+    return await attempt(run)
+
+
+def parse_ids(named: Mapping[str, str]) -> dict[str, int] | Failure:
+    """Parses the ids of an input, keyed by argument name; the first that names nothing fails."""
+    keys: dict[str, int] = {}
+    for name, value in named.items():
+        key = parse_id(value)
+        if key is None:
+            return not_found(name.removesuffix("Id"), value, name)
+        keys[name] = key
+    return keys
+
+
+async def rater_assign(context: Context, *, cycle_id: str, ratee_id: str, rater_id: str, role: RaterRole) -> Outcome:
+    keys = parse_ids({"cycleId": cycle_id, "rateeId": ratee_id, "raterId": rater_id})
+    if isinstance(keys, Failure):
+        return keys
+
+    async def run() -> RaterAssigned:
+        record = await ratings.assign_rater(
+            context.sessionmaker,
+            cycle_id=keys["cycleId"],
+            ratee_id=keys["rateeId"],
+            rater_id=keys["raterId"],
+            role=role,
+        )
+        return RaterAssigned(record)
+
+    return await attempt(run)
+
+
+async def rating_submit(
+    context: Context,
+    *,
+    cycle_id: str,
+    ratee_id: str,
+    rater_id: str,
+    indicator_version_id: str,
+    value: float,
+    comment: str | None,
+) -> Outcome:
+    keys = parse_ids(
+        {
+            "cycleId": cycle_id,
+            "rateeId": ratee_id,
+            "raterId": rater_id,
+            "indicatorVersionId": indicator_version_id,
+        }
+    )
+    if isinstance(keys, Failure):
+        return keys
+
+    async def run() -> RatingSaved:
+        record = await ratings.submit_rating(
+            context.sessionmaker,
+            cycle_id=keys["cycleId"],
+            ratee_id=keys["rateeId"],
+            rater_id=keys["raterId"],
+            indicator_version_id=keys["indicatorVersionId"],
+            value=value,
+            comment=comment,
+            now=utcnow(),
+        )
+        return RatingSaved(record)
+
+    return await attempt(run)
+
+
+async def metric_values_import(context: Context, *, cycle_id: str, csv: str) -> Outcome:
+    key = parse_id(cycle_id)
+    if key is None:
+        return not_found("cycle", cycle_id, "cycleId")
+
+    async def run() -> MetricValuesImported:
+        report = await metrics.import_metric_values(context.sessionmaker, cycle_id=key, csv_text=csv, now=utcnow())
+        return MetricValuesImported(report.imported, report.replaced)
+
+    return await attempt(run)
+
+
+async def result_calibrate(
+    context: Context,
+    *,
+    result_id: str,
+    total_score: float | None,
+    grade: Grade | None,
+    reason: str,
+    target_distribution: Mapping[Grade, float] | None,
+) -> Outcome:
+    key = parse_id(result_id)
+    if key is None:
+        return not_found("result", result_id, "resultId")
+
+    async def run() -> ResultCalibrated:
+        outcome = await calibration.calibrate_result(
+            context.sessionmaker,
+            result_id=key,
+            total_score=total_score,
+            grade=grade,
+            reason=reason,
+            actor=actor(context),
+            target_distribution=target_distribution,
+        )
+        return ResultCalibrated(outcome.result, outcome.warnings)
+
+    return await attempt(run)

@@ -1,0 +1,157 @@
+"""The Mutation root: perfhub's own design for versions, the cycle workflow, ratings and calibration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+
+from hub.domain import RaterRole
+from resolvers import mutations
+from resolvers.payloads import Failure, FailureKind
+from schema.info import Info
+from schema.mutation_inputs import (
+    CycleCreateInput,
+    IndicatorCreateInput,
+    IndicatorVersionCreateInput,
+    RaterAssignInput,
+    RaterWeightInput,
+    RatingSubmitInput,
+    ResultCalibrateInput,
+    SchemeVersionPublishInput,
+)
+from schema.payloads import (
+    CyclePayload,
+    CycleScorePayload,
+    IndicatorVersionPayload,
+    MetricValuesImportPayload,
+    RaterAssignPayload,
+    RatingSubmitPayload,
+    ResultCalibratePayload,
+    SchemeVersionPayload,
+)
+
+
+def _rater_weights(weights: Sequence[RaterWeightInput]) -> dict[RaterRole, float] | Failure:
+    by_role = {weight.role: weight.weight for weight in weights}
+    if len(by_role) != len(weights):
+        return Failure(FailureKind.INVALID_INPUT, "INVALID_INPUT", "a rater role is listed twice", "raterWeights")
+    return by_role
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Creates an indicator with its version 1.")
+    async def indicator_create(self, info: Info, input: IndicatorCreateInput) -> IndicatorVersionPayload:
+        return await mutations.indicator_create(
+            info.context,
+            code=input.code,
+            name=input.name,
+            category=input.category,
+            unit=input.unit,
+            direction=input.direction,
+            rule=input.rule,
+            source_system=input.source_system,
+            source_metric=input.source_metric,
+            missing_policy=input.missing_policy,
+            effective_from=input.effective_from,
+            change_note=input.change_note,
+        )
+
+    @strawberry.mutation(description="Adds the next version of an indicator; earlier versions never change.")
+    async def indicator_version_create(self, info: Info, input: IndicatorVersionCreateInput) -> IndicatorVersionPayload:
+        return await mutations.indicator_version_create(
+            info.context,
+            indicator_id=input.indicator_id,
+            rule=input.rule,
+            source_system=input.source_system,
+            source_metric=input.source_metric,
+            missing_policy=input.missing_policy,
+            effective_from=input.effective_from,
+            change_note=input.change_note,
+        )
+
+    @strawberry.mutation(description="Publishes a post's next scheme version; weights must sum to 100.")
+    async def scheme_version_publish(self, info: Info, input: SchemeVersionPublishInput) -> SchemeVersionPayload:
+        rater_weights = _rater_weights(input.rater_weights)
+        if isinstance(rater_weights, Failure):
+            return rater_weights
+        return await mutations.scheme_version_publish(
+            info.context,
+            post_id=input.post_id,
+            items=[(item.indicator_version_id, item.weight) for item in input.items],
+            rater_weights=rater_weights,
+            effective_from=input.effective_from,
+            change_note=input.change_note,
+        )
+
+    @strawberry.mutation(description="Creates a cycle in DRAFT.")
+    async def cycle_create(self, info: Info, input: CycleCreateInput) -> CyclePayload:
+        return await mutations.cycle_create(
+            info.context, name=input.name, period_start=input.period_start, period_end=input.period_end
+        )
+
+    @strawberry.mutation(description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.")
+    async def cycle_open(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload:
+        return await mutations.cycle_transition(info.context, cycle_id, "OPEN", None)
+
+    @strawberry.mutation(description="OPEN -> SCORED: computes and stores every participant's result.")
+    async def cycle_score(self, info: Info, cycle_id: strawberry.ID) -> CycleScorePayload:
+        return await mutations.cycle_score(info.context, cycle_id)
+
+    @strawberry.mutation(description="SCORED -> OPEN with a reason; the unpublished scores are discarded.")
+    async def cycle_reopen(self, info: Info, cycle_id: strawberry.ID, reason: str) -> CyclePayload:
+        return await mutations.cycle_transition(info.context, cycle_id, "REOPEN", reason)
+
+    @strawberry.mutation(description="SCORED -> CALIBRATED: ranks are recomputed from the calibrated totals.")
+    async def cycle_close_calibration(
+        self, info: Info, cycle_id: strawberry.ID, reason: str | None = None
+    ) -> CyclePayload:
+        return await mutations.cycle_transition(info.context, cycle_id, "CLOSE_CALIBRATION", reason)
+
+    @strawberry.mutation(description="CALIBRATED -> PUBLISHED: the results are final.")
+    async def cycle_publish(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload:
+        return await mutations.cycle_transition(info.context, cycle_id, "PUBLISH", None)
+
+    @strawberry.mutation(description="Adds or changes an evaluation relationship (peers, subordinates, ...).")
+    async def rater_assign(self, info: Info, input: RaterAssignInput) -> RaterAssignPayload:
+        return await mutations.rater_assign(
+            info.context,
+            cycle_id=input.cycle_id,
+            ratee_id=input.ratee_id,
+            rater_id=input.rater_id,
+            role=input.role,
+        )
+
+    @strawberry.mutation(description="Submits (or, before scoring, replaces) a rating of a core indicator.")
+    async def rating_submit(self, info: Info, input: RatingSubmitInput) -> RatingSubmitPayload:
+        return await mutations.rating_submit(
+            info.context,
+            cycle_id=input.cycle_id,
+            ratee_id=input.ratee_id,
+            rater_id=input.rater_id,
+            indicator_version_id=input.indicator_version_id,
+            value=input.value,
+            comment=input.comment,
+        )
+
+    @strawberry.mutation(
+        description="Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none."
+    )
+    async def metric_values_import(self, info: Info, cycle_id: strawberry.ID, csv: str) -> MetricValuesImportPayload:
+        return await mutations.metric_values_import(info.context, cycle_id=cycle_id, csv=csv)
+
+    @strawberry.mutation(description="Adjusts a result's total or grade with a reason; the original is kept.")
+    async def result_calibrate(self, info: Info, input: ResultCalibrateInput) -> ResultCalibratePayload:
+        distribution: dict[Any, float] | None = None
+        if input.target_distribution is not None:
+            distribution = {share.grade: share.max_share for share in input.target_distribution}
+        return await mutations.result_calibrate(
+            info.context,
+            result_id=input.result_id,
+            total_score=input.total_score,
+            grade=input.grade,
+            reason=input.reason,
+            target_distribution=distribution,
+        )
