@@ -1,4 +1,4 @@
-"""The ``perfhub`` command: serve, migrate, seed, export-schema."""
+"""The ``perfhub`` command: serve, migrate, seed, compute, import-metrics, export-schema."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.appraisal import AppraisalError
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
-from hub.db.models import Department
+from hub.db.models import Department, utcnow
+from hub.operations.errors import OperationError
+
+T = TypeVar("T")
 
 
 async def _migrate(settings: Settings) -> None:
@@ -91,6 +97,55 @@ def seed(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_sessionmaker(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def _fail(command: str, error: OperationError | AppraisalError) -> int:
+    print(f"perfhub {command}: {error.code}: {error.message}", file=sys.stderr)
+    for problem in getattr(error, "problems", [])[:50]:
+        print(f"  line {problem.line}: {problem.message}", file=sys.stderr)
+    return 1
+
+
+def compute(args: argparse.Namespace) -> int:
+    """Scores an OPEN cycle (OPEN -> SCORED) with a progress bar."""
+    from hub.operations.scoring import score_cycle
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        report = await score_cycle(sessionmaker, args.cycle, actor=args.actor, progress=True)
+        print(f"perfhub compute: cycle {args.cycle} scored: {report.scored} results, {len(report.blocked)} blocked")
+        for blocked in report.blocked[:20]:
+            print(f"  employee {blocked.employee_id}: {blocked.code}: {blocked.message}")
+        return 0
+
+    try:
+        return asyncio.run(_with_sessionmaker(_settings(args), work))
+    except (OperationError, AppraisalError) as error:
+        return _fail("compute", error)
+
+
+def import_metrics(args: argparse.Namespace) -> int:
+    """Imports measured values from a CSV file into an OPEN cycle: every row or none."""
+    from hub.operations.metrics import import_metric_values
+
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        report = await import_metric_values(sessionmaker, cycle_id=args.cycle, csv_text=text, now=utcnow())
+        print(f"perfhub import-metrics: {report.imported} values stored ({report.replaced} replaced earlier ones)")
+        return 0
+
+    try:
+        return asyncio.run(_with_sessionmaker(_settings(args), work))
+    except (OperationError, AppraisalError) as error:
+        return _fail("import-metrics", error)
+
+
 def export_schema(args: argparse.Namespace) -> int:
     from schema import print_schema
 
@@ -112,14 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int)
     serve_parser.set_defaults(handler=serve)
 
-    commands.add_parser("migrate", help="migrate the database to the latest revision").set_defaults(
-        handler=migrate
-    )
+    commands.add_parser("migrate", help="migrate the database to the latest revision").set_defaults(handler=migrate)
 
     seed_parser = commands.add_parser("seed", help="build the demo organisation in an empty database")
     seed_parser.add_argument("--seed", type=int, default=7, help="same seed, same organisation")
     seed_parser.add_argument("--employees", type=int, default=120)
     seed_parser.set_defaults(handler=seed)
+
+    compute_parser = commands.add_parser("compute", help="score an OPEN cycle (OPEN -> SCORED)")
+    compute_parser.add_argument("cycle", type=int, help="the cycle id")
+    compute_parser.add_argument("--actor", default="cli", help="who the audit trail names")
+    compute_parser.set_defaults(handler=compute)
+
+    import_parser = commands.add_parser("import-metrics", help="import measured values from CSV into a cycle")
+    import_parser.add_argument("file", help="CSV: employee_no,indicator,value[,fetched_at]")
+    import_parser.add_argument("--cycle", type=int, required=True, help="the cycle id (must be OPEN)")
+    import_parser.set_defaults(handler=import_metrics)
 
     export_parser = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export_parser.add_argument("output", nargs="?", default="-", help="a file, or - for stdout")

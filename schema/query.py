@@ -5,9 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import cycles as cycle_queries
+from resolvers import diagnostics as diagnostic_queries
 from resolvers import indicators as indicator_queries
 from resolvers import organisation as organisation_queries
 from resolvers import results as result_queries
+from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
 from schema.indicators import Indicator
 from schema.info import Info
@@ -73,3 +75,12 @@ class Query:
         filter: ResultFilter | None = None,
     ) -> list[ScoreGroup]:
         return await result_queries.score_statistics(info.context, cycle_id, group_by, filter)
+
+    @strawberry.field(
+        description="Per indicator of the scheme a post was scored under in a cycle: spread, ceiling and floor "
+        "shares, correlation with the total, missing data, and plain-language flags."
+    )
+    async def scheme_diagnostics(
+        self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID
+    ) -> list[IndicatorDiagnostics]:
+        return await diagnostic_queries.diagnostics(info.context, cycle_id, post_id)

@@ -93,9 +93,7 @@ def postgresql_backend() -> Iterator[Backend]:
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL pass: PERFHUB_TEST_DATABASE_URL is not set")
     template = f"perfhub_template_{os.getpid()}"
-    asyncio.run(
-        _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{template}"', f'CREATE DATABASE "{template}"')
-    )
+    asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{template}"', f'CREATE DATABASE "{template}"'))
     url = make_url(POSTGRES_URL).set(database=template).render_as_string(hide_password=False)
     backend = Backend("postgresql", url, asyncio.run(_build_template(url)))
     yield backend

@@ -63,9 +63,7 @@ def _percent(share: float) -> str:
     return f"{share * 100:.0f}%"
 
 
-def diagnose_indicator(
-    scores: Sequence[float | None], totals: Sequence[float | None]
-) -> IndicatorDiagnostics:
+def diagnose_indicator(scores: Sequence[float | None], totals: Sequence[float | None]) -> IndicatorDiagnostics:
     """Diagnose one indicator from its normalised scores (None = missing) and the employees' totals."""
     if len(scores) != len(totals):
         raise ValueError(f"{len(scores)} scores but {len(totals)} totals; they must line up by employee")
@@ -77,9 +75,7 @@ def diagnose_indicator(
     if n and missing_rate >= MISSING_RATE_WARNING:
         flags.append(f"data missing for {_percent(missing_rate)} of employees")
     if count == 0:
-        return IndicatorDiagnostics(
-            0, None, None, None, None, None, missing_rate, flags or ["no scores at all"]
-        )
+        return IndicatorDiagnostics(0, None, None, None, None, None, missing_rate, flags or ["no scores at all"])
 
     mean = math.fsum(present) / count
     stddev = math.sqrt(math.fsum((s - mean) ** 2 for s in present) / count)
@@ -92,9 +88,7 @@ def diagnose_indicator(
         flags.append(f"too few scores to judge ({count})")
     else:
         if ceiling_share >= CEILING_SHARE_WARNING:
-            flags.append(
-                f"does not discriminate: {_percent(ceiling_share)} of employees score at the ceiling"
-            )
+            flags.append(f"does not discriminate: {_percent(ceiling_share)} of employees score at the ceiling")
         if floor_share >= FLOOR_SHARE_WARNING:
             flags.append(f"too hard or broken: {_percent(floor_share)} of employees score at the floor")
         if stddev < LOW_STDDEV_WARNING:
@@ -104,9 +98,7 @@ def diagnose_indicator(
                 flags.append(f"moves against the total (correlation {correlation:.2f})")
             elif abs(correlation) < LOW_CORRELATION_WARNING:
                 flags.append(f"unrelated to the total (correlation {correlation:.2f})")
-    return IndicatorDiagnostics(
-        count, mean, stddev, ceiling_share, floor_share, correlation, missing_rate, flags
-    )
+    return IndicatorDiagnostics(count, mean, stddev, ceiling_share, floor_share, correlation, missing_rate, flags)
 
 
 def diagnose_scheme(

@@ -143,12 +143,8 @@ class CompiledScheme:
             effective = self.weights
         else:
             scale = WEIGHT_TOTAL / kept_weight
-            effective = tuple(
-                0.0 if s is None else w * scale for s, w in zip(normalized, self.weights, strict=True)
-            )
-        weighted = tuple(
-            0.0 if s is None else s * w / WEIGHT_TOTAL for s, w in zip(normalized, effective, strict=True)
-        )
+            effective = tuple(0.0 if s is None else w * scale for s, w in zip(normalized, self.weights, strict=True))
+        weighted = tuple(0.0 if s is None else s * w / WEIGHT_TOTAL for s, w in zip(normalized, effective, strict=True))
         return EmployeeScore(
             ids, tuple(raws), tuple(normalized), effective, weighted, clamp_total(math.fsum(weighted)), None
         )
@@ -156,9 +152,7 @@ class CompiledScheme:
     def _blocked(self, raws: list[float | None], code: str, message: str, iv_id: int | None) -> EmployeeScore:
         # The raws seen so far are kept: they tell the reviewer what did arrive.
         raws_row = tuple(raws) + (None,) * (len(self.ids) - len(raws))
-        return EmployeeScore(
-            self.ids, raws_row, (), _EMPTY, _EMPTY, None, BlockedReason(code, message, iv_id)
-        )
+        return EmployeeScore(self.ids, raws_row, (), _EMPTY, _EMPTY, None, BlockedReason(code, message, iv_id))
 
 
 def score_employees(
@@ -200,16 +194,12 @@ def _rank_groups(placements: Sequence[Placement], group_ids: Iterable[int]) -> l
         groups.setdefault(group_id, []).append(index)
     out: list[tuple[int, float]] = [(0, 0.0)] * len(placements)
     for members in groups.values():
-        for index, standing in zip(
-            members, rank_and_percentile([placements[i].total for i in members]), strict=True
-        ):
+        for index, standing in zip(members, rank_and_percentile([placements[i].total for i in members]), strict=True):
             out[index] = standing
     return out
 
 
-def assign_grades_and_ranks(
-    placements: Iterable[Placement], bands: GradeBands | None = None
-) -> dict[int, Standing]:
+def assign_grades_and_ranks(placements: Iterable[Placement], bands: GradeBands | None = None) -> dict[int, Standing]:
     """Grade each total and rank it within its post and within its department; keyed by employee_id."""
     rows = list(placements)
     bands = bands or GradeBands()
@@ -218,9 +208,7 @@ def assign_grades_and_ranks(
     grade = bands.grade
     standings = {
         row.employee_id: Standing(grade(row.total), post_rank, post_pct, dept_rank, dept_pct)
-        for row, (post_rank, post_pct), (dept_rank, dept_pct) in zip(
-            rows, in_post, in_department, strict=True
-        )
+        for row, (post_rank, post_pct), (dept_rank, dept_pct) in zip(rows, in_post, in_department, strict=True)
     }
     if len(standings) != len(rows):
         raise InvalidValue("an employee appears twice among the placements")

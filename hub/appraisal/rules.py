@@ -97,9 +97,7 @@ class LookupRule:
         try:
             ordered = tuple(sorted((float(x), float(s)) for x, s in self.points))
         except (TypeError, ValueError):
-            raise InvalidRule(
-                f"lookup points must be (x, score) pairs of numbers, got {self.points!r}"
-            ) from None
+            raise InvalidRule(f"lookup points must be (x, score) pairs of numbers, got {self.points!r}") from None
         for x, s in ordered:
             _finite(x, "lookup point x")
             _score_in_range(s, f"lookup score at x={x:g}")
@@ -170,9 +168,7 @@ def _number(value: object, what: str) -> float:
     return float(value)
 
 
-def _keys(
-    data: Mapping[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> None:
+def _keys(data: Mapping[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
     missing = [key for key in required if key not in data]
     if missing:
         raise InvalidRule(f"{kind} rule is missing {', '.join(repr(k) for k in missing)}")
@@ -216,19 +212,13 @@ def parse_rule(data: Mapping[str, Any]) -> Rule:
             pair = _list(item, f"lookup point #{i}")
             if len(pair) != 2:
                 raise InvalidRule(f"lookup point #{i} must be an [x, score] pair, got {item!r}")
-            points.append(
-                (_number(pair[0], f"lookup point #{i} x"), _number(pair[1], f"lookup point #{i} score"))
-            )
+            points.append((_number(pair[0], f"lookup point #{i} x"), _number(pair[1], f"lookup point #{i} score")))
         return LookupRule(tuple(points))
     if kind == "rating":
         _keys(data, kind, ("min", "max"), ("anchors",))
         anchors = data.get("anchors", {})
         if not isinstance(anchors, Mapping):
-            raise InvalidRule(
-                f"rating anchors must be an object of scale point -> behaviour, got {anchors!r}"
-            )
-        return RatingScaleRule(
-            _number(data["min"], "rating min"), _number(data["max"], "rating max"), dict(anchors)
-        )
+            raise InvalidRule(f"rating anchors must be an object of scale point -> behaviour, got {anchors!r}")
+        return RatingScaleRule(_number(data["min"], "rating min"), _number(data["max"], "rating max"), dict(anchors))
     expected = ", ".join(f'"{k}"' for k in RULE_KINDS)
     raise InvalidRule(f"rule kind must be one of {expected}; got {kind!r}")

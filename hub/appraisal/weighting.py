@@ -68,12 +68,8 @@ def weighted_total(items: Sequence[WeightedInput]) -> WeightedTotal:
     # With nothing excluded the weights are used as given (they already add up to 100);
     # otherwise the kept ones are scaled so that they add up to 100 again.
     scale = 1.0 if None not in counted else WEIGHT_TOTAL / kept_weight
-    effective = tuple(
-        0.0 if c is None else item.weight * scale for c, item in zip(counted, items, strict=True)
-    )
-    weighted = tuple(
-        0.0 if c is None else c * w / WEIGHT_TOTAL for c, w in zip(counted, effective, strict=True)
-    )
+    effective = tuple(0.0 if c is None else item.weight * scale for c, item in zip(counted, items, strict=True))
+    weighted = tuple(0.0 if c is None else c * w / WEIGHT_TOTAL for c, w in zip(counted, effective, strict=True))
     return WeightedTotal(
         total=clamp_total(math.fsum(weighted)),
         effective_weights=effective,

@@ -167,8 +167,7 @@ CORE_INDICATORS: tuple[IndicatorSpec, ...] = (
         (
             "Shows no interest in new procedures or systems and repeats the same mistakes after feedback.",
             "Completes mandatory training only, adopts new procedures slowly and needs repeated guidance.",
-            "Completes required training on time, applies new procedures and systems correctly and acts on "
-            "feedback.",
+            "Completes required training on time, applies new procedures and systems correctly and acts on feedback.",
             "Seeks training or certification beyond the minimum and uses it to improve own work measurably.",
             "Turns learning into team capability: writes guides, trains colleagues and proposes process or "
             "system improvements that are adopted.",

@@ -357,8 +357,7 @@ class _Seeder:
         )
         # Each cycle pins, per post, the scheme version in force when the cycle's period starts.
         pinned = [
-            [next(s for s in plans if s.post == p and s.covers(q.start)) for p in range(len(POSTS))]
-            for q in quarters
+            [next(s for s in plans if s.post == p and s.covers(q.start)) for p in range(len(POSTS))] for q in quarters
         ]
         await self.writer.rows(
             CycleScheme,
@@ -543,9 +542,7 @@ class _Ratings:
         latent = [latent_performance(seeder.seed, number) for number in seeder.numbers]
         # Everyone is a little stronger in some competencies than in others, and every rater a
         # little more lenient or severe than the next, as in real 360 data.
-        self.aptitude = [
-            [min(1.0, max(0.0, p + rng.gauss(0, 0.08))) for _ in CORE_INDICATORS] for p in latent
-        ]
+        self.aptitude = [[min(1.0, max(0.0, p + rng.gauss(0, 0.08))) for _ in CORE_INDICATORS] for p in latent]
         self.leniency = [rng.gauss(0.0, 0.3) for _ in latent]
 
     def rows(

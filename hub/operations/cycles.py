@@ -47,17 +47,13 @@ async def create_cycle(
         cycle = Cycle(name=name, period_start=period_start, period_end=period_end, state=CycleState.DRAFT)
         session.add(cycle)
         await session.flush()
-        session.add(
-            CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=actor)
-        )
+        session.add(CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=actor))
     return cycle
 
 
 async def locked_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
     """The cycle, locked for the transaction on PostgreSQL so two transitions cannot interleave."""
-    cycle = (
-        await session.execute(select(Cycle).where(Cycle.id == cycle_id).with_for_update())
-    ).scalar_one_or_none()
+    cycle = (await session.execute(select(Cycle).where(Cycle.id == cycle_id).with_for_update())).scalar_one_or_none()
     if cycle is None:
         raise NotFound("cycle", cycle_id, field="cycleId")
     return cycle
@@ -68,11 +64,7 @@ def record_transition(
 ) -> None:
     """Checks the move against the state machine, then changes the state and writes the audit entry."""
     check_transition(cycle.state, target, reason)
-    session.add(
-        CycleTransition(
-            cycle_id=cycle.id, from_state=cycle.state, to_state=target, actor=actor, reason=reason
-        )
-    )
+    session.add(CycleTransition(cycle_id=cycle.id, from_state=cycle.state, to_state=target, actor=actor, reason=reason))
     cycle.state = target
 
 
@@ -83,9 +75,7 @@ def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Any:
         or_(PostAssignment.end_date.is_(None), PostAssignment.end_date >= cycle.period_end),
     )
     return (
-        select(
-            PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id
-        )
+        select(PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id)
         .join(Employee, Employee.id == PostAssignment.employee_id)
         .where(covering, PostAssignment.post_id.in_(post_ids))
         .order_by(PostAssignment.employee_id, PostAssignment.start_date)
@@ -107,9 +97,7 @@ async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: i
         in_force = (
             select(SchemeVersion.post_id, func.max(SchemeVersion.version).label("version"))
             .where(SchemeVersion.effective_from <= cycle.period_start)
-            .where(
-                or_(SchemeVersion.effective_to.is_(None), SchemeVersion.effective_to >= cycle.period_start)
-            )
+            .where(or_(SchemeVersion.effective_to.is_(None), SchemeVersion.effective_to >= cycle.period_start))
             .group_by(SchemeVersion.post_id)
             .subquery()
         )

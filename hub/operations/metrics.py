@@ -153,9 +153,7 @@ def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
             checksum = hashlib.sha256(raw.encode()).hexdigest()
             rows.append(MetricRow(line, employee_no, code, value, fetched_at, checksum))
     except StopIteration:
-        return ParsedFile(
-            [], [RowProblem(1, f"the file is empty; expected a header {','.join(REQUIRED_COLUMNS)}")]
-        )
+        return ParsedFile([], [RowProblem(1, f"the file is empty; expected a header {','.join(REQUIRED_COLUMNS)}")])
     except csv.Error as error:
         problems.append(RowProblem(lines.number, f"unreadable CSV: {error}"))
     if not rows and not problems:

@@ -82,9 +82,7 @@ async def load_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
     return cycle
 
 
-async def posts_on(
-    session: AsyncSession, day: dt.date, employee_ids: Collection[int] | None = None
-) -> dict[int, int]:
+async def posts_on(session: AsyncSession, day: dt.date, employee_ids: Collection[int] | None = None) -> dict[int, int]:
     """Each employee's post on ``day`` (employee id -> post id); all employees when ids is None.
 
     The post assignment covering the day wins; without one (e.g. a gap in the history) the

@@ -90,15 +90,11 @@ def _check_rater_weights(rater_weights: Mapping[RaterRole, float]) -> dict[Rater
     # Adding up to 100 also means that at least one role (the manager, typically) counts.
     total = math.fsum(checked.values())
     if abs(total - WEIGHT_TOTAL) > WEIGHT_TOLERANCE:
-        raise InvalidInput(
-            f"rater weights must add up to 100, they add up to {total:g}", field="raterWeights"
-        )
+        raise InvalidInput(f"rater weights must add up to 100, they add up to {total:g}", field="raterWeights")
     return checked
 
 
-async def _check_items(
-    session: AsyncSession, items: Sequence[tuple[int, float]], effective_from: dt.date
-) -> bool:
+async def _check_items(session: AsyncSession, items: Sequence[tuple[int, float]], effective_from: dt.date) -> bool:
     """Check that every indicator version exists, once per indicator, in force on ``effective_from``.
 
     Returns whether any item is a CORE (people-rated) indicator.
@@ -132,8 +128,7 @@ async def _check_items(
             )
         seen[row.indicator_id] = version_id
         if not (
-            row.effective_from <= effective_from
-            and (row.effective_to is None or effective_from <= row.effective_to)
+            row.effective_from <= effective_from and (row.effective_to is None or effective_from <= row.effective_to)
         ):
             until = row.effective_to.isoformat() if row.effective_to else "open-ended"
             raise InvalidInput(
@@ -198,9 +193,7 @@ async def publish_scheme_version(
         session.add(scheme)
         await session.flush()
         item_rows = [
-            SchemeItem(
-                scheme_version_id=scheme.id, indicator_version_id=version_id, weight=float(weight), position=n
-            )
+            SchemeItem(scheme_version_id=scheme.id, indicator_version_id=version_id, weight=float(weight), position=n)
             for n, (version_id, weight) in enumerate(items)
         ]
         role_rows = [
@@ -218,9 +211,7 @@ async def publish_scheme_version(
             change_note=scheme.change_note,
             author=scheme.author,
             created_at=scheme.created_at,
-            items=tuple(
-                SchemeItemRecord(r.id, r.indicator_version_id, r.weight, r.position) for r in item_rows
-            ),
+            items=tuple(SchemeItemRecord(r.id, r.indicator_version_id, r.weight, r.position) for r in item_rows),
             rater_weights=tuple(RaterWeightRecord(r.role, r.weight) for r in role_rows),
         )
 

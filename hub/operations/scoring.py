@@ -76,9 +76,7 @@ async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int]
     pins = dict(
         (
             await session.execute(
-                select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(
-                    CycleScheme.cycle_id == cycle_id
-                )
+                select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
             )
         ).all()
     )
@@ -101,18 +99,16 @@ async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int]
     ).all()
     weight_rows = (
         await session.execute(
-            select(
-                SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight
-            ).where(SchemeRaterWeight.scheme_version_id.in_(set(pins.values())))
+            select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
+                SchemeRaterWeight.scheme_version_id.in_(set(pins.values()))
+            )
         )
     ).all()
     items: defaultdict[int, list[SchemeItem]] = defaultdict(list)
     manual: defaultdict[int, set[int]] = defaultdict(set)
     for row in item_rows:
         items[row.scheme_version_id].append(
-            SchemeItem(
-                row.indicator_version_id, row.weight, parse_rule(row.rule), row.direction, row.missing_policy
-            )
+            SchemeItem(row.indicator_version_id, row.weight, parse_rule(row.rule), row.direction, row.missing_policy)
         )
         if row.source_system == MANUAL_SOURCE:
             manual[row.scheme_version_id].add(row.indicator_version_id)
@@ -144,9 +140,7 @@ async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int
     return {(row.employee_id, row.indicator_version_id): row for row in rows}
 
 
-async def _rating_means(
-    session: AsyncSession, cycle_id: int
-) -> dict[tuple[int, int], dict[RaterRole, float]]:
+async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], dict[RaterRole, float]]:
     """(ratee, indicator version) -> mean rating per rater role, averaged in SQL."""
     rows = (
         await session.execute(
@@ -166,9 +160,7 @@ def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict
         yield rows[start : start + size]
 
 
-async def _insert(
-    session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], bar: tqdm[Any] | None
-) -> None:
+async def _insert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], bar: tqdm[Any] | None) -> None:
     for chunk in _chunks(rows, WRITE_CHUNK):
         await session.execute(table.insert(), chunk)
         if bar is not None:
@@ -231,9 +223,7 @@ async def score_cycle(
                 )
                 continue
             scores[person.employee_id] = outcome
-            placements.append(
-                Placement(person.employee_id, person.post_id, person.department_id, outcome.total)
-            )
+            placements.append(Placement(person.employee_id, person.post_id, person.department_id, outcome.total))
         standings = assign_grades_and_ranks(placements, bands)
 
         await discard_results(session, cycle.id)

@@ -71,9 +71,7 @@ def optional_text(value: str | None, field: str, max_length: int) -> str | None:
     return None if value is None or not value.strip() else require_text(value, field, max_length)
 
 
-def successor_closes(
-    latest_from: dt.date, latest_to: dt.date | None, effective_from: dt.date
-) -> dt.date | None:
+def successor_closes(latest_from: dt.date, latest_to: dt.date | None, effective_from: dt.date) -> dt.date | None:
     """The effective_to that a new version effective ``effective_from`` gives the latest one.
 
     Returns None when the latest version already ended before the new one starts (nothing to close);
@@ -118,9 +116,7 @@ def _check_definition(
                 field="sourceSystem",
             )
         if metric is not None:
-            raise InvalidInput(
-                "a CORE indicator is rated by people: it has no source metric", field="sourceMetric"
-            )
+            raise InvalidInput("a CORE indicator is rated by people: it has no source metric", field="sourceMetric")
         if not isinstance(rule, RatingScaleRule):
             raise InvalidInput('a CORE indicator needs a "rating" rule', field="rule")
     else:
@@ -130,9 +126,7 @@ def _check_definition(
                 field="sourceSystem",
             )
         if metric is None:
-            raise InvalidInput(
-                "an EXTENSION indicator needs the metric its system reports", field="sourceMetric"
-            )
+            raise InvalidInput("an EXTENSION indicator needs the metric its system reports", field="sourceMetric")
     compile_rule(rule, direction)  # InvalidRule when the rule runs against the direction
     return rule, system, metric
 
@@ -226,9 +220,7 @@ async def create_indicator_version(
     async with sessionmaker() as session, session.begin():
         # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent new versions
         # of one indicator queue up instead of both taking the same number.
-        indicator = await session.scalar(
-            select(Indicator).where(Indicator.id == indicator_id).with_for_update()
-        )
+        indicator = await session.scalar(select(Indicator).where(Indicator.id == indicator_id).with_for_update())
         if indicator is None:
             raise NotFound("indicator", indicator_id, field="indicatorId")
         parsed, system, metric = _check_definition(

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
+import httpx
+
+from hub.app import create_app
+from hub.config import Settings
 from tests.conftest import GraphQLClient
 
 
@@ -26,3 +32,18 @@ async def test_health_and_readiness(app_client: GraphQLClient) -> None:
     assert health.json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
+
+
+async def test_readiness_fails_when_the_database_is_unreachable() -> None:
+    """/readyz answers 503 (not a 500) when the database server does not answer."""
+    with socket.socket() as sock:  # a port nothing listens on: the connection is refused at once
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(database_url=f"postgresql+asyncpg://perfhub@127.0.0.1:{port}/perfhub", demo=False)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://perfhub.test") as http:
+            response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"

@@ -23,9 +23,7 @@ async def test_unknown_field_is_a_validation_error(app_client: GraphQLClient) ->
 
 async def test_wrong_variable_type_is_named(app_client: GraphQLClient) -> None:
     """A variable of the wrong type is rejected before execution."""
-    body = await app_client.execute(
-        "query($first: Int) { employees(first: $first) { totalCount } }", {"first": "ten"}
-    )
+    body = await app_client.execute("query($first: Int) { employees(first: $first) { totalCount } }", {"first": "ten"})
     assert "$first" in body["errors"][0]["message"]
 
 

@@ -141,9 +141,7 @@ async def test_post_schemes_weigh_to_one_hundred(app_client: GraphQLClient) -> N
     for post in data["posts"]:
         scheme = post["currentScheme"]
         assert scheme["post"]["code"] == post["code"]
-        core = sum(
-            i["weight"] for i in scheme["items"] if i["indicatorVersion"]["indicator"]["category"] == "CORE"
-        )
+        core = sum(i["weight"] for i in scheme["items"] if i["indicatorVersion"]["indicator"]["category"] == "CORE")
         total = sum(i["weight"] for i in scheme["items"])
         assert (core, total) == (30, 100)
         assert sum(r["weight"] for r in scheme["raterWeights"]) == 100

@@ -46,9 +46,7 @@ query Results($first: Int!, $cycleId: ID!) {
 """
 
 
-async def _count(
-    app_client: GraphQLClient, query: str, first: int, cycle_id: int
-) -> tuple[int, dict[str, Any]]:
+async def _count(app_client: GraphQLClient, query: str, first: int, cycle_id: int) -> tuple[int, dict[str, Any]]:
     app_client.sql.reset()
     data = await app_client.data(query, {"first": first, "cycleId": str(cycle_id)})
     return app_client.sql.count, data

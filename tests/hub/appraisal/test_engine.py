@@ -30,9 +30,7 @@ from hub.domain import Direction, Grade, MissingPolicy, RaterRole
 
 HIGHER, LOWER = Direction.HIGHER_IS_BETTER, Direction.LOWER_IS_BETTER
 ZERO, EXCLUDE, BLOCK = MissingPolicy.ZERO, MissingPolicy.EXCLUDE, MissingPolicy.BLOCK
-FIVE_POINT = RatingScaleRule(
-    1.0, 5.0, {"1": "rarely shows it", "3": "meets expectations", "5": "a model for others"}
-)
+FIVE_POINT = RatingScaleRule(1.0, 5.0, {"1": "rarely shows it", "3": "meets expectations", "5": "a model for others"})
 
 # A finance post: 30% core rated by people (3 x 10), 70% extension measured by business systems.
 ETHICS, TEAMWORK, LEARNING, ERROR_RATE, CLOSING_ON_TIME = 101, 102, 103, 201, 202
@@ -135,9 +133,7 @@ def test_a_bad_scheme_fails_once_up_front() -> None:
     with pytest.raises(InvalidRule):
         CompiledScheme([SchemeItem(1, 100.0, LinearRule(5.0, 0.5), HIGHER, ZERO)])
     with pytest.raises(InvalidConfiguration):
-        CompiledScheme(
-            [SchemeItem(1, 50.0, FIVE_POINT, HIGHER, ZERO), SchemeItem(1, 50.0, FIVE_POINT, HIGHER, ZERO)]
-        )
+        CompiledScheme([SchemeItem(1, 50.0, FIVE_POINT, HIGHER, ZERO), SchemeItem(1, 50.0, FIVE_POINT, HIGHER, ZERO)])
 
 
 IDENTITY = LinearRule(0.0, 100.0)  # raw 0..100 scores itself, so the engine can be checked against weighting
@@ -153,9 +149,7 @@ def scheme_and_rows(draw: st.DrawFn) -> tuple[list[SchemeItem], list[dict[int, f
         for i, w in enumerate(raw_weights)
     ]
     value = st.none() | st.floats(0.0, 100.0)
-    rows = draw(
-        st.lists(st.fixed_dictionaries({i: value for i in range(len(items))}), min_size=1, max_size=5)
-    )
+    rows = draw(st.lists(st.fixed_dictionaries({i: value for i in range(len(items))}), min_size=1, max_size=5))
     return items, rows
 
 

@@ -66,9 +66,7 @@ def test_linear_rule_needs_distinct_floor_and_target() -> None:
 PATROL_BANDS = BandsRule((Band(98.0, 100.0), Band(80.0, 60.0), Band(90.0, 80.0)))
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [(79.9, 0.0), (80.0, 60.0), (93.0, 80.0), (98.0, 100.0), (120.0, 100.0)]
-)
+@pytest.mark.parametrize(("raw", "expected"), [(79.9, 0.0), (80.0, 60.0), (93.0, 80.0), (98.0, 100.0), (120.0, 100.0)])
 def test_bands_higher_is_better(raw: float, expected: float) -> None:
     """For HIGHER_IS_BETTER the highest band whose threshold is at or below the value applies."""
     assert score(PATROL_BANDS, raw, HIGHER) == expected
@@ -77,9 +75,7 @@ def test_bands_higher_is_better(raw: float, expected: float) -> None:
 RESPONSE_HOURS_BANDS = BandsRule((Band(2.0, 100.0), Band(8.0, 70.0), Band(24.0, 30.0)))
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [(0.5, 100.0), (2.0, 100.0), (2.1, 70.0), (24.0, 30.0), (25.0, 0.0)]
-)
+@pytest.mark.parametrize(("raw", "expected"), [(0.5, 100.0), (2.0, 100.0), (2.1, 70.0), (24.0, 30.0), (25.0, 0.0)])
 def test_bands_lower_is_better(raw: float, expected: float) -> None:
     """For LOWER_IS_BETTER the lowest band whose threshold is at or above the value applies."""
     assert score(RESPONSE_HOURS_BANDS, raw, LOWER) == expected

@@ -28,9 +28,7 @@ def test_scores_are_bounded(rule_and_direction: tuple[Rule, Direction], data: st
 
 
 @given(any_rule, st.data())
-def test_scores_are_monotonic_in_the_direction(
-    rule_and_direction: tuple[Rule, Direction], data: st.DataObject
-) -> None:
+def test_scores_are_monotonic_in_the_direction(rule_and_direction: tuple[Rule, Direction], data: st.DataObject) -> None:
     """A better raw value (higher, or lower for LOWER_IS_BETTER) never scores worse."""
     rule, direction = rule_and_direction
     scorer = compile_rule(rule, direction)

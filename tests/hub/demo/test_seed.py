@@ -204,10 +204,7 @@ async def test_past_cycle_is_fully_rated_and_measured_while_the_current_one_is_p
     sessionmaker, summary = seeded
     past, current = summary.past_cycle_id, summary.current_cycle_id
     roles = Counter(
-        r
-        for (r,) in await _all(
-            sessionmaker, select(RaterAssignment.role).where(RaterAssignment.cycle_id == past)
-        )
+        r for (r,) in await _all(sessionmaker, select(RaterAssignment.role).where(RaterAssignment.cycle_id == past))
     )
     assert roles[RaterRole.SELF] == 120 and roles[RaterRole.MANAGER] == 119
     assert roles[RaterRole.PEER] >= 200 and roles[RaterRole.SUBORDINATE] > 0
@@ -215,9 +212,9 @@ async def test_past_cycle_is_fully_rated_and_measured_while_the_current_one_is_p
     assert len(values) == 3 * roles.total()
     assert set(values) == {1.0, 2.0, 3.0, 4.0, 5.0}
     current_ratings = (await _all(sessionmaker, select(func.count()).where(Rating.cycle_id == current)))[0][0]
-    current_assignments = (
-        await _all(sessionmaker, select(func.count()).where(RaterAssignment.cycle_id == current))
-    )[0][0]
+    current_assignments = (await _all(sessionmaker, select(func.count()).where(RaterAssignment.cycle_id == current)))[
+        0
+    ][0]
     assert 0.2 < current_ratings / (3 * current_assignments) < 0.5
 
     metrics = await _all(
@@ -237,9 +234,7 @@ async def test_past_cycle_is_fully_rated_and_measured_while_the_current_one_is_p
 
 
 async def _fingerprint(sessionmaker: Sessionmaker) -> tuple[list[Any], list[Any]]:
-    names = await _all(
-        sessionmaker, select(Employee.employee_no, Employee.name).order_by(Employee.employee_no)
-    )
+    names = await _all(sessionmaker, select(Employee.employee_no, Employee.name).order_by(Employee.employee_no))
     metrics = await _all(
         sessionmaker,
         select(Employee.employee_no, MetricValue.metric, MetricValue.value)

@@ -91,9 +91,7 @@ def _csv(lines: list[str]) -> str:
     return "\n".join([HEADER, *lines]) + "\n"
 
 
-async def test_good_file_imports_with_provenance_and_checksum(
-    sessionmaker: Sessions, seeded: SeedSummary
-) -> None:
+async def test_good_file_imports_with_provenance_and_checksum(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Each row is stored with its version's source, its fetched_at and the sha256 of its line."""
     cycle = seeded.current_cycle_id
     measured = (await _measured(sessionmaker, cycle))[:24]
@@ -117,9 +115,7 @@ async def test_good_file_imports_with_provenance_and_checksum(
         assert value.checksum == hashlib.sha256(line.encode()).hexdigest()
 
 
-async def test_importing_the_same_file_twice_stores_no_duplicates(
-    sessionmaker: Sessions, seeded: SeedSummary
-) -> None:
+async def test_importing_the_same_file_twice_stores_no_duplicates(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """The second import replaces every value in place: same row count, replaced == N."""
     cycle = seeded.current_cycle_id
     measured = (await _measured(sessionmaker, cycle))[:24]
@@ -148,9 +144,7 @@ async def test_changed_values_replace_the_stored_ones(sessionmaker: Sessions, se
     assert [stored[(m.employee_id, m.version_id)].value for m in second] == [99.0] * 4
 
 
-async def test_one_bad_row_rejects_the_file_and_names_its_line(
-    sessionmaker: Sessions, seeded: SeedSummary
-) -> None:
+async def test_one_bad_row_rejects_the_file_and_names_its_line(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """A non-numeric value on line 5 is the one problem reported, and nothing at all is stored."""
     cycle = seeded.current_cycle_id
     lines = _lines((await _measured(sessionmaker, cycle))[:8])
@@ -172,9 +166,7 @@ async def test_every_problem_is_reported_in_one_go(sessionmaker: Sessions, seede
     measured = await _measured(sessionmaker, cycle)
     good = measured[0]
     foreign = next(
-        m.code
-        for m in measured
-        if m.code not in {x.code for x in measured if x.employee_id == good.employee_id}
+        m.code for m in measured if m.code not in {x.code for x in measured if x.employee_id == good.employee_id}
     )
     no = good.employee_no
     lines = [

@@ -75,9 +75,7 @@ async def _version(sessionmaker: Sessions, cycle_id: int, ratee_id: int, categor
 async def _stored(sessionmaker: Sessions, cycle_id: int, ratee_id: int, rater_id: int) -> list[Rating]:
     async with sessionmaker() as session:
         found = await session.scalars(
-            select(Rating).where(
-                Rating.cycle_id == cycle_id, Rating.ratee_id == ratee_id, Rating.rater_id == rater_id
-            )
+            select(Rating).where(Rating.cycle_id == cycle_id, Rating.ratee_id == ratee_id, Rating.rater_id == rater_id)
         )
         return list(found)
 
@@ -136,9 +134,7 @@ async def test_stranger_is_not_a_rater(sessionmaker: Sessions, seeded: SeedSumma
         )
 
 
-async def test_value_off_the_scale_is_rejected_and_nothing_stored(
-    sessionmaker: Sessions, seeded: SeedSummary
-) -> None:
+async def test_value_off_the_scale_is_rejected_and_nothing_stored(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """A 6 on a 1-5 scale is InvalidInput on the value field, and no rating is written."""
     cycle = seeded.current_cycle_id
     ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
@@ -184,9 +180,7 @@ async def test_resubmission_replaces_the_rating(sessionmaker: Sessions, seeded: 
     first = await submit(2, "first impression", NOW)
     second = await submit(5, None, later)
 
-    stored = [
-        r for r in await _stored(sessionmaker, cycle, ratee, manager) if r.indicator_version_id == version
-    ]
+    stored = [r for r in await _stored(sessionmaker, cycle, ratee, manager) if r.indicator_version_id == version]
     assert len(stored) == 1
     assert (stored[0].id, stored[0].value, stored[0].comment, stored[0].submitted_at) == (
         first.id,
@@ -276,9 +270,7 @@ async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seed
     cycle = seeded.current_cycle_id
     ratee, peer = await _pair(sessionmaker, cycle, RaterRole.PEER)
 
-    record = await assign_rater(
-        sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE
-    )
+    record = await assign_rater(sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE)
 
     async with sessionmaker() as session:
         roles = list(
@@ -317,9 +309,7 @@ async def test_self_role_must_match_the_pair(
     assert caught.value.field == "role"
 
 
-async def test_assigning_an_unknown_rater_names_the_field(
-    sessionmaker: Sessions, seeded: SeedSummary
-) -> None:
+async def test_assigning_an_unknown_rater_names_the_field(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """An unknown rater id is NotFound on raterId."""
     ratee, _ = await _pair(sessionmaker, seeded.current_cycle_id, RaterRole.MANAGER)
 
@@ -343,9 +333,7 @@ async def test_raters_cannot_be_assigned_after_scoring(sessionmaker: Sessions, s
     await _set_state(sessionmaker, cycle, CycleState.SCORED)
 
     with pytest.raises(WrongCycleState):
-        await assign_rater(
-            sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER
-        )
+        await assign_rater(sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER)
 
 
 async def test_measured_indicator_cannot_be_rated(sessionmaker: Sessions, seeded: SeedSummary) -> None:

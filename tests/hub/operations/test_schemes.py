@@ -169,9 +169,7 @@ async def test_a_later_version_leaves_the_pinned_schemes_unchanged(
             ).all()
             items = (
                 await session.execute(
-                    select(
-                        SchemeItem.id, SchemeItem.indicator_version_id, SchemeItem.weight, SchemeItem.position
-                    )
+                    select(SchemeItem.id, SchemeItem.indicator_version_id, SchemeItem.weight, SchemeItem.position)
                     .where(SchemeItem.scheme_version_id == previous.id)
                     .order_by(SchemeItem.id)
                 )

@@ -97,9 +97,7 @@ async def test_an_overlapping_effective_date_stores_nothing(
 async def test_a_duplicate_code_is_refused(sessionmaker: Sessionmaker) -> None:
     """The code of a seeded indicator cannot be taken again, and nothing is stored."""
     async with sessionmaker() as session:
-        taken = await session.scalar(
-            select(Indicator.code).where(Indicator.category == IndicatorCategory.EXTENSION)
-        )
+        taken = await session.scalar(select(Indicator.code).where(Indicator.category == IndicatorCategory.EXTENSION))
     assert taken is not None
     before = (await count(sessionmaker, Indicator), await count(sessionmaker, IndicatorVersion))
 

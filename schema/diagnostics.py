@@ -1,0 +1,25 @@
+"""Scheme diagnostics: tells whether an appraisal scheme's indicators work, from the data."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.loaders.base import Record
+from schema.indicators import IndicatorVersion
+from schema.info import Info
+
+
+@strawberry.type(description="How one indicator of a scheme behaved in a cycle (scores on the 0-100 scale).")
+class IndicatorDiagnostics:
+    count: int = strawberry.field(description="Results with a score for the indicator.")
+    mean: float | None
+    stddev: float | None
+    ceiling_share: float | None = strawberry.field(description="Share of scores at 100, 0..1.")
+    floor_share: float | None = strawberry.field(description="Share of scores at 0, 0..1.")
+    correlation: float | None = strawberry.field(description="Pearson correlation with the computed total.")
+    missing_rate: float = strawberry.field(description="Share of results without a score, 0..1.")
+    flags: list[str] = strawberry.field(description="Plain-language warnings, e.g. when it does not discriminate.")
+
+    @strawberry.field
+    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
+        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)

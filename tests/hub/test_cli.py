@@ -1,0 +1,114 @@
+"""The perfhub command as a user runs it: serve on the embedded default, compute, import-metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hub.cli import main
+from hub.db.engine import create_engine
+from hub.db.models import Employee, Indicator, Post
+from hub.demo.organisation import SeedSummary
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> None:
+    """With no configuration, `perfhub serve` makes ./perfhub.db, seeds the demo, prints the URL and answers."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "perfhub"), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if f"http://127.0.0.1:{port}/graphql" in line or process.poll() is not None:
+                break
+        assert any(f"http://127.0.0.1:{port}/graphql" in line for line in lines), "".join(lines)
+        for _ in range(100):
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert ready.status_code == 200
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ employees(first: 1) { totalCount } cycles { state } }"},
+            timeout=10,
+        ).json()
+        assert answer["data"]["employees"]["totalCount"] == 120
+        assert sorted(cycle["state"] for cycle in answer["data"]["cycles"]) == ["OPEN", "PUBLISHED"]
+        assert (tmp_path / "perfhub.db").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+async def _finance_employee_and_indicator(url: str) -> tuple[str, str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            employee_no = (
+                await connection.execute(
+                    select(Employee.employee_no)
+                    .join(Post, Post.id == Employee.post_id)
+                    .where(Post.family == "FINANCE")
+                    .order_by(Employee.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one()
+            code = (
+                await connection.execute(select(Indicator.code).where(Indicator.code == "VOUCHER_ERROR_RATE"))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    return employee_no, code
+
+
+def test_import_metrics_then_compute(
+    database_url: str, seeded: SeedSummary, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import-metrics stores a file's values; compute scores the cycle once and refuses a second time."""
+    employee_no, code = asyncio.run(_finance_employee_and_indicator(database_url))
+    cycle = str(seeded.current_cycle_id)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"employee_no,indicator,value\n{employee_no},{code},1.2\nNOBODY,{code},x\n", encoding="utf-8")
+    assert main(["--database-url", database_url, "import-metrics", str(bad), "--cycle", cycle]) == 1
+    assert "line 3" in capsys.readouterr().err
+
+    good = tmp_path / "good.csv"
+    good.write_text(f"employee_no,indicator,value\n{employee_no},{code},1.2\n", encoding="utf-8")
+    assert main(["--database-url", database_url, "import-metrics", str(good), "--cycle", cycle]) == 0
+    assert "1 values stored" in capsys.readouterr().out
+
+    assert main(["--database-url", database_url, "compute", cycle]) == 0
+    assert "scored" in capsys.readouterr().out
+    assert main(["--database-url", database_url, "compute", cycle]) == 1
+    assert "ILLEGAL_TRANSITION" in capsys.readouterr().err
