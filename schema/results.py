@@ -21,6 +21,15 @@ IndicatorVersionRef = Annotated["IndicatorVersion", strawberry.lazy("schema.indi
 SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
 
 
+@strawberry.type(description="One audited step of a cycle's workflow.")
+class CycleTransition:
+    from_state: CycleState | None = strawberry.field(description="Null for the cycle's creation.")
+    to_state: CycleState
+    actor: str
+    reason: str | None
+    at: dt.datetime
+
+
 @strawberry.type
 class Cycle:
     id: strawberry.ID
@@ -28,6 +37,10 @@ class Cycle:
     period_start: dt.date
     period_end: dt.date
     state: CycleState
+
+    @strawberry.field(description="The audit trail of the cycle's workflow, oldest first.")
+    async def transitions(self, root: strawberry.Parent[Record], info: Info) -> list[CycleTransition]:
+        return await info.context.loaders.transitions_by_cycle.load(root.id)
 
 
 @strawberry.type(description="Where a measured value came from.")

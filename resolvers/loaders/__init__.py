@@ -26,6 +26,7 @@ from resolvers.loaders.results import (
     ResultByEmployeeCycleLoader,
     ResultByIdLoader,
     ResultsByEmployeeLoader,
+    TransitionsByCycleLoader,
 )
 from resolvers.loaders.schemes import (
     CurrentSchemeByPostLoader,
@@ -118,3 +119,7 @@ class Loaders:
     @cached_property
     def indicator_scores_by_result(self) -> IndicatorScoresByResultLoader:
         return IndicatorScoresByResultLoader(self._sessionmaker)
+
+    @cached_property
+    def transitions_by_cycle(self) -> TransitionsByCycleLoader:
+        return TransitionsByCycleLoader(self._sessionmaker)

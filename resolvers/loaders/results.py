@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, tuple_
 
-from hub.db.models import AppraisalResult, Cycle, IndicatorScore
+from hub.db.models import AppraisalResult, Cycle, CycleTransition, IndicatorScore
 from resolvers.loaders.base import Record, RowByKeyLoader, RowsByKeyLoader, SessionLoader, select_rows
 
 
@@ -51,3 +51,10 @@ class IndicatorScoresByResultLoader(RowsByKeyLoader[int]):
 
     def statement(self) -> Select[Any]:
         return select_rows(IndicatorScore).order_by(IndicatorScore.id)
+
+
+class TransitionsByCycleLoader(RowsByKeyLoader[int]):
+    key_column = CycleTransition.cycle_id
+
+    def statement(self) -> Select[Any]:
+        return select_rows(CycleTransition).order_by(CycleTransition.at, CycleTransition.id)

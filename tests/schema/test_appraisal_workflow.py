@@ -265,6 +265,18 @@ async def test_cycle_from_draft_to_published_through_mutations(app_client: Graph
     assert closed["cycle"]["state"] == "CALIBRATED"
     published = await ok(client, TRANSITION % "cyclePublish", {"id": cycle_id}, "cyclePublish", "CycleChanged")
     assert published["cycle"]["state"] == "PUBLISHED"
+    audit = await client.data(
+        "query($id: ID!) { cycle(id: $id) { transitions { fromState toState actor reason at } } }", {"id": cycle_id}
+    )
+    steps = [(step["fromState"], step["toState"]) for step in audit["cycle"]["transitions"]]
+    assert steps == [
+        (None, "DRAFT"),
+        ("DRAFT", "OPEN"),
+        ("OPEN", "SCORED"),
+        ("SCORED", "CALIBRATED"),
+        ("CALIBRATED", "PUBLISHED"),
+    ]
+    assert all(step["actor"] and step["at"] for step in audit["cycle"]["transitions"])
 
     # The past cycle still answers with the scheme version it was scored under.
     past = (
