@@ -77,7 +77,7 @@ def cache_file(employees: int, seed: int, indicators: int) -> Path:
     return cache_dir() / name
 
 
-async def past_cycle_id(session: AsyncSession) -> int:
+async def find_past_cycle(session: AsyncSession) -> int:
     """The demo's past cycle: the earlier of its two cycles."""
     cycle_id = (
         await session.execute(select(Cycle.id).order_by(Cycle.period_start, Cycle.id).limit(1))
@@ -98,13 +98,11 @@ async def widen_past_cycle(
 ) -> int:
     """Brings every scheme pinned by the past cycle to ``indicators`` items; returns how many were added."""
     async with sessionmaker() as session, session.begin():
-        cycle = await session.get_one(Cycle, await past_cycle_id(session))
+        cycle = await session.get_one(Cycle, await find_past_cycle(session))
         pins = dict(
             (
                 await session.execute(
-                    select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(
-                        CycleScheme.cycle_id == cycle.id
-                    )
+                    select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle.id)
                 )
             ).all()
         )
@@ -161,9 +159,7 @@ async def widen_past_cycle(
             )
         # One metric value per participant and added indicator, drawn the way the demo draws them.
         fetched_at = (
-            await session.execute(
-                select(func.max(MetricValue.fetched_at)).where(MetricValue.cycle_id == cycle.id)
-            )
+            await session.execute(select(func.max(MetricValue.fetched_at)).where(MetricValue.cycle_id == cycle.id))
         ).scalar_one()
         numbers = dict((await session.execute(select(Employee.id, Employee.employee_no))).all())
         people = await participants(session, cycle, list(pins))
@@ -213,11 +209,9 @@ async def _prepare(engine: AsyncEngine, *, employees: int, seed: int, indicators
     return summary.past_cycle_id
 
 
-async def seeded_sqlite(
-    path: Path, *, employees: int, seed: int, indicators: int, rebuild: bool, say: Say
-) -> Path:
+async def seeded_sqlite(path: Path, *, employees: int, seed: int, indicators: int, rebuild: bool, say: Say) -> Path:
     """The seeded SQLite file at ``path``, built on first use (then reused)."""
-    if path.exists() and not rebuild:
+    if path.exists() and not rebuild:  # noqa: ASYNC240 - a stat before a minute of seeding
         say(f"reusing the seeded database {path}")
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,7 +227,8 @@ async def seeded_sqlite(
     remove_sqlite(path)
     partial.replace(path)
     remove_sqlite(partial)
-    say(f"seeded database saved as {path} ({path.stat().st_size / 2**20:,.0f} MiB)")
+    size = path.stat().st_size  # noqa: ASYNC240
+    say(f"seeded database saved as {path} ({size / 2**20:,.0f} MiB)")
     return path
 
 
@@ -246,8 +241,8 @@ def remove_sqlite(path: Path) -> None:
         file.unlink(missing_ok=True)
 
 
-async def in_place(url: str, *, employees: int, seed: int, indicators: int, say: Say) -> Dataset:
-    """A database used in place (e.g. PostgreSQL): seeded if empty, else checked and reset to OPEN."""
+async def prepare_in_place(url: str, *, employees: int, seed: int, indicators: int, say: Say) -> None:
+    """A database used in place (e.g. PostgreSQL): seeded when empty, else put back to OPEN."""
     engine = create_engine(url)
     try:
         await upgrade(engine)
@@ -255,17 +250,44 @@ async def in_place(url: str, *, employees: int, seed: int, indicators: int, say:
         async with sessionmaker() as session:
             count = (await session.execute(select(func.count()).select_from(Employee))).scalar_one()
         if count == 0:
-            cycle_id = await _prepare(engine, employees=employees, seed=seed, indicators=indicators, say=say)
-        elif count != employees:
-            raise SystemExit(f"{url} holds {count:,} employees, not {employees:,}; use an empty database")
+            await _prepare(engine, employees=employees, seed=seed, indicators=indicators, say=say)
         else:
-            say(f"reusing the organisation in {url} (assumed seeded by this benchmark with seed {seed})")
+            say(f"reusing the organisation in {url} (assumed seeded by this benchmark)")
             async with sessionmaker() as session:
-                cycle_id = await past_cycle_id(session)
+                cycle_id = await find_past_cycle(session)
             await reset(sessionmaker, cycle_id)
     finally:
         await engine.dispose()
-    return Dataset(url, cycle_id, employees, indicators)
+
+
+async def inspect(url: str, employees: int, say: Say) -> Dataset:
+    """Checks the database holds the expected organisation with its past cycle OPEN, and describes it."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if is_sqlite(url):  # copies of the file must not need its -wal
+                await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            count = (await session.execute(select(func.count()).select_from(Employee))).scalar_one()
+            if count != employees:
+                raise SystemExit(f"{url} holds {count:,} employees, not {employees:,}")
+            cycle_id = await find_past_cycle(session)
+            state = (await session.execute(select(Cycle.state).where(Cycle.id == cycle_id))).scalar_one()
+            if state != CycleState.OPEN:
+                raise SystemExit(f"cycle {cycle_id} is {state}, not OPEN")
+            pinned = select(CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
+            sizes = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(SchemeItem)
+                    .where(SchemeItem.scheme_version_id.in_(pinned))
+                    .group_by(SchemeItem.scheme_version_id)
+                )
+            ).scalars()
+            items = sorted(set(sizes))
+    finally:
+        await engine.dispose()
+    say(f"cycle {cycle_id} is OPEN; {count:,} employees; scheme items per pinned scheme: {items}")
+    return Dataset(url, cycle_id, employees, max(items))
 
 
 async def reset(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> None:
@@ -280,4 +302,3 @@ async def reset(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -
 
 def is_file_database(url: str) -> bool:
     return is_sqlite(url) and ":memory:" not in url
-
