@@ -117,14 +117,15 @@ def compute(args: argparse.Namespace) -> int:
     from hub.operations.scoring import score_cycle
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        report = await score_cycle(sessionmaker, args.cycle, actor=args.actor, progress=True)
+        report = await score_cycle(sessionmaker, args.cycle, actor=args.actor, bands=settings.bands(), progress=True)
         print(f"perfhub compute: cycle {args.cycle} scored: {report.scored} results, {len(report.blocked)} blocked")
         for blocked in report.blocked[:20]:
             print(f"  employee {blocked.employee_id}: {blocked.code}: {blocked.message}")
         return 0
 
+    settings = _settings(args)
     try:
-        return asyncio.run(_with_sessionmaker(_settings(args), work))
+        return asyncio.run(_with_sessionmaker(settings, work))
     except (OperationError, AppraisalError) as error:
         return _fail("compute", error)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.appraisal import GradeBands
+
 
 class Settings(BaseSettings):
     """Everything a deployment can configure; the defaults are the embedded demo."""
@@ -21,4 +23,10 @@ class Settings(BaseSettings):
     graphiql: bool = True
     """Serve GraphiQL to browsers that GET /graphql."""
     max_page_size: int = 500
+    grade_bands: tuple[float, float, float, float] = (90.0, 80.0, 70.0, 60.0)
+    """The lowest total of grades S, A, B and C (below C is D), e.g. PERFHUB_GRADE_BANDS='[95,85,70,60]'."""
     log_level: str = "info"
+
+    def bands(self) -> GradeBands:
+        """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""
+        return GradeBands(*self.grade_bands)

@@ -173,7 +173,9 @@ async def cycle_transition(context: Context, cycle_id: str, target: str, reason:
         elif target == "REOPEN":
             cycle = await cycles.reopen_cycle(context.sessionmaker, key, actor=who, reason=reason)
         elif target == "CLOSE_CALIBRATION":
-            cycle = await cycles.close_calibration(context.sessionmaker, key, actor=who, reason=reason)
+            cycle = await cycles.close_calibration(
+                context.sessionmaker, key, actor=who, reason=reason, bands=context.settings.bands()
+            )
         else:
             cycle = await cycles.publish_cycle(context.sessionmaker, key, actor=who, reason=reason)
         return CycleChanged(cycle)
@@ -187,7 +189,9 @@ async def cycle_score(context: Context, cycle_id: str) -> Outcome:
         return not_found("cycle", cycle_id, "cycleId")
 
     async def run() -> CycleScored:
-        report = await scoring.score_cycle(context.sessionmaker, key, actor=actor(context))
+        report = await scoring.score_cycle(
+            context.sessionmaker, key, actor=actor(context), bands=context.settings.bands()
+        )
         return CycleScored(report.cycle, report.scored, report.blocked)
 
     return await attempt(run)
@@ -293,6 +297,7 @@ async def result_calibrate(
             reason=reason,
             actor=actor(context),
             target_distribution=target_distribution,
+            bands=context.settings.bands(),
         )
         return ResultCalibrated(outcome.result, outcome.warnings)
 
