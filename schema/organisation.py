@@ -12,10 +12,12 @@ from schema.info import Info
 
 if TYPE_CHECKING:
     from schema.indicators import SchemeVersion
+    from schema.ratings import ReceivedRating
     from schema.results import AppraisalResult
 
 SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
 AppraisalResultRef = Annotated["AppraisalResult", strawberry.lazy("schema.results")]
+ReceivedRatingRef = Annotated["ReceivedRating", strawberry.lazy("schema.ratings")]
 
 
 @strawberry.type
@@ -87,6 +89,17 @@ class Employee:
         if cycle_key is None:
             return None
         return await info.context.loaders.result_by_employee_cycle.load((root.id, cycle_key))
+
+    @strawberry.field(
+        description="The ratings the employee received in a cycle. Peer raters stay anonymous (rater is null)."
+    )
+    async def ratings_received(
+        self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
+    ) -> list[ReceivedRatingRef]:
+        cycle_key = parse_id(cycle_id)
+        if cycle_key is None:
+            return []
+        return await info.context.loaders.ratings_by_ratee_cycle.load((root.id, cycle_key))
 
     @strawberry.field(description="Every stored result of the employee, oldest cycle first.")
     async def results(self, root: strawberry.Parent[Record], info: Info) -> list[AppraisalResultRef]:

@@ -23,6 +23,7 @@ from resolvers.loaders.organisation import (
 from resolvers.loaders.results import (
     CycleByIdLoader,
     IndicatorScoresByResultLoader,
+    RatingsByRateeCycleLoader,
     ResultByEmployeeCycleLoader,
     ResultByIdLoader,
     ResultsByEmployeeLoader,
@@ -123,3 +124,7 @@ class Loaders:
     @cached_property
     def transitions_by_cycle(self) -> TransitionsByCycleLoader:
         return TransitionsByCycleLoader(self._sessionmaker)
+
+    @cached_property
+    def ratings_by_ratee_cycle(self) -> RatingsByRateeCycleLoader:
+        return RatingsByRateeCycleLoader(self._sessionmaker)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, tuple_
 
-from hub.db.models import AppraisalResult, Cycle, CycleTransition, IndicatorScore
+from hub.db.models import AppraisalResult, Cycle, CycleTransition, IndicatorScore, Rating
 from resolvers.loaders.base import Record, RowByKeyLoader, RowsByKeyLoader, SessionLoader, select_rows
 
 
@@ -58,3 +58,18 @@ class TransitionsByCycleLoader(RowsByKeyLoader[int]):
 
     def statement(self) -> Select[Any]:
         return select_rows(CycleTransition).order_by(CycleTransition.at, CycleTransition.id)
+
+
+class RatingsByRateeCycleLoader(SessionLoader[tuple[int, int], list[Record]]):
+    """Ratings received, keyed by (ratee id, cycle id), oldest first."""
+
+    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[list[Record]]:
+        statement = (
+            select_rows(Rating)
+            .where(tuple_(Rating.ratee_id, Rating.cycle_id).in_(set(keys)))
+            .order_by(Rating.submitted_at, Rating.id)
+        )
+        grouped: dict[tuple[int, int], list[Record]] = {key: [] for key in keys}
+        for row in await self.fetch(statement):
+            grouped[(row.ratee_id, row.cycle_id)].append(row)
+        return [grouped[key] for key in keys]

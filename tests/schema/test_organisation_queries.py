@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.demo.organisation import SeedSummary
 from tests.conftest import EMPLOYEES, GraphQLClient
 
 PAGE = """
@@ -157,3 +158,19 @@ async def test_cycles_newest_first(app_client: GraphQLClient) -> None:
     assert cycles[0]["state"] == "OPEN"
     one = await app_client.data("query($id: ID!) { cycle(id: $id) { name } }", {"id": cycles[1]["id"]})
     assert one["cycle"]["name"] == cycles[1]["name"]
+
+
+async def test_ratings_received_hide_peer_raters(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    """A ratee's ratings name the manager but never a peer."""
+    page = await app_client.data(
+        """query($c: ID!) { employees(first: 100) { edges { node {
+             ratingsReceived(cycleId: $c) { role value rater { id } indicatorVersion { indicator { code } } }
+           } } } }""",
+        {"c": str(seeded.past_cycle_id)},
+    )
+    ratings = [r for edge in page["employees"]["edges"] for r in edge["node"]["ratingsReceived"]]
+    peers = [r for r in ratings if r["role"] == "PEER"]
+    managers = [r for r in ratings if r["role"] == "MANAGER"]
+    assert peers and managers
+    assert all(r["rater"] is None for r in peers)
+    assert all(r["rater"] is not None for r in managers)
