@@ -1,0 +1,180 @@
+"""What every connector speaks: the records it returns, the protocols it implements, the errors it raises.
+
+A connector turns one business system's wire format into these records. It knows nothing of GraphQL
+or of the hub's database: the hub asks for many employees at once (by employee number) and maps the
+records onto its own rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """An inclusive range of days, e.g. one appraisal cycle."""
+
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a batch of records came from and how fresh it is."""
+
+    system: str
+    fetched_at: dt.datetime
+    stale: bool = False
+    """True when the system failed and the cache served an older answer."""
+    retried: bool = False
+    """True when the answer needed more than one attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricBatch:
+    """One metric's values for the employees asked about; an employee the system has no value for is absent."""
+
+    metric: str
+    values: Mapping[str, float]
+    provenance: Provenance
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRecord:
+    id: str
+    employee_number: str
+    course: str
+    completed_on: dt.date | None
+    hours: float | None
+    score: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompensationRecord:
+    id: str
+    employee_number: str
+    effective_date: dt.date
+    base_salary: float | None
+    bonus: float | None
+    currency: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch(Generic[R]):
+    """Linked records grouped by employee number; every employee asked about has an entry (maybe empty)."""
+
+    records: Mapping[str, Sequence[R]]
+    provenance: Provenance
+
+
+class HttpPort(Protocol):
+    """One system's HTTP access as connectors see it: auth, timeout, retries and the breaker are behind it.
+
+    ``url`` is a path relative to the system's base URL, or an absolute URL (a server-given next link).
+    Failures arrive as ``ConnectorError`` subclasses, never as httpx exceptions.
+    """
+
+    system: str
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str | Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response: ...
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str | Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """The decoded JSON body; ``BadResponse`` when the body is not JSON."""
+        ...
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """A system that measures extension indicators (finance, security, tickets, ...)."""
+
+    system: str
+
+    def metrics(self) -> frozenset[str]:
+        """The metric names this source can answer for."""
+        ...
+
+    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
+        """One metric for many employees: one request or one paginated sequence, never one per employee."""
+        ...
+
+
+@runtime_checkable
+class TrainingSource(Protocol):
+    system: str
+
+    async def fetch_training(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[TrainingRecord]: ...
+
+
+@runtime_checkable
+class CompensationSource(Protocol):
+    system: str
+
+    async def fetch_compensation(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[CompensationRecord]: ...
+
+
+class ConnectorError(Exception):
+    """A business system could not answer. ``code`` is stable and goes into GraphQL error extensions."""
+
+    code = "SYSTEM_ERROR"
+
+    def __init__(self, system: str, message: str, *, retried: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+        self.message = message
+        self.retried = retried
+        self.retry_after = retry_after
+        """Seconds the system asked us to wait (429/503 Retry-After), when it said."""
+
+
+class SystemTimeout(ConnectorError):
+    """The system did not answer within its configured timeout."""
+
+    code = "SYSTEM_TIMEOUT"
+
+
+class SystemUnavailable(ConnectorError):
+    """The system refused, answered 5xx or 429 past the retries, or its circuit breaker is open."""
+
+    code = "SYSTEM_UNAVAILABLE"
+
+
+class BadResponse(ConnectorError):
+    """The system answered, but not in the shape its configuration promises (garbage, wrong types)."""
+
+    code = "SYSTEM_BAD_RESPONSE"
+
+
+class Unauthorised(ConnectorError):
+    """The system rejected our credentials (401/403); retrying will not help."""
+
+    code = "SYSTEM_UNAUTHORISED"
+
+
+class ConfigurationError(Exception):
+    """A systems file is invalid or names a secret whose environment variable is not set."""
