@@ -1,0 +1,197 @@
+"""The cache in front of every source: fresh answers without a call, stale answers while a system is down.
+
+A fresh entry answers without calling the system. Otherwise the system is called; its answer is
+stored and returned. When the call fails with a ``ConnectorError`` and an entry is still within its
+stale window, that entry is returned flagged ``stale=True`` with the time it was originally fetched,
+so a screen can say "as of yesterday" instead of showing nothing. Without such an entry the error
+goes up unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from connectors.base import (
+    CompensationRecord,
+    CompensationSource,
+    ConnectorError,
+    MetricBatch,
+    MetricSource,
+    Period,
+    Provenance,
+    RecordBatch,
+    TrainingRecord,
+    TrainingSource,
+)
+from connectors.cache import Cache
+from connectors.config import ResiliencePolicy
+from connectors.http import track_retries
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", MetricBatch, RecordBatch[TrainingRecord], RecordBatch[CompensationRecord])
+Rec = TypeVar("Rec", TrainingRecord, CompensationRecord)
+
+_DATE_FIELDS: dict[type[Any], frozenset[str]] = {
+    TrainingRecord: frozenset({"completed_on"}),
+    CompensationRecord: frozenset({"effective_date"}),
+}
+
+
+def cache_key(system: str, call: str, employee_numbers: Sequence[str], period: Period | None) -> str:
+    """System + call + period + the sorted employee numbers (hashed: a batch can hold hundreds)."""
+    employees = hashlib.sha256("\n".join(sorted(set(employee_numbers))).encode()).hexdigest()[:32]
+    span = f"{period.start.isoformat()}..{period.end.isoformat()}" if period is not None else "all"
+    return f"{system}:{call}:{span}:{employees}"
+
+
+def encode_record(record: TrainingRecord | CompensationRecord) -> dict[str, Any]:
+    return {
+        field.name: value.isoformat() if isinstance(value := getattr(record, field.name), dt.date) else value
+        for field in dataclasses.fields(record)
+    }
+
+
+def decode_record(cls: type[Rec], data: dict[str, Any]) -> Rec:
+    dates = _DATE_FIELDS[cls]
+    fields: dict[str, Any] = {
+        name: dt.date.fromisoformat(value) if name in dates and value is not None else value
+        for name, value in data.items()
+    }
+    return cls(**fields)
+
+
+class _CachedCalls:
+    """What the three wrappers share: the fresh / call / store / stale-on-failure sequence."""
+
+    def __init__(self, system: str, cache: Cache, policy: ResiliencePolicy) -> None:
+        self.system = system
+        self._cache = cache
+        self._policy = policy
+
+    async def _call(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[T]],
+        encode: Callable[[T], Any],
+        decode: Callable[[Any, Provenance], T],
+    ) -> T:
+        entry = await self._cache.get(key)
+        cached = self._decode(entry.value, decode, entry.fetched_at) if entry is not None else None
+        if entry is not None and entry.fresh and cached is not None:
+            return cached
+        try:
+            with track_retries() as tracker:
+                result = await fetch()
+        except ConnectorError as error:
+            if entry is None or cached is None:
+                raise
+            log.warning("%s failed (%s); serving the answer fetched at %s", self.system, error.code, entry.fetched_at)
+            # retried: this call's attempts, which is what the failure (and the fallback) cost.
+            stale = Provenance(self.system, entry.fetched_at, stale=True, retried=error.retried)
+            return dataclasses.replace(cached, provenance=stale)
+        # Sources written against HttpPort may not track retries themselves; the tracker saw them anyway.
+        provenance = dataclasses.replace(result.provenance, retried=result.provenance.retried or tracker.retried)
+        await self._cache.put(
+            key,
+            {"data": encode(result), "retried": provenance.retried},
+            fetched_at=provenance.fetched_at,
+            fresh_for=self._policy.cache_ttl,
+            stale_for=self._policy.stale_ttl,
+        )
+        return dataclasses.replace(result, provenance=provenance)
+
+    def _decode(self, value: Any, decode: Callable[[Any, Provenance], T], fetched_at: dt.datetime) -> T | None:
+        """A cached answer, or ``None`` when the entry is corrupt or from an older format (a miss, then)."""
+        try:
+            provenance = Provenance(self.system, fetched_at, retried=bool(value["retried"]))
+            return decode(value["data"], provenance)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            log.warning("%s: ignoring a cache entry in an unexpected shape", self.system)
+            return None
+
+
+class CachedMetricSource(_CachedCalls):
+    """A ``MetricSource`` with the cache in front."""
+
+    def __init__(self, source: MetricSource, cache: Cache, policy: ResiliencePolicy) -> None:
+        super().__init__(source.system, cache, policy)
+        self.source = source
+
+    def metrics(self) -> frozenset[str]:
+        return self.source.metrics()
+
+    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
+        def decode(data: Any, provenance: Provenance) -> MetricBatch:
+            values = {str(employee): float(value) for employee, value in data["values"].items()}
+            return MetricBatch(metric=metric, values=values, provenance=provenance)
+
+        return await self._call(
+            cache_key(self.system, f"metric:{metric}", employee_numbers, period),
+            lambda: self.source.fetch_metric(metric, employee_numbers, period),
+            lambda batch: {"values": dict(batch.values)},
+            decode,
+        )
+
+
+def _record_batch_codec(
+    cls: type[Rec], employee_numbers: Sequence[str]
+) -> tuple[Callable[[RecordBatch[Rec]], Any], Callable[[Any, Provenance], RecordBatch[Rec]]]:
+    def encode(batch: RecordBatch[Rec]) -> Any:
+        return {employee: [encode_record(record) for record in records] for employee, records in batch.records.items()}
+
+    def decode(data: Any, provenance: Provenance) -> RecordBatch[Rec]:
+        records = {employee: [decode_record(cls, record) for record in items] for employee, items in data.items()}
+        return RecordBatch(records=_complete(records, employee_numbers), provenance=provenance)
+
+    return encode, decode
+
+
+def _complete(records: Mapping[str, Sequence[Rec]], employee_numbers: Sequence[str]) -> dict[str, Sequence[Rec]]:
+    """Every employee asked about gets an entry, as ``RecordBatch`` promises, even when the source forgot."""
+    return {**{employee: [] for employee in employee_numbers}, **records}
+
+
+class CachedTrainingSource(_CachedCalls):
+    """A ``TrainingSource`` with the cache in front."""
+
+    def __init__(self, source: TrainingSource, cache: Cache, policy: ResiliencePolicy) -> None:
+        super().__init__(source.system, cache, policy)
+        self.source = source
+
+    async def fetch_training(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[TrainingRecord]:
+        encode, decode = _record_batch_codec(TrainingRecord, employee_numbers)
+        batch = await self._call(
+            cache_key(self.system, "training", employee_numbers, period),
+            lambda: self.source.fetch_training(employee_numbers, period),
+            encode,
+            decode,
+        )
+        return dataclasses.replace(batch, records=_complete(batch.records, employee_numbers))
+
+
+class CachedCompensationSource(_CachedCalls):
+    """A ``CompensationSource`` with the cache in front."""
+
+    def __init__(self, source: CompensationSource, cache: Cache, policy: ResiliencePolicy) -> None:
+        super().__init__(source.system, cache, policy)
+        self.source = source
+
+    async def fetch_compensation(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[CompensationRecord]:
+        encode, decode = _record_batch_codec(CompensationRecord, employee_numbers)
+        batch = await self._call(
+            cache_key(self.system, "compensation", employee_numbers, period),
+            lambda: self.source.fetch_compensation(employee_numbers, period),
+            encode,
+            decode,
+        )
+        return dataclasses.replace(batch, records=_complete(batch.records, employee_numbers))

@@ -1,0 +1,265 @@
+"""Training records from an xAPI 1.0.3 Learning Record Store (the statements resource, read-only).
+
+One batch of employees is one paginated sequence: ``GET statements?verb=...`` (plus ``since``/``until``
+for a period, or ``agent`` when the batch is a single employee), following ``more`` until it is empty.
+Learners are identified by account agents: ``{"account": {"homePage": <configured>, "name": <employee no>}}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from connectors.base import BadResponse, HttpPort, Period, Provenance, RecordBatch, TrainingRecord
+
+XAPI_VERSION = "1.0.3"
+VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
+MAX_PAGES = 1000
+"""Pages followed per batch before giving up: an LRS that never stops sending ``more`` is broken.
+
+xAPI cannot filter by several agents at once, so a batch reads every learner's statements of the verb
+(and period): an organisation of 5,000 with ~3 courses each is ~170 pages of 100.
+"""
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<years>\d+(?:\.\d+)?)Y)?(?:(?P<months>\d+(?:\.\d+)?)M)?(?:(?P<weeks>\d+(?:\.\d+)?)W)?"
+    r"(?:(?P<days>\d+(?:\.\d+)?)D)?(?:T(?!$)(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+class XapiSettings(Protocol):
+    """What this connector reads from its system's configuration (``connectors.config`` provides it)."""
+
+    @property
+    def verb(self) -> str: ...
+
+    @property
+    def account_home_page(self) -> str: ...
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class XapiTrainingSource:
+    """A ``TrainingSource`` over an LRS: completed courses (the configured verb) per employee."""
+
+    def __init__(
+        self,
+        system: str,
+        port: HttpPort,
+        config: XapiSettings,
+        *,
+        max_pages: int = MAX_PAGES,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.system = system
+        self._port = port
+        self._config = config
+        self._max_pages = max_pages
+        self._clock = clock
+
+    def agent(self, employee_number: str) -> dict[str, Any]:
+        """The xAPI agent that stands for an employee in this LRS."""
+        return {
+            "objectType": "Agent",
+            "account": {"homePage": self._config.account_home_page, "name": employee_number},
+        }
+
+    async def fetch_training(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[TrainingRecord]:
+        wanted = list(dict.fromkeys(employee_numbers))
+        found: dict[str, list[TrainingRecord]] = {number: [] for number in wanted}
+        if wanted:
+            statements = await self._statements(self._query(wanted, period))
+            for record in self._records(statements, set(wanted), period):
+                found[record.employee_number].append(record)
+        for records in found.values():
+            records.sort(key=lambda r: (r.completed_on or dt.date.min, r.id))
+        return RecordBatch(records=found, provenance=Provenance(system=self.system, fetched_at=self._clock()))
+
+    def _query(self, wanted: Sequence[str], period: Period | None) -> dict[str, str]:
+        params = {"verb": self._config.verb}
+        if len(wanted) == 1:
+            # The LRS filters by agent itself: one learner's statements instead of everyone's.
+            params["agent"] = json.dumps(self.agent(wanted[0]), separators=(",", ":"))
+        if period is not None:
+            # since/until bound the *stored* time, which follows the completion: a course finished on the
+            # period's last day but synced after it is missed. The completion day is checked again on our
+            # side (see _records), so nothing stored in the period but finished outside it slips in.
+            params["since"] = f"{period.start.isoformat()}T00:00:00Z"
+            params["until"] = f"{(period.end + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
+        return params
+
+    async def _statements(self, params: Mapping[str, str]) -> list[Any]:
+        """Every statement of the query, following ``more`` links."""
+        headers = {"X-Experience-API-Version": XAPI_VERSION}
+        url: str = "statements"
+        query: Mapping[str, str] | None = params
+        statements: list[Any] = []
+        visited: set[str] = set()
+        for _ in range(self._max_pages):
+            response = await self._port.get(url, params=query, headers=headers)
+            page, more = self._page(response)
+            statements.extend(page)
+            if not more:
+                return statements
+            url = self._next_url(response, more)
+            if url in visited:
+                raise BadResponse(self.system, f"'more' points back to a page already read: {more}")
+            visited.add(url)
+            query = None  # the more link carries the whole query
+        raise BadResponse(self.system, f"still sending 'more' after {self._max_pages} pages")
+
+    def _page(self, response: httpx.Response) -> tuple[list[Any], str]:
+        try:
+            body = response.json()
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+            raise BadResponse(self.system, f"statements: the body is not JSON ({exc})") from None
+        if not isinstance(body, dict):
+            raise BadResponse(self.system, "statements: the body is not a StatementResult object")
+        statements = body.get("statements")
+        more = body.get("more", "")
+        if not isinstance(statements, list):
+            raise BadResponse(self.system, "statements: 'statements' is not a list")
+        if more is None:
+            more = ""
+        if not isinstance(more, str):
+            raise BadResponse(self.system, "statements: 'more' is not a string")
+        return statements, more
+
+    def _next_url(self, response: httpx.Response, more: str) -> str:
+        # 'more' is relative to the LRS host (it carries the full path), not to our base URL, so it is
+        # resolved against the URL that answered. It must stay on that origin: our credentials go with it.
+        try:
+            current = str(response.url)
+        except RuntimeError:  # a response built without a request: nothing to resolve against
+            return more
+        target = urljoin(current, more)
+        if urlsplit(target)[:2] != urlsplit(current)[:2]:
+            raise BadResponse(self.system, f"'more' leaves the LRS: {more}")
+        return target
+
+    def _records(self, statements: list[Any], wanted: set[str], period: Period | None) -> list[TrainingRecord]:
+        records: dict[str, TrainingRecord] = {}
+        voided: set[str] = set()
+        for statement in statements:
+            if not isinstance(statement, dict):
+                raise BadResponse(self.system, "statements: a statement is not an object")
+            verb = _get(statement, "verb", "id")
+            if verb == VOIDED_VERB:
+                # An LRS never returns a voided statement in a query, but it does return the voiding one;
+                # drop its target anyway in case this LRS is less careful.
+                target = statement.get("object")
+                if isinstance(target, dict) and target.get("objectType") == "StatementRef":
+                    voided.add(str(target.get("id")))
+                continue
+            if verb != self._config.verb:
+                continue
+            number = self._employee(statement)
+            if number is None or number not in wanted:
+                continue
+            record = self._record(statement, number)
+            day = record.completed_on
+            if period is not None and day is not None and not period.start <= day <= period.end:
+                continue
+            records.setdefault(record.id, record)  # a statement repeated across pages counts once
+        return [record for key, record in records.items() if key not in voided]
+
+    def _employee(self, statement: Mapping[str, Any]) -> str | None:
+        account = _get(statement, "actor", "account")
+        if not isinstance(account, dict) or account.get("homePage") != self._config.account_home_page:
+            return None
+        name = account.get("name")
+        return name if isinstance(name, str) else None
+
+    def _record(self, statement: Mapping[str, Any], number: str) -> TrainingRecord:
+        statement_id = statement.get("id")
+        if not isinstance(statement_id, str) or not statement_id:
+            raise BadResponse(self.system, "statements: a statement has no id")
+        target = statement.get("object")
+        if not isinstance(target, dict):
+            raise BadResponse(self.system, f"statement {statement_id}: 'object' is not an object")
+        result = statement.get("result")
+        if result is not None and not isinstance(result, dict):
+            raise BadResponse(self.system, f"statement {statement_id}: 'result' is not an object")
+        return TrainingRecord(
+            id=statement_id,
+            employee_number=number,
+            course=self._course(target, statement_id),
+            completed_on=self._completed_on(statement.get("timestamp"), statement_id),
+            hours=self._hours(_get(result, "duration"), statement_id),
+            score=self._score(_get(result, "score"), statement_id),
+            source=self.system,
+        )
+
+    def _course(self, target: Mapping[str, Any], statement_id: str) -> str:
+        name = _get(target, "definition", "name")
+        if isinstance(name, dict) and name:
+            text = name.get("en-US", next(iter(name.values())))
+            if isinstance(text, str) and text:
+                return text
+        activity = target.get("id")
+        if isinstance(activity, str) and activity:
+            return activity  # an activity without a display name is still a course
+        raise BadResponse(self.system, f"statement {statement_id}: the activity has neither a name nor an id")
+
+    def _completed_on(self, timestamp: Any, statement_id: str) -> dt.date | None:
+        if timestamp is None:
+            return None
+        try:
+            # The learner's own calendar day: the offset the timestamp was recorded with.
+            return dt.datetime.fromisoformat(timestamp).date()
+        except (TypeError, ValueError):
+            raise BadResponse(self.system, f"statement {statement_id}: bad timestamp {timestamp!r}") from None
+
+    def _hours(self, duration: Any, statement_id: str) -> float | None:
+        if duration is None:
+            return None
+        match = _DURATION.match(duration) if isinstance(duration, str) else None
+        if match is None:
+            raise BadResponse(self.system, f"statement {statement_id}: bad duration {duration!r}")
+        parts = {key: float(value) for key, value in match.groupdict().items() if value is not None}
+        if "years" in parts or "months" in parts:
+            return None  # calendar years and months have no fixed length in hours
+        hours = (
+            parts.get("weeks", 0.0) * 168
+            + parts.get("days", 0.0) * 24
+            + parts.get("hours", 0.0)
+            + parts.get("minutes", 0.0) / 60
+            + parts.get("seconds", 0.0) / 3600
+        )
+        return round(hours, 4)
+
+    def _score(self, score: Any, statement_id: str) -> float | None:
+        if score is None:
+            return None
+        if not isinstance(score, dict):
+            raise BadResponse(self.system, f"statement {statement_id}: 'score' is not an object")
+        values = {key: score.get(key) for key in ("scaled", "raw", "min", "max")}
+        for key, value in values.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise BadResponse(self.system, f"statement {statement_id}: score.{key} is not a number")
+        scaled, raw, low, high = values["scaled"], values["raw"], values["min"], values["max"]
+        if scaled is not None:
+            return round(float(scaled) * 100, 4)
+        if raw is not None and low is not None and high is not None and high > low:
+            return round((float(raw) - float(low)) / (float(high) - float(low)) * 100, 4)
+        return None if raw is None else float(raw)
+
+
+def _get(value: Any, *path: str) -> Any:
+    """A nested member, or None where any step is missing or not an object."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
