@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
-import uuid
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException  # strawberry's HTTP layer, as its views use it
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.types.unset import UNSET, UnsetType
 
+from connectors.config import SystemsConfig
+from connectors.registry import Systems
+from hub import guards
+from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
+from hub.ratelimit import RateLimiter
+from hub.systems import configured_systems, open_systems
 from resolvers.context import Context
 from schema import build_schema
 
 log = logging.getLogger("perfhub")
 
 Clock = Callable[[], dt.date]
+
+_JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[\[{]")
 
 
 def utc_today() -> dt.date:
@@ -39,26 +55,148 @@ class Resources:
 
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    systems: Systems | None = None
+
+
+class _Refused(Exception):
+    """Ends an HTTP request early with a ready response (401, 429)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
 
 
 class PerfhubGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI endpoint with perfhub's typed per-request context."""
+    """Strawberry's ASGI endpoint: authenticates every request and socket, rate-limits, builds the Context.
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql" if settings.graphiql else None)
+    Over HTTP the bearer token is in the Authorization header; over a WebSocket it is in the
+    ``connection_init`` payload, and the principal then holds for every operation on the socket.
+    Without a token a caller may load GraphiQL and run introspection-only documents, nothing else.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock, authenticator: Authenticator) -> None:
+        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.clock = clock
+        self.authenticator = authenticator
+        self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Bytes that are not UTF-8, or arrays nested past Python's recursion limit, are a client's
+        # malformed body (400 from strawberry), not a server error.
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise json.JSONDecodeError(f"malformed body: {type(error).__name__}", "", 0) from None
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # Strawberry assumes a JSON body is an object or an array; `null` or `3` would reach it as a 500.
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            body = await request.get_body()
+            if not _JSON_CONTAINER.match(body.encode() if isinstance(body, str) else body):
+                raise HTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        if self.authenticator.may_block:  # a JWKS URL may be fetched: keep the event loop free
+            return await asyncio.to_thread(self.authenticator.authenticate, authorization)
+        return self.authenticator.authenticate(authorization)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response: Response
+        try:
+            request.state.principal = await self.authenticate(request.headers.get("authorization"))
+            response = await self.run(request)
+        except AuthenticationError as error:
+            response = guards.invalid_token(error.reason)
+        except _Refused as refusal:
+            response = refusal.response
+        except HTTPException as error:  # strawberry's 4xx (unparsable body, unknown operation name, ...)
+            code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+                error.status_code, "HTTP_ERROR"
+            )
+            response = guards.error_response(error.status_code, error.reason, code)
+        await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         resources: Resources = request.app.state.resources
+        request_id = guards.request_id(request.headers.get("x-request-id"))
+        if isinstance(request, WebSocket):
+            # The principal arrives with connection_init: see on_ws_connect.
+            return Context(
+                settings=self.settings,
+                sessionmaker=resources.sessionmaker,
+                systems=resources.systems,
+                today=self.clock(),
+                request_id=request_id,
+                request=request,
+                response=response,
+            )
+        if isinstance(response, Response):
+            response.headers["X-Request-Id"] = request_id
         return Context(
             settings=self.settings,
             sessionmaker=resources.sessionmaker,
+            systems=resources.systems,
             today=self.clock(),
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            principal=request.state.principal,
+            request_id=request_id,
             request=request,
             response=response,
         )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        self._admit(request, request_data, context.principal)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    def _admit(
+        self, request: Request, data: GraphQLRequestData | list[GraphQLRequestData], principal: Principal
+    ) -> None:
+        """Refuses anonymous operations other than introspection, then applies the rate limit."""
+        documents = data if isinstance(data, list) else [data]
+        if principal.is_anonymous and not all(
+            guards.is_introspection_only(document.query, max_tokens=self.settings.max_tokens) for document in documents
+        ):
+            raise _Refused(guards.unauthenticated())
+        key = principal.subject
+        if principal.is_anonymous:  # anonymous callers share no bucket with each other
+            key = f"anonymous@{request.client.host if request.client else '-'}"
+        retry_after = self.rate_limiter.acquire(key)
+        if retry_after > 0:
+            log.info("rate limit: %s must wait %.1f s", key, retry_after)
+            raise _Refused(guards.rate_limited(retry_after))
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticates a socket from its ``connection_init`` payload ``{"Authorization": "Bearer ..."}``."""
+        params = getattr(context, "connection_params", None) or {}
+        header = next(
+            (value for key, value in params.items() if key.lower() == "authorization" and isinstance(value, str)),
+            None,
+        )
+        if header is None:
+            raise ConnectionRejectionError({"message": "authentication required"})
+        try:
+            principal = await self.authenticate(header)
+        except AuthenticationError as error:
+            raise ConnectionRejectionError({"message": error.reason}) from None
+        if principal.is_anonymous:
+            raise ConnectionRejectionError({"message": "authentication required"})
+        context.principal = principal
+        unset: UnsetType = UNSET  # acknowledge without a payload
+        return unset
 
 
 async def healthz(_: Request) -> Response:
@@ -77,23 +215,35 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_today) -> Starlette:
-    """The hub as an ASGI app; the database engine lives exactly as long as the app's lifespan."""
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utc_today, systems: SystemsConfig | None = None
+) -> Starlette:
+    """The hub as an ASGI app; the database engine and the business systems' clients live exactly as
+    long as the app's lifespan. ``systems`` defaults to the settings' systems file, if any.
+
+    Raises AuthConfigurationError when there is no key to verify bearer tokens with, and
+    ConfigurationError when the systems file is invalid.
+    """
     settings = settings or Settings()
+    authenticator = Authenticator(settings)
+    systems = systems if systems is not None else configured_systems(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        app.state.resources = Resources(engine=engine, sessionmaker=create_sessionmaker(engine))
         try:
-            yield
+            async with open_systems(settings, systems) as connected:
+                app.state.resources = Resources(engine, create_sessionmaker(engine), connected)
+                yield
         finally:
             await engine.dispose()
 
-    graphql: Any = PerfhubGraphQL(settings, clock)
+    graphql: Any = PerfhubGraphQL(settings, clock, authenticator)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

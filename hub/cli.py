@@ -1,4 +1,4 @@
-"""The ``perfhub`` command: serve, migrate, seed, compute, import-metrics, export-schema."""
+"""The ``perfhub`` command: serve, migrate, seed, token, compute, import-metrics, collect, export-schema."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ import datetime as dt
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.base import ConfigurationError
 from hub.appraisal import AppraisalError
+from hub.auth import AuthConfigurationError, Authenticator, Grant, Role, issue_token
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
-from hub.db.models import Department, utcnow
+from hub.db.models import Department, Employee, utcnow
 from hub.operations.errors import OperationError
+from hub.systems import business_systems, configured_systems, open_systems
 
 T = TypeVar("T")
 
@@ -52,30 +55,107 @@ async def _seed(settings: Settings, *, seed: int, employees: int, only_if_empty:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "database_url", None):
         overrides["database_url"] = args.database_url
+    if getattr(args, "systems", None):
+        overrides["systems_file"] = Path(args.systems)
     return Settings(**overrides)
 
 
+async def _demo_people(settings: Settings) -> tuple[str | None, str | None]:
+    """A demo employee without reports and a manager with some: whom the printed tokens speak for."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            managers = select(Employee.manager_id).where(Employee.manager_id.is_not(None))
+            staff = (
+                await connection.execute(
+                    select(Employee.employee_no).where(Employee.id.not_in(managers)).order_by(Employee.id).limit(1)
+                )
+            ).scalar_one_or_none()
+            manager = (
+                await connection.execute(
+                    select(Employee.employee_no).where(Employee.id.in_(managers)).order_by(Employee.id).limit(1)
+                )
+            ).scalar_one_or_none()
+    finally:
+        await engine.dispose()
+    return staff, manager
+
+
+def print_demo_tokens(settings: Settings, staff: str | None, manager: str | None) -> None:
+    """One token per role, ready to paste into GraphiQL's headers."""
+    print("perfhub: demo tokens; paste one into GraphiQL's Headers tab as", flush=True)
+    print('         {"Authorization": "Bearer <token>"}', flush=True)
+    for role in Role:
+        employee_number = {Role.EMPLOYEE: staff, Role.MANAGER: manager}.get(role)
+        token = issue_token(settings, role=role, employee_number=employee_number)
+        who = f" ({employee_number})" if employee_number else ""
+        print(f"  {role.value}{who}: {token}", flush=True)
+
+
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from hub.app import create_app
-
     settings = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
+    try:
+        Authenticator(settings)  # refuses to start without a key to verify tokens with
+        configured_systems(settings)  # and with an invalid systems file
+    except (AuthConfigurationError, ConfigurationError) as error:
+        print(f"perfhub serve: {error}", file=sys.stderr)
+        return 1
     if settings.demo:
         seeded = asyncio.run(
             _seed(settings, seed=settings.demo_seed, employees=settings.demo_employees, only_if_empty=True)
         )
         if seeded:
             print("perfhub: seeded the demo organisation", flush=True)
+        print_demo_tokens(settings, *asyncio.run(_demo_people(settings)))
     else:
         asyncio.run(_migrate(settings))
-    print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    asyncio.run(_serve(settings, host, port))
+    return 0
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    """The hub and, in demo mode without a systems file, the sandbox business systems, in one event loop."""
+    import uvicorn
+
+    from hub.app import create_app
+
+    async with business_systems(settings) as (config, demo):
+        if demo is not None:
+            print("perfhub: demo business systems (switch faults at <url>/_faults):", flush=True)
+            for system, url in sorted(demo.urls.items()):
+                print(f"  {system}: {url}", flush=True)
+        elif config is not None:
+            print(f"perfhub: business systems from {settings.systems_file}: {', '.join(config.systems)}", flush=True)
+        app = create_app(settings, systems=config)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level))
+        print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
+        await server.serve()
+
+
+def token(args: argparse.Namespace) -> int:
+    """Prints a signed token; the last line of the output is the token alone."""
+    settings = _settings(args)
+    try:
+        signed = issue_token(
+            settings,
+            role=Role(args.role),
+            employee_number=args.employee,
+            subject=args.subject,
+            grants=args.grant,
+            ttl=args.ttl,
+        )
+    except AuthConfigurationError as error:
+        print(f"perfhub token: {error}", file=sys.stderr)
+        return 1
+    ttl = settings.token_ttl_seconds if args.ttl is None else args.ttl
+    who = f" for employee {args.employee}" if args.employee else ""
+    print(f"perfhub: token for role {args.role}{who}, valid {ttl} s; send it as 'Authorization: Bearer <token>'")
+    print(signed)
     return 0
 
 
@@ -147,6 +227,43 @@ def import_metrics(args: argparse.Namespace) -> int:
         return _fail("import-metrics", error)
 
 
+def collect(args: argparse.Namespace) -> int:
+    """Pulls an OPEN cycle's extension values from the business systems, with a progress bar."""
+    from connectors.base import Period
+    from hub.operations.collect import collect_metrics
+
+    settings = _settings(args)
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        async with business_systems(settings) as (config, _demo), open_systems(settings, config) as systems:
+            if systems is None:
+                print("perfhub collect: no business systems: pass --systems FILE", file=sys.stderr)
+                return 1
+
+            def lookup(system: str, metric: str) -> Any:
+                source = systems.metric_source(metric)
+                return source if source is not None and source.system == system else None
+
+            report = await collect_metrics(sessionmaker, args.cycle, sources=lookup, make_period=Period, progress=True)
+        print(
+            f"perfhub collect: cycle {args.cycle}: {report.stored} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.stale} stale, {len(report.missing)} missing"
+        )
+        for missing in report.missing[:50]:
+            print(f"  {missing.employee_no} {missing.indicator}: {missing.reason}")
+        if len(report.missing) > 50:
+            print(f"  ... and {len(report.missing) - 50} more")
+        return 0
+
+    try:
+        return asyncio.run(_with_sessionmaker(settings, work))
+    except (OperationError, AppraisalError) as error:
+        return _fail("collect", error)
+    except ConfigurationError as error:
+        print(f"perfhub collect: {error}", file=sys.stderr)
+        return 1
+
+
 def export_schema(args: argparse.Namespace) -> int:
     from schema import print_schema
 
@@ -158,6 +275,13 @@ def export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grants(text: str) -> list[Grant]:
+    try:
+        return [Grant(name.strip()) for name in text.split(",") if name.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown grant in {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfhub", description="perfhub: the performance data hub")
     parser.add_argument("--database-url", help="overrides PERFHUB_DATABASE_URL")
@@ -166,9 +290,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run the hub (migrates, seeds the demo on first start)")
     serve_parser.add_argument("--host")
     serve_parser.add_argument("--port", type=int)
+    serve_parser.add_argument(
+        "--systems", help="a systems file (TOML) naming real business systems; overrides the demo"
+    )
     serve_parser.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="migrate the database to the latest revision").set_defaults(handler=migrate)
+
+    token_parser = commands.add_parser("token", help="print a bearer token (signed with the hub's HS256 secret)")
+    token_parser.add_argument("--role", required=True, choices=[role.value for role in Role])
+    token_parser.add_argument("--employee", help="the employee number the token speaks for")
+    token_parser.add_argument("--subject", help="the token's subject (default: the employee number or demo-ROLE)")
+    token_parser.add_argument(
+        "--grant",
+        action="extend",
+        default=[],
+        type=_grants,
+        help=f"extra grants, comma-separated or repeated: {', '.join(grant.value for grant in Grant)}",
+    )
+    token_parser.add_argument("--ttl", type=int, help="seconds the token is valid (default PERFHUB_TOKEN_TTL_SECONDS)")
+    token_parser.set_defaults(handler=token)
 
     seed_parser = commands.add_parser("seed", help="build the demo organisation in an empty database")
     seed_parser.add_argument("--seed", type=int, default=7, help="same seed, same organisation")
@@ -184,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument("file", help="CSV: employee_no,indicator,value[,fetched_at]")
     import_parser.add_argument("--cycle", type=int, required=True, help="the cycle id (must be OPEN)")
     import_parser.set_defaults(handler=import_metrics)
+
+    collect_parser = commands.add_parser("collect", help="pull an OPEN cycle's extension values from the systems")
+    collect_parser.add_argument("cycle", type=int, help="the cycle id")
+    collect_parser.add_argument("--systems", help="a systems file (TOML); default: PERFHUB_SYSTEMS_FILE or the demo")
+    collect_parser.set_defaults(handler=collect)
 
     export_parser = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export_parser.add_argument("output", nargs="?", default="-", help="a file, or - for stdout")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.appraisal import GradeBands
@@ -26,6 +29,60 @@ class Settings(BaseSettings):
     grade_bands: tuple[float, float, float, float] = (90.0, 80.0, 70.0, 60.0)
     """The lowest total of grades S, A, B and C (below C is D), e.g. PERFHUB_GRADE_BANDS='[95,85,70,60]'."""
     log_level: str = "info"
+
+    # Business systems (connectors).
+    systems_file: Path | None = None
+    """A systems file (TOML, see docs/systems.example.toml); ``perfhub serve --systems FILE`` sets it."""
+    demo_systems: bool = True
+    """In demo mode without a systems file, start the sandbox business systems on loopback ports."""
+    connector_cache_url: str | None = None
+    """``redis://HOST:PORT/DB`` to share the connectors' cache between hub processes; in process when unset."""
+    connector_cache_prefix: str = "perfhub:connectors:"
+
+    # Authentication: bearer JWTs.
+    jwt_secret: SecretStr | None = None
+    """HS256 secret. Unset in demo mode: a random one is kept in a 0600 file beside the SQLite database."""
+    jwt_algorithms: tuple[str, ...] = ("HS256", "RS256", "ES256")
+    """Accepted signature algorithms; HS* needs ``jwt_secret``, RS*/ES* need a JWKS."""
+    jwks_file: Path | None = None
+    """A JWKS document on disk holding the identity provider's public keys."""
+    jwks_url: str | None = None
+    """The identity provider's JWKS endpoint; keys are cached for ``jwks_cache_seconds``."""
+    jwks_cache_seconds: int = 300
+    jwt_issuer: str = "perfhub"
+    """Required ``iss`` claim."""
+    jwt_audience: str = "perfhub"
+    """Required ``aud`` claim."""
+    jwt_leeway_seconds: float = 30.0
+    """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
+    token_ttl_seconds: int = 8 * 3600
+    """Lifetime of the tokens ``perfhub token`` and ``perfhub serve`` print."""
+
+    # Limits on abusive requests.
+    rate_limit_per_second: float = 20.0
+    """Sustained requests per second per principal (0 turns the limit off); per process."""
+    rate_limit_burst: int = 60
+    """Requests a principal may make at once before the sustained rate applies."""
+    max_body_bytes: int = 1024 * 1024
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_cost: int = 50_000
+    """Upper bound of the estimated cost of one operation (fields x list sizes, system calls weighted)."""
+    cost_list_size: int = 10
+    """The cost estimate's guess for a list without a ``first`` argument."""
+    cost_system_field: int = 10
+    """The cost of one field fed by a business system, relative to a database field's 1."""
+    introspection: bool = True
+    """Answer ``__schema`` / ``__type``; switch off in production if the schema is not public."""
+
+    # Results out.
+    event_poll_seconds: float = 1.0
+    """How often a live subscription looks for new result events in the outbox."""
+
+    # Privacy.
+    min_group_size: int = 5
+    """scoreStatistics answers no group smaller than this, so an average cannot reveal one person's score."""
 
     def bands(self) -> GradeBands:
         """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""

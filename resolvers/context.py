@@ -11,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.auth import ANONYMOUS, Principal
 from hub.config import Settings
+from hub.operations import audit as audit_log
 from resolvers.loaders import Loaders
+from resolvers.loaders.linked import LinkedSystems
+from resolvers.scope import Scope
 
 
 @dataclass
@@ -24,8 +27,31 @@ class Context:
     # Set by the HTTP integration; strawberry reads status codes and headers from them.
     request: Any = None
     response: Any = None
+    systems: LinkedSystems | None = None
+    """The business systems' connectors (``connectors.registry.Systems``), owned by the app's lifespan."""
+    connection_params: dict[str, object] | None = None
+    """A WebSocket's ``connection_init`` payload (strawberry stores it here); None over HTTP."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
+    def scope(self) -> Scope:
+        return Scope(self.principal)
+
+    def renew_loaders(self) -> None:
+        """Drops the loaders and their caches. A subscription's context lives as long as its socket;
+        each delivery renews them so that no answer is older than the event it belongs to."""
+        self.__dict__.pop("loaders", None)
+
+    @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.sessionmaker, self.today)
+        return Loaders(self.sessionmaker, self.today, self.scope, self.systems, self._audit_compensation_read)
+
+    async def _audit_compensation_read(self, employee_numbers: list[str]) -> None:
+        await audit_log.record_access(
+            self.sessionmaker,
+            self.principal,
+            operation="Employee.compensationRecords",
+            ids=[f"employee_no:{number}" for number in employee_numbers],
+            outcome=audit_log.OK,
+            request_id=self.request_id,
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from graphql import GraphQLError
 
+from connectors.base import ConnectorError
+
 
 class BadUserInput(GraphQLError):
     """A query argument that cannot be honoured (a malformed cursor, a page size out of range, ...)."""
@@ -22,3 +24,20 @@ def parse_id(value: str | int | None) -> int | None:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         return None
     return int(text)
+
+
+class Forbidden(GraphQLError):
+    """The principal may not see this field or do this operation; the message says which roles may."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "FORBIDDEN"})
+
+
+class SystemFailure(GraphQLError):
+    """A business system could not answer for this field; the rest of the response is intact."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        super().__init__(
+            f"the {error.system} system could not answer: {error.message}",
+            extensions={"code": error.code, "system": error.system, "retried": error.retried},
+        )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hub.db.models import utcnow
+from sqlalchemy import select
+
+from connectors.base import Period
+from hub.auth import Role
+from hub.db.models import Employee, utcnow
 from hub.domain import Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
-from hub.operations import calibration, cycles, metrics, ratings, schemes, scoring, versions
+from hub.operations import calibration, collect, cycles, metrics, ratings, schemes, scoring, versions
 from resolvers.context import Context
 from resolvers.errors import parse_id
 from resolvers.payloads import (
@@ -17,6 +21,7 @@ from resolvers.payloads import (
     Failure,
     FailureKind,
     IndicatorVersionSaved,
+    MetricsCollected,
     MetricValuesImported,
     RaterAssigned,
     RatingSaved,
@@ -31,6 +36,16 @@ Outcome = Any  # a success record of resolvers.payloads, a Failure or an ImportF
 
 def bad_rule() -> Failure:
     return Failure(FailureKind.INVALID_INPUT, "INVALID_RULE", "the rule must be a JSON object with a 'kind'", "rule")
+
+
+async def own_employee_id(context: Context) -> int | None:
+    """The id of the principal's own employee row, when it is a person."""
+    number = context.principal.employee_number
+    if number is None:
+        return None
+    async with context.sessionmaker() as session:
+        found: int | None = await session.scalar(select(Employee.id).where(Employee.employee_no == number))
+    return found
 
 
 def actor(context: Context) -> str:
@@ -246,6 +261,8 @@ async def rating_submit(
     )
     if isinstance(keys, Failure):
         return keys
+    if Role.HR_ADMIN not in context.principal.roles and keys["raterId"] != await own_employee_id(context):
+        return Failure(FailureKind.NOT_ALLOWED, "NOT_YOUR_RATING", "you may submit only your own ratings", "raterId")
 
     async def run() -> RatingSaved:
         record = await ratings.submit_rating(
@@ -300,5 +317,30 @@ async def result_calibrate(
             bands=context.settings.bands(),
         )
         return ResultCalibrated(outcome.result, outcome.warnings)
+
+    return await attempt(run)
+
+
+def _metric_lookup(context: Context) -> Callable[[str, str], Any]:
+    """(system, metric) -> the configured connector for it, when the system named is the one that answers."""
+    systems: Any = context.systems
+
+    def lookup(system: str, metric: str) -> Any:
+        source = systems.metric_source(metric) if systems is not None else None
+        return source if source is not None and source.system == system else None
+
+    return lookup
+
+
+async def cycle_collect_metrics(context: Context, cycle_id: str) -> Outcome:
+    key = parse_id(cycle_id)
+    if key is None:
+        return not_found("cycle", cycle_id, "cycleId")
+
+    async def run() -> MetricsCollected:
+        report = await collect.collect_metrics(
+            context.sessionmaker, key, sources=_metric_lookup(context), make_period=Period
+        )
+        return MetricsCollected(key, report.stored, report.updated, report.unchanged, report.stale, report.missing)
 
     return await attempt(run)

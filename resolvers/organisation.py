@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 
 from hub.db.models import Department, Employee, Post
+from resolvers import audit
 from resolvers.context import Context
 from resolvers.errors import parse_id
 from resolvers.filters import EmployeeFilterInput, employee_conditions
@@ -26,6 +27,9 @@ async def employees(
     first = check_page_size(first, context.settings.max_page_size)
     after_id = decode_cursor("employee", after)
     conditions = employee_conditions(filter_)
+    in_scope = context.scope.employees()
+    if in_scope is not None:
+        conditions.append(in_scope)
     page = select_rows(Employee).where(*conditions).order_by(Employee.id).limit(first + 1)
     if after_id is not None:
         page = page.where(Employee.id > after_id)
@@ -50,3 +54,16 @@ async def posts(context: Context) -> Sequence[Record]:
     async with context.sessionmaker() as session:
         rows: Sequence[Record] = (await session.execute(select_rows(Post).order_by(Post.id))).all()
     return rows
+
+
+async def ratings_received(context: Context, employee: Record, cycle_id: str) -> list[Record]:
+    """What a ratee received in a cycle; a read of someone else's ratings is audited."""
+    cycle_key = parse_id(cycle_id)
+    if cycle_key is None:
+        return []
+    ratings: list[Record] = await context.loaders.ratings_by_ratee_cycle.load((employee.id, cycle_key))
+    if employee.employee_no != context.principal.employee_number:
+        await audit.record(
+            context, "Employee.ratingsReceived", [f"employee:{employee.id}", f"cycle:{cycle_key}"], audit.OK
+        )
+    return ratings

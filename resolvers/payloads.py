@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from hub.appraisal import AppraisalError, DistributionBreach
 from hub.appraisal.errors import IllegalTransition, ReasonRequired, ScoringBlocked
+from hub.operations.collect import Missing
 from hub.operations.errors import (
     ImportRejected,
     NotARater,
@@ -86,6 +87,16 @@ class RatingSaved:
 class MetricValuesImported:
     imported: int
     replaced: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsCollected:
+    cycle_id: int
+    stored: int
+    updated: int
+    unchanged: int
+    stale: int
+    missing: list[Missing]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import QueryableAttribute
 
+from hub.auth import Role
 from hub.db.models import AppraisalResult, Cycle, Department, Post
 from hub.domain import GroupDimension
 from resolvers.context import Context
@@ -30,7 +31,7 @@ async def results(
     cycle_key = parse_id(cycle_id)
     if cycle_key is None:
         return make_connection("result", [], first, 0)
-    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_)]
+    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
     page = select_rows(AppraisalResult).where(*conditions).order_by(AppraisalResult.id).limit(first + 1)
     if after_id is not None:
         page = page.where(AppraisalResult.id > after_id)
@@ -84,6 +85,10 @@ def summarise(key: list[str], values: list[float]) -> ScoreGroup:
     )
 
 
+def suppressed(key: list[str], count: int) -> ScoreGroup:
+    return ScoreGroup(key=key, count=count, mean=None, stddev=None, min=None, max=None, p50=None, p90=None)
+
+
 async def score_statistics(
     context: Context, cycle_id: str, group_by: Sequence[GroupDimension], filter_: ResultFilterInput | None
 ) -> list[ScoreGroup]:
@@ -100,7 +105,7 @@ async def score_statistics(
         .join(Post, Post.id == AppraisalResult.post_id)
         .join(Department, Department.id == AppraisalResult.department_id)
         .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
-        .where(AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_))
+        .where(AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results())
     )
     async with context.sessionmaker() as session:
         rows = (await session.execute(statement)).all()
@@ -108,4 +113,10 @@ async def score_statistics(
     width = len(dimensions)
     for row in rows:
         groups[tuple(str(value) for value in row[:width])].append(row[width])
-    return [summarise(list(key), values) for key, values in sorted(groups.items())]
+    # HR sees every individual score anyway; for everyone else a group too small to hide one person's
+    # score keeps its count but loses its statistics.
+    smallest = 1 if Role.HR_ADMIN in context.principal.roles else context.settings.min_group_size
+    return [
+        summarise(list(key), values) if len(values) >= smallest else suppressed(list(key), len(values))
+        for key, values in sorted(groups.items())
+    ]

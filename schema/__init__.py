@@ -2,23 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 
+from hub.config import Settings
+from schema.events import Subscription
+from schema.limits import CostLimiter, CostModel, document_rules
+from schema.masking import MaskUnexpectedErrors, PerfhubSchema
 from schema.mutation import Mutation
 from schema.query import Query
 
+MAX_EXPANDED_FIELDS_PER_TOKEN = 10
+"""A document may select at most this many fields per token once its fragments are expanded."""
 
-def build_schema() -> strawberry.Schema:
-    """The whole schema with its extensions; parse and validation results are cached per document."""
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        # Factories: strawberry builds extensions per operation; both caches live at module level.
-        extensions=[partial(ParserCache, maxsize=512), partial(ValidationCache, maxsize=512)],
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The whole schema with its guards; parse and validation results are cached per document.
+
+    Before execution, in order: the token limit (while parsing), the depth, alias and expanded-size
+    limits (validation rules, cached with the validation), introspection when switched off, and the
+    cost estimate (it reads the variables, so it runs per request). Unexpected errors are masked.
+    """
+    settings = settings or Settings()
+    rules: list[type[ASTValidationRule]] = document_rules(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_fields=settings.max_tokens * MAX_EXPANDED_FIELDS_PER_TOKEN,
     )
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    cost = CostModel(
+        max_cost=settings.max_cost,
+        list_size=settings.cost_list_size,
+        system_field=settings.cost_system_field,
+        max_page_size=settings.max_page_size,
+    )
+    # Factories: strawberry builds extensions per operation. The rule classes above are made once,
+    # so every request's validation rules are the same tuple and the ValidationCache key stays stable;
+    # both caches live at module level.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(ParserCache, maxsize=512),
+        partial(AddValidationRules, rules),
+        partial(ValidationCache, maxsize=512),
+        partial(CostLimiter, cost),
+        MaskUnexpectedErrors,
+    ]
+    return PerfhubSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 def print_schema() -> str:

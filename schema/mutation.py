@@ -22,6 +22,7 @@ from schema.mutation_inputs import (
     SchemeVersionPublishInput,
 )
 from schema.payloads import (
+    CycleCollectPayload,
     CyclePayload,
     CycleScorePayload,
     IndicatorVersionPayload,
@@ -31,6 +32,7 @@ from schema.payloads import (
     ResultCalibratePayload,
     SchemeVersionPayload,
 )
+from schema.permissions import HR_ONLY, RATERS, guarded_mutation
 
 
 def _rater_weights(weights: Sequence[RaterWeightInput]) -> dict[RaterRole, float] | Failure:
@@ -42,7 +44,7 @@ def _rater_weights(weights: Sequence[RaterWeightInput]) -> dict[RaterRole, float
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Creates an indicator with its version 1.")
+    @guarded_mutation(HR_ONLY, "indicatorCreate", description="Creates an indicator with its version 1.")
     async def indicator_create(self, info: Info, input: IndicatorCreateInput) -> IndicatorVersionPayload:
         return await mutations.indicator_create(
             info.context,
@@ -59,7 +61,11 @@ class Mutation:
             change_note=input.change_note,
         )
 
-    @strawberry.mutation(description="Adds the next version of an indicator; earlier versions never change.")
+    @guarded_mutation(
+        HR_ONLY,
+        "indicatorVersionCreate",
+        description="Adds the next version of an indicator; earlier versions never change.",
+    )
     async def indicator_version_create(self, info: Info, input: IndicatorVersionCreateInput) -> IndicatorVersionPayload:
         return await mutations.indicator_version_create(
             info.context,
@@ -72,7 +78,9 @@ class Mutation:
             change_note=input.change_note,
         )
 
-    @strawberry.mutation(description="Publishes a post's next scheme version; weights must sum to 100.")
+    @guarded_mutation(
+        HR_ONLY, "schemeVersionPublish", description="Publishes a post's next scheme version; weights must sum to 100."
+    )
     async def scheme_version_publish(self, info: Info, input: SchemeVersionPublishInput) -> SchemeVersionPayload:
         rater_weights = _rater_weights(input.rater_weights)
         if isinstance(rater_weights, Failure):
@@ -86,35 +94,49 @@ class Mutation:
             change_note=input.change_note,
         )
 
-    @strawberry.mutation(description="Creates a cycle in DRAFT.")
+    @guarded_mutation(HR_ONLY, "cycleCreate", description="Creates a cycle in DRAFT.")
     async def cycle_create(self, info: Info, input: CycleCreateInput) -> CyclePayload:
         return await mutations.cycle_create(
             info.context, name=input.name, period_start=input.period_start, period_end=input.period_end
         )
 
-    @strawberry.mutation(description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.")
+    @guarded_mutation(
+        HR_ONLY,
+        "cycleOpen",
+        description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.",
+    )
     async def cycle_open(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload:
         return await mutations.cycle_transition(info.context, cycle_id, "OPEN", None)
 
-    @strawberry.mutation(description="OPEN -> SCORED: computes and stores every participant's result.")
+    @guarded_mutation(
+        HR_ONLY, "cycleScore", description="OPEN -> SCORED: computes and stores every participant's result."
+    )
     async def cycle_score(self, info: Info, cycle_id: strawberry.ID) -> CycleScorePayload:
         return await mutations.cycle_score(info.context, cycle_id)
 
-    @strawberry.mutation(description="SCORED -> OPEN with a reason; the unpublished scores are discarded.")
+    @guarded_mutation(
+        HR_ONLY, "cycleReopen", description="SCORED -> OPEN with a reason; the unpublished scores are discarded."
+    )
     async def cycle_reopen(self, info: Info, cycle_id: strawberry.ID, reason: str) -> CyclePayload:
         return await mutations.cycle_transition(info.context, cycle_id, "REOPEN", reason)
 
-    @strawberry.mutation(description="SCORED -> CALIBRATED: ranks are recomputed from the calibrated totals.")
+    @guarded_mutation(
+        HR_ONLY,
+        "cycleCloseCalibration",
+        description="SCORED -> CALIBRATED: ranks are recomputed from the calibrated totals.",
+    )
     async def cycle_close_calibration(
         self, info: Info, cycle_id: strawberry.ID, reason: str | None = None
     ) -> CyclePayload:
         return await mutations.cycle_transition(info.context, cycle_id, "CLOSE_CALIBRATION", reason)
 
-    @strawberry.mutation(description="CALIBRATED -> PUBLISHED: the results are final.")
+    @guarded_mutation(HR_ONLY, "cyclePublish", description="CALIBRATED -> PUBLISHED: the results are final.")
     async def cycle_publish(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload:
         return await mutations.cycle_transition(info.context, cycle_id, "PUBLISH", None)
 
-    @strawberry.mutation(description="Adds or changes an evaluation relationship (peers, subordinates, ...).")
+    @guarded_mutation(
+        HR_ONLY, "raterAssign", description="Adds or changes an evaluation relationship (peers, subordinates, ...)."
+    )
     async def rater_assign(self, info: Info, input: RaterAssignInput) -> RaterAssignPayload:
         return await mutations.rater_assign(
             info.context,
@@ -124,7 +146,9 @@ class Mutation:
             role=input.role,
         )
 
-    @strawberry.mutation(description="Submits (or, before scoring, replaces) a rating of a core indicator.")
+    @guarded_mutation(
+        RATERS, "ratingSubmit", description="Submits (or, before scoring, replaces) a rating of a core indicator."
+    )
     async def rating_submit(self, info: Info, input: RatingSubmitInput) -> RatingSubmitPayload:
         return await mutations.rating_submit(
             info.context,
@@ -136,13 +160,26 @@ class Mutation:
             comment=input.comment,
         )
 
-    @strawberry.mutation(
-        description="Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none."
+    @guarded_mutation(
+        HR_ONLY,
+        "metricValuesImport",
+        description="Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none.",
     )
     async def metric_values_import(self, info: Info, cycle_id: strawberry.ID, csv: str) -> MetricValuesImportPayload:
         return await mutations.metric_values_import(info.context, cycle_id=cycle_id, csv=csv)
 
-    @strawberry.mutation(description="Adjusts a result's total or grade with a reason; the original is kept.")
+    @guarded_mutation(
+        HR_ONLY,
+        "cycleCollectMetrics",
+        description="Pulls every extension indicator's values of an OPEN cycle from its business system into the "
+        "cycle, with provenance; idempotent. What could not be fetched is listed per employee and indicator.",
+    )
+    async def cycle_collect_metrics(self, info: Info, cycle_id: strawberry.ID) -> CycleCollectPayload:
+        return await mutations.cycle_collect_metrics(info.context, cycle_id)
+
+    @guarded_mutation(
+        HR_ONLY, "resultCalibrate", description="Adjusts a result's total or grade with a reason; the original is kept."
+    )
     async def result_calibrate(self, info: Info, input: ResultCalibrateInput) -> ResultCalibratePayload:
         distribution: dict[Any, float] | None = None
         if input.target_distribution is not None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from resolvers import linked
 from resolvers.errors import parse_id
 from resolvers.loaders.base import Record
+from resolvers.organisation import ratings_received
 from schema.info import Info
+from schema.linked import CompensationRecord, TrainingRecord
+from schema.permissions import COMPENSATION, NAMES, RATINGS, TRAINING_RECORDS, guarded
 
 if TYPE_CHECKING:
     from schema.indicators import SchemeVersion
@@ -64,8 +69,8 @@ class Post:
 @strawberry.type
 class Employee:
     id: strawberry.ID
-    employee_no: str
-    name: str
+    employee_no: str = guarded(NAMES, "employeeNo")
+    name: str = guarded(NAMES, "name")
 
     @strawberry.field
     async def department(self, root: strawberry.Parent[Record], info: Info) -> Department:
@@ -81,7 +86,10 @@ class Employee:
             return None
         return await info.context.loaders.employee_by_id.load(root.manager_id)
 
-    @strawberry.field(description="The employee's result in a cycle; null when there is none (or no such cycle).")
+    @strawberry.field(
+        description="The employee's result in a cycle; null when there is none, no such cycle, or the caller "
+        "may not see it (employees see published cycles only)."
+    )
     async def result(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
     ) -> AppraisalResultRef | None:
@@ -90,17 +98,39 @@ class Employee:
             return None
         return await info.context.loaders.result_by_employee_cycle.load((root.id, cycle_key))
 
-    @strawberry.field(
-        description="The ratings the employee received in a cycle. Peer raters stay anonymous (rater is null)."
+    @guarded(
+        RATINGS,
+        "ratingsReceived",
+        "The ratings the employee received in a cycle. Peer raters stay anonymous (rater is null).",
     )
     async def ratings_received(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
     ) -> list[ReceivedRatingRef]:
-        cycle_key = parse_id(cycle_id)
-        if cycle_key is None:
-            return []
-        return await info.context.loaders.ratings_by_ratee_cycle.load((root.id, cycle_key))
+        return await ratings_received(info.context, root, cycle_id)
 
-    @strawberry.field(description="Every stored result of the employee, oldest cycle first.")
+    @strawberry.field(
+        description="Every result of the employee the caller may see, oldest cycle first (employees see "
+        "published cycles only)."
+    )
     async def results(self, root: strawberry.Parent[Record], info: Info) -> list[AppraisalResultRef]:
         return await info.context.loaders.results_by_employee.load(root.id)
+
+    @guarded(
+        TRAINING_RECORDS,
+        "trainingRecords",
+        "From the training system, fetched on demand. Null with an error when that system is unavailable.",
+    )
+    async def training_records(
+        self, root: strawberry.Parent[Record], info: Info, since: dt.date | None = None
+    ) -> list[TrainingRecord] | None:
+        return await linked.training_records(info.context, root, since)
+
+    @guarded(
+        COMPENSATION,
+        "compensationRecords",
+        "From the payroll system, fetched on demand. Null with an error when that system is unavailable.",
+    )
+    async def compensation_records(
+        self, root: strawberry.Parent[Record], info: Info
+    ) -> list[CompensationRecord] | None:
+        return await linked.compensation_records(info.context, root)

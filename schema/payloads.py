@@ -113,6 +113,30 @@ class MetricValuesImported:
     is_type_of = _is(payloads.MetricValuesImported)
 
 
+@strawberry.type(description="An extension value that could not be collected, and why.")
+class MissingMetric:
+    employee_no: str
+    indicator: str
+    reason: str
+
+
+@strawberry.type(description="What a collection from the business systems stored and what it could not fetch.")
+class MetricsCollected:
+    stored: int = strawberry.field(description="New values.")
+    updated: int = strawberry.field(description="Values already stored that changed.")
+    unchanged: int = strawberry.field(description="Values already stored and unchanged: collecting is idempotent.")
+    stale: int = strawberry.field(description="Values served from a cache while their system was down.")
+    is_type_of = _is(payloads.MetricsCollected)
+
+    @strawberry.field
+    async def cycle(self, root: strawberry.Parent[payloads.MetricsCollected], info: Info) -> Cycle:
+        return await info.context.loaders.cycle_by_id.load(root.cycle_id)
+
+    missing: list[MissingMetric] = strawberry.field(
+        description="Per employee and indicator, what could not be fetched."
+    )
+
+
 @strawberry.type(description="A grade holds a larger share of the cycle than the target distribution allows.")
 class DistributionWarning:
     grade: Grade
@@ -140,4 +164,5 @@ RatingSubmitPayload = Annotated[RatingSubmitted | Errors | NotAllowedError, stra
 MetricValuesImportPayload = Annotated[
     MetricValuesImported | Errors | ImportRejectedError, strawberry.union("MetricValuesImportPayload")
 ]
+CycleCollectPayload = Annotated[MetricsCollected | Errors, strawberry.union("CycleCollectPayload")]
 ResultCalibratePayload = Annotated[ResultCalibrated | Errors, strawberry.union("ResultCalibratePayload")]

@@ -4,28 +4,47 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import audit as audit_queries
 from resolvers import cycles as cycle_queries
 from resolvers import diagnostics as diagnostic_queries
+from resolvers import events as event_queries
 from resolvers import indicators as indicator_queries
 from resolvers import organisation as organisation_queries
 from resolvers import results as result_queries
+from schema.audit import AuditEntryConnection
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
+from schema.events import EVENT_SCOPE, ResultEvent
 from schema.indicators import Indicator
 from schema.info import Info
 from schema.inputs import EmployeeFilter, ResultFilter
 from schema.organisation import Department, Employee, Post
 from schema.pagination import EmployeeConnection, ResultConnection
+from schema.permissions import (
+    AUDIT,
+    AUTHENTICATED,
+    DIAGNOSTICS,
+    EMPLOYEE_SCOPE,
+    RESULT_SCOPE,
+    STATISTICS,
+    guarded,
+)
 from schema.results import Cycle, ScoreGroup
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="An employee by id; null when there is no such employee.")
+    @guarded(
+        AUTHENTICATED,
+        "employee",
+        "An employee by id; null when there is no such employee or it is outside the caller's scope.",
+    )
     async def employee(self, info: Info, id: strawberry.ID) -> Employee | None:
         return await organisation_queries.employee(info.context, id)
 
-    @strawberry.field(description="Employees in id order, a page at a time (at most 500 per page).")
+    @guarded(
+        AUTHENTICATED, "employees", "Employees in id order, a page at a time (at most 500 per page). " + EMPLOYEE_SCOPE
+    )
     async def employees(
         self,
         info: Info,
@@ -35,27 +54,31 @@ class Query:
     ) -> EmployeeConnection:
         return await organisation_queries.employees(info.context, first, after, filter)
 
-    @strawberry.field
+    @guarded(AUTHENTICATED, "departments")
     async def departments(self, info: Info) -> list[Department]:
         return await organisation_queries.departments(info.context)
 
-    @strawberry.field
+    @guarded(AUTHENTICATED, "posts")
     async def posts(self, info: Info) -> list[Post]:
         return await organisation_queries.posts(info.context)
 
-    @strawberry.field
+    @guarded(AUTHENTICATED, "indicators")
     async def indicators(self, info: Info, category: IndicatorCategory | None = None) -> list[Indicator]:
         return await indicator_queries.indicators(info.context, category)
 
-    @strawberry.field(description="Every cycle, newest first.")
+    @guarded(AUTHENTICATED, "cycles", "Every cycle, newest first.")
     async def cycles(self, info: Info) -> list[Cycle]:
         return await cycle_queries.cycles(info.context)
 
-    @strawberry.field
+    @guarded(AUTHENTICATED, "cycle")
     async def cycle(self, info: Info, id: strawberry.ID) -> Cycle | None:
         return await cycle_queries.cycle(info.context, id)
 
-    @strawberry.field(description="A cycle's results in id order, a page at a time (at most 500 per page).")
+    @guarded(
+        AUTHENTICATED,
+        "results",
+        "A cycle's results in id order, a page at a time (at most 500 per page). " + RESULT_SCOPE,
+    )
     async def results(
         self,
         info: Info,
@@ -66,7 +89,7 @@ class Query:
     ) -> ResultConnection:
         return await result_queries.results(info.context, cycle_id, first, after, filter)
 
-    @strawberry.field(description="Total-score statistics of a cycle's results, per group.")
+    @guarded(STATISTICS, "scoreStatistics", "Total-score statistics of a cycle's results, per group.")
     async def score_statistics(
         self,
         info: Info,
@@ -76,11 +99,32 @@ class Query:
     ) -> list[ScoreGroup]:
         return await result_queries.score_statistics(info.context, cycle_id, group_by, filter)
 
-    @strawberry.field(
-        description="Per indicator of the scheme a post was scored under in a cycle: spread, ceiling and floor "
-        "shares, correlation with the total, missing data, and plain-language flags."
+    @guarded(
+        DIAGNOSTICS,
+        "schemeDiagnostics",
+        "Per indicator of the scheme a post was scored under in a cycle: spread, ceiling and floor "
+        "shares, correlation with the total, missing data, and plain-language flags.",
     )
     async def scheme_diagnostics(
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID
     ) -> list[IndicatorDiagnostics]:
         return await diagnostic_queries.diagnostics(info.context, cycle_id, post_id)
+
+    @guarded(AUDIT, "auditLog", "Audited accesses, newest first, a page at a time (at most 500 per page).")
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        subject: str | None = None,
+        operation: str | None = None,
+    ) -> AuditEntryConnection:
+        return await audit_queries.audit_log_page(info.context, first, after, subject, operation)
+
+    @guarded(
+        AUTHENTICATED,
+        "resultEvents",
+        "Catch-up read of the same stream the subscription delivers, oldest first (at most 500). " + EVENT_SCOPE,
+    )
+    async def result_events(self, info: Info, after: str | None = None, first: int | None = 100) -> list[ResultEvent]:
+        return await event_queries.result_events(info.context, after, first)

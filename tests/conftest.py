@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.app import create_app
+from hub.auth import Grant, Role, issue_token
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
@@ -33,6 +34,8 @@ TODAY = dt.date(2026, 11, 16)
 SEED = 7
 EMPLOYEES = 120
 POSTGRES_URL = os.environ.get("PERFHUB_TEST_DATABASE_URL")
+TEST_SECRET = "perfhub-tests-only-secret-0123456789abcdef"
+"""The HS256 secret of the test app; at least 32 bytes, as the hub requires."""
 
 
 async def _build_template(url: str) -> SeedSummary:
@@ -71,8 +74,8 @@ class Backend:
             shutil.copyfile(template, target)
             return f"sqlite+aiosqlite:///{target}"
         database = f"perfhub_test_{uuid.uuid4().hex[:12]}"
-        template = make_url(self.template_url).database
-        asyncio.run(_admin(self.template_url, f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
+        template_name = make_url(self.template_url).database
+        asyncio.run(_admin(self.template_url, f'CREATE DATABASE "{database}" TEMPLATE "{template_name}"'))
         return make_url(self.template_url).set(database=database).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
@@ -130,9 +133,15 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
 
 
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for an app under test: no demo, a fixed secret, no rate limit (tests fire fast)."""
+    values: dict[str, Any] = {"demo": False, "jwt_secret": TEST_SECRET, "rate_limit_per_second": 0}
+    return Settings(**{**values, **overrides})
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, demo=False)
+    return make_settings(database_url=database_url)
 
 
 class StatementCounter:
@@ -153,11 +162,54 @@ class StatementCounter:
 
 
 class GraphQLClient:
-    """Posts GraphQL documents to the app over in-process HTTP."""
+    """Posts GraphQL documents to the app over in-process HTTP, as one principal (hr_admin by default).
 
-    def __init__(self, http: httpx.AsyncClient, counter: StatementCounter) -> None:
-        self.http = http
+    ``http`` sends the principal's Authorization header with every request; ``as_principal`` gives a
+    client for another principal on the same app, database and statement counter.
+    """
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        counter: StatementCounter,
+        settings: Settings,
+        token: str | None = None,
+        opened: list[httpx.AsyncClient] | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        self.http = httpx.AsyncClient(transport=transport, base_url="http://perfhub.test", headers=headers)
         self.sql = counter
+        self.settings = settings
+        self.token = token
+        self._transport = transport
+        # Every client made from this one, so that the fixture closes them all.
+        self._opened = opened if opened is not None else []
+        self._opened.append(self.http)
+
+    def as_principal(
+        self,
+        role: Role | str,
+        employee_number: str | None = None,
+        grants: Iterable[Grant | str] = (),
+        subject: str | None = None,
+    ) -> GraphQLClient:
+        """A client whose requests carry a token for this role (and employee, and grants)."""
+        token = issue_token(
+            self.settings,
+            role=Role(role),
+            employee_number=employee_number,
+            subject=subject,
+            grants=[Grant(grant) for grant in grants],
+        )
+        return GraphQLClient(self._transport, self.sql, self.settings, token, self._opened)
+
+    def anonymous(self) -> GraphQLClient:
+        """A client that sends no token."""
+        return GraphQLClient(self._transport, self.sql, self.settings, None, self._opened)
+
+    async def aclose(self) -> None:
+        for http in self._opened:
+            await http.aclose()
 
     async def execute(
         self, query: str, variables: dict[str, Any] | None = None, headers: dict[str, str] | None = None
@@ -179,10 +231,14 @@ class GraphQLClient:
 
 @pytest.fixture
 async def app_client(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    """A client of a fresh app on a fresh copy of the demo database, as hr_admin (full access)."""
     app = create_app(settings, clock=lambda: TODAY)
     async with app.router.lifespan_context(app):
         counter = StatementCounter()
         event.listen(app.state.resources.engine.sync_engine, "before_cursor_execute", counter)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://perfhub.test") as http:
-            yield GraphQLClient(http, counter)
+        token = issue_token(settings, role=Role.HR_ADMIN, subject="test-hr-admin")
+        client = GraphQLClient(httpx.ASGITransport(app=app), counter, settings, token)
+        try:
+            yield client
+        finally:
+            await client.aclose()

@@ -56,3 +56,10 @@ def test_only_the_top_of_the_hub_imports_schema() -> None:
     importers = {relative(path) for path in modules("hub") if "schema" in imported_packages(path)}
     assert importers <= TOP_OF_HUB
     assert "hub/app.py" in importers
+
+
+def test_only_the_top_of_the_hub_wires_connectors() -> None:
+    """The hub core (appraisal, operations, db, events, demo) never imports a connector; app.py, cli.py and
+    systems.py, which open them for a process, do."""
+    importers = {relative(path) for path in modules("hub") if "connectors" in imported_packages(path)}
+    assert importers == {"hub/app.py", "hub/cli.py", "hub/systems.py"}

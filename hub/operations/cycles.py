@@ -26,6 +26,7 @@ from hub.db.models import (
     SchemeVersion,
 )
 from hub.domain import CycleState, RaterRole
+from hub.events.outbox import append_published
 from hub.operations.errors import InvalidInput, NotFound
 
 
@@ -211,8 +212,12 @@ async def close_calibration(
 async def publish_cycle(
     sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, reason: str | None = None
 ) -> Cycle:
-    """CALIBRATED -> PUBLISHED: the results are final and visible; nothing changes them afterwards."""
+    """CALIBRATED -> PUBLISHED: the results are final and visible; nothing changes them afterwards.
+
+    The result events go into the outbox in the same transaction: published means announced.
+    """
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.PUBLISHED, actor=actor, reason=reason)
+        await append_published(session, cycle.id)
     return cycle

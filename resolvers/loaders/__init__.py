@@ -13,6 +13,12 @@ from resolvers.loaders.indicators import (
     IndicatorVersionByIdLoader,
     IndicatorVersionsByIndicatorLoader,
 )
+from resolvers.loaders.linked import (
+    CompensationRecordsByEmployeeLoader,
+    LinkedSystems,
+    OnRead,
+    TrainingRecordsByEmployeeLoader,
+)
 from resolvers.loaders.organisation import (
     DepartmentByIdLoader,
     DepartmentsByParentLoader,
@@ -36,14 +42,29 @@ from resolvers.loaders.schemes import (
     SchemeVersionByIdLoader,
     SchemeVersionsByPostLoader,
 )
+from resolvers.scope import Scope
+
+
+async def _nothing(_: list[str]) -> None:
+    return None
 
 
 class Loaders:
     """The loader registry of one request."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        today: dt.date,
+        scope: Scope,
+        systems: LinkedSystems | None = None,
+        on_compensation_read: OnRead | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._today = today
+        self._scope = scope
+        self._systems = systems
+        self._on_compensation_read = on_compensation_read or _nothing
 
     @cached_property
     def department_by_id(self) -> DepartmentByIdLoader:
@@ -63,7 +84,7 @@ class Loaders:
 
     @cached_property
     def employee_by_id(self) -> EmployeeByIdLoader:
-        return EmployeeByIdLoader(self._sessionmaker)
+        return EmployeeByIdLoader(self._sessionmaker, self._scope)
 
     @cached_property
     def indicator_by_id(self) -> IndicatorByIdLoader:
@@ -107,15 +128,15 @@ class Loaders:
 
     @cached_property
     def result_by_id(self) -> ResultByIdLoader:
-        return ResultByIdLoader(self._sessionmaker)
+        return ResultByIdLoader(self._sessionmaker, self._scope)
 
     @cached_property
     def result_by_employee_cycle(self) -> ResultByEmployeeCycleLoader:
-        return ResultByEmployeeCycleLoader(self._sessionmaker)
+        return ResultByEmployeeCycleLoader(self._sessionmaker, self._scope)
 
     @cached_property
     def results_by_employee(self) -> ResultsByEmployeeLoader:
-        return ResultsByEmployeeLoader(self._sessionmaker)
+        return ResultsByEmployeeLoader(self._sessionmaker, self._scope)
 
     @cached_property
     def indicator_scores_by_result(self) -> IndicatorScoresByResultLoader:
@@ -128,3 +149,13 @@ class Loaders:
     @cached_property
     def ratings_by_ratee_cycle(self) -> RatingsByRateeCycleLoader:
         return RatingsByRateeCycleLoader(self._sessionmaker)
+
+    @cached_property
+    def training_records_by_employee(self) -> TrainingRecordsByEmployeeLoader:
+        source = self._systems.training if self._systems is not None else None
+        return TrainingRecordsByEmployeeLoader(source, self._today)
+
+    @cached_property
+    def compensation_records_by_employee(self) -> CompensationRecordsByEmployeeLoader:
+        source = self._systems.compensation if self._systems is not None else None
+        return CompensationRecordsByEmployeeLoader(source, self._on_compensation_read)

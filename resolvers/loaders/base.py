@@ -11,6 +11,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
+from resolvers.scope import Scope
+
 Record = Any
 """A row or record that a schema type reads by attribute name (SQLAlchemy Core rows, dataclasses)."""
 
@@ -73,6 +75,14 @@ class RowsByKeyLoader(SessionLoader[K, list[Record]]):
         for row in rows:
             grouped[getattr(row, key_name)].append(row)
         return [grouped.get(key, []) for key in keys]
+
+
+class ScopedLoaderMixin:
+    """For loaders of rows that not every principal may read: the scope's conditions join the statement."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], scope: Scope) -> None:
+        super().__init__(sessionmaker)  # type: ignore[call-arg]
+        self.scope = scope
 
 
 def select_rows(model: type[DeclarativeBase]) -> Select[Any]:

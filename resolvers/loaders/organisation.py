@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select
 
 from hub.db.models import Department, Employee, Post
-from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, select_rows
+from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, ScopedLoaderMixin, select_rows
 
 
 class DepartmentByIdLoader(RowByKeyLoader[int]):
@@ -38,8 +38,12 @@ class PostsByDepartmentLoader(RowsByKeyLoader[int]):
         return select_rows(Post).order_by(Post.id)
 
 
-class EmployeeByIdLoader(RowByKeyLoader[int]):
+class EmployeeByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int]):
+    """Employees outside the principal's scope load as None."""
+
     key_column = Employee.id
 
     def statement(self) -> Select[Any]:
-        return select_rows(Employee)
+        condition = self.scope.employees()
+        statement = select_rows(Employee)
+        return statement if condition is None else statement.where(condition)

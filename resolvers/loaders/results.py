@@ -7,7 +7,14 @@ from typing import Any
 from sqlalchemy import Select, tuple_
 
 from hub.db.models import AppraisalResult, Cycle, CycleTransition, IndicatorScore, Rating
-from resolvers.loaders.base import Record, RowByKeyLoader, RowsByKeyLoader, SessionLoader, select_rows
+from resolvers.loaders.base import (
+    Record,
+    RowByKeyLoader,
+    RowsByKeyLoader,
+    ScopedLoaderMixin,
+    SessionLoader,
+    select_rows,
+)
 
 
 class CycleByIdLoader(RowByKeyLoader[int]):
@@ -17,30 +24,31 @@ class CycleByIdLoader(RowByKeyLoader[int]):
         return select_rows(Cycle)
 
 
-class ResultByIdLoader(RowByKeyLoader[int]):
+class ResultByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int]):
     key_column = AppraisalResult.id
 
     def statement(self) -> Select[Any]:
-        return select_rows(AppraisalResult)
+        return select_rows(AppraisalResult).where(*self.scope.results())
 
 
-class ResultByEmployeeCycleLoader(SessionLoader[tuple[int, int], Record | None]):
-    """Keyed by (employee id, cycle id)."""
+class ResultByEmployeeCycleLoader(ScopedLoaderMixin, SessionLoader[tuple[int, int], Record | None]):
+    """Keyed by (employee id, cycle id); results outside the principal's scope load as None."""
 
     async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[Record | None]:
         statement = select_rows(AppraisalResult).where(
-            tuple_(AppraisalResult.employee_id, AppraisalResult.cycle_id).in_(set(keys))
+            tuple_(AppraisalResult.employee_id, AppraisalResult.cycle_id).in_(set(keys)), *self.scope.results()
         )
         found = {(row.employee_id, row.cycle_id): row for row in await self.fetch(statement)}
         return [found.get(key) for key in keys]
 
 
-class ResultsByEmployeeLoader(RowsByKeyLoader[int]):
+class ResultsByEmployeeLoader(ScopedLoaderMixin, RowsByKeyLoader[int]):
     key_column = AppraisalResult.employee_id
 
     def statement(self) -> Select[Any]:
         return (
             select_rows(AppraisalResult)
+            .where(*self.scope.results())
             .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
             .order_by(Cycle.period_start, AppraisalResult.id)
         )

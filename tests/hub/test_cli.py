@@ -14,7 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from hub.auth import Authenticator, Grant, Role
 from hub.cli import main
+from hub.config import Settings
 from hub.db.engine import create_engine
 from hub.db.models import Employee, Indicator, Post
 from hub.demo.organisation import SeedSummary
@@ -27,8 +29,20 @@ def free_port() -> int:
         return port
 
 
+def printed_tokens(lines: list[str]) -> dict[str, str]:
+    """The demo tokens `perfhub serve` prints, by role: lines like '  manager (E000001): eyJ...'."""
+    tokens = {}
+    for line in lines:
+        label, _, token = line.strip().partition(": ")
+        role = label.split(" ")[0]
+        if role in {role.value for role in Role} and token.startswith("eyJ"):
+            tokens[role] = token
+    return tokens
+
+
 def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> None:
-    """With no configuration, `perfhub serve` makes ./perfhub.db, seeds the demo, prints the URL and answers."""
+    """With no configuration, `perfhub serve` makes ./perfhub.db, seeds the demo, prints the URL, a token per
+    role, and answers the holders of those tokens only."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")}
     process = subprocess.Popen(
@@ -49,6 +63,8 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
             if f"http://127.0.0.1:{port}/graphql" in line or process.poll() is not None:
                 break
         assert any(f"http://127.0.0.1:{port}/graphql" in line for line in lines), "".join(lines)
+        tokens = printed_tokens(lines)
+        assert set(tokens) == {role.value for role in Role}, "".join(lines)
         for _ in range(100):
             try:
                 ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
@@ -56,14 +72,33 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
             except httpx.TransportError:
                 time.sleep(0.1)
         assert ready.status_code == 200
+        anonymous = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ posts { code } }"}, timeout=10)
+        assert anonymous.status_code == 401
         answer = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={"query": "{ employees(first: 1) { totalCount } cycles { state } }"},
+            headers={"Authorization": f"Bearer {tokens['hr_admin']}"},
             timeout=10,
         ).json()
         assert answer["data"]["employees"]["totalCount"] == 120
         assert sorted(cycle["state"] for cycle in answer["data"]["cycles"]) == ["OPEN", "PUBLISHED"]
         assert (tmp_path / "perfhub.db").exists()
+        # A token made by another process later is accepted by the running server: they share the secret file.
+        token = subprocess.run(
+            [str(Path(sys.executable).parent / "perfhub"), "token", "--role", "employee", "--employee", "E000012"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[-1]
+        me = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert me.json() == {"data": {"__typename": "Query"}}
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -112,3 +147,41 @@ def test_import_metrics_then_compute(
     assert "scored" in capsys.readouterr().out
     assert main(["--database-url", database_url, "compute", cycle]) == 1
     assert "ILLEGAL_TRANSITION" in capsys.readouterr().err
+
+
+def test_token_prints_a_token_the_hub_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`perfhub token` prints the token alone on the last line; the Authenticator of the same settings accepts it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    argv = ["--database-url", url, "token", "--role", "analyst", "--grant", "names", "--ttl", "600"]
+    assert main(argv) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    principal = Authenticator(Settings(database_url=url, demo=True)).authenticate(f"Bearer {token}")
+    assert principal.roles == {Role.ANALYST}
+    assert principal.grants == {Grant.NAMES}
+    assert principal.employee_number is None
+
+
+def test_token_for_an_employee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--employee binds the token to an employee number."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    assert main(["--database-url", url, "token", "--role", "employee", "--employee", "E000012"]) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    principal = Authenticator(Settings(database_url=url, demo=True)).authenticate(f"Bearer {token}")
+    assert (principal.subject, principal.employee_number) == ("E000012", "E000012")
+
+
+def test_token_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
+    """Roles are a closed set: argparse names the choices."""
+    with pytest.raises(SystemExit):
+        main(["token", "--role", "ceo"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_without_a_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outside demo mode, no PERFHUB_JWT_SECRET and no JWKS: serve exits 1 before touching the database."""
+    monkeypatch.setenv("PERFHUB_DEMO", "false")
+    monkeypatch.delenv("PERFHUB_JWT_SECRET", raising=False)
+    assert main(["serve"]) == 1
+    assert "PERFHUB_JWT_SECRET" in capsys.readouterr().err

@@ -1,13 +1,16 @@
 """The ORM models (SQLAlchemy 2.x, ``Mapped[]`` style, relationships ``lazy="raise"``)."""
 
+from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
 from hub.db.models.cycles import Cycle, CycleScheme, CycleTransition, MetricValue, RaterAssignment, Rating
+from hub.db.models.events import ResultEvent
 from hub.db.models.indicators import Indicator, IndicatorVersion, SchemeItem, SchemeRaterWeight, SchemeVersion
 from hub.db.models.organisation import Department, Employee, Post, PostAssignment
 from hub.db.models.results import AppraisalResult, IndicatorScore
 
 __all__ = [
     "AppraisalResult",
+    "AuditEntry",
     "Base",
     "Cycle",
     "CycleScheme",
@@ -22,6 +25,7 @@ __all__ = [
     "PostAssignment",
     "RaterAssignment",
     "Rating",
+    "ResultEvent",
     "SchemeItem",
     "SchemeRaterWeight",
     "SchemeVersion",

@@ -1,0 +1,25 @@
+"""The outbox of result events: written in the transaction that publishes, read by every subscriber."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db.models.base import Base, utcnow
+
+
+class ResultEvent(Base):
+    """One published (or revised) result. ``id`` orders the stream and is the cursor; ``event_id`` is the
+    stable identity a consumer de-duplicates redeliveries by."""
+
+    __tablename__ = "result_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("appraisal_results.id"))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

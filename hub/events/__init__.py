@@ -1,0 +1,1 @@
+"""Results out: the outbox of result events that subscriptions (and later webhooks) deliver."""

@@ -1,0 +1,67 @@
+"""Appending result events in the publishing transaction, and reading the stream back by cursor.
+
+The outbox is the single source of truth for delivery: a subscriber that reconnects with its last
+cursor gets everything after it, whichever process published, so delivery is at-least-once without a
+broker that must not lose messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import AppraisalResult, ResultEvent, utcnow
+
+RESULT_PUBLISHED = "result.published"
+# Event ids are uuid5 in perfhub's own namespace: stable per (type, result), so a redelivered or
+# replayed event keeps its id.
+_NAMESPACE = uuid.UUID("4f1c1d3e-2a4b-4d53-9a57-706572666875")
+
+
+def event_id(event_type: str, result_id: int) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{event_type}:{result_id}"))
+
+
+async def append_published(session: AsyncSession, cycle_id: int) -> int:
+    """Writes one ``result.published`` event per result of the cycle, in the caller's transaction."""
+    rows = (
+        await session.execute(
+            select(AppraisalResult.id, AppraisalResult.employee_id)
+            .where(AppraisalResult.cycle_id == cycle_id)
+            .order_by(AppraisalResult.id)
+        )
+    ).all()
+    now = utcnow()
+    events = [
+        {
+            "event_id": event_id(RESULT_PUBLISHED, row.id),
+            "type": RESULT_PUBLISHED,
+            "cycle_id": cycle_id,
+            "result_id": row.id,
+            "employee_id": row.employee_id,
+            "occurred_at": now,
+        }
+        for row in rows
+    ]
+    if events:
+        await session.execute(insert(ResultEvent), events)
+    return len(events)
+
+
+async def read_events(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    after: int | None,
+    limit: int,
+    conditions: Sequence[ColumnElement[bool]] = (),
+) -> Sequence[Row[Any]]:
+    """Events after the cursor in stream order, at most ``limit``."""
+    statement = select(*ResultEvent.__table__.columns).where(*conditions).order_by(ResultEvent.id).limit(limit)
+    if after is not None:
+        statement = statement.where(ResultEvent.id > after)
+    async with sessionmaker() as session:
+        return (await session.execute(statement)).all()

@@ -1,0 +1,172 @@
+"""HTTP-level guards in front of GraphQL: body size, error responses, what an anonymous caller may ask."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    parse,
+)
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+JSON = "application/json"
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def error_response(
+    status_code: int, message: str, code: str, *, headers: Mapping[str, str] | None = None, **extensions: object
+) -> Response:
+    """A GraphQL-shaped error body (no ``data``: nothing was executed) with an HTTP status."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    # ASCII-escaped JSON: a message may echo the client's input, lone surrogates included, which
+    # Starlette's JSONResponse could not encode as UTF-8.
+    return Response(json.dumps(body), status_code=status_code, headers=dict(headers or {}), media_type=JSON)
+
+
+def unauthenticated() -> Response:
+    return error_response(401, "authentication required", "UNAUTHENTICATED", headers={"WWW-Authenticate": "Bearer"})
+
+
+def invalid_token(reason: str) -> Response:
+    # RFC 6750 3: the challenge names the error; the description is our short, non-revealing reason.
+    challenge = f'Bearer error="invalid_token", error_description="{reason}"'
+    return error_response(401, reason, "UNAUTHENTICATED", headers={"WWW-Authenticate": challenge})
+
+
+def rate_limited(retry_after: float) -> Response:
+    seconds = max(1, math.ceil(retry_after))
+    return error_response(
+        429,
+        f"rate limit exceeded: retry after {seconds} s",
+        "RATE_LIMITED",
+        headers={"Retry-After": str(seconds)},
+        limit="rate_limit",
+    )
+
+
+def request_id(header: str | None) -> str:
+    """The caller's X-Request-Id when it is a sane token (it goes into logs), else a fresh one."""
+    if header and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def is_introspection_only(query: str | None, *, max_tokens: int) -> bool:
+    """True when every operation of the document is a query asking only for ``__schema``/``__type``/``__typename``.
+
+    GraphiQL's documentation explorer sends such documents before the user has pasted a token.
+    """
+    if not query:
+        return False
+    try:
+        document = parse(query, max_tokens=max_tokens, no_location=True)
+    except (GraphQLError, RecursionError):
+        return False
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    operations = [definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)]
+    return bool(operations) and all(
+        operation.operation is OperationType.QUERY and _only_introspection(operation.selection_set, fragments, set())
+        for operation in operations
+    )
+
+
+def _only_introspection(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], visited: set[str]
+) -> bool:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value not in INTROSPECTION_FIELDS:
+                return False
+        elif isinstance(selection, InlineFragmentNode):
+            if not _only_introspection(selection.selection_set, fragments, visited):
+                return False
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None:
+                return False
+            if name in visited:
+                continue
+            visited.add(name)
+            if not _only_introspection(fragment.selection_set, fragments, visited):
+                return False
+    return True
+
+
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` when a streamed body passes the cap."""
+
+
+class BodySizeLimit:
+    """ASGI middleware: a request body over ``max_bytes`` is answered 413 before the app parses it.
+
+    A declared Content-Length is checked up front; a chunked body is counted as it arrives.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.max_bytes <= 0:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await error_response(400, "invalid Content-Length", "BAD_REQUEST")(scope, receive, send)
+                return
+            if int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if response_started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            f"request body exceeds the limit of {self.max_bytes} bytes",
+            "PAYLOAD_TOO_LARGE",
+            limit="max_body_bytes",
+            maximum=self.max_bytes,
+        )
+        await response(scope, receive, send)

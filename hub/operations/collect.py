@@ -1,0 +1,247 @@
+"""Collecting an OPEN cycle's extension-indicator values from the business systems that measure them.
+
+Every participant's pinned scheme says which (system, metric) feeds each extension indicator. The
+values are fetched per metric for many employees at once (all metrics concurrently; each system's
+connector limits its own concurrency), then written in one short transaction with their provenance.
+Collecting twice stores no duplicates: a value already there is updated in place when it changed and
+left alone when it did not. What could not be fetched is reported per employee and indicator.
+
+The hub core does not import the connectors: any object with ``fetch_metric`` that answers with
+``values`` and ``provenance`` (as ``connectors.base.MetricBatch`` does) will do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tqdm import tqdm
+
+from hub.db.models import (
+    Base,
+    CycleScheme,
+    Employee,
+    IndicatorVersion,
+    MetricValue,
+    SchemeItem,
+)
+from hub.db.models import (
+    Indicator as IndicatorRow,
+)
+from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
+from hub.operations.cycles import locked_cycle, participants
+from hub.operations.errors import WrongCycleState
+
+EMPLOYEES_PER_CALL = 200
+"""Employee numbers per upstream request: keeps URLs and bodies bounded on every kind of system."""
+
+
+class Provenance(Protocol):
+    @property
+    def fetched_at(self) -> dt.datetime: ...
+
+    @property
+    def stale(self) -> bool: ...
+
+
+class Batch(Protocol):
+    @property
+    def values(self) -> Mapping[str, float]: ...
+
+    @property
+    def provenance(self) -> Provenance: ...
+
+
+class Period(Protocol):
+    start: dt.date
+    end: dt.date
+
+
+class MetricFetcher(Protocol):
+    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Any) -> Batch: ...
+
+
+SourceLookup = Callable[[str, str], MetricFetcher | None]
+"""(system, metric) -> the connector that answers for it, or None when none is configured."""
+PeriodFactory = Callable[[dt.date, dt.date], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    employee_no: str
+    indicator: str
+    reason: str
+
+
+@dataclass(slots=True)
+class CollectReport:
+    stored: int = 0
+    """New values."""
+    updated: int = 0
+    """Values that were there and changed."""
+    unchanged: int = 0
+    stale: int = 0
+    """Values served from a connector's cache while their system was down."""
+    missing: list[Missing] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    employee_id: int
+    employee_no: str
+    version_id: int
+    indicator: str
+
+
+def value_checksum(system: str, metric: str, employee_no: str, start: dt.date, end: dt.date, value: float) -> str:
+    """The sha256 of the canonical JSON of one reported value: its provenance fingerprint."""
+    record = {
+        "employee_no": employee_no,
+        "metric": metric,
+        "period": f"{start.isoformat()}/{end.isoformat()}",
+        "system": system,
+        "value": value,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+async def _wanted(session: AsyncSession, cycle_id: int) -> dict[tuple[str, str], list[_Wanted]]:
+    """(system, metric) -> who needs a value of it under their pinned scheme, in two statements."""
+    cycle = await locked_cycle(session, cycle_id)
+    if cycle.state is not CycleState.OPEN:
+        raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
+    items = (
+        await session.execute(
+            select(
+                CycleScheme.post_id,
+                IndicatorVersion.id,
+                IndicatorVersion.source_system,
+                IndicatorVersion.source_metric,
+                IndicatorRow.code,
+            )
+            .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
+            .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
+            .join(IndicatorRow, IndicatorRow.id == IndicatorVersion.indicator_id)
+            .where(
+                CycleScheme.cycle_id == cycle_id,
+                IndicatorRow.category == IndicatorCategory.EXTENSION,
+                IndicatorVersion.source_system != MANUAL_SOURCE,
+                IndicatorVersion.source_metric.is_not(None),
+            )
+        )
+    ).all()
+    by_post: defaultdict[int, list[Any]] = defaultdict(list)
+    for item in items:
+        by_post[item.post_id].append(item)
+    people = await participants(session, cycle, list(by_post))
+    numbers = dict((await session.execute(select(Employee.id, Employee.employee_no))).all())
+    wanted: defaultdict[tuple[str, str], list[_Wanted]] = defaultdict(list)
+    for person in people:
+        for item in by_post[person.post_id]:
+            wanted[(item.source_system, item.source_metric)].append(
+                _Wanted(person.employee_id, numbers[person.employee_id], item.id, item.code)
+            )
+    return wanted
+
+
+async def collect_metrics(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cycle_id: int,
+    *,
+    sources: SourceLookup,
+    make_period: PeriodFactory,
+    progress: bool = False,
+) -> CollectReport:
+    """Fetch and store every extension value of an OPEN cycle; report what could not be fetched."""
+    async with sessionmaker() as session:
+        wanted = await _wanted(session, cycle_id)
+        cycle = await locked_cycle(session, cycle_id)
+        start, end = cycle.period_start, cycle.period_end
+    report = CollectReport()
+    calls = [
+        (system, metric, chunk)
+        for (system, metric), people in sorted(wanted.items())
+        for chunk in (people[i : i + EMPLOYEES_PER_CALL] for i in range(0, len(people), EMPLOYEES_PER_CALL))
+    ]
+    rows: list[dict[str, Any]] = []
+    bar = tqdm(total=len(calls), desc="collect", unit="call", disable=not progress)
+
+    async def fetch(system: str, metric: str, chunk: list[_Wanted]) -> None:
+        source = sources(system, metric)
+        try:
+            if source is None:
+                raise LookupError(f"no connector is configured for {system}/{metric}")
+            batch = await source.fetch_metric(metric, [w.employee_no for w in chunk], make_period(start, end))
+        except Exception as error:  # a connector error or a missing one: reported, never fatal
+            reason = str(error) or type(error).__name__
+            report.missing.extend(Missing(w.employee_no, w.indicator, reason) for w in chunk)
+            return
+        finally:
+            bar.update()
+        for w in chunk:
+            value = batch.values.get(w.employee_no)
+            if value is None:
+                report.missing.append(Missing(w.employee_no, w.indicator, f"{system} has no {metric} value"))
+                continue
+            rows.append(
+                {
+                    "cycle_id": cycle_id,
+                    "employee_id": w.employee_id,
+                    "indicator_version_id": w.version_id,
+                    "value": value,
+                    "system": system,
+                    "metric": metric,
+                    "fetched_at": batch.provenance.fetched_at,
+                    "checksum": value_checksum(system, metric, w.employee_no, start, end, value),
+                    "stale": batch.provenance.stale,
+                }
+            )
+
+    try:
+        await asyncio.gather(*(fetch(*call) for call in calls))
+    finally:
+        bar.close()
+    await _store(sessionmaker, cycle_id, rows, report)
+    report.missing.sort(key=lambda m: (m.employee_no, m.indicator))
+    return report
+
+
+async def _store(
+    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, rows: list[dict[str, Any]], report: CollectReport
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, cycle_id)
+        if cycle.state is not CycleState.OPEN:  # it moved on while we were fetching: store nothing
+            raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
+        existing = {
+            (row.employee_id, row.indicator_version_id): row
+            for row in await session.execute(
+                select(
+                    MetricValue.id, MetricValue.employee_id, MetricValue.indicator_version_id, MetricValue.checksum
+                ).where(MetricValue.cycle_id == cycle_id)
+            )
+        }
+        new, changed = [], []
+        for row in rows:
+            found = existing.get((row["employee_id"], row["indicator_version_id"]))
+            if found is None:
+                new.append(row)
+            elif found.checksum != row["checksum"]:
+                changed.append({**row, "b_id": found.id})
+            else:
+                report.unchanged += 1
+        table = Base.metadata.tables[MetricValue.__tablename__]
+        if new:
+            await session.execute(insert(table), new)
+        if changed:
+            await session.execute(update(table).where(table.c.id == bindparam("b_id")), changed)
+        report.stored, report.updated = len(new), len(changed)
+        report.stale = sum(1 for row in rows if row["stale"])

@@ -1,0 +1,82 @@
+"""The access audit as resolvers write it: mutations, reads of compensation and of others' ratings."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hub.db.models import AuditEntry
+from hub.operations import audit as audit_log
+from resolvers.context import Context
+from resolvers.loaders.base import Record, select_rows
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.payloads import Failure, ImportFailure
+
+OK = audit_log.OK
+DENIED = audit_log.DENIED
+
+
+async def record(context: Context, operation: str, ids: list[str], outcome: str) -> None:
+    await audit_log.record_access(
+        context.sessionmaker,
+        context.principal,
+        operation=operation,
+        ids=ids,
+        outcome=outcome,
+        request_id=context.request_id,
+    )
+
+
+def outcome_of(result: Any) -> str:
+    """``ok`` for a success record, the failure's code for an expected failure."""
+    if isinstance(result, Failure | ImportFailure):
+        return result.code
+    return OK
+
+
+def _ids_in(name: str, value: Any) -> Iterator[str]:
+    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects."""
+    if value is None:
+        return
+    if name.endswith("_id") and isinstance(value, str | int):
+        yield f"{name[:-3]}:{value}"
+    elif name.endswith("_ids") and isinstance(value, list | tuple):
+        yield from (f"{name[:-4]}:{item}" for item in value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _ids_in(field.name, getattr(value, field.name))
+
+
+def touched_ids(arguments: Mapping[str, Any], result: Any) -> list[str]:
+    """The ids a mutation was asked to touch, and those of the rows its success record carries."""
+    ids = [found for name, value in arguments.items() for found in _ids_in(name, value)]
+    if dataclasses.is_dataclass(result) and not isinstance(result, Failure | ImportFailure | type):
+        for field in dataclasses.fields(result):
+            row_id = getattr(getattr(result, field.name), "id", None)
+            if isinstance(row_id, int):
+                ids.append(f"{field.name}:{row_id}")
+    return ids
+
+
+async def audit_log_page(
+    context: Context, first: int | None, after: str | None, subject: str | None, operation: str | None
+) -> Connection:
+    """Audit entries newest first, a page at a time."""
+    first = check_page_size(first, context.settings.max_page_size)
+    before_id = decode_cursor("audit", after)
+    conditions = []
+    if subject is not None:
+        conditions.append(AuditEntry.subject == subject)
+    if operation is not None:
+        conditions.append(AuditEntry.operation == operation)
+    page = select_rows(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc()).limit(first + 1)
+    if before_id is not None:
+        page = page.where(AuditEntry.id < before_id)
+    count = select(func.count()).select_from(AuditEntry).where(*conditions)
+    async with context.sessionmaker() as session:
+        rows: list[Record] = list((await session.execute(page)).all())
+        total = (await session.execute(count)).scalar_one()
+    return make_connection("audit", rows, first, total)

@@ -1,0 +1,139 @@
+"""Loaders for records the hub does not own: training and compensation, fetched from business systems.
+
+One batch of employees is one call (or one paginated sequence) per system, never one per employee.
+A failing system fails every key of the batch with the same ``ConnectorError``; the field resolver
+turns it into a typed GraphQL error and the rest of the response stays intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiodataloader import DataLoader
+
+from connectors.base import (
+    CompensationRecord,
+    CompensationSource,
+    ConnectorError,
+    Period,
+    Provenance,
+    TrainingRecord,
+    TrainingSource,
+)
+
+MAX_EMPLOYEES_PER_CALL = 500
+
+
+class LinkedSystems(Protocol):
+    """What the loaders need of the connectors registry (``connectors.registry.Systems``)."""
+
+    @property
+    def training(self) -> TrainingSource | None: ...
+
+    @property
+    def compensation(self) -> CompensationSource | None: ...
+
+
+OnRead = Callable[[list[str]], Awaitable[None]]
+"""Called once per batch with the employee numbers read (the audit of sensitive reads)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedTraining:
+    id: str
+    course: str
+    completed_on: dt.date | None
+    hours: float | None
+    score: float | None
+    source: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedCompensation:
+    id: str
+    effective_date: dt.date
+    base_salary: float | None
+    bonus: float | None
+    currency: str
+    reason: str | None
+    provenance: Provenance
+
+
+class NotConfigured(ConnectorError):
+    """No business system of this kind is configured for the hub."""
+
+    code = "SYSTEM_NOT_CONFIGURED"
+
+
+def _training(record: TrainingRecord, provenance: Provenance) -> LinkedTraining:
+    return LinkedTraining(
+        record.id, record.course, record.completed_on, record.hours, record.score, record.source, provenance
+    )
+
+
+def _compensation(record: CompensationRecord, provenance: Provenance) -> LinkedCompensation:
+    return LinkedCompensation(
+        record.id,
+        record.effective_date,
+        record.base_salary,
+        record.bonus,
+        record.currency,
+        record.reason,
+        provenance,
+    )
+
+
+class TrainingRecordsByEmployeeLoader(DataLoader[tuple[str, dt.date | None], Any]):
+    """Keyed by (employee number, since); one call per distinct ``since`` in a batch."""
+
+    max_batch_size = MAX_EMPLOYEES_PER_CALL
+
+    def __init__(self, source: TrainingSource | None, today: dt.date) -> None:
+        super().__init__()
+        self.source = source
+        self.today = today
+
+    async def batch_load_fn(self, keys: list[tuple[str, dt.date | None]]) -> list[Any]:
+        if self.source is None:
+            return [NotConfigured("training", "no training system is configured")] * len(keys)
+        by_since: defaultdict[dt.date | None, list[str]] = defaultdict(list)
+        for number, since in keys:
+            by_since[since].append(number)
+        found: dict[tuple[str, dt.date | None], Any] = {}
+        for since, numbers in by_since.items():
+            period = None if since is None else Period(since, self.today)
+            try:
+                batch = await self.source.fetch_training(numbers, period)
+            except ConnectorError as error:
+                found.update({(number, since): error for number in numbers})
+                continue
+            for number in numbers:
+                records = batch.records.get(number, ())
+                found[(number, since)] = [_training(record, batch.provenance) for record in records]
+        return [found[key] for key in keys]
+
+
+class CompensationRecordsByEmployeeLoader(DataLoader[str, Any]):
+    """Keyed by employee number; ``on_read`` audits each batch once."""
+
+    max_batch_size = MAX_EMPLOYEES_PER_CALL
+
+    def __init__(self, source: CompensationSource | None, on_read: OnRead) -> None:
+        super().__init__()
+        self.source = source
+        self.on_read = on_read
+
+    async def batch_load_fn(self, keys: list[str]) -> list[Any]:
+        if self.source is None:
+            return [NotConfigured("payroll", "no payroll system is configured")] * len(keys)
+        try:
+            batch = await self.source.fetch_compensation(keys)
+        except ConnectorError as error:
+            return [error] * len(keys)
+        await self.on_read(keys)
+        return [[_compensation(record, batch.provenance) for record in batch.records.get(key, ())] for key in keys]

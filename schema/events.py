@@ -1,0 +1,54 @@
+"""Results out: the result event stream, as a catch-up query and as a live subscription."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers import events as event_stream
+from resolvers.loaders.base import Record
+from schema.info import Info
+from schema.permissions import AUTHENTICATED, enforce
+from schema.results import AppraisalResult, Cycle
+
+EVENT_SCOPE = (
+    "Events of results the caller may see (the same row scope as results); checked again for every event delivered."
+)
+
+
+@strawberry.type(description="One published (or revised) appraisal result. eventId is stable across redeliveries.")
+class ResultEvent:
+    event_id: strawberry.ID
+    type: str
+    occurred_at: dt.datetime
+
+    @strawberry.field(description="Resume after this event by passing it as 'after'.")
+    def cursor(self, root: strawberry.Parent[Record]) -> str:
+        return event_stream.cursor_of(root)
+
+    @strawberry.field
+    async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
+        return await info.context.loaders.cycle_by_id.load(root.cycle_id)
+
+    @strawberry.field
+    async def result(self, root: strawberry.Parent[Record], info: Info) -> AppraisalResult:
+        return await info.context.loaders.result_by_id.load(root.result_id)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=AUTHENTICATED.describe(
+            "Every result event after the cursor (all of them when it is null), then new ones live. "
+            "At-least-once. " + EVENT_SCOPE
+        ),
+        extensions=enforce(AUTHENTICATED, "resultPublished"),
+    )
+    async def result_published(
+        self, info: Info, after: str | None = None, cycle_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[ResultEvent, None]:
+        poll = info.context.settings.event_poll_seconds
+        async for event in event_stream.result_published(info.context, after, cycle_id, poll):
+            yield event

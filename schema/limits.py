@@ -1,0 +1,235 @@
+"""Limits on abusive documents: depth, aliases, expanded size and estimated cost, all checked before execution.
+
+Depth and alias counts are strawberry's own validation rules, made once per schema so that the
+ValidationCache keeps hitting (a rule class made per request would be a new cache key every time).
+They expand fragment spreads without memoising, which a document of fragments that each spread the
+next one twice turns exponential; a memoised count of the expanded document guards them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+)
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+
+SYSTEM_FIELDS = frozenset({"trainingRecords", "compensationRecords"})
+"""Fields fed by a business system: each costs a call to that system per batch, not a SQL statement."""
+
+
+def limit_error(message: str, limit: str, maximum: int, **extensions: object) -> GraphQLError:
+    return GraphQLError(
+        message, extensions={"code": "QUERY_TOO_COMPLEX", "limit": limit, "maximum": maximum, **extensions}
+    )
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+
+
+def expanded_size(document: DocumentNode, stop_above: int) -> int:
+    """How many fields the document selects once every fragment spread is expanded (stops early)."""
+    fragments = _fragments(document)
+    memo: dict[str, int] = {}
+
+    def count(selection_set: SelectionSetNode, visiting: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1 + (count(selection.selection_set, visiting) if selection.selection_set else 0)
+            elif isinstance(selection, InlineFragmentNode):
+                total += count(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if name not in memo and fragment is not None and name not in visiting:
+                    memo[name] = count(fragment.selection_set, visiting | {name})
+                total += memo.get(name, 0)  # unknown and cyclic spreads are other rules' errors
+            if total > stop_above:
+                break
+        return total
+
+    total = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            total += count(definition.selection_set, frozenset())
+    return total
+
+
+def document_rules(*, max_depth: int, max_aliases: int, max_fields: int) -> list[type[ASTValidationRule]]:
+    """The validation rules that bound a document's shape; build once per schema."""
+    depth_rule = depth_validator(max_depth, should_ignore=None)
+    alias_rule = alias_validator(max_aliases)
+
+    class DocumentShapeLimits(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            document = context.document
+            size = expanded_size(document, stop_above=max_fields)
+            if size > max_fields:
+                context.report_error(
+                    limit_error(f"the document expands to more than {max_fields} fields", "fields", max_fields)
+                )
+                return
+            defined = set(_fragments(document))
+            if _spreads(document) - defined:
+                return  # KnownFragmentNames reports it; the limiters below would fail on the missing fragment
+            # Both do all their work in their constructors; errors land in the context.
+            depth_rule(context)
+            alias_rule(context)
+
+    return [DocumentShapeLimits]
+
+
+def _spreads(document: DocumentNode) -> set[str]:
+    names: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
+                walk(selection.selection_set)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            walk(definition.selection_set)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """What the estimate charges: 1 per field per parent, lists multiply, system fields weigh more."""
+
+    max_cost: int
+    list_size: int
+    system_field: int
+    max_page_size: int
+    system_fields: frozenset[str] = SYSTEM_FIELDS
+
+
+def estimate_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+    model: CostModel,
+) -> int:
+    """An upper-bound estimate of the work an operation asks for, before anything runs.
+
+    Every field costs 1 for each parent it is resolved on, a business-system field ``system_field``.
+    A field with a ``first`` argument multiplies its children by the page size (as sent, else the
+    argument's default, clamped to the maximum page size); any other list by ``list_size``. The lists
+    inside a connection (``edges``) are the page already counted.
+    """
+    fragments = _fragments(document)
+    memo: dict[tuple[str, str], int] = {}
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+
+    def page_size(node: FieldNode, default: object) -> int:
+        value: object = default
+        for argument in node.arguments or ():
+            if argument.name.value != "first":
+                continue
+            if isinstance(argument.value, IntValueNode):
+                value = int(argument.value.value)
+            elif isinstance(argument.value, VariableNode):
+                value = variables.get(argument.value.name.value, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return model.list_size
+        return max(0, min(value, model.max_page_size))
+
+    def unit_cost(selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
+        """The cost of a selection set resolved on one parent; the cost of N parents is N times this."""
+        fields = getattr(parent, "fields", {})
+        in_connection = parent.name.endswith("Connection")
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                field = fields.get(selection.name.value)
+                if field is None:  # __typename and introspection: free
+                    continue
+                total += model.system_field if selection.name.value in model.system_fields else 1
+                if selection.selection_set is None:
+                    continue
+                field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+                if "first" in field.args:
+                    size = page_size(selection, field.args["first"].default_value)
+                elif isinstance(field_type, GraphQLList) and not in_connection:
+                    size = model.list_size
+                else:
+                    size = 1
+                total += size * unit_cost(selection.selection_set, get_named_type(field.type))
+            elif isinstance(selection, InlineFragmentNode):
+                total += unit_cost(selection.selection_set, _narrow(schema, selection.type_condition, parent))
+            elif isinstance(selection, FragmentSpreadNode):
+                key = (selection.name.value, parent.name)
+                if key not in memo:
+                    fragment = fragments[selection.name.value]  # validated: it exists, no cycles
+                    memo[key] = unit_cost(fragment.selection_set, _narrow(schema, fragment.type_condition, parent))
+                total += memo[key]
+        return total
+
+    return unit_cost(operation.selection_set, root)
+
+
+def _narrow(schema: GraphQLSchema, condition: Any, parent: GraphQLNamedType) -> GraphQLNamedType:
+    if condition is None:
+        return parent
+    return schema.get_type(condition.name.value) or parent
+
+
+class CostLimiter(SchemaExtension):
+    """Refuses an operation whose estimated cost passes the maximum, before it executes."""
+
+    def __init__(self, model: CostModel) -> None:
+        self.model = model
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            operation = get_operation_ast(document, context.operation_name)
+            if operation is not None:
+                cost = estimate_cost(context.schema._schema, document, operation, context.variables or {}, self.model)
+                if cost > self.model.max_cost:
+                    # A result set here is what strawberry returns instead of executing.
+                    error = limit_error(
+                        f"the query's estimated cost {cost} exceeds the maximum cost of {self.model.max_cost}",
+                        "cost",
+                        self.model.max_cost,
+                        cost=cost,
+                    )
+                    context.result = ExecutionResult(data=None, errors=[error])
+        yield

@@ -1,0 +1,81 @@
+"""Unexpected errors are masked for the client and logged with the request id; ours stay readable.
+
+An error is *ours* when it is a GraphQL error by construction: the parser's and the validator's
+(no original error), one a resolver raised deliberately (a GraphQLError subclass such as
+BadUserInput or Forbidden), or one that carries ``extensions.code``. Anything else is a Python
+exception escaping a resolver or an extension, whose text may show internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
+
+log = logging.getLogger("perfhub.graphql")
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """True when the error's message may show internals and must be masked."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return not (error.extensions and "code" in error.extensions)
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str:
+    context = execution_context.context if execution_context is not None else None
+    return str(getattr(context, "request_id", "") or "-")
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's MaskErrors with our rule, and the request id in the masked message and extensions."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = _request_id(self.execution_context)
+        if isinstance(error.original_error, RecursionError):
+            # The parser or a rule recursed too deep: the document's nesting, not a fault of ours.
+            message, code = "the document is nested too deeply", "QUERY_TOO_COMPLEX"
+        else:
+            message, code = f"Unexpected error (request id {request_id}).", "INTERNAL_SERVER_ERROR"
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": code, "requestId": request_id},
+        )
+
+
+class PerfhubSchema(strawberry.Schema):
+    """The strawberry Schema, logging unexpected errors with traceback and request id, and ours quietly."""
+
+    def process_errors(self, errors: Iterable[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        request_id = _request_id(execution_context)
+        operation = execution_context.operation_name if execution_context is not None else None
+        for error in errors:
+            if is_unexpected(error):
+                log.error(
+                    "unexpected error in operation %s (request id %s): %s",
+                    operation or "-",
+                    request_id,
+                    error.message,
+                    exc_info=error.original_error,
+                    extra={"request_id": request_id},
+                )
+            else:
+                log.info(
+                    "operation %s (request id %s) answered an error: %s",
+                    operation or "-",
+                    request_id,
+                    error.message,
+                    extra={"request_id": request_id},
+                )

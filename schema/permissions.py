@@ -1,0 +1,132 @@
+"""Field rules: who may read a field or run a mutation, enforced by strawberry and stated in the SDL.
+
+Each rule is a strawberry permission (denial is a ``FORBIDDEN`` error on that field alone; the rest of
+the response is intact) and a sentence appended to the field's description, so that the rules a
+consumer reads in ``schema.graphql`` are the rules the server applies. Which rows a field reaches is
+the other half, decided in SQL by ``resolvers.scope``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver
+from strawberry.permission import BasePermission, PermissionExtension
+
+from hub.auth import Role
+from resolvers import audit
+from schema.info import Info
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Roles that may use a field; ``names_grant`` also admits analysts granted names."""
+
+    roles: frozenset[Role]
+    sentence: str
+    names_grant: bool = False
+
+    def allows(self, info: Info) -> bool:
+        principal = info.context.principal
+        if not principal.roles.isdisjoint(self.roles):
+            return True
+        return self.names_grant and info.context.scope.sees_names
+
+    def describe(self, description: str | None) -> str:
+        return f"{description} Access: {self.sentence}" if description else f"Access: {self.sentence}"
+
+
+class RuleCheck(BasePermission):
+    """The strawberry side of a Rule."""
+
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def __init__(self, rule: Rule, field_name: str) -> None:
+        self.rule = rule
+        self.message = f"not allowed: {field_name} requires {rule.sentence.rstrip('.')}"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return self.rule.allows(info)
+
+
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
+
+
+AUTHENTICATED = Rule(_roles(*Role), "any authenticated role.")
+NAMES = Rule(
+    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE, Role.PAYROLL, Role.TRAINING),
+    "hr_admin, manager, employee, payroll, training; analyst only with the 'names' grant.",
+    names_grant=True,
+)
+COMPENSATION = Rule(_roles(Role.HR_ADMIN, Role.PAYROLL), "hr_admin and payroll only; every read is audited.")
+TRAINING_RECORDS = Rule(
+    _roles(Role.HR_ADMIN, Role.TRAINING, Role.MANAGER, Role.EMPLOYEE),
+    "hr_admin, training, manager (own scope), employee (self).",
+)
+RATINGS = Rule(
+    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE),
+    "hr_admin, manager (own scope), employee (self); reading another person's ratings is audited.",
+)
+STATISTICS = Rule(
+    _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group smaller than the minimum group "
+    "size (PERFHUB_MIN_GROUP_SIZE, default 5) keeps its count but its statistics are null.",
+)
+DIAGNOSTICS = Rule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
+AUDIT = Rule(_roles(Role.HR_ADMIN), "hr_admin only.")
+HR_ONLY = Rule(_roles(Role.HR_ADMIN), "hr_admin only; audited.")
+RATERS = Rule(
+    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE),
+    "hr_admin, or the assigned rater themselves (employee, manager); audited.",
+)
+
+
+EMPLOYEE_SCOPE = (
+    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their department "
+    "subtree, their direct reports and themselves; an employee themselves."
+)
+RESULT_SCOPE = (
+    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only."
+)
+
+
+class Audited(FieldExtension):
+    """Writes an audit entry for every call of a mutation, allowed or not, after it has run."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+
+    async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        try:
+            result = await next_(source, info, **kwargs)
+        except GraphQLError as error:
+            outcome = audit.DENIED if (error.extensions or {}).get("code") == "FORBIDDEN" else "error"
+            await audit.record(info.context, self.operation, audit.touched_ids(kwargs, None), outcome)
+            raise
+        await audit.record(info.context, self.operation, audit.touched_ids(kwargs, result), audit.outcome_of(result))
+        return result
+
+
+def enforce(rule: Rule, name: str) -> list[FieldExtension]:
+    """The field extensions that enforce ``rule`` on the field called ``name``."""
+    return [PermissionExtension([RuleCheck(rule, name)], use_directives=False)]
+
+
+def guarded(rule: Rule, name: str, description: str | None = None, **options: Any) -> Any:
+    """``strawberry.field`` with the rule enforced and stated; ``name`` is the GraphQL field name."""
+    return strawberry.field(description=rule.describe(description), extensions=enforce(rule, name), **options)
+
+
+def guarded_mutation(rule: Rule, name: str, description: str | None = None, **options: Any) -> Any:
+    """``strawberry.mutation`` with the rule enforced and stated, and every call audited (denials too)."""
+    return strawberry.mutation(
+        description=rule.describe(description),
+        # The last extension is the outermost: the audit sees the permission's denial.
+        extensions=[*enforce(rule, name), Audited(name)],
+        **options,
+    )

@@ -1,0 +1,148 @@
+"""Collecting a cycle's extension values from business systems, with fake connectors that count calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import MetricValue
+from hub.demo.catalogue import EXTENSION_INDICATORS, METRICS, demo_metric_value
+from hub.demo.organisation import SeedSummary
+from hub.operations.collect import EMPLOYEES_PER_CALL, collect_metrics
+from hub.operations.errors import WrongCycleState
+from tests.conftest import SEED
+
+FETCHED_AT = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class FakeProvenance:
+    fetched_at: dt.datetime
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class FakeBatch:
+    values: Mapping[str, float]
+    provenance: FakeProvenance
+
+
+@dataclass(frozen=True)
+class FakePeriod:
+    start: dt.date
+    end: dt.date
+
+
+@dataclass
+class FakeSystem:
+    """Answers like the demo business systems; ``down`` makes every call fail."""
+
+    name: str
+    down: bool = False
+    stale: bool = False
+    calls: list[tuple[str, int]] = field(default_factory=list)
+
+    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: FakePeriod) -> FakeBatch:
+        self.calls.append((metric, len(employee_numbers)))
+        if self.down:
+            raise ConnectionError(f"{self.name}: unavailable (503)")
+        values = {n: demo_metric_value(SEED, n, metric, period.start) for n in employee_numbers}
+        return FakeBatch({n: v for n, v in values.items() if v is not None}, FakeProvenance(FETCHED_AT, self.stale))
+
+
+def lookup(systems: dict[str, FakeSystem]) -> Callable[[str, str], FakeSystem | None]:
+    return lambda system, _metric: systems.get(system)
+
+
+async def stored(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> int:
+    async with sessionmaker() as session:
+        count: int = await session.scalar(
+            select(func.count()).select_from(MetricValue).where(MetricValue.cycle_id == cycle_id)
+        )
+    return count
+
+
+@pytest.fixture
+def systems() -> dict[str, FakeSystem]:
+    return {name: FakeSystem(name) for name in {profile.system for profile in METRICS.values()}}
+
+
+async def test_collects_every_extension_value_once_per_metric_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    cycle = seeded.current_cycle_id
+    assert await stored(sessionmaker, cycle) == 0
+    report = await collect_metrics(sessionmaker, cycle, sources=lookup(systems), make_period=FakePeriod)
+    calls = [call for system in systems.values() for call in system.calls]
+    # One call per metric for the whole organisation (120 employees fit one call), never per employee.
+    assert len(calls) == len({metric for metric, _ in calls})
+    assert all(size <= EMPLOYEES_PER_CALL for _, size in calls)
+    assert report.stored == await stored(sessionmaker, cycle) > 0
+    assert report.updated == report.unchanged == 0
+    # The demo systems have no record of about 2% of values: each is listed with its indicator.
+    assert all(m.reason.endswith("value") for m in report.missing)
+    assert report.stored + len(report.missing) == sum(size for _, size in calls)
+    async with sessionmaker() as session:
+        row = (await session.execute(select(MetricValue).where(MetricValue.cycle_id == cycle).limit(1))).scalar_one()
+    assert row.fetched_at == FETCHED_AT and len(row.checksum) == 64 and row.system in systems and not row.stale
+
+
+async def test_collecting_twice_stores_no_duplicates(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    cycle = seeded.current_cycle_id
+    first = await collect_metrics(sessionmaker, cycle, sources=lookup(systems), make_period=FakePeriod)
+    second = await collect_metrics(sessionmaker, cycle, sources=lookup(systems), make_period=FakePeriod)
+    assert second.stored == second.updated == 0
+    assert second.unchanged == first.stored == await stored(sessionmaker, cycle)
+
+
+async def test_a_system_that_is_down_is_reported_per_employee_and_indicator(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    systems["security"].down = True
+    report = await collect_metrics(
+        sessionmaker, seeded.current_cycle_id, sources=lookup(systems), make_period=FakePeriod
+    )
+    security = {spec.code for spec in EXTENSION_INDICATORS if spec.source and spec.source.system == "security"}
+    down = [m for m in report.missing if "unavailable" in m.reason]
+    assert down and {m.indicator for m in down} == security
+    assert all(m.reason == "security: unavailable (503)" for m in down)
+    assert report.stored > 0  # the other systems' values are stored
+    async with sessionmaker() as session:
+        systems_stored = set(
+            (
+                await session.scalars(
+                    select(MetricValue.system).where(MetricValue.cycle_id == seeded.current_cycle_id).distinct()
+                )
+            ).all()
+        )
+    assert systems_stored == {"finance", "tickets"}
+
+
+async def test_stale_answers_are_flagged(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    systems["finance"].stale = True
+    report = await collect_metrics(
+        sessionmaker, seeded.current_cycle_id, sources=lookup(systems), make_period=FakePeriod
+    )
+    async with sessionmaker() as session:
+        flagged = set((await session.scalars(select(MetricValue.system).where(MetricValue.stale))).all())
+    assert flagged == {"finance"}
+    assert report.stale > 0
+
+
+async def test_only_open_cycles_collect_and_nothing_is_written_otherwise(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    before = await stored(sessionmaker, seeded.past_cycle_id)
+    with pytest.raises(WrongCycleState):
+        await collect_metrics(sessionmaker, seeded.past_cycle_id, sources=lookup(systems), make_period=FakePeriod)
+    assert await stored(sessionmaker, seeded.past_cycle_id) == before
+    assert all(not system.calls for system in systems.values())

@@ -1,0 +1,184 @@
+"""Results out: the outbox written on publish, the catch-up query and the subscription, per role.
+
+The demo's past cycle is published by the seed, so its events are in the outbox; the tests publish the
+current cycle too and watch the subscription pick it up live. Subscriptions are checked on every event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import strawberry
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.auth import Principal, Role
+from hub.config import Settings
+from hub.db.models import AppraisalResult, Employee, ResultEvent
+from hub.demo.organisation import SeedSummary
+from hub.operations.cycles import close_calibration, publish_cycle
+from hub.operations.scoring import score_cycle
+from resolvers.context import Context
+from schema import build_schema
+from tests.conftest import TODAY
+
+SUBSCRIPTION = """
+subscription($after: String, $cycleId: ID) {
+  resultPublished(after: $after, cycleId: $cycleId) {
+    cursor eventId type cycle { id } result { id totalScore employee { id } }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def schema() -> strawberry.Schema:
+    return build_schema()
+
+
+def context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], principal: Principal) -> Context:
+    return Context(settings=settings, sessionmaker=sessionmaker, today=TODAY, principal=principal, request_id="ev")
+
+
+async def take(stream: AsyncIterator[Any], count: int, within: float = 20.0) -> list[dict[str, Any]]:
+    """The next ``count`` events of a subscription (errors fail the test)."""
+    events = []
+    async with asyncio.timeout(within):
+        while len(events) < count:
+            result = await anext(stream)
+            assert not result.errors, result.errors
+            events.append(result.data["resultPublished"])
+    return events
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"event_poll_seconds": 0.05})
+
+
+async def test_publishing_writes_one_event_per_result_in_the_same_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary
+) -> None:
+    async with sessionmaker() as session:
+        published = await session.scalar(
+            select(func.count()).select_from(AppraisalResult).where(AppraisalResult.cycle_id == seeded.past_cycle_id)
+        )
+        events = await session.scalar(
+            select(func.count()).select_from(ResultEvent).where(ResultEvent.cycle_id == seeded.past_cycle_id)
+        )
+        ids = (await session.scalars(select(ResultEvent.event_id))).all()
+    assert events == published > 0
+    assert len(set(ids)) == len(ids)
+
+
+async def test_catch_up_query_pages_by_cursor(
+    schema: strawberry.Schema, fast_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    hr = context(fast_settings, sessionmaker, Principal("hr", frozenset({Role.HR_ADMIN})))
+    query = "query($after: String) { resultEvents(after: $after, first: 50) { cursor eventId } }"
+    seen: list[str] = []
+    after = None
+    while True:
+        result = await schema.execute(query, variable_values={"after": after}, context_value=hr)
+        assert not result.errors and result.data is not None
+        page = result.data["resultEvents"]
+        if not page:
+            break
+        seen += [event["eventId"] for event in page]
+        after = page[-1]["cursor"]
+    async with sessionmaker() as session:
+        assert len(seen) == len(set(seen)) == await session.scalar(select(func.count()).select_from(ResultEvent))
+
+
+async def test_subscription_replays_then_delivers_live_events(
+    schema: strawberry.Schema,
+    fast_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    seeded: SeedSummary,
+) -> None:
+    payroll = context(fast_settings, sessionmaker, Principal("payroll", frozenset({Role.PAYROLL})))
+    async with sessionmaker() as session:
+        replayed = await session.scalar(select(func.count()).select_from(ResultEvent))
+    stream = await schema.subscribe(SUBSCRIPTION, context_value=payroll)
+    assert isinstance(stream, AsyncIterator)
+    try:
+        first = await take(stream, replayed)
+        assert {event["cycle"]["id"] for event in first} == {str(seeded.past_cycle_id)}
+        # Publish the current cycle while subscribed: its events arrive live, after the replay, in order.
+        await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+        await close_calibration(sessionmaker, seeded.current_cycle_id, actor="test")
+        await publish_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+        live = await take(stream, 3)
+        assert {event["cycle"]["id"] for event in live} == {str(seeded.current_cycle_id)}
+    finally:
+        await stream.aclose()
+    # Resuming from a cursor delivers exactly what came after it.
+    resumed = await schema.subscribe(SUBSCRIPTION, variable_values={"after": live[0]["cursor"]}, context_value=payroll)
+    assert isinstance(resumed, AsyncIterator)
+    try:
+        again = await take(resumed, 2)
+    finally:
+        await resumed.aclose()
+    assert [event["eventId"] for event in again] == [event["eventId"] for event in live[1:]]
+
+
+async def test_an_employee_receives_only_their_own_result(
+    schema: strawberry.Schema,
+    fast_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    seeded: SeedSummary,
+) -> None:
+    async with sessionmaker() as session:
+        me = (await session.execute(select(Employee.id, Employee.employee_no).order_by(Employee.id.desc()))).first()
+    assert me is not None
+    employee = context(fast_settings, sessionmaker, Principal("me", frozenset({Role.EMPLOYEE}), me.employee_no))
+    stream = await schema.subscribe(SUBSCRIPTION, context_value=employee)
+    assert isinstance(stream, AsyncIterator)
+    try:
+        mine = await take(stream, 1)
+        assert mine[0]["result"]["employee"]["id"] == str(me.id)
+        # Nothing else follows: every other event is someone else's.
+        with pytest.raises(TimeoutError):
+            await take(stream, 1, within=0.5)
+    finally:
+        await stream.aclose()
+
+
+async def test_an_expired_token_ends_the_subscription_at_the_next_event(
+    schema: strawberry.Schema, fast_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The check runs per event: a principal valid at subscribe time but expired since is cut off.
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.3)
+    principal = Principal("payroll", frozenset({Role.PAYROLL}), expires_at=expires)
+    stream = await schema.subscribe(SUBSCRIPTION, context_value=context(fast_settings, sessionmaker, principal))
+    assert isinstance(stream, AsyncIterator)
+    try:
+        first = await anext(stream)
+        assert not first.errors
+        await asyncio.sleep(0.4)
+        async with asyncio.timeout(10):
+            while True:
+                result = await anext(stream)
+                if result.errors:
+                    break
+        assert result.errors[0].extensions == {"code": "FORBIDDEN"}
+        assert "expired" in result.errors[0].message
+    finally:
+        await stream.aclose()
+
+
+async def test_anonymous_cannot_subscribe(
+    schema: strawberry.Schema, fast_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    anonymous = context(fast_settings, sessionmaker, Principal("anonymous"))
+    outcome = await schema.subscribe(SUBSCRIPTION, context_value=anonymous)
+    if isinstance(outcome, AsyncIterator):
+        result = await anext(outcome)
+        await outcome.aclose()
+    else:
+        result = outcome
+    assert result.errors and result.errors[0].extensions == {"code": "FORBIDDEN"}
