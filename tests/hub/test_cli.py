@@ -1,13 +1,16 @@
-"""The perfhub command as a user runs it: serve on the embedded default, compute, import-metrics."""
+"""The perfhub command as a user runs it: serve on the embedded default, token, compute, import-metrics, collect."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +23,8 @@ from hub.config import Settings
 from hub.db.engine import create_engine
 from hub.db.models import Employee, Indicator, Post
 from hub.demo.organisation import SeedSummary
+from hub.demo.systems import DemoSystems, serve_demo_systems
+from tests.conftest import EMPLOYEES, SEED
 
 
 def free_port() -> int:
@@ -83,6 +88,16 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
         assert answer["data"]["employees"]["totalCount"] == 120
         assert sorted(cycle["state"] for cycle in answer["data"]["cycles"]) == ["OPEN", "PUBLISHED"]
         assert (tmp_path / "perfhub.db").exists()
+        # The demo business systems run beside the hub on free loopback ports, and the hub reads them.
+        assert any("demo business systems" in line for line in lines), "".join(lines)
+        linked = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ employees(first: 3) { edges { node { compensationRecords { currency } } } } }"},
+            headers={"Authorization": f"Bearer {tokens['payroll']}"},
+            timeout=30,
+        ).json()
+        assert "errors" not in linked, linked
+        assert all(edge["node"]["compensationRecords"] for edge in linked["data"]["employees"]["edges"])
         # A token made by another process later is accepted by the running server: they share the secret file.
         token = subprocess.run(
             [str(Path(sys.executable).parent / "perfhub"), "token", "--role", "employee", "--employee", "E000012"],
@@ -185,3 +200,76 @@ def test_serve_refuses_to_start_without_a_key(
     monkeypatch.delenv("PERFHUB_JWT_SECRET", raising=False)
     assert main(["serve"]) == 1
     assert "PERFHUB_JWT_SECRET" in capsys.readouterr().err
+
+
+@pytest.fixture
+def demo_systems() -> Iterator[DemoSystems]:
+    """The demo business systems, served from a thread of their own so that synchronous CLI calls reach them."""
+    ready: queue.Queue[DemoSystems] = queue.Queue()
+    stop = threading.Event()
+
+    async def run() -> None:
+        async with serve_demo_systems(SEED, EMPLOYEES) as demo:
+            ready.put(demo)
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.get(timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_collect_from_a_systems_file_is_idempotent(
+    database_url: str,
+    seeded: SeedSummary,
+    demo_systems: DemoSystems,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`perfhub collect CYCLE --systems FILE` pulls the cycle's values; a second run stores nothing new."""
+    systems_file = tmp_path / "systems.toml"
+    demo_systems.write_config(systems_file)
+    written = systems_file.read_text(encoding="utf-8")
+    assert not any(secret in written for secret in demo_systems.secrets.values())
+    argv = ["--database-url", database_url, "collect", str(seeded.current_cycle_id), "--systems", str(systems_file)]
+    # Secrets come from the environment variables the file names, never from the file.
+    assert main(argv) == 1
+    assert "PERFHUB_" in capsys.readouterr().err
+    for name, value in demo_systems.secrets.items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    new = int(first.split(": ")[2].split(" new")[0])
+    assert new > 0, first
+    assert main(argv) == 0
+    second = capsys.readouterr().out
+    assert f"0 new, 0 updated, {new} unchanged" in second, second
+
+
+def test_collect_refuses_a_cycle_that_is_not_open(
+    database_url: str,
+    seeded: SeedSummary,
+    demo_systems: DemoSystems,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    systems_file = tmp_path / "systems.toml"
+    demo_systems.write_config(systems_file)
+    for name, value in demo_systems.secrets.items():
+        monkeypatch.setenv(name, value)
+    argv = ["--database-url", database_url, "collect", str(seeded.past_cycle_id), "--systems", str(systems_file)]
+    assert main(argv) == 1
+    assert "WRONG_CYCLE_STATE" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_invalid_systems_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "systems.toml"
+    broken.write_text('[systems.finance]\nkind = "soap"\n', encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    assert main(["--database-url", url, "serve", "--systems", str(broken)]) == 1
+    assert "finance" in capsys.readouterr().err
