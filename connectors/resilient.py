@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from connectors.base import (
+    BadResponse,
     CompensationRecord,
     CompensationSource,
     ConnectorError,
@@ -66,6 +67,18 @@ def decode_record(cls: type[Rec], data: dict[str, Any]) -> Rec:
     return cls(**fields)
 
 
+async def _as_connector_errors(system: str, fetch: Callable[[], Awaitable[T]]) -> T:
+    """Any failure of a source is a ConnectorError: an answer a parser trips over (an overflowing date,
+    JSON nested too deep, a mapping that hits an unexpected type) is a bad response from that system."""
+    try:
+        return await fetch()
+    except ConnectorError:
+        raise
+    except Exception as error:
+        log.warning("%s: unexpected failure reading its answer", system, exc_info=True)
+        raise BadResponse(system, f"unreadable answer ({type(error).__name__})") from error
+
+
 class _CachedCalls:
     """What the three wrappers share: the fresh / call / store / stale-on-failure sequence."""
 
@@ -87,7 +100,7 @@ class _CachedCalls:
             return cached
         try:
             with track_retries() as tracker:
-                result = await fetch()
+                result = await _as_connector_errors(self.system, fetch)
         except ConnectorError as error:
             if entry is None or cached is None:
                 raise

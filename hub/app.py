@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # strawberry's HTTP layer, as its views use it
+from graphql import GraphQLError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -25,6 +26,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import SystemsConfig
@@ -37,6 +42,7 @@ from hub.ratelimit import RateLimiter
 from hub.systems import configured_systems, open_systems
 from resolvers.context import Context
 from schema import build_schema
+from schema.operation_guard import RateLimited, TokenExpired, token_expired
 
 log = logging.getLogger("perfhub")
 
@@ -65,13 +71,49 @@ class _Refused(Exception):
         self.response = response
 
 
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, admitting each operation on the socket as ``_admit`` admits a request."""
+
+    view: PerfhubGraphQL  # strawberry types it as any view; this handler serves only ours
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # The protocol's own refusals (no connection_ack yet, an id in use) close the socket: theirs first.
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refusal = self.view.admit_socket_operation(self.context.principal)
+            if refusal is not None:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
+                return
+        await super().handle_subscribe(message)
+
+
+class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws (subscriptions only), admitting each operation on the socket as ``_admit`` admits a request."""
+
+    view: PerfhubGraphQL  # as above
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            refusal = self.view.admit_socket_operation(self.context.principal)
+            if refusal is not None:
+                # A start replaces a running operation of the same id, refused or not: no limit-free restarts.
+                await self.cleanup_operation(message["id"])
+                await self.send_message({"id": message["id"], "type": "error", "payload": refusal.formatted})
+                return
+        await super().handle_start(message)
+
+
 class PerfhubGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI endpoint: authenticates every request and socket, rate-limits, builds the Context.
 
     Over HTTP the bearer token is in the Authorization header; over a WebSocket it is in the
-    ``connection_init`` payload, and the principal then holds for every operation on the socket.
-    Without a token a caller may load GraphiQL and run introspection-only documents, nothing else.
+    ``connection_init`` payload, and the principal then holds for every operation on the socket,
+    until the token expires. Every operation on a socket takes a token from the principal's rate-limit
+    bucket, the one its HTTP requests take from. Without a token a caller may load GraphiQL and run
+    introspection-only documents, nothing else.
     """
+
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
 
     def __init__(self, settings: Settings, clock: Clock, authenticator: Authenticator) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
@@ -178,6 +220,21 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         if retry_after > 0:
             log.info("rate limit: %s must wait %.1f s", key, retry_after)
             raise _Refused(guards.rate_limited(retry_after))
+
+    def admit_socket_operation(self, principal: Principal) -> GraphQLError | None:
+        """The error refusing an operation on an authenticated socket, or None to let it start.
+
+        The token may have expired since ``connection_init``, or the principal used up its rate limit.
+        Checked when the operation arrives, before its document is parsed, as ``_admit`` is per request;
+        the schema's OperationGuard checks the expiry again when the operation executes.
+        """
+        if token_expired(principal, dt.datetime.now(dt.UTC), self.settings.jwt_leeway_seconds):
+            return TokenExpired()
+        retry_after = self.rate_limiter.acquire(principal.subject)
+        if retry_after > 0:
+            log.info("rate limit: %s must wait %.1f s (WebSocket)", principal.subject, retry_after)
+            return RateLimited(retry_after)
+        return None
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticates a socket from its ``connection_init`` payload ``{"Authorization": "Bearer ..."}``."""

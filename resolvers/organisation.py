@@ -6,13 +6,16 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
+from hub.auth import Role
 from hub.db.models import Department, Employee, Post
+from hub.domain import CycleState
 from resolvers import audit
 from resolvers.context import Context
-from resolvers.errors import parse_id
+from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilterInput, employee_conditions
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.scope import MANAGED
 
 
 async def employee(context: Context, id_: str) -> Record | None:
@@ -26,13 +29,15 @@ async def employees(
     """A page of employees in id order, with the total matching the filter."""
     first = check_page_size(first, context.settings.max_page_size)
     after_id = decode_cursor("employee", after)
+    if filter_ is not None and filter_.name_contains and not context.scope.may_search_names:
+        raise Forbidden("not allowed: filtering by name needs the 'names' grant")
     conditions = employee_conditions(filter_)
+    page = context.scope.employee_rows().where(*conditions).order_by(Employee.id).limit(first + 1)
+    if after_id is not None:
+        page = page.where(Employee.id > after_id)
     in_scope = context.scope.employees()
     if in_scope is not None:
         conditions.append(in_scope)
-    page = select_rows(Employee).where(*conditions).order_by(Employee.id).limit(first + 1)
-    if after_id is not None:
-        page = page.where(Employee.id > after_id)
     count = select(func.count()).select_from(Employee).where(*conditions)
     async with context.sessionmaker() as session:
         rows = (await session.execute(page)).all()
@@ -61,6 +66,12 @@ async def ratings_received(context: Context, employee: Record, cycle_id: str) ->
     cycle_key = parse_id(cycle_id)
     if cycle_key is None:
         return []
+    roles = context.principal.roles
+    if not (Role.HR_ADMIN in roles or (Role.MANAGER in roles and getattr(employee, MANAGED, False))):
+        # The ratee themselves: their ratings become theirs to read when the cycle is published.
+        cycle = await context.loaders.cycle_by_id.load(cycle_key)
+        if cycle is not None and cycle.state is not CycleState.PUBLISHED:
+            raise Forbidden("not allowed: ratings reach the ratee when the cycle is published")
     ratings: list[Record] = await context.loaders.ratings_by_ratee_cycle.load((employee.id, cycle_key))
     if employee.employee_no != context.principal.employee_number:
         await audit.record(

@@ -9,9 +9,10 @@ costs no extra statement.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Label, Select, and_, false, literal, or_, select
 
 from hub.auth import Grant, Principal, Role
 from hub.db.models import AppraisalResult, Cycle, Department, Employee
@@ -19,11 +20,15 @@ from hub.domain import CycleState
 
 # Roles that see every employee row (what a field shows is decided by the field rules).
 _ALL_EMPLOYEES = frozenset({Role.HR_ADMIN, Role.ANALYST, Role.PAYROLL, Role.TRAINING})
+# Roles that see every employee's name.
+_ALL_NAMES = frozenset({Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING})
+MANAGED = "managed"
+"""The column every scoped employee row carries: true when the principal manages that employee."""
 # Roles that see results of cycles before they are published (scoring, calibration).
 _UNPUBLISHED_RESULTS = frozenset({Role.HR_ADMIN, Role.MANAGER, Role.ANALYST})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Scope:
     principal: Principal
 
@@ -36,24 +41,60 @@ class Scope:
         return not self.principal.roles.isdisjoint(_UNPUBLISHED_RESULTS)
 
     @property
-    def sees_names(self) -> bool:
-        """Analysts see names only when granted; every other role that reaches an employee sees them."""
-        roles = self.principal.roles - {Role.ANALYST}
-        return bool(roles) or Grant.NAMES in self.principal.grants
+    def sees_every_name(self) -> bool:
+        """HR and the system principals see every name; analysts only with the names grant."""
+        roles = self.principal.roles
+        return not roles.isdisjoint(_ALL_NAMES) or (Role.ANALYST in roles and Grant.NAMES in self.principal.grants)
+
+    @property
+    def may_search_names(self) -> bool:
+        """Searching by name reveals names: only for those who see the name of every row they reach."""
+        return self.sees_every_name or not self.sees_every_employee
+
+    def _me(self) -> Any:
+        return select(Employee.id).where(Employee.employee_no == self.principal.employee_number).scalar_subquery()
+
+    @cached_property
+    def _managed_condition(self) -> ColumnElement[bool] | None:
+        # Built once per request: the statement that uses it twice (filter and column) needs one CTE.
+        return self._managed()
+
+    def _managed(self) -> ColumnElement[bool] | None:
+        """Whom the principal manages: their department subtree and direct reports, not themselves."""
+        number = self.principal.employee_number
+        if Role.MANAGER not in self.principal.roles or number is None:
+            return None
+        me = self._me()
+        reports = or_(Employee.manager_id == me, Employee.department_id.in_(_department_subtree_of(number)))
+        return and_(reports, Employee.id != me)
+
+    def managed_column(self) -> Label[Any]:
+        """A computed column for employee statements: does the principal manage this row's employee?
+
+        Field rules that depend on the row ("a manager's own people") read it without another query; it
+        is what keeps a token holding several roles (say employee and analyst) from lending one role's
+        field rights to the rows another role reaches.
+        """
+        managed = self._managed_condition
+        return (managed if managed is not None else literal(False)).label(MANAGED)
 
     def employees(self) -> ColumnElement[bool] | None:
         """The condition on ``employees`` rows this principal may read; None when it may read them all."""
         if self.sees_every_employee:
             return None
-        number = self.principal.employee_number
-        if number is None:
+        if self.principal.employee_number is None:
             return false()
-        me = select(Employee.id).where(Employee.employee_no == number).scalar_subquery()
-        visible: list[ColumnElement[bool]] = [Employee.id == me]
-        if Role.MANAGER in self.principal.roles:
-            visible.append(Employee.manager_id == me)
-            visible.append(Employee.department_id.in_(_department_subtree_of(number)))
+        visible: list[ColumnElement[bool]] = [Employee.id == self._me()]
+        managed = self._managed_condition
+        if managed is not None:
+            visible.append(managed)
         return or_(*visible)
+
+    def employee_rows(self) -> Select[Any]:
+        """Employee rows as every resolver reads them: the columns, the scope, and the managed flag."""
+        statement = select(*Employee.__table__.columns, self.managed_column())
+        condition = self.employees()
+        return statement if condition is None else statement.where(condition)
 
     def employee_ids(self) -> Select[Any] | None:
         """The ids of the employees in scope, as a subquery; None when unrestricted."""

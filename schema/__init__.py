@@ -20,6 +20,7 @@ from schema.events import Subscription
 from schema.limits import CostLimiter, CostModel, document_rules
 from schema.masking import MaskUnexpectedErrors, PerfhubSchema
 from schema.mutation import Mutation
+from schema.operation_guard import OperationGuard
 from schema.query import Query
 
 MAX_EXPANDED_FIELDS_PER_TOKEN = 10
@@ -30,8 +31,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The whole schema with its guards; parse and validation results are cached per document.
 
     Before execution, in order: the token limit (while parsing), the depth, alias and expanded-size
-    limits (validation rules, cached with the validation), introspection when switched off, and the
-    cost estimate (it reads the variables, so it runs per request). Unexpected errors are masked.
+    limits (validation rules, cached with the validation), introspection when switched off, the
+    token's expiry (a WebSocket's principal outlives its token; fresh loaders per operation too), and
+    the cost estimate (it reads the variables, so it runs per request). Unexpected errors are masked.
     """
     settings = settings or Settings()
     rules: list[type[ASTValidationRule]] = document_rules(
@@ -55,6 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(ParserCache, maxsize=512),
         partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=512),
+        OperationGuard,
         partial(CostLimiter, cost),
         MaskUnexpectedErrors,
     ]

@@ -19,22 +19,36 @@ from strawberry.permission import BasePermission, PermissionExtension
 
 from hub.auth import Role
 from resolvers import audit
+from resolvers.scope import MANAGED
 from schema.info import Info
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """Roles that may use a field; ``names_grant`` also admits analysts granted names."""
+    """Who may use a field.
+
+    ``roles`` may use it on every row they reach. ``own`` roles may use it on their own rows only: an
+    employee (or manager) on their own employee row, a manager also on the rows of the people they
+    manage. The check reads the row (the ``managed`` column every scoped employee row carries), so a
+    token with several roles never lends one role's field rights to the rows another role reaches.
+    """
 
     roles: frozenset[Role]
     sentence: str
-    names_grant: bool = False
+    own: frozenset[Role] = frozenset()
+    names: bool = False
+    """Also admits whoever sees every name (analysts with the names grant)."""
 
-    def allows(self, info: Info) -> bool:
-        principal = info.context.principal
-        if not principal.roles.isdisjoint(self.roles):
+    def allows(self, source: Any, info: Info) -> bool:
+        context = info.context
+        principal = context.principal
+        if not principal.roles.isdisjoint(self.roles) or (self.names and context.scope.sees_every_name):
             return True
-        return self.names_grant and info.context.scope.sees_names
+        if source is None or principal.roles.isdisjoint(self.own):
+            return False
+        if principal.employee_number is not None and getattr(source, "employee_no", None) == principal.employee_number:
+            return True
+        return Role.MANAGER in self.own and Role.MANAGER in principal.roles and bool(getattr(source, MANAGED, False))
 
     def describe(self, description: str | None) -> str:
         return f"{description} Access: {self.sentence}" if description else f"Access: {self.sentence}"
@@ -50,7 +64,7 @@ class RuleCheck(BasePermission):
         self.message = f"not allowed: {field_name} requires {rule.sentence.rstrip('.')}"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return self.rule.allows(info)
+        return self.rule.allows(source, info)
 
 
 def _roles(*roles: Role) -> frozenset[Role]:
@@ -59,18 +73,23 @@ def _roles(*roles: Role) -> frozenset[Role]:
 
 AUTHENTICATED = Rule(_roles(*Role), "any authenticated role.")
 NAMES = Rule(
-    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE, Role.PAYROLL, Role.TRAINING),
-    "hr_admin, manager, employee, payroll, training; analyst only with the 'names' grant.",
-    names_grant=True,
+    _roles(Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING),
+    "hr_admin, payroll, training; an employee their own, a manager their people's; analyst only with the "
+    "'names' grant.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
+    names=True,
 )
 COMPENSATION = Rule(_roles(Role.HR_ADMIN, Role.PAYROLL), "hr_admin and payroll only; every read is audited.")
 TRAINING_RECORDS = Rule(
-    _roles(Role.HR_ADMIN, Role.TRAINING, Role.MANAGER, Role.EMPLOYEE),
-    "hr_admin, training, manager (own scope), employee (self).",
+    _roles(Role.HR_ADMIN, Role.TRAINING),
+    "hr_admin, training; an employee their own, a manager their people's.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
 )
 RATINGS = Rule(
-    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE),
-    "hr_admin, manager (own scope), employee (self); reading another person's ratings is audited.",
+    _roles(Role.HR_ADMIN),
+    "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
+    "subordinate raters stay anonymous to the ratee; reading another person's ratings is audited.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
 )
 STATISTICS = Rule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
@@ -107,6 +126,10 @@ class Audited(FieldExtension):
         except GraphQLError as error:
             outcome = audit.DENIED if (error.extensions or {}).get("code") == "FORBIDDEN" else "error"
             await audit.record(info.context, self.operation, audit.touched_ids(kwargs, None), outcome)
+            raise
+        except Exception:
+            # An unexpected failure is masked for the caller but never missing from the audit.
+            await audit.record(info.context, self.operation, audit.touched_ids(kwargs, None), "error")
             raise
         await audit.record(info.context, self.operation, audit.touched_ids(kwargs, result), audit.outcome_of(result))
         return result

@@ -79,10 +79,13 @@ def parse_odata_date(value: Any) -> dt.date:
     match = _DATE.match(value)
     if match is None:
         return dt.date.fromisoformat(value[:10])  # some services answer ISO 8601 instead
-    moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(match["ms"]))
-    if match["offset"]:
-        minutes = int(match["offset"])
-        moment += dt.timedelta(minutes=minutes if match["sign"] == "+" else -minutes)
+    try:
+        moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(match["ms"]))
+        if match["offset"]:
+            minutes = int(match["offset"])
+            moment += dt.timedelta(minutes=minutes if match["sign"] == "+" else -minutes)
+    except OverflowError:  # /Date(999999999999999999)/: beyond any calendar
+        raise ValueError(f"date out of range: {value!r}") from None
     return moment.date()
 
 

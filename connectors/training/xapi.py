@@ -87,7 +87,9 @@ class XapiTrainingSource:
         return RecordBatch(records=found, provenance=Provenance(system=self.system, fetched_at=self._clock()))
 
     def _query(self, wanted: Sequence[str], period: Period | None) -> dict[str, str]:
-        params = {"verb": self._config.verb}
+        # limit=0 asks for the server's largest page (xAPI 1.0.3, 2.1.3): the `more` links must be followed
+        # one after another, so fewer, larger pages are what keeps a page of employees fast.
+        params = {"verb": self._config.verb, "limit": "0"}
         if len(wanted) == 1:
             # The LRS filters by agent itself: one learner's statements instead of everyone's.
             params["agent"] = json.dumps(self.agent(wanted[0]), separators=(",", ":"))

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, insert, select
+from sqlalchemy import ColumnElement, Row, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, ResultEvent, utcnow
@@ -20,6 +20,7 @@ RESULT_PUBLISHED = "result.published"
 # Event ids are uuid5 in perfhub's own namespace: stable per (type, result), so a redelivered or
 # replayed event keeps its id.
 _NAMESPACE = uuid.UUID("4f1c1d3e-2a4b-4d53-9a57-706572666875")
+_PUBLISH_LOCK = 0x7065_7266_6875_6231  # "perfhub1": the advisory lock that orders publishers
 
 
 def event_id(event_type: str, result_id: int) -> str:
@@ -27,7 +28,15 @@ def event_id(event_type: str, result_id: int) -> str:
 
 
 async def append_published(session: AsyncSession, cycle_id: int) -> int:
-    """Writes one ``result.published`` event per result of the cycle, in the caller's transaction."""
+    """Writes one ``result.published`` event per result of the cycle, in the caller's transaction.
+
+    Readers page the outbox by id. On PostgreSQL two publishing transactions could take ids in one order
+    and commit in the other, and a reader between the commits would move past the later-committed,
+    lower ids for good; a transaction-scoped advisory lock makes publishers take their turn, so ids are
+    committed in order. (SQLite serialises writers anyway.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK})
     rows = (
         await session.execute(
             select(AppraisalResult.id, AppraisalResult.employee_id)

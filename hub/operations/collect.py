@@ -225,7 +225,11 @@ async def _store(
             (row.employee_id, row.indicator_version_id): row
             for row in await session.execute(
                 select(
-                    MetricValue.id, MetricValue.employee_id, MetricValue.indicator_version_id, MetricValue.checksum
+                    MetricValue.id,
+                    MetricValue.employee_id,
+                    MetricValue.indicator_version_id,
+                    MetricValue.checksum,
+                    MetricValue.stale,
                 ).where(MetricValue.cycle_id == cycle_id)
             )
         }
@@ -234,7 +238,9 @@ async def _store(
             found = existing.get((row["employee_id"], row["indicator_version_id"]))
             if found is None:
                 new.append(row)
-            elif found.checksum != row["checksum"]:
+            elif found.checksum != row["checksum"] or bool(found.stale) != row["stale"]:
+                # A changed value, or the same value now confirmed fresh (or only available stale): the
+                # provenance must say which.
                 changed.append({**row, "b_id": found.id})
             else:
                 report.unchanged += 1

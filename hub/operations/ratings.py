@@ -32,7 +32,8 @@ from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleS
 
 MAX_COMMENT_LENGTH = 2000
 ASSIGNABLE_STATES = frozenset({CycleState.DRAFT, CycleState.OPEN})
-ANONYMOUS_ROLES = frozenset({RaterRole.PEER})
+# Peers and subordinates rate anonymously: upward feedback is candid only when the manager cannot tell who.
+ANONYMOUS_ROLES = frozenset({RaterRole.PEER, RaterRole.SUBORDINATE})
 """Roles whose raters the ratee does not get to see."""
 
 

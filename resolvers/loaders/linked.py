@@ -8,6 +8,7 @@ turns it into a typed GraphQL error and the rest of the response stays intact.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from connectors.base import (
 )
 
 MAX_EMPLOYEES_PER_CALL = 500
+
+log = logging.getLogger("perfhub")
 
 
 class LinkedSystems(Protocol):
@@ -70,6 +73,14 @@ class NotConfigured(ConnectorError):
     code = "SYSTEM_NOT_CONFIGURED"
 
 
+def _as_connector_error(system: str, error: Exception) -> ConnectorError:
+    """Whatever went wrong reaching a system reaches the caller as that system's typed error."""
+    if isinstance(error, ConnectorError):
+        return error
+    log.error("%s: unexpected failure", system, exc_info=error)
+    return ConnectorError(system, "unexpected failure (logged)")
+
+
 def _training(record: TrainingRecord, provenance: Provenance) -> LinkedTraining:
     return LinkedTraining(
         record.id, record.course, record.completed_on, record.hours, record.score, record.source, provenance
@@ -109,8 +120,9 @@ class TrainingRecordsByEmployeeLoader(DataLoader[tuple[str, dt.date | None], Any
             period = None if since is None else Period(since, self.today)
             try:
                 batch = await self.source.fetch_training(numbers, period)
-            except ConnectorError as error:
-                found.update({(number, since): error for number in numbers})
+            except Exception as error:
+                failure = _as_connector_error(self.source.system, error)
+                found.update({(number, since): failure for number in numbers})
                 continue
             for number in numbers:
                 records = batch.records.get(number, ())
@@ -133,7 +145,7 @@ class CompensationRecordsByEmployeeLoader(DataLoader[str, Any]):
             return [NotConfigured("payroll", "no payroll system is configured")] * len(keys)
         try:
             batch = await self.source.fetch_compensation(keys)
-        except ConnectorError as error:
-            return [error] * len(keys)
+        except Exception as error:
+            return [_as_connector_error(self.source.system, error)] * len(keys)
         await self.on_read(keys)
         return [[_compensation(record, batch.provenance) for record in batch.records.get(key, ())] for key in keys]

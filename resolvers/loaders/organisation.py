@@ -44,6 +44,4 @@ class EmployeeByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int]):
     key_column = Employee.id
 
     def statement(self) -> Select[Any]:
-        condition = self.scope.employees()
-        statement = select_rows(Employee)
-        return statement if condition is None else statement.where(condition)
+        return self.scope.employee_rows()

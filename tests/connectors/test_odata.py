@@ -197,6 +197,11 @@ def test_parses_odata_v2_dates(value: str, day: dt.date) -> None:
     assert parse_odata_date(value) == day
 
 
+def test_a_date_beyond_any_calendar_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_odata_date("/Date(999999999999999999)/")
+
+
 async def test_maps_an_entity_onto_a_compensation_record() -> None:
     """Base salary from BASE, bonus from BONUS, decimals from strings, reason from eventReason."""
     components = [component("BASE", "8650.50", "MON"), component("BONUS", "24000.00", "ANN")]

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from connectors.base import (
+    BadResponse,
     CompensationRecord,
-    ConnectorError,
     MetricBatch,
     MetricSource,
     Period,
@@ -45,7 +45,7 @@ class FakeMetrics:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.failure: ConnectorError | None = None
+        self.failure: Exception | None = None
         self.value = 1.0
 
     def metrics(self) -> frozenset[str]:
@@ -148,6 +148,22 @@ async def test_a_stale_entry_is_served_flagged_when_the_system_is_down(
     assert batch.provenance.stale
     assert batch.provenance.retried
     assert batch.provenance.fetched_at == fresh.provenance.fetched_at
+
+
+async def test_an_answer_the_source_trips_over_is_a_bad_response_and_falls_back_to_stale(
+    cached: CachedMetricSource, metrics: FakeMetrics, clock: FakeClock
+) -> None:
+    """A parser's OverflowError (or any other surprise) is the system's bad answer, never an internal error."""
+    metrics.failure = OverflowError("date value out of range")
+    with pytest.raises(BadResponse) as raised:
+        await cached.fetch_metric("voucher_error_rate", ["E1"], PERIOD)
+    assert raised.value.system == "finance" and "OverflowError" in raised.value.message
+    metrics.failure = None
+    fresh = await cached.fetch_metric("voucher_error_rate", ["E1"], PERIOD)
+    clock.advance(POLICY.cache_ttl + 10)
+    metrics.failure = RecursionError("maximum recursion depth exceeded")
+    stale = await cached.fetch_metric("voucher_error_rate", ["E1"], PERIOD)
+    assert stale.provenance.stale and stale.values == fresh.values
 
 
 async def test_without_an_entry_the_error_goes_up(cached: CachedMetricSource, metrics: FakeMetrics) -> None:

@@ -1,26 +1,16 @@
-"""The HTTP and WebSocket side: GET queries, GraphiQL, health and readiness, and who may ask what."""
+"""The HTTP side: GET queries, GraphiQL, health and readiness, and who may ask what (WebSockets: test_websocket.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
-from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 from graphql import get_introspection_query
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
-from starlette.types import Message
-from strawberry.exceptions import ConnectionRejectionError
 
-from hub.app import PerfhubGraphQL, create_app
+from hub.app import create_app
 from hub.auth import Role, issue_token
-from hub.config import Settings
-from resolvers.context import Context
-from tests.conftest import TODAY, GraphQLClient, make_settings
+from tests.conftest import GraphQLClient, make_settings
 
 
 async def test_get_serves_queries(app_client: GraphQLClient) -> None:
@@ -130,13 +120,16 @@ async def test_bad_token_is_401_with_a_reason(app_client: GraphQLClient, header:
 
 
 async def test_expired_token_is_401_token_expired(app_client: GraphQLClient) -> None:
-    """An expired token is not treated as anonymous: the client learns to renew it."""
+    """An expired token, its signature valid, is not treated as anonymous: 401, nothing run, the client renews it."""
     token = issue_token(app_client.settings, role=Role.HR_ADMIN, ttl=-3600)
+    app_client.sql.reset()
     response = await app_client.http.get(
-        "/graphql", params={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
+        "/graphql", params={"query": "{ posts { code } }"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 401
-    assert response.json()["errors"][0]["message"] == "token expired"
+    assert response.json() == {"errors": [{"message": "token expired", "extensions": {"code": "UNAUTHENTICATED"}}]}
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert app_client.sql.count == 0
 
 
 async def test_every_role_is_authenticated(app_client: GraphQLClient) -> None:
@@ -156,144 +149,3 @@ async def test_request_id_is_echoed(app_client: GraphQLClient) -> None:
         "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "bad id\\n with spaces"}
     )
     assert len(fresh.headers["x-request-id"]) == 32
-
-
-# --- Authentication over WebSockets ------------------------------------------------------------------
-
-
-class Socket:
-    """A WebSocket client speaking ASGI to the app in process (starlette's TestClient needs httpx2)."""
-
-    def __init__(self, app: Starlette, subprotocol: str) -> None:
-        self.app = app
-        self.subprotocol = subprotocol
-        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
-        self.outbox: asyncio.Queue[Message] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
-        self.tasks_before: set[asyncio.Task[Any]] = set()
-
-    async def __aenter__(self) -> Socket:
-        scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0"},
-            "scheme": "ws",
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"perfhub.test"), (b"sec-websocket-protocol", self.subprotocol.encode())],
-            "subprotocols": [self.subprotocol],
-            "client": ("127.0.0.1", 5000),
-            "server": ("perfhub.test", 80),
-        }
-        self.tasks_before = asyncio.all_tasks()
-        self.task = asyncio.create_task(self.app(scope, self.inbox.get, self.outbox.put))
-        await self.inbox.put({"type": "websocket.connect"})
-        accepted = await self.next_message()
-        assert accepted["type"] == "websocket.accept", accepted
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
-        assert self.task is not None
-        await asyncio.wait_for(self.task, 5)
-        # Operation tasks may still be closing their database connection (shielded): let them finish
-        # before the fixture disposes of the engine.
-        leftovers = asyncio.all_tasks() - self.tasks_before - {asyncio.current_task()}
-        if leftovers:
-            await asyncio.wait(leftovers, timeout=5)
-
-    async def next_message(self) -> Message:
-        return await asyncio.wait_for(self.outbox.get(), 5)
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(message)})
-
-    async def receive(self) -> dict[str, Any]:
-        """The next JSON message; {"close": code} when the server closed the socket instead."""
-        message = await self.next_message()
-        if message["type"] == "websocket.close":
-            return {"close": message.get("code")}
-        received: dict[str, Any] = json.loads(message["text"])
-        return received
-
-
-@pytest.fixture
-async def socket_app(settings: Settings) -> AsyncIterator[Starlette]:
-    app = create_app(settings, clock=lambda: TODAY)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def init(token: str | None) -> dict[str, Any]:
-    payload = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return {"type": "connection_init", "payload": payload}
-
-
-async def test_transport_ws_accepts_a_valid_token(socket_app: Starlette, settings: Settings) -> None:
-    """graphql-transport-ws: a good token in connection_init is acknowledged and operations run."""
-    token = issue_token(settings, role=Role.HR_ADMIN)
-    async with Socket(socket_app, "graphql-transport-ws") as socket:
-        await socket.send(init(token))
-        assert await socket.receive() == {"type": "connection_ack"}
-        await socket.send({"id": "1", "type": "subscribe", "payload": {"query": "{ posts { code } }"}})
-        message = await socket.receive()
-        assert message["type"] == "next"
-        assert len(message["payload"]["data"]["posts"]) == 12
-
-
-@pytest.mark.parametrize("token", [None, "garbage"])
-async def test_transport_ws_rejects_a_missing_or_bad_token(socket_app: Starlette, token: str | None) -> None:
-    """graphql-transport-ws: no token or a bad one closes the socket with 4403 before any operation."""
-    async with Socket(socket_app, "graphql-transport-ws") as socket:
-        await socket.send(init(token))
-        assert await socket.receive() == {"close": 4403}
-
-
-async def test_transport_ws_operation_before_init_is_refused(socket_app: Starlette) -> None:
-    """An operation sent without connection_init is closed 4401 by the protocol: no principal, no answer."""
-    async with Socket(socket_app, "graphql-transport-ws") as socket:
-        await socket.send({"id": "1", "type": "subscribe", "payload": {"query": "{ posts { code } }"}})
-        assert await socket.receive() == {"close": 4401}
-
-
-async def test_legacy_graphql_ws_accepts_and_rejects(socket_app: Starlette, settings: Settings) -> None:
-    """graphql-ws: acknowledged with a token; connection_error with the short reason without a valid one."""
-    async with Socket(socket_app, "graphql-ws") as socket:
-        await socket.send(init(issue_token(settings, role=Role.PAYROLL)))
-        assert await socket.receive() == {"type": "connection_ack"}
-    async with Socket(socket_app, "graphql-ws") as socket:
-        await socket.send(init(issue_token(settings, role=Role.PAYROLL, ttl=-3600)))
-        assert await socket.receive() == {"type": "connection_error", "payload": {"message": "token expired"}}
-
-
-async def test_socket_principal_lives_in_the_context(settings: Settings) -> None:
-    """on_ws_connect puts the token's principal into the socket's context, used by every operation on it."""
-    app = create_app(settings)
-    [view] = [route.app for route in app.routes if isinstance(route, WebSocketRoute)]
-    assert isinstance(view, PerfhubGraphQL)
-    context = Context(settings=settings, sessionmaker=None, today=TODAY)  # type: ignore[arg-type]
-    token = issue_token(settings, role=Role.MANAGER, employee_number="E000001")
-    context.connection_params = {"authorization": f"Bearer {token}"}  # header names are case-insensitive
-    await view.on_ws_connect(context)
-    assert context.principal.employee_number == "E000001"
-    assert context.principal.has(Role.MANAGER)
-    context.connection_params = {"Authorization": 42}
-    with pytest.raises(ConnectionRejectionError):
-        await view.on_ws_connect(context)
-
-
-async def test_subscription_on_the_socket_runs_as_the_connected_principal(
-    socket_app: Starlette, settings: Settings
-) -> None:
-    """A subscription started after connection_init runs as the token's principal (anonymous would be refused)."""
-    async with Socket(socket_app, "graphql-transport-ws") as socket:
-        await socket.send(init(issue_token(settings, role=Role.PAYROLL)))
-        assert await socket.receive() == {"type": "connection_ack"}
-        query = "subscription { resultPublished { eventId } }"
-        await socket.send({"id": "s1", "type": "subscribe", "payload": {"query": query}})
-        message = await socket.receive()
-        assert message["type"] == "next", message
-        assert "errors" not in message["payload"], message
-        assert message["payload"]["data"]["resultPublished"]["eventId"]
-        await socket.send({"id": "s1", "type": "complete"})

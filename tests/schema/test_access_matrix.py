@@ -407,3 +407,88 @@ async def test_raters_submit_only_their_own_ratings(
     assert data["ratingSubmit"]["code"] == "NOT_YOUR_RATING"
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Rating)) == before
+
+
+@pytest.fixture
+def employee_and_analyst(schema: strawberry.Schema, settings: Settings, sessionmaker: Any, org: Org) -> As:
+    """A person who is also an analyst: the analyst role reaches every row, but lends no employee rights."""
+    principal = Principal("staff-analyst", frozenset({Role.EMPLOYEE, Role.ANALYST}), org.staff_no)
+    return As(schema, settings, sessionmaker, principal)
+
+
+async def test_several_roles_never_lend_field_rights_to_each_others_rows(employee_and_analyst: As, org: Org) -> None:
+    own, errors = await employee_and_analyst.run("query($id: ID!) { employee(id: $id) { name } }", id=str(org.staff_id))
+    assert not errors and own is not None and own["employee"]["name"]
+    other, errors = await employee_and_analyst.run(
+        "query($id: ID!) { employee(id: $id) { id name } }", id=str(org.outsider_id)
+    )
+    # The analyst role reaches the row; the employee role's right to names does not extend to it.
+    assert forbidden(errors)
+    assert other is not None and other["employee"] is None
+    _, errors = await employee_and_analyst.run(RATINGS, id=str(org.outsider_id), c=str(org.published_cycle))
+    assert forbidden(errors)
+    _, errors = await employee_and_analyst.run(
+        "query($id: ID!) { employee(id: $id) { trainingRecords { id } } }", id=str(org.outsider_id)
+    )
+    assert forbidden(errors)
+
+
+@pytest.mark.parametrize(("role", "allowed"), [("analyst", False), ("analyst_named", True), ("hr_admin", True)])
+async def test_searching_by_name_needs_the_names_grant(role: str, allowed: bool, principals: dict[str, As]) -> None:
+    data, errors = await principals[role].run('{ employees(filter: {nameContains: "王"}) { totalCount } }')
+    if allowed:
+        assert not errors and data is not None
+    else:
+        assert forbidden(errors)
+        assert "names" in errors[0]["message"]
+
+
+async def test_ratings_reach_the_ratee_only_when_the_cycle_is_published(
+    principals: dict[str, As], org: Org, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The current cycle was scored, not published: its ratings are the manager's and HR's to read.
+    _, errors = await principals["employee"].run(RATINGS, id=str(org.staff_id), c=str(org.unpublished_cycle))
+    assert forbidden(errors)
+    data, errors = await principals["manager"].run(RATINGS, id=str(org.staff_id), c=str(org.unpublished_cycle))
+    assert not errors and data is not None
+
+
+async def test_subordinates_rate_their_manager_anonymously(
+    schema: strawberry.Schema, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], org: Org
+) -> None:
+    async with sessionmaker() as session:
+        upward = (
+            await session.execute(
+                select(Rating.ratee_id, Rating.cycle_id, Employee.employee_no)
+                .join(Employee, Employee.id == Rating.ratee_id)
+                .where(Rating.role == "SUBORDINATE", Rating.cycle_id == org.published_cycle)
+                .limit(1)
+            )
+        ).first()
+    assert upward is not None, "the demo seeds upward ratings"
+    ratee = As(schema, settings, sessionmaker, Principal("ratee", frozenset({Role.MANAGER}), upward.employee_no))
+    data, errors = await ratee.run(
+        "query($id: ID!, $c: ID!) { employee(id: $id) { ratingsReceived(cycleId: $c) { role rater { id } } } }",
+        id=str(upward.ratee_id),
+        c=str(upward.cycle_id),
+    )
+    assert not errors and data is not None
+    received = data["employee"]["ratingsReceived"]
+    assert any(r["role"] == "SUBORDINATE" for r in received)
+    assert all(r["rater"] is None for r in received if r["role"] in ("SUBORDINATE", "PEER"))
+
+
+async def test_a_mutation_that_fails_unexpectedly_is_still_audited(
+    principals: dict[str, As], sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.operations import cycles
+
+    async def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cycles, "create_cycle", broken)
+    _, errors = await principals["hr_admin"].run(MUTATION)
+    assert errors
+    async with sessionmaker() as session:
+        outcomes = (await session.execute(select(AuditEntry.operation, AuditEntry.outcome))).all()
+    assert [(o.operation, o.outcome) for o in outcomes] == [("cycleCreate", "error")]

@@ -36,7 +36,11 @@ async def test_page_size_out_of_range_is_bad_user_input(app_client: GraphQLClien
     assert "between 0 and 500" in error["message"]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "cmVzdWx0OjE=", "", "💥"])
+# A result's cursor; an employee cursor with a number no 64-bit id can hold; a negative one.
+@pytest.mark.parametrize(
+    "cursor",
+    ["garbage", "cmVzdWx0OjE=", "", "💥", "ZW1wbG95ZWU6OTk5OTk5OTk5OTk5OTk5OTk5OTk=", "ZW1wbG95ZWU6LTU="],
+)
 async def test_foreign_or_garbage_cursor_is_bad_user_input(app_client: GraphQLClient, cursor: str) -> None:
     """A cursor that this API did not hand out for employees is rejected, naming `after`."""
     body = await app_client.execute(

@@ -30,7 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 PATH = "/odata/v2/EmpCompensation"
-PAGE_SIZE = 50
+# SuccessFactors pages server-side at 1,000 entities by default; the demo does the same.
+PAGE_SIZE = 1000
 CURRENCY = "CNY"
 PAY_GROUP = "CN01"
 HIRE, ANNUAL_RAISE, PROMOTION = "HIRNEW", "PAYANNUAL", "PROPROMO"

@@ -36,7 +36,7 @@ COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 ATTEMPTED = "http://adlnet.gov/expapi/verbs/attempted"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 ACTIVITIES = "https://training.perfhub.example/courses/"
-PAGE_SIZE = 100
+PAGE_SIZE = 500
 VERSION = "1.0.3"
 CHINA = dt.timezone(dt.timedelta(hours=8))
 AUTHORITY = {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": "lrs-admin"}}

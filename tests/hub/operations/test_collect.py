@@ -146,3 +146,18 @@ async def test_only_open_cycles_collect_and_nothing_is_written_otherwise(
         await collect_metrics(sessionmaker, seeded.past_cycle_id, sources=lookup(systems), make_period=FakePeriod)
     assert await stored(sessionmaker, seeded.past_cycle_id) == before
     assert all(not system.calls for system in systems.values())
+
+
+async def test_a_stale_value_confirmed_fresh_later_is_updated_not_left_stale(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    cycle = seeded.current_cycle_id
+    systems["finance"].stale = True
+    first = await collect_metrics(sessionmaker, cycle, sources=lookup(systems), make_period=FakePeriod)
+    systems["finance"].stale = False
+    second = await collect_metrics(sessionmaker, cycle, sources=lookup(systems), make_period=FakePeriod)
+    # Same values, but their provenance changed: the finance rows are rewritten as fresh.
+    assert second.updated == first.stale > 0
+    assert second.unchanged == first.stored - first.stale
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(MetricValue).where(MetricValue.stale)) == 0

@@ -1,0 +1,62 @@
+"""What every operation passes just before it executes, whatever the transport: an unexpired token, fresh loaders.
+
+Over HTTP the token is verified with every request, so an expired one is refused before it gets here.
+Over a WebSocket it is verified once, at ``connection_init``, and one Context serves every operation
+on the socket; this guard makes those operations behave like requests: refused once the token has
+expired (allowing the verifier's leeway), and each one starting with fresh loaders, so that a query
+after a mutation on the same socket reads what the mutation wrote and no cache lives as long as the
+socket. The transport's own admission checks (rate limit) run earlier, in ``hub.app``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from hub.auth import Principal
+from resolvers.context import Context
+
+
+def token_expired(principal: Principal, now: dt.datetime, leeway_seconds: float) -> bool:
+    """True when the principal's token has expired, with the leeway the token verifier allows."""
+    expires_at = principal.expires_at
+    return expires_at is not None and now >= expires_at + dt.timedelta(seconds=leeway_seconds)
+
+
+class TokenExpired(GraphQLError):
+    """The operation's principal holds a token that has expired since it was verified."""
+
+    def __init__(self) -> None:
+        super().__init__("the token has expired", extensions={"code": "UNAUTHENTICATED"})
+
+
+class RateLimited(GraphQLError):
+    """The principal has used up its rate limit; ``retryAfter`` says in how many seconds to try again."""
+
+    def __init__(self, retry_after: float) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            f"rate limit exceeded: retry after {seconds} s",
+            extensions={"code": "RATE_LIMITED", "limit": "rate_limit", "retryAfter": seconds},
+        )
+
+
+class OperationGuard(SchemaExtension):
+    """Refuses an operation whose token has expired, before it executes; else gives it fresh loaders.
+
+    It runs in ``on_execute``, after the parse and validation caches and the document limits, so that
+    it touches neither. It raises rather than setting a result: strawberry executes a subscription even
+    when an extension has set one, but turns an error raised here into the operation's answer.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            if token_expired(context.principal, dt.datetime.now(dt.UTC), context.settings.jwt_leeway_seconds):
+                raise TokenExpired
+            context.renew_loaders()
+        yield
