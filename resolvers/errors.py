@@ -14,16 +14,21 @@ class BadUserInput(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
+MAX_KEY = 2**31 - 1
+"""Keys are INTEGER columns: 32-bit on PostgreSQL. A larger number cannot be one of ours."""
+
+
 def parse_id(value: str | int | None) -> int | None:
     """The integer behind a GraphQL ID, or None when it cannot be one of ours (an unknown id)."""
     if value is None:
         return None
     if isinstance(value, int):
-        return value
+        return value if 0 <= value <= MAX_KEY else None
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
         return None
-    return int(text)
+    key = int(text)
+    return key if key <= MAX_KEY else None
 
 
 class Forbidden(GraphQLError):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers.errors import BadUserInput
+from resolvers.errors import MAX_KEY, BadUserInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,8 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
         prefix, _, key = text.partition(":")
-        if prefix != kind or not key.isascii() or not key.isdigit() or len(key) > 18:
-            raise ValueError(prefix)  # ids are 64-bit: a longer number cannot be one of ours
+        if prefix != kind or not key.isascii() or not key.isdigit() or len(key) > 10 or int(key) > MAX_KEY:
+            raise ValueError(prefix)  # keys are 32-bit: a larger number cannot be one of ours
         return int(key)
     except (ValueError, UnicodeError, binascii.Error):
         raise BadUserInput(f"'after' is not a {kind} cursor from this API: {cursor[:40]!r}", argument="after") from None

@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from hub.db.models import (
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
 from hub.operations.cycles import locked_cycle, participants
 from hub.operations.errors import WrongCycleState
+
+log = logging.getLogger("perfhub")
 
 EMPLOYEES_PER_CALL = 200
 """Employee numbers per upstream request: keeps URLs and bodies bounded on every kind of system."""
@@ -99,6 +102,19 @@ class _Wanted:
     employee_no: str
     version_id: int
     indicator: str
+
+
+class NoConnector(Exception):
+    """No connector answers for a (system, metric) an indicator names."""
+
+
+def _reason(error: Exception) -> str:
+    """Why a fetch failed, for the people who read the report: a system's own typed error (it carries a
+    ``code``) or a missing connector says itself; anything else is logged, not shown."""
+    if getattr(error, "code", None) is not None or isinstance(error, NoConnector):
+        return str(error)
+    log.error("collect: unexpected failure", exc_info=error)
+    return f"unexpected failure ({type(error).__name__}; logged)"
 
 
 def value_checksum(system: str, metric: str, employee_no: str, start: dt.date, end: dt.date, value: float) -> str:
@@ -178,11 +194,10 @@ async def collect_metrics(
         source = sources(system, metric)
         try:
             if source is None:
-                raise LookupError(f"no connector is configured for {system}/{metric}")
+                raise NoConnector(f"no connector is configured for {system}/{metric}")
             batch = await source.fetch_metric(metric, [w.employee_no for w in chunk], make_period(start, end))
         except Exception as error:  # a connector error or a missing one: reported, never fatal
-            reason = str(error) or type(error).__name__
-            report.missing.extend(Missing(w.employee_no, w.indicator, reason) for w in chunk)
+            report.missing.extend(Missing(w.employee_no, w.indicator, _reason(error)) for w in chunk)
             return
         finally:
             bar.update()

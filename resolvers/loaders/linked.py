@@ -7,6 +7,7 @@ turns it into a typed GraphQL error and the rest of the response stays intact.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -116,17 +117,22 @@ class TrainingRecordsByEmployeeLoader(DataLoader[tuple[str, dt.date | None], Any
         for number, since in keys:
             by_since[since].append(number)
         found: dict[tuple[str, dt.date | None], Any] = {}
-        for since, numbers in by_since.items():
+        source = self.source
+
+        async def fetch(since: dt.date | None, numbers: list[str]) -> None:
             period = None if since is None else Period(since, self.today)
             try:
-                batch = await self.source.fetch_training(numbers, period)
+                batch = await source.fetch_training(numbers, period)
             except Exception as error:
-                failure = _as_connector_error(self.source.system, error)
+                failure = _as_connector_error(source.system, error)
                 found.update({(number, since): failure for number in numbers})
-                continue
+                return
             for number in numbers:
                 records = batch.records.get(number, ())
                 found[(number, since)] = [_training(record, batch.provenance) for record in records]
+
+        # Each distinct 'since' is its own call; they go out together.
+        await asyncio.gather(*(fetch(since, numbers) for since, numbers in by_since.items()))
         return [found[key] for key in keys]
 
 

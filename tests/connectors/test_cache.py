@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,7 +12,9 @@ import pytest
 from connectors.cache import Cache, MemoryCache, RedisCache
 from tests.connectors.conftest import NOW, FakeClock
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# Set by .ci/run when a Redis answers: then an unreachable Redis fails the tests instead of skipping them.
+CONFIGURED_REDIS_URL = os.environ.get("PERFHUB_TEST_REDIS_URL")
+REDIS_URL = CONFIGURED_REDIS_URL or "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -19,6 +22,8 @@ async def redis_cache(clock: FakeClock) -> AsyncIterator[RedisCache]:
     cache = RedisCache(REDIS_URL, prefix=f"perfhub-test:{uuid.uuid4().hex}:", clock=clock)
     if not await cache.ping():
         await cache.aclose()
+        if CONFIGURED_REDIS_URL:
+            pytest.fail(f"PERFHUB_TEST_REDIS_URL is set but Redis does not answer at {REDIS_URL}")
         pytest.skip(f"Redis does not answer at {REDIS_URL}")
     yield cache
     await cache.clear()

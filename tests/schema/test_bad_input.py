@@ -61,3 +61,10 @@ async def test_body_that_is_not_json_is_a_client_error(app_client: GraphQLClient
         "/graphql", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("id_", ["2147483648", "9007199254740993", "-1", "0x10"])
+async def test_an_id_no_key_can_hold_is_an_unknown_id(app_client: GraphQLClient, id_: str) -> None:
+    """Keys are 32-bit on PostgreSQL: a larger number names nothing, rather than failing in the driver."""
+    data = await app_client.data("query($id: ID!) { employee(id: $id) { id } cycle(id: $id) { id } }", {"id": id_})
+    assert data == {"employee": None, "cycle": None}

@@ -38,6 +38,12 @@ class FakePeriod:
     end: dt.date
 
 
+class FakeUnavailable(Exception):
+    """Like a connector's error: it carries a code, and its message is fit for the report."""
+
+    code = "SYSTEM_UNAVAILABLE"
+
+
 @dataclass
 class FakeSystem:
     """Answers like the demo business systems; ``down`` makes every call fail."""
@@ -50,7 +56,7 @@ class FakeSystem:
     async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: FakePeriod) -> FakeBatch:
         self.calls.append((metric, len(employee_numbers)))
         if self.down:
-            raise ConnectionError(f"{self.name}: unavailable (503)")
+            raise FakeUnavailable(f"{self.name}: unavailable (503)")
         values = {n: demo_metric_value(SEED, n, metric, period.start) for n in employee_numbers}
         return FakeBatch({n: v for n, v in values.items() if v is not None}, FakeProvenance(FETCHED_AT, self.stale))
 
@@ -161,3 +167,19 @@ async def test_a_stale_value_confirmed_fresh_later_is_updated_not_left_stale(
     assert second.unchanged == first.stored - first.stale
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(MetricValue).where(MetricValue.stale)) == 0
+
+
+async def test_an_unexpected_failure_is_reported_without_its_internals(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
+) -> None:
+    class Broken(FakeSystem):
+        async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: FakePeriod) -> FakeBatch:
+            raise KeyError("internal detail /srv/secret")
+
+    systems["tickets"] = Broken("tickets")
+    report = await collect_metrics(
+        sessionmaker, seeded.current_cycle_id, sources=lookup(systems), make_period=FakePeriod
+    )
+    broken = [m for m in report.missing if m.reason.startswith("unexpected failure")]
+    assert broken and all("secret" not in m.reason for m in broken)
+    assert all(m.reason == "unexpected failure (KeyError; logged)" for m in broken)
