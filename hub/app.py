@@ -41,8 +41,9 @@ from hub.db.engine import create_engine, create_sessionmaker
 from hub.ratelimit import RateLimiter
 from hub.systems import configured_systems, open_systems
 from resolvers.context import Context
+from resolvers.errors import TokenExpired
 from schema import build_schema
-from schema.operation_guard import RateLimited, TokenExpired, token_expired
+from schema.operation_guard import RateLimited
 
 log = logging.getLogger("perfhub")
 
@@ -228,7 +229,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         Checked when the operation arrives, before its document is parsed, as ``_admit`` is per request;
         the schema's OperationGuard checks the expiry again when the operation executes.
         """
-        if token_expired(principal, dt.datetime.now(dt.UTC), self.settings.jwt_leeway_seconds):
+        if principal.expired(dt.datetime.now(dt.UTC), self.settings.jwt_leeway_seconds):
             return TokenExpired()
         retry_after = self.rate_limiter.acquire(principal.subject)
         if retry_after > 0:

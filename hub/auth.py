@@ -59,6 +59,10 @@ class Principal:
         """True when the principal holds any of ``roles``."""
         return not self.roles.isdisjoint(roles)
 
+    def expired(self, now: dt.datetime, leeway_seconds: float) -> bool:
+        """True when the token behind the principal has expired, with the leeway the verifier allows."""
+        return self.expires_at is not None and now >= self.expires_at + dt.timedelta(seconds=leeway_seconds)
+
 
 ANONYMOUS = Principal(subject="anonymous")
 

@@ -38,6 +38,13 @@ class Forbidden(GraphQLError):
         super().__init__(message, extensions={"code": "FORBIDDEN"})
 
 
+class TokenExpired(GraphQLError):
+    """The operation's principal holds a token that has expired since it was verified."""
+
+    def __init__(self) -> None:
+        super().__init__("the token has expired", extensions={"code": "UNAUTHENTICATED"})
+
+
 class SystemFailure(GraphQLError):
     """A business system could not answer for this field; the rest of the response is intact."""
 

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, select
 from hub.db.models import AppraisalResult, ResultEvent
 from hub.events.outbox import read_events
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, Forbidden, parse_id
+from resolvers.errors import BadUserInput, TokenExpired, parse_id
 from resolvers.loaders.base import Record
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
 
@@ -64,9 +64,10 @@ async def _still_visible(context: Context, events: Sequence[Record]) -> set[int]
 
 
 def _check_principal(context: Context, now: dt.datetime) -> None:
-    expires_at: dt.datetime | None = getattr(context.principal, "expires_at", None)
-    if expires_at is not None and now >= expires_at:
-        raise Forbidden("the token has expired: reconnect with a fresh one and the cursor of the last event")
+    # The same rule as every other operation (the verifier's leeway included): an expired token ends the
+    # stream; the consumer reconnects with a fresh token and the cursor of the last event it handled.
+    if context.principal.expired(now, context.settings.jwt_leeway_seconds):
+        raise TokenExpired
 
 
 async def result_published(

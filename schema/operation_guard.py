@@ -17,21 +17,8 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from hub.auth import Principal
 from resolvers.context import Context
-
-
-def token_expired(principal: Principal, now: dt.datetime, leeway_seconds: float) -> bool:
-    """True when the principal's token has expired, with the leeway the token verifier allows."""
-    expires_at = principal.expires_at
-    return expires_at is not None and now >= expires_at + dt.timedelta(seconds=leeway_seconds)
-
-
-class TokenExpired(GraphQLError):
-    """The operation's principal holds a token that has expired since it was verified."""
-
-    def __init__(self) -> None:
-        super().__init__("the token has expired", extensions={"code": "UNAUTHENTICATED"})
+from resolvers.errors import TokenExpired
 
 
 class RateLimited(GraphQLError):
@@ -56,7 +43,7 @@ class OperationGuard(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context):
-            if token_expired(context.principal, dt.datetime.now(dt.UTC), context.settings.jwt_leeway_seconds):
+            if context.principal.expired(dt.datetime.now(dt.UTC), context.settings.jwt_leeway_seconds):
                 raise TokenExpired
             context.renew_loaders()
         yield
