@@ -31,8 +31,8 @@ from hub.db.models import (
     MetricValue,
     SchemeItem,
 )
-from hub.demo.catalogue import demo_metric_value, metric_checksum
 from hub.demo.organisation import seed_demo
+from hub.demo.values import demo_metric_value, metric_checksum
 from hub.domain import MANUAL_SOURCE, CycleState
 from hub.operations.cycles import participants, reopen_cycle
 

@@ -1,7 +1,7 @@
 """The demo business systems (finance, security, tickets, training, payroll) as real HTTP services.
 
 ``async with serve_demo_systems(seed, employees) as demo:`` serves all five on loopback; each
-reports the values of :mod:`hub.demo.catalogue`, and each can be made slow, failing, throttled,
+reports the values of :mod:`hub.demo.values`, and each can be made slow, failing, throttled,
 garbled or down through ``demo.faults`` or its ``/_faults`` endpoint.
 """
 

@@ -1,7 +1,7 @@
 """What the three REST demo systems (finance, security, tickets) share: errors, query parsing, values.
 
 Each system speaks its own dialect on the wire (see docs/systems.example.toml); underneath they all
-report :func:`hub.demo.catalogue.demo_metric_value` for the employees the demo organisation has, so
+report :func:`hub.demo.values.demo_metric_value` for the employees the demo organisation has, so
 that a value fetched over HTTP equals the one the seed stored.
 """
 
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.demo.catalogue import METRICS, MetricProfile, demo_metric_value
+from hub.demo.indicators import METRICS, MetricProfile
+from hub.demo.values import demo_metric_value
 
 
 class Problem(Exception):

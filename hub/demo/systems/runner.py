@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from hub.demo.catalogue import METRICS
+from hub.demo.indicators import METRICS
 from hub.demo.systems import finance, payroll, security, tickets, training
 from hub.demo.systems.faults import FaultInjection, Faults
 

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.demo.catalogue import latent_performance
+from hub.demo.values import latent_performance
 
 HOME_PAGE = "https://hr.perfhub.example"
 """The account homePage of every learner: agents are ``{"account": {"homePage": HOME_PAGE, "name": number}}``."""

@@ -17,10 +17,11 @@ import pytest
 import pytest_asyncio
 from starlette.applications import Starlette
 
-from hub.demo.catalogue import METRICS, demo_metric_value
+from hub.demo.indicators import METRICS
 from hub.demo.systems import SYSTEMS, DemoSystems, Garbage, finance, serve_demo_systems
 from hub.demo.systems.faults import is_later_page
 from hub.demo.systems.runner import dumps_toml
+from hub.demo.values import demo_metric_value
 
 # One event loop for the module, so that one demo serves every test (the pure tests are async
 # only to share that mark).

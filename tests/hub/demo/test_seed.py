@@ -34,16 +34,10 @@ from hub.db.models import (
     SchemeRaterWeight,
     SchemeVersion,
 )
-from hub.demo.catalogue import (
-    INDICATORS,
-    METRICS,
-    POST_FAMILIES,
-    demo_metric_value,
-    latent_performance,
-    metric_checksum,
-    quarter_of,
-)
+from hub.demo.catalogue import POST_FAMILIES, quarter_of
+from hub.demo.indicators import INDICATORS, METRICS
 from hub.demo.organisation import DatabaseNotEmpty, SeedSummary, seed_demo
+from hub.demo.values import demo_metric_value, latent_performance, metric_checksum
 from hub.domain import CycleState, IndicatorCategory, RaterRole
 
 TODAY = dt.date(2026, 11, 16)

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import MetricValue
-from hub.demo.catalogue import EXTENSION_INDICATORS, METRICS, demo_metric_value
+from hub.demo.indicators import EXTENSION_INDICATORS, METRICS
 from hub.demo.organisation import SeedSummary
+from hub.demo.values import demo_metric_value
 from hub.operations.collect import EMPLOYEES_PER_CALL, collect_metrics
 from hub.operations.errors import WrongCycleState
 from tests.conftest import SEED
