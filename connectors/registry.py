@@ -88,6 +88,11 @@ class Systems:
         """The (cached) source of the system that measures ``metric``; ``None`` when no system does."""
         return self._ready()._metric_sources.get(metric)
 
+    def source_for(self, system: str, metric: str) -> MetricSource | None:
+        """The source for an indicator's (system, metric), when that system is the one configured for it."""
+        source = self.metric_source(metric)
+        return source if source is not None and source.system == system else None
+
     @property
     def training(self) -> TrainingSource | None:
         return self._ready()._training

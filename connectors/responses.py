@@ -6,10 +6,25 @@ import datetime as dt
 import email.utils
 import json
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from connectors.base import BadResponse, SystemTimeout, SystemUnavailable, Unauthorised
+
+
+def next_page_url(system: str, response: httpx.Response, link: str, refusal: str) -> str:
+    """A server's next-page link, resolved against the URL that answered (links may be relative to the
+    host rather than to our base URL). It must stay on that origin, since our credentials go with it;
+    otherwise BadResponse with ``refusal`` and the link."""
+    try:
+        current = str(response.url)
+    except RuntimeError:  # a response built without a request: nothing to resolve against
+        return link
+    target = urljoin(current, link)
+    if urlsplit(target)[:2] != urlsplit(current)[:2]:
+        raise BadResponse(system, f"{refusal}: {link}")
+    return target
 
 
 def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:

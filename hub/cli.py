@@ -239,12 +239,9 @@ def collect(args: argparse.Namespace) -> int:
             if systems is None:
                 print("perfhub collect: no business systems: pass --systems FILE", file=sys.stderr)
                 return 1
-
-            def lookup(system: str, metric: str) -> Any:
-                source = systems.metric_source(metric)
-                return source if source is not None and source.system == system else None
-
-            report = await collect_metrics(sessionmaker, args.cycle, sources=lookup, make_period=Period, progress=True)
+            report = await collect_metrics(
+                sessionmaker, args.cycle, sources=systems.source_for, make_period=Period, progress=True
+            )
         print(
             f"perfhub collect: cycle {args.cycle}: {report.stored} new, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.stale} stale, {len(report.missing)} missing"

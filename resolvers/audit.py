@@ -19,17 +19,6 @@ OK = audit_log.OK
 DENIED = audit_log.DENIED
 
 
-async def record(context: Context, operation: str, ids: list[str], outcome: str) -> None:
-    await audit_log.record_access(
-        context.sessionmaker,
-        context.principal,
-        operation=operation,
-        ids=ids,
-        outcome=outcome,
-        request_id=context.request_id,
-    )
-
-
 def outcome_of(result: Any) -> str:
     """``ok`` for a success record, the failure's code for an expected failure."""
     if isinstance(result, Failure | ImportFailure):

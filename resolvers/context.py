@@ -46,12 +46,17 @@ class Context:
     def loaders(self) -> Loaders:
         return Loaders(self.sessionmaker, self.today, self.scope, self.systems, self._audit_compensation_read)
 
-    async def _audit_compensation_read(self, employee_numbers: list[str]) -> None:
+    async def audit(self, operation: str, ids: list[str], outcome: str) -> None:
+        """Appends an entry to the access audit in the name of this request's principal."""
         await audit_log.record_access(
             self.sessionmaker,
             self.principal,
-            operation="Employee.compensationRecords",
-            ids=[f"employee_no:{number}" for number in employee_numbers],
-            outcome=audit_log.OK,
+            operation=operation,
+            ids=ids,
+            outcome=outcome,
             request_id=self.request_id,
         )
+
+    async def _audit_compensation_read(self, employee_numbers: list[str]) -> None:
+        ids = [f"employee_no:{number}" for number in employee_numbers]
+        await self.audit("Employee.compensationRecords", ids, audit_log.OK)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 
-from connectors.base import Period
+from connectors.base import MetricSource, Period
 from hub.auth import Role
 from hub.db.models import Employee, utcnow
 from hub.domain import Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
@@ -321,26 +321,18 @@ async def result_calibrate(
     return await attempt(run)
 
 
-def _metric_lookup(context: Context) -> Callable[[str, str], Any]:
-    """(system, metric) -> the configured connector for it, when the system named is the one that answers."""
-    systems: Any = context.systems
-
-    def lookup(system: str, metric: str) -> Any:
-        source = systems.metric_source(metric) if systems is not None else None
-        return source if source is not None and source.system == system else None
-
-    return lookup
-
-
 async def cycle_collect_metrics(context: Context, cycle_id: str) -> Outcome:
     key = parse_id(cycle_id)
     if key is None:
         return not_found("cycle", cycle_id, "cycleId")
 
+    systems = context.systems
+
+    def sources(system: str, metric: str) -> MetricSource | None:
+        return None if systems is None else systems.source_for(system, metric)
+
     async def run() -> MetricsCollected:
-        report = await collect.collect_metrics(
-            context.sessionmaker, key, sources=_metric_lookup(context), make_period=Period
-        )
+        report = await collect.collect_metrics(context.sessionmaker, key, sources=sources, make_period=Period)
         return MetricsCollected(key, report.stored, report.updated, report.unchanged, report.stale, report.missing)
 
     return await attempt(run)

@@ -74,7 +74,5 @@ async def ratings_received(context: Context, employee: Record, cycle_id: str) ->
             raise Forbidden("not allowed: ratings reach the ratee when the cycle is published")
     ratings: list[Record] = await context.loaders.ratings_by_ratee_cycle.load((employee.id, cycle_key))
     if employee.employee_no != context.principal.employee_number:
-        await audit.record(
-            context, "Employee.ratingsReceived", [f"employee:{employee.id}", f"cycle:{cycle_key}"], audit.OK
-        )
+        await context.audit("Employee.ratingsReceived", [f"employee:{employee.id}", f"cycle:{cycle_key}"], audit.OK)
     return ratings

@@ -125,13 +125,13 @@ class Audited(FieldExtension):
             result = await next_(source, info, **kwargs)
         except GraphQLError as error:
             outcome = audit.DENIED if (error.extensions or {}).get("code") == "FORBIDDEN" else "error"
-            await audit.record(info.context, self.operation, audit.touched_ids(kwargs, None), outcome)
+            await info.context.audit(self.operation, audit.touched_ids(kwargs, None), outcome)
             raise
         except Exception:
             # An unexpected failure is masked for the caller but never missing from the audit.
-            await audit.record(info.context, self.operation, audit.touched_ids(kwargs, None), "error")
+            await info.context.audit(self.operation, audit.touched_ids(kwargs, None), "error")
             raise
-        await audit.record(info.context, self.operation, audit.touched_ids(kwargs, result), audit.outcome_of(result))
+        await info.context.audit(self.operation, audit.touched_ids(kwargs, result), audit.outcome_of(result))
         return result
 
 

@@ -8,6 +8,7 @@ other's writes and the suite stays fast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from connectors.config import SystemsConfig
 from hub.app import create_app
 from hub.auth import Grant, Role, issue_token
 from hub.config import Settings
@@ -229,10 +231,10 @@ class GraphQLClient:
         return data
 
 
-@pytest.fixture
-async def app_client(settings: Settings) -> AsyncIterator[GraphQLClient]:
-    """A client of a fresh app on a fresh copy of the demo database, as hr_admin (full access)."""
-    app = create_app(settings, clock=lambda: TODAY)
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, systems: SystemsConfig | None = None) -> AsyncIterator[GraphQLClient]:
+    """A fresh app (running its lifespan) and a client of it as hr_admin, counting SQL statements."""
+    app = create_app(settings, clock=lambda: TODAY, systems=systems)
     async with app.router.lifespan_context(app):
         counter = StatementCounter()
         event.listen(app.state.resources.engine.sync_engine, "before_cursor_execute", counter)
@@ -242,3 +244,10 @@ async def app_client(settings: Settings) -> AsyncIterator[GraphQLClient]:
             yield client
         finally:
             await client.aclose()
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    """A client of a fresh app on a fresh copy of the demo database, as hr_admin (full access)."""
+    async with serving(settings) as client:
+        yield client

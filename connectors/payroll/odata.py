@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from connectors.base import BadResponse, CompensationRecord, HttpPort, Period, Provenance, RecordBatch
+from connectors.responses import next_page_url
 
 BASE_PAY_COMPONENT = "BASE"
 BONUS_PAY_COMPONENT = "BONUS"
@@ -156,7 +156,7 @@ class ODataCompensationSource:
             entities.extend(results)
             if not next_link:
                 return entities
-            url = self._next_url(response, next_link)
+            url = next_page_url(self.system, response, next_link, "__next leaves the service")
             if url in visited:
                 raise BadResponse(self.system, f"__next points back to a page already read: {next_link}")
             visited.add(url)
@@ -177,18 +177,6 @@ class ODataCompensationSource:
         if next_link is not None and not isinstance(next_link, str):
             raise BadResponse(self.system, f"{self._config.entity_set}: d.__next is not a string")
         return results, next_link
-
-    def _next_url(self, response: httpx.Response, next_link: str) -> str:
-        # Usually absolute; resolved against the URL that answered when relative. It must stay on that
-        # origin: our credentials go with it.
-        try:
-            current = str(response.url)
-        except RuntimeError:  # a response built without a request: nothing to resolve against
-            return next_link
-        target = urljoin(current, next_link)
-        if urlsplit(target)[:2] != urlsplit(current)[:2]:
-            raise BadResponse(self.system, f"__next leaves the service: {next_link}")
-        return target
 
     def _record(self, entity: Any) -> CompensationRecord:
         if not isinstance(entity, dict):

@@ -12,11 +12,11 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from connectors.base import BadResponse, HttpPort, Period, Provenance, RecordBatch, TrainingRecord
+from connectors.responses import next_page_url
 
 XAPI_VERSION = "1.0.3"
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
@@ -114,7 +114,7 @@ class XapiTrainingSource:
             statements.extend(page)
             if not more:
                 return statements
-            url = self._next_url(response, more)
+            url = next_page_url(self.system, response, more, "'more' leaves the LRS")
             if url in visited:
                 raise BadResponse(self.system, f"'more' points back to a page already read: {more}")
             visited.add(url)
@@ -137,18 +137,6 @@ class XapiTrainingSource:
         if not isinstance(more, str):
             raise BadResponse(self.system, "statements: 'more' is not a string")
         return statements, more
-
-    def _next_url(self, response: httpx.Response, more: str) -> str:
-        # 'more' is relative to the LRS host (it carries the full path), not to our base URL, so it is
-        # resolved against the URL that answered. It must stay on that origin: our credentials go with it.
-        try:
-            current = str(response.url)
-        except RuntimeError:  # a response built without a request: nothing to resolve against
-            return more
-        target = urljoin(current, more)
-        if urlsplit(target)[:2] != urlsplit(current)[:2]:
-            raise BadResponse(self.system, f"'more' leaves the LRS: {more}")
-        return target
 
     def _records(self, statements: list[Any], wanted: set[str], period: Period | None) -> list[TrainingRecord]:
         records: dict[str, TrainingRecord] = {}

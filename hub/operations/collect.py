@@ -26,20 +26,11 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tqdm import tqdm
 
-from hub.db.models import (
-    Base,
-    CycleScheme,
-    Employee,
-    IndicatorVersion,
-    MetricValue,
-    SchemeItem,
-)
-from hub.db.models import (
-    Indicator as IndicatorRow,
-)
+from hub.db.models import Base, Cycle, Employee, Indicator, IndicatorVersion, MetricValue
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
 from hub.operations.cycles import locked_cycle, participants
 from hub.operations.errors import WrongCycleState
+from hub.operations.metrics import pinned_items
 
 log = logging.getLogger("perfhub")
 
@@ -129,31 +120,17 @@ def value_checksum(system: str, metric: str, employee_no: str, start: dt.date, e
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-async def _wanted(session: AsyncSession, cycle_id: int) -> dict[tuple[str, str], list[_Wanted]]:
-    """(system, metric) -> who needs a value of it under their pinned scheme, in two statements."""
+async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tuple[str, str], list[_Wanted]]]:
+    """The OPEN cycle, and (system, metric) -> who needs a value of it under their pinned scheme."""
     cycle = await locked_cycle(session, cycle_id)
     if cycle.state is not CycleState.OPEN:
         raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
-    items = (
-        await session.execute(
-            select(
-                CycleScheme.post_id,
-                IndicatorVersion.id,
-                IndicatorVersion.source_system,
-                IndicatorVersion.source_metric,
-                IndicatorRow.code,
-            )
-            .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
-            .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-            .join(IndicatorRow, IndicatorRow.id == IndicatorVersion.indicator_id)
-            .where(
-                CycleScheme.cycle_id == cycle_id,
-                IndicatorRow.category == IndicatorCategory.EXTENSION,
-                IndicatorVersion.source_system != MANUAL_SOURCE,
-                IndicatorVersion.source_metric.is_not(None),
-            )
-        )
-    ).all()
+    measured = pinned_items(cycle_id).where(
+        Indicator.category == IndicatorCategory.EXTENSION,
+        IndicatorVersion.source_system != MANUAL_SOURCE,
+        IndicatorVersion.source_metric.is_not(None),
+    )
+    items = (await session.execute(measured)).all()
     by_post: defaultdict[int, list[Any]] = defaultdict(list)
     for item in items:
         by_post[item.post_id].append(item)
@@ -163,9 +140,9 @@ async def _wanted(session: AsyncSession, cycle_id: int) -> dict[tuple[str, str],
     for person in people:
         for item in by_post[person.post_id]:
             wanted[(item.source_system, item.source_metric)].append(
-                _Wanted(person.employee_id, numbers[person.employee_id], item.id, item.code)
+                _Wanted(person.employee_id, numbers[person.employee_id], item.version_id, item.code)
             )
-    return wanted
+    return cycle, wanted
 
 
 async def collect_metrics(
@@ -178,8 +155,7 @@ async def collect_metrics(
 ) -> CollectReport:
     """Fetch and store every extension value of an OPEN cycle; report what could not be fetched."""
     async with sessionmaker() as session:
-        wanted = await _wanted(session, cycle_id)
-        cycle = await locked_cycle(session, cycle_id)
+        cycle, wanted = await _wanted(session, cycle_id)
         start, end = cycle.period_start, cycle.period_end
     report = CollectReport()
     calls = [

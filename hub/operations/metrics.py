@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Base, CycleScheme, Employee, Indicator, IndicatorVersion, MetricValue, SchemeItem
@@ -161,6 +161,25 @@ def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
     return ParsedFile(rows, problems)
 
 
+def pinned_items(cycle_id: int) -> Select[int, int, int, str, str | None, str, IndicatorCategory]:
+    """Every item of the schemes a cycle pinned, per post: the indicator, its pinned version and source."""
+    return (
+        select(
+            CycleScheme.post_id,
+            IndicatorVersion.indicator_id,
+            IndicatorVersion.id.label("version_id"),
+            IndicatorVersion.source_system,
+            IndicatorVersion.source_metric,
+            Indicator.code,
+            Indicator.category,
+        )
+        .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
+        .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
+        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+        .where(CycleScheme.cycle_id == cycle_id)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Pinned:
     version_id: int
@@ -181,21 +200,8 @@ async def _match(
     }
     post_of = await posts_on(session, period_end)
     pinned = {
-        (post_id, indicator_id): _Pinned(version_id, system, metric)
-        for post_id, indicator_id, version_id, system, metric in (
-            await session.execute(
-                select(
-                    CycleScheme.post_id,
-                    IndicatorVersion.indicator_id,
-                    IndicatorVersion.id,
-                    IndicatorVersion.source_system,
-                    IndicatorVersion.source_metric,
-                )
-                .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
-                .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-                .where(CycleScheme.cycle_id == cycle_id)
-            )
-        )
+        (item.post_id, item.indicator_id): _Pinned(item.version_id, item.source_system, item.source_metric)
+        for item in await session.execute(pinned_items(cycle_id))
     }
 
     def resolve(row: MetricRow) -> dict[str, Any] | str:

@@ -21,6 +21,7 @@ from connectors.base import (
     CompensationRecord,
     CompensationSource,
     ConnectorError,
+    MetricSource,
     Period,
     Provenance,
     TrainingRecord,
@@ -33,13 +34,15 @@ log = logging.getLogger("perfhub")
 
 
 class LinkedSystems(Protocol):
-    """What the loaders need of the connectors registry (``connectors.registry.Systems``)."""
+    """What resolvers need of the connectors registry (``connectors.registry.Systems``)."""
 
     @property
     def training(self) -> TrainingSource | None: ...
 
     @property
     def compensation(self) -> CompensationSource | None: ...
+
+    def source_for(self, system: str, metric: str) -> MetricSource | None: ...
 
 
 OnRead = Callable[[list[str]], Awaitable[None]]

@@ -222,25 +222,35 @@ def demo_systems() -> Iterator[DemoSystems]:
         thread.join(timeout=30)
 
 
+@pytest.fixture
+def systems_file(demo_systems: DemoSystems, tmp_path: Path) -> Path:
+    """The demo systems' systems file, as an operator would keep it: no secret in it."""
+    path = tmp_path / "systems.toml"
+    demo_systems.write_config(path)
+    return path
+
+
+def export_secrets(demo_systems: DemoSystems, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in demo_systems.secrets.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_collect_from_a_systems_file_is_idempotent(
     database_url: str,
     seeded: SeedSummary,
     demo_systems: DemoSystems,
-    tmp_path: Path,
+    systems_file: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`perfhub collect CYCLE --systems FILE` pulls the cycle's values; a second run stores nothing new."""
-    systems_file = tmp_path / "systems.toml"
-    demo_systems.write_config(systems_file)
     written = systems_file.read_text(encoding="utf-8")
     assert not any(secret in written for secret in demo_systems.secrets.values())
     argv = ["--database-url", database_url, "collect", str(seeded.current_cycle_id), "--systems", str(systems_file)]
     # Secrets come from the environment variables the file names, never from the file.
     assert main(argv) == 1
     assert "PERFHUB_" in capsys.readouterr().err
-    for name, value in demo_systems.secrets.items():
-        monkeypatch.setenv(name, value)
+    export_secrets(demo_systems, monkeypatch)
     assert main(argv) == 0
     first = capsys.readouterr().out
     new = int(first.split(": ")[2].split(" new")[0])
@@ -254,14 +264,11 @@ def test_collect_refuses_a_cycle_that_is_not_open(
     database_url: str,
     seeded: SeedSummary,
     demo_systems: DemoSystems,
-    tmp_path: Path,
+    systems_file: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    systems_file = tmp_path / "systems.toml"
-    demo_systems.write_config(systems_file)
-    for name, value in demo_systems.secrets.items():
-        monkeypatch.setenv(name, value)
+    export_secrets(demo_systems, monkeypatch)
     argv = ["--database-url", database_url, "collect", str(seeded.past_cycle_id), "--systems", str(systems_file)]
     assert main(argv) == 1
     assert "WRONG_CYCLE_STATE" in capsys.readouterr().err

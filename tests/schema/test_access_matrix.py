@@ -7,7 +7,6 @@ an unpublished cycle. Expected rows are computed with SQL of the test's own, not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,64 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.auth import Grant, Principal, Role
 from hub.config import Settings
-from hub.db.models import AppraisalResult, AuditEntry, Cycle, Department, Employee, Rating
+from hub.db.models import AppraisalResult, AuditEntry, Cycle, Employee, Rating
 from hub.demo.organisation import SeedSummary
-from hub.operations.scoring import score_cycle
 from resolvers.context import Context
 from schema import build_schema
 from tests.conftest import TODAY
-
-
-@dataclass(frozen=True)
-class Org:
-    """The people the matrix asks about, found in the seeded demo."""
-
-    manager_no: str
-    manager_id: int
-    team: frozenset[int]  # what the manager may see: subtree, direct reports, themselves
-    staff_no: str
-    staff_id: int
-    outsider_id: int  # outside the manager's scope
-    published_cycle: int
-    unpublished_cycle: int
-
-
-async def _subtree(session: AsyncSession, root: int) -> set[int]:
-    found, frontier = {root}, {root}
-    while frontier:
-        children = set((await session.scalars(select(Department.id).where(Department.parent_id.in_(frontier)))).all())
-        frontier = children - found
-        found |= children
-    return found
-
-
-@pytest.fixture
-async def org(sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary) -> Org:
-    await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
-    async with sessionmaker() as session:
-        people = (
-            await session.execute(
-                select(Employee.id, Employee.employee_no, Employee.manager_id, Employee.department_id)
-            )
-        ).all()
-        root = next(p for p in people if p.manager_id is None)
-        # A section head: reports to the root and has reports of their own.
-        heads = [p for p in people if p.manager_id == root.id and any(q.manager_id == p.id for q in people)]
-        head = heads[0]
-        departments = await _subtree(session, head.department_id)
-        team = {p.id for p in people if p.department_id in departments or p.manager_id == head.id} | {head.id}
-        staff = next(p for p in people if p.id in team and p.id != head.id)
-        outsider = next(p for p in people if p.id not in team)
-    return Org(
-        head.employee_no,
-        head.id,
-        frozenset(team),
-        staff.employee_no,
-        staff.id,
-        outsider.id,
-        seeded.past_cycle_id,
-        seeded.current_cycle_id,
-    )
+from tests.schema.conftest import Org
 
 
 @pytest.fixture(scope="module")
