@@ -103,7 +103,7 @@ def test_the_documented_example_parses_into_typed_systems() -> None:
     assert systems["training"].details == XapiConfig(
         verb="http://adlnet.gov/expapi/verbs/completed", account_home_page="https://hr.example.com"
     )
-    assert systems["payroll"].details == ODataConfig(entity_set="EmpCompensation", ids_per_request=40)
+    assert systems["payroll"].details == ODataConfig(entity_set="EmpCompensation", ids_per_request=100)
     assert systems["payroll"].policy == ResiliencePolicy(concurrency=4, breaker_failures=5)
 
 

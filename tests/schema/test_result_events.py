@@ -25,6 +25,7 @@ from hub.operations.scoring import score_cycle
 from resolvers.context import Context
 from schema import build_schema
 from tests.conftest import TODAY
+from tests.schema.conftest import Org
 
 SUBSCRIPTION = """
 subscription($after: String, $cycleId: ID) {
@@ -184,3 +185,31 @@ async def test_anonymous_cannot_subscribe(
     else:
         result = outcome
     assert result.errors and result.errors[0].extensions == {"code": "FORBIDDEN"}
+
+
+@pytest.mark.parametrize("role", ["hr_admin", "analyst", "payroll", "training", "manager", "employee"])
+async def test_every_role_receives_exactly_the_events_of_results_it_may_see(
+    role: str,
+    schema: strawberry.Schema,
+    fast_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org: Org,
+) -> None:
+    number = {"manager": org.manager_no, "employee": org.staff_no}.get(role)
+    principal = Principal(role, frozenset({Role(role)}), number)
+    async with sessionmaker() as session:
+        events = (await session.execute(select(ResultEvent.employee_id))).all()
+    visible = {"manager": org.team, "employee": {org.staff_id}}.get(role)
+    expected = len(events) if visible is None else sum(1 for e in events if e.employee_id in visible)
+    assert expected > 0
+    stream = await schema.subscribe(SUBSCRIPTION, context_value=context(fast_settings, sessionmaker, principal))
+    assert isinstance(stream, AsyncIterator)
+    try:
+        delivered = await take(stream, expected)
+        if visible is not None:
+            assert {int(e["result"]["employee"]["id"]) for e in delivered} <= visible
+        # And nothing beyond them.
+        with pytest.raises(TimeoutError):
+            await take(stream, 1, within=0.5)
+    finally:
+        await stream.aclose()

@@ -135,7 +135,7 @@ def systems_config(urls: Mapping[str, str]) -> dict[str, Any]:
                 "base_url": f"{urls['payroll']}/odata/v2",
                 "auth": {"type": "basic", "username_env": PAYROLL_USERNAME_ENV, "password_env": PAYROLL_PASSWORD_ENV},
                 "entity_set": "EmpCompensation",
-                "ids_per_request": 40,
+                "ids_per_request": 100,
             },
         },
     }

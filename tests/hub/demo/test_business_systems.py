@@ -223,7 +223,7 @@ async def test_the_systems_file_describes_the_wire(
     assert systems["training"]["kind"] == "xapi" and systems["training"]["base_url"].endswith("/xapi")
     assert systems["training"]["account_home_page"] == "https://hr.perfhub.example"
     assert (systems["payroll"]["kind"], systems["payroll"]["entity_set"]) == ("odata", "EmpCompensation")
-    assert systems["payroll"]["base_url"].endswith("/odata/v2") and systems["payroll"]["ids_per_request"] == 40
+    assert systems["payroll"]["base_url"].endswith("/odata/v2") and systems["payroll"]["ids_per_request"] == 100
     tickets_headers = await tickets_token(demo, client)
     for metric, profile in METRICS.items():
         system = systems[profile.system]
