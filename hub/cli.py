@@ -132,7 +132,10 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         elif config is not None:
             print(f"perfhub: business systems from {settings.systems_file}: {', '.join(config.systems)}", flush=True)
         app = create_app(settings, systems=config)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level))
+        # ws is named, not "auto": without the WebSocket library uvicorn would refuse every subscription
+        # upgrade quietly; naming it makes a broken install fail at start-up instead.
+        served = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, ws="websockets-sansio")
+        server = uvicorn.Server(served)
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()
 

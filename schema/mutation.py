@@ -45,7 +45,7 @@ def _rater_weights(weights: Sequence[RaterWeightInput]) -> dict[RaterRole, float
 @strawberry.type
 class Mutation:
     @guarded_mutation(HR_ONLY, "indicatorCreate", description="Creates an indicator with its version 1.")
-    async def indicator_create(self, info: Info, input: IndicatorCreateInput) -> IndicatorVersionPayload:
+    async def indicator_create(self, info: Info, input: IndicatorCreateInput) -> IndicatorVersionPayload | None:
         return await mutations.indicator_create(
             info.context,
             code=input.code,
@@ -66,7 +66,7 @@ class Mutation:
         "indicatorVersionCreate",
         description="Adds the next version of an indicator; earlier versions never change.",
     )
-    async def indicator_version_create(self, info: Info, input: IndicatorVersionCreateInput) -> IndicatorVersionPayload:
+    async def indicator_version_create(self, info: Info, input: IndicatorVersionCreateInput) -> IndicatorVersionPayload | None:
         return await mutations.indicator_version_create(
             info.context,
             indicator_id=input.indicator_id,
@@ -81,7 +81,7 @@ class Mutation:
     @guarded_mutation(
         HR_ONLY, "schemeVersionPublish", description="Publishes a post's next scheme version; weights must sum to 100."
     )
-    async def scheme_version_publish(self, info: Info, input: SchemeVersionPublishInput) -> SchemeVersionPayload:
+    async def scheme_version_publish(self, info: Info, input: SchemeVersionPublishInput) -> SchemeVersionPayload | None:
         rater_weights = _rater_weights(input.rater_weights)
         if isinstance(rater_weights, Failure):
             return rater_weights
@@ -95,7 +95,7 @@ class Mutation:
         )
 
     @guarded_mutation(HR_ONLY, "cycleCreate", description="Creates a cycle in DRAFT.")
-    async def cycle_create(self, info: Info, input: CycleCreateInput) -> CyclePayload:
+    async def cycle_create(self, info: Info, input: CycleCreateInput) -> CyclePayload | None:
         return await mutations.cycle_create(
             info.context, name=input.name, period_start=input.period_start, period_end=input.period_end
         )
@@ -105,19 +105,19 @@ class Mutation:
         "cycleOpen",
         description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.",
     )
-    async def cycle_open(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload:
+    async def cycle_open(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload | None:
         return await mutations.cycle_transition(info.context, cycle_id, "OPEN", None)
 
     @guarded_mutation(
         HR_ONLY, "cycleScore", description="OPEN -> SCORED: computes and stores every participant's result."
     )
-    async def cycle_score(self, info: Info, cycle_id: strawberry.ID) -> CycleScorePayload:
+    async def cycle_score(self, info: Info, cycle_id: strawberry.ID) -> CycleScorePayload | None:
         return await mutations.cycle_score(info.context, cycle_id)
 
     @guarded_mutation(
         HR_ONLY, "cycleReopen", description="SCORED -> OPEN with a reason; the unpublished scores are discarded."
     )
-    async def cycle_reopen(self, info: Info, cycle_id: strawberry.ID, reason: str) -> CyclePayload:
+    async def cycle_reopen(self, info: Info, cycle_id: strawberry.ID, reason: str) -> CyclePayload | None:
         return await mutations.cycle_transition(info.context, cycle_id, "REOPEN", reason)
 
     @guarded_mutation(
@@ -127,17 +127,17 @@ class Mutation:
     )
     async def cycle_close_calibration(
         self, info: Info, cycle_id: strawberry.ID, reason: str | None = None
-    ) -> CyclePayload:
+    ) -> CyclePayload | None:
         return await mutations.cycle_transition(info.context, cycle_id, "CLOSE_CALIBRATION", reason)
 
     @guarded_mutation(HR_ONLY, "cyclePublish", description="CALIBRATED -> PUBLISHED: the results are final.")
-    async def cycle_publish(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload:
+    async def cycle_publish(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload | None:
         return await mutations.cycle_transition(info.context, cycle_id, "PUBLISH", None)
 
     @guarded_mutation(
         HR_ONLY, "raterAssign", description="Adds or changes an evaluation relationship (peers, subordinates, ...)."
     )
-    async def rater_assign(self, info: Info, input: RaterAssignInput) -> RaterAssignPayload:
+    async def rater_assign(self, info: Info, input: RaterAssignInput) -> RaterAssignPayload | None:
         return await mutations.rater_assign(
             info.context,
             cycle_id=input.cycle_id,
@@ -149,7 +149,7 @@ class Mutation:
     @guarded_mutation(
         RATERS, "ratingSubmit", description="Submits (or, before scoring, replaces) a rating of a core indicator."
     )
-    async def rating_submit(self, info: Info, input: RatingSubmitInput) -> RatingSubmitPayload:
+    async def rating_submit(self, info: Info, input: RatingSubmitInput) -> RatingSubmitPayload | None:
         return await mutations.rating_submit(
             info.context,
             cycle_id=input.cycle_id,
@@ -165,7 +165,7 @@ class Mutation:
         "metricValuesImport",
         description="Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none.",
     )
-    async def metric_values_import(self, info: Info, cycle_id: strawberry.ID, csv: str) -> MetricValuesImportPayload:
+    async def metric_values_import(self, info: Info, cycle_id: strawberry.ID, csv: str) -> MetricValuesImportPayload | None:
         return await mutations.metric_values_import(info.context, cycle_id=cycle_id, csv=csv)
 
     @guarded_mutation(
@@ -174,13 +174,13 @@ class Mutation:
         description="Pulls every extension indicator's values of an OPEN cycle from its business system into the "
         "cycle, with provenance; idempotent. What could not be fetched is listed per employee and indicator.",
     )
-    async def cycle_collect_metrics(self, info: Info, cycle_id: strawberry.ID) -> CycleCollectPayload:
+    async def cycle_collect_metrics(self, info: Info, cycle_id: strawberry.ID) -> CycleCollectPayload | None:
         return await mutations.cycle_collect_metrics(info.context, cycle_id)
 
     @guarded_mutation(
         HR_ONLY, "resultCalibrate", description="Adjusts a result's total or grade with a reason; the original is kept."
     )
-    async def result_calibrate(self, info: Info, input: ResultCalibrateInput) -> ResultCalibratePayload:
+    async def result_calibrate(self, info: Info, input: ResultCalibrateInput) -> ResultCalibratePayload | None:
         distribution: dict[Any, float] | None = None
         if input.target_distribution is not None:
             distribution = {share.grade: share.max_share for share in input.target_distribution}

@@ -69,8 +69,10 @@ class Post:
 @strawberry.type
 class Employee:
     id: strawberry.ID
-    employee_no: str = guarded(NAMES, "employeeNo")
-    name: str = guarded(NAMES, "name")
+    # Nullable on purpose, as is every field a rule may deny: a denial nulls this field only, never the
+    # employee, the page and everything above it.
+    employee_no: str | None = guarded(NAMES, "employeeNo")
+    name: str | None = guarded(NAMES, "name")
 
     @strawberry.field
     async def department(self, root: strawberry.Parent[Record], info: Info) -> Department:
@@ -105,7 +107,7 @@ class Employee:
     )
     async def ratings_received(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
-    ) -> list[ReceivedRatingRef]:
+    ) -> list[ReceivedRatingRef] | None:
         return await ratings_received(info.context, root, cycle_id)
 
     @strawberry.field(

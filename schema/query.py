@@ -96,7 +96,7 @@ class Query:
         cycle_id: strawberry.ID,
         group_by: list[GroupDimension],
         filter: ResultFilter | None = None,
-    ) -> list[ScoreGroup]:
+    ) -> list[ScoreGroup] | None:
         return await result_queries.score_statistics(info.context, cycle_id, group_by, filter)
 
     @guarded(
@@ -107,7 +107,7 @@ class Query:
     )
     async def scheme_diagnostics(
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID
-    ) -> list[IndicatorDiagnostics]:
+    ) -> list[IndicatorDiagnostics] | None:
         return await diagnostic_queries.diagnostics(info.context, cycle_id, post_id)
 
     @guarded(AUDIT, "auditLog", "Audited accesses, newest first, a page at a time (at most 500 per page).")
@@ -118,7 +118,7 @@ class Query:
         after: str | None = None,
         subject: str | None = None,
         operation: str | None = None,
-    ) -> AuditEntryConnection:
+    ) -> AuditEntryConnection | None:
         return await audit_queries.audit_log_page(info.context, first, after, subject, operation)
 
     @guarded(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -23,7 +24,21 @@ V = TypeVar("V")
 MAX_BATCH_SIZE = 2000
 
 
-class SessionLoader(DataLoader[K, V], Generic[K, V]):
+class SharedLoader(DataLoader[K, V], Generic[K, V]):
+    """A DataLoader whose futures survive the cancellation of any one field that awaits them.
+
+    A loader hands the same future to every field that asks for a key. When a null propagates through
+    a response, graphql-core cancels the sibling fields still running, and a task cancelled while it
+    awaits a future cancels that future too: every other field waiting for the key (and every later
+    load of it, from the cache) would then fail with CancelledError. Each caller therefore awaits a
+    shield of the shared future, which its own cancellation cannot reach.
+    """
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        return asyncio.shield(super().load(key))
+
+
+class SessionLoader(SharedLoader[K, V], Generic[K, V]):
     """A DataLoader whose batch function reads the database through its own short-lived session.
 
     One AsyncSession must never serve concurrent tasks; sibling fields load at the same time, so each

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiodataloader import DataLoader
-
 from connectors.base import (
     CompensationRecord,
     CompensationSource,
@@ -27,6 +25,7 @@ from connectors.base import (
     TrainingRecord,
     TrainingSource,
 )
+from resolvers.loaders.base import SharedLoader
 
 MAX_EMPLOYEES_PER_CALL = 500
 
@@ -103,7 +102,7 @@ def _compensation(record: CompensationRecord, provenance: Provenance) -> LinkedC
     )
 
 
-class TrainingRecordsByEmployeeLoader(DataLoader[tuple[str, dt.date | None], Any]):
+class TrainingRecordsByEmployeeLoader(SharedLoader[tuple[str, dt.date | None], Any]):
     """Keyed by (employee number, since); one call per distinct ``since`` in a batch."""
 
     max_batch_size = MAX_EMPLOYEES_PER_CALL
@@ -139,7 +138,7 @@ class TrainingRecordsByEmployeeLoader(DataLoader[tuple[str, dt.date | None], Any
         return [found[key] for key in keys]
 
 
-class CompensationRecordsByEmployeeLoader(DataLoader[str, Any]):
+class CompensationRecordsByEmployeeLoader(SharedLoader[str, Any]):
     """Keyed by employee number; ``on_read`` audits each batch once."""
 
     max_batch_size = MAX_EMPLOYEES_PER_CALL
