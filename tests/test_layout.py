@@ -1,4 +1,4 @@
-"""The import rules of DESIGN.md: the hub core never reaches up; resolvers never import the schema."""
+"""The import rules of docs/ARCHITECTURE.md: the hub core never reaches up; resolvers never import the schema."""
 
 from __future__ import annotations
 
