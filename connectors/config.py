@@ -23,6 +23,7 @@ Kind = Literal["rest", "xapi", "odata"]
 IdsStyle = Literal["csv", "repeat"]
 PageStyle = Literal["page", "offset", "cursor", "link", "none"]
 ClientAuth = Literal["basic", "body"]
+VerbFilter = Literal["lrs", "local"]
 
 DEFAULT_MAX_PAGES = 1000
 """A server that always says "there is more" must not keep a request busy forever."""
@@ -144,7 +145,16 @@ class RestConfig:
 @dataclass(frozen=True, slots=True)
 class XapiConfig:
     verb: str
-    account_home_page: str
+    account_home_page: str | None = None
+    """Learners are account agents of this homePage, named by employee number (None: no accounts)."""
+    page_size: int = 0
+    """The ``limit`` asked for; 0 leaves the page size to the LRS (its largest)."""
+    verb_filter: VerbFilter = "lrs"
+    """lrs: the LRS filters by ``verb``; local: the parameter is not sent and the hub drops other verbs."""
+    mbox_domain: str | None = None
+    """Learners are also ``mailto:<employee no>@<domain>`` (compared without regard to letter case)."""
+    mbox_template: str | None = None
+    """Learners are also this ``mailto:`` IRI with ``{employee_no}`` replaced."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +232,7 @@ def _system(name: str, table: TableReader, defaults: ResiliencePolicy, environ: 
             metrics[metric] = _metric(metric, metric_table)
         details = RestConfig(metrics=metrics)
     elif kind == "xapi":
-        details = XapiConfig(verb=table.string("verb"), account_home_page=table.string("account_home_page"))
+        details = _xapi(table)
     else:
         details = ODataConfig(
             entity_set=table.string("entity_set"), ids_per_request=table.integer("ids_per_request", 40)
@@ -231,6 +241,36 @@ def _system(name: str, table: TableReader, defaults: ResiliencePolicy, environ: 
             raise table.error("ids_per_request", "must be at least 1")
     table.done()
     return SystemConfig(name=name, kind=kind, base_url=base_url, auth=auth, policy=policy, details=details)
+
+
+def _xapi(table: TableReader) -> XapiConfig:
+    config = XapiConfig(
+        verb=table.string("verb"),
+        account_home_page=table.optional_string("account_home_page"),
+        page_size=table.integer("page_size", 0),
+        verb_filter=table.choice("verb_filter", get_args(VerbFilter), "lrs"),
+        mbox_domain=table.optional_string("mbox_domain"),
+        mbox_template=table.optional_string("mbox_template"),
+    )
+    if config.page_size < 0:
+        raise table.error("page_size", "must be 0 (the LRS's largest page) or more")
+    domain = config.mbox_domain
+    if domain is not None and ("@" in domain or any(c.isspace() or not c.isprintable() for c in domain)):
+        raise table.error("mbox_domain", 'must be a bare domain such as "example.com"')
+    template = config.mbox_template
+    if template is not None and (
+        not template.lower().startswith("mailto:")
+        or template.count("{employee_no}") != 1
+        or "@" not in template
+        or {"{", "}"} & set(template.replace("{employee_no}", ""))  # a misspelt placeholder stays literal
+    ):
+        raise table.error(
+            "mbox_template", 'must be a mailto: IRI with one {employee_no}, e.g. "mailto:{employee_no}@x.com"'
+        )
+    if config.account_home_page is None and domain is None and template is None:
+        # Without one of them no statement names a learner we know: every employee would have no training.
+        raise table.error("account_home_page", "is required unless mbox_domain or mbox_template names the learners")
+    return config
 
 
 def _policy(table: TableReader, base: ResiliencePolicy) -> ResiliencePolicy:

@@ -1,13 +1,17 @@
 """Training records from an xAPI 1.0.3 Learning Record Store (the statements resource, read-only).
 
-One batch of employees is one paginated sequence: ``GET statements?verb=...`` (plus ``since``/``until``
-for a period, or ``agent`` when the batch is a single employee), following ``more`` until it is empty.
-Learners are identified by account agents: ``{"account": {"homePage": <configured>, "name": <employee no>}}``.
+One batch of employees is one paginated sequence: ``GET statements?verb=...&limit=...`` (plus
+``since``/``until`` for a period), following ``more`` until it is empty or leads back to a page already
+read. A batch of one employee is asked for by ``agent`` instead, once per form the learner may be stored
+under. Learners are account agents ``{"account": {"homePage": <configured>, "name": <employee no>}}``
+and/or ``mbox`` agents whose address the configuration builds from the employee number (a domain rule,
+a template, or both), also recognised by their ``mbox_sha1sum``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +31,9 @@ xAPI cannot filter by several agents at once, so a batch reads every learner's s
 (and period): an organisation of 5,000 with ~3 courses each is ~170 pages of 100.
 """
 
+Identity = tuple[str, ...]
+"""How an actor is compared: ("account", homePage, name), ("mbox", lower-case IRI) or ("mbox_sha1sum", hex)."""
+
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+(?:\.\d+)?)Y)?(?:(?P<months>\d+(?:\.\d+)?)M)?(?:(?P<weeks>\d+(?:\.\d+)?)W)?"
     r"(?:(?P<days>\d+(?:\.\d+)?)D)?(?:T(?!$)(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
@@ -41,7 +48,19 @@ class XapiSettings(Protocol):
     def verb(self) -> str: ...
 
     @property
-    def account_home_page(self) -> str: ...
+    def account_home_page(self) -> str | None: ...
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def verb_filter(self) -> str: ...
+
+    @property
+    def mbox_domain(self) -> str | None: ...
+
+    @property
+    def mbox_template(self) -> str | None: ...
 
 
 def _utcnow() -> dt.datetime:
@@ -66,12 +85,32 @@ class XapiTrainingSource:
         self._max_pages = max_pages
         self._clock = clock
 
-    def agent(self, employee_number: str) -> dict[str, Any]:
-        """The xAPI agent that stands for an employee in this LRS."""
-        return {
-            "objectType": "Agent",
-            "account": {"homePage": self._config.account_home_page, "name": employee_number},
-        }
+    def agents(self, employee_number: str) -> list[dict[str, Any]]:
+        """Every xAPI agent that may stand for an employee in this LRS, in the forms the configuration names."""
+        home = self._config.account_home_page
+        agents: list[dict[str, Any]] = []
+        if home is not None:
+            agents.append({"objectType": "Agent", "account": {"homePage": home, "name": employee_number}})
+        for address in self._addresses(employee_number):
+            agents.append({"objectType": "Agent", "mbox": address})
+            agents.append({"objectType": "Agent", "mbox_sha1sum": _sha1(address)})
+        return agents
+
+    def _addresses(self, employee_number: str) -> list[str]:
+        """An employee's mailto IRIs as the rules build them and in lower case, the form LRSs often store."""
+        built = []
+        if self._config.mbox_template is not None:
+            built.append(self._config.mbox_template.replace("{employee_no}", employee_number))
+        if self._config.mbox_domain is not None:
+            built.append(f"mailto:{employee_number}@{self._config.mbox_domain.lower()}")
+        return list(dict.fromkeys(form for address in built for form in (address, address.lower())))
+
+    def _identities(self, employee_number: str) -> set[Identity]:
+        home = self._config.account_home_page
+        found: set[Identity] = set() if home is None else {("account", home, employee_number)}
+        for address in self._addresses(employee_number):
+            found |= {("mbox", address.lower()), ("mbox_sha1sum", _sha1(address))}
+        return found
 
     async def fetch_training(
         self, employee_numbers: Sequence[str], period: Period | None = None
@@ -79,20 +118,34 @@ class XapiTrainingSource:
         wanted = list(dict.fromkeys(employee_numbers))
         found: dict[str, list[TrainingRecord]] = {number: [] for number in wanted}
         if wanted:
-            statements = await self._statements(self._query(wanted, period))
-            for record in self._records(statements, set(wanted), period):
+            statements = await self._read(wanted, period)
+            learners = {identity: number for number in wanted for identity in self._identities(number)}
+            for record in self._records(statements, learners, period):
                 found[record.employee_number].append(record)
         for records in found.values():
             records.sort(key=lambda r: (r.completed_on or dt.date.min, r.id))
         return RecordBatch(records=found, provenance=Provenance(system=self.system, fetched_at=self._clock()))
 
-    def _query(self, wanted: Sequence[str], period: Period | None) -> dict[str, str]:
-        # limit=0 asks for the server's largest page (xAPI 1.0.3, 2.1.3): the `more` links must be followed
-        # one after another, so fewer, larger pages are what keeps a page of employees fast.
-        params = {"verb": self._config.verb, "limit": "0"}
-        if len(wanted) == 1:
-            # The LRS filters by agent itself: one learner's statements instead of everyone's.
-            params["agent"] = json.dumps(self.agent(wanted[0]), separators=(",", ":"))
+    async def _read(self, wanted: Sequence[str], period: Period | None) -> list[Any]:
+        if len(wanted) > 1:
+            return await self._statements(self._query(period, None))
+        # The LRS filters by agent itself: one learner's statements instead of everyone's. It compares an
+        # agent's one identifier exactly, so each form the learner may be stored under is its own (small)
+        # query; asking for fewer would find less for one employee than a batch finds for the same one.
+        statements: list[Any] = []
+        for agent in self.agents(wanted[0]):
+            statements += await self._statements(self._query(period, agent))
+        return statements
+
+    def _query(self, period: Period | None, agent: Mapping[str, Any] | None) -> dict[str, str]:
+        # limit=0 (the default) asks for the server's largest page (xAPI 1.0.3, 2.1.3): the `more` links must
+        # be followed one after another, so fewer, larger pages are what keeps a page of employees fast. A
+        # configured page size is for LRSs whose largest page is too slow to answer or that mishandle 0.
+        params = {"limit": str(self._config.page_size)}
+        if self._config.verb_filter != "local":
+            params["verb"] = self._config.verb
+        if agent is not None:
+            params["agent"] = json.dumps(agent, separators=(",", ":"))
         if period is not None:
             # since/until bound the *stored* time, which follows the completion: a course finished on the
             # period's last day but synced after it is missed. The completion day is checked again on our
@@ -107,17 +160,20 @@ class XapiTrainingSource:
         url: str = "statements"
         query: Mapping[str, str] | None = params
         statements: list[Any] = []
-        visited: set[str] = set()
+        visited: set[tuple[str, ...]] = set()
         for _ in range(self._max_pages):
             response = await self._port.get(url, params=query, headers=headers)
+            visited.add(_page_key(_requested(response, url)))
             page, more = self._page(response)
             statements.extend(page)
             if not more:
                 return statements
             url = next_page_url(self.system, response, more, "'more' leaves the LRS")
-            if url in visited:
-                raise BadResponse(self.system, f"'more' points back to a page already read: {more}")
-            visited.add(url)
+            if _page_key(url) in visited:
+                # Some LRSs answer limit=0 with an empty page whose `more` is that page again; any link back
+                # to a page already read would only repeat its answer, so the sequence ends here. An empty
+                # page with a *new* link is still followed: its pages may hold statements (the cap bounds it).
+                return statements
             query = None  # the more link carries the whole query
         raise BadResponse(self.system, f"still sending 'more' after {self._max_pages} pages")
 
@@ -138,7 +194,9 @@ class XapiTrainingSource:
             raise BadResponse(self.system, "statements: 'more' is not a string")
         return statements, more
 
-    def _records(self, statements: list[Any], wanted: set[str], period: Period | None) -> list[TrainingRecord]:
+    def _records(
+        self, statements: list[Any], learners: Mapping[Identity, str], period: Period | None
+    ) -> list[TrainingRecord]:
         records: dict[str, TrainingRecord] = {}
         voided: set[str] = set()
         for statement in statements:
@@ -146,17 +204,23 @@ class XapiTrainingSource:
                 raise BadResponse(self.system, "statements: a statement is not an object")
             verb = _get(statement, "verb", "id")
             if verb == VOIDED_VERB:
-                # An LRS never returns a voided statement in a query, but it does return the voiding one;
-                # drop its target anyway in case this LRS is less careful.
+                # An LRS never returns a voided statement in a query, but it does return the voiding one (a
+                # verb filter applies to its target); drop the target anyway in case this LRS is less careful.
                 target = statement.get("object")
                 if isinstance(target, dict) and target.get("objectType") == "StatementRef":
                     voided.add(str(target.get("id")))
                 continue
+            if statement.get("voided") is True:
+                continue  # not an xAPI property, but some LRSs expose their storage's flag: withdrawn
             if verb != self._config.verb:
+                # With verb_filter = "local" this is the filter. With "lrs" it is kept on purpose: a conformant
+                # LRS also answers statements that merely refer to a matching one (a StatementRef), and one
+                # that ignores `verb` sends attempts too; none of them is a completed course, so dropping them
+                # never loses a record, while keeping them would count attempts as courses.
                 continue
-            number = self._employee(statement)
-            if number is None or number not in wanted:
-                continue
+            number = self._employee(statement, learners)
+            if number is None:
+                continue  # a learner we were not asked about, or one we cannot name: not an error
             record = self._record(statement, number)
             day = record.completed_on
             if period is not None and day is not None and not period.start <= day <= period.end:
@@ -164,12 +228,12 @@ class XapiTrainingSource:
             records.setdefault(record.id, record)  # a statement repeated across pages counts once
         return [record for key, record in records.items() if key not in voided]
 
-    def _employee(self, statement: Mapping[str, Any]) -> str | None:
-        account = _get(statement, "actor", "account")
-        if not isinstance(account, dict) or account.get("homePage") != self._config.account_home_page:
-            return None
-        name = account.get("name")
-        return name if isinstance(name, str) else None
+    def _employee(self, statement: Mapping[str, Any], learners: Mapping[Identity, str]) -> str | None:
+        for identity in _actor_identities(statement.get("actor")):
+            number = learners.get(identity)
+            if number is not None:
+                return number
+        return None
 
     def _record(self, statement: Mapping[str, Any], number: str) -> TrainingRecord:
         statement_id = statement.get("id")
@@ -244,6 +308,40 @@ class XapiTrainingSource:
         if raw is not None and low is not None and high is not None and high > low:
             return round((float(raw) - float(low)) / (float(high) - float(low)) * 100, 4)
         return None if raw is None else float(raw)
+
+
+def _actor_identities(actor: Any) -> list[Identity]:
+    """What an actor can be recognised by. E-mail is compared without regard to letter case, as mail is."""
+    if not isinstance(actor, dict):
+        return []
+    found: list[Identity] = []
+    home, name = _get(actor, "account", "homePage"), _get(actor, "account", "name")
+    if isinstance(home, str) and isinstance(name, str):
+        found.append(("account", home, name))
+    if isinstance(actor.get("mbox"), str):
+        found.append(("mbox", actor["mbox"].lower()))
+    if isinstance(actor.get("mbox_sha1sum"), str):
+        found.append(("mbox_sha1sum", actor["mbox_sha1sum"].lower()))
+    return found
+
+
+def _sha1(address: str) -> str:
+    """An mbox_sha1sum: the hex SHA-1 of the mailto IRI (xAPI 1.0.3, 2.4.2.3)."""
+    return hashlib.sha1(address.encode(), usedforsecurity=False).hexdigest()
+
+
+def _requested(response: httpx.Response, url: str) -> str:
+    try:
+        return str(response.url)
+    except RuntimeError:  # a response built without a request: the URL we asked for is all there is
+        return url
+
+
+def _page_key(url: str) -> tuple[str, ...]:
+    """A page's address; its query parameters in any order (or percent-encoding) name the same page."""
+    parsed = httpx.URL(url)
+    params = sorted(f"{key}={value}" for key, value in parsed.params.multi_items())
+    return (parsed.scheme, parsed.host, str(parsed.port), parsed.path, *params)
 
 
 def _get(value: Any, *path: str) -> Any:

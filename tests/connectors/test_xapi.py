@@ -1,9 +1,12 @@
-"""XapiTrainingSource through SystemClient against a scripted LRS (httpx.MockTransport): paging, mapping, garbage."""
+"""XapiTrainingSource through SystemClient against a scripted LRS (httpx.MockTransport): paging, mapping, garbage,
+and the ways real LRSs differ (page size, self-pointing `more`, verb filtering, voiding, mbox learners)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import BadResponse, Period, TrainingSource, Unauthorised
-from connectors.config import NoAuth, ResiliencePolicy, SystemConfig, XapiConfig
+from connectors.base import BadResponse, ConfigurationError, Period, TrainingSource, Unauthorised
+from connectors.config import NoAuth, ResiliencePolicy, SystemConfig, XapiConfig, parse_systems
 from connectors.http import SystemClient
 from connectors.training import XapiTrainingSource
 
@@ -21,6 +24,7 @@ COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 ATTEMPTED = "http://adlnet.gov/expapi/verbs/attempted"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 FETCHED_AT = dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC)
+SETTINGS = XapiConfig(verb=COMPLETED, account_home_page=HOME)
 
 
 class ScriptedServer:
@@ -39,8 +43,9 @@ class ScriptedServer:
 
 
 @contextlib.asynccontextmanager
-async def lrs(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> AsyncIterator[XapiTrainingSource]:
-    settings = XapiConfig(verb=COMPLETED, account_home_page=HOME)
+async def lrs(
+    handler: Callable[[httpx.Request], httpx.Response], settings: XapiConfig = SETTINGS, **options: Any
+) -> AsyncIterator[XapiTrainingSource]:
     policy = ResiliencePolicy(retries=0)
     config = SystemConfig("training", "xapi", "https://lrs.test/xapi", NoAuth(), policy, settings)
     async with SystemClient(config, transport=httpx.MockTransport(handler)) as port:
@@ -332,13 +337,199 @@ async def test_stops_following_more_after_the_page_cap() -> None:
     assert len(server.requests) == 3
 
 
-async def test_a_more_link_back_to_a_page_already_read_is_refused() -> None:
-    """A loop in the links would otherwise run up to the page cap."""
-    server = ScriptedServer(page(more="/xapi/statements?cursor=a"), page(more="/xapi/statements?cursor=a"), page())
+async def test_a_more_link_back_to_a_page_already_read_ends_the_sequence() -> None:
+    """Following it would only repeat that page's answer (and loop up to the cap): what was read is the answer."""
+    server = ScriptedServer(
+        page(statement("s1", "E1"), more="/xapi/statements?cursor=a"),
+        page(statement("s2", "E1"), more="/xapi/statements?cursor=a"),
+        page(statement("never", "E1")),
+    )
     async with lrs(server) as source:
-        with pytest.raises(BadResponse, match="already read"):
-            await source.fetch_training(["E1", "E2"])
+        batch = await source.fetch_training(["E1", "E2"])
     assert len(server.requests) == 2
+    assert [r.id for r in batch.records["E1"]] == ["s1", "s2"]
+
+
+async def test_an_empty_page_whose_more_is_the_query_itself_ends_the_sequence() -> None:
+    """Some LRSs answer limit=0 with an empty page pointing at itself, written their own way: not an error."""
+    itself = f"/xapi/statements?verb={COMPLETED}&limit=0"  # unencoded, in its own order
+    server = ScriptedServer(page(more=itself), page(statement("never", "E1")))
+    async with lrs(server) as source:
+        batch = await source.fetch_training(["E1", "E2"])
+    assert server.requests[0].url.raw_path.decode() != itself  # the same page, not the same text
+    assert len(server.requests) == 1
+    assert batch.records == {"E1": [], "E2": []}
+
+
+async def test_the_configured_page_size_is_the_limit_asked_for() -> None:
+    """page_size replaces limit=0 (the LRS's largest page) on every query, agent queries included."""
+    server = ScriptedServer(page(), page())
+    async with lrs(server, dataclasses.replace(SETTINGS, page_size=100)) as source:
+        await source.fetch_training(["E1", "E2"])
+        await source.fetch_training(["E1"])
+    assert [r.url.params["limit"] for r in server.requests] == ["100", "100"]
+
+
+async def test_a_local_verb_filter_sends_no_verb_and_drops_other_verbs() -> None:
+    """For LRSs that ignore or mishandle `verb`: we filter, and a voiding statement still voids."""
+    voiding = statement("v1", "admin", verb=VOIDED)
+    voiding["object"] = {"objectType": "StatementRef", "id": "mistake"}
+    server = ScriptedServer(
+        page(
+            statement("keep", "E1"), statement("attempted", "E1", verb=ATTEMPTED), voiding, statement("mistake", "E1")
+        ),
+        page(statement("alone", "E1"), statement("tried", "E1", verb=ATTEMPTED)),
+    )
+    async with lrs(server, dataclasses.replace(SETTINGS, verb_filter="local")) as source:
+        batch = await source.fetch_training(["E1", "E2"])
+        alone = await source.fetch_training(["E1"])
+    assert ["verb" in r.url.params for r in server.requests] == [False, False]
+    assert "agent" in server.requests[1].url.params
+    assert [r.id for r in batch.records["E1"]] == ["keep"]
+    assert [r.id for r in alone.records["E1"]] == ["alone"]
+
+
+async def test_statements_an_lrs_flags_as_voided_are_dropped() -> None:
+    """`"voided": true` is no xAPI property, but an LRS exposing its storage flag means the statement is withdrawn."""
+    flagged, unflagged = statement("flagged", "E1"), statement("unflagged", "E1")
+    flagged["voided"], unflagged["voided"] = True, False
+    server = ScriptedServer(page(flagged, unflagged, statement("plain", "E1")))
+    async with lrs(server) as source:
+        batch = await source.fetch_training(["E1", "E2"])
+    assert [r.id for r in batch.records["E1"]] == ["plain", "unflagged"]
+
+
+def by_mbox(statement_id: str, **actor: str) -> dict[str, Any]:
+    built = statement(statement_id, "unused")
+    built["actor"] = {"objectType": "Agent", **actor}
+    return built
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+async def test_learners_are_matched_by_an_mbox_domain_without_regard_to_letter_case() -> None:
+    """mailto:<employee no>@<domain>; other domains, other people and (with no homePage) accounts are ignored."""
+    server = ScriptedServer(
+        page(
+            by_mbox("lower", mbox="mailto:e1@EXAMPLE.com"),
+            by_mbox("exact", mbox="mailto:E2@example.com"),
+            by_mbox("hashed", mbox_sha1sum=sha1("mailto:e2@example.com").upper()),
+            by_mbox("elsewhere", mbox="mailto:E1@other.example"),
+            by_mbox("stranger", mbox="mailto:E9@example.com"),
+            statement("account", "E1"),
+        )
+    )
+    async with lrs(server, XapiConfig(verb=COMPLETED, mbox_domain="Example.com")) as source:
+        batch = await source.fetch_training(["E1", "E2"])
+    assert {number: [r.id for r in records] for number, records in batch.records.items()} == {
+        "E1": ["lower"],
+        "E2": ["exact", "hashed"],
+    }
+
+
+async def test_learners_are_matched_by_an_mbox_template_or_its_sha1_alongside_accounts() -> None:
+    """The template names the address; an LRS that keeps only the mbox_sha1sum is matched through it."""
+    settings = dataclasses.replace(SETTINGS, mbox_template="mailto:{employee_no}@corp.example")
+    server = ScriptedServer(
+        page(
+            by_mbox("mbox", mbox="mailto:E1@corp.example"),
+            by_mbox("sha1", mbox_sha1sum=sha1("mailto:E2@corp.example")),
+            by_mbox("other-template", mbox="mailto:E1@example.com"),
+            statement("account", "E2"),
+        )
+    )
+    async with lrs(server, settings) as source:
+        batch = await source.fetch_training(["E1", "E2"])
+    assert {number: [r.id for r in records] for number, records in batch.records.items()} == {
+        "E1": ["mbox"],
+        "E2": ["account", "sha1"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "agents"),
+    [
+        pytest.param(
+            dataclasses.replace(SETTINGS, mbox_template="mailto:{employee_no}@corp.example"),
+            [
+                {"account": {"homePage": HOME, "name": "E1"}},
+                {"mbox": "mailto:E1@corp.example"},
+                {"mbox_sha1sum": sha1("mailto:E1@corp.example")},
+                {"mbox": "mailto:e1@corp.example"},
+                {"mbox_sha1sum": sha1("mailto:e1@corp.example")},
+            ],
+            id="account-and-template",
+        ),
+        pytest.param(
+            XapiConfig(verb=COMPLETED, mbox_domain="example.com"),
+            [
+                {"mbox": "mailto:E1@example.com"},
+                {"mbox_sha1sum": sha1("mailto:E1@example.com")},
+                {"mbox": "mailto:e1@example.com"},
+                {"mbox_sha1sum": sha1("mailto:e1@example.com")},
+            ],
+            id="domain-only",
+        ),
+    ],
+)
+async def test_one_employee_is_asked_for_in_each_form_the_configuration_names(
+    settings: XapiConfig, agents: list[dict[str, Any]]
+) -> None:
+    """The LRS compares one identifier exactly: each form is its own query, and a statement found twice counts once."""
+    found = by_mbox("s1", mbox="mailto:e1@corp.example" if settings.mbox_template else "mailto:e1@example.com")
+    server = ScriptedServer(*(page(found) for _ in agents))
+    async with lrs(server, settings) as source:
+        batch = await source.fetch_training(["E1"])
+    assert [json.loads(r.url.params["agent"]) for r in server.requests] == [
+        {"objectType": "Agent", **agent} for agent in agents
+    ]
+    assert [r.id for r in batch.records["E1"]] == ["s1"]
+
+
+def systems_file(**xapi: Any) -> dict[str, Any]:
+    training = {"kind": "xapi", "base_url": "https://lrs.test", "auth": {"type": "none"}, "verb": COMPLETED}
+    return {"systems": {"training": training | xapi}}
+
+
+def test_the_systems_file_sets_the_xapi_options_and_their_defaults() -> None:
+    """Without the new keys an LRS is read as before: the largest page, the LRS filtering the verb."""
+    plain = parse_systems(systems_file(account_home_page=HOME), {}).systems["training"].details
+    assert plain == XapiConfig(verb=COMPLETED, account_home_page=HOME, page_size=0, verb_filter="lrs")
+    options = {
+        "page_size": 200,
+        "verb_filter": "local",
+        "mbox_domain": "example.com",
+        "mbox_template": "mailto:{employee_no}@corp.example",
+    }
+    configured = parse_systems(systems_file(**options), {}).systems["training"].details
+    assert configured == XapiConfig(verb=COMPLETED, **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "where"),
+    [
+        pytest.param({"page_size": -1}, "page_size: must be 0", id="negative-page-size"),
+        pytest.param({"page_size": "100"}, "page_size: must be an integer", id="page-size-text"),
+        pytest.param({"page_size": 2.5}, "page_size: must be an integer", id="page-size-fraction"),
+        pytest.param({"page_size": True}, "page_size: must be an integer", id="page-size-boolean"),
+        pytest.param({"verb_filter": "remote"}, "verb_filter: must be one of", id="unknown-verb-filter"),
+        pytest.param({"mbox_domain": "@example.com"}, "mbox_domain", id="domain-with-at"),
+        pytest.param({"mbox_domain": "example .com"}, "mbox_domain", id="domain-with-space"),
+        pytest.param({"mbox_template": "{employee_no}@corp.example"}, "mbox_template", id="template-not-mailto"),
+        pytest.param({"mbox_template": "mailto:{employee}@corp.example"}, "mbox_template", id="template-misspelt"),
+        pytest.param({"mbox_template": "mailto:{employee_no}.{d}@x.com"}, "mbox_template", id="template-other-field"),
+        pytest.param({"mbox_template": "mailto:{employee_no}"}, "mbox_template", id="template-without-domain"),
+        pytest.param({"account_home_page": None}, "account_home_page: is required unless mbox", id="nobody-named"),
+    ],
+)
+def test_bad_xapi_options_are_refused_naming_the_system_and_key(options: dict[str, Any], where: str) -> None:
+    """A typo would otherwise read the wrong pages or recognise nobody: every training record silently gone."""
+    data = systems_file(**{"account_home_page": HOME} | options)
+    data["systems"]["training"] = {k: v for k, v in data["systems"]["training"].items() if v is not None}
+    with pytest.raises(ConfigurationError, match=f"systems\\.training\\.{where}"):
+        parse_systems(data, {})
 
 
 async def test_a_more_link_to_another_host_is_refused() -> None:
