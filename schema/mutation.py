@@ -66,7 +66,9 @@ class Mutation:
         "indicatorVersionCreate",
         description="Adds the next version of an indicator; earlier versions never change.",
     )
-    async def indicator_version_create(self, info: Info, input: IndicatorVersionCreateInput) -> IndicatorVersionPayload | None:
+    async def indicator_version_create(
+        self, info: Info, input: IndicatorVersionCreateInput
+    ) -> IndicatorVersionPayload | None:
         return await mutations.indicator_version_create(
             info.context,
             indicator_id=input.indicator_id,
@@ -165,7 +167,9 @@ class Mutation:
         "metricValuesImport",
         description="Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none.",
     )
-    async def metric_values_import(self, info: Info, cycle_id: strawberry.ID, csv: str) -> MetricValuesImportPayload | None:
+    async def metric_values_import(
+        self, info: Info, cycle_id: strawberry.ID, csv: str
+    ) -> MetricValuesImportPayload | None:
         return await mutations.metric_values_import(info.context, cycle_id=cycle_id, csv=csv)
 
     @guarded_mutation(
