@@ -24,17 +24,21 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import SystemsConfig
 from connectors.registry import Systems
-from hub import guards
+from hub import graphiql, graphql_http, guards
 from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
@@ -50,6 +54,15 @@ log = logging.getLogger("perfhub")
 Clock = Callable[[], dt.date]
 
 _JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[\[{]")
+
+_HTTP_OPERATION_TYPES: dict[str, frozenset[OperationType]] = {
+    "GET": frozenset({OperationType.QUERY}),
+    "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}),
+}
+"""What HTTP executes here. Strawberry admits subscriptions over GET and POST too, for its SSE and multipart
+transports, which the hub does not serve: executed as a single result, a subscription fails inside graphql-core."""
+
+_SOCKET_TOKEN_MISSING = 'authentication required: send {"Authorization": "Bearer <token>"} in connection_init'
 
 
 def utc_today() -> dt.date:
@@ -72,10 +85,31 @@ class _Refused(Exception):
         self.response = response
 
 
+class SocketRefused(Exception):
+    """Refuses a socket at ``connection_init``: both protocols' handlers close it with ``code`` and ``reason``.
+
+    4401 (no valid token) rather than the 4403 strawberry closes a ConnectionRejectionError with: graphql-ws
+    clients give up at once on 4401 and show the reason, while they retry 4403 five times with backoff (~40 s).
+    No socket is refused 4403: every authenticated role may connect (what it may read is the schema's business).
+    """
+
+    def __init__(self, reason: str, code: int = 4401) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
 class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, admitting each operation on the socket as ``_admit`` admits a request."""
 
     view: PerfhubGraphQL  # strawberry types it as any view; this handler serves only ours
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except SocketRefused as refusal:  # raised by on_ws_connect, past strawberry's own checks
+            log.info("WebSocket refused (%d): %s", refusal.code, refusal.reason)
+            await self.websocket.close(code=refusal.code, reason=refusal.reason)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # The protocol's own refusals (no connection_ack yet, an id in use) close the socket: theirs first.
@@ -91,6 +125,16 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """graphql-ws (subscriptions only), admitting each operation on the socket as ``_admit`` admits a request."""
 
     view: PerfhubGraphQL  # as above
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except SocketRefused as refusal:
+            # The protocol's refusal, then the close code graphql-transport-ws gives it (strawberry's 1011
+            # would say "server error").
+            log.info("WebSocket (graphql-ws) refused (%d): %s", refusal.code, refusal.reason)
+            await self.send_message({"type": "connection_error", "payload": {"message": refusal.reason}})
+            await self.websocket.close(code=refusal.code, reason=refusal.reason)
 
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
@@ -122,6 +166,18 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         self.clock = clock
         self.authenticator = authenticator
         self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        # Strawberry's page loads GraphiQL from a CDN; this one, from the hub (hub/graphiql.py). Built once,
+        # so that a file it needs and the hub lacks is logged at startup.
+        self.graphiql_page = graphiql.build_page(super().graphql_ide_html) if settings.graphiql else None
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self.graphiql_page.html if self.graphiql_page else super().graphql_ide_html
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.graphiql_page is None:
+            return await super().render_graphql_ide(request)
+        return self.graphiql_page.response()  # with its Content-Security-Policy
 
     def decode_json(self, data: str | bytes) -> object:
         # Bytes that are not UTF-8, or arrays nested past Python's recursion limit, are a client's
@@ -149,24 +205,56 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        request.state.request_id = guards.request_id(request.headers.get("x-request-id"))
         response: Response
         try:
             request.state.principal = await self.authenticate(request.headers.get("authorization"))
             response = await self.run(request)
-        except AuthenticationError as error:
-            response = guards.invalid_token(error.reason)
-        except _Refused as refusal:
-            response = refusal.response
-        except HTTPException as error:  # strawberry's 4xx (unparsable body, unknown operation name, ...)
-            code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
-                error.status_code, "HTTP_ERROR"
+        except (AuthenticationError, _Refused, HTTPException) as error:
+            response = _refusal_response(error)
+        except Exception:
+            # The last line of defence: whatever escaped strawberry's own masking still reaches the client
+            # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.
+            log.exception("unexpected error (request id %s)", request.state.request_id)
+            response = guards.error_response(
+                500, f"Unexpected error (request id {request.state.request_id})", "INTERNAL_SERVER_ERROR"
             )
-            response = guards.error_response(error.status_code, error.reason, code)
+        if response.status_code >= 400 and "x-request-id" not in response.headers:
+            response.headers["X-Request-Id"] = request.state.request_id
+        # A GraphQL response with errors and no data: in the client's media type, as any other answer.
+        wants_graphql_response = (
+            graphql_http.response_media_type(request.headers.get("accept")) == graphql_http.GRAPHQL_RESPONSE
+        )
+        if wants_graphql_response and response.headers.get("content-type", "").startswith(guards.JSON):
+            response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
         await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # The answer's media type, negotiated once; create_response reads it there (it is not handed the request).
+        sub_response.media_type = graphql_http.response_media_type(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        if sub_response.media_type != graphql_http.GRAPHQL_RESPONSE:
+            return super().create_response(response_data, sub_response)  # application/json: 200, as ever
+        if isinstance(response_data, dict) and graphql_http.is_request_error(response_data):
+            # Nothing was executed: no data entry, and a 4xx (GraphQL over HTTP, application/graphql-response+json).
+            sub_response.status_code = graphql_http.request_error_status(response_data.get("errors") or [])
+            response_data = response_data.copy()
+            del response_data["data"]
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         resources: Resources = request.app.state.resources
-        request_id = guards.request_id(request.headers.get("x-request-id"))
+        # HTTP requests got theirs in __call__, so that an error escaping execution names the same id.
+        request_id = getattr(request.state, "request_id", None) or guards.request_id(
+            request.headers.get("x-request-id")
+        )
         if isinstance(request, WebSocket):
             # The principal arrives with connection_init: see on_ws_connect.
             return Context(
@@ -204,6 +292,33 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with the operation types of ``_HTTP_OPERATION_TYPES`` and our answers for the others."""
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=_HTTP_OPERATION_TYPES.get(request_adapter.method, frozenset()),
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            raise _Refused(_wrong_method(error.operation_type, request)) from None
+        except CannotGetOperationTypeError as error:  # as strawberry answers these
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
 
     def _admit(
         self, request: Request, data: GraphQLRequestData | list[GraphQLRequestData], principal: Principal
@@ -245,16 +360,40 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             None,
         )
         if header is None:
-            raise ConnectionRejectionError({"message": "authentication required"})
+            raise SocketRefused(_SOCKET_TOKEN_MISSING)
         try:
             principal = await self.authenticate(header)
         except AuthenticationError as error:
-            raise ConnectionRejectionError({"message": error.reason}) from None
+            raise SocketRefused(error.reason) from None
         if principal.is_anonymous:
-            raise ConnectionRejectionError({"message": "authentication required"})
+            raise SocketRefused(_SOCKET_TOKEN_MISSING)
         context.principal = principal
         unset: UnsetType = UNSET  # acknowledge without a payload
         return unset
+
+
+GRAPHQL_RESPONSE_CONTENT_TYPE = f"{graphql_http.GRAPHQL_RESPONSE}; charset=utf-8"
+
+
+def _refusal_response(error: AuthenticationError | _Refused | HTTPException) -> Response:
+    """The answer to a request refused before or instead of execution: a GraphQL error body with its status."""
+    if isinstance(error, AuthenticationError):
+        return guards.invalid_token(error.reason)
+    if isinstance(error, _Refused):
+        return error.response
+    # strawberry's 4xx (unparsable body, unknown operation name, ...)
+    code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
+    return guards.error_response(error.status_code, error.reason, code)
+
+
+def _wrong_method(operation_type: OperationType, request: Request) -> Response:
+    """The answer to an operation HTTP does not execute here: a subscription, or a mutation sent with GET."""
+    if operation_type is OperationType.SUBSCRIPTION:
+        message = f"subscriptions are served over WebSocket (graphql-transport-ws) at {request.url.path}, not over HTTP"
+        return guards.error_response(400, message, "WEBSOCKET_REQUIRED")
+    # GraphQL over HTTP: a mutation in a GET request is 405, with the method that would do.
+    message = f"{operation_type.value} operations must be sent with POST"
+    return guards.error_response(405, message, "METHOD_NOT_ALLOWED", headers={"Allow": "POST"})
 
 
 async def healthz(_: Request) -> Response:
@@ -302,6 +441,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *([graphiql.assets_route()] if settings.graphiql else []),
     ]
     middleware = [Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Message
-from strawberry.exceptions import ConnectionRejectionError
 
-from hub.app import PerfhubGraphQL, create_app
+from hub.app import PerfhubGraphQL, SocketRefused, create_app
 from hub.auth import Principal, Role, issue_token
 from hub.config import Settings
 from resolvers.context import Context
@@ -142,12 +141,24 @@ async def test_transport_ws_accepts_a_valid_token(socket_app: Starlette, setting
         assert len(message["payload"]["data"]["posts"]) == 12
 
 
-@pytest.mark.parametrize("token", [None, "garbage"])
-async def test_transport_ws_rejects_a_missing_or_bad_token(socket_app: Starlette, token: str | None) -> None:
-    """graphql-transport-ws: no token or a bad one closes the socket with 4403 before any operation."""
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, 'authentication required: send {"Authorization": "Bearer <token>"} in connection_init'),
+        ("garbage", "invalid token"),
+    ],
+)
+async def test_transport_ws_rejects_a_missing_or_bad_token(
+    socket_app: Starlette, token: str | None, reason: str
+) -> None:
+    """graphql-transport-ws: no token or a bad one closes the socket with 4401 and a reason, before any operation.
+
+    4401, not strawberry's 4403: graphql-ws clients retry a 4403 for ~40 s before telling the user.
+    """
     async with Socket(socket_app, "graphql-transport-ws") as socket:
         await socket.send(init(token))
-        assert await socket.receive() == {"close": 4403}
+        closed = await socket.next_message()
+        assert (closed["type"], closed["code"], closed["reason"]) == ("websocket.close", 4401, reason)
 
 
 async def test_transport_ws_operation_before_init_is_refused(socket_app: Starlette) -> None:
@@ -158,13 +169,16 @@ async def test_transport_ws_operation_before_init_is_refused(socket_app: Starlet
 
 
 async def test_legacy_graphql_ws_accepts_and_rejects(socket_app: Starlette, settings: Settings) -> None:
-    """graphql-ws: acknowledged with a token; connection_error with the short reason without a valid one."""
+    """graphql-ws: acknowledged with a token; connection_error with the short reason without a valid one, then
+    closed 4401 with it (not strawberry's 1011, which says "server error")."""
     async with Socket(socket_app, "graphql-ws") as socket:
         await socket.send(init(issue_token(settings, role=Role.PAYROLL)))
         assert await socket.receive() == {"type": "connection_ack"}
     async with Socket(socket_app, "graphql-ws") as socket:
         await socket.send(init(issue_token(settings, role=Role.PAYROLL, ttl=-3600)))
         assert await socket.receive() == {"type": "connection_error", "payload": {"message": "token expired"}}
+        closed = await socket.next_message()
+        assert (closed["type"], closed["code"], closed["reason"]) == ("websocket.close", 4401, "token expired")
 
 
 async def test_socket_principal_lives_in_the_context(settings: Settings) -> None:
@@ -179,8 +193,9 @@ async def test_socket_principal_lives_in_the_context(settings: Settings) -> None
     assert context.principal.employee_number == "E000001"
     assert context.principal.has(Role.MANAGER)
     context.connection_params = {"Authorization": 42}
-    with pytest.raises(ConnectionRejectionError):
+    with pytest.raises(SocketRefused) as refused:
         await view.on_ws_connect(context)
+    assert refused.value.code == 4401
 
 
 async def test_subscription_on_the_socket_runs_as_the_connected_principal(

@@ -8,13 +8,45 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Backend
 from tests.served.hub_process import ServedHub
+from tests.served.node import NodeJS, find_node
+
+NO_RATE_LIMIT = {"PERFHUB_RATE_LIMIT_PER_SECOND": "0"}  # tests fire faster than people
+
+
+def _no_traceback(hub: ServedHub) -> None:
+    log = hub.log()
+    assert "Traceback" not in log, f"the served hub logged a traceback:\n{log[-4000:]}"
 
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[ServedHub]:
-    """The hub as users run it, with the rate limit off (tests fire faster than people)."""
-    with ServedHub(database_url, tmp_path, {"PERFHUB_RATE_LIMIT_PER_SECOND": "0"}) as hub:
+    """The hub as users run it, on a database of the test's own."""
+    with ServedHub(database_url, tmp_path, NO_RATE_LIMIT) as hub:
         yield hub
-    log = hub.log()
-    assert "Traceback" not in log, f"the served hub logged a traceback:\n{log[-4000:]}"
+    _no_traceback(hub)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served_to_read(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
+    """One hub for a module of tests that only read: started once, not once per test."""
+    backend: Backend = request.getfixturevalue(f"{request.param}_backend")
+    folder = tmp_path_factory.mktemp("served")
+    url = backend.copy(folder)
+    try:
+        with ServedHub(url, folder, NO_RATE_LIMIT) as hub:
+            yield hub
+        _no_traceback(hub)
+    finally:
+        backend.drop(url)
+
+
+@pytest.fixture(scope="session")
+def node() -> NodeJS:
+    """Node.js with tests/served/js/ installed from its lock (once per run, whatever the xdist workers)."""
+    found = find_node()
+    if isinstance(found, str):
+        pytest.skip(found)
+    found.install()
+    return found

@@ -1,0 +1,124 @@
+"""GraphiQL without the internet: strawberry's page, with its scripts and styles served by the hub itself.
+
+Strawberry's GraphiQL page (strawberry/static/graphiql.html) loads React, ReactDOM, js-cookie, GraphiQL and
+GraphiQL's explorer plugin from unpkg.com; on an intranet with no route out, the page stays blank. The same
+files, at the versions strawberry pins, are vendored in hub/static/graphiql/ (its README.md lists them and
+says how to update them) and served under ASSETS_PATH. The page stays strawberry's own, each unpkg URL
+pointed at the vendored copy, so its subresource-integrity hashes go on checking that the files are, byte
+for byte, the ones strawberry pinned.
+
+The page's Content-Security-Policy admits scripts, styles, fonts and connections from the hub alone: a CDN
+reference in a later strawberry's page then fails loudly, in every browser and in the tests, rather than
+working only where the internet happens to be reachable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
+
+log = logging.getLogger("perfhub")
+
+ASSETS_PATH = "/graphiql-assets"
+ASSETS_DIRECTORY = Path(__file__).parent / "static" / "graphiql"
+
+# A file of an npm package as the page names it, https://unpkg.com/<package>@<version>/<folders>/<file>.
+# Its copy is <package>@<version>/<file>: flat, because the repository ignores every folder named dist/.
+_CDN_URL = re.compile(
+    r"https://unpkg\.com/(?P<package>(?:@[\w.-]+/)?[\w.-]+@[\w.-]+)/(?:[\w.@-]+/)*(?P<file>[\w.-]+)(?=[\"'])"
+)
+# The page's own inline code, which the policy admits by hash (and nothing else inline).
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
+_INLINE_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
+
+# The vendored files' paths carry their package's version, so a file never changes under its URL.
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class GraphiQLPage:
+    """The page, the policy it is served with, and the vendored files it names that are not there."""
+
+    html: str
+    content_security_policy: str
+    missing: tuple[str, ...] = ()
+
+    def response(self) -> Response:
+        headers = {
+            "Content-Security-Policy": self.content_security_policy,
+            # The page names the asset versions: a browser must not keep an old page after an upgrade.
+            "Cache-Control": "no-cache",
+        }
+        return HTMLResponse(self.html, headers=headers)
+
+
+def build_page(template: str) -> GraphiQLPage:
+    """Strawberry's GraphiQL page with each unpkg URL replaced by the hub's vendored copy of the file.
+
+    Logs an error naming the files the page needs that hub/static/graphiql/ lacks (a strawberry upgrade
+    that moved GraphiQL's versions): the page then stays blank, and the error says what to vendor.
+    """
+    missing: list[str] = []
+
+    def vendored(match: re.Match[str]) -> str:
+        path = f"{match['package']}/{match['file']}"
+        if not (ASSETS_DIRECTORY / path).is_file():
+            missing.append(path)
+        return f"{ASSETS_PATH}/{path}"
+
+    html = _CDN_URL.sub(vendored, template)
+    if missing:
+        log.error(
+            "GraphiQL needs %s, not vendored in %s: see the README.md there to update",
+            ", ".join(missing),
+            ASSETS_DIRECTORY,
+        )
+    scripts = " ".join(_hash(code) for code in _INLINE_SCRIPT.findall(html))
+    styles = " ".join(_hash(code) for code in _INLINE_STYLE.findall(html))
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' {scripts}".strip(),
+            f"style-src 'self' {styles}".strip(),
+            # GraphiQL's CSS inlines its fonts; the favicon and GraphiQL's icons are data: URLs.
+            "font-src 'self' data:",
+            "img-src 'self' data:",
+            # The fetcher's POSTs and the subscription WebSocket: CSP 3's 'self' covers ws:/wss: to the same host.
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ]
+    )
+    return GraphiQLPage(html, policy, tuple(missing))
+
+
+def _hash(code: str) -> str:
+    digest = hashlib.sha256(code.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+class _VendoredFiles(StaticFiles):
+    """hub/static/graphiql/, each file cacheable for a year."""
+
+    def file_response(
+        self, full_path: PathLike, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = _IMMUTABLE
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def assets_route() -> Mount:
+    """The route serving the vendored files the page names."""
+    return Mount(ASSETS_PATH, app=_VendoredFiles(directory=ASSETS_DIRECTORY), name="graphiql-assets")
