@@ -212,6 +212,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except (AuthenticationError, _Refused, HTTPException) as error:
             response = _refusal_response(error)
+        except guards.BodyTooLarge:
+            raise  # guards.BodySizeLimit, around the app, answers it with 413
         except Exception:
             # The last line of defence: whatever escaped strawberry's own masking still reaches the client
             # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.
