@@ -27,11 +27,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
-from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -44,6 +39,7 @@ from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.ratelimit import RateLimiter
 from hub.systems import configured_systems, open_systems
+from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
 from schema import build_schema
@@ -85,68 +81,6 @@ class _Refused(Exception):
         self.response = response
 
 
-class SocketRefused(Exception):
-    """Refuses a socket at ``connection_init``: both protocols' handlers close it with ``code`` and ``reason``.
-
-    4401 (no valid token) rather than the 4403 strawberry closes a ConnectionRejectionError with: graphql-ws
-    clients give up at once on 4401 and show the reason, while they retry 4403 five times with backoff (~40 s).
-    No socket is refused 4403: every authenticated role may connect (what it may read is the schema's business).
-    """
-
-    def __init__(self, reason: str, code: int = 4401) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
-class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, admitting each operation on the socket as ``_admit`` admits a request."""
-
-    view: PerfhubGraphQL  # strawberry types it as any view; this handler serves only ours
-
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except SocketRefused as refusal:  # raised by on_ws_connect, past strawberry's own checks
-            log.info("WebSocket refused (%d): %s", refusal.code, refusal.reason)
-            await self.websocket.close(code=refusal.code, reason=refusal.reason)
-
-    async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        # The protocol's own refusals (no connection_ack yet, an id in use) close the socket: theirs first.
-        if self.connection_acknowledged and message["id"] not in self.operations:
-            refusal = self.view.admit_socket_operation(self.context.principal)
-            if refusal is not None:
-                await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
-                return
-        await super().handle_subscribe(message)
-
-
-class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """graphql-ws (subscriptions only), admitting each operation on the socket as ``_admit`` admits a request."""
-
-    view: PerfhubGraphQL  # as above
-
-    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except SocketRefused as refusal:
-            # The protocol's refusal, then the close code graphql-transport-ws gives it (strawberry's 1011
-            # would say "server error").
-            log.info("WebSocket (graphql-ws) refused (%d): %s", refusal.code, refusal.reason)
-            await self.send_message({"type": "connection_error", "payload": {"message": refusal.reason}})
-            await self.websocket.close(code=refusal.code, reason=refusal.reason)
-
-    async def handle_start(self, message: StartMessage) -> None:
-        if self.connection_acknowledged:
-            refusal = self.view.admit_socket_operation(self.context.principal)
-            if refusal is not None:
-                # A start replaces a running operation of the same id, refused or not: no limit-free restarts.
-                await self.cleanup_operation(message["id"])
-                await self.send_message({"id": message["id"], "type": "error", "payload": refusal.formatted})
-                return
-        await super().handle_start(message)
-
-
 class PerfhubGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI endpoint: authenticates every request and socket, rate-limits, builds the Context.
 
@@ -157,8 +91,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     introspection-only documents, nothing else.
     """
 
-    graphql_transport_ws_handler_class = _TransportWSHandler
-    graphql_ws_handler_class = _LegacyWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, settings: Settings, clock: Clock, authenticator: Authenticator) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)

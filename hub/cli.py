@@ -134,7 +134,15 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         app = create_app(settings, systems=config)
         # ws is named, not "auto": without the WebSocket library uvicorn would refuse every subscription
         # upgrade quietly; naming it makes a broken install fail at start-up instead.
-        served = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, ws="websockets-sansio")
+        served = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            ws="websockets-sansio",
+            # A WebSocket message is held to the HTTP body limit (uvicorn's default is 16 MiB), before login too.
+            ws_max_size=settings.max_body_bytes,
+        )
         server = uvicorn.Server(served)
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()

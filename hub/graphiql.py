@@ -56,6 +56,7 @@ class GraphiQLPage:
     def response(self) -> Response:
         headers = {
             "Content-Security-Policy": self.content_security_policy,
+            "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate CSP 2
             # The page names the asset versions: a browser must not keep an old page after an upgrade.
             "Cache-Control": "no-cache",
         }
@@ -97,6 +98,9 @@ def build_page(template: str) -> GraphiQLPage:
             "connect-src 'self'",
             "base-uri 'none'",
             "form-action 'self'",
+            # The page runs what its URL (?query=) and stored headers hold with the user's token: no other
+            # site may frame it and make a logged-in hr_admin click Run.
+            "frame-ancestors 'none'",
         ]
     )
     return GraphiQLPage(html, policy, tuple(missing))

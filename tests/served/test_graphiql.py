@@ -75,6 +75,9 @@ def test_the_page_names_only_the_hubs_files_and_the_hub_serves_each(served: Serv
     assert "script-src 'self' 'sha256-" in policy
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
+    # No other site may frame the page (it runs what its URL holds with the user's stored token).
+    assert "frame-ancestors 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
 
     parser = _Subresources()
     parser.feed(page.text)

@@ -1,0 +1,146 @@
+"""The WebSocket side of /graphql: both subprotocols, refused and admitted as the HTTP side is.
+
+Strawberry's handlers trust the shape of each frame; a frame that is JSON but not a message of the
+protocol (``[1, 2]``, a ``start`` without a payload) raised inside them, logged a traceback and dropped
+the socket without a close code. Here a malformed frame closes the socket with 4400 and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, OperationMessage, StartMessage
+
+from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from hub.app import PerfhubGraphQL
+
+log = logging.getLogger("perfhub")
+
+INVALID_MESSAGE = 4400
+"""graphql-transport-ws's code for a message that breaks the protocol; used for graphql-ws too."""
+TOO_MANY_INITIALISATIONS = 4429
+SUBSCRIPTIONS_ONLY = "graphql-ws serves subscriptions only: send queries and mutations over HTTP"
+
+
+class SocketRefused(Exception):
+    """Refuses a socket at ``connection_init``: both protocols' handlers close it with ``code`` and ``reason``.
+
+    4401 (no valid token) rather than the 4403 strawberry closes a ConnectionRejectionError with: graphql-ws
+    clients give up at once on 4401 and show the reason, while they retry 4403 five times with backoff (~40 s).
+    No socket is refused 4403: every authenticated role may connect (what it may read is the schema's business).
+    """
+
+    def __init__(self, reason: str, code: int = 4401) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+def malformed(message: object) -> str | None:
+    """Why a frame is not a well-formed message of either protocol, or None when it is."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "a message must be a JSON object with a string 'type'"
+    kind = message["type"]
+    if kind in {"subscribe", "start", "complete", "stop"} and not isinstance(message.get("id"), str):
+        return f"a '{kind}' message needs a string 'id'"
+    if kind in {"subscribe", "start"}:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return f"a '{kind}' message needs a payload with a string 'query'"
+        if not isinstance(payload.get("variables") or {}, dict):
+            return "'variables' must be an object"
+        if not isinstance(payload.get("operationName") or "", str):
+            return "'operationName' must be a string"
+    return None
+
+
+def _not_a_subscription(payload: dict[str, Any]) -> bool:
+    """True when the document parses and its operation is a query or a mutation (the graphql-ws protocol
+    serves subscriptions only; strawberry would fail on them with an internal error). Documents that do
+    not parse are left to strawberry, which answers them with the syntax error."""
+    try:
+        document = parse(payload["query"])
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, payload.get("operationName"))
+    return operation is not None and operation.operation != OperationType.SUBSCRIPTION
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, admitting each operation on the socket as an HTTP request is admitted."""
+
+    view: PerfhubGraphQL  # strawberry types it as any view; this handler serves only ours
+
+    async def handle_message(self, message: Any) -> None:
+        reason = malformed(message)
+        if reason is not None:
+            await self.handle_invalid_message(reason)  # closes with 4400 and the reason
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except SocketRefused as refusal:  # raised by on_ws_connect, past strawberry's own checks
+            log.info("WebSocket refused (%d): %s", refusal.code, refusal.reason)
+            await self.websocket.close(code=refusal.code, reason=refusal.reason)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # The protocol's own refusals (no connection_ack yet, an id in use) close the socket: theirs first.
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refusal = self.view.admit_socket_operation(self.context.principal)
+            if refusal is not None:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
+                return
+        await super().handle_subscribe(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws (subscriptions only), admitting each operation on the socket as an HTTP request is admitted."""
+
+    view: PerfhubGraphQL  # as above
+
+    async def handle_message(self, message: OperationMessage) -> None:
+        reason = malformed(message)
+        if reason is not None:
+            await self.websocket.close(code=INVALID_MESSAGE, reason=reason)
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        if self.connection_acknowledged:
+            # Strawberry would authenticate a second init and swap the principal, while the socket's
+            # Context keeps the row scope built for the first: one token's reach under another's name.
+            # graphql-transport-ws closes the socket on a second init; so does this protocol here.
+            await self.websocket.close(code=TOO_MANY_INITIALISATIONS, reason="Too many initialisation requests")
+            return
+        try:
+            await super().handle_connection_init(message)
+        except SocketRefused as refusal:
+            # The protocol's refusal, then the close code graphql-transport-ws gives it (strawberry's 1011
+            # would say "server error").
+            log.info("WebSocket (graphql-ws) refused (%d): %s", refusal.code, refusal.reason)
+            await self.send_message({"type": "connection_error", "payload": {"message": refusal.reason}})
+            await self.websocket.close(code=refusal.code, reason=refusal.reason)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            if _not_a_subscription(dict(message["payload"])):
+                only: GraphQLFormattedError = {"message": SUBSCRIPTIONS_ONLY}
+                await self.send_message(ErrorMessage(type="error", id=message["id"], payload=only))
+                return
+            refusal = self.view.admit_socket_operation(self.context.principal)
+            if refusal is not None:
+                # A start replaces a running operation of the same id, refused or not: no limit-free restarts.
+                await self.cleanup_operation(message["id"])
+                await self.send_message({"id": message["id"], "type": "error", "payload": refusal.formatted})
+                return
+        await super().handle_start(message)

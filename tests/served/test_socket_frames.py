@@ -1,0 +1,102 @@
+"""Sockets that break the protocol, against the served hub: each is closed with a code and a reason (or
+answered with an error), never a traceback in the log (`served_to_read` checks) or a silent drop.
+
+Found by a hostile review: a second `connection_init` on the legacy graphql-ws protocol swapped the
+socket's principal while its row scope stayed the first token's; malformed frames raised inside
+strawberry's handlers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from tests.served.hub_process import ServedHub
+
+TRANSPORT_WS = Subprotocol("graphql-transport-ws")
+LEGACY_WS = Subprotocol("graphql-ws")
+
+
+@contextlib.contextmanager
+def opened(hub: ServedHub, protocol: Subprotocol, *, authenticated: bool = True) -> Iterator[ClientConnection]:
+    with connect(hub.ws_url, subprotocols=[protocol], open_timeout=10) as socket:
+        if authenticated:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {hub.token('hr_admin')}"}}
+            socket.send(json.dumps(init))
+            assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+        yield socket
+
+
+def closed_with(socket: ClientConnection) -> tuple[int, str]:
+    """The close code and reason the server ends the socket with (frames before it are skipped)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        for _ in range(10):
+            socket.recv(timeout=10)
+    assert closed.value.rcvd is not None, "the server dropped the socket without a close frame"
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def test_a_second_connection_init_on_the_legacy_protocol_closes_the_socket(served_to_read: ServedHub) -> None:
+    with opened(served_to_read, LEGACY_WS) as socket:
+        employee = served_to_read.token("employee", "E000012")
+        socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {employee}"}}))
+        assert closed_with(socket) == (4429, "Too many initialisation requests")
+
+
+MALFORMED: dict[str, Any] = {
+    "an array": [1, 2],
+    "null": None,
+    "no type": {"id": "1"},
+    "a subscribe without an id": {"type": "subscribe", "payload": {"query": "{ cycles { id } }"}},
+    "a payload that is a string": {"type": "subscribe", "id": "1", "payload": "{ cycles { id } }"},
+    "variables that are a list": {"type": "subscribe", "id": "1", "payload": {"query": "{ x }", "variables": [1]}},
+}
+
+
+@pytest.mark.parametrize("frame", MALFORMED.values(), ids=MALFORMED.keys())
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+def test_a_malformed_frame_closes_the_socket_with_4400_and_a_reason(
+    served_to_read: ServedHub, protocol: Subprotocol, frame: Any
+) -> None:
+    if protocol == LEGACY_WS and isinstance(frame, dict) and frame.get("type") == "subscribe":
+        frame = {**frame, "type": "start"}
+    with opened(served_to_read, protocol) as socket:
+        socket.send(json.dumps(frame))
+        code, reason = closed_with(socket)
+    assert code == 4400
+    assert "message" in reason or "must be" in reason
+
+
+def test_a_malformed_frame_before_authentication_is_refused_the_same_way(served_to_read: ServedHub) -> None:
+    with opened(served_to_read, TRANSPORT_WS, authenticated=False) as socket:
+        socket.send(json.dumps([1, 2]))
+        assert closed_with(socket)[0] == 4400
+
+
+def test_a_query_on_the_legacy_protocol_is_an_error_naming_http_and_the_socket_stays(
+    served_to_read: ServedHub,
+) -> None:
+    with opened(served_to_read, LEGACY_WS) as socket:
+        socket.send(json.dumps({"type": "start", "id": "q", "payload": {"query": "{ cycles { id } }"}}))
+        answer = json.loads(socket.recv(timeout=10))
+        assert answer["type"] == "error" and answer["id"] == "q"
+        assert "subscriptions only" in answer["payload"]["message"]
+        subscription = {"query": "subscription { resultPublished { eventId } }"}
+        socket.send(json.dumps({"type": "start", "id": "s", "payload": subscription}))
+        event = json.loads(socket.recv(timeout=10))
+        assert event["type"] == "data" and event["payload"]["data"]["resultPublished"]["eventId"]
+
+
+def test_a_websocket_message_over_the_body_limit_closes_the_socket(served_to_read: ServedHub) -> None:
+    """The HTTP body limit (1 MiB by default) holds for WebSocket messages too, before authentication."""
+    with opened(served_to_read, TRANSPORT_WS, authenticated=False) as socket:
+        padding = "x" * (2 * 1024 * 1024)
+        socket.send(json.dumps({"type": "connection_init", "payload": {"padding": padding}}))
+        assert closed_with(socket)[0] == 1009  # message too big
