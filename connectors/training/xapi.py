@@ -166,13 +166,13 @@ class XapiTrainingSource:
             visited.add(_page_key(_requested(response, url)))
             page, more = self._page(response)
             statements.extend(page)
-            if not more:
+            # An empty page ends the sequence whatever its `more` says: some LRSs answer limit=0 with an
+            # empty page whose `more` is that page again, others keep minting links past the end.
+            if not more or not page:
                 return statements
             url = next_page_url(self.system, response, more, "'more' leaves the LRS")
             if _page_key(url) in visited:
-                # Some LRSs answer limit=0 with an empty page whose `more` is that page again; any link back
-                # to a page already read would only repeat its answer, so the sequence ends here. An empty
-                # page with a *new* link is still followed: its pages may hold statements (the cap bounds it).
+                # A link back to a page already read would only repeat its answer.
                 return statements
             query = None  # the more link carries the whole query
         raise BadResponse(self.system, f"still sending 'more' after {self._max_pages} pages")

@@ -82,12 +82,14 @@ def page(*statements: dict[str, Any], more: str = "") -> dict[str, Any]:
     return {"statements": list(statements), "more": more}
 
 
-async def test_follows_more_until_it_is_empty_across_empty_and_partial_pages() -> None:
-    """'more' is relative to the LRS host (full path), so it must not be glued onto the base URL's path."""
+async def test_follows_more_across_partial_pages_and_stops_at_an_empty_one() -> None:
+    """'more' is relative to the LRS host (full path), so it must not be glued onto the base URL's path; an
+    empty page ends the sequence even when it still names a next page (some LRSs mint links past the end)."""
     server = ScriptedServer(
         page(statement("s1", "E1"), more="/xapi/statements?cursor=a"),
-        page(more="/xapi/statements?cursor=b"),
-        page(statement("s2", "E2"), statement("s3", "E1")),
+        page(statement("s2", "E2"), statement("s3", "E1"), more="/xapi/statements?cursor=b"),
+        page(more="/xapi/statements?cursor=c"),
+        page(statement("never", "E1")),
     )
     async with lrs(server) as source:
         batch = await source.fetch_training(["E1", "E2"])
@@ -113,7 +115,7 @@ async def test_follows_an_absolute_more_link_on_the_same_host() -> None:
 
 async def test_sends_the_version_header_on_every_page() -> None:
     """An LRS rejects requests without X-Experience-API-Version."""
-    server = ScriptedServer(page(more="/xapi/statements?cursor=a"), page())
+    server = ScriptedServer(page(statement("s1", "E1"), more="/xapi/statements?cursor=a"), page())
     async with lrs(server) as source:
         await source.fetch_training(["E1", "E2"])
     assert [r.headers["X-Experience-API-Version"] for r in server.requests] == ["1.0.3", "1.0.3"]
@@ -330,7 +332,7 @@ async def test_malformed_answers_raise_bad_response_naming_the_system(body: Any)
 
 async def test_stops_following_more_after_the_page_cap() -> None:
     """An LRS that always says there is more cannot keep a request busy forever."""
-    server = ScriptedServer(*(page(more=f"/xapi/statements?cursor={i}") for i in range(10)))
+    server = ScriptedServer(*(page(statement(f"s{i}", "E1"), more=f"/xapi/statements?cursor={i}") for i in range(10)))
     async with lrs(server, max_pages=3) as source:
         with pytest.raises(BadResponse, match="after 3 pages"):
             await source.fetch_training(["E1", "E2"])
@@ -534,7 +536,7 @@ def test_bad_xapi_options_are_refused_naming_the_system_and_key(options: dict[st
 
 async def test_a_more_link_to_another_host_is_refused() -> None:
     """Our credentials travel with the next request; they must not go to a host the LRS names."""
-    server = ScriptedServer(page(more="https://elsewhere.test/xapi/statements?cursor=a"))
+    server = ScriptedServer(page(statement("s1", "E1"), more="https://elsewhere.test/xapi/statements?cursor=a"))
     async with lrs(server) as source:
         with pytest.raises(BadResponse, match="leaves the LRS"):
             await source.fetch_training(["E1", "E2"])
