@@ -44,7 +44,14 @@ class Context:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.sessionmaker, self.today, self.scope, self.systems, self._audit_compensation_read)
+        return Loaders(
+            self.sessionmaker,
+            self.today,
+            self.scope,
+            self.systems,
+            on_compensation_read=self._audit_compensation_read,
+            on_ratings_read=self._audit_ratings_read,
+        )
 
     async def audit(self, operation: str, ids: list[str], outcome: str) -> None:
         """Appends an entry to the access audit in the name of this request's principal."""
@@ -56,6 +63,12 @@ class Context:
             outcome=outcome,
             request_id=self.request_id,
         )
+
+    async def _audit_ratings_read(self, reads: list[str]) -> None:
+        """One entry for a batch of ``employee:ID@cycle:ID`` reads: the cycles, then the employees."""
+        employees, cycles = zip(*(read.split("@", 1) for read in reads), strict=True)
+        ids = sorted(set(cycles)) + list(dict.fromkeys(employees))
+        await self.audit("Employee.ratingsReceived", ids, audit_log.OK)
 
     async def _audit_compensation_read(self, employee_numbers: list[str]) -> None:
         ids = [f"employee_no:{number}" for number in employee_numbers]

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from resolvers.loaders.audit import ReadAuditLoader
 from resolvers.loaders.indicators import (
     CurrentIndicatorVersionByIndicatorLoader,
     IndicatorByIdLoader,
@@ -59,12 +60,19 @@ class Loaders:
         scope: Scope,
         systems: LinkedSystems | None = None,
         on_compensation_read: OnRead | None = None,
+        on_ratings_read: OnRead | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._today = today
         self._scope = scope
         self._systems = systems
         self._on_compensation_read = on_compensation_read or _nothing
+        self._on_ratings_read = on_ratings_read or _nothing
+
+    @cached_property
+    def ratings_read_audit(self) -> ReadAuditLoader:
+        """Keys ``employee:ID@cycle:ID``: reads of other people's ratings, one audit entry per batch."""
+        return ReadAuditLoader(self._on_ratings_read)
 
     @cached_property
     def department_by_id(self) -> DepartmentByIdLoader:
