@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ConfigurationError
 from hub.appraisal import AppraisalError
-from hub.auth import AuthConfigurationError, Authenticator, Grant, Role, issue_token
+from hub.auth import (
+    SECRET_FILE_SUFFIX,
+    AuthConfigurationError,
+    Authenticator,
+    Grant,
+    Role,
+    issue_token,
+    secret_file_path,
+)
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
@@ -148,9 +156,29 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         await server.serve()
 
 
+def _token_refusal(settings: Settings, role: Role, employee: str | None) -> str | None:
+    """Why a token would be of no use, or None: signed with a key no hub here knows, or for nobody."""
+    if role in (Role.EMPLOYEE, Role.MANAGER) and not employee:
+        return f"a {role.value} token speaks for a person: add --employee EMPLOYEE_NO"
+    secret_file = secret_file_path(settings) if settings.jwt_secret is None and settings.demo else None
+    if secret_file is not None and not secret_file.exists():
+        database = secret_file.with_name(secret_file.name.removesuffix(SECRET_FILE_SUFFIX))
+        if not database.exists():
+            # Minting a fresh secret here would print a token that the running hub rejects as invalid.
+            return (
+                f"no hub here: neither {database} nor its token secret exists; run perfhub token in the folder "
+                "where perfhub serve runs, or point PERFHUB_DATABASE_URL (or PERFHUB_JWT_SECRET) at the hub's"
+            )
+    return None
+
+
 def token(args: argparse.Namespace) -> int:
     """Prints a signed token; the last line of the output is the token alone."""
     settings = _settings(args)
+    refusal = _token_refusal(settings, Role(args.role), args.employee)
+    if refusal is not None:
+        print(f"perfhub token: {refusal}", file=sys.stderr)
+        return 1
     try:
         signed = issue_token(
             settings,

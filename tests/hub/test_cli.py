@@ -167,6 +167,7 @@ def test_import_metrics_then_compute(
 def test_token_prints_a_token_the_hub_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`perfhub token` prints the token alone on the last line; the Authenticator of the same settings accepts it."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    (tmp_path / "perfhub.db").touch()  # a hub's database: the secret beside it is made or read
     argv = ["--database-url", url, "token", "--role", "analyst", "--grant", "names", "--ttl", "600"]
     assert main(argv) == 0
     token = capsys.readouterr().out.splitlines()[-1]
@@ -179,10 +180,28 @@ def test_token_prints_a_token_the_hub_accepts(tmp_path: Path, capsys: pytest.Cap
 def test_token_for_an_employee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--employee binds the token to an employee number."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    (tmp_path / "perfhub.db").touch()
     assert main(["--database-url", url, "token", "--role", "employee", "--employee", "E000012"]) == 0
     token = capsys.readouterr().out.splitlines()[-1]
     principal = Authenticator(Settings(database_url=url, demo=True)).authenticate(f"Bearer {token}")
     assert (principal.subject, principal.employee_number) == ("E000012", "E000012")
+
+
+def test_token_refuses_where_there_is_no_hub(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Run outside the hub's folder, a fresh secret would sign a token the hub rejects: refuse, saying why."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    assert main(["--database-url", url, "token", "--role", "hr_admin"]) == 1
+    assert "no hub here" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no secret file left behind
+
+
+@pytest.mark.parametrize("role", ["employee", "manager"])
+def test_a_person_role_needs_an_employee(role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An employee or manager token without a person would silently see nothing."""
+    (tmp_path / "perfhub.db").touch()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    assert main(["--database-url", url, "token", "--role", role]) == 1
+    assert "--employee" in capsys.readouterr().err
 
 
 def test_token_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
