@@ -45,7 +45,10 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
             raise ValueError(prefix)  # keys are 32-bit: a larger number cannot be one of ours
         return int(key)
     except (ValueError, UnicodeError, binascii.Error):
-        raise BadUserInput(f"'after' is not a {kind} cursor from this API: {cursor[:40]!r}", argument="after") from None
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise BadUserInput(
+            f"'after' is not {article} {kind} cursor from this API: {cursor[:40]!r}", argument="after"
+        ) from None
 
 
 def check_page_size(first: int | None, maximum: int, default: int = 50) -> int:
