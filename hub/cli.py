@@ -28,6 +28,7 @@ from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.db.models import Department, Employee, utcnow
+from hub.operations.audit import AuditRecorder, audit_every_commit, audit_failure, operator_audit
 from hub.operations.errors import OperationError
 from hub.systems import business_systems, configured_systems, open_systems
 
@@ -54,9 +55,12 @@ async def _seed(settings: Settings, *, seed: int, employees: int, only_if_empty:
             departments = (await session.execute(select(func.count()).select_from(Department))).scalar_one()
         if departments and only_if_empty:
             return False
-        await build_demo(
-            sessionmaker, seed=seed, employees=employees, today=dt.datetime.now(dt.UTC).date(), progress=True
-        )
+        recorder = operator_audit("seed")
+        # The demo build takes no recorder: each transaction it commits carries the entry instead.
+        audited = audit_every_commit(sessionmaker, recorder)
+        today = dt.datetime.now(dt.UTC).date()
+        build = build_demo(audited, seed=seed, employees=employees, today=today, progress=True)
+        await audit_failure(recorder, sessionmaker, build)
         return True
     finally:
         await engine.dispose()
@@ -216,10 +220,13 @@ def seed(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_sessionmaker(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+async def _with_sessionmaker(
+    settings: Settings, recorder: AuditRecorder, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
     engine = create_engine(settings.database_url)
     try:
-        return await work(create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        return await audit_failure(recorder, sessionmaker, work(sessionmaker))
     finally:
         await engine.dispose()
 
@@ -235,8 +242,13 @@ def compute(args: argparse.Namespace) -> int:
     """Scores an OPEN cycle (OPEN -> SCORED) with a progress bar."""
     from hub.operations.scoring import score_cycle
 
+    recorder = operator_audit("compute", f"cycle:{args.cycle}")
+
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        report = await score_cycle(sessionmaker, args.cycle, actor=args.actor, bands=settings.bands(), progress=True)
+        who = args.actor or recorder.subject
+        report = await score_cycle(
+            sessionmaker, args.cycle, actor=who, bands=settings.bands(), progress=True, audit=recorder
+        )
         print(f"perfhub compute: cycle {args.cycle} scored: {report.scored} results, {len(report.blocked)} blocked")
         for blocked in report.blocked[:20]:
             print(f"  employee {blocked.employee_id}: {blocked.code}: {blocked.message}")
@@ -244,7 +256,7 @@ def compute(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        return asyncio.run(_with_sessionmaker(settings, work))
+        return asyncio.run(_with_sessionmaker(settings, recorder, work))
     except (OperationError, AppraisalError) as error:
         return _fail("compute", error)
 
@@ -254,14 +266,17 @@ def import_metrics(args: argparse.Namespace) -> int:
     from hub.operations.metrics import import_metric_values
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
+    recorder = operator_audit("import-metrics", f"cycle:{args.cycle}")
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        report = await import_metric_values(sessionmaker, cycle_id=args.cycle, csv_text=text, now=utcnow())
+        report = await import_metric_values(
+            sessionmaker, cycle_id=args.cycle, csv_text=text, now=utcnow(), audit=recorder
+        )
         print(f"perfhub import-metrics: {report.imported} values stored ({report.replaced} replaced earlier ones)")
         return 0
 
     try:
-        return asyncio.run(_with_sessionmaker(_settings(args), work))
+        return asyncio.run(_with_sessionmaker(_settings(args), recorder, work))
     except (OperationError, AppraisalError) as error:
         return _fail("import-metrics", error)
 
@@ -272,6 +287,7 @@ def collect(args: argparse.Namespace) -> int:
     from hub.operations.collect import collect_metrics
 
     settings = _settings(args)
+    recorder = operator_audit("collect", f"cycle:{args.cycle}")
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         async with business_systems(settings) as (config, _demo), open_systems(settings, config) as systems:
@@ -279,7 +295,7 @@ def collect(args: argparse.Namespace) -> int:
                 print("perfhub collect: no business systems: pass --systems FILE", file=sys.stderr)
                 return 1
             report = await collect_metrics(
-                sessionmaker, args.cycle, sources=systems.source_for, make_period=Period, progress=True
+                sessionmaker, args.cycle, sources=systems.source_for, make_period=Period, progress=True, audit=recorder
             )
         print(
             f"perfhub collect: cycle {args.cycle}: {report.stored} new, {report.updated} updated, "
@@ -292,7 +308,7 @@ def collect(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return asyncio.run(_with_sessionmaker(settings, work))
+        return asyncio.run(_with_sessionmaker(settings, recorder, work))
     except (OperationError, AppraisalError) as error:
         return _fail("collect", error)
     except ConfigurationError as error:
@@ -354,7 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     compute_parser = commands.add_parser("compute", help="score an OPEN cycle (OPEN -> SCORED)")
     compute_parser.add_argument("cycle", type=int, help="the cycle id")
-    compute_parser.add_argument("--actor", default="cli", help="who the audit trail names")
+    compute_parser.add_argument(
+        "--actor",
+        help="who the cycle's workflow trail names (default: cli:<user>; the access audit always names the user)",
+    )
     compute_parser.set_defaults(handler=compute)
 
     import_parser = commands.add_parser("import-metrics", help="import measured values from CSV into a cycle")

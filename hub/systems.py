@@ -16,6 +16,7 @@ from connectors.config import SystemsConfig, load_systems_file, parse_systems
 from connectors.registry import Systems
 from hub.config import Settings
 from hub.demo.systems import DemoSystems, serve_demo_systems
+from hub.demo.systems.roster import database_roster
 
 log = logging.getLogger("perfhub")
 
@@ -32,7 +33,12 @@ async def business_systems(settings: Settings) -> AsyncIterator[tuple[SystemsCon
     if config is not None or not (settings.demo and settings.demo_systems):
         yield config, None
         return
-    async with serve_demo_systems(settings.demo_seed, settings.demo_employees) as demo:
+    # The systems know whoever the database holds, not PERFHUB_DEMO_EMPLOYEES people: the organisation
+    # may have been seeded at another size (perfhub seed --employees N).
+    async with (
+        database_roster(settings.database_url) as roster,
+        serve_demo_systems(settings.demo_seed, roster) as demo,
+    ):
         yield parse_systems(demo.config(), demo.secrets), demo
 
 

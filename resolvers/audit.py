@@ -1,15 +1,23 @@
-"""The access audit as resolvers write it: mutations, reads of compensation and of others' ratings."""
+"""The access audit as resolvers write it: mutations, reads of compensation and of others' ratings.
+
+A mutation's entry travels to its operation as an :class:`AuditRecorder`, which the operation writes in
+the transaction of its change. ``schema.permissions.Audited`` makes the recorder (:func:`mutation_audit`)
+and, when the operation committed none, writes the entry of the denial or failure (:func:`settle`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import func, select
 
 from hub.db.models import AuditEntry
 from hub.operations import audit as audit_log
+from hub.operations.audit import AuditRecorder
 from resolvers.context import Context
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
@@ -17,6 +25,37 @@ from resolvers.payloads import Failure, ImportFailure
 
 OK = audit_log.OK
 DENIED = audit_log.DENIED
+ERROR = audit_log.ERROR
+
+# The recorder of the mutation field being resolved. A context variable, not a Context attribute: a
+# WebSocket's operations share one Context and may run side by side, each in its own task, while
+# the fields of one mutation run one after another in one task.
+_pending: ContextVar[AuditRecorder | None] = ContextVar("perfhub_mutation_audit", default=None)
+
+
+@contextlib.contextmanager
+def mutation_audit(context: Context, operation: str, ids: list[str]) -> Iterator[AuditRecorder]:
+    """The recorder of one mutation call, handed to its operation (:func:`pending`) while it runs."""
+    recorder = AuditRecorder.for_principal(
+        context.principal, operation=operation, request_id=context.request_id, ids=ids
+    )
+    token = _pending.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _pending.reset(token)
+
+
+def pending() -> AuditRecorder | None:
+    """The recorder an operation of the current mutation writes its entry with; None outside one."""
+    return _pending.get()
+
+
+async def settle(context: Context, recorder: AuditRecorder, outcome: str, ids: list[str]) -> None:
+    """Writes the entry of a call whose operation committed none: denied, failed or errored (or an
+    operation that writes nothing). A committed change already has its entry; it gets no second."""
+    if not recorder.committed:
+        await recorder.record_alone(context.sessionmaker, outcome, ids)
 
 
 def outcome_of(result: Any) -> str:

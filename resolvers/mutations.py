@@ -1,4 +1,8 @@
-"""Mutation resolvers: parse ids, call one operation, turn expected errors into failure records."""
+"""Mutation resolvers: parse ids, call one operation, turn expected errors into failure records.
+
+Each operation receives the mutation's audit recorder (``resolvers.audit.pending``) and writes the
+entry in the transaction of its change.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from hub.auth import Role
 from hub.db.models import Employee, utcnow
 from hub.domain import Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
 from hub.operations import calibration, collect, cycles, metrics, ratings, schemes, scoring, versions
+from resolvers.audit import pending
 from resolvers.context import Context
 from resolvers.errors import parse_id
 from resolvers.payloads import (
@@ -86,6 +91,7 @@ async def indicator_create(
             effective_from=effective_from,
             change_note=change_note,
             author=actor(context),
+            audit=pending(),
         )
         return IndicatorVersionSaved(record)
 
@@ -120,6 +126,7 @@ async def indicator_version_create(
             effective_from=effective_from,
             change_note=change_note,
             author=actor(context),
+            audit=pending(),
         )
         return IndicatorVersionSaved(record)
 
@@ -154,6 +161,7 @@ async def scheme_version_publish(
             effective_from=effective_from,
             change_note=change_note,
             author=actor(context),
+            audit=pending(),
         )
         return SchemeVersionSaved(record)
 
@@ -169,6 +177,7 @@ async def cycle_create(context: Context, *, name: str, period_start: dt.date, pe
                 period_start=period_start,
                 period_end=period_end,
                 actor=actor(context),
+                audit=pending(),
             )
         )
 
@@ -180,19 +189,19 @@ async def cycle_transition(context: Context, cycle_id: str, target: str, reason:
     key = parse_id(cycle_id)
     if key is None:
         return not_found("cycle", cycle_id, "cycleId")
-    who = actor(context)
+    who, audit = actor(context), pending()
 
     async def run() -> CycleChanged:
         if target == "OPEN":
-            cycle = await cycles.open_cycle(context.sessionmaker, key, actor=who)
+            cycle = await cycles.open_cycle(context.sessionmaker, key, actor=who, audit=audit)
         elif target == "REOPEN":
-            cycle = await cycles.reopen_cycle(context.sessionmaker, key, actor=who, reason=reason)
+            cycle = await cycles.reopen_cycle(context.sessionmaker, key, actor=who, reason=reason, audit=audit)
         elif target == "CLOSE_CALIBRATION":
             cycle = await cycles.close_calibration(
-                context.sessionmaker, key, actor=who, reason=reason, bands=context.settings.bands()
+                context.sessionmaker, key, actor=who, reason=reason, bands=context.settings.bands(), audit=audit
             )
         else:
-            cycle = await cycles.publish_cycle(context.sessionmaker, key, actor=who, reason=reason)
+            cycle = await cycles.publish_cycle(context.sessionmaker, key, actor=who, reason=reason, audit=audit)
         return CycleChanged(cycle)
 
     return await attempt(run)
@@ -205,7 +214,7 @@ async def cycle_score(context: Context, cycle_id: str) -> Outcome:
 
     async def run() -> CycleScored:
         report = await scoring.score_cycle(
-            context.sessionmaker, key, actor=actor(context), bands=context.settings.bands()
+            context.sessionmaker, key, actor=actor(context), bands=context.settings.bands(), audit=pending()
         )
         return CycleScored(report.cycle, report.scored, report.blocked)
 
@@ -235,6 +244,7 @@ async def rater_assign(context: Context, *, cycle_id: str, ratee_id: str, rater_
             ratee_id=keys["rateeId"],
             rater_id=keys["raterId"],
             role=role,
+            audit=pending(),
         )
         return RaterAssigned(record)
 
@@ -274,6 +284,7 @@ async def rating_submit(
             value=value,
             comment=comment,
             now=utcnow(),
+            audit=pending(),
         )
         return RatingSaved(record)
 
@@ -286,7 +297,9 @@ async def metric_values_import(context: Context, *, cycle_id: str, csv: str) -> 
         return not_found("cycle", cycle_id, "cycleId")
 
     async def run() -> MetricValuesImported:
-        report = await metrics.import_metric_values(context.sessionmaker, cycle_id=key, csv_text=csv, now=utcnow())
+        report = await metrics.import_metric_values(
+            context.sessionmaker, cycle_id=key, csv_text=csv, now=utcnow(), audit=pending()
+        )
         return MetricValuesImported(report.imported, report.replaced)
 
     return await attempt(run)
@@ -315,6 +328,7 @@ async def result_calibrate(
             actor=actor(context),
             target_distribution=target_distribution,
             bands=context.settings.bands(),
+            audit=pending(),
         )
         return ResultCalibrated(outcome.result, outcome.warnings)
 
@@ -332,7 +346,9 @@ async def cycle_collect_metrics(context: Context, cycle_id: str) -> Outcome:
         return None if systems is None else systems.source_for(system, metric)
 
     async def run() -> MetricsCollected:
-        report = await collect.collect_metrics(context.sessionmaker, key, sources=sources, make_period=Period)
+        report = await collect.collect_metrics(
+            context.sessionmaker, key, sources=sources, make_period=Period, audit=pending()
+        )
         return MetricsCollected(key, report.stored, report.updated, report.unchanged, report.stale, report.missing)
 
     return await attempt(run)

@@ -115,23 +115,31 @@ RESULT_SCOPE = (
 
 
 class Audited(FieldExtension):
-    """Writes an audit entry for every call of a mutation, allowed or not, after it has run."""
+    """Audits every call of a mutation, allowed or not.
+
+    The entry of a change is written by the operation, in the change's own transaction (it receives
+    the recorder through ``resolvers.audit.pending``); a denial, an expected failure or an unexpected
+    error changed nothing and gets its entry here, in a transaction of its own.
+    """
 
     def __init__(self, operation: str) -> None:
         self.operation = operation
 
     async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
-        try:
-            result = await next_(source, info, **kwargs)
-        except GraphQLError as error:
-            outcome = audit.DENIED if (error.extensions or {}).get("code") == "FORBIDDEN" else "error"
-            await info.context.audit(self.operation, audit.touched_ids(kwargs, None), outcome)
-            raise
-        except Exception:
-            # An unexpected failure is masked for the caller but never missing from the audit.
-            await info.context.audit(self.operation, audit.touched_ids(kwargs, None), "error")
-            raise
-        await info.context.audit(self.operation, audit.touched_ids(kwargs, result), audit.outcome_of(result))
+        context = info.context
+        asked = audit.touched_ids(kwargs, None)
+        with audit.mutation_audit(context, self.operation, asked) as recorder:
+            try:
+                result = await next_(source, info, **kwargs)
+            except GraphQLError as error:
+                outcome = audit.DENIED if (error.extensions or {}).get("code") == "FORBIDDEN" else audit.ERROR
+                await audit.settle(context, recorder, outcome, asked)
+                raise
+            except Exception:
+                # An unexpected failure is masked for the caller but never missing from the audit.
+                await audit.settle(context, recorder, audit.ERROR, asked)
+                raise
+        await audit.settle(context, recorder, audit.outcome_of(result), audit.touched_ids(kwargs, result))
         return result
 
 

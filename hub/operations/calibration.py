@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appraisal import DistributionBreach, GradeBands, check_distribution
 from hub.db.models import AppraisalResult
 from hub.domain import CycleState, Grade
+from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
 
@@ -84,6 +85,7 @@ async def calibrate_result(
     actor: str,
     target_distribution: Mapping[Grade, float] | None = None,
     bands: GradeBands | None = None,
+    audit: AuditRecorder | None = None,
 ) -> CalibrationOutcome:
     """Overrides a result's total and/or grade in a SCORED cycle, keeping the computed values.
 
@@ -98,20 +100,26 @@ async def calibrate_result(
         target_distribution=target_distribution,
     )
     bands = bands or GradeBands()
+    # Which cycle to lock, read before the transaction: the lock is its first statement (see locked_cycle).
+    async with sessionmaker() as session:
+        cycle_id = await session.scalar(select(AppraisalResult.cycle_id).where(AppraisalResult.id == result_id))
+    if cycle_id is None:
+        raise NotFound("result", result_id, field="resultId")
     async with sessionmaker() as session, session.begin():
-        found = (
-            await session.execute(
-                select(AppraisalResult.cycle_id, AppraisalResult.computed_total).where(AppraisalResult.id == result_id)
-            )
-        ).one_or_none()
-        if found is None:
-            raise NotFound("result", result_id, field="resultId")
-        # Locking the cycle keeps calibration from interleaving with its transitions.
-        cycle = await locked_cycle(session, found.cycle_id)
+        # Locking the cycle keeps calibration from interleaving with its transitions. The result is read
+        # again under the lock: a reopen (and rescoring) that committed in between discarded it.
+        cycle = await locked_cycle(session, cycle_id, shared=True)
         if cycle.state != CALIBRATION_STATE:
             raise WrongCycleState(cycle.state, "calibration happens between scoring and closing calibration")
+        computed_total = await session.scalar(
+            select(AppraisalResult.computed_total).where(
+                AppraisalResult.id == result_id, AppraisalResult.cycle_id == cycle_id
+            )
+        )
+        if computed_total is None:
+            raise NotFound("result", result_id, field="resultId")
 
-        new_total = found.computed_total if total_score is None else float(total_score)
+        new_total = computed_total if total_score is None else float(total_score)
         new_grade = bands.grade(new_total) if grade is None else grade
         await session.execute(
             update(AppraisalResult)
@@ -129,7 +137,8 @@ async def calibrate_result(
         warnings: list[DistributionBreach] = []
         if target_distribution is not None:
             grades = (
-                await session.scalars(select(AppraisalResult.grade).where(AppraisalResult.cycle_id == found.cycle_id))
+                await session.scalars(select(AppraisalResult.grade).where(AppraisalResult.cycle_id == cycle_id))
             ).all()
             warnings = check_distribution(grades, target_distribution)
+        await audit_change(session, audit, f"result:{result_id}")
     return CalibrationOutcome(result=result, warnings=warnings)

@@ -28,9 +28,12 @@ from tqdm import tqdm
 
 from hub.db.models import Base, Cycle, Employee, Indicator, IndicatorVersion, MetricValue
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
+from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.batches import execute_in_chunks, partitions
 from hub.operations.cycles import locked_cycle, participants
 from hub.operations.errors import WrongCycleState
 from hub.operations.metrics import pinned_items
+from hub.operations.ratings import load_cycle
 
 log = logging.getLogger("perfhub")
 
@@ -121,8 +124,12 @@ def value_checksum(system: str, metric: str, employee_no: str, start: dt.date, e
 
 
 async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tuple[str, str], list[_Wanted]]]:
-    """The OPEN cycle, and (system, metric) -> who needs a value of it under their pinned scheme."""
-    cycle = await locked_cycle(session, cycle_id)
+    """The OPEN cycle, and (system, metric) -> who needs a value of it under their pinned scheme.
+
+    No lock: the fetching that follows takes network time, and no lock is held across it; the state
+    is checked again under the lock before anything is stored.
+    """
+    cycle = await load_cycle(session, cycle_id)
     if cycle.state is not CycleState.OPEN:
         raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
     measured = pinned_items(cycle_id).where(
@@ -135,14 +142,24 @@ async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tup
     for item in items:
         by_post[item.post_id].append(item)
     people = await participants(session, cycle, list(by_post))
-    numbers = dict((await session.execute(select(Employee.id, Employee.employee_no))).all())
+    numbers: dict[int, str] = {}
+    async for found in partitions(session, select(Employee.id, Employee.employee_no)):
+        numbers.update(found)
+    # A record per participant and measured indicator (hundreds of thousands in a big organisation):
+    # pure work, in a worker thread, so that the event loop keeps serving other requests.
+    return cycle, await asyncio.to_thread(_assign, people, by_post, numbers)
+
+
+def _assign(
+    people: list[Any], by_post: dict[int, list[Any]], numbers: dict[int, str]
+) -> dict[tuple[str, str], list[_Wanted]]:
     wanted: defaultdict[tuple[str, str], list[_Wanted]] = defaultdict(list)
     for person in people:
         for item in by_post[person.post_id]:
             wanted[(item.source_system, item.source_metric)].append(
                 _Wanted(person.employee_id, numbers[person.employee_id], item.version_id, item.code)
             )
-    return cycle, wanted
+    return wanted
 
 
 async def collect_metrics(
@@ -152,8 +169,13 @@ async def collect_metrics(
     sources: SourceLookup,
     make_period: PeriodFactory,
     progress: bool = False,
+    audit: AuditRecorder | None = None,
 ) -> CollectReport:
-    """Fetch and store every extension value of an OPEN cycle; report what could not be fetched."""
+    """Fetch and store every extension value of an OPEN cycle; report what could not be fetched.
+
+    Fetch first, then lock: the values are stored in one transaction under the cycle's exclusive
+    lock, after checking again that the cycle is still OPEN.
+    """
     async with sessionmaker() as session:
         cycle, wanted = await _wanted(session, cycle_id)
         start, end = cycle.period_start, cycle.period_end
@@ -180,7 +202,13 @@ async def collect_metrics(
         for w in chunk:
             value = batch.values.get(w.employee_no)
             if value is None:
-                report.missing.append(Missing(w.employee_no, w.indicator, f"{system} has no {metric} value"))
+                # A system leaves out both whom it does not know and whom it knows without a value:
+                # the reason names both, since the answer cannot tell them apart.
+                reason = (
+                    f"{system} answered without {metric} for {start}..{end}: "
+                    "it does not know the employee or holds no value"
+                )
+                report.missing.append(Missing(w.employee_no, w.indicator, reason))
                 continue
             rows.append(
                 {
@@ -200,45 +228,57 @@ async def collect_metrics(
         await asyncio.gather(*(fetch(*call) for call in calls))
     finally:
         bar.close()
-    await _store(sessionmaker, cycle_id, rows, report)
+    await _store(sessionmaker, cycle_id, rows, report, audit)
     report.missing.sort(key=lambda m: (m.employee_no, m.indicator))
     return report
 
 
 async def _store(
-    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, rows: list[dict[str, Any]], report: CollectReport
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cycle_id: int,
+    rows: list[dict[str, Any]],
+    report: CollectReport,
+    audit: AuditRecorder | None,
 ) -> None:
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         if cycle.state is not CycleState.OPEN:  # it moved on while we were fetching: store nothing
             raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
-        existing = {
-            (row.employee_id, row.indicator_version_id): row
-            for row in await session.execute(
-                select(
-                    MetricValue.id,
-                    MetricValue.employee_id,
-                    MetricValue.indicator_version_id,
-                    MetricValue.checksum,
-                    MetricValue.stale,
-                ).where(MetricValue.cycle_id == cycle_id)
-            )
-        }
-        new, changed = [], []
-        for row in rows:
-            found = existing.get((row["employee_id"], row["indicator_version_id"]))
-            if found is None:
-                new.append(row)
-            elif found.checksum != row["checksum"] or bool(found.stale) != row["stale"]:
-                # A changed value, or the same value now confirmed fresh (or only available stale): the
-                # provenance must say which.
-                changed.append({**row, "b_id": found.id})
-            else:
-                report.unchanged += 1
+        stored = select(
+            MetricValue.id,
+            MetricValue.employee_id,
+            MetricValue.indicator_version_id,
+            MetricValue.checksum,
+            MetricValue.stale,
+        ).where(MetricValue.cycle_id == cycle_id)
+        existing: dict[tuple[int, int], Any] = {}
+        async for found in partitions(session, stored):
+            existing.update(((row.employee_id, row.indicator_version_id), row) for row in found)
+        new, changed, unchanged = await asyncio.to_thread(_sort_out, rows, existing)
+        report.unchanged += unchanged
         table = Base.metadata.tables[MetricValue.__tablename__]
         if new:
-            await session.execute(insert(table), new)
+            await execute_in_chunks(session, insert(table), new)
         if changed:
-            await session.execute(update(table).where(table.c.id == bindparam("b_id")), changed)
+            await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), changed)
         report.stored, report.updated = len(new), len(changed)
         report.stale = sum(1 for row in rows if row["stale"])
+        await audit_change(session, audit)
+
+
+def _sort_out(
+    rows: list[dict[str, Any]], existing: dict[tuple[int, int], Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(new rows, changed rows with the id they replace, how many are unchanged)."""
+    new, changed, unchanged = [], [], 0
+    for row in rows:
+        found = existing.get((row["employee_id"], row["indicator_version_id"]))
+        if found is None:
+            new.append(row)
+        elif found.checksum != row["checksum"] or bool(found.stale) != row["stale"]:
+            # A changed value, or the same value now confirmed fresh (or only available stale): the
+            # provenance must say which.
+            changed.append({**row, "b_id": found.id})
+        else:
+            unchanged += 1
+    return new, changed, unchanged

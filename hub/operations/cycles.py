@@ -1,7 +1,8 @@
 """The cycle workflow: create, open (pin schemes, default raters), reopen, close calibration, publish.
 
-Every transition is one transaction that checks the state machine of ``hub.appraisal.cycle_state``
-and writes an audit entry (who, when, from, to, why) beside the state change.
+Every transition is one transaction that locks the cycle (:func:`locked_cycle`), checks the state
+machine of ``hub.appraisal.cycle_state`` and writes a workflow audit entry (who, when, from, to, why)
+beside the state change, and the access audit entry when given a recorder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
 from hub.db.models import (
     AppraisalResult,
+    Base,
     Cycle,
     CycleScheme,
     CycleTransition,
@@ -27,7 +29,9 @@ from hub.db.models import (
 )
 from hub.domain import CycleState, RaterRole
 from hub.events.outbox import append_published
+from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.errors import InvalidInput, NotFound
+from hub.operations.upsert import dialect_insert
 
 
 async def create_cycle(
@@ -37,6 +41,7 @@ async def create_cycle(
     period_start: dt.date,
     period_end: dt.date,
     actor: str,
+    audit: AuditRecorder | None = None,
 ) -> Cycle:
     """A new cycle in DRAFT."""
     name = name.strip()
@@ -49,12 +54,36 @@ async def create_cycle(
         session.add(cycle)
         await session.flush()
         session.add(CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=actor))
+        await audit_change(session, audit, f"cycle:{cycle.id}")
     return cycle
 
 
-async def locked_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
-    """The cycle, locked for the transaction on PostgreSQL so two transitions cannot interleave."""
-    cycle = (await session.execute(select(Cycle).where(Cycle.id == cycle_id).with_for_update())).scalar_one_or_none()
+async def locked_cycle(session: AsyncSession, cycle_id: int, *, shared: bool = False) -> Cycle:
+    """The cycle, locked until the transaction ends and read once the lock is held.
+
+    Every write that depends on a cycle's state takes this lock before it checks the state, so that a
+    state change cannot slip in between the check and the commit: a rating or an import either
+    commits before scoring takes the lock (and is scored) or waits and finds the cycle SCORED.
+
+    On PostgreSQL the row lock is ``FOR UPDATE`` for the state transitions and the bulk writers of
+    metric values, which run alone; ``shared`` (``FOR SHARE``) is for writers that may run side by
+    side with each other (ratings, rater assignments, calibrations) but never beside a transition.
+    SQLite has no row locks, and its driver begins a transaction only at the first write, so that
+    reads before it see whatever is committed at the time: a write that changes nothing, made first,
+    takes the database's write lock (waiting up to busy_timeout for the writer that holds it) and
+    everything read afterwards stays true until this transaction commits. Take the lock as the
+    transaction's first statement: a SQLite transaction that has read before it writes may find its
+    snapshot outdated when the lock comes, and fail instead of waiting.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        touch = update(Cycle).where(Cycle.id == cycle_id).values(state=Cycle.state)
+        await session.execute(touch.execution_options(synchronize_session=False))
+        statement = select(Cycle).where(Cycle.id == cycle_id)
+    else:
+        statement = select(Cycle).where(Cycle.id == cycle_id).with_for_update(read=shared)
+    # populate_existing: a cycle this session read before the lock must show the state as locked.
+    found = await session.execute(statement.execution_options(populate_existing=True))
+    cycle = found.scalar_one_or_none()
     if cycle is None:
         raise NotFound("cycle", cycle_id, field="cycleId")
     return cycle
@@ -89,7 +118,9 @@ async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[i
     return list({row.employee_id: row for row in rows}.values())
 
 
-async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str) -> Cycle:
+async def open_cycle(
+    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, audit: AuditRecorder | None = None
+) -> Cycle:
     """DRAFT -> OPEN: pins each post to the scheme in force on the period's first day, assigns self
     and manager raters from the org tree."""
     async with sessionmaker() as session, session.begin():
@@ -140,7 +171,13 @@ async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: i
             if p.manager_id is not None and p.manager_id != p.employee_id
         ]
         if assignments:
-            await session.execute(insert(RaterAssignment), assignments)
+            # A relationship assigned by hand while the cycle was a DRAFT stands; the default adds nothing.
+            table = Base.metadata.tables[RaterAssignment.__tablename__]
+            defaults = dialect_insert(session, table).on_conflict_do_nothing(
+                index_elements=["cycle_id", "ratee_id", "rater_id"]
+            )
+            await session.execute(defaults, assignments)
+        await audit_change(session, audit, f"cycle:{cycle.id}")
     return cycle
 
 
@@ -151,13 +188,19 @@ async def discard_results(session: AsyncSession, cycle_id: int) -> None:
 
 
 async def reopen_cycle(
-    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, reason: str | None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cycle_id: int,
+    *,
+    actor: str,
+    reason: str | None,
+    audit: AuditRecorder | None = None,
 ) -> Cycle:
     """SCORED -> OPEN with a reason: late data or corrected ratings come in; the unpublished scores go."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.OPEN, actor=actor, reason=reason)
         await discard_results(session, cycle.id)
+        await audit_change(session, audit, f"cycle:{cycle.id}")
     return cycle
 
 
@@ -200,17 +243,24 @@ async def close_calibration(
     actor: str,
     reason: str | None = None,
     bands: GradeBands | None = None,
+    audit: AuditRecorder | None = None,
 ) -> Cycle:
     """SCORED -> CALIBRATED: ranks and percentiles are recomputed from the calibrated totals."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.CALIBRATED, actor=actor, reason=reason)
         await rerank(session, cycle.id, bands or GradeBands())
+        await audit_change(session, audit, f"cycle:{cycle.id}")
     return cycle
 
 
 async def publish_cycle(
-    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, reason: str | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cycle_id: int,
+    *,
+    actor: str,
+    reason: str | None = None,
+    audit: AuditRecorder | None = None,
 ) -> Cycle:
     """CALIBRATED -> PUBLISHED: the results are final and visible; nothing changes them afterwards.
 
@@ -220,4 +270,5 @@ async def publish_cycle(
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.PUBLISHED, actor=actor, reason=reason)
         await append_published(session, cycle.id)
+        await audit_change(session, audit, f"cycle:{cycle.id}")
     return cycle

@@ -4,17 +4,19 @@ The file has a header ``employee_no,indicator,value`` and an optional ``fetched_
 with a timezone; the import's time when left out). ``indicator`` is the indicator's code; the version
 stored is the one in the employee's pinned scheme for the cycle. The whole file is checked first and
 every problem is reported at once (:class:`~hub.operations.errors.ImportRejected`, the header being
-line 1); only a clean file is written, in one transaction, with a constant number of statements.
+line 1); only a clean file is written, in one transaction, with a constant number of statements
+but for one per ``WRITE_CHUNK`` rows (:mod:`hub.operations.batches`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hashlib
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Base, CycleScheme, Employee, Indicator, IndicatorVersion, MetricValue, SchemeItem
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
+from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.batches import execute_in_chunks, partitions
+from hub.operations.cycles import locked_cycle
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
-from hub.operations.ratings import load_cycle, posts_on
+from hub.operations.ratings import posts_on
 
 REQUIRED_COLUMNS = ("employee_no", "indicator", "value")
 OPTIONAL_COLUMNS = ("fetched_at",)
@@ -191,7 +196,9 @@ async def _match(
     session: AsyncSession, cycle_id: int, period_end: dt.date, rows: list[MetricRow]
 ) -> tuple[list[dict[str, Any]], list[RowProblem]]:
     """Resolve rows to metric_values columns with a constant number of queries, or report why not."""
-    employees = dict((await session.execute(select(Employee.employee_no, Employee.id))).all())
+    employees: dict[str, int] = {}
+    async for found in partitions(session, select(Employee.employee_no, Employee.id)):
+        employees.update(found)
     indicators = {
         code: (indicator_id, category)
         for code, indicator_id, category in (
@@ -231,6 +238,13 @@ async def _match(
             "stale": False,
         }
 
+    # Pure from here on, a lookup or three per row of the file: in a worker thread, like the parsing.
+    return await asyncio.to_thread(_resolve_all, rows, resolve)
+
+
+def _resolve_all(
+    rows: list[MetricRow], resolve: Callable[[MetricRow], dict[str, Any] | str]
+) -> tuple[list[dict[str, Any]], list[RowProblem]]:
     values: list[dict[str, Any]] = []
     problems: list[RowProblem] = []
     for row in rows:
@@ -243,28 +257,36 @@ async def _match(
 
 
 async def import_metric_values(
-    sessionmaker: async_sessionmaker[AsyncSession], *, cycle_id: int, csv_text: str, now: dt.datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    cycle_id: int,
+    csv_text: str,
+    now: dt.datetime,
+    audit: AuditRecorder | None = None,
 ) -> ImportReport:
-    """Store an OPEN cycle's measured values from a CSV file: all rows or, on any problem, none."""
-    parsed = parse_metric_csv(csv_text, now=now)
+    """Store an OPEN cycle's measured values from a CSV file: all rows or, on any problem, none.
+
+    The cycle's exclusive lock keeps scoring from starting until the values are in (or makes the
+    import wait and find the cycle SCORED), and makes imports and collections of one cycle take
+    turns: each sees what the one before stored, and reports it as replaced.
+    """
+    # Parsing and checking a file is pure Python, a row at a time (about a second for 100,000 rows):
+    # in a worker thread, so that the event loop keeps serving other requests meanwhile.
+    parsed = await asyncio.to_thread(parse_metric_csv, csv_text, now=now)
     async with sessionmaker() as session, session.begin():
-        cycle = await load_cycle(session, cycle_id)
+        cycle = await locked_cycle(session, cycle_id)
         if cycle.state is not CycleState.OPEN:
             raise WrongCycleState(cycle.state, "metric values are imported only while it is OPEN")
         values, problems = await _match(session, cycle_id, cycle.period_end, parsed.rows)
         problems = sorted([*parsed.problems, *problems], key=lambda problem: problem.line)
         if problems:
             raise ImportRejected(problems)
-        existing = {
-            (employee_id, version_id): value_id
-            for value_id, employee_id, version_id in (
-                await session.execute(
-                    select(MetricValue.id, MetricValue.employee_id, MetricValue.indicator_version_id).where(
-                        MetricValue.cycle_id == cycle_id
-                    )
-                )
-            )
-        }
+        existing: dict[tuple[int, int], int] = {}
+        stored = select(MetricValue.id, MetricValue.employee_id, MetricValue.indicator_version_id).where(
+            MetricValue.cycle_id == cycle_id
+        )
+        async for found in partitions(session, stored):
+            existing.update(((employee_id, version_id), value_id) for value_id, employee_id, version_id in found)
         new, replacing = [], []
         for value in values:
             value_id = existing.get((value["employee_id"], value["indicator_version_id"]))
@@ -275,7 +297,8 @@ async def import_metric_values(
         # Core statements: the ORM's bulk paths cost seconds per 100,000 rows in bookkeeping alone.
         table = Base.metadata.tables[MetricValue.__tablename__]
         if new:
-            await session.execute(insert(table), new)
+            await execute_in_chunks(session, insert(table), new)
         if replacing:
-            await session.execute(update(table).where(table.c.id == bindparam("b_id")), replacing)
+            await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), replacing)
+        await audit_change(session, audit)
         return ImportReport(imported=len(values), replaced=len(replacing))

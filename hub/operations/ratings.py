@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appraisal.errors import InvalidValue
 from hub.appraisal.rules import RatingScaleRule, parse_rule, validate_rating
 from hub.db.models import (
+    Base,
     Cycle,
     CycleScheme,
     Employee,
@@ -28,13 +29,20 @@ from hub.db.models import (
     SchemeItem,
 )
 from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
+from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.cycles import locked_cycle
 from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
+from hub.operations.upsert import dialect_insert, replacing
 
 MAX_COMMENT_LENGTH = 2000
 ASSIGNABLE_STATES = frozenset({CycleState.DRAFT, CycleState.OPEN})
 # Peers and subordinates rate anonymously: upward feedback is candid only when the manager cannot tell who.
 ANONYMOUS_ROLES = frozenset({RaterRole.PEER, RaterRole.SUBORDINATE})
 """Roles whose raters the ratee does not get to see."""
+RATINGS = Base.metadata.tables[Rating.__tablename__]
+RATING_KEY = ["cycle_id", "ratee_id", "rater_id", "indicator_version_id"]
+ASSIGNMENTS = Base.metadata.tables[RaterAssignment.__tablename__]
+ASSIGNMENT_KEY = ["cycle_id", "ratee_id", "rater_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +122,12 @@ async def assign_rater(
     ratee_id: int,
     rater_id: int,
     role: RaterRole,
+    audit: AuditRecorder | None = None,
 ) -> RaterAssignmentRecord:
     """Let ``rater_id`` rate ``ratee_id`` in ``role``; an existing relationship of the pair gets the new role.
 
     Ratings the rater already submitted keep the role they were given under; a resubmission picks
-    up the new one.
+    up the new one. Two concurrent assignments of one pair both succeed: the later one's role stands.
     """
     if (role is RaterRole.SELF) != (rater_id == ratee_id):
         message = (
@@ -128,29 +137,18 @@ async def assign_rater(
         )
         raise InvalidInput(message, field="role")
     async with sessionmaker() as session, session.begin():
-        cycle = await load_cycle(session, cycle_id)
+        cycle = await locked_cycle(session, cycle_id, shared=True)
         if cycle.state not in ASSIGNABLE_STATES:
             raise WrongCycleState(cycle.state, "raters can be assigned only while it is DRAFT or OPEN")
         found = set(await session.scalars(select(Employee.id).where(Employee.id.in_({ratee_id, rater_id}))))
         for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
             if employee_id not in found:
                 raise NotFound("employee", employee_id, field=field)
-        assignment = await session.scalar(
-            select(RaterAssignment).where(
-                RaterAssignment.cycle_id == cycle_id,
-                RaterAssignment.ratee_id == ratee_id,
-                RaterAssignment.rater_id == rater_id,
-            )
-        )
-        if assignment is None:
-            assignment = RaterAssignment(cycle_id=cycle_id, ratee_id=ratee_id, rater_id=rater_id, role=role)
-            session.add(assignment)
-        else:
-            assignment.role = role
-        await session.flush()
-        return RaterAssignmentRecord(
-            assignment.id, assignment.cycle_id, assignment.ratee_id, assignment.rater_id, assignment.role
-        )
+        values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
+        statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
+        row = (await session.execute(statement.returning(*ASSIGNMENTS.c))).one()
+        await audit_change(session, audit, f"assignment:{row.id}")
+        return RaterAssignmentRecord(row.id, row.cycle_id, row.ratee_id, row.rater_id, row.role)
 
 
 async def _rating_scale(
@@ -200,12 +198,18 @@ async def submit_rating(
     value: float,
     comment: str | None,
     now: dt.datetime,
+    audit: AuditRecorder | None = None,
 ) -> RatingRecord:
-    """Store a rater's rating of one indicator for a ratee; a resubmission replaces the earlier one."""
+    """Store a rater's rating of one indicator for a ratee; a resubmission replaces the earlier one.
+
+    The cycle stays OPEN until this commits (it holds the cycle's lock), so an accepted rating is
+    always among the inputs of the cycle's scoring. Two concurrent first submissions of one rating
+    both succeed, one inserting and one replacing it.
+    """
     if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
         raise InvalidInput(f"a comment may have at most {MAX_COMMENT_LENGTH} characters", field="comment")
     async with sessionmaker() as session, session.begin():
-        cycle = await load_cycle(session, cycle_id)
+        cycle = await locked_cycle(session, cycle_id, shared=True)
         if cycle.state is not CycleState.OPEN:
             raise WrongCycleState(cycle.state, "ratings are accepted only while it is OPEN")
         role = await session.scalar(
@@ -222,34 +226,25 @@ async def submit_rating(
             validate_rating(scale, value)
         except InvalidValue as error:
             raise InvalidInput(error.message, field="value") from error
-        rating = await session.scalar(
-            select(Rating).where(
-                Rating.cycle_id == cycle_id,
-                Rating.ratee_id == ratee_id,
-                Rating.rater_id == rater_id,
-                Rating.indicator_version_id == indicator_version_id,
-            )
+        key = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id}
+        values = {**key, "indicator_version_id": indicator_version_id, "role": role, "value": value}
+        statement = replacing(
+            dialect_insert(session, RATINGS).values(**values, comment=comment, submitted_at=now),
+            RATING_KEY,
+            ["role", "value", "comment", "submitted_at"],
         )
-        if rating is None:
-            rating = Rating(
-                cycle_id=cycle_id,
-                ratee_id=ratee_id,
-                rater_id=rater_id,
-                indicator_version_id=indicator_version_id,
-            )
-            session.add(rating)
-        rating.role, rating.value, rating.comment, rating.submitted_at = role, value, comment, now
-        await session.flush()
+        row = (await session.execute(statement.returning(*RATINGS.c))).one()
+        await audit_change(session, audit, f"rating:{row.id}")
         return RatingRecord(
-            rating.id,
-            rating.cycle_id,
-            rating.ratee_id,
-            rating.rater_id,
-            rating.role,
-            rating.indicator_version_id,
-            rating.value,
-            rating.comment,
-            rating.submitted_at,
+            row.id,
+            row.cycle_id,
+            row.ratee_id,
+            row.rater_id,
+            row.role,
+            row.indicator_version_id,
+            row.value,
+            row.comment,
+            row.submitted_at,
         )
 
 

@@ -34,6 +34,7 @@ from hub.db.models import (
     SchemeVersion,
 )
 from hub.domain import IndicatorCategory, RaterRole
+from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.errors import InvalidInput, NotFound
 from hub.operations.versions import optional_text, require_text, successor_closes
 
@@ -148,6 +149,7 @@ async def publish_scheme_version(
     effective_from: dt.date,
     change_note: str | None,
     author: str,
+    audit: AuditRecorder | None = None,
 ) -> SchemeVersionRecord:
     """Publish a post's next scheme version, effective after its latest one, which it closes.
 
@@ -202,6 +204,7 @@ async def publish_scheme_version(
         ]
         session.add_all([*item_rows, *role_rows])
         await session.flush()
+        await audit_change(session, audit, f"scheme_version:{scheme.id}")
         return SchemeVersionRecord(
             id=scheme.id,
             post_id=scheme.post_id,

@@ -7,6 +7,8 @@ explained and recomputed to the same number.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from hub.appraisal import (
     GradeBands,
     Placement,
     SchemeItem,
+    Standing,
     assign_grades_and_ranks,
     combine_ratings,
     parse_rule,
@@ -40,9 +43,10 @@ from hub.db.models import (
 )
 from hub.db.models import SchemeItem as SchemeItemRow
 from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
+from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
+from hub.operations.batches import partitions
 from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
-
-WRITE_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,35 +127,33 @@ async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int]
 
 
 async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], Any]:
-    rows = (
-        await session.execute(
-            select(
-                MetricValue.employee_id,
-                MetricValue.indicator_version_id,
-                MetricValue.value,
-                MetricValue.system,
-                MetricValue.metric,
-                MetricValue.fetched_at,
-                MetricValue.stale,
-                MetricValue.checksum,
-            ).where(MetricValue.cycle_id == cycle_id)
-        )
-    ).all()
-    return {(row.employee_id, row.indicator_version_id): row for row in rows}
+    statement = select(
+        MetricValue.employee_id,
+        MetricValue.indicator_version_id,
+        MetricValue.value,
+        MetricValue.system,
+        MetricValue.metric,
+        MetricValue.fetched_at,
+        MetricValue.stale,
+        MetricValue.checksum,
+    ).where(MetricValue.cycle_id == cycle_id)
+    values: dict[tuple[int, int], Any] = {}
+    async for rows in partitions(session, statement):
+        values.update(((row.employee_id, row.indicator_version_id), row) for row in rows)
+    return values
 
 
 async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], dict[RaterRole, float]]:
     """(ratee, indicator version) -> mean rating per rater role, averaged in SQL."""
-    rows = (
-        await session.execute(
-            select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-            .where(Rating.cycle_id == cycle_id)
-            .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
-        )
-    ).all()
+    statement = (
+        select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
+        .where(Rating.cycle_id == cycle_id)
+        .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
+    )
     means: defaultdict[tuple[int, int], dict[RaterRole, float]] = defaultdict(dict)
-    for ratee_id, indicator_version_id, role, mean in rows:
-        means[(ratee_id, indicator_version_id)][role] = float(mean)
+    async for rows in partitions(session, statement):
+        for ratee_id, indicator_version_id, role, mean in rows:
+            means[(ratee_id, indicator_version_id)][role] = float(mean)
     return means
 
 
@@ -171,6 +173,128 @@ def _rating_inputs(by_role: dict[RaterRole, float] | None) -> dict[str, Any] | N
     return None if by_role is None else {role.value: mean for role, mean in by_role.items()}
 
 
+@dataclass(slots=True)
+class _Computed:
+    """What the engine made of a cycle's inputs: scores and standings, and who could not be scored."""
+
+    scores: dict[int, EmployeeScore] = field(default_factory=dict)
+    rating_inputs: dict[tuple[int, int], dict[RaterRole, float]] = field(default_factory=dict)
+    blocked: list[BlockedEmployee] = field(default_factory=list)
+    placements: list[Placement] = field(default_factory=list)
+    standings: dict[int, Standing] = field(default_factory=dict)
+
+
+def _compute(
+    people: Sequence[Any],
+    pins: dict[int, int],
+    schemes: dict[int, Scheme],
+    metrics: dict[tuple[int, int], Any],
+    ratings: dict[tuple[int, int], dict[RaterRole, float]],
+    bands: GradeBands,
+) -> _Computed:
+    """Every participant through the engine, then graded and ranked. Pure: safe in a worker thread."""
+    computed = _Computed()
+    for person in people:
+        scheme = schemes.get(pins[person.post_id])
+        if scheme is None:
+            continue
+        raw: dict[int, float | None] = {}
+        for indicator_version_id in scheme.compiled.ids:
+            key = (person.employee_id, indicator_version_id)
+            if indicator_version_id in scheme.manual_ids:
+                by_role = ratings.get(key)
+                if by_role:
+                    computed.rating_inputs[key] = by_role
+                    raw[indicator_version_id] = combine_ratings(
+                        {role: [mean] for role, mean in by_role.items()}, scheme.role_weights
+                    )
+            else:
+                metric = metrics.get(key)
+                raw[indicator_version_id] = None if metric is None else metric.value
+        outcome = scheme.compiled.score(raw)
+        if outcome.blocked is not None or outcome.total is None:
+            reason = outcome.blocked
+            computed.blocked.append(
+                BlockedEmployee(
+                    person.employee_id,
+                    reason.code if reason else "SCORING_BLOCKED",
+                    reason.message if reason else "no total",
+                    reason.indicator_version_id if reason else None,
+                )
+            )
+            continue
+        computed.scores[person.employee_id] = outcome
+        computed.placements.append(Placement(person.employee_id, person.post_id, person.department_id, outcome.total))
+    computed.standings = assign_grades_and_ranks(computed.placements, bands)
+    return computed
+
+
+def _result_rows(
+    cycle_id: int, computed: _Computed, post_of: dict[int, Any], pins: dict[int, int], computed_at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The appraisal_results rows, one per scored participant."""
+    result_rows = []
+    for placement in computed.placements:
+        standing = computed.standings[placement.employee_id]
+        result_rows.append(
+            {
+                "cycle_id": cycle_id,
+                "employee_id": placement.employee_id,
+                "post_id": placement.post_id,
+                "department_id": post_of[placement.employee_id].department_id,
+                "scheme_version_id": pins[placement.post_id],
+                "total_score": placement.total,
+                "grade": standing.grade,
+                "rank_in_post": standing.rank_in_post,
+                "percentile_in_post": standing.percentile_in_post,
+                "rank_in_department": standing.rank_in_department,
+                "percentile_in_department": standing.percentile_in_department,
+                "calibrated": False,
+                "computed_total": placement.total,
+                "computed_grade": standing.grade,
+                "computed_at": computed_at,
+            }
+        )
+    return result_rows
+
+
+def _score_rows(
+    computed: _Computed,
+    result_ids: dict[int, int],
+    post_of: dict[int, Any],
+    pins: dict[int, int],
+    schemes: dict[int, Scheme],
+    metrics: dict[tuple[int, int], Any],
+) -> list[dict[str, Any]]:
+    """The indicator_scores rows: each item of each result, with its weights and provenance."""
+    score_rows: list[dict[str, Any]] = []
+    for employee_id, outcome in computed.scores.items():
+        result_id = result_ids[employee_id]
+        weights = schemes[pins[post_of[employee_id].post_id]].compiled.weights
+        for item, weight in zip(outcome.items(), weights, strict=True):
+            key = (employee_id, item.indicator_version_id)
+            metric = metrics.get(key)
+            kept = item.normalized is not None
+            score_rows.append(
+                {
+                    "result_id": result_id,
+                    "indicator_version_id": item.indicator_version_id,
+                    "raw_value": item.raw,
+                    "normalized_score": item.normalized,
+                    "weight": weight,
+                    "effective_weight": item.effective_weight if kept else None,
+                    "weighted_score": item.weighted if kept else None,
+                    "provenance_system": metric.system if metric else None,
+                    "provenance_metric": metric.metric if metric else None,
+                    "provenance_fetched_at": metric.fetched_at if metric else None,
+                    "provenance_stale": bool(metric.stale) if metric else False,
+                    "provenance_checksum": metric.checksum if metric else None,
+                    "inputs": _rating_inputs(computed.rating_inputs.get(key)),
+                }
+            )
+    return score_rows
+
+
 async def score_cycle(
     sessionmaker: async_sessionmaker[AsyncSession],
     cycle_id: int,
@@ -178,8 +302,13 @@ async def score_cycle(
     actor: str,
     bands: GradeBands | None = None,
     progress: bool = False,
+    audit: AuditRecorder | None = None,
 ) -> ScoringReport:
-    """OPEN -> SCORED: computes and stores every participant's result; blocked employees are reported."""
+    """OPEN -> SCORED: computes and stores every participant's result; blocked employees are reported.
+
+    The cycle's exclusive lock is held from before the inputs are read until the results commit, so
+    a rating or import that waits on it finds the cycle SCORED and is refused, never left out.
+    """
     bands = bands or GradeBands()
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
@@ -189,68 +318,13 @@ async def score_cycle(
         metrics = await _metric_values(session, cycle.id)
         ratings = await _rating_means(session, cycle.id)
 
-        scores: dict[int, EmployeeScore] = {}
-        rating_inputs: dict[tuple[int, int], dict[RaterRole, float]] = {}
-        blocked: list[BlockedEmployee] = []
-        placements: list[Placement] = []
-        for person in people:
-            scheme = schemes.get(pins[person.post_id])
-            if scheme is None:
-                continue
-            raw: dict[int, float | None] = {}
-            for indicator_version_id in scheme.compiled.ids:
-                key = (person.employee_id, indicator_version_id)
-                if indicator_version_id in scheme.manual_ids:
-                    by_role = ratings.get(key)
-                    if by_role:
-                        rating_inputs[key] = by_role
-                        raw[indicator_version_id] = combine_ratings(
-                            {role: [mean] for role, mean in by_role.items()}, scheme.role_weights
-                        )
-                else:
-                    metric = metrics.get(key)
-                    raw[indicator_version_id] = None if metric is None else metric.value
-            outcome = scheme.compiled.score(raw)
-            if outcome.blocked is not None or outcome.total is None:
-                reason = outcome.blocked
-                blocked.append(
-                    BlockedEmployee(
-                        person.employee_id,
-                        reason.code if reason else "SCORING_BLOCKED",
-                        reason.message if reason else "no total",
-                        reason.indicator_version_id if reason else None,
-                    )
-                )
-                continue
-            scores[person.employee_id] = outcome
-            placements.append(Placement(person.employee_id, person.post_id, person.department_id, outcome.total))
-        standings = assign_grades_and_ranks(placements, bands)
+        # The engine is pure, and a cycle of 10,000 employees is about a second of it: it runs in a
+        # worker thread, so that the event loop keeps serving other requests meanwhile.
+        computed = await asyncio.to_thread(_compute, people, pins, schemes, metrics, ratings, bands)
 
         await discard_results(session, cycle.id)
-        computed_at = utcnow()
         post_of = {p.employee_id: p for p in people}
-        result_rows = []
-        for placement in placements:
-            standing = standings[placement.employee_id]
-            result_rows.append(
-                {
-                    "cycle_id": cycle.id,
-                    "employee_id": placement.employee_id,
-                    "post_id": placement.post_id,
-                    "department_id": post_of[placement.employee_id].department_id,
-                    "scheme_version_id": pins[placement.post_id],
-                    "total_score": placement.total,
-                    "grade": standing.grade,
-                    "rank_in_post": standing.rank_in_post,
-                    "percentile_in_post": standing.percentile_in_post,
-                    "rank_in_department": standing.rank_in_department,
-                    "percentile_in_department": standing.percentile_in_department,
-                    "calibrated": False,
-                    "computed_total": placement.total,
-                    "computed_grade": standing.grade,
-                    "computed_at": computed_at,
-                }
-            )
+        result_rows = await asyncio.to_thread(_result_rows, cycle.id, computed, post_of, pins, utcnow())
         bar = tqdm(total=len(result_rows) * 2, desc="scoring", unit="row", disable=not progress)
         try:
             await _insert(session, AppraisalResult.__table__, result_rows, bar)
@@ -263,33 +337,10 @@ async def score_cycle(
                     )
                 ).all()
             )
-            score_rows: list[dict[str, Any]] = []
-            for employee_id, outcome in scores.items():
-                result_id = result_ids[employee_id]
-                weights = schemes[pins[post_of[employee_id].post_id]].compiled.weights
-                for item, weight in zip(outcome.items(), weights, strict=True):
-                    key = (employee_id, item.indicator_version_id)
-                    metric = metrics.get(key)
-                    kept = item.normalized is not None
-                    score_rows.append(
-                        {
-                            "result_id": result_id,
-                            "indicator_version_id": item.indicator_version_id,
-                            "raw_value": item.raw,
-                            "normalized_score": item.normalized,
-                            "weight": weight,
-                            "effective_weight": item.effective_weight if kept else None,
-                            "weighted_score": item.weighted if kept else None,
-                            "provenance_system": metric.system if metric else None,
-                            "provenance_metric": metric.metric if metric else None,
-                            "provenance_fetched_at": metric.fetched_at if metric else None,
-                            "provenance_stale": bool(metric.stale) if metric else False,
-                            "provenance_checksum": metric.checksum if metric else None,
-                            "inputs": _rating_inputs(rating_inputs.get(key)),
-                        }
-                    )
+            score_rows = await asyncio.to_thread(_score_rows, computed, result_ids, post_of, pins, schemes, metrics)
             bar.total = len(result_rows) + len(score_rows)
             await _insert(session, IndicatorScore.__table__, score_rows, bar)
         finally:
             bar.close()
-    return ScoringReport(cycle=cycle, scored=len(result_rows), blocked=blocked)
+        await audit_change(session, audit, f"cycle:{cycle.id}")
+    return ScoringReport(cycle=cycle, scored=len(result_rows), blocked=computed.blocked)

@@ -30,6 +30,7 @@ from hub.appraisal.rules import RatingScaleRule, Rule, parse_rule
 from hub.appraisal.scoring import compile_rule
 from hub.db.models import Indicator, IndicatorVersion
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
+from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
 
 CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
@@ -163,6 +164,7 @@ async def create_indicator(
     effective_from: dt.date,
     change_note: str | None,
     author: str,
+    audit: AuditRecorder | None = None,
 ) -> IndicatorVersionRecord:
     """Create an indicator and its version 1; return that version."""
     if not CODE_PATTERN.fullmatch(code):
@@ -199,6 +201,7 @@ async def create_indicator(
         )
         session.add(version)
         await session.flush()
+        await audit_change(session, audit, f"indicator_version:{version.id}")
         return _record(version)
 
 
@@ -213,6 +216,7 @@ async def create_indicator_version(
     effective_from: dt.date,
     change_note: str,
     author: str,
+    audit: AuditRecorder | None = None,
 ) -> IndicatorVersionRecord:
     """Add the next version of an indicator, effective after the latest one, which it closes."""
     note = require_text(change_note, "changeNote", 10_000)
@@ -252,4 +256,5 @@ async def create_indicator_version(
         )
         session.add(version)
         await session.flush()
+        await audit_change(session, audit, f"indicator_version:{version.id}")
         return _record(version)

@@ -21,7 +21,7 @@ from hub.auth import Authenticator, Grant, Role
 from hub.cli import main
 from hub.config import Settings
 from hub.db.engine import create_engine
-from hub.db.models import Employee, Indicator, Post
+from hub.db.models import AuditEntry, Employee, Indicator, Post
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import DemoSystems, serve_demo_systems
 from tests.conftest import EMPLOYEES, SEED
@@ -299,3 +299,90 @@ def test_serve_refuses_an_invalid_systems_file(tmp_path: Path, capsys: pytest.Ca
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
     assert main(["--database-url", url, "serve", "--systems", str(broken)]) == 1
     assert "finance" in capsys.readouterr().err
+
+
+async def _audit_entries(url: str) -> list[tuple[str, str, str, str, list[str], str]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(
+                        AuditEntry.subject,
+                        AuditEntry.roles,
+                        AuditEntry.operation,
+                        AuditEntry.outcome,
+                        AuditEntry.ids,
+                        AuditEntry.request_id,
+                    ).order_by(AuditEntry.id)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return [(r.subject, r.roles, r.operation, r.outcome, r.ids, r.request_id) for r in rows]
+
+
+@pytest.fixture
+def operator(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The operating system user the CLI runs as, for the audit to name."""
+    monkeypatch.setattr("getpass.getuser", lambda: "ann")
+    return "cli:ann"
+
+
+def test_writing_verbs_are_audited_with_the_operator(
+    database_url: str, seeded: SeedSummary, tmp_path: Path, operator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import-metrics and compute write their entry with their change; a refused run is audited too."""
+    employee_no, code = asyncio.run(_finance_employee_and_indicator(database_url))
+    cycle = str(seeded.current_cycle_id)
+    good = tmp_path / "good.csv"
+    good.write_text(f"employee_no,indicator,value\n{employee_no},{code},1.2\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("employee_no,indicator,value\nNOBODY,X,1\n", encoding="utf-8")
+    assert main(["--database-url", database_url, "import-metrics", str(good), "--cycle", cycle]) == 0
+    assert main(["--database-url", database_url, "import-metrics", str(bad), "--cycle", cycle]) == 1
+    assert main(["--database-url", database_url, "compute", cycle]) == 0
+    assert main(["--database-url", database_url, "compute", cycle]) == 1
+    capsys.readouterr()
+
+    entries = asyncio.run(_audit_entries(database_url))
+    assert [(e[0], e[1], e[2], e[3], e[4]) for e in entries] == [
+        (operator, "cli", "import-metrics", "ok", [f"cycle:{cycle}"]),
+        (operator, "cli", "import-metrics", "IMPORT_REJECTED", [f"cycle:{cycle}"]),
+        (operator, "cli", "compute", "ok", [f"cycle:{cycle}"]),
+        (operator, "cli", "compute", "ILLEGAL_TRANSITION", [f"cycle:{cycle}"]),
+    ]
+    assert len({e[5] for e in entries}) == 4  # one request id per run
+
+
+def test_collect_is_audited_with_the_operator(
+    database_url: str,
+    seeded: SeedSummary,
+    demo_systems: DemoSystems,
+    systems_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    operator: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    export_secrets(demo_systems, monkeypatch)
+    cycle = str(seeded.current_cycle_id)
+    assert main(["--database-url", database_url, "collect", cycle, "--systems", str(systems_file)]) == 0
+    past = str(seeded.past_cycle_id)
+    assert main(["--database-url", database_url, "collect", past, "--systems", str(systems_file)]) == 1
+    capsys.readouterr()
+    entries = asyncio.run(_audit_entries(database_url))
+    assert [(e[0], e[1], e[2], e[3], e[4]) for e in entries] == [
+        (operator, "cli", "collect", "ok", [f"cycle:{cycle}"]),
+        (operator, "cli", "collect", "WRONG_CYCLE_STATE", [f"cycle:{past}"]),
+    ]
+
+
+def test_seed_is_audited_with_the_operator(tmp_path: Path, operator: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo build commits the organisation, then scores, calibrates and publishes its past cycle: every
+    one of those transactions carries the seed's entry."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    assert main(["--database-url", url, "seed", "--employees", "30"]) == 0
+    capsys.readouterr()
+    entries = asyncio.run(_audit_entries(url))
+    assert [(e[0], e[1], e[2], e[3]) for e in entries] == [(operator, "cli", "seed", "ok")] * 4
+    assert len({e[5] for e in entries}) == 1

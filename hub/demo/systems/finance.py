@@ -23,13 +23,14 @@ from hub.demo.systems.rest import (
     metric_of,
     period_params,
 )
+from hub.demo.systems.roster import RosterSource
 
 SYSTEM = "finance"
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 500
 
 
-def create_app(seed: int, employees: int, token: str) -> Starlette:
+def create_app(seed: int, employees: int | RosterSource, token: str) -> Starlette:
     """The finance system's app; requests must carry ``Authorization: Bearer <token>``."""
     values = DemoValues(seed, employees)
 
@@ -39,7 +40,7 @@ def create_app(seed: int, employees: int, token: str) -> Starlette:
         start, _ = period_params(request, "from", "to")
         page = int_param(request, "page", 1, 1, 1_000_000)
         per_page = int_param(request, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
-        report = values.report(name, csv_param(request, "employees"), start)
+        report = await values.report(name, csv_param(request, "employees"), start)
         rows = report[(page - 1) * per_page : page * per_page]
         meta = {"page": page, "pages": max(1, math.ceil(len(report) / per_page)), "per_page": per_page}
         return JSONResponse(

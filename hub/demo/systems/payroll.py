@@ -14,12 +14,13 @@ salary, CNY) and, for some employees, ``BONUS`` (annual performance bonus, CNY).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
 import secrets
 from base64 import b64decode
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from hub.demo.systems.roster import PerRoster, Roster, RosterSource, RosterUnavailable, roster_source
 
 PATH = "/odata/v2/EmpCompensation"
 # SuccessFactors pages server-side at 1,000 entities by default; the demo does the same.
@@ -256,37 +259,62 @@ def _error(error: ODataError, headers: dict[str, str] | None = None) -> Response
 _SUPPORTED = {"$format", "$filter", "$select", "$expand", "$top", "$skiptoken"}
 
 
+class _Payroll:
+    """The compensation histories of the employees on the roster.
+
+    Histories named by ``$filter`` (the hub asks for 100 at a time) are computed when asked for;
+    everyone's, for an unfiltered query, once per roster in a worker thread.
+    """
+
+    def __init__(self, seed: int, people: RosterSource, today: dt.date) -> None:
+        self.seed, self.today, self._people = seed, today, people
+        self._everyone = PerRoster(lambda roster: self._histories(roster, roster.numbers))
+
+    def _histories(self, roster: Roster, users: Iterable[str]) -> dict[str, list[CompensationEvent]]:
+        return {user: compensation_for(self.seed, user, self.today) for user in users if roster.knows(user)}
+
+    async def history(self, users: set[str] | None) -> dict[str, list[CompensationEvent]]:
+        """user -> history, for the users asked for (None: everyone) that are on the roster."""
+        roster = await self._people()
+        if users is None:
+            return await self._everyone.get(roster)
+        if len(users) <= 1000:  # the hub asks for 100: a few milliseconds, not worth a thread
+            return self._histories(roster, users)
+        return await asyncio.to_thread(self._histories, roster, users)
+
+
 def _endpoint(
-    history: dict[str, list[CompensationEvent]], credentials: tuple[str, str], page_size: int, today: dt.date
+    payroll: _Payroll, credentials: tuple[str, str], page_size: int, today: dt.date
 ) -> Callable[[Request], Awaitable[Response]]:
     async def entity_set(request: Request) -> Response:
         if not _authorised(request, credentials):
             denied = ODataError(401, "COE_AUTHENTICATION_FAILED", "basic authentication required")
             return _error(denied, {"WWW-Authenticate": 'Basic realm="SuccessFactors"'})
         try:
-            return _answer(request, history, page_size, today)
+            return await _answer(request, payroll, page_size, today)
         except ODataError as error:
             return _error(error)
+        except RosterUnavailable as error:
+            return _error(ODataError(503, "COE_SERVICE_UNAVAILABLE", str(error)), {"Retry-After": "1"})
 
     return entity_set
 
 
-def _answer(request: Request, history: dict[str, list[CompensationEvent]], page_size: int, today: dt.date) -> Response:
+async def _answer(request: Request, payroll: _Payroll, page_size: int, today: dt.date) -> Response:
     params = request.query_params
     unknown = sorted(name for name in params if name.startswith("$") and name not in _SUPPORTED)
     if unknown:
         raise _bad(f"system query options not supported by this sandbox: {', '.join(unknown)}")
     if params.get("$format", "json") != "json":
         raise _bad("$format: only json is served")
-    users = parse_user_filter(params["$filter"]) if "$filter" in params else set(history)
+    users = parse_user_filter(params["$filter"]) if "$filter" in params else None
     shape = _Shape.parse(params.get("$select"), params.get("$expand"))
     start, end, as_of = (_date_param(request, name) for name in ("fromDate", "toDate", "asOfDate"))
+    history = await payroll.history(users)
     if start is None and end is None:
         start = end = as_of or today  # effective-dated: the record in force on that day
     start, end = start or dt.date.min, end or END_OF_TIME
-    found = [
-        event for user in sorted(users) for event in history.get(user, []) if event.start <= end and event.end >= start
-    ]
+    found = [event for user in sorted(history) for event in history[user] if event.start <= end and event.end >= start]
     top = _int_param(request, "$top")
     if top is not None:
         found = found[:top]
@@ -301,14 +329,13 @@ def _answer(request: Request, history: dict[str, list[CompensationEvent]], page_
 
 def create_app(
     seed: int,
-    employees: int,
+    employees: int | RosterSource,
     credentials: tuple[str, str],
     *,
     today: dt.date | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Starlette:
-    """The payroll service of the demo organisation's employees ``E000001``..``E{employees:06d}``."""
+    """The payroll service of the employees on the roster (given a size: ``E000001``..``E{employees:06d}``)."""
     day = today or dt.date.today()
-    numbers = (f"E{i:06d}" for i in range(1, employees + 1))
-    history = {number: compensation_for(seed, number, day) for number in numbers}
-    return Starlette(routes=[Route(PATH, _endpoint(history, credentials, page_size, day), methods=["GET"])])
+    endpoint = _endpoint(_Payroll(seed, roster_source(employees), day), credentials, page_size, day)
+    return Starlette(routes=[Route(PATH, endpoint, methods=["GET"])])

@@ -1,21 +1,22 @@
 """What the three REST demo systems (finance, security, tickets) share: errors, query parsing, values.
 
 Each system speaks its own dialect on the wire (see docs/systems.example.toml); underneath they all
-report :func:`hub.demo.values.demo_metric_value` for the employees the demo organisation has, so
-that a value fetched over HTTP equals the one the seed stored.
+report :func:`hub.demo.values.demo_metric_value` for the employees on their roster
+(:mod:`hub.demo.systems.roster`), so that a value fetched over HTTP equals the one the seed stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.demo.indicators import METRICS, MetricProfile
+from hub.demo.systems.roster import ROSTER_HANDLERS, ExceptionHandlers, Roster, RosterSource, roster_source
 from hub.demo.values import demo_metric_value
 
 
@@ -32,7 +33,10 @@ async def _problem_response(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
-PROBLEM_HANDLERS = {Problem: _problem_response}
+PROBLEM_HANDLERS: ExceptionHandlers = {
+    Problem: _problem_response,
+    **ROSTER_HANDLERS,
+}
 
 
 def metric_of(system: str, name: str) -> MetricProfile:
@@ -95,31 +99,45 @@ def csv_param(request: Request, name: str) -> list[str] | None:
     return None if raw is None else [item.strip() for item in raw.split(",") if item.strip()]
 
 
-@dataclass(frozen=True, slots=True)
+_IN_LOOP = 1000  # employees whose values are computed on the event loop itself (a few milliseconds)
+
+
 class DemoValues:
-    """The metric values of the demo organisation's employees (E000001 .. E{employees:06d})."""
+    """The metric values of the employees on the roster, as the three REST systems report them."""
 
-    seed: int
-    employees: int
+    _KEPT = 16  # whole-organisation reports kept: a client paging through one asks for it per page
 
-    def knows(self, number: str) -> bool:
-        if len(number) != 7 or number[0] != "E" or not number[1:].isdigit():
-            return False
-        return 1 <= int(number[1:]) <= self.employees
+    def __init__(self, seed: int, people: int | RosterSource) -> None:
+        self.seed = seed
+        self._people = roster_source(people)
+        self._everyone: dict[tuple[Roster, str, dt.date], list[tuple[str, float]]] = {}
 
-    def all_numbers(self) -> list[str]:
-        return [f"E{i + 1:06d}" for i in range(self.employees)]
-
-    def report(self, metric: str, numbers: Iterable[str] | None, start: dt.date) -> list[tuple[str, float]]:
+    async def report(self, metric: str, numbers: Iterable[str] | None, start: dt.date) -> list[tuple[str, float]]:
         """(employee number, value) for each asked-for employee with a record, in the asked order.
 
-        None asks for everyone. Unknown numbers and employees without a record are left out, as a
-        real system leaves out what it does not hold.
+        None asks for everyone on the roster. Unknown numbers and employees without a record are left
+        out, as a real system leaves out what it does not hold.
         """
-        wanted = self.all_numbers() if numbers is None else list(dict.fromkeys(numbers))
+        roster = await self._people()
+        # A value is a few hashes and an inverse normal, microseconds each: a page the hub asks for
+        # (200 employees) is computed at once, but a whole organisation's would hold up the event loop
+        # these systems share with the hub in demo mode, so it goes to a worker thread, once.
+        if numbers is not None:
+            wanted = list(dict.fromkeys(numbers))
+            if len(wanted) <= _IN_LOOP:
+                return self._values(roster, wanted, metric, start)
+            return await asyncio.to_thread(self._values, roster, wanted, metric, start)
+        key = (roster, metric, start)
+        if key not in self._everyone:
+            self._everyone[key] = await asyncio.to_thread(self._values, roster, roster.numbers, metric, start)
+            while len(self._everyone) > self._KEPT:
+                del self._everyone[next(iter(self._everyone))]
+        return self._everyone[key]
+
+    def _values(self, roster: Roster, wanted: Sequence[str], metric: str, start: dt.date) -> list[tuple[str, float]]:
         report = []
         for number in wanted:
-            if not self.knows(number):
+            if not roster.knows(number):
                 continue
             value = demo_metric_value(self.seed, number, metric, start)
             if value is not None:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 from hub.demo.indicators import METRICS
 from hub.demo.systems import finance, payroll, security, tickets, training
 from hub.demo.systems.faults import FaultInjection, Faults
+from hub.demo.systems.roster import RosterSource, roster_source
 
 # The environment variables the systems file names for each secret (docs/systems.example.toml).
 FINANCE_TOKEN_ENV = "PERFHUB_FINANCE_TOKEN"
@@ -172,7 +173,7 @@ def _metric_source(system: str, metric: str) -> dict[str, Any]:
     raise ValueError(f"no demo REST system called {system!r} (metric {metric!r})")
 
 
-def _apps(seed: int, employees: int, secret: Mapping[str, str]) -> dict[str, ASGIApp]:
+def _apps(seed: int, employees: RosterSource, secret: Mapping[str, str]) -> dict[str, ASGIApp]:
     return {
         "finance": finance.create_app(seed, employees, secret[FINANCE_TOKEN_ENV]),
         "security": security.create_app(seed, employees, secret[SECURITY_KEY_ENV]),
@@ -240,11 +241,17 @@ async def _until_started(servers: Mapping[str, uvicorn.Server], tasks: Mapping[s
 
 
 @contextlib.asynccontextmanager
-async def serve_demo_systems(seed: int, employees: int, host: str = "127.0.0.1") -> AsyncIterator[DemoSystems]:
-    """Serves the five demo business systems for the demo organisation of ``seed`` and ``employees``."""
+async def serve_demo_systems(
+    seed: int, employees: int | RosterSource, host: str = "127.0.0.1"
+) -> AsyncIterator[DemoSystems]:
+    """Serves the five demo business systems for the demo organisation of ``seed``.
+
+    ``employees`` is who they know: a roster source (the hub's database, see :mod:`.roster`), or a
+    size, for the numbers ``E000001``.. that ``seed_demo`` gives that many employees.
+    """
     secret = {env: secrets.token_urlsafe(24) for env in SECRET_ENVS}
     faults = {name: Faults() for name in SYSTEMS}
-    apps = _apps(seed, employees, secret)
+    apps = _apps(seed, roster_source(employees), secret)  # one roster, shared by the five systems
     sockets: dict[str, socket.socket] = {}
     servers: dict[str, uvicorn.Server] = {}
     tasks: dict[str, asyncio.Task[None]] = {}

@@ -23,6 +23,7 @@ from hub.demo.systems.rest import (
     metric_of,
     period_params,
 )
+from hub.demo.systems.roster import RosterSource
 
 SYSTEM = "security"
 API_KEY_HEADER = "X-API-Key"
@@ -46,7 +47,7 @@ def _offset(cursor: str) -> int:
         raise Problem(400, f"invalid cursor {cursor!r}") from None
 
 
-def create_app(seed: int, employees: int, api_key: str) -> Starlette:
+def create_app(seed: int, employees: int | RosterSource, api_key: str) -> Starlette:
     """The security system's app; requests must carry ``X-API-Key: <api_key>``."""
     values = DemoValues(seed, employees)
 
@@ -58,7 +59,7 @@ def create_app(seed: int, employees: int, api_key: str) -> Starlette:
         offset = _offset(cursor) if cursor else 0
         limit = int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         numbers = request.query_params.getlist("employee_id") or None
-        report = values.report(name, numbers, start)
+        report = await values.report(name, numbers, start)
         rows = report[offset : offset + limit]
         following = offset + limit
         return JSONResponse(

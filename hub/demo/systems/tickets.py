@@ -31,6 +31,7 @@ from hub.demo.systems.rest import (
     metric_of,
     period_params,
 )
+from hub.demo.systems.roster import RosterSource
 
 SYSTEM = "tickets"
 SCOPE = "stats.read"
@@ -77,7 +78,9 @@ class _Tokens:
         return token is not None and self._expiry.get(token, 0.0) > time.monotonic()
 
 
-def create_app(seed: int, employees: int, credentials: tuple[str, str], token_ttl: int = TOKEN_TTL) -> Starlette:
+def create_app(
+    seed: int, employees: int | RosterSource, credentials: tuple[str, str], token_ttl: int = TOKEN_TTL
+) -> Starlette:
     """The tickets system's app; ``credentials`` is the (client id, client secret) it accepts."""
     values = DemoValues(seed, employees)
     tokens = _Tokens(token_ttl)
@@ -111,7 +114,7 @@ def create_app(seed: int, employees: int, credentials: tuple[str, str], token_tt
         start, _ = period_params(request, "since", "until")
         offset = int_param(request, "offset", 0, 0, 10_000_000)
         limit = int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        report = values.report(metric, csv_param(request, "assignees"), start)
+        report = await values.report(metric, csv_param(request, "assignees"), start)
         rows = report[offset : offset + limit]
         headers = {"X-Total-Count": str(len(report))}
         if offset + limit < len(report):

@@ -5,20 +5,20 @@ otherwise). Queries take ``agent``, ``verb``, ``activity``, ``since``, ``until``
 ``ascending``; answers are StatementResults of at most ``page_size`` statements, newest stored first,
 whose ``more`` link (``/xapi/statements?...&cursor=N``) fetches the next page.
 
-Statements are a pure function of (seed, employee number, today): 0-6 completed courses over the two
-years before ``today``, sometimes an attempted one, and for the first employee one completed statement
-that a voiding statement withdraws, as the spec says an LRS must keep them apart.
+What it stores is :mod:`hub.demo.systems.statements`: every learner's statements, derived from the
+seed, for the employees on the roster (:mod:`hub.demo.systems.roster`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import dataclasses
 import datetime as dt
-import hashlib
 import json
 import secrets
-import uuid
 from base64 import b64decode
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -28,118 +28,40 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.demo.values import latent_performance
-
-HOME_PAGE = "https://hr.perfhub.example"
-"""The account homePage of every learner: agents are ``{"account": {"homePage": HOME_PAGE, "name": number}}``."""
-COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
-ATTEMPTED = "http://adlnet.gov/expapi/verbs/attempted"
-VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-ACTIVITIES = "https://training.perfhub.example/courses/"
-PAGE_SIZE = 500
-VERSION = "1.0.3"
-CHINA = dt.timezone(dt.timedelta(hours=8))
-AUTHORITY = {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": "lrs-admin"}}
-
-
-@dataclass(frozen=True, slots=True)
-class Course:
-    code: str
-    name: str
-    name_zh: str
-    hours: float  # the nominal length; a learner's recorded time scatters around it
-
-
-COURSES = (
-    Course("integrity", "Integrity and Discipline for Public Servants", "廉洁自律与纪律规矩", 4.0),
-    Course("documents", "Official Document Handling", "公文处理规范", 6.0),
-    Course("reimbursement", "Financial Reimbursement Rules", "财务报销制度", 3.0),
-    Course("fire-safety", "Fire Safety and Emergency Drills", "消防安全与应急演练", 2.5),
-    Course("data-security", "Data Security and Confidentiality", "数据安全与保密", 3.0),
-    Course("service", "Front-Desk Service Etiquette", "窗口服务礼仪", 2.0),
-    Course("procurement", "Government Procurement Procedures", "政府采购流程", 5.0),
-    Course("leadership", "Team Leadership Fundamentals", "团队管理基础", 8.0),
-    Course("writing", "Report and Briefing Writing", "公文写作", 6.0),
-    Course("office-software", "Office Software Skills", "办公软件应用", 4.5),
+from hub.demo.systems.roster import PerRoster, Roster, RosterSource, RosterUnavailable, roster_source
+from hub.demo.systems.statements import (
+    ACTIVITIES,
+    ATTEMPTED,
+    AUTHORITY,
+    COMPLETED,
+    COURSES,
+    HOME_PAGE,
+    MISTAKEN,
+    VERSION,
+    VOIDED,
+    VOIDING,
+    Entry,
+    agent,
+    entries_for,
+    iso,
+    render,
+    stable_uuid,
+    statements_for,
 )
 
+__all__ = [
+    "ACTIVITIES",
+    "ATTEMPTED",
+    "COMPLETED",
+    "COURSES",
+    "HOME_PAGE",
+    "VOIDED",
+    "agent",
+    "create_app",
+    "statements_for",
+]
 
-def _unit(*parts: object) -> float:
-    # A uniform draw in (0, 1) from a hash of its arguments: a statement never depends on which
-    # employees were generated before it.
-    drawn = int.from_bytes(hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest(), "big")
-    return (drawn + 0.5) / 2.0**64
-
-
-def _uuid(*parts: object) -> str:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
-    return str(uuid.UUID(bytes=digest, version=4))
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def agent(number: str) -> dict[str, Any]:
-    return {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": number}}
-
-
-def _statement(seed: int, number: str, index: int, verb: str, today: dt.date) -> dict[str, Any]:
-    course = COURSES[int(_unit(seed, number, index, "course") * len(COURSES))]
-    day = today - dt.timedelta(days=1 + int(_unit(seed, number, index, "day") * 729))
-    minute = int(_unit(seed, number, index, "minute") * 8 * 60)
-    timestamp = dt.datetime.combine(day, dt.time(9), CHINA) + dt.timedelta(minutes=minute)
-    stored = timestamp + dt.timedelta(minutes=1 + int(_unit(seed, number, index, "lag") * 120))
-    minutes = max(15, round(course.hours * 60 * (0.8 + 0.4 * _unit(seed, number, index, "time")) / 5) * 5)
-    # Stronger performers tend to score higher: the same latent trait the appraisal data reflects.
-    scaled = 0.55 + 0.3 * latent_performance(seed, number) + 0.15 * _unit(seed, number, index, "score")
-    completed = verb == COMPLETED
-    return {
-        "id": _uuid(seed, number, index, verb),
-        "actor": agent(number),
-        "verb": {"id": verb, "display": {"en-US": "completed" if completed else "attempted"}},
-        "object": {
-            "objectType": "Activity",
-            "id": ACTIVITIES + course.code,
-            "definition": {
-                "name": {"zh-CN": course.name_zh, "en-US": course.name},
-                "type": "http://adlnet.gov/expapi/activities/course",
-            },
-        },
-        "result": {
-            "completion": completed,
-            "duration": f"PT{minutes // 60}H{minutes % 60}M",
-            **({"score": {"scaled": round(min(scaled, 1.0), 2)}, "success": scaled >= 0.6} if completed else {}),
-        },
-        "timestamp": _iso(timestamp),
-        "stored": _iso(stored.astimezone(dt.UTC)),
-        "authority": AUTHORITY,
-        "version": VERSION,
-    }
-
-
-def statements_for(seed: int, number: str, today: dt.date) -> list[dict[str, Any]]:
-    """Every statement the LRS stores about one employee, voided and voiding ones included."""
-    completed = int(_unit(seed, number, "completed") * 7)
-    statements = [_statement(seed, number, index, COMPLETED, today) for index in range(completed)]
-    if _unit(seed, number, "attempted") < 0.3:
-        statements.append(_statement(seed, number, completed, ATTEMPTED, today))
-    if number == "E000001":
-        # A completion entered by mistake and withdrawn: the LRS hides it, but answers the voiding statement.
-        mistaken = _statement(seed, number, 99, COMPLETED, today)
-        stored = dt.datetime.fromisoformat(mistaken["stored"]) + dt.timedelta(days=1)
-        voiding = {
-            "id": _uuid(seed, number, "voiding"),
-            "actor": AUTHORITY,
-            "verb": {"id": VOIDED, "display": {"en-US": "voided"}},
-            "object": {"objectType": "StatementRef", "id": mistaken["id"]},
-            "timestamp": _iso(stored),
-            "stored": _iso(stored),
-            "authority": AUTHORITY,
-            "version": VERSION,
-        }
-        statements += [mistaken, voiding]
-    return statements
+PAGE_SIZE = 500
 
 
 class BadQuery(ValueError):
@@ -212,46 +134,90 @@ class _Query:
         )
 
 
+def _learner(key: tuple[str, ...] | None) -> str | None:
+    """The employee number an agent key names, when it is one of the demo's account agents."""
+    if key is not None and key[0] == "account" and key[1] == HOME_PAGE:
+        return key[2]
+    return None
+
+
+_AUTHORITY_KEY = _agent_key(AUTHORITY)
+
+
 class _Store:
-    """The statements of the demo organisation, with the LRS's query rules."""
+    """Entries in stored order, with the LRS's query rules: newest first unless ascending, voided
+    statements hidden, a statement about a statement matching the non-time filters of its target."""
 
-    def __init__(self, statements: list[dict[str, Any]]) -> None:
-        self.by_id = {statement["id"]: statement for statement in statements}
-        self.voided = {
-            s["object"]["id"]
-            for s in statements
-            if s["verb"]["id"] == VOIDED and s["object"]["objectType"] == "StatementRef"
-        }
-        stored = [(dt.datetime.fromisoformat(s["stored"]), s["id"], s) for s in statements]
-        self.by_stored = [(moment, s) for moment, _id, s in sorted(stored, key=lambda row: (row[0], row[1]))]
+    def __init__(self, seed: int, entries: list[Entry]) -> None:
+        self.seed = seed
+        self.entries = sorted(entries)
+        self.moments = [entry.stored for entry in self.entries]
 
-    def _matches(self, statement: dict[str, Any], query: _Query, depth: int = 0) -> bool:
-        target = statement["object"]
-        if target.get("objectType") == "StatementRef" and depth < 10:
-            # A statement about a statement matches the non-time filters when its target does.
-            referenced = self.by_id.get(target["id"])
-            if referenced is not None and self._matches(referenced, query, depth + 1):
-                return True
-        if query.agent is not None and query.agent not in (_agent_key(statement["actor"]), _agent_key(target)):
-            return False
-        if query.verb is not None and statement["verb"]["id"] != query.verb:
-            return False
-        return query.activity is None or target.get("id") == query.activity
+    def _matches(self, entry: Entry, query: _Query) -> bool:
+        if entry.ordinal == VOIDING:
+            target = entry._replace(ordinal=MISTAKEN, verb=COMPLETED)
+            return self._matches(target, query) or (
+                query.agent in (None, _AUTHORITY_KEY)
+                and query.verb in (None, VOIDED)
+                and query.activity in (None, stable_uuid(self.seed, entry.number, MISTAKEN, COMPLETED))
+            )
+        return (
+            (query.agent is None or _learner(query.agent) == entry.number)
+            and (query.verb is None or query.verb == entry.verb)
+            and (query.activity is None or query.activity == ACTIVITIES + COURSES[entry.course].code)
+        )
 
-    def select(self, query: _Query) -> list[dict[str, Any]]:
-        rows = self.by_stored if query.ascending else reversed(self.by_stored)
-        return [
-            statement
-            for moment, statement in rows
-            if statement["id"] not in self.voided
-            and (query.since is None or moment > query.since)
-            and (query.until is None or moment <= query.until)
-            and self._matches(statement, query)
-        ]
+    def select(self, query: _Query) -> list[Entry]:
+        # stored > since and stored <= until, found by bisection: only that window is scanned.
+        low = 0 if query.since is None else bisect.bisect_right(self.moments, query.since)
+        high = len(self.moments) if query.until is None else bisect.bisect_right(self.moments, query.until)
+        found = [entry for entry in self.entries[low:high] if self._matches(entry, query)]
+        return found if query.ascending else found[::-1]
 
 
-def _numbers(employees: int) -> Iterator[str]:
-    return (f"E{i:06d}" for i in range(1, employees + 1))
+class _Lrs:
+    """The statements of the employees on the roster.
+
+    One learner's are computed when asked for (a handful). A query about everyone (xAPI cannot filter
+    by several agents, so the hub's batches are such queries) needs them all in stored order: they are
+    indexed once per roster, in a worker thread, and the last few queries' results are kept, since a
+    client pages through one result with ``cursor`` links.
+    """
+
+    _KEPT = 16
+
+    def __init__(self, seed: int, people: RosterSource, today: dt.date) -> None:
+        self.seed, self.today, self._people = seed, today, people
+        self._everyone = PerRoster(self._index)
+        self._found: dict[tuple[Roster, _Query], list[Entry]] = {}
+
+    def _index(self, roster: Roster) -> _Store:
+        return _Store(self.seed, [entry for number in roster.numbers for entry in self._entries(number)])
+
+    def _entries(self, number: str) -> list[Entry]:
+        return entries_for(self.seed, number, self.today)
+
+    async def page(self, query: _Query, size: int) -> tuple[list[dict[str, Any]], bool]:
+        """The statements of one page of ``query``, and whether more follow."""
+        roster = await self._people()
+        number = _learner(query.agent)
+        if number is not None and roster.knows(number):
+            found = _Store(self.seed, self._entries(number)).select(query)
+        else:
+            found = await self._select_everyone(roster, query)
+        entries = found[query.cursor : query.cursor + size]
+        # Rendering a page is milliseconds of hashing, and the event loop is shared with the hub.
+        page = await asyncio.to_thread(lambda: [render(self.seed, entry, self.today) for entry in entries])
+        return page, query.cursor + size < len(found)
+
+    async def _select_everyone(self, roster: Roster, query: _Query) -> list[Entry]:
+        key = (roster, dataclasses.replace(query, cursor=0, limit=0))
+        if key not in self._found:
+            store = await self._everyone.get(roster)
+            self._found[key] = await asyncio.to_thread(store.select, query)
+            while len(self._found) > self._KEPT:
+                del self._found[next(iter(self._found))]
+        return self._found[key]
 
 
 def _authorised(request: Request, credentials: tuple[str, str]) -> bool:
@@ -270,7 +236,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 def _statements_endpoint(
-    store: _Store, credentials: tuple[str, str], page_size: int
+    lrs: _Lrs, credentials: tuple[str, str], page_size: int
 ) -> Callable[[Request], Awaitable[Response]]:
     async def statements(request: Request) -> Response:
         if not _authorised(request, credentials):
@@ -282,16 +248,18 @@ def _statements_endpoint(
             query = _Query.parse(params)
         except BadQuery as exc:
             return _error(400, str(exc))
-        found = store.select(query)
         size = min(query.limit or page_size, page_size)
-        page = found[query.cursor : query.cursor + size]
+        try:
+            page, has_more = await lrs.page(query, size)
+        except RosterUnavailable as exc:
+            return _error(503, str(exc), {"Retry-After": "1"})
         more = ""
-        if query.cursor + size < len(found):
+        if has_more:
             following = {**params, "cursor": str(query.cursor + size)}
             more = f"{request.url.path}?{urlencode(following)}"
         headers = {
             "X-Experience-API-Version": VERSION,
-            "X-Experience-API-Consistent-Through": _iso(dt.datetime.now(dt.UTC)),
+            "X-Experience-API-Consistent-Through": iso(dt.datetime.now(dt.UTC)),
         }
         return JSONResponse({"statements": page, "more": more}, headers=headers)
 
@@ -300,14 +268,14 @@ def _statements_endpoint(
 
 def create_app(
     seed: int,
-    employees: int,
+    employees: int | RosterSource,
     credentials: tuple[str, str],
     *,
     today: dt.date | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Starlette:
-    """The LRS of the demo organisation's employees ``E000001``..``E{employees:06d}``."""
-    day = today or dt.date.today()
-    store = _Store([s for number in _numbers(employees) for s in statements_for(seed, number, day)])
-    endpoint = _statements_endpoint(store, credentials, page_size)
-    return Starlette(routes=[Route("/xapi/statements", endpoint, methods=["GET"])])
+    """The LRS of the employees on the roster (given a size: ``E000001``..``E{employees:06d}``)."""
+    lrs = _Lrs(seed, roster_source(employees), today or dt.date.today())
+    return Starlette(
+        routes=[Route("/xapi/statements", _statements_endpoint(lrs, credentials, page_size), methods=["GET"])]
+    )

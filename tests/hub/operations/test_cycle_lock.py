@@ -1,0 +1,141 @@
+"""Writes that respect the cycle's state under concurrency: nothing is accepted for a cycle that scoring
+has already read, and nothing is lost.
+
+Scoring runs in one hub process (engine) and is held after it has read its inputs and before it writes
+its results; the rating or import comes from a second process meanwhile. It must either land before
+scoring reads its inputs (impossible here: scoring already read them) or wait and be refused with
+WRONG_CYCLE_STATE: never accepted and missing from the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db.models import AppraisalResult, IndicatorScore, MetricValue, Rating
+from hub.domain import CycleState
+from hub.operations import scoring
+from hub.operations.errors import WrongCycleState
+from hub.operations.metrics import ImportReport, import_metric_values
+from hub.operations.ratings import RatingRecord, submit_rating
+from tests.hub.operations.concurrency import Gate, hold_before, outcome, until_arrived, until_held
+from tests.hub.operations.conftest import ScorableCycle, Sessions
+
+NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
+
+
+async def _scoring_held(
+    sessionmaker: Sessions, cycle_id: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Gate, asyncio.Task[scoring.ScoringReport]]:
+    """Starts scoring and returns once it holds, its inputs read and its results not yet written."""
+    gate = Gate()
+    # discard_results is scoring's first write after reading every input.
+    hold_before(monkeypatch, scoring, "discard_results", gate)
+    task = asyncio.create_task(scoring.score_cycle(sessionmaker, cycle_id, actor="scorer"))
+    await until_arrived(gate, 1, task)
+    return gate, task
+
+
+async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
+    sessionmaker: Sessions,
+    other_sessionmaker: Sessions,
+    other_engine: AsyncEngine,
+    scorable: ScorableCycle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rated = scorable.rated
+    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
+    rating = asyncio.create_task(
+        outcome(
+            submit_rating(
+                other_sessionmaker,
+                cycle_id=scorable.cycle_id,
+                ratee_id=rated.ratee_id,
+                rater_id=rated.rater_id,
+                indicator_version_id=rated.indicator_version_id,
+                value=2,
+                comment="sent while scoring runs",
+                now=NOW,
+            )
+        )
+    )
+    await until_held(other_engine, gate, 2, rating)
+    gate.open()
+    report = await asyncio.wait_for(scorer, 20)
+    answer = await rating
+
+    assert isinstance(answer, WrongCycleState | RatingRecord), answer
+    async with sessionmaker() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(Rating)
+            .where(
+                Rating.cycle_id == scorable.cycle_id,
+                Rating.ratee_id == rated.ratee_id,
+                Rating.rater_id == rated.rater_id,
+            )
+        )
+        inputs = await session.scalar(
+            select(IndicatorScore.inputs)
+            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
+            .where(
+                AppraisalResult.cycle_id == scorable.cycle_id,
+                AppraisalResult.employee_id == rated.ratee_id,
+                IndicatorScore.indicator_version_id == rated.indicator_version_id,
+            )
+        )
+    assert report.cycle.state is CycleState.SCORED
+    if isinstance(answer, WrongCycleState):
+        assert answer.state is CycleState.SCORED and stored == 0
+    else:  # accepted: then it was scored
+        assert inputs is not None and inputs.get("PEER") == 2
+
+
+async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
+    sessionmaker: Sessions,
+    other_sessionmaker: Sessions,
+    other_engine: AsyncEngine,
+    scorable: ScorableCycle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    measured = scorable.measured
+    fetched_at = dt.datetime(2026, 11, 16, 9, 30, 15, tzinfo=dt.UTC)
+    row = f"{measured.employee_no},{measured.code},{measured.value},{fetched_at.isoformat()}"
+    csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
+    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
+    imported = asyncio.create_task(
+        outcome(import_metric_values(other_sessionmaker, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+    )
+    await until_held(other_engine, gate, 2, imported)
+    gate.open()
+    await asyncio.wait_for(scorer, 20)
+    answer = await imported
+
+    assert isinstance(answer, WrongCycleState | ImportReport), answer
+    async with sessionmaker() as session:
+        stored_at = await session.scalar(
+            select(MetricValue.fetched_at).where(
+                MetricValue.cycle_id == scorable.cycle_id,
+                MetricValue.employee_id == measured.employee_id,
+                MetricValue.indicator_version_id == measured.indicator_version_id,
+            )
+        )
+        scored_at = await session.scalar(
+            select(IndicatorScore.provenance_fetched_at)
+            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
+            .where(
+                AppraisalResult.cycle_id == scorable.cycle_id,
+                AppraisalResult.employee_id == measured.employee_id,
+                IndicatorScore.indicator_version_id == measured.indicator_version_id,
+            )
+        )
+    # Whatever the outcome, the result was computed from the value the database holds now.
+    assert scored_at == stored_at
+    if isinstance(answer, WrongCycleState):
+        assert answer.state is CycleState.SCORED and stored_at != fetched_at
+    else:
+        assert stored_at == fetched_at

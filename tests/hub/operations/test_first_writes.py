@@ -1,0 +1,247 @@
+"""Races are typed answers: two concurrent first writes of one key give a success and a typed answer (the
+upsert's outcome, or a refusal), never a unique-constraint error; likewise a calibration racing a reopen.
+
+Each race is made deterministic: the first competitor is held at the point where it has checked what
+is there and not yet written, and the second is let go only once it is held too (at the same point,
+or behind the cycle's lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db.models import AppraisalResult, Cycle, MetricValue, RaterAssignment, Rating
+from hub.demo.organisation import SeedSummary
+from hub.domain import CycleState, Grade, RaterRole
+from hub.operations import calibration, collect, metrics, ratings
+from hub.operations.calibration import CalibrationOutcome, calibrate_result
+from hub.operations.collect import CollectReport, collect_metrics
+from hub.operations.cycles import create_cycle, open_cycle, reopen_cycle
+from hub.operations.errors import NotFound, WrongCycleState
+from hub.operations.metrics import ImportReport, import_metric_values
+from hub.operations.ratings import RatingRecord, assign_rater, submit_rating
+from hub.operations.scoring import score_cycle
+from tests.hub.operations.concurrency import Gate, hold_after, hold_before, outcome, until_arrived, until_held
+from tests.hub.operations.conftest import ScorableCycle, Sessions
+from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+
+NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
+
+
+async def test_two_first_submissions_of_one_rating_both_succeed(
+    sessionmaker: Sessions,
+    other_sessionmaker: Sessions,
+    other_engine: AsyncEngine,
+    scorable: ScorableCycle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rated = scorable.rated
+    gate = Gate()
+    # After the checks (the rater is assigned, the value on the scale), before the write.
+    hold_before(monkeypatch, ratings, "_rating_scale", gate)
+
+    def submit(sessions: Sessions, value: float) -> asyncio.Task[RatingRecord | Exception]:
+        return asyncio.create_task(
+            outcome(
+                submit_rating(
+                    sessions,
+                    cycle_id=scorable.cycle_id,
+                    ratee_id=rated.ratee_id,
+                    rater_id=rated.rater_id,
+                    indicator_version_id=rated.indicator_version_id,
+                    value=value,
+                    comment=None,
+                    now=NOW,
+                )
+            )
+        )
+
+    first, second = submit(sessionmaker, 2), submit(other_sessionmaker, 4)
+    await until_held(other_engine, gate, 2, first, second)
+    gate.open()
+    answers = [await first, await second]
+
+    assert all(isinstance(answer, RatingRecord) for answer in answers), answers
+    async with sessionmaker() as session:
+        stored = (
+            await session.execute(
+                select(Rating.id, Rating.value).where(
+                    Rating.cycle_id == scorable.cycle_id,
+                    Rating.ratee_id == rated.ratee_id,
+                    Rating.rater_id == rated.rater_id,
+                    Rating.indicator_version_id == rated.indicator_version_id,
+                )
+            )
+        ).all()
+    assert len(stored) == 1
+    assert {answer.id for answer in answers if isinstance(answer, RatingRecord)} == {stored[0].id}
+    assert stored[0].value in (2, 4)
+
+
+async def _without_values(sessionmaker: Sessions, cycle_id: int, employee_id: int) -> None:
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            delete(MetricValue).where(MetricValue.cycle_id == cycle_id, MetricValue.employee_id == employee_id)
+        )
+
+
+async def test_two_first_imports_of_one_key_both_succeed(
+    sessionmaker: Sessions,
+    other_sessionmaker: Sessions,
+    other_engine: AsyncEngine,
+    scorable: ScorableCycle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    measured = scorable.measured
+    await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
+    gate = Gate()
+    # After the file is checked and before anything is written.
+    hold_before(monkeypatch, metrics, "_match", gate)
+
+    def send(sessions: Sessions, value: float) -> asyncio.Task[ImportReport | Exception]:
+        csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{value}\n"
+        return asyncio.create_task(
+            outcome(import_metric_values(sessions, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+        )
+
+    first, second = send(sessionmaker, measured.value), send(other_sessionmaker, measured.value + 1)
+    await until_held(other_engine, gate, 2, first, second)
+    gate.open()
+    answers = [await first, await second]
+
+    assert all(isinstance(answer, ImportReport) for answer in answers), answers
+    # One stored the value, the other replaced it; which is which is the race's to decide.
+    assert sorted(answer.replaced for answer in answers if isinstance(answer, ImportReport)) == [0, 1]
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(MetricValue)
+            .where(
+                MetricValue.cycle_id == scorable.cycle_id,
+                MetricValue.employee_id == measured.employee_id,
+                MetricValue.indicator_version_id == measured.indicator_version_id,
+            )
+        )
+    assert count == 1
+
+
+async def test_an_import_racing_a_collection_of_the_same_keys(
+    sessionmaker: Sessions,
+    other_sessionmaker: Sessions,
+    other_engine: AsyncEngine,
+    scorable: ScorableCycle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    measured = scorable.measured
+    await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
+    gate = Gate()
+    # The collection holds once it has fetched, locked and re-checked; the import comes meanwhile.
+    hold_after(monkeypatch, collect, "locked_cycle", gate)
+    systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
+    collecting = asyncio.create_task(
+        outcome(collect_metrics(sessionmaker, scorable.cycle_id, sources=lookup(systems), make_period=FakePeriod))
+    )
+    await until_arrived(gate, 1, collecting)
+    csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{measured.value}\n"
+    importing = asyncio.create_task(
+        outcome(import_metric_values(other_sessionmaker, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+    )
+    await until_held(other_engine, gate, 2, importing)
+    gate.open()
+    collected, imported = await collecting, await importing
+
+    assert isinstance(collected, CollectReport), collected
+    assert isinstance(imported, ImportReport), imported
+    assert imported.replaced == 1  # the collection went first and stored the key; the import replaced it
+
+
+async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
+    sessionmaker: Sessions,
+    other_sessionmaker: Sessions,
+    other_engine: AsyncEngine,
+    scorable: ScorableCycle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cycle_id = scorable.cycle_id
+    await score_cycle(sessionmaker, cycle_id, actor="test")
+    async with sessionmaker() as session:
+        result_id = await session.scalar(
+            select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id).order_by(AppraisalResult.id)
+        )
+    assert result_id is not None
+    gate = Gate()
+    # The calibration has found its result and is about to lock the cycle.
+    hold_before(monkeypatch, calibration, "locked_cycle", gate)
+    calibrating = asyncio.create_task(
+        outcome(
+            calibrate_result(
+                other_sessionmaker, result_id=result_id, total_score=None, grade=Grade.A, reason="r", actor="hr"
+            )
+        )
+    )
+    await until_arrived(gate, 1, calibrating)
+    await reopen_cycle(sessionmaker, cycle_id, actor="hr", reason="late ratings")
+    await score_cycle(sessionmaker, cycle_id, actor="hr")
+    gate.open()
+    answer = await calibrating
+
+    assert isinstance(answer, NotFound | CalibrationOutcome), answer
+    if isinstance(answer, CalibrationOutcome):
+        # SQLite hands a deleted row's id to the next row: then it calibrated the new result, of this cycle.
+        assert answer.result.cycle_id == cycle_id and answer.result.grade is Grade.A
+    async with sessionmaker() as session:
+        assert await session.scalar(select(Cycle.state).where(Cycle.id == cycle_id)) is CycleState.SCORED
+
+
+async def test_a_calibration_after_a_reopen_is_refused(
+    sessionmaker: Sessions, scorable: ScorableCycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cycle_id = scorable.cycle_id
+    await score_cycle(sessionmaker, cycle_id, actor="test")
+    async with sessionmaker() as session:
+        result_id = await session.scalar(select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id))
+    assert result_id is not None
+    gate = Gate()
+    hold_before(monkeypatch, calibration, "locked_cycle", gate)
+    calibrating = asyncio.create_task(
+        outcome(
+            calibrate_result(sessionmaker, result_id=result_id, total_score=50.0, grade=None, reason="r", actor="hr")
+        )
+    )
+    await until_arrived(gate, 1, calibrating)
+    await reopen_cycle(sessionmaker, cycle_id, actor="hr", reason="late ratings")
+    gate.open()
+    answer = await calibrating
+    assert isinstance(answer, WrongCycleState) and answer.state is CycleState.OPEN
+
+
+async def test_a_rater_assigned_by_hand_in_draft_survives_opening(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Opening adds self and manager raters; a relationship HR set up in DRAFT is kept, not a conflict."""
+    cycle = await create_cycle(
+        sessionmaker, name="2027 Q1", period_start=dt.date(2027, 1, 1), period_end=dt.date(2027, 3, 31), actor="hr"
+    )
+    async with sessionmaker() as session:
+        ratee_id, manager_id = (
+            await session.execute(
+                select(RaterAssignment.ratee_id, RaterAssignment.rater_id)
+                .where(RaterAssignment.cycle_id == seeded.current_cycle_id, RaterAssignment.role == RaterRole.MANAGER)
+                .limit(1)
+            )
+        ).one()
+    await assign_rater(sessionmaker, cycle_id=cycle.id, ratee_id=ratee_id, rater_id=manager_id, role=RaterRole.PEER)
+    opened = await open_cycle(sessionmaker, cycle.id, actor="hr")
+    assert opened.state is CycleState.OPEN
+    async with sessionmaker() as session:
+        role = await session.scalar(
+            select(RaterAssignment.role).where(
+                RaterAssignment.cycle_id == cycle.id,
+                RaterAssignment.ratee_id == ratee_id,
+                RaterAssignment.rater_id == manager_id,
+            )
+        )
+    assert role is RaterRole.PEER
