@@ -36,13 +36,14 @@ from connectors.registry import Systems
 from hub import graphiql, graphql_http, guards
 from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.config import Settings
-from hub.db.engine import create_engine, create_sessionmaker
+from hub.db.engine import DatabaseTimeouts, create_bounded_engine, create_sessionmaker, unavailable_reason
 from hub.ratelimit import RateLimiter
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
 from schema import build_schema
+from schema.masking import DATABASE_UNAVAILABLE, database_unavailable_message
 from schema.operation_guard import RateLimited
 
 log = logging.getLogger("perfhub")
@@ -148,13 +149,18 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             response = _refusal_response(error)
         except guards.BodyTooLarge:
             raise  # guards.BodySizeLimit, around the app, answers it with 413
-        except Exception:
+        except Exception as error:
             # The last line of defence: whatever escaped strawberry's own masking still reaches the client
             # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.
-            log.exception("unexpected error (request id %s)", request.state.request_id)
-            response = guards.error_response(
-                500, f"Unexpected error (request id {request.state.request_id})", "INTERNAL_SERVER_ERROR"
-            )
+            reason = unavailable_reason(error)
+            if reason is not None:  # not a defect: the database is away
+                log.warning("database unavailable (request id %s): %s", request.state.request_id, reason)
+                response = _database_unavailable(request, reason)
+            else:
+                log.exception("unexpected error (request id %s)", request.state.request_id)
+                response = guards.error_response(
+                    500, f"Unexpected error (request id {request.state.request_id})", "INTERNAL_SERVER_ERROR"
+                )
         if response.status_code >= 400 and "x-request-id" not in response.headers:
             response.headers["X-Request-Id"] = request.state.request_id
         # A GraphQL response with errors and no data: in the client's media type, as any other answer.
@@ -322,6 +328,16 @@ def _refusal_response(error: AuthenticationError | _Refused | HTTPException) -> 
     return guards.error_response(error.status_code, error.reason, code)
 
 
+def _database_unavailable(request: Request, reason: str) -> Response:
+    """A request error saying the database is away: 503 in application/graphql-response+json, and 200 in legacy
+    application/json, whose clients read errors from the body of a 200 (GraphQL over HTTP)."""
+    media_type = graphql_http.response_media_type(request.headers.get("accept"))
+    status = graphql_http.code_status(DATABASE_UNAVAILABLE) if media_type == graphql_http.GRAPHQL_RESPONSE else 200
+    request_id: str = request.state.request_id
+    message = database_unavailable_message(reason, request_id)
+    return guards.error_response(status, message, DATABASE_UNAVAILABLE, headers={"X-Request-Id": request_id})
+
+
 def _wrong_method(operation_type: OperationType, request: Request) -> Response:
     """The answer to an operation HTTP does not execute here: a subscription, or a mutation sent with GET."""
     if operation_type is OperationType.SUBSCRIPTION:
@@ -337,14 +353,25 @@ async def healthz(_: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the database answers."""
+    """Ready when the database answers within the readiness timeout; else 503, within that timeout too.
+
+    The probe's own limit matters: an orchestrator's probe that hangs through a partition never learns that
+    this process cannot serve. Cancelled at the deadline, the probe's connection is invalidated by the pool.
+    """
     resources: Resources = request.app.state.resources
+    timeout: float = request.app.state.settings.readiness_timeout_seconds
+    deadline = asyncio.timeout(timeout)
     try:
-        async with resources.engine.connect() as connection:
+        async with deadline, resources.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database means not ready
-        log.warning("readiness check failed: %s", error)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        # The body is public (no token needed): our phrase for the failure, never the driver's message.
+        if deadline.expired():
+            reason = f"no answer within {timeout:g} s"
+        else:
+            reason = unavailable_reason(error) or "the database check failed"
+        log.warning("readiness check failed: %s (%s: %s)", reason, type(error).__name__, str(error).partition("\n")[0])
+        return JSONResponse({"status": "unavailable", "database": "unreachable", "reason": reason}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
@@ -363,10 +390,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_bounded_engine(settings.database_url, DatabaseTimeouts.of(settings))
         try:
             async with open_systems(settings, systems) as connected:
                 app.state.resources = Resources(engine, create_sessionmaker(engine), connected)
+                app.state.settings = settings  # for readyz's timeout
                 yield
         finally:
             await engine.dispose()

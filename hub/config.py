@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.appraisal import GradeBands
@@ -17,6 +17,17 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./perfhub.db"
     """SQLAlchemy async URL: ``sqlite+aiosqlite:///FILE`` or ``postgresql+asyncpg://USER@HOST/DB``."""
+    # How long anything waits for the database before answering DATABASE_UNAVAILABLE: without these a
+    # network partition holds every request (and /readyz) until it heals.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Opening a connection to the database server (PostgreSQL)."""
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Waiting for a free connection when the pool is exhausted."""
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    """One statement: PostgreSQL's ``statement_timeout``, with the client giving up a moment later on a silent
+    connection; on SQLite, how long a statement waits for a lock."""
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    """The longest /readyz waits for the database before it answers 503."""
     host: str = "127.0.0.1"
     port: int = 8000
     demo: bool = True

@@ -2,8 +2,10 @@
 
 A client that lists ``application/graphql-response+json`` in Accept gets that type, and with it status codes
 that say what happened: a request error (nothing executed: the document does not parse or validate, the
-variables do not coerce, a guard refused the operation) is 4xx (5xx for a masked internal error) and has
-no ``data`` entry. Every other client keeps the legacy ``application/json`` answer: status 200 whatever
+variables do not coerce, a guard refused the operation) is 4xx (500 for a masked internal error, 503 when
+the database is unavailable) and has no ``data`` entry. An executed operation is 200 whatever its field
+errors say, ``DATABASE_UNAVAILABLE`` ones included: the spec recommends 2xx for any response with ``data``,
+even ``null``. Every other client keeps the legacy ``application/json`` answer: status 200 whatever
 GraphQL errors the body carries, as the spec requires for that type.
 """
 
@@ -19,6 +21,9 @@ _STATUS_BY_CODE: Mapping[str, int] = {
     "FORBIDDEN": 403,
     "RATE_LIMITED": 429,
     "INTERNAL_SERVER_ERROR": 500,
+    # Nothing could be executed because the database is away: the server's state, not the request's fault,
+    # and temporary (RFC 9110 15.6.4).
+    "DATABASE_UNAVAILABLE": 503,
 }
 
 
@@ -80,9 +85,14 @@ def is_request_error(response: Mapping[str, object]) -> bool:
     )
 
 
+def code_status(code: str) -> int:
+    """The status of a request error whose ``extensions.code`` is ``code``: 400 for a code we do not map."""
+    return _STATUS_BY_CODE.get(code, 400)
+
+
 def request_error_status(errors: Sequence[object]) -> int:
     """The status of a request error: from the first error's ``extensions.code``, 400 when it has none we map."""
     first = errors[0] if errors else None
     extensions = first.get("extensions") if isinstance(first, Mapping) else None
     code = extensions.get("code") if isinstance(extensions, Mapping) else None
-    return _STATUS_BY_CODE.get(code, 400) if isinstance(code, str) else 400
+    return code_status(code) if isinstance(code, str) else 400

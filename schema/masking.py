@@ -4,6 +4,11 @@ An error is *ours* when it is a GraphQL error by construction: the parser's and 
 (no original error), one a resolver raised deliberately (a GraphQLError subclass such as
 BadUserInput or Forbidden), or one that carries ``extensions.code``. Anything else is a Python
 exception escaping a resolver or an extension, whose text may show internals.
+
+One kind of unexpected error is not a defect: the database being away (refused, silent, out of
+connections; ``hub.db.engine.unavailable_reason`` decides). It is answered as ``DATABASE_UNAVAILABLE``
+with a sentence a client can act on (try again), and logged as a warning without a traceback, since
+an outage of minutes would otherwise bury the log in identical ones.
 """
 
 from __future__ import annotations
@@ -16,7 +21,16 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
+from hub.db.engine import unavailable_reason
+
 log = logging.getLogger("perfhub.graphql")
+
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+
+
+def database_unavailable_message(reason: str, request_id: str) -> str:
+    """What a client reads when the database is away: that it is, why, and that trying again may help."""
+    return f"The database is unavailable ({reason}); try again shortly (request id {request_id})."
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -25,6 +39,14 @@ def is_unexpected(error: GraphQLError) -> bool:
     if original is None or isinstance(original, GraphQLError):
         return False
     return not (error.extensions and "code" in error.extensions)
+
+
+def database_unavailable(error: GraphQLError) -> str | None:
+    """Why the database could not serve, when that is what this unexpected error says; else None."""
+    original = error.original_error
+    if original is None or not is_unexpected(error):
+        return None
+    return unavailable_reason(original)
 
 
 def _request_id(execution_context: ExecutionContext | None) -> str:
@@ -40,7 +62,10 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = _request_id(self.execution_context)
-        if isinstance(error.original_error, RecursionError):
+        reason = database_unavailable(error)
+        if reason is not None:
+            message, code = database_unavailable_message(reason, request_id), DATABASE_UNAVAILABLE
+        elif isinstance(error.original_error, RecursionError):
             # The parser or a rule recursed too deep: the document's nesting, not a fault of ours.
             message, code = "the document is nested too deeply", "QUERY_TOO_COMPLEX"
         else:
@@ -62,7 +87,20 @@ class PerfhubSchema(strawberry.Schema):
         request_id = _request_id(execution_context)
         operation = execution_context.operation_name if execution_context is not None else None
         for error in errors:
-            if is_unexpected(error):
+            reason = database_unavailable(error)
+            if reason is not None:
+                # One line: the driver's message without SQLAlchemy's statement and parameters.
+                detail = str(error.original_error).partition("\n")[0]
+                log.warning(
+                    "database unavailable in operation %s (request id %s): %s (%s: %s)",
+                    operation or "-",
+                    request_id,
+                    reason,
+                    type(error.original_error).__name__,
+                    detail,
+                    extra={"request_id": request_id},
+                )
+            elif is_unexpected(error):
                 log.error(
                     "unexpected error in operation %s (request id %s): %s",
                     operation or "-",
