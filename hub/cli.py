@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -130,6 +131,20 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+GC_FIRST_THRESHOLD = 50_000
+"""Allocations between two young collections (CPython's default: 700). A full collection holds the GIL
+while it walks every tracked object, hundreds of ms while a big cycle is scored in a worker thread: with
+fewer young collections, full ones come about ten times less often (bench.event_loop --gc-threshold)."""
+
+
+def _tune_garbage_collector() -> None:
+    """Called once the app is built: what exists now lives as long as the process, so it leaves the
+    collector's generations (gc.freeze) and no full collection walks it again."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
+
+
 async def _serve(settings: Settings, host: str, port: int) -> None:
     """The hub and, in demo mode without a systems file, the sandbox business systems, in one event loop."""
     import uvicorn
@@ -156,6 +171,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
             ws_max_size=settings.max_body_bytes,
         )
         server = uvicorn.Server(served)
+        _tune_garbage_collector()
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()
 
