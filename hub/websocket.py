@@ -11,6 +11,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -74,10 +76,26 @@ def _not_a_subscription(payload: dict[str, Any]) -> bool:
     return operation is not None and operation.operation != OperationType.SUBSCRIPTION
 
 
+def _client_went_away(error: BaseException) -> bool:
+    """True for the errors of sending to a socket the client has closed: the end of a subscription, not a fault."""
+    if isinstance(error, WebSocketDisconnected | WebSocketDisconnect | ConnectionError):
+        return True
+    # Starlette refuses a send after the close handshake with a RuntimeError naming it.
+    return isinstance(error, RuntimeError) and "websocket.close" in str(error)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, admitting each operation on the socket as an HTTP request is admitted."""
 
     view: PerfhubGraphQL  # strawberry types it as any view; this handler serves only ours
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # A subscriber that closes its socket while an event is on its way is how a consumer stops
+        # (and how one crashes): strawberry would log it with a traceback as a worker fault.
+        if _client_went_away(error) or _client_went_away(error.__cause__ or error):
+            log.info("WebSocket closed by the client during a delivery: %s", type(error).__name__)
+            return
+        await super().handle_task_exception(error)
 
     async def handle_message(self, message: Any) -> None:
         reason = malformed(message)

@@ -3,25 +3,70 @@
 Both read the outbox by cursor. Every event is checked against the principal when it is delivered, not
 only when the subscription starts: an event whose result the principal may not see is skipped, and a
 principal whose token has expired is disconnected.
+
+The subscription never moves a subscriber past an event it was not given. What an event shows of its
+own (its result and cycle) is read before it is yielded, with retries; if that cannot be done, or a
+field resolved for the client afterwards fails to read the database, the stream ends with
+``EVENT_UNAVAILABLE`` and the cursor of the last event delivered, from which a resume starts again
+with the event that failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
 
-from sqlalchemy import ColumnElement, select
+from graphql import GraphQLError
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AppraisalResult, ResultEvent
+from hub.db.models import AppraisalResult, Cycle, ResultEvent
+from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.outbox import read_events
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, TokenExpired, parse_id
-from resolvers.loaders.base import Record
+from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
 
 EVENT_BATCH = 100
+EVENT_UNAVAILABLE = "EVENT_UNAVAILABLE"
+READS = RetryPolicy()
+"""How the subscription retries its own reads (the outbox page, the events' results and cycles)."""
+
+log = logging.getLogger("perfhub.events")
+
+
+class EventUnavailable(GraphQLError):
+    """The stream ends before an event it could not deliver; ``lastCursor`` is where to resume."""
+
+    def __init__(self, last_cursor: str | None, reason: str) -> None:
+        super().__init__(
+            f"an event could not be delivered ({reason}); resume with after = extensions.lastCursor to receive it",
+            extensions={"code": EVENT_UNAVAILABLE, "lastCursor": last_cursor},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredEvent:
+    """An outbox event with the rows its payload shows, read before the event is yielded.
+
+    ``ResultEvent.result`` and ``ResultEvent.cycle`` answer from these rows, so that resolving them for
+    the client cannot fail after the stream has handed the event over.
+    """
+
+    id: int
+    event_id: str
+    type: str
+    occurred_at: dt.datetime
+    cycle_id: int
+    result_id: int
+    employee_id: int
+    result: Record
+    cycle: Record
 
 
 def cursor_of(event: Record) -> str:
@@ -54,13 +99,68 @@ async def result_events(context: Context, after: str | None, first: int | None) 
     return await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=_conditions(context, None))
 
 
-async def _still_visible(context: Context, events: Sequence[Record]) -> set[int]:
-    """The result ids among ``events`` the principal may read now (one statement per batch)."""
-    statement = select(AppraisalResult.id).where(
-        AppraisalResult.id.in_([event.result_id for event in events]), *context.scope.results()
-    )
-    async with context.sessionmaker() as session:
-        return set((await session.scalars(statement)).all())
+async def _payloads(
+    context: Context, sessionmaker: async_sessionmaker[AsyncSession], events: Sequence[Record]
+) -> dict[int, DeliveredEvent]:
+    """The batch's events the principal may see now, by outbox id, each with its result and cycle.
+
+    The result is read with the principal's scope, so this is also the per-batch access check (two
+    statements per batch, where loading per event would take two per event).
+    """
+    async with sessionmaker() as session:
+        results = {
+            row.id: row
+            for row in await session.execute(
+                select_rows(AppraisalResult).where(
+                    AppraisalResult.id.in_({event.result_id for event in events}), *context.scope.results()
+                )
+            )
+        }
+        cycle_ids = {event.cycle_id for event in events if event.result_id in results}
+        cycles = (
+            {row.id: row for row in await session.execute(select_rows(Cycle).where(Cycle.id.in_(cycle_ids)))}
+            if cycle_ids
+            else {}
+        )
+    return {
+        event.id: DeliveredEvent(
+            id=event.id,
+            event_id=event.event_id,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            cycle_id=event.cycle_id,
+            result_id=event.result_id,
+            employee_id=event.employee_id,
+            result=results[event.result_id],
+            cycle=cycles[event.cycle_id],
+        )
+        for event in events
+        if event.result_id in results and event.cycle_id in cycles
+    }
+
+
+def _watched(context: Context) -> WatchedSessions:
+    """The context's sessionmaker, made a watched one (once per context: a socket's operations share it).
+
+    Its sessions are the same; they only count their failures. Every operation on the socket uses it
+    from then on, so a failure in another operation during an event's delivery also ends the stream: a
+    needless resume at worst, never a lost event.
+    """
+    sessions = context.sessionmaker
+    if not isinstance(sessions, WatchedSessions):
+        sessions = WatchedSessions(sessions)
+        context.sessionmaker = sessions
+        context.renew_loaders()  # loaders keep the sessionmaker they were made with
+    return sessions
+
+
+def _renew_loaders(context: Context, batch: dict[int, DeliveredEvent]) -> None:
+    # Fresh loaders per batch, primed with the rows just read: nested fields that load the same result
+    # or cycle (``result { cycle { ... } }``) show what the event shows, without another read.
+    context.renew_loaders()
+    for delivered in batch.values():
+        context.loaders.result_by_id.prime(delivered.result_id, delivered.result)
+        context.loaders.cycle_by_id.prime(delivered.cycle_id, delivered.cycle)
 
 
 def _check_principal(context: Context, now: dt.datetime) -> None:
@@ -70,22 +170,83 @@ def _check_principal(context: Context, now: dt.datetime) -> None:
         raise TokenExpired
 
 
+async def _read_batch(
+    context: Context,
+    sessions: WatchedSessions,
+    position: int | None,
+    conditions: list[ColumnElement[bool]],
+    delivered: str | None,
+) -> tuple[Sequence[Record], dict[int, DeliveredEvent]]:
+    """The next outbox page after ``position`` and its deliverable events, each read with retries.
+
+    The stream's own reads go through the unwatched sessionmaker: their failures are retried here and
+    must not be taken for the failure of a field resolved for the client.
+    """
+    try:
+        events = await read_with_retries(
+            partial(read_events, sessions.inner, after=position, limit=EVENT_BATCH, conditions=conditions),
+            READS,
+            "reading the outbox",
+        )
+        if not events:
+            return events, {}
+        batch = await read_with_retries(
+            partial(_payloads, context, sessions.inner, events), READS, "reading the events' results"
+        )
+    except ReadFailed as failure:
+        # A warning without a traceback, like every attempt before it: an outage of minutes would
+        # otherwise bury the log in identical ones, and the last error's type and message say enough.
+        cause = failure.__cause__
+        log.warning(
+            "result stream: %s, the last with %s: %s; ending the stream at %s",
+            failure,
+            type(cause).__name__,
+            str(cause).partition("\n")[0],
+            delivered,
+        )
+        raise EventUnavailable(delivered, "the database did not answer") from failure
+    return events, batch
+
+
+def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredEvent, delivered: str | None) -> None:
+    # The client's selection is resolved after the yield; a read that failed there left the event
+    # incomplete (the client received it with an error). Going on would move the subscriber past it.
+    if watch.failures != failures_before:
+        log.warning("result stream: a field of event %s failed to read; ending the stream at %s", event.id, delivered)
+        raise EventUnavailable(delivered, "a field of the event could not be read")
+
+
 async def result_published(
     context: Context, after: str | None, cycle_id: str | None, poll_seconds: float
-) -> AsyncIterator[Any]:
-    """Every event after the cursor, then new ones as they are published; at-least-once, in order."""
-    cursor = decode_cursor("event", after)
+) -> AsyncIterator[Record]:
+    """Every event after the cursor, then new ones as they are published; at-least-once, in order.
+
+    Yields ``DeliveredEvent`` records (typed as ``Record``, which schema types read by attribute name).
+
+    ``position`` is how far the outbox has been read (events skipped as not visible included);
+    ``delivered`` is the cursor of the last event delivered, what a resume must start after.
+    """
+    position = decode_cursor("event", after)
     conditions = _conditions(context, _cycle_filter(cycle_id))
+    sessions = _watched(context)
+    delivered = after
     while True:
-        events = await read_events(context.sessionmaker, after=cursor, limit=EVENT_BATCH, conditions=conditions)
+        events, batch = await _read_batch(context, sessions, position, conditions, delivered)
         if not events:
             _check_principal(context, dt.datetime.now(dt.UTC))
             await asyncio.sleep(poll_seconds)
             continue
-        visible = await _still_visible(context, events)
-        context.renew_loaders()
+        _renew_loaders(context, batch)
         for event in events:
+            # A batch read ahead is delivered without waiting on the database, and an event whose selection
+            # needs no loader never suspends: hand the loop over between events, so that replaying history
+            # does not hold it for a whole batch while other requests wait.
+            await asyncio.sleep(0)
             _check_principal(context, dt.datetime.now(dt.UTC))
-            if event.result_id in visible:
-                yield event
-            cursor = event.id
+            payload = batch.get(event.id)
+            if payload is not None:
+                failures_before = sessions.watch.failures
+                yield payload
+                _check_delivery(sessions.watch, failures_before, payload, delivered)
+                delivered = cursor_of(payload)
+            position = event.id

@@ -28,12 +28,18 @@ class ResultEvent:
     def cursor(self, root: strawberry.Parent[Record]) -> str:
         return event_stream.cursor_of(root)
 
+    # The subscription hands over events with their cycle and result already read (with retries), so
+    # these two cannot fail once the event is on its way; the catch-up query's rows load them.
     @strawberry.field
     async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
+        if isinstance(root, event_stream.DeliveredEvent):
+            return root.cycle
         return await info.context.loaders.cycle_by_id.load(root.cycle_id)
 
     @strawberry.field
     async def result(self, root: strawberry.Parent[Record], info: Info) -> AppraisalResult:
+        if isinstance(root, event_stream.DeliveredEvent):
+            return root.result
         return await info.context.loaders.result_by_id.load(root.result_id)
 
 
@@ -42,7 +48,11 @@ class Subscription:
     @strawberry.subscription(
         description=AUTHENTICATED.describe(
             "Every result event after the cursor (all of them when it is null), then new ones live. "
-            "At-least-once. " + EVENT_SCOPE
+            "At-least-once and in order, never past an event that was not delivered: if one cannot be "
+            "(the database did not answer after retries, or a field of it failed to read, in which case "
+            "it arrived with errors), the stream ends with an error whose extensions are "
+            "{code: EVENT_UNAVAILABLE, lastCursor}, the cursor of the last event delivered (the 'after' "
+            "given when none was). Resume with after = lastCursor to receive that event again. " + EVENT_SCOPE
         ),
         extensions=enforce(AUTHENTICATED, "resultPublished"),
     )
