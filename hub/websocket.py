@@ -149,6 +149,18 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message({"type": "connection_error", "payload": {"message": refusal.reason}})
             await self.websocket.close(code=refusal.code, reason=refusal.reason)
 
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        # Strawberry's graphql-ws task lets a send to a socket the client closed escape, and asyncio logs it
+        # as "Task exception was never retrieved" with a traceback: a client leaving is not a fault.
+        try:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+        except Exception as error:
+            if not _client_went_away(error):
+                raise
+            log.info("WebSocket (graphql-ws) closed by the client during a delivery: %s", type(error).__name__)
+
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
             if _not_a_subscription(dict(message["payload"])):
