@@ -15,13 +15,17 @@ working only where the internet happens to be reachable.
 from __future__ import annotations
 
 import base64
+import functools
+import gzip
 import hashlib
 import logging
+import mimetypes
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import PathLike, StaticFiles
@@ -73,7 +77,7 @@ def build_page(template: str) -> GraphiQLPage:
 
     def vendored(match: re.Match[str]) -> str:
         path = f"{match['package']}/{match['file']}"
-        if not (ASSETS_DIRECTORY / path).is_file():
+        if not _vendored_file(path).is_file():
             missing.append(path)
         return f"{ASSETS_PATH}/{path}"
 
@@ -111,8 +115,38 @@ def _hash(code: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
+def _vendored_file(path: str) -> Path:
+    """Where a vendored file is kept: as it is, or gzipped (``.gz``) when it would be a multi-MB blob."""
+    plain = ASSETS_DIRECTORY / path
+    return plain if plain.is_file() else plain.with_name(plain.name + ".gz")
+
+
+@functools.cache
+def _compressed(full_path: str) -> bytes:
+    with open(full_path, "rb") as file:
+        return file.read()
+
+
 class _VendoredFiles(StaticFiles):
-    """hub/static/graphiql/, each file cacheable for a year."""
+    """hub/static/graphiql/, each file cacheable for a year.
+
+    GraphiQL's bundle (3.5 MB) is kept gzipped in the repository and sent as it is stored, with
+    ``Content-Encoding: gzip`` (every browser asks for it); a client that does not accept gzip gets it
+    decompressed.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        full_path, stat_result = self.lookup_path(path + ".gz")  # lookup_path keeps to the directory
+        if stat_result is None or not path.endswith((".js", ".css")):
+            return await super().get_response(path, scope)
+        body = _compressed(full_path)
+        headers = {"Cache-Control": _IMMUTABLE, "X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
+        if "gzip" in Headers(scope=scope).get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+        else:
+            body = gzip.decompress(body)
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return Response(body, media_type=media_type, headers=headers)
 
     def file_response(
         self, full_path: PathLike, stat_result: os.stat_result, scope: Scope, status_code: int = 200

@@ -95,6 +95,12 @@ def test_the_page_names_only_the_hubs_files_and_the_hub_serves_each(served: Serv
         if integrity:  # the vendored file is, byte for byte, the one strawberry's page pinned
             algorithm, expected = integrity.split("-", 1)
             assert base64.b64encode(hashlib.new(algorithm, asset.content).digest()).decode() == expected, reference
+            # GraphiQL's bundle is kept gzipped: sent so to clients that accept it (httpx does, and decodes),
+            # decompressed for those that do not, the same bytes either way.
+            plain = httpx.get(url, headers={"Accept-Encoding": "identity"})
+            assert "content-encoding" not in plain.headers and plain.content == asset.content, reference
+            if reference.endswith("graphiql.min.js"):
+                assert asset.headers["content-encoding"] == "gzip"
 
 
 def test_a_file_the_hub_has_not_vendored_is_named_at_startup(caplog: pytest.LogCaptureFixture) -> None:
