@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.appraisal import GradeBands
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
     token_ttl_seconds: int = 8 * 3600
     """Lifetime of the tokens ``perfhub token`` and ``perfhub serve`` print."""
+    max_token_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    """The longest lifetime of a token the hub accepts (``exp - iat``; ``exp - now`` without ``iat``): a stolen
+    token is good for at most this long. ``perfhub token`` refuses to mint a longer one."""
 
     # Limits on abusive requests.
     rate_limit_per_second: float = 20.0
@@ -94,6 +97,13 @@ class Settings(BaseSettings):
     # Privacy.
     min_group_size: int = 5
     """scoreStatistics answers no group smaller than this, so an average cannot reveal one person's score."""
+
+    @model_validator(mode="after")
+    def _tokens_within_their_maximum(self) -> Settings:
+        # The tokens perfhub serve prints must be tokens it accepts.
+        if self.token_ttl_seconds > self.max_token_ttl_seconds:
+            raise ValueError("PERFHUB_TOKEN_TTL_SECONDS must not exceed PERFHUB_MAX_TOKEN_TTL_SECONDS")
+        return self
 
     def bands(self) -> GradeBands:
         """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""

@@ -66,13 +66,14 @@ def outcome_of(result: Any) -> str:
 
 
 def _ids_in(name: str, value: Any) -> Iterator[str]:
-    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects."""
+    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects; an id as the
+    caller sent it, so bounded (``audit_log.bounded``): what does not parse is kept in part, with its length."""
     if value is None:
         return
     if name.endswith("_id") and isinstance(value, str | int):
-        yield f"{name[:-3]}:{value}"
+        yield f"{name[:-3]}:{audit_log.bounded(str(value))}"
     elif name.endswith("_ids") and isinstance(value, list | tuple):
-        yield from (f"{name[:-4]}:{item}" for item in value)
+        yield from (f"{name[:-4]}:{audit_log.bounded(str(item))}" for item in value)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
             yield from _ids_in(field.name, getattr(value, field.name))
@@ -80,7 +81,7 @@ def _ids_in(name: str, value: Any) -> Iterator[str]:
 
 def touched_ids(arguments: Mapping[str, Any], result: Any) -> list[str]:
     """The ids a mutation was asked to touch, and those of the rows its success record carries."""
-    ids = [found for name, value in arguments.items() for found in _ids_in(name, value)]
+    ids = audit_log.bounded_ids(found for name, value in arguments.items() for found in _ids_in(name, value))
     if dataclasses.is_dataclass(result) and not isinstance(result, Failure | ImportFailure | type):
         for field in dataclasses.fields(result):
             row_id = getattr(getattr(result, field.name), "id", None)
