@@ -30,7 +30,7 @@ from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.db.models import Department, Employee, utcnow
-from hub.operations.audit import AuditRecorder, audit_every_commit, audit_failure, operator_audit
+from hub.operations.audit import OK, AuditRecorder, audit_every_commit, audit_failure, operator_audit
 from hub.operations.errors import OperationError
 from hub.systems import business_systems, configured_systems, open_systems
 
@@ -227,8 +227,19 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _migrate_audited(settings: Settings) -> None:
+    """``perfhub migrate``: the operator changes the database's schema, so the audit names them (once the
+    audit's table is there: the entry is written after the migration)."""
+    await _migrate(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await operator_audit("migrate").record_alone(create_sessionmaker(engine), OK)
+    finally:
+        await engine.dispose()
+
+
 def migrate(args: argparse.Namespace) -> int:
-    asyncio.run(_migrate(_settings(args)))
+    asyncio.run(_migrate_audited(_settings(args)))
     print("perfhub: database migrated to the latest revision")
     return 0
 
@@ -415,7 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_grants,
         help=f"extra grants, comma-separated or repeated: {', '.join(grant.value for grant in Grant)}",
     )
-    token_parser.add_argument("--ttl", type=int, help="seconds the token is valid (default PERFHUB_TOKEN_TTL_SECONDS)")
+    token_parser.add_argument(
+        "--ttl",
+        type=int,
+        help="seconds the token is valid (default PERFHUB_TOKEN_TTL_SECONDS, at most PERFHUB_MAX_TOKEN_TTL_SECONDS)",
+    )
     token_parser.set_defaults(handler=token)
 
     seed_parser = commands.add_parser("seed", help="build the demo organisation in an empty database")

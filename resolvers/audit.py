@@ -26,6 +26,7 @@ from resolvers.payloads import Failure, ImportFailure
 OK = audit_log.OK
 DENIED = audit_log.DENIED
 ERROR = audit_log.ERROR
+bounded = audit_log.bounded
 
 # The recorder of the mutation field being resolved. A context variable, not a Context attribute: a
 # WebSocket's operations share one Context and may run side by side, each in its own task, while
@@ -37,7 +38,11 @@ _pending: ContextVar[AuditRecorder | None] = ContextVar("perfhub_mutation_audit"
 def mutation_audit(context: Context, operation: str, ids: list[str]) -> Iterator[AuditRecorder]:
     """The recorder of one mutation call, handed to its operation (:func:`pending`) while it runs."""
     recorder = AuditRecorder.for_principal(
-        context.principal, operation=operation, request_id=context.request_id, ids=ids
+        context.principal,
+        operation=operation,
+        request_id=context.request_id,
+        client_request_id=context.client_request_id,
+        ids=ids,
     )
     token = _pending.set(recorder)
     try:

@@ -37,7 +37,7 @@ from graphql import (
 from graphql.language import Visitor, visit
 from strawberry.extensions import SchemaExtension
 
-from hub.operations.audit import bounded
+from resolvers.audit import bounded
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 

@@ -45,18 +45,32 @@ class AuditRecorder:
     """
 
     def __init__(
-        self, *, subject: str, roles: Iterable[str], operation: str, request_id: str, ids: Iterable[str] = ()
+        self,
+        *,
+        subject: str,
+        roles: Iterable[str],
+        operation: str,
+        request_id: str,
+        ids: Iterable[str] = (),
+        client_request_id: str | None = None,
     ) -> None:
         self.subject = subject
         self.roles = ",".join(sorted(roles))
         self.operation = operation
         self.request_id = request_id
+        self.client_request_id = client_request_id
         self.ids = list(ids)
         self.committed = False
 
     @classmethod
     def for_principal(
-        cls, principal: Principal, *, operation: str, request_id: str, ids: Iterable[str] = ()
+        cls,
+        principal: Principal,
+        *,
+        operation: str,
+        request_id: str,
+        ids: Iterable[str] = (),
+        client_request_id: str | None = None,
     ) -> AuditRecorder:
         return cls(
             subject=principal.subject,
@@ -64,6 +78,7 @@ class AuditRecorder:
             operation=operation,
             request_id=request_id,
             ids=ids,
+            client_request_id=client_request_id,
         )
 
     def values(self, outcome: str, ids: Iterable[str] = ()) -> dict[str, Any]:
@@ -75,6 +90,7 @@ class AuditRecorder:
             "ids": sorted({*self.ids, *ids}),
             "outcome": outcome,
             "request_id": self.request_id,
+            "client_request_id": self.client_request_id,
         }
 
     async def record(self, session: AsyncSession, *ids: str) -> None:
@@ -178,7 +194,10 @@ async def record_access(
     ids: Iterable[str],
     outcome: str,
     request_id: str,
+    client_request_id: str | None = None,
 ) -> None:
     """Appends one entry in a transaction of its own: a read, or a call that changed nothing."""
-    recorder = AuditRecorder.for_principal(principal, operation=operation, request_id=request_id, ids=ids)
+    recorder = AuditRecorder.for_principal(
+        principal, operation=operation, request_id=request_id, ids=ids, client_request_id=client_request_id
+    )
     await recorder.record_alone(sessionmaker, outcome)
