@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLScalarType,
+    get_nullable_type,
+)
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.cli import main
 from hub.db.models import AuditEntry
 from hub.demo.organisation import SeedSummary
+from schema import build_schema
 from tests.conftest import GraphQLClient
 
 NUL = "a\x00b"
@@ -233,3 +242,64 @@ def test_the_cli_refuses_a_cycle_that_is_no_id_in_one_line(
     csv.write_text("employee_no,indicator,value\n", encoding="utf-8")
     line = _one_line_refusal(capsys, ["import-metrics", str(csv), "--cycle", cycle])
     assert line.startswith("perfhub import-metrics: argument --cycle:")
+
+
+# --- Every string argument of the schema, today's and tomorrow's ---------------------------------------
+
+
+def _value(kind: GraphQLInputType, bad: str) -> Any:
+    """A value of ``kind`` whose every string (String, ID, at any depth of input objects) is ``bad``."""
+    kind = get_nullable_type(kind)
+    if isinstance(kind, GraphQLList):
+        return [_value(kind.of_type, bad)]
+    if isinstance(kind, GraphQLInputObjectType):
+        return {name: _value(field.type, bad) for name, field in kind.fields.items()}
+    if isinstance(kind, GraphQLEnumType):
+        return next(iter(kind.values))
+    assert isinstance(kind, GraphQLScalarType)
+    return {"String": bad, "ID": bad, "Int": 1, "Float": 1.0, "Boolean": True, "Date": "2027-01-01"}.get(kind.name, {})
+
+
+def _has_string(kind: GraphQLInputType) -> bool:
+    kind = get_nullable_type(kind)
+    if isinstance(kind, GraphQLList):
+        return _has_string(kind.of_type)
+    if isinstance(kind, GraphQLInputObjectType):
+        return any(_has_string(field.type) for field in kind.fields.values())
+    return isinstance(kind, GraphQLScalarType) and kind.name in ("String", "ID")
+
+
+def _string_fields() -> list[tuple[str, str, dict[str, GraphQLInputType]]]:
+    """(operation type, root field, its arguments) for every root field that takes a string somewhere."""
+    schema = build_schema()._schema
+    found = []
+    for operation, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
+        assert root is not None
+        for name, field in root.fields.items():
+            arguments = {argument: spec.type for argument, spec in field.args.items()}
+            if any(_has_string(kind) for kind in arguments.values()):
+                found.append((operation, name, arguments))
+    return found
+
+
+STRING_FIELDS = _string_fields()
+
+
+@pytest.mark.parametrize(
+    ("operation", "field", "arguments"), STRING_FIELDS, ids=[f"{op}.{field}" for op, field, _ in STRING_FIELDS]
+)
+async def test_every_string_argument_of_the_schema_refuses_a_nul(
+    app_client: GraphQLClient, operation: str, field: str, arguments: dict[str, GraphQLInputType]
+) -> None:
+    """Walks the schema itself, so an argument added tomorrow is asked about too: a NUL in every string the
+    field takes (arguments and input fields at any depth) is BAD_USER_INPUT, and nothing but the audit runs."""
+    assert len(STRING_FIELDS) >= 20  # the walk found the schema's fields, not nothing
+    declared = ", ".join(f"${name}: {kind}" for name, kind in arguments.items())
+    passed = ", ".join(f"{name}: ${name}" for name in arguments)
+    document = f"{operation}({declared}) {{ {field}({passed}) {{ __typename }} }}"
+    app_client.sql.reset()
+    body = await post(app_client, document, {name: _value(kind, NUL) for name, kind in arguments.items()})
+    assert body.get("data") is None, body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert [statement for statement in app_client.sql.statements if "audit_entries" not in statement] == []
