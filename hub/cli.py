@@ -392,6 +392,17 @@ def _key(text: str) -> int:
     return key
 
 
+MAX_ACTOR_CHARS = 200
+"""The workflow trail's ``actor`` column holds 200 characters."""
+
+
+def _actor(text: str) -> str:
+    """A name for the workflow trail: printable, at most the column's width (a longer one failed in the driver)."""
+    if not text.strip() or not text.isprintable() or len(text) > MAX_ACTOR_CHARS:
+        raise argparse.ArgumentTypeError(f"must be printable text of 1 to {MAX_ACTOR_CHARS} characters")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse's, but an error is one line naming the command and the reason (exit code 2), not the usage
     block: the same shape as every other refusal of the command line."""
@@ -442,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     compute_parser.add_argument("cycle", type=_key, help="the cycle id")
     compute_parser.add_argument(
         "--actor",
+        type=_actor,
         help="who the cycle's workflow trail names (default: cli:<user>; the access audit always names the user)",
     )
     compute_parser.set_defaults(handler=compute)

@@ -303,3 +303,12 @@ async def test_every_string_argument_of_the_schema_refuses_a_nul(
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert [statement for statement in app_client.sql.statements if "audit_entries" not in statement] == []
+
+
+@pytest.mark.parametrize("actor", ["a" * 201, "tab\there", ""])
+def test_the_cli_refuses_an_actor_the_workflow_trail_cannot_hold_in_one_line(
+    capsys: pytest.CaptureFixture[str], actor: str
+) -> None:
+    """`compute --actor` goes into a 200-character column: a longer one failed in PostgreSQL's driver."""
+    line = _one_line_refusal(capsys, ["compute", "2", "--actor", actor])
+    assert line.startswith("perfhub compute: argument --actor: must be printable text")
