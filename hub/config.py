@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
     """One statement: PostgreSQL's ``statement_timeout``, with the client giving up a moment later on a silent
     connection; on SQLite, how long a statement waits for a lock."""
+    worker_process: bool = True
+    """Score cycles and import metric values for API callers in a worker process, so that the event loop
+    keeps answering everyone else; false runs them in the hub's own process (an in-memory SQLite always does)."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     """The longest /readyz waits for the database before it answers 503."""
     host: str = "127.0.0.1"
