@@ -106,11 +106,13 @@ RATERS = Rule(
 
 
 EMPLOYEE_SCOPE = (
-    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their department "
-    "subtree, their direct reports and themselves; an employee themselves."
+    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their reporting line "
+    "(everyone below them in the manager chain, at any depth) and themselves, never their own manager or "
+    "peers; an employee themselves."
 )
 RESULT_SCOPE = (
-    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only."
+    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only; "
+    "a manager sees unpublished results of their people, their own once published."
 )
 
 

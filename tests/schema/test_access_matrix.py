@@ -105,7 +105,7 @@ async def test_a_managers_list_is_limited_in_sql(principals: dict[str, As], engi
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", listener)
     page = [s for s in statements if "FROM employees" in s and "LIMIT" in s]
-    assert page and all("scope_tree" in s for s in page), page
+    assert page and all("reporting_line" in s for s in page), page
 
 
 @pytest.mark.parametrize(
