@@ -88,7 +88,8 @@ TRAINING_RECORDS = Rule(
 RATINGS = Rule(
     _roles(Role.HR_ADMIN),
     "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
-    "subordinate raters stay anonymous to the ratee; reading another person's ratings is audited.",
+    "subordinate raters stay anonymous, and only hr_admin sees their ratings when fewer than "
+    "PERFHUB_MIN_ANONYMOUS_RATERS rated; reading another person's ratings is audited.",
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
 )
 STATISTICS = Rule(
