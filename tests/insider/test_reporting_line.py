@@ -130,3 +130,15 @@ async def test_a_manager_sees_their_own_result_only_once_it_is_published(
     owners = await client.data(RESULT_OWNERS, {"c": str(seeded.current_cycle_id)})
     seen = {int(edge["node"]["employee"]["id"]) for edge in owners["results"]["edges"]}
     assert seen and seen <= chart.below(lead)
+
+
+async def test_every_department_has_a_head_above_all_its_people(chart: Chart) -> None:
+    # The reporting line replaces the department scope only if a department's head is above everyone in
+    # it: the demo must not leave anyone of a section outside their section head's line.
+    departments: dict[int, set[int]] = {}
+    for employee, department in chart.department_of.items():
+        departments.setdefault(department, set()).add(employee)
+    for members in departments.values():
+        heads = [m for m in members if members - {m} <= chart.below(m)]
+        assert len(heads) == 1, members
+    assert chart.below(chart.root) == set(chart.manager_of) - {chart.root}

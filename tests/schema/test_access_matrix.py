@@ -191,8 +191,8 @@ async def test_ratings_received(
     reads = [a for a in audits if a.operation == "Employee.ratingsReceived"]
     if role == "employee":
         assert reads == []
-        # The ratee never learns who their peers are: the demo's two peers are withheld altogether.
-        assert {r["role"] for r in ratings} == {"SELF", "MANAGER"}
+        # The ratee never learns who their peers are.
+        assert all(r["rater"] is None for r in ratings if r["role"] in ("PEER", "SUBORDINATE"))
     else:
         assert len(reads) == 1
         assert f"employee:{org.staff_id}" in reads[0].ids
@@ -432,16 +432,17 @@ async def test_subordinates_rate_their_manager_anonymously(
     assert not errors and data is not None
     received = data["employee"]["ratingsReceived"]
     assert all(r["rater"] is None for r in received if r["role"] in ("SUBORDINATE", "PEER"))
-    # The demo's two subordinate raters are fewer than PERFHUB_MIN_ANONYMOUS_RATERS: withheld, counted.
+    # Shown from enough distinct raters, else withheld with their count (tests/insider covers both).
     async with sessionmaker() as session:
         raters = await session.scalar(
             select(func.count(distinct(Rating.rater_id))).where(
                 Rating.ratee_id == upward.ratee_id, Rating.cycle_id == upward.cycle_id, Rating.role == "SUBORDINATE"
             )
         )
-    assert raters is not None and 0 < raters < settings.min_anonymous_raters
-    assert all(r["role"] != "SUBORDINATE" for r in received)
-    assert {"role": "SUBORDINATE", "raters": raters} in data["employee"]["ratingsWithheld"]
+    assert raters
+    shown = any(r["role"] == "SUBORDINATE" for r in received)
+    withheld = {"role": "SUBORDINATE", "raters": raters} in data["employee"]["ratingsWithheld"]
+    assert (shown, withheld) == ((True, False) if raters >= settings.min_anonymous_raters else (False, True))
 
 
 async def test_a_mutation_that_fails_unexpectedly_is_still_audited(
