@@ -80,19 +80,22 @@ async def _ratings_of(context: Context, employee: Record, cycle_id: str) -> list
     return ratings
 
 
-def _withheld(context: Context, ratings: list[Record]) -> list[WithheldRole]:
-    # HR sees every rating (and is audited for it); the ratee and their managers see anonymous roles in a crowd.
-    if Role.HR_ADMIN in context.principal.roles:
+async def _withheld(context: Context, ratings: list[Record]) -> list[WithheldRole]:
+    # HR sees every rating (and is audited for it); the ratee and their managers see anonymous roles in a crowd,
+    # once the cycle takes no more ratings.
+    if Role.HR_ADMIN in context.principal.roles or not ratings:
         return []
-    return withheld_roles(ratings, context.settings.min_anonymous_raters)
+    cycle = await context.loaders.cycle_by_id.load(ratings[0].cycle_id)
+    cycle_open = cycle is None or cycle.state in (CycleState.DRAFT, CycleState.OPEN)
+    return withheld_roles(ratings, context.settings.min_anonymous_raters, cycle_open=cycle_open)
 
 
 async def ratings_received(context: Context, employee: Record, cycle_id: str) -> list[Record]:
-    """What a ratee received in a cycle, less the anonymous roles too few raters rated (see resolvers.anonymity)."""
+    """What a ratee received in a cycle, less the anonymous roles withheld (see resolvers.anonymity)."""
     ratings = await _ratings_of(context, employee, cycle_id)
-    return without_withheld(ratings, _withheld(context, ratings))
+    return without_withheld(ratings, await _withheld(context, ratings))
 
 
 async def ratings_withheld(context: Context, employee: Record, cycle_id: str) -> list[WithheldRole]:
     """The anonymous roles ``ratings_received`` leaves out, with their number of raters."""
-    return _withheld(context, await _ratings_of(context, employee, cycle_id))
+    return await _withheld(context, await _ratings_of(context, employee, cycle_id))

@@ -107,8 +107,9 @@ class Employee:
         "The ratings the employee received in a cycle, by indicator, role, value and comment (never by rater "
         "or time). Peer and subordinate raters are anonymous: rater and submittedAt are null, and a role's "
         "ratings are listed only when at least PERFHUB_MIN_ANONYMOUS_RATERS (default 3) distinct raters of "
-        "that role rated the employee in the cycle; otherwise they are left out and ratingsWithheld counts "
-        "them (hr_admin sees every rating). The score counts every rating, listed or not.",
+        "that role rated the employee in the cycle, and the cycle is past OPEN (no rating can be singled out "
+        "by arriving between two reads); otherwise they are left out and ratingsWithheld counts them "
+        "(hr_admin sees every rating). The score counts every rating, listed or not.",
     )
     async def ratings_received(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
@@ -120,7 +121,8 @@ class Employee:
         "ratingsWithheld",
         "The anonymous rater roles (peer, subordinate) whose ratings ratingsReceived leaves out because fewer "
         "than PERFHUB_MIN_ANONYMOUS_RATERS (default 3) distinct raters of the role rated the employee in the "
-        "cycle: the role and its number of raters only. Empty for hr_admin, who sees every rating.",
+        "cycle, or because the cycle is still OPEN: the role, its number of raters and the reason only. Empty "
+        "for hr_admin, who sees every rating.",
     )
     async def ratings_withheld(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID

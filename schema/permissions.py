@@ -89,7 +89,7 @@ RATINGS = Rule(
     _roles(Role.HR_ADMIN),
     "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
     "subordinate raters stay anonymous, and only hr_admin sees their ratings when fewer than "
-    "PERFHUB_MIN_ANONYMOUS_RATERS rated; reading another person's ratings is audited.",
+    "PERFHUB_MIN_ANONYMOUS_RATERS rated or the cycle is OPEN; reading another person's ratings is audited.",
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
 )
 STATISTICS = Rule(

@@ -46,8 +46,8 @@ class ReceivedRating:
 
 @strawberry.type(
     description="An anonymous rater role (peer or subordinate) whose ratings are withheld from the ratee and "
-    "their managers because too few distinct raters of the role rated: shown, they would identify the rater. "
-    "The score still counts them."
+    "their managers because too few distinct raters of the role rated, or the cycle still takes ratings: "
+    "shown, they would identify the rater. The score still counts them."
 )
 class WithheldRatings:
     role: RaterRole

@@ -223,3 +223,28 @@ async def test_the_score_counts_a_withheld_rating(
         await reopen_cycle(sessionmaker, cycle, actor="test", reason="rescore with the other value")
     # One withheld rater's 1 or 5 moves the total: the score uses every rating.
     assert totals[0] < totals[1]
+
+
+async def test_anonymous_ratings_wait_until_the_cycle_stops_taking_ratings(
+    app_client: GraphQLClient, chart: Chart, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Read before and after a fourth subordinate rates, an open cycle's list would show exactly that
+    # rating: whoever the manager saw submit last is identified. So nothing anonymous shows while OPEN.
+    cycle = seeded.current_cycle_id
+    lead, boss = lead_with_reports(chart, at_least=4)
+    manager = app_client.as_principal("manager", chart.number_of[boss])
+    await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:3])
+    before = await read(manager, lead, cycle)
+    await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:4])
+    after = await read(manager, lead, cycle)
+    for seen, raters in ((before, 3), (after, 4)):
+        assert all(r["role"] not in ANONYMOUS for r in seen["ratingsReceived"])
+        held = [w for w in seen["ratingsWithheld"] if w["role"] == "SUBORDINATE"]
+        assert [(w["raters"], w["minimumRaters"]) for w in held] == [(raters, 3)]
+        assert "stops taking ratings" in held[0]["reason"]
+    await score_cycle(sessionmaker, cycle, actor="test")  # OPEN -> SCORED: no rating can arrive any more
+    scored = await read(manager, lead, cycle)
+    subordinate = [r for r in scored["ratingsReceived"] if r["role"] == "SUBORDINATE"]
+    versions = await rated_indicator_versions(sessionmaker, cycle)
+    assert len(subordinate) == 4 * len(versions)
+    assert all(w["role"] != "SUBORDINATE" for w in scored["ratingsWithheld"])
