@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Privacy.
     min_group_size: int = 5
     """scoreStatistics answers no group smaller than this, so an average cannot reveal one person's score."""
+    min_anonymous_raters: int = Field(default=3, ge=1)
+    """Peer and subordinate ratings reach the ratee and their managers only when at least this many distinct
+    raters of the role rated (per ratee and cycle): fewer, and the ratee could tell who wrote them."""
 
     def bands(self) -> GradeBands:
         """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""
