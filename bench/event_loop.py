@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.event_loop [--employees 10000] [--cases idle,score,import,collect]
                                          [--database-url URL] [--repeat N] [--where] [--json FILE]
                                          [--gc-threshold N] [--switch-interval-ms MS]
+                                         [--placement worker|in-process|both]
 
 The hub (``create_app``) is served by uvicorn on a loopback port, in this process's event loop, as
 ``perfhub serve`` serves it. A thread of its own GETs ``/healthz`` every 10 ms over a kept-alive
@@ -11,8 +12,9 @@ connection and records how long each answer took, while one GraphQL mutation run
 * ``idle``: nothing else (the baseline), for as long as ``--idle-seconds``;
 * ``score``: ``cycleScore`` of the benchmark organisation's OPEN past cycle;
 * ``import``: ``metricValuesImport`` of that cycle's metric values as CSV (every row replaces itself);
-* ``collect``: ``cycleCollectMetrics`` of that cycle from the demo business systems, which run in the
-  same event loop (as in demo mode) and know every employee of the organisation.
+* ``collect``: ``cycleCollectMetrics`` of that cycle from the demo business systems, which run in a
+  process of their own (as ``perfhub serve`` runs them in demo mode) and know every employee of the
+  organisation.
 
 The report gives the probes' p50, p99 and max latency per case and the ratio to the idle case. With
 ``--where``, another thread samples the event loop's stack whenever it has not run for 20 ms, and the
@@ -66,9 +68,12 @@ from hub.auth import Role, issue_token
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.models import Employee, Indicator, IndicatorVersion, MetricValue
-from hub.demo.systems import DemoSystems, serve_demo_systems
+from hub.demo.systems import DemoSystems
+from hub.demo.systems.apart import serve_demo_systems_apart
 
 CASES = ("idle", "score", "import", "collect")
+UNPLACED = ("idle", "collect")
+"""Cases that run in the hub's own process whatever ``--placement`` says."""
 JWT_SECRET = "perfhub-bench-only-secret-0123456789abcdef"
 STALL_MS = 50.0  # a probe slower than this is counted as having met a stall
 LEAD = 0.3  # seconds of probing before the mutation starts, so the probe's connection is warm
@@ -96,6 +101,8 @@ class CaseRuns:
     seconds: list[float] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     failures: int = 0
+    worst_at: list[float] = field(default_factory=list)
+    """Per run: when its slowest probe was sent, in seconds after the mutation started."""
     where: Counter[tuple[str, str]] = field(default_factory=Counter)
     elsewhere: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -147,8 +154,9 @@ def _collected(payload: dict[str, Any]) -> str:
 
 
 @asynccontextmanager
-async def hub_at(url: str, demo: DemoSystems | None) -> AsyncIterator[httpx.AsyncClient]:
-    """The hub on ``url``'s database, served on loopback; yields a client signed in as hr_admin."""
+async def hub_at(url: str, demo: DemoSystems | None, *, worker: bool) -> AsyncIterator[httpx.AsyncClient]:
+    """The hub on ``url``'s database, served on loopback; yields a client signed in as hr_admin. ``worker``:
+    scoring and imports run in the hub's worker process (``perfhub serve``'s default), else in this one."""
     settings = Settings(
         database_url=url,
         demo=False,
@@ -157,6 +165,7 @@ async def hub_at(url: str, demo: DemoSystems | None) -> AsyncIterator[httpx.Asyn
         max_body_bytes=256 * 2**20,  # the import case posts every value of the cycle at once
         graphiql=False,
         log_level="warning",
+        worker_process=worker,
     )
     systems = None if demo is None else parse_systems(demo.config(), demo.secrets)
     token = issue_token(settings, role=Role.HR_ADMIN, subject="bench")
@@ -173,12 +182,19 @@ async def hub_at(url: str, demo: DemoSystems | None) -> AsyncIterator[httpx.Asyn
 
 
 async def one_run(
-    target: Target, case: str, job: Mutation | None, args: argparse.Namespace, demo: DemoSystems | None, kept: CaseRuns
+    target: Target,
+    case: str,
+    job: Mutation | None,
+    args: argparse.Namespace,
+    demo: DemoSystems | None,
+    kept: CaseRuns,
+    *,
+    worker: bool,
 ) -> Latencies:
     """One run of ``case`` on a fresh hub and database; adds what it saw to ``kept``, returns its latencies."""
     url, copy = target.fresh()
     try:
-        async with hub_at(url, demo) as client:
+        async with hub_at(url, demo, worker=worker) as client:
             probe = Probe(str(client.base_url.join("/healthz")), args.interval_ms / 1000)
             sampler = StallSampler(threading.get_ident()) if args.where else None
             beating = asyncio.create_task(sampler.heartbeat()) if sampler else None
@@ -210,6 +226,8 @@ async def one_run(
         if copy is not None:
             remove_sqlite(copy)
     latencies = probe.between(started, ended)
+    during = [(ms, sent - started) for sent, ms in probe.samples if started <= sent <= ended]
+    kept.worst_at.append(max(during)[1] if during else 0.0)
     kept.latencies += latencies.samples
     kept.seconds.append(ended - started)
     kept.answers.append(answer)
@@ -281,19 +299,33 @@ async def main_async(args: argparse.Namespace) -> int:
         target = Target(await inspect(url, args.employees, say), None)
     cases = [case.strip() for case in args.cases.split(",")]
     work = await jobs(target, cases)
-    runs = {case: CaseRuns() for case in cases}
+    placements = {"worker": [True], "in-process": [False], "both": [True, False]}[args.placement]
+
+    # Score and import in each placement: "score (worker)", "score (in process)". Idle has no work, and
+    # collect runs in the hub's process either way (it fetches through the hub's connectors).
+    def named(case: str, worker: bool) -> str:
+        return case if case in UNPLACED else f"{case} ({'worker' if worker else 'in process'})"
+
+    plans = [
+        (case, worker, named(case, worker))
+        for case in cases
+        for worker in (placements[:1] if case in UNPLACED else placements)
+    ]
+    runs = {name: CaseRuns() for _case, _worker, name in plans}
     async with AsyncExitStack() as stack:
         demo = None
         if "collect" in cases:
             say(f"starting the demo business systems for {args.employees:,} employees")
-            demo = await stack.enter_async_context(serve_demo_systems(args.seed, args.employees))
+            # In a process of their own, as `perfhub serve` runs them, knowing the benchmark's organisation.
+            demo = await stack.enter_async_context(serve_demo_systems_apart(args.seed, target.dataset.url))
         for n in range(1, args.repeat + 1):
-            for case in cases:  # the cases alternate, so that a slow spell of the machine hits all of them
-                kept = runs[case]
-                latencies = await one_run(target, case, work[case], args, demo, kept)
+            for case, worker, name in plans:  # they alternate, so that a slow spell hits all of them
+                kept = runs[name]
+                latencies = await one_run(target, case, work[case], args, demo, kept, worker=worker)
                 say(
-                    f"run {n}/{args.repeat} {case}: {kept.seconds[-1]:.2f} s, {len(latencies.samples)} probes, "
-                    f"p99 {latencies.p99:.1f} ms, max {latencies.max:.1f} ms ({kept.answers[-1]})"
+                    f"run {n}/{args.repeat} {name}: {kept.seconds[-1]:.2f} s, {len(latencies.samples)} probes, "
+                    f"p99 {latencies.p99:.1f} ms, max {latencies.max:.1f} ms at +{kept.worst_at[-1]:.2f} s "
+                    f"({kept.answers[-1]})"
                 )
     report(target.dataset, runs, args)
     if args.json is not None:
@@ -320,6 +352,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval for the process (in ms)")
     parser.add_argument("--gc-threshold", type=int, help="gc.set_threshold's first value for the process")
     parser.add_argument("--json", type=Path, help="also write every probe's latency, per case, to this file")
+    parser.add_argument(
+        "--placement",
+        choices=("worker", "in-process", "both"),
+        default="both",
+        help="where score and import run: the hub's worker process, the hub's own, or each in turn",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:

@@ -36,10 +36,17 @@ from connectors.registry import Systems
 from hub import graphiql, graphql_http, guards
 from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.config import Settings
-from hub.db.engine import DatabaseTimeouts, create_bounded_engine, create_sessionmaker, unavailable_reason
+from hub.db.engine import (
+    DatabaseTimeouts,
+    create_bounded_engine,
+    create_sessionmaker,
+    is_in_memory,
+    unavailable_reason,
+)
 from hub.ratelimit import RateLimiter
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
+from hub.worker import Worker
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
 from schema import build_schema
@@ -73,6 +80,8 @@ class Resources:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     systems: Systems | None = None
+    worker: Worker | None = None
+    """The process that scores and imports for API callers (``hub.worker``); None: they run in this one."""
 
 
 class _Refused(Exception):
@@ -212,6 +221,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 settings=self.settings,
                 sessionmaker=resources.sessionmaker,
                 systems=resources.systems,
+                worker=resources.worker,
                 today=self.clock(),
                 request_id=request_id,
                 client_request_id=client_request_id,
@@ -224,6 +234,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             sessionmaker=resources.sessionmaker,
             systems=resources.systems,
+            worker=resources.worker,
             today=self.clock(),
             principal=request.state.principal,
             request_id=request_id,
@@ -401,13 +412,19 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_bounded_engine(settings.database_url, DatabaseTimeouts.of(settings))
+        timeouts = DatabaseTimeouts.of(settings)
+        engine = create_bounded_engine(settings.database_url, timeouts)
+        # A database in this process's memory cannot be opened by another: its work stays here.
+        use_worker = settings.worker_process and not is_in_memory(settings.database_url)
+        worker = Worker(settings, systems) if use_worker else None
         try:
             async with open_systems(settings, systems) as connected:
-                app.state.resources = Resources(engine, create_sessionmaker(engine), connected)
+                app.state.resources = Resources(engine, create_sessionmaker(engine), connected, worker)
                 app.state.settings = settings  # for readyz's timeout
                 yield
         finally:
+            if worker is not None:
+                await worker.close()
             await engine.dispose()
 
     graphql: Any = PerfhubGraphQL(settings, clock, authenticator)

@@ -25,7 +25,7 @@ class Role(StrEnum):
     EMPLOYEE = "employee"
     """Their own data."""
     MANAGER = "manager"
-    """Their department subtree and their direct reports."""
+    """Their reporting line: everyone below them in the manager chain, at any depth."""
     HR_ADMIN = "hr_admin"
     """Everything; the only role that changes schemes, cycles and results."""
     ANALYST = "analyst"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gc
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -134,6 +137,7 @@ def serve(args: argparse.Namespace) -> int:
     else:
         asyncio.run(_migrate(settings))
     asyncio.run(_serve(settings, host, port))
+    print("perfhub: stopped", flush=True)
     return 0
 
 
@@ -149,6 +153,34 @@ def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def _graceful_server_class() -> type[Any]:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, minus the re-raise of SIGINT/SIGTERM once it has shut down.
+
+        uvicorn hands the signal back to the process after its own graceful shutdown: SIGTERM then kills
+        the hub before the demo systems and the worker process are stopped, and Ctrl-C cancels whatever
+        is left with a screenful of tracebacks. Here either signal ends ``serve()`` normally, and
+        everything opened around it closes in order.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stops = (signal.SIGINT, signal.SIGTERM)
+            previous = {stop: signal.signal(stop, self.handle_exit) for stop in stops}
+            try:
+                yield
+            finally:
+                for stop, handler in previous.items():
+                    signal.signal(stop, handler)
+
+    return GracefulServer
 
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
@@ -176,7 +208,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
             # A WebSocket message is held to the HTTP body limit (uvicorn's default is 16 MiB), before login too.
             ws_max_size=settings.max_body_bytes,
         )
-        server = uvicorn.Server(served)
+        server = _graceful_server_class()(served)
         _tune_garbage_collector()
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()

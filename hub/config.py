@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
     """One statement: PostgreSQL's ``statement_timeout``, with the client giving up a moment later on a silent
     connection; on SQLite, how long a statement waits for a lock."""
+    worker_process: bool = True
+    """Score cycles and import metric values for API callers in a worker process, so that the event loop
+    keeps answering everyone else; false runs them in the hub's own process (an in-memory SQLite always does)."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     """The longest /readyz waits for the database before it answers 503."""
     host: str = "127.0.0.1"
@@ -97,6 +100,9 @@ class Settings(BaseSettings):
     # Privacy.
     min_group_size: int = 5
     """scoreStatistics answers no group smaller than this, so an average cannot reveal one person's score."""
+    min_anonymous_raters: int = Field(default=3, ge=1)
+    """Peer and subordinate ratings reach the ratee and their managers only when at least this many distinct
+    raters of the role rated (per ratee and cycle): fewer, and the ratee could tell who wrote them."""
 
     @model_validator(mode="after")
     def _tokens_within_their_maximum(self) -> Settings:

@@ -2,7 +2,7 @@
 
 Part of the hub's top (with app.py and cli.py): it wires the connectors to the settings. A systems
 file (``PERFHUB_SYSTEMS_FILE`` or ``--systems``) names real systems; without one, demo mode starts the
-sandbox systems on loopback ports and points the hub at them.
+sandbox systems on loopback ports, in a process of their own, and points the hub at them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from connectors.cache import Cache, MemoryCache, RedisCache
 from connectors.config import SystemsConfig, load_systems_file, parse_systems
 from connectors.registry import Systems
 from hub.config import Settings
+from hub.db.engine import is_in_memory
 from hub.demo.systems import DemoSystems, serve_demo_systems
+from hub.demo.systems.apart import serve_demo_systems_apart
 from hub.demo.systems.roster import database_roster
 
 log = logging.getLogger("perfhub")
@@ -35,6 +37,11 @@ async def business_systems(settings: Settings) -> AsyncIterator[tuple[SystemsCon
         return
     # The systems know whoever the database holds, not PERFHUB_DEMO_EMPLOYEES people: the organisation
     # may have been seeded at another size (perfhub seed --employees N).
+    if not is_in_memory(settings.database_url):
+        # In a process of their own, as real systems are: their work never holds up the hub's requests.
+        async with serve_demo_systems_apart(settings.demo_seed, settings.database_url) as demo:
+            yield parse_systems(demo.config(), demo.secrets), demo
+        return
     async with (
         database_roster(settings.database_url) as roster,
         serve_demo_systems(settings.demo_seed, roster) as demo,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.auth import ANONYMOUS, Principal
 from hub.config import Settings
 from hub.operations import audit as audit_log
+from hub.worker import Worker
 from resolvers.loaders import Loaders
 from resolvers.loaders.linked import LinkedSystems
 from resolvers.scope import Scope
@@ -32,6 +33,8 @@ class Context:
     response: Any = None
     systems: LinkedSystems | None = None
     """The business systems' connectors (``connectors.registry.Systems``), owned by the app's lifespan."""
+    worker: Worker | None = None
+    """Where scoring and metric imports run (``hub.worker``); None: in this process."""
     connection_params: dict[str, object] | None = None
     """A WebSocket's ``connection_init`` payload (strawberry stores it here); None over HTTP."""
     extras: dict[str, Any] = field(default_factory=dict)

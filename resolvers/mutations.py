@@ -213,9 +213,13 @@ async def cycle_score(context: Context, cycle_id: str) -> Outcome:
         return not_found("cycle", cycle_id, "cycleId")
 
     async def run() -> CycleScored:
-        report = await scoring.score_cycle(
-            context.sessionmaker, key, actor=actor(context), bands=context.settings.bands(), audit=pending()
-        )
+        bands = context.settings.bands()
+        if context.worker is not None:
+            report = await context.worker.score(key, actor=actor(context), bands=bands, audit=pending())
+        else:
+            report = await scoring.score_cycle(
+                context.sessionmaker, key, actor=actor(context), bands=bands, audit=pending()
+            )
         return CycleScored(report.cycle, report.scored, report.blocked)
 
     return await attempt(run)
@@ -297,9 +301,12 @@ async def metric_values_import(context: Context, *, cycle_id: str, csv: str) -> 
         return not_found("cycle", cycle_id, "cycleId")
 
     async def run() -> MetricValuesImported:
-        report = await metrics.import_metric_values(
-            context.sessionmaker, cycle_id=key, csv_text=csv, now=utcnow(), audit=pending()
-        )
+        if context.worker is not None:
+            report = await context.worker.import_metrics(key, csv_text=csv, now=utcnow(), audit=pending())
+        else:
+            report = await metrics.import_metric_values(
+                context.sessionmaker, cycle_id=key, csv_text=csv, now=utcnow(), audit=pending()
+            )
         return MetricValuesImported(report.imported, report.replaced)
 
     return await attempt(run)
@@ -346,9 +353,12 @@ async def cycle_collect_metrics(context: Context, cycle_id: str) -> Outcome:
         return None if systems is None else systems.source_for(system, metric)
 
     async def run() -> MetricsCollected:
-        report = await collect.collect_metrics(
-            context.sessionmaker, key, sources=sources, make_period=Period, audit=pending()
-        )
+        if context.worker is not None:
+            report = await context.worker.collect(key, make_period=Period, audit=pending())
+        else:
+            report = await collect.collect_metrics(
+                context.sessionmaker, key, sources=sources, make_period=Period, audit=pending()
+            )
         return MetricsCollected(key, report.stored, report.updated, report.unchanged, report.stale, report.missing)
 
     return await attempt(run)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from hub.auth import Role
 from hub.db.models import Department, Employee, Post
 from hub.domain import CycleState
+from resolvers.anonymity import WithheldRole, withheld_roles, without_withheld
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilterInput, employee_conditions
@@ -60,8 +61,9 @@ async def posts(context: Context) -> Sequence[Record]:
     return rows
 
 
-async def ratings_received(context: Context, employee: Record, cycle_id: str) -> list[Record]:
-    """What a ratee received in a cycle; a read of someone else's ratings is audited."""
+async def _ratings_of(context: Context, employee: Record, cycle_id: str) -> list[Record]:
+    """Every rating a ratee received in a cycle, once the caller may read them; a read of someone else's is
+    audited."""
     cycle_key = parse_id(cycle_id)
     if cycle_key is None:
         return []
@@ -76,3 +78,24 @@ async def ratings_received(context: Context, employee: Record, cycle_id: str) ->
         # Joins the batch's one audit entry; the ratings are returned only once it is written.
         await context.loaders.ratings_read_audit.load(f"employee:{employee.id}@cycle:{cycle_key}")
     return ratings
+
+
+async def _withheld(context: Context, ratings: list[Record]) -> list[WithheldRole]:
+    # HR sees every rating (and is audited for it); the ratee and their managers see anonymous roles in a crowd,
+    # once the cycle takes no more ratings.
+    if Role.HR_ADMIN in context.principal.roles or not ratings:
+        return []
+    cycle = await context.loaders.cycle_by_id.load(ratings[0].cycle_id)
+    cycle_open = cycle is None or cycle.state in (CycleState.DRAFT, CycleState.OPEN)
+    return withheld_roles(ratings, context.settings.min_anonymous_raters, cycle_open=cycle_open)
+
+
+async def ratings_received(context: Context, employee: Record, cycle_id: str) -> list[Record]:
+    """What a ratee received in a cycle, less the anonymous roles withheld (see resolvers.anonymity)."""
+    ratings = await _ratings_of(context, employee, cycle_id)
+    return without_withheld(ratings, await _withheld(context, ratings))
+
+
+async def ratings_withheld(context: Context, employee: Record, cycle_id: str) -> list[WithheldRole]:
+    """The anonymous roles ``ratings_received`` leaves out, with their number of raters."""
+    return await _withheld(context, await _ratings_of(context, employee, cycle_id))

@@ -2,8 +2,13 @@
 
 The conditions go into the statements themselves (root queries and loaders alike), so rows outside a
 principal's scope are never fetched, rather than fetched and filtered. They are built from the
-principal alone, with subqueries for the caller's own employee row and department subtree, so scoping
+principal alone, with subqueries for the caller's own employee row and their reporting line, so scoping
 costs no extra statement.
+
+A manager's people are their reporting line: everyone below them in the manager chain
+(``employees.manager_id``), at any depth. Not their department: a department also holds the manager's
+own boss and peers, whose ratings and scores are not theirs to read. A department's head sees the
+department because its people report to them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Label, Select, and_, false, literal, or_, select
 
 from hub.auth import Grant, Principal, Role
-from hub.db.models import AppraisalResult, Cycle, Department, Employee
+from hub.db.models import AppraisalResult, Cycle, Employee
 from hub.domain import CycleState
 
 # Roles that see every employee row (what a field shows is decided by the field rules).
@@ -24,8 +29,9 @@ _ALL_EMPLOYEES = frozenset({Role.HR_ADMIN, Role.ANALYST, Role.PAYROLL, Role.TRAI
 _ALL_NAMES = frozenset({Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING})
 MANAGED = "managed"
 """The column every scoped employee row carries: true when the principal manages that employee."""
-# Roles that see results of cycles before they are published (scoring, calibration).
-_UNPUBLISHED_RESULTS = frozenset({Role.HR_ADMIN, Role.MANAGER, Role.ANALYST})
+# Roles that see every result of cycles before they are published (scoring, calibration). A manager sees
+# those of their people only: not their own, which reaches them on publication like any employee's.
+_UNPUBLISHED_RESULTS = frozenset({Role.HR_ADMIN, Role.ANALYST})
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Scope:
 
     @property
     def sees_unpublished_results(self) -> bool:
+        """Every result of unpublished cycles; a manager sees only their people's (see ``results``)."""
         return not self.principal.roles.isdisjoint(_UNPUBLISHED_RESULTS)
 
     @property
@@ -60,13 +67,12 @@ class Scope:
         return self._managed()
 
     def _managed(self) -> ColumnElement[bool] | None:
-        """Whom the principal manages: their department subtree and direct reports, not themselves."""
+        """Whom the principal manages: everyone below them in the manager chain, not themselves."""
         number = self.principal.employee_number
         if Role.MANAGER not in self.principal.roles or number is None:
             return None
-        me = self._me()
-        reports = or_(Employee.manager_id == me, Employee.department_id.in_(_department_subtree_of(number)))
-        return and_(reports, Employee.id != me)
+        # Even if the stored chain loops back to the manager, they never become one of their own people.
+        return and_(Employee.id.in_(_reporting_line_below(number)), Employee.id != self._me())
 
     def managed_column(self) -> Label[Any]:
         """A computed column for employee statements: does the principal manage this row's employee?
@@ -108,14 +114,22 @@ class Scope:
         if employee_ids is not None:
             conditions.append(AppraisalResult.employee_id.in_(employee_ids))
         if not self.sees_unpublished_results:
-            published = select(Cycle.id).where(Cycle.state == CycleState.PUBLISHED)
-            conditions.append(AppraisalResult.cycle_id.in_(published))
+            published = AppraisalResult.cycle_id.in_(select(Cycle.id).where(Cycle.state == CycleState.PUBLISHED))
+            managed = self._managed_condition
+            if managed is None:
+                conditions.append(published)
+            else:
+                conditions.append(or_(published, AppraisalResult.employee_id.in_(select(Employee.id).where(managed))))
         return conditions
 
 
-def _department_subtree_of(employee_no: str) -> Select[Any]:
-    """The ids of the employee's department and every department below it (a recursive CTE)."""
-    home = select(Employee.department_id).where(Employee.employee_no == employee_no).scalar_subquery()
-    tree = select(Department.id).where(Department.id == home).cte("scope_tree", recursive=True)
-    tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
-    return select(tree.c.id)
+def _reporting_line_below(employee_no: str) -> Select[Any]:
+    """The ids of everyone below the employee in the manager chain, at any depth (a recursive CTE).
+
+    UNION, not UNION ALL: a loop in the stored chain (A manages B manages A) then ends the recursion
+    instead of running forever.
+    """
+    me = select(Employee.id).where(Employee.employee_no == employee_no).scalar_subquery()
+    line = select(Employee.id).where(Employee.manager_id == me).cte("reporting_line", recursive=True)
+    line = line.union(select(Employee.id).where(Employee.manager_id == line.c.id))
+    return select(line.c.id)

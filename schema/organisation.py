@@ -10,19 +10,20 @@ import strawberry
 from resolvers import linked
 from resolvers.errors import parse_id
 from resolvers.loaders.base import Record
-from resolvers.organisation import ratings_received
+from resolvers.organisation import ratings_received, ratings_withheld
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
 from schema.permissions import COMPENSATION, NAMES, RATINGS, TRAINING_RECORDS, guarded
 
 if TYPE_CHECKING:
     from schema.indicators import SchemeVersion
-    from schema.ratings import ReceivedRating
+    from schema.ratings import ReceivedRating, WithheldRatings
     from schema.results import AppraisalResult
 
 SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
 AppraisalResultRef = Annotated["AppraisalResult", strawberry.lazy("schema.results")]
 ReceivedRatingRef = Annotated["ReceivedRating", strawberry.lazy("schema.ratings")]
+WithheldRatingsRef = Annotated["WithheldRatings", strawberry.lazy("schema.ratings")]
 
 
 @strawberry.type
@@ -103,12 +104,30 @@ class Employee:
     @guarded(
         RATINGS,
         "ratingsReceived",
-        "The ratings the employee received in a cycle. Peer raters stay anonymous (rater is null).",
+        "The ratings the employee received in a cycle, by indicator, role, value and comment (never by rater "
+        "or time). Peer and subordinate raters are anonymous: rater and submittedAt are null, and a role's "
+        "ratings are listed only when at least PERFHUB_MIN_ANONYMOUS_RATERS (default 3) distinct raters of "
+        "that role rated the employee in the cycle, and the cycle is past OPEN (no rating can be singled out "
+        "by arriving between two reads); otherwise they are left out and ratingsWithheld counts them "
+        "(hr_admin sees every rating). The score counts every rating, listed or not.",
     )
     async def ratings_received(
         self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
     ) -> list[ReceivedRatingRef] | None:
         return await ratings_received(info.context, root, cycle_id)
+
+    @guarded(
+        RATINGS,
+        "ratingsWithheld",
+        "The anonymous rater roles (peer, subordinate) whose ratings ratingsReceived leaves out because fewer "
+        "than PERFHUB_MIN_ANONYMOUS_RATERS (default 3) distinct raters of the role rated the employee in the "
+        "cycle, or because the cycle is still OPEN: the role, its number of raters and the reason only. Empty "
+        "for hr_admin, who sees every rating.",
+    )
+    async def ratings_withheld(
+        self, root: strawberry.Parent[Record], info: Info, cycle_id: strawberry.ID
+    ) -> list[WithheldRatingsRef] | None:
+        return await ratings_withheld(info.context, root, cycle_id)
 
     @strawberry.field(
         description="Every result of the employee the caller may see, oldest cycle first (employees see "

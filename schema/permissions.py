@@ -94,8 +94,9 @@ TRAINING_RECORDS = Rule(
 RATINGS = Rule(
     _roles(Role.HR_ADMIN),
     "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
-    "subordinate raters stay anonymous to the ratee; reading another person's ratings is audited, and so is "
-    "every refused attempt.",
+    "subordinate raters stay anonymous, and only hr_admin sees their ratings when fewer than "
+    "PERFHUB_MIN_ANONYMOUS_RATERS rated or the cycle is OPEN; reading another person's ratings is audited, "
+    "and so is every refused attempt.",
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
     audit_denials=True,
 )
@@ -114,11 +115,13 @@ RATERS = Rule(
 
 
 EMPLOYEE_SCOPE = (
-    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their department "
-    "subtree, their direct reports and themselves; an employee themselves."
+    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their reporting line "
+    "(everyone below them in the manager chain, at any depth) and themselves, never their own manager or "
+    "peers; an employee themselves."
 )
 RESULT_SCOPE = (
-    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only."
+    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only; "
+    "a manager sees unpublished results of their people, their own once published."
 )
 
 

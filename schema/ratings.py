@@ -1,4 +1,4 @@
-"""Ratings as the ratee reads them: peer raters stay anonymous."""
+"""Ratings as the ratee reads them: peer and subordinate raters stay anonymous, and are shown only in a crowd."""
 
 from __future__ import annotations
 
@@ -24,14 +24,35 @@ class ReceivedRating:
     role: RaterRole
     value: float
     comment: str | None
-    submitted_at: dt.datetime
+
+    @strawberry.field(
+        description="When the rating was submitted; null for anonymous raters (peers, subordinates), whose "
+        "timing could tell who they are."
+    )
+    def submitted_at(self, root: strawberry.Parent[Record]) -> dt.datetime | None:
+        submitted: dt.datetime | None = None if root.role in ANONYMOUS_ROLES else root.submitted_at
+        return submitted
 
     @strawberry.field
     async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
-    @strawberry.field(description="Who rated; null for peers, whose ratings are anonymous.")
+    @strawberry.field(description="Who rated; null for peers and subordinates, whose ratings are anonymous.")
     async def rater(self, root: strawberry.Parent[Record], info: Info) -> EmployeeRef | None:
         if root.role in ANONYMOUS_ROLES:
             return None
         return await info.context.loaders.employee_by_id.load(root.rater_id)
+
+
+@strawberry.type(
+    description="An anonymous rater role (peer or subordinate) whose ratings are withheld from the ratee and "
+    "their managers because too few distinct raters of the role rated, or the cycle still takes ratings: "
+    "shown, they would identify the rater. The score still counts them."
+)
+class WithheldRatings:
+    role: RaterRole
+    raters: int = strawberry.field(description="How many distinct raters of this role rated the employee.")
+    minimum_raters: int = strawberry.field(
+        description="The fewest raters whose ratings are shown (PERFHUB_MIN_ANONYMOUS_RATERS)."
+    )
+    reason: str

@@ -136,8 +136,16 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings for an app under test: no demo, a fixed secret, no rate limit (tests fire fast)."""
-    values: dict[str, Any] = {"demo": False, "jwt_secret": TEST_SECRET, "rate_limit_per_second": 0}
+    """Settings for an app under test: no demo, a fixed secret, no rate limit (tests fire fast), long work
+    in process."""
+    values: dict[str, Any] = {
+        "demo": False,
+        "jwt_secret": TEST_SECRET,
+        "rate_limit_per_second": 0,
+        # In process, so that statement counts see the operations; tests/hub/test_worker.py and the
+        # served tests (perfhub serve's default) run them in the worker process.
+        "worker_process": False,
+    }
     return Settings(**{**values, **overrides})
 
 

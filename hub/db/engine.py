@@ -53,6 +53,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def is_in_memory(url: str) -> bool:
+    """A SQLite database that lives in one process's memory: no other process can open it."""
+    if not is_sqlite(url):
+        return False
+    database = make_url(url).database
+    return not database or database == ":memory:" or "mode=memory" in database
+
+
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
     def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # WAL lets the loaders' concurrent sessions read while a mutation writes; foreign keys are off
@@ -194,6 +202,14 @@ _SQLITE_REASONS = {"SQLITE_BUSY": BUSY, "SQLITE_LOCKED": BUSY, "SQLITE_CANTOPEN"
 _DATABASE_LAYER = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
 
 
+class DatabaseUnavailable(Exception):
+    """An outage another process of the hub (its worker, ``hub.worker``) met, carried back with its reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def unavailable_reason(error: BaseException) -> str | None:
     """Why ``error`` means the database cannot serve now (a phrase a client may read), or None.
 
@@ -213,6 +229,8 @@ def unavailable_reason(error: BaseException) -> str | None:
     if isinstance(error, BaseExceptionGroup):
         reasons = [unavailable_reason(inner) for inner in error.exceptions]
         return reasons[0] if reasons and all(reasons) else None
+    if isinstance(error, DatabaseUnavailable):
+        return error.reason
     if isinstance(error, PoolTimeout):
         return POOL_EXHAUSTED
     if isinstance(error, DBAPIError):

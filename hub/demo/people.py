@@ -14,6 +14,10 @@ from hub.demo.catalogue import DEPARTMENT_HEAD_POST_CODE, POSTS
 from hub.domain import RaterRole
 
 TEAM_SIZE = 8
+# Three of each, as anonymous ratings are shown only from PERFHUB_MIN_ANONYMOUS_RATERS (default 3) raters of a
+# role: a ratee with fewer direct reports sees their SUBORDINATE ratings withheld, as the rule wants.
+PEER_RATERS = 3
+SUBORDINATE_RATERS = 3
 EARLIER_POST_SHARE = 0.10
 ROOT, SECTION_HEAD, TEAM_LEAD, STAFF = range(4)
 # Days of service before the past cycle, by level: heads have been around longer than their staff.
@@ -93,7 +97,7 @@ def _pick(rng: random.Random, pool: list[int], k: int, excluded: set[int]) -> li
 
 
 def rater_assignments(rng: random.Random, people: People) -> list[Relation]:
-    """One cycle's 360 relations: self, the manager, 2 peers and up to 2 direct reports per employee."""
+    """One cycle's 360 relations: self, the manager, 3 peers and up to 3 direct reports per employee."""
     count = len(people.post)
     reports: list[list[int]] = [[] for _ in range(count)]
     for i, m in enumerate(people.manager):
@@ -114,12 +118,12 @@ def rater_assignments(rng: random.Random, people: People) -> list[Relation]:
         excluded = {i, *reports[i]} | ({boss} if boss is not None else set())
         peers: list[int] = []
         for scope in scopes[i]:
-            found = _pick(rng, pools[(people.level[i], scope)], 2 - len(peers), excluded)
+            found = _pick(rng, pools[(people.level[i], scope)], PEER_RATERS - len(peers), excluded)
             peers += found
             excluded.update(found)
-            if len(peers) == 2:
+            if len(peers) == PEER_RATERS:
                 break
         relations.extend((i, peer, RaterRole.PEER) for peer in peers)
-        subordinates = rng.sample(reports[i], min(2, len(reports[i])))
+        subordinates = rng.sample(reports[i], min(SUBORDINATE_RATERS, len(reports[i])))
         relations.extend((i, s, RaterRole.SUBORDINATE) for s in subordinates)
     return relations

@@ -91,6 +91,70 @@ class CollectReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing the fetched values did."""
+
+    stored: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(slots=True)
+class Collected:
+    """The fetched values, a list per column rather than a dict per value: a cycle's worth of small dicts
+    is made only for the insert, in a worker thread."""
+
+    employee_id: list[int] = field(default_factory=list)
+    indicator_version_id: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    system: list[str] = field(default_factory=list)
+    metric: list[str] = field(default_factory=list)
+    fetched_at: list[dt.datetime] = field(default_factory=list)
+    checksum: list[str] = field(default_factory=list)
+    stale: list[bool] = field(default_factory=list)
+
+    def add(
+        self,
+        employee_id: int,
+        version_id: int,
+        value: float,
+        system: str,
+        metric: str,
+        fetched_at: dt.datetime,
+        checksum: str,
+        stale: bool,
+    ) -> None:
+        self.employee_id.append(employee_id)
+        self.indicator_version_id.append(version_id)
+        self.value.append(value)
+        self.system.append(system)
+        self.metric.append(metric)
+        self.fetched_at.append(fetched_at)
+        self.checksum.append(checksum)
+        self.stale.append(stale)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def rows(self, cycle_id: int) -> list[dict[str, Any]]:
+        """A ``metric_values`` row per value."""
+        columns = (
+            self.employee_id,
+            self.indicator_version_id,
+            self.value,
+            self.system,
+            self.metric,
+            self.fetched_at,
+            self.checksum,
+            self.stale,
+        )
+        names = ("employee_id", "indicator_version_id", "value", "system", "metric", "fetched_at", "checksum", "stale")
+        return [
+            {"cycle_id": cycle_id, **dict(zip(names, values, strict=True))} for values in zip(*columns, strict=True)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
 class _Wanted:
     employee_id: int
     employee_no: str
@@ -185,7 +249,7 @@ async def collect_metrics(
         for (system, metric), people in sorted(wanted.items())
         for chunk in (people[i : i + EMPLOYEES_PER_CALL] for i in range(0, len(people), EMPLOYEES_PER_CALL))
     ]
-    rows: list[dict[str, Any]] = []
+    collected = Collected()
     bar = tqdm(total=len(calls), desc="collect", unit="call", disable=not progress)
 
     async def fetch(system: str, metric: str, chunk: list[_Wanted]) -> None:
@@ -210,36 +274,28 @@ async def collect_metrics(
                 )
                 report.missing.append(Missing(w.employee_no, w.indicator, reason))
                 continue
-            rows.append(
-                {
-                    "cycle_id": cycle_id,
-                    "employee_id": w.employee_id,
-                    "indicator_version_id": w.version_id,
-                    "value": value,
-                    "system": system,
-                    "metric": metric,
-                    "fetched_at": batch.provenance.fetched_at,
-                    "checksum": value_checksum(system, metric, w.employee_no, start, end, value),
-                    "stale": batch.provenance.stale,
-                }
+            checksum = value_checksum(system, metric, w.employee_no, start, end, value)
+            provenance = batch.provenance
+            collected.add(
+                w.employee_id, w.version_id, value, system, metric, provenance.fetched_at, checksum, provenance.stale
             )
 
     try:
         await asyncio.gather(*(fetch(*call) for call in calls))
     finally:
         bar.close()
-    await _store(sessionmaker, cycle_id, rows, report, audit)
+    stored = await store_collected(sessionmaker, cycle_id, collected, audit)
+    report.stored, report.updated, report.unchanged = stored.stored, stored.updated, stored.unchanged
+    report.stale = sum(collected.stale)
     report.missing.sort(key=lambda m: (m.employee_no, m.indicator))
     return report
 
 
-async def _store(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cycle_id: int,
-    rows: list[dict[str, Any]],
-    report: CollectReport,
-    audit: AuditRecorder | None,
-) -> None:
+async def store_collected(
+    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, collected: Collected, audit: AuditRecorder | None
+) -> Stored:
+    """Stores fetched values in one transaction under the cycle's exclusive lock: new ones inserted,
+    changed ones updated in place, unchanged ones left alone; with the audit entry."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         if cycle.state is not CycleState.OPEN:  # it moved on while we were fetching: store nothing
@@ -254,16 +310,14 @@ async def _store(
         existing: dict[tuple[int, int], Any] = {}
         async for found in partitions(session, stored):
             existing.update(((row.employee_id, row.indicator_version_id), row) for row in found)
-        new, changed, unchanged = await asyncio.to_thread(_sort_out, rows, existing)
-        report.unchanged += unchanged
+        new, changed, unchanged = await asyncio.to_thread(_sort_out, collected.rows(cycle_id), existing)
         table = Base.metadata.tables[MetricValue.__tablename__]
         if new:
             await execute_in_chunks(session, insert(table), new)
         if changed:
             await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), changed)
-        report.stored, report.updated = len(new), len(changed)
-        report.stale = sum(1 for row in rows if row["stale"])
         await audit_change(session, audit)
+    return Stored(len(new), len(changed), unchanged)
 
 
 def _sort_out(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, func, tuple_
 
 from hub.db.models import AppraisalResult, Cycle, CycleTransition, IndicatorScore, Rating
 from resolvers.loaders.base import (
@@ -69,13 +69,19 @@ class TransitionsByCycleLoader(RowsByKeyLoader[int]):
 
 
 class RatingsByRateeCycleLoader(SessionLoader[tuple[int, int], list[Record]]):
-    """Ratings received, keyed by (ratee id, cycle id), oldest first."""
+    """Ratings received, keyed by (ratee id, cycle id), by indicator, role, value and comment.
+
+    Never by time or rater: the order of anonymous ratings must not tell which came from whom (the last
+    one in is the colleague who rated late). Rows equal in all four are equal in everything shown.
+    """
 
     async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[list[Record]]:
         statement = (
             select_rows(Rating)
             .where(tuple_(Rating.ratee_id, Rating.cycle_id).in_(set(keys)))
-            .order_by(Rating.submitted_at, Rating.id)
+            .order_by(
+                Rating.indicator_version_id, Rating.role, Rating.value, func.coalesce(Rating.comment, ""), Rating.id
+            )
         )
         grouped: dict[tuple[int, int], list[Record]] = {key: [] for key in keys}
         for row in await self.fetch(statement):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Department, Employee
+from hub.db.models import Employee
 from hub.demo.organisation import SeedSummary
 from hub.operations.scoring import score_cycle
 
@@ -19,7 +21,7 @@ class Org:
 
     manager_no: str
     manager_id: int
-    team: frozenset[int]  # what the manager may see: subtree, direct reports, themselves
+    team: frozenset[int]  # what the manager may see: their reporting line (everyone below them) and themselves
     staff_no: str
     staff_id: int
     outsider_id: int  # outside the manager's scope
@@ -27,12 +29,13 @@ class Org:
     unpublished_cycle: int
 
 
-async def _subtree(session: AsyncSession, root: int) -> set[int]:
-    found, frontier = {root}, {root}
+def _below(people: Sequence[Any], boss: int) -> set[int]:
+    """Everyone under ``boss`` in the manager chain, at any depth."""
+    found: set[int] = set()
+    frontier = {boss}
     while frontier:
-        children = set((await session.scalars(select(Department.id).where(Department.parent_id.in_(frontier)))).all())
-        frontier = children - found
-        found |= children
+        frontier = {p.id for p in people if p.manager_id in frontier} - found
+        found |= frontier
     return found
 
 
@@ -49,8 +52,7 @@ async def org(sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummar
         # A section head: reports to the root and has reports of their own.
         heads = [p for p in people if p.manager_id == root.id and any(q.manager_id == p.id for q in people)]
         head = heads[0]
-        departments = await _subtree(session, head.department_id)
-        team = {p.id for p in people if p.department_id in departments or p.manager_id == head.id} | {head.id}
+        team = _below(people, head.id) | {head.id}
         staff = next(p for p in people if p.id in team and p.id != head.id)
         outsider = next(p for p in people if p.id not in team)
     return Org(

@@ -65,6 +65,9 @@ _NULLABLE_NOW = (
     "Field Query.scoreStatistics changed type from [ScoreGroup!]! to [ScoreGroup!].",
 )
 ACKNOWLEDGED_BREAKS: dict[str, str] = {change: DENIED_MEANS_NULL for change in _NULLABLE_NOW}
+ACKNOWLEDGED_BREAKS["Field ReceivedRating.submittedAt changed type from DateTime! to DateTime."] = (
+    "0.2.0: an anonymous (peer, subordinate) rating carries no timestamp, which could tell who rated (issue 11)"
+)
 
 
 def release_version(name: str) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ from hub.db.models import (
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory, RaterRole
 from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
-from hub.operations.ratings import RatingRecord, assign_rater, ratings_for_ratee, submit_rating
+from hub.operations.ratings import ANONYMOUS_ROLES, RatingRecord, assign_rater, ratings_for_ratee, submit_rating
 from tests.conftest import TODAY
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -237,7 +237,8 @@ async def test_peer_rater_is_hidden_unless_revealed(sessionmaker: Sessions, seed
     )
     assert any(v.comment == "Helpful." and v.rater_id is None for v in hidden)
     assert any(v.comment == "Helpful." and v.rater_id == peer for v in shown)
-    assert all(v.rater_id is not None for v in hidden if v.role is not RaterRole.PEER)
+    # Subordinates are anonymous too; self and manager raters are not.
+    assert all(v.rater_id is not None for v in hidden if v.role not in ANONYMOUS_ROLES)
 
 
 async def test_assigned_peer_can_rate(sessionmaker: Sessions, seeded: SeedSummary) -> None:

@@ -1,0 +1,61 @@
+"""Anonymous raters in a crowd: which of a ratee's ratings a reader other than HR may see.
+
+Peer and subordinate raters are anonymous (``hub.operations.ratings.ANONYMOUS_ROLES``), but anonymity
+hides nobody when the role has one or two raters: a manager with one direct report knows who wrote
+every SUBORDINATE rating. So the ratings of an anonymous role reach the ratee and their managers only
+when at least ``PERFHUB_MIN_ANONYMOUS_RATERS`` distinct raters of that role rated the ratee in the
+cycle; below that the role is withheld and only its number of raters is told. While the cycle is OPEN
+every anonymous role is withheld: a list read before and after one more rating arrived would single out
+that rating, and with it whoever the reader knows rated last. Scoring is not affected: the engine uses
+every rating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hub.domain import RaterRole
+from hub.operations.ratings import ANONYMOUS_ROLES
+from resolvers.loaders.base import Record
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldRole:
+    """An anonymous rater role whose ratings are left out, and why."""
+
+    role: RaterRole
+    raters: int
+    minimum_raters: int
+    cycle_open: bool = False
+
+    @property
+    def reason(self) -> str:
+        if self.raters < self.minimum_raters:
+            return (
+                f"{self.role.value} ratings come from fewer than {self.minimum_raters} distinct raters "
+                f"({self.raters}): shown, they would identify the rater"
+            )
+        return (
+            f"{self.role.value} ratings are shown once the cycle stops taking ratings: read as they arrive, "
+            "each new one would identify its rater"
+        )
+
+
+def withheld_roles(ratings: Sequence[Record], minimum_raters: int, *, cycle_open: bool) -> list[WithheldRole]:
+    """The anonymous roles of a ratee's ratings (one ratee, one cycle) that are withheld: all of them while the
+    cycle is open, else those that fewer than the minimum rated."""
+    raters: dict[RaterRole, set[int]] = {}
+    for rating in ratings:
+        if rating.role in ANONYMOUS_ROLES:
+            raters.setdefault(rating.role, set()).add(rating.rater_id)
+    return [
+        WithheldRole(role, len(raters[role]), minimum_raters, cycle_open)
+        for role in sorted(raters)
+        if cycle_open or len(raters[role]) < minimum_raters
+    ]
+
+
+def without_withheld(ratings: Sequence[Record], withheld: Sequence[WithheldRole]) -> list[Record]:
+    hidden = {w.role for w in withheld}
+    return [rating for rating in ratings if rating.role not in hidden]
