@@ -149,7 +149,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        request.state.request_id = guards.request_id(request.headers.get("x-request-id"))
+        request.state.request_id = guards.request_id()
+        request.state.client_request_id = guards.client_request_id(request.headers.get("x-request-id"))
         response: Response
         try:
             request.state.principal = await self.authenticate(request.headers.get("authorization"))
@@ -163,10 +164,19 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.
             reason = unavailable_reason(error)
             if reason is not None:  # not a defect: the database is away
-                log.warning("database unavailable (request id %s): %s", request.state.request_id, reason)
+                log.warning(
+                    "database unavailable (request id %s, client's %s): %s",
+                    request.state.request_id,
+                    request.state.client_request_id or "-",
+                    reason,
+                )
                 response = _database_unavailable(request, reason)
             else:
-                log.exception("unexpected error (request id %s)", request.state.request_id)
+                log.exception(
+                    "unexpected error (request id %s, client's %s)",
+                    request.state.request_id,
+                    request.state.client_request_id or "-",
+                )
                 response = guards.error_response(
                     500, f"Unexpected error (request id {request.state.request_id})", "INTERNAL_SERVER_ERROR"
                 )
@@ -203,9 +213,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         resources: Resources = request.app.state.resources
         # HTTP requests got theirs in __call__, so that an error escaping execution names the same id.
-        request_id = getattr(request.state, "request_id", None) or guards.request_id(
-            request.headers.get("x-request-id")
-        )
+        request_id = getattr(request.state, "request_id", None) or guards.request_id()
+        client_request_id = guards.client_request_id(request.headers.get("x-request-id"))
         if isinstance(request, WebSocket):
             # The principal arrives with connection_init: see on_ws_connect.
             return Context(
@@ -215,6 +224,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 worker=resources.worker,
                 today=self.clock(),
                 request_id=request_id,
+                client_request_id=client_request_id,
                 request=request,
                 response=response,
             )
@@ -228,6 +238,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             today=self.clock(),
             principal=request.state.principal,
             request_id=request_id,
+            client_request_id=client_request_id,
             request=request,
             response=response,
         )

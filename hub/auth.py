@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
 import os
 import secrets
 from collections.abc import Iterable
@@ -77,6 +78,8 @@ MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 8192
 """Longer bearer values are refused before any decoding work."""
 SECRET_FILE_SUFFIX = ".jwt-secret"
+MAX_SUBJECT_CHARS = 200
+"""The longest ``sub`` (and ``employee_no``) accepted: the audit's subject column holds 200 characters."""
 
 log = logging.getLogger("perfhub.auth")
 
@@ -91,6 +94,10 @@ class AuthenticationError(Exception):
 
 class AuthConfigurationError(Exception):
     """No key to verify tokens with, or an unusable one: the hub must not start."""
+
+
+class TokenTooLong(ValueError):
+    """A token asked for with a lifetime past the maximum the hub accepts."""
 
 
 def secret_file_path(settings: Settings) -> Path | None:
@@ -141,7 +148,41 @@ def _process_secret() -> bytes:
     return secrets.token_urlsafe(48).encode()
 
 
-def _claims_to_principal(claims: dict[str, Any]) -> Principal:
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """A NumericDate claim (RFC 7519 2) as seconds since the epoch, None when absent.
+
+    PyJWT reads ``exp``, ``iat`` and ``nbf`` with ``int()``, so the string ``"1700000000"`` and ``true``
+    pass its checks; the Principal, which only believes numbers, then had no expiry, and a WebSocket
+    held by such a token never expired. Only a JSON number is a date here, on every transport.
+    """
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AuthenticationError("invalid claims")
+    return float(value)
+
+
+def _check_lifetime(claims: dict[str, Any], max_ttl_seconds: int, leeway_seconds: float) -> dt.datetime:
+    """The token's expiry, once its claims are numbers and its lifetime is within the maximum.
+
+    The lifetime is ``exp - iat``; a token without ``iat`` is judged by what is left of it, ``exp - now``.
+    """
+    expiry = _numeric_date(claims, "exp")
+    issued = _numeric_date(claims, "iat")
+    _numeric_date(claims, "nbf")
+    if expiry is None:
+        raise AuthenticationError("invalid claims")
+    start = issued if issued is not None else dt.datetime.now(dt.UTC).timestamp()
+    if expiry - start > max_ttl_seconds + (0 if issued is not None else leeway_seconds):
+        raise AuthenticationError("token lifetime exceeds the maximum")
+    try:
+        return dt.datetime.fromtimestamp(expiry, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise AuthenticationError("invalid claims") from None
+
+
+def _claims_to_principal(claims: dict[str, Any], expires_at: dt.datetime) -> Principal:
     subject = claims.get("sub")
     roles = claims.get("roles")
     employee_number = claims.get("employee_no")
@@ -149,6 +190,9 @@ def _claims_to_principal(claims: dict[str, Any]) -> Principal:
     if not isinstance(subject, str) or not subject or not isinstance(roles, list) or not roles:
         raise AuthenticationError("invalid claims")
     if employee_number is not None and not isinstance(employee_number, str):
+        raise AuthenticationError("invalid claims")
+    # What the audit stores of a principal is bounded: an entry must never fail for the token's size.
+    if len(subject) > MAX_SUBJECT_CHARS or (employee_number is not None and len(employee_number) > MAX_SUBJECT_CHARS):
         raise AuthenticationError("invalid claims")
     if not isinstance(grants, list):
         raise AuthenticationError("invalid claims")
@@ -160,13 +204,12 @@ def _claims_to_principal(claims: dict[str, Any]) -> Principal:
         parsed_grants = frozenset(Grant(grant) for grant in grants)
     except ValueError:
         raise AuthenticationError("unknown grant") from None
-    expiry = claims.get("exp")
     return Principal(
         subject=subject,
         roles=parsed_roles,
         employee_number=employee_number,
         grants=parsed_grants,
-        expires_at=dt.datetime.fromtimestamp(expiry, dt.UTC) if isinstance(expiry, int | float) else None,
+        expires_at=expires_at,
     )
 
 
@@ -244,7 +287,8 @@ class Authenticator:
         except jwt.PyJWKClientError as error:  # the key set could not be fetched or has no such key
             log.warning("JWKS lookup failed: %s", error)
             raise AuthenticationError("unknown signing key") from None
-        return _claims_to_principal(claims)
+        expires_at = _check_lifetime(claims, self.settings.max_token_ttl_seconds, self.settings.jwt_leeway_seconds)
+        return _claims_to_principal(claims, expires_at)
 
     def _key_for(self, algorithm: object, kid: object) -> PyJWK | bytes:
         if isinstance(algorithm, str) and algorithm in self._hmac_algorithms and self._secret is not None:
@@ -283,7 +327,16 @@ def issue_token(
     ttl: int | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """An HS256 token for the demo and for tests, signed with the secret the hub verifies with."""
+    """An HS256 token for the demo and for tests, signed with the secret the hub verifies with.
+
+    Raises TokenTooLong for a lifetime past ``PERFHUB_MAX_TOKEN_TTL_SECONDS``: the hub would refuse it.
+    """
+    lifetime = settings.token_ttl_seconds if ttl is None else ttl
+    if lifetime > settings.max_token_ttl_seconds:
+        raise TokenTooLong(
+            f"a token may live at most {settings.max_token_ttl_seconds} s (PERFHUB_MAX_TOKEN_TTL_SECONDS); "
+            f"asked for {lifetime} s"
+        )
     secret = resolve_secret(settings)
     if secret is None:
         raise AuthConfigurationError("perfhub signs tokens with HS256 only: set PERFHUB_JWT_SECRET or use demo mode")
@@ -293,7 +346,7 @@ def issue_token(
         "aud": settings.jwt_audience,
         "sub": subject or employee_number or f"demo-{role.value}",
         "iat": issued,
-        "exp": issued + dt.timedelta(seconds=settings.token_ttl_seconds if ttl is None else ttl),
+        "exp": issued + dt.timedelta(seconds=lifetime),
         "roles": [role.value],
         "grants": sorted(Grant(grant).value for grant in grants),
     }

@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +25,7 @@ from hub.auth import (
     Authenticator,
     Grant,
     Role,
+    TokenTooLong,
     issue_token,
     secret_file_path,
 )
@@ -32,11 +33,16 @@ from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.db.models import Department, Employee, utcnow
-from hub.operations.audit import AuditRecorder, audit_every_commit, audit_failure, operator_audit
+from hub.operations.audit import OK, AuditRecorder, audit_every_commit, audit_failure, operator_audit
 from hub.operations.errors import OperationError
 from hub.systems import business_systems, configured_systems, open_systems
 
 T = TypeVar("T")
+
+USAGE_ERROR = 2
+"""The exit code of a command refused for what it was given (arguments, a file), as argparse's own."""
+MAX_KEY = 2**31 - 1
+"""Keys are INTEGER columns, 32-bit on PostgreSQL: a larger cycle id failed in the driver, with a traceback."""
 
 
 async def _migrate(settings: Settings) -> None:
@@ -243,6 +249,9 @@ def token(args: argparse.Namespace) -> int:
     except AuthConfigurationError as error:
         print(f"perfhub token: {error}", file=sys.stderr)
         return 1
+    except TokenTooLong as error:  # the hub would refuse it
+        print(f"perfhub token: {error}", file=sys.stderr)
+        return USAGE_ERROR
     ttl = settings.token_ttl_seconds if args.ttl is None else args.ttl
     who = f" for employee {args.employee}" if args.employee else ""
     print(f"perfhub: token for role {args.role}{who}, valid {ttl} s; send it as 'Authorization: Bearer <token>'")
@@ -250,8 +259,19 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _migrate_audited(settings: Settings) -> None:
+    """``perfhub migrate``: the operator changes the database's schema, so the audit names them (once the
+    audit's table is there: the entry is written after the migration)."""
+    await _migrate(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await operator_audit("migrate").record_alone(create_sessionmaker(engine), OK)
+    finally:
+        await engine.dispose()
+
+
 def migrate(args: argparse.Namespace) -> int:
-    asyncio.run(_migrate(_settings(args)))
+    asyncio.run(_migrate_audited(_settings(args)))
     print("perfhub: database migrated to the latest revision")
     return 0
 
@@ -309,11 +329,22 @@ def compute(args: argparse.Namespace) -> int:
         return _fail("compute", error)
 
 
+def _unreadable(error: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in one line without the traceback."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); save it as UTF-8"
+    return error.strerror or type(error).__name__
+
+
 def import_metrics(args: argparse.Namespace) -> int:
     """Imports measured values from a CSV file into an OPEN cycle: every row or none."""
     from hub.operations.metrics import import_metric_values
 
-    text = Path(args.file).read_text(encoding="utf-8-sig")
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"perfhub import-metrics: {args.file}: {_unreadable(error)}", file=sys.stderr)
+        return USAGE_ERROR
     recorder = operator_audit("import-metrics", f"cycle:{args.cycle}")
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -382,10 +413,40 @@ def _grants(text: str) -> list[Grant]:
         raise argparse.ArgumentTypeError(f"unknown grant in {text!r}") from None
 
 
+def _key(text: str) -> int:
+    """A row id given on the command line: what a database key can hold (32-bit on PostgreSQL)."""
+    try:
+        key = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= key <= MAX_KEY:
+        raise argparse.ArgumentTypeError(f"{text} is not an id (1 to {MAX_KEY})")
+    return key
+
+
+MAX_ACTOR_CHARS = 200
+"""The workflow trail's ``actor`` column holds 200 characters."""
+
+
+def _actor(text: str) -> str:
+    """A name for the workflow trail: printable, at most the column's width (a longer one failed in the driver)."""
+    if not text.strip() or not text.isprintable() or len(text) > MAX_ACTOR_CHARS:
+        raise argparse.ArgumentTypeError(f"must be printable text of 1 to {MAX_ACTOR_CHARS} characters")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's, but an error is one line naming the command and the reason (exit code 2), not the usage
+    block: the same shape as every other refusal of the command line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="perfhub", description="perfhub: the performance data hub")
+    parser = _Parser(prog="perfhub", description="perfhub: the performance data hub")
     parser.add_argument("--database-url", help="overrides PERFHUB_DATABASE_URL")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve_parser = commands.add_parser("serve", help="run the hub (migrates, seeds the demo on first start)")
     serve_parser.add_argument("--host")
@@ -408,7 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_grants,
         help=f"extra grants, comma-separated or repeated: {', '.join(grant.value for grant in Grant)}",
     )
-    token_parser.add_argument("--ttl", type=int, help="seconds the token is valid (default PERFHUB_TOKEN_TTL_SECONDS)")
+    token_parser.add_argument(
+        "--ttl",
+        type=int,
+        help="seconds the token is valid (default PERFHUB_TOKEN_TTL_SECONDS, at most PERFHUB_MAX_TOKEN_TTL_SECONDS)",
+    )
     token_parser.set_defaults(handler=token)
 
     seed_parser = commands.add_parser("seed", help="build the demo organisation in an empty database")
@@ -417,20 +482,21 @@ def build_parser() -> argparse.ArgumentParser:
     seed_parser.set_defaults(handler=seed)
 
     compute_parser = commands.add_parser("compute", help="score an OPEN cycle (OPEN -> SCORED)")
-    compute_parser.add_argument("cycle", type=int, help="the cycle id")
+    compute_parser.add_argument("cycle", type=_key, help="the cycle id")
     compute_parser.add_argument(
         "--actor",
+        type=_actor,
         help="who the cycle's workflow trail names (default: cli:<user>; the access audit always names the user)",
     )
     compute_parser.set_defaults(handler=compute)
 
     import_parser = commands.add_parser("import-metrics", help="import measured values from CSV into a cycle")
     import_parser.add_argument("file", help="CSV: employee_no,indicator,value[,fetched_at]")
-    import_parser.add_argument("--cycle", type=int, required=True, help="the cycle id (must be OPEN)")
+    import_parser.add_argument("--cycle", type=_key, required=True, help="the cycle id (must be OPEN)")
     import_parser.set_defaults(handler=import_metrics)
 
     collect_parser = commands.add_parser("collect", help="pull an OPEN cycle's extension values from the systems")
-    collect_parser.add_argument("cycle", type=int, help="the cycle id")
+    collect_parser.add_argument("cycle", type=_key, help="the cycle id")
     collect_parser.add_argument("--systems", help="a systems file (TOML); default: PERFHUB_SYSTEMS_FILE or the demo")
     collect_parser.set_defaults(handler=collect)
 

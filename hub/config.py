@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.appraisal import GradeBands
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
     token_ttl_seconds: int = 8 * 3600
     """Lifetime of the tokens ``perfhub token`` and ``perfhub serve`` print."""
+    max_token_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    """The longest lifetime of a token the hub accepts (``exp - iat``; ``exp - now`` without ``iat``): a stolen
+    token is good for at most this long. ``perfhub token`` refuses to mint a longer one."""
 
     # Limits on abusive requests.
     rate_limit_per_second: float = 20.0
@@ -100,6 +103,13 @@ class Settings(BaseSettings):
     min_anonymous_raters: int = Field(default=3, ge=1)
     """Peer and subordinate ratings reach the ratee and their managers only when at least this many distinct
     raters of the role rated (per ratee and cycle): fewer, and the ratee could tell who wrote them."""
+
+    @model_validator(mode="after")
+    def _tokens_within_their_maximum(self) -> Settings:
+        # The tokens perfhub serve prints must be tokens it accepts.
+        if self.token_ttl_seconds > self.max_token_ttl_seconds:
+            raise ValueError("PERFHUB_TOKEN_TTL_SECONDS must not exceed PERFHUB_MAX_TOKEN_TTL_SECONDS")
+        return self
 
     def bands(self) -> GradeBands:
         """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""

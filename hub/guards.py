@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 JSON = "application/json"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_NOT_IN_REQUEST_ID = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def error_response(
@@ -58,11 +59,22 @@ def rate_limited(retry_after: float) -> Response:
     )
 
 
-def request_id(header: str | None) -> str:
-    """The caller's X-Request-Id when it is a sane token (it goes into logs), else a fresh one."""
-    if header and _REQUEST_ID.fullmatch(header):
-        return header
+def request_id() -> str:
+    """The hub's own id of a request: what the audit, the logs, error messages and the X-Request-Id answer name.
+
+    Never the caller's: an id the caller chooses could name another request's entries, or many requests alike.
+    """
     return uuid.uuid4().hex
+
+
+def client_request_id(header: str | None) -> str | None:
+    """The caller's X-Request-Id, bounded, as the audit and the logs keep it beside the hub's own; None without
+    one. A header that is no sane token keeps its first 64 characters, the others replaced by ``_``."""
+    if not header:
+        return None
+    if _REQUEST_ID.fullmatch(header):
+        return header
+    return _NOT_IN_REQUEST_ID.sub("_", header[:64])
 
 
 def is_introspection_only(query: str | None, *, max_tokens: int) -> bool:

@@ -26,6 +26,7 @@ from resolvers.payloads import Failure, ImportFailure
 OK = audit_log.OK
 DENIED = audit_log.DENIED
 ERROR = audit_log.ERROR
+bounded = audit_log.bounded
 
 # The recorder of the mutation field being resolved. A context variable, not a Context attribute: a
 # WebSocket's operations share one Context and may run side by side, each in its own task, while
@@ -37,7 +38,11 @@ _pending: ContextVar[AuditRecorder | None] = ContextVar("perfhub_mutation_audit"
 def mutation_audit(context: Context, operation: str, ids: list[str]) -> Iterator[AuditRecorder]:
     """The recorder of one mutation call, handed to its operation (:func:`pending`) while it runs."""
     recorder = AuditRecorder.for_principal(
-        context.principal, operation=operation, request_id=context.request_id, ids=ids
+        context.principal,
+        operation=operation,
+        request_id=context.request_id,
+        client_request_id=context.client_request_id,
+        ids=ids,
     )
     token = _pending.set(recorder)
     try:
@@ -66,13 +71,14 @@ def outcome_of(result: Any) -> str:
 
 
 def _ids_in(name: str, value: Any) -> Iterator[str]:
-    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects."""
+    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects; an id as the
+    caller sent it, so bounded (``audit_log.bounded``): what does not parse is kept in part, with its length."""
     if value is None:
         return
     if name.endswith("_id") and isinstance(value, str | int):
-        yield f"{name[:-3]}:{value}"
+        yield f"{name[:-3]}:{audit_log.bounded(str(value))}"
     elif name.endswith("_ids") and isinstance(value, list | tuple):
-        yield from (f"{name[:-4]}:{item}" for item in value)
+        yield from (f"{name[:-4]}:{audit_log.bounded(str(item))}" for item in value)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
             yield from _ids_in(field.name, getattr(value, field.name))
@@ -80,7 +86,7 @@ def _ids_in(name: str, value: Any) -> Iterator[str]:
 
 def touched_ids(arguments: Mapping[str, Any], result: Any) -> list[str]:
     """The ids a mutation was asked to touch, and those of the rows its success record carries."""
-    ids = [found for name, value in arguments.items() for found in _ids_in(name, value)]
+    ids = audit_log.bounded_ids(found for name, value in arguments.items() for found in _ids_in(name, value))
     if dataclasses.is_dataclass(result) and not isinstance(result, Failure | ImportFailure | type):
         for field in dataclasses.fields(result):
             row_id = getattr(getattr(result, field.name), "id", None)

@@ -25,6 +25,9 @@ class Context:
     today: dt.date
     principal: Principal = ANONYMOUS
     request_id: str = ""
+    """The hub's own id of the request (or socket): the audit's request id, named in logs and error messages."""
+    client_request_id: str | None = None
+    """The X-Request-Id the caller sent, bounded (``hub.guards.client_request_id``); kept beside the hub's own."""
     # Set by the HTTP integration; strawberry reads status codes and headers from them.
     request: Any = None
     response: Any = None
@@ -54,6 +57,7 @@ class Context:
             self.systems,
             on_compensation_read=self._audit_compensation_read,
             on_ratings_read=self._audit_ratings_read,
+            on_denied_read=self._audit_denied_reads,
         )
 
     async def audit(self, operation: str, ids: list[str], outcome: str) -> None:
@@ -65,6 +69,7 @@ class Context:
             ids=ids,
             outcome=outcome,
             request_id=self.request_id,
+            client_request_id=self.client_request_id,
         )
 
     async def _audit_ratings_read(self, reads: list[str]) -> None:
@@ -72,6 +77,16 @@ class Context:
         employees, cycles = zip(*(read.split("@", 1) for read in reads), strict=True)
         ids = sorted(set(cycles)) + list(dict.fromkeys(employees))
         await self.audit("Employee.ratingsReceived", ids, audit_log.OK)
+
+    async def _audit_denied_reads(self, reads: list[str]) -> None:
+        """One ``denied`` entry per field for a batch of ``Type.field|id`` refusals (a page of fifty employees
+        whose compensation an analyst asked for is one entry naming the fifty)."""
+        by_field: dict[str, list[str]] = {}
+        for read in reads:
+            field, _, touched = read.partition("|")
+            by_field.setdefault(field, []).append(touched)
+        for field, ids in by_field.items():
+            await self.audit(field, ids, audit_log.DENIED)
 
     async def _audit_compensation_read(self, employee_numbers: list[str]) -> None:
         ids = [f"employee_no:{number}" for number in employee_numbers]

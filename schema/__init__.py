@@ -17,6 +17,7 @@ from strawberry.extensions import (
 
 from hub.config import Settings
 from schema.events import Subscription
+from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
 from schema.masking import MaskUnexpectedErrors, PerfhubSchema
 from schema.mutation import Mutation
@@ -58,6 +59,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=512),
         OperationGuard,
+        InputChecks,
         partial(CostLimiter, cost),
         MaskUnexpectedErrors,
     ]

@@ -20,7 +20,13 @@ class AuditEntry:
     )
     ids: list[str] = strawberry.field(description="What was touched, as kind:id.")
     outcome: str = strawberry.field(description="ok, denied, or the failure's code.")
-    request_id: str
+    request_id: str = strawberry.field(
+        description="The hub's own id of the request, as its X-Request-Id answer, logs and error messages name it."
+    )
+    client_request_id: str | None = strawberry.field(
+        description="The X-Request-Id the caller sent, if any (at most 64 characters): the caller's own label, "
+        "which may name anything; null without one."
+    )
 
 
 @strawberry.type

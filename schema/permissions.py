@@ -38,6 +38,8 @@ class Rule:
     own: frozenset[Role] = frozenset()
     names: bool = False
     """Also admits whoever sees every name (analysts with the names grant)."""
+    audit_denials: bool = False
+    """A refused read of the field is written to the access audit (compensation, ratings)."""
 
     def allows(self, source: Any, info: Info) -> bool:
         context = info.context
@@ -79,7 +81,11 @@ NAMES = Rule(
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
     names=True,
 )
-COMPENSATION = Rule(_roles(Role.HR_ADMIN, Role.PAYROLL), "hr_admin and payroll only; every read is audited.")
+COMPENSATION = Rule(
+    _roles(Role.HR_ADMIN, Role.PAYROLL),
+    "hr_admin and payroll only; every read, and every refused attempt, is audited.",
+    audit_denials=True,
+)
 TRAINING_RECORDS = Rule(
     _roles(Role.HR_ADMIN, Role.TRAINING),
     "hr_admin, training; an employee their own, a manager their people's.",
@@ -89,8 +95,10 @@ RATINGS = Rule(
     _roles(Role.HR_ADMIN),
     "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
     "subordinate raters stay anonymous, and only hr_admin sees their ratings when fewer than "
-    "PERFHUB_MIN_ANONYMOUS_RATERS rated or the cycle is OPEN; reading another person's ratings is audited.",
+    "PERFHUB_MIN_ANONYMOUS_RATERS rated or the cycle is OPEN; reading another person's ratings is audited, "
+    "and so is every refused attempt.",
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
+    audit_denials=True,
 )
 STATISTICS = Rule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
@@ -146,9 +154,31 @@ class Audited(FieldExtension):
         return result
 
 
+class AuditedDenial(FieldExtension):
+    """Writes a refused read of an audited field (compensation, ratings) to the access audit before the
+    refusal is answered: who asked for whose data is what an insider probing the rules leaves behind.
+
+    Refusals of one request join one entry per field (``Loaders.denied_read_audit``), not one per row.
+    """
+
+    async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except GraphQLError as error:
+            if (error.extensions or {}).get("code") == "FORBIDDEN":
+                touched = f"employee:{getattr(source, 'id', '-')}"
+                cycle = kwargs.get("cycle_id")
+                if cycle is not None:
+                    touched += f"@cycle:{audit.bounded(str(cycle))}"
+                field = f"{info.path.typename}.{info.field_name}"
+                await info.context.loaders.denied_read_audit.load(f"{field}|{touched}")
+            raise
+
+
 def enforce(rule: Rule, name: str) -> list[FieldExtension]:
-    """The field extensions that enforce ``rule`` on the field called ``name``."""
-    return [PermissionExtension([RuleCheck(rule, name)], use_directives=False)]
+    """The field extensions that enforce ``rule`` on the field called ``name`` (the last is the outermost)."""
+    permission: list[FieldExtension] = [PermissionExtension([RuleCheck(rule, name)], use_directives=False)]
+    return [*permission, AuditedDenial()] if rule.audit_denials else permission
 
 
 def guarded(rule: Rule, name: str, description: str | None = None, **options: Any) -> Any:

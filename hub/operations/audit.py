@@ -28,6 +28,10 @@ ERROR = "error"
 """An unexpected failure: the caller saw a masked error; nothing was written."""
 OPERATOR_ROLE = "cli"
 """The role the audit names for a person running ``perfhub`` at the command line."""
+MAX_AUDITED_CHARS = 64
+"""The most of a caller's value (an id, an argument) an entry keeps; the rest is counted, not stored."""
+MAX_AUDITED_IDS = 100
+"""The most ids an entry keeps from a caller's arguments; the rest are counted."""
 
 T = TypeVar("T")
 
@@ -41,18 +45,32 @@ class AuditRecorder:
     """
 
     def __init__(
-        self, *, subject: str, roles: Iterable[str], operation: str, request_id: str, ids: Iterable[str] = ()
+        self,
+        *,
+        subject: str,
+        roles: Iterable[str],
+        operation: str,
+        request_id: str,
+        ids: Iterable[str] = (),
+        client_request_id: str | None = None,
     ) -> None:
         self.subject = subject
         self.roles = ",".join(sorted(roles))
         self.operation = operation
         self.request_id = request_id
+        self.client_request_id = client_request_id
         self.ids = list(ids)
         self.committed = False
 
     @classmethod
     def for_principal(
-        cls, principal: Principal, *, operation: str, request_id: str, ids: Iterable[str] = ()
+        cls,
+        principal: Principal,
+        *,
+        operation: str,
+        request_id: str,
+        ids: Iterable[str] = (),
+        client_request_id: str | None = None,
     ) -> AuditRecorder:
         return cls(
             subject=principal.subject,
@@ -60,6 +78,7 @@ class AuditRecorder:
             operation=operation,
             request_id=request_id,
             ids=ids,
+            client_request_id=client_request_id,
         )
 
     def values(self, outcome: str, ids: Iterable[str] = ()) -> dict[str, Any]:
@@ -71,6 +90,7 @@ class AuditRecorder:
             "ids": sorted({*self.ids, *ids}),
             "outcome": outcome,
             "request_id": self.request_id,
+            "client_request_id": self.client_request_id,
         }
 
     async def record(self, session: AsyncSession, *ids: str) -> None:
@@ -88,6 +108,27 @@ class AuditRecorder:
         """Writes the entry of a call that changed nothing, in a transaction of its own."""
         async with sessionmaker.begin() as session:
             await session.execute(insert(AuditEntry).values(**self.values(outcome, ids)))
+
+
+def bounded(value: str, limit: int = MAX_AUDITED_CHARS) -> str:
+    """A caller's value as an entry keeps it: verbatim when short and printable; else its first ``limit``
+    characters, escaped (no NUL, control character or lone surrogate reaches the database), and its length.
+
+    The audit records what callers send, so a caller must not choose how much it stores: forty denied
+    mutations with a 1 MB id once grew the database by 38 MB.
+    """
+    head = value[:limit]
+    if len(value) <= limit and head.isprintable():
+        return value
+    return f"{ascii(head)[1:-1]}...({len(value)} chars)"
+
+
+def bounded_ids(ids: Iterable[str], limit: int = MAX_AUDITED_IDS) -> list[str]:
+    """At most ``limit`` ids, then one that counts the others."""
+    kept = list(ids)
+    if len(kept) <= limit:
+        return kept
+    return [*kept[:limit], f"...and {len(kept) - limit} more"]
 
 
 def operator() -> str:
@@ -153,7 +194,10 @@ async def record_access(
     ids: Iterable[str],
     outcome: str,
     request_id: str,
+    client_request_id: str | None = None,
 ) -> None:
     """Appends one entry in a transaction of its own: a read, or a call that changed nothing."""
-    recorder = AuditRecorder.for_principal(principal, operation=operation, request_id=request_id, ids=ids)
+    recorder = AuditRecorder.for_principal(
+        principal, operation=operation, request_id=request_id, ids=ids, client_request_id=client_request_id
+    )
     await recorder.record_alone(sessionmaker, outcome)

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import io
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,15 +101,22 @@ def _header_problems(header: list[str]) -> list[str]:
     return problems
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""ASCII decimal notation. Python's float() also reads ``1_0``, ``nan``, ``inf`` and Arabic-Indic or
+full-width digits, none of which a measuring system means as a number here."""
+
+
 def _value(text: str) -> float | str:
-    """The value as a finite number, or what is wrong with it."""
+    """The value as a finite number in ASCII decimal notation, or what is wrong with it."""
     if not text:
         return "value is empty"
     try:
         value = float(text)
     except ValueError:
         return f"value {text!r} is not a number"
-    return value if math.isfinite(value) else f"value {text!r} is not a finite number"
+    if not math.isfinite(value):
+        return f"value {text!r} is not a finite number"
+    return value if _DECIMAL.fullmatch(text) else f"value {text!r} is not a number"
 
 
 def _fetched_at(text: str, now: dt.datetime) -> dt.datetime | str:
@@ -119,7 +127,13 @@ def _fetched_at(text: str, now: dt.datetime) -> dt.datetime | str:
         at = dt.datetime.fromisoformat(text)
     except ValueError:
         return f"fetched_at {text!r} is not an ISO 8601 timestamp"
-    return at if at.tzinfo is not None else f"fetched_at {text!r} has no timezone"
+    if at.tzinfo is None:
+        return f"fetched_at {text!r} has no timezone"
+    try:
+        # Stored in UTC: a time at the edge of the calendar with an offset has no UTC equivalent.
+        return at.astimezone(dt.UTC)
+    except OverflowError:
+        return f"fetched_at {text!r} is out of range"
 
 
 def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:

@@ -61,6 +61,7 @@ class Loaders:
         systems: LinkedSystems | None = None,
         on_compensation_read: OnRead | None = None,
         on_ratings_read: OnRead | None = None,
+        on_denied_read: OnRead | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._today = today
@@ -68,11 +69,17 @@ class Loaders:
         self._systems = systems
         self._on_compensation_read = on_compensation_read or _nothing
         self._on_ratings_read = on_ratings_read or _nothing
+        self._on_denied_read = on_denied_read or _nothing
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:
         """Keys ``employee:ID@cycle:ID``: reads of other people's ratings, one audit entry per batch."""
         return ReadAuditLoader(self._on_ratings_read)
+
+    @cached_property
+    def denied_read_audit(self) -> ReadAuditLoader:
+        """Keys ``Type.field|id``: refused reads of audited fields, one audit entry per field and batch."""
+        return ReadAuditLoader(self._on_denied_read)
 
     @cached_property
     def department_by_id(self) -> DepartmentByIdLoader:

@@ -139,12 +139,14 @@ async def test_every_role_is_authenticated(app_client: GraphQLClient) -> None:
         assert body == {"data": {"__typename": "Query"}}
 
 
-async def test_request_id_is_echoed(app_client: GraphQLClient) -> None:
-    """The X-Request-Id a caller sends (or a fresh one) comes back, to find the request in the logs."""
+async def test_the_request_id_is_the_hubs_own(app_client: GraphQLClient) -> None:
+    """Every answer names the hub's own request id, to find the request in the logs; never the caller's
+    X-Request-Id, which the audit keeps beside it (tests/insider/test_audit_bounds.py)."""
     response = await app_client.http.post(
         "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "portal-42"}
     )
-    assert response.headers["x-request-id"] == "portal-42"
+    assert response.headers["x-request-id"] != "portal-42"
+    assert len(response.headers["x-request-id"]) == 32
     fresh = await app_client.http.post(
         "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "bad id\\n with spaces"}
     )

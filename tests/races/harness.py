@@ -280,10 +280,12 @@ async def transitions_of(engine: AsyncEngine, cycle_id: str) -> list[tuple[Cycle
 
 
 async def audited(engine: AsyncEngine, rid: str) -> list[tuple[str, str]]:
-    """(operation, outcome) of the access audit's entries of one request."""
+    """(operation, outcome) of the access audit's entries of one request, found by the X-Request-Id the test
+    sent (kept as the caller's ``client_request_id``; the audit's ``request_id`` is the hub's own)."""
     async with engine.connect() as connection:
+        by_rid = AuditEntry.client_request_id == rid
         rows = await connection.execute(
-            select(AuditEntry.operation, AuditEntry.outcome).where(AuditEntry.request_id == rid).order_by(AuditEntry.id)
+            select(AuditEntry.operation, AuditEntry.outcome).where(by_rid).order_by(AuditEntry.id)
         )
         return [(operation, outcome) for operation, outcome in rows]
 

@@ -178,7 +178,8 @@ async def test_ratings_received(
         audits = (await session.execute(select(AuditEntry.subject, AuditEntry.operation, AuditEntry.ids))).all()
     if not allowed:
         assert forbidden(errors)
-        assert audits == []
+        refused = [(a.operation, a.ids) for a in audits]  # a refused read is audited too (issue 11)
+        assert refused == [("Employee.ratingsReceived", [f"employee:{org.staff_id}@cycle:{org.published_cycle}"])]
         return
     assert not errors
     assert data is not None

@@ -149,7 +149,7 @@ async def test_compensation_answers_to_hr_and_payroll_only(
     else:
         assert {error["extensions"]["code"] for error in body["errors"]} == {"FORBIDDEN"}
         assert calls == 0  # denied before any upstream call
-        assert audited == []
+        assert audited == ["Employee.compensationRecords"]  # the refused attempt, one entry for the page
 
 
 async def test_collect_metrics_over_http_is_idempotent_and_lists_what_failed(

@@ -31,3 +31,6 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     """``ok``, ``denied`` or the failure's code."""
     request_id: Mapped[str] = mapped_column(String(64))
+    """The hub's own id of the request (or of the CLI run): the one its logs and error messages name."""
+    client_request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The X-Request-Id the caller sent, bounded; the caller's label, never taken for the hub's own."""
