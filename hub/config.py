@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Privacy.
     min_group_size: int = 5
     """scoreStatistics answers no group smaller than this, so an average cannot reveal one person's score."""
+    id_key: SecretStr | None = None
+    """Key (32 bytes or more) of the ids, cursors and checksums that analysts without the names grant see;
+    derived from the HS256 token secret when unset, so it must be set when tokens are verified by a JWKS."""
 
     def bands(self) -> GradeBands:
         """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""

@@ -18,6 +18,7 @@ from hub.domain import GroupDimension
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.filters import ResultFilterInput, result_conditions
+from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
 
@@ -27,11 +28,19 @@ async def results(
 ) -> Connection:
     """A page of a cycle's results in id order, with the total matching the filter."""
     first = check_page_size(first, context.settings.max_page_size)
-    after_id = decode_cursor("result", after)
     cycle_key = parse_id(cycle_id)
+    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
+    if context.pseudonyms is not None:
+        page_keys, has_next, total_count = await pseudonymous_page(
+            context, RESULT, AppraisalResult.id, conditions, first, after
+        )
+        statement = select_rows(AppraisalResult).where(AppraisalResult.id.in_([key for _, key in page_keys]))
+        async with context.sessionmaker() as session:
+            found = (await session.execute(statement)).all()
+        return pseudonymous_connection(page_keys, found, has_next, total_count)
+    after_id = decode_cursor("result", after)
     if cycle_key is None:
         return make_connection("result", [], first, 0)
-    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
     page = select_rows(AppraisalResult).where(*conditions).order_by(AppraisalResult.id).limit(first + 1)
     if after_id is not None:
         page = page.where(AppraisalResult.id > after_id)

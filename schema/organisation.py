@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import linked
+from resolvers import ids, linked
 from resolvers.errors import parse_id
 from resolvers.loaders.base import Record
 from resolvers.organisation import ratings_received
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
-from schema.permissions import COMPENSATION, NAMES, RATINGS, TRAINING_RECORDS, guarded
+from schema.permissions import COMPENSATION, NAMES, ORG_CHART, RATINGS, TRAINING_RECORDS, guarded
 
 if TYPE_CHECKING:
     from schema.indicators import SchemeVersion
@@ -68,7 +68,13 @@ class Post:
 
 @strawberry.type
 class Employee:
-    id: strawberry.ID
+    @strawberry.field(
+        description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
+        "per deployment, not the row key: pass it back as it came."
+    )
+    def id(self, root: strawberry.Parent[Record], info: Info) -> strawberry.ID:
+        return strawberry.ID(ids.public_id(info.context, ids.EMPLOYEE, root.id))
+
     # Nullable on purpose, as is every field a rule may deny: a denial nulls this field only, never the
     # employee, the page and everything above it.
     employee_no: str | None = guarded(NAMES, "employeeNo")
@@ -82,7 +88,7 @@ class Employee:
     async def post(self, root: strawberry.Parent[Record], info: Info) -> Post:
         return await info.context.loaders.post_by_id.load(root.post_id)
 
-    @strawberry.field
+    @guarded(ORG_CHART, "manager", "The employee's manager.")
     async def manager(self, root: strawberry.Parent[Record], info: Info) -> Employee | None:
         if root.manager_id is None:
             return None

@@ -79,6 +79,12 @@ NAMES = Rule(
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
     names=True,
 )
+ORG_CHART = Rule(
+    NAMES.roles,
+    "as for names: an analyst without the 'names' grant may not draw the org chart, whose links identify people.",
+    own=NAMES.own,
+    names=True,
+)
 COMPENSATION = Rule(_roles(Role.HR_ADMIN, Role.PAYROLL), "hr_admin and payroll only; every read is audited.")
 TRAINING_RECORDS = Rule(
     _roles(Role.HR_ADMIN, Role.TRAINING),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from resolvers import ids
 from resolvers.loaders.base import Record
 from schema.enums import CycleState, Grade
 from schema.info import Info
@@ -49,7 +50,11 @@ class MetricProvenance:
     metric: str
     fetched_at: dt.datetime
     stale: bool
-    checksum: str | None
+    checksum: str | None = strawberry.field(
+        description="Tells whether two values came from the same source data (equal checksums). For an "
+        "analyst without the 'names' grant it is an HMAC keyed per deployment, since the stored checksum "
+        "covers the employee number."
+    )
 
 
 @strawberry.type(description="One indicator's part in a result, with what it was computed from.")
@@ -67,7 +72,7 @@ class IndicatorScore:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
     @strawberry.field
-    def provenance(self, root: strawberry.Parent[Record]) -> MetricProvenance | None:
+    def provenance(self, root: strawberry.Parent[Record], info: Info) -> MetricProvenance | None:
         if root.provenance_system is None or root.provenance_fetched_at is None:
             return None
         return MetricProvenance(
@@ -75,13 +80,19 @@ class IndicatorScore:
             metric=root.provenance_metric or "",
             fetched_at=root.provenance_fetched_at,
             stale=root.provenance_stale,
-            checksum=root.provenance_checksum,
+            checksum=ids.public_checksum(info.context, root.provenance_checksum),
         )
 
 
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
 class AppraisalResult:
-    id: strawberry.ID
+    @strawberry.field(
+        description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
+        "per deployment, not the row key."
+    )
+    def id(self, root: strawberry.Parent[Record], info: Info) -> strawberry.ID:
+        return strawberry.ID(ids.public_id(info.context, ids.RESULT, root.id))
+
     total_score: float
     grade: Grade
     rank_in_post: int | None
