@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from resolvers.context import Context
@@ -87,6 +87,22 @@ async def pseudonymous_page(
     start = 0 if after_token is None else bisect.bisect_right(ordered, (after_token, 2**63))
     page = ordered[start : start + first]
     return page, start + first < len(ordered), len(ordered)
+
+
+async def refuse_small_selection(
+    context: Context, key_column: InstrumentedAttribute[int], grouping: Sequence[ColumnElement[bool]]
+) -> None:
+    """A pseudonymous list filtered by department, post or post family must select at least the minimum
+    group size: a filter that picks out fewer people names them as surely as a name would."""
+    if not grouping:
+        return
+    async with context.sessionmaker() as session:
+        selected = (await session.execute(select(func.count(key_column)).where(*grouping))).scalar_one()
+    if selected < context.settings.min_group_size:
+        raise BadUserInput(
+            "'filter' selects fewer people than the minimum group size by department, post or post family",
+            argument="filter",
+        )
 
 
 def pseudonymous_connection(page: list[tuple[str, int]], rows: Sequence[Any], has_next: bool, total: int) -> Connection:

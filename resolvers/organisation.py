@@ -12,7 +12,7 @@ from hub.domain import CycleState
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilterInput, employee_conditions
-from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, row_key
+from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
 from resolvers.scope import MANAGED
@@ -57,6 +57,7 @@ async def _pseudonymous_employees(
     """The same list in pseudonym order, with pseudonyms as cursors (see resolvers.ids)."""
     in_scope = context.scope.employees()
     everything = [*conditions, *([in_scope] if in_scope is not None else [])]
+    await refuse_small_selection(context, Employee.id, everything if conditions else [])
     page, has_next, total = await pseudonymous_page(context, EMPLOYEE, Employee.id, everything, first, after)
     statement = context.scope.employee_rows().where(Employee.id.in_([key for _, key in page]))
     async with context.sessionmaker() as session:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import ids, linked
-from resolvers.errors import parse_id
+from resolvers import ids, linked, small_groups
+from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders.base import Record
 from resolvers.organisation import ratings_received
 from schema.info import Info
@@ -66,6 +66,17 @@ class Post:
         return await info.context.loaders.scheme_versions_by_post.load(root.id)
 
 
+SMALL_GROUPS = (
+    "Null with a FORBIDDEN error for an analyst without the 'names' grant when fewer than the minimum group "
+    "size (PERFHUB_MIN_GROUP_SIZE) share the employee's department and post: the pair would single them out."
+)
+
+
+async def _check_grouping(info: Info, root: Record, field: str) -> None:
+    if not await small_groups.employee_grouping_shown(info.context, root):
+        raise Forbidden(f"not allowed: {field} is withheld, too few people share this department and post")
+
+
 @strawberry.type
 class Employee:
     @strawberry.field(
@@ -80,12 +91,14 @@ class Employee:
     employee_no: str | None = guarded(NAMES, "employeeNo")
     name: str | None = guarded(NAMES, "name")
 
-    @strawberry.field
-    async def department(self, root: strawberry.Parent[Record], info: Info) -> Department:
+    @strawberry.field(description="The employee's department. " + SMALL_GROUPS)
+    async def department(self, root: strawberry.Parent[Record], info: Info) -> Department | None:
+        await _check_grouping(info, root, "department")
         return await info.context.loaders.department_by_id.load(root.department_id)
 
-    @strawberry.field(description="The employee's current post.")
-    async def post(self, root: strawberry.Parent[Record], info: Info) -> Post:
+    @strawberry.field(description="The employee's current post. " + SMALL_GROUPS)
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> Post | None:
+        await _check_grouping(info, root, "post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
     @guarded(ORG_CHART, "manager", "The employee's manager.")

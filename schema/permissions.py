@@ -99,8 +99,11 @@ RATINGS = Rule(
 )
 STATISTICS = Rule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
-    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group smaller than the minimum group "
-    "size (PERFHUB_MIN_GROUP_SIZE, default 5) keeps its count but its statistics are null.",
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group is left out (count included) when "
+    "it has fewer people than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
+    "filters removed fewer than that from it (but some), or when what remains of a parent group (the group "
+    "without one of its dimensions) once the released groups are taken away would be such a small group; "
+    "filter.departmentId is refused (group by DEPARTMENT instead).",
 )
 DIAGNOSTICS = Rule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
 AUDIT = Rule(_roles(Role.HR_ADMIN), "hr_admin only.")

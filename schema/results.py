@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import ids
+from resolvers import ids, small_groups
+from resolvers.errors import Forbidden
 from resolvers.loaders.base import Record
 from schema.enums import CycleState, Grade
 from schema.info import Info
@@ -84,6 +85,12 @@ class IndicatorScore:
         )
 
 
+_WITHHELD_RANK = (
+    "Null for an analyst without the 'names' grant when fewer than the minimum group size were scored in the "
+    "result's department and post: a rank tells the size of the group, and so which group it is."
+)
+
+
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
 class AppraisalResult:
     @strawberry.field(
@@ -95,10 +102,27 @@ class AppraisalResult:
 
     total_score: float
     grade: Grade
-    rank_in_post: int | None
-    percentile_in_post: float | None
-    rank_in_department: int | None
-    percentile_in_department: float | None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def rank_in_post(self, root: strawberry.Parent[Record], info: Info) -> int | None:
+        value: int | None = root.rank_in_post
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def percentile_in_post(self, root: strawberry.Parent[Record], info: Info) -> float | None:
+        value: float | None = root.percentile_in_post
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def rank_in_department(self, root: strawberry.Parent[Record], info: Info) -> int | None:
+        value: int | None = root.rank_in_department
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def percentile_in_department(self, root: strawberry.Parent[Record], info: Info) -> float | None:
+        value: float | None = root.percentile_in_department
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
     calibrated: bool
     computed_total: float = strawberry.field(description="The total the engine computed, before calibration.")
     computed_grade: Grade = strawberry.field(description="The grade the engine computed, before calibration.")
@@ -112,8 +136,14 @@ class AppraisalResult:
     async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
         return await info.context.loaders.cycle_by_id.load(root.cycle_id)
 
-    @strawberry.field(description="The post the employee was scored in (not necessarily the current one).")
-    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef:
+    @strawberry.field(
+        description="The post the employee was scored in (not necessarily the current one). Null with a "
+        "FORBIDDEN error for an analyst without the 'names' grant when fewer than the minimum group size were "
+        "scored in that department and post in the cycle."
+    )
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef | None:
+        if not await small_groups.result_grouping_shown(info.context, root):
+            raise Forbidden("not allowed: post is withheld, too few people were scored in this department and post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
     @strawberry.field(description="The scheme version the result was scored under.")
