@@ -11,17 +11,21 @@ import base64
 import binascii
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.app import create_app
+from hub.auth import AuthConfigurationError
 from hub.config import Settings
 from hub.db.models import AppraisalResult, Department, Employee, IndicatorScore, Post
 from hub.demo.organisation import SeedSummary
 from hub.pseudonyms import Pseudonyms, pseudonym_key, pseudonyms_for
 from tests.conftest import GraphQLClient, make_settings, serving
+from tests.hub.test_auth import jwk, jwks_settings, rsa_key, write_jwks
 
 MINIMUM = 5  # PERFHUB_MIN_GROUP_SIZE's default, which these tests run with
 
@@ -355,3 +359,13 @@ async def test_small_groups_lose_their_grouping_fields_and_filters(
     assert hidden and all(node["totalScore"] is not None for node in hidden)
     assert all(node[field] is None for node in hidden for field in ("rankInPost", "rankInDepartment"))
     assert all(node["rankInPost"] is not None for node in nodes if node["post"] is not None)
+
+
+def test_a_deployment_without_a_pseudonym_key_does_not_start(tmp_path: Path) -> None:
+    """Tokens verified by a JWKS leave no secret to derive the key from: PERFHUB_ID_KEY, or no start."""
+    path = write_jwks(tmp_path / "jwks.json", jwk(rsa_key().public_key(), "idp-1", "RS256"))
+    with pytest.raises(AuthConfigurationError, match="PERFHUB_ID_KEY"):
+        create_app(jwks_settings(jwks_file=path))
+    with pytest.raises(AuthConfigurationError, match="at least 32 bytes"):
+        create_app(jwks_settings(jwks_file=path, id_key="short"))
+    create_app(jwks_settings(jwks_file=path, id_key="an-id-key-of-this-deployment-0123456789"))
