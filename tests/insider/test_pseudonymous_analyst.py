@@ -369,3 +369,32 @@ def test_a_deployment_without_a_pseudonym_key_does_not_start(tmp_path: Path) -> 
     with pytest.raises(AuthConfigurationError, match="at least 32 bytes"):
         create_app(jwks_settings(jwks_file=path, id_key="short"))
     create_app(jwks_settings(jwks_file=path, id_key="an-id-key-of-this-deployment-0123456789"))
+
+
+async def test_diagnostics_of_a_post_scored_for_few_people_are_withheld(
+    analyst: GraphQLClient,
+    app_client: GraphQLClient,
+    seeded: SeedSummary,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        counts = (
+            await session.execute(
+                select(AppraisalResult.post_id, func.count())
+                .where(AppraisalResult.cycle_id == seeded.past_cycle_id)
+                .group_by(AppraisalResult.post_id)
+            )
+        ).all()
+    few = next(post for post, count in counts if count < MINIMUM)
+    many = next(post for post, count in counts if count >= MINIMUM)
+    query = "query($c: ID!, $p: ID!) { schemeDiagnostics(cycleId: $c, postId: $p) { count mean } }"
+    cycle = str(seeded.past_cycle_id)
+    # The one-person group: its means would be that person's indicator scores.
+    body = await analyst.execute(query, {"c": cycle, "p": str(few)})
+    assert body["data"] == {"schemeDiagnostics": None}
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    hr = await app_client.data(query, {"c": cycle, "p": str(few)})
+    assert hr["schemeDiagnostics"] and any(item["mean"] is not None for item in hr["schemeDiagnostics"])
+    answered = (await analyst.data(query, {"c": cycle, "p": str(many)}))["schemeDiagnostics"]
+    assert answered
+    assert all((item["mean"] is None) is (item["count"] < MINIMUM) for item in answered)
