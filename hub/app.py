@@ -43,6 +43,7 @@ from hub.db.engine import (
     is_in_memory,
     unavailable_reason,
 )
+from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RateLimiter
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
@@ -403,11 +404,13 @@ def create_app(
     """The hub as an ASGI app; the database engine and the business systems' clients live exactly as
     long as the app's lifespan. ``systems`` defaults to the settings' systems file, if any.
 
-    Raises AuthConfigurationError when there is no key to verify bearer tokens with, and
+    Raises AuthConfigurationError when there is no key to verify bearer tokens with (or to key the
+    pseudonyms of analysts without the names grant: PERFHUB_ID_KEY when tokens are verified by a JWKS), and
     ConfigurationError when the systems file is invalid.
     """
     settings = settings or Settings()
     authenticator = Authenticator(settings)
+    pseudonyms_for(settings)  # a deployment without a key for analysts' pseudonyms must not start
     systems = systems if systems is not None else configured_systems(settings)
 
     @contextlib.asynccontextmanager

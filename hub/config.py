@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     min_anonymous_raters: int = Field(default=3, ge=1)
     """Peer and subordinate ratings reach the ratee and their managers only when at least this many distinct
     raters of the role rated (per ratee and cycle): fewer, and the ratee could tell who wrote them."""
+    id_key: SecretStr | None = None
+    """Key (32 bytes or more) of the ids, cursors and checksums that analysts without the names grant see;
+    derived from the HS256 token secret when unset, so it must be set when tokens are verified by a JWKS."""
 
     @model_validator(mode="after")
     def _tokens_within_their_maximum(self) -> Settings:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.auth import ANONYMOUS, Principal
 from hub.config import Settings
 from hub.operations import audit as audit_log
+from hub.pseudonyms import Pseudonyms, pseudonyms_for
 from hub.worker import Worker
 from resolvers.loaders import Loaders
 from resolvers.loaders.linked import LinkedSystems
@@ -42,6 +43,11 @@ class Context:
     @cached_property
     def scope(self) -> Scope:
         return Scope(self.principal)
+
+    @cached_property
+    def pseudonyms(self) -> Pseudonyms | None:
+        """The deployment's keyed ids for a pseudonymous principal; None for everyone else."""
+        return pseudonyms_for(self.settings) if self.scope.pseudonymous else None
 
     def renew_loaders(self) -> None:
         """Drops the loaders and their caches. A subscription's context lives as long as its socket;

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from sqlalchemy import func, select
+
+from hub.auth import Role
+from hub.db.models import AppraisalResult
 from hub.operations.diagnostics import IndicatorDiagnosticsRecord, scheme_diagnostics
 from hub.operations.errors import NotFound
 from resolvers.context import Context
-from resolvers.errors import parse_id
+from resolvers.errors import Forbidden, parse_id
 
 
 async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[IndicatorDiagnosticsRecord]:
@@ -13,7 +19,25 @@ async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[Ind
     cycle_key, post_key = parse_id(cycle_id), parse_id(post_id)
     if cycle_key is None or post_key is None:
         return []
+    minimum = 1 if Role.HR_ADMIN in context.principal.roles else context.settings.min_group_size
+    if minimum > 1:
+        # A post scored for one person has that person's indicator scores as its means.
+        statement = select(func.count()).where(
+            AppraisalResult.cycle_id == cycle_key, AppraisalResult.post_id == post_key
+        )
+        async with context.sessionmaker() as session:
+            scored = (await session.execute(statement)).scalar_one()
+        if 0 < scored < minimum:
+            raise Forbidden("not allowed: fewer people than the minimum group size were scored in this post")
     try:
-        return await scheme_diagnostics(context.sessionmaker, cycle_id=cycle_key, post_id=post_key)
+        records = await scheme_diagnostics(context.sessionmaker, cycle_id=cycle_key, post_id=post_key)
     except NotFound:
         return []
+    # Nor an indicator that only a few of them have a score for.
+    return [record if record.count >= minimum else _withheld(record) for record in records]
+
+
+def _withheld(record: IndicatorDiagnosticsRecord) -> IndicatorDiagnosticsRecord:
+    return dataclasses.replace(
+        record, mean=None, stddev=None, ceiling_share=None, floor_share=None, correlation=None, flags=[]
+    )

@@ -28,7 +28,7 @@ from hub.db.models import AppraisalResult, Cycle, ResultEvent
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.outbox import read_events
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, TokenExpired, parse_id
+from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
 
@@ -92,8 +92,17 @@ def _cycle_filter(cycle_id: str | None) -> int | None:
     return key
 
 
+def _refuse_pseudonymous(context: Context) -> None:
+    """The stream is in publication order, which follows the rows' keys and so the employee numbers; its
+    event ids and cursors are derived from those keys. An analyst without the names grant reads results
+    with ``results``, in pseudonym order, instead."""
+    if context.scope.pseudonymous:
+        raise Forbidden("not allowed: the result stream needs the 'names' grant for analysts; read 'results' instead")
+
+
 async def result_events(context: Context, after: str | None, first: int | None) -> Sequence[Record]:
     """The events after the cursor that the principal may see, oldest first."""
+    _refuse_pseudonymous(context)
     limit = check_page_size(first, context.settings.max_page_size, default=EVENT_BATCH)
     cursor = decode_cursor("event", after)
     return await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=_conditions(context, None))
@@ -226,6 +235,7 @@ async def result_published(
     ``position`` is how far the outbox has been read (events skipped as not visible included);
     ``delivered`` is the cursor of the last event delivered, what a resume must start after.
     """
+    _refuse_pseudonymous(context)
     position = decode_cursor("event", after)
     conditions = _conditions(context, _cycle_filter(cycle_id))
     sessions = _watched(context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from hub.auth import Role
 from hub.db.models import Department, Employee, Post
@@ -13,13 +13,14 @@ from resolvers.anonymity import WithheldRole, withheld_roles, without_withheld
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilterInput, employee_conditions
+from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
 from resolvers.scope import MANAGED
 
 
 async def employee(context: Context, id_: str) -> Record | None:
-    key = parse_id(id_)
+    key = row_key(context, EMPLOYEE, id_, "id")
     return None if key is None else await context.loaders.employee_by_id.load(key)
 
 
@@ -28,10 +29,12 @@ async def employees(
 ) -> Connection:
     """A page of employees in id order, with the total matching the filter."""
     first = check_page_size(first, context.settings.max_page_size)
-    after_id = decode_cursor("employee", after)
     if filter_ is not None and filter_.name_contains and not context.scope.may_search_names:
         raise Forbidden("not allowed: filtering by name needs the 'names' grant")
     conditions = employee_conditions(filter_)
+    if context.pseudonyms is not None:
+        return await _pseudonymous_employees(context, first, after, conditions)
+    after_id = decode_cursor("employee", after)
     page = context.scope.employee_rows().where(*conditions).order_by(Employee.id).limit(first + 1)
     if after_id is not None:
         page = page.where(Employee.id > after_id)
@@ -47,6 +50,23 @@ async def employees(
         # Managers on the page are often on the same page: their loads then cost nothing.
         loader.prime(row.id, row)
     return make_connection("employee", rows, first, total)
+
+
+async def _pseudonymous_employees(
+    context: Context, first: int, after: str | None, conditions: list[ColumnElement[bool]]
+) -> Connection:
+    """The same list in pseudonym order, with pseudonyms as cursors (see resolvers.ids)."""
+    in_scope = context.scope.employees()
+    everything = [*conditions, *([in_scope] if in_scope is not None else [])]
+    await refuse_small_selection(context, Employee.id, everything if conditions else [])
+    page, has_next, total = await pseudonymous_page(context, EMPLOYEE, Employee.id, everything, first, after)
+    statement = context.scope.employee_rows().where(Employee.id.in_([key for _, key in page]))
+    async with context.sessionmaker() as session:
+        rows = (await session.execute(statement)).all()
+    loader = context.loaders.employee_by_id
+    for row in rows:
+        loader.prime(row.id, row)
+    return pseudonymous_connection(page, rows, has_next, total)
 
 
 async def departments(context: Context) -> Sequence[Record]:

@@ -9,15 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from hub.auth import Role
 from hub.db.models import AppraisalResult, Cycle, Department, Post
 from hub.domain import GroupDimension
 from resolvers.context import Context
+from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.filters import ResultFilterInput, result_conditions
+from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
 
@@ -27,11 +29,23 @@ async def results(
 ) -> Connection:
     """A page of a cycle's results in id order, with the total matching the filter."""
     first = check_page_size(first, context.settings.max_page_size)
-    after_id = decode_cursor("result", after)
     cycle_key = parse_id(cycle_id)
+    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
+    if context.pseudonyms is not None:
+        grouping = result_conditions(_grouping_only(filter_))
+        if grouping:
+            base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
+            await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
+        page_keys, has_next, total_count = await pseudonymous_page(
+            context, RESULT, AppraisalResult.id, conditions, first, after
+        )
+        statement = select_rows(AppraisalResult).where(AppraisalResult.id.in_([key for _, key in page_keys]))
+        async with context.sessionmaker() as session:
+            found = (await session.execute(statement)).all()
+        return pseudonymous_connection(page_keys, found, has_next, total_count)
+    after_id = decode_cursor("result", after)
     if cycle_key is None:
         return make_connection("result", [], first, 0)
-    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
     page = select_rows(AppraisalResult).where(*conditions).order_by(AppraisalResult.id).limit(first + 1)
     if after_id is not None:
         page = page.where(AppraisalResult.id > after_id)
@@ -40,6 +54,24 @@ async def results(
         rows = (await session.execute(page)).all()
         total = (await session.execute(count)).scalar_one()
     return make_connection("result", rows, first, total)
+
+
+@dataclass(frozen=True, slots=True)
+class _Grouping:
+    """The part of a result filter that selects by group (department, post, post family)."""
+
+    department_id: str | None
+    post_id: str | None
+    post_family: str | None
+    grade: None = None
+    min_score: None = None
+    max_score: None = None
+
+
+def _grouping_only(filter_: ResultFilterInput | None) -> _Grouping | None:
+    if filter_ is None:
+        return None
+    return _Grouping(filter_.department_id, filter_.post_id, filter_.post_family)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +117,6 @@ def summarise(key: list[str], values: list[float]) -> ScoreGroup:
     )
 
 
-def suppressed(key: list[str], count: int) -> ScoreGroup:
-    return ScoreGroup(key=key, count=count, mean=None, stddev=None, min=None, max=None, p50=None, p90=None)
-
-
 async def score_statistics(
     context: Context, cycle_id: str, group_by: Sequence[GroupDimension], filter_: ResultFilterInput | None
 ) -> list[ScoreGroup]:
@@ -98,25 +126,75 @@ async def score_statistics(
     cycle_key = parse_id(cycle_id)
     if cycle_key is None:
         return []
+    if Role.HR_ADMIN not in context.principal.roles:
+        # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
+        return await _protected_statistics(context, cycle_key, group_by, filter_)
     dimensions = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
-    statement = (
-        select(*dimensions, AppraisalResult.total_score)
-        .select_from(AppraisalResult)
-        .join(Post, Post.id == AppraisalResult.post_id)
-        .join(Department, Department.id == AppraisalResult.department_id)
-        .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
-        .where(AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results())
-    )
+    statement = _statistics_rows(context, cycle_key, dimensions).where(*result_conditions(filter_))
     async with context.sessionmaker() as session:
         rows = (await session.execute(statement)).all()
     groups: defaultdict[tuple[str, ...], list[float]] = defaultdict(list)
     width = len(dimensions)
     for row in rows:
         groups[tuple(str(value) for value in row[:width])].append(row[width])
-    # HR sees every individual score anyway; for everyone else a group too small to hide one person's
-    # score keeps its count but loses its statistics.
-    smallest = 1 if Role.HR_ADMIN in context.principal.roles else context.settings.min_group_size
-    return [
-        summarise(list(key), values) if len(values) >= smallest else suppressed(list(key), len(values))
-        for key, values in sorted(groups.items())
-    ]
+    # HR sees every individual score anyway.
+    return [summarise(list(key), values) for key, values in sorted(groups.items())]
+
+
+def _statistics_rows(context: Context, cycle_key: int, columns: Sequence[Any]) -> Select[Any]:
+    return (
+        select(*columns, AppraisalResult.total_score)
+        .select_from(AppraisalResult)
+        .join(Post, Post.id == AppraisalResult.post_id)
+        .join(Department, Department.id == AppraisalResult.department_id)
+        .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
+        .where(AppraisalResult.cycle_id == cycle_key, *context.scope.results())
+    )
+
+
+async def _protected_statistics(
+    context: Context, cycle_key: int, group_by: Sequence[GroupDimension], filter_: ResultFilterInput | None
+) -> list[ScoreGroup]:
+    """Statistics that no combination of answers narrows below the minimum group size.
+
+    A filter that selects by a dimension (post, post family, grade) is a dimension of the table that
+    decides what is withheld, so that a filtered table is a slice of the same table, never a new one
+    to subtract from; the score bounds are narrowing filters. A department filter means a subtree, whose
+    difference with a sub-subtree is a department's own people: it is refused, group by DEPARTMENT instead.
+    """
+    if filter_ is not None and filter_.department_id is not None:
+        raise BadUserInput(
+            "'filter.departmentId' is for hr_admin only in scoreStatistics (a subtree minus its sub-subtrees "
+            "isolates a small group); group by DEPARTMENT instead",
+            argument="filter",
+        )
+    columns: list[Any] = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
+    # (column, the value a row must have) for each filter by a dimension.
+    sliced: list[tuple[Any, object]] = []
+    if filter_ is not None:
+        if filter_.post_id is not None:
+            sliced.append((AppraisalResult.post_id, parse_id(filter_.post_id)))
+        if filter_.post_family is not None:
+            sliced.append((Post.family, filter_.post_family))
+        if filter_.grade is not None:
+            sliced.append((AppraisalResult.grade, filter_.grade))
+    width = len(columns)
+    statement = _statistics_rows(context, cycle_key, [*columns, *(column for column, _ in sliced)])
+    async with context.sessionmaker() as session:
+        rows = (await session.execute(statement)).all()
+    low = filter_.min_score if filter_ is not None else None
+    high = filter_.max_score if filter_ is not None else None
+    values: defaultdict[Key, list[float]] = defaultdict(list)
+    unfiltered: defaultdict[Key, int] = defaultdict(int)
+    wanted: dict[Key, bool] = {}
+    for row in rows:
+        key = tuple(str(value) for value in row[: width + len(sliced)])
+        score = row[width + len(sliced)]
+        unfiltered[key] += 1
+        wanted[key] = all(row[width + index] == value for index, (_, value) in enumerate(sliced))
+        if (low is None or score >= low) and (high is None or score <= high):
+            values[key].append(score)
+    cells = {key: Cell(members=len(values[key]), unfiltered=count) for key, count in unfiltered.items()}
+    released = releasable(cells, context.settings.min_group_size)
+    # A slice keeps the cells whose sliced dimensions match; each maps one-to-one onto a groupBy key.
+    return [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]

@@ -54,6 +54,12 @@ class Scope:
         return not roles.isdisjoint(_ALL_NAMES) or (Role.ANALYST in roles and Grant.NAMES in self.principal.grants)
 
     @property
+    def pseudonymous(self) -> bool:
+        """An analyst without the names grant: every answer must be free of anything that maps to a person
+        (keyed ids and checksums, no manager links, no grouping fields of small groups)."""
+        return Role.ANALYST in self.principal.roles and not self.sees_every_name
+
+    @property
     def may_search_names(self) -> bool:
         """Searching by name reveals names: only for those who see the name of every row they reach."""
         return self.sees_every_name or not self.sees_every_employee

@@ -14,7 +14,8 @@ from schema.permissions import AUTHENTICATED, enforce
 from schema.results import AppraisalResult, Cycle
 
 EVENT_SCOPE = (
-    "Events of results the caller may see (the same row scope as results); checked again for every event delivered."
+    "Events of results the caller may see (the same row scope as results); checked again for every event delivered. "
+    "Refused (FORBIDDEN) to an analyst without the 'names' grant: the stream's order and ids follow the employees."
 )
 
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import linked
-from resolvers.errors import parse_id
+from resolvers import ids, linked, small_groups
+from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders.base import Record
 from resolvers.organisation import ratings_received, ratings_withheld
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
-from schema.permissions import COMPENSATION, NAMES, RATINGS, TRAINING_RECORDS, guarded
+from schema.permissions import COMPENSATION, NAMES, ORG_CHART, RATINGS, TRAINING_RECORDS, guarded
 
 if TYPE_CHECKING:
     from schema.indicators import SchemeVersion
@@ -67,23 +67,42 @@ class Post:
         return await info.context.loaders.scheme_versions_by_post.load(root.id)
 
 
+SMALL_GROUPS = (
+    "Null with a FORBIDDEN error for an analyst without the 'names' grant when fewer than the minimum group "
+    "size (PERFHUB_MIN_GROUP_SIZE) share the employee's department and post: the pair would single them out."
+)
+
+
+async def _check_grouping(info: Info, root: Record, field: str) -> None:
+    if not await small_groups.employee_grouping_shown(info.context, root):
+        raise Forbidden(f"not allowed: {field} is withheld, too few people share this department and post")
+
+
 @strawberry.type
 class Employee:
-    id: strawberry.ID
+    @strawberry.field(
+        description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
+        "per deployment, not the row key: pass it back as it came."
+    )
+    def id(self, root: strawberry.Parent[Record], info: Info) -> strawberry.ID:
+        return strawberry.ID(ids.public_id(info.context, ids.EMPLOYEE, root.id))
+
     # Nullable on purpose, as is every field a rule may deny: a denial nulls this field only, never the
     # employee, the page and everything above it.
     employee_no: str | None = guarded(NAMES, "employeeNo")
     name: str | None = guarded(NAMES, "name")
 
-    @strawberry.field
-    async def department(self, root: strawberry.Parent[Record], info: Info) -> Department:
+    @strawberry.field(description="The employee's department. " + SMALL_GROUPS)
+    async def department(self, root: strawberry.Parent[Record], info: Info) -> Department | None:
+        await _check_grouping(info, root, "department")
         return await info.context.loaders.department_by_id.load(root.department_id)
 
-    @strawberry.field(description="The employee's current post.")
-    async def post(self, root: strawberry.Parent[Record], info: Info) -> Post:
+    @strawberry.field(description="The employee's current post. " + SMALL_GROUPS)
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> Post | None:
+        await _check_grouping(info, root, "post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
-    @strawberry.field
+    @guarded(ORG_CHART, "manager", "The employee's manager.")
     async def manager(self, root: strawberry.Parent[Record], info: Info) -> Employee | None:
         if root.manager_id is None:
             return None

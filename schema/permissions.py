@@ -81,6 +81,12 @@ NAMES = Rule(
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
     names=True,
 )
+ORG_CHART = Rule(
+    NAMES.roles,
+    "as for names: an analyst without the 'names' grant may not draw the org chart, whose links identify people.",
+    own=NAMES.own,
+    names=True,
+)
 COMPENSATION = Rule(
     _roles(Role.HR_ADMIN, Role.PAYROLL),
     "hr_admin and payroll only; every read, and every refused attempt, is audited.",
@@ -102,8 +108,11 @@ RATINGS = Rule(
 )
 STATISTICS = Rule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
-    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group smaller than the minimum group "
-    "size (PERFHUB_MIN_GROUP_SIZE, default 5) keeps its count but its statistics are null.",
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group is left out (count included) when "
+    "it has fewer people than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
+    "filters removed fewer than that from it (but some), or when what remains of a parent group (the group "
+    "without one of its dimensions) once the released groups are taken away would be such a small group; "
+    "filter.departmentId is refused (group by DEPARTMENT instead).",
 )
 DIAGNOSTICS = Rule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
 AUDIT = Rule(_roles(Role.HR_ADMIN), "hr_admin only.")

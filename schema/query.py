@@ -103,7 +103,9 @@ class Query:
         DIAGNOSTICS,
         "schemeDiagnostics",
         "Per indicator of the scheme a post was scored under in a cycle: spread, ceiling and floor "
-        "shares, correlation with the total, missing data, and plain-language flags.",
+        "shares, correlation with the total, missing data, and plain-language flags. Except for hr_admin: "
+        "null (FORBIDDEN) for a post scored for fewer than the minimum group size, and an indicator scored for "
+        "fewer keeps only its count and missing rate.",
     )
     async def scheme_diagnostics(
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID

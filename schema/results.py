@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from resolvers import ids, small_groups
+from resolvers.errors import Forbidden
 from resolvers.loaders.base import Record
 from schema.enums import CycleState, Grade
 from schema.info import Info
@@ -49,7 +51,11 @@ class MetricProvenance:
     metric: str
     fetched_at: dt.datetime
     stale: bool
-    checksum: str | None
+    checksum: str | None = strawberry.field(
+        description="Tells whether two values came from the same source data (equal checksums). For an "
+        "analyst without the 'names' grant it is an HMAC keyed per deployment, since the stored checksum "
+        "covers the employee number."
+    )
 
 
 @strawberry.type(description="One indicator's part in a result, with what it was computed from.")
@@ -67,7 +73,7 @@ class IndicatorScore:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
     @strawberry.field
-    def provenance(self, root: strawberry.Parent[Record]) -> MetricProvenance | None:
+    def provenance(self, root: strawberry.Parent[Record], info: Info) -> MetricProvenance | None:
         if root.provenance_system is None or root.provenance_fetched_at is None:
             return None
         return MetricProvenance(
@@ -75,19 +81,48 @@ class IndicatorScore:
             metric=root.provenance_metric or "",
             fetched_at=root.provenance_fetched_at,
             stale=root.provenance_stale,
-            checksum=root.provenance_checksum,
+            checksum=ids.public_checksum(info.context, root.provenance_checksum),
         )
+
+
+_WITHHELD_RANK = (
+    "Null for an analyst without the 'names' grant when fewer than the minimum group size were scored in the "
+    "result's department and post: a rank tells the size of the group, and so which group it is."
+)
 
 
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
 class AppraisalResult:
-    id: strawberry.ID
+    @strawberry.field(
+        description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
+        "per deployment, not the row key."
+    )
+    def id(self, root: strawberry.Parent[Record], info: Info) -> strawberry.ID:
+        return strawberry.ID(ids.public_id(info.context, ids.RESULT, root.id))
+
     total_score: float
     grade: Grade
-    rank_in_post: int | None
-    percentile_in_post: float | None
-    rank_in_department: int | None
-    percentile_in_department: float | None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def rank_in_post(self, root: strawberry.Parent[Record], info: Info) -> int | None:
+        value: int | None = root.rank_in_post
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def percentile_in_post(self, root: strawberry.Parent[Record], info: Info) -> float | None:
+        value: float | None = root.percentile_in_post
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def rank_in_department(self, root: strawberry.Parent[Record], info: Info) -> int | None:
+        value: int | None = root.rank_in_department
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
+    @strawberry.field(description=_WITHHELD_RANK)
+    async def percentile_in_department(self, root: strawberry.Parent[Record], info: Info) -> float | None:
+        value: float | None = root.percentile_in_department
+        return value if await small_groups.result_grouping_shown(info.context, root) else None
+
     calibrated: bool
     computed_total: float = strawberry.field(description="The total the engine computed, before calibration.")
     computed_grade: Grade = strawberry.field(description="The grade the engine computed, before calibration.")
@@ -101,8 +136,14 @@ class AppraisalResult:
     async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
         return await info.context.loaders.cycle_by_id.load(root.cycle_id)
 
-    @strawberry.field(description="The post the employee was scored in (not necessarily the current one).")
-    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef:
+    @strawberry.field(
+        description="The post the employee was scored in (not necessarily the current one). Null with a "
+        "FORBIDDEN error for an analyst without the 'names' grant when fewer than the minimum group size were "
+        "scored in that department and post in the cycle."
+    )
+    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef | None:
+        if not await small_groups.result_grouping_shown(info.context, root):
+            raise Forbidden("not allowed: post is withheld, too few people were scored in this department and post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
     @strawberry.field(description="The scheme version the result was scored under.")

@@ -19,6 +19,7 @@ from hub.config import Settings
 from hub.db.models import AppraisalResult, AuditEntry, Cycle, Employee, Rating
 from hub.demo.organisation import SeedSummary
 from resolvers.context import Context
+from resolvers.ids import EMPLOYEE, public_id, row_key
 from schema import build_schema
 from tests.conftest import TODAY
 from tests.schema.conftest import Org
@@ -41,14 +42,29 @@ class As:
     ) -> None:
         self.schema, self.settings, self.sessionmaker, self.principal = schema, settings, sessionmaker, principal
 
-    async def run(self, query: str, **variables: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        context = Context(
+    def context(self) -> Context:
+        return Context(
             settings=self.settings,
             sessionmaker=self.sessionmaker,
             today=TODAY,
             principal=self.principal,
             request_id="matrix",
         )
+
+    def employee_id(self, key: int) -> str:
+        """The id this principal knows an employee by (a pseudonym for an analyst without the names grant)."""
+        return public_id(self.context(), EMPLOYEE, key)
+
+    def employee_key(self, id_: str) -> int:
+        key = row_key(self.context(), EMPLOYEE, id_, "id")
+        assert key is not None
+        return key
+
+    async def run(self, query: str, **variables: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        context = self.context()
+        if "id" in variables and context.pseudonyms is not None:
+            # The tests name employees by row key; this principal knows them by the pseudonym its lists gave.
+            variables["id"] = self.employee_id(int(variables["id"]))
         result = await self.schema.execute(query, variable_values=variables, context_value=context)
         errors = [error.formatted for error in result.errors or []]
         return result.data, errors
@@ -84,7 +100,7 @@ async def test_employee_rows_are_scoped(role: str, principals: dict[str, As], or
     data, errors = await principals[role].run(EMPLOYEE_IDS)
     assert not errors
     assert data is not None
-    ids = {int(edge["node"]["id"]) for edge in data["employees"]["edges"]}
+    ids = {principals[role].employee_key(edge["node"]["id"]) for edge in data["employees"]["edges"]}
     expected = {"manager": set(org.team), "employee": {org.staff_id}}.get(role)
     if expected is None:
         assert len(ids) == data["employees"]["totalCount"] == seeded.employees
@@ -381,7 +397,8 @@ async def test_several_roles_never_lend_field_rights_to_each_others_rows(employe
     )
     # The analyst role reaches the row; the employee role's right to names does not extend to it.
     assert forbidden(errors)
-    assert other == {"employee": {"id": str(org.outsider_id), "name": None}}  # only the denied field is null
+    outsider = employee_and_analyst.employee_id(org.outsider_id)
+    assert other == {"employee": {"id": outsider, "name": None}}  # only the denied field is null
     _, errors = await employee_and_analyst.run(RATINGS, id=str(org.outsider_id), c=str(org.published_cycle))
     assert forbidden(errors)
     _, errors = await employee_and_analyst.run(

@@ -68,6 +68,18 @@ ACKNOWLEDGED_BREAKS: dict[str, str] = {change: DENIED_MEANS_NULL for change in _
 ACKNOWLEDGED_BREAKS["Field ReceivedRating.submittedAt changed type from DateTime! to DateTime."] = (
     "0.2.0: an anonymous (peer, subordinate) rating carries no timestamp, which could tell who rated (issue 11)"
 )
+# Issue 11, pseudonymous analysts: a row's department and post single a person out when few share them.
+SMALL_GROUPS_WITHHELD = (
+    "0.2.0: an analyst without the names grant gets null (FORBIDDEN) for a department and post that fewer "
+    "than the minimum group size share (README, Changelog)"
+)
+ACKNOWLEDGED_BREAKS.update(
+    {
+        "Field AppraisalResult.post changed type from Post! to Post.": SMALL_GROUPS_WITHHELD,
+        "Field Employee.department changed type from Department! to Department.": SMALL_GROUPS_WITHHELD,
+        "Field Employee.post changed type from Post! to Post.": SMALL_GROUPS_WITHHELD,
+    }
+)
 
 
 def release_version(name: str) -> tuple[int, int, int]:

@@ -1,0 +1,56 @@
+"""Which groups of a statistics table may be released without revealing a group below the minimum size.
+
+Statistics over groups of at least ``m`` people reveal no one's score, but only one table at a time. An
+insider combines tables: a parent group minus its released children is the withheld child (differencing),
+and the same group with and without a narrowing score filter is the few people the filter removed. So a
+cell (one combination of the grouping dimensions) is released only when
+
+* it has at least ``m`` members after the filters, and the filters removed none of its members or at
+  least ``m`` of them (a narrowing filter leaves nothing below the minimum on either side), and
+* in every parent (the cell with one dimension dropped, which another query can ask for), the withheld
+  cells together hold no one or at least ``m`` people: when a parent minus its released cells would be
+  a small group, its smallest released cell is withheld too (secondary suppression), until that holds.
+
+Remaining risks are stated in the README (Security, "Pseudonymous analysts").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    members: int
+    """People in the cell after every filter."""
+    unfiltered: int
+    """People in the cell before the narrowing filters (score bounds)."""
+
+
+def releasable(cells: Mapping[Key, Cell], minimum: int) -> set[Key]:
+    """The keys of the cells that may be released; every key has the same number of dimensions."""
+    withheld = {key for key, cell in cells.items() if not _large_enough(cell, minimum)}
+    width = len(next(iter(cells))) if cells else 0
+    changed = True
+    while changed:
+        changed = False
+        for dropped in range(width):
+            parents: defaultdict[Key, list[Key]] = defaultdict(list)
+            for key in cells:
+                parents[key[:dropped] + key[dropped + 1 :]].append(key)
+            for children in parents.values():
+                hidden = sum(cells[key].members for key in children if key in withheld)
+                shown = sorted((cells[key].members, key) for key in children if key not in withheld)
+                if 0 < hidden < minimum and shown:
+                    withheld.add(shown[0][1])
+                    changed = True
+    return set(cells) - withheld
+
+
+def _large_enough(cell: Cell, minimum: int) -> bool:
+    removed = cell.unfiltered - cell.members
+    return cell.members >= minimum and (removed == 0 or removed >= minimum)

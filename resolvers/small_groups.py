@@ -1,0 +1,65 @@
+"""Grouping fields of one person's row, withheld from a pseudonymous principal when the group is small.
+
+Without a name, a row is still a person when its department and post pick out fewer than the minimum
+group size: the only finance officer in the security department is someone everyone knows. So for a
+principal without the names grant, an employee's department and post (and a result's post, ranks and
+percentiles) are shown only when at least ``PERFHUB_MIN_GROUP_SIZE`` people share that department *and*
+post (the pair, since each alone may be large while the pair is one person); the rest of the row stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from hub.db.models import AppraisalResult, Employee
+from resolvers.context import Context
+from resolvers.loaders.base import Record
+
+_EMPLOYEE_CELLS = "small_groups.employees"
+_RESULT_CELLS = "small_groups.results"
+CellSizes = Counter[tuple[int, ...]]
+
+
+async def _employee_cells(context: Context) -> CellSizes:
+    statement = select(Employee.department_id, Employee.post_id, func.count()).group_by(
+        Employee.department_id, Employee.post_id
+    )
+    async with context.sessionmaker() as session:
+        return Counter({(row[0], row[1]): row[2] for row in await session.execute(statement)})
+
+
+async def _result_cells(context: Context) -> CellSizes:
+    columns = (AppraisalResult.cycle_id, AppraisalResult.department_id, AppraisalResult.post_id)
+    statement = select(*columns, func.count()).group_by(*columns)
+    async with context.sessionmaker() as session:
+        return Counter({(row[0], row[1], row[2]): row[3] for row in await session.execute(statement)})
+
+
+async def _sizes(context: Context, name: str) -> CellSizes:
+    # One read per request, shared by every row's fields (they resolve concurrently); shielded so that a
+    # sibling field cancelled by null propagation does not cancel the read for the others.
+    task = context.extras.get(name)
+    if task is None:
+        read = _employee_cells(context) if name == _EMPLOYEE_CELLS else _result_cells(context)
+        task = context.extras[name] = asyncio.ensure_future(read)
+    sizes: CellSizes = await asyncio.shield(task)
+    return sizes
+
+
+async def employee_grouping_shown(context: Context, employee: Record) -> bool:
+    """May this principal see the employee's department and post?"""
+    if context.pseudonyms is None:
+        return True
+    sizes = await _sizes(context, _EMPLOYEE_CELLS)
+    return sizes[(employee.department_id, employee.post_id)] >= context.settings.min_group_size
+
+
+async def result_grouping_shown(context: Context, result: Record) -> bool:
+    """May this principal see the post a result was scored in, and its ranks and percentiles?"""
+    if context.pseudonyms is None:
+        return True
+    sizes = await _sizes(context, _RESULT_CELLS)
+    return sizes[(result.cycle_id, result.department_id, result.post_id)] >= context.settings.min_group_size
