@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,9 +37,9 @@ from connectors.config import SystemsConfig
 from connectors.registry import Systems
 from hub import graphiql, graphql_http, guards
 from hub.auth import AuthenticationError, Authenticator, Principal
-from hub.config import Settings
+from hub.config import Introspection, Settings
 from hub.db.engine import DatabaseTimeouts, create_bounded_engine, create_sessionmaker, unavailable_reason
-from hub.ratelimit import RateLimiter
+from hub.ratelimit import SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from resolvers.context import Context
@@ -59,6 +61,8 @@ _HTTP_OPERATION_TYPES: dict[str, frozenset[OperationType]] = {
 """What HTTP executes here. Strawberry admits subscriptions over GET and POST too, for its SSE and multipart
 transports, which the hub does not serve: executed as a single result, a subscription fails inside graphql-core."""
 
+TOO_MANY_FAILED_AUTHENTICATIONS = 4429
+"""The close code of a socket whose address is over its failed authentications (graphql-ws does not retry 44xx)."""
 _SOCKET_TOKEN_MISSING = 'authentication required: send {"Authorization": "Bearer <token>"} in connection_init'
 
 
@@ -87,9 +91,10 @@ class PerfhubGraphQL(GraphQL[Context, None]):
 
     Over HTTP the bearer token is in the Authorization header; over a WebSocket it is in the
     ``connection_init`` payload, and the principal then holds for every operation on the socket,
-    until the token expires. Every operation on a socket takes a token from the principal's rate-limit
-    bucket, the one its HTTP requests take from. Without a token a caller may load GraphiQL and run
-    introspection-only documents, nothing else.
+    until the token expires. Every operation on a socket takes a token from the person's rate-limit
+    bucket, the one their HTTP requests take from, and more once its estimated cost is known (``charge``).
+    Without a token a caller may load GraphiQL, and run introspection-only documents when introspection
+    is public, nothing else. Failed authentications are limited per client address.
     """
 
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -100,10 +105,28 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.clock = clock
         self.authenticator = authenticator
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.rate_limiter = make_buckets(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            settings.rate_limit_redis_url,
+            prefix="perfhub:ratelimit:",
+        )
+        self.auth_failures = make_buckets(
+            settings.auth_failures_per_minute / 60,
+            settings.auth_failures_per_minute,
+            settings.rate_limit_redis_url,
+            prefix="perfhub:authfail:",
+        )
+        self.subscription_slots = SubscriptionSlots(settings.max_subscriptions, settings.max_subscriptions_per_process)
         # Strawberry's page loads GraphiQL from a CDN; this one, from the hub (hub/graphiql.py). Built once,
         # so that a file it needs and the hub lacks is logged at startup.
-        self.graphiql_page = graphiql.build_page(super().graphql_ide_html) if settings.graphiql else None
+        self.graphiql_page = (
+            graphiql.build_page(
+                super().graphql_ide_html, introspection_needs_token=settings.introspection is Introspection.TOKEN
+            )
+            if settings.graphiql
+            else None
+        )
 
     @property
     def graphql_ide_html(self) -> str:
@@ -143,12 +166,12 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         request.state.request_id = guards.request_id(request.headers.get("x-request-id"))
         response: Response
         try:
-            request.state.principal = await self.authenticate(request.headers.get("authorization"))
+            request.state.principal = await self.authenticate_request(request)
             response = await self.run(request)
         except (AuthenticationError, _Refused, HTTPException) as error:
             response = _refusal_response(error)
-        except guards.BodyTooLarge:
-            raise  # guards.BodySizeLimit, around the app, answers it with 413
+        except (guards.BodyTooLarge, guards.BodyTooSlow):
+            raise  # guards.BodySizeLimit, around the app, answers them with 413 and 408
         except Exception as error:
             # The last line of defence: whatever escaped strawberry's own masking still reaches the client
             # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.
@@ -170,6 +193,32 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         if wants_graphql_response and response.headers.get("content-type", "").startswith(guards.JSON):
             response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
         await response(scope, receive, send)
+
+    async def authenticate_request(self, request: Request) -> Principal:
+        """The request's principal. Each failure is counted against the client address; past its limit a
+        failure is 429 rather than 401, and tells nothing about the token. A valid token is never refused
+        here: one client's stale token must not lock out everyone behind the same address (an office NAT)."""
+        try:
+            return await self.authenticate(request.headers.get("authorization"))
+        except AuthenticationError:
+            address = _address(request)
+            retry_after = await self.auth_failures.take(address)
+            if retry_after > 0:
+                log.info("failed authentications: %s must wait %.1f s", address, retry_after)
+                raise _Refused(guards.rate_limited(retry_after, limit="auth_failures_per_minute")) from None
+            raise
+
+    async def charge(self, context: Context, cost: int) -> float:
+        """Takes what an operation's estimated cost adds to the token its arrival took, from the caller's
+        bucket: 0.0 when taken, else the seconds until the bucket holds it (nothing is taken then)."""
+        extra = tokens_for(cost, self.settings.rate_limit_cost_unit) - 1
+        if extra <= 0:
+            return 0.0
+        key = principal_key(context.principal, _address(context.request))
+        retry_after = await self.rate_limiter.take(key, extra)
+        if retry_after > 0:
+            log.info("rate limit: %s must wait %.1f s for an operation of cost %d", key, retry_after, cost)
+        return retry_after
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -199,7 +248,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         )
         if isinstance(request, WebSocket):
             # The principal arrives with connection_init: see on_ws_connect.
-            return Context(
+            context = Context(
                 settings=self.settings,
                 sessionmaker=resources.sessionmaker,
                 systems=resources.systems,
@@ -208,9 +257,11 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 request=request,
                 response=response,
             )
+            context.charge = functools.partial(self.charge, context)
+            return context
         if isinstance(response, Response):
             response.headers["X-Request-Id"] = request_id
-        return Context(
+        context = Context(
             settings=self.settings,
             sessionmaker=resources.sessionmaker,
             systems=resources.systems,
@@ -220,6 +271,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+        context.charge = functools.partial(self.charge, context)
+        return context
 
     async def execute_operation(
         self,
@@ -230,7 +283,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        self._admit(request, request_data, context.principal)
+        await self._admit(request, request_data, context.principal)
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
@@ -246,7 +299,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Strawberry's, with the operation types of ``_HTTP_OPERATION_TYPES`` and our answers for the others."""
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -261,36 +314,45 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, error.as_http_error_reason()) from error
         except MissingQueryError as error:
             raise HTTPException(400, "No GraphQL query found in the request") from error
+        refused = _rate_limited(result)
+        if refused is not None:  # the operation's cost was more than its caller's bucket held: nothing ran
+            raise _Refused(guards.rate_limited(refused))
+        return result
 
-    def _admit(
+    async def _admit(
         self, request: Request, data: GraphQLRequestData | list[GraphQLRequestData], principal: Principal
     ) -> None:
-        """Refuses anonymous operations other than introspection, then applies the rate limit."""
+        """Refuses anonymous operations (but introspection, when it is public), then takes the operation's
+        first rate-limit token from the caller's bucket; its cost takes the rest (``charge``)."""
         documents = data if isinstance(data, list) else [data]
-        if principal.is_anonymous and not all(
-            guards.is_introspection_only(document.query, max_tokens=self.settings.max_tokens) for document in documents
+        if principal.is_anonymous and not (
+            self.settings.introspection is Introspection.PUBLIC
+            and all(
+                guards.is_introspection_only(document.query, max_tokens=self.settings.max_tokens)
+                for document in documents
+            )
         ):
             raise _Refused(guards.unauthenticated())
-        key = principal.subject
-        if principal.is_anonymous:  # anonymous callers share no bucket with each other
-            key = f"anonymous@{request.client.host if request.client else '-'}"
-        retry_after = self.rate_limiter.acquire(key)
+        key = principal_key(principal, _address(request))
+        retry_after = await self.rate_limiter.take(key)
         if retry_after > 0:
             log.info("rate limit: %s must wait %.1f s", key, retry_after)
             raise _Refused(guards.rate_limited(retry_after))
 
-    def admit_socket_operation(self, principal: Principal) -> GraphQLError | None:
+    async def admit_socket_operation(self, context: Context) -> GraphQLError | None:
         """The error refusing an operation on an authenticated socket, or None to let it start.
 
         The token may have expired since ``connection_init``, or the principal used up its rate limit.
         Checked when the operation arrives, before its document is parsed, as ``_admit`` is per request;
         the schema's OperationGuard checks the expiry again when the operation executes.
         """
+        principal = context.principal
         if principal.expired(dt.datetime.now(dt.UTC), self.settings.jwt_leeway_seconds):
             return TokenExpired()
-        retry_after = self.rate_limiter.acquire(principal.subject)
+        key = principal_key(principal, _address(context.request))
+        retry_after = await self.rate_limiter.take(key)
         if retry_after > 0:
-            log.info("rate limit: %s must wait %.1f s (WebSocket)", principal.subject, retry_after)
+            log.info("rate limit: %s must wait %.1f s (WebSocket)", key, retry_after)
             return RateLimited(retry_after)
         return None
 
@@ -306,6 +368,10 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         try:
             principal = await self.authenticate(header)
         except AuthenticationError as error:
+            retry_after = await self.auth_failures.take(_address(context.request))
+            if retry_after > 0:
+                reason = f"too many failed authentications: retry after {math.ceil(retry_after)} s"
+                raise SocketRefused(reason, TOO_MANY_FAILED_AUTHENTICATIONS) from None
             raise SocketRefused(error.reason) from None
         if principal.is_anonymous:
             raise SocketRefused(_SOCKET_TOKEN_MISSING)
@@ -315,6 +381,23 @@ class PerfhubGraphQL(GraphQL[Context, None]):
 
 
 GRAPHQL_RESPONSE_CONTENT_TYPE = f"{graphql_http.GRAPHQL_RESPONSE}; charset=utf-8"
+
+
+def _address(request: Request | WebSocket | None) -> str:
+    """The client's address as the socket shows it (behind a proxy, run uvicorn with --proxy-headers)."""
+    client = getattr(request, "client", None)
+    return client.host if client is not None else "-"
+
+
+def _rate_limited(result: ExecutionResult) -> float | None:
+    """The retry-after of an operation refused by its cost's rate limit (nothing ran), else None."""
+    if result.data is not None or not result.errors:
+        return None
+    extensions = result.errors[0].extensions or {}
+    if extensions.get("code") != "RATE_LIMITED":
+        return None
+    retry_after = extensions.get("retryAfter")
+    return float(retry_after) if isinstance(retry_after, int | float) else 1.0
 
 
 def _refusal_response(error: AuthenticationError | _Refused | HTTPException) -> Response:
@@ -407,5 +490,7 @@ def create_app(
         Route("/readyz", readyz),
         *([graphiql.assets_route()] if settings.graphiql else []),
     ]
-    middleware = [Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    middleware = [
+        Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
+    ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
