@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -172,6 +172,10 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             response = _refusal_response(error)
         except (guards.BodyTooLarge, guards.BodyTooSlow):
             raise  # guards.BodySizeLimit, around the app, answers them with 413 and 408
+        except ClientDisconnect:
+            # A client that leaves before its body is in is not a fault of the hub, and there is nobody to answer.
+            log.info("client left before sending its whole request (request id %s)", request.state.request_id)
+            return
         except Exception as error:
             # The last line of defence: whatever escaped strawberry's own masking still reaches the client
             # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.

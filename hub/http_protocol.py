@@ -30,10 +30,15 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         super().connection_made(transport)
         self._arm_header_deadline()
 
+    _partial_headers = False
+
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:  # the headers are in: the request is the app's now
             self._cancel_header_deadline()
+            self._partial_headers = False
+        else:
+            self._partial_headers = True
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -41,8 +46,13 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_deadline is not None and self._partial_headers:
+            log.info("%s left before completing its request headers", self._client_name())
         self._cancel_header_deadline()
         super().connection_lost(exc)
+
+    def _client_name(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
 
     def _arm_header_deadline(self) -> None:
         self._cancel_header_deadline()
@@ -60,8 +70,11 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             return
         if self.conn.their_state is not h11.IDLE:
             return
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        log.info("closed the connection of %s: no complete request headers within %g s", client, self.header_timeout)
+        log.info(
+            "closed the connection of %s: no complete request headers within %g s",
+            self._client_name(),
+            self.header_timeout,
+        )
         self.transport.close()
 
 

@@ -46,6 +46,7 @@ LIMITED = {
     "PERFHUB_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
     "PERFHUB_MAX_SUBSCRIPTIONS": str(MAX_SUBSCRIPTIONS),
     "PERFHUB_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_SECONDS),
+    "PERFHUB_BODY_TIMEOUT_SECONDS": "1",
 }
 TRANSPORT_WS = Subprotocol("graphql-transport-ws")
 CHEAP = "{ __typename }"
@@ -334,3 +335,42 @@ def test_a_connection_trickling_headers_is_closed_after_the_header_timeout(limit
 def test_a_connection_that_sends_nothing_is_closed(limited: ServedHub) -> None:
     with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as connection:
         assert connection.recv(1024) == b""  # closed by the server, well within the 10 s timeout
+
+
+def wait_for_log(hub: ServedHub, phrase: str, count: int) -> int:
+    """How often ``phrase`` is in the hub's log once it is there ``count`` times (or 10 s have passed)."""
+    deadline = time.monotonic() + 10
+    while hub.log().count(phrase) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return hub.log().count(phrase)
+
+
+def test_a_slow_body_is_answered_408(limited: ServedHub) -> None:
+    head = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as connection:
+        connection.sendall(head + b'{"query"')
+        answer = b""
+        while not answer.endswith(b"}") and (chunk := connection.recv(65536)):
+            answer += chunk
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 408 Request Timeout"
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["errors"][0]["extensions"] == {"code": "REQUEST_TIMEOUT", "limit": "body_timeout_seconds"}
+
+
+def test_an_abandoned_connection_is_one_log_line(limited: ServedHub) -> None:
+    """A client leaving mid-headers or mid-body: one line each in the log; the body one was a traceback
+    (ClientDisconnect through the last-resort handler). The fixture fails the module on any traceback."""
+    headers_left = "left before completing its request headers"
+    body_left = "client left before sending its whole request"
+    before = (limited.log().count(headers_left), limited.log().count(body_left))
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as connection:
+        connection.sendall(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        time.sleep(0.2)
+    head = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as connection:
+        connection.sendall(head + b'{"query"')
+        time.sleep(0.2)
+    assert wait_for_log(limited, headers_left, before[0] + 1) == before[0] + 1
+    assert wait_for_log(limited, body_left, before[1] + 1) == before[1] + 1
+    assert "Traceback" not in limited.log()
