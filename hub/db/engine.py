@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import event, make_url
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine.interfaces import AdaptedConnection, DBAPIConnection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 if TYPE_CHECKING:
@@ -168,8 +170,29 @@ def _abort(adapted: AdaptedConnection) -> None:
     adapted.driver_connection.terminate()
 
 
+READ_STATEMENT_TIMEOUT: ContextVar[float | None] = ContextVar("read_statement_timeout", default=None)
+"""The statement timeout of the reads the current task makes, in seconds; None: the engine's own.
+
+Set per GraphQL operation (schema/operation_guard.py): queries and subscriptions read under the lower
+``PERFHUB_READ_STATEMENT_TIMEOUT_SECONDS``, mutations and the CLI under the engine's. A context variable,
+so that the loaders' batch tasks, started inside the operation, inherit it.
+"""
+
+
+class _Session(Session):
+    """A session that applies READ_STATEMENT_TIMEOUT to each transaction it begins (PostgreSQL)."""
+
+
+@event.listens_for(_Session, "after_begin")
+def _read_statement_timeout(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    seconds = READ_STATEMENT_TIMEOUT.get()
+    if seconds is not None and connection.dialect.name == "postgresql":
+        # SET LOCAL: the transaction's own, gone at its end, so a pooled connection never carries it on.
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_Session)
 
 
 # --- What an outage looks like --------------------------------------------------------------------------

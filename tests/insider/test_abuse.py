@@ -24,15 +24,19 @@ from typing import Any
 import httpx
 import pytest
 from graphql import OperationDefinitionNode, get_introspection_query, parse, print_ast
+from sqlalchemy import text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+import resolvers.organisation
 from hub.auth import Role, issue_token
+from hub.db.engine import create_engine, create_sessionmaker
 from hub.ratelimit import SubscriptionSlots, tokens_for
+from resolvers.context import Context
 from schema import build_schema
 from schema.limits import CostModel, estimate_cost
-from tests.conftest import Backend
+from tests.conftest import Backend, make_settings, serving
 from tests.served.hub_process import ServedHub
 
 BURST = 60
@@ -374,3 +378,33 @@ def test_an_abandoned_connection_is_one_log_line(limited: ServedHub) -> None:
     assert wait_for_log(limited, headers_left, before[0] + 1) == before[0] + 1
     assert wait_for_log(limited, body_left, before[1] + 1) == before[1] + 1
     assert "Traceback" not in limited.log()
+
+
+# --- Statement timeout for reads ---------------------------------------------------------------------------
+
+
+async def test_queries_read_under_the_read_statement_timeout(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a query's statements run under PERFHUB_READ_STATEMENT_TIMEOUT_SECONDS (here 2.5 s), not the
+    30 s a mutation keeps, so one expensive read cannot hold the database for the full statement timeout."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no statement timeout: its reads are bounded by the cost limit alone")
+    seen: list[str] = []
+
+    async def posts(context: Context) -> list[Any]:
+        async with context.sessionmaker() as session:
+            seen.append(str((await session.execute(text("SHOW statement_timeout"))).scalar()))
+        return []
+
+    monkeypatch.setattr(resolvers.organisation, "posts", posts)
+    settings = make_settings(database_url=database_url, read_statement_timeout_seconds=2.5)
+    async with serving(settings) as client:
+        assert (await client.execute("{ posts { code } }"))["data"] == {"posts": []}
+    assert seen == ["2500ms"]
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:  # outside an operation: the engine's own
+            assert (await session.execute(text("SHOW statement_timeout"))).scalar() != "2500ms"
+    finally:
+        await engine.dispose()
