@@ -167,6 +167,9 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         response: Response
         try:
             request.state.principal = await self.authenticate_request(request)
+            if request.state.principal.is_anonymous and not self._anonymous_may_ask(request):
+                # Before the body is read: an anonymous flood costs the hub a header parse per request.
+                raise await self._refuse_anonymous(request)
             response = await self.run(request)
         except (AuthenticationError, _Refused, HTTPException) as error:
             response = _refusal_response(error)
@@ -211,6 +214,21 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 log.info("failed authentications: %s must wait %.1f s", address, retry_after)
                 raise _Refused(guards.rate_limited(retry_after, limit="auth_failures_per_minute")) from None
             raise
+
+    def _anonymous_may_ask(self, request: Request) -> bool:
+        """Whether a request without a token goes on to strawberry: GraphiQL's page (a GET without a query),
+        and, when introspection is public, a document that ``_admit`` then checks is introspection only."""
+        return self.settings.introspection is Introspection.PUBLIC or (
+            request.method == "GET" and "query" not in request.query_params
+        )
+
+    async def _refuse_anonymous(self, request: Request) -> _Refused:
+        """401 for an operation without a token; counted as a failed authentication of the address, so that
+        an anonymous flood is soon answered 429."""
+        retry_after = await self.auth_failures.take(_address(request))
+        if retry_after > 0:
+            return _Refused(guards.rate_limited(retry_after, limit="auth_failures_per_minute"))
+        return _Refused(guards.unauthenticated())
 
     async def charge(self, context: Context, cost: int) -> float:
         """Takes what an operation's estimated cost adds to the token its arrival took, from the caller's
@@ -336,7 +354,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 for document in documents
             )
         ):
-            raise _Refused(guards.unauthenticated())
+            raise await self._refuse_anonymous(request)
         key = principal_key(principal, _address(request))
         retry_after = await self.rate_limiter.take(key)
         if retry_after > 0:
