@@ -170,6 +170,13 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             if request.state.principal.is_anonymous and not self._anonymous_may_ask(request):
                 # Before the body is read: an anonymous flood costs the hub a header parse per request.
                 raise await self._refuse_anonymous(request)
+            # The request's first rate-limit token, before the body is read too: a principal over its
+            # limit costs no body parse either. Its cost takes the rest once estimated (``charge``).
+            key = principal_key(request.state.principal, _address(request))
+            retry_after = await self.rate_limiter.take(key)
+            if retry_after > 0:
+                log.info("rate limit: %s must wait %.1f s", key, retry_after)
+                raise _Refused(guards.rate_limited(retry_after))
             response = await self.run(request)
         except (AuthenticationError, _Refused, HTTPException) as error:
             response = _refusal_response(error)
@@ -344,8 +351,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     async def _admit(
         self, request: Request, data: GraphQLRequestData | list[GraphQLRequestData], principal: Principal
     ) -> None:
-        """Refuses anonymous operations (but introspection, when it is public), then takes the operation's
-        first rate-limit token from the caller's bucket; its cost takes the rest (``charge``)."""
+        """Refuses anonymous operations but introspection, when it is public (the request's first rate-limit
+        token was taken in ``__call__``)."""
         documents = data if isinstance(data, list) else [data]
         if principal.is_anonymous and not (
             self.settings.introspection is Introspection.PUBLIC
@@ -355,11 +362,6 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             )
         ):
             raise await self._refuse_anonymous(request)
-        key = principal_key(principal, _address(request))
-        retry_after = await self.rate_limiter.take(key)
-        if retry_after > 0:
-            log.info("rate limit: %s must wait %.1f s", key, retry_after)
-            raise _Refused(guards.rate_limited(retry_after))
 
     async def admit_socket_operation(self, context: Context) -> GraphQLError | None:
         """The error refusing an operation on an authenticated socket, or None to let it start.

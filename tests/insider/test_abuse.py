@@ -427,3 +427,17 @@ async def test_queries_read_under_the_read_statement_timeout(
             assert (await session.execute(text("SHOW statement_timeout"))).scalar() != "2500ms"
     finally:
         await engine.dispose()
+
+
+def test_a_single_principals_flood_is_refused_while_hr_admin_is_answered() -> None:
+    """bench/flood.py in small: one analyst floods the served hub with its expensive query from another
+    process; the flood is refused 429 and every hr_admin request meanwhile is answered (the latency ratio
+    is the benchmark's to report, BENCHMARKS.md, not a test's to assert)."""
+    from bench.flood import run_scenario, served
+
+    with served({}) as hub:
+        scenario = run_scenario(hub, "analyst", seconds=2, processes=1, size=4)
+    assert scenario.flood.get("429", 0) > 0, scenario.flood
+    assert scenario.flood.get("429", 0) > 10 * scenario.flood.get("200", 0), scenario.flood  # mostly refused
+    assert set(scenario.hr_admin) == {200}, scenario.hr_admin
+    assert sum(scenario.hr_admin.values()) > 0
