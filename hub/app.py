@@ -198,6 +198,11 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 response = guards.error_response(
                     500, f"Unexpected error (request id {request.state.request_id})", "INTERNAL_SERVER_ERROR"
                 )
+        if response.status_code == 429 and self.settings.refusal_delay_seconds > 0:
+            # A client over its limit waits for its refusal: a sleeping request costs the hub nothing, and a
+            # flood that sends its next request when the last is answered slows to one per connection and
+            # delay, instead of hundreds of refusals a second that the event loop serves before anyone else.
+            await asyncio.sleep(self.settings.refusal_delay_seconds)
         if response.status_code >= 400 and "x-request-id" not in response.headers:
             response.headers["X-Request-Id"] = request.state.request_id
         # A GraphQL response with errors and no data: in the client's media type, as any other answer.

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     rate_limit_redis_url: str | None = None
     """``redis://HOST:PORT/DB`` to keep the rate-limit buckets in Redis, shared by every hub process; in
     process when unset (each process then allows the rate)."""
+    refusal_delay_seconds: float = Field(default=1.0, ge=0)
+    """How long a request refused 429 (rate limit, failed authentications) waits for its answer: a flood
+    that waits for each answer is slowed to one request per connection and delay. 0: answer at once."""
     auth_failures_per_minute: int = 30
     """Failed authentications a client address may make per minute (burst as much); past it, 429 without
     the token being looked at. 0 turns the limit off."""

@@ -438,6 +438,8 @@ def test_a_single_principals_flood_is_refused_while_hr_admin_is_answered() -> No
     with served({}) as hub:
         scenario = run_scenario(hub, "analyst", seconds=2, processes=1, size=4)
     assert scenario.flood.get("429", 0) > 0, scenario.flood
-    assert scenario.flood.get("429", 0) > 10 * scenario.flood.get("200", 0), scenario.flood  # mostly refused
+    # What the default bucket allows in the flood's 4 s (and a little more): a burst of 60 tokens and 20 a
+    # second, 38 tokens per expensive query: at most 4 answered, however many were sent.
+    assert scenario.flood.get("200", 0) <= (60 + 20 * 6) // 38, scenario.flood
     assert set(scenario.hr_admin) == {200}, scenario.hr_admin
     assert sum(scenario.hr_admin.values()) > 0
