@@ -248,9 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent HTTP requests per flood process")
     parser.add_argument("--sockets", type=int, default=200, help="subscription sockets per flood process")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--hub-env", action="append", default=[], metavar="PERFHUB_X=VALUE", help="a setting for the served hub"
+    )
     args = parser.parse_args(argv)
     scenarios: list[Scenario] = []
-    with served({}) as hub:
+    with served(dict(setting.split("=", 1) for setting in args.hub_env)) as hub:
         # The hub's first requests warm its caches: not part of any scenario.
         time_hr_admin(hub.url, hub.token(Role.HR_ADMIN, "bench-warm-up"), 2.0, interval=0.05)
         scenarios.append(run_scenario(hub, None, seconds=args.seconds, processes=0, size=0))
