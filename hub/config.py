@@ -43,9 +43,9 @@ class Settings(BaseSettings):
     """One statement: PostgreSQL's ``statement_timeout``, with the client giving up a moment later on a silent
     connection; on SQLite, how long a statement waits for a lock."""
     read_statement_timeout_seconds: float = Field(default=10.0, gt=0)
-    """One statement of a query or a subscription over the API (PostgreSQL): a read that would run longer is
-    cancelled and answered DATABASE_UNAVAILABLE, so that an expensive query cannot hold the database for the
-    full statement timeout, which mutations keep."""
+    """One statement of a query or a subscription over the API (PostgreSQL; the served hub's connections'
+    own statement_timeout): a read that would run longer is cancelled and answered DATABASE_UNAVAILABLE, so
+    that an expensive query cannot hold the database for the full statement timeout, which mutations keep."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     """The longest /readyz waits for the database before it answers 503."""
     host: str = "127.0.0.1"

@@ -41,6 +41,9 @@ class DatabaseTimeouts:
     """Waiting for a free connection from the pool."""
     statement: float | None = 30.0
     """One statement; on SQLite, the wait for a lock. None: no limit (batch work, see :func:`create_engine`)."""
+    read_statement: float = 10.0
+    """One statement of a transaction that does not raise its own limit (PostgreSQL; at most ``statement``):
+    the API's queries and subscriptions. Mutations run under ``statement`` (WRITE_STATEMENT_TIMEOUT)."""
 
     @classmethod
     def of(cls, settings: Settings) -> DatabaseTimeouts:
@@ -48,6 +51,7 @@ class DatabaseTimeouts:
             connect=settings.database_connect_timeout_seconds,
             pool=settings.database_pool_timeout_seconds,
             statement=settings.database_statement_timeout_seconds,
+            read_statement=settings.read_statement_timeout_seconds,
         )
 
 
@@ -82,8 +86,11 @@ def _asyncpg_connect_args(timeouts: DatabaseTimeouts) -> dict[str, Any]:
         # The client-side limit on every command: a partition leaves a connection silent, and only the
         # client can notice that.
         args["command_timeout"] = timeouts.statement + COMMAND_GRACE_SECONDS
-        # The server-side limit, which cancels a slow statement cleanly and keeps the connection.
-        args["server_settings"] = {"statement_timeout": str(round(timeouts.statement * 1000))}
+        # The server-side limit, which cancels a slow statement cleanly and keeps the connection: the read
+        # timeout by default, a write transaction raises it to ``statement`` (one SET LOCAL per mutation,
+        # rather than one per loader batch of every query).
+        read = min(timeouts.read_statement, timeouts.statement)
+        args["server_settings"] = {"statement_timeout": str(round(read * 1000))}
     return args
 
 
@@ -170,22 +177,22 @@ def _abort(adapted: AdaptedConnection) -> None:
     adapted.driver_connection.terminate()
 
 
-READ_STATEMENT_TIMEOUT: ContextVar[float | None] = ContextVar("read_statement_timeout", default=None)
-"""The statement timeout of the reads the current task makes, in seconds; None: the engine's own.
+WRITE_STATEMENT_TIMEOUT: ContextVar[float | None] = ContextVar("write_statement_timeout", default=None)
+"""The statement timeout of the transactions the current task begins, in seconds, when it is not the
+connection's (the read timeout, :class:`DatabaseTimeouts`); None: the connection's.
 
-Set per GraphQL operation (schema/operation_guard.py): queries and subscriptions read under the lower
-``PERFHUB_READ_STATEMENT_TIMEOUT_SECONDS``, mutations and the CLI under the engine's. A context variable,
-so that the loaders' batch tasks, started inside the operation, inherit it.
+Set per GraphQL mutation (schema/operation_guard.py) to the full statement timeout. A context variable, so
+that the work a mutation starts (its threads and tasks) inherits it.
 """
 
 
 class _Session(Session):
-    """A session that applies READ_STATEMENT_TIMEOUT to each transaction it begins (PostgreSQL)."""
+    """A session that applies WRITE_STATEMENT_TIMEOUT to each transaction it begins (PostgreSQL)."""
 
 
 @event.listens_for(_Session, "after_begin")
-def _read_statement_timeout(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
-    seconds = READ_STATEMENT_TIMEOUT.get()
+def _write_statement_timeout(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    seconds = WRITE_STATEMENT_TIMEOUT.get()
     if seconds is not None and connection.dialect.name == "postgresql":
         # SET LOCAL: the transaction's own, gone at its end, so a pooled connection never carries it on.
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")

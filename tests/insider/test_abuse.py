@@ -31,7 +31,7 @@ from websockets.typing import Subprotocol
 
 import resolvers.organisation
 from hub.auth import Role, issue_token
-from hub.db.engine import create_engine, create_sessionmaker
+from hub.db.engine import WRITE_STATEMENT_TIMEOUT, DatabaseTimeouts, create_bounded_engine, create_sessionmaker
 from hub.ratelimit import SubscriptionSlots, tokens_for
 from resolvers.context import Context
 from schema import build_schema
@@ -421,10 +421,18 @@ async def test_queries_read_under_the_read_statement_timeout(
     async with serving(settings) as client:
         assert (await client.execute("{ posts { code } }"))["data"] == {"posts": []}
     assert seen == ["2500ms"]
-    engine = create_engine(database_url)
+    # A mutation's transactions raise it to the full statement timeout (the guard sets this for mutations).
+    engine = create_bounded_engine(database_url, DatabaseTimeouts.of(settings))
     try:
-        async with create_sessionmaker(engine)() as session:  # outside an operation: the engine's own
-            assert (await session.execute(text("SHOW statement_timeout"))).scalar() != "2500ms"
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session:
+            assert (await session.execute(text("SHOW statement_timeout"))).scalar() == "2500ms"
+        WRITE_STATEMENT_TIMEOUT.set(settings.database_statement_timeout_seconds)
+        try:
+            async with sessions() as session:
+                assert (await session.execute(text("SHOW statement_timeout"))).scalar() == "30s"
+        finally:
+            WRITE_STATEMENT_TIMEOUT.set(None)
     finally:
         await engine.dispose()
 
