@@ -39,7 +39,7 @@ from hub import graphiql, graphql_http, guards
 from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.config import Introspection, Settings
 from hub.db.engine import DatabaseTimeouts, create_bounded_engine, create_sessionmaker, unavailable_reason
-from hub.ratelimit import SubscriptionSlots, make_buckets, principal_key, tokens_for
+from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from resolvers.context import Context
@@ -226,6 +226,12 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 log.info("failed authentications: %s must wait %.1f s", address, retry_after)
                 raise _Refused(guards.rate_limited(retry_after, limit="auth_failures_per_minute")) from None
             raise
+
+    async def close(self) -> None:
+        """Closes the rate limit's Redis connections, if any (the app's lifespan ends)."""
+        for buckets in (self.rate_limiter, self.auth_failures):
+            if isinstance(buckets, RedisRateLimiter):
+                await buckets.close()
 
     def _anonymous_may_ask(self, request: Request) -> bool:
         """Whether a request without a token goes on to strawberry: GraphiQL's page (a GET without a query),
@@ -509,6 +515,7 @@ def create_app(
                 app.state.settings = settings  # for readyz's timeout
                 yield
         finally:
+            await graphql.close()
             await engine.dispose()
 
     graphql: Any = PerfhubGraphQL(settings, clock, authenticator)
