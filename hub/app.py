@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -35,7 +37,7 @@ from connectors.config import SystemsConfig
 from connectors.registry import Systems
 from hub import graphiql, graphql_http, guards
 from hub.auth import AuthenticationError, Authenticator, Principal
-from hub.config import Settings
+from hub.config import Introspection, Settings
 from hub.db.engine import (
     DatabaseTimeouts,
     create_bounded_engine,
@@ -44,7 +46,7 @@ from hub.db.engine import (
     unavailable_reason,
 )
 from hub.pseudonyms import pseudonyms_for
-from hub.ratelimit import RateLimiter
+from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from hub.worker import Worker
@@ -67,6 +69,8 @@ _HTTP_OPERATION_TYPES: dict[str, frozenset[OperationType]] = {
 """What HTTP executes here. Strawberry admits subscriptions over GET and POST too, for its SSE and multipart
 transports, which the hub does not serve: executed as a single result, a subscription fails inside graphql-core."""
 
+TOO_MANY_FAILED_AUTHENTICATIONS = 4429
+"""The close code of a socket whose address is over its failed authentications (graphql-ws does not retry 44xx)."""
 _SOCKET_TOKEN_MISSING = 'authentication required: send {"Authorization": "Bearer <token>"} in connection_init'
 
 
@@ -97,9 +101,10 @@ class PerfhubGraphQL(GraphQL[Context, None]):
 
     Over HTTP the bearer token is in the Authorization header; over a WebSocket it is in the
     ``connection_init`` payload, and the principal then holds for every operation on the socket,
-    until the token expires. Every operation on a socket takes a token from the principal's rate-limit
-    bucket, the one its HTTP requests take from. Without a token a caller may load GraphiQL and run
-    introspection-only documents, nothing else.
+    until the token expires. Every operation on a socket takes a token from the person's rate-limit
+    bucket, the one their HTTP requests take from, and more once its estimated cost is known (``charge``).
+    Without a token a caller may load GraphiQL, and run introspection-only documents when introspection
+    is public, nothing else. Failed authentications are limited per client address.
     """
 
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -110,10 +115,28 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.clock = clock
         self.authenticator = authenticator
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.rate_limiter = make_buckets(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            settings.rate_limit_redis_url,
+            prefix="perfhub:ratelimit:",
+        )
+        self.auth_failures = make_buckets(
+            settings.auth_failures_per_minute / 60,
+            settings.auth_failures_per_minute,
+            settings.rate_limit_redis_url,
+            prefix="perfhub:authfail:",
+        )
+        self.subscription_slots = SubscriptionSlots(settings.max_subscriptions, settings.max_subscriptions_per_process)
         # Strawberry's page loads GraphiQL from a CDN; this one, from the hub (hub/graphiql.py). Built once,
         # so that a file it needs and the hub lacks is logged at startup.
-        self.graphiql_page = graphiql.build_page(super().graphql_ide_html) if settings.graphiql else None
+        self.graphiql_page = (
+            graphiql.build_page(
+                super().graphql_ide_html, introspection_needs_token=settings.introspection is Introspection.TOKEN
+            )
+            if settings.graphiql
+            else None
+        )
 
     @property
     def graphql_ide_html(self) -> str:
@@ -154,12 +177,26 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         request.state.client_request_id = guards.client_request_id(request.headers.get("x-request-id"))
         response: Response
         try:
-            request.state.principal = await self.authenticate(request.headers.get("authorization"))
+            request.state.principal = await self.authenticate_request(request)
+            if request.state.principal.is_anonymous and not self._anonymous_may_ask(request):
+                # Before the body is read: an anonymous flood costs the hub a header parse per request.
+                raise await self._refuse_anonymous(request)
+            # The request's first rate-limit token, before the body is read too: a principal over its
+            # limit costs no body parse either. Its cost takes the rest once estimated (``charge``).
+            key = principal_key(request.state.principal, _address(request))
+            retry_after = await self.rate_limiter.take(key)
+            if retry_after > 0:
+                log.info("rate limit: %s must wait %.1f s", key, retry_after)
+                raise _Refused(guards.rate_limited(retry_after))
             response = await self.run(request)
         except (AuthenticationError, _Refused, HTTPException) as error:
             response = _refusal_response(error)
-        except guards.BodyTooLarge:
-            raise  # guards.BodySizeLimit, around the app, answers it with 413
+        except (guards.BodyTooLarge, guards.BodyTooSlow):
+            raise  # guards.BodySizeLimit, around the app, answers them with 413 and 408
+        except ClientDisconnect:
+            # A client that leaves before its body is in is not a fault of the hub, and there is nobody to answer.
+            log.info("client left before sending its whole request (request id %s)", request.state.request_id)
+            return
         except Exception as error:
             # The last line of defence: whatever escaped strawberry's own masking still reaches the client
             # as GraphQL JSON naming the request id, never as Starlette's text/plain 500.
@@ -181,6 +218,11 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 response = guards.error_response(
                     500, f"Unexpected error (request id {request.state.request_id})", "INTERNAL_SERVER_ERROR"
                 )
+        if response.status_code == 429 and self.settings.refusal_delay_seconds > 0:
+            # A client over its limit waits for its refusal: a sleeping request costs the hub nothing, and a
+            # flood that sends its next request when the last is answered slows to one per connection and
+            # delay, instead of hundreds of refusals a second that the event loop serves before anyone else.
+            await asyncio.sleep(self.settings.refusal_delay_seconds)
         if response.status_code >= 400 and "x-request-id" not in response.headers:
             response.headers["X-Request-Id"] = request.state.request_id
         # A GraphQL response with errors and no data: in the client's media type, as any other answer.
@@ -190,6 +232,53 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         if wants_graphql_response and response.headers.get("content-type", "").startswith(guards.JSON):
             response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
         await response(scope, receive, send)
+
+    async def authenticate_request(self, request: Request) -> Principal:
+        """The request's principal. Each failure is counted against the client address; past its limit a
+        failure is 429 rather than 401, and tells nothing about the token. A valid token is never refused
+        here: one client's stale token must not lock out everyone behind the same address (an office NAT)."""
+        try:
+            return await self.authenticate(request.headers.get("authorization"))
+        except AuthenticationError:
+            address = _address(request)
+            retry_after = await self.auth_failures.take(address)
+            if retry_after > 0:
+                log.info("failed authentications: %s must wait %.1f s", address, retry_after)
+                raise _Refused(guards.rate_limited(retry_after, limit="auth_failures_per_minute")) from None
+            raise
+
+    async def close(self) -> None:
+        """Closes the rate limit's Redis connections, if any (the app's lifespan ends)."""
+        for buckets in (self.rate_limiter, self.auth_failures):
+            if isinstance(buckets, RedisRateLimiter):
+                await buckets.close()
+
+    def _anonymous_may_ask(self, request: Request) -> bool:
+        """Whether a request without a token goes on to strawberry: GraphiQL's page (a GET without a query),
+        and, when introspection is public, a document that ``_admit`` then checks is introspection only."""
+        return self.settings.introspection is Introspection.PUBLIC or (
+            request.method == "GET" and "query" not in request.query_params
+        )
+
+    async def _refuse_anonymous(self, request: Request) -> _Refused:
+        """401 for an operation without a token; counted as a failed authentication of the address, so that
+        an anonymous flood is soon answered 429."""
+        retry_after = await self.auth_failures.take(_address(request))
+        if retry_after > 0:
+            return _Refused(guards.rate_limited(retry_after, limit="auth_failures_per_minute"))
+        return _Refused(guards.unauthenticated())
+
+    async def charge(self, context: Context, cost: int) -> float:
+        """Takes what an operation's estimated cost adds to the token its arrival took, from the caller's
+        bucket: 0.0 when taken, else the seconds until the bucket holds it (nothing is taken then)."""
+        extra = tokens_for(cost, self.settings.rate_limit_cost_unit) - 1
+        if extra <= 0:
+            return 0.0
+        key = principal_key(context.principal, _address(context.request))
+        retry_after = await self.rate_limiter.take(key, extra)
+        if retry_after > 0:
+            log.info("rate limit: %s must wait %.1f s for an operation of cost %d", key, retry_after, cost)
+        return retry_after
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -218,7 +307,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         client_request_id = guards.client_request_id(request.headers.get("x-request-id"))
         if isinstance(request, WebSocket):
             # The principal arrives with connection_init: see on_ws_connect.
-            return Context(
+            context = Context(
                 settings=self.settings,
                 sessionmaker=resources.sessionmaker,
                 systems=resources.systems,
@@ -229,9 +318,11 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 request=request,
                 response=response,
             )
+            context.charge = functools.partial(self.charge, context)
+            return context
         if isinstance(response, Response):
             response.headers["X-Request-Id"] = request_id
-        return Context(
+        context = Context(
             settings=self.settings,
             sessionmaker=resources.sessionmaker,
             systems=resources.systems,
@@ -243,6 +334,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+        context.charge = functools.partial(self.charge, context)
+        return context
 
     async def execute_operation(
         self,
@@ -253,7 +346,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        self._admit(request, request_data, context.principal)
+        await self._admit(request, request_data, context.principal)
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
@@ -269,7 +362,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Strawberry's, with the operation types of ``_HTTP_OPERATION_TYPES`` and our answers for the others."""
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -284,36 +377,40 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, error.as_http_error_reason()) from error
         except MissingQueryError as error:
             raise HTTPException(400, "No GraphQL query found in the request") from error
+        refused = _rate_limited(result)
+        if refused is not None:  # the operation's cost was more than its caller's bucket held: nothing ran
+            raise _Refused(guards.rate_limited(refused))
+        return result
 
-    def _admit(
+    async def _admit(
         self, request: Request, data: GraphQLRequestData | list[GraphQLRequestData], principal: Principal
     ) -> None:
-        """Refuses anonymous operations other than introspection, then applies the rate limit."""
+        """Refuses anonymous operations but introspection, when it is public (the request's first rate-limit
+        token was taken in ``__call__``)."""
         documents = data if isinstance(data, list) else [data]
-        if principal.is_anonymous and not all(
-            guards.is_introspection_only(document.query, max_tokens=self.settings.max_tokens) for document in documents
+        if principal.is_anonymous and not (
+            self.settings.introspection is Introspection.PUBLIC
+            and all(
+                guards.is_introspection_only(document.query, max_tokens=self.settings.max_tokens)
+                for document in documents
+            )
         ):
-            raise _Refused(guards.unauthenticated())
-        key = principal.subject
-        if principal.is_anonymous:  # anonymous callers share no bucket with each other
-            key = f"anonymous@{request.client.host if request.client else '-'}"
-        retry_after = self.rate_limiter.acquire(key)
-        if retry_after > 0:
-            log.info("rate limit: %s must wait %.1f s", key, retry_after)
-            raise _Refused(guards.rate_limited(retry_after))
+            raise await self._refuse_anonymous(request)
 
-    def admit_socket_operation(self, principal: Principal) -> GraphQLError | None:
+    async def admit_socket_operation(self, context: Context) -> GraphQLError | None:
         """The error refusing an operation on an authenticated socket, or None to let it start.
 
         The token may have expired since ``connection_init``, or the principal used up its rate limit.
         Checked when the operation arrives, before its document is parsed, as ``_admit`` is per request;
         the schema's OperationGuard checks the expiry again when the operation executes.
         """
+        principal = context.principal
         if principal.expired(dt.datetime.now(dt.UTC), self.settings.jwt_leeway_seconds):
             return TokenExpired()
-        retry_after = self.rate_limiter.acquire(principal.subject)
+        key = principal_key(principal, _address(context.request))
+        retry_after = await self.rate_limiter.take(key)
         if retry_after > 0:
-            log.info("rate limit: %s must wait %.1f s (WebSocket)", principal.subject, retry_after)
+            log.info("rate limit: %s must wait %.1f s (WebSocket)", key, retry_after)
             return RateLimited(retry_after)
         return None
 
@@ -329,6 +426,10 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         try:
             principal = await self.authenticate(header)
         except AuthenticationError as error:
+            retry_after = await self.auth_failures.take(_address(context.request))
+            if retry_after > 0:
+                reason = f"too many failed authentications: retry after {math.ceil(retry_after)} s"
+                raise SocketRefused(reason, TOO_MANY_FAILED_AUTHENTICATIONS) from None
             raise SocketRefused(error.reason) from None
         if principal.is_anonymous:
             raise SocketRefused(_SOCKET_TOKEN_MISSING)
@@ -338,6 +439,23 @@ class PerfhubGraphQL(GraphQL[Context, None]):
 
 
 GRAPHQL_RESPONSE_CONTENT_TYPE = f"{graphql_http.GRAPHQL_RESPONSE}; charset=utf-8"
+
+
+def _address(request: Request | WebSocket | None) -> str:
+    """The client's address as the socket shows it (behind a proxy, run uvicorn with --proxy-headers)."""
+    client = getattr(request, "client", None)
+    return client.host if client is not None else "-"
+
+
+def _rate_limited(result: ExecutionResult) -> float | None:
+    """The retry-after of an operation refused by its cost's rate limit (nothing ran), else None."""
+    if result.data is not None or not result.errors:
+        return None
+    extensions = result.errors[0].extensions or {}
+    if extensions.get("code") != "RATE_LIMITED":
+        return None
+    retry_after = extensions.get("retryAfter")
+    return float(retry_after) if isinstance(retry_after, int | float) else 1.0
 
 
 def _refusal_response(error: AuthenticationError | _Refused | HTTPException) -> Response:
@@ -428,6 +546,7 @@ def create_app(
         finally:
             if worker is not None:
                 await worker.close()
+            await graphql.close()
             await engine.dispose()
 
     graphql: Any = PerfhubGraphQL(settings, clock, authenticator)
@@ -438,5 +557,7 @@ def create_app(
         Route("/readyz", readyz),
         *([graphiql.assets_route()] if settings.graphiql else []),
     ]
-    middleware = [Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    middleware = [
+        Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
+    ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import logging
 import signal
 import sys
 import threading
@@ -183,11 +184,28 @@ def _graceful_server_class() -> type[Any]:
     return GracefulServer
 
 
+def _log_to_console(level: str) -> None:
+    """The hub's own log lines (refusals, rate limits, closed connections) beside uvicorn's, in its format.
+
+    uvicorn configures its loggers only: without this, the "perfhub" logger's info lines went nowhere and
+    its warnings reached stderr bare, through logging's last-resort handler.
+    """
+    from uvicorn.logging import DefaultFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+    hub_log = logging.getLogger("perfhub")
+    hub_log.addHandler(handler)
+    hub_log.setLevel(level.upper())
+    hub_log.propagate = False
+
+
 async def _serve(settings: Settings, host: str, port: int) -> None:
     """The hub and, in demo mode without a systems file, the sandbox business systems, in one event loop."""
     import uvicorn
 
     from hub.app import create_app
+    from hub.http_protocol import header_timeout_protocol
 
     async with business_systems(settings) as (config, demo):
         if demo is not None:
@@ -207,8 +225,11 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
             ws="websockets-sansio",
             # A WebSocket message is held to the HTTP body limit (uvicorn's default is 16 MiB), before login too.
             ws_max_size=settings.max_body_bytes,
+            # Request headers within a deadline: trickled headers cannot hold a connection (hub/http_protocol.py).
+            http=header_timeout_protocol(settings.header_timeout_seconds),
         )
         server = _graceful_server_class()(served)
+        _log_to_console(settings.log_level)
         _tune_garbage_collector()
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.appraisal import GradeBands
+
+
+class Introspection(StrEnum):
+    """Who may ask ``__schema`` / ``__type``."""
+
+    OFF = "false"
+    """Nobody."""
+    TOKEN = "true"
+    """Callers with a valid token; an anonymous caller gets 401."""
+    PUBLIC = "public"
+    """Anyone, without a token too (a public schema)."""
+
+
+_BOOLEAN_WORDS = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
 
 
 class Settings(BaseSettings):
@@ -29,6 +45,10 @@ class Settings(BaseSettings):
     worker_process: bool = True
     """Score cycles and import metric values for API callers in a worker process, so that the event loop
     keeps answering everyone else; false runs them in the hub's own process (an in-memory SQLite always does)."""
+    read_statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    """One statement of a query or a subscription over the API (PostgreSQL; the served hub's connections'
+    own statement_timeout): a read that would run longer is cancelled and answered DATABASE_UNAVAILABLE, so
+    that an expensive query cannot hold the database for the full statement timeout, which mutations keep."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     """The longest /readyz waits for the database before it answers 503."""
     host: str = "127.0.0.1"
@@ -77,9 +97,30 @@ class Settings(BaseSettings):
 
     # Limits on abusive requests.
     rate_limit_per_second: float = 20.0
-    """Sustained requests per second per principal (0 turns the limit off); per process."""
+    """Tokens per second refilled into each person's bucket (0 turns the limit off); an operation takes one
+    token per ``rate_limit_cost_unit`` of its estimated cost, at least one."""
     rate_limit_burst: int = 60
-    """Requests a principal may make at once before the sustained rate applies."""
+    """Tokens a person's bucket holds: what they may spend at once before the sustained rate applies."""
+    rate_limit_cost_unit: int = Field(default=1000, gt=0)
+    """The estimated cost one token pays for: a query of cost 40,000 takes 40 tokens, one of cost 300 one."""
+    rate_limit_redis_url: str | None = None
+    """``redis://HOST:PORT/DB`` to keep the rate-limit buckets in Redis, shared by every hub process; in
+    process when unset (each process then allows the rate)."""
+    refusal_delay_seconds: float = Field(default=1.0, ge=0)
+    """How long a request refused 429 (rate limit, failed authentications) waits for its answer: a flood
+    that waits for each answer is slowed to one request per connection and delay. 0: answer at once."""
+    auth_failures_per_minute: int = 30
+    """Failed authentications a client address may make per minute (burst as much); past it, 429 without
+    the token being looked at. 0 turns the limit off."""
+    max_subscriptions: int = 5
+    """Live subscriptions one person (or system principal) may hold in a process; 0: no limit."""
+    max_subscriptions_per_process: int = 1000
+    """Live subscriptions one hub process holds at most, whoever asks; 0: no limit."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """``perfhub serve``: a connection whose request headers are not complete within this is closed
+    (a fresh connection, or an idle keep-alive one); trickled headers cannot hold a connection open."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A request body must have arrived in full within this once its headers have; else 408."""
     max_body_bytes: int = 1024 * 1024
     max_depth: int = 10
     max_aliases: int = 30
@@ -90,8 +131,10 @@ class Settings(BaseSettings):
     """The cost estimate's guess for a list without a ``first`` argument."""
     cost_system_field: int = 10
     """The cost of one field fed by a business system, relative to a database field's 1."""
-    introspection: bool = True
-    """Answer ``__schema`` / ``__type``; switch off in production if the schema is not public."""
+    introspection: Introspection = Introspection.TOKEN
+    """Who may introspect: ``true`` (callers with a token; GraphiQL's docs load once a token is in its
+    Headers tab), ``public`` (anyone) or ``false`` (nobody). Introspection is depth- and cost-limited and
+    rate-limited like any query either way."""
 
     # Results out.
     event_poll_seconds: float = 1.0
@@ -113,6 +156,19 @@ class Settings(BaseSettings):
         if self.token_ttl_seconds > self.max_token_ttl_seconds:
             raise ValueError("PERFHUB_TOKEN_TTL_SECONDS must not exceed PERFHUB_MAX_TOKEN_TTL_SECONDS")
         return self
+
+    @field_validator("introspection", mode="before")
+    @classmethod
+    def _introspection_from_bool(cls, value: Any) -> Any:
+        # Before 0.2.0 it was a boolean: what switched it on or off still does, for callers with a token.
+        if isinstance(value, bool):
+            return Introspection.TOKEN if value else Introspection.OFF
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}.get(
+                word, word
+            )
+        return value
 
     def bands(self) -> GradeBands:
         """The organisation's grade bands; invalid bounds fail at start-up, not at scoring time."""

@@ -67,8 +67,30 @@ class GraphiQLPage:
         return HTMLResponse(self.html, headers=headers)
 
 
-def build_page(template: str) -> GraphiQLPage:
+_FETCHER = "const fetcher = GraphiQL.createFetcher("
+_PAGE_COMPONENT = "function GraphiQLWithExplorer()"
+# GraphiQL asks for the schema as soon as the page opens, before anyone has pasted a token: with
+# introspection for token holders only, that was a 401 in the browser's console and a bare error in the
+# docs. The page's fetcher keeps that request at home until the Headers tab holds an Authorization.
+_INTROSPECTION_NEEDS_A_TOKEN = """const fetcher = (params, options) => {
+        const headers = (options && options.headers) || {};
+        const hasToken = Object.keys(headers).some((name) => name.toLowerCase() === "authorization");
+        if (!hasToken && params && params.operationName === "IntrospectionQuery") {
+          return Promise.resolve({
+            errors: [{ message: 'The schema needs a token: put {"Authorization": "Bearer <token>"} '
+              + 'in the Headers tab, then re-fetch the schema (Shift-Ctrl-R).' }],
+          });
+        }
+        return hubFetcher(params, options);
+      };
+
+      """
+
+
+def build_page(template: str, *, introspection_needs_token: bool = False) -> GraphiQLPage:
     """Strawberry's GraphiQL page with each unpkg URL replaced by the hub's vendored copy of the file.
+
+    With ``introspection_needs_token`` the page does not ask for the schema without a token (see above).
 
     Logs an error naming the files the page needs that hub/static/graphiql/ lacks (a strawberry upgrade
     that moved GraphiQL's versions): the page then stays blank, and the error says what to vendor.
@@ -82,6 +104,12 @@ def build_page(template: str) -> GraphiQLPage:
         return f"{ASSETS_PATH}/{path}"
 
     html = _CDN_URL.sub(vendored, template)
+    if introspection_needs_token:
+        if _FETCHER in html and _PAGE_COMPONENT in html:
+            html = html.replace(_FETCHER, "const hubFetcher = GraphiQL.createFetcher(", 1)
+            html = html.replace(_PAGE_COMPONENT, _INTROSPECTION_NEEDS_A_TOKEN + _PAGE_COMPONENT, 1)
+        else:
+            log.error("GraphiQL's page has changed: it will ask for the schema without a token (hub/graphiql.py)")
     if missing:
         log.error(
             "GraphiQL needs %s, not vendored in %s: see the README.md there to update",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -48,14 +49,15 @@ def invalid_token(reason: str) -> Response:
     return error_response(401, reason, "UNAUTHENTICATED", headers={"WWW-Authenticate": challenge})
 
 
-def rate_limited(retry_after: float) -> Response:
+def rate_limited(retry_after: float, *, limit: str = "rate_limit") -> Response:
     seconds = max(1, math.ceil(retry_after))
+    message = "rate limit exceeded" if limit == "rate_limit" else "too many failed authentications"
     return error_response(
         429,
-        f"rate limit exceeded: retry after {seconds} s",
+        f"{message}: retry after {seconds} s",
         "RATE_LIMITED",
         headers={"Retry-After": str(seconds)},
-        limit="rate_limit",
+        limit=limit,
     )
 
 
@@ -127,18 +129,24 @@ class BodyTooLarge(Exception):
     """Raised from ``receive`` when a streamed body passes the cap."""
 
 
+class BodyTooSlow(Exception):
+    """Raised from ``receive`` when a body has not arrived in full within the body timeout."""
+
+
 class BodySizeLimit:
-    """ASGI middleware: a request body over ``max_bytes`` is answered 413 before the app parses it.
+    """ASGI middleware: a request body over ``max_bytes`` is answered 413 before the app parses it, and one
+    that has not arrived in full ``timeout`` seconds after the headers is answered 408.
 
     A declared Content-Length is checked up front; a chunked body is counted as it arrives.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.max_bytes <= 0:
+        if scope["type"] != "http" or (self.max_bytes <= 0 and self.timeout is None):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -146,18 +154,28 @@ class BodySizeLimit:
             if not declared.isdigit():
                 await error_response(400, "invalid Content-Length", "BAD_REQUEST")(scope, receive, send)
                 return
-            if int(declared) > self.max_bytes:
+            if 0 < self.max_bytes < int(declared):
                 await self._refuse(scope, receive, send)
                 return
         received = 0
         response_started = False
+        body_complete = False
+        deadline = None if self.timeout is None else asyncio.get_running_loop().time() + self.timeout
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_complete
+            if body_complete or deadline is None:
+                message = await receive()  # after the body: http.disconnect, whenever it comes
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyTooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                body_complete = not message.get("more_body", False)
+                if 0 < self.max_bytes < received:
                     raise BodyTooLarge
             return message
 
@@ -172,6 +190,11 @@ class BodySizeLimit:
             if response_started:
                 raise
             await self._refuse(scope, receive, send)
+        except BodyTooSlow:
+            if response_started:
+                raise
+            message = f"the request body did not arrive within {self.timeout:g} s"
+            await error_response(408, message, "REQUEST_TIMEOUT", limit="body_timeout_seconds")(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(

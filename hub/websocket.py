@@ -7,6 +7,7 @@ the socket without a close code. Here a malformed frame closes the socket with 4
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, OperationMessage, StartMessage
 
+from hub.ratelimit import principal_key
 from resolvers.context import Context
 
 if TYPE_CHECKING:
@@ -76,6 +78,51 @@ def _not_a_subscription(payload: dict[str, Any]) -> bool:
     return operation is not None and operation.operation != OperationType.SUBSCRIPTION
 
 
+def _is_subscription(payload: dict[str, Any], max_tokens: int) -> bool:
+    """True when the document parses and the operation it runs is a subscription."""
+    try:
+        document = parse(payload["query"], max_tokens=max_tokens, no_location=True)
+    except (GraphQLError, RecursionError):
+        return False
+    operation = get_operation_ast(document, payload.get("operationName"))
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
+
+
+class TooManySubscriptions(GraphQLError):
+    """A subscription refused because its principal, or this process, holds the most it may."""
+
+    def __init__(self, limit: str, maximum: int) -> None:
+        whose = "this principal" if limit == "max_subscriptions" else "this hub process"
+        super().__init__(
+            f"too many subscriptions: {whose} holds the maximum of {maximum}; complete one before starting another",
+            extensions={"code": "TOO_MANY_SUBSCRIPTIONS", "limit": limit, "maximum": maximum},
+        )
+
+
+async def _hold_slot(
+    view: PerfhubGraphQL, context: Context, payload: dict[str, Any]
+) -> tuple[str | None, GraphQLError | None]:
+    """A subscription slot for the operation when it is a subscription: (the slot's key or None, refusal)."""
+    if not _is_subscription(payload, view.settings.max_tokens):
+        return None, None
+    key = principal_key(context.principal, context.request.client.host if context.request.client else None)
+    refused = view.subscription_slots.acquire(key)
+    if refused is None:
+        return key, None
+    slots = view.subscription_slots
+    maximum = slots.per_principal if refused == "max_subscriptions" else slots.per_process
+    log.info("subscription refused: %s holds %d (%s)", key, slots.held(key), refused)
+    return None, TooManySubscriptions(refused, maximum)
+
+
+def _release_when_done(view: PerfhubGraphQL, key: str, task: asyncio.Task[Any] | None) -> None:
+    """Gives the slot back when the operation's task ends, however it ends (completed, stopped, socket closed)."""
+    if task is None:
+        view.subscription_slots.release(key)
+    else:
+        task.add_done_callback(lambda _task: view.subscription_slots.release(key))
+
+
 def _client_went_away(error: BaseException) -> bool:
     """True for the errors of sending to a socket the client has closed: the end of a subscription, not a fault."""
     if isinstance(error, WebSocketDisconnected | WebSocketDisconnect | ConnectionError):
@@ -113,12 +160,20 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # The protocol's own refusals (no connection_ack yet, an id in use) close the socket: theirs first.
-        if self.connection_acknowledged and message["id"] not in self.operations:
-            refusal = self.view.admit_socket_operation(self.context.principal)
-            if refusal is not None:
-                await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
-                return
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)
+            return
+        refusal = await self.view.admit_socket_operation(self.context)
+        key: str | None = None
+        if refusal is None:
+            key, refusal = await _hold_slot(self.view, self.context, dict(message["payload"]))
+        if refusal is not None:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
+            return
         await super().handle_subscribe(message)
+        if key is not None:
+            operation = self.operations.get(message["id"])
+            _release_when_done(self.view, key, operation.task if operation is not None else None)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -167,10 +222,18 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 only: GraphQLFormattedError = {"message": SUBSCRIPTIONS_ONLY}
                 await self.send_message(ErrorMessage(type="error", id=message["id"], payload=only))
                 return
-            refusal = self.view.admit_socket_operation(self.context.principal)
+            # A start replaces a running operation of the same id, refused or not: no limit-free restarts,
+            # and its slot is free before the new one is counted.
+            await self.cleanup_operation(message["id"])
+            refusal = await self.view.admit_socket_operation(self.context)
+            key: str | None = None
+            if refusal is None:
+                key, refusal = await _hold_slot(self.view, self.context, dict(message["payload"]))
             if refusal is not None:
-                # A start replaces a running operation of the same id, refused or not: no limit-free restarts.
-                await self.cleanup_operation(message["id"])
                 await self.send_message({"id": message["id"], "type": "error", "payload": refusal.formatted})
                 return
+            await super().handle_start(message)
+            if key is not None:
+                _release_when_done(self.view, key, self.tasks.get(message["id"]))
+            return
         await super().handle_start(message)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import datetime as dt
 import gc
 import logging
@@ -117,7 +118,11 @@ def _start(settings: Settings, systems: SystemsConfig | None, parent_pid: int, g
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
     _settings, _systems_config = settings, systems
-    _engine = create_bounded_engine(settings.database_url, DatabaseTimeouts.of(settings))
+    timeouts = DatabaseTimeouts.of(settings)
+    if timeouts.statement is not None:
+        # Every transaction here is a mutation's: the full statement timeout, not the API's read timeout.
+        timeouts = dataclasses.replace(timeouts, read_statement=timeouts.statement)
+    _engine = create_bounded_engine(settings.database_url, timeouts)
     _sessionmaker = create_sessionmaker(_engine)
 
 

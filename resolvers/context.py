@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -38,6 +39,9 @@ class Context:
     """Where scoring and metric imports run (``hub.worker``); None: in this process."""
     connection_params: dict[str, object] | None = None
     """A WebSocket's ``connection_init`` payload (strawberry stores it here); None over HTTP."""
+    charge: Callable[[int], Awaitable[float]] | None = None
+    """Takes an operation's estimated cost from its caller's rate-limit bucket (schema.limits.CostLimiter):
+    0.0 when taken, else the seconds to wait. Set by the hub's view; None where nothing is rate-limited."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @cached_property

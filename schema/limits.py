@@ -8,7 +8,8 @@ next one twice turns exponential; a memoised count of the expanded document guar
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +34,21 @@ from graphql import (
     get_named_type,
     get_operation_ast,
 )
+from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
+from schema.operation_guard import RateLimited
+
 SYSTEM_FIELDS = frozenset({"trainingRecords", "compensationRecords"})
 """Fields fed by a business system: each costs a call to that system per batch, not a SQL statement."""
+INTROSPECTION_ROOTS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+"""The introspection fields that open a subtree: counted in depth and cost like any other field."""
+UNWRAPPING_FIELD = "ofType"
+"""``__Type.ofType``: a chain of it ends at the schema's deepest type wrapper (a list of non-null lists, at
+most a few levels), so it adds no depth; standard introspection queries nest it 7 to 9 times."""
 
 
 def limit_error(message: str, limit: str, maximum: int, **extensions: object) -> GraphQLError:
@@ -106,8 +115,58 @@ def document_rules(*, max_depth: int, max_aliases: int, max_fields: int) -> list
             # Both do all their work in their constructors; errors land in the context.
             depth_rule(context)
             alias_rule(context)
+            # Strawberry's depth rule skips every field under __schema and __type; an introspection
+            # subtree nested without end (__type { fields { type { fields ... } } }) was unlimited.
+            depth = introspection_depth(document)
+            if depth > max_depth:
+                context.report_error(
+                    limit_error(
+                        f"the introspection query's depth {depth} exceeds the maximum depth of {max_depth}",
+                        "depth",
+                        max_depth,
+                        depth=depth,
+                    )
+                )
 
     return [DocumentShapeLimits]
+
+
+def introspection_depth(document: DocumentNode) -> int:
+    """The depth of the deepest field under ``__schema`` or ``__type``, counted from the operation's root.
+
+    Every field counts one level but ``ofType`` (see UNWRAPPING_FIELD); 0 when nothing is introspected.
+    Fragments are followed once per path, so a cycle (another rule's error) ends the walk.
+    """
+    fragments = _fragments(document)
+
+    def walk(selection_set: SelectionSetNode, depth: int, inside: bool, visiting: frozenset[str]) -> int:
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                entered = inside or name in INTROSPECTION_ROOTS
+                level = depth if name == UNWRAPPING_FIELD else depth + 1
+                if entered:
+                    deepest = max(deepest, level)
+                if selection.selection_set is not None:
+                    deepest = max(deepest, walk(selection.selection_set, level, entered, visiting))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, walk(selection.selection_set, depth, inside, visiting))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in visiting:
+                    deepest = max(deepest, walk(fragment.selection_set, depth, inside, visiting | {name}))
+        return deepest
+
+    return max(
+        (
+            walk(definition.selection_set, 0, False, frozenset())
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ),
+        default=0,
+    )
 
 
 def _spreads(document: DocumentNode) -> set[str]:
@@ -146,13 +205,14 @@ def estimate_cost(
 ) -> int:
     """An upper-bound estimate of the work an operation asks for, before anything runs.
 
-    Every field costs 1 for each parent it is resolved on, a business-system field ``system_field``.
+    Every field costs 1 for each parent it is resolved on, a business-system field ``system_field``;
+    ``__schema`` and ``__type`` and everything under them too (only ``__typename`` is free).
     A field with a ``first`` argument multiplies its children by the page size (as sent, else the
     argument's default, clamped to the maximum page size); any other list by ``list_size``. The lists
     inside a connection (``edges``) are the page already counted.
     """
     fragments = _fragments(document)
-    memo: dict[tuple[str, str], int] = {}
+    memo: dict[tuple[str, str, int], int] = {}
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
@@ -170,17 +230,27 @@ def estimate_cost(
             return model.list_size
         return max(0, min(value, model.max_page_size))
 
-    def unit_cost(selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
-        """The cost of a selection set resolved on one parent; the cost of N parents is N times this."""
+    deepest_wrapping = wrapping_depth(schema)
+
+    def unit_cost(selection_set: SelectionSetNode, parent: GraphQLNamedType, unwrapped: int = 0) -> int:
+        """The cost of a selection set resolved on one parent; the cost of N parents is N times this.
+
+        ``unwrapped`` counts the ``ofType`` fields just above: past the schema's deepest wrapping one is
+        null, and nothing under it runs.
+        """
         fields = getattr(parent, "fields", {})
         in_connection = parent.name.endswith("Connection")
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                field = fields.get(selection.name.value)
-                if field is None:  # __typename and introspection: free
+                name = selection.name.value
+                field = fields.get(name) or INTROSPECTION_ROOTS.get(name)
+                if field is None:  # __typename: free
                     continue
-                total += model.system_field if selection.name.value in model.system_fields else 1
+                below = unwrapped + 1 if name == UNWRAPPING_FIELD else 0
+                if below > deepest_wrapping:
+                    continue
+                total += model.system_field if name in model.system_fields else 1
                 if selection.selection_set is None:
                     continue
                 field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
@@ -190,18 +260,34 @@ def estimate_cost(
                     size = model.list_size
                 else:
                     size = 1
-                total += size * unit_cost(selection.selection_set, get_named_type(field.type))
+                total += size * unit_cost(selection.selection_set, get_named_type(field.type), below)
             elif isinstance(selection, InlineFragmentNode):
-                total += unit_cost(selection.selection_set, _narrow(schema, selection.type_condition, parent))
+                narrowed = _narrow(schema, selection.type_condition, parent)
+                total += unit_cost(selection.selection_set, narrowed, unwrapped)
             elif isinstance(selection, FragmentSpreadNode):
-                key = (selection.name.value, parent.name)
+                key = (selection.name.value, parent.name, unwrapped)
                 if key not in memo:
                     fragment = fragments[selection.name.value]  # validated: it exists, no cycles
-                    memo[key] = unit_cost(fragment.selection_set, _narrow(schema, fragment.type_condition, parent))
+                    narrowed = _narrow(schema, fragment.type_condition, parent)
+                    memo[key] = unit_cost(fragment.selection_set, narrowed, unwrapped)
                 total += memo[key]
         return total
 
     return unit_cost(operation.selection_set, root)
+
+
+@functools.lru_cache(maxsize=8)
+def wrapping_depth(schema: GraphQLSchema) -> int:
+    """The most list and non-null wrappers around any field's or argument's type (``[Int!]!`` is 3)."""
+
+    def depth(type_: Any) -> int:
+        return 1 + depth(type_.of_type) if isinstance(type_, GraphQLList | GraphQLNonNull) else 0
+
+    deepest = 0
+    for named in schema.type_map.values():
+        for field in getattr(named, "fields", {}).values():
+            deepest = max(deepest, depth(field.type), *(depth(arg.type) for arg in getattr(field, "args", {}).values()))
+    return deepest
 
 
 def _narrow(schema: GraphQLSchema, condition: Any, parent: GraphQLNamedType) -> GraphQLNamedType:
@@ -211,12 +297,13 @@ def _narrow(schema: GraphQLSchema, condition: Any, parent: GraphQLNamedType) -> 
 
 
 class CostLimiter(SchemaExtension):
-    """Refuses an operation whose estimated cost passes the maximum, before it executes."""
+    """Refuses an operation whose estimated cost passes the maximum, before it executes; else charges the
+    cost to its caller's rate-limit bucket (``Context.charge``) and refuses it when the bucket is short."""
 
     def __init__(self, model: CostModel) -> None:
         self.model = model
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.result is None:
@@ -232,4 +319,10 @@ class CostLimiter(SchemaExtension):
                         cost=cost,
                     )
                     context.result = ExecutionResult(data=None, errors=[error])
+                else:
+                    charge = getattr(context.context, "charge", None)
+                    retry_after = await charge(cost) if charge is not None else 0.0
+                    if retry_after > 0:
+                        # Raised, not set as the result: strawberry would still run a subscription (OperationGuard).
+                        raise RateLimited(retry_after)
         yield

@@ -5,7 +5,8 @@ Over a WebSocket it is verified once, at ``connection_init``, and one Context se
 on the socket; this guard makes those operations behave like requests: refused once the token has
 expired (allowing the verifier's leeway), and each one starting with fresh loaders, so that a query
 after a mutation on the same socket reads what the mutation wrote and no cache lives as long as the
-socket. The transport's own admission checks (rate limit) run earlier, in ``hub.app``.
+socket. Mutations get the full statement timeout, above the connections' read timeout (hub.db.engine). The
+transport's own admission checks (rate limit) run earlier, in ``hub.app``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from hub.db.engine import WRITE_STATEMENT_TIMEOUT
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
 
@@ -42,8 +45,19 @@ class OperationGuard(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
-        if isinstance(context, Context):
-            if context.principal.expired(dt.datetime.now(dt.UTC), context.settings.jwt_leeway_seconds):
-                raise TokenExpired
-            context.renew_loaders()
-        yield
+        if not isinstance(context, Context):
+            yield
+            return
+        if context.principal.expired(dt.datetime.now(dt.UTC), context.settings.jwt_leeway_seconds):
+            raise TokenExpired
+        context.renew_loaders()
+        # Queries and subscriptions read under the connection's read timeout; a mutation's transactions get
+        # the full statement timeout. Put back afterwards: in process (tests, the ASGI transport) the request
+        # shares its caller's task. Set, not reset with a token: a generator may be closed from another context.
+        writes = self.execution_context.operation_type is OperationType.MUTATION
+        previous = WRITE_STATEMENT_TIMEOUT.get()
+        WRITE_STATEMENT_TIMEOUT.set(context.settings.database_statement_timeout_seconds if writes else None)
+        try:
+            yield
+        finally:
+            WRITE_STATEMENT_TIMEOUT.set(previous)

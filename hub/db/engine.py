@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import event, make_url
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine.interfaces import AdaptedConnection, DBAPIConnection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 if TYPE_CHECKING:
@@ -39,6 +41,9 @@ class DatabaseTimeouts:
     """Waiting for a free connection from the pool."""
     statement: float | None = 30.0
     """One statement; on SQLite, the wait for a lock. None: no limit (batch work, see :func:`create_engine`)."""
+    read_statement: float = 10.0
+    """One statement of a transaction that does not raise its own limit (PostgreSQL; at most ``statement``):
+    the API's queries and subscriptions. Mutations run under ``statement`` (WRITE_STATEMENT_TIMEOUT)."""
 
     @classmethod
     def of(cls, settings: Settings) -> DatabaseTimeouts:
@@ -46,6 +51,7 @@ class DatabaseTimeouts:
             connect=settings.database_connect_timeout_seconds,
             pool=settings.database_pool_timeout_seconds,
             statement=settings.database_statement_timeout_seconds,
+            read_statement=settings.read_statement_timeout_seconds,
         )
 
 
@@ -88,8 +94,11 @@ def _asyncpg_connect_args(timeouts: DatabaseTimeouts) -> dict[str, Any]:
         # The client-side limit on every command: a partition leaves a connection silent, and only the
         # client can notice that.
         args["command_timeout"] = timeouts.statement + COMMAND_GRACE_SECONDS
-        # The server-side limit, which cancels a slow statement cleanly and keeps the connection.
-        args["server_settings"] = {"statement_timeout": str(round(timeouts.statement * 1000))}
+        # The server-side limit, which cancels a slow statement cleanly and keeps the connection: the read
+        # timeout by default, a write transaction raises it to ``statement`` (one SET LOCAL per mutation,
+        # rather than one per loader batch of every query).
+        read = min(timeouts.read_statement, timeouts.statement)
+        args["server_settings"] = {"statement_timeout": str(round(read * 1000))}
     return args
 
 
@@ -176,8 +185,29 @@ def _abort(adapted: AdaptedConnection) -> None:
     adapted.driver_connection.terminate()
 
 
+WRITE_STATEMENT_TIMEOUT: ContextVar[float | None] = ContextVar("write_statement_timeout", default=None)
+"""The statement timeout of the transactions the current task begins, in seconds, when it is not the
+connection's (the read timeout, :class:`DatabaseTimeouts`); None: the connection's.
+
+Set per GraphQL mutation (schema/operation_guard.py) to the full statement timeout. A context variable, so
+that the work a mutation starts (its threads and tasks) inherits it.
+"""
+
+
+class _Session(Session):
+    """A session that applies WRITE_STATEMENT_TIMEOUT to each transaction it begins (PostgreSQL)."""
+
+
+@event.listens_for(_Session, "after_begin")
+def _write_statement_timeout(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    seconds = WRITE_STATEMENT_TIMEOUT.get()
+    if seconds is not None and connection.dialect.name == "postgresql":
+        # SET LOCAL: the transaction's own, gone at its end, so a pooled connection never carries it on.
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_Session)
 
 
 # --- What an outage looks like --------------------------------------------------------------------------

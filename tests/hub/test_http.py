@@ -10,7 +10,7 @@ from graphql import get_introspection_query
 
 from hub.app import create_app
 from hub.auth import Role, issue_token
-from tests.conftest import GraphQLClient, make_settings
+from tests.conftest import GraphQLClient, make_settings, serving
 
 
 async def test_get_serves_queries(app_client: GraphQLClient) -> None:
@@ -75,16 +75,29 @@ async def test_anonymous_may_load_graphiql_and_health(app_client: GraphQLClient)
     assert (await anonymous.http.get("/readyz")).status_code == 200
 
 
-async def test_anonymous_may_introspect_for_graphiql_docs(app_client: GraphQLClient) -> None:
-    """GraphiQL's introspection query (and __typename) answers without a token, so its docs work."""
+async def test_anonymous_introspection_is_refused_by_default(app_client: GraphQLClient) -> None:
+    """PERFHUB_INTROSPECTION=true (the default): introspection needs a token, as any query does."""
     anonymous = app_client.anonymous()
     response = await anonymous.http.post("/graphql", json={"query": get_introspection_query()})
-    assert response.status_code == 200
-    assert response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
-    typename = await anonymous.http.post(
-        "/graphql", json={"query": "query { __typename ...T } fragment T on Query { __typename }"}
-    )
-    assert typename.json()["data"] == {"__typename": "Query"}
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    with_token = await app_client.http.post("/graphql", json={"query": get_introspection_query()})
+    assert with_token.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_anonymous_may_introspect_when_public(database_url: str) -> None:
+    """PERFHUB_INTROSPECTION=public: GraphiQL's introspection query (and __typename) answers without a token."""
+    async with serving(make_settings(database_url=database_url, introspection="public")) as client:
+        anonymous = client.anonymous()
+        response = await anonymous.http.post("/graphql", json={"query": get_introspection_query()})
+        assert response.status_code == 200
+        assert response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+        typename = await anonymous.http.post(
+            "/graphql", json={"query": "query { __typename ...T } fragment T on Query { __typename }"}
+        )
+        assert typename.json()["data"] == {"__typename": "Query"}
+        smuggled = await anonymous.http.post("/graphql", json={"query": "{ __typename posts { code } }"})
+        assert smuggled.status_code == 401
 
 
 @pytest.mark.parametrize(

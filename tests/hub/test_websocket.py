@@ -25,6 +25,7 @@ from starlette.types import Message
 from hub.app import PerfhubGraphQL, SocketRefused, create_app
 from hub.auth import Principal, Role, issue_token
 from hub.config import Settings
+from hub.ratelimit import RateLimiter
 from resolvers.context import Context
 from schema import build_schema
 from tests.conftest import TODAY, StatementCounter, make_settings
@@ -246,7 +247,8 @@ async def test_transport_ws_operations_share_the_principals_rate_limit(database_
         await socket.connect(token)
         view = next(route.app for route in app.routes if isinstance(route, WebSocketRoute))
         assert isinstance(view, PerfhubGraphQL)
-        assert view.rate_limiter.acquire("demo-hr_admin") == 0.0  # as an HTTP request by the same subject would
+        assert isinstance(view.rate_limiter, RateLimiter)
+        assert view.rate_limiter.acquire("subject:demo-hr_admin") == 0.0  # as an HTTP request by this subject would
         assert "errors" not in await socket.operate("1", "{ posts { code } }")
         sql.reset()
         refused = await socket.operate("2", "{ posts { code } }")
