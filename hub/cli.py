@@ -235,10 +235,11 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         await server.serve()
 
 
-def _token_refusal(settings: Settings, role: Role, employee: str | None) -> str | None:
-    """Why a token would be of no use, or None: signed with a key no hub here knows, or for nobody."""
+def _token_refusal(settings: Settings, role: Role, employee: str | None) -> tuple[str, int] | None:
+    """Why a token would be of no use, with the exit code, or None: for nobody (the caller's mistake, a usage
+    error) or signed with a key no hub here knows (the place's, 1)."""
     if role in (Role.EMPLOYEE, Role.MANAGER) and not employee:
-        return f"a {role.value} token speaks for a person: add --employee EMPLOYEE_NO"
+        return f"a {role.value} token speaks for a person: add --employee EMPLOYEE_NO", USAGE_ERROR
     secret_file = secret_file_path(settings) if settings.jwt_secret is None and settings.demo else None
     if secret_file is not None and not secret_file.exists():
         database = secret_file.with_name(secret_file.name.removesuffix(SECRET_FILE_SUFFIX))
@@ -246,7 +247,8 @@ def _token_refusal(settings: Settings, role: Role, employee: str | None) -> str 
             # Minting a fresh secret here would print a token that the running hub rejects as invalid.
             return (
                 f"no hub here: neither {database} nor its token secret exists; run perfhub token in the folder "
-                "where perfhub serve runs, or point PERFHUB_DATABASE_URL (or PERFHUB_JWT_SECRET) at the hub's"
+                "where perfhub serve runs, or point PERFHUB_DATABASE_URL (or PERFHUB_JWT_SECRET) at the hub's",
+                1,
             )
     return None
 
@@ -256,8 +258,9 @@ def token(args: argparse.Namespace) -> int:
     settings = _settings(args)
     refusal = _token_refusal(settings, Role(args.role), args.employee)
     if refusal is not None:
-        print(f"perfhub token: {refusal}", file=sys.stderr)
-        return 1
+        reason, status = refusal
+        print(f"perfhub token: {reason}", file=sys.stderr)
+        return status
     try:
         signed = issue_token(
             settings,

@@ -200,7 +200,7 @@ def test_a_person_role_needs_an_employee(role: str, tmp_path: Path, capsys: pyte
     """An employee or manager token without a person would silently see nothing."""
     (tmp_path / "perfhub.db").touch()
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
-    assert main(["--database-url", url, "token", "--role", role]) == 1
+    assert main(["--database-url", url, "token", "--role", role]) == 2  # a usage error, as the README says
     assert "--employee" in capsys.readouterr().err
 
 
