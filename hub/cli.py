@@ -9,6 +9,7 @@ import datetime as dt
 import gc
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -128,6 +129,11 @@ def serve(args: argparse.Namespace) -> int:
     except (AuthConfigurationError, ConfigurationError) as error:
         print(f"perfhub serve: {error}", file=sys.stderr)
         return 1
+    taken = _address_taken(host, port)
+    if taken is not None:
+        # Before seeding and printing tokens: a second `./dev run` must not look as if it had started.
+        print(f"perfhub serve: {host}:{port}: {taken} (another perfhub serve?); pass --port", file=sys.stderr)
+        return 1
     if settings.demo:
         seeded = asyncio.run(
             _seed(settings, seed=settings.demo_seed, employees=settings.demo_employees, only_if_empty=True)
@@ -154,6 +160,20 @@ def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def _address_taken(host: str, port: int) -> str | None:
+    """Why the hub could not listen on ``host:port`` (say, "address already in use"), or None if it can.
+
+    A probe: uvicorn binds the address itself later, so a port taken in between still fails there."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as error:
+        return (error.strerror or str(error)).lower()
+    return None
 
 
 def _graceful_server_class() -> type[Any]:

@@ -386,3 +386,17 @@ def test_seed_is_audited_with_the_operator(tmp_path: Path, operator: str, capsys
     entries = asyncio.run(_audit_entries(url))
     assert [(e[0], e[1], e[2], e[3]) for e in entries] == [(operator, "cli", "seed", "ok")] * 4
     assert len({e[5] for e in entries}) == 1
+
+
+def test_serve_refuses_a_port_in_use_before_seeding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second `./dev run` on a taken port says so at once, instead of seeding and printing tokens first."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--database-url", url, "serve", "--port", str(port)]) == 1
+    captured = capsys.readouterr()
+    assert f"127.0.0.1:{port}: address already in use" in captured.err
+    assert "eyJ" not in captured.out  # no tokens printed
+    assert not (tmp_path / "perfhub.db").exists()  # nothing seeded
