@@ -5,8 +5,9 @@ hides nobody when the role has one or two raters: a manager with one direct repo
 every SUBORDINATE rating. So the ratings of an anonymous role reach the ratee and their managers only
 when at least ``PERFHUB_MIN_ANONYMOUS_RATERS`` distinct raters of that role rated the ratee in the
 cycle; below that the role is withheld and only its number of raters is told. While the cycle is OPEN
-every anonymous role is withheld: a list read before and after one more rating arrived would single out
-that rating, and with it whoever the reader knows rated last. Scoring is not affected: the engine uses
+every anonymous role is withheld, listed whether rated yet or not and without a count: a list, a role or a
+count read before and after one more rating arrived would single out that rating, and with it whoever the
+reader knows rated last. Scoring is not affected: the engine uses
 every rating.
 """
 
@@ -25,13 +26,14 @@ class WithheldRole:
     """An anonymous rater role whose ratings are left out, and why."""
 
     role: RaterRole
-    raters: int
+    raters: int | None
+    """None while the cycle is open: a count that grows as ratings arrive times each of them."""
     minimum_raters: int
     cycle_open: bool = False
 
     @property
     def reason(self) -> str:
-        if self.raters < self.minimum_raters:
+        if self.raters is not None and self.raters < self.minimum_raters:
             return (
                 f"{self.role.value} ratings come from fewer than {self.minimum_raters} distinct raters "
                 f"({self.raters}): shown, they would identify the rater"
@@ -43,16 +45,19 @@ class WithheldRole:
 
 
 def withheld_roles(ratings: Sequence[Record], minimum_raters: int, *, cycle_open: bool) -> list[WithheldRole]:
-    """The anonymous roles of a ratee's ratings (one ratee, one cycle) that are withheld: all of them while the
-    cycle is open, else those that fewer than the minimum rated."""
+    """The anonymous roles of a ratee's ratings (one ratee, one cycle) that are withheld: while the cycle is
+    open, every anonymous role, rated yet or not, with no count (a role that appears, or a count that grows,
+    when a rating arrives would time it); else those that fewer than the minimum rated."""
+    if cycle_open:
+        return [WithheldRole(role, None, minimum_raters, True) for role in sorted(ANONYMOUS_ROLES)]
     raters: dict[RaterRole, set[int]] = {}
     for rating in ratings:
         if rating.role in ANONYMOUS_ROLES:
             raters.setdefault(rating.role, set()).add(rating.rater_id)
     return [
-        WithheldRole(role, len(raters[role]), minimum_raters, cycle_open)
+        WithheldRole(role, len(raters[role]), minimum_raters)
         for role in sorted(raters)
-        if cycle_open or len(raters[role]) < minimum_raters
+        if len(raters[role]) < minimum_raters
     ]
 
 

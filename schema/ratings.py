@@ -51,7 +51,11 @@ class ReceivedRating:
 )
 class WithheldRatings:
     role: RaterRole
-    raters: int = strawberry.field(description="How many distinct raters of this role rated the employee.")
+    raters: int | None = strawberry.field(
+        description="How many distinct raters of this role rated the employee; null while the cycle is OPEN, "
+        "when every anonymous role is listed whether rated yet or not: a count that grows as ratings arrive "
+        "would time each of them."
+    )
     minimum_raters: int = strawberry.field(
         description="The fewest raters whose ratings are shown (PERFHUB_MIN_ANONYMOUS_RATERS)."
     )
