@@ -119,6 +119,15 @@ def database_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgresql_url(postgresql_backend: Backend, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the seeded PostgreSQL database, for what only PostgreSQL has (skips, saying so, when
+    PERFHUB_TEST_DATABASE_URL is unset)."""
+    url = postgresql_backend.copy(tmp_path)
+    yield url
+    postgresql_backend.drop(url)
+
+
+@pytest.fixture
 def seeded(backend: Backend) -> SeedSummary:
     return backend.summary
 

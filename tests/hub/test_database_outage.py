@@ -13,7 +13,7 @@ import asyncio
 import logging
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,6 @@ async def black_hole() -> AsyncIterator[TcpProxy]:
     await proxy.set_mode(Mode.BLACK_HOLE)
     yield proxy
     await proxy.close()
-
-
-@pytest.fixture
-def postgresql_url(postgresql_backend: Backend, tmp_path: Path) -> Iterator[str]:
-    """A fresh copy of the seeded PostgreSQL database (skips when PERFHUB_TEST_DATABASE_URL is unset)."""
-    url = postgresql_backend.copy(tmp_path)
-    yield url
-    postgresql_backend.drop(url)
 
 
 # --- Which failures mean the database is away ---------------------------------------------------------
