@@ -74,7 +74,9 @@ class Pseudonyms:
             block = base64.urlsafe_b64decode(token + "==")
         except (ValueError, binascii.Error):
             return None
-        if len(block) != _BLOCK:
+        # One spelling per id: 22 base64 characters carry 132 bits for a 128-bit block, and an id whose last
+        # character differs only in the 4 unused bits would otherwise name the same row.
+        if len(block) != _BLOCK or base64.urlsafe_b64encode(block).decode().rstrip("=") != token:
             return None
         decryptor = self._cipher.decryptor()
         plain = decryptor.update(block) + decryptor.finalize()
