@@ -116,7 +116,11 @@ def _value(text: str) -> float | str:
         return f"value {text!r} is not a number"
     if not math.isfinite(value):
         return f"value {text!r} is not a finite number"
-    return value if _DECIMAL.fullmatch(text) else f"value {text!r} is not a number"
+    if not _DECIMAL.fullmatch(text):
+        return f"value {text!r} is not a number"
+    if value == 0 and any(digit in "123456789" for digit in text.lower().partition("e")[0]):
+        return f"value {text!r} is too small to store: it would be stored as 0"  # 1e-400, say
+    return value
 
 
 def _fetched_at(text: str, now: dt.datetime) -> dt.datetime | str:
