@@ -11,16 +11,19 @@ UnicodeEncodeError (and a NUL in a claim was accepted).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from jwt.api_jws import PyJWS
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from tests.conftest import Backend
+from tests.conftest import TEST_SECRET, Backend
 from tests.served import conftest as served_fixtures
 from tests.served.hub_process import ServedHub
 
@@ -111,6 +114,15 @@ def test_undecodable_messages_before_connection_init_count_as_failed_authenticat
     assert "Traceback" not in log, log[-4000:]
 
 
+# --- 2. A lone surrogate in connection_init's Authorization ----------------------------------------------
+
+
+def test_a_lone_surrogate_in_the_socket_authorization_is_an_invalid_token(served: ServedHub) -> None:
+    token = served.token("hr_admin")
+    for authorization in ("Bearer \ud800", f"Bearer {token}\udfff", "Bearer a.\ud83d.b"):
+        assert init_refusal(served, authorization) == (4401, "invalid token")
+
+
 # --- 3. An integer too long in an HTTP body --------------------------------------------------------------
 
 
@@ -124,3 +136,54 @@ def test_an_int_variable_too_long_is_400_naming_the_integer(served: ServedHub) -
         assert error["message"] == f"The request body is not JSON perfhub accepts: {INTEGER_TOO_LONG}"
         assert error["extensions"]["code"] == "BAD_REQUEST"
         assert "data" not in response.json()
+
+
+# --- 5. Claims that are not printable text ---------------------------------------------------------------
+
+
+def signed(**claims: Any) -> str:
+    """An HS256 token with the test secret, as the hub's own but for ``claims``."""
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    values = {"iss": "perfhub", "aud": "perfhub", "iat": now, "exp": now + 600, **claims}
+    # json.dumps writes a lone surrogate as \\ud800: the hub's JSON decoder turns it back into one.
+    return PyJWS().encode(json.dumps(values).encode(), TEST_SECRET, algorithm="HS256")
+
+
+BAD_TEXT_CLAIMS: dict[str, dict[str, Any]] = {
+    "employee_no with a lone surrogate": {"sub": "E000012", "roles": ["employee"], "employee_no": "E0000\ud800"},
+    "sub with a lone surrogate": {"sub": "insider\udc00", "roles": ["hr_admin"]},
+    "employee_no with NUL": {"sub": "E000012", "roles": ["employee"], "employee_no": "E000012\x00"},
+    "sub with NUL": {"sub": "insider\x00", "roles": ["hr_admin"]},
+    "sub with a newline": {"sub": "insider\nforged log line", "roles": ["hr_admin"]},
+}
+EMPLOYEE_QUERY = "{ employees(first: 1) { edges { node { employeeNo } } } }"
+"""Scoped by the employee number: the query that took a lone surrogate to the database (a 500 before)."""
+
+
+def test_claims_that_are_not_printable_text_make_the_token_invalid_on_http_and_websocket(
+    served: ServedHub,
+) -> None:
+    for what, claims in BAD_TEXT_CLAIMS.items():
+        token = signed(**claims)
+        response = httpx.post(
+            served.url,
+            json={"query": EMPLOYEE_QUERY if "employee_no" in claims else "{ cycles { id } }"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert response.status_code == 401, (what, response.text)
+        [error] = response.json()["errors"]
+        assert (error["message"], error["extensions"]["code"]) == ("invalid claims", "UNAUTHENTICATED"), what
+        assert init_refusal(served, f"Bearer {token}") == (4401, "invalid claims"), what
+    # The check refuses only what it must: a printable employee number that is not ASCII still gets in.
+    printable = signed(sub="É-12 ok", roles=["hr_admin"])
+    assert (
+        httpx.post(
+            served.url,
+            json={"query": "{ cycles { id } }"},
+            headers={"Authorization": f"Bearer {printable}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
+    assert init_refusal(served, f"Bearer {printable}") == (0, "connection_ack")
