@@ -138,6 +138,51 @@ def test_an_int_variable_too_long_is_400_naming_the_integer(served: ServedHub) -
         assert "data" not in response.json()
 
 
+# --- 4. A rule number too big for a float ----------------------------------------------------------------
+
+INDICATOR_CREATE = """
+mutation($input: IndicatorCreateInput!) {
+  indicatorCreate(input: $input) {
+    __typename
+    ... on MutationError { code message field }
+  }
+}
+"""
+
+TOO_BIG_RULES: dict[str, dict[str, Any]] = {
+    "linear floor": {"kind": "linear", "floor": 10**400, "target": 1},
+    "band #0 threshold": {"kind": "bands", "bands": [{"threshold": -(10**400), "score": 50}]},
+    "lookup point #1 x": {"kind": "lookup", "points": [[0, 0], [10**400, 100]]},
+    "rating max": {"kind": "rating", "min": 1, "max": 10**400},
+}
+
+
+def test_a_rule_number_too_big_for_a_float_is_an_invalid_rule(served: ServedHub) -> None:
+    for n, (what, rule) in enumerate(TOO_BIG_RULES.items()):
+        variables = {
+            "input": {
+                "code": f"HUGE_{n}",
+                "name": "Huge",
+                "category": "EXTENSION",
+                "direction": "HIGHER_IS_BETTER",
+                "rule": rule,
+                "sourceSystem": "security",
+                "effectiveFrom": "2027-01-01",
+            }
+        }
+        response = httpx.post(
+            served.url,
+            json={"query": INDICATOR_CREATE, "variables": variables},
+            headers=served.headers("hr_admin"),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        payload = response.json()["data"]["indicatorCreate"]
+        assert payload["code"] == "INVALID_RULE", payload
+        assert payload["field"] == "rule"
+        assert payload["message"] == f"{what} must be a finite number, got an integer past the largest float"
+
+
 # --- 5. Claims that are not printable text ---------------------------------------------------------------
 
 
