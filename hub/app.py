@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -148,12 +149,28 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         return self.graphiql_page.response()  # with its Content-Security-Policy
 
     def decode_json(self, data: str | bytes) -> object:
-        # Bytes that are not UTF-8, or arrays nested past Python's recursion limit, are a client's
-        # malformed body (400 from strawberry), not a server error.
+        # Bytes that are not UTF-8, arrays nested past Python's recursion limit, or an integer of more digits
+        # than Python converts (a ValueError, not a JSONDecodeError) are a client's malformed body or
+        # WebSocket message, not a server error: JSONDecodeError is how strawberry's HTTP and WebSocket
+        # sides recognise one (400, and hub/websocket.py closes the socket with 4400).
         try:
             return json.loads(data)
-        except (UnicodeDecodeError, RecursionError) as error:
-            raise json.JSONDecodeError(f"malformed body: {type(error).__name__}", "", 0) from None
+        except json.JSONDecodeError:
+            raise
+        except UnicodeDecodeError:
+            raise UnacceptedJSON("it is not UTF-8") from None
+        except RecursionError:
+            raise UnacceptedJSON("it is nested too deeply") from None
+        except ValueError:  # Python's limit on int digits, the one other ValueError json.loads raises
+            raise UnacceptedJSON(f"an integer has more than {sys.get_int_max_str_digits()} digits") from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except UnacceptedJSON as error:
+            raise HTTPException(400, f"The request body is not JSON perfhub accepts: {error.msg}") from None
+        except json.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         # Strawberry assumes a JSON body is an object or an array; `null` or `3` would reach it as a 500.
@@ -439,6 +456,13 @@ class PerfhubGraphQL(GraphQL[Context, None]):
 
 
 GRAPHQL_RESPONSE_CONTENT_TYPE = f"{graphql_http.GRAPHQL_RESPONSE}; charset=utf-8"
+
+
+class UnacceptedJSON(json.JSONDecodeError):
+    """JSON the hub does not decode: ``msg`` says why (an integer too long, too deep, not UTF-8)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "", 0)
 
 
 def _address(request: Request | WebSocket | None) -> str:

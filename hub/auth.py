@@ -182,6 +182,12 @@ def _check_lifetime(claims: dict[str, Any], max_ttl_seconds: int, leeway_seconds
         raise AuthenticationError("invalid claims") from None
 
 
+def _printable(text: str) -> bool:
+    """True for text the hub may store and show: printable, so without NUL, control characters or lone
+    surrogates (JSON's \\ud800 decodes to one, which no database encoding can store, and PostgreSQL refuses NUL)."""
+    return text.isprintable()
+
+
 def _claims_to_principal(claims: dict[str, Any], expires_at: dt.datetime) -> Principal:
     subject = claims.get("sub")
     roles = claims.get("roles")
@@ -190,6 +196,8 @@ def _claims_to_principal(claims: dict[str, Any], expires_at: dt.datetime) -> Pri
     if not isinstance(subject, str) or not subject or not isinstance(roles, list) or not roles:
         raise AuthenticationError("invalid claims")
     if employee_number is not None and not isinstance(employee_number, str):
+        raise AuthenticationError("invalid claims")
+    if not _printable(subject) or (employee_number is not None and not _printable(employee_number)):
         raise AuthenticationError("invalid claims")
     # What the audit stores of a principal is bounded: an entry must never fail for the token's size.
     if len(subject) > MAX_SUBJECT_CHARS or (employee_number is not None and len(employee_number) > MAX_SUBJECT_CHARS):
@@ -267,7 +275,9 @@ class Authenticator:
         if scheme.lower() != "bearer":
             raise AuthenticationError("unsupported scheme")
         token = token.strip()
-        if not token or len(token) > MAX_TOKEN_CHARS:
+        # A JWS compact serialisation is ASCII (base64url and dots): anything else, a lone surrogate a
+        # WebSocket's connection_init may carry included, is refused before PyJWT encodes it.
+        if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
             raise AuthenticationError("invalid token")
         try:
             header = jwt.get_unverified_header(token)

@@ -2,18 +2,23 @@
 
 Strawberry's handlers trust the shape of each frame; a frame that is JSON but not a message of the
 protocol (``[1, 2]``, a ``start`` without a payload) raised inside them, logged a traceback and dropped
-the socket without a close code. Here a malformed frame closes the socket with 4400 and a reason.
+the socket without a close code; so did a message that is not JSON the hub decodes (an integer of more
+than 4,300 digits), and graphql-ws ignored other text that is not JSON. Here a malformed frame closes the
+socket with 4400 and a reason, and an undecodable one before the socket is authenticated also counts as a
+failed authentication of the client's address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocketDisconnect
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -88,6 +93,29 @@ def _is_subscription(payload: dict[str, Any], max_tokens: int) -> bool:
     return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
+async def _refuse_undecodable(
+    handler: TransportWSHandler | LegacyWSHandler, error: NonJsonMessageReceived, authenticated: bool
+) -> None:
+    """Closes the socket of a message that is not JSON the hub decodes with 4400, the reason saying why.
+
+    Before a valid ``connection_init`` the message is a failed authentication of the address, as a bad
+    token is: a client cycling sockets of undecodable messages soon has its ``connection_init`` refused 4429.
+    """
+    cause = error.__cause__
+    why = cause.msg if isinstance(cause, json.JSONDecodeError) else "it does not decode"
+    reason = f"WebSocket message is not JSON perfhub accepts: {why}"[:120]  # a close reason holds 123 bytes
+    address = _client_address(handler.context)
+    if not authenticated:
+        await handler.view.auth_failures.take(address)
+    log.info("WebSocket closed (%d) for %s: %s", INVALID_MESSAGE, address, reason)
+    await handler.websocket.close(code=INVALID_MESSAGE, reason=reason)
+
+
+def _client_address(context: Context) -> str:
+    client = getattr(context.request, "client", None)
+    return client.host if client is not None else "-"
+
+
 class TooManySubscriptions(GraphQLError):
     """A subscription refused because its principal, or this process, holds the most it may."""
 
@@ -144,6 +172,22 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_task_exception(error)
 
+    async def handle(self) -> None:
+        # Strawberry's loop, but for the refusal of a message that does not decode (_refuse_undecodable).
+        self.on_request_accepted()
+        try:
+            try:
+                async for message in self.websocket.iter_json():
+                    await self.handle_message(message)
+            except NonTextMessageReceived:
+                await self.handle_invalid_message("WebSocket message type must be text")
+            except NonJsonMessageReceived as error:
+                await _refuse_undecodable(self, error, self.connection_acknowledged)
+        except WebSocketDisconnected:
+            pass
+        finally:
+            await self.shutdown()
+
     async def handle_message(self, message: Any) -> None:
         reason = malformed(message)
         if reason is not None:
@@ -180,6 +224,26 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """graphql-ws (subscriptions only), admitting each operation on the socket as an HTTP request is admitted."""
 
     view: PerfhubGraphQL  # as above
+
+    async def handle(self) -> None:
+        # Strawberry's loop, but a message that does not decode closes the socket (_refuse_undecodable)
+        # instead of being ignored, as the malformed ones are.
+        try:
+            try:
+                async for message in self.websocket.iter_json():
+                    await self.handle_message(message)  # type: ignore[arg-type]  # malformed() checks it
+            except NonTextMessageReceived:
+                await self.websocket.close(code=1002, reason="WebSocket message type must be text")
+            except NonJsonMessageReceived as error:
+                await _refuse_undecodable(self, error, self.connection_acknowledged)
+        except WebSocketDisconnected:
+            pass
+        finally:
+            if self.keep_alive_task:
+                self.keep_alive_task.cancel()
+                with suppress(BaseException):
+                    await self.keep_alive_task
+            await self.cleanup()
 
     async def handle_message(self, message: OperationMessage) -> None:
         reason = malformed(message)

@@ -6,6 +6,7 @@ entry in the transaction of its change.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,6 +42,13 @@ Outcome = Any  # a success record of resolvers.payloads, a Failure or an ImportF
 
 def bad_rule() -> Failure:
     return Failure(FailureKind.INVALID_INPUT, "INVALID_RULE", "the rule must be a JSON object with a 'kind'", "rule")
+
+
+def naming_rule(outcome: Outcome) -> Outcome:
+    """An indicator mutation's outcome, its rule's refusal naming the ``rule`` field it is about."""
+    if isinstance(outcome, Failure) and outcome.code == "INVALID_RULE" and outcome.field is None:
+        return dataclasses.replace(outcome, field="rule")
+    return outcome
 
 
 async def own_employee_id(context: Context) -> int | None:
@@ -95,7 +103,7 @@ async def indicator_create(
         )
         return IndicatorVersionSaved(record)
 
-    return await attempt(run)
+    return naming_rule(await attempt(run))
 
 
 async def indicator_version_create(
@@ -130,7 +138,7 @@ async def indicator_version_create(
         )
         return IndicatorVersionSaved(record)
 
-    return await attempt(run)
+    return naming_rule(await attempt(run))
 
 
 async def scheme_version_publish(

@@ -165,7 +165,10 @@ def _number(value: object, what: str) -> float:
     # bool is an int subclass; a JSON true where a number belongs is a mistake, not 1.0.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRule(f"{what} must be a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer such as 10**400, past the largest float
+        raise InvalidRule(f"{what} must be a finite number, got an integer past the largest float") from None
 
 
 def _keys(data: Mapping[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
