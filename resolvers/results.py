@@ -22,6 +22,7 @@ from resolvers.filters import ResultFilterInput, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.small_groups import in_large_result_cell
 
 
 async def results(
@@ -34,6 +35,9 @@ async def results(
     if context.pseudonyms is not None:
         grouping = result_conditions(_grouping_only(filter_))
         if grouping:
+            # A filter by department, post or post family never matches a result of a small cell.
+            grouping.append(in_large_result_cell(context.settings.min_group_size))
+            conditions.append(grouping[-1])
             base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
             await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
         page_keys, has_next, total_count = await pseudonymous_page(

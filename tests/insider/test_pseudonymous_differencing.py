@@ -1,0 +1,129 @@
+"""A pseudonymous analyst differencing two answers, as the hostile insider review did on the seeded demo.
+
+Three attacks (each succeeded before its fix): two filtered lists whose leftover is one person (the head,
+the only holder of post 1 outside department 2); two statistics tables whose groups nest (post family
+ADMIN, 28 people, against department ADMIN_OFFICE, 27), so that 28*m1 - 27*m2 is one score; and two
+score thresholds whose counts differ by one. Each test checks what the attack yields over every answer
+of its kind, not only the insider's pair: nothing below the minimum group size.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.config import Settings
+from hub.db.models import AppraisalResult, Employee, Post
+from hub.demo.organisation import SeedSummary
+from hub.pseudonyms import pseudonyms_for
+from tests.conftest import GraphQLClient
+
+MINIMUM = 5
+
+EMPLOYEES = """query($f: EmployeeFilter) { employees(first: 500, filter: $f) {
+  totalCount edges { node { id } } } }"""
+RESULTS = """query($c: ID!, $f: ResultFilter) { results(cycleId: $c, first: 500, filter: $f) {
+  totalCount edges { node { id } } } }"""
+
+
+def _sizes(rows: list[Any]) -> dict[tuple[int, int], int]:
+    sizes: dict[tuple[int, int], int] = {}
+    for row in rows:
+        sizes[(row.department_id, row.post_id)] = sizes.get((row.department_id, row.post_id), 0) + 1
+    return sizes
+
+
+def _filters(rows: list[Any], families: dict[int, str]) -> list[dict[str, str]]:
+    """Every department, post and post family filter, and every (department, post) pair that has people."""
+    found: list[dict[str, str]] = []
+    found += [{"departmentId": str(d)} for d in sorted({row.department_id for row in rows})]
+    found += [{"postId": str(p)} for p in sorted({row.post_id for row in rows})]
+    found += [{"postFamily": f} for f in sorted(set(families.values()))]
+    found += [{"departmentId": str(d), "postId": str(p)} for d, p in sorted(_sizes(rows))]
+    found += [{"departmentId": str(d), "postFamily": families[p]} for d, p in sorted(_sizes(rows))]
+    return found
+
+
+async def _released_lists(
+    client: GraphQLClient,
+    query: str,
+    variables: dict[str, Any],
+    filters: list[dict[str, str]],
+    kind: str,
+    settings: Settings,
+) -> dict[str, set[int]]:
+    """The row keys of every filtered list the hub answers (refused filters left out)."""
+    pseudonyms = pseudonyms_for(settings)
+    released: dict[str, set[int]] = {}
+    for filter_ in filters:
+        body = await client.execute(query, {**variables, "f": filter_})
+        if body.get("errors"):
+            assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "filter"}
+            continue
+        connection = next(iter(body["data"].values()))
+        keys = {pseudonyms.decode(kind, edge["node"]["id"]) for edge in connection["edges"]}
+        assert None not in keys and connection["totalCount"] == len(keys)
+        released[repr(sorted(filter_.items()))] = keys  # type: ignore[assignment]
+    return released
+
+
+def _assert_no_small_leftover(released: dict[str, set[int]], small: set[int]) -> None:
+    assert released
+    for keys in released.values():
+        assert not keys & small, "a filter matched a row whose (department, post) cell is below the minimum"
+    for (name_a, a), (name_b, b) in combinations(released.items(), 2):
+        for rest in (a - b, b - a):
+            assert not rest or len(rest) >= MINIMUM, (name_a, name_b, len(rest))
+
+
+async def test_filtered_employee_lists_never_difference_to_fewer_than_the_minimum(
+    app_client: GraphQLClient, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    analyst = app_client.as_principal("analyst")
+    async with sessionmaker() as session:
+        people = list((await session.execute(select(Employee.id, Employee.department_id, Employee.post_id))).all())
+        families = {row.id: row.family for row in await session.execute(select(Post.id, Post.family))}
+    sizes = _sizes(people)
+    small = {p.id for p in people if sizes[(p.department_id, p.post_id)] < MINIMUM}
+    # The insider's pair: post 1 and (department 2, post 1) differ by the head alone in the data.
+    head = {p.id for p in people if p.post_id == 1 and p.department_id != 2}
+    assert len(head) == 1 and head <= small
+    # Department 3 holds a 4-person cell whose department and post are withheld on the rows.
+    assert any(d == 3 and 1 < n < MINIMUM for (d, _), n in sizes.items())
+    released = await _released_lists(analyst, EMPLOYEES, {}, _filters(people, families), "employee", settings)
+    _assert_no_small_leftover(released, small)
+    # Unfiltered, every row is still listed; HR's filters are unchanged.
+    assert (await analyst.data(EMPLOYEES))["employees"]["totalCount"] == len(people)
+    hr = await app_client.data(EMPLOYEES, {"f": {"postId": "1"}})
+    assert hr["employees"]["totalCount"] == sum(1 for p in people if p.post_id == 1)
+
+
+async def test_filtered_result_lists_never_difference_to_fewer_than_the_minimum(
+    app_client: GraphQLClient,
+    settings: Settings,
+    seeded: SeedSummary,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    analyst = app_client.as_principal("analyst")
+    cycle = seeded.past_cycle_id
+    async with sessionmaker() as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(AppraisalResult.id, AppraisalResult.department_id, AppraisalResult.post_id).where(
+                        AppraisalResult.cycle_id == cycle
+                    )
+                )
+            ).all()
+        )
+        families = {row.id: row.family for row in await session.execute(select(Post.id, Post.family))}
+    sizes = _sizes(rows)
+    small = {r.id for r in rows if sizes[(r.department_id, r.post_id)] < MINIMUM}
+    assert small
+    variables = {"c": str(cycle)}
+    released = await _released_lists(analyst, RESULTS, variables, _filters(rows, families), "result", settings)
+    _assert_no_small_leftover(released, small)
+    assert (await analyst.data(RESULTS, variables))["results"]["totalCount"] == len(rows)
