@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import Settings
-from hub.db.models import AppraisalResult, Employee, Post
+from hub.db.models import AppraisalResult, Department, Employee, Post
 from hub.demo.organisation import SeedSummary
 from hub.pseudonyms import pseudonyms_for
 from tests.conftest import GraphQLClient
+from tests.insider.test_pseudonymous_analyst import statistics
 
 MINIMUM = 5
 
@@ -127,3 +128,95 @@ async def test_filtered_result_lists_never_difference_to_fewer_than_the_minimum(
     released = await _released_lists(analyst, RESULTS, variables, _filters(rows, families), "result", settings)
     _assert_no_small_leftover(released, small)
     assert (await analyst.data(RESULTS, variables))["results"]["totalCount"] == len(rows)
+
+
+# The groupBy tables an insider can ask for without grade, and those with it (whose cells include the grade).
+TABLES = [["CYCLE"], ["DEPARTMENT"], ["POST"], ["POST_FAMILY"], ["DEPARTMENT", "POST"], ["POST_FAMILY", "DEPARTMENT"]]
+GRADE_TABLES = [["GRADE"], ["DEPARTMENT", "GRADE"], ["POST", "GRADE"], ["POST_FAMILY", "GRADE"]]
+
+
+async def test_statistics_tables_never_difference_to_fewer_than_the_minimum(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    analyst = app_client.as_principal("analyst")
+    cycle = seeded.past_cycle_id
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(
+                    AppraisalResult.id,
+                    Department.code.label("DEPARTMENT"),
+                    Post.code.label("POST"),
+                    Post.family.label("POST_FAMILY"),
+                    AppraisalResult.grade,
+                )
+                .join(Department, Department.id == AppraisalResult.department_id)
+                .join(Post, Post.id == AppraisalResult.post_id)
+                .where(AppraisalResult.cycle_id == cycle)
+            )
+        ).all()
+
+    def members(group_by: list[str], key: list[str]) -> frozenset[int]:
+        """Everyone in the cycle whose values are the group's key (before anything is left out)."""
+        values = {"CYCLE": lambda _: key[0], "GRADE": lambda row: str(row.grade.value)}
+        return frozenset(
+            row.id
+            for row in rows
+            if all(values.get(d, lambda r, d=d: getattr(r, d))(row) == k for d, k in zip(group_by, key, strict=True))
+        )
+
+    # The insider's pair, as HR sees it: family ADMIN holds department ADMIN_OFFICE and the head besides.
+    hr_family = {g["key"][0]: g for g in await statistics(app_client, cycle, ["POST_FAMILY"])}
+    hr_office = {g["key"][0]: g for g in await statistics(app_client, cycle, ["DEPARTMENT"])}
+    assert hr_family["ADMIN"]["count"] - hr_office["ADMIN_OFFICE"]["count"] == 1
+    for tables in (TABLES, GRADE_TABLES, TABLES + GRADE_TABLES):
+        released: list[tuple[int, frozenset[int], int]] = []  # (table, its people, released count)
+        for index, group_by in enumerate(tables):
+            for group in await statistics(analyst, cycle, group_by):
+                released.append((index, members(group_by, group["key"]), group["count"]))
+        # A released group minus every released group of another table that it holds is no one, or a crowd.
+        for table, people, count in released:
+            for other in range(len(tables)):
+                inside = [c for t, p, c in released if t == other and p <= people and (t, p) != (table, people)]
+                if inside:
+                    rest = count - sum(inside)
+                    assert rest == 0 or rest >= MINIMUM, (tables[table], tables[other], count, inside)
+                for t, p, c in released:
+                    if t == other and p <= people:
+                        assert count - c == 0 or count - c >= MINIMUM, (tables[table], tables[other], count, c)
+
+
+async def test_indicator_diagnostics_leave_out_the_people_of_small_cells(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A post's indicator means over its 16 holders, against scoreStatistics' 15 (the head left out there),
+    would give the head's indicator scores and total: the diagnostics leave out the same people."""
+    analyst = app_client.as_principal("analyst")
+    cycle = seeded.past_cycle_id
+    async with sessionmaker() as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(AppraisalResult.department_id, AppraisalResult.post_id).where(
+                        AppraisalResult.cycle_id == cycle
+                    )
+                )
+            ).all()
+        )
+    sizes = _sizes(rows)
+    query = "query($c: ID!, $p: ID!) { schemeDiagnostics(cycleId: $c, postId: $p) { count mean } }"
+    checked = 0
+    for post in sorted({row.post_id for row in rows}):
+        everyone = sum(n for (_, p), n in sizes.items() if p == post)
+        kept = sum(n for (_, p), n in sizes.items() if p == post and n >= MINIMUM)
+        body = await analyst.execute(query, {"c": str(cycle), "p": str(post)})
+        hr = (await app_client.data(query, {"c": str(cycle), "p": str(post)}))["schemeDiagnostics"]
+        assert max(item["count"] for item in hr) == everyone
+        if kept < MINIMUM:
+            assert body["data"] == {"schemeDiagnostics": None}
+            assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            continue
+        assert max(item["count"] for item in body["data"]["schemeDiagnostics"]) == kept
+        checked += kept != everyone
+    # Post 1 is the insider's: its holders outside department 2 (the head) are a small cell.
+    assert checked
