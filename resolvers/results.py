@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import defaultdict
@@ -33,6 +34,7 @@ async def results(
     cycle_key = parse_id(cycle_id)
     conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
     if context.pseudonyms is not None:
+        refuse_score_thresholds(filter_)
         grouping = result_conditions(_grouping_only(filter_))
         if grouping:
             # A filter by department, post or post family never matches a result of a small cell.
@@ -70,6 +72,20 @@ class _Grouping:
     grade: None = None
     min_score: None = None
     max_score: None = None
+
+
+def refuse_score_thresholds(filter_: ResultFilterInput | None) -> None:
+    """A pseudonymous principal may not narrow by score: two thresholds a point apart differ by one person,
+    whose score is then the difference of two sums (or whose row is the leftover of two lists)."""
+    if filter_ is None:
+        return
+    for argument, value in (("minScore", filter_.min_score), ("maxScore", filter_.max_score)):
+        if value is not None:
+            raise BadUserInput(
+                f"'filter.{argument}' is not for analysts without the names grant: "
+                "score thresholds single people out; group by grade instead",
+                argument="filter",
+            )
 
 
 def _grouping_only(filter_: ResultFilterInput | None) -> _Grouping | None:
@@ -195,6 +211,7 @@ async def _protected_statistics(
         # every figure leaves out the people of small (department, post) cells, and each group is a union of
         # whole large cells. By grade, the cells are (department, post, grade): the people of small ones are
         # counted (``outer``) only to check the table against the same table without grade.
+        refuse_score_thresholds(filter_)
         statement = statement.where(in_large_result_cell(minimum))
         if grades:
             statement = statement.add_columns(case((in_large_result_cell(minimum, by_grade=True), 1), else_=0))
@@ -221,4 +238,6 @@ async def _protected_statistics(
     }
     released = releasable(cells, minimum, outer=grade_at)
     # A slice keeps the cells whose sliced dimensions match; each maps one-to-one onto a groupBy key.
-    return [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]
+    groups = [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]
+    # A group's minimum and maximum are each one person's exact score.
+    return [dataclasses.replace(group, min=None, max=None) for group in groups] if pseudonymous else groups

@@ -20,7 +20,7 @@ from hub.db.models import AppraisalResult, Department, Employee, Post
 from hub.demo.organisation import SeedSummary
 from hub.pseudonyms import pseudonyms_for
 from tests.conftest import GraphQLClient
-from tests.insider.test_pseudonymous_analyst import statistics
+from tests.insider.test_pseudonymous_analyst import STATISTICS, statistics
 
 MINIMUM = 5
 
@@ -184,6 +184,37 @@ async def test_statistics_tables_never_difference_to_fewer_than_the_minimum(
                 for t, p, c in released:
                     if t == other and p <= people:
                         assert count - c == 0 or count - c >= MINIMUM, (tables[table], tables[other], count, c)
+
+
+async def test_score_thresholds_are_refused_and_extremes_withheld(
+    app_client: GraphQLClient, seeded: SeedSummary
+) -> None:
+    analyst = app_client.as_principal("analyst")
+    cycle = str(seeded.past_cycle_id)
+    # The insider's thresholds: counts 9 and 8 gave one score as the difference of the two sums.
+    for argument, value in (("minScore", 87), ("minScore", 88), ("maxScore", 60)):
+        for query, variables in (
+            (STATISTICS, {"c": cycle, "g": ["CYCLE"]}),
+            (RESULTS, {"c": cycle}),
+        ):
+            body = await analyst.execute(query, {**variables, "f": {argument: value}})
+            assert not any((body["data"] or {}).values())
+            error = body["errors"][0]
+            assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": "filter"}
+            assert f"filter.{argument}" in error["message"]
+            assert "score thresholds single people out; group by grade instead" in error["message"]
+            assert "errors" not in await app_client.execute(query, {**variables, "f": {argument: value}})
+    extremes = """query($c: ID!, $g: [GroupDimension!]!) { scoreStatistics(cycleId: $c, groupBy: $g) {
+      count mean min max } }"""
+    groups = (await analyst.data(extremes, {"c": cycle, "g": ["DEPARTMENT"]}))["scoreStatistics"]
+    assert groups and all(g["min"] is None and g["max"] is None and g["mean"] is not None for g in groups)
+    hr = (await app_client.data(extremes, {"c": cycle, "g": ["DEPARTMENT"]}))["scoreStatistics"]
+    assert all(g["min"] is not None and g["max"] is not None for g in hr)
+    # An analyst with the names grant sees names anyway: unchanged.
+    named = app_client.as_principal("analyst", grants=["names"])
+    named_groups = (await named.data(extremes, {"c": cycle, "g": ["DEPARTMENT"]}))["scoreStatistics"]
+    assert all(g["min"] is not None for g in named_groups)
+    assert "errors" not in await named.execute(STATISTICS, {"c": cycle, "g": ["CYCLE"], "f": {"minScore": 87}})
 
 
 async def test_indicator_diagnostics_leave_out_the_people_of_small_cells(
