@@ -184,6 +184,17 @@ async def test_statistics_tables_never_difference_to_fewer_than_the_minimum(
                 for t, p, c in released:
                     if t == other and p <= people:
                         assert count - c == 0 or count - c >= MINIMUM, (tables[table], tables[other], count, c)
+    # Filtered by grade, a table leaves out the same people as grouped by grade: nothing new to subtract.
+    for group_by in (["DEPARTMENT"], ["POST_FAMILY"]):
+        by_grade = await statistics(analyst, cycle, [*group_by, "GRADE"])
+        assert by_grade
+        slices = 0
+        for grade in ("S", "A", "B", "C", "D"):
+            sliced = await statistics(analyst, cycle, group_by, grade=grade)
+            expected = [{**g, "key": g["key"][:1]} for g in by_grade if g["key"][1] == grade]
+            assert sliced == expected
+            slices += len(sliced)
+        assert slices == len(by_grade)
 
 
 async def test_score_thresholds_are_refused_and_extremes_withheld(
