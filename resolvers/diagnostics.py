@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from hub.auth import Role
 from hub.db.models import AppraisalResult
@@ -12,6 +12,7 @@ from hub.operations.diagnostics import IndicatorDiagnosticsRecord, scheme_diagno
 from hub.operations.errors import NotFound
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
+from resolvers.small_groups import in_large_result_cell
 
 
 async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[IndicatorDiagnosticsRecord]:
@@ -20,17 +21,21 @@ async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[Ind
     if cycle_key is None or post_key is None:
         return []
     minimum = 1 if Role.HR_ADMIN in context.principal.roles else context.settings.min_group_size
+    # For a pseudonymous caller, the people of small (department, post) cells are left out, as they are of
+    # scoreStatistics: otherwise the post's means here, less its mean there, would be theirs.
+    only = [in_large_result_cell(minimum)] if context.pseudonyms is not None else []
     if minimum > 1:
         # A post scored for one person has that person's indicator scores as its means.
-        statement = select(func.count()).where(
+        kept = func.count(case((and_(*only), 1))) if only else func.count()
+        statement = select(func.count(), kept).where(
             AppraisalResult.cycle_id == cycle_key, AppraisalResult.post_id == post_key
         )
         async with context.sessionmaker() as session:
-            scored = (await session.execute(statement)).scalar_one()
-        if 0 < scored < minimum:
+            scored, counted = (await session.execute(statement)).one()
+        if scored > 0 and counted < minimum:
             raise Forbidden("not allowed: fewer people than the minimum group size were scored in this post")
     try:
-        records = await scheme_diagnostics(context.sessionmaker, cycle_id=cycle_key, post_id=post_key)
+        records = await scheme_diagnostics(context.sessionmaker, cycle_id=cycle_key, post_id=post_key, only=only)
     except NotFound:
         return []
     # Nor an indicator that only a few of them have a score for.

@@ -29,10 +29,18 @@ class Cell:
     """People in the cell after every filter."""
     unfiltered: int
     """People in the cell before the narrowing filters (score bounds)."""
+    outer: int | None = None
+    """People in the cell as the table without the ``outer`` dimension counts them, when that table leaves
+    out fewer people (a pseudonymous table by grade leaves out small (department, post, grade) cells, the
+    same table without grade only small (department, post) cells)."""
 
 
-def releasable(cells: Mapping[Key, Cell], minimum: int) -> set[Key]:
-    """The keys of the cells that may be released; every key has the same number of dimensions."""
+def releasable(cells: Mapping[Key, Cell], minimum: int, outer: int | None = None) -> set[Key]:
+    """The keys of the cells that may be released; every key has the same number of dimensions.
+
+    ``outer``: the dimension whose parents are counted by ``Cell.outer``: there, what a parent minus its
+    released cells leaves is the parent's outer count less the released members.
+    """
     withheld = {key for key, cell in cells.items() if not _large_enough(cell, minimum)}
     width = len(next(iter(cells))) if cells else 0
     changed = True
@@ -43,7 +51,9 @@ def releasable(cells: Mapping[Key, Cell], minimum: int) -> set[Key]:
             for key in cells:
                 parents[key[:dropped] + key[dropped + 1 :]].append(key)
             for children in parents.values():
-                hidden = sum(cells[key].members for key in children if key in withheld)
+                hidden = sum(_counted(cells[key], dropped == outer) for key in children) - sum(
+                    cells[key].members for key in children if key not in withheld
+                )
                 shown = sorted((cells[key].members, key) for key in children if key not in withheld)
                 if 0 < hidden < minimum and shown:
                     withheld.add(shown[0][1])
@@ -54,3 +64,7 @@ def releasable(cells: Mapping[Key, Cell], minimum: int) -> set[Key]:
 def _large_enough(cell: Cell, minimum: int) -> bool:
     removed = cell.unfiltered - cell.members
     return cell.members >= minimum and (removed == 0 or removed >= minimum)
+
+
+def _counted(cell: Cell, outer: bool) -> int:
+    return cell.outer if outer and cell.outer is not None else cell.members

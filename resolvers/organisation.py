@@ -17,6 +17,7 @@ from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, 
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
 from resolvers.scope import MANAGED
+from resolvers.small_groups import in_large_employee_cell
 
 
 async def employee(context: Context, id_: str) -> Record | None:
@@ -57,6 +58,9 @@ async def _pseudonymous_employees(
 ) -> Connection:
     """The same list in pseudonym order, with pseudonyms as cursors (see resolvers.ids)."""
     in_scope = context.scope.employees()
+    if conditions:
+        # A filter by department, post or post family never matches a row of a small cell (see small_groups).
+        conditions = [*conditions, in_large_employee_cell(context.settings.min_group_size)]
     everything = [*conditions, *([in_scope] if in_scope is not None else [])]
     await refuse_small_selection(context, Employee.id, everything if conditions else [])
     page, has_next, total = await pseudonymous_page(context, EMPLOYEE, Employee.id, everything, first, after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import defaultdict
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from hub.auth import Role
@@ -22,6 +23,7 @@ from resolvers.filters import ResultFilterInput, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.small_groups import in_large_result_cell
 
 
 async def results(
@@ -32,8 +34,12 @@ async def results(
     cycle_key = parse_id(cycle_id)
     conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
     if context.pseudonyms is not None:
+        refuse_score_thresholds(filter_)
         grouping = result_conditions(_grouping_only(filter_))
         if grouping:
+            # A filter by department, post or post family never matches a result of a small cell.
+            grouping.append(in_large_result_cell(context.settings.min_group_size))
+            conditions.append(grouping[-1])
             base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
             await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
         page_keys, has_next, total_count = await pseudonymous_page(
@@ -66,6 +72,20 @@ class _Grouping:
     grade: None = None
     min_score: None = None
     max_score: None = None
+
+
+def refuse_score_thresholds(filter_: ResultFilterInput | None) -> None:
+    """A pseudonymous principal may not narrow by score: two thresholds a point apart differ by one person,
+    whose score is then the difference of two sums (or whose row is the leftover of two lists)."""
+    if filter_ is None:
+        return
+    for argument, value in (("minScore", filter_.min_score), ("maxScore", filter_.max_score)):
+        if value is not None:
+            raise BadUserInput(
+                f"'filter.{argument}' is not for analysts without the names grant: "
+                "score thresholds single people out; group by grade instead",
+                argument="filter",
+            )
 
 
 def _grouping_only(filter_: ResultFilterInput | None) -> _Grouping | None:
@@ -180,21 +200,44 @@ async def _protected_statistics(
             sliced.append((AppraisalResult.grade, filter_.grade))
     width = len(columns)
     statement = _statistics_rows(context, cycle_key, [*columns, *(column for column, _ in sliced)])
+    pseudonymous = context.pseudonyms is not None
+    minimum = context.settings.min_group_size
+    # The position of the grade in the key, when it is there once (as a dimension or as a filter).
+    keyed: list[Any] = [*columns, *(column for column, _ in sliced)]
+    grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
+    grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
+    if pseudonymous:
+        # Tables of different groupings nest (a post family holds a department and one person besides): so
+        # every figure leaves out the people of small (department, post) cells, and each group is a union of
+        # whole large cells. By grade, the cells are (department, post, grade): the people of small ones are
+        # counted (``outer``) only to check the table against the same table without grade.
+        refuse_score_thresholds(filter_)
+        statement = statement.where(in_large_result_cell(minimum))
+        if grades:
+            statement = statement.add_columns(case((in_large_result_cell(minimum, by_grade=True), 1), else_=0))
     async with context.sessionmaker() as session:
         rows = (await session.execute(statement)).all()
     low = filter_.min_score if filter_ is not None else None
     high = filter_.max_score if filter_ is not None else None
     values: defaultdict[Key, list[float]] = defaultdict(list)
     unfiltered: defaultdict[Key, int] = defaultdict(int)
+    outer: defaultdict[Key, int] = defaultdict(int)
     wanted: dict[Key, bool] = {}
     for row in rows:
         key = tuple(str(value) for value in row[: width + len(sliced)])
         score = row[width + len(sliced)]
-        unfiltered[key] += 1
+        outer[key] += 1
         wanted[key] = all(row[width + index] == value for index, (_, value) in enumerate(sliced))
+        if pseudonymous and grades and not row[width + len(sliced) + 1]:
+            continue  # a small (department, post, grade) cell
+        unfiltered[key] += 1
         if (low is None or score >= low) and (high is None or score <= high):
             values[key].append(score)
-    cells = {key: Cell(members=len(values[key]), unfiltered=count) for key, count in unfiltered.items()}
-    released = releasable(cells, context.settings.min_group_size)
+    cells = {
+        key: Cell(members=len(values[key]), unfiltered=unfiltered[key], outer=count) for key, count in outer.items()
+    }
+    released = releasable(cells, minimum, outer=grade_at)
     # A slice keeps the cells whose sliced dimensions match; each maps one-to-one onto a groupBy key.
-    return [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]
+    groups = [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]
+    # A group's minimum and maximum are each one person's exact score.
+    return [dataclasses.replace(group, min=None, max=None) for group in groups] if pseudonymous else groups

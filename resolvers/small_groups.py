@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy.orm import aliased
 
 from hub.db.models import AppraisalResult, Employee
 from resolvers.context import Context
@@ -63,3 +64,30 @@ async def result_grouping_shown(context: Context, result: Record) -> bool:
         return True
     sizes = await _sizes(context, _RESULT_CELLS)
     return sizes[(result.cycle_id, result.department_id, result.post_id)] >= context.settings.min_group_size
+
+
+def in_large_employee_cell(minimum: int) -> ColumnElement[bool]:
+    """An employee whose (department, post) cell holds at least ``minimum`` people.
+
+    A pseudonymous filter by department, post or post family reveals membership as the grouping field does,
+    so it matches only these rows: every filtered list is then a union of whole cells of at least the
+    minimum, and so is the difference of two filtered lists.
+    """
+    other = aliased(Employee)
+    large = select(other.department_id, other.post_id).group_by(other.department_id, other.post_id)
+    return tuple_(Employee.department_id, Employee.post_id).in_(large.having(func.count() >= minimum))
+
+
+def in_large_result_cell(minimum: int, *, by_grade: bool = False) -> ColumnElement[bool]:
+    """A result whose (cycle, department, post) cell, or (cycle, department, post, grade) cell with
+    ``by_grade``, holds at least ``minimum`` results: what a pseudonymous filtered list or statistic keeps."""
+    other = aliased(AppraisalResult)
+    inner = [other.cycle_id, other.department_id, other.post_id, *([other.grade] if by_grade else [])]
+    outer = [
+        AppraisalResult.cycle_id,
+        AppraisalResult.department_id,
+        AppraisalResult.post_id,
+        *([AppraisalResult.grade] if by_grade else []),
+    ]
+    large = select(*inner).group_by(*inner).having(func.count() >= minimum)
+    return tuple_(*outer).in_(large)

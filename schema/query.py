@@ -89,7 +89,14 @@ class Query:
     ) -> ResultConnection:
         return await result_queries.results(info.context, cycle_id, first, after, filter)
 
-    @guarded(STATISTICS, "scoreStatistics", "Total-score statistics of a cycle's results, per group.")
+    @guarded(
+        STATISTICS,
+        "scoreStatistics",
+        "Total-score statistics of a cycle's results, per group. For an analyst without the names grant, "
+        "every figure also leaves out the people whose (department, post) cell, or (department, post, grade) "
+        "cell when grouped or filtered by grade, holds fewer than the minimum group size, so that no two "
+        "groups differ by a few people; min and max are null and score thresholds are refused.",
+    )
     async def score_statistics(
         self,
         info: Info,
@@ -105,7 +112,8 @@ class Query:
         "Per indicator of the scheme a post was scored under in a cycle: spread, ceiling and floor "
         "shares, correlation with the total, missing data, and plain-language flags. Except for hr_admin: "
         "null (FORBIDDEN) for a post scored for fewer than the minimum group size, and an indicator scored for "
-        "fewer keeps only its count and missing rate.",
+        "fewer keeps only its count and missing rate. For an analyst without the names grant, the people whose "
+        "(department, post) cell holds fewer than the minimum group size are left out (as in scoreStatistics).",
     )
     async def scheme_diagnostics(
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID

@@ -161,7 +161,11 @@ class ScoreGroup:
     count: int
     mean: float | None
     stddev: float | None
-    min: float | None
-    max: float | None
+    min: float | None = strawberry.field(
+        description="Null for an analyst without the names grant: a group's minimum is one person's exact score."
+    )
+    max: float | None = strawberry.field(
+        description="Null for an analyst without the names grant: a group's maximum is one person's exact score."
+    )
     p50: float | None
     p90: float | None

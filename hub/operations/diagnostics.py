@@ -11,9 +11,10 @@ produced, not against a calibrator's override of it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import diagnose_scheme
@@ -42,11 +43,16 @@ class IndicatorDiagnosticsRecord:
 
 
 async def scheme_diagnostics(
-    sessionmaker: async_sessionmaker[AsyncSession], *, cycle_id: int, post_id: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    cycle_id: int,
+    post_id: int,
+    only: Sequence[ColumnElement[bool]] = (),
 ) -> list[IndicatorDiagnosticsRecord]:
     """One record per item of the scheme pinned for ``post_id`` in ``cycle_id``, in the scheme's order.
 
-    Empty when the post is not pinned in the cycle or has no results in it.
+    Empty when the post is not pinned in the cycle or has no results in it. ``only``: conditions on the
+    results counted (the API leaves out some people for some callers).
     """
     async with sessionmaker() as session, session.begin():
         found = (
@@ -86,7 +92,7 @@ async def scheme_diagnostics(
                     IndicatorScore.normalized_score,
                 )
                 .outerjoin(IndicatorScore, IndicatorScore.result_id == AppraisalResult.id)
-                .where(AppraisalResult.cycle_id == cycle_id, AppraisalResult.post_id == post_id)
+                .where(AppraisalResult.cycle_id == cycle_id, AppraisalResult.post_id == post_id, *only)
                 .order_by(AppraisalResult.id)
             )
         ).all()

@@ -300,13 +300,14 @@ async def test_score_statistics(
 
 async def test_statistics_hide_small_groups_made_by_filters(principals: dict[str, As], org: Org) -> None:
     # Narrowing a filter until one person is left must not reveal that person's score.
-    data, errors = await principals["analyst"].run(
-        "query($c: ID!) { scoreStatistics(cycleId: $c, groupBy: [CYCLE], filter: {minScore: 95}) { count mean } }",
-        c=str(org.published_cycle),
-    )
+    query = "query($c: ID!) { scoreStatistics(cycleId: $c, groupBy: [CYCLE], filter: {minScore: 95}) { count mean } }"
+    data, errors = await principals["manager"].run(query, c=str(org.published_cycle))
     assert not errors and data is not None
     for group in data["scoreStatistics"]:
         assert group["count"] >= 5 or group["mean"] is None
+    # A pseudonymous analyst may not use a score threshold at all.
+    data, errors = await principals["analyst"].run(query, c=str(org.published_cycle))
+    assert errors and errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "filter"}
 
 
 MUTATION = (
