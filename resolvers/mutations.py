@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import select
 
@@ -192,24 +193,38 @@ async def cycle_create(context: Context, *, name: str, period_start: dt.date, pe
     return await attempt(run)
 
 
-async def cycle_transition(context: Context, cycle_id: str, target: str, reason: str | None) -> Outcome:
-    """OPEN, REOPEN, CLOSE_CALIBRATION or PUBLISH: the workflow steps that only change state."""
+class WorkflowStep(enum.Enum):
+    """The cycle workflow steps that only change state (scoring, which computes, has its own resolver)."""
+
+    OPEN = "open"
+    REOPEN = "reopen"
+    CLOSE_CALIBRATION = "close calibration"
+    PUBLISH = "publish"
+
+
+async def cycle_transition(context: Context, cycle_id: str, step: WorkflowStep, reason: str | None) -> Outcome:
+    """One workflow step. An enum, dispatched exhaustively: an unknown step can never fall through to the
+    last branch, which publishes (the one step that cannot be undone)."""
     key = parse_id(cycle_id)
     if key is None:
         return not_found("cycle", cycle_id, "cycleId")
-    who, audit = actor(context), pending()
+    who, audit, sessionmaker = actor(context), pending(), context.sessionmaker
 
     async def run() -> CycleChanged:
-        if target == "OPEN":
-            cycle = await cycles.open_cycle(context.sessionmaker, key, actor=who, audit=audit)
-        elif target == "REOPEN":
-            cycle = await cycles.reopen_cycle(context.sessionmaker, key, actor=who, reason=reason, audit=audit)
-        elif target == "CLOSE_CALIBRATION":
-            cycle = await cycles.close_calibration(
-                context.sessionmaker, key, actor=who, reason=reason, bands=context.settings.bands(), audit=audit
-            )
-        else:
-            cycle = await cycles.publish_cycle(context.sessionmaker, key, actor=who, reason=reason, audit=audit)
+        match step:
+            case WorkflowStep.OPEN:
+                cycle = await cycles.open_cycle(sessionmaker, key, actor=who, audit=audit)
+            case WorkflowStep.REOPEN:
+                cycle = await cycles.reopen_cycle(sessionmaker, key, actor=who, reason=reason, audit=audit)
+            case WorkflowStep.CLOSE_CALIBRATION:
+                bands = context.settings.bands()
+                cycle = await cycles.close_calibration(
+                    sessionmaker, key, actor=who, reason=reason, bands=bands, audit=audit
+                )
+            case WorkflowStep.PUBLISH:
+                cycle = await cycles.publish_cycle(sessionmaker, key, actor=who, reason=reason, audit=audit)
+            case _:
+                assert_never(step)
         return CycleChanged(cycle)
 
     return await attempt(run)

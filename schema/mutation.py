@@ -108,7 +108,7 @@ class Mutation:
         description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.",
     )
     async def cycle_open(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload | None:
-        return await mutations.cycle_transition(info.context, cycle_id, "OPEN", None)
+        return await mutations.cycle_transition(info.context, cycle_id, mutations.WorkflowStep.OPEN, None)
 
     @guarded_mutation(
         HR_ONLY, "cycleScore", description="OPEN -> SCORED: computes and stores every participant's result."
@@ -120,7 +120,7 @@ class Mutation:
         HR_ONLY, "cycleReopen", description="SCORED -> OPEN with a reason; the unpublished scores are discarded."
     )
     async def cycle_reopen(self, info: Info, cycle_id: strawberry.ID, reason: str) -> CyclePayload | None:
-        return await mutations.cycle_transition(info.context, cycle_id, "REOPEN", reason)
+        return await mutations.cycle_transition(info.context, cycle_id, mutations.WorkflowStep.REOPEN, reason)
 
     @guarded_mutation(
         HR_ONLY,
@@ -130,11 +130,13 @@ class Mutation:
     async def cycle_close_calibration(
         self, info: Info, cycle_id: strawberry.ID, reason: str | None = None
     ) -> CyclePayload | None:
-        return await mutations.cycle_transition(info.context, cycle_id, "CLOSE_CALIBRATION", reason)
+        return await mutations.cycle_transition(
+            info.context, cycle_id, mutations.WorkflowStep.CLOSE_CALIBRATION, reason
+        )
 
     @guarded_mutation(HR_ONLY, "cyclePublish", description="CALIBRATED -> PUBLISHED: the results are final.")
     async def cycle_publish(self, info: Info, cycle_id: strawberry.ID) -> CyclePayload | None:
-        return await mutations.cycle_transition(info.context, cycle_id, "PUBLISH", None)
+        return await mutations.cycle_transition(info.context, cycle_id, mutations.WorkflowStep.PUBLISH, None)
 
     @guarded_mutation(
         HR_ONLY, "raterAssign", description="Adds or changes an evaluation relationship (peers, subordinates, ...)."

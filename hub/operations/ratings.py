@@ -71,18 +71,6 @@ class RatingRecord:
     submitted_at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
-class RatingView:
-    """A rating as its ratee may read it: ``rater_id`` is None for anonymous (peer) raters."""
-
-    indicator_version_id: int
-    role: RaterRole
-    value: float
-    comment: str | None
-    submitted_at: dt.datetime
-    rater_id: int | None
-
-
 async def load_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
     """The cycle with ``cycle_id``, or NotFound."""
     cycle = await session.get(Cycle, cycle_id)
@@ -246,28 +234,3 @@ async def submit_rating(
             row.comment,
             row.submitted_at,
         )
-
-
-async def ratings_for_ratee(
-    sessionmaker: async_sessionmaker[AsyncSession], *, cycle_id: int, ratee_id: int, reveal_peers: bool
-) -> list[RatingView]:
-    """Every rating a ratee received in a cycle; peer raters stay anonymous unless ``reveal_peers``."""
-    async with sessionmaker() as session, session.begin():
-        await load_cycle(session, cycle_id)
-        ratings = await session.scalars(
-            select(Rating)
-            .where(Rating.cycle_id == cycle_id, Rating.ratee_id == ratee_id)
-            # Not by rater: the order must not give an anonymous rater away.
-            .order_by(Rating.indicator_version_id, Rating.role, Rating.submitted_at, Rating.value)
-        )
-        return [
-            RatingView(
-                indicator_version_id=r.indicator_version_id,
-                role=r.role,
-                value=r.value,
-                comment=r.comment,
-                submitted_at=r.submitted_at,
-                rater_id=None if r.role in ANONYMOUS_ROLES and not reveal_peers else r.rater_id,
-            )
-            for r in ratings
-        ]
