@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hub.console import ConsoleProgress
 from hub.db.engine import create_engine, create_sessionmaker, is_sqlite
 from hub.db.migrate import alembic_config, upgrade
 from hub.db.models import (
@@ -203,7 +204,7 @@ async def _prepare(engine: AsyncEngine, *, employees: int, seed: int, indicators
     await upgrade(engine)
     sessionmaker = create_sessionmaker(engine)
     say(f"seeding {employees:,} employees (seed {seed}); 100,000 take about a minute")
-    summary = await seed_demo(sessionmaker, seed=seed, employees=employees, today=TODAY, progress=True)
+    summary = await seed_demo(sessionmaker, seed=seed, employees=employees, today=TODAY, progress=ConsoleProgress())
     if indicators != DEMO_ITEMS:
         await widen_past_cycle(sessionmaker, seed=seed, indicators=indicators, say=say)
     return summary.past_cycle_id

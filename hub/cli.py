@@ -32,6 +32,7 @@ from hub.auth import (
     secret_file_path,
 )
 from hub.config import Settings
+from hub.console import ConsoleProgress
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.db.models import Department, Employee, utcnow
@@ -71,7 +72,7 @@ async def _seed(settings: Settings, *, seed: int, employees: int, only_if_empty:
         # The demo build takes no recorder: each transaction it commits carries the entry instead.
         audited = audit_every_commit(sessionmaker, recorder)
         today = dt.datetime.now(dt.UTC).date()
-        build = build_demo(audited, seed=seed, employees=employees, today=today, progress=True)
+        build = build_demo(audited, seed=seed, employees=employees, today=today, progress=ConsoleProgress())
         await audit_failure(recorder, sessionmaker, build)
         return True
     finally:
@@ -359,7 +360,7 @@ def compute(args: argparse.Namespace) -> int:
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         who = args.actor or recorder.subject
         report = await score_cycle(
-            sessionmaker, args.cycle, actor=who, bands=settings.bands(), progress=True, audit=recorder
+            sessionmaker, args.cycle, actor=who, bands=settings.bands(), progress=ConsoleProgress(), audit=recorder
         )
         print(f"perfhub compute: cycle {args.cycle} scored: {report.scored} results, {len(report.blocked)} blocked")
         for blocked in report.blocked[:20]:
@@ -418,7 +419,12 @@ def collect(args: argparse.Namespace) -> int:
                 print("perfhub collect: no business systems: pass --systems FILE", file=sys.stderr)
                 return 1
             report = await collect_metrics(
-                sessionmaker, args.cycle, sources=systems.source_for, make_period=Period, progress=True, audit=recorder
+                sessionmaker,
+                args.cycle,
+                sources=systems.source_for,
+                make_period=Period,
+                progress=ConsoleProgress(),
+                audit=recorder,
             )
         print(
             f"perfhub collect: cycle {args.cycle}: {report.stored} new, {report.updated} updated, "

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.demo.organisation import SeedSummary, seed_demo
 from hub.operations.cycles import close_calibration, publish_cycle
 from hub.operations.scoring import score_cycle
+from hub.progress import SILENT, Progress
 
 DEMO_ACTOR = "seed"
 
@@ -19,7 +20,7 @@ async def build_demo(
     seed: int,
     employees: int,
     today: dt.date,
-    progress: bool = False,
+    progress: Progress = SILENT,
 ) -> SeedSummary:
     """Seeds the organisation and drives the past cycle to PUBLISHED; the current one stays OPEN."""
     summary = await seed_demo(sessionmaker, seed=seed, employees=employees, today=today, progress=progress)

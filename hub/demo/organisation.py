@@ -17,6 +17,7 @@ from hub.db.models import Department
 from hub.demo.catalogue import POSTS
 from hub.demo.seeder import Seeder
 from hub.demo.writer import SeedWriter
+from hub.progress import SILENT, Progress
 
 MIN_EMPLOYEES = len(POSTS) + 1  # one per post, plus the department's head
 
@@ -50,7 +51,7 @@ async def seed_demo(
     seed: int = 7,
     employees: int = 120,
     today: dt.date,
-    progress: bool = False,
+    progress: Progress = SILENT,
 ) -> SeedSummary:
     """Seed an empty database with the demo organisation and two open cycles, all or nothing."""
     if employees < MIN_EMPLOYEES:

@@ -1,4 +1,4 @@
-"""Bulk inserts for the demo seed: rows written in chunks, counted per table, with a progress bar."""
+"""Bulk inserts for the demo seed: rows written in chunks, counted per table, progress reported."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from tqdm import tqdm
 
 from hub.db.models import Base, Employee
+from hub.progress import Progress
 
 CHUNK_SIZE = 5_000
 _T = TypeVar("_T")
@@ -26,15 +26,15 @@ def _chunks(rows: Iterable[_T]) -> Iterator[list[_T]]:
 class SeedWriter:
     """Bulk inserts in chunks inside the caller's transaction, counting rows per table."""
 
-    def __init__(self, session: AsyncSession, progress: bool) -> None:
+    def __init__(self, session: AsyncSession, progress: Progress) -> None:
         self._session = session
-        self._bar = tqdm(desc="seeding demo", unit=" rows", unit_scale=True, disable=not progress)
+        self._progress = progress
+        progress.begin("seeding demo", None, "rows")
         self.counts: Counter[str] = Counter()
 
     def _done(self, table: Table, rows: int) -> None:
         self.counts[table.name] += rows
-        self._bar.set_postfix_str(table.name, refresh=False)
-        self._bar.update(rows)
+        self._progress.advance(rows, table.name)
 
     async def ids(self, model: type[Base], rows: list[dict[str, Any]], key: str | None = None) -> list[int]:
         """Insert rows and return their ids in the rows' order; big tables name a unique ``key``."""
@@ -67,7 +67,7 @@ class SeedWriter:
         statement = update(table).where(table.c.id == bindparam("b_id")).values(manager_id=bindparam("b_mgr"))
         for chunk in _chunks(pairs):
             await self._session.execute(statement, chunk)
-            self._bar.update(len(chunk))
+            self._progress.advance(len(chunk), table.name)
 
     def close(self) -> None:
-        self._bar.close()
+        self._progress.end()

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tqdm import tqdm
 
 from hub.db.models import Base, Cycle, Employee, Indicator, IndicatorVersion, MetricValue
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
@@ -34,6 +33,7 @@ from hub.operations.cycles import locked_cycle, participants
 from hub.operations.errors import WrongCycleState
 from hub.operations.metrics import pinned_items
 from hub.operations.ratings import load_cycle
+from hub.progress import SILENT, Progress
 
 log = logging.getLogger("perfhub")
 
@@ -232,7 +232,7 @@ async def collect_metrics(
     *,
     sources: SourceLookup,
     make_period: PeriodFactory,
-    progress: bool = False,
+    progress: Progress = SILENT,
     audit: AuditRecorder | None = None,
 ) -> CollectReport:
     """Fetch and store every extension value of an OPEN cycle; report what could not be fetched.
@@ -250,7 +250,7 @@ async def collect_metrics(
         for chunk in (people[i : i + EMPLOYEES_PER_CALL] for i in range(0, len(people), EMPLOYEES_PER_CALL))
     ]
     collected = Collected()
-    bar = tqdm(total=len(calls), desc="collect", unit="call", disable=not progress)
+    progress.begin("collect", len(calls), "call")
 
     async def fetch(system: str, metric: str, chunk: list[_Wanted]) -> None:
         source = sources(system, metric)
@@ -262,7 +262,7 @@ async def collect_metrics(
             report.missing.extend(Missing(w.employee_no, w.indicator, _reason(error)) for w in chunk)
             return
         finally:
-            bar.update()
+            progress.advance()
         for w in chunk:
             value = batch.values.get(w.employee_no)
             if value is None:
@@ -283,7 +283,7 @@ async def collect_metrics(
     try:
         await asyncio.gather(*(fetch(*call) for call in calls))
     finally:
-        bar.close()
+        progress.end()
     stored = await store_collected(sessionmaker, cycle_id, collected, audit)
     report.stored, report.updated, report.unchanged = stored.stored, stored.updated, stored.unchanged
     report.stale = sum(collected.stale)

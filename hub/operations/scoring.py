@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tqdm import tqdm
 
 from hub.appraisal import (
     CompiledScheme,
@@ -47,6 +46,7 @@ from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
 from hub.operations.batches import partitions
 from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
+from hub.progress import SILENT, Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +162,10 @@ def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict
         yield rows[start : start + size]
 
 
-async def _insert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], bar: tqdm[Any] | None) -> None:
+async def _insert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], progress: Progress) -> None:
     for chunk in _chunks(rows, WRITE_CHUNK):
         await session.execute(table.insert(), chunk)
-        if bar is not None:
-            bar.update(len(chunk))
+        progress.advance(len(chunk))
 
 
 def _rating_inputs(by_role: dict[RaterRole, float] | None) -> dict[str, Any] | None:
@@ -295,52 +294,73 @@ def _score_rows(
     return score_rows
 
 
+@dataclass(slots=True)
+class _Inputs:
+    """Everything scoring reads, read under the cycle's lock."""
+
+    pins: Any
+    schemes: Any
+    people: list[Any]
+    metrics: Any
+    ratings: Any
+
+
+async def _read(session: AsyncSession, cycle: Cycle) -> _Inputs:
+    pins, schemes = await _schemes(session, cycle.id)
+    people = await participants(session, cycle, list(pins))
+    return _Inputs(
+        pins, schemes, people, await _metric_values(session, cycle.id), await _rating_means(session, cycle.id)
+    )
+
+
+async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed: Any, progress: Progress) -> int:
+    """Replaces the cycle's results with the computed ones, indicator scores included; returns how many."""
+    await discard_results(session, cycle.id)
+    post_of = {p.employee_id: p for p in inputs.people}
+    result_rows = await asyncio.to_thread(_result_rows, cycle.id, computed, post_of, inputs.pins, utcnow())
+    progress.begin("scoring: results", len(result_rows), "row")
+    try:
+        await _insert(session, AppraisalResult.__table__, result_rows, progress)
+    finally:
+        progress.end()
+    ids = select(AppraisalResult.employee_id, AppraisalResult.id).where(AppraisalResult.cycle_id == cycle.id)
+    result_ids = dict((await session.execute(ids)).all())
+    score_rows = await asyncio.to_thread(
+        _score_rows, computed, result_ids, post_of, inputs.pins, inputs.schemes, inputs.metrics
+    )
+    progress.begin("scoring: indicator scores", len(score_rows), "row")
+    try:
+        await _insert(session, IndicatorScore.__table__, score_rows, progress)
+    finally:
+        progress.end()
+    return len(result_rows)
+
+
 async def score_cycle(
     sessionmaker: async_sessionmaker[AsyncSession],
     cycle_id: int,
     *,
     actor: str,
     bands: GradeBands | None = None,
-    progress: bool = False,
+    progress: Progress = SILENT,
     audit: AuditRecorder | None = None,
 ) -> ScoringReport:
     """OPEN -> SCORED: computes and stores every participant's result; blocked employees are reported.
 
-    The cycle's exclusive lock is held from before the inputs are read until the results commit, so
-    a rating or import that waits on it finds the cycle SCORED and is refused, never left out.
+    Read, compute, write, in one transaction. The cycle's exclusive lock is held from before the inputs are
+    read until the results commit, so a rating or import that waits on it finds the cycle SCORED and is
+    refused, never left out.
     """
     bands = bands or GradeBands()
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.SCORED, actor=actor, reason=None)
-        pins, schemes = await _schemes(session, cycle.id)
-        people = await participants(session, cycle, list(pins))
-        metrics = await _metric_values(session, cycle.id)
-        ratings = await _rating_means(session, cycle.id)
-
+        inputs = await _read(session, cycle)
         # The engine is pure, and a cycle of 10,000 employees is about a second of it: it runs in a
         # worker thread, so that the event loop keeps serving other requests meanwhile.
-        computed = await asyncio.to_thread(_compute, people, pins, schemes, metrics, ratings, bands)
-
-        await discard_results(session, cycle.id)
-        post_of = {p.employee_id: p for p in people}
-        result_rows = await asyncio.to_thread(_result_rows, cycle.id, computed, post_of, pins, utcnow())
-        bar = tqdm(total=len(result_rows) * 2, desc="scoring", unit="row", disable=not progress)
-        try:
-            await _insert(session, AppraisalResult.__table__, result_rows, bar)
-            result_ids = dict(
-                (
-                    await session.execute(
-                        select(AppraisalResult.employee_id, AppraisalResult.id).where(
-                            AppraisalResult.cycle_id == cycle.id
-                        )
-                    )
-                ).all()
-            )
-            score_rows = await asyncio.to_thread(_score_rows, computed, result_ids, post_of, pins, schemes, metrics)
-            bar.total = len(result_rows) + len(score_rows)
-            await _insert(session, IndicatorScore.__table__, score_rows, bar)
-        finally:
-            bar.close()
+        computed = await asyncio.to_thread(
+            _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings, bands
+        )
+        scored = await _write(session, cycle, inputs, computed, progress)
         await audit_change(session, audit, f"cycle:{cycle.id}")
-    return ScoringReport(cycle=cycle, scored=len(result_rows), blocked=computed.blocked)
+    return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked)
