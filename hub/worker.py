@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import datetime as dt
 import gc
@@ -26,8 +25,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import signal
-import sys
 import traceback
 from collections.abc import Coroutine
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.config import SystemsConfig
 from hub.appraisal import GradeBands
+from hub.child import belong_to
 from hub.config import Settings
 from hub.db.engine import (
     DatabaseTimeouts,
@@ -59,7 +57,6 @@ log = logging.getLogger("perfhub")
 
 T = TypeVar("T")
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WORKER_NICENESS = 10
 """How much lower the worker's CPU priority is than the hub's (``nice``)."""
 
@@ -102,16 +99,7 @@ def _start(settings: Settings, systems: SystemsConfig | None, parent_pid: int, g
     # The collector as the hub tuned it (``perfhub serve`` raises the first threshold): a cycle's worth
     # of rows in memory otherwise sets off a full collection every few hundred allocations.
     gc.set_threshold(*gc_threshold)
-    # The terminal's Ctrl-C and a service manager's SIGTERM go to the whole process group: the hub
-    # shuts its worker down itself, after the requests in flight have their answers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        # Killed with the hub, even by SIGKILL: a transaction the hub can no longer answer for must not
-        # commit behind its back.
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the hub died before prctl took effect
-        os._exit(1)
+    belong_to(parent_pid)
     # Batch work yields the CPU to the hub: on a busy machine a request is served before the next slice
     # of scoring (the benchmark's stalls with both at one priority were the hub waiting for a core).
     os.nice(WORKER_NICENESS)

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from multiprocessing.connection import Connection
 
+from hub.child import belong_to
 from hub.demo.systems.roster import database_roster
 from hub.demo.systems.runner import DemoSystems, serve_demo_systems
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _START_TIMEOUT = 60.0
 """Seconds the child may take to import, read nothing yet and bind its five servers."""
 _STOP_TIMEOUT = 10.0
@@ -35,14 +32,7 @@ _STOP = "stop"
 
 
 def _child(seed: int, database_url: str, parent_pid: int, pipe: Connection) -> None:
-    # The terminal's Ctrl-C and a service manager's SIGTERM reach the whole process group: the hub
-    # stops its systems itself, after its own requests are answered.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        os._exit(1)
+    belong_to(parent_pid)
     asyncio.run(_serve(seed, database_url, pipe))
 
 
