@@ -7,19 +7,23 @@ installed dependencies, uvicorn's protocol handling, real concurrency, real sock
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import httpx
+from sqlalchemy import make_url
 
 from hub.auth import Grant, Role, issue_token
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import TEST_SECRET, Backend, make_settings
 
 PERFHUB = Path(sys.executable).parent / "perfhub"
 START_TIMEOUT_SECONDS = 60.0
@@ -147,3 +151,28 @@ class ServedHub:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+class _Proxy(Protocol):
+    @property
+    def port(self) -> int: ...
+
+
+P = TypeVar("P", bound=_Proxy)
+
+
+@contextlib.contextmanager
+def served_behind_proxy(
+    backend: Backend, folder: Path, env: Mapping[str, str], proxy_to: Callable[[str, int], AbstractContextManager[P]]
+) -> Iterator[tuple[ServedHub, P]]:
+    """The served hub on a fresh copy of ``backend``'s database, which it reaches only through the proxy
+    ``proxy_to(host, port)`` makes: a test cuts the proxy to give the hub a database outage."""
+    url = backend.copy(folder)
+    database = make_url(url)
+    try:
+        with proxy_to(database.host or "127.0.0.1", database.port or 5432) as proxy:
+            through_proxy = database.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+            with ServedHub(through_proxy, folder, env) as hub:
+                yield hub, proxy
+    finally:
+        backend.drop(url)

@@ -22,10 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import make_url
 
 from tests.conftest import Backend
-from tests.served.hub_process import ServedHub
+from tests.served.hub_process import ServedHub, served_behind_proxy
 from tests.tcp_proxy import Mode, ProxyThread
 
 # Short, but not so short that a loaded test machine trips them while the database is up: connecting
@@ -56,15 +55,8 @@ UNAVAILABLE = "DATABASE_UNAVAILABLE"
 @pytest.fixture
 def proxied(postgresql_backend: Backend, tmp_path: Path) -> Iterator[tuple[ServedHub, ProxyThread]]:
     """The served hub on a fresh PostgreSQL database that it reaches only through the proxy."""
-    url = postgresql_backend.copy(tmp_path)
-    database = make_url(url)
-    try:
-        with ProxyThread(database.host or "127.0.0.1", database.port or 5432) as proxy:
-            through_proxy = database.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-            with ServedHub(through_proxy, tmp_path, ENV) as hub:
-                yield hub, proxy
-    finally:
-        postgresql_backend.drop(url)
+    with served_behind_proxy(postgresql_backend, tmp_path, ENV, ProxyThread) as (hub, proxy):
+        yield hub, proxy
 
 
 def post(hub: ServedHub, document: str, accept: str | None = None) -> httpx.Response:

@@ -23,12 +23,11 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
-from sqlalchemy import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.conftest import Backend
-from tests.served.hub_process import ServedHub
+from tests.served.hub_process import ServedHub, served_behind_proxy
 from tests.served.people import find_people
 from tests.served.tcp_proxy import TcpProxy
 
@@ -50,15 +49,8 @@ ENV = {"PERFHUB_RATE_LIMIT_PER_SECOND": "0", "PERFHUB_EVENT_POLL_SECONDS": "0.05
 @pytest.fixture
 def proxied(postgresql_backend: Backend, tmp_path: Path) -> Iterator[tuple[ServedHub, TcpProxy]]:
     """The served hub on a fresh PostgreSQL database that it reaches only through the proxy."""
-    url = postgresql_backend.copy(tmp_path)
-    database = make_url(url)
-    try:
-        with TcpProxy(database.host or "127.0.0.1", database.port or 5432) as proxy:
-            through_proxy = database.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-            with ServedHub(through_proxy, tmp_path, ENV) as hub:
-                yield hub, proxy
-    finally:
-        postgresql_backend.drop(url)
+    with served_behind_proxy(postgresql_backend, tmp_path, ENV, TcpProxy) as (hub, proxy):
+        yield hub, proxy
 
 
 @dataclass
