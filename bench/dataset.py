@@ -35,7 +35,8 @@ from hub.db.models import (
 from hub.demo.organisation import seed_demo
 from hub.demo.values import demo_metric_value, metric_checksum
 from hub.domain import MANUAL_SOURCE, CycleState
-from hub.operations.cycles import participants, reopen_cycle
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleReopen, participants, reopen_cycle
 
 # A fixed "today" so that the same (employees, seed) always gives the same rows, whatever the date.
 TODAY = dt.date(2025, 5, 15)
@@ -296,7 +297,7 @@ async def reset(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -
     async with sessionmaker() as session:
         state = (await session.execute(select(Cycle.state).where(Cycle.id == cycle_id))).scalar_one()
     if state == CycleState.SCORED:
-        await reopen_cycle(sessionmaker, cycle_id, actor=BENCH_ACTOR, reason="benchmark reset")
+        await reopen_cycle(sessionmaker, CycleReopen(cycle_id, reason="benchmark reset"), Caller(BENCH_ACTOR))
     elif state != CycleState.OPEN:
         raise SystemExit(f"cycle {cycle_id} is {state}; the benchmark needs it OPEN or SCORED")
 

@@ -48,7 +48,8 @@ from hub.db.migrate import upgrade
 from hub.demo.build import build_demo
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import DemoSystems, serve_demo_systems
-from hub.operations.collect import CollectReport, collect_metrics
+from hub.operations.collect import CollectReport, CycleCollectMetrics, collect_metrics
+from hub.operations.commands import Caller
 
 SEED = 7
 EMPLOYEES = 120
@@ -150,7 +151,15 @@ def collect_run(resources: Resources, cycle_id: int, reports: list[CollectReport
         return source if source is not None and source.system == system else None
 
     async def run() -> None:
-        reports.append(await collect_metrics(resources.sessionmaker, cycle_id, sources=lookup, make_period=Period))
+        reports.append(
+            await collect_metrics(
+                resources.sessionmaker,
+                CycleCollectMetrics(cycle_id),
+                Caller("test"),
+                sources=lookup,
+                make_period=Period,
+            )
+        )
 
     return run
 

@@ -66,8 +66,9 @@ from hub.db.models import (
 )
 from hub.db.models import SchemeItem as SchemeItemRow
 from hub.domain import CycleState, Grade
+from hub.operations.commands import Caller
 from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
-from hub.operations.scoring import WRITE_CHUNK, score_cycle
+from hub.operations.scoring import WRITE_CHUNK, CycleScore, score_cycle
 
 GOAL = 2.0
 # The Core tables score_cycle inserts into (a Core executemany, not the ORM's bulk path).
@@ -260,7 +261,7 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
 
 
 async def scoring(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> None:
-    await score_cycle(sessionmaker, cycle_id, actor=BENCH_ACTOR)
+    await score_cycle(sessionmaker, CycleScore(cycle_id), Caller(BENCH_ACTOR))
 
 
 async def written(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> tuple[int, int]:

@@ -35,8 +35,9 @@ from hub.config import Settings
 from hub.console import ConsoleProgress
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
-from hub.db.models import Department, Employee, utcnow
+from hub.db.models import Department, Employee
 from hub.operations.audit import OK, AuditRecorder, audit_every_commit, audit_failure, operator_audit
+from hub.operations.commands import Caller
 from hub.operations.errors import OperationError
 from hub.systems import business_systems, configured_systems, open_systems
 
@@ -353,15 +354,14 @@ def _fail(command: str, error: OperationError | AppraisalError) -> int:
 
 def compute(args: argparse.Namespace) -> int:
     """Scores an OPEN cycle (OPEN -> SCORED) with a progress bar."""
-    from hub.operations.scoring import score_cycle
+    from hub.operations.scoring import CycleScore, score_cycle
 
     recorder = operator_audit("compute", f"cycle:{args.cycle}")
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         who = args.actor or recorder.subject
-        report = await score_cycle(
-            sessionmaker, args.cycle, actor=who, bands=settings.bands(), progress=ConsoleProgress(), audit=recorder
-        )
+        caller = Caller(actor=who, audit=recorder, bands=settings.bands())
+        report = await score_cycle(sessionmaker, CycleScore(args.cycle), caller, progress=ConsoleProgress())
         print(f"perfhub compute: cycle {args.cycle} scored: {report.scored} results, {len(report.blocked)} blocked")
         for blocked in report.blocked[:20]:
             print(f"  employee {blocked.employee_id}: {blocked.code}: {blocked.message}")
@@ -383,7 +383,7 @@ def _unreadable(error: OSError | UnicodeDecodeError) -> str:
 
 def import_metrics(args: argparse.Namespace) -> int:
     """Imports measured values from a CSV file into an OPEN cycle: every row or none."""
-    from hub.operations.metrics import import_metric_values
+    from hub.operations.metrics import MetricValuesImport, import_metric_values
 
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
@@ -393,9 +393,8 @@ def import_metrics(args: argparse.Namespace) -> int:
     recorder = operator_audit("import-metrics", f"cycle:{args.cycle}")
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        report = await import_metric_values(
-            sessionmaker, cycle_id=args.cycle, csv_text=text, now=utcnow(), audit=recorder
-        )
+        caller = Caller(actor=recorder.subject, audit=recorder)
+        report = await import_metric_values(sessionmaker, MetricValuesImport(args.cycle, text), caller)
         print(f"perfhub import-metrics: {report.imported} values stored ({report.replaced} replaced earlier ones)")
         return 0
 
@@ -408,7 +407,7 @@ def import_metrics(args: argparse.Namespace) -> int:
 def collect(args: argparse.Namespace) -> int:
     """Pulls an OPEN cycle's extension values from the business systems, with a progress bar."""
     from connectors.base import Period
-    from hub.operations.collect import collect_metrics
+    from hub.operations.collect import CycleCollectMetrics, collect_metrics
 
     settings = _settings(args)
     recorder = operator_audit("collect", f"cycle:{args.cycle}")
@@ -420,11 +419,11 @@ def collect(args: argparse.Namespace) -> int:
                 return 1
             report = await collect_metrics(
                 sessionmaker,
-                args.cycle,
+                CycleCollectMetrics(args.cycle),
+                Caller(actor=recorder.subject, audit=recorder),
                 sources=systems.source_for,
                 make_period=Period,
                 progress=ConsoleProgress(),
-                audit=recorder,
             )
         print(
             f"perfhub collect: cycle {args.cycle}: {report.stored} new, {report.updated} updated, "

@@ -62,5 +62,15 @@ class GroupDimension(enum.StrEnum):
     CYCLE = "CYCLE"
 
 
+class ErrorKind(enum.StrEnum):
+    """What kind of refusal an expected error is: the API answers each kind with its own payload error type."""
+
+    NOT_FOUND = "NOT_FOUND"  # an id names nothing
+    INVALID_INPUT = "INVALID_INPUT"  # a value is malformed, out of range or inconsistent
+    IMPORT_REJECTED = "IMPORT_REJECTED"  # a file had bad rows, every one listed
+    STATE = "STATE"  # the cycle's state does not allow the step
+    NOT_ALLOWED = "NOT_ALLOWED"  # the caller has no relationship that allows it
+
+
 MANUAL_SOURCE = "MANUAL"
 """The source system of an indicator whose values are ratings given by people."""

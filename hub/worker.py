@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import gc
 import logging
 import multiprocessing
@@ -36,7 +35,6 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.config import SystemsConfig
-from hub.appraisal import GradeBands
 from hub.child import belong_to
 from hub.config import Settings
 from hub.db.engine import (
@@ -48,9 +46,10 @@ from hub.db.engine import (
 )
 from hub.db.models import Cycle
 from hub.operations.audit import AuditRecorder
-from hub.operations.collect import CollectReport, PeriodFactory, SourceLookup, collect_metrics
-from hub.operations.metrics import ImportReport, import_metric_values
-from hub.operations.scoring import ScoringReport, score_cycle
+from hub.operations.collect import CollectReport, CycleCollectMetrics, PeriodFactory, SourceLookup, collect_metrics
+from hub.operations.commands import Caller
+from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.scoring import CycleScore, ScoringReport, score_cycle
 from hub.systems import open_systems
 
 log = logging.getLogger("perfhub")
@@ -139,14 +138,14 @@ def _ping() -> int:
     return os.getpid()
 
 
-def _score(cycle_id: int, actor: str, bands: GradeBands, audit: AuditRecorder | None) -> Any:
+def _score(command: CycleScore, caller: Caller) -> Any:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
     async def job() -> tuple[ScoringReport, bool]:
-        report = await score_cycle(sessionmaker, cycle_id, actor=actor, bands=bands, audit=audit)
+        report = await score_cycle(sessionmaker, command, caller)
         slim = ScoringReport(_columns_only(report.cycle), report.scored, report.blocked)
-        return slim, audit is not None and audit.committed
+        return slim, _committed(caller)
 
     return _run(job())
 
@@ -161,13 +160,13 @@ def _columns_only(cycle: Cycle) -> Cycle:
     return copy
 
 
-def _import(cycle_id: int, csv_text: str, now: dt.datetime, audit: AuditRecorder | None) -> Any:
+def _import(command: MetricValuesImport, caller: Caller) -> Any:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
     async def job() -> tuple[ImportReport, bool]:
-        report = await import_metric_values(sessionmaker, cycle_id=cycle_id, csv_text=csv_text, now=now, audit=audit)
-        return report, audit is not None and audit.committed
+        report = await import_metric_values(sessionmaker, command, caller)
+        return report, _committed(caller)
 
     return _run(job())
 
@@ -186,14 +185,14 @@ async def _connected_sources() -> SourceLookup:
     return _sources
 
 
-def _collect(cycle_id: int, make_period: PeriodFactory, audit: AuditRecorder | None) -> Any:
+def _collect(command: CycleCollectMetrics, caller: Caller, make_period: PeriodFactory) -> Any:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
     async def job() -> tuple[CollectReport, bool]:
         sources = await _connected_sources()
-        report = await collect_metrics(sessionmaker, cycle_id, sources=sources, make_period=make_period, audit=audit)
-        return report, audit is not None and audit.committed
+        report = await collect_metrics(sessionmaker, command, caller, sources=sources, make_period=make_period)
+        return report, _committed(caller)
 
     return _run(job())
 
@@ -236,28 +235,26 @@ class Worker:
         found: int = await self._call(_ping)
         return found
 
-    async def score(
-        self, cycle_id: int, *, actor: str, bands: GradeBands, audit: AuditRecorder | None
-    ) -> ScoringReport:
+    async def score(self, command: CycleScore, caller: Caller) -> ScoringReport:
         """``hub.operations.scoring.score_cycle``, in the worker."""
-        report, committed = await self._call(_score, cycle_id, actor, bands, audit)
-        _note_commit(audit, committed)
+        report, committed = await self._call(_score, command, caller)
+        _note_commit(caller.audit, committed)
         return report  # type: ignore[no-any-return]
 
-    async def import_metrics(
-        self, cycle_id: int, *, csv_text: str, now: dt.datetime, audit: AuditRecorder | None
-    ) -> ImportReport:
+    async def import_metrics(self, command: MetricValuesImport, caller: Caller) -> ImportReport:
         """``hub.operations.metrics.import_metric_values``, in the worker."""
-        report, committed = await self._call(_import, cycle_id, csv_text, now, audit)
-        _note_commit(audit, committed)
+        report, committed = await self._call(_import, command, caller)
+        _note_commit(caller.audit, committed)
         return report  # type: ignore[no-any-return]
 
-    async def collect(self, cycle_id: int, *, make_period: PeriodFactory, audit: AuditRecorder | None) -> CollectReport:
+    async def collect(
+        self, command: CycleCollectMetrics, caller: Caller, *, make_period: PeriodFactory
+    ) -> CollectReport:
         """``hub.operations.collect.collect_metrics``, in the worker, through connectors of its own to the
         systems the hub was configured with (their cache is shared with the hub's only through Redis,
         ``PERFHUB_CONNECTOR_CACHE_URL``)."""
-        report, committed = await self._call(_collect, cycle_id, make_period, audit)
-        _note_commit(audit, committed)
+        report, committed = await self._call(_collect, command, caller, make_period)
+        _note_commit(caller.audit, committed)
         return report  # type: ignore[no-any-return]
 
     async def close(self) -> None:
@@ -265,6 +262,11 @@ class Worker:
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def _committed(caller: Caller) -> bool:
+    """Whether the operation wrote the caller's audit entry (the worker's copy of the recorder knows)."""
+    return caller.audit is not None and caller.audit.committed
 
 
 def _note_commit(audit: AuditRecorder | None, committed: bool) -> None:

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from hub.db.models import AuditEntry
 from hub.operations import audit as audit_log
 from hub.operations.audit import AuditRecorder
+from hub.operations.errors import Refused
 from resolvers.context import Context
 from resolvers.loaders.base import Record, select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
-from resolvers.payloads import Failure, ImportFailure
 
 OK = audit_log.OK
 DENIED = audit_log.DENIED
@@ -63,11 +63,9 @@ async def settle(context: Context, recorder: AuditRecorder, outcome: str, ids: l
         await recorder.record_alone(context.sessionmaker, outcome, ids)
 
 
-def outcome_of(result: Any) -> str:
-    """``ok`` for a success record, the failure's code for an expected failure."""
-    if isinstance(result, Failure | ImportFailure):
-        return result.code
-    return OK
+def outcome_of(result: object) -> str:
+    """``ok`` for a success record, the error's code for an expected failure (a mutation answers it)."""
+    return result.code if isinstance(result, Refused) else OK
 
 
 def _ids_in(name: str, value: Any) -> Iterator[str]:
@@ -87,7 +85,7 @@ def _ids_in(name: str, value: Any) -> Iterator[str]:
 def touched_ids(arguments: Mapping[str, Any], result: Any) -> list[str]:
     """The ids a mutation was asked to touch, and those of the rows its success record carries."""
     ids = audit_log.bounded_ids(found for name, value in arguments.items() for found in _ids_in(name, value))
-    if dataclasses.is_dataclass(result) and not isinstance(result, Failure | ImportFailure | type):
+    if dataclasses.is_dataclass(result) and not isinstance(result, Refused | type):
         for field in dataclasses.fields(result):
             row_id = getattr(getattr(result, field.name), "id", None)
             if isinstance(row_id, int):

@@ -20,7 +20,7 @@ from schema.events import Subscription
 from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
 from schema.masking import MaskUnexpectedErrors, PerfhubSchema
-from schema.mutation import Mutation
+from schema.mutations import Mutation
 from schema.operation_guard import OperationGuard
 from schema.query import Query
 

@@ -1,40 +1,54 @@
-"""Typed errors of the mutation payloads: what went wrong, as a code a client can switch on."""
+"""Typed errors of the mutation payloads, derived from the operations' two error trees.
+
+Every error class of ``hub.operations.errors`` and ``hub.appraisal.errors`` carries its ``code`` and
+its ``kind`` (``hub.domain.ErrorKind``). From them come
+
+- ``ErrorCode``, the enum of every code a mutation error can carry: the codes of the classes in the
+  trees, in alphabetical order, so that moving a class does not reorder the schema (a class that only
+  groups others, like ``NotAllowed``, has no code of its own and is not listed);
+- one payload error type per kind (``NotFoundError``, ``InvalidInputError``, ...), which picks the
+  raised error by its kind; a mutation answers the error it caught, as ``Refused(error)``.
+
+``tests/schema/test_error_codes.py`` fails when an error class has no code of its own or its kind no type.
+"""
 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import strawberry
 
-from resolvers.payloads import Failure, FailureKind, ImportFailure
+from hub.appraisal.errors import AppraisalError
+from hub.domain import ErrorKind
+from hub.operations.errors import ExpectedError, OperationError, Refused
+from hub.operations.errors import RowProblem as RowProblemRecord
 
 
-@strawberry.enum(description="Every code a mutation error can carry.")
-class ErrorCode(enum.Enum):
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_INPUT = "INVALID_INPUT"
-    INVALID_RULE = "INVALID_RULE"
-    INVALID_VALUE = "INVALID_VALUE"
-    INVALID_CONFIGURATION = "INVALID_CONFIGURATION"
-    WEIGHTS_DO_NOT_SUM = "WEIGHTS_DO_NOT_SUM"
-    NON_POSITIVE_WEIGHT = "NON_POSITIVE_WEIGHT"
-    OVERLAPPING_EFFECTIVE_DATES = "OVERLAPPING_EFFECTIVE_DATES"
-    DUPLICATE_CODE = "DUPLICATE_CODE"
-    IMPORT_REJECTED = "IMPORT_REJECTED"
-    NOT_A_RATER = "NOT_A_RATER"
-    NOT_YOUR_RATING = "NOT_YOUR_RATING"
-    WRONG_CYCLE_STATE = "WRONG_CYCLE_STATE"
-    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
-    REASON_REQUIRED = "REASON_REQUIRED"
-    SCORING_BLOCKED = "SCORING_BLOCKED"
+def error_classes() -> Iterator[type[ExpectedError]]:
+    """Every class below the two roots, depth first in definition order."""
+
+    def below(root: type[ExpectedError]) -> Iterator[type[ExpectedError]]:
+        for subclass in root.__subclasses__():
+            yield subclass
+            yield from below(subclass)
+
+    yield from below(OperationError)
+    yield from below(AppraisalError)
 
 
-def _is_failure(kind: FailureKind) -> Any:
-    def is_type_of(obj: Any, _info: Any) -> bool:
-        return isinstance(obj, Failure) and obj.kind is kind
+def coded(error_class: type[ExpectedError]) -> bool:
+    """Whether the class names a code of its own (a grouping class such as ``NotAllowed`` does not)."""
+    return "code" in vars(error_class)
 
-    return classmethod(lambda _cls, obj, info: is_type_of(obj, info))
+
+def _codes() -> list[str]:
+    return sorted({error_class.code for error_class in error_classes() if coded(error_class)})
+
+
+_ErrorCodes: type[enum.Enum] = enum.Enum("ErrorCode", {code: code for code in _codes()})  # type: ignore[misc]
+ErrorCode = strawberry.enum(_ErrorCodes, name="ErrorCode", description="Every code a mutation error can carry.")
 
 
 @strawberry.interface(description="An expected failure of a mutation; nothing was written.")
@@ -43,31 +57,38 @@ class MutationError:
     field: str | None = strawberry.field(description="The input field at fault, when there is one.")
 
     @strawberry.field
-    def code(self, root: strawberry.Parent[Failure | ImportFailure]) -> ErrorCode:
+    def code(self, root: strawberry.Parent[Refused]) -> ErrorCode:  # type: ignore[valid-type]
         return ErrorCode(root.code)
+
+
+def _of_kind(kind: ErrorKind) -> Any:
+    def is_type_of(obj: object, _info: object) -> bool:
+        return isinstance(obj, Refused) and obj.kind is kind
+
+    return classmethod(lambda _cls, obj, info: is_type_of(obj, info))
 
 
 @strawberry.type(description="An id names nothing.")
 class NotFoundError(MutationError):
-    is_type_of = _is_failure(FailureKind.NOT_FOUND)
+    is_type_of = _of_kind(ErrorKind.NOT_FOUND)
 
 
 @strawberry.type(description="A value is malformed, out of range or inconsistent (weights, rules, dates, codes).")
 class InvalidInputError(MutationError):
-    is_type_of = _is_failure(FailureKind.INVALID_INPUT)
+    is_type_of = _of_kind(ErrorKind.INVALID_INPUT)
 
 
 @strawberry.type(description="The cycle's state does not allow this step (or the step needs a reason).")
 class StateError(MutationError):
-    is_type_of = _is_failure(FailureKind.STATE)
+    is_type_of = _of_kind(ErrorKind.STATE)
 
 
 @strawberry.type(description="The caller has no evaluation relationship that allows this.")
 class NotAllowedError(MutationError):
-    is_type_of = _is_failure(FailureKind.NOT_ALLOWED)
+    is_type_of = _of_kind(ErrorKind.NOT_ALLOWED)
 
 
-@strawberry.type
+@strawberry.type(name="RowProblem")
 class RowProblem:
     line: int = strawberry.field(description="The line in the file; the header is line 1.")
     message: str
@@ -75,8 +96,25 @@ class RowProblem:
 
 @strawberry.type(description="An import had bad rows; every problem is listed and nothing was imported.")
 class ImportRejectedError(MutationError):
-    problems: list[RowProblem]
+    problems: list[RowProblemRecord] = strawberry.field(graphql_type=list[RowProblem])
+    is_type_of = _of_kind(ErrorKind.IMPORT_REJECTED)
 
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, ImportFailure)
+
+ERROR_TYPES: dict[ErrorKind, type] = {
+    ErrorKind.NOT_FOUND: NotFoundError,
+    ErrorKind.INVALID_INPUT: InvalidInputError,
+    ErrorKind.IMPORT_REJECTED: ImportRejectedError,
+    ErrorKind.STATE: StateError,
+    ErrorKind.NOT_ALLOWED: NotAllowedError,
+}
+"""The payload error type of each kind of error."""
+
+
+def payload(name: str, success: type, *kinds: ErrorKind) -> object:
+    """A mutation's payload union: its success type, the errors every mutation may answer (an id that
+    names nothing, bad input, a cycle in the wrong state), and those of ``kinds`` besides."""
+    members = (success, NotFoundError, InvalidInputError, StateError, *(ERROR_TYPES[kind] for kind in kinds))
+    union = members[0]
+    for member in members[1:]:
+        union = union | member  # type: ignore[assignment]
+    return Annotated[union, strawberry.union(name)]

@@ -13,6 +13,9 @@ The ``code`` is stable and meant for API error payloads; the message is for peop
     ├── IllegalTransition        ILLEGAL_TRANSITION     a cycle cannot move to that state
     └── ReasonRequired           REASON_REQUIRED        the cycle transition needs a written reason
 
+Each class carries its ``code`` and the ``kind`` of refusal it is (``hub.domain.ErrorKind``); the API's
+``ErrorCode`` enum and payload error types are derived from them (``schema/errors.py``).
+
 Programming mistakes (columns of different lengths handed to diagnostics) raise ValueError instead.
 """
 
@@ -20,17 +23,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hub.domain import CycleState
+from hub.domain import CycleState, ErrorKind
 
 
 class AppraisalError(Exception):
     """Base of every error raised by the appraisal arithmetic."""
 
     code: ClassVar[str] = "APPRAISAL_ERROR"
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID_INPUT
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
+        """The API input field at fault, when the caller knows it (the engine does not)."""
 
 
 class InvalidRule(AppraisalError):
@@ -76,6 +82,7 @@ class ScoringBlocked(AppraisalError):
     """An employee cannot be scored: a BLOCK indicator has no value, or nothing is left to score."""
 
     code = "SCORING_BLOCKED"
+    kind = ErrorKind.STATE
 
     def __init__(self, index: int | None, message: str | None = None) -> None:
         if message is None:
@@ -93,6 +100,7 @@ class IllegalTransition(AppraisalError):
     """A cycle cannot move from its current state to the requested one."""
 
     code = "ILLEGAL_TRANSITION"
+    kind = ErrorKind.STATE
 
     def __init__(self, current: CycleState, target: CycleState) -> None:
         super().__init__(f"a cycle cannot move from {current.value} to {target.value}")
@@ -104,6 +112,7 @@ class ReasonRequired(AppraisalError):
     """The cycle transition is allowed only with a written reason (reopening a scored cycle)."""
 
     code = "REASON_REQUIRED"
+    kind = ErrorKind.STATE
 
     def __init__(self, current: CycleState, target: CycleState) -> None:
         super().__init__(f"moving a cycle from {current.value} to {target.value} needs a reason")

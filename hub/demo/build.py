@@ -7,8 +7,9 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.demo.organisation import SeedSummary, seed_demo
-from hub.operations.cycles import close_calibration, publish_cycle
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
+from hub.operations.scoring import CycleScore, score_cycle
 from hub.progress import SILENT, Progress
 
 DEMO_ACTOR = "seed"
@@ -24,7 +25,8 @@ async def build_demo(
 ) -> SeedSummary:
     """Seeds the organisation and drives the past cycle to PUBLISHED; the current one stays OPEN."""
     summary = await seed_demo(sessionmaker, seed=seed, employees=employees, today=today, progress=progress)
-    await score_cycle(sessionmaker, summary.past_cycle_id, actor=DEMO_ACTOR, progress=progress)
-    await close_calibration(sessionmaker, summary.past_cycle_id, actor=DEMO_ACTOR)
-    await publish_cycle(sessionmaker, summary.past_cycle_id, actor=DEMO_ACTOR)
+    cycle_id, caller = summary.past_cycle_id, Caller(DEMO_ACTOR)
+    await score_cycle(sessionmaker, CycleScore(cycle_id), caller, progress=progress)
+    await close_calibration(sessionmaker, CycleCloseCalibration(cycle_id), caller)
+    await publish_cycle(sessionmaker, CyclePublish(cycle_id), caller)
     return summary

@@ -16,15 +16,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal import DistributionBreach, GradeBands, check_distribution
+from hub.appraisal import DistributionBreach, check_distribution
 from hub.db.models import AppraisalResult
 from hub.domain import CycleState, Grade
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
+from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
 
@@ -34,6 +35,21 @@ CALIBRATION_STATE = CycleState.SCORED
 """The only state in which results may be calibrated."""
 
 RESULTS = AppraisalResult.__table__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradeShareInput:
+    grade: Grade
+    max_share: float = described("The largest share of results the grade may hold, 0..1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResultCalibrateInput:
+    result_id: Annotated[int, IdOf("result")]
+    reason: str
+    total_score: float | None = None
+    grade: Grade | None = described("When omitted, the grade follows the calibrated total.", default=None)
+    target_distribution: tuple[GradeShareInput, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,30 +92,25 @@ def _check_inputs(
 
 
 async def calibrate_result(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    result_id: int,
-    total_score: float | None,
-    grade: Grade | None,
-    reason: str,
-    actor: str,
-    target_distribution: Mapping[Grade, float] | None = None,
-    bands: GradeBands | None = None,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: ResultCalibrateInput, caller: Caller
 ) -> CalibrationOutcome:
     """Overrides a result's total and/or grade in a SCORED cycle, keeping the computed values.
 
-    Only a total: the grade follows from ``bands``. Only a grade: the total is the computed one.
-    Both: both are taken as given. Calibrating back to the computed values is still a calibration.
+    Only a total: the grade follows from the caller's bands. Only a grade: the total is the computed
+    one. Both: both are taken as given. Calibrating back to the computed values is still a calibration.
     """
+    result_id, total_score, grade = command.result_id, command.total_score, command.grade
+    target_distribution: dict[Grade, float] | None = None
+    if command.target_distribution is not None:
+        target_distribution = {share.grade: share.max_share for share in command.target_distribution}
     reason, actor = _check_inputs(
         total_score=total_score,
         grade=grade,
-        reason=reason,
-        actor=actor,
+        reason=command.reason,
+        actor=caller.actor,
         target_distribution=target_distribution,
     )
-    bands = bands or GradeBands()
+    bands = caller.bands
     # Which cycle to lock, read before the transaction: the lock is its first statement (see locked_cycle).
     async with sessionmaker() as session:
         cycle_id = await session.scalar(select(AppraisalResult.cycle_id).where(AppraisalResult.id == result_id))
@@ -140,5 +151,5 @@ async def calibrate_result(
                 await session.scalars(select(AppraisalResult.grade).where(AppraisalResult.cycle_id == cycle_id))
             ).all()
             warnings = check_distribution(grades, target_distribution)
-        await audit_change(session, audit, f"result:{result_id}")
+        await audit_change(session, caller.audit, f"result:{result_id}")
     return CalibrationOutcome(result=result, warnings=warnings)

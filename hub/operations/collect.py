@@ -20,7 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,7 @@ from hub.db.models import Base, Cycle, Employee, Indicator, IndicatorVersion, Me
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
 from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.batches import execute_in_chunks, partitions
+from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import locked_cycle, participants
 from hub.operations.errors import WrongCycleState
 from hub.operations.metrics import pinned_items
@@ -226,20 +227,27 @@ def _assign(
     return wanted
 
 
+@dataclass(frozen=True, slots=True)
+class CycleCollectMetrics:
+    cycle_id: Annotated[int, IdOf("cycle")]
+
+
 async def collect_metrics(
     sessionmaker: async_sessionmaker[AsyncSession],
-    cycle_id: int,
+    command: CycleCollectMetrics,
+    caller: Caller,
     *,
     sources: SourceLookup,
     make_period: PeriodFactory,
     progress: Progress = SILENT,
-    audit: AuditRecorder | None = None,
 ) -> CollectReport:
     """Fetch and store every extension value of an OPEN cycle; report what could not be fetched.
 
     Fetch first, then lock: the values are stored in one transaction under the cycle's exclusive
-    lock, after checking again that the cycle is still OPEN.
+    lock, after checking again that the cycle is still OPEN. ``sources`` and ``make_period`` are the
+    process's connectors (the core imports none).
     """
+    cycle_id = command.cycle_id
     async with sessionmaker() as session:
         cycle, wanted = await _wanted(session, cycle_id)
         start, end = cycle.period_start, cycle.period_end
@@ -284,7 +292,7 @@ async def collect_metrics(
         await asyncio.gather(*(fetch(*call) for call in calls))
     finally:
         progress.end()
-    stored = await store_collected(sessionmaker, cycle_id, collected, audit)
+    stored = await store_collected(sessionmaker, cycle_id, collected, caller.audit)
     report.stored, report.updated, report.unchanged = stored.stored, stored.updated, stored.unchanged
     report.stale = sum(collected.stale)
     report.missing.sort(key=lambda m: (m.employee_no, m.indicator))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,22 +30,48 @@ from hub.db.models import (
 )
 from hub.domain import CycleState, RaterRole
 from hub.events.outbox import append_published
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
+from hub.operations.commands import Caller, IdOf
 from hub.operations.errors import InvalidInput, NotFound
 from hub.operations.upsert import dialect_insert
 
+CycleId = Annotated[int, IdOf("cycle")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleCreateInput:
+    name: str
+    period_start: dt.date
+    period_end: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class CycleOpen:
+    cycle_id: CycleId
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReopen:
+    cycle_id: CycleId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CycleCloseCalibration:
+    cycle_id: CycleId
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CyclePublish:
+    cycle_id: CycleId
+
 
 async def create_cycle(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    name: str,
-    period_start: dt.date,
-    period_end: dt.date,
-    actor: str,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: CycleCreateInput, caller: Caller
 ) -> Cycle:
     """A new cycle in DRAFT."""
-    name = name.strip()
+    name, period_start, period_end = command.name.strip(), command.period_start, command.period_end
     if not name or len(name) > 200:
         raise InvalidInput("a cycle needs a name of 1 to 200 characters", field="name")
     if period_end < period_start:
@@ -53,8 +80,8 @@ async def create_cycle(
         cycle = Cycle(name=name, period_start=period_start, period_end=period_end, state=CycleState.DRAFT)
         session.add(cycle)
         await session.flush()
-        session.add(CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=actor))
-        await audit_change(session, audit, f"cycle:{cycle.id}")
+        session.add(CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=caller.actor))
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 
 
@@ -118,14 +145,12 @@ async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[i
     return list({row.employee_id: row for row in rows}.values())
 
 
-async def open_cycle(
-    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, *, actor: str, audit: AuditRecorder | None = None
-) -> Cycle:
+async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> Cycle:
     """DRAFT -> OPEN: pins each post to the scheme in force on the period's first day, assigns self
     and manager raters from the org tree."""
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id)
-        record_transition(session, cycle, CycleState.OPEN, actor=actor, reason=None)
+        cycle = await locked_cycle(session, command.cycle_id)
+        record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=None)
         in_force = (
             select(SchemeVersion.post_id, func.max(SchemeVersion.version).label("version"))
             .where(SchemeVersion.effective_from <= cycle.period_start)
@@ -177,7 +202,7 @@ async def open_cycle(
                 index_elements=["cycle_id", "ratee_id", "rater_id"]
             )
             await session.execute(defaults, assignments)
-        await audit_change(session, audit, f"cycle:{cycle.id}")
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 
 
@@ -187,20 +212,13 @@ async def discard_results(session: AsyncSession, cycle_id: int) -> None:
     await session.execute(delete(AppraisalResult).where(AppraisalResult.cycle_id == cycle_id))
 
 
-async def reopen_cycle(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cycle_id: int,
-    *,
-    actor: str,
-    reason: str | None,
-    audit: AuditRecorder | None = None,
-) -> Cycle:
+async def reopen_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleReopen, caller: Caller) -> Cycle:
     """SCORED -> OPEN with a reason: late data or corrected ratings come in; the unpublished scores go."""
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id)
-        record_transition(session, cycle, CycleState.OPEN, actor=actor, reason=reason)
+        cycle = await locked_cycle(session, command.cycle_id)
+        record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=command.reason)
         await discard_results(session, cycle.id)
-        await audit_change(session, audit, f"cycle:{cycle.id}")
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 
 
@@ -237,38 +255,25 @@ async def rerank(session: AsyncSession, cycle_id: int, bands: GradeBands) -> Non
 
 
 async def close_calibration(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cycle_id: int,
-    *,
-    actor: str,
-    reason: str | None = None,
-    bands: GradeBands | None = None,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: CycleCloseCalibration, caller: Caller
 ) -> Cycle:
     """SCORED -> CALIBRATED: ranks and percentiles are recomputed from the calibrated totals."""
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id)
-        record_transition(session, cycle, CycleState.CALIBRATED, actor=actor, reason=reason)
-        await rerank(session, cycle.id, bands or GradeBands())
-        await audit_change(session, audit, f"cycle:{cycle.id}")
+        cycle = await locked_cycle(session, command.cycle_id)
+        record_transition(session, cycle, CycleState.CALIBRATED, actor=caller.actor, reason=command.reason)
+        await rerank(session, cycle.id, caller.bands)
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 
 
-async def publish_cycle(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cycle_id: int,
-    *,
-    actor: str,
-    reason: str | None = None,
-    audit: AuditRecorder | None = None,
-) -> Cycle:
+async def publish_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CyclePublish, caller: Caller) -> Cycle:
     """CALIBRATED -> PUBLISHED: the results are final and visible; nothing changes them afterwards.
 
     The result events go into the outbox in the same transaction: published means announced.
     """
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id)
-        record_transition(session, cycle, CycleState.PUBLISHED, actor=actor, reason=reason)
+        cycle = await locked_cycle(session, command.cycle_id)
+        record_transition(session, cycle, CycleState.PUBLISHED, actor=caller.actor, reason=None)
         await append_published(session, cycle.id)
-        await audit_change(session, audit, f"cycle:{cycle.id}")
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle

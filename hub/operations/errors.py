@@ -1,16 +1,21 @@
-"""The operations' error tree: each error has a stable machine code and a message for people.
+"""The operations' error tree: each error has a stable machine code, the kind of refusal it is, and a
+message for people.
 
     OperationError
-    ├── NotFound                 NOT_FOUND                  an id names nothing
-    ├── InvalidInput             INVALID_INPUT              a value is malformed or out of range
+    ├── NotFound                 NOT_FOUND                   an id names nothing
+    ├── InvalidInput             INVALID_INPUT               a value is malformed or out of range
     │   ├── OverlappingDates     OVERLAPPING_EFFECTIVE_DATES a version would overlap an existing one
-    │   ├── DuplicateCode        DUPLICATE_CODE             the code is already taken
-    │   └── ImportRejected       IMPORT_REJECTED            an import had bad rows; nothing was stored
-    ├── NotARater                NOT_A_RATER                the rater has no evaluation relationship
-    └── WrongCycleState          WRONG_CYCLE_STATE          the cycle's state does not allow it
+    │   ├── DuplicateCode        DUPLICATE_CODE              the code is already taken
+    │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
+    ├── NotAllowed                                           (the caller may not do this)
+    │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
+    │   └── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
+    └── WrongCycleState          WRONG_CYCLE_STATE           the cycle's state does not allow it
 
-Errors of the scoring arithmetic (``hub.appraisal.errors``) pass through unchanged: they carry
-``code`` and ``message`` the same way.
+Errors of the scoring arithmetic (``hub.appraisal.errors``) pass through unchanged: they carry ``code``,
+``kind`` and ``message`` the same way. ``EXPECTED`` names both trees: an operation that raises one of
+them wrote nothing, and the API answers it as a typed payload error (``schema/errors.py`` derives the
+``ErrorCode`` enum and the error types from the two trees).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from hub.domain import CycleState
+from hub.appraisal.errors import AppraisalError
+from hub.domain import CycleState, ErrorKind
 
 
 class OperationError(Exception):
     code: ClassVar[str] = "OPERATION_FAILED"
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID_INPUT
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -30,8 +37,45 @@ class OperationError(Exception):
         self.field = field
 
 
+ExpectedError = OperationError | AppraisalError
+"""An error an operation raises on purpose, before it writes anything."""
+
+EXPECTED: tuple[type[Exception], ...] = (OperationError, AppraisalError)
+"""The roots of the two error trees, for ``except`` and ``isinstance``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An expected error as a mutation's answer: a value, not a raise (graphql-core treats an exception a
+    resolver returns as a failure of the field). It reads like the error it carries."""
+
+    error: ExpectedError
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    @property
+    def kind(self) -> ErrorKind:
+        return self.error.kind
+
+    @property
+    def message(self) -> str:
+        return self.error.message
+
+    @property
+    def field(self) -> str | None:
+        return self.error.field
+
+    @property
+    def problems(self) -> list[RowProblem]:
+        """The bad rows of a rejected import; none for any other error."""
+        return getattr(self.error, "problems", [])
+
+
 class NotFound(OperationError):
     code = "NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
 
     def __init__(self, entity: str, id_: object, *, field: str | None = None) -> None:
         super().__init__(f"no {entity} with id {id_!r}", field=field)
@@ -60,20 +104,35 @@ class RowProblem:
 
 class ImportRejected(InvalidInput):
     code = "IMPORT_REJECTED"
+    kind = ErrorKind.IMPORT_REJECTED
 
     def __init__(self, problems: list[RowProblem]) -> None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"line {first.line}: {first.message}{more}; nothing was imported")
+        super().__init__(f"line {first.line}: {first.message}{more}; nothing was imported", field="csv")
         self.problems = problems
 
 
-class NotARater(OperationError):
+class NotAllowed(OperationError):
+    """The caller has no relationship that allows this (a category: it has no code of its own)."""
+
+    kind = ErrorKind.NOT_ALLOWED
+
+
+class NotARater(NotAllowed):
     code = "NOT_A_RATER"
+
+
+class NotYourRating(NotAllowed):
+    code = "NOT_YOUR_RATING"
+
+    def __init__(self) -> None:
+        super().__init__("you may submit only your own ratings", field="raterId")
 
 
 class WrongCycleState(OperationError):
     code = "WRONG_CYCLE_STATE"
+    kind = ErrorKind.STATE
 
     def __init__(self, state: CycleState, needed: str) -> None:
         super().__init__(f"the cycle is {state.value}; {needed}", field="cycleId")

@@ -19,15 +19,16 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Base, CycleScheme, Employee, Indicator, IndicatorVersion, MetricValue, SchemeItem
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
 from hub.operations.batches import execute_in_chunks, partitions
+from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
 from hub.operations.ratings import posts_on
@@ -274,13 +275,15 @@ def _resolve_all(
     return values, problems
 
 
+@dataclass(frozen=True, slots=True)
+class MetricValuesImport:
+    cycle_id: Annotated[int, IdOf("cycle")]
+    csv: str
+    """The file's text: ``employee_no,indicator,value[,fetched_at]``, a header line first."""
+
+
 async def import_metric_values(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    cycle_id: int,
-    csv_text: str,
-    now: dt.datetime,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: MetricValuesImport, caller: Caller
 ) -> ImportReport:
     """Store an OPEN cycle's measured values from a CSV file: all rows or, on any problem, none.
 
@@ -290,7 +293,8 @@ async def import_metric_values(
     """
     # Parsing and checking a file is pure Python, a row at a time (about a second for 100,000 rows):
     # in a worker thread, so that the event loop keeps serving other requests meanwhile.
-    parsed = await asyncio.to_thread(parse_metric_csv, csv_text, now=now)
+    cycle_id = command.cycle_id
+    parsed = await asyncio.to_thread(parse_metric_csv, command.csv, now=caller.now)
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         if cycle.state is not CycleState.OPEN:
@@ -318,5 +322,5 @@ async def import_metric_values(
             await execute_in_chunks(session, insert(table), new)
         if replacing:
             await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), replacing)
-        await audit_change(session, audit)
+        await audit_change(session, caller.audit)
         return ImportReport(imported=len(values), replaced=len(replacing))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Annotated
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,7 +30,8 @@ from hub.db.models import (
     SchemeItem,
 )
 from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
+from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
 from hub.operations.upsert import dialect_insert, replacing
@@ -103,20 +105,36 @@ async def posts_on(session: AsyncSession, day: dt.date, employee_ids: Collection
     return posts
 
 
+EmployeeId = Annotated[int, IdOf("employee")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RaterAssignInput:
+    cycle_id: Annotated[int, IdOf("cycle")]
+    ratee_id: EmployeeId
+    rater_id: EmployeeId
+    role: RaterRole
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatingSubmitInput:
+    cycle_id: Annotated[int, IdOf("cycle")]
+    ratee_id: EmployeeId
+    rater_id: EmployeeId
+    indicator_version_id: Annotated[int, IdOf("indicatorVersion")]
+    value: float = described("A point on the indicator's rating scale, e.g. 1-5.")
+    comment: str | None = None
+
+
 async def assign_rater(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    cycle_id: int,
-    ratee_id: int,
-    rater_id: int,
-    role: RaterRole,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: RaterAssignInput, caller: Caller
 ) -> RaterAssignmentRecord:
-    """Let ``rater_id`` rate ``ratee_id`` in ``role``; an existing relationship of the pair gets the new role.
+    """Let the rater rate the ratee in the role; an existing relationship of the pair gets the new role.
 
     Ratings the rater already submitted keep the role they were given under; a resubmission picks
     up the new one. Two concurrent assignments of one pair both succeed: the later one's role stands.
     """
+    cycle_id, ratee_id, rater_id, role = command.cycle_id, command.ratee_id, command.rater_id, command.role
     if (role is RaterRole.SELF) != (rater_id == ratee_id):
         message = (
             "a SELF rater must be the ratee"
@@ -135,7 +153,7 @@ async def assign_rater(
         values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
         statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
         row = (await session.execute(statement.returning(*ASSIGNMENTS.c))).one()
-        await audit_change(session, audit, f"assignment:{row.id}")
+        await audit_change(session, caller.audit, f"assignment:{row.id}")
         return RaterAssignmentRecord(row.id, row.cycle_id, row.ratee_id, row.rater_id, row.role)
 
 
@@ -177,16 +195,7 @@ async def _rating_scale(
 
 
 async def submit_rating(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    cycle_id: int,
-    ratee_id: int,
-    rater_id: int,
-    indicator_version_id: int,
-    value: float,
-    comment: str | None,
-    now: dt.datetime,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: RatingSubmitInput, caller: Caller
 ) -> RatingRecord:
     """Store a rater's rating of one indicator for a ratee; a resubmission replaces the earlier one.
 
@@ -194,6 +203,8 @@ async def submit_rating(
     always among the inputs of the cycle's scoring. Two concurrent first submissions of one rating
     both succeed, one inserting and one replacing it.
     """
+    cycle_id, ratee_id, rater_id = command.cycle_id, command.ratee_id, command.rater_id
+    indicator_version_id, value, comment = command.indicator_version_id, command.value, command.comment
     if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
         raise InvalidInput(f"a comment may have at most {MAX_COMMENT_LENGTH} characters", field="comment")
     async with sessionmaker() as session, session.begin():
@@ -217,12 +228,12 @@ async def submit_rating(
         key = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id}
         values = {**key, "indicator_version_id": indicator_version_id, "role": role, "value": value}
         statement = replacing(
-            dialect_insert(session, RATINGS).values(**values, comment=comment, submitted_at=now),
+            dialect_insert(session, RATINGS).values(**values, comment=comment, submitted_at=caller.now),
             RATING_KEY,
             ["role", "value", "comment", "submitted_at"],
         )
         row = (await session.execute(statement.returning(*RATINGS.c))).one()
-        await audit_change(session, audit, f"rating:{row.id}")
+        await audit_change(session, caller.audit, f"rating:{row.id}")
         return RatingRecord(
             row.id,
             row.cycle_id,

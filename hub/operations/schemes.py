@@ -19,6 +19,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,9 +35,33 @@ from hub.db.models import (
     SchemeVersion,
 )
 from hub.domain import IndicatorCategory, RaterRole
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
+from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import InvalidInput, NotFound
 from hub.operations.versions import optional_text, require_text, successor_closes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemeItemInput:
+    indicator_version_id: Annotated[int, IdOf("indicatorVersion")]
+    weight: float = described("Percent; the items of a scheme sum to 100.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RaterWeightInput:
+    role: RaterRole
+    weight: float = described("Percent; the roles sum to 100.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemeVersionPublishInput:
+    """A post's next scheme version: weighted indicator versions, in order, and the rater roles' weights."""
+
+    post_id: Annotated[int, IdOf("post")]
+    effective_from: dt.date
+    items: tuple[SchemeItemInput, ...]
+    rater_weights: tuple[RaterWeightInput, ...] = ()
+    change_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +96,13 @@ class SchemeVersionRecord:
     created_at: dt.datetime
     items: tuple[SchemeItemRecord, ...]
     rater_weights: tuple[RaterWeightRecord, ...]
+
+
+def _by_role(weights: Sequence[RaterWeightInput]) -> dict[RaterRole, float]:
+    by_role = {weight.role: weight.weight for weight in weights}
+    if len(by_role) != len(weights):
+        raise InvalidInput("a rater role is listed twice", field="raterWeights")
+    return by_role
 
 
 def _check_rater_weights(rater_weights: Mapping[RaterRole, float]) -> dict[RaterRole, float]:
@@ -141,27 +173,22 @@ async def _check_items(session: AsyncSession, items: Sequence[tuple[int, float]]
 
 
 async def publish_scheme_version(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    post_id: int,
-    items: Sequence[tuple[int, float]],
-    rater_weights: Mapping[RaterRole, float],
-    effective_from: dt.date,
-    change_note: str | None,
-    author: str,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: SchemeVersionPublishInput, caller: Caller
 ) -> SchemeVersionRecord:
     """Publish a post's next scheme version, effective after its latest one, which it closes.
 
-    ``items`` are (indicator version id, weight) pairs, stored in the given order; the change note
-    may be left out only for a post's first version.
+    The items are stored in the given order; the change note may be left out only for a post's first
+    version.
     """
+    post_id, effective_from = command.post_id, command.effective_from
+    items = [(item.indicator_version_id, item.weight) for item in command.items]
+    rater_weights = _by_role(command.rater_weights)
     if not items:
         raise InvalidInput("a scheme needs at least one indicator version", field="items")
     validate_weights([float(weight) for _, weight in items])  # WeightsDoNotSum propagates
     checked_roles = _check_rater_weights(rater_weights) if rater_weights else {}
-    note = optional_text(change_note, "changeNote", 10_000)
-    author = require_text(author, "author", 200)
+    note = optional_text(command.change_note, "changeNote", 10_000)
+    author = require_text(caller.actor, "author", 200)
     async with sessionmaker() as session, session.begin():
         # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent publications
         # for one post queue up instead of both taking the same number.
@@ -204,7 +231,7 @@ async def publish_scheme_version(
         ]
         session.add_all([*item_rows, *role_rows])
         await session.flush()
-        await audit_change(session, audit, f"scheme_version:{scheme.id}")
+        await audit_change(session, caller.audit, f"scheme_version:{scheme.id}")
         return SchemeVersionRecord(
             id=scheme.id,
             post_id=scheme.post_id,

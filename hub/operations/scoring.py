@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,9 +42,10 @@ from hub.db.models import (
 )
 from hub.db.models import SchemeItem as SchemeItemRow
 from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
 from hub.operations.batches import partitions
+from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
 from hub.progress import SILENT, Progress
 
@@ -336,14 +337,17 @@ async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed:
     return len(result_rows)
 
 
+@dataclass(frozen=True, slots=True)
+class CycleScore:
+    cycle_id: Annotated[int, IdOf("cycle")]
+
+
 async def score_cycle(
     sessionmaker: async_sessionmaker[AsyncSession],
-    cycle_id: int,
+    command: CycleScore,
+    caller: Caller,
     *,
-    actor: str,
-    bands: GradeBands | None = None,
     progress: Progress = SILENT,
-    audit: AuditRecorder | None = None,
 ) -> ScoringReport:
     """OPEN -> SCORED: computes and stores every participant's result; blocked employees are reported.
 
@@ -351,16 +355,15 @@ async def score_cycle(
     read until the results commit, so a rating or import that waits on it finds the cycle SCORED and is
     refused, never left out.
     """
-    bands = bands or GradeBands()
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id)
-        record_transition(session, cycle, CycleState.SCORED, actor=actor, reason=None)
+        cycle = await locked_cycle(session, command.cycle_id)
+        record_transition(session, cycle, CycleState.SCORED, actor=caller.actor, reason=None)
         inputs = await _read(session, cycle)
         # The engine is pure, and a cycle of 10,000 employees is about a second of it: it runs in a
         # worker thread, so that the event loop keeps serving other requests meanwhile.
         computed = await asyncio.to_thread(
-            _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings, bands
+            _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings, caller.bands
         )
         scored = await _write(session, cycle, inputs, computed, progress)
-        await audit_change(session, audit, f"cycle:{cycle.id}")
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked)

@@ -20,23 +20,57 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.appraisal.errors import InvalidRule
 from hub.appraisal.rules import RatingScaleRule, Rule, parse_rule
 from hub.appraisal.scoring import compile_rule
 from hub.db.models import Indicator, IndicatorVersion
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
-from hub.operations.audit import AuditRecorder, audit_change
+from hub.operations.audit import audit_change
+from hub.operations.commands import JSON, Caller, IdOf, described
 from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
 
 CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 """An indicator code: an upper-case letter, then 1-63 upper-case letters, digits or underscores."""
 
 _DAY = dt.timedelta(days=1)
+
+_RULE = 'The scoring rule, e.g. {"kind": "linear", "floor": 5, "target": 0.5}; kinds: linear, bands, lookup, rating.'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndicatorCreateInput:
+    """A new indicator with its version 1."""
+
+    code: str = described("Upper-case letters, digits and underscores, e.g. VOUCHER_ERROR_RATE.")
+    name: str
+    category: IndicatorCategory
+    direction: Direction
+    rule: Annotated[object, JSON] = described(_RULE)
+    source_system: str = described("MANUAL for people-rated (CORE) indicators.")
+    effective_from: dt.date
+    unit: str | None = None
+    source_metric: str | None = None
+    missing_policy: MissingPolicy = MissingPolicy.EXCLUDE
+    change_note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndicatorVersionCreateInput:
+    """The next version of an indicator."""
+
+    indicator_id: Annotated[int, IdOf("indicator")]
+    rule: Annotated[object, JSON]
+    source_system: str
+    effective_from: dt.date
+    change_note: str = described("Why the definition changes; required.")
+    source_metric: str | None = None
+    missing_policy: MissingPolicy = MissingPolicy.EXCLUDE
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +136,18 @@ def successor_closes(latest_from: dt.date, latest_to: dt.date | None, effective_
 def _check_definition(
     category: IndicatorCategory,
     direction: Direction,
-    rule_data: Mapping[str, Any],
+    rule_data: object,
     source_system: str,
     source_metric: str | None,
 ) -> tuple[Rule, str, str | None]:
     """Check a version's rule and data source against its indicator; return them ready to store."""
-    rule = parse_rule(rule_data)  # InvalidRule propagates
+    if not isinstance(rule_data, Mapping):
+        raise InvalidRule("the rule must be a JSON object with a 'kind'", field="rule")
+    try:
+        rule = parse_rule(rule_data)
+    except InvalidRule as error:
+        error.field = error.field or "rule"
+        raise
     system = require_text(source_system, "sourceSystem", 64)
     metric = optional_text(source_metric, "sourceMetric", 128)
     if category is IndicatorCategory.CORE:
@@ -128,7 +168,11 @@ def _check_definition(
             )
         if metric is None:
             raise InvalidInput("an EXTENSION indicator needs the metric its system reports", field="sourceMetric")
-    compile_rule(rule, direction)  # InvalidRule when the rule runs against the direction
+    try:
+        compile_rule(rule, direction)  # InvalidRule when the rule runs against the direction
+    except InvalidRule as error:
+        error.field = error.field or "rule"
+        raise
     return rule, system, metric
 
 
@@ -150,33 +194,22 @@ def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
 
 
 async def create_indicator(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    code: str,
-    name: str,
-    category: IndicatorCategory,
-    unit: str | None,
-    direction: Direction,
-    rule: Mapping[str, Any],
-    source_system: str,
-    source_metric: str | None,
-    missing_policy: MissingPolicy,
-    effective_from: dt.date,
-    change_note: str | None,
-    author: str,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: IndicatorCreateInput, caller: Caller
 ) -> IndicatorVersionRecord:
     """Create an indicator and its version 1; return that version."""
+    code, category, direction = command.code, command.category, command.direction
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidInput(
             "code must be an upper-case letter followed by 1-63 upper-case letters, digits or underscores",
             field="code",
         )
-    name = require_text(name, "name", 200)
-    unit = optional_text(unit, "unit", 32)
-    parsed, system, metric = _check_definition(category, direction, rule, source_system, source_metric)
-    note = optional_text(change_note, "changeNote", 10_000)
-    author = require_text(author, "author", 200)
+    name = require_text(command.name, "name", 200)
+    unit = optional_text(command.unit, "unit", 32)
+    parsed, system, metric = _check_definition(
+        category, direction, command.rule, command.source_system, command.source_metric
+    )
+    note = optional_text(command.change_note, "changeNote", 10_000)
+    author = require_text(caller.actor, "author", 200)
     async with sessionmaker() as session, session.begin():
         if await session.scalar(select(Indicator.id).where(Indicator.code == code)) is not None:
             raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code")
@@ -190,10 +223,10 @@ async def create_indicator(
         version = IndicatorVersion(
             indicator_id=indicator.id,
             version=1,
-            effective_from=effective_from,
+            effective_from=command.effective_from,
             effective_to=None,
             rule=parsed.to_dict(),
-            missing_policy=missing_policy,
+            missing_policy=command.missing_policy,
             source_system=system,
             source_metric=metric,
             change_note=note,
@@ -201,26 +234,17 @@ async def create_indicator(
         )
         session.add(version)
         await session.flush()
-        await audit_change(session, audit, f"indicator_version:{version.id}")
+        await audit_change(session, caller.audit, f"indicator_version:{version.id}")
         return _record(version)
 
 
 async def create_indicator_version(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    indicator_id: int,
-    rule: Mapping[str, Any],
-    source_system: str,
-    source_metric: str | None,
-    missing_policy: MissingPolicy,
-    effective_from: dt.date,
-    change_note: str,
-    author: str,
-    audit: AuditRecorder | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], command: IndicatorVersionCreateInput, caller: Caller
 ) -> IndicatorVersionRecord:
     """Add the next version of an indicator, effective after the latest one, which it closes."""
-    note = require_text(change_note, "changeNote", 10_000)
-    author = require_text(author, "author", 200)
+    indicator_id, effective_from = command.indicator_id, command.effective_from
+    note = require_text(command.change_note, "changeNote", 10_000)
+    author = require_text(caller.actor, "author", 200)
     async with sessionmaker() as session, session.begin():
         # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent new versions
         # of one indicator queue up instead of both taking the same number.
@@ -228,7 +252,7 @@ async def create_indicator_version(
         if indicator is None:
             raise NotFound("indicator", indicator_id, field="indicatorId")
         parsed, system, metric = _check_definition(
-            indicator.category, indicator.direction, rule, source_system, source_metric
+            indicator.category, indicator.direction, command.rule, command.source_system, command.source_metric
         )
         latest = await session.scalar(
             select(IndicatorVersion)
@@ -248,7 +272,7 @@ async def create_indicator_version(
             effective_from=effective_from,
             effective_to=None,
             rule=parsed.to_dict(),
-            missing_policy=missing_policy,
+            missing_policy=command.missing_policy,
             source_system=system,
             source_metric=metric,
             change_note=note,
@@ -256,5 +280,5 @@ async def create_indicator_version(
         )
         session.add(version)
         await session.flush()
-        await audit_change(session, audit, f"indicator_version:{version.id}")
+        await audit_change(session, caller.audit, f"indicator_version:{version.id}")
         return _record(version)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Program
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
-import resolvers.mutations
+import hub.operations.cycles
 from hub.app import PerfhubGraphQL
 from hub.config import Settings
 from hub.db import engine as db
@@ -296,11 +296,11 @@ async def test_a_bug_in_a_statement_stays_a_masked_internal_error(
 ) -> None:
     """A statement the database rejects is our defect, not an outage: masked, and logged with its traceback."""
 
-    async def broken(context: Any, **_kwargs: Any) -> Any:
-        async with context.sessionmaker() as session:
+    async def broken(sessionmaker: Any, *_arguments: Any) -> Any:
+        async with sessionmaker() as session:
             await session.execute(text("SELECT * FROM no_such_table"))
 
-    monkeypatch.setattr(resolvers.mutations, "cycle_create", broken)
+    monkeypatch.setattr(hub.operations.cycles, "create_cycle", broken)
     async with asyncio.timeout(WITHIN), serving(settings) as client:
         with caplog.at_level(logging.ERROR):
             answer = await client.http.post("/graphql", json={"query": CREATE_CYCLE})

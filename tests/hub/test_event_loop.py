@@ -20,9 +20,10 @@ from hub.db.models import Employee
 from hub.demo.indicators import METRICS
 from hub.demo.organisation import SeedSummary
 from hub.operations.batches import execute_in_chunks, partitions
-from hub.operations.collect import collect_metrics
-from hub.operations.metrics import import_metric_values
-from hub.operations.scoring import score_cycle
+from hub.operations.collect import CycleCollectMetrics, collect_metrics
+from hub.operations.commands import Caller
+from hub.operations.metrics import MetricValuesImport, import_metric_values
+from hub.operations.scoring import CycleScore, score_cycle
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
 from tests.hub.operations.test_metrics_import import NOW, _csv, _lines, _measured
 
@@ -59,7 +60,7 @@ async def test_scoring_runs_the_engine_and_builds_its_rows_in_a_worker_thread(
     sessionmaker: Sessions, seeded: SeedSummary, offloaded: Offloaded
 ) -> None:
     """The engine over every participant, and the result and indicator-score rows, are computed off the loop."""
-    report = await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+    report = await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
     assert report.scored > 0
     assert {"_compute", "_result_rows", "_score_rows"} <= set(offloaded.names)
     assert threading.get_ident() not in offloaded.threads
@@ -71,7 +72,9 @@ async def test_an_import_is_parsed_and_checked_in_a_worker_thread(
     """Parsing the CSV and resolving its rows against the database's maps happen off the loop."""
     cycle = seeded.current_cycle_id
     measured = await _measured(sessionmaker, cycle)
-    report = await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(_lines(measured)), now=NOW)
+    report = await import_metric_values(
+        sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(_lines(measured))), Caller("test", now=NOW)
+    )
     assert report.imported == len(measured)
     assert {"parse_metric_csv", "_resolve_all"} <= set(offloaded.names)
     assert threading.get_ident() not in offloaded.threads
@@ -83,7 +86,11 @@ async def test_collect_assembles_what_it_wants_and_stores_in_a_worker_thread(
     """Who needs which value, and which fetched values are new or changed, are worked out off the loop."""
     systems = {name: FakeSystem(name) for name in {profile.system for profile in METRICS.values()}}
     report = await collect_metrics(
-        sessionmaker, seeded.current_cycle_id, sources=lookup(systems), make_period=FakePeriod
+        sessionmaker,
+        CycleCollectMetrics(seeded.current_cycle_id),
+        Caller("test"),
+        sources=lookup(systems),
+        make_period=FakePeriod,
     )
     assert report.stored > 0
     assert {"_assign", "_sort_out"} <= set(offloaded.names)

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import AuditEntry, Rating
 from hub.demo.organisation import SeedSummary
 from hub.domain import RaterRole
-from hub.operations.cycles import reopen_cycle
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleReopen, reopen_cycle
+from hub.operations.scoring import CycleScore, score_cycle
 from tests.conftest import GraphQLClient
 from tests.insider.org_chart import Chart, read_chart
 
@@ -210,7 +211,7 @@ async def test_the_score_counts_a_withheld_rating(
     totals = []
     for value in (1.0, 5.0):
         await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:1], value)
-        await score_cycle(sessionmaker, cycle, actor="test")
+        await score_cycle(sessionmaker, CycleScore(cycle), Caller("test"))
         seen = await read(manager, lead, cycle)
         assert [(w["role"], w["raters"]) for w in seen["ratingsWithheld"] if w["role"] == "SUBORDINATE"] == [
             ("SUBORDINATE", 1)
@@ -220,7 +221,7 @@ async def test_the_score_counts_a_withheld_rating(
         hr_sees = await app_client.data(TOTAL, {"id": str(lead), "c": str(cycle)})
         assert boss_sees == hr_sees
         totals.append(boss_sees["employee"]["result"]["totalScore"])
-        await reopen_cycle(sessionmaker, cycle, actor="test", reason="rescore with the other value")
+        await reopen_cycle(sessionmaker, CycleReopen(cycle, reason="rescore with the other value"), Caller("test"))
     # One withheld rater's 1 or 5 moves the total: the score uses every rating.
     assert totals[0] < totals[1]
 
@@ -246,7 +247,7 @@ async def test_anonymous_ratings_wait_until_the_cycle_stops_taking_ratings(
             ("SUBORDINATE", None, 3),
         ]
         assert all("stops taking ratings" in w["reason"] for w in seen["ratingsWithheld"])
-    await score_cycle(sessionmaker, cycle, actor="test")  # OPEN -> SCORED: no rating can arrive any more
+    await score_cycle(sessionmaker, CycleScore(cycle), Caller("test"))  # OPEN -> SCORED: no rating can arrive any more
     scored = await read(manager, lead, cycle)
     subordinate = [r for r in scored["ratingsReceived"] if r["role"] == "SUBORDINATE"]
     versions = await rated_indicator_versions(sessionmaker, cycle)

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.demo.organisation import SeedSummary
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.scoring import CycleScore, score_cycle
 from tests.conftest import GraphQLClient
 from tests.insider.org_chart import Chart, read_chart
 
@@ -34,7 +35,7 @@ MY_MANAGER = "query($id: ID!) { employee(id: $id) { id manager { id name results
 @pytest.fixture
 async def chart(sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary) -> Chart:
     # The current cycle scored, not published: results a manager sees before publication exist.
-    await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+    await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
     return await read_chart(sessionmaker)
 
 

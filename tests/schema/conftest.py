@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Employee
 from hub.demo.organisation import SeedSummary
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.scoring import CycleScore, score_cycle
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _below(people: Sequence[Any], boss: int) -> set[int]:
 
 @pytest.fixture
 async def org(sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary) -> Org:
-    await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+    await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
     async with sessionmaker() as session:
         people = (
             await session.execute(

@@ -20,8 +20,9 @@ from hub.auth import Grant, Principal, Role
 from hub.config import Settings
 from hub.db.models import AppraisalResult, Employee, ResultEvent
 from hub.demo.organisation import SeedSummary
-from hub.operations.cycles import close_calibration, publish_cycle
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
+from hub.operations.scoring import CycleScore, score_cycle
 from resolvers.context import Context
 from schema import build_schema
 from tests.conftest import TODAY
@@ -110,9 +111,9 @@ async def test_subscription_replays_then_delivers_live_events(
         first = await take(stream, replayed)
         assert {event["cycle"]["id"] for event in first} == {str(seeded.past_cycle_id)}
         # Publish the current cycle while subscribed: its events arrive live, after the replay, in order.
-        await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
-        await close_calibration(sessionmaker, seeded.current_cycle_id, actor="test")
-        await publish_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+        await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
+        await close_calibration(sessionmaker, CycleCloseCalibration(seeded.current_cycle_id), Caller("test"))
+        await publish_cycle(sessionmaker, CyclePublish(seeded.current_cycle_id), Caller("test"))
         live = await take(stream, 3)
         assert {event["cycle"]["id"] for event in live} == {str(seeded.current_cycle_id)}
     finally:

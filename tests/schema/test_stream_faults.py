@@ -29,8 +29,9 @@ from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.models import ResultEvent
 from hub.demo.organisation import SeedSummary
 from hub.events.delivery import RetryPolicy
-from hub.operations.cycles import close_calibration, publish_cycle
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
+from hub.operations.scoring import CycleScore, score_cycle
 from resolvers import events as event_stream
 from resolvers.context import Context
 from schema import build_schema
@@ -177,9 +178,9 @@ def small_batches_quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def outbox(sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary) -> list[str]:
     """Both cycles published: every event id in stream order (payroll may see all of them)."""
-    await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
-    await close_calibration(sessionmaker, seeded.current_cycle_id, actor="test")
-    await publish_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+    await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
+    await close_calibration(sessionmaker, CycleCloseCalibration(seeded.current_cycle_id), Caller("test"))
+    await publish_cycle(sessionmaker, CyclePublish(seeded.current_cycle_id), Caller("test"))
     async with sessionmaker() as session:
         ids = list((await session.scalars(select(ResultEvent.event_id).order_by(ResultEvent.id))).all())
     assert len(ids) > 200

@@ -28,7 +28,8 @@ from hub.demo.organisation import MIN_EMPLOYEES, SeedSummary, seed_demo
 from hub.demo.systems import serve_demo_systems, training
 from hub.demo.systems.roster import DatabaseRoster, Roster, RosterUnavailable, database_roster
 from hub.demo.values import demo_metric_value
-from hub.operations.collect import CollectReport, collect_metrics
+from hub.operations.collect import CollectReport, CycleCollectMetrics, collect_metrics
+from hub.operations.commands import Caller
 from hub.systems import business_systems, open_systems
 from tests.conftest import POSTGRES_URL, SEED, TEST_SECRET, TODAY, _admin
 
@@ -108,7 +109,11 @@ async def test_collect_finds_every_employee_of_a_larger_seed(
     async with business_systems(settings) as (config, demo), open_systems(settings, config) as systems:
         assert demo is not None and systems is not None
         report = await collect_metrics(
-            sessionmaker, larger.current_cycle_id, sources=systems.source_for, make_period=Period
+            sessionmaker,
+            CycleCollectMetrics(larger.current_cycle_id),
+            Caller("test"),
+            sources=systems.source_for,
+            make_period=Period,
         )
     start, _ = await period_of(sessionmaker, larger.current_cycle_id)
     assert report.stored > 0 and report.missing
@@ -163,7 +168,11 @@ async def test_an_employee_a_system_does_not_know_is_reported_as_such(
         async with open_systems(settings, config) as systems:
             assert systems is not None
             report: CollectReport = await collect_metrics(
-                sessionmaker, larger.current_cycle_id, sources=systems.source_for, make_period=Period
+                sessionmaker,
+                CycleCollectMetrics(larger.current_cycle_id),
+                Caller("test"),
+                sources=systems.source_for,
+                make_period=Period,
             )
     start, end = await period_of(sessionmaker, larger.current_cycle_id)
     unknown = [m for m in report.missing if number(m.employee_no) > SETTING]

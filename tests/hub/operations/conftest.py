@@ -21,10 +21,11 @@ from hub.db.models import (
 )
 from hub.demo.organisation import SeedSummary
 from hub.domain import MANUAL_SOURCE, RaterRole
-from hub.operations.collect import collect_metrics
-from hub.operations.cycles import reopen_cycle
-from hub.operations.ratings import assign_rater
-from hub.operations.scoring import score_cycle
+from hub.operations.collect import CycleCollectMetrics, collect_metrics
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleReopen, reopen_cycle
+from hub.operations.ratings import RaterAssignInput, assign_rater
+from hub.operations.scoring import CycleScore, score_cycle
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -110,8 +111,10 @@ async def scorable(sessionmaker: Sessions, seeded: SeedSummary) -> ScorableCycle
     reopened: OPEN again, and everything picked here counts when it is scored next."""
     cycle_id = seeded.current_cycle_id
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
-    await collect_metrics(sessionmaker, cycle_id, sources=lookup(systems), make_period=FakePeriod)
-    await score_cycle(sessionmaker, cycle_id, actor="test")
+    await collect_metrics(
+        sessionmaker, CycleCollectMetrics(cycle_id), Caller("test"), sources=lookup(systems), make_period=FakePeriod
+    )
+    await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
     async with sessionmaker() as session:
         measured, ratee_id, version_id = await _picks(session, cycle_id)
         raters = select(RaterAssignment.rater_id).where(
@@ -121,6 +124,10 @@ async def scorable(sessionmaker: Sessions, seeded: SeedSummary) -> ScorableCycle
             select(Employee.id).where(Employee.id.not_in(raters), Employee.id != ratee_id).order_by(Employee.id)
         )
     assert stranger is not None
-    await reopen_cycle(sessionmaker, cycle_id, actor="test", reason="the race test scores again")
-    await assign_rater(sessionmaker, cycle_id=cycle_id, ratee_id=ratee_id, rater_id=stranger, role=RaterRole.PEER)
+    await reopen_cycle(sessionmaker, CycleReopen(cycle_id, reason="the race test scores again"), Caller("test"))
+    await assign_rater(
+        sessionmaker,
+        RaterAssignInput(cycle_id=cycle_id, ratee_id=ratee_id, rater_id=stranger, role=RaterRole.PEER),
+        Caller("test"),
+    )
     return ScorableCycle(cycle_id, measured, Rated(ratee_id, stranger, version_id))

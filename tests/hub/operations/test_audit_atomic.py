@@ -22,8 +22,9 @@ from hub.db.models import AuditEntry, Cycle, ResultEvent
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState
 from hub.operations.audit import AuditRecorder
-from hub.operations.cycles import close_calibration
-from hub.operations.scoring import score_cycle
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCloseCalibration, close_calibration
+from hub.operations.scoring import CycleScore, score_cycle
 from resolvers.context import Context
 from schema import build_schema
 from tests.conftest import TODAY
@@ -56,8 +57,8 @@ async def run_as_hr(
 async def calibrated(sessionmaker: Sessions, seeded: SeedSummary) -> int:
     """The current cycle, scored and closed: the next step is publishing it."""
     cycle_id = seeded.current_cycle_id
-    await score_cycle(sessionmaker, cycle_id, actor="test")
-    await close_calibration(sessionmaker, cycle_id, actor="test")
+    await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
+    await close_calibration(sessionmaker, CycleCloseCalibration(cycle_id), Caller("test"))
     return cycle_id
 
 

@@ -13,10 +13,11 @@ from hub.appraisal import DistributionBreach, GradeBands
 from hub.db.models import AppraisalResult
 from hub.demo.organisation import SeedSummary
 from hub.domain import Grade
-from hub.operations.calibration import CalibrationOutcome, calibrate_result
-from hub.operations.cycles import close_calibration
+from hub.operations.calibration import CalibrationOutcome, GradeShareInput, ResultCalibrateInput, calibrate_result
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCloseCalibration, close_calibration
 from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
-from hub.operations.scoring import score_cycle
+from hub.operations.scoring import CycleScore, score_cycle
 
 Sessions = async_sessionmaker[AsyncSession]
 RESULTS = AppraisalResult.__table__
@@ -42,7 +43,7 @@ async def _first_result(sessionmaker: Sessions, cycle_id: int, *, below: float =
 
 async def _scored_result(sessionmaker: Sessions, seeded: SeedSummary) -> Row[Any]:
     """Scores the current cycle and returns a result the engine did not grade S."""
-    report = await score_cycle(sessionmaker, seeded.current_cycle_id, actor="test")
+    report = await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
     assert report.scored > 0
     return await _first_result(sessionmaker, seeded.current_cycle_id, below=GradeBands().a)
 
@@ -56,7 +57,9 @@ async def test_total_only_takes_the_grade_from_the_bands(sessionmaker: Sessions,
     before = await _scored_result(sessionmaker, seeded)
 
     outcome = await calibrate_result(
-        sessionmaker, result_id=before.id, total_score=95.0, grade=None, reason="exceptional year", actor="hr"
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=95.0, grade=None, reason="exceptional year"),
+        Caller("hr"),
     )
 
     assert isinstance(outcome, CalibrationOutcome)
@@ -69,12 +72,8 @@ async def test_total_only_takes_the_grade_from_the_bands(sessionmaker: Sessions,
 
     custom = await calibrate_result(
         sessionmaker,
-        result_id=before.id,
-        total_score=95.0,
-        grade=None,
-        reason="stricter bands",
-        actor="hr",
-        bands=GradeBands(s=97.0, a=90.0, b=80.0, c=70.0),
+        ResultCalibrateInput(result_id=before.id, total_score=95.0, grade=None, reason="stricter bands"),
+        Caller("hr", bands=GradeBands(s=97.0, a=90.0, b=80.0, c=70.0)),
     )
     assert custom.result.grade == Grade.A
 
@@ -84,7 +83,9 @@ async def test_grade_only_keeps_the_computed_total(sessionmaker: Sessions, seede
     before = await _scored_result(sessionmaker, seeded)
 
     outcome = await calibrate_result(
-        sessionmaker, result_id=before.id, total_score=None, grade=Grade.D, reason="misconduct", actor="hr"
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=None, grade=Grade.D, reason="misconduct"),
+        Caller("hr"),
     )
 
     after = await _row(sessionmaker, before.id)
@@ -99,7 +100,9 @@ async def test_total_and_grade_are_both_taken_as_given(sessionmaker: Sessions, s
     before = await _scored_result(sessionmaker, seeded)
 
     outcome = await calibrate_result(
-        sessionmaker, result_id=before.id, total_score=85.5, grade=Grade.S, reason="committee", actor="hr"
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=85.5, grade=Grade.S, reason="committee"),
+        Caller("hr"),
     )
 
     assert (outcome.result.total_score, outcome.result.grade) == (85.5, Grade.S)
@@ -130,7 +133,9 @@ async def test_invalid_input_is_rejected_and_nothing_changes(
 
     with pytest.raises(InvalidInput) as raised:
         await calibrate_result(
-            sessionmaker, result_id=before.id, total_score=total_score, grade=grade, reason=reason, actor="hr"
+            sessionmaker,
+            ResultCalibrateInput(result_id=before.id, total_score=total_score, grade=grade, reason=reason),
+            Caller("hr"),
         )
 
     assert raised.value.field == field
@@ -144,12 +149,14 @@ async def test_target_limit_off_0_to_1_is_rejected(sessionmaker: Sessions, seede
     with pytest.raises(InvalidInput) as raised:
         await calibrate_result(
             sessionmaker,
-            result_id=before.id,
-            total_score=95.0,
-            grade=None,
-            reason="r",
-            actor="hr",
-            target_distribution={Grade.S: 10.0},
+            ResultCalibrateInput(
+                result_id=before.id,
+                total_score=95.0,
+                grade=None,
+                reason="r",
+                target_distribution=tuple(GradeShareInput(grade=g, max_share=s) for g, s in {Grade.S: 10.0}.items()),
+            ),
+            Caller("hr"),
         )
 
     assert raised.value.field == "targetDistribution"
@@ -162,7 +169,9 @@ async def test_published_cycle_is_rejected_and_nothing_changes(sessionmaker: Ses
 
     with pytest.raises(WrongCycleState) as raised:
         await calibrate_result(
-            sessionmaker, result_id=before.id, total_score=99.0, grade=None, reason="too late", actor="hr"
+            sessionmaker,
+            ResultCalibrateInput(result_id=before.id, total_score=99.0, grade=None, reason="too late"),
+            Caller("hr"),
         )
 
     assert "calibration happens between scoring and closing calibration" in raised.value.message
@@ -172,18 +181,22 @@ async def test_published_cycle_is_rejected_and_nothing_changes(sessionmaker: Ses
 async def test_closed_calibration_is_rejected(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Once calibration is closed (CALIBRATED) no result can be calibrated any more."""
     before = await _scored_result(sessionmaker, seeded)
-    await close_calibration(sessionmaker, seeded.current_cycle_id, actor="test")
+    await close_calibration(sessionmaker, CycleCloseCalibration(seeded.current_cycle_id), Caller("test"))
 
     with pytest.raises(WrongCycleState):
         await calibrate_result(
-            sessionmaker, result_id=before.id, total_score=None, grade=Grade.A, reason="late", actor="hr"
+            sessionmaker,
+            ResultCalibrateInput(result_id=before.id, total_score=None, grade=Grade.A, reason="late"),
+            Caller("hr"),
         )
 
 
 async def test_unknown_result_is_not_found(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """An id that names no result is NotFound on the resultId field."""
     with pytest.raises(NotFound) as raised:
-        await calibrate_result(sessionmaker, result_id=10**9, total_score=50.0, grade=None, reason="r", actor="hr")
+        await calibrate_result(
+            sessionmaker, ResultCalibrateInput(result_id=10**9, total_score=50.0, grade=None, reason="r"), Caller("hr")
+        )
 
     assert (raised.value.entity, raised.value.field) == ("result", "resultId")
 
@@ -196,12 +209,14 @@ async def test_distribution_breach_is_a_warning_and_the_calibration_is_stored(
 
     outcome = await calibrate_result(
         sessionmaker,
-        result_id=before.id,
-        total_score=None,
-        grade=Grade.S,
-        reason="promotion case",
-        actor="hr",
-        target_distribution={Grade.S: 0.0},
+        ResultCalibrateInput(
+            result_id=before.id,
+            total_score=None,
+            grade=Grade.S,
+            reason="promotion case",
+            target_distribution=tuple(GradeShareInput(grade=g, max_share=s) for g, s in {Grade.S: 0.0}.items()),
+        ),
+        Caller("hr"),
     )
 
     async with sessionmaker() as session:
@@ -220,12 +235,16 @@ async def test_distribution_within_limits_gives_no_warning(sessionmaker: Session
 
     outcome = await calibrate_result(
         sessionmaker,
-        result_id=before.id,
-        total_score=None,
-        grade=Grade.S,
-        reason="r",
-        actor="hr",
-        target_distribution=dict.fromkeys(Grade, 1.0),
+        ResultCalibrateInput(
+            result_id=before.id,
+            total_score=None,
+            grade=Grade.S,
+            reason="r",
+            target_distribution=tuple(
+                GradeShareInput(grade=g, max_share=s) for g, s in dict.fromkeys(Grade, 1.0).items()
+            ),
+        ),
+        Caller("hr"),
     )
 
     assert outcome.warnings == []
@@ -237,11 +256,15 @@ async def test_recalibration_replaces_the_previous_one_and_keeps_the_original(
     """A second calibration replaces the first (reason, actor, values); computed values never move."""
     before = await _scored_result(sessionmaker, seeded)
     await calibrate_result(
-        sessionmaker, result_id=before.id, total_score=95.0, grade=None, reason="first", actor="hr-1"
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=95.0, grade=None, reason="first"),
+        Caller("hr-1"),
     )
 
     outcome = await calibrate_result(
-        sessionmaker, result_id=before.id, total_score=None, grade=Grade.C, reason="second", actor="hr-2"
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=None, grade=Grade.C, reason="second"),
+        Caller("hr-2"),
     )
 
     after = outcome.result
@@ -255,15 +278,21 @@ async def test_calibrating_back_to_the_computed_values_stays_calibrated(
 ) -> None:
     """Setting exactly the computed total and grade is allowed and is recorded as a calibration."""
     before = await _scored_result(sessionmaker, seeded)
-    await calibrate_result(sessionmaker, result_id=before.id, total_score=10.0, grade=None, reason="first", actor="hr")
+    await calibrate_result(
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=10.0, grade=None, reason="first"),
+        Caller("hr"),
+    )
 
     outcome = await calibrate_result(
         sessionmaker,
-        result_id=before.id,
-        total_score=before.computed_total,
-        grade=before.computed_grade,
-        reason="undo: the engine was right",
-        actor="hr",
+        ResultCalibrateInput(
+            result_id=before.id,
+            total_score=before.computed_total,
+            grade=before.computed_grade,
+            reason="undo: the engine was right",
+        ),
+        Caller("hr"),
     )
 
     after = outcome.result
@@ -274,9 +303,13 @@ async def test_calibrating_back_to_the_computed_values_stays_calibrated(
 async def test_closing_calibration_ranks_by_the_calibrated_total(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """After closing calibration the calibrated result ranks first in its post."""
     before = await _scored_result(sessionmaker, seeded)
-    await calibrate_result(sessionmaker, result_id=before.id, total_score=100.0, grade=None, reason="best", actor="hr")
+    await calibrate_result(
+        sessionmaker,
+        ResultCalibrateInput(result_id=before.id, total_score=100.0, grade=None, reason="best"),
+        Caller("hr"),
+    )
 
-    await close_calibration(sessionmaker, seeded.current_cycle_id, actor="test")
+    await close_calibration(sessionmaker, CycleCloseCalibration(seeded.current_cycle_id), Caller("test"))
 
     after = await _row(sessionmaker, before.id)
     assert (after.total_score, after.grade, after.rank_in_post) == (100.0, Grade.S, 1)

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.db.models import AppraisalResult, IndicatorScore, MetricValue, Rating
 from hub.domain import CycleState
 from hub.operations import scoring
+from hub.operations.commands import Caller
 from hub.operations.errors import WrongCycleState
-from hub.operations.metrics import ImportReport, import_metric_values
-from hub.operations.ratings import RatingRecord, submit_rating
+from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.ratings import RatingRecord, RatingSubmitInput, submit_rating
+from hub.operations.scoring import CycleScore
 from tests.hub.operations.concurrency import Gate, hold_before, outcome, until_arrived, until_held
 from tests.hub.operations.conftest import ScorableCycle, Sessions
 
@@ -35,7 +37,7 @@ async def _scoring_held(
     gate = Gate()
     # discard_results is scoring's first write after reading every input.
     hold_before(monkeypatch, scoring, "discard_results", gate)
-    task = asyncio.create_task(scoring.score_cycle(sessionmaker, cycle_id, actor="scorer"))
+    task = asyncio.create_task(scoring.score_cycle(sessionmaker, CycleScore(cycle_id), Caller("scorer")))
     await until_arrived(gate, 1, task)
     return gate, task
 
@@ -53,13 +55,15 @@ async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
         outcome(
             submit_rating(
                 other_sessionmaker,
-                cycle_id=scorable.cycle_id,
-                ratee_id=rated.ratee_id,
-                rater_id=rated.rater_id,
-                indicator_version_id=rated.indicator_version_id,
-                value=2,
-                comment="sent while scoring runs",
-                now=NOW,
+                RatingSubmitInput(
+                    cycle_id=scorable.cycle_id,
+                    ratee_id=rated.ratee_id,
+                    rater_id=rated.rater_id,
+                    indicator_version_id=rated.indicator_version_id,
+                    value=2,
+                    comment="sent while scoring runs",
+                ),
+                Caller("test", now=NOW),
             )
         )
     )
@@ -108,7 +112,11 @@ async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
     csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
     gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
     imported = asyncio.create_task(
-        outcome(import_metric_values(other_sessionmaker, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+        outcome(
+            import_metric_values(
+                other_sessionmaker, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
+            )
+        )
     )
     await until_held(other_engine, gate, 2, imported)
     gate.open()

@@ -19,13 +19,14 @@ from hub.db.models import AppraisalResult, Cycle, MetricValue, RaterAssignment, 
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, Grade, RaterRole
 from hub.operations import calibration, collect, metrics, ratings
-from hub.operations.calibration import CalibrationOutcome, calibrate_result
-from hub.operations.collect import CollectReport, collect_metrics
-from hub.operations.cycles import create_cycle, open_cycle, reopen_cycle
+from hub.operations.calibration import CalibrationOutcome, ResultCalibrateInput, calibrate_result
+from hub.operations.collect import CollectReport, CycleCollectMetrics, collect_metrics
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCreateInput, CycleOpen, CycleReopen, create_cycle, open_cycle, reopen_cycle
 from hub.operations.errors import NotFound, WrongCycleState
-from hub.operations.metrics import ImportReport, import_metric_values
-from hub.operations.ratings import RatingRecord, assign_rater, submit_rating
-from hub.operations.scoring import score_cycle
+from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
+from hub.operations.scoring import CycleScore, score_cycle
 from tests.hub.operations.concurrency import Gate, hold_after, hold_before, outcome, until_arrived, until_held
 from tests.hub.operations.conftest import ScorableCycle, Sessions
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
@@ -50,13 +51,15 @@ async def test_two_first_submissions_of_one_rating_both_succeed(
             outcome(
                 submit_rating(
                     sessions,
-                    cycle_id=scorable.cycle_id,
-                    ratee_id=rated.ratee_id,
-                    rater_id=rated.rater_id,
-                    indicator_version_id=rated.indicator_version_id,
-                    value=value,
-                    comment=None,
-                    now=NOW,
+                    RatingSubmitInput(
+                        cycle_id=scorable.cycle_id,
+                        ratee_id=rated.ratee_id,
+                        rater_id=rated.rater_id,
+                        indicator_version_id=rated.indicator_version_id,
+                        value=value,
+                        comment=None,
+                    ),
+                    Caller("test", now=NOW),
                 )
             )
         )
@@ -106,7 +109,11 @@ async def test_two_first_imports_of_one_key_both_succeed(
     def send(sessions: Sessions, value: float) -> asyncio.Task[ImportReport | Exception]:
         csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{value}\n"
         return asyncio.create_task(
-            outcome(import_metric_values(sessions, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+            outcome(
+                import_metric_values(
+                    sessions, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
+                )
+            )
         )
 
     first, second = send(sessionmaker, measured.value), send(other_sessionmaker, measured.value + 1)
@@ -144,12 +151,24 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
     hold_after(monkeypatch, collect, "locked_cycle", gate)
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
     collecting = asyncio.create_task(
-        outcome(collect_metrics(sessionmaker, scorable.cycle_id, sources=lookup(systems), make_period=FakePeriod))
+        outcome(
+            collect_metrics(
+                sessionmaker,
+                CycleCollectMetrics(scorable.cycle_id),
+                Caller("test"),
+                sources=lookup(systems),
+                make_period=FakePeriod,
+            )
+        )
     )
     await until_arrived(gate, 1, collecting)
     csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{measured.value}\n"
     importing = asyncio.create_task(
-        outcome(import_metric_values(other_sessionmaker, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+        outcome(
+            import_metric_values(
+                other_sessionmaker, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
+            )
+        )
     )
     await until_held(other_engine, gate, 2, importing)
     gate.open()
@@ -168,7 +187,7 @@ async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cycle_id = scorable.cycle_id
-    await score_cycle(sessionmaker, cycle_id, actor="test")
+    await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
     async with sessionmaker() as session:
         result_id = await session.scalar(
             select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id).order_by(AppraisalResult.id)
@@ -180,13 +199,15 @@ async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
     calibrating = asyncio.create_task(
         outcome(
             calibrate_result(
-                other_sessionmaker, result_id=result_id, total_score=None, grade=Grade.A, reason="r", actor="hr"
+                other_sessionmaker,
+                ResultCalibrateInput(result_id=result_id, total_score=None, grade=Grade.A, reason="r"),
+                Caller("hr"),
             )
         )
     )
     await until_arrived(gate, 1, calibrating)
-    await reopen_cycle(sessionmaker, cycle_id, actor="hr", reason="late ratings")
-    await score_cycle(sessionmaker, cycle_id, actor="hr")
+    await reopen_cycle(sessionmaker, CycleReopen(cycle_id, reason="late ratings"), Caller("hr"))
+    await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("hr"))
     gate.open()
     answer = await calibrating
 
@@ -202,7 +223,7 @@ async def test_a_calibration_after_a_reopen_is_refused(
     sessionmaker: Sessions, scorable: ScorableCycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cycle_id = scorable.cycle_id
-    await score_cycle(sessionmaker, cycle_id, actor="test")
+    await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
     async with sessionmaker() as session:
         result_id = await session.scalar(select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id))
     assert result_id is not None
@@ -210,11 +231,15 @@ async def test_a_calibration_after_a_reopen_is_refused(
     hold_before(monkeypatch, calibration, "locked_cycle", gate)
     calibrating = asyncio.create_task(
         outcome(
-            calibrate_result(sessionmaker, result_id=result_id, total_score=50.0, grade=None, reason="r", actor="hr")
+            calibrate_result(
+                sessionmaker,
+                ResultCalibrateInput(result_id=result_id, total_score=50.0, grade=None, reason="r"),
+                Caller("hr"),
+            )
         )
     )
     await until_arrived(gate, 1, calibrating)
-    await reopen_cycle(sessionmaker, cycle_id, actor="hr", reason="late ratings")
+    await reopen_cycle(sessionmaker, CycleReopen(cycle_id, reason="late ratings"), Caller("hr"))
     gate.open()
     answer = await calibrating
     assert isinstance(answer, WrongCycleState) and answer.state is CycleState.OPEN
@@ -223,7 +248,9 @@ async def test_a_calibration_after_a_reopen_is_refused(
 async def test_a_rater_assigned_by_hand_in_draft_survives_opening(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Opening adds self and manager raters; a relationship HR set up in DRAFT is kept, not a conflict."""
     cycle = await create_cycle(
-        sessionmaker, name="2027 Q1", period_start=dt.date(2027, 1, 1), period_end=dt.date(2027, 3, 31), actor="hr"
+        sessionmaker,
+        CycleCreateInput(name="2027 Q1", period_start=dt.date(2027, 1, 1), period_end=dt.date(2027, 3, 31)),
+        Caller("hr"),
     )
     async with sessionmaker() as session:
         ratee_id, manager_id = (
@@ -233,8 +260,12 @@ async def test_a_rater_assigned_by_hand_in_draft_survives_opening(sessionmaker: 
                 .limit(1)
             )
         ).one()
-    await assign_rater(sessionmaker, cycle_id=cycle.id, ratee_id=ratee_id, rater_id=manager_id, role=RaterRole.PEER)
-    opened = await open_cycle(sessionmaker, cycle.id, actor="hr")
+    await assign_rater(
+        sessionmaker,
+        RaterAssignInput(cycle_id=cycle.id, ratee_id=ratee_id, rater_id=manager_id, role=RaterRole.PEER),
+        Caller("test"),
+    )
+    opened = await open_cycle(sessionmaker, CycleOpen(cycle.id), Caller("hr"))
     assert opened.state is CycleState.OPEN
     async with sessionmaker() as session:
         role = await session.scalar(

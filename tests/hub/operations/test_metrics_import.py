@@ -22,8 +22,9 @@ from hub.db.models import (
 )
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory
+from hub.operations.commands import Caller
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
-from hub.operations.metrics import ImportReport, import_metric_values, parse_metric_csv
+from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values, parse_metric_csv
 from tests.conftest import TODAY
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -97,7 +98,9 @@ async def test_good_file_imports_with_provenance_and_checksum(sessionmaker: Sess
     measured = (await _measured(sessionmaker, cycle))[:24]
     lines = _lines(measured)
 
-    report = await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(lines), now=NOW)
+    report = await import_metric_values(
+        sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(lines)), Caller("test", now=NOW)
+    )
 
     assert report == ImportReport(imported=len(measured), replaced=0)
     stored = await _stored(sessionmaker, cycle)
@@ -121,9 +124,11 @@ async def test_importing_the_same_file_twice_stores_no_duplicates(sessionmaker: 
     measured = (await _measured(sessionmaker, cycle))[:24]
     text = _csv(_lines(measured))
 
-    await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=text, now=NOW)
+    await import_metric_values(sessionmaker, MetricValuesImport(cycle_id=cycle, csv=text), Caller("test", now=NOW))
     count = await _count(sessionmaker)
-    again = await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=text, now=NOW)
+    again = await import_metric_values(
+        sessionmaker, MetricValuesImport(cycle_id=cycle, csv=text), Caller("test", now=NOW)
+    )
 
     assert again == ImportReport(imported=len(measured), replaced=len(measured))
     assert await _count(sessionmaker) == count
@@ -133,10 +138,14 @@ async def test_changed_values_replace_the_stored_ones(sessionmaker: Sessions, se
     """A later file with new values for some keys updates those and inserts the rest."""
     cycle = seeded.current_cycle_id
     first, second = (await _measured(sessionmaker, cycle))[:4], (await _measured(sessionmaker, cycle))[2:6]
-    await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(_lines(first)), now=NOW)
+    await import_metric_values(
+        sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(_lines(first))), Caller("test", now=NOW)
+    )
 
     text = _csv([f"{m.employee_no},{m.code},99," for m in second])
-    report = await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=text, now=NOW)
+    report = await import_metric_values(
+        sessionmaker, MetricValuesImport(cycle_id=cycle, csv=text), Caller("test", now=NOW)
+    )
 
     assert report == ImportReport(imported=4, replaced=2)
     stored = await _stored(sessionmaker, cycle)
@@ -153,7 +162,9 @@ async def test_one_bad_row_rejects_the_file_and_names_its_line(sessionmaker: Ses
     before = await _count(sessionmaker)
 
     with pytest.raises(ImportRejected) as caught:
-        await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(lines), now=NOW)
+        await import_metric_values(
+            sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(lines)), Caller("test", now=NOW)
+        )
 
     assert caught.value.problems == [RowProblem(5, "value 'twelve' is not a number")]
     assert caught.value.code == "IMPORT_REJECTED"
@@ -185,7 +196,9 @@ async def test_every_problem_is_reported_in_one_go(sessionmaker: Sessions, seede
     before = await _count(sessionmaker)
 
     with pytest.raises(ImportRejected) as caught:
-        await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(lines), now=NOW)
+        await import_metric_values(
+            sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(lines)), Caller("test", now=NOW)
+        )
 
     messages = {p.line: p.message for p in caught.value.problems}
     assert sorted(messages) == list(range(3, 13))
@@ -217,7 +230,9 @@ async def test_a_file_without_usable_columns_or_rows_is_rejected(
 ) -> None:
     """An empty file, a missing or misspelt column, or no rows at all is a problem on line 1."""
     with pytest.raises(ImportRejected) as caught:
-        await import_metric_values(sessionmaker, cycle_id=seeded.current_cycle_id, csv_text=text, now=NOW)
+        await import_metric_values(
+            sessionmaker, MetricValuesImport(cycle_id=seeded.current_cycle_id, csv=text), Caller("test", now=NOW)
+        )
 
     assert [p.line for p in caught.value.problems] == [1]
     assert message in caught.value.problems[0].message
@@ -232,7 +247,7 @@ async def test_only_an_open_cycle_takes_imports(sessionmaker: Sessions, seeded: 
     before = await _count(sessionmaker)
 
     with pytest.raises(WrongCycleState):
-        await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=text, now=NOW)
+        await import_metric_values(sessionmaker, MetricValuesImport(cycle_id=cycle, csv=text), Caller("test", now=NOW))
 
     assert await _count(sessionmaker) == before
 
@@ -250,10 +265,14 @@ async def test_statement_count_does_not_grow_with_rows(
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(_lines(measured[:2])), now=NOW)
+        await import_metric_values(
+            sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(_lines(measured[:2]))), Caller("test", now=NOW)
+        )
         small = len(statements)
         statements.clear()
-        await import_metric_values(sessionmaker, cycle_id=cycle, csv_text=_csv(_lines(measured[2:])), now=NOW)
+        await import_metric_values(
+            sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(_lines(measured[2:]))), Caller("test", now=NOW)
+        )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 

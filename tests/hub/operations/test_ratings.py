@@ -20,8 +20,9 @@ from hub.db.models import (
 )
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory, RaterRole
+from hub.operations.commands import Caller
 from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
-from hub.operations.ratings import RatingRecord, assign_rater, submit_rating
+from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
 from tests.conftest import TODAY
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -98,13 +99,15 @@ async def test_manager_rates_a_report(sessionmaker: Sessions, seeded: SeedSummar
 
     record = await submit_rating(
         sessionmaker,
-        cycle_id=cycle,
-        ratee_id=ratee,
-        rater_id=manager,
-        indicator_version_id=version,
-        value=4,
-        comment="Keeps the team's files in order.",
-        now=NOW,
+        RatingSubmitInput(
+            cycle_id=cycle,
+            ratee_id=ratee,
+            rater_id=manager,
+            indicator_version_id=version,
+            value=4,
+            comment="Keeps the team's files in order.",
+        ),
+        Caller("test", now=NOW),
     )
 
     assert (record.role, record.value, record.submitted_at) == (RaterRole.MANAGER, 4, NOW)
@@ -134,13 +137,10 @@ async def test_stranger_is_not_a_rater(sessionmaker: Sessions, seeded: SeedSumma
     with pytest.raises(NotARater):
         await submit_rating(
             sessionmaker,
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=stranger,
-            indicator_version_id=version,
-            value=3,
-            comment=None,
-            now=NOW,
+            RatingSubmitInput(
+                cycle_id=cycle, ratee_id=ratee, rater_id=stranger, indicator_version_id=version, value=3, comment=None
+            ),
+            Caller("test", now=NOW),
         )
 
 
@@ -154,13 +154,10 @@ async def test_value_off_the_scale_is_rejected_and_nothing_stored(sessionmaker: 
     with pytest.raises(InvalidInput) as caught:
         await submit_rating(
             sessionmaker,
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=manager,
-            indicator_version_id=version,
-            value=6,
-            comment=None,
-            now=NOW,
+            RatingSubmitInput(
+                cycle_id=cycle, ratee_id=ratee, rater_id=manager, indicator_version_id=version, value=6, comment=None
+            ),
+            Caller("test", now=NOW),
         )
 
     assert caught.value.field == "value"
@@ -178,13 +175,15 @@ async def test_resubmission_replaces_the_rating(sessionmaker: Sessions, seeded: 
     async def submit(value: float, comment: str | None, now: dt.datetime) -> RatingRecord:
         return await submit_rating(
             sessionmaker,
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=manager,
-            indicator_version_id=version,
-            value=value,
-            comment=comment,
-            now=now,
+            RatingSubmitInput(
+                cycle_id=cycle,
+                ratee_id=ratee,
+                rater_id=manager,
+                indicator_version_id=version,
+                value=value,
+                comment=comment,
+            ),
+            Caller("test", now=now),
         )
 
     first = await submit(2, "first impression", NOW)
@@ -211,13 +210,10 @@ async def test_ratings_only_while_the_cycle_is_open(sessionmaker: Sessions, seed
     with pytest.raises(WrongCycleState) as caught:
         await submit_rating(
             sessionmaker,
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=manager,
-            indicator_version_id=version,
-            value=3,
-            comment=None,
-            now=NOW,
+            RatingSubmitInput(
+                cycle_id=cycle, ratee_id=ratee, rater_id=manager, indicator_version_id=version, value=3, comment=None
+            ),
+            Caller("test", now=NOW),
         )
 
     assert caught.value.state is CycleState.SCORED
@@ -231,17 +227,16 @@ async def test_assigned_peer_can_rate(sessionmaker: Sessions, seeded: SeedSummar
     version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
 
     assignment = await assign_rater(
-        sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER
+        sessionmaker,
+        RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER),
+        Caller("test"),
     )
     rating = await submit_rating(
         sessionmaker,
-        cycle_id=cycle,
-        ratee_id=ratee,
-        rater_id=stranger,
-        indicator_version_id=version,
-        value=5,
-        comment=None,
-        now=NOW,
+        RatingSubmitInput(
+            cycle_id=cycle, ratee_id=ratee, rater_id=stranger, indicator_version_id=version, value=5, comment=None
+        ),
+        Caller("test", now=NOW),
     )
 
     assert (assignment.ratee_id, assignment.rater_id, assignment.role) == (ratee, stranger, RaterRole.PEER)
@@ -253,7 +248,11 @@ async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seed
     cycle = seeded.current_cycle_id
     ratee, peer = await _pair(sessionmaker, cycle, RaterRole.PEER)
 
-    record = await assign_rater(sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE)
+    record = await assign_rater(
+        sessionmaker,
+        RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE),
+        Caller("test"),
+    )
 
     async with sessionmaker() as session:
         roles = list(
@@ -283,10 +282,10 @@ async def test_self_role_must_match_the_pair(
     with pytest.raises(InvalidInput) as caught:
         await assign_rater(
             sessionmaker,
-            cycle_id=seeded.current_cycle_id,
-            ratee_id=ratee,
-            rater_id=ratee if same_person else other,
-            role=role,
+            RaterAssignInput(
+                cycle_id=seeded.current_cycle_id, ratee_id=ratee, rater_id=ratee if same_person else other, role=role
+            ),
+            Caller("test"),
         )
 
     assert caught.value.field == "role"
@@ -299,10 +298,8 @@ async def test_assigning_an_unknown_rater_names_the_field(sessionmaker: Sessions
     with pytest.raises(NotFound) as caught:
         await assign_rater(
             sessionmaker,
-            cycle_id=seeded.current_cycle_id,
-            ratee_id=ratee,
-            rater_id=999_999,
-            role=RaterRole.PEER,
+            RaterAssignInput(cycle_id=seeded.current_cycle_id, ratee_id=ratee, rater_id=999_999, role=RaterRole.PEER),
+            Caller("test"),
         )
 
     assert caught.value.field == "raterId"
@@ -316,7 +313,11 @@ async def test_raters_cannot_be_assigned_after_scoring(sessionmaker: Sessions, s
     await _set_state(sessionmaker, cycle, CycleState.SCORED)
 
     with pytest.raises(WrongCycleState):
-        await assign_rater(sessionmaker, cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER)
+        await assign_rater(
+            sessionmaker,
+            RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER),
+            Caller("test"),
+        )
 
 
 async def test_measured_indicator_cannot_be_rated(sessionmaker: Sessions, seeded: SeedSummary) -> None:
@@ -328,13 +329,10 @@ async def test_measured_indicator_cannot_be_rated(sessionmaker: Sessions, seeded
     with pytest.raises(InvalidInput) as caught:
         await submit_rating(
             sessionmaker,
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=manager,
-            indicator_version_id=version,
-            value=3,
-            comment=None,
-            now=NOW,
+            RatingSubmitInput(
+                cycle_id=cycle, ratee_id=ratee, rater_id=manager, indicator_version_id=version, value=3, comment=None
+            ),
+            Caller("test", now=NOW),
         )
 
     assert caught.value.field == "indicatorVersionId"
@@ -349,13 +347,15 @@ async def test_overlong_comment_is_rejected(sessionmaker: Sessions, seeded: Seed
     with pytest.raises(InvalidInput) as caught:
         await submit_rating(
             sessionmaker,
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=manager,
-            indicator_version_id=version,
-            value=3,
-            comment="x" * 2001,
-            now=NOW,
+            RatingSubmitInput(
+                cycle_id=cycle,
+                ratee_id=ratee,
+                rater_id=manager,
+                indicator_version_id=version,
+                value=3,
+                comment="x" * 2001,
+            ),
+            Caller("test", now=NOW),
         )
 
     assert caught.value.field == "comment"

@@ -21,8 +21,16 @@ from hub.db.models import (
 )
 from hub.demo.organisation import SeedSummary
 from hub.domain import IndicatorCategory, RaterRole
+from hub.operations.commands import Caller
 from hub.operations.errors import InvalidInput, NotFound, OverlappingDates
-from hub.operations.schemes import SchemeVersionRecord, publish_scheme_version, scheme_version_in_use
+from hub.operations.schemes import (
+    RaterWeightInput,
+    SchemeItemInput,
+    SchemeVersionPublishInput,
+    SchemeVersionRecord,
+    publish_scheme_version,
+    scheme_version_in_use,
+)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 JAN = dt.date(2027, 1, 1)
@@ -73,7 +81,12 @@ async def publish(
         "change_note": "Heavier weight on the finance metric.",
         "author": "hr.admin",
     } | overrides
-    return await publish_scheme_version(sessionmaker, **arguments)
+    author = arguments.pop("author")
+    arguments["items"] = tuple(SchemeItemInput(indicator_version_id=i, weight=w) for i, w in arguments["items"])
+    arguments["rater_weights"] = tuple(
+        RaterWeightInput(role=r, weight=w) for r, w in arguments["rater_weights"].items()
+    )
+    return await publish_scheme_version(sessionmaker, SchemeVersionPublishInput(**arguments), Caller(author))
 
 
 async def core_and_extension(sessionmaker: Sessionmaker) -> tuple[int, int]:

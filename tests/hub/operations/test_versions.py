@@ -12,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appraisal.errors import InvalidRule
 from hub.db.models import Indicator, IndicatorVersion
 from hub.domain import Direction, IndicatorCategory, MissingPolicy
+from hub.operations.commands import Caller
 from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
-from hub.operations.versions import IndicatorVersionRecord, create_indicator, create_indicator_version
+from hub.operations.versions import (
+    IndicatorCreateInput,
+    IndicatorVersionCreateInput,
+    IndicatorVersionRecord,
+    create_indicator,
+    create_indicator_version,
+)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 JAN = dt.date(2027, 1, 1)
@@ -42,7 +49,8 @@ async def extension(sessionmaker: Sessionmaker, **overrides: Any) -> IndicatorVe
         "change_note": None,
         "author": "hr.admin",
     } | overrides
-    return await create_indicator(sessionmaker, **arguments)
+    author = arguments.pop("author")
+    return await create_indicator(sessionmaker, IndicatorCreateInput(**arguments), Caller(author))
 
 
 async def next_version(
@@ -50,14 +58,16 @@ async def next_version(
 ) -> IndicatorVersionRecord:
     return await create_indicator_version(
         sessionmaker,
-        indicator_id=indicator_id,
-        rule={"kind": "linear", "floor": 8, "target": 1},
-        source_system="TIMESHEETS",
-        source_metric="overtime_hours",
-        missing_policy=MissingPolicy.ZERO,
-        effective_from=effective_from,
-        change_note="Stricter target after the staffing review.",
-        author="hr.admin",
+        IndicatorVersionCreateInput(
+            indicator_id=indicator_id,
+            rule={"kind": "linear", "floor": 8, "target": 1},
+            source_system="TIMESHEETS",
+            source_metric="overtime_hours",
+            missing_policy=MissingPolicy.ZERO,
+            effective_from=effective_from,
+            change_note="Stricter target after the staffing review.",
+        ),
+        Caller("hr.admin"),
     )
 
 
@@ -196,14 +206,16 @@ async def test_a_new_version_is_checked_against_its_indicator(sessionmaker: Sess
     with pytest.raises(InvalidInput) as caught:
         await create_indicator_version(
             sessionmaker,
-            indicator_id=first.indicator_id,
-            rule=LINEAR,
-            source_system="MANUAL",
-            source_metric=None,
-            missing_policy=MissingPolicy.EXCLUDE,
-            effective_from=APR,
-            change_note="Rated by hand.",
-            author="hr",
+            IndicatorVersionCreateInput(
+                indicator_id=first.indicator_id,
+                rule=LINEAR,
+                source_system="MANUAL",
+                source_metric=None,
+                missing_policy=MissingPolicy.EXCLUDE,
+                effective_from=APR,
+                change_note="Rated by hand.",
+            ),
+            Caller("hr"),
         )
     assert caught.value.field == "sourceSystem"
 
@@ -214,14 +226,16 @@ async def test_a_new_version_needs_a_change_note(sessionmaker: Sessionmaker) -> 
     with pytest.raises(InvalidInput) as caught:
         await create_indicator_version(
             sessionmaker,
-            indicator_id=first.indicator_id,
-            rule=LINEAR,
-            source_system="TIMESHEETS",
-            source_metric="overtime_hours",
-            missing_policy=MissingPolicy.EXCLUDE,
-            effective_from=APR,
-            change_note=" ",
-            author="hr",
+            IndicatorVersionCreateInput(
+                indicator_id=first.indicator_id,
+                rule=LINEAR,
+                source_system="TIMESHEETS",
+                source_metric="overtime_hours",
+                missing_policy=MissingPolicy.EXCLUDE,
+                effective_from=APR,
+                change_note=" ",
+            ),
+            Caller("hr"),
         )
     assert caught.value.field == "changeNote"
 

@@ -1,0 +1,17 @@
+"""The Mutation root, assembled from the declarations (``declare.py``), one module per area.
+
+The order of the modules, and of the declarations in each, is the order of the fields in the schema.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.mutations import calibration, cycles, metrics, ratings, versions
+from schema.mutations.declare import declared_in
+
+_AREAS = (versions, cycles, ratings, metrics, calibration)
+
+Mutation = strawberry.type(
+    type("Mutation", (), {declared.handler.__name__: declared.field for declared in declared_in(*_AREAS)})
+)

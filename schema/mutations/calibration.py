@@ -1,0 +1,49 @@
+"""Calibration: a result's total or grade adjusted by hand, with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from sqlalchemy import Row
+
+from hub.appraisal import DistributionBreach
+from hub.domain import Grade
+from hub.operations import calibration
+from hub.operations.calibration import ResultCalibrateInput
+from hub.operations.commands import Caller
+from resolvers.context import Context
+from schema.errors import payload
+from schema.mutations.declare import mutation
+from schema.permissions import HR_ONLY
+from schema.results import AppraisalResult
+
+
+@strawberry.type(description="A grade holds a larger share of the cycle than the target distribution allows.")
+class DistributionWarning:
+    grade: Grade
+    share: float = strawberry.field(description="The grade's share of the cycle's results, 0..1.")
+    limit: float
+    count: int
+    allowed_count: int
+
+
+@strawberry.type
+class ResultCalibrated:
+    # A row of every column of appraisal_results: what AppraisalResult reads.
+    result: Row[Any] = strawberry.field(graphql_type=AppraisalResult)
+    warnings: list[DistributionBreach] = strawberry.field(graphql_type=list[DistributionWarning])
+
+
+ResultCalibratePayload = payload("ResultCalibratePayload", ResultCalibrated)
+
+
+@mutation(
+    HR_ONLY,
+    "resultCalibrate",
+    payload=ResultCalibratePayload,
+    description="Adjusts a result's total or grade with a reason; the original is kept.",
+)
+async def result_calibrate(context: Context, command: ResultCalibrateInput, caller: Caller) -> ResultCalibrated:
+    outcome = await calibration.calibrate_result(context.sessionmaker, command, caller)
+    return ResultCalibrated(result=outcome.result, warnings=outcome.warnings)

@@ -1,0 +1,120 @@
+"""The cycle workflow: create, open, score, reopen, close calibration, publish.
+
+Each step is a mutation of its own, declared with the operation it calls: no step is chosen by a
+value at run time, so no unknown value can fall through to publishing, the one step that cannot be
+undone.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.db.models import Cycle as CycleRow
+from hub.operations import cycles, scoring
+from hub.operations.commands import Caller
+from hub.operations.cycles import CycleCloseCalibration, CycleCreateInput, CycleOpen, CyclePublish, CycleReopen
+from hub.operations.scoring import BlockedEmployee, CycleScore
+from resolvers.context import Context
+from schema.errors import payload
+from schema.indicators import IndicatorVersion
+from schema.info import Info
+from schema.mutations.declare import mutation
+from schema.organisation import Employee
+from schema.permissions import HR_ONLY
+from schema.results import Cycle
+
+
+@strawberry.type
+class CycleChanged:
+    cycle: CycleRow = strawberry.field(graphql_type=Cycle)
+
+
+@strawberry.type(description="An employee the engine could not score, and why.")
+class BlockedScore:
+    code: str
+    message: str
+
+    @strawberry.field
+    async def employee(self, root: strawberry.Parent[BlockedEmployee], info: Info) -> Employee:
+        return await info.context.loaders.employee_by_id.load(root.employee_id)
+
+    @strawberry.field
+    async def indicator_version(self, root: strawberry.Parent[BlockedEmployee], info: Info) -> IndicatorVersion | None:
+        if root.indicator_version_id is None:
+            return None
+        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+
+
+@strawberry.type
+class CycleScored:
+    cycle: CycleRow = strawberry.field(graphql_type=Cycle)
+    scored: int = strawberry.field(description="How many results were computed and stored.")
+    blocked: list[BlockedEmployee] = strawberry.field(graphql_type=list[BlockedScore])
+
+
+CyclePayload = payload("CyclePayload", CycleChanged)
+CycleScorePayload = payload("CycleScorePayload", CycleScored)
+
+
+@mutation(HR_ONLY, "cycleCreate", payload=CyclePayload, description="Creates a cycle in DRAFT.")
+async def cycle_create(context: Context, command: CycleCreateInput, caller: Caller) -> CycleChanged:
+    return CycleChanged(cycle=await cycles.create_cycle(context.sessionmaker, command, caller))
+
+
+@mutation(
+    HR_ONLY,
+    "cycleOpen",
+    payload=CyclePayload,
+    arguments=True,
+    description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.",
+)
+async def cycle_open(context: Context, command: CycleOpen, caller: Caller) -> CycleChanged:
+    return CycleChanged(cycle=await cycles.open_cycle(context.sessionmaker, command, caller))
+
+
+@mutation(
+    HR_ONLY,
+    "cycleScore",
+    payload=CycleScorePayload,
+    arguments=True,
+    description="OPEN -> SCORED: computes and stores every participant's result.",
+)
+async def cycle_score(context: Context, command: CycleScore, caller: Caller) -> CycleScored:
+    if context.worker is not None:
+        report = await context.worker.score(command, caller)
+    else:
+        report = await scoring.score_cycle(context.sessionmaker, command, caller)
+    return CycleScored(cycle=report.cycle, scored=report.scored, blocked=report.blocked)
+
+
+@mutation(
+    HR_ONLY,
+    "cycleReopen",
+    payload=CyclePayload,
+    arguments=True,
+    description="SCORED -> OPEN with a reason; the unpublished scores are discarded.",
+)
+async def cycle_reopen(context: Context, command: CycleReopen, caller: Caller) -> CycleChanged:
+    return CycleChanged(cycle=await cycles.reopen_cycle(context.sessionmaker, command, caller))
+
+
+@mutation(
+    HR_ONLY,
+    "cycleCloseCalibration",
+    payload=CyclePayload,
+    arguments=True,
+    description="SCORED -> CALIBRATED: ranks are recomputed from the calibrated totals.",
+)
+async def cycle_close_calibration(context: Context, command: CycleCloseCalibration, caller: Caller) -> CycleChanged:
+    return CycleChanged(cycle=await cycles.close_calibration(context.sessionmaker, command, caller))
+
+
+@mutation(
+    HR_ONLY,
+    "cyclePublish",
+    payload=CyclePayload,
+    arguments=True,
+    description="CALIBRATED -> PUBLISHED: the results are final.",
+)
+async def cycle_publish(context: Context, command: CyclePublish, caller: Caller) -> CycleChanged:
+    return CycleChanged(cycle=await cycles.publish_cycle(context.sessionmaker, command, caller))

@@ -1,0 +1,83 @@
+"""Mutations of the 360 ratings: who rates whom, and the ratings themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from hub.auth import Role
+from hub.domain import ErrorKind, RaterRole
+from hub.operations import ratings
+from hub.operations.commands import Caller
+from hub.operations.errors import NotYourRating
+from hub.operations.ratings import RaterAssignInput, RaterAssignmentRecord, RatingRecord, RatingSubmitInput
+from resolvers.context import Context
+from resolvers.people import own_employee_id
+from schema.errors import payload
+from schema.indicators import IndicatorVersion
+from schema.info import Info
+from schema.mutations.declare import mutation
+from schema.organisation import Employee
+from schema.permissions import HR_ONLY, RATERS
+
+
+@strawberry.type(description="An evaluation relationship: the rater rates the ratee in a role.")
+class RaterAssignment:
+    role: RaterRole
+
+    @strawberry.field
+    async def ratee(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> Employee:
+        return await info.context.loaders.employee_by_id.load(root.ratee_id)
+
+    @strawberry.field
+    async def rater(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> Employee:
+        return await info.context.loaders.employee_by_id.load(root.rater_id)
+
+
+@strawberry.type
+class RaterAssigned:
+    assignment: RaterAssignmentRecord = strawberry.field(graphql_type=RaterAssignment)
+
+
+@strawberry.type(description="One rater's rating of one core indicator.")
+class Rating:
+    role: RaterRole
+    value: float
+    comment: str | None
+    submitted_at: dt.datetime
+
+    @strawberry.field
+    async def indicator_version(self, root: strawberry.Parent[RatingRecord], info: Info) -> IndicatorVersion:
+        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+
+
+@strawberry.type
+class RatingSubmitted:
+    rating: RatingRecord = strawberry.field(graphql_type=Rating)
+
+
+RaterAssignPayload = payload("RaterAssignPayload", RaterAssigned)
+RatingSubmitPayload = payload("RatingSubmitPayload", RatingSubmitted, ErrorKind.NOT_ALLOWED)
+
+
+@mutation(
+    HR_ONLY,
+    "raterAssign",
+    payload=RaterAssignPayload,
+    description="Adds or changes an evaluation relationship (peers, subordinates, ...).",
+)
+async def rater_assign(context: Context, command: RaterAssignInput, caller: Caller) -> RaterAssigned:
+    return RaterAssigned(assignment=await ratings.assign_rater(context.sessionmaker, command, caller))
+
+
+@mutation(
+    RATERS,
+    "ratingSubmit",
+    payload=RatingSubmitPayload,
+    description="Submits (or, before scoring, replaces) a rating of a core indicator.",
+)
+async def rating_submit(context: Context, command: RatingSubmitInput, caller: Caller) -> RatingSubmitted:
+    if not context.principal.has(Role.HR_ADMIN) and command.rater_id != await own_employee_id(context):
+        raise NotYourRating()
+    return RatingSubmitted(rating=await ratings.submit_rating(context.sessionmaker, command, caller))

@@ -1,0 +1,66 @@
+"""Mutations that version indicators and schemes."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.operations import schemes, versions
+from hub.operations.commands import Caller
+from hub.operations.schemes import SchemeVersionPublishInput, SchemeVersionRecord
+from hub.operations.versions import IndicatorCreateInput, IndicatorVersionCreateInput, IndicatorVersionRecord
+from resolvers.context import Context
+from schema.errors import payload
+from schema.indicators import IndicatorVersion, SchemeVersion
+from schema.mutations.declare import mutation
+from schema.permissions import HR_ONLY
+
+
+@strawberry.type
+class IndicatorVersionSaved:
+    indicator_version: IndicatorVersionRecord = strawberry.field(graphql_type=IndicatorVersion)
+
+
+@strawberry.type
+class SchemeVersionPublished:
+    scheme_version: SchemeVersionRecord = strawberry.field(graphql_type=SchemeVersion)
+
+
+IndicatorVersionPayload = payload("IndicatorVersionPayload", IndicatorVersionSaved)
+SchemeVersionPayload = payload("SchemeVersionPayload", SchemeVersionPublished)
+
+
+@mutation(
+    HR_ONLY, "indicatorCreate", payload=IndicatorVersionPayload, description="Creates an indicator with its version 1."
+)
+async def indicator_create(context: Context, command: IndicatorCreateInput, caller: Caller) -> IndicatorVersionSaved:
+    return IndicatorVersionSaved(
+        indicator_version=await versions.create_indicator(context.sessionmaker, command, caller)
+    )
+
+
+@mutation(
+    HR_ONLY,
+    "indicatorVersionCreate",
+    payload=IndicatorVersionPayload,
+    description="Adds the next version of an indicator; earlier versions never change.",
+)
+async def indicator_version_create(
+    context: Context, command: IndicatorVersionCreateInput, caller: Caller
+) -> IndicatorVersionSaved:
+    return IndicatorVersionSaved(
+        indicator_version=await versions.create_indicator_version(context.sessionmaker, command, caller)
+    )
+
+
+@mutation(
+    HR_ONLY,
+    "schemeVersionPublish",
+    payload=SchemeVersionPayload,
+    description="Publishes a post's next scheme version; weights must sum to 100.",
+)
+async def scheme_version_publish(
+    context: Context, command: SchemeVersionPublishInput, caller: Caller
+) -> SchemeVersionPublished:
+    return SchemeVersionPublished(
+        scheme_version=await schemes.publish_scheme_version(context.sessionmaker, command, caller)
+    )
