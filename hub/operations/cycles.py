@@ -32,7 +32,7 @@ from hub.domain import CycleState, RaterRole
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf
-from hub.operations.errors import InvalidInput, NotFound
+from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
 from hub.operations.upsert import dialect_insert
 
 CycleId = Annotated[int, IdOf("cycle")]
@@ -277,3 +277,25 @@ async def publish_cycle(sessionmaker: async_sessionmaker[AsyncSession], command:
         await append_published(session, cycle.id)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
+
+
+@dataclass(frozen=True, slots=True)
+class CycleDelete:
+    cycle_id: CycleId
+
+
+async def delete_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleDelete, caller: Caller) -> int:
+    """Deletes a DRAFT cycle (created by mistake, or twice): nothing was pinned, rated or scored in it yet.
+
+    Its workflow history and the raters assigned to it go with it; the access audit keeps the deletion.
+    Any later state is refused: an opened cycle has ratings, scores or published results to keep.
+    """
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, command.cycle_id)
+        if cycle.state is not CycleState.DRAFT:
+            raise WrongCycleState(cycle.state, "only a DRAFT cycle can be deleted")
+        for dependant in (RaterAssignment, CycleTransition):
+            await session.execute(delete(dependant).where(dependant.cycle_id == cycle.id))
+        await session.delete(cycle)
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
+    return cycle.id

@@ -12,7 +12,14 @@ import strawberry
 from hub.db.models import Cycle as CycleRow
 from hub.operations import cycles, scoring
 from hub.operations.commands import Caller
-from hub.operations.cycles import CycleCloseCalibration, CycleCreateInput, CycleOpen, CyclePublish, CycleReopen
+from hub.operations.cycles import (
+    CycleCloseCalibration,
+    CycleCreateInput,
+    CycleDelete,
+    CycleOpen,
+    CyclePublish,
+    CycleReopen,
+)
 from hub.operations.scoring import BlockedEmployee, CycleScore
 from resolvers.context import Context
 from schema.errors import payload
@@ -52,13 +59,31 @@ class CycleScored:
     blocked: list[BlockedEmployee] = strawberry.field(graphql_type=list[BlockedScore])
 
 
+@strawberry.type(description="A DRAFT cycle was deleted.")
+class CycleDeleted:
+    cycle_id: strawberry.ID
+
+
 CyclePayload = payload("CyclePayload", CycleChanged)
+CycleDeletePayload = payload("CycleDeletePayload", CycleDeleted)
 CycleScorePayload = payload("CycleScorePayload", CycleScored)
 
 
 @mutation(HR_ONLY, "cycleCreate", payload=CyclePayload, description="Creates a cycle in DRAFT.")
 async def cycle_create(context: Context, command: CycleCreateInput, caller: Caller) -> CycleChanged:
     return CycleChanged(cycle=await cycles.create_cycle(context.sessionmaker, command, caller))
+
+
+@mutation(
+    HR_ONLY,
+    "cycleDelete",
+    payload=CycleDeletePayload,
+    arguments=True,
+    description="Deletes a cycle still in DRAFT (made by mistake or twice); any later state is refused.",
+)
+async def cycle_delete(context: Context, command: CycleDelete, caller: Caller) -> CycleDeleted:
+    deleted = await cycles.delete_cycle(context.sessionmaker, command, caller)
+    return CycleDeleted(cycle_id=strawberry.ID(str(deleted)))
 
 
 @mutation(
