@@ -9,7 +9,7 @@ import strawberry
 
 from hub.domain import Grade, RaterRole
 from resolvers import payloads
-from resolvers.loaders.base import Record
+from resolvers.records import BlockedEmployeeRecord, RaterAssignmentRow, RatingRow
 from schema.errors import (
     ImportRejectedError,
     InvalidInputError,
@@ -51,11 +51,13 @@ class BlockedScore:
     message: str
 
     @strawberry.field
-    async def employee(self, root: strawberry.Parent[Record], info: Info) -> Employee:
+    async def employee(self, root: strawberry.Parent[BlockedEmployeeRecord], info: Info) -> Employee:
         return await info.context.loaders.employee_by_id.load(root.employee_id)
 
     @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion | None:
+    async def indicator_version(
+        self, root: strawberry.Parent[BlockedEmployeeRecord], info: Info
+    ) -> IndicatorVersion | None:
         if root.indicator_version_id is None:
             return None
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
@@ -74,11 +76,11 @@ class RaterAssignment:
     role: RaterRole
 
     @strawberry.field
-    async def ratee(self, root: strawberry.Parent[Record], info: Info) -> Employee:
+    async def ratee(self, root: strawberry.Parent[RaterAssignmentRow], info: Info) -> Employee:
         return await info.context.loaders.employee_by_id.load(root.ratee_id)
 
     @strawberry.field
-    async def rater(self, root: strawberry.Parent[Record], info: Info) -> Employee:
+    async def rater(self, root: strawberry.Parent[RaterAssignmentRow], info: Info) -> Employee:
         return await info.context.loaders.employee_by_id.load(root.rater_id)
 
 
@@ -96,7 +98,7 @@ class Rating:
     submitted_at: dt.datetime
 
     @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
+    async def indicator_version(self, root: strawberry.Parent[RatingRow], info: Info) -> IndicatorVersion:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
 
