@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hub.domain import RaterRole
 from hub.operations.ratings import ANONYMOUS_ROLES
-from resolvers.loaders.base import Record
+from resolvers.records import RatingRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class WithheldRole:
         )
 
 
-def withheld_roles(ratings: Sequence[Record], minimum_raters: int, *, cycle_open: bool) -> list[WithheldRole]:
+def withheld_roles(ratings: Sequence[RatingRow], minimum_raters: int, *, cycle_open: bool) -> list[WithheldRole]:
     """The anonymous roles of a ratee's ratings (one ratee, one cycle) that are withheld: while the cycle is
     open, every anonymous role, rated yet or not, with no count (a role that appears, or a count that grows,
     when a rating arrives would time it); else those that fewer than the minimum rated."""
@@ -61,6 +61,6 @@ def withheld_roles(ratings: Sequence[Record], minimum_raters: int, *, cycle_open
     ]
 
 
-def without_withheld(ratings: Sequence[Record], withheld: Sequence[WithheldRole]) -> list[Record]:
+def without_withheld(ratings: Sequence[RatingRow], withheld: Sequence[WithheldRole]) -> list[RatingRow]:
     hidden = {w.role for w in withheld}
     return [rating for rating in ratings if rating.role not in hidden]

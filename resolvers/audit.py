@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -20,8 +19,9 @@ from hub.operations import audit as audit_log
 from hub.operations.audit import AuditRecorder
 from hub.operations.errors import Refused
 from resolvers.context import Context
-from resolvers.loaders.base import Record, select_rows
+from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.records import AuditRow
 
 OK = audit_log.OK
 DENIED = audit_log.DENIED
@@ -68,7 +68,7 @@ def outcome_of(result: object) -> str:
     return result.code if isinstance(result, Refused) else OK
 
 
-def _ids_in(name: str, value: Any) -> Iterator[str]:
+def _ids_in(name: str, value: object) -> Iterator[str]:
     """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects; an id as the
     caller sent it, so bounded (``audit_log.bounded``): what does not parse is kept in part, with its length."""
     if value is None:
@@ -82,7 +82,7 @@ def _ids_in(name: str, value: Any) -> Iterator[str]:
             yield from _ids_in(field.name, getattr(value, field.name))
 
 
-def touched_ids(arguments: Mapping[str, Any], result: Any) -> list[str]:
+def touched_ids(arguments: Mapping[str, object], result: object) -> list[str]:
     """The ids a mutation was asked to touch, and those of the rows its success record carries."""
     ids = audit_log.bounded_ids(found for name, value in arguments.items() for found in _ids_in(name, value))
     if dataclasses.is_dataclass(result) and not isinstance(result, Refused | type):
@@ -109,6 +109,6 @@ async def audit_log_page(
         page = page.where(AuditEntry.id < before_id)
     count = select(func.count()).select_from(AuditEntry).where(*conditions)
     async with context.sessionmaker() as session:
-        rows: list[Record] = list((await session.execute(page)).all())
+        rows: list[AuditRow] = list((await session.execute(page)).all())
         total = (await session.execute(count)).scalar_one()
     return make_connection("audit", rows, first, total)

@@ -29,8 +29,9 @@ from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSe
 from hub.events.outbox import read_events
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
-from resolvers.loaders.base import Record, select_rows
+from resolvers.loaders.base import select_rows
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
+from resolvers.records import CycleRow, ResultEventRow, ResultRow
 
 EVENT_BATCH = 100
 EVENT_UNAVAILABLE = "EVENT_UNAVAILABLE"
@@ -65,11 +66,11 @@ class DeliveredEvent:
     cycle_id: int
     result_id: int
     employee_id: int
-    result: Record
-    cycle: Record
+    result: ResultRow
+    cycle: CycleRow
 
 
-def cursor_of(event: Record) -> str:
+def cursor_of(event: ResultEventRow | DeliveredEvent) -> str:
     return encode_cursor("event", event.id)
 
 
@@ -100,7 +101,7 @@ def _refuse_pseudonymous(context: Context) -> None:
         raise Forbidden("not allowed: the result stream needs the 'names' grant for analysts; read 'results' instead")
 
 
-async def result_events(context: Context, after: str | None, first: int | None) -> Sequence[Record]:
+async def result_events(context: Context, after: str | None, first: int | None) -> Sequence[ResultEventRow]:
     """The events after the cursor that the principal may see, oldest first."""
     _refuse_pseudonymous(context)
     limit = check_page_size(first, context.settings.max_page_size, default=EVENT_BATCH)
@@ -109,7 +110,7 @@ async def result_events(context: Context, after: str | None, first: int | None) 
 
 
 async def _payloads(
-    context: Context, sessionmaker: async_sessionmaker[AsyncSession], events: Sequence[Record]
+    context: Context, sessionmaker: async_sessionmaker[AsyncSession], events: Sequence[ResultEventRow]
 ) -> dict[int, DeliveredEvent]:
     """The batch's events the principal may see now, by outbox id, each with its result and cycle.
 
@@ -117,7 +118,7 @@ async def _payloads(
     statements per batch, where loading per event would take two per event).
     """
     async with sessionmaker() as session:
-        results = {
+        results: dict[int, ResultRow] = {
             row.id: row
             for row in await session.execute(
                 select_rows(AppraisalResult).where(
@@ -126,7 +127,7 @@ async def _payloads(
             )
         }
         cycle_ids = {event.cycle_id for event in events if event.result_id in results}
-        cycles = (
+        cycles: dict[int, CycleRow] = (
             {row.id: row for row in await session.execute(select_rows(Cycle).where(Cycle.id.in_(cycle_ids)))}
             if cycle_ids
             else {}
@@ -185,7 +186,7 @@ async def _read_batch(
     position: int | None,
     conditions: list[ColumnElement[bool]],
     delivered: str | None,
-) -> tuple[Sequence[Record], dict[int, DeliveredEvent]]:
+) -> tuple[Sequence[ResultEventRow], dict[int, DeliveredEvent]]:
     """The next outbox page after ``position`` and its deliverable events, each read with retries.
 
     The stream's own reads go through the unwatched sessionmaker: their failures are retried here and
@@ -227,10 +228,8 @@ def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredE
 
 async def result_published(
     context: Context, after: str | None, cycle_id: str | None, poll_seconds: float
-) -> AsyncIterator[Record]:
+) -> AsyncIterator[DeliveredEvent]:
     """Every event after the cursor, then new ones as they are published; at-least-once, in order.
-
-    Yields ``DeliveredEvent`` records (typed as ``Record``, which schema types read by attribute name).
 
     ``position`` is how far the outbox has been read (events skipped as not visible included);
     ``delivered`` is the cursor of the last event delivered, what a resume must start after.

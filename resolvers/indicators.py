@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from hub.db.models import Indicator
 from hub.domain import IndicatorCategory
 from resolvers.context import Context
-from resolvers.loaders.base import Record, select_rows
+from resolvers.loaders.base import select_rows
+from resolvers.records import IndicatorRow
 
 
-async def indicators(context: Context, category: IndicatorCategory | None) -> Sequence[Record]:
+async def indicators(context: Context, category: IndicatorCategory | None) -> Sequence[IndicatorRow]:
     statement = select_rows(Indicator).order_by(Indicator.id)
     if category is not None:
         statement = statement.where(Indicator.category == category)
     async with context.sessionmaker() as session:
-        rows: Sequence[Record] = (await session.execute(statement)).all()
-    return rows
+        return (await session.execute(statement)).all()

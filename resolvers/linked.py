@@ -8,10 +8,10 @@ from typing import Any
 from connectors.base import ConnectorError
 from resolvers.context import Context
 from resolvers.errors import SystemFailure
-from resolvers.loaders.base import Record
+from resolvers.records import EmployeeRow
 
 
-async def training_records(context: Context, employee: Record, since: dt.date | None) -> list[Any]:
+async def training_records(context: Context, employee: EmployeeRow, since: dt.date | None) -> list[Any]:
     try:
         records: list[Any] = await context.loaders.training_records_by_employee.load((employee.employee_no, since))
     except ConnectorError as error:
@@ -19,7 +19,7 @@ async def training_records(context: Context, employee: Record, since: dt.date | 
     return records
 
 
-async def compensation_records(context: Context, employee: Record) -> list[Any]:
+async def compensation_records(context: Context, employee: EmployeeRow) -> list[Any]:
     try:
         records: list[Any] = await context.loaders.compensation_records_by_employee.load(employee.employee_no)
     except ConnectorError as error:

@@ -14,13 +14,14 @@ from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilterInput, employee_conditions
 from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
-from resolvers.loaders.base import Record, select_rows
+from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.records import DepartmentRow, EmployeeRow, PostRow, RatingRow
 from resolvers.scope import MANAGED
 from resolvers.small_groups import in_large_employee_cell
 
 
-async def employee(context: Context, id_: str) -> Record | None:
+async def employee(context: Context, id_: str) -> EmployeeRow | None:
     key = row_key(context, EMPLOYEE, id_, "id")
     return None if key is None else await context.loaders.employee_by_id.load(key)
 
@@ -73,19 +74,17 @@ async def _pseudonymous_employees(
     return pseudonymous_connection(page, rows, has_next, total)
 
 
-async def departments(context: Context) -> Sequence[Record]:
+async def departments(context: Context) -> Sequence[DepartmentRow]:
     async with context.sessionmaker() as session:
-        rows: Sequence[Record] = (await session.execute(select_rows(Department).order_by(Department.id))).all()
-    return rows
+        return (await session.execute(select_rows(Department).order_by(Department.id))).all()
 
 
-async def posts(context: Context) -> Sequence[Record]:
+async def posts(context: Context) -> Sequence[PostRow]:
     async with context.sessionmaker() as session:
-        rows: Sequence[Record] = (await session.execute(select_rows(Post).order_by(Post.id))).all()
-    return rows
+        return (await session.execute(select_rows(Post).order_by(Post.id))).all()
 
 
-async def _ratings_of(context: Context, employee: Record, cycle_id: str) -> list[Record]:
+async def _ratings_of(context: Context, employee: EmployeeRow, cycle_id: str) -> list[RatingRow]:
     """Every rating a ratee received in a cycle, once the caller may read them; a read of someone else's is
     audited."""
     cycle_key = parse_id(cycle_id)
@@ -97,14 +96,14 @@ async def _ratings_of(context: Context, employee: Record, cycle_id: str) -> list
         cycle = await context.loaders.cycle_by_id.load(cycle_key)
         if cycle is not None and cycle.state is not CycleState.PUBLISHED:
             raise Forbidden("not allowed: ratings reach the ratee when the cycle is published")
-    ratings: list[Record] = await context.loaders.ratings_by_ratee_cycle.load((employee.id, cycle_key))
+    ratings = await context.loaders.ratings_by_ratee_cycle.load((employee.id, cycle_key))
     if employee.employee_no != context.principal.employee_number:
         # Joins the batch's one audit entry; the ratings are returned only once it is written.
         await context.loaders.ratings_read_audit.load(f"employee:{employee.id}@cycle:{cycle_key}")
     return ratings
 
 
-async def _withheld(context: Context, ratings: list[Record]) -> list[WithheldRole]:
+async def _withheld(context: Context, ratings: list[RatingRow]) -> list[WithheldRole]:
     # HR sees every rating (and is audited for it); the ratee and their managers see anonymous roles in a crowd,
     # once the cycle takes no more ratings.
     if Role.HR_ADMIN in context.principal.roles or not ratings:
@@ -114,12 +113,12 @@ async def _withheld(context: Context, ratings: list[Record]) -> list[WithheldRol
     return withheld_roles(ratings, context.settings.min_anonymous_raters, cycle_open=cycle_open)
 
 
-async def ratings_received(context: Context, employee: Record, cycle_id: str) -> list[Record]:
+async def ratings_received(context: Context, employee: EmployeeRow, cycle_id: str) -> list[RatingRow]:
     """What a ratee received in a cycle, less the anonymous roles withheld (see resolvers.anonymity)."""
     ratings = await _ratings_of(context, employee, cycle_id)
     return without_withheld(ratings, await _withheld(context, ratings))
 
 
-async def ratings_withheld(context: Context, employee: Record, cycle_id: str) -> list[WithheldRole]:
+async def ratings_withheld(context: Context, employee: EmployeeRow, cycle_id: str) -> list[WithheldRole]:
     """The anonymous roles ``ratings_received`` leaves out, with their number of raters."""
     return await _withheld(context, await _ratings_of(context, employee, cycle_id))

@@ -106,7 +106,11 @@ class ScoreGroup:
     p90: float | None
 
 
-_DIMENSION_COLUMNS: dict[GroupDimension, QueryableAttribute[Any]] = {
+# Loose on purpose, as is the statement they make: the grouping columns are of several types.
+Column = QueryableAttribute[Any]
+"""A column results are grouped or sliced by."""
+
+_DIMENSION_COLUMNS: dict[GroupDimension, Column] = {
     GroupDimension.DEPARTMENT: Department.code,
     GroupDimension.POST: Post.code,
     GroupDimension.POST_FAMILY: Post.family,
@@ -161,7 +165,7 @@ async def score_statistics(
     return [summarise(list(key), values) for key, values in sorted(groups.items())]
 
 
-def _statistics_rows(context: Context, cycle_key: int, columns: Sequence[Any]) -> Select[Any]:
+def _statistics_rows(context: Context, cycle_key: int, columns: Sequence[Column]) -> Select[Any]:
     return (
         select(*columns, AppraisalResult.total_score)
         .select_from(AppraisalResult)
@@ -188,9 +192,9 @@ async def _protected_statistics(
             "isolates a small group); group by DEPARTMENT instead",
             argument="filter",
         )
-    columns: list[Any] = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
+    columns: list[Column] = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
     # (column, the value a row must have) for each filter by a dimension.
-    sliced: list[tuple[Any, object]] = []
+    sliced: list[tuple[Column, object]] = []
     if filter_ is not None:
         if filter_.post_id is not None:
             sliced.append((AppraisalResult.post_id, parse_id(filter_.post_id)))
@@ -203,7 +207,7 @@ async def _protected_statistics(
     pseudonymous = context.pseudonyms is not None
     minimum = context.settings.min_group_size
     # The position of the grade in the key, when it is there once (as a dimension or as a filter).
-    keyed: list[Any] = [*columns, *(column for column, _ in sliced)]
+    keyed: list[Column] = [*columns, *(column for column, _ in sliced)]
     grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
     grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
     if pseudonymous:

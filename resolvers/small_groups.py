@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from hub.db.models import AppraisalResult, Employee
 from resolvers.context import Context
-from resolvers.loaders.base import Record
+from resolvers.records import EmployeeRow, ResultRow
 
 _EMPLOYEE_CELLS = "small_groups.employees"
 _RESULT_CELLS = "small_groups.results"
@@ -50,7 +50,7 @@ async def _sizes(context: Context, name: str) -> CellSizes:
     return sizes
 
 
-async def employee_grouping_shown(context: Context, employee: Record) -> bool:
+async def employee_grouping_shown(context: Context, employee: EmployeeRow) -> bool:
     """May this principal see the employee's department and post?"""
     if context.pseudonyms is None:
         return True
@@ -58,7 +58,7 @@ async def employee_grouping_shown(context: Context, employee: Record) -> bool:
     return sizes[(employee.department_id, employee.post_id)] >= context.settings.min_group_size
 
 
-async def result_grouping_shown(context: Context, result: Record) -> bool:
+async def result_grouping_shown(context: Context, result: ResultRow) -> bool:
     """May this principal see the post a result was scored in, and its ranks and percentiles?"""
     if context.pseudonyms is None:
         return True

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.loaders.base import Record
+from resolvers.records import IndicatorDiagnosticsRecord, IndicatorVersionRow
+from schema import fields
 from schema.indicators import IndicatorVersion
 from schema.info import Info
 
@@ -20,6 +21,8 @@ class IndicatorDiagnostics:
     missing_rate: float = strawberry.field(description="Share of results without a score, 0..1.")
     flags: list[str] = strawberry.field(description="Plain-language warnings, e.g. when it does not discriminate.")
 
-    @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
+    @fields.field(graphql_type=IndicatorVersion)
+    async def indicator_version(
+        self, root: strawberry.Parent[IndicatorDiagnosticsRecord], info: Info
+    ) -> IndicatorVersionRow | None:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)

@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import events as event_stream
-from resolvers.loaders.base import Record
+from resolvers.records import CycleRow, ResultEventRow, ResultRow
+from schema import fields
 from schema.info import Info
 from schema.permissions import AUTHENTICATED, enforce
 from schema.results import AppraisalResult, Cycle
@@ -25,20 +26,24 @@ class ResultEvent:
     type: str
     occurred_at: dt.datetime
 
-    @strawberry.field(description="Resume after this event by passing it as 'after'.")
-    def cursor(self, root: strawberry.Parent[Record]) -> str:
+    @fields.field(description="Resume after this event by passing it as 'after'.")
+    def cursor(self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent]) -> str:
         return event_stream.cursor_of(root)
 
     # The subscription hands over events with their cycle and result already read (with retries), so
     # these two cannot fail once the event is on its way; the catch-up query's rows load them.
-    @strawberry.field
-    async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
+    @fields.field(graphql_type=Cycle)
+    async def cycle(
+        self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent], info: Info
+    ) -> CycleRow | None:
         if isinstance(root, event_stream.DeliveredEvent):
             return root.cycle
         return await info.context.loaders.cycle_by_id.load(root.cycle_id)
 
-    @strawberry.field
-    async def result(self, root: strawberry.Parent[Record], info: Info) -> AppraisalResult:
+    @fields.field(graphql_type=AppraisalResult)
+    async def result(
+        self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent], info: Info
+    ) -> ResultRow | None:
         if isinstance(root, event_stream.DeliveredEvent):
             return root.result
         return await info.context.loaders.result_by_id.load(root.result_id)
@@ -46,7 +51,7 @@ class ResultEvent:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
+    @fields.subscription(
         description=AUTHENTICATED.describe(
             "Every result event after the cursor (all of them when it is null), then new ones live. "
             "At-least-once and in order, never past an event that was not delivered: if one cannot be "
@@ -56,10 +61,11 @@ class Subscription:
             "given when none was). Resume with after = lastCursor to receive that event again. " + EVENT_SCOPE
         ),
         extensions=enforce(AUTHENTICATED, "resultPublished"),
+        graphql_type=ResultEvent,
     )
     async def result_published(
         self, info: Info, after: str | None = None, cycle_id: strawberry.ID | None = None
-    ) -> AsyncGenerator[ResultEvent, None]:
+    ) -> AsyncGenerator[event_stream.DeliveredEvent, None]:
         poll = info.context.settings.event_poll_seconds
         async for event in event_stream.result_published(info.context, after, cycle_id, poll):
             yield event

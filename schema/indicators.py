@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers.loaders.base import Record
+from resolvers.records import (
+    IndicatorRow,
+    IndicatorVersionRow,
+    PostRow,
+    RaterWeightRow,
+    SchemeItemRow,
+    SchemeVersionRow,
+)
+from schema import fields
 from schema.enums import Direction, IndicatorCategory, MissingPolicy, RaterRole
 from schema.info import Info
 
@@ -27,12 +35,12 @@ class Indicator:
     unit: str | None
     direction: Direction
 
-    @strawberry.field(description="The version in force today.")
-    async def current_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion | None:
+    @fields.field(description="The version in force today.", graphql_type="IndicatorVersion | None")
+    async def current_version(self, root: strawberry.Parent[IndicatorRow], info: Info) -> IndicatorVersionRow | None:
         return await info.context.loaders.current_indicator_version_by_indicator.load(root.id)
 
-    @strawberry.field(description="Every version, oldest first.")
-    async def versions(self, root: strawberry.Parent[Record], info: Info) -> list[IndicatorVersion]:
+    @fields.field(description="Every version, oldest first.", graphql_type="list[IndicatorVersion]")
+    async def versions(self, root: strawberry.Parent[IndicatorRow], info: Info) -> list[IndicatorVersionRow]:
         return await info.context.loaders.indicator_versions_by_indicator.load(root.id)
 
 
@@ -51,8 +59,8 @@ class IndicatorVersion:
     missing_policy: MissingPolicy
     rule: JSON = strawberry.field(description="The scoring rule that maps a raw value to the 0-100 scale.")
 
-    @strawberry.field
-    async def indicator(self, root: strawberry.Parent[Record], info: Info) -> Indicator:
+    @fields.field(graphql_type=Indicator)
+    async def indicator(self, root: strawberry.Parent[IndicatorVersionRow], info: Info) -> IndicatorRow | None:
         return await info.context.loaders.indicator_by_id.load(root.indicator_id)
 
 
@@ -60,8 +68,8 @@ class IndicatorVersion:
 class SchemeItem:
     weight: float
 
-    @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
+    @fields.field(graphql_type=IndicatorVersion)
+    async def indicator_version(self, root: strawberry.Parent[SchemeItemRow], info: Info) -> IndicatorVersionRow | None:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
 
@@ -80,14 +88,14 @@ class SchemeVersion:
     change_note: str | None
     author: str
 
-    @strawberry.field
-    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef:
+    @fields.field(graphql_type=PostRef)
+    async def post(self, root: strawberry.Parent[SchemeVersionRow], info: Info) -> PostRow | None:
         return await info.context.loaders.post_by_id.load(root.post_id)
 
-    @strawberry.field
-    async def items(self, root: strawberry.Parent[Record], info: Info) -> list[SchemeItem]:
+    @fields.field(graphql_type=list[SchemeItem])
+    async def items(self, root: strawberry.Parent[SchemeVersionRow], info: Info) -> list[SchemeItemRow]:
         return await info.context.loaders.scheme_items_by_scheme.load(root.id)
 
-    @strawberry.field
-    async def rater_weights(self, root: strawberry.Parent[Record], info: Info) -> list[RaterWeight]:
+    @fields.field(graphql_type=list[RaterWeight])
+    async def rater_weights(self, root: strawberry.Parent[SchemeVersionRow], info: Info) -> list[RaterWeightRow]:
         return await info.context.loaders.rater_weights_by_scheme.load(root.id)

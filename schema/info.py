@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from resolvers.context import Context
 
-Info = strawberry.Info[Context, Any]
+Info = strawberry.Info[Context, None]
+"""The request's context; the root value is None (the app gives none)."""

@@ -20,6 +20,8 @@ from strawberry.permission import BasePermission, PermissionExtension
 from hub.auth import Role
 from resolvers import audit
 from resolvers.scope import MANAGED
+from schema import fields
+from schema.fields import FieldDecorator
 from schema.info import Info
 
 
@@ -190,9 +192,19 @@ def enforce(rule: Rule, name: str) -> list[FieldExtension]:
     return [*permission, AuditedDenial()] if rule.audit_denials else permission
 
 
-def guarded(rule: Rule, name: str, description: str | None = None, **options: Any) -> Any:
-    """``strawberry.field`` with the rule enforced and stated; ``name`` is the GraphQL field name."""
-    return strawberry.field(description=rule.describe(description), extensions=enforce(rule, name), **options)
+def guarded(
+    rule: Rule, name: str, description: str | None = None, *, graphql_type: object | None = None
+) -> FieldDecorator:
+    """A resolver's ``strawberry.field`` with the rule enforced and stated; ``name`` is the GraphQL field name."""
+    return fields.field(
+        description=rule.describe(description), extensions=enforce(rule, name), graphql_type=graphql_type
+    )
+
+
+def guarded_attribute(rule: Rule, name: str, description: str | None = None) -> Any:
+    """``guarded`` for a field without a resolver, read from the record by name. Typed as strawberry types
+    ``strawberry.field`` here: the attribute's annotation is the field's type, so the value is whatever it says."""
+    return strawberry.field(description=rule.describe(description), extensions=enforce(rule, name))
 
 
 def guarded_mutation(rule: Rule, name: str, description: str | None = None, **options: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
 from resolvers import audit as audit_queries
@@ -11,6 +13,16 @@ from resolvers import events as event_queries
 from resolvers import indicators as indicator_queries
 from resolvers import organisation as organisation_queries
 from resolvers import results as result_queries
+from resolvers.pagination import Connection
+from resolvers.records import (
+    CycleRow,
+    DepartmentRow,
+    EmployeeRow,
+    IndicatorDiagnosticsRecord,
+    IndicatorRow,
+    PostRow,
+    ResultEventRow,
+)
 from schema.audit import AuditEntryConnection
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
@@ -38,12 +50,16 @@ class Query:
         AUTHENTICATED,
         "employee",
         "An employee by id; null when there is no such employee or it is outside the caller's scope.",
+        graphql_type=Employee | None,
     )
-    async def employee(self, info: Info, id: strawberry.ID) -> Employee | None:
+    async def employee(self, info: Info, id: strawberry.ID) -> EmployeeRow | None:
         return await organisation_queries.employee(info.context, id)
 
     @guarded(
-        AUTHENTICATED, "employees", "Employees in id order, a page at a time (at most 500 per page). " + EMPLOYEE_SCOPE
+        AUTHENTICATED,
+        "employees",
+        "Employees in id order, a page at a time (at most 500 per page). " + EMPLOYEE_SCOPE,
+        graphql_type=EmployeeConnection,
     )
     async def employees(
         self,
@@ -51,33 +67,34 @@ class Query:
         first: int | None = 50,
         after: str | None = None,
         filter: EmployeeFilter | None = None,
-    ) -> EmployeeConnection:
+    ) -> Connection:
         return await organisation_queries.employees(info.context, first, after, filter)
 
-    @guarded(AUTHENTICATED, "departments")
-    async def departments(self, info: Info) -> list[Department]:
+    @guarded(AUTHENTICATED, "departments", graphql_type=list[Department])
+    async def departments(self, info: Info) -> Sequence[DepartmentRow]:
         return await organisation_queries.departments(info.context)
 
-    @guarded(AUTHENTICATED, "posts")
-    async def posts(self, info: Info) -> list[Post]:
+    @guarded(AUTHENTICATED, "posts", graphql_type=list[Post])
+    async def posts(self, info: Info) -> Sequence[PostRow]:
         return await organisation_queries.posts(info.context)
 
-    @guarded(AUTHENTICATED, "indicators")
-    async def indicators(self, info: Info, category: IndicatorCategory | None = None) -> list[Indicator]:
+    @guarded(AUTHENTICATED, "indicators", graphql_type=list[Indicator])
+    async def indicators(self, info: Info, category: IndicatorCategory | None = None) -> Sequence[IndicatorRow]:
         return await indicator_queries.indicators(info.context, category)
 
-    @guarded(AUTHENTICATED, "cycles", "Every cycle, newest first.")
-    async def cycles(self, info: Info) -> list[Cycle]:
+    @guarded(AUTHENTICATED, "cycles", "Every cycle, newest first.", graphql_type=list[Cycle])
+    async def cycles(self, info: Info) -> Sequence[CycleRow]:
         return await cycle_queries.cycles(info.context)
 
-    @guarded(AUTHENTICATED, "cycle")
-    async def cycle(self, info: Info, id: strawberry.ID) -> Cycle | None:
+    @guarded(AUTHENTICATED, "cycle", graphql_type=Cycle | None)
+    async def cycle(self, info: Info, id: strawberry.ID) -> CycleRow | None:
         return await cycle_queries.cycle(info.context, id)
 
     @guarded(
         AUTHENTICATED,
         "results",
         "A cycle's results in id order, a page at a time (at most 500 per page). " + RESULT_SCOPE,
+        graphql_type=ResultConnection,
     )
     async def results(
         self,
@@ -86,7 +103,7 @@ class Query:
         first: int | None = 50,
         after: str | None = None,
         filter: ResultFilter | None = None,
-    ) -> ResultConnection:
+    ) -> Connection:
         return await result_queries.results(info.context, cycle_id, first, after, filter)
 
     @guarded(
@@ -96,6 +113,7 @@ class Query:
         "every figure also leaves out the people whose (department, post) cell, or (department, post, grade) "
         "cell when grouped or filtered by grade, holds fewer than the minimum group size, so that no two "
         "groups differ by a few people; min and max are null and score thresholds are refused.",
+        graphql_type=list[ScoreGroup] | None,
     )
     async def score_statistics(
         self,
@@ -103,7 +121,7 @@ class Query:
         cycle_id: strawberry.ID,
         group_by: list[GroupDimension],
         filter: ResultFilter | None = None,
-    ) -> list[ScoreGroup] | None:
+    ) -> list[result_queries.ScoreGroup]:
         return await result_queries.score_statistics(info.context, cycle_id, group_by, filter)
 
     @guarded(
@@ -114,13 +132,19 @@ class Query:
         "null (FORBIDDEN) for a post scored for fewer than the minimum group size, and an indicator scored for "
         "fewer keeps only its count and missing rate. For an analyst without the names grant, the people whose "
         "(department, post) cell holds fewer than the minimum group size are left out (as in scoreStatistics).",
+        graphql_type=list[IndicatorDiagnostics] | None,
     )
     async def scheme_diagnostics(
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID
-    ) -> list[IndicatorDiagnostics] | None:
+    ) -> list[IndicatorDiagnosticsRecord]:
         return await diagnostic_queries.diagnostics(info.context, cycle_id, post_id)
 
-    @guarded(AUDIT, "auditLog", "Audited accesses, newest first, a page at a time (at most 500 per page).")
+    @guarded(
+        AUDIT,
+        "auditLog",
+        "Audited accesses, newest first, a page at a time (at most 500 per page).",
+        graphql_type=AuditEntryConnection | None,
+    )
     async def audit_log(
         self,
         info: Info,
@@ -128,13 +152,16 @@ class Query:
         after: str | None = None,
         subject: str | None = None,
         operation: str | None = None,
-    ) -> AuditEntryConnection | None:
+    ) -> Connection:
         return await audit_queries.audit_log_page(info.context, first, after, subject, operation)
 
     @guarded(
         AUTHENTICATED,
         "resultEvents",
         "Catch-up read of the same stream the subscription delivers, oldest first (at most 500). " + EVENT_SCOPE,
+        graphql_type=list[ResultEvent],
     )
-    async def result_events(self, info: Info, after: str | None = None, first: int | None = 100) -> list[ResultEvent]:
+    async def result_events(
+        self, info: Info, after: str | None = None, first: int | None = 100
+    ) -> Sequence[ResultEventRow]:
         return await event_queries.result_events(info.context, after, first)

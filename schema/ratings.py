@@ -9,7 +9,8 @@ import strawberry
 
 from hub.domain import RaterRole
 from hub.operations.ratings import ANONYMOUS_ROLES
-from resolvers.loaders.base import Record
+from resolvers.records import EmployeeRow, IndicatorVersionRow, RatingRow
+from schema import fields
 from schema.indicators import IndicatorVersion
 from schema.info import Info
 
@@ -25,20 +26,22 @@ class ReceivedRating:
     value: float
     comment: str | None
 
-    @strawberry.field(
+    @fields.field(
         description="When the rating was submitted; null for anonymous raters (peers, subordinates), whose "
         "timing could tell who they are."
     )
-    def submitted_at(self, root: strawberry.Parent[Record]) -> dt.datetime | None:
-        submitted: dt.datetime | None = None if root.role in ANONYMOUS_ROLES else root.submitted_at
-        return submitted
+    def submitted_at(self, root: strawberry.Parent[RatingRow]) -> dt.datetime | None:
+        return None if root.role in ANONYMOUS_ROLES else root.submitted_at
 
-    @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersion:
+    @fields.field(graphql_type=IndicatorVersion)
+    async def indicator_version(self, root: strawberry.Parent[RatingRow], info: Info) -> IndicatorVersionRow | None:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
-    @strawberry.field(description="Who rated; null for peers and subordinates, whose ratings are anonymous.")
-    async def rater(self, root: strawberry.Parent[Record], info: Info) -> EmployeeRef | None:
+    @fields.field(
+        description="Who rated; null for peers and subordinates, whose ratings are anonymous.",
+        graphql_type=EmployeeRef | None,
+    )
+    async def rater(self, root: strawberry.Parent[RatingRow], info: Info) -> EmployeeRow | None:
         if root.role in ANONYMOUS_ROLES:
             return None
         return await info.context.loaders.employee_by_id.load(root.rater_id)

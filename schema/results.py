@@ -9,7 +9,17 @@ import strawberry
 
 from resolvers import ids, small_groups
 from resolvers.errors import Forbidden
-from resolvers.loaders.base import Record
+from resolvers.records import (
+    CycleRow,
+    CycleTransitionRow,
+    EmployeeRow,
+    IndicatorScoreRow,
+    IndicatorVersionRow,
+    PostRow,
+    ResultRow,
+    SchemeVersionRow,
+)
+from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
 
@@ -40,8 +50,10 @@ class Cycle:
     period_end: dt.date
     state: CycleState
 
-    @strawberry.field(description="The audit trail of the cycle's workflow, oldest first.")
-    async def transitions(self, root: strawberry.Parent[Record], info: Info) -> list[CycleTransition]:
+    @fields.field(
+        description="The audit trail of the cycle's workflow, oldest first.", graphql_type=list[CycleTransition]
+    )
+    async def transitions(self, root: strawberry.Parent[CycleRow], info: Info) -> list[CycleTransitionRow]:
         return await info.context.loaders.transitions_by_cycle.load(root.id)
 
 
@@ -68,12 +80,14 @@ class IndicatorScore:
     )
     weighted_score: float | None
 
-    @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[Record], info: Info) -> IndicatorVersionRef:
+    @fields.field(graphql_type=IndicatorVersionRef)
+    async def indicator_version(
+        self, root: strawberry.Parent[IndicatorScoreRow], info: Info
+    ) -> IndicatorVersionRow | None:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
     @strawberry.field
-    def provenance(self, root: strawberry.Parent[Record], info: Info) -> MetricProvenance | None:
+    def provenance(self, root: strawberry.Parent[IndicatorScoreRow], info: Info) -> MetricProvenance | None:
         if root.provenance_system is None or root.provenance_fetched_at is None:
             return None
         return MetricProvenance(
@@ -93,65 +107,62 @@ _WITHHELD_RANK = (
 
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
 class AppraisalResult:
-    @strawberry.field(
+    @fields.field(
         description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
         "per deployment, not the row key."
     )
-    def id(self, root: strawberry.Parent[Record], info: Info) -> strawberry.ID:
+    def id(self, root: strawberry.Parent[ResultRow], info: Info) -> strawberry.ID:
         return strawberry.ID(ids.public_id(info.context, ids.RESULT, root.id))
 
     total_score: float
     grade: Grade
 
-    @strawberry.field(description=_WITHHELD_RANK)
-    async def rank_in_post(self, root: strawberry.Parent[Record], info: Info) -> int | None:
-        value: int | None = root.rank_in_post
-        return value if await small_groups.result_grouping_shown(info.context, root) else None
+    @fields.field(description=_WITHHELD_RANK)
+    async def rank_in_post(self, root: strawberry.Parent[ResultRow], info: Info) -> int | None:
+        return root.rank_in_post if await small_groups.result_grouping_shown(info.context, root) else None
 
-    @strawberry.field(description=_WITHHELD_RANK)
-    async def percentile_in_post(self, root: strawberry.Parent[Record], info: Info) -> float | None:
-        value: float | None = root.percentile_in_post
-        return value if await small_groups.result_grouping_shown(info.context, root) else None
+    @fields.field(description=_WITHHELD_RANK)
+    async def percentile_in_post(self, root: strawberry.Parent[ResultRow], info: Info) -> float | None:
+        return root.percentile_in_post if await small_groups.result_grouping_shown(info.context, root) else None
 
-    @strawberry.field(description=_WITHHELD_RANK)
-    async def rank_in_department(self, root: strawberry.Parent[Record], info: Info) -> int | None:
-        value: int | None = root.rank_in_department
-        return value if await small_groups.result_grouping_shown(info.context, root) else None
+    @fields.field(description=_WITHHELD_RANK)
+    async def rank_in_department(self, root: strawberry.Parent[ResultRow], info: Info) -> int | None:
+        return root.rank_in_department if await small_groups.result_grouping_shown(info.context, root) else None
 
-    @strawberry.field(description=_WITHHELD_RANK)
-    async def percentile_in_department(self, root: strawberry.Parent[Record], info: Info) -> float | None:
-        value: float | None = root.percentile_in_department
-        return value if await small_groups.result_grouping_shown(info.context, root) else None
+    @fields.field(description=_WITHHELD_RANK)
+    async def percentile_in_department(self, root: strawberry.Parent[ResultRow], info: Info) -> float | None:
+        return root.percentile_in_department if await small_groups.result_grouping_shown(info.context, root) else None
 
     calibrated: bool
     computed_total: float = strawberry.field(description="The total the engine computed, before calibration.")
     computed_grade: Grade = strawberry.field(description="The grade the engine computed, before calibration.")
     calibration_reason: str | None
 
-    @strawberry.field
-    async def employee(self, root: strawberry.Parent[Record], info: Info) -> EmployeeRef:
+    @fields.field(graphql_type=EmployeeRef)
+    async def employee(self, root: strawberry.Parent[ResultRow], info: Info) -> EmployeeRow | None:
         return await info.context.loaders.employee_by_id.load(root.employee_id)
 
-    @strawberry.field
-    async def cycle(self, root: strawberry.Parent[Record], info: Info) -> Cycle:
+    @fields.field(graphql_type=Cycle)
+    async def cycle(self, root: strawberry.Parent[ResultRow], info: Info) -> CycleRow | None:
         return await info.context.loaders.cycle_by_id.load(root.cycle_id)
 
-    @strawberry.field(
+    @fields.field(
         description="The post the employee was scored in (not necessarily the current one). Null with a "
         "FORBIDDEN error for an analyst without the 'names' grant when fewer than the minimum group size were "
-        "scored in that department and post in the cycle."
+        "scored in that department and post in the cycle.",
+        graphql_type=PostRef | None,
     )
-    async def post(self, root: strawberry.Parent[Record], info: Info) -> PostRef | None:
+    async def post(self, root: strawberry.Parent[ResultRow], info: Info) -> PostRow | None:
         if not await small_groups.result_grouping_shown(info.context, root):
             raise Forbidden("not allowed: post is withheld, too few people were scored in this department and post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
-    @strawberry.field(description="The scheme version the result was scored under.")
-    async def scheme_version(self, root: strawberry.Parent[Record], info: Info) -> SchemeVersionRef:
+    @fields.field(description="The scheme version the result was scored under.", graphql_type=SchemeVersionRef)
+    async def scheme_version(self, root: strawberry.Parent[ResultRow], info: Info) -> SchemeVersionRow | None:
         return await info.context.loaders.scheme_version_by_id.load(root.scheme_version_id)
 
-    @strawberry.field
-    async def indicator_scores(self, root: strawberry.Parent[Record], info: Info) -> list[IndicatorScore]:
+    @fields.field(graphql_type=list[IndicatorScore])
+    async def indicator_scores(self, root: strawberry.Parent[ResultRow], info: Info) -> list[IndicatorScoreRow]:
         return await info.context.loaders.indicator_scores_by_result.load(root.id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import Select, select
@@ -14,11 +14,17 @@ from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
 from resolvers.scope import Scope
 
-Record = Any
-"""A row or record that a schema type reads by attribute name (SQLAlchemy Core rows, dataclasses)."""
+# Loose on purpose: SQLAlchemy types a statement by the tuple of its columns' types, and a loader's statement
+# selects whatever columns its record kind has.
+RowsStatement = Select[Any]
+"""A statement selecting the columns of a record kind (``resolvers.records``)."""
+KeyColumn = QueryableAttribute[object]
+"""The column a loader's keys are values of."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
+"""The record kind a loader's rows are read as (a Protocol of ``resolvers.records``)."""
 
 # Bound parameters per statement stay far below SQLite's and asyncpg's limits (32,766 / 32,767).
 MAX_BATCH_SIZE = 2000
@@ -38,11 +44,11 @@ class SharedLoader(DataLoader[K, V], Generic[K, V]):
         return asyncio.shield(super().load(key))
 
 
-class SessionLoader(SharedLoader[K, V], Generic[K, V]):
+class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
     """A DataLoader whose batch function reads the database through its own short-lived session.
 
     One AsyncSession must never serve concurrent tasks; sibling fields load at the same time, so each
-    batch opens, uses and closes its own.
+    batch opens, uses and closes its own. Its rows are records of kind ``R``.
     """
 
     max_batch_size = MAX_BATCH_SIZE
@@ -51,21 +57,23 @@ class SessionLoader(SharedLoader[K, V], Generic[K, V]):
         super().__init__()
         self.sessionmaker = sessionmaker
 
-    async def fetch(self, statement: Select[Any]) -> Sequence[Record]:
+    async def fetch(self, statement: RowsStatement) -> Sequence[R]:
         async with self.sessionmaker() as session:
-            rows: Sequence[Record] = (await session.execute(statement)).all()
-        return rows
+            rows = (await session.execute(statement)).all()
+        # The one place rows become records. mypy cannot see that a Core row has the columns of ``R`` (a type
+        # variable, where a Protocol would accept any row); the loader's statement selects them.
+        return cast("Sequence[R]", rows)
 
 
-class RowByKeyLoader(SessionLoader[K, Record | None]):
+class RowByKeyLoader(SessionLoader[K, R | None, R]):
     """Loads at most one row per key; missing keys give ``None``."""
 
-    key_column: ClassVar[QueryableAttribute[Any]]
+    key_column: ClassVar[KeyColumn]
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         raise NotImplementedError
 
-    async def batch_load_fn(self, keys: list[K]) -> list[Record | None]:
+    async def batch_load_fn(self, keys: list[K]) -> list[R | None]:
         # Read from the class: on an instance the ORM attribute would act as a descriptor.
         column = type(self).key_column
         rows = await self.fetch(self.statement().where(column.in_(set(keys))))
@@ -74,19 +82,19 @@ class RowByKeyLoader(SessionLoader[K, Record | None]):
         return [by_key.get(key) for key in keys]
 
 
-class RowsByKeyLoader(SessionLoader[K, list[Record]]):
+class RowsByKeyLoader(SessionLoader[K, list[R], R]):
     """Loads a list of rows per key, in the statement's order; keys without rows give ``[]``."""
 
-    key_column: ClassVar[QueryableAttribute[Any]]
+    key_column: ClassVar[KeyColumn]
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         raise NotImplementedError
 
-    async def batch_load_fn(self, keys: list[K]) -> list[list[Record]]:
+    async def batch_load_fn(self, keys: list[K]) -> list[list[R]]:
         column = type(self).key_column
         rows = await self.fetch(self.statement().where(column.in_(set(keys))))
         key_name = column.key
-        grouped: defaultdict[Any, list[Record]] = defaultdict(list)
+        grouped: defaultdict[K, list[R]] = defaultdict(list)
         for row in rows:
             grouped[getattr(row, key_name)].append(row)
         return [grouped.get(key, []) for key in keys]
@@ -100,6 +108,6 @@ class ScopedLoaderMixin:
         self.scope = scope
 
 
-def select_rows(model: type[DeclarativeBase]) -> Select[Any]:
+def select_rows(model: type[DeclarativeBase]) -> RowsStatement:
     """Selects a model's table as light Core rows (attribute access, no ORM identity map)."""
     return select(*model.__table__.columns)

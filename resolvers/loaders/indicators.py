@@ -3,44 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Indicator, IndicatorVersion
-from resolvers.loaders.base import Record, RowByKeyLoader, RowsByKeyLoader, SessionLoader, select_rows
+from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, SessionLoader, select_rows
+from resolvers.records import IndicatorRow, IndicatorVersionRow
 
 
-class IndicatorByIdLoader(RowByKeyLoader[int]):
+class IndicatorByIdLoader(RowByKeyLoader[int, IndicatorRow]):
     key_column = Indicator.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(Indicator)
 
 
-class IndicatorVersionByIdLoader(RowByKeyLoader[int]):
+class IndicatorVersionByIdLoader(RowByKeyLoader[int, IndicatorVersionRow]):
     key_column = IndicatorVersion.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(IndicatorVersion)
 
 
-class IndicatorVersionsByIndicatorLoader(RowsByKeyLoader[int]):
+class IndicatorVersionsByIndicatorLoader(RowsByKeyLoader[int, IndicatorVersionRow]):
     key_column = IndicatorVersion.indicator_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(IndicatorVersion).order_by(IndicatorVersion.version)
 
 
-class CurrentIndicatorVersionByIndicatorLoader(SessionLoader[int, Record | None]):
+class CurrentIndicatorVersionByIndicatorLoader(SessionLoader[int, IndicatorVersionRow | None, IndicatorVersionRow]):
     """The version in force on ``today``: the highest-numbered one whose dates cover it."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> None:
         super().__init__(sessionmaker)
         self.today = today
 
-    async def batch_load_fn(self, keys: list[int]) -> list[Record | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[IndicatorVersionRow | None]:
         statement = (
             select_rows(IndicatorVersion)
             .where(IndicatorVersion.indicator_id.in_(set(keys)))

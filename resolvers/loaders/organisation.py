@@ -2,46 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Select
-
 from hub.db.models import Department, Employee, Post
-from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, ScopedLoaderMixin, select_rows
+from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, ScopedLoaderMixin, select_rows
+from resolvers.records import DepartmentRow, EmployeeRow, PostRow
 
 
-class DepartmentByIdLoader(RowByKeyLoader[int]):
+class DepartmentByIdLoader(RowByKeyLoader[int, DepartmentRow]):
     key_column = Department.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(Department)
 
 
-class DepartmentsByParentLoader(RowsByKeyLoader[int]):
+class DepartmentsByParentLoader(RowsByKeyLoader[int, DepartmentRow]):
     key_column = Department.parent_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(Department).order_by(Department.id)
 
 
-class PostByIdLoader(RowByKeyLoader[int]):
+class PostByIdLoader(RowByKeyLoader[int, PostRow]):
     key_column = Post.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(Post)
 
 
-class PostsByDepartmentLoader(RowsByKeyLoader[int]):
+class PostsByDepartmentLoader(RowsByKeyLoader[int, PostRow]):
     key_column = Post.department_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(Post).order_by(Post.id)
 
 
-class EmployeeByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int]):
+class EmployeeByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int, EmployeeRow]):
     """Employees outside the principal's scope load as None."""
 
     key_column = Employee.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return self.scope.employee_rows()

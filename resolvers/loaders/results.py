@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Select, func, tuple_
+from sqlalchemy import func, tuple_
 
 from hub.db.models import AppraisalResult, Cycle, CycleTransition, IndicatorScore, Rating
 from resolvers.loaders.base import (
-    Record,
     RowByKeyLoader,
     RowsByKeyLoader,
+    RowsStatement,
     ScopedLoaderMixin,
     SessionLoader,
     select_rows,
 )
+from resolvers.records import CycleRow, CycleTransitionRow, IndicatorScoreRow, RatingRow, ResultRow
 
 
-class CycleByIdLoader(RowByKeyLoader[int]):
+class CycleByIdLoader(RowByKeyLoader[int, CycleRow]):
     key_column = Cycle.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(Cycle)
 
 
-class ResultByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int]):
+class ResultByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int, ResultRow]):
     key_column = AppraisalResult.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(AppraisalResult).where(*self.scope.results())
 
 
-class ResultByEmployeeCycleLoader(ScopedLoaderMixin, SessionLoader[tuple[int, int], Record | None]):
+class ResultByEmployeeCycleLoader(ScopedLoaderMixin, SessionLoader[tuple[int, int], ResultRow | None, ResultRow]):
     """Keyed by (employee id, cycle id); results outside the principal's scope load as None."""
 
-    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[Record | None]:
+    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[ResultRow | None]:
         statement = select_rows(AppraisalResult).where(
             tuple_(AppraisalResult.employee_id, AppraisalResult.cycle_id).in_(set(keys)), *self.scope.results()
         )
@@ -42,10 +41,10 @@ class ResultByEmployeeCycleLoader(ScopedLoaderMixin, SessionLoader[tuple[int, in
         return [found.get(key) for key in keys]
 
 
-class ResultsByEmployeeLoader(ScopedLoaderMixin, RowsByKeyLoader[int]):
+class ResultsByEmployeeLoader(ScopedLoaderMixin, RowsByKeyLoader[int, ResultRow]):
     key_column = AppraisalResult.employee_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return (
             select_rows(AppraisalResult)
             .where(*self.scope.results())
@@ -54,28 +53,28 @@ class ResultsByEmployeeLoader(ScopedLoaderMixin, RowsByKeyLoader[int]):
         )
 
 
-class IndicatorScoresByResultLoader(RowsByKeyLoader[int]):
+class IndicatorScoresByResultLoader(RowsByKeyLoader[int, IndicatorScoreRow]):
     key_column = IndicatorScore.result_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(IndicatorScore).order_by(IndicatorScore.id)
 
 
-class TransitionsByCycleLoader(RowsByKeyLoader[int]):
+class TransitionsByCycleLoader(RowsByKeyLoader[int, CycleTransitionRow]):
     key_column = CycleTransition.cycle_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(CycleTransition).order_by(CycleTransition.at, CycleTransition.id)
 
 
-class RatingsByRateeCycleLoader(SessionLoader[tuple[int, int], list[Record]]):
+class RatingsByRateeCycleLoader(SessionLoader[tuple[int, int], list[RatingRow], RatingRow]):
     """Ratings received, keyed by (ratee id, cycle id), by indicator, role, value and comment.
 
     Never by time or rater: the order of anonymous ratings must not tell which came from whom (the last
     one in is the colleague who rated late). Rows equal in all four are equal in everything shown.
     """
 
-    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[list[Record]]:
+    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[list[RatingRow]]:
         statement = (
             select_rows(Rating)
             .where(tuple_(Rating.ratee_id, Rating.cycle_id).in_(set(keys)))
@@ -83,7 +82,7 @@ class RatingsByRateeCycleLoader(SessionLoader[tuple[int, int], list[Record]]):
                 Rating.indicator_version_id, Rating.role, Rating.value, func.coalesce(Rating.comment, ""), Rating.id
             )
         )
-        grouped: dict[tuple[int, int], list[Record]] = {key: [] for key in keys}
+        grouped: dict[tuple[int, int], list[RatingRow]] = {key: [] for key in keys}
         for row in await self.fetch(statement):
             grouped[(row.ratee_id, row.cycle_id)].append(row)
         return [grouped[key] for key in keys]

@@ -3,37 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import SchemeItem, SchemeRaterWeight, SchemeVersion
-from resolvers.loaders.base import Record, RowByKeyLoader, RowsByKeyLoader, SessionLoader, select_rows
+from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, SessionLoader, select_rows
+from resolvers.records import RaterWeightRow, SchemeItemRow, SchemeVersionRow
 
 
-class SchemeVersionByIdLoader(RowByKeyLoader[int]):
+class SchemeVersionByIdLoader(RowByKeyLoader[int, SchemeVersionRow]):
     key_column = SchemeVersion.id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(SchemeVersion)
 
 
-class SchemeVersionsByPostLoader(RowsByKeyLoader[int]):
+class SchemeVersionsByPostLoader(RowsByKeyLoader[int, SchemeVersionRow]):
     key_column = SchemeVersion.post_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(SchemeVersion).order_by(SchemeVersion.version)
 
 
-class CurrentSchemeByPostLoader(SessionLoader[int, Record | None]):
+class CurrentSchemeByPostLoader(SessionLoader[int, SchemeVersionRow | None, SchemeVersionRow]):
     """The scheme version in force for a post on ``today``."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> None:
         super().__init__(sessionmaker)
         self.today = today
 
-    async def batch_load_fn(self, keys: list[int]) -> list[Record | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[SchemeVersionRow | None]:
         statement = (
             select_rows(SchemeVersion)
             .where(SchemeVersion.post_id.in_(set(keys)))
@@ -45,15 +44,15 @@ class CurrentSchemeByPostLoader(SessionLoader[int, Record | None]):
         return [current.get(key) for key in keys]
 
 
-class SchemeItemsBySchemeLoader(RowsByKeyLoader[int]):
+class SchemeItemsBySchemeLoader(RowsByKeyLoader[int, SchemeItemRow]):
     key_column = SchemeItem.scheme_version_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(SchemeItem).order_by(SchemeItem.position, SchemeItem.id)
 
 
-class RaterWeightsBySchemeLoader(RowsByKeyLoader[int]):
+class RaterWeightsBySchemeLoader(RowsByKeyLoader[int, RaterWeightRow]):
     key_column = SchemeRaterWeight.scheme_version_id
 
-    def statement(self) -> Select[Any]:
+    def statement(self) -> RowsStatement:
         return select_rows(SchemeRaterWeight).order_by(SchemeRaterWeight.id)

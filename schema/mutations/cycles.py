@@ -22,6 +22,8 @@ from hub.operations.cycles import (
 )
 from hub.operations.scoring import BlockedEmployee, CycleScore
 from resolvers.context import Context
+from resolvers.records import EmployeeRow, IndicatorVersionRow
+from schema import fields
 from schema.errors import payload
 from schema.indicators import IndicatorVersion
 from schema.info import Info
@@ -41,12 +43,14 @@ class BlockedScore:
     code: str
     message: str
 
-    @strawberry.field
-    async def employee(self, root: strawberry.Parent[BlockedEmployee], info: Info) -> Employee:
+    @fields.field(graphql_type=Employee)
+    async def employee(self, root: strawberry.Parent[BlockedEmployee], info: Info) -> EmployeeRow | None:
         return await info.context.loaders.employee_by_id.load(root.employee_id)
 
-    @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[BlockedEmployee], info: Info) -> IndicatorVersion | None:
+    @fields.field(graphql_type=IndicatorVersion | None)
+    async def indicator_version(
+        self, root: strawberry.Parent[BlockedEmployee], info: Info
+    ) -> IndicatorVersionRow | None:
         if root.indicator_version_id is None:
             return None
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)

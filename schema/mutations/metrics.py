@@ -11,6 +11,8 @@ from hub.operations.collect import CycleCollectMetrics, Missing
 from hub.operations.commands import Caller
 from hub.operations.metrics import MetricValuesImport
 from resolvers.context import Context
+from resolvers.records import CycleRow
+from schema import fields
 from schema.errors import payload
 from schema.info import Info
 from schema.mutations.declare import mutation
@@ -39,8 +41,8 @@ class MetricsCollected:
     stale: int = strawberry.field(description="Values served from a cache while their system was down.")
     cycle_id: strawberry.Private[int]
 
-    @strawberry.field
-    async def cycle(self, info: Info) -> Cycle:
+    @fields.field(graphql_type=Cycle)
+    async def cycle(self, info: Info) -> CycleRow | None:
         return await info.context.loaders.cycle_by_id.load(self.cycle_id)
 
     missing: list[Missing] = strawberry.field(

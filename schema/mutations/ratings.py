@@ -14,6 +14,8 @@ from hub.operations.errors import NotYourRating
 from hub.operations.ratings import RaterAssignInput, RaterAssignmentRecord, RatingRecord, RatingSubmitInput
 from resolvers.context import Context
 from resolvers.people import own_employee_id
+from resolvers.records import EmployeeRow, IndicatorVersionRow
+from schema import fields
 from schema.errors import payload
 from schema.indicators import IndicatorVersion
 from schema.info import Info
@@ -26,12 +28,12 @@ from schema.permissions import HR_ONLY, RATERS
 class RaterAssignment:
     role: RaterRole
 
-    @strawberry.field
-    async def ratee(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> Employee:
+    @fields.field(graphql_type=Employee)
+    async def ratee(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> EmployeeRow | None:
         return await info.context.loaders.employee_by_id.load(root.ratee_id)
 
-    @strawberry.field
-    async def rater(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> Employee:
+    @fields.field(graphql_type=Employee)
+    async def rater(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> EmployeeRow | None:
         return await info.context.loaders.employee_by_id.load(root.rater_id)
 
 
@@ -47,8 +49,8 @@ class Rating:
     comment: str | None
     submitted_at: dt.datetime
 
-    @strawberry.field
-    async def indicator_version(self, root: strawberry.Parent[RatingRecord], info: Info) -> IndicatorVersion:
+    @fields.field(graphql_type=IndicatorVersion)
+    async def indicator_version(self, root: strawberry.Parent[RatingRecord], info: Info) -> IndicatorVersionRow | None:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
 

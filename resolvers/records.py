@@ -1,0 +1,200 @@
+"""The records that loaders and read resolvers hand to schema types: what each kind promises to carry.
+
+Reads return light SQLAlchemy Core rows (see ``resolvers.loaders.base``), and a schema type reads a row
+by attribute name: ``Department.name`` is the row's ``name``, ``Department.parent`` loads by the row's
+``parent_id``. Each Protocol here lists the attributes that the schema types and the resolvers read of
+one record kind, with their types, so that a schema resolver's ``root`` is typed and a misspelt column or
+a forgotten ``None`` is a mypy error where it is read.
+
+A Core ``Row`` answers every attribute name (its ``__getattr__`` may return anything), so mypy accepts a row
+wherever a record kind is expected: the promise that the row has these columns is the statement's, which
+selects a model's whole table (``select_rows``) or, for employees, the table and the ``managed`` flag
+(``resolvers.scope.Scope.employee_rows``). ORM objects that operations return satisfy the same protocols.
+Members are plain attributes because rows and ORM objects are what fill them (a frozen dataclass needs
+read-only properties instead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from hub.domain import CycleState, Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
+
+# Records of the hub's own, handed on as they are: named here so that the schema finds every record kind in
+# one place and imports nothing of the operations.
+from hub.operations.diagnostics import IndicatorDiagnosticsRecord as IndicatorDiagnosticsRecord
+
+
+class DepartmentRow(Protocol):
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+
+
+class PostRow(Protocol):
+    id: int
+    code: str
+    name: str
+    family: str
+    department_id: int
+
+
+class EmployeeRow(Protocol):
+    """An employee as every read gives it: in the principal's scope, with ``managed`` (``resolvers.scope``)."""
+
+    id: int
+    employee_no: str
+    name: str
+    department_id: int
+    post_id: int
+    manager_id: int | None
+    managed: bool
+    """Whether the principal manages this employee (directly or down the line); the field rules read it."""
+
+
+class IndicatorRow(Protocol):
+    id: int
+    code: str
+    name: str
+    category: IndicatorCategory
+    unit: str | None
+    direction: Direction
+
+
+class IndicatorVersionRow(Protocol):
+    id: int
+    indicator_id: int
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    change_note: str | None
+    author: str
+    source_system: str
+    source_metric: str | None
+    missing_policy: MissingPolicy
+    rule: dict[str, object]
+
+
+class SchemeVersionRow(Protocol):
+    id: int
+    post_id: int
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    change_note: str | None
+    author: str
+
+
+class SchemeItemRow(Protocol):
+    indicator_version_id: int
+    weight: float
+
+
+class RaterWeightRow(Protocol):
+    role: RaterRole
+    weight: float
+
+
+class CycleRow(Protocol):
+    id: int
+    name: str
+    period_start: dt.date
+    period_end: dt.date
+    state: CycleState
+
+
+class CycleTransitionRow(Protocol):
+    from_state: CycleState | None
+    to_state: CycleState
+    actor: str
+    reason: str | None
+    at: dt.datetime
+
+
+class ResultRow(Protocol):
+    """An appraisal result; ``department_id`` and ``post_id`` are those it was scored in."""
+
+    id: int
+    cycle_id: int
+    employee_id: int
+    department_id: int
+    post_id: int
+    scheme_version_id: int
+    total_score: float
+    grade: Grade
+    rank_in_post: int | None
+    percentile_in_post: float | None
+    rank_in_department: int | None
+    percentile_in_department: float | None
+    calibrated: bool
+    computed_total: float
+    computed_grade: Grade
+    calibration_reason: str | None
+
+
+class IndicatorScoreRow(Protocol):
+    indicator_version_id: int
+    raw_value: float | None
+    normalized_score: float | None
+    weight: float
+    effective_weight: float | None
+    weighted_score: float | None
+    provenance_system: str | None
+    provenance_metric: str | None
+    provenance_fetched_at: dt.datetime | None
+    provenance_stale: bool
+    provenance_checksum: str | None
+
+
+class RatingRow(Protocol):
+    cycle_id: int
+    ratee_id: int
+    rater_id: int
+    role: RaterRole
+    indicator_version_id: int
+    value: float
+    comment: str | None
+    submitted_at: dt.datetime
+
+
+class RaterAssignmentRow(Protocol):
+    ratee_id: int
+    rater_id: int
+    role: RaterRole
+
+
+class BlockedEmployeeRecord(Protocol):
+    """An employee scoring could not score: ``hub.operations.scoring.BlockedEmployee``, a frozen dataclass, whose
+    fields only a read-only member matches."""
+
+    @property
+    def employee_id(self) -> int: ...
+
+    @property
+    def indicator_version_id(self) -> int | None: ...
+
+
+class AuditRow(Protocol):
+    id: int
+    at: dt.datetime
+    subject: str
+    roles: str
+    operation: str
+    ids: list[str]
+    outcome: str
+    request_id: str
+    client_request_id: str | None
+
+
+class ResultEventRow(Protocol):
+    """An outbox event (``hub.events.outbox``); the subscription delivers it as ``DeliveredEvent``."""
+
+    id: int
+    event_id: str
+    type: str
+    occurred_at: dt.datetime
+    cycle_id: int
+    result_id: int
+    employee_id: int
