@@ -15,7 +15,7 @@ from typing import Any, assert_never
 from sqlalchemy import select
 
 from connectors.base import MetricSource, Period
-from hub.auth import Role
+from hub import policy
 from hub.db.models import Employee, utcnow
 from hub.domain import Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
 from hub.operations import calibration, collect, cycles, metrics, ratings, schemes, scoring, versions
@@ -298,7 +298,7 @@ async def rating_submit(
     )
     if isinstance(keys, Failure):
         return keys
-    if Role.HR_ADMIN not in context.principal.roles and keys["raterId"] != await own_employee_id(context):
+    if not policy.rates_for_anyone(context.principal) and keys["raterId"] != await own_employee_id(context):
         return Failure(FailureKind.NOT_ALLOWED, "NOT_YOUR_RATING", "you may submit only your own ratings", "raterId")
 
     async def run() -> RatingSaved:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from hub.domain import RaterRole
-from hub.operations.ratings import ANONYMOUS_ROLES
+from hub.policy import ANONYMOUS_RATER_ROLES as ANONYMOUS_ROLES
 from resolvers.loaders.base import Record
 from schema.indicators import IndicatorVersion
 from schema.info import Info
