@@ -39,19 +39,6 @@ class Scope:
     principal: Principal
 
     @property
-    def sees_every_employee(self) -> bool:
-        return policy.employee_scope(self.principal) is EmployeeScope.EVERY_EMPLOYEE
-
-    @property
-    def sees_unpublished_results(self) -> bool:
-        """Every result of unpublished cycles; a manager sees only their people's (see ``results``)."""
-        return policy.sees_unpublished_results(self.principal)
-
-    @property
-    def sees_every_name(self) -> bool:
-        return policy.sees_every_name(self.principal)
-
-    @property
     def pseudonymous(self) -> bool:
         return policy.is_pseudonymous(self.principal)
 
@@ -121,7 +108,8 @@ class Scope:
         employee_ids = self.employee_ids()
         if employee_ids is not None:
             conditions.append(AppraisalResult.employee_id.in_(employee_ids))
-        if not self.sees_unpublished_results:
+        # A manager sees unpublished results of their people only (not their own): the managed condition.
+        if not policy.sees_unpublished_results(self.principal):
             published = AppraisalResult.cycle_id.in_(select(Cycle.id).where(Cycle.state == CycleState.PUBLISHED))
             managed = self._managed_condition
             if managed is None:
