@@ -36,8 +36,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import SystemsConfig
 from connectors.registry import Systems
-from hub import graphiql, graphql_http, guards
-from hub.auth import AuthenticationError, Authenticator, Principal
+from hub import graphiql, graphql_http, guards, policy
+from hub.auth import ANONYMOUS, AuthenticationError, Authenticator, Principal
 from hub.config import Introspection, Settings
 from hub.db.engine import (
     DatabaseTimeouts,
@@ -273,7 +273,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     def _anonymous_may_ask(self, request: Request) -> bool:
         """Whether a request without a token goes on to strawberry: GraphiQL's page (a GET without a query),
         and, when introspection is public, a document that ``_admit`` then checks is introspection only."""
-        return self.settings.introspection is Introspection.PUBLIC or (
+        return policy.may_introspect(ANONYMOUS, self.settings) or (
             request.method == "GET" and "query" not in request.query_params
         )
 
@@ -406,7 +406,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         token was taken in ``__call__``)."""
         documents = data if isinstance(data, list) else [data]
         if principal.is_anonymous and not (
-            self.settings.introspection is Introspection.PUBLIC
+            policy.may_introspect(principal, self.settings)
             and all(
                 guards.is_introspection_only(document.query, max_tokens=self.settings.max_tokens)
                 for document in documents

@@ -56,9 +56,13 @@ class Principal:
     def is_anonymous(self) -> bool:
         return not self.roles
 
-    def has(self, *roles: Role) -> bool:
-        """True when the principal holds any of ``roles``."""
-        return not self.roles.isdisjoint(roles)
+    def has(self, *needs: Role | Grant) -> bool:
+        """True when the principal holds any of ``needs``: a role it plays or a grant it was given.
+
+        The one idiom of every access decision (``hub.policy``). Role and grant values never coincide (the
+        policy's test checks it), so one set test per kind is exact.
+        """
+        return not self.roles.isdisjoint(needs) or not self.grants.isdisjoint(needs)
 
     def expired(self, now: dt.datetime, leeway_seconds: float) -> bool:
         """True when the token behind the principal has expired, with the leeway the verifier allows."""

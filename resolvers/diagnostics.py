@@ -6,7 +6,7 @@ import dataclasses
 
 from sqlalchemy import and_, case, func, select
 
-from hub.auth import Role
+from hub import policy
 from hub.db.models import AppraisalResult
 from hub.operations.diagnostics import IndicatorDiagnosticsRecord, scheme_diagnostics
 from hub.operations.errors import NotFound
@@ -20,7 +20,7 @@ async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[Ind
     cycle_key, post_key = parse_id(cycle_id), parse_id(post_id)
     if cycle_key is None or post_key is None:
         return []
-    minimum = 1 if Role.HR_ADMIN in context.principal.roles else context.settings.min_group_size
+    minimum = policy.minimum_group_size(context.principal, context.settings)
     # For a pseudonymous caller, the people of small (department, post) cells are left out, as they are of
     # scoreStatistics: otherwise the post's means here, less its mean there, would be theirs.
     only = [in_large_result_cell(minimum)] if context.pseudonyms is not None else []

@@ -11,7 +11,8 @@ cell (one combination of the grouping dimensions) is released only when
   cells together hold no one or at least ``m`` people: when a parent minus its released cells would be
   a small group, its smallest released cell is withheld too (secondary suppression), until that holds.
 
-Remaining risks are stated in the README (Security, "Pseudonymous analysts").
+The first condition is the access policy's (``hub.policy.releasable_cell``); this module applies it and the
+second to a table. Remaining risks are stated in the README (Security, "Pseudonymous analysts").
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from hub.policy import releasable_cell
 
 Key = tuple[str, ...]
 
@@ -41,7 +44,7 @@ def releasable(cells: Mapping[Key, Cell], minimum: int, outer: int | None = None
     ``outer``: the dimension whose parents are counted by ``Cell.outer``: there, what a parent minus its
     released cells leaves is the parent's outer count less the released members.
     """
-    withheld = {key for key, cell in cells.items() if not _large_enough(cell, minimum)}
+    withheld = {key for key, cell in cells.items() if not releasable_cell(cell.members, cell.unfiltered, minimum)}
     width = len(next(iter(cells))) if cells else 0
     changed = True
     while changed:
@@ -59,11 +62,6 @@ def releasable(cells: Mapping[Key, Cell], minimum: int, outer: int | None = None
                     withheld.add(shown[0][1])
                     changed = True
     return set(cells) - withheld
-
-
-def _large_enough(cell: Cell, minimum: int) -> bool:
-    removed = cell.unfiltered - cell.members
-    return cell.members >= minimum and (removed == 0 or removed >= minimum)
 
 
 def _counted(cell: Cell, outer: bool) -> int:

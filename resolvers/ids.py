@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from hub.policy import large_enough_group
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.pagination import Connection, Edge, PageInfo
@@ -98,7 +99,7 @@ async def refuse_small_selection(
         return
     async with context.sessionmaker() as session:
         selected = (await session.execute(select(func.count(key_column)).where(*grouping))).scalar_one()
-    if selected < context.settings.min_group_size:
+    if not large_enough_group(selected, context.settings):
         raise BadUserInput(
             "'filter' selects fewer people than the minimum group size by department, post or post family",
             argument="filter",

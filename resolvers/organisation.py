@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, func, select
 
-from hub.auth import Role
+from hub import policy
 from hub.db.models import Department, Employee, Post
 from hub.domain import CycleState
 from resolvers.anonymity import WithheldRole, withheld_roles, without_withheld
@@ -90,8 +90,7 @@ async def _ratings_of(context: Context, employee: EmployeeRow, cycle_id: str) ->
     cycle_key = parse_id(cycle_id)
     if cycle_key is None:
         return []
-    roles = context.principal.roles
-    if not (Role.HR_ADMIN in roles or (Role.MANAGER in roles and getattr(employee, MANAGED, False))):
+    if not policy.reads_ratings_before_publication(context.principal, ratee_managed=getattr(employee, MANAGED, False)):
         # The ratee themselves: their ratings become theirs to read when the cycle is published.
         cycle = await context.loaders.cycle_by_id.load(cycle_key)
         if cycle is not None and cycle.state is not CycleState.PUBLISHED:
@@ -106,11 +105,11 @@ async def _ratings_of(context: Context, employee: EmployeeRow, cycle_id: str) ->
 async def _withheld(context: Context, ratings: list[RatingRow]) -> list[WithheldRole]:
     # HR sees every rating (and is audited for it); the ratee and their managers see anonymous roles in a crowd,
     # once the cycle takes no more ratings.
-    if Role.HR_ADMIN in context.principal.roles or not ratings:
+    if policy.sees_every_rating(context.principal) or not ratings:
         return []
     cycle = await context.loaders.cycle_by_id.load(ratings[0].cycle_id)
     cycle_open = cycle is None or cycle.state in (CycleState.DRAFT, CycleState.OPEN)
-    return withheld_roles(ratings, context.settings.min_anonymous_raters, cycle_open=cycle_open)
+    return withheld_roles(ratings, context.settings, cycle_open=cycle_open)
 
 
 async def ratings_received(context: Context, employee: EmployeeRow, cycle_id: str) -> list[RatingRow]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import QueryableAttribute
 
-from hub.auth import Role
+from hub import policy
 from hub.db.models import AppraisalResult, Cycle, Department, Post
 from hub.domain import GroupDimension
 from resolvers.context import Context
@@ -150,7 +150,7 @@ async def score_statistics(
     cycle_key = parse_id(cycle_id)
     if cycle_key is None:
         return []
-    if Role.HR_ADMIN not in context.principal.roles:
+    if not policy.sees_small_groups(context.principal):
         # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
         return await _protected_statistics(context, cycle_key, group_by, filter_)
     dimensions = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]

@@ -1,5 +1,8 @@
 """Row scope: which employees and results a principal may read, as SQL conditions.
 
+Which scope applies to which principal is the access policy's decision (``hub.policy``); this module
+writes it as SQL.
+
 The conditions go into the statements themselves (root queries and loaders alike), so rows outside a
 principal's scope are never fetched, rather than fetched and filtered. They are built from the
 principal alone, with subqueries for the caller's own employee row and their reporting line, so scoping
@@ -15,57 +18,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, assert_never
 
-from sqlalchemy import ColumnElement, Label, Select, and_, false, literal, or_, select
+from sqlalchemy import ColumnElement, Label, ScalarSelect, Select, and_, false, literal, or_, select
 
-from hub.auth import Grant, Principal, Role
+from hub import policy
+from hub.auth import Principal
 from hub.db.models import AppraisalResult, Cycle, Employee
 from hub.domain import CycleState
+from hub.policy import EmployeeScope
 
-# Roles that see every employee row (what a field shows is decided by the field rules).
-_ALL_EMPLOYEES = frozenset({Role.HR_ADMIN, Role.ANALYST, Role.PAYROLL, Role.TRAINING})
-# Roles that see every employee's name.
-_ALL_NAMES = frozenset({Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING})
 MANAGED = "managed"
 """The column every scoped employee row carries: true when the principal manages that employee."""
-# Roles that see every result of cycles before they are published (scoring, calibration). A manager sees
-# those of their people only: not their own, which reaches them on publication like any employee's.
-_UNPUBLISHED_RESULTS = frozenset({Role.HR_ADMIN, Role.ANALYST})
 
 
 @dataclass(frozen=True)
 class Scope:
+    """The access policy's row scope (``hub.policy``) for one principal, as conditions on statements."""
+
     principal: Principal
 
     @property
-    def sees_every_employee(self) -> bool:
-        return not self.principal.roles.isdisjoint(_ALL_EMPLOYEES)
-
-    @property
-    def sees_unpublished_results(self) -> bool:
-        """Every result of unpublished cycles; a manager sees only their people's (see ``results``)."""
-        return not self.principal.roles.isdisjoint(_UNPUBLISHED_RESULTS)
-
-    @property
-    def sees_every_name(self) -> bool:
-        """HR and the system principals see every name; analysts only with the names grant."""
-        roles = self.principal.roles
-        return not roles.isdisjoint(_ALL_NAMES) or (Role.ANALYST in roles and Grant.NAMES in self.principal.grants)
-
-    @property
     def pseudonymous(self) -> bool:
-        """An analyst without the names grant: every answer must be free of anything that maps to a person
-        (keyed ids and checksums, no manager links, no grouping fields of small groups)."""
-        return Role.ANALYST in self.principal.roles and not self.sees_every_name
+        return policy.is_pseudonymous(self.principal)
 
     @property
     def may_search_names(self) -> bool:
-        """Searching by name reveals names: only for those who see the name of every row they reach."""
-        return self.sees_every_name or not self.sees_every_employee
+        return policy.may_search_names(self.principal)
 
-    def _me(self) -> Any:
+    def _me(self) -> ScalarSelect[int]:
         return select(Employee.id).where(Employee.employee_no == self.principal.employee_number).scalar_subquery()
+
+    def _is_me(self) -> ColumnElement[bool]:
+        return Employee.id == self._me()
 
     @cached_property
     def _managed_condition(self) -> ColumnElement[bool] | None:
@@ -75,7 +60,7 @@ class Scope:
     def _managed(self) -> ColumnElement[bool] | None:
         """Whom the principal manages: everyone below them in the manager chain, not themselves."""
         number = self.principal.employee_number
-        if Role.MANAGER not in self.principal.roles or number is None:
+        if not policy.manages_reporting_line(self.principal) or number is None:
             return None
         # Even if the stored chain loops back to the manager, they never become one of their own people.
         return and_(Employee.id.in_(_reporting_line_below(number)), Employee.id != self._me())
@@ -92,15 +77,19 @@ class Scope:
 
     def employees(self) -> ColumnElement[bool] | None:
         """The condition on ``employees`` rows this principal may read; None when it may read them all."""
-        if self.sees_every_employee:
-            return None
-        if self.principal.employee_number is None:
-            return false()
-        visible: list[ColumnElement[bool]] = [Employee.id == self._me()]
-        managed = self._managed_condition
-        if managed is not None:
-            visible.append(managed)
-        return or_(*visible)
+        match policy.employee_scope(self.principal):
+            case EmployeeScope.EVERY_EMPLOYEE:
+                return None
+            case EmployeeScope.NOBODY:
+                return false()
+            case EmployeeScope.SELF:
+                return self._is_me()
+            case EmployeeScope.SELF_AND_REPORTING_LINE:
+                managed = self._managed_condition
+                assert managed is not None, "the policy's reporting line is the managed condition"
+                return or_(self._is_me(), managed)
+            case unknown:
+                assert_never(unknown)
 
     def employee_rows(self) -> Select[Any]:
         """Employee rows as every resolver reads them: the columns, the scope, and the managed flag."""
@@ -119,7 +108,8 @@ class Scope:
         employee_ids = self.employee_ids()
         if employee_ids is not None:
             conditions.append(AppraisalResult.employee_id.in_(employee_ids))
-        if not self.sees_unpublished_results:
+        # A manager sees unpublished results of their people only (not their own): the managed condition.
+        if not policy.sees_unpublished_results(self.principal):
             published = AppraisalResult.cycle_id.in_(select(Cycle.id).where(Cycle.state == CycleState.PUBLISHED))
             managed = self._managed_condition
             if managed is None:

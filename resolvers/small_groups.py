@@ -5,6 +5,7 @@ group size: the only finance officer in the security department is someone every
 principal without the names grant, an employee's department and post (and a result's post, ranks and
 percentiles) are shown only when at least ``PERFHUB_MIN_GROUP_SIZE`` people share that department *and*
 post (the pair, since each alone may be large while the pair is one person); the rest of the row stands.
+Who is pseudonymous, and how large a group must be, are the access policy's rules (``hub.policy``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from hub.db.models import AppraisalResult, Employee
+from hub.policy import large_enough_group
 from resolvers.context import Context
 from resolvers.records import EmployeeRow, ResultRow
 
@@ -55,7 +57,7 @@ async def employee_grouping_shown(context: Context, employee: EmployeeRow) -> bo
     if context.pseudonyms is None:
         return True
     sizes = await _sizes(context, _EMPLOYEE_CELLS)
-    return sizes[(employee.department_id, employee.post_id)] >= context.settings.min_group_size
+    return large_enough_group(sizes[(employee.department_id, employee.post_id)], context.settings)
 
 
 async def result_grouping_shown(context: Context, result: ResultRow) -> bool:
@@ -63,7 +65,7 @@ async def result_grouping_shown(context: Context, result: ResultRow) -> bool:
     if context.pseudonyms is None:
         return True
     sizes = await _sizes(context, _RESULT_CELLS)
-    return sizes[(result.cycle_id, result.department_id, result.post_id)] >= context.settings.min_group_size
+    return large_enough_group(sizes[(result.cycle_id, result.department_id, result.post_id)], context.settings)
 
 
 def in_large_employee_cell(minimum: int) -> ColumnElement[bool]:

@@ -15,7 +15,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from hub.config import Introspection, Settings
+from hub import policy
+from hub.config import Settings
 from schema.events import Subscription
 from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
@@ -42,7 +43,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_aliases=settings.max_aliases,
         max_fields=settings.max_tokens * MAX_EXPANDED_FIELDS_PER_TOKEN,
     )
-    if settings.introspection is Introspection.OFF:
+    if policy.nobody_may_introspect(settings):
         rules.append(NoSchemaIntrospectionCustomRule)
     cost = CostModel(
         max_cost=settings.max_cost,

@@ -1,6 +1,7 @@
 """Field rules: who may read a field or run a mutation, enforced by strawberry and stated in the SDL.
 
-Each rule is a strawberry permission (denial is a ``FORBIDDEN`` error on that field alone; the rest of
+The rules themselves are the access policy's (``hub.policy``); this module is their strawberry side. Each
+rule is a strawberry permission (denial is a ``FORBIDDEN`` error on that field alone; the rest of
 the response is intact) and a sentence appended to the field's description, so that the rules a
 consumer reads in ``schema.graphql`` are the rules the server applies. Which rows a field reaches is
 the other half, decided in SQL by ``resolvers.scope``.
@@ -17,7 +18,8 @@ from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.permission import BasePermission, PermissionExtension
 
-from hub.auth import Role
+from hub import policy
+from hub.policy import FieldRule, Row
 from resolvers import audit
 from resolvers.scope import MANAGED
 from schema import fields
@@ -27,35 +29,29 @@ from schema.info import Info
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """Who may use a field.
+    """A field rule of the access policy (``hub.policy.FieldRule``) as a field applies it: to the row the
+    field belongs to, for the request's principal."""
 
-    ``roles`` may use it on every row they reach. ``own`` roles may use it on their own rows only: an
-    employee (or manager) on their own employee row, a manager also on the rows of the people they
-    manage. The check reads the row (the ``managed`` column every scoped employee row carries), so a
-    token with several roles never lends one role's field rights to the rows another role reaches.
-    """
+    field_rule: FieldRule
 
-    roles: frozenset[Role]
-    sentence: str
-    own: frozenset[Role] = frozenset()
-    names: bool = False
-    """Also admits whoever sees every name (analysts with the names grant)."""
-    audit_denials: bool = False
-    """A refused read of the field is written to the access audit (compensation, ratings)."""
+    @property
+    def sentence(self) -> str:
+        return self.field_rule.sentence
+
+    @property
+    def audit_denials(self) -> bool:
+        return self.field_rule.audit_denials
 
     def allows(self, source: Any, info: Info) -> bool:
-        context = info.context
-        principal = context.principal
-        if not principal.roles.isdisjoint(self.roles) or (self.names and context.scope.sees_every_name):
-            return True
-        if source is None or principal.roles.isdisjoint(self.own):
-            return False
-        if principal.employee_number is not None and getattr(source, "employee_no", None) == principal.employee_number:
-            return True
-        return Role.MANAGER in self.own and Role.MANAGER in principal.roles and bool(getattr(source, MANAGED, False))
+        return self.field_rule.admits(info.context.principal, None if source is None else _row(source))
 
     def describe(self, description: str | None) -> str:
         return f"{description} Access: {self.sentence}" if description else f"Access: {self.sentence}"
+
+
+def _row(source: Any) -> Row:
+    # Scoped employee rows carry their employee number and the ``managed`` column (resolvers.scope).
+    return Row(employee_number=getattr(source, "employee_no", None), managed=bool(getattr(source, MANAGED, False)))
 
 
 class RuleCheck(BasePermission):
@@ -71,69 +67,20 @@ class RuleCheck(BasePermission):
         return self.rule.allows(source, info)
 
 
-def _roles(*roles: Role) -> frozenset[Role]:
-    return frozenset(roles)
-
-
-AUTHENTICATED = Rule(_roles(*Role), "any authenticated role.")
-NAMES = Rule(
-    _roles(Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING),
-    "hr_admin, payroll, training; an employee their own, a manager their people's; analyst only with the "
-    "'names' grant.",
-    own=_roles(Role.EMPLOYEE, Role.MANAGER),
-    names=True,
-)
-ORG_CHART = Rule(
-    NAMES.roles,
-    "as for names: an analyst without the 'names' grant may not draw the org chart, whose links identify people.",
-    own=NAMES.own,
-    names=True,
-)
-COMPENSATION = Rule(
-    _roles(Role.HR_ADMIN, Role.PAYROLL),
-    "hr_admin and payroll only; every read, and every refused attempt, is audited.",
-    audit_denials=True,
-)
-TRAINING_RECORDS = Rule(
-    _roles(Role.HR_ADMIN, Role.TRAINING),
-    "hr_admin, training; an employee their own, a manager their people's.",
-    own=_roles(Role.EMPLOYEE, Role.MANAGER),
-)
-RATINGS = Rule(
-    _roles(Role.HR_ADMIN),
-    "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
-    "subordinate raters stay anonymous, and only hr_admin sees their ratings when fewer than "
-    "PERFHUB_MIN_ANONYMOUS_RATERS rated or the cycle is OPEN; reading another person's ratings is audited, "
-    "and so is every refused attempt.",
-    own=_roles(Role.EMPLOYEE, Role.MANAGER),
-    audit_denials=True,
-)
-STATISTICS = Rule(
-    _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
-    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group is left out (count included) when "
-    "it has fewer people than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
-    "filters removed fewer than that from it (but some), or when what remains of a parent group (the group "
-    "without one of its dimensions) once the released groups are taken away would be such a small group; "
-    "filter.departmentId is refused (group by DEPARTMENT instead).",
-)
-DIAGNOSTICS = Rule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
-AUDIT = Rule(_roles(Role.HR_ADMIN), "hr_admin only.")
-HR_ONLY = Rule(_roles(Role.HR_ADMIN), "hr_admin only; audited.")
-RATERS = Rule(
-    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE),
-    "hr_admin, or the assigned rater themselves (employee, manager); audited.",
-)
-
-
-EMPLOYEE_SCOPE = (
-    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their reporting line "
-    "(everyone below them in the manager chain, at any depth) and themselves, never their own manager or "
-    "peers; an employee themselves."
-)
-RESULT_SCOPE = (
-    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only; "
-    "a manager sees unpublished results of their people, their own once published."
-)
+# The policy's field rules under the names the schema's fields are declared with.
+AUTHENTICATED = Rule(policy.AUTHENTICATED)
+NAMES = Rule(policy.NAMES)
+ORG_CHART = Rule(policy.ORG_CHART)
+COMPENSATION = Rule(policy.COMPENSATION)
+TRAINING_RECORDS = Rule(policy.TRAINING_RECORDS)
+RATINGS = Rule(policy.RATINGS)
+STATISTICS = Rule(policy.STATISTICS)
+DIAGNOSTICS = Rule(policy.DIAGNOSTICS)
+AUDIT = Rule(policy.AUDIT)
+HR_ONLY = Rule(policy.HR_ONLY)
+RATERS = Rule(policy.RATERS)
+EMPLOYEE_SCOPE = policy.EMPLOYEE_SCOPE
+RESULT_SCOPE = policy.RESULT_SCOPE
 
 
 class Audited(FieldExtension):

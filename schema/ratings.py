@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from hub.domain import RaterRole
-from hub.operations.ratings import ANONYMOUS_ROLES
+from hub.policy import ANONYMOUS_RATER_ROLES as ANONYMOUS_ROLES
 from resolvers.records import EmployeeRow, IndicatorVersionRow, RatingRow
 from schema import fields
 from schema.indicators import IndicatorVersion

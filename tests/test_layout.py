@@ -64,3 +64,15 @@ def test_only_the_top_of_the_hub_wires_connectors() -> None:
     systems.py and worker.py, which open them for a process, do."""
     importers = {relative(path) for path in modules("hub") if "connectors" in imported_packages(path)}
     assert importers == {"hub/app.py", "hub/cli.py", "hub/systems.py", "hub/worker.py"}
+
+
+def test_the_access_policy_decides_from_vocabulary_alone() -> None:
+    """hub/policy.py is asked by schema/ and resolvers/ and reads only principals, settings and domain enums:
+    a rule that needed the database or the schema would be decided somewhere the policy's list does not show."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse((ROOT / "hub/policy.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    assert {module for module in imported if module.split(".")[0] in OURS} == {"hub.auth", "hub.config", "hub.domain"}

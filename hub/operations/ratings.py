@@ -38,9 +38,6 @@ from hub.operations.upsert import dialect_insert, replacing
 
 MAX_COMMENT_LENGTH = 2000
 ASSIGNABLE_STATES = frozenset({CycleState.DRAFT, CycleState.OPEN})
-# Peers and subordinates rate anonymously: upward feedback is candid only when the manager cannot tell who.
-ANONYMOUS_ROLES = frozenset({RaterRole.PEER, RaterRole.SUBORDINATE})
-"""Roles whose raters the ratee does not get to see."""
 RATINGS = Base.metadata.tables[Rating.__tablename__]
 RATING_KEY = ["cycle_id", "ratee_id", "rater_id", "indicator_version_id"]
 ASSIGNMENTS = Base.metadata.tables[RaterAssignment.__tablename__]

@@ -6,7 +6,7 @@ import datetime as dt
 
 import strawberry
 
-from hub.auth import Role
+from hub import policy
 from hub.domain import ErrorKind, RaterRole
 from hub.operations import ratings
 from hub.operations.commands import Caller
@@ -80,6 +80,6 @@ async def rater_assign(context: Context, command: RaterAssignInput, caller: Call
     description="Submits (or, before scoring, replaces) a rating of a core indicator.",
 )
 async def rating_submit(context: Context, command: RatingSubmitInput, caller: Caller) -> RatingSubmitted:
-    if not context.principal.has(Role.HR_ADMIN) and command.rater_id != await own_employee_id(context):
+    if not policy.rates_for_anyone(context.principal) and command.rater_id != await own_employee_id(context):
         raise NotYourRating()
     return RatingSubmitted(rating=await ratings.submit_rating(context.sessionmaker, command, caller))

@@ -1,0 +1,276 @@
+"""The access policy: every rule of who may read or do what, by name, in one place.
+
+Each rule here is a decision over a principal and plain facts (a row's owner, a group's size, a setting),
+asked through one idiom, ``Principal.has``. The rest of the code enforces these decisions and decides
+nothing about access itself: ``resolvers.scope`` turns the row scope into SQL, ``schema.permissions``
+turns the field rules into strawberry permissions (and prints their sentences into ``schema.graphql``),
+``resolvers.anonymity``, ``resolvers.disclosure``, ``resolvers.small_groups`` and ``resolvers.ids`` apply
+the exceptions below to ratings, statistics tables, grouping fields and pseudonymous lists. A new rule,
+or a new role, starts here; ``tests/hub/test_policy.py`` pins the list.
+
+The rules, in the order below: row scope (which employees and results a principal reaches), field rules
+(what it may read of them, and which mutations it may run), and the named exceptions (ratings after
+publication, an employee's own rating, anonymous raters, the minimum group size, pseudonymous analysts,
+introspection).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import assert_never
+
+from hub.auth import Grant, Principal, Role
+from hub.config import Introspection, Settings
+from hub.domain import RaterRole
+
+# --- Row scope ---------------------------------------------------------------------------------------
+
+
+class EmployeeScope(enum.Enum):
+    """Which employee rows a principal reaches (what it may read of them is the field rules' business)."""
+
+    EVERY_EMPLOYEE = "every employee"
+    SELF_AND_REPORTING_LINE = "themselves and everyone below them in the manager chain, at any depth"
+    SELF = "themselves"
+    NOBODY = "nobody"
+
+
+def employee_scope(principal: Principal) -> EmployeeScope:
+    """Row scope: hr_admin, analyst, payroll and training reach every employee; a manager themselves and their
+    reporting line (never their own manager or peers); an employee themselves; a principal without an
+    employee number and none of the first roles, nobody."""
+    if principal.has(Role.HR_ADMIN, Role.ANALYST, Role.PAYROLL, Role.TRAINING):
+        return EmployeeScope.EVERY_EMPLOYEE
+    if principal.employee_number is None:
+        return EmployeeScope.NOBODY
+    return EmployeeScope.SELF_AND_REPORTING_LINE if manages_reporting_line(principal) else EmployeeScope.SELF
+
+
+def manages_reporting_line(principal: Principal) -> bool:
+    """Row scope: a manager (with an employee number) manages everyone below them in the manager chain, and
+    only them: not their department, which also holds their own boss and peers."""
+    return principal.has(Role.MANAGER) and principal.employee_number is not None
+
+
+def sees_unpublished_results(principal: Principal) -> bool:
+    """Row scope of results: hr_admin and analyst see every result of a cycle before it is published; a
+    manager only their people's (their own reaches them on publication); everyone else published ones only."""
+    return principal.has(Role.HR_ADMIN, Role.ANALYST)
+
+
+def sees_every_name(principal: Principal) -> bool:
+    """hr_admin, payroll and training see the name of every employee they reach; an analyst only with the
+    names grant."""
+    return principal.has(Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING) or (
+        principal.has(Role.ANALYST) and principal.has(Grant.NAMES)
+    )
+
+
+def is_pseudonymous(principal: Principal) -> bool:
+    """An analyst without the names grant: answers free of anything that maps to a person (keyed ids,
+    cursors and checksums, no manager links, no grouping fields or filters of small groups, no result
+    events)."""
+    return principal.has(Role.ANALYST) and not sees_every_name(principal)
+
+
+def may_search_names(principal: Principal) -> bool:
+    """Searching by name reveals names: only for those who see the name of every row they reach (or reach
+    only rows whose names they see: themselves and their reporting line)."""
+    return sees_every_name(principal) or employee_scope(principal) is not EmployeeScope.EVERY_EMPLOYEE
+
+
+EMPLOYEE_SCOPE = (
+    "Rows: hr_admin, analyst, payroll and training see every employee; a manager their reporting line "
+    "(everyone below them in the manager chain, at any depth) and themselves, never their own manager or "
+    "peers; an employee themselves."
+)
+"""The row scope of employees as ``schema.graphql`` states it."""
+RESULT_SCOPE = (
+    "Rows: results of employees in the caller's scope; employee, payroll and training see published cycles only; "
+    "a manager sees unpublished results of their people, their own once published."
+)
+"""The row scope of results as ``schema.graphql`` states it."""
+
+
+# --- Field rules -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What a field rule reads of the row its field belongs to."""
+
+    employee_number: str | None
+    """The employee the row is about (``employee_no``), if it is about one."""
+    managed: bool
+    """Whether the principal manages that employee (the ``managed`` column of scoped employee rows)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """Who may use a field (or run a mutation).
+
+    ``roles`` may use it on every row they reach. ``own`` roles may use it on their own rows only: an
+    employee (or manager) on their own employee row, a manager also on the rows of the people they
+    manage. The decision reads the row, so a token with several roles never lends one role's field rights
+    to the rows another role reaches.
+    """
+
+    roles: frozenset[Role]
+    sentence: str
+    """The rule as ``schema.graphql`` states it, appended to the field's description."""
+    own: frozenset[Role] = frozenset()
+    names: bool = False
+    """Also admits whoever sees every name (analysts with the names grant)."""
+    audit_denials: bool = False
+    """A refused read of the field is written to the access audit (compensation, ratings)."""
+
+    def admits(self, principal: Principal, row: Row | None) -> bool:
+        """Whether ``principal`` may use the field on ``row`` (None: a root field, no row)."""
+        if principal.has(*self.roles) or (self.names and sees_every_name(principal)):
+            return True
+        if row is None or not principal.has(*self.own):
+            return False
+        if principal.employee_number is not None and row.employee_number == principal.employee_number:
+            return True
+        return Role.MANAGER in self.own and principal.has(Role.MANAGER) and row.managed
+
+
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
+
+
+AUTHENTICATED = FieldRule(_roles(*Role), "any authenticated role.")
+"""Any principal with a role; what it reaches is its row scope."""
+NAMES = FieldRule(
+    _roles(Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING),
+    "hr_admin, payroll, training; an employee their own, a manager their people's; analyst only with the "
+    "'names' grant.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
+    names=True,
+)
+"""Names and employee numbers: whoever sees every name, and a person their own and their people's."""
+ORG_CHART = FieldRule(
+    NAMES.roles,
+    "as for names: an analyst without the 'names' grant may not draw the org chart, whose links identify people.",
+    own=NAMES.own,
+    names=True,
+)
+"""Manager and report links: as for names, since the links identify people."""
+COMPENSATION = FieldRule(
+    _roles(Role.HR_ADMIN, Role.PAYROLL),
+    "hr_admin and payroll only; every read, and every refused attempt, is audited.",
+    audit_denials=True,
+)
+"""Compensation records: hr_admin and payroll only, refusals audited."""
+TRAINING_RECORDS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.TRAINING),
+    "hr_admin, training; an employee their own, a manager their people's.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
+)
+"""Training records: hr_admin and training, and a person their own and their people's."""
+RATINGS = FieldRule(
+    _roles(Role.HR_ADMIN),
+    "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "
+    "subordinate raters stay anonymous, and only hr_admin sees their ratings when fewer than "
+    "PERFHUB_MIN_ANONYMOUS_RATERS rated or the cycle is OPEN; reading another person's ratings is audited, "
+    "and so is every refused attempt.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
+    audit_denials=True,
+)
+"""Ratings received: hr_admin, a manager their people's, a ratee their own (see the exceptions below)."""
+STATISTICS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group is left out (count included) when "
+    "it has fewer people than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
+    "filters removed fewer than that from it (but some), or when what remains of a parent group (the group "
+    "without one of its dimensions) once the released groups are taken away would be such a small group; "
+    "filter.departmentId is refused (group by DEPARTMENT instead).",
+)
+"""Score statistics: hr_admin, analyst and manager, groups below the minimum size left out but for hr_admin."""
+DIAGNOSTICS = FieldRule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
+"""Scheme diagnostics: hr_admin and analyst (posts below the minimum group size refused but for hr_admin)."""
+AUDIT = FieldRule(_roles(Role.HR_ADMIN), "hr_admin only.")
+"""The access audit: hr_admin only."""
+HR_ONLY = FieldRule(_roles(Role.HR_ADMIN), "hr_admin only; audited.")
+"""Mutations that change schemes, cycles, metrics and results: hr_admin only, every call audited."""
+RATERS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE),
+    "hr_admin, or the assigned rater themselves (employee, manager); audited.",
+)
+"""Submitting a rating: hr_admin, employees and managers (their own rating only: ``rates_for_anyone``)."""
+
+
+# --- The named exceptions ----------------------------------------------------------------------------
+
+
+def reads_ratings_before_publication(principal: Principal, *, ratee_managed: bool) -> bool:
+    """Ratings after publication: hr_admin and the ratee's managers read a ratee's ratings at any time; the
+    ratee reads theirs once the cycle is published."""
+    return principal.has(Role.HR_ADMIN) or (principal.has(Role.MANAGER) and ratee_managed)
+
+
+def rates_for_anyone(principal: Principal) -> bool:
+    """Own rating: hr_admin submits a rating in any assigned rater's name; everyone else only their own."""
+    return principal.has(Role.HR_ADMIN)
+
+
+ANONYMOUS_RATER_ROLES = frozenset({RaterRole.PEER, RaterRole.SUBORDINATE})
+"""Anonymous raters: peers and subordinates, shown to nobody as raters (no rater, no submission time)."""
+
+
+def sees_every_rating(principal: Principal) -> bool:
+    """Anonymous raters: hr_admin sees every rating it may read; for everyone else an anonymous role's
+    ratings are withheld while too few rated or the cycle takes ratings (``anonymous_role_released``)."""
+    return principal.has(Role.HR_ADMIN)
+
+
+def anonymous_role_released(distinct_raters: int, settings: Settings, *, cycle_open: bool) -> bool:
+    """Anonymous raters: an anonymous role's ratings reach the ratee and their managers once the cycle takes
+    no more ratings, and only when at least PERFHUB_MIN_ANONYMOUS_RATERS distinct raters of the role rated."""
+    return not cycle_open and distinct_raters >= settings.min_anonymous_raters
+
+
+def sees_small_groups(principal: Principal) -> bool:
+    """Minimum group size: hr_admin sees statistics and diagnostics of groups of any size (it sees every
+    individual score anyway); everyone else only of groups of at least PERFHUB_MIN_GROUP_SIZE."""
+    return principal.has(Role.HR_ADMIN)
+
+
+def minimum_group_size(principal: Principal, settings: Settings) -> int:
+    """Minimum group size: the fewest people a statistic may be about, for this principal."""
+    return 1 if sees_small_groups(principal) else settings.min_group_size
+
+
+def large_enough_group(people: int, settings: Settings) -> bool:
+    """Minimum group size: a group (a statistics cell, a (department, post) cell shown to a pseudonymous
+    analyst, a pseudonymous filtered list) is about nobody in particular from PERFHUB_MIN_GROUP_SIZE people."""
+    return people >= settings.min_group_size
+
+
+def releasable_cell(members: int, unfiltered: int, minimum: int) -> bool:
+    """Minimum group size: a statistics cell is released when it has at least ``minimum`` members and the
+    score filters removed none of them or at least ``minimum`` (a narrowing filter leaves no small group on
+    either side)."""
+    removed = unfiltered - members
+    return members >= minimum and (removed == 0 or removed >= minimum)
+
+
+def nobody_may_introspect(settings: Settings) -> bool:
+    """Introspection: switched off for every caller (PERFHUB_INTROSPECTION=false); the schema then refuses
+    ``__schema`` and ``__type`` when it validates a document."""
+    return settings.introspection is Introspection.OFF
+
+
+def may_introspect(principal: Principal, settings: Settings) -> bool:
+    """Introspection: nobody when switched off (PERFHUB_INTROSPECTION=false), callers with a token by default,
+    anyone when it is public."""
+    match settings.introspection:
+        case Introspection.OFF:
+            return False
+        case Introspection.TOKEN:
+            return not principal.is_anonymous
+        case Introspection.PUBLIC:
+            return True
+        case unknown:
+            assert_never(unknown)
