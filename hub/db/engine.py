@@ -126,8 +126,10 @@ def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: object
     if make_url(url).get_driver_name() != "asyncpg":
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
-    given = kwargs.get("connect_args")
-    kwargs["connect_args"] = {**_asyncpg_connect_args(timeouts), **(given if isinstance(given, Mapping) else {})}
+    given = kwargs.get("connect_args", {})
+    if not isinstance(given, Mapping):
+        raise TypeError(f"connect_args must be a mapping, not {type(given).__name__}")
+    kwargs["connect_args"] = {**_asyncpg_connect_args(timeouts), **given}
     engine = create_async_engine(url, **kwargs)
     # Broken connections are found on checkout and replaced, so the hub recovers from an outage without
     # a restart. Not SQLAlchemy's pool_pre_ping: its ping waits as long as any statement, and a
