@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from connectors.base import Period
@@ -215,7 +216,7 @@ async def main_async(args: argparse.Namespace) -> int:
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{path}",
             demo=False,
-            jwt_secret=JWT_SECRET,
+            jwt_secret=SecretStr(JWT_SECRET),
             rate_limit_per_second=0,
             connector_cache_url=None,
         )

@@ -41,7 +41,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import strawberry
 from graphql import get_operation_ast, parse
+from pydantic import SecretStr
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -49,13 +51,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.app import Resources, create_app
+from hub.app import PerfhubGraphQL, Resources, create_app
 from hub.auth import Principal, Role, issue_token
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
 from hub.demo.build import build_demo
+from hub.ratelimit import RateLimiter
 from resolvers.context import Context
 from resolvers.loaders.results import ResultsByEmployeeLoader
 from resolvers.scope import Scope
@@ -356,10 +359,14 @@ def scoped_statements(resources: Resources, principal: Principal, first: int) ->
     return build
 
 
-def components(app: Starlette, settings: Settings, tokens: dict[str, str], first: int) -> None:
-    """Each access-control step of the read path timed alone, in microseconds per request."""
-    graphql: Any = next(route.endpoint for route in app.routes if isinstance(route, Route) and route.path == "/graphql")
-    resources: Resources = app.state.resources
+def access_steps(
+    graphql: PerfhubGraphQL, resources: Resources, settings: Settings, header: str, first: int
+) -> dict[str, float]:
+    """Each access-control step of one caller's read path timed alone, in seconds per request."""
+    # The benchmark's settings keep the buckets in this process (no Redis) and the schema is strawberry's.
+    assert isinstance(graphql.rate_limiter, RateLimiter)
+    assert isinstance(graphql.schema, strawberry.Schema)
+    limiter, schema = graphql.rate_limiter, graphql.schema._schema
     document = parse(page_query(first, NODE))
     operation = get_operation_ast(document)
     assert operation is not None
@@ -371,31 +378,35 @@ def components(app: Starlette, settings: Settings, tokens: dict[str, str], first
     )
     row = SimpleNamespace(employee_no="E000002", managed=True)  # what the rule reads of an employee row
     fields = first * len(GUARDED_FIELDS)
+    principal = graphql.authenticator.authenticate(header)
+    info: Any = SimpleNamespace(  # the one attribute of strawberry's Info that the rule reads
+        context=Context(settings=settings, sessionmaker=resources.sessionmaker, today=TODAY, principal=principal)
+    )
+    return {
+        "JWT verification (Authenticator.authenticate)": per_call(
+            lambda: graphql.authenticator.authenticate(header), 500
+        ),
+        "rate limiter (RateLimiter.acquire)": per_call(lambda: limiter.acquire(principal.subject), 5000),
+        "cost estimate (estimate_cost)": per_call(lambda: estimate_cost(schema, document, operation, {}, model), 500),
+        "operation guard (token expiry)": per_call(
+            lambda: principal.expired(dt.datetime.now(dt.UTC), settings.jwt_leeway_seconds), 5000
+        ),
+        f"field rule NAMES.allows x {fields} (the rule only)": fields * per_call(lambda: NAMES.allows(row, info), 5000),
+        "scoped statements built + cache keys (page, count, results)": per_call(
+            scoped_statements(resources, principal, first), 100
+        ),
+    }
+
+
+def components(app: Starlette, settings: Settings, tokens: dict[str, str], first: int) -> None:
+    """Each access-control step of the read path timed alone, in microseconds per request."""
+    graphql = next(route.endpoint for route in app.routes if isinstance(route, Route) and route.path == "/graphql")
+    assert isinstance(graphql, PerfhubGraphQL)
+    resources: Resources = app.state.resources
     steps: dict[str, dict[str, float]] = {}
     for who, token in tokens.items():
-        header = f"Bearer {token}"
-        principal = graphql.authenticator.authenticate(header)
-        info = SimpleNamespace(
-            context=Context(settings=settings, sessionmaker=resources.sessionmaker, today=TODAY, principal=principal)
-        )
-        steps.setdefault("JWT verification (Authenticator.authenticate)", {})[who] = per_call(
-            lambda header=header: graphql.authenticator.authenticate(header), 500
-        )
-        steps.setdefault("rate limiter (RateLimiter.acquire)", {})[who] = per_call(
-            lambda subject=principal.subject: graphql.rate_limiter.acquire(subject), 5000
-        )
-        steps.setdefault("cost estimate (estimate_cost)", {})[who] = per_call(
-            lambda: estimate_cost(graphql.schema._schema, document, operation, {}, model), 500
-        )
-        steps.setdefault("operation guard (token expiry)", {})[who] = per_call(
-            lambda principal=principal: principal.expired(dt.datetime.now(dt.UTC), settings.jwt_leeway_seconds), 5000
-        )
-        steps.setdefault(f"field rule NAMES.allows x {fields} (the rule only)", {})[who] = fields * per_call(
-            lambda info=info: NAMES.allows(row, info), 5000
-        )
-        steps.setdefault("scoped statements built + cache keys (page, count, results)", {})[who] = per_call(
-            scoped_statements(resources, principal, first), 100
-        )
+        for step, seconds in access_steps(graphql, resources, settings, f"Bearer {token}", first).items():
+            steps.setdefault(step, {})[who] = seconds
     print()
     print("Access-control steps timed alone (best of 5 batches), microseconds per request:")
     print(f"| step | {' | '.join(tokens)} |")
@@ -460,7 +471,7 @@ async def main_async(args: argparse.Namespace) -> int:
             database_url=f"sqlite+aiosqlite:///{path}",
             demo=False,
             demo_systems=False,
-            jwt_secret=JWT_SECRET,
+            jwt_secret=SecretStr(JWT_SECRET),
             rate_limit_per_second=RATE,
             rate_limit_burst=int(RATE),
             connector_cache_url=None,

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis.asyncio
 import redis.exceptions
@@ -29,7 +29,8 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
-    value: Any
+    value: object
+    """JSON as ``json.loads`` gives it back: the reader checks its shape."""
     fetched_at: dt.datetime
     fresh: bool
     """False once the entry's fresh time is over: serve it only when the system cannot answer."""
@@ -40,7 +41,9 @@ class Cache(Protocol):
         """The entry while it may still be served (fresh or stale); ``None`` when absent or too old."""
         ...
 
-    async def put(self, key: str, value: Any, *, fetched_at: dt.datetime, fresh_for: float, stale_for: float) -> None:
+    async def put(
+        self, key: str, value: object, *, fetched_at: dt.datetime, fresh_for: float, stale_for: float
+    ) -> None:
         """Keeps ``value`` fresh for ``fresh_for`` seconds and servable-when-stale for ``stale_for`` more."""
         ...
 
@@ -49,7 +52,7 @@ class Cache(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Stored:
-    value: Any
+    value: object
     fetched_at: dt.datetime
     fresh_until: float
     stale_until: float
@@ -80,7 +83,9 @@ class MemoryCache:
             del self._entries[key]
         return entry
 
-    async def put(self, key: str, value: Any, *, fetched_at: dt.datetime, fresh_for: float, stale_for: float) -> None:
+    async def put(
+        self, key: str, value: object, *, fetched_at: dt.datetime, fresh_for: float, stale_for: float
+    ) -> None:
         now = self._clock()
         # A copy through JSON: callers must not be able to change what the cache holds, and a value
         # that would not survive Redis should fail here too.
@@ -137,7 +142,9 @@ class RedisCache:
             return None
         return stored.entry(self._clock())
 
-    async def put(self, key: str, value: Any, *, fetched_at: dt.datetime, fresh_for: float, stale_for: float) -> None:
+    async def put(
+        self, key: str, value: object, *, fetched_at: dt.datetime, fresh_for: float, stale_for: float
+    ) -> None:
         now = self._clock()
         keep_for = fresh_for + stale_for
         if keep_for <= 0:

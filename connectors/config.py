@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, get_args
+from typing import Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
 from connectors.base import ConfigurationError
@@ -190,7 +190,7 @@ def load_systems_file(path: str | os.PathLike[str], environ: Mapping[str, str] =
     return parse_systems(data, environ)
 
 
-def parse_systems(data: Mapping[str, Any], environ: Mapping[str, str]) -> SystemsConfig:
+def parse_systems(data: Mapping[str, object], environ: Mapping[str, str]) -> SystemsConfig:
     """Checks an already decoded systems file and resolves its secrets from ``environ``."""
     root = TableReader(data, "")
     defaults_table = root.table("defaults")
@@ -274,7 +274,7 @@ def _xapi(table: TableReader) -> XapiConfig:
 
 
 def _policy(table: TableReader, base: ResiliencePolicy) -> ResiliencePolicy:
-    values: dict[str, Any] = {}
+    values: dict[str, float] = {}
     for key in _POLICY_KEYS & set(table.names()):
         value = table.number(key) if key in _FLOAT_POLICY else table.integer(key)
         minimum, inclusive = _POLICY_MINIMUM[key]

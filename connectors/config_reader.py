@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar, overload
 
 import jmespath
 import jmespath.exceptions
 
 from connectors.base import ConfigurationError
 
-_UNSET: Any = object()
+Choice = TypeVar("Choice")
+
+
+class _Unset(enum.Enum):
+    """The default of a required key: no default at all (None is a default, of optional keys)."""
+
+    UNSET = enum.auto()
+
+
+_UNSET = _Unset.UNSET
 
 
 class TableReader:
     """One TOML table being read: typed getters that say where a problem is, and leftover-key checking."""
 
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+    def __init__(self, data: Mapping[str, object], where: str) -> None:
         self._data = data
         self._where = where
         self._used: set[str] = set()
@@ -28,7 +38,7 @@ class TableReader:
     def error(self, key: str, problem: str) -> ConfigurationError:
         return ConfigurationError(f"{self._where}.{key}: {problem}" if self._where else f"{key}: {problem}")
 
-    def _get(self, key: str, default: Any) -> Any:
+    def _get(self, key: str, default: object) -> object:
         self._used.add(key)
         if key in self._data:
             return self._data[key]
@@ -44,7 +54,7 @@ class TableReader:
             raise self.error(key, "must be a table")
         return TableReader(value, f"{self._where}.{key}" if self._where else key)
 
-    def string(self, key: str, default: str = _UNSET) -> str:
+    def string(self, key: str, default: str | _Unset = _UNSET) -> str:
         value = self._get(key, default)
         if not isinstance(value, str) or not value:
             raise self.error(key, "must be a non-empty string")
@@ -62,11 +72,12 @@ class TableReader:
             return str(value)
         raise self.error(key, "must be a string, an integer or a boolean")
 
-    def choice(self, key: str, allowed: tuple[Any, ...], default: Any = _UNSET) -> Any:
+    def choice(self, key: str, allowed: tuple[Choice, ...], default: Choice | _Unset = _UNSET) -> Choice:
         value = self._get(key, default)
-        if value not in allowed:
-            raise self.error(key, f"must be one of {', '.join(map(repr, allowed))}, not {value!r}")
-        return value
+        for option in allowed:
+            if option == value:
+                return option
+        raise self.error(key, f"must be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
     def number(self, key: str) -> float:
         value = self._get(key, _UNSET)
@@ -74,10 +85,16 @@ class TableReader:
             raise self.error(key, "must be a number")
         return float(value)
 
-    def integer(self, key: str, default: Any = _UNSET) -> Any:
+    @overload
+    def integer(self, key: str, default: int | _Unset = _UNSET) -> int: ...
+
+    @overload
+    def integer(self, key: str, default: None) -> int | None: ...
+
+    def integer(self, key: str, default: int | _Unset | None = _UNSET) -> int | None:
         value = self._get(key, default)
-        if value is default and default is not _UNSET:
-            return value
+        if value is default and not isinstance(default, _Unset):
+            return default
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, "must be an integer")
         return value

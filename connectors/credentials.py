@@ -99,8 +99,9 @@ class OAuth2Credentials:
             # RFC 6749 5.2: invalid_client / unauthorized_client may come back as 400.
             raise Unauthorised(self._system, "the token endpoint refused the client credentials (HTTP 400)")
         check_status(self._system, response, self._now())
-        body = decode_json(self._system, response)
-        token = body.get("access_token") if isinstance(body, dict) else None
+        answer = decode_json(self._system, response)
+        body = answer if isinstance(answer, dict) else {}
+        token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise BadResponse(self._system, "the token endpoint answered without an access_token")
         expires_in = body.get("expires_in")

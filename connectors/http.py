@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
@@ -130,7 +129,7 @@ class SystemClient:
 
     async def get_json(
         self, url: str, *, params: Params | None = None, headers: Mapping[str, str] | None = None
-    ) -> Any:
+    ) -> object:
         return decode_json(self.system, await self.get(url, params=params, headers=headers))
 
     async def request(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -43,7 +42,7 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def decode_json(system: str, response: httpx.Response) -> Any:
+def decode_json(system: str, response: httpx.Response) -> object:
     """The JSON body of a response, or ``BadResponse`` (garbage, HTML error pages, empty bodies)."""
     try:
         return json.loads(response.content)

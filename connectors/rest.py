@@ -12,7 +12,6 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import jmespath
 from jmespath.parser import ParsedResult
@@ -121,7 +120,7 @@ class RestMetricSource:
             return {**state.query, page.param: state.cursor}
         return state.query
 
-    def _advance(self, compiled: _Compiled, state: _Page, body: Any, rows: int, next_link: str | None) -> None:
+    def _advance(self, compiled: _Compiled, state: _Page, body: object, rows: int, next_link: str | None) -> None:
         """Decides from one page whether there is another, and moves ``state`` to it."""
         page = compiled.metric.page
         if page.style in {"page", "offset"}:
@@ -143,7 +142,7 @@ class RestMetricSource:
         else:
             state.done = True
 
-    def _has_more(self, compiled: _Compiled, body: Any, rows: int) -> bool:
+    def _has_more(self, compiled: _Compiled, body: object, rows: int) -> bool:
         if compiled.has_more is None:
             size = compiled.metric.page.size
             return size is not None and rows >= size
@@ -152,7 +151,7 @@ class RestMetricSource:
             raise BadResponse(self.system, f"{compiled.metric.name}: has_more did not give true or false")
         return more
 
-    def _rows(self, compiled: _Compiled, body: Any) -> list[tuple[str, float]]:
+    def _rows(self, compiled: _Compiled, body: object) -> list[tuple[str, float]]:
         name = compiled.metric.name
         mapped = compiled.map.search(body)
         if not isinstance(mapped, list):
@@ -171,7 +170,7 @@ class RestMetricSource:
         return rows
 
 
-def _employee(raw: Any) -> str | None:
+def _employee(raw: object) -> str | None:
     if isinstance(raw, str) and raw:
         return raw
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -179,7 +178,7 @@ def _employee(raw: Any) -> str | None:
     return None
 
 
-def _number(raw: Any) -> float | None:
+def _number(raw: object) -> float | None:
     """A finite number, from a JSON number or a numeric string (decimals often travel as strings)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         return None

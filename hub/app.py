@@ -13,7 +13,6 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # strawberry's HTTP layer, as its views use it
 from graphql import GraphQLError
@@ -30,7 +29,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -164,7 +163,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         except ValueError:  # Python's limit on int digits, the one other ValueError json.loads raises
             raise UnacceptedJSON(f"an integer has more than {sys.get_int_max_str_digits()} digits") from None
 
-    def parse_json(self, data: str | bytes) -> Any:
+    def parse_json(self, data: str | bytes) -> object:
         try:
             return self.decode_json(data)
         except UnacceptedJSON as error:
@@ -362,7 +361,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         context: Context,
         root_value: None,
         sub_response: Response,
-    ) -> Any:
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         await self._admit(request, request_data, context.principal)
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
@@ -573,7 +572,7 @@ def create_app(
             await graphql.close()
             await engine.dispose()
 
-    graphql: Any = PerfhubGraphQL(settings, clock, authenticator)
+    graphql = PerfhubGraphQL(settings, clock, authenticator)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypedDict, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +40,9 @@ from hub.operations.audit import OK, AuditRecorder, audit_every_commit, audit_fa
 from hub.operations.commands import Caller
 from hub.operations.errors import OperationError
 from hub.systems import business_systems, configured_systems, open_systems
+
+if TYPE_CHECKING:
+    import uvicorn  # for annotations only: the commands that serve import it where they need it
 
 T = TypeVar("T")
 
@@ -80,8 +83,15 @@ async def _seed(settings: Settings, *, seed: int, employees: int, only_if_empty:
         await engine.dispose()
 
 
+class _SettingsOverrides(TypedDict, total=False):
+    """What the command line may set over the environment."""
+
+    database_url: str
+    systems_file: Path
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
+    overrides: _SettingsOverrides = {}
     if getattr(args, "database_url", None):
         overrides["database_url"] = args.database_url
     if getattr(args, "systems", None):
@@ -178,7 +188,7 @@ def _address_taken(host: str, port: int) -> str | None:
     return None
 
 
-def _graceful_server_class() -> type[Any]:
+def _graceful_server_class() -> type[uvicorn.Server]:
     import uvicorn
 
     class GracefulServer(uvicorn.Server):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -159,15 +158,13 @@ class Settings(BaseSettings):
 
     @field_validator("introspection", mode="before")
     @classmethod
-    def _introspection_from_bool(cls, value: Any) -> Any:
+    def _introspection_from_bool(cls, value: object) -> object:
         # Before 0.2.0 it was a boolean: what switched it on or off still does, for callers with a token.
         if isinstance(value, bool):
             return Introspection.TOKEN if value else Introspection.OFF
         if isinstance(value, str):
             word = value.strip().lower()
-            return {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}.get(
-                word, word
-            )
+            return _BOOLEAN_WORDS.get(word, word)
         return value
 
     def bands(self) -> GradeBands:

@@ -2,7 +2,7 @@
 
 Strawberry's GraphiQL page (strawberry/static/graphiql.html) loads React, ReactDOM, js-cookie, GraphiQL and
 GraphiQL's explorer plugin from unpkg.com; on an intranet with no route out, the page stays blank. The same
-files, at the versions strawberry pins, are vendored in hub/static/graphiql/ (its README.md lists them and
+files, at the versions strawberry pins, are vendored in hub/static/vendor/graphiql/ (its README.md lists them and
 says how to update them) and served under ASSETS_PATH. The page stays strawberry's own, each unpkg URL
 pointed at the vendored copy, so its subresource-integrity hashes go on checking that the files are, byte
 for byte, the ones strawberry pinned.
@@ -34,7 +34,7 @@ from starlette.types import Scope
 log = logging.getLogger("perfhub")
 
 ASSETS_PATH = "/graphiql-assets"
-ASSETS_DIRECTORY = Path(__file__).parent / "static" / "graphiql"
+ASSETS_DIRECTORY = Path(__file__).parent / "static" / "vendor" / "graphiql"
 
 # A file of an npm package as the page names it, https://unpkg.com/<package>@<version>/<folders>/<file>.
 # Its copy is <package>@<version>/<file>: flat, because the repository ignores every folder named dist/.
@@ -92,7 +92,7 @@ def build_page(template: str, *, introspection_needs_token: bool = False) -> Gra
 
     With ``introspection_needs_token`` the page does not ask for the schema without a token (see above).
 
-    Logs an error naming the files the page needs that hub/static/graphiql/ lacks (a strawberry upgrade
+    Logs an error naming the files the page needs that hub/static/vendor/graphiql/ lacks (a strawberry upgrade
     that moved GraphiQL's versions): the page then stays blank, and the error says what to vendor.
     """
     missing: list[str] = []
@@ -156,7 +156,7 @@ def _compressed(full_path: str) -> bytes:
 
 
 class _VendoredFiles(StaticFiles):
-    """hub/static/graphiql/, each file cacheable for a year.
+    """hub/static/vendor/graphiql/, each file cacheable for a year.
 
     GraphiQL's bundle (3.5 MB) is kept gzipped in the repository and sent as it is stored, with
     ``Content-Encoding: gzip`` (every browser asks for it); a client that does not accept gzip gets it

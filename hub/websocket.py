@@ -14,16 +14,26 @@ import asyncio
 import json
 import logging
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+    SubscribeMessagePayload,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInitMessage
-from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, OperationMessage, StartMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ErrorMessage,
+    OperationMessage,
+    StartMessage,
+    StartMessagePayload,
+)
 
 from hub.ratelimit import principal_key
 from resolvers.context import Context
@@ -37,6 +47,9 @@ INVALID_MESSAGE = 4400
 """graphql-transport-ws's code for a message that breaks the protocol; used for graphql-ws too."""
 TOO_MANY_INITIALISATIONS = 4429
 SUBSCRIPTIONS_ONLY = "graphql-ws serves subscriptions only: send queries and mutations over HTTP"
+
+OperationPayload: TypeAlias = SubscribeMessagePayload | StartMessagePayload
+"""What an operation asks for, in either protocol's message (``subscribe`` or ``start``)."""
 
 
 class SocketRefused(Exception):
@@ -71,7 +84,7 @@ def malformed(message: object) -> str | None:
     return None
 
 
-def _not_a_subscription(payload: dict[str, Any]) -> bool:
+def _not_a_subscription(payload: OperationPayload) -> bool:
     """True when the document parses and its operation is a query or a mutation (the graphql-ws protocol
     serves subscriptions only; strawberry would fail on them with an internal error). Documents that do
     not parse are left to strawberry, which answers them with the syntax error."""
@@ -83,7 +96,7 @@ def _not_a_subscription(payload: dict[str, Any]) -> bool:
     return operation is not None and operation.operation != OperationType.SUBSCRIPTION
 
 
-def _is_subscription(payload: dict[str, Any], max_tokens: int) -> bool:
+def _is_subscription(payload: OperationPayload, max_tokens: int) -> bool:
     """True when the document parses and the operation it runs is a subscription."""
     try:
         document = parse(payload["query"], max_tokens=max_tokens, no_location=True)
@@ -128,7 +141,7 @@ class TooManySubscriptions(GraphQLError):
 
 
 async def _hold_slot(
-    view: PerfhubGraphQL, context: Context, payload: dict[str, Any]
+    view: PerfhubGraphQL, context: Context, payload: OperationPayload
 ) -> tuple[str | None, GraphQLError | None]:
     """A subscription slot for the operation when it is a subscription: (the slot's key or None, refusal)."""
     if not _is_subscription(payload, view.settings.max_tokens):
@@ -143,7 +156,7 @@ async def _hold_slot(
     return None, TooManySubscriptions(refused, maximum)
 
 
-def _release_when_done(view: PerfhubGraphQL, key: str, task: asyncio.Task[Any] | None) -> None:
+def _release_when_done(view: PerfhubGraphQL, key: str, task: asyncio.Task[object] | None) -> None:
     """Gives the slot back when the operation's task ends, however it ends (completed, stopped, socket closed)."""
     if task is None:
         view.subscription_slots.release(key)
@@ -188,12 +201,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         finally:
             await self.shutdown()
 
-    async def handle_message(self, message: Any) -> None:
+    async def handle_message(self, message: object) -> None:
         reason = malformed(message)
         if reason is not None:
             await self.handle_invalid_message(reason)  # closes with 4400 and the reason
             return
-        await super().handle_message(message)
+        await super().handle_message(cast(Message, message))  # a message of the protocol: malformed() checked it
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -210,7 +223,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         refusal = await self.view.admit_socket_operation(self.context)
         key: str | None = None
         if refusal is None:
-            key, refusal = await _hold_slot(self.view, self.context, dict(message["payload"]))
+            key, refusal = await _hold_slot(self.view, self.context, message["payload"])
         if refusal is not None:
             await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
             return
@@ -282,7 +295,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
-            if _not_a_subscription(dict(message["payload"])):
+            if _not_a_subscription(message["payload"]):
                 only: GraphQLFormattedError = {"message": SUBSCRIPTIONS_ONLY}
                 await self.send_message(ErrorMessage(type="error", id=message["id"], payload=only))
                 return
@@ -292,7 +305,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             refusal = await self.view.admit_socket_operation(self.context)
             key: str | None = None
             if refusal is None:
-                key, refusal = await _hold_slot(self.view, self.context, dict(message["payload"]))
+                key, refusal = await _hold_slot(self.view, self.context, message["payload"])
             if refusal is not None:
                 await self.send_message({"id": message["id"], "type": "error", "payload": refusal.formatted})
                 return

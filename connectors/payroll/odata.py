@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import httpx
 
 from connectors.base import BadResponse, CompensationRecord, HttpPort, Period, Provenance, RecordBatch
 from connectors.responses import next_page_url
+
+T = TypeVar("T")
 
 BASE_PAY_COMPONENT = "BASE"
 BONUS_PAY_COMPONENT = "BONUS"
@@ -72,7 +74,7 @@ def user_filter(employee_numbers: Sequence[str]) -> str:
     return "(" + " or ".join(f"userId eq {odata_string(number)}" for number in employee_numbers) + ")"
 
 
-def parse_odata_date(value: Any) -> dt.date:
+def parse_odata_date(value: object) -> dt.date:
     """The calendar day of an OData v2 JSON date: ``/Date(ms)/`` or ``/Date(ms+mmmm)/`` (offset in minutes)."""
     if not isinstance(value, str):
         raise ValueError(f"not a date: {value!r}")
@@ -89,7 +91,7 @@ def parse_odata_date(value: Any) -> dt.date:
     return moment.date()
 
 
-def _decimal(value: Any) -> Decimal:
+def _decimal(value: object) -> Decimal:
     # Edm.Decimal travels as a JSON string in OData v2; some services send a number anyway.
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"not a decimal: {value!r}")
@@ -137,7 +139,7 @@ class ODataCompensationSource:
         }
         return RecordBatch(records=records, provenance=Provenance(system=self.system, fetched_at=self._clock()))
 
-    async def _entities(self, chunk: Sequence[str], period: Period) -> list[Any]:
+    async def _entities(self, chunk: Sequence[str], period: Period) -> list[object]:
         """Every entity for one chunk of ids, following ``__next``."""
         url = self._config.entity_set
         query: Mapping[str, str] | None = {
@@ -148,7 +150,7 @@ class ODataCompensationSource:
             "fromDate": period.start.isoformat(),
             "toDate": period.end.isoformat(),
         }
-        entities: list[Any] = []
+        entities: list[object] = []
         visited: set[str] = set()
         for _ in range(self._max_pages):
             response = await self._port.get(url, params=query, headers={"Accept": "application/json"})
@@ -163,9 +165,9 @@ class ODataCompensationSource:
             query = None  # the next link carries the whole query and the skip token
         raise BadResponse(self.system, f"still sending __next after {self._max_pages} pages")
 
-    def _page(self, response: httpx.Response) -> tuple[list[Any], str | None]:
+    def _page(self, response: httpx.Response) -> tuple[list[object], str | None]:
         try:
-            body = response.json()
+            body: object = response.json()
         except ValueError as exc:
             raise BadResponse(self.system, f"{self._config.entity_set}: the body is not JSON ({exc})") from None
         data = body.get("d") if isinstance(body, dict) else None
@@ -178,7 +180,7 @@ class ODataCompensationSource:
             raise BadResponse(self.system, f"{self._config.entity_set}: d.__next is not a string")
         return results, next_link
 
-    def _record(self, entity: Any) -> CompensationRecord:
+    def _record(self, entity: object) -> CompensationRecord:
         if not isinstance(entity, dict):
             raise BadResponse(self.system, f"{self._config.entity_set}: an entity is not an object")
         user = entity.get("userId")
@@ -204,7 +206,7 @@ class ODataCompensationSource:
             reason=reason if isinstance(reason, str) and reason else None,
         )
 
-    def _components(self, navigation: Any) -> dict[str, tuple[Decimal, str | None, str]]:
+    def _components(self, navigation: object) -> dict[str, tuple[Decimal, str | None, str]]:
         """Pay component id -> (amount, frequency, currency)."""
         if navigation is None or (isinstance(navigation, dict) and "__deferred" in navigation):
             return {}  # not expanded: the amounts are unknown, not zero
@@ -235,7 +237,7 @@ def _per(component: tuple[Decimal, str | None, str], periods_per_year: int) -> f
     return round(float(amount * per_year / periods_per_year), 2)
 
 
-async def _gather(calls: Sequence[Coroutine[Any, Any, list[Any]]]) -> list[list[Any]]:
+async def _gather(calls: Sequence[Awaitable[T]]) -> list[T]:
     """Runs the chunks concurrently; the first failure cancels the others and is raised as it is."""
     tasks = [asyncio.ensure_future(call) for call in calls]
     try:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -85,10 +85,10 @@ class XapiTrainingSource:
         self._max_pages = max_pages
         self._clock = clock
 
-    def agents(self, employee_number: str) -> list[dict[str, Any]]:
+    def agents(self, employee_number: str) -> list[dict[str, object]]:
         """Every xAPI agent that may stand for an employee in this LRS, in the forms the configuration names."""
         home = self._config.account_home_page
-        agents: list[dict[str, Any]] = []
+        agents: list[dict[str, object]] = []
         if home is not None:
             agents.append({"objectType": "Agent", "account": {"homePage": home, "name": employee_number}})
         for address in self._addresses(employee_number):
@@ -126,18 +126,18 @@ class XapiTrainingSource:
             records.sort(key=lambda r: (r.completed_on or dt.date.min, r.id))
         return RecordBatch(records=found, provenance=Provenance(system=self.system, fetched_at=self._clock()))
 
-    async def _read(self, wanted: Sequence[str], period: Period | None) -> list[Any]:
+    async def _read(self, wanted: Sequence[str], period: Period | None) -> list[object]:
         if len(wanted) > 1:
             return await self._statements(self._query(period, None))
         # The LRS filters by agent itself: one learner's statements instead of everyone's. It compares an
         # agent's one identifier exactly, so each form the learner may be stored under is its own (small)
         # query; asking for fewer would find less for one employee than a batch finds for the same one.
-        statements: list[Any] = []
+        statements: list[object] = []
         for agent in self.agents(wanted[0]):
             statements += await self._statements(self._query(period, agent))
         return statements
 
-    def _query(self, period: Period | None, agent: Mapping[str, Any] | None) -> dict[str, str]:
+    def _query(self, period: Period | None, agent: Mapping[str, object] | None) -> dict[str, str]:
         # limit=0 (the default) asks for the server's largest page (xAPI 1.0.3, 2.1.3): the `more` links must
         # be followed one after another, so fewer, larger pages are what keeps a page of employees fast. A
         # configured page size is for LRSs whose largest page is too slow to answer or that mishandle 0.
@@ -154,12 +154,12 @@ class XapiTrainingSource:
             params["until"] = f"{(period.end + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
         return params
 
-    async def _statements(self, params: Mapping[str, str]) -> list[Any]:
+    async def _statements(self, params: Mapping[str, str]) -> list[object]:
         """Every statement of the query, following ``more`` links."""
         headers = {"X-Experience-API-Version": XAPI_VERSION}
         url: str = "statements"
         query: Mapping[str, str] | None = params
-        statements: list[Any] = []
+        statements: list[object] = []
         visited: set[tuple[str, ...]] = set()
         for _ in range(self._max_pages):
             response = await self._port.get(url, params=query, headers=headers)
@@ -177,9 +177,9 @@ class XapiTrainingSource:
             query = None  # the more link carries the whole query
         raise BadResponse(self.system, f"still sending 'more' after {self._max_pages} pages")
 
-    def _page(self, response: httpx.Response) -> tuple[list[Any], str]:
+    def _page(self, response: httpx.Response) -> tuple[list[object], str]:
         try:
-            body = response.json()
+            body: object = response.json()
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
             raise BadResponse(self.system, f"statements: the body is not JSON ({exc})") from None
         if not isinstance(body, dict):
@@ -195,7 +195,7 @@ class XapiTrainingSource:
         return statements, more
 
     def _records(
-        self, statements: list[Any], learners: Mapping[Identity, str], period: Period | None
+        self, statements: list[object], learners: Mapping[Identity, str], period: Period | None
     ) -> list[TrainingRecord]:
         records: dict[str, TrainingRecord] = {}
         voided: set[str] = set()
@@ -228,14 +228,14 @@ class XapiTrainingSource:
             records.setdefault(record.id, record)  # a statement repeated across pages counts once
         return [record for key, record in records.items() if key not in voided]
 
-    def _employee(self, statement: Mapping[str, Any], learners: Mapping[Identity, str]) -> str | None:
+    def _employee(self, statement: Mapping[str, object], learners: Mapping[Identity, str]) -> str | None:
         for identity in _actor_identities(statement.get("actor")):
             number = learners.get(identity)
             if number is not None:
                 return number
         return None
 
-    def _record(self, statement: Mapping[str, Any], number: str) -> TrainingRecord:
+    def _record(self, statement: Mapping[str, object], number: str) -> TrainingRecord:
         statement_id = statement.get("id")
         if not isinstance(statement_id, str) or not statement_id:
             raise BadResponse(self.system, "statements: a statement has no id")
@@ -255,7 +255,7 @@ class XapiTrainingSource:
             source=self.system,
         )
 
-    def _course(self, target: Mapping[str, Any], statement_id: str) -> str:
+    def _course(self, target: Mapping[str, object], statement_id: str) -> str:
         name = _get(target, "definition", "name")
         if isinstance(name, dict) and name:
             text = name.get("en-US", next(iter(name.values())))
@@ -266,16 +266,19 @@ class XapiTrainingSource:
             return activity  # an activity without a display name is still a course
         raise BadResponse(self.system, f"statement {statement_id}: the activity has neither a name nor an id")
 
-    def _completed_on(self, timestamp: Any, statement_id: str) -> dt.date | None:
+    def _completed_on(self, timestamp: object, statement_id: str) -> dt.date | None:
         if timestamp is None:
             return None
+        bad = BadResponse(self.system, f"statement {statement_id}: bad timestamp {timestamp!r}")
+        if not isinstance(timestamp, str):
+            raise bad
         try:
             # The learner's own calendar day: the offset the timestamp was recorded with.
             return dt.datetime.fromisoformat(timestamp).date()
-        except (TypeError, ValueError):
-            raise BadResponse(self.system, f"statement {statement_id}: bad timestamp {timestamp!r}") from None
+        except ValueError:
+            raise bad from None
 
-    def _hours(self, duration: Any, statement_id: str) -> float | None:
+    def _hours(self, duration: object, statement_id: str) -> float | None:
         if duration is None:
             return None
         match = _DURATION.match(duration) if isinstance(duration, str) else None
@@ -293,7 +296,7 @@ class XapiTrainingSource:
         )
         return round(hours, 4)
 
-    def _score(self, score: Any, statement_id: str) -> float | None:
+    def _score(self, score: object, statement_id: str) -> float | None:
         if score is None:
             return None
         if not isinstance(score, dict):
@@ -310,7 +313,7 @@ class XapiTrainingSource:
         return None if raw is None else float(raw)
 
 
-def _actor_identities(actor: Any) -> list[Identity]:
+def _actor_identities(actor: object) -> list[Identity]:
     """What an actor can be recognised by. E-mail is compared without regard to letter case, as mail is."""
     if not isinstance(actor, dict):
         return []
@@ -344,7 +347,7 @@ def _page_key(url: str) -> tuple[str, ...]:
     return (parsed.scheme, parsed.host, str(parsed.port), parsed.path, *params)
 
 
-def _get(value: Any, *path: str) -> Any:
+def _get(value: object, *path: str) -> object:
     """A nested member, or None where any step is missing or not an object."""
     for key in path:
         if not isinstance(value, dict):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine.interfaces import AdaptedConnection, DBAPIConnection, ExceptionContext
@@ -87,9 +87,9 @@ SQLITE_UNBOUNDED_BUSY_SECONDS = 10.0
 BATCH = DatabaseTimeouts(statement=None)
 
 
-def _asyncpg_connect_args(timeouts: DatabaseTimeouts) -> dict[str, Any]:
+def _asyncpg_connect_args(timeouts: DatabaseTimeouts) -> dict[str, object]:
     # asyncpg's own default is 60 s to connect and no limit at all on a command.
-    args: dict[str, Any] = {"timeout": timeouts.connect}
+    args: dict[str, object] = {"timeout": timeouts.connect}
     if timeouts.statement is not None:
         # The client-side limit on every command: a partition leaves a connection silent, and only the
         # client can notice that.
@@ -102,14 +102,14 @@ def _asyncpg_connect_args(timeouts: DatabaseTimeouts) -> dict[str, Any]:
     return args
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     """An async engine for batch work (migrations, seeding, the CLI's computations, tests): connecting and
     the pool are bounded as in :class:`DatabaseTimeouts`, statements are not, since a migration or a large
     scoring run may rightly take minutes. The served hub bounds them too (:func:`create_bounded_engine`)."""
     return create_bounded_engine(url, BATCH, **kwargs)
 
 
-def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> AsyncEngine:
+def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: object) -> AsyncEngine:
     """An async engine for ``url`` with the per-dialect settings perfhub relies on, every wait bounded by
     ``timeouts``; ``kwargs`` go to SQLAlchemy and win over ours (a test's tiny pool, say)."""
     if is_sqlite(url):
@@ -126,7 +126,10 @@ def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -
     if make_url(url).get_driver_name() != "asyncpg":
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
-    kwargs["connect_args"] = {**_asyncpg_connect_args(timeouts), **kwargs.get("connect_args", {})}
+    given = kwargs.get("connect_args", {})
+    if not isinstance(given, Mapping):
+        raise TypeError(f"connect_args must be a mapping, not {type(given).__name__}")
+    kwargs["connect_args"] = {**_asyncpg_connect_args(timeouts), **given}
     engine = create_async_engine(url, **kwargs)
     # Broken connections are found on checkout and replaced, so the hub recovers from an outage without
     # a restart. Not SQLAlchemy's pool_pre_ping: its ping waits as long as any statement, and a

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
 
@@ -29,7 +28,7 @@ class MetricProfile:
 
 @dataclass(frozen=True, slots=True)
 class IndicatorVersionSpec:
-    rule: Mapping[str, Any]
+    rule: Mapping[str, object]
     # Effective from the start of the quarter this many quarters before the seed's current one.
     quarters_back: int
     change_note: str
@@ -60,7 +59,7 @@ INITIAL_NOTE = "Initial version."
 _LOWER, _HIGHER = Direction.LOWER_IS_BETTER, Direction.HIGHER_IS_BETTER
 
 
-def _rating(anchors: tuple[str, str, str, str, str]) -> Mapping[str, Any]:
+def _rating(anchors: tuple[str, str, str, str, str]) -> Mapping[str, object]:
     return {"kind": "rating", "min": 1, "max": 5, "anchors": dict(zip("12345", anchors, strict=True))}
 
 
@@ -124,7 +123,7 @@ def _extension(
     unit: str | None,
     direction: Direction,
     source: MetricProfile,
-    rule: Mapping[str, Any],
+    rule: Mapping[str, object],
     missing_policy: MissingPolicy = MissingPolicy.EXCLUDE,
 ) -> IndicatorSpec:
     version = IndicatorVersionSpec(rule, 2, INITIAL_NOTE)

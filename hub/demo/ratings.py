@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
-from typing import Any
 
 from hub.demo.catalogue import SchemePlan
 from hub.demo.indicators import CORE_INDICATORS
@@ -47,7 +46,7 @@ class Ratings:
         share: float,
         start: dt.datetime,
         days: int,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[dict[str, object]]:
         rng, ids = self.rng, self.employee_ids
         core = [
             [self.version_ids[(s.code, v)] for s, v, _ in plan.items if s.category is IndicatorCategory.CORE]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
-from typing import Any
 
 from hub.db.models import (
     Cycle,
@@ -270,7 +269,7 @@ class Seeder:
 
     def metric_rows(
         self, cycle: int, plans_of: list[SchemePlan], people: People, employee_ids: list[int]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[dict[str, object]]:
         period, fetched_at = self.past, _at(self.past.end + _DAY, 2)
         for i, number in enumerate(self.numbers):
             for spec, version, _ in plans_of[people.post[i]].items:
@@ -293,7 +292,7 @@ class Seeder:
                 }
 
 
-def _json_copy(value: Any) -> Any:
+def _json_copy(value: object) -> object:
     # The catalogue's rules are shared constants; every row gets its own plain-JSON copy.
     if isinstance(value, dict):
         return {k: _json_copy(v) for k, v in value.items()}

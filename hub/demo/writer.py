@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,7 @@ class SeedWriter:
         self.counts[table.name] += rows
         self._progress.advance(rows, table.name)
 
-    async def ids(self, model: type[Base], rows: list[dict[str, Any]], key: str | None = None) -> list[int]:
+    async def ids(self, model: type[Base], rows: Sequence[Mapping[str, object]], key: str | None = None) -> list[int]:
         """Insert rows and return their ids in the rows' order; big tables name a unique ``key``."""
         table = Base.metadata.tables[model.__tablename__]
         # SQLite cannot batch an ordered RETURNING (SQLAlchemy then sends one statement per row), so
@@ -56,7 +56,7 @@ class SeedWriter:
             self._done(table, len(chunk))
         return ids
 
-    async def rows(self, model: type[Base], rows: Iterable[dict[str, Any]]) -> None:
+    async def rows(self, model: type[Base], rows: Iterable[Mapping[str, object]]) -> None:
         table = Base.metadata.tables[model.__tablename__]
         for chunk in _chunks(rows):
             await self._session.execute(insert(table), chunk)

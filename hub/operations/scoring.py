@@ -118,8 +118,8 @@ async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int]
         if row.source_system == MANUAL_SOURCE:
             manual[row.scheme_version_id].add(row.indicator_version_id)
     role_weights: defaultdict[int, dict[RaterRole, float]] = defaultdict(dict)
-    for row in weight_rows:
-        role_weights[row.scheme_version_id][row.role] = row.weight
+    for weight_row in weight_rows:
+        role_weights[weight_row.scheme_version_id][weight_row.role] = weight_row.weight
     schemes = {
         scheme_id: Scheme(CompiledScheme(scheme_items), frozenset(manual[scheme_id]), role_weights[scheme_id])
         for scheme_id, scheme_items in items.items()

@@ -9,13 +9,13 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import pytest
 
 from connectors.base import BadResponse, ConfigurationError, Period, TrainingSource, Unauthorised
-from connectors.config import NoAuth, ResiliencePolicy, SystemConfig, XapiConfig, parse_systems
+from connectors.config import NoAuth, ResiliencePolicy, SystemConfig, VerbFilter, XapiConfig, parse_systems
 from connectors.http import SystemClient
 from connectors.training import XapiTrainingSource
 
@@ -495,11 +495,20 @@ def systems_file(**xapi: Any) -> dict[str, Any]:
     return {"systems": {"training": training | xapi}}
 
 
+class XapiOptions(TypedDict):
+    """The optional keys of an xAPI system, as both the systems file and ``XapiConfig`` name them."""
+
+    page_size: int
+    verb_filter: VerbFilter
+    mbox_domain: str
+    mbox_template: str
+
+
 def test_the_systems_file_sets_the_xapi_options_and_their_defaults() -> None:
     """Without the new keys an LRS is read as before: the largest page, the LRS filtering the verb."""
     plain = parse_systems(systems_file(account_home_page=HOME), {}).systems["training"].details
     assert plain == XapiConfig(verb=COMPLETED, account_home_page=HOME, page_size=0, verb_filter="lrs")
-    options = {
+    options: XapiOptions = {
         "page_size": 200,
         "verb_filter": "local",
         "mbox_domain": "example.com",

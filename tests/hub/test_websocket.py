@@ -22,10 +22,11 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Message
 
-from hub.app import PerfhubGraphQL, SocketRefused, create_app
+from hub.app import PerfhubGraphQL, create_app
 from hub.auth import Principal, Role, issue_token
 from hub.config import Settings
 from hub.ratelimit import RateLimiter
+from hub.websocket import SocketRefused
 from resolvers.context import Context
 from schema import build_schema
 from tests.conftest import TODAY, StatementCounter, make_settings

@@ -72,8 +72,7 @@ async def results_of(sessionmaker: Sessions, cycle_id: int) -> int:
 
 async def state_of(sessionmaker: Sessions, cycle_id: int) -> CycleState:
     async with sessionmaker() as session:
-        state: CycleState = await session.scalar(select(Cycle.state).where(Cycle.id == cycle_id))
-        return state
+        return (await session.execute(select(Cycle.state).where(Cycle.id == cycle_id))).scalar_one()
 
 
 async def test_scoring_from_the_api_runs_in_another_process_with_its_audit_entry(

@@ -32,7 +32,8 @@ class Chart:
         return found
 
     def depth_below(self, boss: int, employee: int) -> int | None:
-        depth, current = 0, employee
+        depth = 0
+        current: int | None = employee
         while current is not None and current != boss:
             current, depth = self.manager_of[current], depth + 1
         return depth if current == boss else None

@@ -255,24 +255,26 @@ def test_the_cli_refuses_a_cycle_that_is_no_id_in_one_line(
 
 def _value(kind: GraphQLInputType, bad: str) -> Any:
     """A value of ``kind`` whose every string (String, ID, at any depth of input objects) is ``bad``."""
-    kind = get_nullable_type(kind)
-    if isinstance(kind, GraphQLList):
-        return [_value(kind.of_type, bad)]
-    if isinstance(kind, GraphQLInputObjectType):
-        return {name: _value(field.type, bad) for name, field in kind.fields.items()}
-    if isinstance(kind, GraphQLEnumType):
-        return next(iter(kind.values))
-    assert isinstance(kind, GraphQLScalarType)
-    return {"String": bad, "ID": bad, "Int": 1, "Float": 1.0, "Boolean": True, "Date": "2027-01-01"}.get(kind.name, {})
+    nullable = get_nullable_type(kind)
+    if isinstance(nullable, GraphQLList):
+        return [_value(nullable.of_type, bad)]
+    if isinstance(nullable, GraphQLInputObjectType):
+        return {name: _value(field.type, bad) for name, field in nullable.fields.items()}
+    if isinstance(nullable, GraphQLEnumType):
+        return next(iter(nullable.values))
+    assert isinstance(nullable, GraphQLScalarType)
+    return {"String": bad, "ID": bad, "Int": 1, "Float": 1.0, "Boolean": True, "Date": "2027-01-01"}.get(
+        nullable.name, {}
+    )
 
 
 def _has_string(kind: GraphQLInputType) -> bool:
-    kind = get_nullable_type(kind)
-    if isinstance(kind, GraphQLList):
-        return _has_string(kind.of_type)
-    if isinstance(kind, GraphQLInputObjectType):
-        return any(_has_string(field.type) for field in kind.fields.values())
-    return isinstance(kind, GraphQLScalarType) and kind.name in ("String", "ID")
+    nullable = get_nullable_type(kind)
+    if isinstance(nullable, GraphQLList):
+        return _has_string(nullable.of_type)
+    if isinstance(nullable, GraphQLInputObjectType):
+        return any(_has_string(field.type) for field in nullable.fields.values())
+    return isinstance(nullable, GraphQLScalarType) and nullable.name in ("String", "ID")
 
 
 def _string_fields() -> list[tuple[str, str, dict[str, GraphQLInputType]]]:

@@ -61,7 +61,7 @@ async def _read_secrets(url: str) -> Secrets:
     try:
         async with engine.connect() as connection:
             people = (await connection.execute(select(Employee.employee_no, Employee.name))).all()
-            stored = set((await connection.execute(select(MetricValue.checksum))).scalars())
+            stored: set[str | None] = set((await connection.execute(select(MetricValue.checksum))).scalars())
             stored |= set((await connection.execute(select(IndicatorScore.provenance_checksum))).scalars())
             cycles = tuple((await connection.execute(select(Cycle.id))).scalars())
             departments = tuple((await connection.execute(select(Department.id))).scalars())

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLFormattedError
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,7 +61,7 @@ class As:
         assert key is not None
         return key
 
-    async def run(self, query: str, **variables: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    async def run(self, query: str, **variables: Any) -> tuple[dict[str, Any] | None, list[GraphQLFormattedError]]:
         context = self.context()
         if "id" in variables and context.pseudonyms is not None:
             # The tests name employees by row key; this principal knows them by the pseudonym its lists gave.
@@ -88,7 +89,7 @@ def principals(
     }
 
 
-def forbidden(errors: list[dict[str, Any]]) -> bool:
+def forbidden(errors: list[GraphQLFormattedError]) -> bool:
     return bool(errors) and all(error["extensions"]["code"] == "FORBIDDEN" for error in errors)
 
 

@@ -20,6 +20,7 @@ from hub.db.models import AuditEntry, Cycle, Employee, MetricValue
 from hub.demo.catalogue import demo_metric_value
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import DemoSystems, serve_demo_systems
+from hub.demo.systems.runner import SystemsFile
 from tests.conftest import EMPLOYEES, SEED, GraphQLClient, serving
 
 LINKED = """
@@ -41,10 +42,10 @@ async def demo() -> AsyncIterator[DemoSystems]:
         yield systems
 
 
-def fast(config: dict[str, Any]) -> dict[str, Any]:
+def fast(config: SystemsFile) -> SystemsFile:
     """The demo's configuration with test-sized waits: short backoff (Retry-After is still honoured up to
     2 s), and a cache fresh for a moment only."""
-    defaults = {**config.get("defaults", {}), "backoff": 0.01, "max_backoff": 2.0, "cache_ttl": 0.2}
+    defaults = {**config["defaults"], "backoff": 0.01, "max_backoff": 2.0, "cache_ttl": 0.2}
     return {**config, "defaults": defaults}
 
 

@@ -15,7 +15,7 @@ from graphql import GraphQLError, parse
 import resolvers.organisation
 from hub.app import create_app
 from hub.auth import Role, issue_token
-from hub.config import Settings
+from hub.config import Introspection, Settings
 from schema import build_schema
 from schema.limits import CostModel, estimate_cost
 from tests.conftest import TODAY, GraphQLClient, make_settings
@@ -242,7 +242,7 @@ async def test_introspection_can_be_switched_off(database_url: str) -> None:
 
 def test_print_schema_is_unaffected_by_introspection_setting() -> None:
     """The printed schema comes from the code, not from introspection over HTTP."""
-    assert build_schema(Settings(introspection=False)).as_str() == build_schema(Settings()).as_str()
+    assert build_schema(Settings(introspection=Introspection.OFF)).as_str() == build_schema(Settings()).as_str()
 
 
 async def test_unexpected_error_is_masked_with_the_request_id(

@@ -48,7 +48,7 @@ def context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], 
 
 async def take(stream: AsyncIterator[Any], count: int, within: float = 20.0) -> list[dict[str, Any]]:
     """The next ``count`` events of a subscription (errors fail the test)."""
-    events = []
+    events: list[dict[str, Any]] = []
     async with asyncio.timeout(within):
         while len(events) < count:
             result = await anext(stream)
@@ -66,9 +66,10 @@ async def test_publishing_writes_one_event_per_result_in_the_same_transaction(
     sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary
 ) -> None:
     async with sessionmaker() as session:
-        published = await session.scalar(
-            select(func.count()).select_from(AppraisalResult).where(AppraisalResult.cycle_id == seeded.past_cycle_id)
-        )
+        in_cycle = AppraisalResult.cycle_id == seeded.past_cycle_id
+        published = (
+            await session.execute(select(func.count()).select_from(AppraisalResult).where(in_cycle))
+        ).scalar_one()
         events = await session.scalar(
             select(func.count()).select_from(ResultEvent).where(ResultEvent.cycle_id == seeded.past_cycle_id)
         )
@@ -104,7 +105,7 @@ async def test_subscription_replays_then_delivers_live_events(
 ) -> None:
     payroll = context(fast_settings, sessionmaker, Principal("payroll", frozenset({Role.PAYROLL})))
     async with sessionmaker() as session:
-        replayed = await session.scalar(select(func.count()).select_from(ResultEvent))
+        replayed = (await session.execute(select(func.count()).select_from(ResultEvent))).scalar_one()
     stream = await schema.subscribe(SUBSCRIPTION, context_value=payroll)
     assert isinstance(stream, AsyncIterator)
     try:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import enum
 
 from sqlalchemy import Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db.models.base import Base, utcnow
+from hub.db.models.organisation import Post
 from hub.domain import Direction, IndicatorCategory, MissingPolicy, RaterRole
 
 
-def _enum(enum_type: type[Any]) -> Enum:
+def _enum(enum_type: type[enum.Enum]) -> Enum:
     # Stored as plain strings (no native enum type) so that adding a value needs no DDL on PostgreSQL.
     return Enum(enum_type, native_enum=False, length=32, validate_strings=True)
 
@@ -43,7 +44,7 @@ class IndicatorVersion(Base):
     author: Mapped[str] = mapped_column(String(200), default="system")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The scoring rule as structured data, e.g. {"kind": "linear", "floor": 5, "target": 0.5}.
-    rule: Mapped[dict[str, Any]]
+    rule: Mapped[dict[str, object]]
     missing_policy: Mapped[MissingPolicy] = mapped_column(_enum(MissingPolicy), default=MissingPolicy.EXCLUDE)
     source_system: Mapped[str] = mapped_column(String(64))
     source_metric: Mapped[str | None] = mapped_column(String(128))
@@ -66,7 +67,7 @@ class SchemeVersion(Base):
     author: Mapped[str] = mapped_column(String(200), default="system")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    post: Mapped[Any] = relationship("Post", lazy="raise")
+    post: Mapped[Post] = relationship(lazy="raise")
 
 
 class SchemeItem(Base):

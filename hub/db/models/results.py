@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,4 +59,4 @@ class IndicatorScore(Base):
     provenance_stale: Mapped[bool] = mapped_column(default=False)
     provenance_checksum: Mapped[str | None] = mapped_column(Text)
     # For people-rated indicators: the per-role means that were combined, e.g. {"MANAGER": 4.0}.
-    inputs: Mapped[dict[str, Any] | None]
+    inputs: Mapped[dict[str, object] | None]

@@ -15,7 +15,6 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -51,7 +50,7 @@ class Faults:
     down: bool = False  # every request is answered 503 at once
     requests: int = 0  # requests seen so far (a counter, not a switch: update() refuses it)
 
-    def update(self, changes: Mapping[str, Any]) -> None:
+    def update(self, changes: Mapping[str, object]) -> None:
         """Sets the named switches; ValueError (and nothing changed) when a name or value is wrong."""
         checked = {name: _checked(name, value) for name, value in changes.items()}
         for name, value in checked.items():
@@ -62,14 +61,14 @@ class Faults:
         for f in fields(self):
             setattr(self, f.name, f.default)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 _COUNTS = ("latency_ms", "slow_pages_ms", "fail_next", "rate_limit_next")
 
 
-def _checked(name: str, value: Any) -> Any:
+def _checked(name: str, value: object) -> object:
     if name in _COUNTS:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a whole number >= 0")
@@ -85,10 +84,10 @@ def _checked(name: str, value: Any) -> Any:
     if name == "garbage":
         if value is None or isinstance(value, Garbage):
             return value
-        try:
-            return Garbage(value)
-        except ValueError:
-            raise ValueError(f"garbage must be null or one of: {', '.join(g.value for g in Garbage)}") from None
+        chosen = next((garbage for garbage in Garbage if garbage.value == value), None)
+        if chosen is None:
+            raise ValueError(f"garbage must be null or one of: {', '.join(g.value for g in Garbage)}")
+        return chosen
     known = ", ".join(f.name for f in fields(Faults) if f.name != "requests")
     raise ValueError(f"unknown fault {name!r}; known: {known}")
 

@@ -23,7 +23,6 @@ from base64 import b64decode
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -204,9 +203,9 @@ class _Shape:
         return cls(frozenset(entity), frozenset(items) if expanded and items else None)
 
 
-def _entity(event: CompensationEvent, shape: _Shape, root: str) -> dict[str, Any]:
+def _entity(event: CompensationEvent, shape: _Shape, root: str) -> dict[str, object]:
     start = event.start.isoformat()
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         "userId": event.user_id,
         "startDate": odata_date(event.start),
         "seqNumber": "1",  # Edm.Int64 travels as a string
@@ -216,7 +215,7 @@ def _entity(event: CompensationEvent, shape: _Shape, root: str) -> dict[str, Any
         "payGroup": PAY_GROUP,
     }
     uri = f"{root}{PATH}(seqNumber=1L,startDate=datetime'{start}T00:00:00',userId='{event.user_id}')"
-    body: dict[str, Any] = {"__metadata": {"uri": uri, "type": "SFOData.EmpCompensation"}}
+    body: dict[str, object] = {"__metadata": {"uri": uri, "type": "SFOData.EmpCompensation"}}
     body.update({name: value for name, value in values.items() if name in shape.entity})
     if shape.items is not None:
         components = [("BASE", event.base, "MON")] + ([("BONUS", event.bonus, "ANN")] if event.bonus else [])
@@ -321,7 +320,7 @@ async def _answer(request: Request, payroll: _Payroll, page_size: int, today: dt
     skip = _int_param(request, "$skiptoken") or 0
     page = found[skip : skip + page_size]
     root = str(request.base_url).rstrip("/")
-    data: dict[str, Any] = {"results": [_entity(event, shape, root) for event in page]}
+    data: dict[str, object] = {"results": [_entity(event, shape, root) for event in page]}
     if skip + page_size < len(found):
         data["__next"] = str(request.url.include_query_params(**{"$skiptoken": str(skip + page_size)}))
     return JSONResponse({"d": data})

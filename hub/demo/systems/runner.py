@@ -16,7 +16,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, TypeGuard
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -69,6 +69,13 @@ _GRACEFUL_SHUTDOWN = 2
 _STARTUP_TIMEOUT = 10.0
 
 
+class SystemsFile(TypedDict):
+    """A systems file as ``tomllib`` parses it (docs/systems.example.toml); ``connectors.config`` checks it."""
+
+    defaults: dict[str, float]
+    systems: dict[str, dict[str, object]]
+
+
 @dataclass(frozen=True, slots=True)
 class DemoSystems:
     """The running demo systems: where they are, what they accept, and their fault switches."""
@@ -77,7 +84,7 @@ class DemoSystems:
     faults: dict[str, Faults]  # system -> its live fault switches
     secrets: dict[str, str]  # environment variable name -> the secret it must hold
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> SystemsFile:
         """The systems file (as tomllib would parse it) that points a hub at these systems."""
         return systems_config(self.urls)
 
@@ -90,20 +97,23 @@ class DemoSystems:
         Path(path).write_text(header + dumps_toml(self.config()), encoding="utf-8")
 
 
-def systems_config(urls: Mapping[str, str]) -> dict[str, Any]:
+def systems_config(urls: Mapping[str, str]) -> SystemsFile:
     """The systems-file structure of docs/systems.example.toml for the demo systems at ``urls``."""
-    rest: dict[str, dict[str, Any]] = {
+    metrics: dict[str, dict[str, object]] = {"finance": {}, "security": {}, "tickets": {}}
+    for metric, profile in METRICS.items():
+        metrics[profile.system][metric] = _metric_source(profile.system, metric)
+    rest: dict[str, dict[str, object]] = {
         "finance": {
             "kind": "rest",
             "base_url": urls["finance"],
             "auth": {"type": "bearer", "token_env": FINANCE_TOKEN_ENV},
-            "metrics": {},
+            "metrics": metrics["finance"],
         },
         "security": {
             "kind": "rest",
             "base_url": urls["security"],
             "auth": {"type": "api_key", "header": security.API_KEY_HEADER, "key_env": SECURITY_KEY_ENV},
-            "metrics": {},
+            "metrics": metrics["security"],
         },
         "tickets": {
             "kind": "rest",
@@ -115,11 +125,9 @@ def systems_config(urls: Mapping[str, str]) -> dict[str, Any]:
                 "client_secret_env": TICKETS_CLIENT_SECRET_ENV,
                 "scope": tickets.SCOPE,
             },
-            "metrics": {},
+            "metrics": metrics["tickets"],
         },
     }
-    for metric, profile in METRICS.items():
-        rest[profile.system]["metrics"][metric] = _metric_source(profile.system, metric)
     return {
         "defaults": dict(DEFAULTS),
         "systems": {
@@ -142,7 +150,7 @@ def systems_config(urls: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _metric_source(system: str, metric: str) -> dict[str, Any]:
+def _metric_source(system: str, metric: str) -> dict[str, object]:
     # How each REST system is asked for one metric: its path, id style, period and paging style.
     if system == "finance":
         return {
@@ -293,15 +301,15 @@ async def _stop(
     return [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
 
 
-def dumps_toml(document: Mapping[str, Any]) -> str:
+def dumps_toml(document: Mapping[str, object]) -> str:
     """``document`` as TOML: top-level tables as sections, flat tables inline, as the example reads."""
     return "\n".join(_toml_table(document, ())) + "\n"
 
 
-def _toml_table(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
+def _toml_table(table: Mapping[str, object], path: tuple[str, ...]) -> list[str]:
     # A table whose values hold further tables becomes a [section]; a flat one (auth, ids, page ...)
     # stays an inline table on its key's line. The top level has only sections.
-    def is_section(value: Any) -> bool:
+    def is_section(value: object) -> TypeGuard[Mapping[str, object]]:
         return isinstance(value, Mapping) and (not path or any(isinstance(v, Mapping) for v in value.values()))
 
     lines = [f"{_toml_key(key)} = {_toml_value(value)}" for key, value in table.items() if not is_section(value)]
@@ -332,7 +340,7 @@ def _toml_string(text: str) -> str:
     return '"' + "".join(escaped) + '"'
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

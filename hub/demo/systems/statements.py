@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple, NotRequired, TypedDict
 
 from hub.demo.values import latent_performance
 
@@ -24,7 +24,34 @@ VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 ACTIVITIES = "https://training.perfhub.example/courses/"
 VERSION = "1.0.3"
 CHINA = dt.timezone(dt.timedelta(hours=8))
-AUTHORITY = {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": "lrs-admin"}}
+AUTHORITY: dict[str, object] = {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": "lrs-admin"}}
+
+
+class Verb(TypedDict):
+    id: str
+    display: dict[str, str]
+
+
+class Target(TypedDict):
+    """What a statement is about: a course (an Activity) or, for a voiding statement, a StatementRef."""
+
+    objectType: str
+    id: str
+    definition: NotRequired[dict[str, object]]
+
+
+class Statement(TypedDict):
+    """An xAPI statement as this LRS stores and serves it (the parts the connector and tests read are typed)."""
+
+    id: str
+    actor: dict[str, object]
+    verb: Verb
+    object: Target
+    result: NotRequired[dict[str, object]]
+    timestamp: str
+    stored: str
+    authority: dict[str, object]
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +92,7 @@ def iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def agent(number: str) -> dict[str, Any]:
+def agent(number: str) -> dict[str, object]:
     return {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": number}}
 
 
@@ -82,7 +109,7 @@ def _moments(seed: int, number: str, index: int, today: dt.date) -> tuple[dt.dat
     return timestamp, stored.astimezone(dt.UTC)
 
 
-def _statement(seed: int, number: str, index: int, verb: str, today: dt.date) -> dict[str, Any]:
+def _statement(seed: int, number: str, index: int, verb: str, today: dt.date) -> Statement:
     course = COURSES[_course(seed, number, index)]
     timestamp, stored = _moments(seed, number, index, today)
     minutes = max(15, round(course.hours * 60 * (0.8 + 0.4 * _unit(seed, number, index, "time")) / 5) * 5)
@@ -120,7 +147,7 @@ MISTAKEN = 99
 VOIDING = -1  # the ordinal that stands for the voiding statement
 
 
-def _voiding(seed: int, today: dt.date) -> dict[str, Any]:
+def _voiding(seed: int, today: dt.date) -> Statement:
     mistaken_id = stable_uuid(seed, VOIDED_LEARNER, MISTAKEN, COMPLETED)
     stored = iso(_moments(seed, VOIDED_LEARNER, MISTAKEN, today)[1] + dt.timedelta(days=1))
     return {
@@ -163,14 +190,14 @@ def entries_for(seed: int, number: str, today: dt.date) -> list[Entry]:
     return entries
 
 
-def render(seed: int, entry: Entry, today: dt.date) -> dict[str, Any]:
+def render(seed: int, entry: Entry, today: dt.date) -> Statement:
     """The statement an entry stands for."""
     if entry.ordinal == VOIDING:
         return _voiding(seed, today)
     return _statement(seed, entry.number, entry.ordinal, entry.verb, today)
 
 
-def statements_for(seed: int, number: str, today: dt.date) -> list[dict[str, Any]]:
+def statements_for(seed: int, number: str, today: dt.date) -> list[Statement]:
     """Every statement the LRS stores about one employee, voided and voiding ones included."""
     statements = [render(seed, entry, today) for entry in entries_for(seed, number, today) if entry.ordinal != VOIDING]
     if number == VOIDED_LEARNER:

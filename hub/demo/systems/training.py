@@ -20,7 +20,6 @@ import secrets
 from base64 import b64decode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -41,6 +40,7 @@ from hub.demo.systems.statements import (
     VOIDED,
     VOIDING,
     Entry,
+    Statement,
     agent,
     entries_for,
     iso,
@@ -68,7 +68,7 @@ class BadQuery(ValueError):
     pass
 
 
-def _agent_key(value: Any) -> tuple[str, ...] | None:
+def _agent_key(value: object) -> tuple[str, ...] | None:
     """An agent's inverse functional identifier, the thing agents are compared by."""
     if not isinstance(value, dict):
         return None
@@ -197,7 +197,7 @@ class _Lrs:
     def _entries(self, number: str) -> list[Entry]:
         return entries_for(self.seed, number, self.today)
 
-    async def page(self, query: _Query, size: int) -> tuple[list[dict[str, Any]], bool]:
+    async def page(self, query: _Query, size: int) -> tuple[list[Statement], bool]:
         """The statements of one page of ``query``, and whether more follow."""
         roster = await self._people()
         number = _learner(query.agent)

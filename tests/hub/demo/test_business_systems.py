@@ -216,8 +216,9 @@ async def test_the_systems_file_describes_the_wire(
     path = tmp_path / "systems.toml"
     demo.write_config(path)
     config = tomllib.loads(path.read_text(encoding="utf-8"))
+    # Read before the comparison below, which narrows ``config`` to the TypedDict of demo.config().
+    systems: dict[str, Any] = config["systems"]
     assert config == demo.config()
-    systems = config["systems"]
     assert set(systems) == set(SYSTEMS)
     assert {m for s in systems.values() for m in s.get("metrics", {})} == set(METRICS)
     assert systems["training"]["kind"] == "xapi" and systems["training"]["base_url"].endswith("/xapi")

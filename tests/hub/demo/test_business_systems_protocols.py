@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import math
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from connectors.http import SystemClient
 from connectors.payroll import ODataCompensationSource
 from connectors.training import XapiTrainingSource
 from hub.demo.systems import payroll, training
+from hub.demo.systems.statements import Statement
 
 TODAY = dt.date(2026, 11, 16)
 SEED = 7
@@ -81,7 +81,7 @@ async def payroll_service(
         yield ODataCompensationSource("payroll", port, details), counted
 
 
-def completed_statements(number: str, seed: int = SEED) -> list[dict[str, Any]]:
+def completed_statements(number: str, seed: int = SEED) -> list[Statement]:
     """What the LRS holds as one employee's completed, not voided, courses."""
     statements = training.statements_for(seed, number, TODAY)
     voided = {s["object"]["id"] for s in statements if s["verb"]["id"] == training.VOIDED}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -82,7 +83,7 @@ def demo_settings(url: str) -> Settings:
         demo_seed=SEED,
         demo_employees=SETTING,
         systems_file=None,
-        jwt_secret=TEST_SECRET,
+        jwt_secret=SecretStr(TEST_SECRET),
     )
 
 

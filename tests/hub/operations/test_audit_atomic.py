@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLFormattedError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,7 +42,7 @@ def schema() -> strawberry.Schema:
 
 async def run_as_hr(
     schema: strawberry.Schema, settings: Settings, sessionmaker: Sessions, query: str, **variables: Any
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+) -> tuple[dict[str, Any] | None, list[GraphQLFormattedError]]:
     context = Context(
         settings=settings,
         sessionmaker=sessionmaker,

@@ -69,10 +69,10 @@ def lookup(systems: dict[str, FakeSystem]) -> Callable[[str, str], FakeSystem | 
 
 async def stored(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> int:
     async with sessionmaker() as session:
-        count: int = await session.scalar(
+        counted = await session.execute(
             select(func.count()).select_from(MetricValue).where(MetricValue.cycle_id == cycle_id)
         )
-    return count
+    return counted.scalar_one()
 
 
 @pytest.fixture
