@@ -52,19 +52,21 @@ def cache_key(system: str, call: str, employee_numbers: Sequence[str], period: P
 
 
 def encode_record(record: TrainingRecord | CompensationRecord) -> dict[str, Any]:
+    """The record's own fields; its provenance is the cache entry's."""
     return {
         field.name: value.isoformat() if isinstance(value := getattr(record, field.name), dt.date) else value
         for field in dataclasses.fields(record)
+        if field.name != "provenance"
     }
 
 
-def decode_record(cls: type[Rec], data: dict[str, Any]) -> Rec:
+def decode_record(cls: type[Rec], data: dict[str, Any], provenance: Provenance) -> Rec:
     dates = _DATE_FIELDS[cls]
     fields: dict[str, Any] = {
         name: dt.date.fromisoformat(value) if name in dates and value is not None else value
         for name, value in data.items()
     }
-    return cls(**fields)
+    return cls(**fields, provenance=provenance)
 
 
 async def _as_connector_errors(system: str, fetch: Callable[[], Awaitable[T]]) -> T:
@@ -107,7 +109,7 @@ class _CachedCalls:
             log.warning("%s failed (%s); serving the answer fetched at %s", self.system, error.code, entry.fetched_at)
             # retried: this call's attempts, which is what the failure (and the fallback) cost.
             stale = Provenance(self.system, entry.fetched_at, stale=True, retried=error.retried)
-            return dataclasses.replace(cached, provenance=stale)
+            return cached.with_provenance(stale)
         # Sources written against HttpPort may not track retries themselves; the tracker saw them anyway.
         provenance = dataclasses.replace(result.provenance, retried=result.provenance.retried or tracker.retried)
         await self._cache.put(
@@ -117,7 +119,7 @@ class _CachedCalls:
             fresh_for=self._policy.cache_ttl,
             stale_for=self._policy.stale_ttl,
         )
-        return dataclasses.replace(result, provenance=provenance)
+        return result.with_provenance(provenance)
 
     def _decode(self, value: Any, decode: Callable[[Any, Provenance], T], fetched_at: dt.datetime) -> T | None:
         """A cached answer, or ``None`` when the entry is corrupt or from an older format (a miss, then)."""
@@ -159,7 +161,9 @@ def _record_batch_codec(
         return {employee: [encode_record(record) for record in records] for employee, records in batch.records.items()}
 
     def decode(data: Any, provenance: Provenance) -> RecordBatch[Rec]:
-        records = {employee: [decode_record(cls, record) for record in items] for employee, items in data.items()}
+        records = {
+            employee: [decode_record(cls, record, provenance) for record in items] for employee, items in data.items()
+        }
         return RecordBatch(records=_complete(records, employee_numbers), provenance=provenance)
 
     return encode, decode
