@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 
@@ -10,43 +11,30 @@ from hub.db.models import AppraisalResult, Department, Employee, Post
 from hub.domain import Grade
 from resolvers.errors import parse_id
 
-
-class EmployeeFilterInput(Protocol):
-    """What an employee list can be filtered by (read-only, so any input type fits)."""
-
-    @property
-    def department_id(self) -> str | None: ...
-
-    @property
-    def post_id(self) -> str | None: ...
-
-    @property
-    def post_family(self) -> str | None: ...
-
-    @property
-    def name_contains(self) -> str | None: ...
+# The filters are the GraphQL input types themselves (schema/inputs.py registers them): strawberry builds
+# them from the request, and the resolvers read them here.
 
 
-class ResultFilterInput(Protocol):
+@dataclass(frozen=True, slots=True)
+class EmployeeFilter:
+    """What an employee list can be filtered by; ids are as the API gives them (parsed here)."""
+
+    department_id: str | None = None
+    post_id: str | None = None
+    post_family: str | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFilter:
     """What a result list or statistic can be filtered by."""
 
-    @property
-    def department_id(self) -> str | None: ...
-
-    @property
-    def post_id(self) -> str | None: ...
-
-    @property
-    def post_family(self) -> str | None: ...
-
-    @property
-    def grade(self) -> Grade | None: ...
-
-    @property
-    def min_score(self) -> float | None: ...
-
-    @property
-    def max_score(self) -> float | None: ...
+    department_id: str | None = None
+    post_id: str | None = None
+    post_family: str | None = None
+    grade: Grade | None = None
+    min_score: float | None = None
+    max_score: float | None = None
 
 
 _NO_ROW = -1  # an id no row has: a filter on an id that cannot exist matches nothing
@@ -66,7 +54,7 @@ def _id_or_nothing(value: str) -> int:
     return parsed if parsed is not None else _NO_ROW
 
 
-def employee_conditions(filter_: EmployeeFilterInput | None) -> list[ColumnElement[bool]]:
+def employee_conditions(filter_: EmployeeFilter | None) -> list[ColumnElement[bool]]:
     if filter_ is None:
         return []
     conditions: list[ColumnElement[bool]] = []
@@ -81,7 +69,7 @@ def employee_conditions(filter_: EmployeeFilterInput | None) -> list[ColumnEleme
     return conditions
 
 
-def result_conditions(filter_: ResultFilterInput | None) -> list[ColumnElement[bool]]:
+def result_conditions(filter_: ResultFilter | None) -> list[ColumnElement[bool]]:
     if filter_ is None:
         return []
     conditions: list[ColumnElement[bool]] = []
