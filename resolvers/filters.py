@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 
@@ -40,7 +39,7 @@ class ResultFilter:
 _NO_ROW = -1  # an id no row has: a filter on an id that cannot exist matches nothing
 
 
-def department_subtree(department_id: str) -> Select[Any]:
+def department_subtree(department_id: str) -> Select[tuple[int]]:
     """The ids of a department and every department below it (a recursive CTE, one statement)."""
     root = parse_id(department_id)
     tree = select(Department.id).where(Department.id == (root if root is not None else _NO_ROW))
