@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.db.models import AppraisalResult, Department, Employee, Post
 from hub.domain import Grade
@@ -53,16 +54,24 @@ def _id_or_nothing(value: str) -> int:
     return parsed if parsed is not None else _NO_ROW
 
 
+def _placement(
+    filter_: EmployeeFilter | ResultFilter, department: InstrumentedAttribute[int], post: InstrumentedAttribute[int]
+) -> list[ColumnElement[bool]]:
+    """Department (or any below it), post and post family: what both filters select people by."""
+    conditions: list[ColumnElement[bool]] = []
+    if filter_.department_id is not None:
+        conditions.append(department.in_(department_subtree(filter_.department_id)))
+    if filter_.post_id is not None:
+        conditions.append(post == _id_or_nothing(filter_.post_id))
+    if filter_.post_family is not None:
+        conditions.append(post.in_(select(Post.id).where(Post.family == filter_.post_family)))
+    return conditions
+
+
 def employee_conditions(filter_: EmployeeFilter | None) -> list[ColumnElement[bool]]:
     if filter_ is None:
         return []
-    conditions: list[ColumnElement[bool]] = []
-    if filter_.department_id is not None:
-        conditions.append(Employee.department_id.in_(department_subtree(filter_.department_id)))
-    if filter_.post_id is not None:
-        conditions.append(Employee.post_id == _id_or_nothing(filter_.post_id))
-    if filter_.post_family is not None:
-        conditions.append(Employee.post_id.in_(select(Post.id).where(Post.family == filter_.post_family)))
+    conditions = _placement(filter_, Employee.department_id, Employee.post_id)
     if filter_.name_contains:
         conditions.append(Employee.name.icontains(filter_.name_contains, autoescape=True))
     return conditions
@@ -71,13 +80,7 @@ def employee_conditions(filter_: EmployeeFilter | None) -> list[ColumnElement[bo
 def result_conditions(filter_: ResultFilter | None) -> list[ColumnElement[bool]]:
     if filter_ is None:
         return []
-    conditions: list[ColumnElement[bool]] = []
-    if filter_.department_id is not None:
-        conditions.append(AppraisalResult.department_id.in_(department_subtree(filter_.department_id)))
-    if filter_.post_id is not None:
-        conditions.append(AppraisalResult.post_id == _id_or_nothing(filter_.post_id))
-    if filter_.post_family is not None:
-        conditions.append(AppraisalResult.post_id.in_(select(Post.id).where(Post.family == filter_.post_family)))
+    conditions = _placement(filter_, AppraisalResult.department_id, AppraisalResult.post_id)
     if filter_.grade is not None:
         conditions.append(AppraisalResult.grade == filter_.grade)
     if filter_.min_score is not None:

@@ -18,19 +18,11 @@ object_type(
         "retried": "True when the answer needed more than one attempt.",
     },
 )
-object_type(
-    TrainingRecord,
-    name="TrainingRecord",
-    description="A completed course, from the training system's learning record store.",
-    ids={"id"},
-    hidden={"employee_number"},
-)
-object_type(
-    CompensationRecord,
-    name="CompensationRecord",
-    description="A compensation change, from the payroll system.",
-    ids={"id"},
-    hidden={"employee_number"},
-)
+# A linked record is shown without the employee number the connector groups it by: it hangs off its employee.
+for record, description in (
+    (TrainingRecord, "A completed course, from the training system's learning record store."),
+    (CompensationRecord, "A compensation change, from the payroll system."),
+):
+    object_type(record, name=record.__name__, description=description, ids={"id"}, hidden={"employee_number"})
 
 __all__ = ["CompensationRecord", "TrainingRecord"]
