@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import httpx
@@ -43,12 +43,18 @@ class MetricBatch:
     values: Mapping[str, float]
     provenance: Provenance
 
+    def with_provenance(self, provenance: Provenance) -> MetricBatch:
+        return replace(self, provenance=provenance)
 
-R = TypeVar("R")
+
+# A linked record carries the provenance of the answer it came in, as the API shows it on every record; it
+# is left out of equality: the same course completion read twice, or served stale, is the same record.
 
 
 @dataclass(frozen=True, slots=True)
 class TrainingRecord:
+    """A completed course, from the training system's learning record store."""
+
     id: str
     employee_number: str
     course: str
@@ -56,10 +62,13 @@ class TrainingRecord:
     hours: float | None
     score: float | None
     source: str
+    provenance: Provenance = field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class CompensationRecord:
+    """A compensation change, from the payroll system."""
+
     id: str
     employee_number: str
     effective_date: dt.date
@@ -67,14 +76,28 @@ class CompensationRecord:
     bonus: float | None
     currency: str
     reason: str | None
+    provenance: Provenance = field(compare=False)
+
+
+R = TypeVar("R", TrainingRecord, CompensationRecord)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordBatch(Generic[R]):
-    """Linked records grouped by employee number; every employee asked about has an entry (maybe empty)."""
+    """Linked records grouped by employee number; every employee asked about has an entry (maybe empty).
+
+    Each record carries the batch's provenance; ``with_provenance`` changes both together.
+    """
 
     records: Mapping[str, Sequence[R]]
     provenance: Provenance
+
+    def with_provenance(self, provenance: Provenance) -> RecordBatch[R]:
+        records = {
+            employee: [replace(record, provenance=provenance) for record in items]
+            for employee, items in self.records.items()
+        }
+        return RecordBatch(records=records, provenance=provenance)
 
 
 class HttpPort(Protocol):

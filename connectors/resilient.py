@@ -38,7 +38,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", MetricBatch, RecordBatch[TrainingRecord], RecordBatch[CompensationRecord])
 Rec = TypeVar("Rec", TrainingRecord, CompensationRecord)
 
-_DATE_FIELDS: dict[type[Any], frozenset[str]] = {
+Cached = Any
+"""A value read back from the cache: JSON in the shape this module stores, unless the entry is corrupt or
+from an older format. Decoding uses it as that shape, and ``_decode`` takes any error it raises for a
+miss, so the shape is checked once, by use, instead of field by field."""
+
+EncodedRecord = dict[str, str | float | None]
+"""A linked record as the cache stores it: its own fields, dates as ISO strings."""
+
+_DATE_FIELDS: dict[type[TrainingRecord | CompensationRecord], frozenset[str]] = {
     TrainingRecord: frozenset({"completed_on"}),
     CompensationRecord: frozenset({"effective_date"}),
 }
@@ -51,20 +59,22 @@ def cache_key(system: str, call: str, employee_numbers: Sequence[str], period: P
     return f"{system}:{call}:{span}:{employees}"
 
 
-def encode_record(record: TrainingRecord | CompensationRecord) -> dict[str, Any]:
+def encode_record(record: TrainingRecord | CompensationRecord) -> EncodedRecord:
+    """The record's own fields; its provenance is the cache entry's."""
     return {
         field.name: value.isoformat() if isinstance(value := getattr(record, field.name), dt.date) else value
         for field in dataclasses.fields(record)
+        if field.name != "provenance"
     }
 
 
-def decode_record(cls: type[Rec], data: dict[str, Any]) -> Rec:
+def decode_record(cls: type[Rec], data: Cached, provenance: Provenance) -> Rec:
     dates = _DATE_FIELDS[cls]
-    fields: dict[str, Any] = {
+    fields: dict[str, Cached] = {
         name: dt.date.fromisoformat(value) if name in dates and value is not None else value
         for name, value in data.items()
     }
-    return cls(**fields)
+    return cls(**fields, provenance=provenance)
 
 
 async def _as_connector_errors(system: str, fetch: Callable[[], Awaitable[T]]) -> T:
@@ -91,8 +101,8 @@ class _CachedCalls:
         self,
         key: str,
         fetch: Callable[[], Awaitable[T]],
-        encode: Callable[[T], Any],
-        decode: Callable[[Any, Provenance], T],
+        encode: Callable[[T], object],
+        decode: Callable[[Cached, Provenance], T],
     ) -> T:
         entry = await self._cache.get(key)
         cached = self._decode(entry.value, decode, entry.fetched_at) if entry is not None else None
@@ -107,7 +117,7 @@ class _CachedCalls:
             log.warning("%s failed (%s); serving the answer fetched at %s", self.system, error.code, entry.fetched_at)
             # retried: this call's attempts, which is what the failure (and the fallback) cost.
             stale = Provenance(self.system, entry.fetched_at, stale=True, retried=error.retried)
-            return dataclasses.replace(cached, provenance=stale)
+            return cached.with_provenance(stale)
         # Sources written against HttpPort may not track retries themselves; the tracker saw them anyway.
         provenance = dataclasses.replace(result.provenance, retried=result.provenance.retried or tracker.retried)
         await self._cache.put(
@@ -117,9 +127,9 @@ class _CachedCalls:
             fresh_for=self._policy.cache_ttl,
             stale_for=self._policy.stale_ttl,
         )
-        return dataclasses.replace(result, provenance=provenance)
+        return result.with_provenance(provenance)
 
-    def _decode(self, value: Any, decode: Callable[[Any, Provenance], T], fetched_at: dt.datetime) -> T | None:
+    def _decode(self, value: Cached, decode: Callable[[Cached, Provenance], T], fetched_at: dt.datetime) -> T | None:
         """A cached answer, or ``None`` when the entry is corrupt or from an older format (a miss, then)."""
         try:
             provenance = Provenance(self.system, fetched_at, retried=bool(value["retried"]))
@@ -140,7 +150,7 @@ class CachedMetricSource(_CachedCalls):
         return self.source.metrics()
 
     async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
-        def decode(data: Any, provenance: Provenance) -> MetricBatch:
+        def decode(data: Cached, provenance: Provenance) -> MetricBatch:
             values = {str(employee): float(value) for employee, value in data["values"].items()}
             return MetricBatch(metric=metric, values=values, provenance=provenance)
 
@@ -154,12 +164,14 @@ class CachedMetricSource(_CachedCalls):
 
 def _record_batch_codec(
     cls: type[Rec], employee_numbers: Sequence[str]
-) -> tuple[Callable[[RecordBatch[Rec]], Any], Callable[[Any, Provenance], RecordBatch[Rec]]]:
-    def encode(batch: RecordBatch[Rec]) -> Any:
+) -> tuple[Callable[[RecordBatch[Rec]], object], Callable[[Cached, Provenance], RecordBatch[Rec]]]:
+    def encode(batch: RecordBatch[Rec]) -> dict[str, list[EncodedRecord]]:
         return {employee: [encode_record(record) for record in records] for employee, records in batch.records.items()}
 
-    def decode(data: Any, provenance: Provenance) -> RecordBatch[Rec]:
-        records = {employee: [decode_record(cls, record) for record in items] for employee, items in data.items()}
+    def decode(data: Cached, provenance: Provenance) -> RecordBatch[Rec]:
+        records = {
+            employee: [decode_record(cls, record, provenance) for record in items] for employee, items in data.items()
+        }
         return RecordBatch(records=_complete(records, employee_numbers), provenance=provenance)
 
     return encode, decode

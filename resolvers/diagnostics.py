@@ -8,14 +8,14 @@ from sqlalchemy import and_, case, func, select
 
 from hub import policy
 from hub.db.models import AppraisalResult
-from hub.operations.diagnostics import IndicatorDiagnosticsRecord, scheme_diagnostics
+from hub.operations.diagnostics import IndicatorDiagnostics, scheme_diagnostics
 from hub.operations.errors import NotFound
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.small_groups import in_large_result_cell
 
 
-async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[IndicatorDiagnosticsRecord]:
+async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[IndicatorDiagnostics]:
     """Per indicator of the scheme pinned for the post in the cycle; empty for unknown ids."""
     cycle_key, post_key = parse_id(cycle_id), parse_id(post_id)
     if cycle_key is None or post_key is None:
@@ -42,7 +42,7 @@ async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[Ind
     return [record if record.count >= minimum else _withheld(record) for record in records]
 
 
-def _withheld(record: IndicatorDiagnosticsRecord) -> IndicatorDiagnosticsRecord:
+def _withheld(record: IndicatorDiagnostics) -> IndicatorDiagnostics:
     return dataclasses.replace(
         record, mean=None, stddev=None, ceiling_share=None, floor_share=None, correlation=None, flags=[]
     )

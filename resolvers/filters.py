@@ -2,57 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.db.models import AppraisalResult, Department, Employee, Post
 from hub.domain import Grade
 from resolvers.errors import parse_id
 
-
-class EmployeeFilterInput(Protocol):
-    """What an employee list can be filtered by (read-only, so any input type fits)."""
-
-    @property
-    def department_id(self) -> str | None: ...
-
-    @property
-    def post_id(self) -> str | None: ...
-
-    @property
-    def post_family(self) -> str | None: ...
-
-    @property
-    def name_contains(self) -> str | None: ...
+# The filters are the GraphQL input types themselves (schema/inputs.py registers them): strawberry builds
+# them from the request, and the resolvers read them here.
 
 
-class ResultFilterInput(Protocol):
+@dataclass(frozen=True, slots=True)
+class EmployeeFilter:
+    """What an employee list can be filtered by; ids are as the API gives them (parsed here)."""
+
+    department_id: str | None = None
+    post_id: str | None = None
+    post_family: str | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFilter:
     """What a result list or statistic can be filtered by."""
 
-    @property
-    def department_id(self) -> str | None: ...
-
-    @property
-    def post_id(self) -> str | None: ...
-
-    @property
-    def post_family(self) -> str | None: ...
-
-    @property
-    def grade(self) -> Grade | None: ...
-
-    @property
-    def min_score(self) -> float | None: ...
-
-    @property
-    def max_score(self) -> float | None: ...
+    department_id: str | None = None
+    post_id: str | None = None
+    post_family: str | None = None
+    grade: Grade | None = None
+    min_score: float | None = None
+    max_score: float | None = None
 
 
 _NO_ROW = -1  # an id no row has: a filter on an id that cannot exist matches nothing
 
 
-def department_subtree(department_id: str) -> Select[Any]:
+def department_subtree(department_id: str) -> Select[tuple[int]]:
     """The ids of a department and every department below it (a recursive CTE, one statement)."""
     root = parse_id(department_id)
     tree = select(Department.id).where(Department.id == (root if root is not None else _NO_ROW))
@@ -66,31 +54,33 @@ def _id_or_nothing(value: str) -> int:
     return parsed if parsed is not None else _NO_ROW
 
 
-def employee_conditions(filter_: EmployeeFilterInput | None) -> list[ColumnElement[bool]]:
-    if filter_ is None:
-        return []
+def _placement(
+    filter_: EmployeeFilter | ResultFilter, department: InstrumentedAttribute[int], post: InstrumentedAttribute[int]
+) -> list[ColumnElement[bool]]:
+    """Department (or any below it), post and post family: what both filters select people by."""
     conditions: list[ColumnElement[bool]] = []
     if filter_.department_id is not None:
-        conditions.append(Employee.department_id.in_(department_subtree(filter_.department_id)))
+        conditions.append(department.in_(department_subtree(filter_.department_id)))
     if filter_.post_id is not None:
-        conditions.append(Employee.post_id == _id_or_nothing(filter_.post_id))
+        conditions.append(post == _id_or_nothing(filter_.post_id))
     if filter_.post_family is not None:
-        conditions.append(Employee.post_id.in_(select(Post.id).where(Post.family == filter_.post_family)))
+        conditions.append(post.in_(select(Post.id).where(Post.family == filter_.post_family)))
+    return conditions
+
+
+def employee_conditions(filter_: EmployeeFilter | None) -> list[ColumnElement[bool]]:
+    if filter_ is None:
+        return []
+    conditions = _placement(filter_, Employee.department_id, Employee.post_id)
     if filter_.name_contains:
         conditions.append(Employee.name.icontains(filter_.name_contains, autoescape=True))
     return conditions
 
 
-def result_conditions(filter_: ResultFilterInput | None) -> list[ColumnElement[bool]]:
+def result_conditions(filter_: ResultFilter | None) -> list[ColumnElement[bool]]:
     if filter_ is None:
         return []
-    conditions: list[ColumnElement[bool]] = []
-    if filter_.department_id is not None:
-        conditions.append(AppraisalResult.department_id.in_(department_subtree(filter_.department_id)))
-    if filter_.post_id is not None:
-        conditions.append(AppraisalResult.post_id == _id_or_nothing(filter_.post_id))
-    if filter_.post_family is not None:
-        conditions.append(AppraisalResult.post_id.in_(select(Post.id).where(Post.family == filter_.post_family)))
+    conditions = _placement(filter_, AppraisalResult.department_id, AppraisalResult.post_id)
     if filter_.grade is not None:
         conditions.append(AppraisalResult.grade == filter_.grade)
     if filter_.min_score is not None:

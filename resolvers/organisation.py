@@ -12,7 +12,7 @@ from hub.domain import CycleState
 from resolvers.anonymity import WithheldRole, withheld_roles, without_withheld
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
-from resolvers.filters import EmployeeFilterInput, employee_conditions
+from resolvers.filters import EmployeeFilter, employee_conditions
 from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
@@ -27,7 +27,7 @@ async def employee(context: Context, id_: str) -> EmployeeRow | None:
 
 
 async def employees(
-    context: Context, first: int | None, after: str | None, filter_: EmployeeFilterInput | None
+    context: Context, first: int | None, after: str | None, filter_: EmployeeFilter | None
 ) -> Connection:
     """A page of employees in id order, with the total matching the filter."""
     first = check_page_size(first, context.settings.max_page_size)

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from resolvers.errors import MAX_KEY, BadUserInput
 
@@ -17,10 +17,18 @@ class PageInfo:
     end_cursor: str | None
 
 
+class Keyed(Protocol):
+    """A row pages are cut from: keyset pagination reads its integer primary key."""
+
+    @property
+    def id(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Edge:
     cursor: str
-    node: Any
+    node: object
+    """The row; the schema's edge type says what it is (``EmployeeEdge.node: Employee``) and reads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +67,7 @@ def check_page_size(first: int | None, maximum: int, default: int = 50) -> int:
     return first
 
 
-def make_connection(kind: str, rows: Sequence[Any], first: int, total_count: int) -> Connection:
+def make_connection(kind: str, rows: Sequence[Keyed], first: int, total_count: int) -> Connection:
     """Builds a page from ``first + 1`` fetched rows: the extra row only tells that there is a next page."""
     page = rows[:first]
     edges = [Edge(cursor=encode_cursor(kind, row.id), node=row) for row in page]

@@ -23,7 +23,7 @@ from hub.domain import CycleState, Direction, Grade, IndicatorCategory, MissingP
 
 # Records of the hub's own, handed on as they are: named here so that the schema finds every record kind in
 # one place and imports nothing of the operations.
-from hub.operations.diagnostics import IndicatorDiagnosticsRecord as IndicatorDiagnosticsRecord
+from hub.operations.diagnostics import IndicatorDiagnostics as IndicatorDiagnostics
 
 
 class DepartmentRow(Protocol):

@@ -19,7 +19,7 @@ from hub.domain import GroupDimension
 from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
-from resolvers.filters import ResultFilterInput, result_conditions
+from resolvers.filters import ResultFilter, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
@@ -27,7 +27,7 @@ from resolvers.small_groups import in_large_result_cell
 
 
 async def results(
-    context: Context, cycle_id: str, first: int | None, after: str | None, filter_: ResultFilterInput | None
+    context: Context, cycle_id: str, first: int | None, after: str | None, filter_: ResultFilter | None
 ) -> Connection:
     """A page of a cycle's results in id order, with the total matching the filter."""
     first = check_page_size(first, context.settings.max_page_size)
@@ -62,19 +62,7 @@ async def results(
     return make_connection("result", rows, first, total)
 
 
-@dataclass(frozen=True, slots=True)
-class _Grouping:
-    """The part of a result filter that selects by group (department, post, post family)."""
-
-    department_id: str | None
-    post_id: str | None
-    post_family: str | None
-    grade: None = None
-    min_score: None = None
-    max_score: None = None
-
-
-def refuse_score_thresholds(filter_: ResultFilterInput | None) -> None:
+def refuse_score_thresholds(filter_: ResultFilter | None) -> None:
     """A pseudonymous principal may not narrow by score: two thresholds a point apart differ by one person,
     whose score is then the difference of two sums (or whose row is the leftover of two lists)."""
     if filter_ is None:
@@ -88,10 +76,11 @@ def refuse_score_thresholds(filter_: ResultFilterInput | None) -> None:
             )
 
 
-def _grouping_only(filter_: ResultFilterInput | None) -> _Grouping | None:
+def _grouping_only(filter_: ResultFilter | None) -> ResultFilter | None:
+    """The part of a result filter that selects by group (department, post, post family)."""
     if filter_ is None:
         return None
-    return _Grouping(filter_.department_id, filter_.post_id, filter_.post_family)
+    return ResultFilter(department_id=filter_.department_id, post_id=filter_.post_id, post_family=filter_.post_family)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +131,7 @@ def summarise(key: list[str], values: list[float]) -> ScoreGroup:
 
 
 async def score_statistics(
-    context: Context, cycle_id: str, group_by: Sequence[GroupDimension], filter_: ResultFilterInput | None
+    context: Context, cycle_id: str, group_by: Sequence[GroupDimension], filter_: ResultFilter | None
 ) -> list[ScoreGroup]:
     """Count, mean, spread and percentiles of total scores per group, groups in key order."""
     if len(set(group_by)) != len(group_by):
@@ -177,7 +166,7 @@ def _statistics_rows(context: Context, cycle_key: int, columns: Sequence[Column]
 
 
 async def _protected_statistics(
-    context: Context, cycle_key: int, group_by: Sequence[GroupDimension], filter_: ResultFilterInput | None
+    context: Context, cycle_key: int, group_by: Sequence[GroupDimension], filter_: ResultFilter | None
 ) -> list[ScoreGroup]:
     """Statistics that no combination of answers narrows below the minimum group size.
 

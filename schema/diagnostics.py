@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.records import IndicatorDiagnosticsRecord, IndicatorVersionRow
+from resolvers import records
+from resolvers.records import IndicatorVersionRow
 from schema import fields
 from schema.indicators import IndicatorVersion
 from schema.info import Info
@@ -23,6 +24,6 @@ class IndicatorDiagnostics:
 
     @fields.field(graphql_type=IndicatorVersion)
     async def indicator_version(
-        self, root: strawberry.Parent[IndicatorDiagnosticsRecord], info: Info
+        self, root: strawberry.Parent[records.IndicatorDiagnostics], info: Info
     ) -> IndicatorVersionRow | None:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)

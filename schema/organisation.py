@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import ids, linked, small_groups
+from resolvers import ids, small_groups
 from resolvers.anonymity import WithheldRole
 from resolvers.errors import Forbidden, parse_id
 from resolvers.organisation import ratings_received, ratings_withheld
@@ -172,7 +172,7 @@ class Employee:
     async def training_records(
         self, root: strawberry.Parent[EmployeeRow], info: Info, since: dt.date | None = None
     ) -> list[TrainingRecord] | None:
-        return await linked.training_records(info.context, root, since)
+        return await info.context.loaders.training_records_by_employee.load((root.employee_no, since))
 
     @guarded(
         COMPENSATION,
@@ -182,4 +182,4 @@ class Employee:
     async def compensation_records(
         self, root: strawberry.Parent[EmployeeRow], info: Info
     ) -> list[CompensationRecord] | None:
-        return await linked.compensation_records(info.context, root)
+        return await info.context.loaders.compensation_records_by_employee.load(root.employee_no)

@@ -1,17 +1,20 @@
-"""Relay connections for the paginated lists."""
+"""Relay connections for the paginated lists.
+
+``PageInfo`` is the resolvers' own record, registered as is. A connection and its edges are typed per
+node in GraphQL, so each list has its pair of types here; all of them read the resolvers' one
+``Connection`` and ``Edge`` (``resolvers/pagination.py``).
+"""
 
 from __future__ import annotations
 
 import strawberry
 
+from resolvers.pagination import PageInfo as PageInfo  # registered below; schema modules import it from here
 from schema.organisation import Employee
 from schema.results import AppraisalResult
+from schema.values import object_type
 
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+object_type(PageInfo, name="PageInfo")
 
 
 @strawberry.type

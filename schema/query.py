@@ -12,13 +12,13 @@ from resolvers import diagnostics as diagnostic_queries
 from resolvers import events as event_queries
 from resolvers import indicators as indicator_queries
 from resolvers import organisation as organisation_queries
+from resolvers import records
 from resolvers import results as result_queries
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
     DepartmentRow,
     EmployeeRow,
-    IndicatorDiagnosticsRecord,
     IndicatorRow,
     PostRow,
     ResultEventRow,
@@ -136,7 +136,7 @@ class Query:
     )
     async def scheme_diagnostics(
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID
-    ) -> list[IndicatorDiagnosticsRecord]:
+    ) -> list[records.IndicatorDiagnostics]:
         return await diagnostic_queries.diagnostics(info.context, cycle_id, post_id)
 
     @guarded(

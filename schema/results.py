@@ -19,9 +19,11 @@ from resolvers.records import (
     ResultRow,
     SchemeVersionRow,
 )
+from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
 from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
+from schema.values import object_type
 
 if TYPE_CHECKING:
     from schema.indicators import IndicatorVersion, SchemeVersion
@@ -166,17 +168,12 @@ class AppraisalResult:
         return await info.context.loaders.indicator_scores_by_result.load(root.id)
 
 
-@strawberry.type
-class ScoreGroup:
-    key: list[str] = strawberry.field(description="One value per groupBy dimension, in the same order.")
-    count: int
-    mean: float | None
-    stddev: float | None
-    min: float | None = strawberry.field(
-        description="Null for an analyst without the names grant: a group's minimum is one person's exact score."
-    )
-    max: float | None = strawberry.field(
-        description="Null for an analyst without the names grant: a group's maximum is one person's exact score."
-    )
-    p50: float | None
-    p90: float | None
+object_type(
+    ScoreGroup,
+    name="ScoreGroup",
+    fields={
+        "key": "One value per groupBy dimension, in the same order.",
+        "min": "Null for an analyst without the names grant: a group's minimum is one person's exact score.",
+        "max": "Null for an analyst without the names grant: a group's maximum is one person's exact score.",
+    },
+)

@@ -128,16 +128,17 @@ class ODataCompensationSource:
         size = self._config.ids_per_request
         chunks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
         pages = await _gather([self._entities(chunk, period or ALL_TIME) for chunk in chunks])
+        provenance = Provenance(system=self.system, fetched_at=self._clock())
         found: dict[str, dict[str, CompensationRecord]] = {number: {} for number in wanted}
         for entities in pages:
             for entity in entities:
-                record = self._record(entity)
+                record = self._record(entity, provenance)
                 if record.employee_number in found:  # the service may answer more than we asked for
                     found[record.employee_number].setdefault(record.id, record)
         records = {
             number: sorted(by_id.values(), key=lambda r: (r.effective_date, r.id)) for number, by_id in found.items()
         }
-        return RecordBatch(records=records, provenance=Provenance(system=self.system, fetched_at=self._clock()))
+        return RecordBatch(records=records, provenance=provenance)
 
     async def _entities(self, chunk: Sequence[str], period: Period) -> list[object]:
         """Every entity for one chunk of ids, following ``__next``."""
@@ -180,7 +181,7 @@ class ODataCompensationSource:
             raise BadResponse(self.system, f"{self._config.entity_set}: d.__next is not a string")
         return results, next_link
 
-    def _record(self, entity: object) -> CompensationRecord:
+    def _record(self, entity: object, provenance: Provenance) -> CompensationRecord:
         if not isinstance(entity, dict):
             raise BadResponse(self.system, f"{self._config.entity_set}: an entity is not an object")
         user = entity.get("userId")
@@ -204,6 +205,7 @@ class ODataCompensationSource:
             bonus=None if bonus is None else _per(bonus, 1),
             currency=currency[2] if currency is not None else NO_CURRENCY,
             reason=reason if isinstance(reason, str) and reason else None,
+            provenance=provenance,
         )
 
     def _components(self, navigation: object) -> dict[str, tuple[Decimal, str | None, str]]:

@@ -117,14 +117,14 @@ class XapiTrainingSource:
     ) -> RecordBatch[TrainingRecord]:
         wanted = list(dict.fromkeys(employee_numbers))
         found: dict[str, list[TrainingRecord]] = {number: [] for number in wanted}
-        if wanted:
-            statements = await self._read(wanted, period)
-            learners = {identity: number for number in wanted for identity in self._identities(number)}
-            for record in self._records(statements, learners, period):
-                found[record.employee_number].append(record)
+        statements = await self._read(wanted, period) if wanted else []
+        provenance = Provenance(system=self.system, fetched_at=self._clock())
+        learners = {identity: number for number in wanted for identity in self._identities(number)}
+        for record in self._records(statements, learners, period, provenance):
+            found[record.employee_number].append(record)
         for records in found.values():
             records.sort(key=lambda r: (r.completed_on or dt.date.min, r.id))
-        return RecordBatch(records=found, provenance=Provenance(system=self.system, fetched_at=self._clock()))
+        return RecordBatch(records=found, provenance=provenance)
 
     async def _read(self, wanted: Sequence[str], period: Period | None) -> list[object]:
         if len(wanted) > 1:
@@ -195,7 +195,7 @@ class XapiTrainingSource:
         return statements, more
 
     def _records(
-        self, statements: list[object], learners: Mapping[Identity, str], period: Period | None
+        self, statements: list[object], learners: Mapping[Identity, str], period: Period | None, provenance: Provenance
     ) -> list[TrainingRecord]:
         records: dict[str, TrainingRecord] = {}
         voided: set[str] = set()
@@ -221,7 +221,7 @@ class XapiTrainingSource:
             number = self._employee(statement, learners)
             if number is None:
                 continue  # a learner we were not asked about, or one we cannot name: not an error
-            record = self._record(statement, number)
+            record = self._record(statement, number, provenance)
             day = record.completed_on
             if period is not None and day is not None and not period.start <= day <= period.end:
                 continue
@@ -235,7 +235,7 @@ class XapiTrainingSource:
                 return number
         return None
 
-    def _record(self, statement: Mapping[str, object], number: str) -> TrainingRecord:
+    def _record(self, statement: Mapping[str, object], number: str, provenance: Provenance) -> TrainingRecord:
         statement_id = statement.get("id")
         if not isinstance(statement_id, str) or not statement_id:
             raise BadResponse(self.system, "statements: a statement has no id")
@@ -253,6 +253,7 @@ class XapiTrainingSource:
             hours=self._hours(_get(result, "duration"), statement_id),
             score=self._score(_get(result, "score"), statement_id),
             source=self.system,
+            provenance=provenance,
         )
 
     def _course(self, target: Mapping[str, object], statement_id: str) -> str:

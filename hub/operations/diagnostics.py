@@ -17,29 +17,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal import diagnose_scheme
+from hub import appraisal
 from hub.db.models import AppraisalResult, Cycle, CycleScheme, IndicatorScore, Post, SchemeItem
 from hub.operations.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True)
-class IndicatorDiagnosticsRecord:
-    """How one indicator version of a post's pinned scheme behaved in a cycle.
+class IndicatorDiagnostics(appraisal.IndicatorDiagnostics):
+    """How one indicator version of a post's pinned scheme behaved in a cycle: the engine's figures for it
+    (``hub.appraisal.IndicatorDiagnostics``), and which indicator version they are for. The API's type of
+    the same name adds the indicator version itself (``schema/diagnostics.py``)."""
 
-    Shares and rates are fractions (0.4 is 40%); ``stddev`` is in points on the 0-100 scale;
-    ``correlation`` is Pearson's with the computed total, None when undefined; ``flags`` are
-    warnings for people.
-    """
-
-    indicator_version_id: int
-    count: int
-    mean: float | None
-    stddev: float | None
-    ceiling_share: float | None
-    floor_share: float | None
-    correlation: float | None
-    missing_rate: float
-    flags: list[str] = field(default_factory=list)
+    indicator_version_id: int = field(kw_only=True)
 
 
 async def scheme_diagnostics(
@@ -48,7 +37,7 @@ async def scheme_diagnostics(
     cycle_id: int,
     post_id: int,
     only: Sequence[ColumnElement[bool]] = (),
-) -> list[IndicatorDiagnosticsRecord]:
+) -> list[IndicatorDiagnostics]:
     """One record per item of the scheme pinned for ``post_id`` in ``cycle_id``, in the scheme's order.
 
     Empty when the post is not pinned in the cycle or has no results in it. ``only``: conditions on the
@@ -108,21 +97,19 @@ async def scheme_diagnostics(
 
     result_ids = list(totals)  # ordered by result id
     columns = {item_id: [scores.get(result_id, {}).get(item_id) for result_id in result_ids] for item_id in item_ids}
-    diagnostics = diagnose_scheme(columns, [totals[result_id] for result_id in result_ids])
-    records = []
-    for item_id in item_ids:
-        d = diagnostics[item_id]
-        records.append(
-            IndicatorDiagnosticsRecord(
-                indicator_version_id=item_id,
-                count=d.count,
-                mean=d.mean,
-                stddev=d.stddev,
-                ceiling_share=d.ceiling_share,
-                floor_share=d.floor_share,
-                correlation=d.correlation,
-                missing_rate=d.missing_rate,
-                flags=list(d.flags),
-            )
-        )
-    return records
+    diagnostics = appraisal.diagnose_scheme(columns, [totals[result_id] for result_id in result_ids])
+    return [_for_version(item_id, diagnostics[item_id]) for item_id in item_ids]
+
+
+def _for_version(indicator_version_id: int, d: appraisal.IndicatorDiagnostics) -> IndicatorDiagnostics:
+    return IndicatorDiagnostics(
+        d.count,
+        d.mean,
+        d.stddev,
+        d.ceiling_share,
+        d.floor_share,
+        d.correlation,
+        d.missing_rate,
+        list(d.flags),
+        indicator_version_id=indicator_version_id,
+    )

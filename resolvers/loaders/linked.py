@@ -1,8 +1,10 @@
 """Loaders for records the hub does not own: training and compensation, fetched from business systems.
 
 One batch of employees is one call (or one paginated sequence) per system, never one per employee.
-A failing system fails every key of the batch with the same ``ConnectorError``; the field resolver
-turns it into a typed GraphQL error and the rest of the response stays intact.
+The records go to the schema as the connector made them (``schema/linked.py`` registers the classes
+of ``connectors/base.py``). A failing system fails every key of the batch with the same
+``SystemFailure``, which names the system and its error code: the field is null with that error and the
+rest of the response stays intact.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from connectors.base import (
     CompensationRecord,
@@ -21,10 +22,10 @@ from connectors.base import (
     ConnectorError,
     MetricSource,
     Period,
-    Provenance,
     TrainingRecord,
     TrainingSource,
 )
+from resolvers.errors import SystemFailure
 from resolvers.loaders.base import SharedLoader
 
 MAX_EMPLOYEES_PER_CALL = 500
@@ -48,61 +49,29 @@ OnRead = Callable[[list[str]], Awaitable[None]]
 """Called once per batch with the employee numbers read (the audit of sensitive reads)."""
 
 
-@dataclass(frozen=True, slots=True)
-class LinkedTraining:
-    id: str
-    course: str
-    completed_on: dt.date | None
-    hours: float | None
-    score: float | None
-    source: str
-    provenance: Provenance
-
-
-@dataclass(frozen=True, slots=True)
-class LinkedCompensation:
-    id: str
-    effective_date: dt.date
-    base_salary: float | None
-    bonus: float | None
-    currency: str
-    reason: str | None
-    provenance: Provenance
-
-
 class NotConfigured(ConnectorError):
     """No business system of this kind is configured for the hub."""
 
     code = "SYSTEM_NOT_CONFIGURED"
 
 
-def _as_connector_error(system: str, error: Exception) -> ConnectorError:
-    """Whatever went wrong reaching a system reaches the caller as that system's typed error."""
-    if isinstance(error, ConnectorError):
-        return error
-    log.error("%s: unexpected failure", system, exc_info=error)
-    return ConnectorError(system, "unexpected failure (logged)")
+def _failure(system: str, error: Exception) -> SystemFailure:
+    """Whatever went wrong reaching a system reaches the field as that system's typed error."""
+    if not isinstance(error, ConnectorError):
+        log.error("%s: unexpected failure", system, exc_info=error)
+        error = ConnectorError(system, "unexpected failure (logged)")
+    return SystemFailure(error)
 
 
-def _training(record: TrainingRecord, provenance: Provenance) -> LinkedTraining:
-    return LinkedTraining(
-        record.id, record.course, record.completed_on, record.hours, record.score, record.source, provenance
-    )
+TrainingKey = tuple[str, dt.date | None]
+"""(employee number, since)."""
+
+# A batch function may give a key an Exception instead of its value: aiodataloader fails that key's load
+# with it (its documented protocol), which its annotation of ``batch_load_fn`` leaves out; hence the two
+# ``type: ignore[override]`` below.
 
 
-def _compensation(record: CompensationRecord, provenance: Provenance) -> LinkedCompensation:
-    return LinkedCompensation(
-        record.id,
-        record.effective_date,
-        record.base_salary,
-        record.bonus,
-        record.currency,
-        record.reason,
-        provenance,
-    )
-
-
-class TrainingRecordsByEmployeeLoader(SharedLoader[tuple[str, dt.date | None], Any]):
+class TrainingRecordsByEmployeeLoader(SharedLoader[TrainingKey, list[TrainingRecord]]):
     """Keyed by (employee number, since); one call per distinct ``since`` in a batch."""
 
     max_batch_size = MAX_EMPLOYEES_PER_CALL
@@ -112,13 +81,15 @@ class TrainingRecordsByEmployeeLoader(SharedLoader[tuple[str, dt.date | None], A
         self.source = source
         self.today = today
 
-    async def batch_load_fn(self, keys: list[tuple[str, dt.date | None]]) -> list[Any]:
+    async def batch_load_fn(  # type: ignore[override]
+        self, keys: list[TrainingKey]
+    ) -> list[list[TrainingRecord] | SystemFailure]:
         if self.source is None:
-            return [NotConfigured("training", "no training system is configured")] * len(keys)
+            return [SystemFailure(NotConfigured("training", "no training system is configured"))] * len(keys)
         by_since: defaultdict[dt.date | None, list[str]] = defaultdict(list)
         for number, since in keys:
             by_since[since].append(number)
-        found: dict[tuple[str, dt.date | None], Any] = {}
+        found: dict[TrainingKey, list[TrainingRecord] | SystemFailure] = {}
         source = self.source
 
         async def fetch(since: dt.date | None, numbers: list[str]) -> None:
@@ -126,19 +97,17 @@ class TrainingRecordsByEmployeeLoader(SharedLoader[tuple[str, dt.date | None], A
             try:
                 batch = await source.fetch_training(numbers, period)
             except Exception as error:
-                failure = _as_connector_error(source.system, error)
+                failure = _failure(source.system, error)
                 found.update({(number, since): failure for number in numbers})
                 return
-            for number in numbers:
-                records = batch.records.get(number, ())
-                found[(number, since)] = [_training(record, batch.provenance) for record in records]
+            found.update({(number, since): list(batch.records.get(number, ())) for number in numbers})
 
         # Each distinct 'since' is its own call; they go out together.
         await asyncio.gather(*(fetch(since, numbers) for since, numbers in by_since.items()))
         return [found[key] for key in keys]
 
 
-class CompensationRecordsByEmployeeLoader(SharedLoader[str, Any]):
+class CompensationRecordsByEmployeeLoader(SharedLoader[str, list[CompensationRecord]]):
     """Keyed by employee number; ``on_read`` audits each batch once."""
 
     max_batch_size = MAX_EMPLOYEES_PER_CALL
@@ -148,12 +117,12 @@ class CompensationRecordsByEmployeeLoader(SharedLoader[str, Any]):
         self.source = source
         self.on_read = on_read
 
-    async def batch_load_fn(self, keys: list[str]) -> list[Any]:
+    async def batch_load_fn(self, keys: list[str]) -> list[list[CompensationRecord] | SystemFailure]:  # type: ignore[override]
         if self.source is None:
-            return [NotConfigured("payroll", "no payroll system is configured")] * len(keys)
+            return [SystemFailure(NotConfigured("payroll", "no payroll system is configured"))] * len(keys)
         try:
             batch = await self.source.fetch_compensation(keys)
         except Exception as error:
-            return [_as_connector_error(self.source.system, error)] * len(keys)
+            return [_failure(self.source.system, error)] * len(keys)
         await self.on_read(keys)
-        return [[_compensation(record, batch.provenance) for record in batch.records.get(key, ())] for key in keys]
+        return [list(batch.records.get(key, ())) for key in keys]

@@ -34,8 +34,8 @@ from connectors.rest import RestMetricSource
 from tests.connectors.conftest import NOW, POLICY, FakeClock, FakeSleep, metric, system
 
 PERIOD = Period(dt.date(2026, 1, 1), dt.date(2026, 6, 30))
-TRAINING = TrainingRecord("t1", "E1", "Fire safety", dt.date(2026, 3, 2), 4.0, 92.5, "lrs")
-PAY = CompensationRecord("c1", "E2", dt.date(2026, 4, 1), 52000.0, None, "EUR", "MERIT")
+TRAINING = TrainingRecord("t1", "E1", "Fire safety", dt.date(2026, 3, 2), 4.0, 92.5, "lrs", Provenance("lrs", NOW))
+PAY = CompensationRecord("c1", "E2", dt.date(2026, 4, 1), 52000.0, None, "EUR", "MERIT", Provenance("payroll", NOW))
 
 
 class FakeMetrics:
@@ -105,8 +105,8 @@ def test_the_cache_key_ignores_order_and_duplicates_of_employees() -> None:
 def test_records_round_trip_through_json_with_iso_dates() -> None:
     """Dates travel as ISO strings and come back as dates."""
     assert encode_record(TRAINING)["completed_on"] == "2026-03-02"
-    assert decode_record(TrainingRecord, encode_record(TRAINING)) == TRAINING
-    assert decode_record(CompensationRecord, encode_record(PAY)) == PAY
+    assert decode_record(TrainingRecord, encode_record(TRAINING), TRAINING.provenance) == TRAINING
+    assert decode_record(CompensationRecord, encode_record(PAY), PAY.provenance) == PAY
 
 
 async def test_a_fresh_entry_answers_without_calling_the_system(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.appraisal.diagnostics import MIN_SAMPLE
 from hub.db.models import AppraisalResult, CycleScheme, IndicatorScore, Post, SchemeItem
 from hub.demo.organisation import SeedSummary
-from hub.operations.diagnostics import IndicatorDiagnosticsRecord, scheme_diagnostics
+from hub.operations.diagnostics import IndicatorDiagnostics, scheme_diagnostics
 from hub.operations.errors import NotFound
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -73,7 +73,7 @@ async def test_one_record_per_scheme_item_with_sane_statistics(sessionmaker: Ses
     assert items
     assert [r.indicator_version_id for r in records] == items
     for record in records:
-        assert isinstance(record, IndicatorDiagnosticsRecord)
+        assert isinstance(record, IndicatorDiagnostics)
         assert 0 <= record.count <= results
         assert 0.0 <= record.missing_rate <= 1.0
         assert _in_range(record.ceiling_share, 0.0, 1.0)
