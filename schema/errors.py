@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, ClassVar
 
 import strawberry
 
@@ -61,31 +61,34 @@ class MutationError:
         return ErrorCode(root.code)
 
 
-def _of_kind(kind: ErrorKind) -> Any:
-    def is_type_of(obj: object, _info: object) -> bool:
-        return isinstance(obj, Refused) and obj.kind is kind
+class _OfKind:
+    """Picks, among a payload union's members, the error type of the refusal's kind."""
 
-    return classmethod(lambda _cls, obj, info: is_type_of(obj, info))
+    kind: ClassVar[ErrorKind]
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, Refused) and obj.kind is cls.kind
 
 
 @strawberry.type(description="An id names nothing.")
-class NotFoundError(MutationError):
-    is_type_of = _of_kind(ErrorKind.NOT_FOUND)
+class NotFoundError(MutationError, _OfKind):
+    kind = ErrorKind.NOT_FOUND
 
 
 @strawberry.type(description="A value is malformed, out of range or inconsistent (weights, rules, dates, codes).")
-class InvalidInputError(MutationError):
-    is_type_of = _of_kind(ErrorKind.INVALID_INPUT)
+class InvalidInputError(MutationError, _OfKind):
+    kind = ErrorKind.INVALID_INPUT
 
 
 @strawberry.type(description="The cycle's state does not allow this step (or the step needs a reason).")
-class StateError(MutationError):
-    is_type_of = _of_kind(ErrorKind.STATE)
+class StateError(MutationError, _OfKind):
+    kind = ErrorKind.STATE
 
 
 @strawberry.type(description="The caller has no evaluation relationship that allows this.")
-class NotAllowedError(MutationError):
-    is_type_of = _of_kind(ErrorKind.NOT_ALLOWED)
+class NotAllowedError(MutationError, _OfKind):
+    kind = ErrorKind.NOT_ALLOWED
 
 
 @strawberry.type(name="RowProblem")
@@ -95,9 +98,9 @@ class RowProblem:
 
 
 @strawberry.type(description="An import had bad rows; every problem is listed and nothing was imported.")
-class ImportRejectedError(MutationError):
+class ImportRejectedError(MutationError, _OfKind):
+    kind = ErrorKind.IMPORT_REJECTED
     problems: list[RowProblemRecord] = strawberry.field(graphql_type=list[RowProblem])
-    is_type_of = _of_kind(ErrorKind.IMPORT_REJECTED)
 
 
 ERROR_TYPES: dict[ErrorKind, type] = {

@@ -13,5 +13,5 @@ from schema.mutations.declare import declared_in
 _AREAS = (versions, cycles, ratings, metrics, calibration)
 
 Mutation = strawberry.type(
-    type("Mutation", (), {declared.handler.__name__: declared.field for declared in declared_in(*_AREAS)})
+    type("Mutation", (), {declared.python_name: declared.field for declared in declared_in(*_AREAS)})
 )

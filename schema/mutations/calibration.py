@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from sqlalchemy import Row
 
 from hub.appraisal import DistributionBreach
 from hub.domain import Grade
@@ -13,6 +10,7 @@ from hub.operations import calibration
 from hub.operations.calibration import ResultCalibrateInput
 from hub.operations.commands import Caller
 from resolvers.context import Context
+from resolvers.records import ResultRow
 from schema.errors import payload
 from schema.mutations.declare import mutation
 from schema.permissions import HR_ONLY
@@ -30,8 +28,7 @@ class DistributionWarning:
 
 @strawberry.type
 class ResultCalibrated:
-    # A row of every column of appraisal_results: what AppraisalResult reads.
-    result: Row[Any] = strawberry.field(graphql_type=AppraisalResult)
+    result: ResultRow = strawberry.field(graphql_type=AppraisalResult)
     warnings: list[DistributionBreach] = strawberry.field(graphql_type=list[DistributionWarning])
 
 

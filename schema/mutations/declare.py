@@ -34,7 +34,7 @@ import types
 import typing
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
 import strawberry
 from strawberry.scalars import JSON as JsonScalar
@@ -56,22 +56,22 @@ Handler = Callable[[Context, Command, Caller], Awaitable[Success]]
 
 
 @dataclass(frozen=True, slots=True)
-class Declared(Generic[Command, Success]):
-    """A declared mutation: its GraphQL name, the strawberry field made from it, and its handler."""
+class Declared:
+    """A declared mutation: its GraphQL name, the strawberry field made from it, and its handler's name."""
 
     name: str
     field: StrawberryField
-    handler: Handler[Command, Success]
+    python_name: str
 
 
 def mutation(
     rule: Rule, name: str, *, payload: object, description: str, arguments: bool = False
-) -> Callable[[Handler[Command, Success]], Declared[Command, Success]]:
+) -> Callable[[Handler[Command, Success]], Declared]:
     """Declares the mutation ``name``: see the module's docstring. ``payload`` is its union
     (:func:`schema.errors.payload`); ``arguments`` takes the command's fields as the field's arguments
     instead of one ``input`` object (the contract's ``cycleOpen(cycleId: ID!)`` style)."""
 
-    def declare(handler: Handler[Command, Success]) -> Declared[Command, Success]:
+    def declare(handler: Handler[Command, Success]) -> Declared:
         command_type: type[Command] = typing.get_type_hints(handler)["command"]
 
         async def resolve(info: Info, **given: object) -> object:
@@ -99,12 +99,12 @@ def mutation(
         resolve.__annotations__["return"] = returns
         resolve.__name__ = resolve.__qualname__ = handler.__name__
         field: StrawberryField = guarded_mutation(rule, name, description=description)(resolve)
-        return Declared(name, field, handler)
+        return Declared(name, field, handler.__name__)
 
     return declare
 
 
-def declared_in(*modules: types.ModuleType) -> Iterator[Declared[Any, Any]]:
+def declared_in(*modules: types.ModuleType) -> Iterator[Declared]:
     """The mutations declared in ``modules``, in module order and, within one, in declaration order."""
     for module in modules:
         yield from (value for value in vars(module).values() if isinstance(value, Declared))
@@ -168,7 +168,7 @@ def _argument_parameters(command_type: type) -> Iterator[inspect.Parameter]:
         )
 
 
-def _default(field: dataclasses.Field[Any]) -> tuple[object, object]:
+def _default(field: dataclasses.Field[object]) -> tuple[object, object]:
     """The input field's default and default factory (``dataclasses.MISSING`` for none, as strawberry takes)."""
     if field.default == ():
         return dataclasses.MISSING, list  # a tuple field is a list in GraphQL; its empty default too
