@@ -35,12 +35,8 @@ class ResultCalibrated:
 ResultCalibratePayload = payload("ResultCalibratePayload", ResultCalibrated)
 
 
-@mutation(
-    HR_ONLY,
-    "resultCalibrate",
-    payload=ResultCalibratePayload,
-    description="Adjusts a result's total or grade with a reason; the original is kept.",
-)
+@mutation(HR_ONLY, ResultCalibratePayload)
 async def result_calibrate(context: Context, command: ResultCalibrateInput, caller: Caller) -> ResultCalibrated:
+    """Adjusts a result's total or grade with a reason; the original is kept."""
     outcome = await calibration.calibrate_result(context.sessionmaker, command, caller)
     return ResultCalibrated(result=outcome.result, warnings=outcome.warnings)

@@ -73,42 +73,28 @@ CycleDeletePayload = payload("CycleDeletePayload", CycleDeleted)
 CycleScorePayload = payload("CycleScorePayload", CycleScored)
 
 
-@mutation(HR_ONLY, "cycleCreate", payload=CyclePayload, description="Creates a cycle in DRAFT.")
+@mutation(HR_ONLY, CyclePayload)
 async def cycle_create(context: Context, command: CycleCreateInput, caller: Caller) -> CycleChanged:
+    """Creates a cycle in DRAFT."""
     return CycleChanged(cycle=await cycles.create_cycle(context.sessionmaker, command, caller))
 
 
-@mutation(
-    HR_ONLY,
-    "cycleDelete",
-    payload=CycleDeletePayload,
-    arguments=True,
-    description="Deletes a cycle still in DRAFT (made by mistake or twice); any later state is refused.",
-)
+@mutation(HR_ONLY, CycleDeletePayload, arguments=True)
 async def cycle_delete(context: Context, command: CycleDelete, caller: Caller) -> CycleDeleted:
+    """Deletes a cycle still in DRAFT (made by mistake or twice); any later state is refused."""
     deleted = await cycles.delete_cycle(context.sessionmaker, command, caller)
     return CycleDeleted(cycle_id=strawberry.ID(str(deleted)))
 
 
-@mutation(
-    HR_ONLY,
-    "cycleOpen",
-    payload=CyclePayload,
-    arguments=True,
-    description="DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters.",
-)
+@mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_open(context: Context, command: CycleOpen, caller: Caller) -> CycleChanged:
+    """DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters."""
     return CycleChanged(cycle=await cycles.open_cycle(context.sessionmaker, command, caller))
 
 
-@mutation(
-    HR_ONLY,
-    "cycleScore",
-    payload=CycleScorePayload,
-    arguments=True,
-    description="OPEN -> SCORED: computes and stores every participant's result.",
-)
+@mutation(HR_ONLY, CycleScorePayload, arguments=True)
 async def cycle_score(context: Context, command: CycleScore, caller: Caller) -> CycleScored:
+    """OPEN -> SCORED: computes and stores every participant's result."""
     if context.worker is not None:
         report = await context.worker.score(command, caller)
     else:
@@ -116,34 +102,19 @@ async def cycle_score(context: Context, command: CycleScore, caller: Caller) -> 
     return CycleScored(cycle=report.cycle, scored=report.scored, blocked=report.blocked)
 
 
-@mutation(
-    HR_ONLY,
-    "cycleReopen",
-    payload=CyclePayload,
-    arguments=True,
-    description="SCORED -> OPEN with a reason; the unpublished scores are discarded.",
-)
+@mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_reopen(context: Context, command: CycleReopen, caller: Caller) -> CycleChanged:
+    """SCORED -> OPEN with a reason; the unpublished scores are discarded."""
     return CycleChanged(cycle=await cycles.reopen_cycle(context.sessionmaker, command, caller))
 
 
-@mutation(
-    HR_ONLY,
-    "cycleCloseCalibration",
-    payload=CyclePayload,
-    arguments=True,
-    description="SCORED -> CALIBRATED: ranks are recomputed from the calibrated totals.",
-)
+@mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_close_calibration(context: Context, command: CycleCloseCalibration, caller: Caller) -> CycleChanged:
+    """SCORED -> CALIBRATED: ranks are recomputed from the calibrated totals."""
     return CycleChanged(cycle=await cycles.close_calibration(context.sessionmaker, command, caller))
 
 
-@mutation(
-    HR_ONLY,
-    "cyclePublish",
-    payload=CyclePayload,
-    arguments=True,
-    description="CALIBRATED -> PUBLISHED: the results are final.",
-)
+@mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_publish(context: Context, command: CyclePublish, caller: Caller) -> CycleChanged:
+    """CALIBRATED -> PUBLISHED: the results are final."""
     return CycleChanged(cycle=await cycles.publish_cycle(context.sessionmaker, command, caller))

@@ -2,12 +2,14 @@
 
 A mutation is an ``async def`` decorated with :func:`mutation`::
 
-    @mutation(HR_ONLY, "cycleCreate", payload=CyclePayload, description="Creates a cycle in DRAFT.")
+    @mutation(HR_ONLY, CyclePayload)
     async def cycle_create(context: Context, command: CycleCreateInput, caller: Caller) -> CycleChanged:
+        '''Creates a cycle in DRAFT.'''
         return CycleChanged(cycle=await cycles.create_cycle(context.sessionmaker, command, caller))
 
 From that declaration come
 
+- the **field**: named after the handler (``cycleCreate``), described by its docstring;
 - the **input**: the GraphQL input type (or, with ``arguments=True``, the field's arguments) is derived
   from the command dataclass the handler's ``command`` parameter names (``hub/operations/commands.py``:
   field names, types, defaults and descriptions; ``IdOf`` fields are ``ID``\\ s; nested dataclasses are
@@ -65,14 +67,17 @@ class Declared:
 
 
 def mutation(
-    rule: Rule, name: str, *, payload: object, description: str, arguments: bool = False
+    rule: Rule, payload: object, *, arguments: bool = False
 ) -> Callable[[Handler[Command, Success]], Declared]:
-    """Declares the mutation ``name``: see the module's docstring. ``payload`` is its union
-    (:func:`schema.errors.payload`); ``arguments`` takes the command's fields as the field's arguments
-    instead of one ``input`` object (the contract's ``cycleOpen(cycleId: ID!)`` style)."""
+    """Declares the handler's mutation: see the module's docstring. Its GraphQL name is the handler's in
+    camel case (``cycle_open`` is ``cycleOpen``) and its description the handler's docstring. ``payload``
+    is its union (:func:`schema.errors.payload`); ``arguments`` takes the command's fields as the field's
+    arguments instead of one ``input`` object (the contract's ``cycleOpen(cycleId: ID!)`` style)."""
 
     def declare(handler: Handler[Command, Success]) -> Declared:
         command_type: type[Command] = typing.get_type_hints(handler)["command"]
+        name = _camel(handler.__name__)
+        description = " ".join((handler.__doc__ or "").split())
 
         async def resolve(info: Info, **given: object) -> object:
             context = info.context

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
 from connectors.base import MetricSource, Period
@@ -54,14 +56,9 @@ MetricValuesImportPayload = payload("MetricValuesImportPayload", MetricValuesImp
 CycleCollectPayload = payload("CycleCollectPayload", MetricsCollected)
 
 
-@mutation(
-    HR_ONLY,
-    "metricValuesImport",
-    payload=MetricValuesImportPayload,
-    arguments=True,
-    description="Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none.",
-)
+@mutation(HR_ONLY, MetricValuesImportPayload, arguments=True)
 async def metric_values_import(context: Context, command: MetricValuesImport, caller: Caller) -> MetricValuesImported:
+    """Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none."""
     if context.worker is not None:
         report = await context.worker.import_metrics(command, caller)
     else:
@@ -69,15 +66,10 @@ async def metric_values_import(context: Context, command: MetricValuesImport, ca
     return MetricValuesImported(imported=report.imported, replaced=report.replaced)
 
 
-@mutation(
-    HR_ONLY,
-    "cycleCollectMetrics",
-    payload=CycleCollectPayload,
-    arguments=True,
-    description="Pulls every extension indicator's values of an OPEN cycle from its business system into the "
-    "cycle, with provenance; idempotent. What could not be fetched is listed per employee and indicator.",
-)
+@mutation(HR_ONLY, CycleCollectPayload, arguments=True)
 async def cycle_collect_metrics(context: Context, command: CycleCollectMetrics, caller: Caller) -> MetricsCollected:
+    """Pulls every extension indicator's values of an OPEN cycle from its business system into the cycle,
+    with provenance; idempotent. What could not be fetched is listed per employee and indicator."""
     systems = context.systems
 
     def sources(system: str, metric: str) -> MetricSource | None:
@@ -89,11 +81,5 @@ async def cycle_collect_metrics(context: Context, command: CycleCollectMetrics, 
         report = await collect.collect_metrics(
             context.sessionmaker, command, caller, sources=sources, make_period=Period
         )
-    return MetricsCollected(
-        cycle_id=command.cycle_id,
-        stored=report.stored,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        stale=report.stale,
-        missing=report.missing,
-    )
+    counts = {field.name: getattr(report, field.name) for field in dataclasses.fields(report)}
+    return MetricsCollected(cycle_id=command.cycle_id, **counts)

@@ -63,23 +63,15 @@ RaterAssignPayload = payload("RaterAssignPayload", RaterAssigned)
 RatingSubmitPayload = payload("RatingSubmitPayload", RatingSubmitted, ErrorKind.NOT_ALLOWED)
 
 
-@mutation(
-    HR_ONLY,
-    "raterAssign",
-    payload=RaterAssignPayload,
-    description="Adds or changes an evaluation relationship (peers, subordinates, ...).",
-)
+@mutation(HR_ONLY, RaterAssignPayload)
 async def rater_assign(context: Context, command: RaterAssignInput, caller: Caller) -> RaterAssigned:
+    """Adds or changes an evaluation relationship (peers, subordinates, ...)."""
     return RaterAssigned(assignment=await ratings.assign_rater(context.sessionmaker, command, caller))
 
 
-@mutation(
-    RATERS,
-    "ratingSubmit",
-    payload=RatingSubmitPayload,
-    description="Submits (or, before scoring, replaces) a rating of a core indicator.",
-)
+@mutation(RATERS, RatingSubmitPayload)
 async def rating_submit(context: Context, command: RatingSubmitInput, caller: Caller) -> RatingSubmitted:
+    """Submits (or, before scoring, replaces) a rating of a core indicator."""
     if not policy.rates_for_anyone(context.principal) and command.rater_id != await own_employee_id(context):
         raise NotYourRating()
     return RatingSubmitted(rating=await ratings.submit_rating(context.sessionmaker, command, caller))

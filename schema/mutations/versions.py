@@ -29,38 +29,29 @@ IndicatorVersionPayload = payload("IndicatorVersionPayload", IndicatorVersionSav
 SchemeVersionPayload = payload("SchemeVersionPayload", SchemeVersionPublished)
 
 
-@mutation(
-    HR_ONLY, "indicatorCreate", payload=IndicatorVersionPayload, description="Creates an indicator with its version 1."
-)
+@mutation(HR_ONLY, IndicatorVersionPayload)
 async def indicator_create(context: Context, command: IndicatorCreateInput, caller: Caller) -> IndicatorVersionSaved:
+    """Creates an indicator with its version 1."""
     return IndicatorVersionSaved(
         indicator_version=await versions.create_indicator(context.sessionmaker, command, caller)
     )
 
 
-@mutation(
-    HR_ONLY,
-    "indicatorVersionCreate",
-    payload=IndicatorVersionPayload,
-    description="Adds the next version of an indicator; earlier versions never change.",
-)
+@mutation(HR_ONLY, IndicatorVersionPayload)
 async def indicator_version_create(
     context: Context, command: IndicatorVersionCreateInput, caller: Caller
 ) -> IndicatorVersionSaved:
+    """Adds the next version of an indicator; earlier versions never change."""
     return IndicatorVersionSaved(
         indicator_version=await versions.create_indicator_version(context.sessionmaker, command, caller)
     )
 
 
-@mutation(
-    HR_ONLY,
-    "schemeVersionPublish",
-    payload=SchemeVersionPayload,
-    description="Publishes a post's next scheme version; weights must sum to 100.",
-)
+@mutation(HR_ONLY, SchemeVersionPayload)
 async def scheme_version_publish(
     context: Context, command: SchemeVersionPublishInput, caller: Caller
 ) -> SchemeVersionPublished:
+    """Publishes a post's next scheme version; weights must sum to 100."""
     return SchemeVersionPublished(
         scheme_version=await schemes.publish_scheme_version(context.sessionmaker, command, caller)
     )
