@@ -71,24 +71,22 @@ class _OfKind:
         return isinstance(obj, Refused) and obj.kind is cls.kind
 
 
-@strawberry.type(description="An id names nothing.")
-class NotFoundError(MutationError, _OfKind):
-    kind = ErrorKind.NOT_FOUND
+def _error_type(name: str, kind: ErrorKind, description: str) -> type:
+    return strawberry.type(type(name, (MutationError, _OfKind), {"kind": kind}), name=name, description=description)
 
 
-@strawberry.type(description="A value is malformed, out of range or inconsistent (weights, rules, dates, codes).")
-class InvalidInputError(MutationError, _OfKind):
-    kind = ErrorKind.INVALID_INPUT
-
-
-@strawberry.type(description="The cycle's state does not allow this step (or the step needs a reason).")
-class StateError(MutationError, _OfKind):
-    kind = ErrorKind.STATE
-
-
-@strawberry.type(description="The caller has no evaluation relationship that allows this.")
-class NotAllowedError(MutationError, _OfKind):
-    kind = ErrorKind.NOT_ALLOWED
+NotFoundError = _error_type("NotFoundError", ErrorKind.NOT_FOUND, "An id names nothing.")
+InvalidInputError = _error_type(
+    "InvalidInputError",
+    ErrorKind.INVALID_INPUT,
+    "A value is malformed, out of range or inconsistent (weights, rules, dates, codes).",
+)
+StateError = _error_type(
+    "StateError", ErrorKind.STATE, "The cycle's state does not allow this step (or the step needs a reason)."
+)
+NotAllowedError = _error_type(
+    "NotAllowedError", ErrorKind.NOT_ALLOWED, "The caller has no evaluation relationship that allows this."
+)
 
 
 @strawberry.type(name="RowProblem")
