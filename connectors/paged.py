@@ -24,7 +24,11 @@ class PageOptions(TypedDict, total=False):
 
 
 class PagedSource(Generic[Settings]):
-    """A source reading one system through its ``HttpPort`` (never an httpx client of its own)."""
+    """A source reading one system through its ``HttpPort`` (never an httpx client of its own).
+
+    ``max_pages``: links followed per batch before giving up, since a server that always says "there is
+    more" is broken; ``clock``: when an answer was read, for its provenance.
+    """
 
     def __init__(
         self, system: str, port: HttpPort, config: Settings, *, max_pages: int = DEFAULT_MAX_PAGES, clock: Now = utcnow
@@ -33,5 +37,4 @@ class PagedSource(Generic[Settings]):
         self._port = port
         self._config = config
         self._max_pages = max_pages
-        """Links followed per batch before giving up: a server that always says "there is more" is broken."""
         self._clock = clock
