@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import httpx
 
@@ -123,16 +123,20 @@ class HttpPort(Protocol):
         *,
         params: Mapping[str, str | Sequence[str]] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        """The decoded JSON body; ``BadResponse`` when the body is not JSON."""
+    ) -> object:
+        """The decoded JSON body, to be narrowed by its reader; ``BadResponse`` when the body is not JSON."""
         ...
 
 
-@runtime_checkable
-class MetricSource(Protocol):
-    """A system that measures extension indicators (finance, security, tickets, ...)."""
+class SystemSource(Protocol):
+    """What every source has: the name of the system it reads, which its answers' provenance and errors carry."""
 
     system: str
+
+
+@runtime_checkable
+class MetricSource(SystemSource, Protocol):
+    """A system that measures extension indicators (finance, security, tickets, ...)."""
 
     def metrics(self) -> frozenset[str]:
         """The metric names this source can answer for."""
@@ -144,8 +148,8 @@ class MetricSource(Protocol):
 
 
 @runtime_checkable
-class TrainingSource(Protocol):
-    system: str
+class TrainingSource(SystemSource, Protocol):
+    """The training system: completed courses per employee, within a period or all of them."""
 
     async def fetch_training(
         self, employee_numbers: Sequence[str], period: Period | None = None
@@ -153,8 +157,8 @@ class TrainingSource(Protocol):
 
 
 @runtime_checkable
-class CompensationSource(Protocol):
-    system: str
+class CompensationSource(SystemSource, Protocol):
+    """The payroll system: compensation changes per employee, within a period or all of them."""
 
     async def fetch_compensation(
         self, employee_numbers: Sequence[str], period: Period | None = None
@@ -197,6 +201,26 @@ class Unauthorised(ConnectorError):
     """The system rejected our credentials (401/403); retrying will not help."""
 
     code = "SYSTEM_UNAUTHORISED"
+
+
+class SystemNotConfigured(ConnectorError):
+    """The hub has no system of this kind (no training or no payroll system in its systems file)."""
+
+    code = "SYSTEM_NOT_CONFIGURED"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind, f"no {kind} system is configured")
+
+
+S = TypeVar("S", bound=SystemSource)
+
+
+def configured(source: S | None, kind: str) -> S:
+    """``source``, or ``SystemNotConfigured`` when there is none: so that a caller meets a missing system as it
+    meets any other failing one, as a ``ConnectorError``."""
+    if source is None:
+        raise SystemNotConfigured(kind)
+    return source
 
 
 class ConfigurationError(Exception):

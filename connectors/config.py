@@ -201,9 +201,7 @@ def parse_systems(data: Mapping[str, object], environ: Mapping[str, str]) -> Sys
     root.done()
     systems: dict[str, SystemConfig] = {}
     if systems_table is not None:
-        for name in systems_table.names():
-            table = systems_table.table(name)
-            assert table is not None
+        for name, table in systems_table.tables():
             systems[name] = _system(name, table, defaults, environ)
     _check_across_systems(systems)
     return SystemsConfig(systems=systems, defaults=defaults)
@@ -225,12 +223,7 @@ def _system(name: str, table: TableReader, defaults: ResiliencePolicy, environ: 
         metrics_table = table.table("metrics")
         if metrics_table is None or not metrics_table.names():
             raise table.error("metrics", "a rest system needs at least one metric")
-        metrics = {}
-        for metric in metrics_table.names():
-            metric_table = metrics_table.table(metric)
-            assert metric_table is not None
-            metrics[metric] = _metric(metric, metric_table)
-        details = RestConfig(metrics=metrics)
+        details = RestConfig(metrics={metric: _metric(metric, reader) for metric, reader in metrics_table.tables()})
     elif kind == "xapi":
         details = _xapi(table)
     else:
@@ -338,7 +331,7 @@ def _metric(name: str, table: TableReader) -> RestMetric:
     if "://" in path:
         # The base URL decides the host: credentials must never follow a path to somewhere else.
         raise table.error("path", "must be relative to the system's base_url")
-    ids_table = _required_table(table, "ids")
+    ids_table = table.required_table("ids")
     ids = IdsParam(param=ids_table.string("param"), style=ids_table.choice("style", get_args(IdsStyle), "csv"))
     ids_table.done()
     period_table = table.table("period")
@@ -388,13 +381,6 @@ def _pagination(table: TableReader) -> Pagination:
         raise table.error("max_pages", "must be at least 1")
     table.done()
     return page
-
-
-def _required_table(table: TableReader, key: str) -> TableReader:
-    found = table.table(key)
-    if found is None:
-        raise table.error(key, "is required")
-    return found
 
 
 def _check_across_systems(systems: Mapping[str, SystemConfig]) -> None:

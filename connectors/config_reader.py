@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TypeVar, overload
 
 import jmespath
@@ -53,6 +53,17 @@ class TableReader:
         if not isinstance(value, Mapping):
             raise self.error(key, "must be a table")
         return TableReader(value, f"{self._where}.{key}" if self._where else key)
+
+    def required_table(self, key: str) -> TableReader:
+        found = self.table(key)
+        if found is None:
+            raise self.error(key, "is required")
+        return found
+
+    def tables(self) -> Iterator[tuple[str, TableReader]]:
+        """Each key with its table, for a table of named tables (``[systems.NAME]``), read one by one."""
+        for name in self.names():
+            yield name, self.required_table(name)
 
     def string(self, key: str, default: str | _Unset = _UNSET) -> str:
         value = self._get(key, default)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
+from typing import Self
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
@@ -33,6 +35,22 @@ Params = Mapping[str, str | Sequence[str]]
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class ClosedOnExit(ABC):
+    """``async with`` for what owns connections (a system's client, the registry of them): however the block
+    ends, ``aclose`` releases them."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
 
 
 class RetryTracker:
@@ -79,7 +97,7 @@ def _retry_after_of(state: RetryCallState) -> float | None:
     return error.retry_after if isinstance(error, ConnectorError) else None
 
 
-class SystemClient:
+class SystemClient(ClosedOnExit):
     """``HttpPort`` for one system. Owns its ``httpx.AsyncClient`` unless given one (with base URL and timeout set)."""
 
     def __init__(
@@ -109,14 +127,6 @@ class SystemClient:
         self._backoff = wait_exponential_jitter(
             multiplier=config.policy.backoff, max=config.policy.max_backoff, jitter=config.policy.backoff
         )
-
-    async def __aenter__(self) -> SystemClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         if self._owns_client:

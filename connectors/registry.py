@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import TracebackType
+from typing import Self
 
 import httpx
 
 from connectors.base import CompensationSource, HttpPort, MetricSource, TrainingSource
 from connectors.cache import Cache, MemoryCache
 from connectors.config import ODataConfig, RestConfig, SystemConfig, SystemsConfig, XapiConfig
-from connectors.http import Clock, Now, Sleep, SystemClient, utcnow
+from connectors.http import Clock, ClosedOnExit, Now, Sleep, SystemClient, utcnow
 from connectors.resilient import CachedCompensationSource, CachedMetricSource, CachedTrainingSource
 from connectors.rest import RestMetricSource
 
 
-class Systems:
+class Systems(ClosedOnExit):
     """Gives the hub a source per metric, the training source and the compensation source, each cached."""
 
     def __init__(
@@ -47,15 +47,11 @@ class Systems:
         self._compensation: CompensationSource | None = None
         self._open = False
 
-    async def __aenter__(self) -> Systems:
+    async def __aenter__(self) -> Self:
+        """Opens the systems' clients for the block (``ClosedOnExit`` closes them after it)."""
         return await self.open()
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def open(self) -> Systems:
+    async def open(self) -> Self:
         if self._open:
             return self
         try:

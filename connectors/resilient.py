@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from connectors.base import (
     BadResponse,
@@ -26,6 +26,7 @@ from connectors.base import (
     Period,
     Provenance,
     RecordBatch,
+    SystemSource,
     TrainingRecord,
     TrainingSource,
 )
@@ -37,8 +38,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T", MetricBatch, RecordBatch[TrainingRecord], RecordBatch[CompensationRecord])
 Rec = TypeVar("Rec", TrainingRecord, CompensationRecord)
+Source = TypeVar("Source", bound=SystemSource)
 
-Cached = Any
+Cached = Any  # a JSON value used by its shape; see below
 """A value read back from the cache: JSON in the shape this module stores, unless the entry is corrupt or
 from an older format. Decoding uses it as that shape, and ``_decode`` takes any error it raises for a
 miss, so the shape is checked once, by use, instead of field by field."""
@@ -78,8 +80,9 @@ def decode_record(cls: type[Rec], data: Cached, provenance: Provenance) -> Rec:
 
 
 async def _as_connector_errors(system: str, fetch: Callable[[], Awaitable[T]]) -> T:
-    """Any failure of a source is a ConnectorError: an answer a parser trips over (an overflowing date,
-    JSON nested too deep, a mapping that hits an unexpected type) is a bad response from that system."""
+    """The one place where whatever a source raises becomes a ``ConnectorError``, so that the stale fallback
+    below and the callers (the loaders) meet one error tree: an answer a parser trips over (an overflowing
+    date, JSON nested too deep, a mapping that hits an unexpected type) is a bad response from that system."""
     try:
         return await fetch()
     except ConnectorError:
@@ -89,11 +92,12 @@ async def _as_connector_errors(system: str, fetch: Callable[[], Awaitable[T]]) -
         raise BadResponse(system, f"unreadable answer ({type(error).__name__})") from error
 
 
-class _CachedCalls:
+class _CachedCalls(Generic[Source]):
     """What the three wrappers share: the fresh / call / store / stale-on-failure sequence."""
 
-    def __init__(self, system: str, cache: Cache, policy: ResiliencePolicy) -> None:
-        self.system = system
+    def __init__(self, source: Source, cache: Cache, policy: ResiliencePolicy) -> None:
+        self.source = source
+        self.system = source.system
         self._cache = cache
         self._policy = policy
 
@@ -139,12 +143,8 @@ class _CachedCalls:
             return None
 
 
-class CachedMetricSource(_CachedCalls):
+class CachedMetricSource(_CachedCalls[MetricSource]):
     """A ``MetricSource`` with the cache in front."""
-
-    def __init__(self, source: MetricSource, cache: Cache, policy: ResiliencePolicy) -> None:
-        super().__init__(source.system, cache, policy)
-        self.source = source
 
     def metrics(self) -> frozenset[str]:
         return self.source.metrics()
@@ -162,19 +162,36 @@ class CachedMetricSource(_CachedCalls):
         )
 
 
-def _record_batch_codec(
-    cls: type[Rec], employee_numbers: Sequence[str]
-) -> tuple[Callable[[RecordBatch[Rec]], object], Callable[[Cached, Provenance], RecordBatch[Rec]]]:
-    def encode(batch: RecordBatch[Rec]) -> dict[str, list[EncodedRecord]]:
-        return {employee: [encode_record(record) for record in records] for employee, records in batch.records.items()}
+class _CachedRecords(_CachedCalls[Source]):
+    """What the training and compensation wrappers share: linked records per employee, one entry for each."""
 
-    def decode(data: Cached, provenance: Provenance) -> RecordBatch[Rec]:
-        records = {
-            employee: [decode_record(cls, record, provenance) for record in items] for employee, items in data.items()
-        }
-        return RecordBatch(records=_complete(records, employee_numbers), provenance=provenance)
+    async def _records(
+        self,
+        cls: type[Rec],
+        call: str,
+        employee_numbers: Sequence[str],
+        period: Period | None,
+        fetch: Callable[[Sequence[str], Period | None], Awaitable[RecordBatch[Rec]]],
+    ) -> RecordBatch[Rec]:
+        def encode(batch: RecordBatch[Rec]) -> dict[str, list[EncodedRecord]]:
+            return {
+                employee: [encode_record(record) for record in records] for employee, records in batch.records.items()
+            }
 
-    return encode, decode
+        def decode(data: Cached, provenance: Provenance) -> RecordBatch[Rec]:
+            records = {
+                employee: [decode_record(cls, record, provenance) for record in items]
+                for employee, items in data.items()
+            }
+            return RecordBatch(records=_complete(records, employee_numbers), provenance=provenance)
+
+        batch = await self._call(
+            cache_key(self.system, call, employee_numbers, period),
+            lambda: fetch(employee_numbers, period),
+            encode,
+            decode,
+        )
+        return dataclasses.replace(batch, records=_complete(batch.records, employee_numbers))
 
 
 def _complete(records: Mapping[str, Sequence[Rec]], employee_numbers: Sequence[str]) -> dict[str, Sequence[Rec]]:
@@ -182,41 +199,20 @@ def _complete(records: Mapping[str, Sequence[Rec]], employee_numbers: Sequence[s
     return {**{employee: [] for employee in employee_numbers}, **records}
 
 
-class CachedTrainingSource(_CachedCalls):
+class CachedTrainingSource(_CachedRecords[TrainingSource]):
     """A ``TrainingSource`` with the cache in front."""
-
-    def __init__(self, source: TrainingSource, cache: Cache, policy: ResiliencePolicy) -> None:
-        super().__init__(source.system, cache, policy)
-        self.source = source
 
     async def fetch_training(
         self, employee_numbers: Sequence[str], period: Period | None = None
     ) -> RecordBatch[TrainingRecord]:
-        encode, decode = _record_batch_codec(TrainingRecord, employee_numbers)
-        batch = await self._call(
-            cache_key(self.system, "training", employee_numbers, period),
-            lambda: self.source.fetch_training(employee_numbers, period),
-            encode,
-            decode,
-        )
-        return dataclasses.replace(batch, records=_complete(batch.records, employee_numbers))
+        return await self._records(TrainingRecord, "training", employee_numbers, period, self.source.fetch_training)
 
 
-class CachedCompensationSource(_CachedCalls):
+class CachedCompensationSource(_CachedRecords[CompensationSource]):
     """A ``CompensationSource`` with the cache in front."""
-
-    def __init__(self, source: CompensationSource, cache: Cache, policy: ResiliencePolicy) -> None:
-        super().__init__(source.system, cache, policy)
-        self.source = source
 
     async def fetch_compensation(
         self, employee_numbers: Sequence[str], period: Period | None = None
     ) -> RecordBatch[CompensationRecord]:
-        encode, decode = _record_batch_codec(CompensationRecord, employee_numbers)
-        batch = await self._call(
-            cache_key(self.system, "compensation", employee_numbers, period),
-            lambda: self.source.fetch_compensation(employee_numbers, period),
-            encode,
-            decode,
-        )
-        return dataclasses.replace(batch, records=_complete(batch.records, employee_numbers))
+        fetch = self.source.fetch_compensation
+        return await self._records(CompensationRecord, "compensation", employee_numbers, period, fetch)

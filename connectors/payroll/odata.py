@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, Unpack
 
 import httpx
 
 from connectors.base import BadResponse, CompensationRecord, HttpPort, Period, Provenance, RecordBatch
+from connectors.paged import PagedSource, PageOptions
 from connectors.responses import next_page_url
 
 T = TypeVar("T")
@@ -44,8 +45,6 @@ SELECT = ",".join(
 ALL_TIME = Period(dt.date(1900, 1, 1), dt.date(9999, 12, 31))
 NO_CURRENCY = "XXX"
 """ISO 4217's code for "no currency": a record that carries no pay component."""
-MAX_PAGES = 1000
-"""Pages followed per chunk of ids before giving up on a service that keeps sending ``__next``."""
 
 _PER_YEAR = {"ANN": 1, "QTR": 4, "MON": 12}
 _DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?:(?P<sign>[+-])(?P<offset>\d{4}))?\)/$")
@@ -59,10 +58,6 @@ class ODataSettings(Protocol):
 
     @property
     def ids_per_request(self) -> int: ...
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def odata_string(value: str) -> str:
@@ -101,25 +96,13 @@ def _decimal(value: object) -> Decimal:
     return number
 
 
-class ODataCompensationSource:
+class ODataCompensationSource(PagedSource[ODataSettings]):
     """A ``CompensationSource`` over an OData v2 ``EmpCompensation`` entity set."""
 
-    def __init__(
-        self,
-        system: str,
-        port: HttpPort,
-        config: ODataSettings,
-        *,
-        max_pages: int = MAX_PAGES,
-        clock: Callable[[], dt.datetime] = _utcnow,
-    ) -> None:
+    def __init__(self, system: str, port: HttpPort, config: ODataSettings, **options: Unpack[PageOptions]) -> None:
         if config.ids_per_request < 1:
             raise ValueError("ids_per_request must be at least 1")
-        self.system = system
-        self._port = port
-        self._config = config
-        self._max_pages = max_pages
-        self._clock = clock
+        super().__init__(system, port, config, **options)
 
     async def fetch_compensation(
         self, employee_numbers: Sequence[str], period: Period | None = None

@@ -14,22 +14,20 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import httpx
 
-from connectors.base import BadResponse, HttpPort, Period, Provenance, RecordBatch, TrainingRecord
+from connectors.base import BadResponse, Period, Provenance, RecordBatch, TrainingRecord
+from connectors.paged import PagedSource
 from connectors.responses import next_page_url
 
 XAPI_VERSION = "1.0.3"
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
-MAX_PAGES = 1000
-"""Pages followed per batch before giving up: an LRS that never stops sending ``more`` is broken.
-
-xAPI cannot filter by several agents at once, so a batch reads every learner's statements of the verb
-(and period): an organisation of 5,000 with ~3 courses each is ~170 pages of 100.
-"""
+# A batch follows at most ``max_pages`` links (``connectors.paged``; 1000 unless told), which is plenty: xAPI
+# cannot filter by several agents at once, so a batch reads every learner's statements of the verb (and
+# period), but an organisation of 5,000 with ~3 courses each is ~170 pages of 100.
 
 Identity = tuple[str, ...]
 """How an actor is compared: ("account", homePage, name), ("mbox", lower-case IRI) or ("mbox_sha1sum", hex)."""
@@ -63,27 +61,8 @@ class XapiSettings(Protocol):
     def mbox_template(self) -> str | None: ...
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class XapiTrainingSource:
+class XapiTrainingSource(PagedSource[XapiSettings]):
     """A ``TrainingSource`` over an LRS: completed courses (the configured verb) per employee."""
-
-    def __init__(
-        self,
-        system: str,
-        port: HttpPort,
-        config: XapiSettings,
-        *,
-        max_pages: int = MAX_PAGES,
-        clock: Callable[[], dt.datetime] = _utcnow,
-    ) -> None:
-        self.system = system
-        self._port = port
-        self._config = config
-        self._max_pages = max_pages
-        self._clock = clock
 
     def agents(self, employee_number: str) -> list[dict[str, object]]:
         """Every xAPI agent that may stand for an employee in this LRS, in the forms the configuration names."""

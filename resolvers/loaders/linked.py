@@ -4,14 +4,14 @@ One batch of employees is one call (or one paginated sequence) per system, never
 The records go to the schema as the connector made them (``schema/linked.py`` registers the classes
 of ``connectors/base.py``). A failing system fails every key of the batch with the same
 ``SystemFailure``, which names the system and its error code: the field is null with that error and the
-rest of the response stays intact.
+rest of the response stays intact. Whatever went wrong, a missing system included, reaches a loader as a
+``ConnectorError`` (``connectors/`` wraps a source's failures); a loader only turns it into ``SystemFailure``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -24,13 +24,12 @@ from connectors.base import (
     Period,
     TrainingRecord,
     TrainingSource,
+    configured,
 )
 from resolvers.errors import SystemFailure
 from resolvers.loaders.base import SharedLoader
 
 MAX_EMPLOYEES_PER_CALL = 500
-
-log = logging.getLogger("perfhub")
 
 
 class LinkedSystems(Protocol):
@@ -47,20 +46,6 @@ class LinkedSystems(Protocol):
 
 OnRead = Callable[[list[str]], Awaitable[None]]
 """Called once per batch with the employee numbers read (the audit of sensitive reads)."""
-
-
-class NotConfigured(ConnectorError):
-    """No business system of this kind is configured for the hub."""
-
-    code = "SYSTEM_NOT_CONFIGURED"
-
-
-def _failure(system: str, error: Exception) -> SystemFailure:
-    """Whatever went wrong reaching a system reaches the field as that system's typed error."""
-    if not isinstance(error, ConnectorError):
-        log.error("%s: unexpected failure", system, exc_info=error)
-        error = ConnectorError(system, "unexpected failure (logged)")
-    return SystemFailure(error)
 
 
 TrainingKey = tuple[str, dt.date | None]
@@ -84,20 +69,17 @@ class TrainingRecordsByEmployeeLoader(SharedLoader[TrainingKey, list[TrainingRec
     async def batch_load_fn(  # type: ignore[override]
         self, keys: list[TrainingKey]
     ) -> list[list[TrainingRecord] | SystemFailure]:
-        if self.source is None:
-            return [SystemFailure(NotConfigured("training", "no training system is configured"))] * len(keys)
         by_since: defaultdict[dt.date | None, list[str]] = defaultdict(list)
         for number, since in keys:
             by_since[since].append(number)
         found: dict[TrainingKey, list[TrainingRecord] | SystemFailure] = {}
-        source = self.source
 
         async def fetch(since: dt.date | None, numbers: list[str]) -> None:
             period = None if since is None else Period(since, self.today)
             try:
-                batch = await source.fetch_training(numbers, period)
-            except Exception as error:
-                failure = _failure(source.system, error)
+                batch = await configured(self.source, "training").fetch_training(numbers, period)
+            except ConnectorError as error:
+                failure = SystemFailure(error)
                 found.update({(number, since): failure for number in numbers})
                 return
             found.update({(number, since): list(batch.records.get(number, ())) for number in numbers})
@@ -118,11 +100,9 @@ class CompensationRecordsByEmployeeLoader(SharedLoader[str, list[CompensationRec
         self.on_read = on_read
 
     async def batch_load_fn(self, keys: list[str]) -> list[list[CompensationRecord] | SystemFailure]:  # type: ignore[override]
-        if self.source is None:
-            return [SystemFailure(NotConfigured("payroll", "no payroll system is configured"))] * len(keys)
         try:
-            batch = await self.source.fetch_compensation(keys)
-        except Exception as error:
-            return [_failure(self.source.system, error)] * len(keys)
+            batch = await configured(self.source, "payroll").fetch_compensation(keys)
+        except ConnectorError as error:
+            return [SystemFailure(error)] * len(keys)
         await self.on_read(keys)
         return [list(batch.records.get(key, ())) for key in keys]

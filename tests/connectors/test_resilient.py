@@ -16,9 +16,12 @@ from connectors.base import (
     Period,
     Provenance,
     RecordBatch,
+    SystemNotConfigured,
     SystemTimeout,
     SystemUnavailable,
     TrainingRecord,
+    TrainingSource,
+    configured,
 )
 from connectors.cache import MemoryCache
 from connectors.http import SystemClient
@@ -255,3 +258,39 @@ async def test_retries_seen_by_the_tracker_reach_provenance_even_if_the_source_i
     async with port:
         batch = await CachedMetricSource(Careless(), MemoryCache(clock=clock), POLICY).fetch_metric("m", ["E1"], PERIOD)
     assert batch.provenance.retried
+
+
+class BrokenRecords(FakeRecords):
+    """A source with a bug: whatever it is asked, it raises something that is no ConnectorError."""
+
+    async def fetch_training(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[TrainingRecord]:
+        raise KeyError("statement")
+
+    async def fetch_compensation(
+        self, employee_numbers: Sequence[str], period: Period | None = None
+    ) -> RecordBatch[CompensationRecord]:
+        raise ZeroDivisionError("frequency")
+
+
+async def test_what_a_linked_source_raises_comes_out_of_the_connectors_as_a_connector_error(clock: FakeClock) -> None:
+    """The loaders catch ConnectorError only: a source's surprise is its system's BadResponse, named after it."""
+    cache = MemoryCache(clock=clock)
+    with pytest.raises(BadResponse) as training:
+        await CachedTrainingSource(BrokenRecords(), cache, POLICY).fetch_training(["E1"])
+    with pytest.raises(BadResponse) as compensation:
+        await CachedCompensationSource(BrokenRecords(), cache, POLICY).fetch_compensation(["E1"], PERIOD)
+    assert training.value.system == compensation.value.system == "hr"
+    assert "KeyError" in training.value.message and "ZeroDivisionError" in compensation.value.message
+
+
+def test_a_missing_system_is_a_connector_error_too() -> None:
+    """No system of a kind configured: the caller meets it as it meets a failing one, with its own code."""
+    source: TrainingSource | None = None
+    with pytest.raises(SystemNotConfigured) as missing:
+        configured(source, "training")
+    assert missing.value.code == "SYSTEM_NOT_CONFIGURED"
+    assert (missing.value.system, missing.value.message) == ("training", "no training system is configured")
+    records = FakeRecords()
+    assert configured(records, "training") is records
