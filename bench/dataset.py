@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.console import ConsoleProgress
@@ -303,3 +305,43 @@ async def reset(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -
 
 def is_file_database(url: str) -> bool:
     return is_sqlite(url) and ":memory:" not in url
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where runs happen: copies of a seeded SQLite file, or one database reset between runs."""
+
+    dataset: Dataset
+    source: Path | None  # the seeded file to copy per run; None = use dataset.url in place
+
+    def fresh(self) -> tuple[str, Path | None]:
+        if self.source is None:
+            return self.dataset.url, None
+        copy = self.source.with_name(self.source.name + ".run")
+        remove_sqlite(copy)
+        shutil.copyfile(self.source, copy)
+        with copy.open("rb+") as handle:  # nothing left for the kernel to write back while timing
+            os.fsync(handle.fileno())
+        return sqlite_url(copy), copy
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database:
+        raise SystemExit(f"{url} names no database file")
+    return Path(database).resolve()
+
+
+async def open_target(
+    url: str | None, *, in_place: bool, employees: int, seed: int, indicators: int, rebuild: bool, say: Say
+) -> Target:
+    """Where a benchmark runs: no URL is the cached seeded file for (employees, seed, indicators); a SQLite
+    URL is a file seeded once and copied per run (used in place with ``in_place``); a server URL is used in
+    place, seeded when empty."""
+    build: dict[str, Any] = {"employees": employees, "seed": seed, "indicators": indicators, "say": say}
+    if url is None or (is_file_database(url) and not in_place):
+        path = cache_file(employees, seed, indicators) if url is None else _sqlite_path(url)
+        seeded = await seeded_sqlite(path, rebuild=rebuild, **build)
+        return Target(await inspect(sqlite_url(seeded), employees, say), seeded)
+    await prepare_in_place(url, **build)
+    return Target(await inspect(url, employees, say), None)

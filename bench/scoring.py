@@ -7,9 +7,10 @@ values), seeded once and cached as a SQLite file (see ``bench.dataset``); every 
 copy of that file, so every run scores the same OPEN cycle into an empty results table.
 
 * baseline, "bare I/O": in one transaction, ``score_cycle``'s own read phase (cycle, pins, scheme
-  items, rater weights, participants, metric values, rating means averaged in SQL) into Python, then the same DELETEs and the same INSERTs (one appraisal_results row per participant, read
-  back for its id, then one indicator_scores row per scheme item, same columns, executemany in chunks
-  of ``WRITE_CHUNK``) with trivial values (constants, the raw inputs) instead of the engine's, committed;
+  items, rater weights, participants, metric values, rating means averaged in SQL) into Python, then the
+  same DELETEs and the same INSERTs (one appraisal_results row per participant, read back for its id,
+  then one indicator_scores row per scheme item, same columns, executemany in chunks of
+  ``WRITE_CHUNK``) with trivial values (constants, the raw inputs) instead of the engine's, committed;
 * measured: ``score_cycle(sessionmaker, cycle_id, actor="bench")`` itself.
 
 The ratio is reported only when both wrote the same number of rows. A database given as a server URL
@@ -23,9 +24,7 @@ import asyncio
 import cProfile
 import gc
 import io
-import os
 import pstats
-import shutil
 import sys
 import time
 from collections import Counter, defaultdict
@@ -35,28 +34,19 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, event, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.dataset import (
     BENCH_ACTOR,
     DEMO_ITEMS,
-    Dataset,
+    Target,
     cache_file,
-    inspect,
-    is_file_database,
-    prepare_in_place,
+    open_target,
     remove_sqlite,
     reset,
-    seeded_sqlite,
-    sqlite_url,
 )
 from hub.db.engine import create_engine, create_sessionmaker
-from hub.db.models import (
-    AppraisalResult,
-    IndicatorScore,
-    utcnow,
-)
+from hub.db.models import AppraisalResult, IndicatorScore, utcnow
 from hub.domain import CycleState, Grade
 
 # The baseline runs score_cycle's own read phase and chunked insert (private to the operation: nothing
@@ -228,24 +218,6 @@ async def written(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
 Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where runs happen: copies of a seeded SQLite file, or one database reset between runs."""
-
-    dataset: Dataset
-    source: Path | None  # the seeded file to copy per run; None = use dataset.url in place
-
-    def fresh(self) -> tuple[str, Path | None]:
-        if self.source is None:
-            return self.dataset.url, None
-        copy = self.source.with_name(self.source.name + ".run")
-        remove_sqlite(copy)
-        shutil.copyfile(self.source, copy)
-        with copy.open("rb+") as handle:  # nothing left for the kernel to write back while timing
-            os.fsync(handle.fileno())
-        return sqlite_url(copy), copy
-
-
 async def timed(target: Target, job: Job, profiler: cProfile.Profile | None = None) -> Run:
     url, copy = target.fresh()
     engine = create_engine(url)
@@ -308,18 +280,16 @@ def report(target: Target, baseline: list[Run], measured: list[Run]) -> int:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    url: str | None = args.database_url
-    build = {"employees": args.employees, "seed": args.seed, "indicators": args.indicators, "say": say}
-    if url is None or (is_file_database(url) and not args.in_place):
-        path = cache_file(args.employees, args.seed, args.indicators) if url is None else _sqlite_path(url)
-        seeded = await seeded_sqlite(path, rebuild=args.rebuild, **build)
-        dataset = await inspect(sqlite_url(seeded), args.employees, say)
-        source: Path | None = seeded
-    else:
-        source = None
-        await prepare_in_place(url, **build)
-        dataset = await inspect(url, args.employees, say)
-    target = Target(dataset, source)
+    target = await open_target(
+        args.database_url,
+        in_place=args.in_place,
+        employees=args.employees,
+        seed=args.seed,
+        indicators=args.indicators,
+        rebuild=args.rebuild,
+        say=say,
+    )
+    dataset = target.dataset
 
     baseline: list[Run] = []
     measured: list[Run] = []
@@ -352,13 +322,6 @@ async def profile(target: Target, path: Path) -> None:
         pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(25)
         print(out.getvalue())
     say(f"profile saved to {path} (python -m pstats {path})")
-
-
-def _sqlite_path(url: str) -> Path:
-    database = make_url(url).database
-    if not database:
-        raise SystemExit(f"{url} names no database file")
-    return Path(database).resolve()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
