@@ -9,6 +9,7 @@ per participant drawn by the demo's own ``demo_metric_value`` (about 2% missing,
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import shutil
@@ -332,16 +333,16 @@ def _sqlite_path(url: str) -> Path:
     return Path(database).resolve()
 
 
-async def open_target(
-    url: str | None, *, in_place: bool, employees: int, seed: int, indicators: int, rebuild: bool, say: Say
-) -> Target:
-    """Where a benchmark runs: no URL is the cached seeded file for (employees, seed, indicators); a SQLite
-    URL is a file seeded once and copied per run (used in place with ``in_place``); a server URL is used in
-    place, seeded when empty."""
-    build: dict[str, Any] = {"employees": employees, "seed": seed, "indicators": indicators, "say": say}
+async def open_target(args: argparse.Namespace, say: Say, *, in_place: bool = False) -> Target:
+    """Where a benchmark runs, from the options every benchmark on this dataset takes (``--database-url``,
+    ``--employees``, ``--seed``, ``--indicators``, ``--rebuild``): no URL is the cached seeded file; a
+    SQLite URL is a file seeded once and copied per run (used as it is with ``in_place``); a server URL is
+    used in place, seeded when empty."""
+    url: str | None = args.database_url
+    build: dict[str, Any] = {"employees": args.employees, "seed": args.seed, "indicators": args.indicators}
     if url is None or (is_file_database(url) and not in_place):
-        path = cache_file(employees, seed, indicators) if url is None else _sqlite_path(url)
-        seeded = await seeded_sqlite(path, rebuild=rebuild, **build)
-        return Target(await inspect(sqlite_url(seeded), employees, say), seeded)
-    await prepare_in_place(url, **build)
-    return Target(await inspect(url, employees, say), None)
+        path = cache_file(**build) if url is None else _sqlite_path(url)
+        seeded = await seeded_sqlite(path, rebuild=args.rebuild, say=say, **build)
+        return Target(await inspect(sqlite_url(seeded), args.employees, say), seeded)
+    await prepare_in_place(url, say=say, **build)
+    return Target(await inspect(url, args.employees, say), None)

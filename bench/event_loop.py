@@ -283,15 +283,7 @@ def report(dataset: Dataset, runs: dict[str, CaseRuns], args: argparse.Namespace
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    target = await open_target(
-        args.database_url,
-        in_place=False,
-        employees=args.employees,
-        seed=args.seed,
-        indicators=args.indicators,
-        rebuild=args.rebuild,
-        say=say,
-    )
+    target = await open_target(args, say)
     cases = [case.strip() for case in args.cases.split(",")]
     work = await jobs(target, cases)
     placements = {"worker": [True], "in-process": [False], "both": [True, False]}[args.placement]

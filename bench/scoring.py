@@ -280,15 +280,7 @@ def report(target: Target, baseline: list[Run], measured: list[Run]) -> int:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    target = await open_target(
-        args.database_url,
-        in_place=args.in_place,
-        employees=args.employees,
-        seed=args.seed,
-        indicators=args.indicators,
-        rebuild=args.rebuild,
-        say=say,
-    )
+    target = await open_target(args, say, in_place=args.in_place)
     dataset = target.dataset
 
     baseline: list[Run] = []
