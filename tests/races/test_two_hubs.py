@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db.models import AppraisalResult, Employee, IndicatorScore, MetricValue, RaterAssignment, Rating
+from hub.db.models import Employee, IndicatorScore, MetricValue, RaterAssignment, Rating
 from hub.domain import MANUAL_SOURCE, CycleState
 from tests.conftest import Backend
 from tests.races.harness import (
@@ -56,6 +56,7 @@ from tests.races.harness import (
     typed,
 )
 from tests.served.hub_process import ServedHub
+from tests.stored import indicator_score, metric_value
 
 pytestmark = needs_postgres
 
@@ -312,13 +313,7 @@ async def test_a_rating_racing_scoring_is_scored_or_refused(
         # Whatever the order, the result was computed from the ratings the database holds now.
         async with engine.connect() as connection:
             inputs = await connection.scalar(
-                select(IndicatorScore.inputs)
-                .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-                .where(
-                    AppraisalResult.cycle_id == int(cycle_id),
-                    AppraisalResult.employee_id == pick.ratee_id,
-                    IndicatorScore.indicator_version_id == pick.version_id,
-                )
+                indicator_score(IndicatorScore.inputs, int(cycle_id), pick.ratee_id, pick.version_id)
             )
             mean = await connection.scalar(
                 select(func.avg(Rating.value)).where(
@@ -341,23 +336,10 @@ async def measured_at(
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """When the stored value was fetched, and the fetch time the result was scored from."""
     async with engine.connect() as connection:
-        stored = await connection.scalar(
-            select(MetricValue.fetched_at).where(
-                MetricValue.cycle_id == int(cycle_id),
-                MetricValue.employee_id == pick.employee_id,
-                MetricValue.indicator_version_id == pick.version_id,
-            )
-        )
-        scored = await connection.scalar(
-            select(IndicatorScore.provenance_fetched_at)
-            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-            .where(
-                AppraisalResult.cycle_id == int(cycle_id),
-                AppraisalResult.employee_id == pick.employee_id,
-                IndicatorScore.indicator_version_id == pick.version_id,
-            )
-        )
-    return stored, scored
+        key = (int(cycle_id), pick.employee_id, pick.version_id)
+        stored = await connection.scalar(metric_value(MetricValue.fetched_at, *key))
+        scored_from = await connection.scalar(indicator_score(IndicatorScore.provenance_fetched_at, *key))
+    return stored, scored_from
 
 
 async def test_an_import_racing_scoring_is_scored_or_refused(

@@ -13,10 +13,9 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db.models import AppraisalResult, IndicatorScore, MetricValue, Rating
+from hub.db.models import IndicatorScore, MetricValue
 from hub.domain import CycleState
 from hub.operations import scoring
 from hub.operations.errors import WrongCycleState
@@ -24,6 +23,7 @@ from hub.operations.metrics import ImportReport, import_metric_values
 from hub.operations.ratings import RatingRecord, submit_rating
 from tests.hub.operations.concurrency import Gate, hold_before, outcome, until_arrived, until_held
 from tests.hub.operations.conftest import ScorableCycle, Sessions
+from tests.stored import indicator_score, metric_value, ratings_count
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
@@ -70,23 +70,9 @@ async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
 
     assert isinstance(answer, WrongCycleState | RatingRecord), answer
     async with sessionmaker() as session:
-        stored = await session.scalar(
-            select(func.count())
-            .select_from(Rating)
-            .where(
-                Rating.cycle_id == scorable.cycle_id,
-                Rating.ratee_id == rated.ratee_id,
-                Rating.rater_id == rated.rater_id,
-            )
-        )
+        stored = await session.scalar(ratings_count(scorable.cycle_id, rated.ratee_id, rated.rater_id))
         inputs = await session.scalar(
-            select(IndicatorScore.inputs)
-            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-            .where(
-                AppraisalResult.cycle_id == scorable.cycle_id,
-                AppraisalResult.employee_id == rated.ratee_id,
-                IndicatorScore.indicator_version_id == rated.indicator_version_id,
-            )
+            indicator_score(IndicatorScore.inputs, scorable.cycle_id, rated.ratee_id, rated.indicator_version_id)
         )
     assert report.cycle.state is CycleState.SCORED
     if isinstance(answer, WrongCycleState):
@@ -117,22 +103,9 @@ async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
 
     assert isinstance(answer, WrongCycleState | ImportReport), answer
     async with sessionmaker() as session:
-        stored_at = await session.scalar(
-            select(MetricValue.fetched_at).where(
-                MetricValue.cycle_id == scorable.cycle_id,
-                MetricValue.employee_id == measured.employee_id,
-                MetricValue.indicator_version_id == measured.indicator_version_id,
-            )
-        )
-        scored_at = await session.scalar(
-            select(IndicatorScore.provenance_fetched_at)
-            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-            .where(
-                AppraisalResult.cycle_id == scorable.cycle_id,
-                AppraisalResult.employee_id == measured.employee_id,
-                IndicatorScore.indicator_version_id == measured.indicator_version_id,
-            )
-        )
+        key = (scorable.cycle_id, measured.employee_id, measured.indicator_version_id)
+        stored_at = await session.scalar(metric_value(MetricValue.fetched_at, *key))
+        scored_at = await session.scalar(indicator_score(IndicatorScore.provenance_fetched_at, *key))
     # Whatever the outcome, the result was computed from the value the database holds now.
     assert scored_at == stored_at
     if isinstance(answer, WrongCycleState):

@@ -29,6 +29,7 @@ from hub.operations.scoring import score_cycle
 from tests.hub.operations.concurrency import Gate, hold_after, hold_before, outcome, until_arrived, until_held
 from tests.hub.operations.conftest import ScorableCycle, Sessions
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+from tests.stored import metric_value
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
@@ -119,12 +120,8 @@ async def test_two_first_imports_of_one_key_both_succeed(
     assert sorted(answer.replaced for answer in answers if isinstance(answer, ImportReport)) == [0, 1]
     async with sessionmaker() as session:
         count = await session.scalar(
-            select(func.count())
-            .select_from(MetricValue)
-            .where(
-                MetricValue.cycle_id == scorable.cycle_id,
-                MetricValue.employee_id == measured.employee_id,
-                MetricValue.indicator_version_id == measured.indicator_version_id,
+            metric_value(
+                func.count(MetricValue.id), scorable.cycle_id, measured.employee_id, measured.indicator_version_id
             )
         )
     assert count == 1
