@@ -25,6 +25,7 @@ from hub.operations.collect import collect_metrics
 from hub.operations.cycles import reopen_cycle
 from hub.operations.ratings import assign_rater
 from hub.operations.scoring import score_cycle
+from tests.hub.operations.concurrency import Race
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -41,6 +42,11 @@ async def other_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def other_sessionmaker(other_engine: AsyncEngine) -> Sessions:
     return create_sessionmaker(other_engine)
+
+
+@pytest.fixture
+def race(other_sessionmaker: Sessions, other_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> Race:
+    return Race(other_sessionmaker, other_engine, monkeypatch)
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from hub.db.models import IndicatorScore, MetricValue
 from hub.domain import CycleState
 from hub.operations import scoring
 from hub.operations.errors import WrongCycleState
 from hub.operations.metrics import ImportReport, import_metric_values
 from hub.operations.ratings import RatingRecord, submit_rating
-from tests.hub.operations.concurrency import Gate, hold_before, outcome, until_arrived, until_held
+from tests.hub.operations.concurrency import Gate, Race, outcome, until_arrived
 from tests.hub.operations.conftest import ScorableCycle, Sessions
 from tests.stored import indicator_score, metric_value, ratings_count
 
@@ -29,30 +26,25 @@ NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
 
 async def _scoring_held(
-    sessionmaker: Sessions, cycle_id: int, monkeypatch: pytest.MonkeyPatch
+    sessionmaker: Sessions, cycle_id: int, race: Race
 ) -> tuple[Gate, asyncio.Task[scoring.ScoringReport]]:
     """Starts scoring and returns once it holds, its inputs read and its results not yet written."""
-    gate = Gate()
     # discard_results is scoring's first write after reading every input.
-    hold_before(monkeypatch, scoring, "discard_results", gate)
+    gate = race.gate_before(scoring, "discard_results")
     task = asyncio.create_task(scoring.score_cycle(sessionmaker, cycle_id, actor="scorer"))
     await until_arrived(gate, 1, task)
     return gate, task
 
 
 async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     rated = scorable.rated
-    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
+    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, race)
     rating = asyncio.create_task(
         outcome(
             submit_rating(
-                other_sessionmaker,
+                race.other,
                 cycle_id=scorable.cycle_id,
                 ratee_id=rated.ratee_id,
                 rater_id=rated.rater_id,
@@ -63,7 +55,7 @@ async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
             )
         )
     )
-    await until_held(other_engine, gate, 2, rating)
+    await race.until_held(gate, 2, rating)
     gate.open()
     report = await asyncio.wait_for(scorer, 20)
     answer = await rating
@@ -82,21 +74,17 @@ async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
 
 
 async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     measured = scorable.measured
     fetched_at = dt.datetime(2026, 11, 16, 9, 30, 15, tzinfo=dt.UTC)
     row = f"{measured.employee_no},{measured.code},{measured.value},{fetched_at.isoformat()}"
     csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
-    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
+    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, race)
     imported = asyncio.create_task(
-        outcome(import_metric_values(other_sessionmaker, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+        outcome(import_metric_values(race.other, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
     )
-    await until_held(other_engine, gate, 2, imported)
+    await race.until_held(gate, 2, imported)
     gate.open()
     await asyncio.wait_for(scorer, 20)
     answer = await imported

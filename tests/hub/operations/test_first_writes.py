@@ -13,7 +13,6 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import AppraisalResult, Cycle, MetricValue, RaterAssignment, Rating
 from hub.demo.organisation import SeedSummary
@@ -26,7 +25,7 @@ from hub.operations.errors import NotFound, WrongCycleState
 from hub.operations.metrics import ImportReport, import_metric_values
 from hub.operations.ratings import RatingRecord, assign_rater, submit_rating
 from hub.operations.scoring import score_cycle
-from tests.hub.operations.concurrency import Gate, hold_after, hold_before, outcome, until_arrived, until_held
+from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
 from tests.hub.operations.conftest import ScorableCycle, Sessions
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
 from tests.stored import metric_value
@@ -35,16 +34,11 @@ NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
 
 async def test_two_first_submissions_of_one_rating_both_succeed(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     rated = scorable.rated
-    gate = Gate()
     # After the checks (the rater is assigned, the value on the scale), before the write.
-    hold_before(monkeypatch, ratings, "_rating_scale", gate)
+    gate = race.gate_before(ratings, "_rating_scale")
 
     def submit(sessions: Sessions, value: float) -> asyncio.Task[RatingRecord | Exception]:
         return asyncio.create_task(
@@ -62,8 +56,8 @@ async def test_two_first_submissions_of_one_rating_both_succeed(
             )
         )
 
-    first, second = submit(sessionmaker, 2), submit(other_sessionmaker, 4)
-    await until_held(other_engine, gate, 2, first, second)
+    first, second = submit(sessionmaker, 2), submit(race.other, 4)
+    await race.until_held(gate, 2, first, second)
     gate.open()
     answers = [await first, await second]
 
@@ -92,17 +86,12 @@ async def _without_values(sessionmaker: Sessions, cycle_id: int, employee_id: in
 
 
 async def test_two_first_imports_of_one_key_both_succeed(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     measured = scorable.measured
     await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
-    gate = Gate()
     # After the file is checked and before anything is written.
-    hold_before(monkeypatch, metrics, "_match", gate)
+    gate = race.gate_before(metrics, "_match")
 
     def send(sessions: Sessions, value: float) -> asyncio.Task[ImportReport | Exception]:
         csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{value}\n"
@@ -110,8 +99,8 @@ async def test_two_first_imports_of_one_key_both_succeed(
             outcome(import_metric_values(sessions, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
         )
 
-    first, second = send(sessionmaker, measured.value), send(other_sessionmaker, measured.value + 1)
-    await until_held(other_engine, gate, 2, first, second)
+    first, second = send(sessionmaker, measured.value), send(race.other, measured.value + 1)
+    await race.until_held(gate, 2, first, second)
     gate.open()
     answers = [await first, await second]
 
@@ -128,17 +117,12 @@ async def test_two_first_imports_of_one_key_both_succeed(
 
 
 async def test_an_import_racing_a_collection_of_the_same_keys(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     measured = scorable.measured
     await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
-    gate = Gate()
     # The collection holds once it has fetched, locked and re-checked; the import comes meanwhile.
-    hold_after(monkeypatch, collect, "locked_cycle", gate)
+    gate = race.gate_after(collect, "locked_cycle")
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
     collecting = asyncio.create_task(
         outcome(collect_metrics(sessionmaker, scorable.cycle_id, sources=lookup(systems), make_period=FakePeriod))
@@ -146,9 +130,9 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
     await until_arrived(gate, 1, collecting)
     csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{measured.value}\n"
     importing = asyncio.create_task(
-        outcome(import_metric_values(other_sessionmaker, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
+        outcome(import_metric_values(race.other, cycle_id=scorable.cycle_id, csv_text=csv, now=NOW))
     )
-    await until_held(other_engine, gate, 2, importing)
+    await race.until_held(gate, 2, importing)
     gate.open()
     collected, imported = await collecting, await importing
 
@@ -158,11 +142,7 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
 
 
 async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     cycle_id = scorable.cycle_id
     await score_cycle(sessionmaker, cycle_id, actor="test")
@@ -171,14 +151,11 @@ async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
             select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id).order_by(AppraisalResult.id)
         )
     assert result_id is not None
-    gate = Gate()
     # The calibration has found its result and is about to lock the cycle.
-    hold_before(monkeypatch, calibration, "locked_cycle", gate)
+    gate = race.gate_before(calibration, "locked_cycle")
     calibrating = asyncio.create_task(
         outcome(
-            calibrate_result(
-                other_sessionmaker, result_id=result_id, total_score=None, grade=Grade.A, reason="r", actor="hr"
-            )
+            calibrate_result(race.other, result_id=result_id, total_score=None, grade=Grade.A, reason="r", actor="hr")
         )
     )
     await until_arrived(gate, 1, calibrating)
