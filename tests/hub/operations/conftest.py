@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hub.db.engine import create_engine, create_sessionmaker
+from hub.db.engine import create_sessionmaker
 from hub.db.models import (
     AppraisalResult,
     Employee,
@@ -25,6 +25,7 @@ from hub.operations.collect import collect_metrics
 from hub.operations.cycles import reopen_cycle
 from hub.operations.ratings import assign_rater
 from hub.operations.scoring import score_cycle
+from tests.conftest import opened_engine
 from tests.hub.operations.concurrency import Race
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
 
@@ -34,9 +35,8 @@ Sessions = async_sessionmaker[AsyncSession]
 @pytest.fixture
 async def other_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine of its own on the test's database, as a second hub process would have."""
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with opened_engine(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture
