@@ -91,9 +91,8 @@ class Backend:
             database = make_url(url).database
             asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
-    @contextlib.contextmanager
     def fresh_copy(self, tmp_path: Path) -> Iterator[str]:
-        """A copy of the template for one test, dropped after it."""
+        """A copy of the template for one test, dropped after it (a fixture yields from it)."""
         url = self.copy(tmp_path)
         try:
             yield url
@@ -108,10 +107,10 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
     return Backend("sqlite", url, asyncio.run(_build_template(url)))
 
 
-@contextlib.contextmanager
 def postgresql_template(name: str, employees: int, unset: str) -> Iterator[Backend]:
     """The demo organisation of ``employees`` seeded into a template database ``name`` on the PostgreSQL
-    server, dropped on the way out; skips, saying ``unset``, without PERFHUB_TEST_DATABASE_URL."""
+    server, dropped after the session (a fixture yields from it); skips, saying ``unset``, without
+    PERFHUB_TEST_DATABASE_URL."""
     if not POSTGRES_URL:
         pytest.skip(unset)
     template = f"{name}_{os.getpid()}"
@@ -125,10 +124,9 @@ def postgresql_template(name: str, employees: int, unset: str) -> Iterator[Backe
 
 @pytest.fixture(scope="session")
 def postgresql_backend() -> Iterator[Backend]:
-    with postgresql_template(
+    yield from postgresql_template(
         "perfhub_template", EMPLOYEES, "PostgreSQL pass: PERFHUB_TEST_DATABASE_URL is not set"
-    ) as backend:
-        yield backend
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -139,16 +137,14 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 @pytest.fixture
 def database_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
-    with backend.fresh_copy(tmp_path) as url:
-        yield url
+    yield from backend.fresh_copy(tmp_path)
 
 
 @pytest.fixture
 def postgresql_url(postgresql_backend: Backend, tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the seeded PostgreSQL database, for what only PostgreSQL has (skips, saying so, when
     PERFHUB_TEST_DATABASE_URL is unset)."""
-    with postgresql_backend.fresh_copy(tmp_path) as url:
-        yield url
+    yield from postgresql_backend.fresh_copy(tmp_path)
 
 
 @pytest.fixture

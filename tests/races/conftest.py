@@ -22,24 +22,21 @@ LARGE = 2000
 @pytest.fixture(scope="session")
 def large_backend() -> Iterator[Backend]:
     """The demo organisation with 2,000 employees, seeded once per run into a template database."""
-    with postgresql_template(
+    yield from postgresql_template(
         "perfhub_large", LARGE, "races run on PostgreSQL only: PERFHUB_TEST_DATABASE_URL is not set"
-    ) as backend:
-        yield backend
+    )
 
 
 @pytest.fixture
 def demo_database(postgresql_backend: Backend, tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the 120-employee demo for one test."""
-    with postgresql_backend.fresh_copy(tmp_path) as url:
-        yield url
+    yield from postgresql_backend.fresh_copy(tmp_path)
 
 
 @pytest.fixture
 def large_database(large_backend: Backend, tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the 2,000-employee demo for one test."""
-    with large_backend.fresh_copy(tmp_path) as url:
-        yield url
+    yield from large_backend.fresh_copy(tmp_path)
 
 
 def _hubs(database_url: str, folder: Path) -> Iterator[Hubs]:

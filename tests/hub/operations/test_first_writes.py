@@ -26,7 +26,7 @@ from hub.operations.metrics import ImportReport, import_metric_values
 from hub.operations.ratings import RatingRecord, assign_rater, submit_rating
 from hub.operations.scoring import score_cycle
 from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
-from tests.hub.operations.conftest import ScorableCycle, Sessions
+from tests.hub.operations.conftest import Measured, ScorableCycle, Sessions
 from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
 from tests.stored import metric_value
 
@@ -78,18 +78,24 @@ async def test_two_first_submissions_of_one_rating_both_succeed(
     assert stored[0].value in (2, 4)
 
 
-async def _without_values(sessionmaker: Sessions, cycle_id: int, employee_id: int) -> None:
+@pytest.fixture
+async def unwritten_key(sessionmaker: Sessions, scorable: ScorableCycle) -> Measured:
+    """The measured key of ``scorable`` with none of its employee's values of the cycle stored: the next
+    write of the key is a first one."""
+    measured = scorable.measured
     async with sessionmaker.begin() as session:
         await session.execute(
-            delete(MetricValue).where(MetricValue.cycle_id == cycle_id, MetricValue.employee_id == employee_id)
+            delete(MetricValue).where(
+                MetricValue.cycle_id == scorable.cycle_id, MetricValue.employee_id == measured.employee_id
+            )
         )
+    return measured
 
 
 async def test_two_first_imports_of_one_key_both_succeed(
-    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle, unwritten_key: Measured
 ) -> None:
-    measured = scorable.measured
-    await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
+    measured = unwritten_key
     # After the file is checked and before anything is written.
     gate = race.gate_before(metrics, "_match")
 
@@ -117,10 +123,9 @@ async def test_two_first_imports_of_one_key_both_succeed(
 
 
 async def test_an_import_racing_a_collection_of_the_same_keys(
-    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle, unwritten_key: Measured
 ) -> None:
-    measured = scorable.measured
-    await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
+    measured = unwritten_key
     # The collection holds once it has fetched, locked and re-checked; the import comes meanwhile.
     gate = race.gate_after(collect, "locked_cycle")
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
