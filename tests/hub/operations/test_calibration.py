@@ -188,21 +188,26 @@ async def test_unknown_result_is_not_found(sessionmaker: Sessions, seeded: SeedS
     assert (raised.value.entity, raised.value.field) == ("result", "resultId")
 
 
+async def _to_s(sessionmaker: Sessions, result_id: int, reason: str, limits: dict[Grade, float]) -> CalibrationOutcome:
+    """HR calibrates the result to S, the cycle's grades checked against ``limits``."""
+    return await calibrate_result(
+        sessionmaker,
+        result_id=result_id,
+        total_score=None,
+        grade=Grade.S,
+        reason=reason,
+        actor="hr",
+        target_distribution=limits,
+    )
+
+
 async def test_distribution_breach_is_a_warning_and_the_calibration_is_stored(
     sessionmaker: Sessions, seeded: SeedSummary
 ) -> None:
     """With no S allowed, calibrating someone to S warns about S over its limit and still stores."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        result_id=before.id,
-        total_score=None,
-        grade=Grade.S,
-        reason="promotion case",
-        actor="hr",
-        target_distribution={Grade.S: 0.0},
-    )
+    outcome = await _to_s(sessionmaker, before.id, "promotion case", {Grade.S: 0.0})
 
     async with sessionmaker() as session:
         total = await session.scalar(select(func.count()).where(RESULTS.c.cycle_id == seeded.current_cycle_id))
@@ -218,15 +223,7 @@ async def test_distribution_within_limits_gives_no_warning(sessionmaker: Session
     """Limits the cycle's grades keep (everyone may be anything) produce no warning."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        result_id=before.id,
-        total_score=None,
-        grade=Grade.S,
-        reason="r",
-        actor="hr",
-        target_distribution=dict.fromkeys(Grade, 1.0),
-    )
+    outcome = await _to_s(sessionmaker, before.id, "r", dict.fromkeys(Grade, 1.0))
 
     assert outcome.warnings == []
 

@@ -76,6 +76,14 @@ async def publish(
     return await publish_scheme_version(sessionmaker, **arguments)
 
 
+async def refused_on(sessionmaker: Sessionmaker, items: list[tuple[int, float]]) -> str | None:
+    """The field InvalidInput names when the next scheme of the latest one's post is published with ``items``."""
+    previous = await latest_scheme(sessionmaker)
+    with pytest.raises(InvalidInput) as caught:
+        await publish(sessionmaker, previous.post_id, items)
+    return caught.value.field
+
+
 async def core_and_extension(sessionmaker: Sessionmaker) -> tuple[int, int]:
     return (
         await current_version(sessionmaker, IndicatorCategory.CORE),
@@ -232,25 +240,19 @@ async def test_bad_schemes_are_refused_on_their_field(
 
 async def test_an_indicator_may_appear_only_once(sessionmaker: Sessionmaker) -> None:
     """Two versions of one indicator in one scheme are refused on items."""
-    previous = await latest_scheme(sessionmaker)
     core = await current_version(sessionmaker, IndicatorCategory.CORE)
-    with pytest.raises(InvalidInput) as caught:
-        await publish(sessionmaker, previous.post_id, [(core, 50), (core, 50)])
-    assert caught.value.field == "items"
+    assert await refused_on(sessionmaker, [(core, 50), (core, 50)]) == "items"
 
 
 async def test_every_indicator_version_must_be_in_force(sessionmaker: Sessionmaker) -> None:
     """A closed indicator version cannot be used from a date after its validity ended."""
-    previous = await latest_scheme(sessionmaker)
     async with sessionmaker() as session:
         closed = await session.scalar(
             select(IndicatorVersion.id).where(IndicatorVersion.effective_to.is_not(None)).limit(1)
         )
     assert closed is not None
     core = await current_version(sessionmaker, IndicatorCategory.CORE)
-    with pytest.raises(InvalidInput) as caught:
-        await publish(sessionmaker, previous.post_id, [(core, 30), (closed, 70)])
-    assert caught.value.field == "items"
+    assert await refused_on(sessionmaker, [(core, 30), (closed, 70)]) == "items"
 
 
 async def test_a_scheme_must_start_after_the_latest_one(sessionmaker: Sessionmaker) -> None:
