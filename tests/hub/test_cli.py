@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -249,23 +249,29 @@ def systems_file(demo_systems: DemoSystems, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def collect_argv(database_url: str, systems_file: Path) -> Callable[[int], list[str]]:
+    """The command line of `perfhub collect CYCLE --systems FILE` on the test's database."""
+    return lambda cycle_id: ["--database-url", database_url, "collect", str(cycle_id), "--systems", str(systems_file)]
+
+
 def export_secrets(demo_systems: DemoSystems, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in demo_systems.secrets.items():
         monkeypatch.setenv(name, value)
 
 
 def test_collect_from_a_systems_file_is_idempotent(
-    database_url: str,
     seeded: SeedSummary,
     demo_systems: DemoSystems,
     systems_file: Path,
+    collect_argv: Callable[[int], list[str]],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`perfhub collect CYCLE --systems FILE` pulls the cycle's values; a second run stores nothing new."""
     written = systems_file.read_text(encoding="utf-8")
     assert not any(secret in written for secret in demo_systems.secrets.values())
-    argv = ["--database-url", database_url, "collect", str(seeded.current_cycle_id), "--systems", str(systems_file)]
+    argv = collect_argv(seeded.current_cycle_id)
     # Secrets come from the environment variables the file names, never from the file.
     assert main(argv) == 1
     assert "PERFHUB_" in capsys.readouterr().err
@@ -280,16 +286,14 @@ def test_collect_from_a_systems_file_is_idempotent(
 
 
 def test_collect_refuses_a_cycle_that_is_not_open(
-    database_url: str,
     seeded: SeedSummary,
     demo_systems: DemoSystems,
-    systems_file: Path,
+    collect_argv: Callable[[int], list[str]],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     export_secrets(demo_systems, monkeypatch)
-    argv = ["--database-url", database_url, "collect", str(seeded.past_cycle_id), "--systems", str(systems_file)]
-    assert main(argv) == 1
+    assert main(collect_argv(seeded.past_cycle_id)) == 1
     assert "WRONG_CYCLE_STATE" in capsys.readouterr().err
 
 
@@ -359,16 +363,15 @@ def test_collect_is_audited_with_the_operator(
     database_url: str,
     seeded: SeedSummary,
     demo_systems: DemoSystems,
-    systems_file: Path,
+    collect_argv: Callable[[int], list[str]],
     monkeypatch: pytest.MonkeyPatch,
     operator: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     export_secrets(demo_systems, monkeypatch)
-    cycle = str(seeded.current_cycle_id)
-    assert main(["--database-url", database_url, "collect", cycle, "--systems", str(systems_file)]) == 0
-    past = str(seeded.past_cycle_id)
-    assert main(["--database-url", database_url, "collect", past, "--systems", str(systems_file)]) == 1
+    cycle, past = str(seeded.current_cycle_id), str(seeded.past_cycle_id)
+    assert main(collect_argv(seeded.current_cycle_id)) == 0
+    assert main(collect_argv(seeded.past_cycle_id)) == 1
     capsys.readouterr()
     entries = asyncio.run(_audit_entries(database_url))
     assert [(e[0], e[1], e[2], e[3], e[4]) for e in entries] == [
