@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +44,17 @@ def printed_tokens(lines: list[str]) -> dict[str, str]:
         if role in {role.value for role in Role} and token.startswith("eyJ"):
             tokens[role] = token
     return tokens
+
+
+def ask(port: int, token: str, query: str, timeout: float = 10) -> Any:
+    """The JSON answer of the hub on ``port`` to ``query``, asked with a bearer token."""
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    )
+    return answer.json()
 
 
 def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> None:
@@ -79,23 +91,18 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
         assert ready.status_code == 200
         anonymous = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ posts { code } }"}, timeout=10)
         assert anonymous.status_code == 401
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ employees(first: 1) { totalCount } cycles { state } }"},
-            headers={"Authorization": f"Bearer {tokens['hr_admin']}"},
-            timeout=10,
-        ).json()
+        answer = ask(port, tokens["hr_admin"], "{ employees(first: 1) { totalCount } cycles { state } }")
         assert answer["data"]["employees"]["totalCount"] == 120
         assert sorted(cycle["state"] for cycle in answer["data"]["cycles"]) == ["OPEN", "PUBLISHED"]
         assert (tmp_path / "perfhub.db").exists()
         # The demo business systems run beside the hub on free loopback ports, and the hub reads them.
         assert any("demo business systems" in line for line in lines), "".join(lines)
-        linked = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ employees(first: 3) { edges { node { compensationRecords { currency } } } } }"},
-            headers={"Authorization": f"Bearer {tokens['payroll']}"},
-            timeout=30,
-        ).json()
+        linked = ask(
+            port,
+            tokens["payroll"],
+            "{ employees(first: 3) { edges { node { compensationRecords { currency } } } } }",
+            30,
+        )
         assert "errors" not in linked, linked
         assert all(edge["node"]["compensationRecords"] for edge in linked["data"]["employees"]["edges"])
         # A token made by another process later is accepted by the running server: they share the secret file.
@@ -107,13 +114,7 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
             text=True,
             check=True,
         ).stdout.splitlines()[-1]
-        me = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ __typename }"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert me.json() == {"data": {"__typename": "Query"}}
+        assert ask(port, token, "{ __typename }") == {"data": {"__typename": "Query"}}
     finally:
         process.terminate()
         process.wait(timeout=30)
