@@ -21,13 +21,12 @@ from hub.db.models import (
 )
 from hub.demo.organisation import SeedSummary
 from hub.domain import MANUAL_SOURCE, RaterRole
-from hub.operations.collect import collect_metrics
 from hub.operations.cycles import reopen_cycle
 from hub.operations.ratings import assign_rater
 from hub.operations.scoring import score_cycle
 from tests.conftest import opened_engine
 from tests.hub.operations.concurrency import Race
-from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+from tests.hub.operations.test_collect import FakeSystem, collect_from
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -116,7 +115,7 @@ async def scorable(sessionmaker: Sessions, seeded: SeedSummary) -> ScorableCycle
     reopened: OPEN again, and everything picked here counts when it is scored next."""
     cycle_id = seeded.current_cycle_id
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
-    await collect_metrics(sessionmaker, cycle_id, sources=lookup(systems), make_period=FakePeriod)
+    await collect_from(sessionmaker, cycle_id, systems)
     await score_cycle(sessionmaker, cycle_id, actor="test")
     async with sessionmaker() as session:
         measured, ratee_id, version_id = await _picks(session, cycle_id)

@@ -19,7 +19,7 @@ from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, Grade, RaterRole
 from hub.operations import calibration, collect, metrics, ratings
 from hub.operations.calibration import CalibrationOutcome, calibrate_result
-from hub.operations.collect import CollectReport, collect_metrics
+from hub.operations.collect import CollectReport
 from hub.operations.cycles import create_cycle, open_cycle, reopen_cycle
 from hub.operations.errors import NotFound, WrongCycleState
 from hub.operations.metrics import ImportReport, import_metric_values
@@ -27,7 +27,7 @@ from hub.operations.ratings import RatingRecord, assign_rater, submit_rating
 from hub.operations.scoring import score_cycle
 from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
 from tests.hub.operations.conftest import Measured, ScorableCycle, Sessions
-from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+from tests.hub.operations.test_collect import FakeSystem, collect_from
 from tests.stored import metric_value
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
@@ -129,9 +129,7 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
     # The collection holds once it has fetched, locked and re-checked; the import comes meanwhile.
     gate = race.gate_after(collect, "locked_cycle")
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
-    collecting = asyncio.create_task(
-        outcome(collect_metrics(sessionmaker, scorable.cycle_id, sources=lookup(systems), make_period=FakePeriod))
-    )
+    collecting = asyncio.create_task(outcome(collect_from(sessionmaker, scorable.cycle_id, systems)))
     await until_arrived(gate, 1, collecting)
     csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{measured.value}\n"
     importing = asyncio.create_task(
