@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from hub.db.models import AppraisalResult, IndicatorScore, MetricValue, Rating
+from hub.db.models import AppraisalResult, Cycle, Employee, IndicatorScore, MetricValue, Rating
 
 
 def indicator_score(
@@ -44,4 +44,15 @@ def ratings_count(cycle_id: int, ratee_id: int, rater_id: int) -> Select[Any]:
         select(func.count())
         .select_from(Rating)
         .where(Rating.cycle_id == cycle_id, Rating.ratee_id == ratee_id, Rating.rater_id == rater_id)
+    )
+
+
+def collected_values(cycle_id: int) -> Select[Any]:
+    """(metric, value, employee_no, period_start) of every metric value stored for the cycle: enough to
+    recompute what the demo systems answer for each."""
+    return (
+        select(MetricValue.metric, MetricValue.value, Employee.employee_no, Cycle.period_start)
+        .join(Employee, Employee.id == MetricValue.employee_id)
+        .join(Cycle, Cycle.id == MetricValue.cycle_id)
+        .where(MetricValue.cycle_id == cycle_id)
     )
