@@ -4,6 +4,7 @@ a connection."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -47,7 +48,7 @@ def ratings_count(cycle_id: int, ratee_id: int, rater_id: int) -> Select[Any]:
     )
 
 
-def collected_values(cycle_id: int) -> Select[Any]:
+def collected_values(cycle_id: int) -> Select[str, float, str, dt.date]:
     """(metric, value, employee_no, period_start) of every metric value stored for the cycle: enough to
     recompute what the demo systems answer for each."""
     return (

@@ -214,6 +214,16 @@ async def bring(client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine, cycl
     assert await state_of(engine, cycle_id) is state
 
 
+async def rounds_in(
+    state: CycleState, client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine
+) -> AsyncIterator[tuple[Demo, int, float]]:
+    """The demo, and each round's number and offset, with the demo cycle brought to ``state`` before it."""
+    demo = await demo_of(client, pair, engine)
+    for round_, offset in enumerate(OFFSETS):
+        await bring(client, pair, engine, demo.cycle_id, state)
+        yield demo, round_, offset
+
+
 async def demo_of(client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine) -> Demo:
     """The OPEN cycle, scored once to find inputs that count in results (one per round of each test)."""
     if pair.demo is not None:
@@ -279,10 +289,8 @@ async def expect_audited(engine: AsyncEngine, rid: str, operation: str, payload:
 async def test_a_rating_racing_scoring_is_scored_or_refused(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    for round_, offset in enumerate(OFFSETS):
-        await bring(client, pair, engine, cycle_id, CycleState.OPEN)
+    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
+        cycle_id = demo.cycle_id
         pick = demo.rated[round_]
         before = await rating_of(engine, cycle_id, pick.ratee_id, pick.rater_id, pick.version_id)
         value = next(value for value in (5.0, 1.0, 3.0) if value not in before)
@@ -345,10 +353,8 @@ async def measured_at(
 async def test_an_import_racing_scoring_is_scored_or_refused(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    for round_, offset in enumerate(OFFSETS):
-        await bring(client, pair, engine, cycle_id, CycleState.OPEN)
+    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
+        cycle_id = demo.cycle_id
         pick = demo.measured[round_]
         before, _ = await measured_at(engine, cycle_id, pick)
         fetched_at = dt.datetime(2026, 11, 16, 7, round_, 17, tzinfo=dt.UTC)
@@ -491,10 +497,8 @@ async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
 async def test_a_calibration_racing_a_reopen_gives_typed_answers(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    for round_, offset in enumerate(OFFSETS):
-        await bring(client, pair, engine, cycle_id, CycleState.SCORED)
+    async for demo, round_, offset in rounds_in(CycleState.SCORED, client, pair, engine):
+        cycle_id = demo.cycle_id
         result_id = min((await results_of(engine, cycle_id)).values())
         calibration = {"input": {"resultId": str(result_id), "grade": "A", "reason": "led the audit"}}
         calibrate_rid, reopen_rid = request_id(), request_id()
