@@ -214,6 +214,29 @@ async def bring(client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine, cycl
     assert await state_of(engine, cycle_id) is state
 
 
+async def racing_scoring(
+    client: httpx.AsyncClient,
+    pair: Pair,
+    round_: int,
+    offset: float,
+    mutation: tuple[str, dict[str, Any], str],
+    what: str,
+) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """``mutation`` (its document, variables and field) raced against a scoring of the demo cycle on the other
+    hub: the request id and typed answer of each; the mutation's outcome is counted in ``pair.seen``."""
+    document, variables, field_name = mutation
+    assert pair.demo is not None
+    rid, score_rid = request_id(), request_id()
+    body, score_body = await race(
+        call(client, pair.hub(round_, 0), document, variables, rid=rid),
+        call(client, pair.hub(round_, 1), SCORE, {"id": pair.demo.cycle_id}, rid=score_rid),
+        offset,
+    )
+    answer, scored = typed(body, field_name), typed(score_body, "cycleScore")
+    pair.seen[f"{what} vs score: {what} {code_of(answer)}"] += 1
+    return (rid, answer), (score_rid, scored)
+
+
 async def rounds_in(
     state: CycleState, client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine
 ) -> AsyncIterator[tuple[Demo, int, float]]:
@@ -301,14 +324,9 @@ async def test_a_rating_racing_scoring_is_scored_or_refused(
             "indicatorVersionId": str(pick.version_id),
             "value": value,
         }
-        rate_rid, score_rid = request_id(), request_id()
-        rate_body, score_body = await race(
-            call(client, pair.hub(round_, 0), RATE, {"input": rating}, rid=rate_rid),
-            call(client, pair.hub(round_, 1), SCORE, {"id": cycle_id}, rid=score_rid),
-            offset,
+        (rate_rid, rated), (score_rid, scored) = await racing_scoring(
+            client, pair, round_, offset, (RATE, {"input": rating}, "ratingSubmit"), "rating"
         )
-        rated, scored = typed(rate_body, "ratingSubmit"), typed(score_body, "cycleScore")
-        pair.seen[f"rating vs score: rating {code_of(rated)}"] += 1
 
         assert scored["__typename"] == "CycleScored", scored
         assert await state_of(engine, cycle_id) is CycleState.SCORED
@@ -361,14 +379,9 @@ async def test_an_import_racing_scoring_is_scored_or_refused(
         assert before != fetched_at
         row = f"{pick.employee_no},{pick.code},{pick.value},{fetched_at.isoformat()}"
         csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
-        import_rid, score_rid = request_id(), request_id()
-        import_body, score_body = await race(
-            call(client, pair.hub(round_, 0), IMPORT, {"id": cycle_id, "csv": csv}, rid=import_rid),
-            call(client, pair.hub(round_, 1), SCORE, {"id": cycle_id}, rid=score_rid),
-            offset,
+        (import_rid, imported), (score_rid, scored) = await racing_scoring(
+            client, pair, round_, offset, (IMPORT, {"id": cycle_id, "csv": csv}, "metricValuesImport"), "import"
         )
-        imported, scored = typed(import_body, "metricValuesImport"), typed(score_body, "cycleScore")
-        pair.seen[f"import vs score: import {code_of(imported)}"] += 1
 
         assert scored["__typename"] == "CycleScored", scored
         assert await state_of(engine, cycle_id) is CycleState.SCORED
