@@ -237,6 +237,26 @@ async def racing_scoring(
     return (rid, answer), (score_rid, scored)
 
 
+async def raced_twice(
+    client: httpx.AsyncClient,
+    pair: Pair,
+    round_: int,
+    offset: float,
+    mutation: tuple[str, str],
+    variables: tuple[dict[str, Any], dict[str, Any]],
+) -> tuple[tuple[str, str], list[dict[str, Any]]]:
+    """One mutation (its document and field) sent to both hubs at once, with each of ``variables``: the
+    request ids and the typed answers."""
+    document, field_name = mutation
+    rids = request_id(), request_id()
+    bodies = await race(
+        call(client, pair.hub(round_, 0), document, variables[0], rid=rids[0]),
+        call(client, pair.hub(round_, 1), document, variables[1], rid=rids[1]),
+        offset,
+    )
+    return rids, [typed(body, field_name) for body in bodies]
+
+
 async def rounds_in(
     state: CycleState, client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine
 ) -> AsyncIterator[tuple[Demo, int, float]]:
@@ -431,23 +451,16 @@ def rating(cycle_id: str, pick: Rated, rater_id: int, value: float) -> dict[str,
 async def test_two_first_ratings_of_one_key_give_a_success_and_a_typed_answer(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    await bring(client, pair, engine, cycle_id, CycleState.OPEN)
-    for round_, offset in enumerate(OFFSETS):
+    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
+        cycle_id = demo.cycle_id
         pick = demo.rated[len(OFFSETS) + round_]
         rater = await stranger_to(engine, cycle_id, pick.ratee_id)
         assignment = {"cycleId": cycle_id, "rateeId": str(pick.ratee_id), "raterId": str(rater), "role": "PEER"}
         assigned = typed(await call(client, pair.hubs[0], ASSIGN, {"input": assignment}), "raterAssign")
         assert assigned["__typename"] == "RaterAssigned", assigned
         assert await rating_of(engine, cycle_id, pick.ratee_id, rater, pick.version_id) == []
-        rids = request_id(), request_id()
-        bodies = await race(
-            call(client, pair.hub(round_, 0), RATE, rating(cycle_id, pick, rater, 2.0), rid=rids[0]),
-            call(client, pair.hub(round_, 1), RATE, rating(cycle_id, pick, rater, 4.0), rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "ratingSubmit") for body in bodies]
+        twice = (rating(cycle_id, pick, rater, 2.0), rating(cycle_id, pick, rater, 4.0))
+        rids, answers = await raced_twice(client, pair, round_, offset, (RATE, "ratingSubmit"), twice)
         pair.seen["first ratings: " + " + ".join(sorted(code_of(answer) for answer in answers))] += 1
 
         accepted = [answer["rating"]["value"] for answer in answers if answer["__typename"] == "RatingSubmitted"]
@@ -468,10 +481,8 @@ def one_value(cycle_id: str, pick: Measured, value: float) -> dict[str, Any]:
 async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    await bring(client, pair, engine, cycle_id, CycleState.OPEN)
-    for round_, offset in enumerate(OFFSETS):
+    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
+        cycle_id = demo.cycle_id
         pick = demo.measured[len(OFFSETS) + round_]
         key = (
             MetricValue.cycle_id == int(cycle_id),
@@ -481,13 +492,8 @@ async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
         async with engine.begin() as connection:  # the key has no value yet: both imports are first writes
             await connection.execute(delete(MetricValue).where(*key))
         values = (pick.value, pick.value + 1)
-        rids = request_id(), request_id()
-        bodies = await race(
-            call(client, pair.hub(round_, 0), IMPORT, one_value(cycle_id, pick, values[0]), rid=rids[0]),
-            call(client, pair.hub(round_, 1), IMPORT, one_value(cycle_id, pick, values[1]), rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "metricValuesImport") for body in bodies]
+        twice = (one_value(cycle_id, pick, values[0]), one_value(cycle_id, pick, values[1]))
+        rids, answers = await raced_twice(client, pair, round_, offset, (IMPORT, "metricValuesImport"), twice)
         pair.seen["first imports: " + " + ".join(sorted(code_of(answer) for answer in answers))] += 1
 
         accepted = [
