@@ -256,9 +256,15 @@ def collect_argv(database_url: str, systems_file: Path) -> Callable[[int], list[
     return lambda cycle_id: ["--database-url", database_url, "collect", str(cycle_id), "--systems", str(systems_file)]
 
 
-def export_secrets(demo_systems: DemoSystems, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in demo_systems.secrets.items():
-        monkeypatch.setenv(name, value)
+@pytest.fixture
+def export_secrets(demo_systems: DemoSystems, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Puts the demo systems' secrets into the environment variables the systems file names, when called."""
+
+    def export() -> None:
+        for name, value in demo_systems.secrets.items():
+            monkeypatch.setenv(name, value)
+
+    return export
 
 
 def test_collect_from_a_systems_file_is_idempotent(
@@ -266,7 +272,7 @@ def test_collect_from_a_systems_file_is_idempotent(
     demo_systems: DemoSystems,
     systems_file: Path,
     collect_argv: Callable[[int], list[str]],
-    monkeypatch: pytest.MonkeyPatch,
+    export_secrets: Callable[[], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`perfhub collect CYCLE --systems FILE` pulls the cycle's values; a second run stores nothing new."""
@@ -276,7 +282,7 @@ def test_collect_from_a_systems_file_is_idempotent(
     # Secrets come from the environment variables the file names, never from the file.
     assert main(argv) == 1
     assert "PERFHUB_" in capsys.readouterr().err
-    export_secrets(demo_systems, monkeypatch)
+    export_secrets()
     assert main(argv) == 0
     first = capsys.readouterr().out
     new = int(first.split(": ")[2].split(" new")[0])
@@ -288,12 +294,11 @@ def test_collect_from_a_systems_file_is_idempotent(
 
 def test_collect_refuses_a_cycle_that_is_not_open(
     seeded: SeedSummary,
-    demo_systems: DemoSystems,
     collect_argv: Callable[[int], list[str]],
-    monkeypatch: pytest.MonkeyPatch,
+    export_secrets: Callable[[], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    export_secrets(demo_systems, monkeypatch)
+    export_secrets()
     assert main(collect_argv(seeded.past_cycle_id)) == 1
     assert "WRONG_CYCLE_STATE" in capsys.readouterr().err
 
@@ -363,13 +368,12 @@ def test_writing_verbs_are_audited_with_the_operator(
 def test_collect_is_audited_with_the_operator(
     database_url: str,
     seeded: SeedSummary,
-    demo_systems: DemoSystems,
     collect_argv: Callable[[int], list[str]],
-    monkeypatch: pytest.MonkeyPatch,
+    export_secrets: Callable[[], None],
     operator: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    export_secrets(demo_systems, monkeypatch)
+    export_secrets()
     cycle, past = str(seeded.current_cycle_id), str(seeded.past_cycle_id)
     assert main(collect_argv(seeded.current_cycle_id)) == 0
     assert main(collect_argv(seeded.past_cycle_id)) == 1

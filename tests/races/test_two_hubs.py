@@ -259,12 +259,13 @@ async def raced_twice(
 
 async def rounds_in(
     state: CycleState, client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine
-) -> AsyncIterator[tuple[Demo, int, float]]:
-    """The demo, and each round's number and offset, with the demo cycle brought to ``state`` before it."""
+) -> AsyncIterator[tuple[str, Demo, int, float]]:
+    """The demo cycle's id, the demo, and each round's number and offset, with the cycle brought to ``state``
+    before the round."""
     demo = await demo_of(client, pair, engine)
     for round_, offset in enumerate(OFFSETS):
         await bring(client, pair, engine, demo.cycle_id, state)
-        yield demo, round_, offset
+        yield demo.cycle_id, demo, round_, offset
 
 
 async def demo_of(client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine) -> Demo:
@@ -332,8 +333,7 @@ async def expect_audited(engine: AsyncEngine, rid: str, operation: str, payload:
 async def test_a_rating_racing_scoring_is_scored_or_refused(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
-        cycle_id = demo.cycle_id
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.rated[round_]
         before = await rating_of(engine, cycle_id, pick.ratee_id, pick.rater_id, pick.version_id)
         value = next(value for value in (5.0, 1.0, 3.0) if value not in before)
@@ -391,8 +391,7 @@ async def measured_at(
 async def test_an_import_racing_scoring_is_scored_or_refused(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
-        cycle_id = demo.cycle_id
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.measured[round_]
         before, _ = await measured_at(engine, cycle_id, pick)
         fetched_at = dt.datetime(2026, 11, 16, 7, round_, 17, tzinfo=dt.UTC)
@@ -451,8 +450,7 @@ def rating(cycle_id: str, pick: Rated, rater_id: int, value: float) -> dict[str,
 async def test_two_first_ratings_of_one_key_give_a_success_and_a_typed_answer(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
-        cycle_id = demo.cycle_id
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.rated[len(OFFSETS) + round_]
         rater = await stranger_to(engine, cycle_id, pick.ratee_id)
         assignment = {"cycleId": cycle_id, "rateeId": str(pick.ratee_id), "raterId": str(rater), "role": "PEER"}
@@ -481,8 +479,7 @@ def one_value(cycle_id: str, pick: Measured, value: float) -> dict[str, Any]:
 async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    async for demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
-        cycle_id = demo.cycle_id
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.measured[len(OFFSETS) + round_]
         key = (
             MetricValue.cycle_id == int(cycle_id),
@@ -516,8 +513,7 @@ async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
 async def test_a_calibration_racing_a_reopen_gives_typed_answers(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    async for demo, round_, offset in rounds_in(CycleState.SCORED, client, pair, engine):
-        cycle_id = demo.cycle_id
+    async for cycle_id, _demo, round_, offset in rounds_in(CycleState.SCORED, client, pair, engine):
         result_id = min((await results_of(engine, cycle_id)).values())
         calibration = {"input": {"resultId": str(result_id), "grade": "A", "reason": "led the audit"}}
         calibrate_rid, reopen_rid = request_id(), request_id()
