@@ -9,8 +9,10 @@ per participant drawn by the demo's own ``demo_metric_value`` (about 2% missing,
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.console import ConsoleProgress
@@ -304,3 +307,43 @@ async def reset(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -
 
 def is_file_database(url: str) -> bool:
     return is_sqlite(url) and ":memory:" not in url
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where runs happen: copies of a seeded SQLite file, or one database reset between runs."""
+
+    dataset: Dataset
+    source: Path | None  # the seeded file to copy per run; None = use dataset.url in place
+
+    def fresh(self) -> tuple[str, Path | None]:
+        if self.source is None:
+            return self.dataset.url, None
+        copy = self.source.with_name(self.source.name + ".run")
+        remove_sqlite(copy)
+        shutil.copyfile(self.source, copy)
+        with copy.open("rb+") as handle:  # nothing left for the kernel to write back while timing
+            os.fsync(handle.fileno())
+        return sqlite_url(copy), copy
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database:
+        raise SystemExit(f"{url} names no database file")
+    return Path(database).resolve()
+
+
+async def open_target(args: argparse.Namespace, say: Say, *, in_place: bool = False) -> Target:
+    """Where a benchmark runs, from the options every benchmark on this dataset takes (``--database-url``,
+    ``--employees``, ``--seed``, ``--indicators``, ``--rebuild``): no URL is the cached seeded file; a
+    SQLite URL is a file seeded once and copied per run (used as it is with ``in_place``); a server URL is
+    used in place, seeded when empty."""
+    url: str | None = args.database_url
+    build: dict[str, Any] = {"employees": args.employees, "seed": args.seed, "indicators": args.indicators}
+    if url is None or (is_file_database(url) and not in_place):
+        path = cache_file(**build) if url is None else _sqlite_path(url)
+        seeded = await seeded_sqlite(path, rebuild=args.rebuild, say=say, **build)
+        return Target(await inspect(sqlite_url(seeded), args.employees, say), seeded)
+    await prepare_in_place(url, say=say, **build)
+    return Target(await inspect(url, args.employees, say), None)

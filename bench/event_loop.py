@@ -51,17 +51,12 @@ from sqlalchemy import select
 
 from bench.dataset import (
     Dataset,
-    cache_file,
-    inspect,
-    is_file_database,
-    prepare_in_place,
+    Target,
+    open_target,
     remove_sqlite,
     reset,
-    seeded_sqlite,
-    sqlite_url,
 )
 from bench.probe import Latencies, Probe, StallSampler, served
-from bench.scoring import Target, _sqlite_path
 from connectors.config import parse_systems
 from hub.app import create_app
 from hub.auth import Role, issue_token
@@ -288,15 +283,7 @@ def report(dataset: Dataset, runs: dict[str, CaseRuns], args: argparse.Namespace
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    url: str | None = args.database_url
-    build = {"employees": args.employees, "seed": args.seed, "indicators": args.indicators, "say": say}
-    if url is None or is_file_database(url):
-        path = cache_file(args.employees, args.seed, args.indicators) if url is None else _sqlite_path(url)
-        seeded = await seeded_sqlite(path, rebuild=args.rebuild, **build)
-        target = Target(await inspect(sqlite_url(seeded), args.employees, say), seeded)
-    else:
-        await prepare_in_place(url, **build)
-        target = Target(await inspect(url, args.employees, say), None)
+    target = await open_target(args, say)
     cases = [case.strip() for case in args.cases.split(",")]
     work = await jobs(target, cases)
     placements = {"worker": [True], "in-process": [False], "both": [True, False]}[args.placement]

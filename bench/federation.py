@@ -271,9 +271,5 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(main_async(parse_args(argv)))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(asyncio.run(main_async(parse_args())))

@@ -24,7 +24,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -39,8 +38,8 @@ from pydantic import SecretStr
 
 from hub.auth import Role, issue_token
 from hub.config import Settings
+from tests.served.hub_process import spawn_serve  # started the way the served tests start it
 
-PERFHUB = Path(sys.executable).parent / "perfhub"
 HR_ADMIN_PAGE = "{ employees(first: 20) { edges { node { name department { name } results { totalScore grade } } } } }"
 EXPENSIVE = """{ employees(first: 300) { edges { node { id
   results { totalScore indicatorScores { normalizedScore } } } } } }"""
@@ -89,15 +88,7 @@ class ServedHub:
             "PERFHUB_LOG_LEVEL": "warning",
             **self.env,
         }
-        with (self.folder / "perfhub-serve.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(PERFHUB), "serve", "--port", str(self.port)],
-                cwd=self.folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = spawn_serve(self.port, self.folder, env, self.folder / "perfhub-serve.log")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:

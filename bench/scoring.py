@@ -6,11 +6,11 @@ The organisation is the demo's (``seed_demo``: the past cycle stays OPEN, full o
 values), seeded once and cached as a SQLite file (see ``bench.dataset``); every run starts from a fresh
 copy of that file, so every run scores the same OPEN cycle into an empty results table.
 
-* baseline, "bare I/O": in one transaction, the SELECTs ``score_cycle`` issues (cycle, pins, scheme
-  items, rater weights, participants, metric values, rating means averaged in SQL) materialised into
-  Python, then the same DELETEs and the same INSERTs (one appraisal_results row per participant, read
-  back for its id, then one indicator_scores row per scheme item, same columns, executemany in chunks
-  of ``WRITE_CHUNK``) with trivial values (constants, the raw inputs) instead of the engine's, committed;
+* baseline, "bare I/O": in one transaction, ``score_cycle``'s own read phase (cycle, pins, scheme
+  items, rater weights, participants, metric values, rating means averaged in SQL) into Python, then the
+  same DELETEs and the same INSERTs (one appraisal_results row per participant, read back for its id,
+  then one indicator_scores row per scheme item, same columns, executemany in chunks of
+  ``WRITE_CHUNK``) with trivial values (constants, the raw inputs) instead of the engine's, committed;
 * measured: ``score_cycle(sessionmaker, cycle_id, actor="bench")`` itself.
 
 The ratio is reported only when both wrote the same number of rows. A database given as a server URL
@@ -24,9 +24,7 @@ import asyncio
 import cProfile
 import gc
 import io
-import os
 import pstats
-import shutil
 import sys
 import time
 from collections import Counter, defaultdict
@@ -36,39 +34,28 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, event, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.dataset import (
     BENCH_ACTOR,
     DEMO_ITEMS,
-    Dataset,
+    Target,
     cache_file,
-    inspect,
-    is_file_database,
-    prepare_in_place,
+    open_target,
     remove_sqlite,
     reset,
-    seeded_sqlite,
-    sqlite_url,
 )
 from hub.db.engine import create_engine, create_sessionmaker
-from hub.db.models import (
-    AppraisalResult,
-    CycleScheme,
-    Indicator,
-    IndicatorScore,
-    IndicatorVersion,
-    MetricValue,
-    Rating,
-    SchemeRaterWeight,
-    utcnow,
-)
-from hub.db.models import SchemeItem as SchemeItemRow
+from hub.db.models import AppraisalResult, IndicatorScore, utcnow
 from hub.domain import CycleState, Grade
+
+# The baseline runs score_cycle's own read phase and chunked insert (private to the operation: nothing
+# but this benchmark needs them apart from score_cycle).
+from hub.operations import scoring as scoring_phases
 from hub.operations.commands import Caller
-from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
-from hub.operations.scoring import WRITE_CHUNK, CycleScore, score_cycle
+from hub.operations.cycles import discard_results, locked_cycle, record_transition
+from hub.operations.scoring import CycleScore, score_cycle
+from hub.progress import SILENT
 
 GOAL = 2.0
 # The Core tables score_cycle inserts into (a Core executemany, not the ORM's bulk path).
@@ -133,72 +120,17 @@ class Run:
 
 
 async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> None:
-    """score_cycle's statements with trivial values: the floor any implementation of it pays."""
+    """score_cycle's statements with trivial values: the floor any implementation of it pays.
+
+    The reads are score_cycle's own read phase (the same statements, the same partitions), so the two
+    cannot drift apart; the writes are the same rows, in the same chunks, with constants instead of the
+    engine's values.
+    """
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.SCORED, actor=BENCH_ACTOR, reason=None)
-        pins: dict[int, int] = dict(
-            (
-                await session.execute(
-                    select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle.id)
-                )
-            ).all()
-        )
-        item_rows = (
-            await session.execute(
-                select(
-                    SchemeItemRow.scheme_version_id,
-                    SchemeItemRow.indicator_version_id,
-                    SchemeItemRow.weight,
-                    IndicatorVersion.rule,
-                    IndicatorVersion.missing_policy,
-                    IndicatorVersion.source_system,
-                    Indicator.direction,
-                )
-                .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
-                .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-                .where(SchemeItemRow.scheme_version_id.in_(set(pins.values())))
-                .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
-            )
-        ).all()
-        (
-            await session.execute(
-                select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
-                    SchemeRaterWeight.scheme_version_id.in_(set(pins.values()))
-                )
-            )
-        ).all()
-        people = await participants(session, cycle, list(pins))
-        metric_rows = (
-            await session.execute(
-                select(
-                    MetricValue.employee_id,
-                    MetricValue.indicator_version_id,
-                    MetricValue.value,
-                    MetricValue.system,
-                    MetricValue.metric,
-                    MetricValue.fetched_at,
-                    MetricValue.stale,
-                    MetricValue.checksum,
-                ).where(MetricValue.cycle_id == cycle.id)
-            )
-        ).all()
-        metrics = {(row.employee_id, row.indicator_version_id): row for row in metric_rows}
-        rating_rows = (
-            await session.execute(
-                select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-                .where(Rating.cycle_id == cycle.id)
-                .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
-            )
-        ).all()
-        means: defaultdict[tuple[int, int], dict[str, float]] = defaultdict(dict)
-        for ratee_id, indicator_version_id, role, mean in rating_rows:
-            means[(ratee_id, indicator_version_id)][role.value] = float(mean)
-
-        items: defaultdict[int, list[tuple[int, float]]] = defaultdict(list)
-        for row in item_rows:
-            items[row.scheme_version_id].append((row.indicator_version_id, row.weight))
-        scored = [person for person in people if pins[person.post_id] in items]
+        inputs = await scoring_phases._read(session, cycle)
+        scored = [person for person in inputs.people if inputs.pins[person.post_id] in inputs.schemes]
 
         await discard_results(session, cycle.id)
         computed_at = utcnow()
@@ -208,7 +140,7 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
                 "employee_id": person.employee_id,
                 "post_id": person.post_id,
                 "department_id": person.department_id,
-                "scheme_version_id": pins[person.post_id],
+                "scheme_version_id": inputs.pins[person.post_id],
                 "total_score": 50.0,
                 "grade": Grade.B,
                 "rank_in_post": 1,
@@ -222,8 +154,7 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
             }
             for person in scored
         ]
-        for start in range(0, len(result_rows), WRITE_CHUNK):
-            await session.execute(RESULTS.insert(), result_rows[start : start + WRITE_CHUNK])
+        await scoring_phases._insert(session, RESULTS, result_rows, SILENT)
         result_ids = dict(
             (
                 await session.execute(
@@ -234,10 +165,11 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
         score_rows: list[dict[str, Any]] = []
         for person in scored:
             result_id = result_ids[person.employee_id]
-            for indicator_version_id, weight in items[pins[person.post_id]]:
+            compiled = inputs.schemes[inputs.pins[person.post_id]].compiled
+            for indicator_version_id, weight in zip(compiled.ids, compiled.weights, strict=True):
                 key = (person.employee_id, indicator_version_id)
-                metric = metrics.get(key)
-                by_role = means.get(key)
+                metric = inputs.metrics.get(key)
+                by_role = inputs.ratings.get(key)
                 raw = metric.value if metric else (sum(by_role.values()) / len(by_role) if by_role else None)
                 score_rows.append(
                     {
@@ -253,11 +185,10 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
                         "provenance_fetched_at": metric.fetched_at if metric else None,
                         "provenance_stale": bool(metric.stale) if metric else False,
                         "provenance_checksum": metric.checksum if metric else None,
-                        "inputs": by_role,
+                        "inputs": scoring_phases._rating_inputs(by_role),
                     }
                 )
-        for start in range(0, len(score_rows), WRITE_CHUNK):
-            await session.execute(SCORES.insert(), score_rows[start : start + WRITE_CHUNK])
+        await scoring_phases._insert(session, SCORES, score_rows, SILENT)
 
 
 async def scoring(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> None:
@@ -286,24 +217,6 @@ async def written(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
 # --- running: a fresh copy (or a reset database) per run ----------------------------------------------
 
 Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where runs happen: copies of a seeded SQLite file, or one database reset between runs."""
-
-    dataset: Dataset
-    source: Path | None  # the seeded file to copy per run; None = use dataset.url in place
-
-    def fresh(self) -> tuple[str, Path | None]:
-        if self.source is None:
-            return self.dataset.url, None
-        copy = self.source.with_name(self.source.name + ".run")
-        remove_sqlite(copy)
-        shutil.copyfile(self.source, copy)
-        with copy.open("rb+") as handle:  # nothing left for the kernel to write back while timing
-            os.fsync(handle.fileno())
-        return sqlite_url(copy), copy
 
 
 async def timed(target: Target, job: Job, profiler: cProfile.Profile | None = None) -> Run:
@@ -368,18 +281,8 @@ def report(target: Target, baseline: list[Run], measured: list[Run]) -> int:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    url: str | None = args.database_url
-    build = {"employees": args.employees, "seed": args.seed, "indicators": args.indicators, "say": say}
-    if url is None or (is_file_database(url) and not args.in_place):
-        path = cache_file(args.employees, args.seed, args.indicators) if url is None else _sqlite_path(url)
-        seeded = await seeded_sqlite(path, rebuild=args.rebuild, **build)
-        dataset = await inspect(sqlite_url(seeded), args.employees, say)
-        source: Path | None = seeded
-    else:
-        source = None
-        await prepare_in_place(url, **build)
-        dataset = await inspect(url, args.employees, say)
-    target = Target(dataset, source)
+    target = await open_target(args, say, in_place=args.in_place)
+    dataset = target.dataset
 
     baseline: list[Run] = []
     measured: list[Run] = []
@@ -414,13 +317,6 @@ async def profile(target: Target, path: Path) -> None:
     say(f"profile saved to {path} (python -m pstats {path})")
 
 
-def _sqlite_path(url: str) -> Path:
-    database = make_url(url).database
-    if not database:
-        raise SystemExit(f"{url} names no database file")
-    return Path(database).resolve()
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.splitlines()[0])
     parser.add_argument("--employees", type=int, default=10_000)
@@ -447,9 +343,5 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(main_async(parse_args(argv)))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(asyncio.run(main_async(parse_args())))

@@ -40,25 +40,31 @@ TEST_SECRET = "perfhub-tests-only-secret-0123456789abcdef"
 """The HS256 secret of the test app; at least 32 bytes, as the hub requires."""
 
 
-async def _build_template(url: str) -> SeedSummary:
-    engine = create_engine(url)
+@contextlib.asynccontextmanager
+async def opened_engine(url: str, **kwargs: Any) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``url``, disposed of on the way out."""
+    engine = create_engine(url, **kwargs)
     try:
-        await upgrade(engine)
-        return await build_demo(create_sessionmaker(engine), seed=SEED, employees=EMPLOYEES, today=TODAY)
+        yield engine
     finally:
         await engine.dispose()
+
+
+async def _build_template(url: str, employees: int = EMPLOYEES) -> SeedSummary:
+    async with opened_engine(url) as engine:
+        await upgrade(engine)
+        return await build_demo(create_sessionmaker(engine), seed=SEED, employees=employees, today=TODAY)
 
 
 async def _admin(url: str, *statements: str) -> None:
     """Runs statements on the PostgreSQL server's maintenance database, outside a transaction."""
     admin_url = make_url(url).set(database="postgres")
-    engine = create_engine(admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
+    async with (
+        opened_engine(admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT") as engine,
+        engine.connect() as connection,
+    ):
+        for statement in statements:
+            await connection.exec_driver_sql(statement)
 
 
 class Backend:
@@ -85,6 +91,14 @@ class Backend:
             database = make_url(url).database
             asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
+    def fresh_copy(self, tmp_path: Path) -> Iterator[str]:
+        """A copy of the template for one test, dropped after it (a fixture yields from it)."""
+        url = self.copy(tmp_path)
+        try:
+            yield url
+        finally:
+            self.drop(url)
+
 
 @pytest.fixture(scope="session")
 def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
@@ -93,16 +107,26 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
     return Backend("sqlite", url, asyncio.run(_build_template(url)))
 
 
-@pytest.fixture(scope="session")
-def postgresql_backend() -> Iterator[Backend]:
+def postgresql_template(name: str, employees: int, unset: str) -> Iterator[Backend]:
+    """The demo organisation of ``employees`` seeded into a template database ``name`` on the PostgreSQL
+    server, dropped after the session (a fixture yields from it); skips, saying ``unset``, without
+    PERFHUB_TEST_DATABASE_URL."""
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL pass: PERFHUB_TEST_DATABASE_URL is not set")
-    template = f"perfhub_template_{os.getpid()}"
+        pytest.skip(unset)
+    template = f"{name}_{os.getpid()}"
     asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{template}"', f'CREATE DATABASE "{template}"'))
     url = make_url(POSTGRES_URL).set(database=template).render_as_string(hide_password=False)
-    backend = Backend("postgresql", url, asyncio.run(_build_template(url)))
-    yield backend
-    asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    try:
+        yield Backend("postgresql", url, asyncio.run(_build_template(url, employees)))
+    finally:
+        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgresql_backend() -> Iterator[Backend]:
+    yield from postgresql_template(
+        "perfhub_template", EMPLOYEES, "PostgreSQL pass: PERFHUB_TEST_DATABASE_URL is not set"
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -113,18 +137,14 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 @pytest.fixture
 def database_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
-    url = backend.copy(tmp_path)
-    yield url
-    backend.drop(url)
+    yield from backend.fresh_copy(tmp_path)
 
 
 @pytest.fixture
 def postgresql_url(postgresql_backend: Backend, tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the seeded PostgreSQL database, for what only PostgreSQL has (skips, saying so, when
     PERFHUB_TEST_DATABASE_URL is unset)."""
-    url = postgresql_backend.copy(tmp_path)
-    yield url
-    postgresql_backend.drop(url)
+    yield from postgresql_backend.fresh_copy(tmp_path)
 
 
 @pytest.fixture
@@ -134,9 +154,8 @@ def seeded(backend: Backend) -> SeedSummary:
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with opened_engine(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ It stands between the hub and its database to play the outages a network gives: 
 connections (``REFUSE``: nothing listens, and every open connection is reset) and a partition
 (``BLACK_HOLE``: connections are accepted but nothing crosses in either direction, and open connections
 fall silent without being closed). Held bytes are not dropped: when the partition heals they are
-delivered, as TCP retransmission would, so a connection nobody gave up on simply resumes.
+delivered, as TCP retransmission would, so a connection nobody gave up on simply resumes. ``cut(seconds)``
+is a database restart: refused for that long, then passing again.
 
 ``TcpProxy`` runs on the caller's event loop; ``ProxyThread`` runs one on a loop of its own, for
 synchronous tests that drive a served hub.
@@ -13,6 +14,7 @@ synchronous tests that drive a served hub.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import enum
 import threading
@@ -42,6 +44,7 @@ class TcpProxy:
         self.port = 0
         self.mode = Mode.PASS
         self.accepted = 0
+        self.severed = 0  # open connections (either end) reset by REFUSE
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()  # set while bytes may cross
         self._flowing.set()
@@ -66,6 +69,12 @@ class TcpProxy:
         elif self._server is None:
             await self._listen()
 
+    async def cut(self, seconds: float) -> None:
+        """An outage of ``seconds``, as a database restart gives; returns when the proxy passes again."""
+        await self.set_mode(Mode.REFUSE)
+        await asyncio.sleep(seconds)
+        await self.set_mode(Mode.PASS)
+
     async def close(self) -> None:
         await self._stop_listening()
         self._reset_connections()
@@ -84,6 +93,7 @@ class TcpProxy:
             server.close()  # new connections are refused from now on
 
     def _reset_connections(self) -> None:
+        self.severed += len(self._writers)
         for writer in list(self._writers):
             writer.transport.abort()  # a reset, as a server that went away gives
         self._writers.clear()
@@ -152,9 +162,19 @@ class ProxyThread:
         assert self._proxy is not None
         return self._proxy.accepted
 
+    @property
+    def severed(self) -> int:
+        assert self._proxy is not None
+        return self._proxy.severed
+
     def set_mode(self, mode: Mode) -> None:
         assert self._proxy is not None
         self._run(self._proxy.set_mode(mode))
+
+    def cut(self, seconds: float) -> concurrent.futures.Future[None]:
+        """Starts :meth:`TcpProxy.cut` without waiting for it: the future is done when the proxy passes again."""
+        assert self._proxy is not None
+        return asyncio.run_coroutine_threadsafe(self._proxy.cut(seconds), self._loop)
 
     def __enter__(self) -> ProxyThread:
         self._thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -11,6 +12,8 @@ from connectors.base import BadResponse, ConnectorError, SystemTimeout, SystemUn
 from connectors.config import BearerAuth
 from connectors.http import SystemClient, track_retries
 from tests.connectors.conftest import NOW, FakeClock, FakeSleep, Script, http_client, ok, system
+
+E = TypeVar("E", bound=ConnectorError)
 
 
 async def test_paths_are_relative_to_the_base_url_and_params_repeat(sleep: FakeSleep, clock: FakeClock) -> None:
@@ -60,14 +63,20 @@ async def test_503_retry_after_may_be_an_http_date(sleep: FakeSleep, clock: Fake
     assert sleep.calls == [4.0]
 
 
+async def get_fails(error: type[E], script: Script, sleep: FakeSleep, clock: FakeClock, **policy: Any) -> E:
+    """The ``error`` that ``GET /x`` through a port on ``script`` raises (the test fails on any other end)."""
+    async with http_client(script, sleep, clock, **policy) as port:
+        with pytest.raises(error) as caught:
+            await port.get("/x")
+    return caught.value
+
+
 async def test_a_retry_after_beyond_max_backoff_fails_at_once(sleep: FakeSleep, clock: FakeClock) -> None:
     """Waiting an hour inside a GraphQL request helps nobody: give up and pass the hint on."""
     script = Script(httpx.Response(429, headers={"Retry-After": "3600"}))
-    async with http_client(script, sleep, clock) as port:
-        with pytest.raises(SystemUnavailable) as caught:
-            await port.get("/x")
-    assert caught.value.retry_after == 3600.0
-    assert not caught.value.retried
+    caught = await get_fails(SystemUnavailable, script, sleep, clock)
+    assert caught.retry_after == 3600.0
+    assert not caught.retried
     assert len(script.requests) == 1
     assert sleep.calls == []
 
@@ -75,21 +84,17 @@ async def test_a_retry_after_beyond_max_backoff_fails_at_once(sleep: FakeSleep, 
 async def test_timeouts_are_retried_then_raised_as_system_timeout(sleep: FakeSleep, clock: FakeClock) -> None:
     """retries = 3 means four attempts; the error says it was retried."""
     script = Script(httpx.ReadTimeout("slow"))
-    async with http_client(script, sleep, clock, retries=3) as port:
-        with pytest.raises(SystemTimeout) as caught:
-            await port.get("/x")
+    caught = await get_fails(SystemTimeout, script, sleep, clock, retries=3)
     assert len(script.requests) == 4
     assert len(sleep.calls) == 3
-    assert caught.value.retried
-    assert caught.value.system == "finance"
+    assert caught.retried
+    assert caught.system == "finance"
 
 
 async def test_backoff_grows_exponentially_within_max_backoff(sleep: FakeSleep, clock: FakeClock) -> None:
     """Each wait is backoff * 2**n plus jitter of at most backoff, never above max_backoff."""
     script = Script(httpx.ConnectError("refused"))
-    async with http_client(script, sleep, clock, retries=4, backoff=1.0, max_backoff=5.0) as port:
-        with pytest.raises(SystemUnavailable):
-            await port.get("/x")
+    await get_fails(SystemUnavailable, script, sleep, clock, retries=4, backoff=1.0, max_backoff=5.0)
     lows, highs = [1, 2, 4, 5], [2, 3, 5, 5]
     assert all(low <= wait <= high for wait, low, high in zip(sleep.calls, lows, highs, strict=True))
 
@@ -97,11 +102,9 @@ async def test_backoff_grows_exponentially_within_max_backoff(sleep: FakeSleep, 
 async def test_a_refused_connection_is_system_unavailable(sleep: FakeSleep, clock: FakeClock) -> None:
     """Connection errors are transient: retried, then SystemUnavailable."""
     script = Script(httpx.ConnectError("refused"))
-    async with http_client(script, sleep, clock, retries=1) as port:
-        with pytest.raises(SystemUnavailable) as caught:
-            await port.get("/x")
+    caught = await get_fails(SystemUnavailable, script, sleep, clock, retries=1)
     assert len(script.requests) == 2
-    assert caught.value.retried
+    assert caught.retried
 
 
 @pytest.mark.parametrize(
@@ -112,12 +115,10 @@ async def test_4xx_is_never_retried(
 ) -> None:
     """Asking again with the same credentials or the same request gets the same answer."""
     script = Script(httpx.Response(status))
-    async with http_client(script, sleep, clock) as port:
-        with pytest.raises(error) as caught:
-            await port.get("/x")
+    caught = await get_fails(error, script, sleep, clock)
     assert len(script.requests) == 1
     assert sleep.calls == []
-    assert not caught.value.retried
+    assert not caught.retried
 
 
 @pytest.mark.parametrize("body", [b"<html>oops</html>", b"", b'{"truncated": '])

@@ -14,7 +14,15 @@ from typing import Any, TypedDict
 import httpx
 import pytest
 
-from connectors.base import BadResponse, ConfigurationError, Period, TrainingSource, Unauthorised
+from connectors.base import (
+    BadResponse,
+    ConfigurationError,
+    Period,
+    RecordBatch,
+    TrainingRecord,
+    TrainingSource,
+    Unauthorised,
+)
 from connectors.config import NoAuth, ResiliencePolicy, SystemConfig, VerbFilter, XapiConfig, parse_systems
 from connectors.http import SystemClient
 from connectors.training import XapiTrainingSource
@@ -50,6 +58,12 @@ async def lrs(
     config = SystemConfig("training", "xapi", "https://lrs.test/xapi", NoAuth(), policy, settings)
     async with SystemClient(config, transport=httpx.MockTransport(handler)) as port:
         yield XapiTrainingSource("training", port, settings, clock=lambda: FETCHED_AT, **options)
+
+
+async def training_of(server: Callable[[httpx.Request], httpx.Response]) -> RecordBatch[TrainingRecord]:
+    """What the LRS behind ``server`` gives for E1 and E2, over the whole history."""
+    async with lrs(server) as source:
+        return await source.fetch_training(["E1", "E2"])
 
 
 def statement(
@@ -91,8 +105,7 @@ async def test_follows_more_across_partial_pages_and_stops_at_an_empty_one() -> 
         page(more="/xapi/statements?cursor=c"),
         page(statement("never", "E1")),
     )
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert [str(r.url) for r in server.requests[1:]] == [
         "https://lrs.test/xapi/statements?cursor=a",
         "https://lrs.test/xapi/statements?cursor=b",
@@ -107,8 +120,7 @@ async def test_follows_an_absolute_more_link_on_the_same_host() -> None:
     server = ScriptedServer(
         page(statement("s1", "E1"), more="https://lrs.test/other/path?token=x"), page(statement("s2", "E1"))
     )
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert str(server.requests[1].url) == "https://lrs.test/other/path?token=x"
     assert len(batch.records["E1"]) == 2
 
@@ -154,8 +166,7 @@ async def test_a_single_employee_is_asked_for_by_agent() -> None:
 async def test_maps_a_statement_onto_a_training_record() -> None:
     """Course from the en-US name, day of the learner's own timestamp, hours from the duration, scaled score."""
     server = ScriptedServer(page(statement("s1", "E1", timestamp="2026-03-02T00:30:00+08:00")))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     (record,) = batch.records["E1"]
     assert record.course == "Fire Safety"
     assert record.completed_on == dt.date(2026, 3, 2)
@@ -181,8 +192,7 @@ async def test_course_name_prefers_en_us_then_any_language_then_the_activity_id(
 ) -> None:
     """A language map need not contain en-US; an activity need not have a name at all."""
     server = ScriptedServer(page(statement("s1", "E1", name=name)))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert batch.records["E1"][0].course == course
 
 
@@ -203,8 +213,7 @@ async def test_hours_come_from_the_iso_8601_duration(duration: str | None, hours
     """Months and years have no fixed length, so they give no hours rather than a guess."""
     result = {} if duration is None else {"duration": duration}
     server = ScriptedServer(page(statement("s1", "E1", result=result)))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert batch.records["E1"][0].hours == hours
 
 
@@ -221,8 +230,7 @@ async def test_hours_come_from_the_iso_8601_duration(duration: str | None, hours
 async def test_score_is_scaled_times_100_or_the_raw_score(score: dict[str, float], expected: float | None) -> None:
     """scaled wins; a raw score with bounds is put on 0-100; a bare raw score is taken as it is."""
     server = ScriptedServer(page(statement("s1", "E1", result={"score": score})))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert batch.records["E1"][0].score == expected
 
 
@@ -239,8 +247,7 @@ async def test_keeps_only_the_verb_the_account_home_page_and_the_employees_asked
             mbox,
         )
     )
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert {number: [r.id for r in records] for number, records in batch.records.items()} == {
         "E1": ["keep"],
         "E2": [],
@@ -256,16 +263,14 @@ async def test_skips_voiding_statements_and_drops_what_they_void() -> None:
         "object": {"objectType": "StatementRef", "id": "mistake"},
     }
     server = ScriptedServer(page(voiding, statement("mistake", "E1"), statement("real", "E1")))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert [r.id for r in batch.records["E1"]] == ["real"]
 
 
 async def test_a_statement_repeated_on_two_pages_counts_once() -> None:
     """Statements stored while paging can shift a page boundary; the id decides."""
     server = ScriptedServer(page(statement("s1", "E1"), more="/xapi/statements?c=1"), page(statement("s1", "E1")))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert [r.id for r in batch.records["E1"]] == ["s1"]
 
 
@@ -292,8 +297,7 @@ async def test_records_are_ordered_by_completion_day() -> None:
             statement("a", "E1", timestamp="2026-02-01T10:00:00Z"),
         )
     )
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert [r.id for r in batch.records["E1"]] == ["a", "b"]
 
 
@@ -346,8 +350,7 @@ async def test_a_more_link_back_to_a_page_already_read_ends_the_sequence() -> No
         page(statement("s2", "E1"), more="/xapi/statements?cursor=a"),
         page(statement("never", "E1")),
     )
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert len(server.requests) == 2
     assert [r.id for r in batch.records["E1"]] == ["s1", "s2"]
 
@@ -356,8 +359,7 @@ async def test_an_empty_page_whose_more_is_the_query_itself_ends_the_sequence() 
     """Some LRSs answer limit=0 with an empty page pointing at itself, written their own way: not an error."""
     itself = f"/xapi/statements?verb={COMPLETED}&limit=0"  # unencoded, in its own order
     server = ScriptedServer(page(more=itself), page(statement("never", "E1")))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert server.requests[0].url.raw_path.decode() != itself  # the same page, not the same text
     assert len(server.requests) == 1
     assert batch.records == {"E1": [], "E2": []}
@@ -396,8 +398,7 @@ async def test_statements_an_lrs_flags_as_voided_are_dropped() -> None:
     flagged, unflagged = statement("flagged", "E1"), statement("unflagged", "E1")
     flagged["voided"], unflagged["voided"] = True, False
     server = ScriptedServer(page(flagged, unflagged, statement("plain", "E1")))
-    async with lrs(server) as source:
-        batch = await source.fetch_training(["E1", "E2"])
+    batch = await training_of(server)
     assert [r.id for r in batch.records["E1"]] == ["plain", "unflagged"]
 
 

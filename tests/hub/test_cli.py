@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +44,17 @@ def printed_tokens(lines: list[str]) -> dict[str, str]:
         if role in {role.value for role in Role} and token.startswith("eyJ"):
             tokens[role] = token
     return tokens
+
+
+def ask(port: int, token: str, query: str, timeout: float = 10) -> Any:
+    """The JSON answer of the hub on ``port`` to ``query``, asked with a bearer token."""
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    )
+    return answer.json()
 
 
 def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> None:
@@ -79,23 +91,18 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
         assert ready.status_code == 200
         anonymous = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ posts { code } }"}, timeout=10)
         assert anonymous.status_code == 401
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ employees(first: 1) { totalCount } cycles { state } }"},
-            headers={"Authorization": f"Bearer {tokens['hr_admin']}"},
-            timeout=10,
-        ).json()
+        answer = ask(port, tokens["hr_admin"], "{ employees(first: 1) { totalCount } cycles { state } }")
         assert answer["data"]["employees"]["totalCount"] == 120
         assert sorted(cycle["state"] for cycle in answer["data"]["cycles"]) == ["OPEN", "PUBLISHED"]
         assert (tmp_path / "perfhub.db").exists()
         # The demo business systems run beside the hub on free loopback ports, and the hub reads them.
         assert any("demo business systems" in line for line in lines), "".join(lines)
-        linked = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ employees(first: 3) { edges { node { compensationRecords { currency } } } } }"},
-            headers={"Authorization": f"Bearer {tokens['payroll']}"},
-            timeout=30,
-        ).json()
+        linked = ask(
+            port,
+            tokens["payroll"],
+            "{ employees(first: 3) { edges { node { compensationRecords { currency } } } } }",
+            30,
+        )
         assert "errors" not in linked, linked
         assert all(edge["node"]["compensationRecords"] for edge in linked["data"]["employees"]["edges"])
         # A token made by another process later is accepted by the running server: they share the secret file.
@@ -107,13 +114,7 @@ def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> 
             text=True,
             check=True,
         ).stdout.splitlines()[-1]
-        me = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ __typename }"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert me.json() == {"data": {"__typename": "Query"}}
+        assert ask(port, token, "{ __typename }") == {"data": {"__typename": "Query"}}
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -249,27 +250,39 @@ def systems_file(demo_systems: DemoSystems, tmp_path: Path) -> Path:
     return path
 
 
-def export_secrets(demo_systems: DemoSystems, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in demo_systems.secrets.items():
-        monkeypatch.setenv(name, value)
+@pytest.fixture
+def collect_argv(database_url: str, systems_file: Path) -> Callable[[int], list[str]]:
+    """The command line of `perfhub collect CYCLE --systems FILE` on the test's database."""
+    return lambda cycle_id: ["--database-url", database_url, "collect", str(cycle_id), "--systems", str(systems_file)]
+
+
+@pytest.fixture
+def export_secrets(demo_systems: DemoSystems, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Puts the demo systems' secrets into the environment variables the systems file names, when called."""
+
+    def export() -> None:
+        for name, value in demo_systems.secrets.items():
+            monkeypatch.setenv(name, value)
+
+    return export
 
 
 def test_collect_from_a_systems_file_is_idempotent(
-    database_url: str,
     seeded: SeedSummary,
     demo_systems: DemoSystems,
     systems_file: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    collect_argv: Callable[[int], list[str]],
+    export_secrets: Callable[[], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`perfhub collect CYCLE --systems FILE` pulls the cycle's values; a second run stores nothing new."""
     written = systems_file.read_text(encoding="utf-8")
     assert not any(secret in written for secret in demo_systems.secrets.values())
-    argv = ["--database-url", database_url, "collect", str(seeded.current_cycle_id), "--systems", str(systems_file)]
+    argv = collect_argv(seeded.current_cycle_id)
     # Secrets come from the environment variables the file names, never from the file.
     assert main(argv) == 1
     assert "PERFHUB_" in capsys.readouterr().err
-    export_secrets(demo_systems, monkeypatch)
+    export_secrets()
     assert main(argv) == 0
     first = capsys.readouterr().out
     new = int(first.split(": ")[2].split(" new")[0])
@@ -280,16 +293,13 @@ def test_collect_from_a_systems_file_is_idempotent(
 
 
 def test_collect_refuses_a_cycle_that_is_not_open(
-    database_url: str,
     seeded: SeedSummary,
-    demo_systems: DemoSystems,
-    systems_file: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    collect_argv: Callable[[int], list[str]],
+    export_secrets: Callable[[], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    export_secrets(demo_systems, monkeypatch)
-    argv = ["--database-url", database_url, "collect", str(seeded.past_cycle_id), "--systems", str(systems_file)]
-    assert main(argv) == 1
+    export_secrets()
+    assert main(collect_argv(seeded.past_cycle_id)) == 1
     assert "WRONG_CYCLE_STATE" in capsys.readouterr().err
 
 
@@ -358,17 +368,15 @@ def test_writing_verbs_are_audited_with_the_operator(
 def test_collect_is_audited_with_the_operator(
     database_url: str,
     seeded: SeedSummary,
-    demo_systems: DemoSystems,
-    systems_file: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    collect_argv: Callable[[int], list[str]],
+    export_secrets: Callable[[], None],
     operator: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    export_secrets(demo_systems, monkeypatch)
-    cycle = str(seeded.current_cycle_id)
-    assert main(["--database-url", database_url, "collect", cycle, "--systems", str(systems_file)]) == 0
-    past = str(seeded.past_cycle_id)
-    assert main(["--database-url", database_url, "collect", past, "--systems", str(systems_file)]) == 1
+    export_secrets()
+    cycle, past = str(seeded.current_cycle_id), str(seeded.past_cycle_id)
+    assert main(collect_argv(seeded.current_cycle_id)) == 0
+    assert main(collect_argv(seeded.past_cycle_id)) == 1
     capsys.readouterr()
     entries = asyncio.run(_audit_entries(database_url))
     assert [(e[0], e[1], e[2], e[3], e[4]) for e in entries] == [

@@ -149,31 +149,33 @@ async def test_sqlite_busy_is_unavailable_and_its_other_errors_are_not(tmp_path:
     assert unavailable_reason(missing.value) is None
 
 
-async def test_a_refused_connection_is_unavailable_only_when_the_database_refused_it() -> None:
-    """asyncpg's connect errors reach the caller as bare OSError: they count when raised by the database layer."""
-    engine = create_bounded_engine(postgres_url(closed_port()), DatabaseTimeouts(connect=1.0))
+async def connect_error(port: int, connect_timeout: float) -> Exception:
+    """What connecting to a PostgreSQL URL on the loopback ``port`` raises (the test fails if it connects)."""
+    engine = create_bounded_engine(postgres_url(port), DatabaseTimeouts(connect=connect_timeout))
     try:
-        with pytest.raises(OSError) as refused:
-            async with engine.connect():
-                pass
+        async with asyncio.timeout(WITHIN), engine.connect():
+            pass
+    except Exception as error:
+        return error
     finally:
         await engine.dispose()
-    assert unavailable_reason(refused.value) == db.REFUSED
+    raise AssertionError(f"connected to port {port}")
+
+
+async def test_a_refused_connection_is_unavailable_only_when_the_database_refused_it() -> None:
+    """asyncpg's connect errors reach the caller as bare OSError: they count when raised by the database layer."""
+    refused = await connect_error(closed_port(), 1.0)
+    assert isinstance(refused, OSError)
+    assert unavailable_reason(refused) == db.REFUSED
     assert unavailable_reason(ConnectionRefusedError(111, "Connection refused")) is None
     assert unavailable_reason(TimeoutError()) is None  # a timeout of anything but the database
 
 
 async def test_a_silent_server_is_unavailable(black_hole: TcpProxy) -> None:
     """A partition: the connect timeout, a bare TimeoutError from asyncpg, ends the wait."""
-    engine = create_bounded_engine(postgres_url(black_hole.port), DatabaseTimeouts(connect=0.3))
-    try:
-        async with asyncio.timeout(WITHIN):
-            with pytest.raises(TimeoutError) as silent:
-                async with engine.connect():
-                    pass
-    finally:
-        await engine.dispose()
-    assert unavailable_reason(silent.value) == db.TIMED_OUT
+    silent = await connect_error(black_hole.port, 0.3)
+    assert isinstance(silent, TimeoutError)
+    assert unavailable_reason(silent) == db.TIMED_OUT
 
 
 def test_an_error_raised_from_an_outage_or_a_group_of_them_is_unavailable() -> None:

@@ -20,11 +20,10 @@ from hub.db.models import Employee
 from hub.demo.indicators import METRICS
 from hub.demo.organisation import SeedSummary
 from hub.operations.batches import execute_in_chunks, partitions
-from hub.operations.collect import CycleCollectMetrics, collect_metrics
 from hub.operations.commands import Caller
 from hub.operations.metrics import MetricValuesImport, import_metric_values
 from hub.operations.scoring import CycleScore, score_cycle
-from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+from tests.hub.operations.test_collect import FakeSystem, collect_from
 from tests.hub.operations.test_metrics_import import NOW, _csv, _lines, _measured
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -85,13 +84,7 @@ async def test_collect_assembles_what_it_wants_and_stores_in_a_worker_thread(
 ) -> None:
     """Who needs which value, and which fetched values are new or changed, are worked out off the loop."""
     systems = {name: FakeSystem(name) for name in {profile.system for profile in METRICS.values()}}
-    report = await collect_metrics(
-        sessionmaker,
-        CycleCollectMetrics(seeded.current_cycle_id),
-        Caller("test"),
-        sources=lookup(systems),
-        make_period=FakePeriod,
-    )
+    report = await collect_from(sessionmaker, seeded.current_cycle_id, systems)
     assert report.stored > 0
     assert {"_assign", "_sort_out"} <= set(offloaded.names)
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.config import parse_systems
-from hub.db.models import AppraisalResult, AuditEntry, Cycle, Employee, MetricValue
+from hub.db.models import AppraisalResult, AuditEntry, Cycle, Employee
 from hub.demo.catalogue import demo_metric_value
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import serve_demo_systems
@@ -30,6 +30,7 @@ from hub.worker import Worker
 from schema.masking import DATABASE_UNAVAILABLE
 from tests.conftest import EMPLOYEES, SEED, GraphQLClient, make_settings, serving
 from tests.schema.test_federation import fast
+from tests.stored import collected_values
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -172,14 +173,7 @@ async def test_collect_runs_in_the_worker_through_connectors_of_its_own(
         # The hub's engine wrote nothing: the worker fetched and stored the values, with the audit entry.
         assert [s for s in client.sql.statements if not s.lstrip().upper().startswith("SELECT")] == []
         async with sessionmaker() as session:
-            rows = (
-                await session.execute(
-                    select(MetricValue.metric, MetricValue.value, Employee.employee_no, Cycle.period_start)
-                    .join(Employee, Employee.id == MetricValue.employee_id)
-                    .join(Cycle, Cycle.id == MetricValue.cycle_id)
-                    .where(MetricValue.cycle_id == cycle)
-                )
-            ).all()
+            rows = (await session.execute(collected_values(cycle))).all()
         assert len(rows) == first["stored"]
         for row in rows:  # the systems' own values, as the demo catalogue makes them
             assert row.value == demo_metric_value(SEED, row.employee_no, row.metric, row.period_start)

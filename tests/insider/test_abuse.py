@@ -25,7 +25,6 @@ import httpx
 import pytest
 from graphql import OperationDefinitionNode, get_introspection_query, parse, print_ast
 from sqlalchemy import text
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -38,11 +37,13 @@ from schema import build_schema
 from schema.limits import CostModel, estimate_cost
 from tests.conftest import Backend, make_settings, serving
 from tests.served.hub_process import ServedHub
+from tests.served.sockets import closed_with
 
 BURST = 60
 AUTH_FAILURES = 5
 MAX_SUBSCRIPTIONS = 5
 HEADER_TIMEOUT_SECONDS = 1
+FLOODED_FRAMES = 1000  # a flooded socket may have this many answers queued before its close frame
 LIMITED = {
     # Almost no refill: what a test spends stays spent, so the counts below are exact.
     "PERFHUB_RATE_LIMIT_PER_SECOND": "0.01",
@@ -229,19 +230,11 @@ def test_failed_authentications_are_limited_per_address(sqlite_backend: Backend,
         assert post(hub, CHEAP, token_for(hub, Role.HR_ADMIN, subject="after-forgery")).status_code == 200
         with connect(hub.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=10) as ws:
             ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer forged.token.ws"}}))
-            assert closed_with(ws)[0] == 4429
+            assert closed_with(ws, FLOODED_FRAMES)[0] == 4429
     _no_traceback(hub)
 
 
 # --- Subscriptions ----------------------------------------------------------------------------------------
-
-
-def closed_with(ws: ClientConnection) -> tuple[int, str]:
-    with pytest.raises(ConnectionClosed) as closed:
-        for _ in range(1000):
-            ws.recv(timeout=10)
-    assert closed.value.rcvd is not None, "the server dropped the socket without a close frame"
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 @contextlib.contextmanager
@@ -313,7 +306,7 @@ def test_an_oversized_websocket_message_closes_the_socket(limited: ServedHub) ->
     """8 MB was accepted; a message over the body cap (1 MiB) closes the socket with 1009 (message too big)."""
     with open_socket(limited, token_for(limited, Role.HR_ADMIN, subject="big-sender")) as ws:
         ws.send(json.dumps({"type": "ping", "payload": {"padding": "x" * (2 * 1024 * 1024)}}))
-        code, _reason = closed_with(ws)
+        code, _reason = closed_with(ws, FLOODED_FRAMES)
     assert code == 1009
 
 

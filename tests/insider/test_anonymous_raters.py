@@ -123,6 +123,15 @@ def others(chart: Chart, lead: int, count: int) -> list[int]:
     return [p for p in chart.team_leads() if p not in excluded][:count]
 
 
+async def lead_rated_by_reports(
+    sessionmaker: async_sessionmaker[AsyncSession], chart: Chart, cycle_id: int, raters: int
+) -> tuple[int, int]:
+    """A team lead (and their boss) whose first ``raters`` reports are their SUBORDINATE raters in the cycle."""
+    lead, boss = lead_with_reports(chart)
+    await set_raters(sessionmaker, cycle_id, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:raters])
+    return lead, boss
+
+
 async def read(client: GraphQLClient, ratee: int, cycle_id: int) -> dict[str, Any]:
     data = await client.data(RATINGS, {"id": str(ratee), "c": str(cycle_id)})
     employee: dict[str, Any] = data["employee"]
@@ -138,8 +147,7 @@ async def test_one_subordinate_rater_is_withheld_from_the_ratee_and_their_boss(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     cycle = seeded.past_cycle_id  # published: the ratee reads their own ratings too
-    lead, boss = lead_with_reports(chart)
-    await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:1])
+    lead, boss = await lead_rated_by_reports(sessionmaker, chart, cycle, 1)
     await set_raters(sessionmaker, cycle, lead, RaterRole.PEER, others(chart, lead, 2))
     client = (
         app_client.as_principal("employee", chart.number_of[lead])
@@ -165,8 +173,7 @@ async def test_hr_admin_sees_every_rating_and_the_read_is_audited(
     app_client: GraphQLClient, chart: Chart, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     cycle = seeded.past_cycle_id
-    lead, _ = lead_with_reports(chart)
-    await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:1])
+    lead, _ = await lead_rated_by_reports(sessionmaker, chart, cycle, 1)
     seen = await read(app_client, lead, cycle)
     assert len(seen["ratingsReceived"]) == await count_ratings(sessionmaker, cycle, lead)
     assert seen["ratingsWithheld"] == []
@@ -184,8 +191,7 @@ async def test_three_raters_are_shown_without_rater_time_or_order_of_submission(
     app_client: GraphQLClient, chart: Chart, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     cycle = seeded.past_cycle_id
-    lead, boss = lead_with_reports(chart)
-    await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:3])
+    lead, boss = await lead_rated_by_reports(sessionmaker, chart, cycle, 3)
     await set_raters(sessionmaker, cycle, lead, RaterRole.PEER, others(chart, lead, 3))
     seen = await read(app_client.as_principal("manager", chart.number_of[boss]), lead, cycle)
     assert seen["ratingsWithheld"] == []

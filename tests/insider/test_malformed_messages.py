@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from jwt.api_jws import PyJWS
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.conftest import TEST_SECRET, Backend
 from tests.served import conftest as served_fixtures
 from tests.served.hub_process import ServedHub
+from tests.served.sockets import closed_with
 
 served = served_fixtures.served  # the served hub's fixture (it fails a test whose hub logged a traceback)
 
@@ -35,15 +35,6 @@ DIGITS = "7" * 5000
 """A JSON integer past Python's default limit of 4,300 digits for converting a string to an int."""
 TOO_LONG_INIT = '{"type": "connection_init", "payload": {"n": ' + DIGITS + "}}"
 INTEGER_TOO_LONG = "an integer has more than 4300 digits"
-
-
-def closed_with(socket: ClientConnection) -> tuple[int, str]:
-    """The close code and reason the server ends the socket with (frames before it are skipped)."""
-    with pytest.raises(ConnectionClosed) as closed:
-        for _ in range(10):
-            socket.recv(timeout=10)
-    assert closed.value.rcvd is not None, "the server dropped the socket without a close frame"
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 def send_first(hub: ServedHub, protocol: Subprotocol, text: str) -> tuple[int, str]:

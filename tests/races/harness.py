@@ -18,19 +18,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-from gql import Client, GraphQLRequest
+from gql import GraphQLRequest
 from gql.transport.exceptions import (
     TransportClosed,
     TransportConnectionFailed,
     TransportProtocolError,
     TransportQueryError,
 )
-from gql.transport.websockets import WebsocketsTransport
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from websockets.exceptions import ConnectionClosed
@@ -39,6 +38,10 @@ from hub.db.models import AppraisalResult, AuditEntry, Cycle, CycleTransition, I
 from hub.domain import CycleState
 from tests.conftest import POSTGRES_URL
 from tests.served.hub_process import ServedHub
+from tests.served.sockets import RESULT_STREAM, nothing_more, socket_client
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 ENV = {"PERFHUB_RATE_LIMIT_PER_SECOND": "0", "PERFHUB_EVENT_POLL_SECONDS": "0.2"}
 """Rate limit off (the tests fire faster than people); live events looked for five times a second."""
@@ -73,11 +76,6 @@ mutation($name: String!) {
 }
 """
 EVENTS_PAGE = "query($after: String) { resultEvents(after: $after, first: 500) { cursor eventId } }"
-SUBSCRIPTION = """
-subscription($after: String) {
-  resultPublished(after: $after) { cursor eventId type cycle { id } result { id grade } }
-}
-"""
 
 
 def request_id() -> str:
@@ -257,37 +255,34 @@ async def indicator_scores_of(engine: AsyncEngine, cycle_id: str) -> int:
     return int(count or 0)
 
 
+async def _pairs(engine: AsyncEngine, statement: Select[A, B]) -> list[tuple[A, B]]:
+    """The rows of a two-column statement, as tuples."""
+    async with engine.connect() as connection:
+        return [(first, second) for first, second in await connection.execute(statement)]
+
+
 async def events_of(engine: AsyncEngine, cycle_id: str) -> list[tuple[str, int]]:
     """(event id, result id) of the cycle's outbox events, in stream order."""
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            select(ResultEvent.event_id, ResultEvent.result_id)
-            .where(ResultEvent.cycle_id == int(cycle_id))
-            .order_by(ResultEvent.id)
-        )
-        return [(event_id, result_id) for event_id, result_id in rows]
+    by_cycle = ResultEvent.cycle_id == int(cycle_id)
+    return await _pairs(
+        engine, select(ResultEvent.event_id, ResultEvent.result_id).where(by_cycle).order_by(ResultEvent.id)
+    )
 
 
 async def transitions_of(engine: AsyncEngine, cycle_id: str) -> list[tuple[CycleState | None, CycleState]]:
     """The cycle's workflow audit, oldest first."""
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            select(CycleTransition.from_state, CycleTransition.to_state)
-            .where(CycleTransition.cycle_id == int(cycle_id))
-            .order_by(CycleTransition.id)
-        )
-        return [(from_state, to_state) for from_state, to_state in rows]
+    by_cycle = CycleTransition.cycle_id == int(cycle_id)
+    return await _pairs(
+        engine,
+        select(CycleTransition.from_state, CycleTransition.to_state).where(by_cycle).order_by(CycleTransition.id),
+    )
 
 
 async def audited(engine: AsyncEngine, rid: str) -> list[tuple[str, str]]:
     """(operation, outcome) of the access audit's entries of one request, found by the X-Request-Id the test
     sent (kept as the caller's ``client_request_id``; the audit's ``request_id`` is the hub's own)."""
-    async with engine.connect() as connection:
-        by_rid = AuditEntry.client_request_id == rid
-        rows = await connection.execute(
-            select(AuditEntry.operation, AuditEntry.outcome).where(by_rid).order_by(AuditEntry.id)
-        )
-        return [(operation, outcome) for operation, outcome in rows]
+    by_rid = AuditEntry.client_request_id == rid
+    return await _pairs(engine, select(AuditEntry.operation, AuditEntry.outcome).where(by_rid).order_by(AuditEntry.id))
 
 
 async def announced_once(engine: AsyncEngine) -> None:
@@ -352,16 +347,11 @@ class Subscriber:
         """Handles events from ``hub`` after the cursor until it holds ``until`` of them (True) or the socket
         drops (False). Without ``until`` it follows the live stream until the socket drops. ``on_event`` is
         called with the number of events handled so far, after each one."""
-        transport = WebsocketsTransport(
-            url=hub.ws_url,
-            init_payload={"Authorization": f"Bearer {hub.token(self.role)}"},
-            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        )
         try:
-            async with Client(transport=transport) as session, asyncio.timeout(WITHIN):
+            async with socket_client(hub, self.role) as session, asyncio.timeout(WITHIN):
                 if until is not None and len(self.events) >= until:
                     return True
-                request = GraphQLRequest(SUBSCRIPTION, variable_values={"after": self.cursor})
+                request = GraphQLRequest(RESULT_STREAM, variable_values={"after": self.cursor})
                 async for answer in session.subscribe(request):
                     self.events.append(answer["resultPublished"])
                     if on_event is not None:
@@ -381,20 +371,7 @@ class Subscriber:
 
     async def nothing_more(self, hub: ServedHub, within: float = 1.5) -> None:
         """No event beyond the cursor arrives (the hub looks for new events every 0.2 s here)."""
-        transport = WebsocketsTransport(
-            url=hub.ws_url,
-            init_payload={"Authorization": f"Bearer {hub.token(self.role)}"},
-            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        )
-        async with Client(transport=transport) as session:
-            stream = session.subscribe(GraphQLRequest(SUBSCRIPTION, variable_values={"after": self.cursor}))
-            try:
-                extra = await asyncio.wait_for(anext(stream), within)
-            except TimeoutError:
-                return
-            finally:
-                await stream.aclose()
-        raise AssertionError(f"an event beyond the last one: {extra}")
+        await nothing_more(hub, self.role, self.cursor, within)
 
 
 def in_order_once(received: Sequence[str], expected: Sequence[str]) -> Iterator[str]:

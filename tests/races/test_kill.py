@@ -23,8 +23,10 @@ The rounds are printed (pytest -s).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -101,97 +103,96 @@ async def restarted(hubs: Hubs, engine: AsyncEngine, name: str) -> ServedHub:
     return await hubs.restart(name)
 
 
-async def test_a_hub_killed_while_scoring_leaves_all_or_nothing(large_hubs: Hubs) -> None:
-    engine = reader(large_hubs.database_url)
+@contextlib.asynccontextmanager
+async def on_an_open_cycle(
+    hubs: Hubs,
+) -> AsyncIterator[tuple[AsyncEngine, httpx.AsyncClient, ServedHub, str, list[str]]]:
+    """What a test's rounds start from: an engine reading the hubs' database, a client, the first hub and
+    the demo's OPEN cycle; the line each round appends to the last item is printed at the end (pytest -s)."""
+    engine = reader(hubs.database_url)
     rounds: list[str] = []
     try:
         async with httpx.AsyncClient(timeout=WITHIN) as client:
-            hub = await large_hubs.restart("hub-0")
-            cycle_id = await open_cycle(client, hub)
-            # An undisturbed scoring of the same inputs: what a committed one must have written.
-            started = time.monotonic()
-            reference = await step(client, hub, "cycleScore", cycle_id, "CycleScored")
-            took = time.monotonic() - started
-            expected = set(await results_of(engine, cycle_id))
-            expected_scores = await indicator_scores_of(engine, cycle_id)
-            blocked = {int(blocked["employee"]["id"]) for blocked in reference["blocked"]}
-            assert len(expected) == reference["scored"] > 1000 and not expected & blocked
-            assert expected | blocked == await participants_of(engine, cycle_id), (
-                "a participant neither scored nor blocked"
-            )
-            await reopen(client, hub, cycle_id)
-
-            delays = (0.0, 0.05, 0.2, JITTER.uniform(0.3, 1.1) * took, 1.5 * took)
-            for round_, delay in enumerate(delays):
-                before = await transitions_of(engine, cycle_id)
-                rid = request_id()
-                answer = await send_and_kill(client, hub, SCORE, {"id": cycle_id}, rid, delay)
-                hub = await restarted(large_hubs, engine, f"hub-{round_ + 1}")
-
-                seen = await data(client, hub, STATE, {"id": cycle_id})
-                state = CycleState(seen["cycle"]["state"])
-                results = await results_of(engine, cycle_id)
-                entries = await audited(engine, rid)
-                transitions = await transitions_of(engine, cycle_id)
-                told = None if answer is None else typed(answer, "cycleScore")["__typename"]
-                rounds.append(f"kill at {delay * 1000:.0f} ms: {state.value}, answer {told}")
-                if state is CycleState.OPEN:
-                    assert told is None, f"the client was told {told} and the cycle is OPEN"
-                    assert results == {} and seen["results"]["totalCount"] == 0
-                    assert await indicator_scores_of(engine, cycle_id) == 0
-                    assert entries == [] and transitions == before
-                else:
-                    assert state is CycleState.SCORED, state
-                    assert told in (None, "CycleScored"), answer
-                    assert set(results) == expected and seen["results"]["totalCount"] == len(expected)
-                    assert await indicator_scores_of(engine, cycle_id) == expected_scores
-                    assert entries == [("cycleScore", "ok")]
-                    assert transitions == [*before, (CycleState.OPEN, CycleState.SCORED)]
-                    await reopen(client, hub, cycle_id)
-                await announced_once(engine)
+            hub = await hubs.restart("hub-0")
+            yield engine, client, hub, await open_cycle(client, hub), rounds
     finally:
         await engine.dispose()
         print("\n" + "\n".join(rounds))
+
+
+async def test_a_hub_killed_while_scoring_leaves_all_or_nothing(large_hubs: Hubs) -> None:
+    async with on_an_open_cycle(large_hubs) as (engine, client, hub, cycle_id, rounds):
+        # An undisturbed scoring of the same inputs: what a committed one must have written.
+        started = time.monotonic()
+        reference = await step(client, hub, "cycleScore", cycle_id, "CycleScored")
+        took = time.monotonic() - started
+        expected = set(await results_of(engine, cycle_id))
+        expected_scores = await indicator_scores_of(engine, cycle_id)
+        blocked = {int(blocked["employee"]["id"]) for blocked in reference["blocked"]}
+        assert len(expected) == reference["scored"] > 1000 and not expected & blocked
+        assert expected | blocked == await participants_of(engine, cycle_id), "a participant neither scored nor blocked"
+        await reopen(client, hub, cycle_id)
+
+        delays = (0.0, 0.05, 0.2, JITTER.uniform(0.3, 1.1) * took, 1.5 * took)
+        for round_, delay in enumerate(delays):
+            before = await transitions_of(engine, cycle_id)
+            rid = request_id()
+            answer = await send_and_kill(client, hub, SCORE, {"id": cycle_id}, rid, delay)
+            hub = await restarted(large_hubs, engine, f"hub-{round_ + 1}")
+
+            seen = await data(client, hub, STATE, {"id": cycle_id})
+            state = CycleState(seen["cycle"]["state"])
+            results = await results_of(engine, cycle_id)
+            entries = await audited(engine, rid)
+            transitions = await transitions_of(engine, cycle_id)
+            told = None if answer is None else typed(answer, "cycleScore")["__typename"]
+            rounds.append(f"kill at {delay * 1000:.0f} ms: {state.value}, answer {told}")
+            if state is CycleState.OPEN:
+                assert told is None, f"the client was told {told} and the cycle is OPEN"
+                assert results == {} and seen["results"]["totalCount"] == 0
+                assert await indicator_scores_of(engine, cycle_id) == 0
+                assert entries == [] and transitions == before
+            else:
+                assert state is CycleState.SCORED, state
+                assert told in (None, "CycleScored"), answer
+                assert set(results) == expected and seen["results"]["totalCount"] == len(expected)
+                assert await indicator_scores_of(engine, cycle_id) == expected_scores
+                assert entries == [("cycleScore", "ok")]
+                assert transitions == [*before, (CycleState.OPEN, CycleState.SCORED)]
+                await reopen(client, hub, cycle_id)
+            await announced_once(engine)
 
 
 async def test_a_hub_killed_while_publishing_leaves_all_or_nothing(large_hubs: Hubs) -> None:
-    engine = reader(large_hubs.database_url)
-    rounds: list[str] = []
-    try:
-        async with httpx.AsyncClient(timeout=WITHIN) as client:
-            hub = await large_hubs.restart("hub-0")
-            cycle_id = await open_cycle(client, hub)
-            await step(client, hub, "cycleScore", cycle_id, "CycleScored")
-            await step(client, hub, "cycleCloseCalibration", cycle_id, "CycleChanged")
+    async with on_an_open_cycle(large_hubs) as (engine, client, hub, cycle_id, rounds):
+        await step(client, hub, "cycleScore", cycle_id, "CycleScored")
+        await step(client, hub, "cycleCloseCalibration", cycle_id, "CycleChanged")
 
-            delays = (0.0, 0.05, JITTER.uniform(0.05, 0.3), 0.2, 0.8)
-            for round_, delay in enumerate(delays):
-                results = await results_of(engine, cycle_id)
-                assert results, "the cycle has results to announce"
-                before = await transitions_of(engine, cycle_id)
-                rid = request_id()
-                answer = await send_and_kill(client, hub, TRANSITION % "cyclePublish", {"id": cycle_id}, rid, delay)
-                hub = await restarted(large_hubs, engine, f"hub-{round_ + 1}")
+        delays = (0.0, 0.05, JITTER.uniform(0.05, 0.3), 0.2, 0.8)
+        for round_, delay in enumerate(delays):
+            results = await results_of(engine, cycle_id)
+            assert results, "the cycle has results to announce"
+            before = await transitions_of(engine, cycle_id)
+            rid = request_id()
+            answer = await send_and_kill(client, hub, TRANSITION % "cyclePublish", {"id": cycle_id}, rid, delay)
+            hub = await restarted(large_hubs, engine, f"hub-{round_ + 1}")
 
-                state = CycleState((await data(client, hub, STATE, {"id": cycle_id}))["cycle"]["state"])
-                events = await events_of(engine, cycle_id)
-                entries = await audited(engine, rid)
-                transitions = await transitions_of(engine, cycle_id)
-                told = None if answer is None else typed(answer, "cyclePublish")["__typename"]
-                rounds.append(f"kill at {delay * 1000:.0f} ms ({len(results)} results): {state.value}, answer {told}")
-                assert await results_of(engine, cycle_id) == results, "publishing changed the results"
-                if state is CycleState.CALIBRATED:
-                    assert told is None, f"the client was told {told} and the cycle is CALIBRATED"
-                    assert events == [] and entries == [] and transitions == before
-                else:
-                    assert state is CycleState.PUBLISHED, state
-                    assert told in (None, "CycleChanged"), answer
-                    assert sorted(result for _, result in events) == sorted(results.values())
-                    assert entries == [("cyclePublish", "ok")]
-                    assert transitions == [*before, (CycleState.CALIBRATED, CycleState.PUBLISHED)]
-                    # Published for good: the next round publishes a new cycle.
-                    cycle_id = await new_calibrated_cycle(client, hub, f"After crash {round_}")
-                await announced_once(engine)
-    finally:
-        await engine.dispose()
-        print("\n" + "\n".join(rounds))
+            state = CycleState((await data(client, hub, STATE, {"id": cycle_id}))["cycle"]["state"])
+            events = await events_of(engine, cycle_id)
+            entries = await audited(engine, rid)
+            transitions = await transitions_of(engine, cycle_id)
+            told = None if answer is None else typed(answer, "cyclePublish")["__typename"]
+            rounds.append(f"kill at {delay * 1000:.0f} ms ({len(results)} results): {state.value}, answer {told}")
+            assert await results_of(engine, cycle_id) == results, "publishing changed the results"
+            if state is CycleState.CALIBRATED:
+                assert told is None, f"the client was told {told} and the cycle is CALIBRATED"
+                assert events == [] and entries == [] and transitions == before
+            else:
+                assert state is CycleState.PUBLISHED, state
+                assert told in (None, "CycleChanged"), answer
+                assert sorted(result for _, result in events) == sorted(results.values())
+                assert entries == [("cyclePublish", "ok")]
+                assert transitions == [*before, (CycleState.CALIBRATED, CycleState.PUBLISHED)]
+                # Published for good: the next round publishes a new cycle.
+                cycle_id = await new_calibrated_cycle(client, hub, f"After crash {round_}")
+            await announced_once(engine)

@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db.models import AppraisalResult, Employee, IndicatorScore, MetricValue, RaterAssignment, Rating
+from hub.db.models import Employee, IndicatorScore, MetricValue, RaterAssignment, Rating
 from hub.domain import MANUAL_SOURCE, CycleState
 from tests.conftest import Backend
 from tests.races.harness import (
@@ -56,6 +56,7 @@ from tests.races.harness import (
     typed,
 )
 from tests.served.hub_process import ServedHub
+from tests.stored import indicator_score, metric_value
 
 pytestmark = needs_postgres
 
@@ -213,6 +214,60 @@ async def bring(client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine, cycl
     assert await state_of(engine, cycle_id) is state
 
 
+async def racing_scoring(
+    client: httpx.AsyncClient,
+    pair: Pair,
+    round_: int,
+    offset: float,
+    mutation: tuple[str, dict[str, Any], str],
+    what: str,
+) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """``mutation`` (its document, variables and field) raced against a scoring of the demo cycle on the other
+    hub: the request id and typed answer of each; the mutation's outcome is counted in ``pair.seen``."""
+    document, variables, field_name = mutation
+    assert pair.demo is not None
+    rid, score_rid = request_id(), request_id()
+    body, score_body = await race(
+        call(client, pair.hub(round_, 0), document, variables, rid=rid),
+        call(client, pair.hub(round_, 1), SCORE, {"id": pair.demo.cycle_id}, rid=score_rid),
+        offset,
+    )
+    answer, scored = typed(body, field_name), typed(score_body, "cycleScore")
+    pair.seen[f"{what} vs score: {what} {code_of(answer)}"] += 1
+    return (rid, answer), (score_rid, scored)
+
+
+async def raced_twice(
+    client: httpx.AsyncClient,
+    pair: Pair,
+    round_: int,
+    offset: float,
+    mutation: tuple[str, str],
+    variables: tuple[dict[str, Any], dict[str, Any]],
+) -> tuple[tuple[str, str], list[dict[str, Any]]]:
+    """One mutation (its document and field) sent to both hubs at once, with each of ``variables``: the
+    request ids and the typed answers."""
+    document, field_name = mutation
+    rids = request_id(), request_id()
+    bodies = await race(
+        call(client, pair.hub(round_, 0), document, variables[0], rid=rids[0]),
+        call(client, pair.hub(round_, 1), document, variables[1], rid=rids[1]),
+        offset,
+    )
+    return rids, [typed(body, field_name) for body in bodies]
+
+
+async def rounds_in(
+    state: CycleState, client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine
+) -> AsyncIterator[tuple[str, Demo, int, float]]:
+    """The demo cycle's id, the demo, and each round's number and offset, with the cycle brought to ``state``
+    before the round."""
+    demo = await demo_of(client, pair, engine)
+    for round_, offset in enumerate(OFFSETS):
+        await bring(client, pair, engine, demo.cycle_id, state)
+        yield demo.cycle_id, demo, round_, offset
+
+
 async def demo_of(client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine) -> Demo:
     """The OPEN cycle, scored once to find inputs that count in results (one per round of each test)."""
     if pair.demo is not None:
@@ -278,10 +333,7 @@ async def expect_audited(engine: AsyncEngine, rid: str, operation: str, payload:
 async def test_a_rating_racing_scoring_is_scored_or_refused(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    for round_, offset in enumerate(OFFSETS):
-        await bring(client, pair, engine, cycle_id, CycleState.OPEN)
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.rated[round_]
         before = await rating_of(engine, cycle_id, pick.ratee_id, pick.rater_id, pick.version_id)
         value = next(value for value in (5.0, 1.0, 3.0) if value not in before)
@@ -292,14 +344,9 @@ async def test_a_rating_racing_scoring_is_scored_or_refused(
             "indicatorVersionId": str(pick.version_id),
             "value": value,
         }
-        rate_rid, score_rid = request_id(), request_id()
-        rate_body, score_body = await race(
-            call(client, pair.hub(round_, 0), RATE, {"input": rating}, rid=rate_rid),
-            call(client, pair.hub(round_, 1), SCORE, {"id": cycle_id}, rid=score_rid),
-            offset,
+        (rate_rid, rated), (score_rid, scored) = await racing_scoring(
+            client, pair, round_, offset, (RATE, {"input": rating}, "ratingSubmit"), "rating"
         )
-        rated, scored = typed(rate_body, "ratingSubmit"), typed(score_body, "cycleScore")
-        pair.seen[f"rating vs score: rating {code_of(rated)}"] += 1
 
         assert scored["__typename"] == "CycleScored", scored
         assert await state_of(engine, cycle_id) is CycleState.SCORED
@@ -312,13 +359,7 @@ async def test_a_rating_racing_scoring_is_scored_or_refused(
         # Whatever the order, the result was computed from the ratings the database holds now.
         async with engine.connect() as connection:
             inputs = await connection.scalar(
-                select(IndicatorScore.inputs)
-                .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-                .where(
-                    AppraisalResult.cycle_id == int(cycle_id),
-                    AppraisalResult.employee_id == pick.ratee_id,
-                    IndicatorScore.indicator_version_id == pick.version_id,
-                )
+                indicator_score(IndicatorScore.inputs, int(cycle_id), pick.ratee_id, pick.version_id)
             )
             mean = await connection.scalar(
                 select(func.avg(Rating.value)).where(
@@ -341,46 +382,25 @@ async def measured_at(
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """When the stored value was fetched, and the fetch time the result was scored from."""
     async with engine.connect() as connection:
-        stored = await connection.scalar(
-            select(MetricValue.fetched_at).where(
-                MetricValue.cycle_id == int(cycle_id),
-                MetricValue.employee_id == pick.employee_id,
-                MetricValue.indicator_version_id == pick.version_id,
-            )
-        )
-        scored = await connection.scalar(
-            select(IndicatorScore.provenance_fetched_at)
-            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-            .where(
-                AppraisalResult.cycle_id == int(cycle_id),
-                AppraisalResult.employee_id == pick.employee_id,
-                IndicatorScore.indicator_version_id == pick.version_id,
-            )
-        )
-    return stored, scored
+        key = (int(cycle_id), pick.employee_id, pick.version_id)
+        stored = await connection.scalar(metric_value(MetricValue.fetched_at, *key))
+        scored_from = await connection.scalar(indicator_score(IndicatorScore.provenance_fetched_at, *key))
+    return stored, scored_from
 
 
 async def test_an_import_racing_scoring_is_scored_or_refused(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    for round_, offset in enumerate(OFFSETS):
-        await bring(client, pair, engine, cycle_id, CycleState.OPEN)
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.measured[round_]
         before, _ = await measured_at(engine, cycle_id, pick)
         fetched_at = dt.datetime(2026, 11, 16, 7, round_, 17, tzinfo=dt.UTC)
         assert before != fetched_at
         row = f"{pick.employee_no},{pick.code},{pick.value},{fetched_at.isoformat()}"
         csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
-        import_rid, score_rid = request_id(), request_id()
-        import_body, score_body = await race(
-            call(client, pair.hub(round_, 0), IMPORT, {"id": cycle_id, "csv": csv}, rid=import_rid),
-            call(client, pair.hub(round_, 1), SCORE, {"id": cycle_id}, rid=score_rid),
-            offset,
+        (import_rid, imported), (score_rid, scored) = await racing_scoring(
+            client, pair, round_, offset, (IMPORT, {"id": cycle_id, "csv": csv}, "metricValuesImport"), "import"
         )
-        imported, scored = typed(import_body, "metricValuesImport"), typed(score_body, "cycleScore")
-        pair.seen[f"import vs score: import {code_of(imported)}"] += 1
 
         assert scored["__typename"] == "CycleScored", scored
         assert await state_of(engine, cycle_id) is CycleState.SCORED
@@ -430,23 +450,15 @@ def rating(cycle_id: str, pick: Rated, rater_id: int, value: float) -> dict[str,
 async def test_two_first_ratings_of_one_key_give_a_success_and_a_typed_answer(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    await bring(client, pair, engine, cycle_id, CycleState.OPEN)
-    for round_, offset in enumerate(OFFSETS):
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.rated[len(OFFSETS) + round_]
         rater = await stranger_to(engine, cycle_id, pick.ratee_id)
         assignment = {"cycleId": cycle_id, "rateeId": str(pick.ratee_id), "raterId": str(rater), "role": "PEER"}
         assigned = typed(await call(client, pair.hubs[0], ASSIGN, {"input": assignment}), "raterAssign")
         assert assigned["__typename"] == "RaterAssigned", assigned
         assert await rating_of(engine, cycle_id, pick.ratee_id, rater, pick.version_id) == []
-        rids = request_id(), request_id()
-        bodies = await race(
-            call(client, pair.hub(round_, 0), RATE, rating(cycle_id, pick, rater, 2.0), rid=rids[0]),
-            call(client, pair.hub(round_, 1), RATE, rating(cycle_id, pick, rater, 4.0), rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "ratingSubmit") for body in bodies]
+        twice = (rating(cycle_id, pick, rater, 2.0), rating(cycle_id, pick, rater, 4.0))
+        rids, answers = await raced_twice(client, pair, round_, offset, (RATE, "ratingSubmit"), twice)
         pair.seen["first ratings: " + " + ".join(sorted(code_of(answer) for answer in answers))] += 1
 
         accepted = [answer["rating"]["value"] for answer in answers if answer["__typename"] == "RatingSubmitted"]
@@ -467,10 +479,7 @@ def one_value(cycle_id: str, pick: Measured, value: float) -> dict[str, Any]:
 async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    await bring(client, pair, engine, cycle_id, CycleState.OPEN)
-    for round_, offset in enumerate(OFFSETS):
+    async for cycle_id, demo, round_, offset in rounds_in(CycleState.OPEN, client, pair, engine):
         pick = demo.measured[len(OFFSETS) + round_]
         key = (
             MetricValue.cycle_id == int(cycle_id),
@@ -480,13 +489,8 @@ async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
         async with engine.begin() as connection:  # the key has no value yet: both imports are first writes
             await connection.execute(delete(MetricValue).where(*key))
         values = (pick.value, pick.value + 1)
-        rids = request_id(), request_id()
-        bodies = await race(
-            call(client, pair.hub(round_, 0), IMPORT, one_value(cycle_id, pick, values[0]), rid=rids[0]),
-            call(client, pair.hub(round_, 1), IMPORT, one_value(cycle_id, pick, values[1]), rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "metricValuesImport") for body in bodies]
+        twice = (one_value(cycle_id, pick, values[0]), one_value(cycle_id, pick, values[1]))
+        rids, answers = await raced_twice(client, pair, round_, offset, (IMPORT, "metricValuesImport"), twice)
         pair.seen["first imports: " + " + ".join(sorted(code_of(answer) for answer in answers))] += 1
 
         accepted = [
@@ -509,10 +513,7 @@ async def test_two_first_imports_of_one_key_give_a_success_and_a_typed_answer(
 async def test_a_calibration_racing_a_reopen_gives_typed_answers(
     pair: Pair, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    demo = await demo_of(client, pair, engine)
-    cycle_id = demo.cycle_id
-    for round_, offset in enumerate(OFFSETS):
-        await bring(client, pair, engine, cycle_id, CycleState.SCORED)
+    async for cycle_id, _demo, round_, offset in rounds_in(CycleState.SCORED, client, pair, engine):
         result_id = min((await results_of(engine, cycle_id)).values())
         calibration = {"input": {"resultId": str(result_id), "grade": "A", "reason": "led the audit"}}
         calibrate_rid, reopen_rid = request_id(), request_id()

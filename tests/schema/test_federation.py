@@ -16,12 +16,13 @@ from sqlalchemy import select
 
 from connectors.config import parse_systems
 from hub.config import Settings
-from hub.db.models import AuditEntry, Cycle, Employee, MetricValue
+from hub.db.models import AuditEntry
 from hub.demo.catalogue import demo_metric_value
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import DemoSystems, serve_demo_systems
 from hub.demo.systems.runner import SystemsFile
 from tests.conftest import EMPLOYEES, SEED, GraphQLClient, serving
+from tests.stored import collected_values
 
 LINKED = """
 query($first: Int) {
@@ -168,14 +169,7 @@ async def test_collect_metrics_over_http_is_idempotent_and_lists_what_failed(
     assert first["stored"] > 0 and first["updated"] == 0
     assert all(m["reason"].endswith("value") for m in first["missing"])  # the ~2% the systems have no record of
     async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(MetricValue.metric, MetricValue.value, Employee.employee_no, Cycle.period_start)
-                .join(Employee, Employee.id == MetricValue.employee_id)
-                .join(Cycle, Cycle.id == MetricValue.cycle_id)
-                .where(MetricValue.cycle_id == seeded.current_cycle_id)
-            )
-        ).all()
+        rows = (await session.execute(collected_values(seeded.current_cycle_id))).all()
     assert len(rows) == first["stored"]
     # The values stored are the systems' own: the demo catalogue's deterministic values.
     for row in rows:

@@ -52,12 +52,18 @@ async def _count(app_client: GraphQLClient, query: str, first: int, cycle_id: in
     return app_client.sql.count, data
 
 
+async def _for_10_and_100(app_client: GraphQLClient, query: str, cycle_id: int) -> tuple[int, int, dict[str, Any]]:
+    """The statements ``query`` costs for a page of 10 and one of 100, and the page of 100."""
+    small, _ = await _count(app_client, query, 10, cycle_id)
+    large, data = await _count(app_client, query, 100, cycle_id)
+    return small, large, data
+
+
 async def test_portal_query_statement_count_does_not_grow_with_rows(
     app_client: GraphQLClient, seeded: SeedSummary
 ) -> None:
     """employees(first: N) with department, post, scheme and result: same statements for N=10 and N=100."""
-    small, _ = await _count(app_client, PORTAL, 10, seeded.past_cycle_id)
-    large, large_data = await _count(app_client, PORTAL, 100, seeded.past_cycle_id)
+    small, large, large_data = await _for_10_and_100(app_client, PORTAL, seeded.past_cycle_id)
     assert len(large_data["employees"]["edges"]) == 100
     scored = [e for e in large_data["employees"]["edges"] if e["node"]["result"] is not None]
     assert len(scored) > 90, "the past cycle is scored, so the query really loads results and scores"
@@ -70,7 +76,6 @@ async def test_results_page_statement_count_does_not_grow_with_rows(
     app_client: GraphQLClient, seeded: SeedSummary
 ) -> None:
     """results(first: N) with employee, department, post and indicator scores: constant statements."""
-    small, _ = await _count(app_client, RESULTS_PAGE, 10, seeded.past_cycle_id)
-    large, data = await _count(app_client, RESULTS_PAGE, 100, seeded.past_cycle_id)
+    small, large, data = await _for_10_and_100(app_client, RESULTS_PAGE, seeded.past_cycle_id)
     assert len(data["results"]["edges"]) == 100
     assert small == large

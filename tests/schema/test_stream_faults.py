@@ -200,6 +200,29 @@ def payroll(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) 
     return Context(settings=fast, sessionmaker=sessionmaker, today=TODAY, principal=principal, request_id="faults")
 
 
+@dataclass
+class Replay:
+    """The payroll module replaying the whole outbox through the schema: each call a subscriber of its own."""
+
+    schema: strawberry.Schema
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    outbox: list[str]
+
+    async def consume(self, query: str, **hooks: Any) -> Consumed:
+        return await consume(self.schema, payroll(self.settings, self.sessionmaker), query, len(self.outbox), **hooks)
+
+    async def nothing_after(self, cursor: str) -> None:
+        await nothing_more(self.schema, payroll(self.settings, self.sessionmaker), cursor)
+
+
+@pytest.fixture
+def replay(
+    schema: strawberry.Schema, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], outbox: list[str]
+) -> Replay:
+    return Replay(schema, settings, sessionmaker, outbox)
+
+
 def arm_at(handled: int, arm: Callable[[], None]) -> Callable[[int], None]:
     """Arms the fault once the consumer has handled ``handled`` events: mid-stream, mid-batch."""
 
@@ -216,44 +239,21 @@ STREAM_TABLES = ["result_events", "appraisal_results", "cycles"]
 
 @pytest.mark.parametrize("table", STREAM_TABLES)
 async def test_a_blip_the_retries_outlast_costs_the_subscriber_nothing(
-    table: str,
-    schema: strawberry.Schema,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    outbox: list[str],
-    fault: Fault,
+    table: str, replay: Replay, outbox: list[str], fault: Fault
 ) -> None:
     blip = RETRIES.attempts - 1
-    consumed = await consume(
-        schema,
-        payroll(settings, sessionmaker),
-        FLAT,
-        len(outbox),
-        on_event=arm_at(110, lambda: fault.arm(table, blip)),
-        max_resumes=0,
-    )
+    consumed = await replay.consume(FLAT, on_event=arm_at(110, lambda: fault.arm(table, blip)), max_resumes=0)
     assert fault.fired == blip, "the fault hit the stream"
     assert consumed.ids == outbox  # 0 lost, 0 duplicated, in order, and not one error seen
     assert consumed.unavailable == [] and consumed.incomplete == 0
-    await nothing_more(schema, payroll(settings, sessionmaker), consumed.events[-1]["cursor"])
+    await replay.nothing_after(consumed.events[-1]["cursor"])
 
 
 @pytest.mark.parametrize("table", STREAM_TABLES)
 async def test_a_fault_that_outlasts_the_retries_ends_the_stream_with_the_cursor_to_resume_from(
-    table: str,
-    schema: strawberry.Schema,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    outbox: list[str],
-    fault: Fault,
+    table: str, replay: Replay, outbox: list[str], fault: Fault
 ) -> None:
-    consumed = await consume(
-        schema,
-        payroll(settings, sessionmaker),
-        FLAT,
-        len(outbox),
-        on_event=arm_at(110, lambda: fault.arm(table, RETRIES.attempts)),
-    )
+    consumed = await replay.consume(FLAT, on_event=arm_at(110, lambda: fault.arm(table, RETRIES.attempts)))
     assert fault.fired == RETRIES.attempts
     assert consumed.resumes == 1 and consumed.incomplete == 0
     # The stream delivered the batch it had read, then stopped at the first event it could not read,
@@ -264,22 +264,12 @@ async def test_a_fault_that_outlasts_the_retries_ends_the_stream_with_the_cursor
 
 
 async def test_a_field_that_fails_after_the_event_was_handed_over_ends_the_stream_before_the_next(
-    schema: strawberry.Schema,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    outbox: list[str],
-    fault: Fault,
+    replay: Replay, outbox: list[str], fault: Fault
 ) -> None:
     # The event's employee is read by a loader while graphql-core resolves the client's selection,
     # after the stream yielded the event: the event arrives with an error, and the stream must not go
     # on to the next one.
-    consumed = await consume(
-        schema,
-        payroll(settings, sessionmaker),
-        NESTED,
-        len(outbox),
-        on_event=arm_at(110, lambda: fault.arm("employees", 1)),
-    )
+    consumed = await replay.consume(NESTED, on_event=arm_at(110, lambda: fault.arm("employees", 1)))
     assert fault.fired == 1
     assert consumed.incomplete == 1 and consumed.resumes == 1
     assert consumed.ended_after == [110]  # event 111 failed; the stream ended right after it
@@ -287,11 +277,7 @@ async def test_a_field_that_fails_after_the_event_was_handed_over_ends_the_strea
 
 
 async def test_a_read_that_keeps_failing_never_moves_the_stream_past_the_event(
-    schema: strawberry.Schema,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    outbox: list[str],
-    fault: Fault,
+    replay: Replay, outbox: list[str], fault: Fault
 ) -> None:
     # Not a blip: a statement that fails every time (a broken migration, a permission revoked). Each
     # resume ends at the same cursor; once the fault is gone, the resume delivers the rest.
@@ -302,11 +288,8 @@ async def test_a_read_that_keeps_failing_never_moves_the_stream_past_the_event(
         if errors == 2:
             fault.remaining = 0
 
-    consumed = await consume(
-        schema,
-        payroll(settings, sessionmaker),
+    consumed = await replay.consume(
         FLAT,
-        len(outbox),
         on_event=arm_at(60, lambda: fault.arm("appraisal_results", 10**6, broken)),
         on_unavailable=repair_after_second_error,
         max_resumes=2,

@@ -37,6 +37,20 @@ def free_port() -> int:
         return port
 
 
+def spawn_serve(port: int, folder: Path, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`perfhub serve --port PORT` started in ``folder`` with exactly ``env``, its output appended to
+    ``log_path``, in a process group of its own: stopping the group reaches the demo systems too."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [str(PERFHUB), "serve", "--port", str(port)],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class HubDidNotStart(RuntimeError):
     pass
 
@@ -111,15 +125,7 @@ class ServedHub:
                 **self.extra_env,
             }
         )
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(PERFHUB), "serve", "--port", str(self.port)],
-                cwd=self.folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() reaches the demo systems too
-            )
+        self.process = spawn_serve(self.port, self.folder, env, self.log_path)
 
     def _wait_until_ready(self) -> bool:
         assert self.process is not None

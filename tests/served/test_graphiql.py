@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, WebSocket, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, WebSocket, sync_playwright
 
 from hub.graphiql import build_page
 from tests.served.hub_process import ServedHub
@@ -174,12 +174,18 @@ def run(page: Page) -> None:
     page.locator(".graphiql-execute-button").click()
 
 
+def answer_with(page: Page, text: str) -> Locator:
+    """Runs the operation in the editor and waits until its response shows ``text``; the response panel."""
+    run(page)
+    result = page.locator(".graphiql-response .CodeMirror")
+    result.filter(has_text=text).wait_for()
+    return result
+
+
 @needs_chromium
 def test_graphiql_renders_and_queries_with_a_bearer_header_offline(served: ServedHub, browser: Browser) -> None:
     page, recorded = open_graphiql(browser, served, QUERY)
-    run(page)
-    result = page.locator(".graphiql-response .CodeMirror")
-    result.filter(has_text="totalCount").wait_for()
+    result = answer_with(page, "totalCount")
     assert re.search(r'"totalCount":\s*120\b', result.inner_text()), result.inner_text()
     assert recorded.off_the_hub() == []
     assert recorded.problems == []
@@ -190,9 +196,7 @@ def test_graphiql_renders_and_queries_with_a_bearer_header_offline(served: Serve
 def test_graphiql_subscribes_over_the_hubs_websocket(served: ServedHub, browser: Browser) -> None:
     """The fetcher's subscription URL (ws:// of the page's own URL) passes the policy, the headers authenticate."""
     page, recorded = open_graphiql(browser, served, SUBSCRIPTION)
-    run(page)
-    result = page.locator(".graphiql-response .CodeMirror")
-    result.filter(has_text="eventId").wait_for()
+    result = answer_with(page, "eventId")
     assert "errors" not in result.inner_text(), result.inner_text()
     run(page)  # the button stops a running subscription
     assert recorded.sockets == [served.ws_url]

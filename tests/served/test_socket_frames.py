@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.served.hub_process import ServedHub
+from tests.served.sockets import closed_with
 
 TRANSPORT_WS = Subprotocol("graphql-transport-ws")
 LEGACY_WS = Subprotocol("graphql-ws")
@@ -33,15 +33,6 @@ def opened(hub: ServedHub, protocol: Subprotocol, *, authenticated: bool = True)
             socket.send(json.dumps(init))
             assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
         yield socket
-
-
-def closed_with(socket: ClientConnection) -> tuple[int, str]:
-    """The close code and reason the server ends the socket with (frames before it are skipped)."""
-    with pytest.raises(ConnectionClosed) as closed:
-        for _ in range(10):
-            socket.recv(timeout=10)
-    assert closed.value.rcvd is not None, "the server dropped the socket without a close frame"
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 def test_a_second_connection_init_on_the_legacy_protocol_closes_the_socket(served_to_read: ServedHub) -> None:

@@ -1,8 +1,8 @@
 """Results out through a database outage, as the training and payroll modules subscribe to the served hub.
 
-`perfhub serve` reaches PostgreSQL through a TCP proxy in the test (``tests/served/tcp_proxy.py``), which
-cuts the hub off for a while mid-stream: every open connection is reset and new ones are reset on
-arrival, as when the database restarts. The subscribers are real WebSocket clients: Python's gql (graphql-transport-ws),
+`perfhub serve` reaches PostgreSQL through a TCP proxy in the test (``tests/tcp_proxy.py``), which
+cuts the hub off for a while mid-stream: every open connection is reset and new ones are refused, as
+when the database restarts. The subscribers are real WebSocket clients: Python's gql (graphql-transport-ws),
 and a bare ``websockets`` client speaking the protocol, which sees every message the hub sends. Each
 follows the README: keep the cursor of the last event handled; when the stream ends with
 EVENT_UNAVAILABLE, resume after its ``lastCursor``. Expected (the outbox, read with resultEvents) =
@@ -29,7 +29,7 @@ from websockets.typing import Subprotocol
 from tests.conftest import Backend
 from tests.served.hub_process import ServedHub, served_behind_proxy
 from tests.served.people import find_people
-from tests.served.tcp_proxy import TcpProxy
+from tests.tcp_proxy import ProxyThread
 
 # employee is read by a loader after the hub handed the event over: an outage can strike there too.
 NESTED = """
@@ -47,9 +47,9 @@ ENV = {"PERFHUB_RATE_LIMIT_PER_SECOND": "0", "PERFHUB_EVENT_POLL_SECONDS": "0.05
 
 
 @pytest.fixture
-def proxied(postgresql_backend: Backend, tmp_path: Path) -> Iterator[tuple[ServedHub, TcpProxy]]:
+def proxied(postgresql_backend: Backend, tmp_path: Path) -> Iterator[tuple[ServedHub, ProxyThread]]:
     """The served hub on a fresh PostgreSQL database that it reaches only through the proxy."""
-    with served_behind_proxy(postgresql_backend, tmp_path, ENV, TcpProxy) as (hub, proxy):
+    with served_behind_proxy(postgresql_backend, tmp_path, ENV, ProxyThread) as (hub, proxy):
         yield hub, proxy
 
 
@@ -199,12 +199,12 @@ def nothing(_handled: int) -> None:
     pass
 
 
-async def outage(proxy: TcpProxy, seconds: float) -> None:
-    """The database away for ``seconds``: open connections reset, new ones reset on arrival; then back."""
+async def outage(proxy: ProxyThread, seconds: float) -> None:
+    """The database away for ``seconds``: open connections reset, new ones refused; then back."""
     await asyncio.wrap_future(proxy.cut(seconds))
 
 
-async def test_a_half_second_outage_mid_stream_loses_no_event(proxied: tuple[ServedHub, TcpProxy]) -> None:
+async def test_a_half_second_outage_mid_stream_loses_no_event(proxied: tuple[ServedHub, ProxyThread]) -> None:
     hub, proxy = proxied
     people = find_people(hub)
     await transition(hub, "cycleScore", "cycleCloseCalibration", "cyclePublish", cycle_id=people.open_cycle)
@@ -239,7 +239,7 @@ async def test_a_half_second_outage_mid_stream_loses_no_event(proxied: tuple[Ser
 
 
 async def test_an_outage_longer_than_the_retries_ends_the_streams_with_the_cursor_and_they_resume(
-    proxied: tuple[ServedHub, TcpProxy],
+    proxied: tuple[ServedHub, ProxyThread],
 ) -> None:
     hub, proxy = proxied
     people = find_people(hub)

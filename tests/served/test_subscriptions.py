@@ -12,16 +12,11 @@ from typing import Any
 
 from gql import Client, GraphQLRequest
 from gql.transport.httpx import HTTPXAsyncTransport
-from gql.transport.websockets import WebsocketsTransport
 
 from tests.served.hub_process import ServedHub
 from tests.served.people import find_people
+from tests.served.sockets import RESULT_STREAM, nothing_more, socket_client
 
-SUBSCRIPTION = """
-subscription($after: String) {
-  resultPublished(after: $after) { cursor eventId type cycle { id } result { id grade } }
-}
-"""
 EVENTS_PAGE = "query($after: String) { resultEvents(after: $after, first: 500) { cursor eventId } }"
 TRANSITION = """
 mutation($id: ID!) {
@@ -32,15 +27,6 @@ mutation($id: ID!) {
 
 def http_client(hub: ServedHub, role: str = "hr_admin") -> Client:
     transport = HTTPXAsyncTransport(url=hub.url, headers=hub.headers(role), timeout=60)
-    return Client(transport=transport)
-
-
-def socket_client(hub: ServedHub, role: str) -> Client:
-    transport = WebsocketsTransport(
-        url=hub.ws_url,
-        init_payload={"Authorization": f"Bearer {hub.token(role)}"},
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
     return Client(transport=transport)
 
 
@@ -62,27 +48,13 @@ async def receive(hub: ServedHub, role: str, after: str | None, count: int) -> l
     """The next ``count`` events after the cursor; then the socket is dropped, as a crashing consumer would."""
     received: list[dict[str, Any]] = []
     async with socket_client(hub, role) as session:
-        request = GraphQLRequest(SUBSCRIPTION, variable_values={"after": after})
+        request = GraphQLRequest(RESULT_STREAM, variable_values={"after": after})
         async with asyncio.timeout(60):
             async for data in session.subscribe(request):
                 received.append(data["resultPublished"])
                 if len(received) == count:
                     break
     return received
-
-
-async def nothing_more(hub: ServedHub, role: str, after: str, within: float = 2.5) -> None:
-    """No event beyond the cursor arrives (the hub polls its outbox every second by default)."""
-    async with socket_client(hub, role) as session:
-        request = GraphQLRequest(SUBSCRIPTION, variable_values={"after": after})
-        stream = session.subscribe(request)
-        try:
-            extra = await asyncio.wait_for(anext(stream), within)
-        except TimeoutError:
-            return
-        finally:
-            await stream.aclose()
-        raise AssertionError(f"an event beyond the last one: {extra}")
 
 
 async def publish(hub: ServedHub, cycle_id: str) -> None:
@@ -109,7 +81,8 @@ async def test_a_subscriber_gets_every_event_once_in_order_across_a_drop_and_a_r
     assert len(expected) > len(history) + 40, "the publish wrote the open cycle's events"
     # Dropped again mid-publication; the last resume takes the rest.
     third = await receive(served, "payroll", second[-1]["cursor"], len(expected) - len(first) - len(second))
-    await nothing_more(served, "payroll", third[-1]["cursor"])
+    # The hub polls its outbox every second by default.
+    await nothing_more(served, "payroll", third[-1]["cursor"], within=2.5)
 
     received = [event["eventId"] for event in first + second + third]
     assert received == expected  # 0 lost, 0 duplicated, in order

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 DEADLINE = 20.0
@@ -128,3 +129,29 @@ async def outcome(work: Awaitable[T]) -> T | Exception:
         return await asyncio.wait_for(work, DEADLINE)
     except Exception as error:
         return error
+
+
+@dataclass(frozen=True)
+class Race:
+    """A race between the test's hub process and a second one on the same database (``other``, with its
+    own engine), with the test's monkeypatch to put gates into the operations both run."""
+
+    other: async_sessionmaker[AsyncSession]
+    other_engine: AsyncEngine
+    monkeypatch: pytest.MonkeyPatch
+
+    def gate_before(self, module: Any, name: str) -> Gate:
+        """A gate every call of ``module.name`` waits at before it runs."""
+        gate = Gate()
+        hold_before(self.monkeypatch, module, name, gate)
+        return gate
+
+    def gate_after(self, module: Any, name: str) -> Gate:
+        """A gate every call of ``module.name`` waits at once it has run."""
+        gate = Gate()
+        hold_after(self.monkeypatch, module, name, gate)
+        return gate
+
+    async def until_held(self, gate: Gate, expected: int, *competitors: asyncio.Future[Any]) -> None:
+        """:func:`until_held`, seeing the lock waits of the second process's database."""
+        await until_held(self.other_engine, gate, expected, *competitors)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hub.db.engine import create_engine, create_sessionmaker
+from hub.db.engine import create_sessionmaker
 from hub.db.models import (
     AppraisalResult,
     Employee,
@@ -21,12 +21,13 @@ from hub.db.models import (
 )
 from hub.demo.organisation import SeedSummary
 from hub.domain import MANUAL_SOURCE, RaterRole
-from hub.operations.collect import CycleCollectMetrics, collect_metrics
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleReopen, reopen_cycle
 from hub.operations.ratings import RaterAssignInput, assign_rater
 from hub.operations.scoring import CycleScore, score_cycle
-from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+from tests.conftest import opened_engine
+from tests.hub.operations.concurrency import Race
+from tests.hub.operations.test_collect import FakeSystem, collect_from
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -34,14 +35,18 @@ Sessions = async_sessionmaker[AsyncSession]
 @pytest.fixture
 async def other_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine of its own on the test's database, as a second hub process would have."""
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with opened_engine(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture
 def other_sessionmaker(other_engine: AsyncEngine) -> Sessions:
     return create_sessionmaker(other_engine)
+
+
+@pytest.fixture
+def race(other_sessionmaker: Sessions, other_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> Race:
+    return Race(other_sessionmaker, other_engine, monkeypatch)
 
 
 @dataclass(frozen=True)
@@ -111,9 +116,7 @@ async def scorable(sessionmaker: Sessions, seeded: SeedSummary) -> ScorableCycle
     reopened: OPEN again, and everything picked here counts when it is scored next."""
     cycle_id = seeded.current_cycle_id
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
-    await collect_metrics(
-        sessionmaker, CycleCollectMetrics(cycle_id), Caller("test"), sources=lookup(systems), make_period=FakePeriod
-    )
+    await collect_from(sessionmaker, cycle_id, systems)
     await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
     async with sessionmaker() as session:
         measured, ratee_id, version_id = await _picks(session, cycle_id)

@@ -52,6 +52,18 @@ def _snapshot(row: Row[Any]) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+async def _by_hr(
+    sessionmaker: Sessions, result_id: int, total_score: float | None, grade: Grade | None, reason: str, **more: Any
+) -> CalibrationOutcome:
+    """calibrate_result by "hr", with ``more`` of its options (bands, target_distribution, audit)."""
+    limits = more.pop("target_distribution", None)
+    shares = None if limits is None else tuple(GradeShareInput(grade=g, max_share=s) for g, s in limits.items())
+    command = ResultCalibrateInput(
+        result_id=result_id, total_score=total_score, grade=grade, reason=reason, target_distribution=shares
+    )
+    return await calibrate_result(sessionmaker, command, Caller("hr", **more))
+
+
 async def test_total_only_takes_the_grade_from_the_bands(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """A new total alone gets its grade from the bands; computed_total and computed_grade stay as scored."""
     before = await _scored_result(sessionmaker, seeded)
@@ -70,10 +82,8 @@ async def test_total_only_takes_the_grade_from_the_bands(sessionmaker: Sessions,
     assert (after.computed_total, after.computed_grade) == (before.computed_total, before.computed_grade)
     assert (after.calibrated, after.calibration_reason, after.calibrated_by) == (True, "exceptional year", "hr")
 
-    custom = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=95.0, grade=None, reason="stricter bands"),
-        Caller("hr", bands=GradeBands(s=97.0, a=90.0, b=80.0, c=70.0)),
+    custom = await _by_hr(
+        sessionmaker, before.id, 95.0, None, "stricter bands", bands=GradeBands(s=97.0, a=90.0, b=80.0, c=70.0)
     )
     assert custom.result.grade == Grade.A
 
@@ -147,17 +157,7 @@ async def test_target_limit_off_0_to_1_is_rejected(sessionmaker: Sessions, seede
     before = await _scored_result(sessionmaker, seeded)
 
     with pytest.raises(InvalidInput) as raised:
-        await calibrate_result(
-            sessionmaker,
-            ResultCalibrateInput(
-                result_id=before.id,
-                total_score=95.0,
-                grade=None,
-                reason="r",
-                target_distribution=tuple(GradeShareInput(grade=g, max_share=s) for g, s in {Grade.S: 10.0}.items()),
-            ),
-            Caller("hr"),
-        )
+        await _by_hr(sessionmaker, before.id, 95.0, None, "r", target_distribution={Grade.S: 10.0})
 
     assert raised.value.field == "targetDistribution"
     assert _snapshot(await _row(sessionmaker, before.id)) == _snapshot(before)
@@ -207,17 +207,7 @@ async def test_distribution_breach_is_a_warning_and_the_calibration_is_stored(
     """With no S allowed, calibrating someone to S warns about S over its limit and still stores."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(
-            result_id=before.id,
-            total_score=None,
-            grade=Grade.S,
-            reason="promotion case",
-            target_distribution=tuple(GradeShareInput(grade=g, max_share=s) for g, s in {Grade.S: 0.0}.items()),
-        ),
-        Caller("hr"),
-    )
+    outcome = await _by_hr(sessionmaker, before.id, None, Grade.S, "promotion case", target_distribution={Grade.S: 0.0})
 
     async with sessionmaker() as session:
         total = await session.scalar(select(func.count()).where(RESULTS.c.cycle_id == seeded.current_cycle_id))
@@ -233,19 +223,7 @@ async def test_distribution_within_limits_gives_no_warning(sessionmaker: Session
     """Limits the cycle's grades keep (everyone may be anything) produce no warning."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(
-            result_id=before.id,
-            total_score=None,
-            grade=Grade.S,
-            reason="r",
-            target_distribution=tuple(
-                GradeShareInput(grade=g, max_share=s) for g, s in dict.fromkeys(Grade, 1.0).items()
-            ),
-        ),
-        Caller("hr"),
-    )
+    outcome = await _by_hr(sessionmaker, before.id, None, Grade.S, "r", target_distribution=dict.fromkeys(Grade, 1.0))
 
     assert outcome.warnings == []
 

@@ -14,7 +14,7 @@ from hub.db.models import MetricValue
 from hub.demo.indicators import EXTENSION_INDICATORS, METRICS
 from hub.demo.organisation import SeedSummary
 from hub.demo.values import demo_metric_value
-from hub.operations.collect import EMPLOYEES_PER_CALL, CycleCollectMetrics, collect_metrics
+from hub.operations.collect import EMPLOYEES_PER_CALL, CollectReport, CycleCollectMetrics, collect_metrics
 from hub.operations.commands import Caller
 from hub.operations.errors import WrongCycleState
 from tests.conftest import SEED
@@ -67,6 +67,15 @@ def lookup(systems: dict[str, FakeSystem]) -> Callable[[str, str], FakeSystem | 
     return lambda system, _metric: systems.get(system)
 
 
+async def collect_from(
+    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, systems: dict[str, FakeSystem]
+) -> CollectReport:
+    """collect_metrics of the cycle from the fake ``systems``."""
+    return await collect_metrics(
+        sessionmaker, CycleCollectMetrics(cycle_id), Caller("test"), sources=lookup(systems), make_period=FakePeriod
+    )
+
+
 async def stored(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> int:
     async with sessionmaker() as session:
         counted = await session.execute(
@@ -85,9 +94,7 @@ async def test_collects_every_extension_value_once_per_metric_batch(
 ) -> None:
     cycle = seeded.current_cycle_id
     assert await stored(sessionmaker, cycle) == 0
-    report = await collect_metrics(
-        sessionmaker, CycleCollectMetrics(cycle), Caller("test"), sources=lookup(systems), make_period=FakePeriod
-    )
+    report = await collect_from(sessionmaker, cycle, systems)
     calls = [call for system in systems.values() for call in system.calls]
     # One call per metric for the whole organisation (120 employees fit one call), never per employee.
     assert len(calls) == len({metric for metric, _ in calls})
@@ -106,12 +113,8 @@ async def test_collecting_twice_stores_no_duplicates(
     sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
 ) -> None:
     cycle = seeded.current_cycle_id
-    first = await collect_metrics(
-        sessionmaker, CycleCollectMetrics(cycle), Caller("test"), sources=lookup(systems), make_period=FakePeriod
-    )
-    second = await collect_metrics(
-        sessionmaker, CycleCollectMetrics(cycle), Caller("test"), sources=lookup(systems), make_period=FakePeriod
-    )
+    first = await collect_from(sessionmaker, cycle, systems)
+    second = await collect_from(sessionmaker, cycle, systems)
     assert second.stored == second.updated == 0
     assert second.unchanged == first.stored == await stored(sessionmaker, cycle)
 
@@ -120,13 +123,7 @@ async def test_a_system_that_is_down_is_reported_per_employee_and_indicator(
     sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
 ) -> None:
     systems["security"].down = True
-    report = await collect_metrics(
-        sessionmaker,
-        CycleCollectMetrics(seeded.current_cycle_id),
-        Caller("test"),
-        sources=lookup(systems),
-        make_period=FakePeriod,
-    )
+    report = await collect_from(sessionmaker, seeded.current_cycle_id, systems)
     security = {spec.code for spec in EXTENSION_INDICATORS if spec.source and spec.source.system == "security"}
     down = [m for m in report.missing if "unavailable" in m.reason]
     assert down and {m.indicator for m in down} == security
@@ -147,13 +144,7 @@ async def test_stale_answers_are_flagged(
     sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
 ) -> None:
     systems["finance"].stale = True
-    report = await collect_metrics(
-        sessionmaker,
-        CycleCollectMetrics(seeded.current_cycle_id),
-        Caller("test"),
-        sources=lookup(systems),
-        make_period=FakePeriod,
-    )
+    report = await collect_from(sessionmaker, seeded.current_cycle_id, systems)
     async with sessionmaker() as session:
         flagged = set((await session.scalars(select(MetricValue.system).where(MetricValue.stale))).all())
     assert flagged == {"finance"}
@@ -165,13 +156,7 @@ async def test_only_open_cycles_collect_and_nothing_is_written_otherwise(
 ) -> None:
     before = await stored(sessionmaker, seeded.past_cycle_id)
     with pytest.raises(WrongCycleState):
-        await collect_metrics(
-            sessionmaker,
-            CycleCollectMetrics(seeded.past_cycle_id),
-            Caller("test"),
-            sources=lookup(systems),
-            make_period=FakePeriod,
-        )
+        await collect_from(sessionmaker, seeded.past_cycle_id, systems)
     assert await stored(sessionmaker, seeded.past_cycle_id) == before
     assert all(not system.calls for system in systems.values())
 
@@ -181,13 +166,9 @@ async def test_a_stale_value_confirmed_fresh_later_is_updated_not_left_stale(
 ) -> None:
     cycle = seeded.current_cycle_id
     systems["finance"].stale = True
-    first = await collect_metrics(
-        sessionmaker, CycleCollectMetrics(cycle), Caller("test"), sources=lookup(systems), make_period=FakePeriod
-    )
+    first = await collect_from(sessionmaker, cycle, systems)
     systems["finance"].stale = False
-    second = await collect_metrics(
-        sessionmaker, CycleCollectMetrics(cycle), Caller("test"), sources=lookup(systems), make_period=FakePeriod
-    )
+    second = await collect_from(sessionmaker, cycle, systems)
     # Same values, but their provenance changed: the finance rows are rewritten as fresh.
     assert second.updated == first.stale > 0
     assert second.unchanged == first.stored - first.stale
@@ -203,13 +184,7 @@ async def test_an_unexpected_failure_is_reported_without_its_internals(
             raise KeyError("internal detail /srv/secret")
 
     systems["tickets"] = Broken("tickets")
-    report = await collect_metrics(
-        sessionmaker,
-        CycleCollectMetrics(seeded.current_cycle_id),
-        Caller("test"),
-        sources=lookup(systems),
-        make_period=FakePeriod,
-    )
+    report = await collect_from(sessionmaker, seeded.current_cycle_id, systems)
     broken = [m for m in report.missing if m.reason.startswith("unexpected failure")]
     assert broken and all("secret" not in m.reason for m in broken)
     assert all(m.reason == "unexpected failure (KeyError; logged)" for m in broken)

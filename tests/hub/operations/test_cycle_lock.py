@@ -12,11 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from hub.db.models import AppraisalResult, IndicatorScore, MetricValue, Rating
+from hub.db.models import IndicatorScore, MetricValue
 from hub.domain import CycleState
 from hub.operations import scoring
 from hub.operations.commands import Caller
@@ -24,37 +20,33 @@ from hub.operations.errors import WrongCycleState
 from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
 from hub.operations.ratings import RatingRecord, RatingSubmitInput, submit_rating
 from hub.operations.scoring import CycleScore
-from tests.hub.operations.concurrency import Gate, hold_before, outcome, until_arrived, until_held
+from tests.hub.operations.concurrency import Gate, Race, outcome, until_arrived
 from tests.hub.operations.conftest import ScorableCycle, Sessions
+from tests.stored import indicator_score, metric_value, ratings_count
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
 
 async def _scoring_held(
-    sessionmaker: Sessions, cycle_id: int, monkeypatch: pytest.MonkeyPatch
+    sessionmaker: Sessions, cycle_id: int, race: Race
 ) -> tuple[Gate, asyncio.Task[scoring.ScoringReport]]:
     """Starts scoring and returns once it holds, its inputs read and its results not yet written."""
-    gate = Gate()
     # discard_results is scoring's first write after reading every input.
-    hold_before(monkeypatch, scoring, "discard_results", gate)
+    gate = race.gate_before(scoring, "discard_results")
     task = asyncio.create_task(scoring.score_cycle(sessionmaker, CycleScore(cycle_id), Caller("scorer")))
     await until_arrived(gate, 1, task)
     return gate, task
 
 
 async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     rated = scorable.rated
-    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
+    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, race)
     rating = asyncio.create_task(
         outcome(
             submit_rating(
-                other_sessionmaker,
+                race.other,
                 RatingSubmitInput(
                     cycle_id=scorable.cycle_id,
                     ratee_id=rated.ratee_id,
@@ -67,30 +59,16 @@ async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
             )
         )
     )
-    await until_held(other_engine, gate, 2, rating)
+    await race.until_held(gate, 2, rating)
     gate.open()
     report = await asyncio.wait_for(scorer, 20)
     answer = await rating
 
     assert isinstance(answer, WrongCycleState | RatingRecord), answer
     async with sessionmaker() as session:
-        stored = await session.scalar(
-            select(func.count())
-            .select_from(Rating)
-            .where(
-                Rating.cycle_id == scorable.cycle_id,
-                Rating.ratee_id == rated.ratee_id,
-                Rating.rater_id == rated.rater_id,
-            )
-        )
+        stored = await session.scalar(ratings_count(scorable.cycle_id, rated.ratee_id, rated.rater_id))
         inputs = await session.scalar(
-            select(IndicatorScore.inputs)
-            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-            .where(
-                AppraisalResult.cycle_id == scorable.cycle_id,
-                AppraisalResult.employee_id == rated.ratee_id,
-                IndicatorScore.indicator_version_id == rated.indicator_version_id,
-            )
+            indicator_score(IndicatorScore.inputs, scorable.cycle_id, rated.ratee_id, rated.indicator_version_id)
         )
     assert report.cycle.state is CycleState.SCORED
     if isinstance(answer, WrongCycleState):
@@ -100,47 +78,30 @@ async def test_a_rating_sent_while_scoring_runs_is_refused_never_lost(
 
 
 async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     measured = scorable.measured
     fetched_at = dt.datetime(2026, 11, 16, 9, 30, 15, tzinfo=dt.UTC)
     row = f"{measured.employee_no},{measured.code},{measured.value},{fetched_at.isoformat()}"
     csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
-    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, monkeypatch)
+    gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, race)
     imported = asyncio.create_task(
         outcome(
             import_metric_values(
-                other_sessionmaker, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
+                race.other, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
             )
         )
     )
-    await until_held(other_engine, gate, 2, imported)
+    await race.until_held(gate, 2, imported)
     gate.open()
     await asyncio.wait_for(scorer, 20)
     answer = await imported
 
     assert isinstance(answer, WrongCycleState | ImportReport), answer
     async with sessionmaker() as session:
-        stored_at = await session.scalar(
-            select(MetricValue.fetched_at).where(
-                MetricValue.cycle_id == scorable.cycle_id,
-                MetricValue.employee_id == measured.employee_id,
-                MetricValue.indicator_version_id == measured.indicator_version_id,
-            )
-        )
-        scored_at = await session.scalar(
-            select(IndicatorScore.provenance_fetched_at)
-            .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
-            .where(
-                AppraisalResult.cycle_id == scorable.cycle_id,
-                AppraisalResult.employee_id == measured.employee_id,
-                IndicatorScore.indicator_version_id == measured.indicator_version_id,
-            )
-        )
+        key = (scorable.cycle_id, measured.employee_id, measured.indicator_version_id)
+        stored_at = await session.scalar(metric_value(MetricValue.fetched_at, *key))
+        scored_at = await session.scalar(indicator_score(IndicatorScore.provenance_fetched_at, *key))
     # Whatever the outcome, the result was computed from the value the database holds now.
     assert scored_at == stored_at
     if isinstance(answer, WrongCycleState):

@@ -13,38 +13,33 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import AppraisalResult, Cycle, MetricValue, RaterAssignment, Rating
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, Grade, RaterRole
 from hub.operations import calibration, collect, metrics, ratings
 from hub.operations.calibration import CalibrationOutcome, ResultCalibrateInput, calibrate_result
-from hub.operations.collect import CollectReport, CycleCollectMetrics, collect_metrics
+from hub.operations.collect import CollectReport
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCreateInput, CycleOpen, CycleReopen, create_cycle, open_cycle, reopen_cycle
 from hub.operations.errors import NotFound, WrongCycleState
 from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
 from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
 from hub.operations.scoring import CycleScore, score_cycle
-from tests.hub.operations.concurrency import Gate, hold_after, hold_before, outcome, until_arrived, until_held
-from tests.hub.operations.conftest import ScorableCycle, Sessions
-from tests.hub.operations.test_collect import FakePeriod, FakeSystem, lookup
+from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
+from tests.hub.operations.conftest import Measured, ScorableCycle, Sessions
+from tests.hub.operations.test_collect import FakeSystem, collect_from
+from tests.stored import metric_value
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
 
 async def test_two_first_submissions_of_one_rating_both_succeed(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     rated = scorable.rated
-    gate = Gate()
     # After the checks (the rater is assigned, the value on the scale), before the write.
-    hold_before(monkeypatch, ratings, "_rating_scale", gate)
+    gate = race.gate_before(ratings, "_rating_scale")
 
     def submit(sessions: Sessions, value: float) -> asyncio.Task[RatingRecord | Exception]:
         return asyncio.create_task(
@@ -64,8 +59,8 @@ async def test_two_first_submissions_of_one_rating_both_succeed(
             )
         )
 
-    first, second = submit(sessionmaker, 2), submit(other_sessionmaker, 4)
-    await until_held(other_engine, gate, 2, first, second)
+    first, second = submit(sessionmaker, 2), submit(race.other, 4)
+    await race.until_held(gate, 2, first, second)
     gate.open()
     answers = [await first, await second]
 
@@ -86,25 +81,26 @@ async def test_two_first_submissions_of_one_rating_both_succeed(
     assert stored[0].value in (2, 4)
 
 
-async def _without_values(sessionmaker: Sessions, cycle_id: int, employee_id: int) -> None:
+@pytest.fixture
+async def unwritten_key(sessionmaker: Sessions, scorable: ScorableCycle) -> Measured:
+    """The measured key of ``scorable`` with none of its employee's values of the cycle stored: the next
+    write of the key is a first one."""
+    measured = scorable.measured
     async with sessionmaker.begin() as session:
         await session.execute(
-            delete(MetricValue).where(MetricValue.cycle_id == cycle_id, MetricValue.employee_id == employee_id)
+            delete(MetricValue).where(
+                MetricValue.cycle_id == scorable.cycle_id, MetricValue.employee_id == measured.employee_id
+            )
         )
+    return measured
 
 
 async def test_two_first_imports_of_one_key_both_succeed(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle, unwritten_key: Measured
 ) -> None:
-    measured = scorable.measured
-    await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
-    gate = Gate()
+    measured = unwritten_key
     # After the file is checked and before anything is written.
-    hold_before(monkeypatch, metrics, "_match", gate)
+    gate = race.gate_before(metrics, "_match")
 
     def send(sessions: Sessions, value: float) -> asyncio.Task[ImportReport | Exception]:
         csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{value}\n"
@@ -116,8 +112,8 @@ async def test_two_first_imports_of_one_key_both_succeed(
             )
         )
 
-    first, second = send(sessionmaker, measured.value), send(other_sessionmaker, measured.value + 1)
-    await until_held(other_engine, gate, 2, first, second)
+    first, second = send(sessionmaker, measured.value), send(race.other, measured.value + 1)
+    await race.until_held(gate, 2, first, second)
     gate.open()
     answers = [await first, await second]
 
@@ -126,51 +122,31 @@ async def test_two_first_imports_of_one_key_both_succeed(
     assert sorted(answer.replaced for answer in answers if isinstance(answer, ImportReport)) == [0, 1]
     async with sessionmaker() as session:
         count = await session.scalar(
-            select(func.count())
-            .select_from(MetricValue)
-            .where(
-                MetricValue.cycle_id == scorable.cycle_id,
-                MetricValue.employee_id == measured.employee_id,
-                MetricValue.indicator_version_id == measured.indicator_version_id,
+            metric_value(
+                func.count(MetricValue.id), scorable.cycle_id, measured.employee_id, measured.indicator_version_id
             )
         )
     assert count == 1
 
 
 async def test_an_import_racing_a_collection_of_the_same_keys(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle, unwritten_key: Measured
 ) -> None:
-    measured = scorable.measured
-    await _without_values(sessionmaker, scorable.cycle_id, measured.employee_id)
-    gate = Gate()
+    measured = unwritten_key
     # The collection holds once it has fetched, locked and re-checked; the import comes meanwhile.
-    hold_after(monkeypatch, collect, "locked_cycle", gate)
+    gate = race.gate_after(collect, "locked_cycle")
     systems = {name: FakeSystem(name) for name in ("finance", "security", "tickets")}
-    collecting = asyncio.create_task(
-        outcome(
-            collect_metrics(
-                sessionmaker,
-                CycleCollectMetrics(scorable.cycle_id),
-                Caller("test"),
-                sources=lookup(systems),
-                make_period=FakePeriod,
-            )
-        )
-    )
+    collecting = asyncio.create_task(outcome(collect_from(sessionmaker, scorable.cycle_id, systems)))
     await until_arrived(gate, 1, collecting)
     csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{measured.value}\n"
     importing = asyncio.create_task(
         outcome(
             import_metric_values(
-                other_sessionmaker, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
+                race.other, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
             )
         )
     )
-    await until_held(other_engine, gate, 2, importing)
+    await race.until_held(gate, 2, importing)
     gate.open()
     collected, imported = await collecting, await importing
 
@@ -180,11 +156,7 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
 
 
 async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
-    sessionmaker: Sessions,
-    other_sessionmaker: Sessions,
-    other_engine: AsyncEngine,
-    scorable: ScorableCycle,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: Sessions, race: Race, scorable: ScorableCycle
 ) -> None:
     cycle_id = scorable.cycle_id
     await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
@@ -193,13 +165,12 @@ async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
             select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id).order_by(AppraisalResult.id)
         )
     assert result_id is not None
-    gate = Gate()
     # The calibration has found its result and is about to lock the cycle.
-    hold_before(monkeypatch, calibration, "locked_cycle", gate)
+    gate = race.gate_before(calibration, "locked_cycle")
     calibrating = asyncio.create_task(
         outcome(
             calibrate_result(
-                other_sessionmaker,
+                race.other,
                 ResultCalibrateInput(result_id=result_id, total_score=None, grade=Grade.A, reason="r"),
                 Caller("hr"),
             )

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Row, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hub.db.models import (
-    Cycle,
-    CycleScheme,
-    Employee,
-    Indicator,
-    IndicatorVersion,
-    MetricValue,
-    SchemeItem,
-)
+from hub.db.models import Cycle, Employee, MetricValue
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory
 from hub.operations.commands import Caller
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
-from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values, parse_metric_csv
+from hub.operations.metrics import (
+    ImportReport,
+    MetricValuesImport,
+    import_metric_values,
+    parse_metric_csv,
+    pinned_items,
+)
 from tests.conftest import TODAY
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -32,41 +29,30 @@ NOW = dt.datetime.combine(TODAY, dt.time(6), tzinfo=dt.UTC)
 HEADER = "employee_no,indicator,value,fetched_at"
 
 
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """An extension indicator in an employee's pinned scheme, as the database has it."""
-
-    employee_id: int
-    employee_no: str
-    code: str
-    version_id: int
-    system: str
-    metric: str
+# An extension indicator in an employee's pinned scheme, as the database has it: employee_id, employee_no,
+# code, version_id, system, metric.
+Measured = Row[tuple[int, str, str, int, str, str]]
 
 
 async def _measured(sessionmaker: Sessions, cycle_id: int) -> list[Measured]:
-    """Every (employee, extension indicator) pair the cycle's pinned schemes call for."""
+    """Every (employee, extension indicator) pair the cycle's pinned schemes call for: the import's own
+    ``pinned_items``, per employee of each post."""
+    pinned = pinned_items(cycle_id).subquery()
     async with sessionmaker() as session:
         rows = await session.execute(
             select(
-                Employee.id,
+                Employee.id.label("employee_id"),
                 Employee.employee_no,
-                Indicator.code,
-                IndicatorVersion.id,
-                IndicatorVersion.source_system,
-                IndicatorVersion.source_metric,
+                pinned.c.code,
+                pinned.c.version_id,
+                pinned.c.source_system.label("system"),
+                func.coalesce(pinned.c.source_metric, "").label("metric"),
             )
-            .join(CycleScheme, CycleScheme.post_id == Employee.post_id)
-            .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
-            .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-            .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-            .where(CycleScheme.cycle_id == cycle_id, Indicator.category == IndicatorCategory.EXTENSION)
-            .order_by(Employee.employee_no, Indicator.code)
+            .join(pinned, pinned.c.post_id == Employee.post_id)
+            .where(pinned.c.category == IndicatorCategory.EXTENSION)
+            .order_by(Employee.employee_no, pinned.c.code)
         )
-        return [
-            Measured(employee_id, number, code, version_id, system, metric or "")
-            for employee_id, number, code, version_id, system, metric in rows
-        ]
+        return list(rows)
 
 
 async def _stored(sessionmaker: Sessions, cycle_id: int) -> dict[tuple[int, int], MetricValue]:

@@ -91,23 +91,39 @@ async def _set_state(sessionmaker: Sessions, cycle_id: int, state: CycleState) -
         await session.execute(update(Cycle).where(Cycle.id == cycle_id).values(state=state))
 
 
+async def _rate(
+    sessionmaker: Sessions,
+    cycle_id: int,
+    ratee_id: int,
+    rater_id: int,
+    indicator_version_id: int,
+    value: float = 3,
+    comment: str | None = None,
+    now: dt.datetime = NOW,
+) -> RatingRecord:
+    """submit_rating, by default a 3 without a comment at NOW: the tests name only what they vary."""
+    return await submit_rating(
+        sessionmaker,
+        RatingSubmitInput(
+            cycle_id=cycle_id,
+            ratee_id=ratee_id,
+            rater_id=rater_id,
+            indicator_version_id=indicator_version_id,
+            value=value,
+            comment=comment,
+        ),
+        Caller("test", now=now),
+    )
+
+
 async def test_manager_rates_a_report(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """A manager's rating of a report's core indicator is stored as MANAGER and shown with the rater."""
     cycle = seeded.current_cycle_id
     ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
     version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
 
-    record = await submit_rating(
-        sessionmaker,
-        RatingSubmitInput(
-            cycle_id=cycle,
-            ratee_id=ratee,
-            rater_id=manager,
-            indicator_version_id=version,
-            value=4,
-            comment="Keeps the team's files in order.",
-        ),
-        Caller("test", now=NOW),
+    record = await _rate(
+        sessionmaker, cycle, ratee, manager, version, value=4, comment="Keeps the team's files in order."
     )
 
     assert (record.role, record.value, record.submitted_at) == (RaterRole.MANAGER, 4, NOW)
@@ -135,13 +151,7 @@ async def test_stranger_is_not_a_rater(sessionmaker: Sessions, seeded: SeedSumma
     version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
 
     with pytest.raises(NotARater):
-        await submit_rating(
-            sessionmaker,
-            RatingSubmitInput(
-                cycle_id=cycle, ratee_id=ratee, rater_id=stranger, indicator_version_id=version, value=3, comment=None
-            ),
-            Caller("test", now=NOW),
-        )
+        await _rate(sessionmaker, cycle, ratee, stranger, version)
 
 
 async def test_value_off_the_scale_is_rejected_and_nothing_stored(sessionmaker: Sessions, seeded: SeedSummary) -> None:
@@ -152,13 +162,7 @@ async def test_value_off_the_scale_is_rejected_and_nothing_stored(sessionmaker: 
     before = await _count_ratings(sessionmaker)
 
     with pytest.raises(InvalidInput) as caught:
-        await submit_rating(
-            sessionmaker,
-            RatingSubmitInput(
-                cycle_id=cycle, ratee_id=ratee, rater_id=manager, indicator_version_id=version, value=6, comment=None
-            ),
-            Caller("test", now=NOW),
-        )
+        await _rate(sessionmaker, cycle, ratee, manager, version, value=6)
 
     assert caught.value.field == "value"
     assert "between 1 and 5" in caught.value.message
@@ -173,18 +177,7 @@ async def test_resubmission_replaces_the_rating(sessionmaker: Sessions, seeded: 
     later = NOW + dt.timedelta(hours=2)
 
     async def submit(value: float, comment: str | None, now: dt.datetime) -> RatingRecord:
-        return await submit_rating(
-            sessionmaker,
-            RatingSubmitInput(
-                cycle_id=cycle,
-                ratee_id=ratee,
-                rater_id=manager,
-                indicator_version_id=version,
-                value=value,
-                comment=comment,
-            ),
-            Caller("test", now=now),
-        )
+        return await _rate(sessionmaker, cycle, ratee, manager, version, value=value, comment=comment, now=now)
 
     first = await submit(2, "first impression", NOW)
     second = await submit(5, None, later)
@@ -208,13 +201,7 @@ async def test_ratings_only_while_the_cycle_is_open(sessionmaker: Sessions, seed
     await _set_state(sessionmaker, cycle, CycleState.SCORED)
 
     with pytest.raises(WrongCycleState) as caught:
-        await submit_rating(
-            sessionmaker,
-            RatingSubmitInput(
-                cycle_id=cycle, ratee_id=ratee, rater_id=manager, indicator_version_id=version, value=3, comment=None
-            ),
-            Caller("test", now=NOW),
-        )
+        await _rate(sessionmaker, cycle, ratee, manager, version)
 
     assert caught.value.state is CycleState.SCORED
 
@@ -231,13 +218,7 @@ async def test_assigned_peer_can_rate(sessionmaker: Sessions, seeded: SeedSummar
         RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=stranger, role=RaterRole.PEER),
         Caller("test"),
     )
-    rating = await submit_rating(
-        sessionmaker,
-        RatingSubmitInput(
-            cycle_id=cycle, ratee_id=ratee, rater_id=stranger, indicator_version_id=version, value=5, comment=None
-        ),
-        Caller("test", now=NOW),
-    )
+    rating = await _rate(sessionmaker, cycle, ratee, stranger, version, value=5)
 
     assert (assignment.ratee_id, assignment.rater_id, assignment.role) == (ratee, stranger, RaterRole.PEER)
     assert rating.role is RaterRole.PEER
@@ -277,14 +258,13 @@ async def test_self_role_must_match_the_pair(
     sessionmaker: Sessions, seeded: SeedSummary, same_person: bool, role: RaterRole
 ) -> None:
     """SELF is for rating oneself only, and every other role is for rating someone else."""
-    ratee, other = await _pair(sessionmaker, seeded.current_cycle_id, RaterRole.MANAGER)
+    cycle = seeded.current_cycle_id
+    ratee, other = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
 
     with pytest.raises(InvalidInput) as caught:
         await assign_rater(
             sessionmaker,
-            RaterAssignInput(
-                cycle_id=seeded.current_cycle_id, ratee_id=ratee, rater_id=ratee if same_person else other, role=role
-            ),
+            RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=ratee if same_person else other, role=role),
             Caller("test"),
         )
 
@@ -293,12 +273,13 @@ async def test_self_role_must_match_the_pair(
 
 async def test_assigning_an_unknown_rater_names_the_field(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """An unknown rater id is NotFound on raterId."""
-    ratee, _ = await _pair(sessionmaker, seeded.current_cycle_id, RaterRole.MANAGER)
+    cycle = seeded.current_cycle_id
+    ratee, _ = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
 
     with pytest.raises(NotFound) as caught:
         await assign_rater(
             sessionmaker,
-            RaterAssignInput(cycle_id=seeded.current_cycle_id, ratee_id=ratee, rater_id=999_999, role=RaterRole.PEER),
+            RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=999_999, role=RaterRole.PEER),
             Caller("test"),
         )
 
@@ -327,13 +308,7 @@ async def test_measured_indicator_cannot_be_rated(sessionmaker: Sessions, seeded
     version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.EXTENSION)
 
     with pytest.raises(InvalidInput) as caught:
-        await submit_rating(
-            sessionmaker,
-            RatingSubmitInput(
-                cycle_id=cycle, ratee_id=ratee, rater_id=manager, indicator_version_id=version, value=3, comment=None
-            ),
-            Caller("test", now=NOW),
-        )
+        await _rate(sessionmaker, cycle, ratee, manager, version)
 
     assert caught.value.field == "indicatorVersionId"
 
@@ -345,17 +320,6 @@ async def test_overlong_comment_is_rejected(sessionmaker: Sessions, seeded: Seed
     version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
 
     with pytest.raises(InvalidInput) as caught:
-        await submit_rating(
-            sessionmaker,
-            RatingSubmitInput(
-                cycle_id=cycle,
-                ratee_id=ratee,
-                rater_id=manager,
-                indicator_version_id=version,
-                value=3,
-                comment="x" * 2001,
-            ),
-            Caller("test", now=NOW),
-        )
+        await _rate(sessionmaker, cycle, ratee, manager, version, value=3, comment="x" * 2001)
 
     assert caught.value.field == "comment"

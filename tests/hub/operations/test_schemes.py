@@ -89,6 +89,20 @@ async def publish(
     return await publish_scheme_version(sessionmaker, SchemeVersionPublishInput(**arguments), Caller(author))
 
 
+async def rows(sessionmaker: Sessionmaker, statement: Any) -> list[tuple[Any, ...]]:
+    """The rows ``statement`` reads, as tuples."""
+    async with sessionmaker() as session:
+        return [tuple(row) for row in await session.execute(statement)]
+
+
+async def refused_on(sessionmaker: Sessionmaker, items: list[tuple[int, float]]) -> str | None:
+    """The field InvalidInput names when the next scheme of the latest one's post is published with ``items``."""
+    previous = await latest_scheme(sessionmaker)
+    with pytest.raises(InvalidInput) as caught:
+        await publish(sessionmaker, previous.post_id, items)
+    return caught.value.field
+
+
 async def core_and_extension(sessionmaker: Sessionmaker) -> tuple[int, int]:
     return (
         await current_version(sessionmaker, IndicatorCategory.CORE),
@@ -115,13 +129,12 @@ async def test_publishing_numbers_the_next_version_and_closes_the_previous(
     assert (await latest_scheme(sessionmaker)).id == record.id
     async with sessionmaker() as session:
         closed = await session.get_one(SchemeVersion, previous.id)
-        stored = (
-            await session.execute(
-                select(SchemeItem.indicator_version_id, SchemeItem.position)
-                .where(SchemeItem.scheme_version_id == record.id)
-                .order_by(SchemeItem.position)
-            )
-        ).all()
+    stored = await rows(
+        sessionmaker,
+        select(SchemeItem.indicator_version_id, SchemeItem.position)
+        .where(SchemeItem.scheme_version_id == record.id)
+        .order_by(SchemeItem.position),
+    )
     assert closed.effective_to == dt.date(2026, 12, 31)
     assert [tuple(row) for row in stored] == [(measured, 0), (core, 1)]
 
@@ -172,29 +185,20 @@ async def test_a_later_version_leaves_the_pinned_schemes_unchanged(
     cycles = (seeded.past_cycle_id, seeded.current_cycle_id)
 
     async def snapshot() -> tuple[list[Any], list[Any], list[Any]]:
-        async with sessionmaker() as session:
-            pins = (
-                await session.execute(
-                    select(CycleScheme.cycle_id, CycleScheme.post_id, CycleScheme.scheme_version_id)
-                    .where(CycleScheme.cycle_id.in_(cycles))
-                    .order_by(CycleScheme.id)
-                )
-            ).all()
-            items = (
-                await session.execute(
-                    select(SchemeItem.id, SchemeItem.indicator_version_id, SchemeItem.weight, SchemeItem.position)
-                    .where(SchemeItem.scheme_version_id == previous.id)
-                    .order_by(SchemeItem.id)
-                )
-            ).all()
-            roles = (
-                await session.execute(
-                    select(SchemeRaterWeight.role, SchemeRaterWeight.weight)
-                    .where(SchemeRaterWeight.scheme_version_id == previous.id)
-                    .order_by(SchemeRaterWeight.id)
-                )
-            ).all()
-        return [tuple(r) for r in pins], [tuple(r) for r in items], [tuple(r) for r in roles]
+        pins = select(CycleScheme.cycle_id, CycleScheme.post_id, CycleScheme.scheme_version_id).where(
+            CycleScheme.cycle_id.in_(cycles)
+        )
+        items = select(SchemeItem.id, SchemeItem.indicator_version_id, SchemeItem.weight, SchemeItem.position).where(
+            SchemeItem.scheme_version_id == previous.id
+        )
+        roles = select(SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
+            SchemeRaterWeight.scheme_version_id == previous.id
+        )
+        return (
+            await rows(sessionmaker, pins.order_by(CycleScheme.id)),
+            await rows(sessionmaker, items.order_by(SchemeItem.id)),
+            await rows(sessionmaker, roles.order_by(SchemeRaterWeight.id)),
+        )
 
     before = await snapshot()
     async with sessionmaker() as session:
@@ -245,25 +249,19 @@ async def test_bad_schemes_are_refused_on_their_field(
 
 async def test_an_indicator_may_appear_only_once(sessionmaker: Sessionmaker) -> None:
     """Two versions of one indicator in one scheme are refused on items."""
-    previous = await latest_scheme(sessionmaker)
     core = await current_version(sessionmaker, IndicatorCategory.CORE)
-    with pytest.raises(InvalidInput) as caught:
-        await publish(sessionmaker, previous.post_id, [(core, 50), (core, 50)])
-    assert caught.value.field == "items"
+    assert await refused_on(sessionmaker, [(core, 50), (core, 50)]) == "items"
 
 
 async def test_every_indicator_version_must_be_in_force(sessionmaker: Sessionmaker) -> None:
     """A closed indicator version cannot be used from a date after its validity ended."""
-    previous = await latest_scheme(sessionmaker)
     async with sessionmaker() as session:
         closed = await session.scalar(
             select(IndicatorVersion.id).where(IndicatorVersion.effective_to.is_not(None)).limit(1)
         )
     assert closed is not None
     core = await current_version(sessionmaker, IndicatorCategory.CORE)
-    with pytest.raises(InvalidInput) as caught:
-        await publish(sessionmaker, previous.post_id, [(core, 30), (closed, 70)])
-    assert caught.value.field == "items"
+    assert await refused_on(sessionmaker, [(core, 30), (closed, 70)]) == "items"
 
 
 async def test_a_scheme_must_start_after_the_latest_one(sessionmaker: Sessionmaker) -> None:

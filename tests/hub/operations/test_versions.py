@@ -53,22 +53,24 @@ async def extension(sessionmaker: Sessionmaker, **overrides: Any) -> IndicatorVe
     return await create_indicator(sessionmaker, IndicatorCreateInput(**arguments), Caller(author))
 
 
+HR_EDIT: dict[str, Any] = {"rule": LINEAR, "missing_policy": MissingPolicy.EXCLUDE, "author": "hr"}
+"""What the refused edits below change in a next version besides the part they are refused for."""
+
+
 async def next_version(
-    sessionmaker: Sessionmaker, indicator_id: int, effective_from: dt.date
+    sessionmaker: Sessionmaker, indicator_id: int, effective_from: dt.date, **overrides: Any
 ) -> IndicatorVersionRecord:
-    return await create_indicator_version(
-        sessionmaker,
-        IndicatorVersionCreateInput(
-            indicator_id=indicator_id,
-            rule={"kind": "linear", "floor": 8, "target": 1},
-            source_system="TIMESHEETS",
-            source_metric="overtime_hours",
-            missing_policy=MissingPolicy.ZERO,
-            effective_from=effective_from,
-            change_note="Stricter target after the staffing review.",
-        ),
-        Caller("hr.admin"),
-    )
+    arguments: dict[str, Any] = {
+        "rule": {"kind": "linear", "floor": 8, "target": 1},
+        "source_system": "TIMESHEETS",
+        "source_metric": "overtime_hours",
+        "missing_policy": MissingPolicy.ZERO,
+        "change_note": "Stricter target after the staffing review.",
+        "author": "hr.admin",
+    } | overrides
+    author = arguments.pop("author")
+    command = IndicatorVersionCreateInput(indicator_id=indicator_id, effective_from=effective_from, **arguments)
+    return await create_indicator_version(sessionmaker, command, Caller(author))
 
 
 async def test_a_new_version_closes_the_previous_one(sessionmaker: Sessionmaker) -> None:
@@ -204,18 +206,14 @@ async def test_a_new_version_is_checked_against_its_indicator(sessionmaker: Sess
     """A later version of an extension indicator cannot switch to a manual source."""
     first = await extension(sessionmaker)
     with pytest.raises(InvalidInput) as caught:
-        await create_indicator_version(
+        await next_version(
             sessionmaker,
-            IndicatorVersionCreateInput(
-                indicator_id=first.indicator_id,
-                rule=LINEAR,
-                source_system="MANUAL",
-                source_metric=None,
-                missing_policy=MissingPolicy.EXCLUDE,
-                effective_from=APR,
-                change_note="Rated by hand.",
-            ),
-            Caller("hr"),
+            first.indicator_id,
+            APR,
+            **HR_EDIT,
+            source_system="MANUAL",
+            source_metric=None,
+            change_note="Rated by hand.",
         )
     assert caught.value.field == "sourceSystem"
 
@@ -224,19 +222,7 @@ async def test_a_new_version_needs_a_change_note(sessionmaker: Sessionmaker) -> 
     """A blank change note is refused: every change says why it was made."""
     first = await extension(sessionmaker)
     with pytest.raises(InvalidInput) as caught:
-        await create_indicator_version(
-            sessionmaker,
-            IndicatorVersionCreateInput(
-                indicator_id=first.indicator_id,
-                rule=LINEAR,
-                source_system="TIMESHEETS",
-                source_metric="overtime_hours",
-                missing_policy=MissingPolicy.EXCLUDE,
-                effective_from=APR,
-                change_note=" ",
-            ),
-            Caller("hr"),
-        )
+        await next_version(sessionmaker, first.indicator_id, APR, **HR_EDIT, change_note=" ")
     assert caught.value.field == "changeNote"
 
 
