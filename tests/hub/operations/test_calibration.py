@@ -53,7 +53,13 @@ def _snapshot(row: Row[Any]) -> dict[str, Any]:
 
 
 async def _by_hr(
-    sessionmaker: Sessions, result_id: int, total_score: float | None, grade: Grade | None, reason: str, **more: Any
+    sessionmaker: Sessions,
+    result_id: int,
+    total_score: float | None,
+    grade: Grade | None,
+    reason: str,
+    actor: str = "hr",
+    **more: Any,
 ) -> CalibrationOutcome:
     """calibrate_result by "hr", with ``more`` of its options (bands, target_distribution, audit)."""
     limits = more.pop("target_distribution", None)
@@ -61,18 +67,14 @@ async def _by_hr(
     command = ResultCalibrateInput(
         result_id=result_id, total_score=total_score, grade=grade, reason=reason, target_distribution=shares
     )
-    return await calibrate_result(sessionmaker, command, Caller("hr", **more))
+    return await calibrate_result(sessionmaker, command, Caller(actor, **more))
 
 
 async def test_total_only_takes_the_grade_from_the_bands(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """A new total alone gets its grade from the bands; computed_total and computed_grade stay as scored."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=95.0, grade=None, reason="exceptional year"),
-        Caller("hr"),
-    )
+    outcome = await _by_hr(sessionmaker, before.id, 95.0, None, "exceptional year")
 
     assert isinstance(outcome, CalibrationOutcome)
     assert outcome.warnings == []
@@ -92,11 +94,7 @@ async def test_grade_only_keeps_the_computed_total(sessionmaker: Sessions, seede
     """A grade alone overrides the grade; the total stays the engine's."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=None, grade=Grade.D, reason="misconduct"),
-        Caller("hr"),
-    )
+    outcome = await _by_hr(sessionmaker, before.id, None, Grade.D, "misconduct")
 
     after = await _row(sessionmaker, before.id)
     assert _snapshot(outcome.result) == _snapshot(after)
@@ -109,11 +107,7 @@ async def test_total_and_grade_are_both_taken_as_given(sessionmaker: Sessions, s
     """With both, the grade need not match the bands: that is what calibration is for."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=85.5, grade=Grade.S, reason="committee"),
-        Caller("hr"),
-    )
+    outcome = await _by_hr(sessionmaker, before.id, 85.5, Grade.S, "committee")
 
     assert (outcome.result.total_score, outcome.result.grade) == (85.5, Grade.S)
 
@@ -168,11 +162,7 @@ async def test_published_cycle_is_rejected_and_nothing_changes(sessionmaker: Ses
     before = await _first_result(sessionmaker, seeded.past_cycle_id)
 
     with pytest.raises(WrongCycleState) as raised:
-        await calibrate_result(
-            sessionmaker,
-            ResultCalibrateInput(result_id=before.id, total_score=99.0, grade=None, reason="too late"),
-            Caller("hr"),
-        )
+        await _by_hr(sessionmaker, before.id, 99.0, None, "too late")
 
     assert "calibration happens between scoring and closing calibration" in raised.value.message
     assert _snapshot(await _row(sessionmaker, before.id)) == _snapshot(before)
@@ -184,11 +174,7 @@ async def test_closed_calibration_is_rejected(sessionmaker: Sessions, seeded: Se
     await close_calibration(sessionmaker, CycleCloseCalibration(seeded.current_cycle_id), Caller("test"))
 
     with pytest.raises(WrongCycleState):
-        await calibrate_result(
-            sessionmaker,
-            ResultCalibrateInput(result_id=before.id, total_score=None, grade=Grade.A, reason="late"),
-            Caller("hr"),
-        )
+        await _by_hr(sessionmaker, before.id, None, Grade.A, "late")
 
 
 async def test_unknown_result_is_not_found(sessionmaker: Sessions, seeded: SeedSummary) -> None:
@@ -233,17 +219,9 @@ async def test_recalibration_replaces_the_previous_one_and_keeps_the_original(
 ) -> None:
     """A second calibration replaces the first (reason, actor, values); computed values never move."""
     before = await _scored_result(sessionmaker, seeded)
-    await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=95.0, grade=None, reason="first"),
-        Caller("hr-1"),
-    )
+    await _by_hr(sessionmaker, before.id, 95.0, None, "first", actor="hr-1")
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=None, grade=Grade.C, reason="second"),
-        Caller("hr-2"),
-    )
+    outcome = await _by_hr(sessionmaker, before.id, None, Grade.C, "second", actor="hr-2")
 
     after = outcome.result
     assert (after.total_score, after.grade) == (before.computed_total, Grade.C)
@@ -256,21 +234,10 @@ async def test_calibrating_back_to_the_computed_values_stays_calibrated(
 ) -> None:
     """Setting exactly the computed total and grade is allowed and is recorded as a calibration."""
     before = await _scored_result(sessionmaker, seeded)
-    await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=10.0, grade=None, reason="first"),
-        Caller("hr"),
-    )
+    await _by_hr(sessionmaker, before.id, 10.0, None, "first")
 
-    outcome = await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(
-            result_id=before.id,
-            total_score=before.computed_total,
-            grade=before.computed_grade,
-            reason="undo: the engine was right",
-        ),
-        Caller("hr"),
+    outcome = await _by_hr(
+        sessionmaker, before.id, before.computed_total, before.computed_grade, "undo: the engine was right"
     )
 
     after = outcome.result
@@ -281,11 +248,7 @@ async def test_calibrating_back_to_the_computed_values_stays_calibrated(
 async def test_closing_calibration_ranks_by_the_calibrated_total(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """After closing calibration the calibrated result ranks first in its post."""
     before = await _scored_result(sessionmaker, seeded)
-    await calibrate_result(
-        sessionmaker,
-        ResultCalibrateInput(result_id=before.id, total_score=100.0, grade=None, reason="best"),
-        Caller("hr"),
-    )
+    await _by_hr(sessionmaker, before.id, 100.0, None, "best")
 
     await close_calibration(sessionmaker, CycleCloseCalibration(seeded.current_cycle_id), Caller("test"))
 

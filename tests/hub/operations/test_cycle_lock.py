@@ -17,11 +17,11 @@ from hub.domain import CycleState
 from hub.operations import scoring
 from hub.operations.commands import Caller
 from hub.operations.errors import WrongCycleState
-from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.metrics import ImportReport
 from hub.operations.ratings import RatingRecord, RatingSubmitInput, submit_rating
 from hub.operations.scoring import CycleScore
 from tests.hub.operations.concurrency import Gate, Race, outcome, until_arrived
-from tests.hub.operations.conftest import ScorableCycle, Sessions
+from tests.hub.operations.conftest import ScorableCycle, Sessions, import_csv
 from tests.stored import indicator_score, metric_value, ratings_count
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
@@ -85,13 +85,7 @@ async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
     row = f"{measured.employee_no},{measured.code},{measured.value},{fetched_at.isoformat()}"
     csv = f"employee_no,indicator,value,fetched_at\n{row}\n"
     gate, scorer = await _scoring_held(sessionmaker, scorable.cycle_id, race)
-    imported = asyncio.create_task(
-        outcome(
-            import_metric_values(
-                race.other, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
-            )
-        )
-    )
+    imported = asyncio.create_task(outcome(import_csv(race.other, scorable.cycle_id, csv)))
     await race.until_held(gate, 2, imported)
     gate.open()
     await asyncio.wait_for(scorer, 20)

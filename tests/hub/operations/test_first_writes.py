@@ -23,11 +23,11 @@ from hub.operations.collect import CollectReport
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCreateInput, CycleOpen, CycleReopen, create_cycle, open_cycle, reopen_cycle
 from hub.operations.errors import NotFound, WrongCycleState
-from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.metrics import ImportReport
 from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
 from hub.operations.scoring import CycleScore, score_cycle
 from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
-from tests.hub.operations.conftest import Measured, ScorableCycle, Sessions
+from tests.hub.operations.conftest import Measured, ScorableCycle, Sessions, import_csv
 from tests.hub.operations.test_collect import FakeSystem, collect_from
 from tests.stored import metric_value
 
@@ -104,13 +104,7 @@ async def test_two_first_imports_of_one_key_both_succeed(
 
     def send(sessions: Sessions, value: float) -> asyncio.Task[ImportReport | Exception]:
         csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{value}\n"
-        return asyncio.create_task(
-            outcome(
-                import_metric_values(
-                    sessions, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
-                )
-            )
-        )
+        return asyncio.create_task(outcome(import_csv(sessions, scorable.cycle_id, csv)))
 
     first, second = send(sessionmaker, measured.value), send(race.other, measured.value + 1)
     await race.until_held(gate, 2, first, second)
@@ -139,13 +133,7 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
     collecting = asyncio.create_task(outcome(collect_from(sessionmaker, scorable.cycle_id, systems)))
     await until_arrived(gate, 1, collecting)
     csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{measured.value}\n"
-    importing = asyncio.create_task(
-        outcome(
-            import_metric_values(
-                race.other, MetricValuesImport(cycle_id=scorable.cycle_id, csv=csv), Caller("test", now=NOW)
-            )
-        )
-    )
+    importing = asyncio.create_task(outcome(import_csv(race.other, scorable.cycle_id, csv)))
     await race.until_held(gate, 2, importing)
     gate.open()
     collected, imported = await collecting, await importing
