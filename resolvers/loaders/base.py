@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import ClassVar, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import Select, select
@@ -14,9 +14,9 @@ from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
 from resolvers.scope import Scope
 
-# Loose on purpose: SQLAlchemy types a statement by the tuple of its columns' types, and a loader's statement
-# selects whatever columns its record kind has.
-RowsStatement = Select[Any]
+# Columns of any types: SQLAlchemy types a statement by its columns' types, and a loader's statement selects
+# whatever columns its record kind has; the record kind (``R``) reads them by name.
+RowsStatement = Select[*tuple[object, ...]]
 """A statement selecting the columns of a record kind (``resolvers.records``)."""
 KeyColumn = QueryableAttribute[object]
 """The column a loader's keys are values of."""
