@@ -34,19 +34,12 @@ class Rule:
 
     field_rule: FieldRule
 
-    @property
-    def sentence(self) -> str:
-        return self.field_rule.sentence
-
-    @property
-    def audit_denials(self) -> bool:
-        return self.field_rule.audit_denials
-
     def allows(self, source: object, info: Info) -> bool:
         return self.field_rule.admits(info.context.principal, None if source is None else _row(source))
 
     def describe(self, description: str | None) -> str:
-        return f"{description} Access: {self.sentence}" if description else f"Access: {self.sentence}"
+        sentence = self.field_rule.sentence
+        return f"{description} Access: {sentence}" if description else f"Access: {sentence}"
 
 
 def _row(source: object) -> Row:
@@ -61,7 +54,7 @@ class RuleCheck(BasePermission):
 
     def __init__(self, rule: Rule, field_name: str) -> None:
         self.rule = rule
-        self.message = f"not allowed: {field_name} requires {rule.sentence.rstrip('.')}"
+        self.message = f"not allowed: {field_name} requires {rule.field_rule.sentence.rstrip('.')}"
 
     def has_permission(self, source: object, info: Info, **kwargs: object) -> bool:
         return self.rule.allows(source, info)
@@ -140,7 +133,7 @@ class AuditedDenial(FieldExtension):
 def enforce(rule: Rule, name: str) -> list[FieldExtension]:
     """The field extensions that enforce ``rule`` on the field called ``name`` (the last is the outermost)."""
     permission: list[FieldExtension] = [PermissionExtension([RuleCheck(rule, name)], use_directives=False)]
-    return [*permission, AuditedDenial()] if rule.audit_denials else permission
+    return [*permission, AuditedDenial()] if rule.field_rule.audit_denials else permission
 
 
 def guarded(
