@@ -146,7 +146,7 @@ async def _hold_slot(
     """A subscription slot for the operation when it is a subscription: (the slot's key or None, refusal)."""
     if not _is_subscription(payload, view.settings.max_tokens):
         return None, None
-    key = principal_key(context.principal, context.request.client.host if context.request.client else None)
+    key = principal_key(context.principal, _client_address(context))
     refused = view.subscription_slots.acquire(key)
     if refused is None:
         return key, None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from hub.auth import ANONYMOUS, Principal
 from hub.config import Settings
@@ -31,8 +35,8 @@ class Context:
     client_request_id: str | None = None
     """The X-Request-Id the caller sent, bounded (``hub.guards.client_request_id``); kept beside the hub's own."""
     # Set by the HTTP integration; strawberry reads status codes and headers from them.
-    request: Any = None
-    response: Any = None
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
     systems: LinkedSystems | None = None
     """The business systems' connectors (``connectors.registry.Systems``), owned by the app's lifespan."""
     worker: Worker | None = None
@@ -42,7 +46,9 @@ class Context:
     charge: Callable[[int], Awaitable[float]] | None = None
     """Takes an operation's estimated cost from its caller's rate-limit bucket (schema.limits.CostLimiter):
     0.0 when taken, else the seconds to wait. Set by the hub's view; None where nothing is rate-limited."""
-    extras: dict[str, Any] = field(default_factory=dict)
+    cell_sizes: dict[str, asyncio.Future[Counter[tuple[int, ...]]]] = field(default_factory=dict)
+    """How many people share each department-and-post cell (``resolvers.small_groups``), by what is counted:
+    one read per request, shared by every row's fields."""
 
     @cached_property
     def scope(self) -> Scope:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -106,7 +106,16 @@ async def refuse_small_selection(
         )
 
 
-def pseudonymous_connection(page: list[tuple[str, int]], rows: Sequence[Any], has_next: bool, total: int) -> Connection:
+class Keyed(Protocol):
+    """A row of a person (an employee or a result), known by its key."""
+
+    @property
+    def id(self) -> int: ...
+
+
+def pseudonymous_connection(
+    page: list[tuple[str, int]], rows: Sequence[Keyed], has_next: bool, total: int
+) -> Connection:
     """A page whose cursors are the rows' pseudonyms, in the page's order (rows may come in any order)."""
     by_key = {row.id: row for row in rows}
     edges = [Edge(cursor=token, node=by_key[key]) for token, key in page if key in by_key]

@@ -95,8 +95,7 @@ class ScoreGroup:
     p90: float | None
 
 
-# Loose on purpose, as is the statement they make: the grouping columns are of several types.
-Column = QueryableAttribute[Any]
+Column = QueryableAttribute[object]
 """A column results are grouped or sliced by."""
 
 _DIMENSION_COLUMNS: dict[GroupDimension, Column] = {
@@ -154,7 +153,9 @@ async def score_statistics(
     return [summarise(list(key), values) for key, values in sorted(groups.items())]
 
 
-def _statistics_rows(context: Context, cycle_key: int, columns: Sequence[Column]) -> Select[Any]:
+# Loose on purpose: the rows are read by position, the total score (a float) after grouping columns of
+# several types, and SQLAlchemy cannot type a typed column that follows a variable number of others.
+def _statistics_rows(context: Context, cycle_key: int, columns: Sequence[Column]) -> Select[*tuple[Any, ...]]:
     return (
         select(*columns, AppraisalResult.total_score)
         .select_from(AppraisalResult)

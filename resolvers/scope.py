@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, assert_never
+from typing import assert_never
 
 from sqlalchemy import ColumnElement, Label, ScalarSelect, Select, and_, false, literal, or_, select
 
@@ -65,7 +65,7 @@ class Scope:
         # Even if the stored chain loops back to the manager, they never become one of their own people.
         return and_(Employee.id.in_(_reporting_line_below(number)), Employee.id != self._me())
 
-    def managed_column(self) -> Label[Any]:
+    def managed_column(self) -> Label[bool]:
         """A computed column for employee statements: does the principal manage this row's employee?
 
         Field rules that depend on the row ("a manager's own people") read it without another query; it
@@ -91,13 +91,13 @@ class Scope:
             case unknown:
                 assert_never(unknown)
 
-    def employee_rows(self) -> Select[Any]:
+    def employee_rows(self) -> Select[*tuple[object, ...]]:
         """Employee rows as every resolver reads them: the columns, the scope, and the managed flag."""
         statement = select(*Employee.__table__.columns, self.managed_column())
         condition = self.employees()
         return statement if condition is None else statement.where(condition)
 
-    def employee_ids(self) -> Select[Any] | None:
+    def employee_ids(self) -> Select[int] | None:
         """The ids of the employees in scope, as a subquery; None when unrestricted."""
         condition = self.employees()
         return None if condition is None else select(Employee.id).where(condition)
@@ -119,7 +119,7 @@ class Scope:
         return conditions
 
 
-def _reporting_line_below(employee_no: str) -> Select[Any]:
+def _reporting_line_below(employee_no: str) -> Select[int]:
     """The ids of everyone below the employee in the manager chain, at any depth (a recursive CTE).
 
     UNION, not UNION ALL: a loop in the stored chain (A manages B manages A) then ends the recursion

@@ -44,10 +44,10 @@ async def _result_cells(context: Context) -> CellSizes:
 async def _sizes(context: Context, name: str) -> CellSizes:
     # One read per request, shared by every row's fields (they resolve concurrently); shielded so that a
     # sibling field cancelled by null propagation does not cancel the read for the others.
-    task = context.extras.get(name)
+    task = context.cell_sizes.get(name)
     if task is None:
         read = _employee_cells(context) if name == _EMPLOYEE_CELLS else _result_cells(context)
-        task = context.extras[name] = asyncio.ensure_future(read)
+        task = context.cell_sizes[name] = asyncio.ensure_future(read)
     sizes: CellSizes = await asyncio.shield(task)
     return sizes
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import strawberry
 
@@ -61,32 +61,25 @@ class MutationError:
         return ErrorCode(root.code)
 
 
-class _OfKind:
-    """Picks, among a payload union's members, the error type of the refusal's kind."""
+def _of_kind(kind: ErrorKind) -> classmethod[MutationError, [object, object], bool]:
+    """strawberry's ``is_type_of``: a union member is the error caught (``Refused``) when it is of ``kind``."""
 
-    kind: ClassVar[ErrorKind]
+    def is_type_of(_cls: type[MutationError], obj: object, _info: object) -> bool:
+        return isinstance(obj, Refused) and obj.kind is kind
 
-    @classmethod
-    def is_type_of(cls, obj: object, _info: object) -> bool:
-        return isinstance(obj, Refused) and obj.kind is cls.kind
-
-
-def _error_type(name: str, kind: ErrorKind, description: str) -> type:
-    return strawberry.type(type(name, (MutationError, _OfKind), {"kind": kind}), name=name, description=description)
+    return classmethod(is_type_of)
 
 
-NotFoundError = _error_type("NotFoundError", ErrorKind.NOT_FOUND, "An id names nothing.")
-InvalidInputError = _error_type(
-    "InvalidInputError",
-    ErrorKind.INVALID_INPUT,
-    "A value is malformed, out of range or inconsistent (weights, rules, dates, codes).",
-)
-StateError = _error_type(
-    "StateError", ErrorKind.STATE, "The cycle's state does not allow this step (or the step needs a reason)."
-)
-NotAllowedError = _error_type(
-    "NotAllowedError", ErrorKind.NOT_ALLOWED, "The caller has no evaluation relationship that allows this."
-)
+def _error_type(kind: ErrorKind, description: str) -> type[MutationError]:
+    """The payload error type of a kind that says no more than the interface: named after the kind
+    (``NOT_FOUND``: ``NotFoundError``)."""
+
+    class KindError(MutationError):
+        is_type_of = _of_kind(kind)
+
+    name = "".join(word.capitalize() for word in kind.name.split("_")) + "Error"
+    KindError.__name__ = KindError.__qualname__ = name
+    return strawberry.type(KindError, name=name, description=description)
 
 
 @strawberry.type(name="RowProblem")
@@ -96,25 +89,33 @@ class RowProblem:
 
 
 @strawberry.type(description="An import had bad rows; every problem is listed and nothing was imported.")
-class ImportRejectedError(MutationError, _OfKind):
-    kind = ErrorKind.IMPORT_REJECTED
+class ImportRejectedError(MutationError):
     problems: list[RowProblemRecord] = strawberry.field(graphql_type=list[RowProblem])
+    is_type_of = _of_kind(ErrorKind.IMPORT_REJECTED)
 
 
-ERROR_TYPES: dict[ErrorKind, type] = {
-    ErrorKind.NOT_FOUND: NotFoundError,
-    ErrorKind.INVALID_INPUT: InvalidInputError,
+ERROR_TYPES: dict[ErrorKind, type[MutationError]] = {
+    ErrorKind.NOT_FOUND: _error_type(ErrorKind.NOT_FOUND, "An id names nothing."),
+    ErrorKind.INVALID_INPUT: _error_type(
+        ErrorKind.INVALID_INPUT, "A value is malformed, out of range or inconsistent (weights, rules, dates, codes)."
+    ),
     ErrorKind.IMPORT_REJECTED: ImportRejectedError,
-    ErrorKind.STATE: StateError,
-    ErrorKind.NOT_ALLOWED: NotAllowedError,
+    ErrorKind.STATE: _error_type(
+        ErrorKind.STATE, "The cycle's state does not allow this step (or the step needs a reason)."
+    ),
+    ErrorKind.NOT_ALLOWED: _error_type(
+        ErrorKind.NOT_ALLOWED, "The caller has no evaluation relationship that allows this."
+    ),
 }
 """The payload error type of each kind of error."""
+EVERY_MUTATION_MAY_FAIL = (ErrorKind.NOT_FOUND, ErrorKind.INVALID_INPUT, ErrorKind.STATE)
+"""The kinds of error every mutation may answer: an id that names nothing, bad input, a cycle in the wrong state."""
 
 
 def payload(name: str, success: type, *kinds: ErrorKind) -> object:
     """A mutation's payload union: its success type, the errors every mutation may answer (an id that
     names nothing, bad input, a cycle in the wrong state), and those of ``kinds`` besides."""
-    members = (success, NotFoundError, InvalidInputError, StateError, *(ERROR_TYPES[kind] for kind in kinds))
+    members = (success, *(ERROR_TYPES[kind] for kind in (*EVERY_MUTATION_MAY_FAIL, *kinds)))
     union = members[0]
     for member in members[1:]:
         union = union | member  # type: ignore[assignment]

@@ -14,6 +14,7 @@ runs, the class being defined or one further down the module, and is read in the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import strawberry
 from strawberry.extensions import FieldExtension
@@ -23,33 +24,31 @@ Resolver = Callable[..., object]
 FieldDecorator = Callable[[Resolver], StrawberryField]
 
 
-def field(
-    *,
-    description: str | None = None,
-    graphql_type: object | None = None,
-    extensions: Sequence[FieldExtension] = (),
-) -> FieldDecorator:
-    """``@strawberry.field(...)`` on a resolver."""
+@dataclass(frozen=True, slots=True)
+class _Declaration:
+    """One of strawberry's decorators (``strawberry.field``, ``subscription``, ``mutation``), called with
+    arguments on a resolver; they take the same arguments, so one wrapper serves the three."""
 
-    def declare(resolver: Resolver) -> StrawberryField:
-        return strawberry.field(
-            resolver, description=description, graphql_type=graphql_type, extensions=list(extensions)
-        )
+    declare: Callable[..., StrawberryField]
 
-    return declare
+    def __call__(
+        self,
+        *,
+        description: str | None = None,
+        graphql_type: object | None = None,
+        extensions: Sequence[FieldExtension] = (),
+    ) -> FieldDecorator:
+        def decorate(resolver: Resolver) -> StrawberryField:
+            return self.declare(
+                resolver, description=description, graphql_type=graphql_type, extensions=list(extensions)
+            )
+
+        return decorate
 
 
-def subscription(
-    *,
-    description: str | None = None,
-    graphql_type: object | None = None,
-    extensions: Sequence[FieldExtension] = (),
-) -> FieldDecorator:
-    """``@strawberry.subscription(...)`` on a resolver."""
-
-    def declare(resolver: Resolver) -> StrawberryField:
-        return strawberry.subscription(
-            resolver, description=description, graphql_type=graphql_type, extensions=list(extensions)
-        )
-
-    return declare
+field = _Declaration(strawberry.field)
+"""``@strawberry.field(...)`` on a resolver."""
+subscription = _Declaration(strawberry.subscription)
+"""``@strawberry.subscription(...)`` on a resolver."""
+mutation = _Declaration(strawberry.mutation)
+"""``@strawberry.mutation(...)`` on a resolver."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,11 +18,7 @@ from resolvers.records import (
 from schema import fields
 from schema.enums import Direction, IndicatorCategory, MissingPolicy, RaterRole
 from schema.info import Info
-
-if TYPE_CHECKING:
-    from schema.organisation import Post
-
-PostRef = Annotated["Post", strawberry.lazy("schema.organisation")]
+from schema.refs import PostRef
 
 
 @strawberry.type

@@ -18,10 +18,10 @@ every mutation call, allowed or not, leaves an entry.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
 
 from graphql import (
     ArgumentNode,
+    DefinitionNode,
     DocumentNode,
     FieldNode,
     GraphQLError,
@@ -90,7 +90,7 @@ def refusal(name: str, value: str) -> BadUserInput | None:
     return None if problem is None else BadUserInput(f"argument {name} {problem}", argument=name)
 
 
-def _variable_strings(name: str, value: Any) -> Iterator[tuple[str, str]]:
+def _variable_strings(name: str, value: object) -> Iterator[tuple[str, str]]:
     """Every string inside a variable's value, with the name of the argument or input field it fills."""
     if isinstance(value, str):
         yield name, value
@@ -105,7 +105,7 @@ def _variable_strings(name: str, value: Any) -> Iterator[tuple[str, str]]:
 class _Strings(Visitor):
     """Collects (argument name, string) for every string a document's arguments receive."""
 
-    def __init__(self, variables: Mapping[str, Any]) -> None:
+    def __init__(self, variables: Mapping[str, object]) -> None:
         super().__init__()
         self.variables = variables
         self.found: list[tuple[str, str]] = []
@@ -126,7 +126,7 @@ class _Strings(Visitor):
                 self._value(field.name.value, field.value)
 
 
-def argument_strings(document: DocumentNode, variables: Mapping[str, Any]) -> list[tuple[str, str]]:
+def argument_strings(document: DocumentNode, variables: Mapping[str, object]) -> list[tuple[str, str]]:
     """Every (argument or input field name, string) the document's arguments receive, variables included.
 
     Variables that no argument uses reach no resolver; they are checked too (under their own name), since
@@ -141,7 +141,8 @@ def argument_strings(document: DocumentNode, variables: Mapping[str, Any]) -> li
     return visitor.found
 
 
-def _variable_names(node: Any) -> Iterator[str]:
+def _variable_names(node: DefinitionNode) -> Iterator[str]:
+    # Operations declare variables, and fragments may (graphql-core's legacy fragment variables).
     for definition in getattr(node, "variable_definitions", None) or ():
         yield definition.variable.name.value
 

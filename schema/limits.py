@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -24,8 +23,10 @@ from graphql import (
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLSchema,
+    GraphQLType,
     InlineFragmentNode,
     IntValueNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -200,7 +201,7 @@ def estimate_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
-    variables: Mapping[str, Any],
+    variables: Mapping[str, object],
     model: CostModel,
 ) -> int:
     """An upper-bound estimate of the work an operation asks for, before anything runs.
@@ -280,7 +281,7 @@ def estimate_cost(
 def wrapping_depth(schema: GraphQLSchema) -> int:
     """The most list and non-null wrappers around any field's or argument's type (``[Int!]!`` is 3)."""
 
-    def depth(type_: Any) -> int:
+    def depth(type_: GraphQLType) -> int:
         return 1 + depth(type_.of_type) if isinstance(type_, GraphQLList | GraphQLNonNull) else 0
 
     deepest = 0
@@ -290,7 +291,7 @@ def wrapping_depth(schema: GraphQLSchema) -> int:
     return deepest
 
 
-def _narrow(schema: GraphQLSchema, condition: Any, parent: GraphQLNamedType) -> GraphQLNamedType:
+def _narrow(schema: GraphQLSchema, condition: NamedTypeNode | None, parent: GraphQLNamedType) -> GraphQLNamedType:
     if condition is None:
         return parent
     return schema.get_type(condition.name.value) or parent

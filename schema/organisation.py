@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -16,16 +15,7 @@ from schema import fields
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
 from schema.permissions import COMPENSATION, NAMES, ORG_CHART, RATINGS, TRAINING_RECORDS, guarded, guarded_attribute
-
-if TYPE_CHECKING:
-    from schema.indicators import SchemeVersion
-    from schema.ratings import ReceivedRating, WithheldRatings
-    from schema.results import AppraisalResult
-
-SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
-AppraisalResultRef = Annotated["AppraisalResult", strawberry.lazy("schema.results")]
-ReceivedRatingRef = Annotated["ReceivedRating", strawberry.lazy("schema.ratings")]
-WithheldRatingsRef = Annotated["WithheldRatings", strawberry.lazy("schema.ratings")]
+from schema.refs import AppraisalResultRef, ReceivedRatingRef, SchemeVersionRef, WithheldRatingsRef
 
 
 @strawberry.type

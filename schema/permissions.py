@@ -34,22 +34,15 @@ class Rule:
 
     field_rule: FieldRule
 
-    @property
-    def sentence(self) -> str:
-        return self.field_rule.sentence
-
-    @property
-    def audit_denials(self) -> bool:
-        return self.field_rule.audit_denials
-
-    def allows(self, source: Any, info: Info) -> bool:
+    def allows(self, source: object, info: Info) -> bool:
         return self.field_rule.admits(info.context.principal, None if source is None else _row(source))
 
     def describe(self, description: str | None) -> str:
-        return f"{description} Access: {self.sentence}" if description else f"Access: {self.sentence}"
+        sentence = self.field_rule.sentence
+        return f"{description} Access: {sentence}" if description else f"Access: {sentence}"
 
 
-def _row(source: Any) -> Row:
+def _row(source: object) -> Row:
     # Scoped employee rows carry their employee number and the ``managed`` column (resolvers.scope).
     return Row(employee_number=getattr(source, "employee_no", None), managed=bool(getattr(source, MANAGED, False)))
 
@@ -61,9 +54,9 @@ class RuleCheck(BasePermission):
 
     def __init__(self, rule: Rule, field_name: str) -> None:
         self.rule = rule
-        self.message = f"not allowed: {field_name} requires {rule.sentence.rstrip('.')}"
+        self.message = f"not allowed: {field_name} requires {rule.field_rule.sentence.rstrip('.')}"
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: object, info: Info, **kwargs: object) -> bool:
         return self.rule.allows(source, info)
 
 
@@ -94,7 +87,9 @@ class Audited(FieldExtension):
     def __init__(self, operation: str) -> None:
         self.operation = operation
 
-    async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: object, info: Info, **kwargs: object
+    ) -> object:
         context = info.context
         asked = audit.touched_ids(kwargs, None)
         with audit.mutation_audit(context, self.operation, asked) as recorder:
@@ -119,7 +114,9 @@ class AuditedDenial(FieldExtension):
     Refusals of one request join one entry per field (``Loaders.denied_read_audit``), not one per row.
     """
 
-    async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: object, info: Info, **kwargs: object
+    ) -> object:
         try:
             return await next_(source, info, **kwargs)
         except GraphQLError as error:
@@ -136,7 +133,7 @@ class AuditedDenial(FieldExtension):
 def enforce(rule: Rule, name: str) -> list[FieldExtension]:
     """The field extensions that enforce ``rule`` on the field called ``name`` (the last is the outermost)."""
     permission: list[FieldExtension] = [PermissionExtension([RuleCheck(rule, name)], use_directives=False)]
-    return [*permission, AuditedDenial()] if rule.audit_denials else permission
+    return [*permission, AuditedDenial()] if rule.field_rule.audit_denials else permission
 
 
 def guarded(
@@ -148,17 +145,17 @@ def guarded(
     )
 
 
+# Returns what strawberry.field returns without a resolver: the attribute's annotation is the field's type,
+# so the value must be whatever the annotation says.
 def guarded_attribute(rule: Rule, name: str, description: str | None = None) -> Any:
-    """``guarded`` for a field without a resolver, read from the record by name. Typed as strawberry types
-    ``strawberry.field`` here: the attribute's annotation is the field's type, so the value is whatever it says."""
+    """``guarded`` for a field without a resolver, read from the record by name."""
     return strawberry.field(description=rule.describe(description), extensions=enforce(rule, name))
 
 
-def guarded_mutation(rule: Rule, name: str, description: str | None = None, **options: Any) -> Any:
+def guarded_mutation(rule: Rule, name: str, description: str | None = None) -> FieldDecorator:
     """``strawberry.mutation`` with the rule enforced and stated, and every call audited (denials too)."""
-    return strawberry.mutation(
+    return fields.mutation(
         description=rule.describe(description),
         # The last extension is the outermost: the audit sees the permission's denial.
         extensions=[*enforce(rule, name), Audited(name)],
-        **options,
     )

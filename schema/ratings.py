@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -13,11 +12,7 @@ from resolvers.records import EmployeeRow, IndicatorVersionRow, RatingRow
 from schema import fields
 from schema.indicators import IndicatorVersion
 from schema.info import Info
-
-if TYPE_CHECKING:
-    from schema.organisation import Employee
-
-EmployeeRef = Annotated["Employee", strawberry.lazy("schema.organisation")]
+from schema.refs import EmployeeRef
 
 
 @strawberry.type(description="A rating an employee received in a cycle.")

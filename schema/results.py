@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from resolvers import ids, small_groups
 from resolvers.errors import Forbidden
@@ -23,16 +24,8 @@ from resolvers.results import ScoreGroup as ScoreGroup  # registered below; sche
 from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
+from schema.refs import EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
 from schema.values import object_type
-
-if TYPE_CHECKING:
-    from schema.indicators import IndicatorVersion, SchemeVersion
-    from schema.organisation import Employee, Post
-
-EmployeeRef = Annotated["Employee", strawberry.lazy("schema.organisation")]
-PostRef = Annotated["Post", strawberry.lazy("schema.organisation")]
-IndicatorVersionRef = Annotated["IndicatorVersion", strawberry.lazy("schema.indicators")]
-SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators")]
 
 
 @strawberry.type(description="One audited step of a cycle's workflow.")
@@ -107,6 +100,15 @@ _WITHHELD_RANK = (
 )
 
 
+def _withheld_rank(read: Callable[[ResultRow], float | None], graphql_type: object) -> StrawberryField:
+    """A rank or percentile of a result, null where its group is too small to show (``_WITHHELD_RANK``)."""
+
+    async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> float | None:
+        return read(root) if await small_groups.result_grouping_shown(info.context, root) else None
+
+    return fields.field(description=_WITHHELD_RANK, graphql_type=graphql_type)(resolve)
+
+
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
 class AppraisalResult:
     @fields.field(
@@ -119,21 +121,10 @@ class AppraisalResult:
     total_score: float
     grade: Grade
 
-    @fields.field(description=_WITHHELD_RANK)
-    async def rank_in_post(self, root: strawberry.Parent[ResultRow], info: Info) -> int | None:
-        return root.rank_in_post if await small_groups.result_grouping_shown(info.context, root) else None
-
-    @fields.field(description=_WITHHELD_RANK)
-    async def percentile_in_post(self, root: strawberry.Parent[ResultRow], info: Info) -> float | None:
-        return root.percentile_in_post if await small_groups.result_grouping_shown(info.context, root) else None
-
-    @fields.field(description=_WITHHELD_RANK)
-    async def rank_in_department(self, root: strawberry.Parent[ResultRow], info: Info) -> int | None:
-        return root.rank_in_department if await small_groups.result_grouping_shown(info.context, root) else None
-
-    @fields.field(description=_WITHHELD_RANK)
-    async def percentile_in_department(self, root: strawberry.Parent[ResultRow], info: Info) -> float | None:
-        return root.percentile_in_department if await small_groups.result_grouping_shown(info.context, root) else None
+    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, int | None)
+    percentile_in_post = _withheld_rank(lambda root: root.percentile_in_post, float | None)
+    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, int | None)
+    percentile_in_department = _withheld_rank(lambda root: root.percentile_in_department, float | None)
 
     calibrated: bool
     computed_total: float = strawberry.field(description="The total the engine computed, before calibration.")

@@ -26,61 +26,51 @@ from strawberry.types.base import get_object_definition
 T = typing.TypeVar("T", bound=type)
 
 
-def object_type(
-    record: T,
-    *,
-    name: str,
-    description: str | None = None,
-    fields: Mapping[str, str] | None = None,
-    ids: Collection[str] = (),
-    hidden: Collection[str] = (),
-) -> T:
-    """Registers ``record`` as the GraphQL object type ``name``; ``fields`` are field descriptions."""
-    return _register(record, strawberry.type, name, description, fields or {}, ids, hidden)
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Registration:
+    """Registers a record as a GraphQL type of one kind (``strawberry.type`` or ``strawberry.input``)."""
+
+    wrap: Callable[..., object]
+
+    def __call__(
+        self,
+        record: T,
+        *,
+        name: str,
+        description: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        ids: Collection[str] = (),
+        hidden: Collection[str] = (),
+    ) -> T:
+        """Registers ``record`` as the GraphQL type ``name``; ``fields`` are field descriptions."""
+        descriptions = fields or {}
+        declared = {field.name: field for field in dataclasses.fields(record)}
+        unknown = (set(descriptions) | set(ids) | set(hidden)) - set(declared)
+        if unknown:
+            raise TypeError(f"{record.__name__} has no field {', '.join(sorted(unknown))}")
+        hints = typing.get_type_hints(record)
+        self.wrap(record, name=name, description=description)
+        definition = get_object_definition(record, strict=True)
+        shown = []
+        for field in definition.fields:
+            python_name = field.python_name
+            if python_name in hidden:
+                continue
+            field.description = descriptions.get(python_name)
+            if python_name in ids:
+                field.type_annotation = StrawberryAnnotation(_as_id(record, python_name, hints[python_name]))
+            default = declared[python_name].default
+            if default is not dataclasses.MISSING:
+                field.default = field.default_value = default
+            shown.append(field)
+        definition.fields = shown
+        return record
 
 
-def input_type(
-    record: T,
-    *,
-    name: str,
-    description: str | None = None,
-    fields: Mapping[str, str] | None = None,
-    ids: Collection[str] = (),
-) -> T:
-    """Registers ``record`` as the GraphQL input type ``name``: strawberry builds it with keywords."""
-    return _register(record, strawberry.input, name, description, fields or {}, ids, ())
-
-
-def _register(
-    record: T,
-    wrap: Callable[..., object],
-    name: str,
-    description: str | None,
-    descriptions: Mapping[str, str],
-    ids: Collection[str],
-    hidden: Collection[str],
-) -> T:
-    declared = {field.name: field for field in dataclasses.fields(record)}
-    unknown = (set(descriptions) | set(ids) | set(hidden)) - set(declared)
-    if unknown:
-        raise TypeError(f"{record.__name__} has no field {', '.join(sorted(unknown))}")
-    hints = typing.get_type_hints(record)
-    wrap(record, name=name, description=description)
-    definition = get_object_definition(record, strict=True)
-    shown = []
-    for field in definition.fields:
-        python_name = field.python_name
-        if python_name in hidden:
-            continue
-        field.description = descriptions.get(python_name)
-        if python_name in ids:
-            field.type_annotation = StrawberryAnnotation(_as_id(record, python_name, hints[python_name]))
-        default = declared[python_name].default
-        if default is not dataclasses.MISSING:
-            field.default = field.default_value = default
-        shown.append(field)
-    definition.fields = shown
-    return record
+object_type = _Registration(strawberry.type)
+"""Registers a record as a GraphQL object type."""
+input_type = _Registration(strawberry.input)
+"""Registers a record as a GraphQL input type: strawberry builds it with keywords."""
 
 
 def _as_id(record: type, name: str, hint: object) -> object:

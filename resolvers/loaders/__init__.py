@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
+from typing import Generic, Protocol, Self, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolvers.loaders.audit import ReadAuditLoader
+from resolvers.loaders.base import RequestFacts
 from resolvers.loaders.indicators import (
     CurrentIndicatorVersionByIndicatorLoader,
     IndicatorByIdLoader,
@@ -45,6 +47,39 @@ from resolvers.loaders.schemes import (
 )
 from resolvers.scope import Scope
 
+L = TypeVar("L", bound="MadeForRequest")
+
+
+class MadeForRequest(Protocol):
+    """A loader class that makes its loader for a request from what the request holds (``SessionLoader``)."""
+
+    @classmethod
+    def for_request(cls, request: RequestFacts) -> Self: ...
+
+
+class per_request(Generic[L]):  # lower case, like the cached_property it stands in for
+    """A loader of the registry, made for the request on first use (``for_request``) and the same one after."""
+
+    def __init__(self, loader_class: type[L]) -> None:
+        self.loader_class = loader_class
+
+    def __set_name__(self, owner: type[Loaders], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, registry: None, owner: type[Loaders]) -> Self: ...
+
+    @overload
+    def __get__(self, registry: Loaders, owner: type[Loaders]) -> L: ...
+
+    def __get__(self, registry: Loaders | None, owner: type[Loaders]) -> Self | L:
+        if registry is None:
+            return self
+        loader = self.loader_class.for_request(registry)
+        # Not a data descriptor: from now on the request's own attribute answers, as with cached_property.
+        registry.__dict__[self.name] = loader
+        return loader
+
 
 async def _nothing(_: list[str]) -> None:
     return None
@@ -63,13 +98,35 @@ class Loaders:
         on_ratings_read: OnRead | None = None,
         on_denied_read: OnRead | None = None,
     ) -> None:
-        self._sessionmaker = sessionmaker
-        self._today = today
-        self._scope = scope
+        self.sessionmaker = sessionmaker
+        self.today = today
+        self.scope = scope
         self._systems = systems
         self._on_compensation_read = on_compensation_read or _nothing
         self._on_ratings_read = on_ratings_read or _nothing
         self._on_denied_read = on_denied_read or _nothing
+
+    department_by_id = per_request(DepartmentByIdLoader)
+    departments_by_parent = per_request(DepartmentsByParentLoader)
+    post_by_id = per_request(PostByIdLoader)
+    posts_by_department = per_request(PostsByDepartmentLoader)
+    employee_by_id = per_request(EmployeeByIdLoader)
+    indicator_by_id = per_request(IndicatorByIdLoader)
+    indicator_version_by_id = per_request(IndicatorVersionByIdLoader)
+    indicator_versions_by_indicator = per_request(IndicatorVersionsByIndicatorLoader)
+    current_indicator_version_by_indicator = per_request(CurrentIndicatorVersionByIndicatorLoader)
+    scheme_version_by_id = per_request(SchemeVersionByIdLoader)
+    scheme_versions_by_post = per_request(SchemeVersionsByPostLoader)
+    current_scheme_by_post = per_request(CurrentSchemeByPostLoader)
+    scheme_items_by_scheme = per_request(SchemeItemsBySchemeLoader)
+    rater_weights_by_scheme = per_request(RaterWeightsBySchemeLoader)
+    cycle_by_id = per_request(CycleByIdLoader)
+    result_by_id = per_request(ResultByIdLoader)
+    result_by_employee_cycle = per_request(ResultByEmployeeCycleLoader)
+    results_by_employee = per_request(ResultsByEmployeeLoader)
+    indicator_scores_by_result = per_request(IndicatorScoresByResultLoader)
+    transitions_by_cycle = per_request(TransitionsByCycleLoader)
+    ratings_by_ratee_cycle = per_request(RatingsByRateeCycleLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:
@@ -82,93 +139,9 @@ class Loaders:
         return ReadAuditLoader(self._on_denied_read)
 
     @cached_property
-    def department_by_id(self) -> DepartmentByIdLoader:
-        return DepartmentByIdLoader(self._sessionmaker)
-
-    @cached_property
-    def departments_by_parent(self) -> DepartmentsByParentLoader:
-        return DepartmentsByParentLoader(self._sessionmaker)
-
-    @cached_property
-    def post_by_id(self) -> PostByIdLoader:
-        return PostByIdLoader(self._sessionmaker)
-
-    @cached_property
-    def posts_by_department(self) -> PostsByDepartmentLoader:
-        return PostsByDepartmentLoader(self._sessionmaker)
-
-    @cached_property
-    def employee_by_id(self) -> EmployeeByIdLoader:
-        return EmployeeByIdLoader(self._sessionmaker, self._scope)
-
-    @cached_property
-    def indicator_by_id(self) -> IndicatorByIdLoader:
-        return IndicatorByIdLoader(self._sessionmaker)
-
-    @cached_property
-    def indicator_version_by_id(self) -> IndicatorVersionByIdLoader:
-        return IndicatorVersionByIdLoader(self._sessionmaker)
-
-    @cached_property
-    def indicator_versions_by_indicator(self) -> IndicatorVersionsByIndicatorLoader:
-        return IndicatorVersionsByIndicatorLoader(self._sessionmaker)
-
-    @cached_property
-    def current_indicator_version_by_indicator(self) -> CurrentIndicatorVersionByIndicatorLoader:
-        return CurrentIndicatorVersionByIndicatorLoader(self._sessionmaker, self._today)
-
-    @cached_property
-    def scheme_version_by_id(self) -> SchemeVersionByIdLoader:
-        return SchemeVersionByIdLoader(self._sessionmaker)
-
-    @cached_property
-    def scheme_versions_by_post(self) -> SchemeVersionsByPostLoader:
-        return SchemeVersionsByPostLoader(self._sessionmaker)
-
-    @cached_property
-    def current_scheme_by_post(self) -> CurrentSchemeByPostLoader:
-        return CurrentSchemeByPostLoader(self._sessionmaker, self._today)
-
-    @cached_property
-    def scheme_items_by_scheme(self) -> SchemeItemsBySchemeLoader:
-        return SchemeItemsBySchemeLoader(self._sessionmaker)
-
-    @cached_property
-    def rater_weights_by_scheme(self) -> RaterWeightsBySchemeLoader:
-        return RaterWeightsBySchemeLoader(self._sessionmaker)
-
-    @cached_property
-    def cycle_by_id(self) -> CycleByIdLoader:
-        return CycleByIdLoader(self._sessionmaker)
-
-    @cached_property
-    def result_by_id(self) -> ResultByIdLoader:
-        return ResultByIdLoader(self._sessionmaker, self._scope)
-
-    @cached_property
-    def result_by_employee_cycle(self) -> ResultByEmployeeCycleLoader:
-        return ResultByEmployeeCycleLoader(self._sessionmaker, self._scope)
-
-    @cached_property
-    def results_by_employee(self) -> ResultsByEmployeeLoader:
-        return ResultsByEmployeeLoader(self._sessionmaker, self._scope)
-
-    @cached_property
-    def indicator_scores_by_result(self) -> IndicatorScoresByResultLoader:
-        return IndicatorScoresByResultLoader(self._sessionmaker)
-
-    @cached_property
-    def transitions_by_cycle(self) -> TransitionsByCycleLoader:
-        return TransitionsByCycleLoader(self._sessionmaker)
-
-    @cached_property
-    def ratings_by_ratee_cycle(self) -> RatingsByRateeCycleLoader:
-        return RatingsByRateeCycleLoader(self._sessionmaker)
-
-    @cached_property
     def training_records_by_employee(self) -> TrainingRecordsByEmployeeLoader:
         source = self._systems.training if self._systems is not None else None
-        return TrainingRecordsByEmployeeLoader(source, self._today)
+        return TrainingRecordsByEmployeeLoader(source, self.today)
 
     @cached_property
     def compensation_records_by_employee(self) -> CompensationRecordsByEmployeeLoader:

@@ -1,22 +1,28 @@
-"""Loader building blocks: one SQL statement per batch, in a session of the batch's own."""
+"""Loader building blocks: one SQL statement per batch, in a session of the batch's own.
+
+Most loaders are a declaration: the column their keys are values of, and the order of the rows, over the
+table of that column (``DepartmentsByParentLoader``: ``Department.parent_id``, by ``Department.id``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 from aiodataloader import DataLoader
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
+from hub.db.models import IndicatorVersion, SchemeVersion
 from resolvers.scope import Scope
 
-# Loose on purpose: SQLAlchemy types a statement by the tuple of its columns' types, and a loader's statement
-# selects whatever columns its record kind has.
-RowsStatement = Select[Any]
+# Columns of any types: SQLAlchemy types a statement by its columns' types, and a loader's statement selects
+# whatever columns its record kind has; the record kind (``R``) reads them by name.
+RowsStatement = Select[*tuple[object, ...]]
 """A statement selecting the columns of a record kind (``resolvers.records``)."""
 KeyColumn = QueryableAttribute[object]
 """The column a loader's keys are values of."""
@@ -44,6 +50,19 @@ class SharedLoader(DataLoader[K, V], Generic[K, V]):
         return asyncio.shield(super().load(key))
 
 
+class RequestFacts(Protocol):
+    """What a request's loaders are made from (``resolvers.loaders.Loaders`` holds it)."""
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def today(self) -> dt.date: ...
+
+    @property
+    def scope(self) -> Scope: ...
+
+
 class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
     """A DataLoader whose batch function reads the database through its own short-lived session.
 
@@ -57,6 +76,11 @@ class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
         super().__init__()
         self.sessionmaker = sessionmaker
 
+    @classmethod
+    def for_request(cls, request: RequestFacts) -> Self:
+        """This loader for one request (a loader that needs more than the sessionmaker says so here)."""
+        return cls(request.sessionmaker)
+
     async def fetch(self, statement: RowsStatement) -> Sequence[R]:
         async with self.sessionmaker() as session:
             rows = (await session.execute(statement)).all()
@@ -65,35 +89,38 @@ class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
         return cast("Sequence[R]", rows)
 
 
-class RowByKeyLoader(SessionLoader[K, R | None, R]):
-    """Loads at most one row per key; missing keys give ``None``."""
+class _ByKeyLoader(SessionLoader[K, V, R]):
+    """Reads the rows whose ``key_column`` is among the batch's keys: by default the whole rows of that
+    column's table, in ``order_by``; a loader that reads otherwise (scoped, joined) overrides ``statement``."""
 
     key_column: ClassVar[KeyColumn]
+    order_by: ClassVar[tuple[QueryableAttribute[object], ...]] = ()
 
     def statement(self) -> RowsStatement:
-        raise NotImplementedError
+        table = type(self).key_column.parent.mapper.local_table
+        return select(*table.columns).order_by(*type(self).order_by)
 
-    async def batch_load_fn(self, keys: list[K]) -> list[R | None]:
+    async def rows_of(self, keys: list[K]) -> tuple[str, Sequence[R]]:
+        """The rows of the keys, and the name their key is read by."""
         # Read from the class: on an instance the ORM attribute would act as a descriptor.
         column = type(self).key_column
-        rows = await self.fetch(self.statement().where(column.in_(set(keys))))
-        key_name = column.key
+        return column.key, await self.fetch(self.statement().where(column.in_(set(keys))))
+
+
+class RowByKeyLoader(_ByKeyLoader[K, R | None, R]):
+    """Loads at most one row per key; missing keys give ``None``."""
+
+    async def batch_load_fn(self, keys: list[K]) -> list[R | None]:
+        key_name, rows = await self.rows_of(keys)
         by_key = {getattr(row, key_name): row for row in rows}
         return [by_key.get(key) for key in keys]
 
 
-class RowsByKeyLoader(SessionLoader[K, list[R], R]):
+class RowsByKeyLoader(_ByKeyLoader[K, list[R], R]):
     """Loads a list of rows per key, in the statement's order; keys without rows give ``[]``."""
 
-    key_column: ClassVar[KeyColumn]
-
-    def statement(self) -> RowsStatement:
-        raise NotImplementedError
-
     async def batch_load_fn(self, keys: list[K]) -> list[list[R]]:
-        column = type(self).key_column
-        rows = await self.fetch(self.statement().where(column.in_(set(keys))))
-        key_name = column.key
+        key_name, rows = await self.rows_of(keys)
         grouped: defaultdict[K, list[R]] = defaultdict(list)
         for row in rows:
             grouped[getattr(row, key_name)].append(row)
@@ -106,6 +133,31 @@ class ScopedLoaderMixin:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], scope: Scope) -> None:
         super().__init__(sessionmaker)  # type: ignore[call-arg]
         self.scope = scope
+
+    @classmethod
+    def for_request(cls, request: RequestFacts) -> Self:
+        return cls(request.sessionmaker, request.scope)
+
+
+class VersionInForceLoader(RowByKeyLoader[int, R]):
+    """The version in force on ``today`` per key (an indicator, a post): the highest-numbered one whose
+    dates cover it."""
+
+    versions: ClassVar[type[IndicatorVersion] | type[SchemeVersion]]
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> None:
+        super().__init__(sessionmaker)
+        self.today = today
+
+    @classmethod
+    def for_request(cls, request: RequestFacts) -> Self:
+        return cls(request.sessionmaker, request.today)
+
+    def statement(self) -> RowsStatement:
+        versions = type(self).versions
+        in_force: ColumnElement[bool] = versions.effective_to.is_(None) | (versions.effective_to >= self.today)
+        # Ordered by version: the last row read per key is the one in force, and it is the one kept.
+        return select_rows(versions).where(versions.effective_from <= self.today, in_force).order_by(versions.version)
 
 
 def select_rows(model: type[DeclarativeBase]) -> RowsStatement:

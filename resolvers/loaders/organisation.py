@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 from hub.db.models import Department, Employee, Post
-from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, ScopedLoaderMixin, select_rows
+from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, ScopedLoaderMixin
 from resolvers.records import DepartmentRow, EmployeeRow, PostRow
 
 
 class DepartmentByIdLoader(RowByKeyLoader[int, DepartmentRow]):
     key_column = Department.id
 
-    def statement(self) -> RowsStatement:
-        return select_rows(Department)
-
 
 class DepartmentsByParentLoader(RowsByKeyLoader[int, DepartmentRow]):
     key_column = Department.parent_id
-
-    def statement(self) -> RowsStatement:
-        return select_rows(Department).order_by(Department.id)
+    order_by = (Department.id,)
 
 
 class PostByIdLoader(RowByKeyLoader[int, PostRow]):
     key_column = Post.id
 
-    def statement(self) -> RowsStatement:
-        return select_rows(Post)
-
 
 class PostsByDepartmentLoader(RowsByKeyLoader[int, PostRow]):
     key_column = Post.department_id
-
-    def statement(self) -> RowsStatement:
-        return select_rows(Post).order_by(Post.id)
+    order_by = (Post.id,)
 
 
 class EmployeeByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int, EmployeeRow]):

@@ -19,9 +19,6 @@ from resolvers.records import CycleRow, CycleTransitionRow, IndicatorScoreRow, R
 class CycleByIdLoader(RowByKeyLoader[int, CycleRow]):
     key_column = Cycle.id
 
-    def statement(self) -> RowsStatement:
-        return select_rows(Cycle)
-
 
 class ResultByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int, ResultRow]):
     key_column = AppraisalResult.id
@@ -55,16 +52,12 @@ class ResultsByEmployeeLoader(ScopedLoaderMixin, RowsByKeyLoader[int, ResultRow]
 
 class IndicatorScoresByResultLoader(RowsByKeyLoader[int, IndicatorScoreRow]):
     key_column = IndicatorScore.result_id
-
-    def statement(self) -> RowsStatement:
-        return select_rows(IndicatorScore).order_by(IndicatorScore.id)
+    order_by = (IndicatorScore.id,)
 
 
 class TransitionsByCycleLoader(RowsByKeyLoader[int, CycleTransitionRow]):
     key_column = CycleTransition.cycle_id
-
-    def statement(self) -> RowsStatement:
-        return select_rows(CycleTransition).order_by(CycleTransition.at, CycleTransition.id)
+    order_by = (CycleTransition.at, CycleTransition.id)
 
 
 class RatingsByRateeCycleLoader(SessionLoader[tuple[int, int], list[RatingRow], RatingRow]):
