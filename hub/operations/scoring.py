@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, TypeAlias, TypedDict
+from typing import Annotated, TypeAlias
 
 from sqlalchemy import Insert, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +48,7 @@ from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring w
 from hub.operations.batches import execute_in_chunks, partitions
 from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import Participant, discard_results, locked_cycle, participants, record_transition
+from hub.operations.rows import ResultRow, ScoreRow
 from hub.progress import SILENT, Progress
 
 
@@ -131,45 +132,6 @@ async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int]
 MeasuredValue: TypeAlias = Row[int, int, float, str, str, dt.datetime, bool, str]
 """A stored metric value with its provenance: (employee_id, indicator_version_id, value, system, metric,
 fetched_at, stale, checksum)."""
-
-
-class ResultRow(TypedDict):
-    """An ``appraisal_results`` row as scoring inserts it."""
-
-    cycle_id: int
-    employee_id: int
-    post_id: int
-    department_id: int
-    scheme_version_id: int
-    total_score: float
-    grade: str
-    rank_in_post: int
-    percentile_in_post: float
-    rank_in_department: int
-    percentile_in_department: float
-    calibrated: bool
-    computed_total: float
-    computed_grade: str
-    computed_at: dt.datetime
-
-
-class ScoreRow(TypedDict):
-    """An ``indicator_scores`` row as scoring inserts it: the item's numbers and where its value came from."""
-
-    result_id: int
-    indicator_version_id: int
-    raw_value: float | None
-    normalized_score: float | None
-    weight: float
-    effective_weight: float | None
-    weighted_score: float | None
-    provenance_system: str | None
-    provenance_metric: str | None
-    provenance_fetched_at: dt.datetime | None
-    provenance_stale: bool
-    provenance_checksum: str | None
-    inputs: dict[str, float] | None
-    """The mean rating per rater role (by the role's value) of a people-rated item."""
 
 
 async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], MeasuredValue]:
