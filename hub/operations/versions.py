@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -82,7 +82,7 @@ class IndicatorVersionRecord:
     version: int
     effective_from: dt.date
     effective_to: dt.date | None
-    rule: dict[str, Any]
+    rule: dict[str, object]
     missing_policy: MissingPolicy
     source_system: str
     source_metric: str | None
