@@ -20,9 +20,9 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +30,7 @@ from hub.appraisal.errors import InvalidRule
 from hub.appraisal.rules import RatingScaleRule, Rule, parse_rule
 from hub.appraisal.scoring import compile_rule
 from hub.db.models import Indicator, IndicatorVersion
+from hub.db.models.indicators import Versioned
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
 from hub.operations.audit import audit_change
 from hub.operations.commands import JSON, Caller, IdOf, described
@@ -39,6 +40,8 @@ CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 """An indicator code: an upper-case letter, then 1-63 upper-case letters, digits or underscores."""
 
 _DAY = dt.timedelta(days=1)
+
+VersionT = TypeVar("VersionT", bound=Versioned)
 
 _RULE = 'The scoring rule, e.g. {"kind": "linear", "floor": 5, "target": 0.5}; kinds: linear, bands, lookup, rating.'
 
@@ -131,6 +134,22 @@ def successor_closes(latest_from: dt.date, latest_to: dt.date | None, effective_
             field="effectiveFrom",
         )
     return None
+
+
+async def latest_version(session: AsyncSession, model: type[VersionT], of: ColumnElement[bool]) -> VersionT | None:
+    """The highest-numbered version among the rows ``of`` picks (one indicator's, one post's), or None."""
+    return await session.scalar(select(model).where(of).order_by(model.version.desc()).limit(1))
+
+
+def succeed(latest: Versioned | None, effective_from: dt.date) -> int:
+    """The number of the version that succeeds ``latest`` from ``effective_from``, closing the latest's
+    validity where the successor takes over (:func:`successor_closes`)."""
+    if latest is None:
+        return 1
+    closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
+    if closes is not None:
+        latest.effective_to = closes
+    return latest.version + 1
 
 
 def _check_definition(
@@ -232,10 +251,7 @@ async def create_indicator(
             change_note=note,
             author=author,
         )
-        session.add(version)
-        await session.flush()
-        await audit_change(session, caller.audit, f"indicator_version:{version.id}")
-        return _record(version)
+        return await _added(session, version, caller)
 
 
 async def create_indicator_version(
@@ -254,18 +270,8 @@ async def create_indicator_version(
         parsed, system, metric = _check_definition(
             indicator.category, indicator.direction, command.rule, command.source_system, command.source_metric
         )
-        latest = await session.scalar(
-            select(IndicatorVersion)
-            .where(IndicatorVersion.indicator_id == indicator_id)
-            .order_by(IndicatorVersion.version.desc())
-            .limit(1)
-        )
-        number = 1
-        if latest is not None:
-            closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
-            number = latest.version + 1
-            if closes is not None:
-                latest.effective_to = closes
+        latest = await latest_version(session, IndicatorVersion, IndicatorVersion.indicator_id == indicator_id)
+        number = succeed(latest, effective_from)
         version = IndicatorVersion(
             indicator_id=indicator_id,
             version=number,
@@ -278,7 +284,12 @@ async def create_indicator_version(
             change_note=note,
             author=author,
         )
-        session.add(version)
-        await session.flush()
-        await audit_change(session, caller.audit, f"indicator_version:{version.id}")
-        return _record(version)
+        return await _added(session, version, caller)
+
+
+async def _added(session: AsyncSession, version: IndicatorVersion, caller: Caller) -> IndicatorVersionRecord:
+    """Stores a new indicator version with its audit entry; returns it as a record."""
+    session.add(version)
+    await session.flush()
+    await audit_change(session, caller.audit, f"indicator_version:{version.id}")
+    return _record(version)
