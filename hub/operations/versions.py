@@ -152,13 +152,24 @@ def succeed(latest: Versioned | None, effective_from: dt.date) -> int:
     return latest.version + 1
 
 
+@dataclass(frozen=True, slots=True)
+class _Definition:
+    """What a version defines, checked against its indicator and ready to store."""
+
+    rule: Rule
+    source_system: str
+    source_metric: str | None
+    missing_policy: MissingPolicy
+
+
 def _check_definition(
     category: IndicatorCategory,
     direction: Direction,
     rule_data: object,
     source_system: str,
     source_metric: str | None,
-) -> tuple[Rule, str, str | None]:
+    missing_policy: MissingPolicy,
+) -> _Definition:
     """Check a version's rule and data source against its indicator; return them ready to store."""
     if not isinstance(rule_data, Mapping):
         raise InvalidRule("the rule must be a JSON object with a 'kind'", field="rule")
@@ -192,7 +203,7 @@ def _check_definition(
     except InvalidRule as error:
         error.field = error.field or "rule"
         raise
-    return rule, system, metric
+    return _Definition(rule, system, metric, missing_policy)
 
 
 def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
@@ -224,8 +235,8 @@ async def create_indicator(
         )
     name = require_text(command.name, "name", 200)
     unit = optional_text(command.unit, "unit", 32)
-    parsed, system, metric = _check_definition(
-        category, direction, command.rule, command.source_system, command.source_metric
+    definition = _check_definition(
+        category, direction, command.rule, command.source_system, command.source_metric, command.missing_policy
     )
     note = optional_text(command.change_note, "changeNote", 10_000)
     author = require_text(caller.actor, "author", 200)
@@ -239,19 +250,7 @@ async def create_indicator(
         except IntegrityError:
             # Another transaction took the code between the check and the insert.
             raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code") from None
-        version = IndicatorVersion(
-            indicator_id=indicator.id,
-            version=1,
-            effective_from=command.effective_from,
-            effective_to=None,
-            rule=parsed.to_dict(),
-            missing_policy=command.missing_policy,
-            source_system=system,
-            source_metric=metric,
-            change_note=note,
-            author=author,
-        )
-        return await _added(session, version, caller)
+        return await _add_version(session, caller, indicator.id, 1, command.effective_from, definition, note, author)
 
 
 async def create_indicator_version(
@@ -267,28 +266,42 @@ async def create_indicator_version(
         indicator = await session.scalar(select(Indicator).where(Indicator.id == indicator_id).with_for_update())
         if indicator is None:
             raise NotFound("indicator", indicator_id, field="indicatorId")
-        parsed, system, metric = _check_definition(
-            indicator.category, indicator.direction, command.rule, command.source_system, command.source_metric
+        definition = _check_definition(
+            indicator.category,
+            indicator.direction,
+            command.rule,
+            command.source_system,
+            command.source_metric,
+            command.missing_policy,
         )
         latest = await latest_version(session, IndicatorVersion, IndicatorVersion.indicator_id == indicator_id)
         number = succeed(latest, effective_from)
-        version = IndicatorVersion(
-            indicator_id=indicator_id,
-            version=number,
-            effective_from=effective_from,
-            effective_to=None,
-            rule=parsed.to_dict(),
-            missing_policy=command.missing_policy,
-            source_system=system,
-            source_metric=metric,
-            change_note=note,
-            author=author,
-        )
-        return await _added(session, version, caller)
+        return await _add_version(session, caller, indicator_id, number, effective_from, definition, note, author)
 
 
-async def _added(session: AsyncSession, version: IndicatorVersion, caller: Caller) -> IndicatorVersionRecord:
-    """Stores a new indicator version with its audit entry; returns it as a record."""
+async def _add_version(
+    session: AsyncSession,
+    caller: Caller,
+    indicator_id: int,
+    number: int,
+    effective_from: dt.date,
+    definition: _Definition,
+    note: str | None,
+    author: str,
+) -> IndicatorVersionRecord:
+    """Stores an indicator's version ``number`` with its audit entry; returns it as a record."""
+    version = IndicatorVersion(
+        indicator_id=indicator_id,
+        version=number,
+        effective_from=effective_from,
+        effective_to=None,
+        rule=definition.rule.to_dict(),
+        missing_policy=definition.missing_policy,
+        source_system=definition.source_system,
+        source_metric=definition.source_metric,
+        change_note=note,
+        author=author,
+    )
     session.add(version)
     await session.flush()
     await audit_change(session, caller.audit, f"indicator_version:{version.id}")
