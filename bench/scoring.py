@@ -55,20 +55,22 @@ from bench.dataset import (
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.models import (
     AppraisalResult,
-    CycleScheme,
-    Indicator,
     IndicatorScore,
-    IndicatorVersion,
-    MetricValue,
-    Rating,
-    SchemeRaterWeight,
     utcnow,
 )
-from hub.db.models import SchemeItem as SchemeItemRow
 from hub.domain import CycleState, Grade
 from hub.operations.commands import Caller
 from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
-from hub.operations.scoring import WRITE_CHUNK, CycleScore, score_cycle
+from hub.operations.scoring import (
+    WRITE_CHUNK,
+    CycleScore,
+    metric_values_statement,
+    pins_statement,
+    rater_weights_statement,
+    rating_means_statement,
+    scheme_items_statement,
+    score_cycle,
+)
 
 GOAL = 2.0
 # The Core tables score_cycle inserts into (a Core executemany, not the ORM's bulk path).
@@ -137,60 +139,13 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.SCORED, actor=BENCH_ACTOR, reason=None)
-        pins: dict[int, int] = dict(
-            (
-                await session.execute(
-                    select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle.id)
-                )
-            ).all()
-        )
-        item_rows = (
-            await session.execute(
-                select(
-                    SchemeItemRow.scheme_version_id,
-                    SchemeItemRow.indicator_version_id,
-                    SchemeItemRow.weight,
-                    IndicatorVersion.rule,
-                    IndicatorVersion.missing_policy,
-                    IndicatorVersion.source_system,
-                    Indicator.direction,
-                )
-                .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
-                .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-                .where(SchemeItemRow.scheme_version_id.in_(set(pins.values())))
-                .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
-            )
-        ).all()
-        (
-            await session.execute(
-                select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
-                    SchemeRaterWeight.scheme_version_id.in_(set(pins.values()))
-                )
-            )
-        ).all()
+        pins = dict((await session.execute(pins_statement(cycle.id))).all())
+        item_rows = (await session.execute(scheme_items_statement(set(pins.values())))).all()
+        (await session.execute(rater_weights_statement(set(pins.values())))).all()
         people = await participants(session, cycle, list(pins))
-        metric_rows = (
-            await session.execute(
-                select(
-                    MetricValue.employee_id,
-                    MetricValue.indicator_version_id,
-                    MetricValue.value,
-                    MetricValue.system,
-                    MetricValue.metric,
-                    MetricValue.fetched_at,
-                    MetricValue.stale,
-                    MetricValue.checksum,
-                ).where(MetricValue.cycle_id == cycle.id)
-            )
-        ).all()
+        metric_rows = (await session.execute(metric_values_statement(cycle.id))).all()
         metrics = {(row.employee_id, row.indicator_version_id): row for row in metric_rows}
-        rating_rows = (
-            await session.execute(
-                select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-                .where(Rating.cycle_id == cycle.id)
-                .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
-            )
-        ).all()
+        rating_rows = (await session.execute(rating_means_statement(cycle.id))).all()
         means: defaultdict[tuple[int, int], dict[str, float]] = defaultdict(dict)
         for ratee_id, indicator_version_id, role, mean in rating_rows:
             means[(ratee_id, indicator_version_id)][role.value] = float(mean)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, TypeAlias
 
-from sqlalchemy import Insert, Row, func, select
+from sqlalchemy import Insert, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import (
@@ -42,7 +43,7 @@ from hub.db.models import (
     utcnow,
 )
 from hub.db.models import SchemeItem as SchemeItemRow
-from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
+from hub.domain import MANUAL_SOURCE, CycleState, Direction, MissingPolicy, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
 from hub.operations.batches import execute_in_chunks, partitions
@@ -78,39 +79,70 @@ class Scheme:
     role_weights: dict[RaterRole, float]
 
 
+# The statements scoring reads with, one function each: bench.scoring times the same statements.
+
+
+def pins_statement(cycle_id: int) -> Select[int, int]:
+    """(post id, the scheme version the cycle pinned for it)."""
+    return select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
+
+
+def scheme_items_statement(
+    scheme_version_ids: Collection[int],
+) -> Select[int, int, float, dict[str, object], MissingPolicy, str, Direction]:
+    """The items of the scheme versions with their indicator version's definition, in position order."""
+    return (
+        select(
+            SchemeItemRow.scheme_version_id,
+            SchemeItemRow.indicator_version_id,
+            SchemeItemRow.weight,
+            IndicatorVersion.rule,
+            IndicatorVersion.missing_policy,
+            IndicatorVersion.source_system,
+            Indicator.direction,
+        )
+        .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
+        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+        .where(SchemeItemRow.scheme_version_id.in_(scheme_version_ids))
+        .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
+    )
+
+
+def rater_weights_statement(scheme_version_ids: Collection[int]) -> Select[int, RaterRole, float]:
+    """The rater roles' weights of the scheme versions."""
+    return select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
+        SchemeRaterWeight.scheme_version_id.in_(scheme_version_ids)
+    )
+
+
+def metric_values_statement(cycle_id: int) -> Select[int, int, float, str, str, dt.datetime, bool, str]:
+    """Every stored metric value of the cycle, with its provenance (a :data:`MeasuredValue` each)."""
+    return select(
+        MetricValue.employee_id,
+        MetricValue.indicator_version_id,
+        MetricValue.value,
+        MetricValue.system,
+        MetricValue.metric,
+        MetricValue.fetched_at,
+        MetricValue.stale,
+        MetricValue.checksum,
+    ).where(MetricValue.cycle_id == cycle_id)
+
+
+def rating_means_statement(cycle_id: int) -> Select[int, int, RaterRole, Decimal | float]:
+    """(ratee, indicator version, rater role, mean rating), averaged in SQL (a Decimal on PostgreSQL)."""
+    return (
+        select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
+        .where(Rating.cycle_id == cycle_id)
+        .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
+    )
+
+
 async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int], dict[int, Scheme]]:
     """post id -> pinned scheme version id, and each pinned scheme compiled."""
-    pins = dict(
-        (
-            await session.execute(
-                select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
-            )
-        ).all()
-    )
-    item_rows = (
-        await session.execute(
-            select(
-                SchemeItemRow.scheme_version_id,
-                SchemeItemRow.indicator_version_id,
-                SchemeItemRow.weight,
-                IndicatorVersion.rule,
-                IndicatorVersion.missing_policy,
-                IndicatorVersion.source_system,
-                Indicator.direction,
-            )
-            .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
-            .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-            .where(SchemeItemRow.scheme_version_id.in_(set(pins.values())))
-            .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
-        )
-    ).all()
-    weight_rows = (
-        await session.execute(
-            select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
-                SchemeRaterWeight.scheme_version_id.in_(set(pins.values()))
-            )
-        )
-    ).all()
+    pins = dict((await session.execute(pins_statement(cycle_id))).all())
+    item_rows = (await session.execute(scheme_items_statement(set(pins.values())))).all()
+    weight_rows = (await session.execute(rater_weights_statement(set(pins.values())))).all()
     items: defaultdict[int, list[SchemeItem]] = defaultdict(list)
     manual: defaultdict[int, set[int]] = defaultdict(set)
     for row in item_rows:
@@ -135,31 +167,16 @@ fetched_at, stale, checksum)."""
 
 
 async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], MeasuredValue]:
-    statement = select(
-        MetricValue.employee_id,
-        MetricValue.indicator_version_id,
-        MetricValue.value,
-        MetricValue.system,
-        MetricValue.metric,
-        MetricValue.fetched_at,
-        MetricValue.stale,
-        MetricValue.checksum,
-    ).where(MetricValue.cycle_id == cycle_id)
     values: dict[tuple[int, int], MeasuredValue] = {}
-    async for rows in partitions(session, statement):
+    async for rows in partitions(session, metric_values_statement(cycle_id)):
         values.update(((row.employee_id, row.indicator_version_id), row) for row in rows)
     return values
 
 
 async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], dict[RaterRole, float]]:
     """(ratee, indicator version) -> mean rating per rater role, averaged in SQL."""
-    statement = (
-        select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-        .where(Rating.cycle_id == cycle_id)
-        .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
-    )
     means: defaultdict[tuple[int, int], dict[RaterRole, float]] = defaultdict(dict)
-    async for rows in partitions(session, statement):
+    async for rows in partitions(session, rating_means_statement(cycle_id)):
         for ratee_id, indicator_version_id, role, mean in rows:
             means[(ratee_id, indicator_version_id)][role] = float(mean)
     return means
