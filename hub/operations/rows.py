@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypedDict
 
+from hub.domain import Grade
+
 
 class MetricValueRow(TypedDict):
     """A ``metric_values`` row, as an import or a collection stores it."""
@@ -40,14 +42,14 @@ class ResultRow(TypedDict):
     department_id: int
     scheme_version_id: int
     total_score: float
-    grade: str
+    grade: Grade
     rank_in_post: int
     percentile_in_post: float
     rank_in_department: int
     percentile_in_department: float
     calibrated: bool
     computed_total: float
-    computed_grade: str
+    computed_grade: Grade
     computed_at: dt.datetime
 
 
