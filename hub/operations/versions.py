@@ -29,8 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appraisal.errors import InvalidRule
 from hub.appraisal.rules import RatingScaleRule, Rule, parse_rule
 from hub.appraisal.scoring import compile_rule
-from hub.db.models import Indicator, IndicatorVersion
-from hub.db.models.indicators import Versioned
+from hub.db.models import Indicator, IndicatorVersion, Versioned
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
 from hub.operations.audit import audit_change
 from hub.operations.commands import JSON, Caller, IdOf, described
