@@ -143,17 +143,17 @@ class Collected:
             strict=True,
         )
         return [
-            MetricValueRow(
-                cycle_id=cycle_id,
-                employee_id=employee_id,
-                indicator_version_id=version_id,
-                value=value,
-                system=system,
-                metric=metric,
-                fetched_at=fetched_at,
-                checksum=checksum,
-                stale=stale,
-            )
+            {
+                "cycle_id": cycle_id,
+                "employee_id": employee_id,
+                "indicator_version_id": version_id,
+                "value": value,
+                "system": system,
+                "metric": metric,
+                "fetched_at": fetched_at,
+                "checksum": checksum,
+                "stale": stale,
+            }
             for employee_id, version_id, value, system, metric, fetched_at, checksum, stale in columns
         ]
 
