@@ -25,15 +25,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal.weighting import WEIGHT_TOLERANCE, WEIGHT_TOTAL, validate_weights
-from hub.db.models import (
-    CycleScheme,
-    Indicator,
-    IndicatorVersion,
-    Post,
-    SchemeItem,
-    SchemeRaterWeight,
-    SchemeVersion,
-)
+from hub.db.models import CycleScheme, Indicator, IndicatorVersion, Post, SchemeItem, SchemeRaterWeight, SchemeVersion
 from hub.domain import IndicatorCategory, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
