@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, event, func, select, text
+from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.dataset import (
@@ -52,10 +52,10 @@ from hub.domain import CycleState, Grade
 # The baseline runs score_cycle's own read phase and chunked insert (private to the operation: nothing
 # but this benchmark needs them apart from score_cycle).
 from hub.operations import scoring as scoring_phases
+from hub.operations.batches import execute_in_chunks
 from hub.operations.commands import Caller
 from hub.operations.cycles import discard_results, locked_cycle, record_transition
 from hub.operations.scoring import CycleScore, score_cycle
-from hub.progress import SILENT
 
 GOAL = 2.0
 # The Core tables score_cycle inserts into (a Core executemany, not the ORM's bulk path).
@@ -154,7 +154,7 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
             }
             for person in scored
         ]
-        await scoring_phases._insert(session, RESULTS, result_rows, SILENT)
+        await execute_in_chunks(session, insert(RESULTS), result_rows)
         result_ids = dict(
             (
                 await session.execute(
@@ -188,7 +188,7 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
                         "inputs": scoring_phases._rating_inputs(by_role),
                     }
                 )
-        await scoring_phases._insert(session, SCORES, score_rows, SILENT)
+        await execute_in_chunks(session, insert(SCORES), score_rows)
 
 
 async def scoring(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int) -> None:

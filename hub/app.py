@@ -322,29 +322,18 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         request_id = getattr(request.state, "request_id", None) or guards.request_id()
         client_request_id = guards.client_request_id(request.headers.get("x-request-id"))
         if isinstance(request, WebSocket):
-            # The principal arrives with connection_init: see on_ws_connect.
-            context = Context(
-                settings=self.settings,
-                sessionmaker=resources.sessionmaker,
-                systems=resources.systems,
-                worker=resources.worker,
-                today=self.clock(),
-                request_id=request_id,
-                client_request_id=client_request_id,
-                request=request,
-                response=response,
-            )
-            context.charge = functools.partial(self.charge, context)
-            return context
-        if isinstance(response, Response):
-            response.headers["X-Request-Id"] = request_id
+            principal = ANONYMOUS  # the principal arrives with connection_init: see on_ws_connect
+        else:
+            principal = request.state.principal
+            if isinstance(response, Response):
+                response.headers["X-Request-Id"] = request_id
         context = Context(
             settings=self.settings,
             sessionmaker=resources.sessionmaker,
             systems=resources.systems,
             worker=resources.worker,
             today=self.clock(),
-            principal=request.state.principal,
+            principal=principal,
             request_id=request_id,
             client_request_id=client_request_id,
             request=request,

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
@@ -152,7 +151,7 @@ def _process_secret() -> bytes:
     return secrets.token_urlsafe(48).encode()
 
 
-def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+def _numeric_date(claims: dict[str, object], name: str) -> float | None:
     """A NumericDate claim (RFC 7519 2) as seconds since the epoch, None when absent.
 
     PyJWT reads ``exp``, ``iat`` and ``nbf`` with ``int()``, so the string ``"1700000000"`` and ``true``
@@ -167,7 +166,7 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _check_lifetime(claims: dict[str, Any], max_ttl_seconds: int, leeway_seconds: float) -> dt.datetime:
+def _check_lifetime(claims: dict[str, object], max_ttl_seconds: int, leeway_seconds: float) -> dt.datetime:
     """The token's expiry, once its claims are numbers and its lifetime is within the maximum.
 
     The lifetime is ``exp - iat``; a token without ``iat`` is judged by what is left of it, ``exp - now``.
@@ -192,7 +191,7 @@ def _printable(text: str) -> bool:
     return text.isprintable()
 
 
-def _claims_to_principal(claims: dict[str, Any], expires_at: dt.datetime) -> Principal:
+def _claims_to_principal(claims: dict[str, object], expires_at: dt.datetime) -> Principal:
     subject = claims.get("sub")
     roles = claims.get("roles")
     employee_number = claims.get("employee_no")
@@ -355,7 +354,7 @@ def issue_token(
     if secret is None:
         raise AuthConfigurationError("perfhub signs tokens with HS256 only: set PERFHUB_JWT_SECRET or use demo mode")
     issued = now or dt.datetime.now(dt.UTC)
-    claims: dict[str, Any] = {
+    claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "sub": subject or employee_number or f"demo-{role.value}",

@@ -3,7 +3,7 @@ drawn with tqdm. The operations never import tqdm; whoever runs them at a termin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Never
 
 from tqdm import tqdm
 
@@ -12,7 +12,7 @@ class ConsoleProgress:
     """One bar per phase, on stderr."""
 
     def __init__(self) -> None:
-        self._bar: tqdm[Any] | None = None
+        self._bar: tqdm[Never] | None = None  # a bar over no iterable: tqdm's stubs type it so
 
     def begin(self, task: str, total: int | None, unit: str) -> None:
         self.end()

@@ -1,8 +1,10 @@
-"""The appraisal domain's vocabulary: enumerations shared by the database, the engine and the API."""
+"""The appraisal domain's vocabulary: enumerations shared by the database, the engine and the API, and
+the shape every error raised on purpose has."""
 
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 
 class IndicatorCategory(enum.StrEnum):
@@ -70,6 +72,21 @@ class ErrorKind(enum.StrEnum):
     IMPORT_REJECTED = "IMPORT_REJECTED"  # a file had bad rows, every one listed
     STATE = "STATE"  # the cycle's state does not allow the step
     NOT_ALLOWED = "NOT_ALLOWED"  # the caller has no relationship that allows it
+
+
+class CodedError(Exception):
+    """An error raised on purpose: a stable machine ``code`` for API payloads, the ``kind`` of refusal, a
+    ``message`` for people. The base of both expected-error trees, the scoring arithmetic's
+    (``hub.appraisal.errors``) and the operations' (``hub.operations.errors``), so that they are built alike."""
+
+    code: ClassVar[str]
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID_INPUT
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        """The API input field at fault, when the raiser knows it."""
 
 
 MANUAL_SOURCE = "MANUAL"

@@ -141,7 +141,7 @@ def _roles(*roles: Role) -> frozenset[Role]:
 
 
 AUTHENTICATED = FieldRule(_roles(*Role), "any authenticated role.")
-"""Any principal with a role; what it reaches is its row scope."""
+"""Every principal with a role; what it reaches is its row scope."""
 NAMES = FieldRule(
     _roles(Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING),
     "hr_admin, payroll, training; an employee their own, a manager their people's; analyst only with the "

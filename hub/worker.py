@@ -25,15 +25,16 @@ import multiprocessing
 import os
 import pickle
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from connectors.base import Period
 from connectors.config import SystemsConfig
 from hub.child import belong_to
 from hub.config import Settings
@@ -46,7 +47,14 @@ from hub.db.engine import (
 )
 from hub.db.models import Cycle
 from hub.operations.audit import AuditRecorder
-from hub.operations.collect import CollectReport, CycleCollectMetrics, PeriodFactory, SourceLookup, collect_metrics
+from hub.operations.collect import (
+    CollectReport,
+    CycleCollectMetrics,
+    MetricFetcher,
+    PeriodFactory,
+    SourceLookup,
+    collect_metrics,
+)
 from hub.operations.commands import Caller
 from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
 from hub.operations.scoring import CycleScore, ScoringReport, score_cycle
@@ -55,6 +63,7 @@ from hub.systems import open_systems
 log = logging.getLogger("perfhub")
 
 T = TypeVar("T")
+Arguments = TypeVarTuple("Arguments")
 
 WORKER_NICENESS = 10
 """How much lower the worker's CPU priority is than the hub's (``nice``)."""
@@ -70,8 +79,8 @@ class _Raised:
     """An exception, carried back from the worker as its class and its attributes."""
 
     kind: type[BaseException]
-    args: tuple[Any, ...]
-    state: dict[str, Any]
+    args: tuple[object, ...]
+    state: dict[str, object]
 
     def rebuild(self) -> BaseException:
         # Not ``kind(*args)``: the operations' errors take other constructor arguments than they store.
@@ -88,7 +97,7 @@ _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 _settings: Settings | None = None
 _systems_config: SystemsConfig | None = None
-_sources: SourceLookup | None = None
+_sources: SourceLookup[Period] | None = None
 _opened = contextlib.AsyncExitStack()
 
 
@@ -113,7 +122,7 @@ def _start(settings: Settings, systems: SystemsConfig | None, parent_pid: int, g
     _sessionmaker = create_sessionmaker(_engine)
 
 
-def _run(job: Coroutine[Any, Any, T]) -> T | _Raised:
+def _run(job: Awaitable[T]) -> T | _Raised:
     assert _loop is not None
     try:
         return _loop.run_until_complete(job)
@@ -138,7 +147,7 @@ def _ping() -> int:
     return os.getpid()
 
 
-def _score(command: CycleScore, caller: Caller) -> Any:
+def _score(command: CycleScore, caller: Caller) -> tuple[ScoringReport, bool] | _Raised:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
@@ -160,7 +169,7 @@ def _columns_only(cycle: Cycle) -> Cycle:
     return copy
 
 
-def _import(command: MetricValuesImport, caller: Caller) -> Any:
+def _import(command: MetricValuesImport, caller: Caller) -> tuple[ImportReport, bool] | _Raised:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
@@ -171,21 +180,23 @@ def _import(command: MetricValuesImport, caller: Caller) -> Any:
     return _run(job())
 
 
-async def _connected_sources() -> SourceLookup:
+async def _connected_sources() -> SourceLookup[Period]:
     """The business systems' connectors, opened at the first collection and kept for the process's life."""
     global _sources
     if _sources is None:
         assert _settings is not None
         systems = await _opened.enter_async_context(open_systems(_settings, _systems_config))
 
-        def lookup(system: str, metric: str) -> Any:
+        def lookup(system: str, metric: str) -> MetricFetcher[Period] | None:
             return None if systems is None else systems.source_for(system, metric)
 
         _sources = lookup
     return _sources
 
 
-def _collect(command: CycleCollectMetrics, caller: Caller, make_period: PeriodFactory) -> Any:
+def _collect(
+    command: CycleCollectMetrics, caller: Caller, make_period: PeriodFactory[Period]
+) -> tuple[CollectReport, bool] | _Raised:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
@@ -219,7 +230,7 @@ class Worker:
             )
         return self._pool
 
-    async def _call(self, function: Any, *args: Any) -> Any:
+    async def _call(self, function: Callable[[*Arguments], T | _Raised], *args: *Arguments) -> T:
         loop = asyncio.get_running_loop()
         try:
             answer = await loop.run_in_executor(self._executor(), function, *args)
@@ -232,30 +243,29 @@ class Worker:
 
     async def pid(self) -> int:
         """The worker's process id (starting it if need be)."""
-        found: int = await self._call(_ping)
-        return found
+        return await self._call(_ping)
 
     async def score(self, command: CycleScore, caller: Caller) -> ScoringReport:
         """``hub.operations.scoring.score_cycle``, in the worker."""
         report, committed = await self._call(_score, command, caller)
         _note_commit(caller.audit, committed)
-        return report  # type: ignore[no-any-return]
+        return report
 
     async def import_metrics(self, command: MetricValuesImport, caller: Caller) -> ImportReport:
         """``hub.operations.metrics.import_metric_values``, in the worker."""
         report, committed = await self._call(_import, command, caller)
         _note_commit(caller.audit, committed)
-        return report  # type: ignore[no-any-return]
+        return report
 
     async def collect(
-        self, command: CycleCollectMetrics, caller: Caller, *, make_period: PeriodFactory
+        self, command: CycleCollectMetrics, caller: Caller, *, make_period: PeriodFactory[Period]
     ) -> CollectReport:
         """``hub.operations.collect.collect_metrics``, in the worker, through connectors of its own to the
         systems the hub was configured with (their cache is shared with the hub's only through Redis,
         ``PERFHUB_CONNECTOR_CACHE_URL``)."""
         report, committed = await self._call(_collect, command, caller, make_period)
         _note_commit(caller.audit, committed)
-        return report  # type: ignore[no-any-return]
+        return report
 
     async def close(self) -> None:
         """Stops the worker after the job it is running, if any (without blocking the event loop)."""

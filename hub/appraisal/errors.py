@@ -13,30 +13,23 @@ The ``code`` is stable and meant for API error payloads; the message is for peop
     ├── IllegalTransition        ILLEGAL_TRANSITION     a cycle cannot move to that state
     └── ReasonRequired           REASON_REQUIRED        the cycle transition needs a written reason
 
-Each class carries its ``code`` and the ``kind`` of refusal it is (``hub.domain.ErrorKind``); the API's
-``ErrorCode`` enum and payload error types are derived from them (``schema/errors.py``).
+The root derives from ``hub.domain.CodedError``, like the operations' tree. Each class carries its
+``code`` and the ``kind`` of refusal it is (``hub.domain.ErrorKind``); the API's ``ErrorCode`` enum and
+payload error types are derived from them (``schema/errors.py``).
 
 Programming mistakes (columns of different lengths handed to diagnostics) raise ValueError instead.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from hub.domain import CycleState, ErrorKind
+from hub.domain import CodedError, CycleState, ErrorKind
 
 
-class AppraisalError(Exception):
-    """Base of every error raised by the appraisal arithmetic."""
+class AppraisalError(CodedError):
+    """Base of every error raised by the appraisal arithmetic (its ``field`` is set by the caller, when it
+    knows the input at fault: the engine does not)."""
 
-    code: ClassVar[str] = "APPRAISAL_ERROR"
-    kind: ClassVar[ErrorKind] = ErrorKind.INVALID_INPUT
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        """The API input field at fault, when the caller knows it (the engine does not)."""
+    code = "APPRAISAL_ERROR"
 
 
 class InvalidRule(AppraisalError):

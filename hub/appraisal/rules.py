@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from hub.appraisal.errors import InvalidRule, InvalidValue
 
@@ -46,7 +46,7 @@ class LinearRule:
             raise InvalidRule(f"linear rule floor and target are both {self.floor:g}; they must differ")
         _finite(self.target - self.floor, "the distance from linear floor to target")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Return the rule as JSON-ready data that parse_rule() reads back."""
         return {"kind": "linear", "floor": self.floor, "target": self.target}
 
@@ -80,7 +80,7 @@ class BandsRule:
             raise InvalidRule("band scores must rise (or fall) steadily with the threshold")
         object.__setattr__(self, "bands", ordered)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Return the rule as JSON-ready data that parse_rule() reads back."""
         return {"kind": "bands", "bands": [{"threshold": b.threshold, "score": b.score} for b in self.bands]}
 
@@ -110,7 +110,7 @@ class LookupRule:
             raise InvalidRule("lookup scores must rise (or fall) steadily with x")
         object.__setattr__(self, "points", ordered)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Return the rule as JSON-ready data that parse_rule() reads back."""
         return {"kind": "lookup", "points": [[x, s] for x, s in self.points]}
 
@@ -142,7 +142,7 @@ class RatingScaleRule:
         # A private copy, so that mutating the caller's dict cannot change a frozen rule.
         object.__setattr__(self, "anchors", dict(self.anchors))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Return the rule as JSON-ready data that parse_rule() reads back."""
         return {"kind": "rating", "min": self.min, "max": self.max, "anchors": dict(self.anchors)}
 
@@ -171,7 +171,7 @@ def _number(value: object, what: str) -> float:
         raise InvalidRule(f"{what} must be a finite number, got an integer past the largest float") from None
 
 
-def _keys(data: Mapping[str, Any], kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+def _keys(data: Mapping[str, object], kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
     missing = [key for key in required if key not in data]
     if missing:
         raise InvalidRule(f"{kind} rule is missing {', '.join(repr(k) for k in missing)}")
@@ -181,13 +181,13 @@ def _keys(data: Mapping[str, Any], kind: str, required: tuple[str, ...], optiona
         raise InvalidRule(f"{kind} rule has unknown key(s) {', '.join(repr(k) for k in unknown)}")
 
 
-def _list(value: object, what: str) -> list[Any]:
+def _list(value: object, what: str) -> list[object]:
     if not isinstance(value, list | tuple):
         raise InvalidRule(f"{what} must be a list, got {value!r}")
     return list(value)
 
 
-def parse_rule(data: Mapping[str, Any]) -> Rule:
+def parse_rule(data: Mapping[str, object]) -> Rule:
     """Build a rule from its stored data, e.g. {"kind": "linear", "floor": 5, "target": 0.5}."""
     if not isinstance(data, Mapping):
         raise InvalidRule(f"a rule must be an object with a 'kind' key, got {data!r}")

@@ -14,7 +14,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -80,7 +81,9 @@ class SessionWatch:
 class _WatchedSession(AsyncSession):
     watch: SessionWatch | None = None
 
-    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+    async def __aexit__(
+        self, type_: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         # An error escaping the ``async with`` body (a statement, a pool timeout, a dropped connection)
         # or the close itself; errors the body handled do not count.
         failed = isinstance(value, Exception)
@@ -107,7 +110,7 @@ class WatchedSessions(async_sessionmaker[AsyncSession]):
         self.inner = inner
         self.watch = SessionWatch()
 
-    def __call__(self, **local_kw: Any) -> AsyncSession:
+    def __call__(self, **local_kw: object) -> AsyncSession:
         session = super().__call__(**local_kw)
         if isinstance(session, _WatchedSession):
             session.watch = self.watch

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import ColumnElement, Row, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,7 +66,7 @@ async def read_events(
     after: int | None,
     limit: int,
     conditions: Sequence[ColumnElement[bool]] = (),
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[object, ...]]]:
     """Events after the cursor in stream order, at most ``limit``."""
     statement = select(*ResultEvent.__table__.columns).where(*conditions).order_by(ResultEvent.id).limit(limit)
     if after is not None:

@@ -13,7 +13,7 @@ import getpass
 import os
 import uuid
 from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,7 +81,7 @@ class AuditRecorder:
             client_request_id=client_request_id,
         )
 
-    def values(self, outcome: str, ids: Iterable[str] = ()) -> dict[str, Any]:
+    def values(self, outcome: str, ids: Iterable[str] = ()) -> dict[str, object]:
         """The entry's columns, with the ids given here added to the recorder's own."""
         return {
             "subject": self.subject,

@@ -10,9 +10,12 @@ are the same, there are only more of them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
+from sqlalchemy import Executable, Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.progress import SILENT, Progress
 
 WRITE_CHUNK = 1000
 """Rows per executemany: some milliseconds of binding on the loop's thread, not tens of them."""
@@ -20,6 +23,7 @@ READ_CHUNK = 2000
 """Rows per partition of a big read."""
 
 T = TypeVar("T")
+Columns = TypeVarTuple("Columns")
 
 
 def chunks(rows: Sequence[T], size: int = WRITE_CHUNK) -> Iterator[Sequence[T]]:
@@ -28,14 +32,23 @@ def chunks(rows: Sequence[T], size: int = WRITE_CHUNK) -> Iterator[Sequence[T]]:
 
 
 async def execute_in_chunks(
-    session: AsyncSession, statement: Any, rows: Sequence[Mapping[str, Any]], size: int = WRITE_CHUNK
+    session: AsyncSession,
+    statement: Executable,
+    rows: Sequence[Mapping[str, object]],
+    size: int = WRITE_CHUNK,
+    *,
+    progress: Progress = SILENT,
 ) -> None:
-    """``session.execute(statement, rows)``, ``size`` rows at a time (in the session's transaction)."""
+    """``session.execute(statement, rows)``, ``size`` rows at a time (in the session's transaction),
+    each chunk's rows counted on ``progress``."""
     for chunk in chunks(rows, size):
         await session.execute(statement, chunk)
+        progress.advance(len(chunk))
 
 
-async def partitions(session: AsyncSession, statement: Any, size: int = READ_CHUNK) -> AsyncIterator[Sequence[Any]]:
+async def partitions(
+    session: AsyncSession, statement: Select[*Columns], size: int = READ_CHUNK
+) -> AsyncIterator[Sequence[Row[*Columns]]]:
     """The rows of a big read, ``size`` at a time: each partition is fetched by an await of its own."""
     result = await session.stream(statement)
     async for partition in result.partitions(size):

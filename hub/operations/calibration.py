@@ -57,6 +57,7 @@ class CalibrationOutcome:
     """The calibrated result, read back with every column of ``appraisal_results``, and the grade
     distribution breaches of its cycle after the change (empty without a target distribution)."""
 
+    # Untyped columns: a row of ``select(Table)``, and a Core Table carries no column types to spell.
     result: Row[Any]
     warnings: list[DistributionBreach] = field(default_factory=list)
 

@@ -20,20 +20,21 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol, TypeAlias, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Base, Cycle, Employee, Indicator, IndicatorVersion, MetricValue
+from hub.db.models import Cycle, Employee, Indicator, IndicatorVersion, MetricValue
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
 from hub.operations.audit import AuditRecorder, audit_change
-from hub.operations.batches import execute_in_chunks, partitions
+from hub.operations.batches import partitions
 from hub.operations.commands import Caller, IdOf
-from hub.operations.cycles import locked_cycle, participants
+from hub.operations.cycles import Participant, locked_cycle, participants
 from hub.operations.errors import WrongCycleState
-from hub.operations.metrics import pinned_items
+from hub.operations.metrics import PinnedItem, pinned_items, write_metric_values
 from hub.operations.ratings import load_cycle
+from hub.operations.rows import MetricValueRow, ReplacingRow
 from hub.progress import SILENT, Progress
 
 log = logging.getLogger("perfhub")
@@ -58,18 +59,18 @@ class Batch(Protocol):
     def provenance(self) -> Provenance: ...
 
 
-class Period(Protocol):
-    start: dt.date
-    end: dt.date
+PeriodT = TypeVar("PeriodT")
+"""The connectors' own period record: the core passes what ``make_period`` makes to ``fetch_metric``."""
+PeriodT_contra = TypeVar("PeriodT_contra", contravariant=True)
 
 
-class MetricFetcher(Protocol):
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Any) -> Batch: ...
+class MetricFetcher(Protocol[PeriodT_contra]):
+    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: PeriodT_contra) -> Batch: ...
 
 
-SourceLookup = Callable[[str, str], MetricFetcher | None]
+SourceLookup: TypeAlias = Callable[[str, str], MetricFetcher[PeriodT] | None]
 """(system, metric) -> the connector that answers for it, or None when none is configured."""
-PeriodFactory = Callable[[dt.date, dt.date], Any]
+PeriodFactory: TypeAlias = Callable[[dt.date, dt.date], PeriodT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +90,6 @@ class CollectReport:
     stale: int = 0
     """Values served from a connector's cache while their system was down."""
     missing: list[Missing] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """What storing the fetched values did."""
-
-    stored: int
-    updated: int
-    unchanged: int
 
 
 @dataclass(slots=True)
@@ -137,9 +129,9 @@ class Collected:
     def __len__(self) -> int:
         return len(self.value)
 
-    def rows(self, cycle_id: int) -> list[dict[str, Any]]:
+    def rows(self, cycle_id: int) -> list[MetricValueRow]:
         """A ``metric_values`` row per value."""
-        columns = (
+        columns = zip(
             self.employee_id,
             self.indicator_version_id,
             self.value,
@@ -148,10 +140,21 @@ class Collected:
             self.fetched_at,
             self.checksum,
             self.stale,
+            strict=True,
         )
-        names = ("employee_id", "indicator_version_id", "value", "system", "metric", "fetched_at", "checksum", "stale")
         return [
-            {"cycle_id": cycle_id, **dict(zip(names, values, strict=True))} for values in zip(*columns, strict=True)
+            {
+                "cycle_id": cycle_id,
+                "employee_id": employee_id,
+                "indicator_version_id": version_id,
+                "value": value,
+                "system": system,
+                "metric": metric,
+                "fetched_at": fetched_at,
+                "checksum": checksum,
+                "stale": stale,
+            }
+            for employee_id, version_id, value, system, metric, fetched_at, checksum, stale in columns
         ]
 
 
@@ -203,7 +206,7 @@ async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tup
         IndicatorVersion.source_metric.is_not(None),
     )
     items = (await session.execute(measured)).all()
-    by_post: defaultdict[int, list[Any]] = defaultdict(list)
+    by_post: defaultdict[int, list[PinnedItem]] = defaultdict(list)
     for item in items:
         by_post[item.post_id].append(item)
     people = await participants(session, cycle, list(by_post))
@@ -216,7 +219,7 @@ async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tup
 
 
 def _assign(
-    people: list[Any], by_post: dict[int, list[Any]], numbers: dict[int, str]
+    people: list[Participant], by_post: dict[int, list[PinnedItem]], numbers: dict[int, str]
 ) -> dict[tuple[str, str], list[_Wanted]]:
     wanted: defaultdict[tuple[str, str], list[_Wanted]] = defaultdict(list)
     for person in people:
@@ -237,8 +240,8 @@ async def collect_metrics(
     command: CycleCollectMetrics,
     caller: Caller,
     *,
-    sources: SourceLookup,
-    make_period: PeriodFactory,
+    sources: SourceLookup[PeriodT],
+    make_period: PeriodFactory[PeriodT],
     progress: Progress = SILENT,
 ) -> CollectReport:
     """Fetch and store every extension value of an OPEN cycle; report what could not be fetched.
@@ -292,18 +295,26 @@ async def collect_metrics(
         await asyncio.gather(*(fetch(*call) for call in calls))
     finally:
         progress.end()
-    stored = await store_collected(sessionmaker, cycle_id, collected, caller.audit)
-    report.stored, report.updated, report.unchanged = stored.stored, stored.updated, stored.unchanged
+    await store_collected(sessionmaker, cycle_id, collected, caller.audit, report)
     report.stale = sum(collected.stale)
     report.missing.sort(key=lambda m: (m.employee_no, m.indicator))
     return report
 
 
+_StoredValue: TypeAlias = Row[int, int, int, str, bool]
+"""A value already stored: (id, employee_id, indicator_version_id, checksum, stale)."""
+
+
 async def store_collected(
-    sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int, collected: Collected, audit: AuditRecorder | None
-) -> Stored:
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cycle_id: int,
+    collected: Collected,
+    audit: AuditRecorder | None,
+    report: CollectReport,
+) -> None:
     """Stores fetched values in one transaction under the cycle's exclusive lock: new ones inserted,
-    changed ones updated in place, unchanged ones left alone; with the audit entry."""
+    changed ones updated in place, unchanged ones left alone; with the audit entry. Counts each kind
+    on ``report``."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         if cycle.state is not CycleState.OPEN:  # it moved on while we were fetching: store nothing
@@ -315,24 +326,22 @@ async def store_collected(
             MetricValue.checksum,
             MetricValue.stale,
         ).where(MetricValue.cycle_id == cycle_id)
-        existing: dict[tuple[int, int], Any] = {}
+        existing: dict[tuple[int, int], _StoredValue] = {}
         async for found in partitions(session, stored):
             existing.update(((row.employee_id, row.indicator_version_id), row) for row in found)
         new, changed, unchanged = await asyncio.to_thread(_sort_out, collected.rows(cycle_id), existing)
-        table = Base.metadata.tables[MetricValue.__tablename__]
-        if new:
-            await execute_in_chunks(session, insert(table), new)
-        if changed:
-            await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), changed)
+        await write_metric_values(session, new, changed)
         await audit_change(session, audit)
-    return Stored(len(new), len(changed), unchanged)
+    report.stored, report.updated, report.unchanged = len(new), len(changed), unchanged
 
 
 def _sort_out(
-    rows: list[dict[str, Any]], existing: dict[tuple[int, int], Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    rows: list[MetricValueRow], existing: dict[tuple[int, int], _StoredValue]
+) -> tuple[list[MetricValueRow], list[ReplacingRow], int]:
     """(new rows, changed rows with the id they replace, how many are unchanged)."""
-    new, changed, unchanged = [], [], 0
+    new: list[MetricValueRow] = []
+    changed: list[ReplacingRow] = []
+    unchanged = 0
     for row in rows:
         found = existing.get((row["employee_id"], row["indicator_version_id"]))
         if found is None:

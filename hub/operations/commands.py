@@ -44,7 +44,8 @@ JSON: Final = _JsonMarker()
 def described(description: str, **options: Any) -> Any:
     """A dataclass field with its schema description (``default=...`` and the like pass through).
 
-    Typed ``Any`` like ``dataclasses.field`` itself: it stands where the field's default would.
+    Untyped like ``dataclasses.field`` itself: its result stands where the field's default would, and the
+    options are that function's own.
     """
     return dataclasses.field(metadata={"description": description}, **options)
 

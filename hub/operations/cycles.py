@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, TypeAlias
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
@@ -125,7 +125,11 @@ def record_transition(
     cycle.state = target
 
 
-def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Any:
+Participant: TypeAlias = Row[int, int, int, int | None]
+"""A participant's (employee_id, post_id, department_id, manager_id)."""
+
+
+def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Select[int, int, int, int | None]:
     """(employee id, post id, department id, manager id) of everyone in a post on the period's last day."""
     covering = and_(
         PostAssignment.start_date <= cycle.period_end,
@@ -139,7 +143,7 @@ def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Any:
     )
 
 
-async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[int]) -> list[Row[Any]]:
+async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[int]) -> list[Participant]:
     rows = (await session.execute(participants_statement(cycle, post_ids))).all()
     # Overlapping assignments: the latest start wins (rows are ordered by start date).
     return list({row.employee_id: row for row in rows}.values())
@@ -288,7 +292,7 @@ async def delete_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: 
     """Deletes a DRAFT cycle (created by mistake, or twice): nothing was pinned, rated or scored in it yet.
 
     Its workflow history and the raters assigned to it go with it; the access audit keeps the deletion.
-    Any later state is refused: an opened cycle has ratings, scores or published results to keep.
+    Every later state is refused: an opened cycle has ratings, scores or published results to keep.
     """
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, command.cycle_id)

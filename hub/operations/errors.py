@@ -12,29 +12,25 @@ message for people.
     │   └── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
     └── WrongCycleState          WRONG_CYCLE_STATE           the cycle's state does not allow it
 
-Errors of the scoring arithmetic (``hub.appraisal.errors``) pass through unchanged: they carry ``code``,
-``kind`` and ``message`` the same way. ``EXPECTED`` names both trees: an operation that raises one of
-them wrote nothing, and the API answers it as a typed payload error (``schema/errors.py`` derives the
-``ErrorCode`` enum and the error types from the two trees).
+Errors of the scoring arithmetic (``hub.appraisal.errors``) pass through unchanged: both roots derive
+from ``hub.domain.CodedError``, so they carry ``code``, ``kind``, ``message`` and ``field`` the same way.
+``EXPECTED`` names both trees: an operation that raises one of them wrote nothing, and the API answers
+it as a typed payload error (``schema/errors.py`` derives the ``ErrorCode`` enum and the error types
+from the two trees).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from hub.appraisal.errors import AppraisalError
-from hub.domain import CycleState, ErrorKind
+from hub.domain import CodedError, CycleState, ErrorKind
 
 
-class OperationError(Exception):
-    code: ClassVar[str] = "OPERATION_FAILED"
-    kind: ClassVar[ErrorKind] = ErrorKind.INVALID_INPUT
+class OperationError(CodedError):
+    """Base of every error an operation raises on purpose, before it writes anything."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    code = "OPERATION_FAILED"
 
 
 ExpectedError = OperationError | AppraisalError

@@ -17,11 +17,11 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, TypeAlias
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Base, CycleScheme, Employee, Indicator, IndicatorVersion, MetricValue, SchemeItem
@@ -32,6 +32,7 @@ from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
 from hub.operations.ratings import posts_on
+from hub.operations.rows import MetricValueRow, ReplacingRow
 
 REQUIRED_COLUMNS = ("employee_no", "indicator", "value")
 OPTIONAL_COLUMNS = ("fetched_at",)
@@ -185,6 +186,10 @@ def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
     return ParsedFile(rows, problems)
 
 
+PinnedItem: TypeAlias = Row[int, int, int, str, str | None, str, IndicatorCategory]
+"""An item of a pinned scheme: (post_id, indicator_id, version_id, source_system, source_metric, code, category)."""
+
+
 def pinned_items(cycle_id: int) -> Select[int, int, int, str, str | None, str, IndicatorCategory]:
     """Every item of the schemes a cycle pinned, per post: the indicator, its pinned version and source."""
     return (
@@ -213,7 +218,7 @@ class _Pinned:
 
 async def _match(
     session: AsyncSession, cycle_id: int, period_end: dt.date, rows: list[MetricRow]
-) -> tuple[list[dict[str, Any]], list[RowProblem]]:
+) -> tuple[list[MetricValueRow], list[RowProblem]]:
     """Resolve rows to metric_values columns with a constant number of queries, or report why not."""
     employees: dict[str, int] = {}
     async for found in partitions(session, select(Employee.employee_no, Employee.id)):
@@ -230,7 +235,7 @@ async def _match(
         for item in await session.execute(pinned_items(cycle_id))
     }
 
-    def resolve(row: MetricRow) -> dict[str, Any] | str:
+    def resolve(row: MetricRow) -> MetricValueRow | str:
         employee_id = employees.get(row.employee_no)
         indicator = indicators.get(row.indicator_code)
         messages = [] if employee_id is not None else [f"unknown employee_no {row.employee_no!r}"]
@@ -262,9 +267,9 @@ async def _match(
 
 
 def _resolve_all(
-    rows: list[MetricRow], resolve: Callable[[MetricRow], dict[str, Any] | str]
-) -> tuple[list[dict[str, Any]], list[RowProblem]]:
-    values: list[dict[str, Any]] = []
+    rows: list[MetricRow], resolve: Callable[[MetricRow], MetricValueRow | str]
+) -> tuple[list[MetricValueRow], list[RowProblem]]:
+    values: list[MetricValueRow] = []
     problems: list[RowProblem] = []
     for row in rows:
         resolved = resolve(row)
@@ -309,18 +314,28 @@ async def import_metric_values(
         )
         async for found in partitions(session, stored):
             existing.update(((employee_id, version_id), value_id) for value_id, employee_id, version_id in found)
-        new, replacing = [], []
+        new: list[MetricValueRow] = []
+        replacing: list[ReplacingRow] = []
         for value in values:
             value_id = existing.get((value["employee_id"], value["indicator_version_id"]))
             if value_id is None:
                 new.append(value)
             else:
                 replacing.append({**value, "b_id": value_id})
-        # Core statements: the ORM's bulk paths cost seconds per 100,000 rows in bookkeeping alone.
-        table = Base.metadata.tables[MetricValue.__tablename__]
-        if new:
-            await execute_in_chunks(session, insert(table), new)
-        if replacing:
-            await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), replacing)
+        await write_metric_values(session, new, replacing)
         await audit_change(session, caller.audit)
         return ImportReport(imported=len(values), replaced=len(replacing))
+
+
+async def write_metric_values(
+    session: AsyncSession, new: Sequence[MetricValueRow], replacing: Sequence[ReplacingRow]
+) -> None:
+    """Inserts the new values and updates the replaced ones in place, in the session's transaction.
+
+    Core statements: the ORM's bulk paths cost seconds per 100,000 rows in bookkeeping alone.
+    """
+    table = Base.metadata.tables[MetricValue.__tablename__]
+    if new:
+        await execute_in_chunks(session, insert(table), new)
+    if replacing:
+        await execute_in_chunks(session, update(table).where(table.c.id == bindparam("b_id")), replacing)

@@ -25,20 +25,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal.weighting import WEIGHT_TOLERANCE, WEIGHT_TOTAL, validate_weights
-from hub.db.models import (
-    CycleScheme,
-    Indicator,
-    IndicatorVersion,
-    Post,
-    SchemeItem,
-    SchemeRaterWeight,
-    SchemeVersion,
-)
+from hub.db.models import CycleScheme, Indicator, IndicatorVersion, Post, SchemeItem, SchemeRaterWeight, SchemeVersion
 from hub.domain import IndicatorCategory, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import InvalidInput, NotFound
-from hub.operations.versions import optional_text, require_text, successor_closes
+from hub.operations.versions import latest_version, optional_text, require_text, succeed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,20 +189,10 @@ async def publish_scheme_version(
         has_core = await _check_items(session, items, effective_from)
         if has_core and not checked_roles:
             raise InvalidInput("a scheme with CORE indicators needs rater weights", field="raterWeights")
-        latest = await session.scalar(
-            select(SchemeVersion)
-            .where(SchemeVersion.post_id == post_id)
-            .order_by(SchemeVersion.version.desc())
-            .limit(1)
-        )
-        number = 1
-        if latest is not None:
-            if note is None:
-                raise InvalidInput("a new scheme version needs a change note", field="changeNote")
-            closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
-            number = latest.version + 1
-            if closes is not None:
-                latest.effective_to = closes
+        latest = await latest_version(session, SchemeVersion, SchemeVersion.post_id == post_id)
+        if latest is not None and note is None:
+            raise InvalidInput("a new scheme version needs a change note", field="changeNote")
+        number = succeed(latest, effective_from)
         scheme = SchemeVersion(
             post_id=post_id,
             version=number,

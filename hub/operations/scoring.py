@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, TypeAlias
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import (
@@ -30,6 +31,7 @@ from hub.appraisal import (
 )
 from hub.db.models import (
     AppraisalResult,
+    Base,
     Cycle,
     CycleScheme,
     Indicator,
@@ -41,12 +43,13 @@ from hub.db.models import (
     utcnow,
 )
 from hub.db.models import SchemeItem as SchemeItemRow
-from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
+from hub.domain import MANUAL_SOURCE, CycleState, Direction, MissingPolicy, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
-from hub.operations.batches import partitions
+from hub.operations.batches import execute_in_chunks, partitions
 from hub.operations.commands import Caller, IdOf
-from hub.operations.cycles import discard_results, locked_cycle, participants, record_transition
+from hub.operations.cycles import Participant, discard_results, locked_cycle, participants, record_transition
+from hub.operations.rows import ResultRow, ScoreRow
 from hub.progress import SILENT, Progress
 
 
@@ -76,39 +79,70 @@ class Scheme:
     role_weights: dict[RaterRole, float]
 
 
+# The statements scoring reads with, one function each: bench.scoring times the same statements.
+
+
+def pins_statement(cycle_id: int) -> Select[int, int]:
+    """(post id, the scheme version the cycle pinned for it)."""
+    return select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
+
+
+def scheme_items_statement(
+    scheme_version_ids: Collection[int],
+) -> Select[int, int, float, dict[str, object], MissingPolicy, str, Direction]:
+    """The items of the scheme versions with their indicator version's definition, in position order."""
+    return (
+        select(
+            SchemeItemRow.scheme_version_id,
+            SchemeItemRow.indicator_version_id,
+            SchemeItemRow.weight,
+            IndicatorVersion.rule,
+            IndicatorVersion.missing_policy,
+            IndicatorVersion.source_system,
+            Indicator.direction,
+        )
+        .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
+        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+        .where(SchemeItemRow.scheme_version_id.in_(scheme_version_ids))
+        .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
+    )
+
+
+def rater_weights_statement(scheme_version_ids: Collection[int]) -> Select[int, RaterRole, float]:
+    """The rater roles' weights of the scheme versions."""
+    return select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
+        SchemeRaterWeight.scheme_version_id.in_(scheme_version_ids)
+    )
+
+
+def metric_values_statement(cycle_id: int) -> Select[int, int, float, str, str, dt.datetime, bool, str]:
+    """Every stored metric value of the cycle, with its provenance (a :data:`MeasuredValue` each)."""
+    return select(
+        MetricValue.employee_id,
+        MetricValue.indicator_version_id,
+        MetricValue.value,
+        MetricValue.system,
+        MetricValue.metric,
+        MetricValue.fetched_at,
+        MetricValue.stale,
+        MetricValue.checksum,
+    ).where(MetricValue.cycle_id == cycle_id)
+
+
+def rating_means_statement(cycle_id: int) -> Select[int, int, RaterRole, Decimal | float]:
+    """(ratee, indicator version, rater role, mean rating), averaged in SQL (a Decimal on PostgreSQL)."""
+    return (
+        select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
+        .where(Rating.cycle_id == cycle_id)
+        .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
+    )
+
+
 async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int], dict[int, Scheme]]:
     """post id -> pinned scheme version id, and each pinned scheme compiled."""
-    pins = dict(
-        (
-            await session.execute(
-                select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
-            )
-        ).all()
-    )
-    item_rows = (
-        await session.execute(
-            select(
-                SchemeItemRow.scheme_version_id,
-                SchemeItemRow.indicator_version_id,
-                SchemeItemRow.weight,
-                IndicatorVersion.rule,
-                IndicatorVersion.missing_policy,
-                IndicatorVersion.source_system,
-                Indicator.direction,
-            )
-            .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
-            .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-            .where(SchemeItemRow.scheme_version_id.in_(set(pins.values())))
-            .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
-        )
-    ).all()
-    weight_rows = (
-        await session.execute(
-            select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
-                SchemeRaterWeight.scheme_version_id.in_(set(pins.values()))
-            )
-        )
-    ).all()
+    pins = dict((await session.execute(pins_statement(cycle_id))).all())
+    item_rows = (await session.execute(scheme_items_statement(set(pins.values())))).all()
+    weight_rows = (await session.execute(rater_weights_statement(set(pins.values())))).all()
     items: defaultdict[int, list[SchemeItem]] = defaultdict(list)
     manual: defaultdict[int, set[int]] = defaultdict(set)
     for row in item_rows:
@@ -127,49 +161,28 @@ async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int]
     return pins, schemes
 
 
-async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], Any]:
-    statement = select(
-        MetricValue.employee_id,
-        MetricValue.indicator_version_id,
-        MetricValue.value,
-        MetricValue.system,
-        MetricValue.metric,
-        MetricValue.fetched_at,
-        MetricValue.stale,
-        MetricValue.checksum,
-    ).where(MetricValue.cycle_id == cycle_id)
-    values: dict[tuple[int, int], Any] = {}
-    async for rows in partitions(session, statement):
+MeasuredValue: TypeAlias = Row[int, int, float, str, str, dt.datetime, bool, str]
+"""A stored metric value with its provenance: (employee_id, indicator_version_id, value, system, metric,
+fetched_at, stale, checksum)."""
+
+
+async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], MeasuredValue]:
+    values: dict[tuple[int, int], MeasuredValue] = {}
+    async for rows in partitions(session, metric_values_statement(cycle_id)):
         values.update(((row.employee_id, row.indicator_version_id), row) for row in rows)
     return values
 
 
 async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], dict[RaterRole, float]]:
     """(ratee, indicator version) -> mean rating per rater role, averaged in SQL."""
-    statement = (
-        select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-        .where(Rating.cycle_id == cycle_id)
-        .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
-    )
     means: defaultdict[tuple[int, int], dict[RaterRole, float]] = defaultdict(dict)
-    async for rows in partitions(session, statement):
+    async for rows in partitions(session, rating_means_statement(cycle_id)):
         for ratee_id, indicator_version_id, role, mean in rows:
             means[(ratee_id, indicator_version_id)][role] = float(mean)
     return means
 
 
-def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-async def _insert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], progress: Progress) -> None:
-    for chunk in _chunks(rows, WRITE_CHUNK):
-        await session.execute(table.insert(), chunk)
-        progress.advance(len(chunk))
-
-
-def _rating_inputs(by_role: dict[RaterRole, float] | None) -> dict[str, Any] | None:
+def _rating_inputs(by_role: dict[RaterRole, float] | None) -> dict[str, float] | None:
     return None if by_role is None else {role.value: mean for role, mean in by_role.items()}
 
 
@@ -185,10 +198,10 @@ class _Computed:
 
 
 def _compute(
-    people: Sequence[Any],
+    people: Sequence[Participant],
     pins: dict[int, int],
     schemes: dict[int, Scheme],
-    metrics: dict[tuple[int, int], Any],
+    metrics: dict[tuple[int, int], MeasuredValue],
     ratings: dict[tuple[int, int], dict[RaterRole, float]],
     bands: GradeBands,
 ) -> _Computed:
@@ -230,10 +243,14 @@ def _compute(
 
 
 def _result_rows(
-    cycle_id: int, computed: _Computed, post_of: dict[int, Any], pins: dict[int, int], computed_at: dt.datetime
-) -> list[dict[str, Any]]:
+    cycle_id: int,
+    computed: _Computed,
+    post_of: dict[int, Participant],
+    pins: dict[int, int],
+    computed_at: dt.datetime,
+) -> list[ResultRow]:
     """The appraisal_results rows, one per scored participant."""
-    result_rows = []
+    result_rows: list[ResultRow] = []
     for placement in computed.placements:
         standing = computed.standings[placement.employee_id]
         result_rows.append(
@@ -261,13 +278,13 @@ def _result_rows(
 def _score_rows(
     computed: _Computed,
     result_ids: dict[int, int],
-    post_of: dict[int, Any],
+    post_of: dict[int, Participant],
     pins: dict[int, int],
     schemes: dict[int, Scheme],
-    metrics: dict[tuple[int, int], Any],
-) -> list[dict[str, Any]]:
+    metrics: dict[tuple[int, int], MeasuredValue],
+) -> list[ScoreRow]:
     """The indicator_scores rows: each item of each result, with its weights and provenance."""
-    score_rows: list[dict[str, Any]] = []
+    score_rows: list[ScoreRow] = []
     for employee_id, outcome in computed.scores.items():
         result_id = result_ids[employee_id]
         weights = schemes[pins[post_of[employee_id].post_id]].compiled.weights
@@ -299,11 +316,11 @@ def _score_rows(
 class _Inputs:
     """Everything scoring reads, read under the cycle's lock."""
 
-    pins: Any
-    schemes: Any
-    people: list[Any]
-    metrics: Any
-    ratings: Any
+    pins: dict[int, int]
+    schemes: dict[int, Scheme]
+    people: list[Participant]
+    metrics: dict[tuple[int, int], MeasuredValue]
+    ratings: dict[tuple[int, int], dict[RaterRole, float]]
 
 
 async def _read(session: AsyncSession, cycle: Cycle) -> _Inputs:
@@ -314,14 +331,19 @@ async def _read(session: AsyncSession, cycle: Cycle) -> _Inputs:
     )
 
 
-async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed: Any, progress: Progress) -> int:
+def _insert_into(model: type[Base]) -> Insert:
+    """A Core insert into the model's table: the ORM's bulk paths cost seconds per 100,000 rows in bookkeeping."""
+    return Base.metadata.tables[model.__tablename__].insert()
+
+
+async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed: _Computed, progress: Progress) -> int:
     """Replaces the cycle's results with the computed ones, indicator scores included; returns how many."""
     await discard_results(session, cycle.id)
     post_of = {p.employee_id: p for p in inputs.people}
     result_rows = await asyncio.to_thread(_result_rows, cycle.id, computed, post_of, inputs.pins, utcnow())
     progress.begin("scoring: results", len(result_rows), "row")
     try:
-        await _insert(session, AppraisalResult.__table__, result_rows, progress)
+        await execute_in_chunks(session, _insert_into(AppraisalResult), result_rows, progress=progress)
     finally:
         progress.end()
     ids = select(AppraisalResult.employee_id, AppraisalResult.id).where(AppraisalResult.cycle_id == cycle.id)
@@ -331,7 +353,7 @@ async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed:
     )
     progress.begin("scoring: indicator scores", len(score_rows), "row")
     try:
-        await _insert(session, IndicatorScore.__table__, score_rows, progress)
+        await execute_in_chunks(session, _insert_into(IndicatorScore), score_rows, progress=progress)
     finally:
         progress.end()
     return len(result_rows)

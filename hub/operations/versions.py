@@ -20,16 +20,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal.errors import InvalidRule
 from hub.appraisal.rules import RatingScaleRule, Rule, parse_rule
 from hub.appraisal.scoring import compile_rule
-from hub.db.models import Indicator, IndicatorVersion
+from hub.db.models import Indicator, IndicatorVersion, Versioned
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
 from hub.operations.audit import audit_change
 from hub.operations.commands import JSON, Caller, IdOf, described
@@ -39,6 +39,8 @@ CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 """An indicator code: an upper-case letter, then 1-63 upper-case letters, digits or underscores."""
 
 _DAY = dt.timedelta(days=1)
+
+VersionT = TypeVar("VersionT", bound=Versioned)
 
 _RULE = 'The scoring rule, e.g. {"kind": "linear", "floor": 5, "target": 0.5}; kinds: linear, bands, lookup, rating.'
 
@@ -82,7 +84,7 @@ class IndicatorVersionRecord:
     version: int
     effective_from: dt.date
     effective_to: dt.date | None
-    rule: dict[str, Any]
+    rule: dict[str, object]
     missing_policy: MissingPolicy
     source_system: str
     source_metric: str | None
@@ -133,13 +135,40 @@ def successor_closes(latest_from: dt.date, latest_to: dt.date | None, effective_
     return None
 
 
+async def latest_version(session: AsyncSession, model: type[VersionT], of: ColumnElement[bool]) -> VersionT | None:
+    """The highest-numbered version among the rows ``of`` picks (one indicator's, one post's), or None."""
+    return await session.scalar(select(model).where(of).order_by(model.version.desc()).limit(1))
+
+
+def succeed(latest: Versioned | None, effective_from: dt.date) -> int:
+    """The number of the version that succeeds ``latest`` from ``effective_from``, closing the latest's
+    validity where the successor takes over (:func:`successor_closes`)."""
+    if latest is None:
+        return 1
+    closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
+    if closes is not None:
+        latest.effective_to = closes
+    return latest.version + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Definition:
+    """What a version defines, checked against its indicator and ready to store."""
+
+    rule: Rule
+    source_system: str
+    source_metric: str | None
+    missing_policy: MissingPolicy
+
+
 def _check_definition(
     category: IndicatorCategory,
     direction: Direction,
     rule_data: object,
     source_system: str,
     source_metric: str | None,
-) -> tuple[Rule, str, str | None]:
+    missing_policy: MissingPolicy,
+) -> _Definition:
     """Check a version's rule and data source against its indicator; return them ready to store."""
     if not isinstance(rule_data, Mapping):
         raise InvalidRule("the rule must be a JSON object with a 'kind'", field="rule")
@@ -173,7 +202,7 @@ def _check_definition(
     except InvalidRule as error:
         error.field = error.field or "rule"
         raise
-    return rule, system, metric
+    return _Definition(rule, system, metric, missing_policy)
 
 
 def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
@@ -205,8 +234,8 @@ async def create_indicator(
         )
     name = require_text(command.name, "name", 200)
     unit = optional_text(command.unit, "unit", 32)
-    parsed, system, metric = _check_definition(
-        category, direction, command.rule, command.source_system, command.source_metric
+    definition = _check_definition(
+        category, direction, command.rule, command.source_system, command.source_metric, command.missing_policy
     )
     note = optional_text(command.change_note, "changeNote", 10_000)
     author = require_text(caller.actor, "author", 200)
@@ -220,22 +249,7 @@ async def create_indicator(
         except IntegrityError:
             # Another transaction took the code between the check and the insert.
             raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code") from None
-        version = IndicatorVersion(
-            indicator_id=indicator.id,
-            version=1,
-            effective_from=command.effective_from,
-            effective_to=None,
-            rule=parsed.to_dict(),
-            missing_policy=command.missing_policy,
-            source_system=system,
-            source_metric=metric,
-            change_note=note,
-            author=author,
-        )
-        session.add(version)
-        await session.flush()
-        await audit_change(session, caller.audit, f"indicator_version:{version.id}")
-        return _record(version)
+        return await _add_version(session, caller, indicator.id, 1, command.effective_from, definition, note, author)
 
 
 async def create_indicator_version(
@@ -251,34 +265,43 @@ async def create_indicator_version(
         indicator = await session.scalar(select(Indicator).where(Indicator.id == indicator_id).with_for_update())
         if indicator is None:
             raise NotFound("indicator", indicator_id, field="indicatorId")
-        parsed, system, metric = _check_definition(
-            indicator.category, indicator.direction, command.rule, command.source_system, command.source_metric
+        definition = _check_definition(
+            indicator.category,
+            indicator.direction,
+            command.rule,
+            command.source_system,
+            command.source_metric,
+            command.missing_policy,
         )
-        latest = await session.scalar(
-            select(IndicatorVersion)
-            .where(IndicatorVersion.indicator_id == indicator_id)
-            .order_by(IndicatorVersion.version.desc())
-            .limit(1)
-        )
-        number = 1
-        if latest is not None:
-            closes = successor_closes(latest.effective_from, latest.effective_to, effective_from)
-            number = latest.version + 1
-            if closes is not None:
-                latest.effective_to = closes
-        version = IndicatorVersion(
-            indicator_id=indicator_id,
-            version=number,
-            effective_from=effective_from,
-            effective_to=None,
-            rule=parsed.to_dict(),
-            missing_policy=command.missing_policy,
-            source_system=system,
-            source_metric=metric,
-            change_note=note,
-            author=author,
-        )
-        session.add(version)
-        await session.flush()
-        await audit_change(session, caller.audit, f"indicator_version:{version.id}")
-        return _record(version)
+        latest = await latest_version(session, IndicatorVersion, IndicatorVersion.indicator_id == indicator_id)
+        number = succeed(latest, effective_from)
+        return await _add_version(session, caller, indicator_id, number, effective_from, definition, note, author)
+
+
+async def _add_version(
+    session: AsyncSession,
+    caller: Caller,
+    indicator_id: int,
+    number: int,
+    effective_from: dt.date,
+    definition: _Definition,
+    note: str | None,
+    author: str,
+) -> IndicatorVersionRecord:
+    """Stores an indicator's version ``number`` with its audit entry; returns it as a record."""
+    version = IndicatorVersion(
+        indicator_id=indicator_id,
+        version=number,
+        effective_from=effective_from,
+        effective_to=None,
+        rule=definition.rule.to_dict(),
+        missing_policy=definition.missing_policy,
+        source_system=definition.source_system,
+        source_metric=definition.source_metric,
+        change_note=note,
+        author=author,
+    )
+    session.add(version)
+    await session.flush()
+    await audit_change(session, caller.audit, f"indicator_version:{version.id}")
+    return _record(version)

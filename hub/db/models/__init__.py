@@ -4,7 +4,14 @@ from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
 from hub.db.models.cycles import Cycle, CycleScheme, CycleTransition, MetricValue, RaterAssignment, Rating
 from hub.db.models.events import ResultEvent
-from hub.db.models.indicators import Indicator, IndicatorVersion, SchemeItem, SchemeRaterWeight, SchemeVersion
+from hub.db.models.indicators import (
+    Indicator,
+    IndicatorVersion,
+    SchemeItem,
+    SchemeRaterWeight,
+    SchemeVersion,
+    Versioned,
+)
 from hub.db.models.organisation import Department, Employee, Post, PostAssignment
 from hub.db.models.results import AppraisalResult, IndicatorScore
 
@@ -29,5 +36,6 @@ __all__ = [
     "SchemeItem",
     "SchemeRaterWeight",
     "SchemeVersion",
+    "Versioned",
     "utcnow",
 ]

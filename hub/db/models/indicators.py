@@ -29,7 +29,22 @@ class Indicator(Base):
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
 
 
-class IndicatorVersion(Base):
+class Versioned:
+    """The columns of an immutable numbered version: its validity, and who wrote it when and why.
+
+    Indicator versions and scheme versions are versioned alike (``hub.operations.versions``): a change
+    is a new row with the next number, and the only update to an older row closes its ``effective_to``.
+    """
+
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[dt.date]
+    effective_to: Mapped[dt.date | None]
+    change_note: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200), default="system")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IndicatorVersion(Versioned, Base):
     """An immutable definition of an indicator; a change is a new row with the next number."""
 
     __tablename__ = "indicator_versions"
@@ -37,12 +52,6 @@ class IndicatorVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    effective_from: Mapped[dt.date]
-    effective_to: Mapped[dt.date | None]
-    change_note: Mapped[str | None] = mapped_column(Text)
-    author: Mapped[str] = mapped_column(String(200), default="system")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The scoring rule as structured data, e.g. {"kind": "linear", "floor": 5, "target": 0.5}.
     rule: Mapped[dict[str, object]]
     missing_policy: Mapped[MissingPolicy] = mapped_column(_enum(MissingPolicy), default=MissingPolicy.EXCLUDE)
@@ -52,7 +61,7 @@ class IndicatorVersion(Base):
     indicator: Mapped[Indicator] = relationship(lazy="raise")
 
 
-class SchemeVersion(Base):
+class SchemeVersion(Versioned, Base):
     """A post's appraisal scheme as of a date: weighted indicator versions plus rater-role weights."""
 
     __tablename__ = "scheme_versions"
@@ -60,12 +69,6 @@ class SchemeVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    effective_from: Mapped[dt.date]
-    effective_to: Mapped[dt.date | None]
-    change_note: Mapped[str | None] = mapped_column(Text)
-    author: Mapped[str] = mapped_column(String(200), default="system")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     post: Mapped[Post] = relationship(lazy="raise")
 

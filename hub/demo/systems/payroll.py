@@ -18,8 +18,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import re
-import secrets
-from base64 import b64decode
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.demo.systems.basic_auth import basic_authorised
 from hub.demo.systems.roster import PerRoster, Roster, RosterSource, RosterUnavailable, roster_source
 
 PATH = "/odata/v2/EmpCompensation"
@@ -239,17 +238,6 @@ def _entity(event: CompensationEvent, shape: _Shape, root: str) -> dict[str, obj
     return body
 
 
-def _authorised(request: Request, credentials: tuple[str, str]) -> bool:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = b64decode(encoded, validate=True).decode().partition(":")
-    except ValueError:
-        return False
-    return secrets.compare_digest(user, credentials[0]) & secrets.compare_digest(password, credentials[1])
-
-
 def _error(error: ODataError, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": error.code, "message": {"lang": "en-US", "value": error.message}}}
     return JSONResponse(body, status_code=error.status, headers=headers)
@@ -286,7 +274,7 @@ def _endpoint(
     payroll: _Payroll, credentials: tuple[str, str], page_size: int, today: dt.date
 ) -> Callable[[Request], Awaitable[Response]]:
     async def entity_set(request: Request) -> Response:
-        if not _authorised(request, credentials):
+        if not basic_authorised(request, credentials):
             denied = ODataError(401, "COE_AUTHENTICATION_FAILED", "basic authentication required")
             return _error(denied, {"WWW-Authenticate": 'Basic realm="SuccessFactors"'})
         try:

@@ -16,8 +16,6 @@ import bisect
 import dataclasses
 import datetime as dt
 import json
-import secrets
-from base64 import b64decode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -27,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.demo.systems.basic_auth import basic_authorised
 from hub.demo.systems.roster import PerRoster, Roster, RosterSource, RosterUnavailable, roster_source
 from hub.demo.systems.statements import (
     ACTIVITIES,
@@ -220,17 +219,6 @@ class _Lrs:
         return self._found[key]
 
 
-def _authorised(request: Request, credentials: tuple[str, str]) -> bool:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = b64decode(encoded, validate=True).decode().partition(":")
-    except ValueError:
-        return False
-    return secrets.compare_digest(user, credentials[0]) & secrets.compare_digest(password, credentials[1])
-
-
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"error": {"code": status, "message": message}}, status_code=status, headers=headers)
 
@@ -239,7 +227,7 @@ def _statements_endpoint(
     lrs: _Lrs, credentials: tuple[str, str], page_size: int
 ) -> Callable[[Request], Awaitable[Response]]:
     async def statements(request: Request) -> Response:
-        if not _authorised(request, credentials):
+        if not basic_authorised(request, credentials):
             return _error(401, "basic authentication required", {"WWW-Authenticate": 'Basic realm="xAPI"'})
         if not request.headers.get("x-experience-api-version", "").startswith("1.0"):
             return _error(400, "the X-Experience-API-Version header is required (1.0.x)")
