@@ -79,7 +79,7 @@ def mutation(
         name = _camel(handler.__name__)
         description = " ".join((handler.__doc__ or "").split())
 
-        async def resolve(info: Info, **given: object) -> object:
+        async def resolve(info: Info, **given: object) -> Success | Refused:
             context = info.context
             try:
                 source: object = given if arguments else given["input"]
