@@ -42,9 +42,10 @@ import strawberry
 from strawberry.scalars import JSON as JsonScalar
 from strawberry.types.field import StrawberryField
 
+from hub.appraisal.errors import AppraisalError
 from hub.db.models import utcnow
 from hub.operations.commands import JSON, Caller, IdOf
-from hub.operations.errors import EXPECTED, NotFound, Refused
+from hub.operations.errors import NotFound, OperationError, Refused
 from resolvers.audit import pending
 from resolvers.context import Context
 from resolvers.errors import parse_id
@@ -88,8 +89,8 @@ def mutation(
                     actor=context.principal.subject, audit=pending(), now=utcnow(), bands=context.settings.bands()
                 )
                 return await handler(context, command, caller)
-            except EXPECTED as error:
-                return Refused(error)  # type: ignore[arg-type]
+            except (OperationError, AppraisalError) as error:  # EXPECTED, spelled out for the type checker
+                return Refused(error)
 
         parameters = [inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info)]
         if arguments:
@@ -150,9 +151,10 @@ def input_type(command_type: type) -> type:
 
 def _make_input_type(command_type: type) -> type:
     hints = typing.get_type_hints(command_type, include_extras=True)
-    namespace: dict[str, object] = {"__annotations__": {}}
+    annotations: dict[str, object] = {}
+    namespace: dict[str, object] = {"__annotations__": annotations}
     for field in dataclasses.fields(command_type):
-        namespace["__annotations__"][field.name] = _graphql_annotation(hints[field.name])  # type: ignore[index]
+        annotations[field.name] = _graphql_annotation(hints[field.name])
         default, default_factory = _default(field)
         namespace[field.name] = strawberry.field(
             description=field.metadata.get("description"), default=default, default_factory=default_factory
@@ -182,7 +184,8 @@ def _default(field: dataclasses.Field[object]) -> tuple[object, object]:
 
 def _unwrap(annotation: object) -> tuple[object, tuple[object, ...]]:
     if typing.get_origin(annotation) is typing.Annotated:
-        return annotation.__origin__, annotation.__metadata__  # type: ignore[attr-defined]
+        base, *markers = typing.get_args(annotation)
+        return base, tuple(markers)
     return annotation, ()
 
 
@@ -206,7 +209,7 @@ def _convert(annotation: object, value: object, field_name: str) -> object:
     base, markers = _unwrap(annotation)
     for marker in markers:
         if isinstance(marker, IdOf):
-            key = parse_id(value)  # type: ignore[arg-type]
+            key = parse_id(value) if isinstance(value, str | int) else None
             if key is None:
                 raise NotFound(marker.entity, value, field=field_name)
             return key
@@ -215,7 +218,8 @@ def _convert(annotation: object, value: object, field_name: str) -> object:
         (arm,) = (arm for arm in arguments if arm is not type(None))
         return _convert(arm, value, field_name)
     if origin is tuple:
-        return tuple(_convert(arguments[0], item, field_name) for item in value)  # type: ignore[attr-defined]
+        items = value if isinstance(value, list | tuple) else [value]
+        return tuple(_convert(arguments[0], item, field_name) for item in items)
     if isinstance(base, type) and dataclasses.is_dataclass(base):
         return _build(base, value, field_name)
     return value
