@@ -24,6 +24,7 @@ from hub.appraisal.errors import AppraisalError
 from hub.domain import ErrorKind
 from hub.operations.errors import ExpectedError, OperationError, Refused
 from hub.operations.errors import RowProblem as RowProblemRecord
+from schema.values import object_type
 
 
 def error_classes() -> Iterator[type[ExpectedError]]:
@@ -82,15 +83,14 @@ def _error_type(kind: ErrorKind, description: str) -> type[MutationError]:
     return strawberry.type(KindError, name=name, description=description)
 
 
-@strawberry.type(name="RowProblem")
-class RowProblem:
-    line: int = strawberry.field(description="The line in the file; the header is line 1.")
-    message: str
+RowProblem = object_type(
+    RowProblemRecord, name="RowProblem", fields={"line": "The line in the file; the header is line 1."}
+)
 
 
 @strawberry.type(description="An import had bad rows; every problem is listed and nothing was imported.")
 class ImportRejectedError(MutationError):
-    problems: list[RowProblemRecord] = strawberry.field(graphql_type=list[RowProblem])
+    problems: list[RowProblemRecord]
     is_type_of = _of_kind(ErrorKind.IMPORT_REJECTED)
 
 

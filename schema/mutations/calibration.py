@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from hub.appraisal import DistributionBreach
-from hub.domain import Grade
 from hub.operations import calibration
 from hub.operations.calibration import ResultCalibrateInput
 from hub.operations.commands import Caller
@@ -15,21 +14,20 @@ from schema.errors import payload
 from schema.mutations.declare import mutation
 from schema.permissions import HR_ONLY
 from schema.results import AppraisalResult
+from schema.values import object_type
 
-
-@strawberry.type(description="A grade holds a larger share of the cycle than the target distribution allows.")
-class DistributionWarning:
-    grade: Grade
-    share: float = strawberry.field(description="The grade's share of the cycle's results, 0..1.")
-    limit: float
-    count: int
-    allowed_count: int
+DistributionWarning = object_type(
+    DistributionBreach,
+    name="DistributionWarning",
+    description="A grade holds a larger share of the cycle than the target distribution allows.",
+    fields={"share": "The grade's share of the cycle's results, 0..1."},
+)
 
 
 @strawberry.type
 class ResultCalibrated:
     result: ResultRow = strawberry.field(graphql_type=AppraisalResult)
-    warnings: list[DistributionBreach] = strawberry.field(graphql_type=list[DistributionWarning])
+    warnings: list[DistributionBreach]  # the GraphQL DistributionWarning, registered above
 
 
 ResultCalibratePayload = payload("ResultCalibratePayload", ResultCalibrated)

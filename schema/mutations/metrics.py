@@ -11,7 +11,7 @@ from hub.domain import ErrorKind
 from hub.operations import collect, metrics
 from hub.operations.collect import CycleCollectMetrics, Missing
 from hub.operations.commands import Caller
-from hub.operations.metrics import MetricValuesImport
+from hub.operations.metrics import ImportReport, MetricValuesImport
 from resolvers.context import Context
 from resolvers.records import CycleRow
 from schema import fields
@@ -20,19 +20,19 @@ from schema.info import Info
 from schema.mutations.declare import mutation
 from schema.permissions import HR_ONLY
 from schema.results import Cycle
+from schema.values import object_type
 
-
-@strawberry.type
-class MetricValuesImported:
-    imported: int = strawberry.field(description="Rows stored from the file.")
-    replaced: int = strawberry.field(description="Of those, how many replaced a value already stored.")
-
-
-@strawberry.type(description="An extension value that could not be collected, and why.")
-class MissingMetric:
-    employee_no: str
-    indicator: str
-    reason: str
+MetricValuesImported = object_type(
+    ImportReport,
+    name="MetricValuesImported",
+    fields={
+        "imported": "Rows stored from the file.",
+        "replaced": "Of those, how many replaced a value already stored.",
+    },
+)
+MissingMetric = object_type(
+    Missing, name="MissingMetric", description="An extension value that could not be collected, and why."
+)
 
 
 @strawberry.type(description="What a collection from the business systems stored and what it could not fetch.")
@@ -47,9 +47,7 @@ class MetricsCollected:
     async def cycle(self, info: Info) -> CycleRow | None:
         return await info.context.loaders.cycle_by_id.load(self.cycle_id)
 
-    missing: list[Missing] = strawberry.field(
-        graphql_type=list[MissingMetric], description="Per employee and indicator, what could not be fetched."
-    )
+    missing: list[Missing] = strawberry.field(description="Per employee and indicator, what could not be fetched.")
 
 
 MetricValuesImportPayload = payload("MetricValuesImportPayload", MetricValuesImported, ErrorKind.IMPORT_REJECTED)
@@ -57,13 +55,13 @@ CycleCollectPayload = payload("CycleCollectPayload", MetricsCollected)
 
 
 @mutation(HR_ONLY, MetricValuesImportPayload, arguments=True)
-async def metric_values_import(context: Context, command: MetricValuesImport, caller: Caller) -> MetricValuesImported:
+async def metric_values_import(context: Context, command: MetricValuesImport, caller: Caller) -> ImportReport:
     """Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none."""
     if context.worker is not None:
-        report = await context.worker.import_metrics(command, caller)
+        report: ImportReport = await context.worker.import_metrics(command, caller)
     else:
-        report = await metrics.import_metric_values(context.sessionmaker, command, caller)
-    return MetricValuesImported(imported=report.imported, replaced=report.replaced)
+        return await metrics.import_metric_values(context.sessionmaker, command, caller)
+    return report
 
 
 @mutation(HR_ONLY, CycleCollectPayload, arguments=True)
