@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Period
 from connectors.config import parse_systems
+from connectors.registry import Systems
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
@@ -93,6 +94,19 @@ async def period_of(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: in
     return cycle.period_start, cycle.period_end
 
 
+async def collect_current_cycle(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: Systems
+) -> CollectReport:
+    """The seed's current cycle collected through ``systems``, as the ``collectMetrics`` mutation collects it."""
+    return await collect_metrics(
+        sessionmaker,
+        CycleCollectMetrics(seeded.current_cycle_id),
+        Caller("test"),
+        sources=systems.source_for,
+        make_period=Period,
+    )
+
+
 def number(employee_no: str) -> int:
     return int(employee_no[1:])
 
@@ -109,13 +123,7 @@ async def test_collect_finds_every_employee_of_a_larger_seed(
     settings = demo_settings(empty_url)
     async with business_systems(settings) as (config, demo), open_systems(settings, config) as systems:
         assert demo is not None and systems is not None
-        report = await collect_metrics(
-            sessionmaker,
-            CycleCollectMetrics(larger.current_cycle_id),
-            Caller("test"),
-            sources=systems.source_for,
-            make_period=Period,
-        )
+        report = await collect_current_cycle(sessionmaker, larger, systems)
     start, _ = await period_of(sessionmaker, larger.current_cycle_id)
     assert report.stored > 0 and report.missing
     assert all(demo_gap(m.employee_no, m.indicator, start) for m in report.missing)
@@ -168,13 +176,7 @@ async def test_an_employee_a_system_does_not_know_is_reported_as_such(
         config = parse_systems(demo.config(), demo.secrets)
         async with open_systems(settings, config) as systems:
             assert systems is not None
-            report: CollectReport = await collect_metrics(
-                sessionmaker,
-                CycleCollectMetrics(larger.current_cycle_id),
-                Caller("test"),
-                sources=systems.source_for,
-                make_period=Period,
-            )
+            report = await collect_current_cycle(sessionmaker, larger, systems)
     start, end = await period_of(sessionmaker, larger.current_cycle_id)
     unknown = [m for m in report.missing if number(m.employee_no) > SETTING]
     assert {number(m.employee_no) for m in unknown} == set(range(SETTING + 1, EMPLOYEES + 1))

@@ -14,26 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.appraisal.rules import parse_rule
 from hub.appraisal.scoring import compile_rule
+from hub.db import models
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
-from hub.db.models import (
-    Base,
-    Cycle,
-    CycleScheme,
-    CycleTransition,
-    Department,
-    Employee,
-    Indicator,
-    IndicatorVersion,
-    MetricValue,
-    Post,
-    PostAssignment,
-    RaterAssignment,
-    Rating,
-    SchemeItem,
-    SchemeRaterWeight,
-    SchemeVersion,
-)
 from hub.demo.catalogue import POST_FAMILIES, quarter_of
 from hub.demo.indicators import INDICATORS, METRICS
 from hub.demo.organisation import DatabaseNotEmpty, SeedSummary, seed_demo
@@ -80,7 +63,7 @@ async def _counts(sessionmaker: Sessionmaker) -> dict[str, int]:
     async with sessionmaker() as session:
         return {
             name: (await session.execute(select(func.count()).select_from(table))).scalar_one()
-            for name, table in Base.metadata.tables.items()
+            for name, table in models.Base.metadata.tables.items()
         }
 
 
@@ -89,11 +72,11 @@ async def test_seed_builds_twelve_posts_in_four_families_under_the_department_tr
 ) -> None:
     """The root department has four sections, and each family's three posts sit in its own section."""
     sessionmaker, summary = seeded
-    departments = {d.id: d for (d,) in await _all(sessionmaker, select(Department))}
+    departments = {d.id: d for (d,) in await _all(sessionmaker, select(models.Department))}
     (root,) = [d for d in departments.values() if d.parent_id is None]
     assert (root.code, root.name) == ("ALD", "Administration & Logistics Department")
     assert {d.code for d in departments.values() if d.parent_id == root.id} == set(POST_FAMILIES.values())
-    posts = [p for (p,) in await _all(sessionmaker, select(Post))]
+    posts = [p for (p,) in await _all(sessionmaker, select(models.Post))]
     assert summary.posts == len(posts) == 12
     assert Counter(p.family for p in posts) == {family: 3 for family in POST_FAMILIES}
     assert all(departments[p.department_id].code == POST_FAMILIES[p.family] for p in posts)
@@ -105,11 +88,11 @@ async def test_seed_writes_the_requested_employees_each_in_one_current_post(
 ) -> None:
     """Each employee holds one open assignment, to their current post; a few moved within the family."""
     sessionmaker, summary = seeded
-    employees = {e.id: e for (e,) in await _all(sessionmaker, select(Employee))}
+    employees = {e.id: e for (e,) in await _all(sessionmaker, select(models.Employee))}
     assert summary.employees == len(employees) == 120
     assert sorted(e.employee_no for e in employees.values())[:2] == ["E000001", "E000002"]
-    family = {p.id: p.family for (p,) in await _all(sessionmaker, select(Post))}
-    assignments = [a for (a,) in await _all(sessionmaker, select(PostAssignment))]
+    family = {p.id: p.family for (p,) in await _all(sessionmaker, select(models.Post))}
+    assignments = [a for (a,) in await _all(sessionmaker, select(models.PostAssignment))]
     current = [a for a in assignments if a.end_date is None]
     assert sorted(a.employee_id for a in current) == sorted(employees)
     assert all(employees[a.employee_id].post_id == a.post_id for a in current)
@@ -123,8 +106,9 @@ async def test_every_employee_but_the_department_head_has_a_manager(
 ) -> None:
     """Only the root's head lacks a manager, and every management line ends at them within four steps."""
     sessionmaker, _ = seeded
-    employees = {e.id: e for (e,) in await _all(sessionmaker, select(Employee))}
-    root_id = (await _all(sessionmaker, select(Department.id).where(Department.parent_id.is_(None))))[0][0]
+    employees = {e.id: e for (e,) in await _all(sessionmaker, select(models.Employee))}
+    is_root = models.Department.parent_id.is_(None)
+    root_id = (await _all(sessionmaker, select(models.Department.id).where(is_root)))[0][0]
     (head,) = [e for e in employees.values() if e.manager_id is None]
     assert (head.employee_no, head.department_id) == ("E000001", root_id)
     for employee in employees.values():
@@ -144,9 +128,9 @@ async def test_every_scheme_version_weighs_core_30_of_100_and_raters_100(
     sessionmaker, summary = seeded
     rows = await _all(
         sessionmaker,
-        select(SchemeItem.scheme_version_id, SchemeItem.weight, Indicator.category)
-        .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id),
+        select(models.SchemeItem.scheme_version_id, models.SchemeItem.weight, models.Indicator.category)
+        .join(models.IndicatorVersion, models.IndicatorVersion.id == models.SchemeItem.indicator_version_id)
+        .join(models.Indicator, models.Indicator.id == models.IndicatorVersion.indicator_id),
     )
     total: defaultdict[int, float] = defaultdict(float)
     core: defaultdict[int, float] = defaultdict(float)
@@ -158,9 +142,9 @@ async def test_every_scheme_version_weighs_core_30_of_100_and_raters_100(
     assert set(total.values()) == {100.0}
     assert set(core.values()) == {30.0}
     raters: defaultdict[int, dict[RaterRole, float]] = defaultdict(dict)
+    rater_weight = models.SchemeRaterWeight
     for scheme_id, role, weight in await _all(
-        sessionmaker,
-        select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight),
+        sessionmaker, select(rater_weight.scheme_version_id, rater_weight.role, rater_weight.weight)
     ):
         raters[scheme_id][role] = weight
     assert all(sum(weights.values()) == 100.0 and len(weights) == 4 for weights in raters.values())
@@ -171,20 +155,20 @@ async def test_two_open_cycles_pin_every_post_to_the_scheme_in_force(
 ) -> None:
     """The past and current quarters are OPEN, audited, and pin all 12 posts; finance moves to scheme v2."""
     sessionmaker, summary = seeded
-    cycles = {c.id: c for (c,) in await _all(sessionmaker, select(Cycle))}
+    cycles = {c.id: c for (c,) in await _all(sessionmaker, select(models.Cycle))}
     past, current = cycles[summary.past_cycle_id], cycles[summary.current_cycle_id]
     assert (past.name, past.period_start, past.period_end) == ("2026 Q3", *QUARTER_3)
     assert (current.name, current.period_start) == ("2026 Q4", dt.date(2026, 10, 1))
     assert {c.state for c in cycles.values()} == {CycleState.OPEN}
-    transitions = [t for (t,) in await _all(sessionmaker, select(CycleTransition))]
+    transitions = [t for (t,) in await _all(sessionmaker, select(models.CycleTransition))]
     assert {(t.cycle_id, t.from_state, t.to_state, t.actor) for t in transitions} == {
         (c, CycleState.DRAFT, CycleState.OPEN, "seed") for c in cycles
     }
     pins = await _all(
         sessionmaker,
-        select(CycleScheme.cycle_id, Post.family, SchemeVersion.version)
-        .join(Post, Post.id == CycleScheme.post_id)
-        .join(SchemeVersion, SchemeVersion.id == CycleScheme.scheme_version_id),
+        select(models.CycleScheme.cycle_id, models.Post.family, models.SchemeVersion.version)
+        .join(models.Post, models.Post.id == models.CycleScheme.post_id)
+        .join(models.SchemeVersion, models.SchemeVersion.id == models.CycleScheme.scheme_version_id),
     )
     assert Counter(cycle for cycle, _, _ in pins) == {past.id: 12, current.id: 12}
     finance = {(cycle, version) for cycle, family, version in pins if family == "FINANCE"}
@@ -198,24 +182,27 @@ async def test_past_cycle_is_fully_rated_and_measured_while_the_current_one_is_p
     sessionmaker, summary = seeded
     past, current = summary.past_cycle_id, summary.current_cycle_id
     roles = Counter(
-        r for (r,) in await _all(sessionmaker, select(RaterAssignment.role).where(RaterAssignment.cycle_id == past))
+        r
+        for (r,) in await _all(
+            sessionmaker, select(models.RaterAssignment.role).where(models.RaterAssignment.cycle_id == past)
+        )
     )
     assert roles[RaterRole.SELF] == 120 and roles[RaterRole.MANAGER] == 119
     assert roles[RaterRole.PEER] >= 200 and roles[RaterRole.SUBORDINATE] > 0
-    values = [v for (v,) in await _all(sessionmaker, select(Rating.value).where(Rating.cycle_id == past))]
+    values = [v for (v,) in await _all(sessionmaker, select(models.Rating.value).where(models.Rating.cycle_id == past))]
     assert len(values) == 3 * roles.total()
     assert set(values) == {1.0, 2.0, 3.0, 4.0, 5.0}
-    current_ratings = (await _all(sessionmaker, select(func.count()).where(Rating.cycle_id == current)))[0][0]
-    current_assignments = (await _all(sessionmaker, select(func.count()).where(RaterAssignment.cycle_id == current)))[
-        0
-    ][0]
+    current_ratings = (await _all(sessionmaker, select(func.count()).where(models.Rating.cycle_id == current)))[0][0]
+    current_assignments = (
+        await _all(sessionmaker, select(func.count()).where(models.RaterAssignment.cycle_id == current))
+    )[0][0]
     assert 0.2 < current_ratings / (3 * current_assignments) < 0.5
 
     metrics = await _all(
         sessionmaker,
-        select(MetricValue, Employee.employee_no, IndicatorVersion.source_metric)
-        .join(Employee, Employee.id == MetricValue.employee_id)
-        .join(IndicatorVersion, IndicatorVersion.id == MetricValue.indicator_version_id),
+        select(models.MetricValue, models.Employee.employee_no, models.IndicatorVersion.source_metric)
+        .join(models.Employee, models.Employee.id == models.MetricValue.employee_id)
+        .join(models.IndicatorVersion, models.IndicatorVersion.id == models.MetricValue.indicator_version_id),
     )
     assert {m.cycle_id for m, _, _ in metrics} == {past}
     assert 0.9 * 240 <= len(metrics) < 240  # two extension indicators each, ~2% missing
@@ -228,12 +215,14 @@ async def test_past_cycle_is_fully_rated_and_measured_while_the_current_one_is_p
 
 
 async def _fingerprint(sessionmaker: Sessionmaker) -> tuple[list[Any], list[Any]]:
-    names = await _all(sessionmaker, select(Employee.employee_no, Employee.name).order_by(Employee.employee_no))
+    names = await _all(
+        sessionmaker, select(models.Employee.employee_no, models.Employee.name).order_by(models.Employee.employee_no)
+    )
     metrics = await _all(
         sessionmaker,
-        select(Employee.employee_no, MetricValue.metric, MetricValue.value)
-        .join(Employee, Employee.id == MetricValue.employee_id)
-        .order_by(Employee.employee_no, MetricValue.metric),
+        select(models.Employee.employee_no, models.MetricValue.metric, models.MetricValue.value)
+        .join(models.Employee, models.Employee.id == models.MetricValue.employee_id)
+        .order_by(models.Employee.employee_no, models.MetricValue.metric),
     )
     return names, metrics
 
@@ -275,7 +264,7 @@ async def test_seed_scales_to_2000_employees(blank: Sessionmaker) -> None:
     assert summary.employees == counts["employees"] == 2000
     assert (summary.ratings, summary.metric_values) == (counts["ratings"], counts["metric_values"])
     assert summary.rater_assignments == counts["rater_assignments"] > 2 * 4 * 2000
-    managed = (await _all(blank, select(func.count()).where(Employee.manager_id.is_not(None))))[0][0]
+    managed = (await _all(blank, select(func.count()).where(models.Employee.manager_id.is_not(None))))[0][0]
     assert managed == 1999
 
 

@@ -8,16 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import (
-    Cycle,
-    CycleScheme,
-    Employee,
-    Indicator,
-    IndicatorVersion,
-    RaterAssignment,
-    Rating,
-    SchemeItem,
-)
+from hub.db.models import Cycle, CycleScheme, Employee, Indicator, IndicatorVersion, RaterAssignment, Rating, SchemeItem
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory, RaterRole
 from hub.operations.commands import Caller

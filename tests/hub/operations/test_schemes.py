@@ -10,27 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal.errors import NonPositiveWeight, WeightsDoNotSum
-from hub.db.models import (
-    CycleScheme,
-    Indicator,
-    IndicatorVersion,
-    Post,
-    SchemeItem,
-    SchemeRaterWeight,
-    SchemeVersion,
-)
+from hub.db.models import CycleScheme, Indicator, IndicatorVersion, Post, SchemeItem, SchemeRaterWeight, SchemeVersion
 from hub.demo.organisation import SeedSummary
 from hub.domain import IndicatorCategory, RaterRole
+from hub.operations import schemes
 from hub.operations.commands import Caller
 from hub.operations.errors import InvalidInput, NotFound, OverlappingDates
-from hub.operations.schemes import (
-    RaterWeightInput,
-    SchemeItemInput,
-    SchemeVersionPublishInput,
-    SchemeVersionRecord,
-    publish_scheme_version,
-    scheme_version_in_use,
-)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 JAN = dt.date(2027, 1, 1)
@@ -72,7 +57,7 @@ async def latest_scheme(sessionmaker: Sessionmaker, post_code: str = "FIN-01") -
 
 async def publish(
     sessionmaker: Sessionmaker, post_id: int, items: list[tuple[int, float]], **overrides: Any
-) -> SchemeVersionRecord:
+) -> schemes.SchemeVersionRecord:
     arguments: dict[str, Any] = {
         "post_id": post_id,
         "items": items,
@@ -82,11 +67,13 @@ async def publish(
         "author": "hr.admin",
     } | overrides
     author = arguments.pop("author")
-    arguments["items"] = tuple(SchemeItemInput(indicator_version_id=i, weight=w) for i, w in arguments["items"])
+    arguments["items"] = tuple(schemes.SchemeItemInput(indicator_version_id=i, weight=w) for i, w in arguments["items"])
     arguments["rater_weights"] = tuple(
-        RaterWeightInput(role=r, weight=w) for r, w in arguments["rater_weights"].items()
+        schemes.RaterWeightInput(role=r, weight=w) for r, w in arguments["rater_weights"].items()
     )
-    return await publish_scheme_version(sessionmaker, SchemeVersionPublishInput(**arguments), Caller(author))
+    return await schemes.publish_scheme_version(
+        sessionmaker, schemes.SchemeVersionPublishInput(**arguments), Caller(author)
+    )
 
 
 async def rows(sessionmaker: Sessionmaker, statement: Any) -> list[tuple[Any, ...]]:
@@ -202,7 +189,7 @@ async def test_a_later_version_leaves_the_pinned_schemes_unchanged(
 
     before = await snapshot()
     async with sessionmaker() as session:
-        assert await scheme_version_in_use(session, previous.id)
+        assert await schemes.scheme_version_in_use(session, previous.id)
     assert (seeded.current_cycle_id, previous.post_id, previous.id) in before[0]
     assert before[1] and before[2]
 
@@ -211,8 +198,8 @@ async def test_a_later_version_leaves_the_pinned_schemes_unchanged(
 
     assert await snapshot() == before
     async with sessionmaker() as session:
-        assert await scheme_version_in_use(session, previous.id)
-        assert not await scheme_version_in_use(session, record.id)
+        assert await schemes.scheme_version_in_use(session, previous.id)
+        assert not await schemes.scheme_version_in_use(session, record.id)
 
 
 @pytest.mark.parametrize(

@@ -12,15 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appraisal.errors import InvalidRule
 from hub.db.models import Indicator, IndicatorVersion
 from hub.domain import Direction, IndicatorCategory, MissingPolicy
+from hub.operations import versions
 from hub.operations.commands import Caller
 from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
-from hub.operations.versions import (
-    IndicatorCreateInput,
-    IndicatorVersionCreateInput,
-    IndicatorVersionRecord,
-    create_indicator,
-    create_indicator_version,
-)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 JAN = dt.date(2027, 1, 1)
@@ -34,7 +28,7 @@ async def count(sessionmaker: Sessionmaker, model: type[Indicator] | type[Indica
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def extension(sessionmaker: Sessionmaker, **overrides: Any) -> IndicatorVersionRecord:
+async def extension(sessionmaker: Sessionmaker, **overrides: Any) -> versions.IndicatorVersionRecord:
     arguments: dict[str, Any] = {
         "code": "OVERTIME_HOURS",
         "name": "Overtime hours per month",
@@ -50,7 +44,7 @@ async def extension(sessionmaker: Sessionmaker, **overrides: Any) -> IndicatorVe
         "author": "hr.admin",
     } | overrides
     author = arguments.pop("author")
-    return await create_indicator(sessionmaker, IndicatorCreateInput(**arguments), Caller(author))
+    return await versions.create_indicator(sessionmaker, versions.IndicatorCreateInput(**arguments), Caller(author))
 
 
 HR_EDIT: dict[str, Any] = {"rule": LINEAR, "missing_policy": MissingPolicy.EXCLUDE, "author": "hr"}
@@ -59,7 +53,7 @@ HR_EDIT: dict[str, Any] = {"rule": LINEAR, "missing_policy": MissingPolicy.EXCLU
 
 async def next_version(
     sessionmaker: Sessionmaker, indicator_id: int, effective_from: dt.date, **overrides: Any
-) -> IndicatorVersionRecord:
+) -> versions.IndicatorVersionRecord:
     arguments: dict[str, Any] = {
         "rule": {"kind": "linear", "floor": 8, "target": 1},
         "source_system": "TIMESHEETS",
@@ -69,8 +63,10 @@ async def next_version(
         "author": "hr.admin",
     } | overrides
     author = arguments.pop("author")
-    command = IndicatorVersionCreateInput(indicator_id=indicator_id, effective_from=effective_from, **arguments)
-    return await create_indicator_version(sessionmaker, command, Caller(author))
+    command = versions.IndicatorVersionCreateInput(
+        indicator_id=indicator_id, effective_from=effective_from, **arguments
+    )
+    return await versions.create_indicator_version(sessionmaker, command, Caller(author))
 
 
 async def test_a_new_version_closes_the_previous_one(sessionmaker: Sessionmaker) -> None:
