@@ -10,8 +10,8 @@ The ``code`` is stable and meant for API error payloads; the message is for peop
     ├── WeightsDoNotSum          WEIGHTS_DO_NOT_SUM     scheme weights do not add up to 100
     │   └── NonPositiveWeight    NON_POSITIVE_WEIGHT    a scheme weight is zero, negative or non-finite
     ├── ScoringBlocked           SCORING_BLOCKED        an employee cannot be scored yet
-    ├── IllegalTransition        ILLEGAL_TRANSITION     a cycle cannot move to that state
-    └── ReasonRequired           REASON_REQUIRED        the cycle transition needs a written reason
+    └── IllegalTransition        ILLEGAL_TRANSITION     a cycle cannot move to that state
+        └── ReasonRequired       REASON_REQUIRED        it can, but only with a written reason
 
 The root derives from ``hub.domain.CodedError``, like the operations' tree. Each class carries its
 ``code`` and the ``kind`` of refusal it is (``hub.domain.ErrorKind``); the API's ``ErrorCode`` enum and
@@ -95,19 +95,17 @@ class IllegalTransition(AppraisalError):
     code = "ILLEGAL_TRANSITION"
     kind = ErrorKind.STATE
 
-    def __init__(self, current: CycleState, target: CycleState) -> None:
-        super().__init__(f"a cycle cannot move from {current.value} to {target.value}")
+    def __init__(self, current: CycleState, target: CycleState, message: str | None = None) -> None:
+        super().__init__(message or f"a cycle cannot move from {current.value} to {target.value}")
         self.current = current
         self.target = target
 
 
-class ReasonRequired(AppraisalError):
-    """The cycle transition is allowed only with a written reason (reopening a scored cycle)."""
+class ReasonRequired(IllegalTransition):
+    """The cycle transition is allowed only with a written reason (reopening a scored cycle): without one it
+    is refused like any other illegal move, with its own code so that the client knows a reason would do."""
 
     code = "REASON_REQUIRED"
-    kind = ErrorKind.STATE
 
     def __init__(self, current: CycleState, target: CycleState) -> None:
-        super().__init__(f"moving a cycle from {current.value} to {target.value} needs a reason")
-        self.current = current
-        self.target = target
+        super().__init__(current, target, f"moving a cycle from {current.value} to {target.value} needs a reason")
