@@ -56,7 +56,7 @@ from hub.operations.collect import (
     collect_metrics,
 )
 from hub.operations.commands import Caller
-from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.metrics import MetricValuesImport, MetricValuesImported, import_metric_values
 from hub.operations.scoring import CycleScore, ScoringReport, score_cycle
 from hub.systems import open_systems
 
@@ -169,11 +169,11 @@ def _columns_only(cycle: Cycle) -> Cycle:
     return copy
 
 
-def _import(command: MetricValuesImport, caller: Caller) -> tuple[ImportReport, bool] | _Raised:
+def _import(command: MetricValuesImport, caller: Caller) -> tuple[MetricValuesImported, bool] | _Raised:
     assert _sessionmaker is not None
     sessionmaker = _sessionmaker
 
-    async def job() -> tuple[ImportReport, bool]:
+    async def job() -> tuple[MetricValuesImported, bool]:
         report = await import_metric_values(sessionmaker, command, caller)
         return report, _committed(caller)
 
@@ -251,7 +251,7 @@ class Worker:
         _note_commit(caller.audit, committed)
         return report
 
-    async def import_metrics(self, command: MetricValuesImport, caller: Caller) -> ImportReport:
+    async def import_metrics(self, command: MetricValuesImport, caller: Caller) -> MetricValuesImported:
         """``hub.operations.metrics.import_metric_values``, in the worker."""
         report, committed = await self._call(_import, command, caller)
         _note_commit(caller.audit, committed)

@@ -22,8 +22,7 @@ import strawberry
 
 from hub.appraisal.errors import AppraisalError
 from hub.domain import ErrorKind
-from hub.operations.errors import ExpectedError, OperationError, Refused
-from hub.operations.errors import RowProblem as RowProblemRecord
+from hub.operations.errors import ExpectedError, OperationError, Refused, RowProblem
 from schema.values import object_type
 
 
@@ -83,14 +82,12 @@ def _error_type(kind: ErrorKind, description: str) -> type[MutationError]:
     return strawberry.type(KindError, name=name, description=description)
 
 
-RowProblem = object_type(
-    RowProblemRecord, name="RowProblem", fields={"line": "The line in the file; the header is line 1."}
-)
+object_type(RowProblem, name="RowProblem", fields={"line": "The line in the file; the header is line 1."})
 
 
 @strawberry.type(description="An import had bad rows; every problem is listed and nothing was imported.")
 class ImportRejectedError(MutationError):
-    problems: list[RowProblemRecord]
+    problems: list[RowProblem]
     is_type_of = _of_kind(ErrorKind.IMPORT_REJECTED)
 
 

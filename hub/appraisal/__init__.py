@@ -1,6 +1,6 @@
 """The appraisal arithmetic: pure, typed functions from raw values to scores, totals, grades and ranks."""
 
-from hub.appraisal.calibration import DistributionBreach, check_distribution
+from hub.appraisal.calibration import DistributionWarning, check_distribution
 from hub.appraisal.cycle_state import allowed_targets, check_transition, requires_reason
 from hub.appraisal.diagnostics import IndicatorDiagnostics, diagnose_indicator, diagnose_scheme, pearson
 from hub.appraisal.engine import (
@@ -46,7 +46,7 @@ __all__ = [
     "BandsRule",
     "BlockedReason",
     "CompiledScheme",
-    "DistributionBreach",
+    "DistributionWarning",
     "EmployeeScore",
     "GradeBands",
     "IllegalTransition",

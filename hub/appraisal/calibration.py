@@ -15,7 +15,7 @@ SHARE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
-class DistributionBreach:
+class DistributionWarning:
     """A grade given to more of the group than allowed; shares are fractions (0.1 is 10%)."""
 
     grade: Grade
@@ -25,7 +25,7 @@ class DistributionBreach:
     allowed_count: int  # the most employees the grade may hold in this group
 
 
-def check_distribution(grades: Sequence[Grade], max_share: Mapping[Grade, float]) -> list[DistributionBreach]:
+def check_distribution(grades: Sequence[Grade], max_share: Mapping[Grade, float]) -> list[DistributionWarning]:
     """Return the grades whose share of ``grades`` exceeds their limit, best grade first.
 
     ``max_share`` holds fractions in 0..1, e.g. {Grade.S: 0.1} for "at most 10% S"; grades without a
@@ -48,5 +48,5 @@ def check_distribution(grades: Sequence[Grade], max_share: Mapping[Grade, float]
         share = counts[grade] / n
         if share > cap + SHARE_TOLERANCE:
             allowed = math.floor(cap * n + SHARE_TOLERANCE)
-            breaches.append(DistributionBreach(grade, share, cap, counts[grade], allowed))
+            breaches.append(DistributionWarning(grade, share, cap, counts[grade], allowed))
     return breaches

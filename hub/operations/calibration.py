@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal import DistributionBreach, check_distribution
+from hub.appraisal import DistributionWarning, check_distribution
 from hub.db.models import AppraisalResult
 from hub.domain import CycleState, Grade
 from hub.operations.audit import audit_change
@@ -59,7 +59,7 @@ class CalibrationOutcome:
 
     # Untyped columns: a row of ``select(Table)``, and a Core Table carries no column types to spell.
     result: Row[Any]
-    warnings: list[DistributionBreach] = field(default_factory=list)
+    warnings: list[DistributionWarning] = field(default_factory=list)
 
 
 def _check_inputs(
@@ -146,7 +146,7 @@ async def calibrate_result(
         )
         result = (await session.execute(select(RESULTS).where(RESULTS.c.id == result_id))).one()
 
-        warnings: list[DistributionBreach] = []
+        warnings: list[DistributionWarning] = []
         if target_distribution is not None:
             grades = (
                 await session.scalars(select(AppraisalResult.grade).where(AppraisalResult.cycle_id == cycle_id))

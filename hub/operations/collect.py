@@ -74,7 +74,7 @@ PeriodFactory: TypeAlias = Callable[[dt.date, dt.date], PeriodT]
 
 
 @dataclass(frozen=True, slots=True)
-class Missing:
+class MissingMetric:
     employee_no: str
     indicator: str
     reason: str
@@ -89,7 +89,7 @@ class CollectReport:
     unchanged: int = 0
     stale: int = 0
     """Values served from a connector's cache while their system was down."""
-    missing: list[Missing] = field(default_factory=list)
+    missing: list[MissingMetric] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -270,7 +270,7 @@ async def collect_metrics(
                 raise NoConnector(f"no connector is configured for {system}/{metric}")
             batch = await source.fetch_metric(metric, [w.employee_no for w in chunk], make_period(start, end))
         except Exception as error:  # a connector error or a missing one: reported, never fatal
-            report.missing.extend(Missing(w.employee_no, w.indicator, _reason(error)) for w in chunk)
+            report.missing.extend(MissingMetric(w.employee_no, w.indicator, _reason(error)) for w in chunk)
             return
         finally:
             progress.advance()
@@ -283,7 +283,7 @@ async def collect_metrics(
                     f"{system} answered without {metric} for {start}..{end}: "
                     "it does not know the employee or holds no value"
                 )
-                report.missing.append(Missing(w.employee_no, w.indicator, reason))
+                report.missing.append(MissingMetric(w.employee_no, w.indicator, reason))
                 continue
             checksum = value_checksum(system, metric, w.employee_no, start, end, value)
             provenance = batch.provenance

@@ -57,7 +57,7 @@ class ParsedFile:
 
 
 @dataclass(frozen=True, slots=True)
-class ImportReport:
+class MetricValuesImported:
     """How many values an import stored, and how many of those replaced a value already there."""
 
     imported: int
@@ -289,7 +289,7 @@ class MetricValuesImport:
 
 async def import_metric_values(
     sessionmaker: async_sessionmaker[AsyncSession], command: MetricValuesImport, caller: Caller
-) -> ImportReport:
+) -> MetricValuesImported:
     """Store an OPEN cycle's measured values from a CSV file: all rows or, on any problem, none.
 
     The cycle's exclusive lock keeps scoring from starting until the values are in (or makes the
@@ -324,7 +324,7 @@ async def import_metric_values(
                 replacing.append({**value, "b_id": value_id})
         await write_metric_values(session, new, replacing)
         await audit_change(session, caller.audit)
-        return ImportReport(imported=len(values), replaced=len(replacing))
+        return MetricValuesImported(imported=len(values), replaced=len(replacing))
 
 
 async def write_metric_values(

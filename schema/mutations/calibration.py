@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.appraisal import DistributionBreach
+from hub.appraisal import DistributionWarning
 from hub.operations import calibration
 from hub.operations.calibration import ResultCalibrateInput
 from hub.operations.commands import Caller
@@ -16,8 +16,8 @@ from schema.permissions import HR_ONLY
 from schema.results import AppraisalResult
 from schema.values import object_type
 
-DistributionWarning = object_type(
-    DistributionBreach,
+object_type(
+    DistributionWarning,
     name="DistributionWarning",
     description="A grade holds a larger share of the cycle than the target distribution allows.",
     fields={"share": "The grade's share of the cycle's results, 0..1."},
@@ -27,7 +27,7 @@ DistributionWarning = object_type(
 @strawberry.type
 class ResultCalibrated:
     result: ResultRow = strawberry.field(graphql_type=AppraisalResult)
-    warnings: list[DistributionBreach]  # the GraphQL DistributionWarning, registered above
+    warnings: list[DistributionWarning]
 
 
 ResultCalibratePayload = payload("ResultCalibratePayload", ResultCalibrated)

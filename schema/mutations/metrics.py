@@ -9,9 +9,9 @@ import strawberry
 from connectors.base import MetricSource, Period
 from hub.domain import ErrorKind
 from hub.operations import collect, metrics
-from hub.operations.collect import CycleCollectMetrics, Missing
+from hub.operations.collect import CycleCollectMetrics, MissingMetric
 from hub.operations.commands import Caller
-from hub.operations.metrics import ImportReport, MetricValuesImport
+from hub.operations.metrics import MetricValuesImport, MetricValuesImported
 from resolvers.context import Context
 from resolvers.records import CycleRow
 from schema import fields
@@ -22,17 +22,15 @@ from schema.permissions import HR_ONLY
 from schema.results import Cycle
 from schema.values import object_type
 
-MetricValuesImported = object_type(
-    ImportReport,
+object_type(
+    MetricValuesImported,
     name="MetricValuesImported",
     fields={
         "imported": "Rows stored from the file.",
         "replaced": "Of those, how many replaced a value already stored.",
     },
 )
-MissingMetric = object_type(
-    Missing, name="MissingMetric", description="An extension value that could not be collected, and why."
-)
+object_type(MissingMetric, name="MissingMetric", description="An extension value that could not be collected, and why.")
 
 
 @strawberry.type(description="What a collection from the business systems stored and what it could not fetch.")
@@ -47,7 +45,9 @@ class MetricsCollected:
     async def cycle(self, info: Info) -> CycleRow | None:
         return await info.context.loaders.cycle_by_id.load(self.cycle_id)
 
-    missing: list[Missing] = strawberry.field(description="Per employee and indicator, what could not be fetched.")
+    missing: list[MissingMetric] = strawberry.field(
+        description="Per employee and indicator, what could not be fetched."
+    )
 
 
 MetricValuesImportPayload = payload("MetricValuesImportPayload", MetricValuesImported, ErrorKind.IMPORT_REJECTED)
@@ -55,10 +55,10 @@ CycleCollectPayload = payload("CycleCollectPayload", MetricsCollected)
 
 
 @mutation(HR_ONLY, MetricValuesImportPayload, arguments=True)
-async def metric_values_import(context: Context, command: MetricValuesImport, caller: Caller) -> ImportReport:
+async def metric_values_import(context: Context, command: MetricValuesImport, caller: Caller) -> MetricValuesImported:
     """Imports measured values from CSV (employee_no,indicator,value[,fetched_at]); all rows or none."""
     if context.worker is not None:
-        report: ImportReport = await context.worker.import_metrics(command, caller)
+        report: MetricValuesImported = await context.worker.import_metrics(command, caller)
     else:
         return await metrics.import_metric_values(context.sessionmaker, command, caller)
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.appraisal import DistributionBreach, InvalidConfiguration, check_distribution
+from hub.appraisal import DistributionWarning, InvalidConfiguration, check_distribution
 from hub.domain import Grade
 
 S, A, B, C, D = Grade.S, Grade.A, Grade.B, Grade.C, Grade.D
@@ -13,7 +13,7 @@ S, A, B, C, D = Grade.S, Grade.A, Grade.B, Grade.C, Grade.D
 def test_too_many_s_grades_is_a_breach() -> None:
     """3 S out of 20 is 15%, above a 10% limit that allows 2."""
     grades = [S] * 3 + [A] * 5 + [B] * 10 + [C] * 2
-    assert check_distribution(grades, {S: 0.10, A: 0.30}) == [DistributionBreach(S, 0.15, 0.10, 3, 2)]
+    assert check_distribution(grades, {S: 0.10, A: 0.30}) == [DistributionWarning(S, 0.15, 0.10, 3, 2)]
 
 
 def test_exactly_at_the_limit_is_not_a_breach() -> None:

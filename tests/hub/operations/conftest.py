@@ -24,7 +24,7 @@ from hub.demo.organisation import SeedSummary
 from hub.domain import MANUAL_SOURCE, RaterRole
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleReopen, reopen_cycle
-from hub.operations.metrics import ImportReport, MetricValuesImport, import_metric_values
+from hub.operations.metrics import MetricValuesImport, MetricValuesImported, import_metric_values
 from hub.operations.ratings import RaterAssignInput, assign_rater
 from hub.operations.scoring import CycleScore, score_cycle
 from tests.conftest import opened_engine
@@ -141,7 +141,7 @@ async def scorable(sessionmaker: Sessions, seeded: SeedSummary) -> ScorableCycle
 IMPORTED_AT = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
 
-async def import_csv(sessions: Sessions, cycle_id: int, csv: str) -> ImportReport:
+async def import_csv(sessions: Sessions, cycle_id: int, csv: str) -> MetricValuesImported:
     """A metric import of ``csv`` into the cycle, as a test's caller, at the tests' "now"."""
     return await import_metric_values(
         sessions, MetricValuesImport(cycle_id=cycle_id, csv=csv), Caller("test", now=IMPORTED_AT)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal import DistributionBreach, GradeBands
+from hub.appraisal import DistributionWarning, GradeBands
 from hub.db.models import AppraisalResult
 from hub.demo.organisation import SeedSummary
 from hub.domain import Grade
@@ -201,7 +201,7 @@ async def test_distribution_breach_is_a_warning_and_the_calibration_is_stored(
             select(func.count()).where(RESULTS.c.cycle_id == seeded.current_cycle_id, RESULTS.c.grade == Grade.S)
         )
     assert total and s_count
-    assert outcome.warnings == [DistributionBreach(Grade.S, s_count / total, 0.0, s_count, 0)]
+    assert outcome.warnings == [DistributionWarning(Grade.S, s_count / total, 0.0, s_count, 0)]
     assert (await _row(sessionmaker, before.id)).grade == Grade.S
 
 

@@ -17,7 +17,7 @@ from hub.domain import CycleState
 from hub.operations import scoring
 from hub.operations.commands import Caller
 from hub.operations.errors import WrongCycleState
-from hub.operations.metrics import ImportReport
+from hub.operations.metrics import MetricValuesImported
 from hub.operations.ratings import RatingRecord, RatingSubmitInput, submit_rating
 from hub.operations.scoring import CycleScore
 from tests.hub.operations.concurrency import Gate, Race, outcome, until_arrived
@@ -91,7 +91,7 @@ async def test_an_import_sent_while_scoring_runs_is_refused_never_lost(
     await asyncio.wait_for(scorer, 20)
     answer = await imported
 
-    assert isinstance(answer, WrongCycleState | ImportReport), answer
+    assert isinstance(answer, WrongCycleState | MetricValuesImported), answer
     async with sessionmaker() as session:
         key = (scorable.cycle_id, measured.employee_id, measured.indicator_version_id)
         stored_at = await session.scalar(metric_value(MetricValue.fetched_at, *key))

@@ -23,7 +23,7 @@ from hub.operations.collect import CollectReport
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCreateInput, CycleOpen, CycleReopen, create_cycle, open_cycle, reopen_cycle
 from hub.operations.errors import NotFound, WrongCycleState
-from hub.operations.metrics import ImportReport
+from hub.operations.metrics import MetricValuesImported
 from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
 from hub.operations.scoring import CycleScore, score_cycle
 from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
@@ -102,7 +102,7 @@ async def test_two_first_imports_of_one_key_both_succeed(
     # After the file is checked and before anything is written.
     gate = race.gate_before(metrics, "_match")
 
-    def send(sessions: Sessions, value: float) -> asyncio.Task[ImportReport | Exception]:
+    def send(sessions: Sessions, value: float) -> asyncio.Task[MetricValuesImported | Exception]:
         csv = f"employee_no,indicator,value\n{measured.employee_no},{measured.code},{value}\n"
         return asyncio.create_task(outcome(import_csv(sessions, scorable.cycle_id, csv)))
 
@@ -111,9 +111,9 @@ async def test_two_first_imports_of_one_key_both_succeed(
     gate.open()
     answers = [await first, await second]
 
-    assert all(isinstance(answer, ImportReport) for answer in answers), answers
+    assert all(isinstance(answer, MetricValuesImported) for answer in answers), answers
     # One stored the value, the other replaced it; which is which is the race's to decide.
-    assert sorted(answer.replaced for answer in answers if isinstance(answer, ImportReport)) == [0, 1]
+    assert sorted(answer.replaced for answer in answers if isinstance(answer, MetricValuesImported)) == [0, 1]
     async with sessionmaker() as session:
         count = await session.scalar(
             metric_value(
@@ -139,7 +139,7 @@ async def test_an_import_racing_a_collection_of_the_same_keys(
     collected, imported = await collecting, await importing
 
     assert isinstance(collected, CollectReport), collected
-    assert isinstance(imported, ImportReport), imported
+    assert isinstance(imported, MetricValuesImported), imported
     assert imported.replaced == 1  # the collection went first and stored the key; the import replaced it
 
 

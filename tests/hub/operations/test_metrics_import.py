@@ -16,8 +16,8 @@ from hub.domain import CycleState, IndicatorCategory
 from hub.operations.commands import Caller
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
 from hub.operations.metrics import (
-    ImportReport,
     MetricValuesImport,
+    MetricValuesImported,
     import_metric_values,
     parse_metric_csv,
     pinned_items,
@@ -88,7 +88,7 @@ async def test_good_file_imports_with_provenance_and_checksum(sessionmaker: Sess
         sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(lines)), Caller("test", now=NOW)
     )
 
-    assert report == ImportReport(imported=len(measured), replaced=0)
+    assert report == MetricValuesImported(imported=len(measured), replaced=0)
     stored = await _stored(sessionmaker, cycle)
     assert len(stored) == len(measured)
     for i, (m, line) in enumerate(zip(measured, lines, strict=True)):
@@ -116,7 +116,7 @@ async def test_importing_the_same_file_twice_stores_no_duplicates(sessionmaker: 
         sessionmaker, MetricValuesImport(cycle_id=cycle, csv=text), Caller("test", now=NOW)
     )
 
-    assert again == ImportReport(imported=len(measured), replaced=len(measured))
+    assert again == MetricValuesImported(imported=len(measured), replaced=len(measured))
     assert await _count(sessionmaker) == count
 
 
@@ -133,7 +133,7 @@ async def test_changed_values_replace_the_stored_ones(sessionmaker: Sessions, se
         sessionmaker, MetricValuesImport(cycle_id=cycle, csv=text), Caller("test", now=NOW)
     )
 
-    assert report == ImportReport(imported=4, replaced=2)
+    assert report == MetricValuesImported(imported=4, replaced=2)
     stored = await _stored(sessionmaker, cycle)
     assert len(stored) == 6
     assert [stored[(m.employee_id, m.version_id)].value for m in second] == [99.0] * 4
