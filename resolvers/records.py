@@ -165,17 +165,6 @@ class RaterAssignmentRow(Protocol):
     role: RaterRole
 
 
-class BlockedEmployeeRecord(Protocol):
-    """An employee scoring could not score: ``hub.operations.scoring.BlockedEmployee``, a frozen dataclass, whose
-    fields only a read-only member matches."""
-
-    @property
-    def employee_id(self) -> int: ...
-
-    @property
-    def indicator_version_id(self) -> int | None: ...
-
-
 class AuditRow(Protocol):
     id: int
     at: dt.datetime

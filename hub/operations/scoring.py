@@ -54,7 +54,7 @@ from hub.progress import SILENT, Progress
 
 
 @dataclass(frozen=True, slots=True)
-class BlockedEmployee:
+class BlockedScoreRecord:
     """An employee the engine could not score, and why."""
 
     employee_id: int
@@ -67,7 +67,7 @@ class BlockedEmployee:
 class ScoringReport:
     cycle: Cycle
     scored: int
-    blocked: list[BlockedEmployee] = field(default_factory=list)
+    blocked: list[BlockedScoreRecord] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -192,7 +192,7 @@ class _Computed:
 
     scores: dict[int, EmployeeScore] = field(default_factory=dict)
     rating_inputs: dict[tuple[int, int], dict[RaterRole, float]] = field(default_factory=dict)
-    blocked: list[BlockedEmployee] = field(default_factory=list)
+    blocked: list[BlockedScoreRecord] = field(default_factory=list)
     placements: list[Placement] = field(default_factory=list)
     standings: dict[int, Standing] = field(default_factory=dict)
 
@@ -228,7 +228,7 @@ def _compute(
         if outcome.blocked is not None or outcome.total is None:
             reason = outcome.blocked
             computed.blocked.append(
-                BlockedEmployee(
+                BlockedScoreRecord(
                     person.employee_id,
                     reason.code if reason else "SCORING_BLOCKED",
                     reason.message if reason else "no total",

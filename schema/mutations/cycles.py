@@ -20,7 +20,7 @@ from hub.operations.cycles import (
     CyclePublish,
     CycleReopen,
 )
-from hub.operations.scoring import BlockedEmployee, CycleScore
+from hub.operations.scoring import BlockedScoreRecord, CycleScore
 from resolvers.context import Context
 from resolvers.records import EmployeeRow, IndicatorVersionRow
 from schema import fields
@@ -44,12 +44,12 @@ class BlockedScore:
     message: str
 
     @fields.field(graphql_type=Employee)
-    async def employee(self, root: strawberry.Parent[BlockedEmployee], info: Info) -> EmployeeRow | None:
+    async def employee(self, root: strawberry.Parent[BlockedScoreRecord], info: Info) -> EmployeeRow | None:
         return await info.context.loaders.employee_by_id.load(root.employee_id)
 
     @fields.field(graphql_type=IndicatorVersion | None)
     async def indicator_version(
-        self, root: strawberry.Parent[BlockedEmployee], info: Info
+        self, root: strawberry.Parent[BlockedScoreRecord], info: Info
     ) -> IndicatorVersionRow | None:
         if root.indicator_version_id is None:
             return None
@@ -60,7 +60,7 @@ class BlockedScore:
 class CycleScored:
     cycle: CycleRow = strawberry.field(graphql_type=Cycle)
     scored: int = strawberry.field(description="How many results were computed and stored.")
-    blocked: list[BlockedEmployee] = strawberry.field(graphql_type=list[BlockedScore])
+    blocked: list[BlockedScoreRecord] = strawberry.field(graphql_type=list[BlockedScore])
 
 
 @strawberry.type(description="A DRAFT cycle was deleted.")
