@@ -22,6 +22,7 @@ from hub.db.models import (
     Cycle,
     CycleScheme,
     CycleTransition,
+    DeletedCycle,
     Employee,
     IndicatorScore,
     PostAssignment,
@@ -79,7 +80,11 @@ async def create_cycle(
     async with sessionmaker() as session, session.begin():
         cycle = Cycle(name=name, period_start=period_start, period_end=period_end, state=CycleState.DRAFT)
         session.add(cycle)
-        await session.flush()
+        await session.flush()  # the insert holds the write lock (SQLite) until the transaction ends
+        deleted = await session.scalar(select(func.max(DeletedCycle.id)))
+        if deleted is not None and cycle.id <= deleted:
+            cycle.id = deleted + 1  # a deleted cycle's id names no other cycle (see DeletedCycle)
+            await session.flush()
         session.add(CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=caller.actor))
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
@@ -291,7 +296,8 @@ class CycleDelete:
 async def delete_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleDelete, caller: Caller) -> int:
     """Deletes a DRAFT cycle (created by mistake, or twice): nothing was pinned, rated or scored in it yet.
 
-    Its workflow history and the raters assigned to it go with it; the access audit keeps the deletion.
+    Its workflow history and the raters assigned to it go with it; the access audit keeps the deletion, and
+    ``deleted_cycles`` its id, name and who deleted it (the id is never given to another cycle).
     Every later state is refused: an opened cycle has ratings, scores or published results to keep.
     """
     async with sessionmaker() as session, session.begin():
@@ -300,6 +306,7 @@ async def delete_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: 
             raise WrongCycleState(cycle.state, "only a DRAFT cycle can be deleted")
         for dependant in (RaterAssignment, CycleTransition):
             await session.execute(delete(dependant).where(dependant.cycle_id == cycle.id))
+        session.add(DeletedCycle(id=cycle.id, name=cycle.name, deleted_by=caller.actor))
         await session.delete(cycle)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle.id

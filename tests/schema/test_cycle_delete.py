@@ -60,3 +60,14 @@ async def test_only_hr_admin_may_delete(app_client: GraphQLClient) -> None:
     assert body["data"] == {"cycleDelete": None}
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert (await app_client.data(CYCLE, {"id": created["id"]}))["cycle"] == {"id": created["id"]}
+
+
+async def test_a_deleted_cycles_id_is_never_given_to_another(app_client: GraphQLClient) -> None:
+    """SQLite gives a new row the highest id plus one: the newest cycle, deleted, must not lend its id to the
+    next one (the audit's cycle:<id> and a client retrying an old id would name a different cycle)."""
+    deleted = (await app_client.data(CREATE))["cycleCreate"]["cycle"]["id"]
+    assert (await delete(app_client, deleted))["__typename"] == "CycleDeleted"
+
+    created = (await app_client.data(CREATE))["cycleCreate"]["cycle"]["id"]
+    assert int(created) > int(deleted)
+    assert (await delete(app_client, deleted))["code"] == "NOT_FOUND"

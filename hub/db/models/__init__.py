@@ -2,7 +2,15 @@
 
 from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
-from hub.db.models.cycles import Cycle, CycleScheme, CycleTransition, MetricValue, RaterAssignment, Rating
+from hub.db.models.cycles import (
+    Cycle,
+    CycleScheme,
+    CycleTransition,
+    DeletedCycle,
+    MetricValue,
+    RaterAssignment,
+    Rating,
+)
 from hub.db.models.events import ResultEvent
 from hub.db.models.indicators import (
     Indicator,
@@ -22,6 +30,7 @@ __all__ = [
     "Cycle",
     "CycleScheme",
     "CycleTransition",
+    "DeletedCycle",
     "Department",
     "Employee",
     "Indicator",

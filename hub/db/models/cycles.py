@@ -23,6 +23,19 @@ class Cycle(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class DeletedCycle(Base):
+    """A cycle deleted while it was DRAFT. Its id is never given to another cycle: SQLite gives a new row
+    the highest id plus one, so a deleted newest cycle's id would come back, and the access audit's
+    ``cycle:<id>`` and a client retrying with an old id would then name a different cycle."""
+
+    __tablename__ = "deleted_cycles"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    deleted_by: Mapped[str] = mapped_column(String(200))
+    deleted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class CycleScheme(Base):
     """The scheme version a post is scored under in a cycle, pinned when the cycle opens."""
 
