@@ -166,13 +166,12 @@ def _make_input_type(command_type: type) -> type:
 def _argument_parameters(command_type: type) -> Iterator[inspect.Parameter]:
     hints = typing.get_type_hints(command_type, include_extras=True)
     for field in dataclasses.fields(command_type):
-        default = field.default if field.default is not dataclasses.MISSING else inspect.Parameter.empty
-        yield inspect.Parameter(
-            field.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=_graphql_annotation(hints[field.name]),
-            default=default,
-        )
+        annotation = _graphql_annotation(hints[field.name])
+        description = field.metadata.get("description")
+        if description is not None:
+            annotation = typing.Annotated[annotation, strawberry.argument(description=description)]
+        default = inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default
+        yield inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
 def _default(field: dataclasses.Field[object]) -> tuple[object, object]:
