@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import TypeVar
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from resolvers import events as event_stream
-from resolvers.records import CycleRow, ResultEventRow, ResultRow
+from resolvers.loaders import Loaders
+from resolvers.loaders.base import SharedLoader
+from resolvers.records import ResultEventRow
 from schema import fields
 from schema.info import Info
 from schema.permissions import AUTHENTICATED, enforce
@@ -18,6 +22,27 @@ EVENT_SCOPE = (
     "Events of results the caller may see (the same row scope as results); checked again for every event delivered. "
     "Refused (FORBIDDEN) to an analyst without the 'names' grant: the stream's order and ids follow the employees."
 )
+
+
+V = TypeVar("V")
+
+
+def _delivered_or_loaded(
+    graphql_type: object,
+    delivered: Callable[[event_stream.DeliveredEvent], V],
+    loader: Callable[[Loaders], SharedLoader[int, V | None]],
+    key: Callable[[ResultEventRow], int],
+) -> StrawberryField:
+    """A record an event points at. The subscription hands over events with their cycle and result already
+    read (with retries), so such a field cannot fail once the event is on its way; the catch-up query's rows
+    load them."""
+
+    async def resolve(root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent], info: Info) -> V | None:
+        if isinstance(root, event_stream.DeliveredEvent):
+            return delivered(root)
+        return await loader(info.context.loaders).load(key(root))
+
+    return fields.field(graphql_type=graphql_type)(resolve)
 
 
 @strawberry.type(description="One published (or revised) appraisal result. eventId is stable across redeliveries.")
@@ -30,23 +55,12 @@ class ResultEvent:
     def cursor(self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent]) -> str:
         return event_stream.cursor_of(root)
 
-    # The subscription hands over events with their cycle and result already read (with retries), so
-    # these two cannot fail once the event is on its way; the catch-up query's rows load them.
-    @fields.field(graphql_type=Cycle)
-    async def cycle(
-        self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent], info: Info
-    ) -> CycleRow | None:
-        if isinstance(root, event_stream.DeliveredEvent):
-            return root.cycle
-        return await info.context.loaders.cycle_by_id.load(root.cycle_id)
-
-    @fields.field(graphql_type=AppraisalResult)
-    async def result(
-        self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent], info: Info
-    ) -> ResultRow | None:
-        if isinstance(root, event_stream.DeliveredEvent):
-            return root.result
-        return await info.context.loaders.result_by_id.load(root.result_id)
+    cycle = _delivered_or_loaded(
+        Cycle, lambda event: event.cycle, lambda loaders: loaders.cycle_by_id, lambda row: row.cycle_id
+    )
+    result = _delivered_or_loaded(
+        AppraisalResult, lambda event: event.result, lambda loaders: loaders.result_by_id, lambda row: row.result_id
+    )
 
 
 @strawberry.type

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from resolvers import ids, small_groups
-from resolvers.anonymity import WithheldRole
+from resolvers import organisation as employee_reads
+from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
-from resolvers.organisation import ratings_received, ratings_withheld
-from resolvers.records import DepartmentRow, EmployeeRow, PostRow, RatingRow, ResultRow, SchemeVersionRow
+from resolvers.records import DepartmentRow, EmployeeRow, PostRow, ResultRow
 from schema import fields
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
 from schema.permissions import COMPENSATION, NAMES, ORG_CHART, RATINGS, TRAINING_RECORDS, guarded, guarded_attribute
+from schema.record_fields import Relations, public_id
 from schema.refs import AppraisalResultRef, ReceivedRatingRef, SchemeVersionRef, WithheldRatingsRef
 
 
@@ -24,19 +27,13 @@ class Department:
     name: str
     code: str
 
-    @fields.field(graphql_type="Department | None")
-    async def parent(self, root: strawberry.Parent[DepartmentRow], info: Info) -> DepartmentRow | None:
-        if root.parent_id is None:
-            return None
-        return await info.context.loaders.department_by_id.load(root.parent_id)
-
-    @fields.field(graphql_type="list[Department]")
-    async def children(self, root: strawberry.Parent[DepartmentRow], info: Info) -> list[DepartmentRow]:
-        return await info.context.loaders.departments_by_parent.load(root.id)
-
-    @fields.field(graphql_type="list[Post]")
-    async def posts(self, root: strawberry.Parent[DepartmentRow], info: Info) -> list[PostRow]:
-        return await info.context.loaders.posts_by_department.load(root.id)
+    parent = Relations[DepartmentRow].load(
+        "Department | None", lambda loaders: loaders.department_by_id, lambda row: row.parent_id
+    )
+    children = Relations[DepartmentRow].load(
+        "list[Department]", lambda loaders: loaders.departments_by_parent, lambda row: row.id
+    )
+    posts = Relations[DepartmentRow].load("list[Post]", lambda loaders: loaders.posts_by_department, lambda row: row.id)
 
 
 @strawberry.type(description="A post (岗位): the job an employee holds, appraised under its own scheme.")
@@ -46,20 +43,18 @@ class Post:
     name: str
     family: str
 
-    @fields.field(graphql_type=Department)
-    async def department(self, root: strawberry.Parent[PostRow], info: Info) -> DepartmentRow | None:
-        return await info.context.loaders.department_by_id.load(root.department_id)
-
-    @fields.field(
-        description="The scheme version in force today; null when the post has none yet.",
-        graphql_type=SchemeVersionRef | None,
+    department = Relations[PostRow].load(
+        Department, lambda loaders: loaders.department_by_id, lambda row: row.department_id
     )
-    async def current_scheme(self, root: strawberry.Parent[PostRow], info: Info) -> SchemeVersionRow | None:
-        return await info.context.loaders.current_scheme_by_post.load(root.id)
-
-    @fields.field(graphql_type=list[SchemeVersionRef])
-    async def scheme_versions(self, root: strawberry.Parent[PostRow], info: Info) -> list[SchemeVersionRow]:
-        return await info.context.loaders.scheme_versions_by_post.load(root.id)
+    current_scheme = Relations[PostRow].load(
+        SchemeVersionRef | None,
+        lambda loaders: loaders.current_scheme_by_post,
+        lambda row: row.id,
+        description="The scheme version in force today; null when the post has none yet.",
+    )
+    scheme_versions = Relations[PostRow].load(
+        list[SchemeVersionRef], lambda loaders: loaders.scheme_versions_by_post, lambda row: row.id
+    )
 
 
 SMALL_GROUPS = (
@@ -73,14 +68,28 @@ async def _check_grouping(info: Info, root: EmployeeRow, field: str) -> None:
         raise Forbidden(f"not allowed: {field} is withheld, too few people share this department and post")
 
 
+def _ratings_in_cycle(
+    name: str,
+    description: str,
+    graphql_type: object,
+    read: Callable[[Context, EmployeeRow, str], Awaitable[Sequence[object]]],
+) -> StrawberryField:
+    """One of the two halves of an employee's ratings in a cycle (listed, withheld), under the RATINGS rule:
+    which ratings fall in which half is the resolvers' business (``resolvers.anonymity``)."""
+
+    async def resolve(root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID) -> Sequence[object]:
+        return await read(info.context, root, cycle_id)
+
+    return guarded(RATINGS, name, description, graphql_type=graphql_type)(resolve)
+
+
 @strawberry.type
 class Employee:
-    @fields.field(
-        description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
-        "per deployment, not the row key: pass it back as it came."
+    id = public_id(
+        ids.EMPLOYEE,
+        "Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed per deployment, "
+        "not the row key: pass it back as it came.",
     )
-    def id(self, root: strawberry.Parent[EmployeeRow], info: Info) -> strawberry.ID:
-        return strawberry.ID(ids.public_id(info.context, ids.EMPLOYEE, root.id))
 
     # Nullable on purpose, as is every field a rule may deny: a denial nulls this field only, never the
     # employee, the page and everything above it.
@@ -116,8 +125,7 @@ class Employee:
             return None
         return await info.context.loaders.result_by_employee_cycle.load((root.id, cycle_key))
 
-    @guarded(
-        RATINGS,
+    ratings_received = _ratings_in_cycle(
         "ratingsReceived",
         "The ratings the employee received in a cycle, by indicator, role, value and comment (never by rater "
         "or time). Peer and subordinate raters are anonymous: rater and submittedAt are null, and a role's "
@@ -125,34 +133,26 @@ class Employee:
         "that role rated the employee in the cycle, and the cycle is past OPEN (no rating can be singled out "
         "by arriving between two reads); otherwise they are left out and ratingsWithheld counts them "
         "(hr_admin sees every rating). The score counts every rating, listed or not.",
-        graphql_type=list[ReceivedRatingRef] | None,
+        list[ReceivedRatingRef] | None,
+        employee_reads.ratings_received,
     )
-    async def ratings_received(
-        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
-    ) -> list[RatingRow]:
-        return await ratings_received(info.context, root, cycle_id)
-
-    @guarded(
-        RATINGS,
+    ratings_withheld = _ratings_in_cycle(
         "ratingsWithheld",
         "The anonymous rater roles (peer, subordinate) whose ratings ratingsReceived leaves out because fewer "
         "than PERFHUB_MIN_ANONYMOUS_RATERS (default 3) distinct raters of the role rated the employee in the "
         "cycle, or because the cycle is still OPEN: the role, its number of raters and the reason only. Empty "
         "for hr_admin, who sees every rating.",
-        graphql_type=list[WithheldRatingsRef] | None,
+        list[WithheldRatingsRef] | None,
+        employee_reads.ratings_withheld,
     )
-    async def ratings_withheld(
-        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
-    ) -> list[WithheldRole]:
-        return await ratings_withheld(info.context, root, cycle_id)
 
-    @fields.field(
+    results = Relations[EmployeeRow].load(
+        list[AppraisalResultRef],
+        lambda loaders: loaders.results_by_employee,
+        lambda row: row.id,
         description="Every result of the employee the caller may see, oldest cycle first (employees see "
         "published cycles only).",
-        graphql_type=list[AppraisalResultRef],
     )
-    async def results(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[ResultRow]:
-        return await info.context.loaders.results_by_employee.load(root.id)
 
     @guarded(
         TRAINING_RECORDS,

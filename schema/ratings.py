@@ -8,10 +8,10 @@ import strawberry
 
 from hub.domain import RaterRole
 from hub.policy import ANONYMOUS_RATER_ROLES as ANONYMOUS_ROLES
-from resolvers.records import EmployeeRow, IndicatorVersionRow, RatingRow
+from resolvers.records import RatingRow
 from schema import fields
 from schema.indicators import IndicatorVersion
-from schema.info import Info
+from schema.record_fields import Relations
 from schema.refs import EmployeeRef
 
 
@@ -28,18 +28,16 @@ class ReceivedRating:
     def submitted_at(self, root: strawberry.Parent[RatingRow]) -> dt.datetime | None:
         return None if root.role in ANONYMOUS_ROLES else root.submitted_at
 
-    @fields.field(graphql_type=IndicatorVersion)
-    async def indicator_version(self, root: strawberry.Parent[RatingRow], info: Info) -> IndicatorVersionRow | None:
-        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
-
-    @fields.field(
-        description="Who rated; null for peers and subordinates, whose ratings are anonymous.",
-        graphql_type=EmployeeRef | None,
+    indicator_version = Relations[RatingRow].load(
+        IndicatorVersion, lambda loaders: loaders.indicator_version_by_id, lambda row: row.indicator_version_id
     )
-    async def rater(self, root: strawberry.Parent[RatingRow], info: Info) -> EmployeeRow | None:
-        if root.role in ANONYMOUS_ROLES:
-            return None
-        return await info.context.loaders.employee_by_id.load(root.rater_id)
+
+    rater = Relations[RatingRow].load(
+        EmployeeRef | None,
+        lambda loaders: loaders.employee_by_id,
+        lambda row: None if row.role in ANONYMOUS_ROLES else row.rater_id,
+        description="Who rated; null for peers and subordinates, whose ratings are anonymous.",
+    )
 
 
 @strawberry.type(

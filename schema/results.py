@@ -12,18 +12,15 @@ from resolvers import ids, small_groups
 from resolvers.errors import Forbidden
 from resolvers.records import (
     CycleRow,
-    CycleTransitionRow,
-    EmployeeRow,
     IndicatorScoreRow,
-    IndicatorVersionRow,
     PostRow,
     ResultRow,
-    SchemeVersionRow,
 )
 from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
 from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
+from schema.record_fields import Relations, public_id
 from schema.refs import EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
 from schema.values import object_type
 
@@ -45,11 +42,12 @@ class Cycle:
     period_end: dt.date
     state: CycleState
 
-    @fields.field(
-        description="The audit trail of the cycle's workflow, oldest first.", graphql_type=list[CycleTransition]
+    transitions = Relations[CycleRow].load(
+        list[CycleTransition],
+        lambda loaders: loaders.transitions_by_cycle,
+        lambda row: row.id,
+        description="The audit trail of the cycle's workflow, oldest first.",
     )
-    async def transitions(self, root: strawberry.Parent[CycleRow], info: Info) -> list[CycleTransitionRow]:
-        return await info.context.loaders.transitions_by_cycle.load(root.id)
 
 
 @strawberry.type(description="Where a measured value came from.")
@@ -75,11 +73,9 @@ class IndicatorScore:
     )
     weighted_score: float | None
 
-    @fields.field(graphql_type=IndicatorVersionRef)
-    async def indicator_version(
-        self, root: strawberry.Parent[IndicatorScoreRow], info: Info
-    ) -> IndicatorVersionRow | None:
-        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+    indicator_version = Relations[IndicatorScoreRow].load(
+        IndicatorVersionRef, lambda loaders: loaders.indicator_version_by_id, lambda row: row.indicator_version_id
+    )
 
     @strawberry.field
     def provenance(self, root: strawberry.Parent[IndicatorScoreRow], info: Info) -> MetricProvenance | None:
@@ -111,12 +107,11 @@ def _withheld_rank(read: Callable[[ResultRow], float | None], graphql_type: obje
 
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
 class AppraisalResult:
-    @fields.field(
-        description="Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed "
-        "per deployment, not the row key."
+    id = public_id(
+        ids.RESULT,
+        "Stable for the caller. For an analyst without the 'names' grant it is a pseudonym keyed per deployment, "
+        "not the row key.",
     )
-    def id(self, root: strawberry.Parent[ResultRow], info: Info) -> strawberry.ID:
-        return strawberry.ID(ids.public_id(info.context, ids.RESULT, root.id))
 
     total_score: float
     grade: Grade
@@ -131,13 +126,10 @@ class AppraisalResult:
     computed_grade: Grade = strawberry.field(description="The grade the engine computed, before calibration.")
     calibration_reason: str | None
 
-    @fields.field(graphql_type=EmployeeRef)
-    async def employee(self, root: strawberry.Parent[ResultRow], info: Info) -> EmployeeRow | None:
-        return await info.context.loaders.employee_by_id.load(root.employee_id)
-
-    @fields.field(graphql_type=Cycle)
-    async def cycle(self, root: strawberry.Parent[ResultRow], info: Info) -> CycleRow | None:
-        return await info.context.loaders.cycle_by_id.load(root.cycle_id)
+    employee = Relations[ResultRow].load(
+        EmployeeRef, lambda loaders: loaders.employee_by_id, lambda row: row.employee_id
+    )
+    cycle = Relations[ResultRow].load(Cycle, lambda loaders: loaders.cycle_by_id, lambda row: row.cycle_id)
 
     @fields.field(
         description="The post the employee was scored in (not necessarily the current one). Null with a "
@@ -150,13 +142,15 @@ class AppraisalResult:
             raise Forbidden("not allowed: post is withheld, too few people were scored in this department and post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
-    @fields.field(description="The scheme version the result was scored under.", graphql_type=SchemeVersionRef)
-    async def scheme_version(self, root: strawberry.Parent[ResultRow], info: Info) -> SchemeVersionRow | None:
-        return await info.context.loaders.scheme_version_by_id.load(root.scheme_version_id)
-
-    @fields.field(graphql_type=list[IndicatorScore])
-    async def indicator_scores(self, root: strawberry.Parent[ResultRow], info: Info) -> list[IndicatorScoreRow]:
-        return await info.context.loaders.indicator_scores_by_result.load(root.id)
+    scheme_version = Relations[ResultRow].load(
+        SchemeVersionRef,
+        lambda loaders: loaders.scheme_version_by_id,
+        lambda row: row.scheme_version_id,
+        description="The scheme version the result was scored under.",
+    )
+    indicator_scores = Relations[ResultRow].load(
+        list[IndicatorScore], lambda loaders: loaders.indicator_scores_by_result, lambda row: row.id
+    )
 
 
 object_type(
