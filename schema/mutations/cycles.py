@@ -22,14 +22,12 @@ from hub.operations.cycles import (
 )
 from hub.operations.scoring import BlockedScoreRecord, CycleScore
 from resolvers.context import Context
-from resolvers.records import EmployeeRow, IndicatorVersionRow
-from schema import fields
 from schema.errors import payload
 from schema.indicators import IndicatorVersion
-from schema.info import Info
 from schema.mutations.declare import mutation
 from schema.organisation import Employee
 from schema.permissions import HR_ONLY
+from schema.record_fields import Relations
 from schema.results import Cycle
 
 
@@ -43,17 +41,14 @@ class BlockedScore:
     code: str
     message: str
 
-    @fields.field(graphql_type=Employee)
-    async def employee(self, root: strawberry.Parent[BlockedScoreRecord], info: Info) -> EmployeeRow | None:
-        return await info.context.loaders.employee_by_id.load(root.employee_id)
-
-    @fields.field(graphql_type=IndicatorVersion | None)
-    async def indicator_version(
-        self, root: strawberry.Parent[BlockedScoreRecord], info: Info
-    ) -> IndicatorVersionRow | None:
-        if root.indicator_version_id is None:
-            return None
-        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+    employee = Relations[BlockedScoreRecord].load(
+        Employee, lambda loaders: loaders.employee_by_id, lambda record: record.employee_id
+    )
+    indicator_version = Relations[BlockedScoreRecord].load(
+        IndicatorVersion | None,
+        lambda loaders: loaders.indicator_version_by_id,
+        lambda record: record.indicator_version_id,
+    )
 
 
 @strawberry.type

@@ -14,27 +14,24 @@ from hub.operations.errors import NotYourRating
 from hub.operations.ratings import RaterAssignInput, RaterAssignmentRecord, RatingRecord, RatingSubmitInput
 from resolvers.context import Context
 from resolvers.people import own_employee_id
-from resolvers.records import EmployeeRow, IndicatorVersionRow
-from schema import fields
 from schema.errors import payload
 from schema.indicators import IndicatorVersion
-from schema.info import Info
 from schema.mutations.declare import mutation
 from schema.organisation import Employee
 from schema.permissions import HR_ONLY, RATERS
+from schema.record_fields import Relations
 
 
 @strawberry.type(description="An evaluation relationship: the rater rates the ratee in a role.")
 class RaterAssignment:
     role: RaterRole
 
-    @fields.field(graphql_type=Employee)
-    async def ratee(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> EmployeeRow | None:
-        return await info.context.loaders.employee_by_id.load(root.ratee_id)
-
-    @fields.field(graphql_type=Employee)
-    async def rater(self, root: strawberry.Parent[RaterAssignmentRecord], info: Info) -> EmployeeRow | None:
-        return await info.context.loaders.employee_by_id.load(root.rater_id)
+    ratee = Relations[RaterAssignmentRecord].load(
+        Employee, lambda loaders: loaders.employee_by_id, lambda record: record.ratee_id
+    )
+    rater = Relations[RaterAssignmentRecord].load(
+        Employee, lambda loaders: loaders.employee_by_id, lambda record: record.rater_id
+    )
 
 
 @strawberry.type
@@ -49,9 +46,9 @@ class Rating:
     comment: str | None
     submitted_at: dt.datetime
 
-    @fields.field(graphql_type=IndicatorVersion)
-    async def indicator_version(self, root: strawberry.Parent[RatingRecord], info: Info) -> IndicatorVersionRow | None:
-        return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
+    indicator_version = Relations[RatingRecord].load(
+        IndicatorVersion, lambda loaders: loaders.indicator_version_by_id, lambda record: record.indicator_version_id
+    )
 
 
 @strawberry.type
