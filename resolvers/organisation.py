@@ -102,22 +102,26 @@ async def _ratings_of(context: Context, employee: EmployeeRow, cycle_id: str) ->
     return ratings
 
 
-async def _withheld(context: Context, ratings: list[RatingRow]) -> list[WithheldRole]:
+async def _withheld(context: Context, ratings: list[RatingRow], cycle_id: str) -> list[WithheldRole]:
     # HR sees every rating (and is audited for it); the ratee and their managers see anonymous roles in a crowd,
-    # once the cycle takes no more ratings.
-    if policy.sees_every_rating(context.principal) or not ratings:
+    # once the cycle takes no more ratings. The cycle is read from the argument, not from the ratings: with
+    # none yet, an open cycle must answer as it will after the first arrives, or the change times it.
+    cycle_key = parse_id(cycle_id)
+    if policy.sees_every_rating(context.principal) or cycle_key is None:
         return []
-    cycle = await context.loaders.cycle_by_id.load(ratings[0].cycle_id)
-    cycle_open = cycle is None or cycle.state in (CycleState.DRAFT, CycleState.OPEN)
+    cycle = await context.loaders.cycle_by_id.load(cycle_key)
+    if cycle is None:
+        return []
+    cycle_open = cycle.state in (CycleState.DRAFT, CycleState.OPEN)
     return withheld_roles(ratings, context.settings, cycle_open=cycle_open)
 
 
 async def ratings_received(context: Context, employee: EmployeeRow, cycle_id: str) -> list[RatingRow]:
     """What a ratee received in a cycle, less the anonymous roles withheld (see resolvers.anonymity)."""
     ratings = await _ratings_of(context, employee, cycle_id)
-    return without_withheld(ratings, await _withheld(context, ratings))
+    return without_withheld(ratings, await _withheld(context, ratings, cycle_id))
 
 
 async def ratings_withheld(context: Context, employee: EmployeeRow, cycle_id: str) -> list[WithheldRole]:
     """The anonymous roles ``ratings_received`` leaves out, with their number of raters."""
-    return await _withheld(context, await _ratings_of(context, employee, cycle_id))
+    return await _withheld(context, await _ratings_of(context, employee, cycle_id), cycle_id)

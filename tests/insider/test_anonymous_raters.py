@@ -259,3 +259,20 @@ async def test_anonymous_ratings_wait_until_the_cycle_stops_taking_ratings(
     versions = await rated_indicator_versions(sessionmaker, cycle)
     assert len(subordinate) == 4 * len(versions)
     assert all(w["role"] != "SUBORDINATE" for w in scored["ratingsWithheld"])
+
+
+async def test_an_open_cycle_lists_the_anonymous_roles_before_the_first_rating_too(
+    app_client: GraphQLClient, chart: Chart, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Were the list empty until the first anonymous rating arrived, its appearance would time that rating.
+    cycle = seeded.current_cycle_id
+    lead, boss = lead_with_reports(chart, at_least=1)
+    manager = app_client.as_principal("manager", chart.number_of[boss])
+    async with sessionmaker() as session, session.begin():
+        await session.execute(delete(Rating).where(Rating.cycle_id == cycle, Rating.ratee_id == lead))
+    before = await read(manager, lead, cycle)
+    await set_raters(sessionmaker, cycle, lead, RaterRole.PEER, chart.reports(lead)[:1])
+    after = await read(manager, lead, cycle)
+    assert before["ratingsReceived"] == []
+    assert before["ratingsWithheld"] == after["ratingsWithheld"]
+    assert [w["role"] for w in before["ratingsWithheld"]] == list(ANONYMOUS)
