@@ -15,6 +15,7 @@ from resolvers.records import (
     IndicatorScoreRow,
     PostRow,
     ResultRow,
+    SchemeVersionRow,
 )
 from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
 from schema import fields
@@ -61,6 +62,13 @@ class MetricProvenance:
         "analyst without the 'names' grant it is an HMAC keyed per deployment, since the stored checksum "
         "covers the employee number."
     )
+
+
+async def _unless_post_withheld(info: Info, result: ResultRow, field: str) -> None:
+    """Refuses a field that names the post a result was scored in, where that post is withheld from the caller
+    (an analyst without the names grant, a department and post with too few people scored)."""
+    if not await small_groups.result_grouping_shown(info.context, result):
+        raise Forbidden(f"not allowed: {field} is withheld, too few people were scored in this department and post")
 
 
 @strawberry.type(description="One indicator's part in a result, with what it was computed from.")
@@ -138,19 +146,25 @@ class AppraisalResult:
         graphql_type=PostRef | None,
     )
     async def post(self, root: strawberry.Parent[ResultRow], info: Info) -> PostRow | None:
-        if not await small_groups.result_grouping_shown(info.context, root):
-            raise Forbidden("not allowed: post is withheld, too few people were scored in this department and post")
+        await _unless_post_withheld(info, root, "post")
         return await info.context.loaders.post_by_id.load(root.post_id)
 
-    scheme_version = Relations[ResultRow].load(
-        SchemeVersionRef,
-        lambda loaders: loaders.scheme_version_by_id,
-        lambda row: row.scheme_version_id,
-        description="The scheme version the result was scored under.",
+    @fields.field(
+        description="The scheme version the result was scored under. Null with a FORBIDDEN error where `post` "
+        "is withheld: a scheme is a post's.",
+        graphql_type=SchemeVersionRef | None,
     )
-    indicator_scores = Relations[ResultRow].load(
-        list[IndicatorScore], lambda loaders: loaders.indicator_scores_by_result, lambda row: row.id
+    async def scheme_version(self, root: strawberry.Parent[ResultRow], info: Info) -> SchemeVersionRow | None:
+        await _unless_post_withheld(info, root, "schemeVersion")
+        return await info.context.loaders.scheme_version_by_id.load(root.scheme_version_id)
+
+    @fields.field(
+        description="Null with a FORBIDDEN error where `post` is withheld: the indicators name the scheme.",
+        graphql_type=list[IndicatorScore] | None,
     )
+    async def indicator_scores(self, root: strawberry.Parent[ResultRow], info: Info) -> list[IndicatorScoreRow]:
+        await _unless_post_withheld(info, root, "indicatorScores")
+        return await info.context.loaders.indicator_scores_by_result.load(root.id)
 
 
 object_type(

@@ -343,6 +343,26 @@ async def test_small_groups_lose_their_grouping_fields_and_filters(
     assert all(node["rankInPost"] is not None for node in nodes if node["post"] is not None)
 
 
+async def test_a_withheld_post_is_not_named_by_the_scheme_or_the_indicators(
+    analyst: GraphQLClient, app_client: GraphQLClient, seeded: SeedSummary
+) -> None:
+    """The insider review's attack: a result whose post is withheld named it through schemeVersion.post (and
+    its indicator scores named the scheme). Where post is withheld, so are both; elsewhere they stay."""
+    query = """query($c: ID!) { results(cycleId: $c, first: 500) { edges { node {
+      post { code } schemeVersion { post { code } } indicatorScores { indicatorVersion { id } } } } } }"""
+    body = await analyst.execute(query, {"c": str(seeded.past_cycle_id)})
+    nodes = [edge["node"] for edge in body["data"]["results"]["edges"]]
+    hidden = [node for node in nodes if node["post"] is None]
+    shown = [node for node in nodes if node["post"] is not None]
+    assert hidden and shown
+    assert all(node["schemeVersion"] is None and node["indicatorScores"] is None for node in hidden)
+    assert all(node["schemeVersion"]["post"] == node["post"] and node["indicatorScores"] for node in shown)
+    denied = [error["path"][-1] for error in body["errors"]]
+    assert denied.count("schemeVersion") == denied.count("indicatorScores") == denied.count("post") == len(hidden)
+    hr = await app_client.data(query, {"c": str(seeded.past_cycle_id)})
+    assert all(edge["node"]["schemeVersion"] for edge in hr["results"]["edges"])
+
+
 def test_a_deployment_without_a_pseudonym_key_does_not_start(tmp_path: Path) -> None:
     """Tokens verified by a JWKS leave no secret to derive the key from: PERFHUB_ID_KEY, or no start."""
     path = write_jwks(tmp_path / "jwks.json", jwk(rsa_key().public_key(), "idp-1", "RS256"))

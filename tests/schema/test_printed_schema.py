@@ -78,6 +78,13 @@ ACKNOWLEDGED_BREAKS.update(
         "Field AppraisalResult.post changed type from Post! to Post.": SMALL_GROUPS_WITHHELD,
         "Field Employee.department changed type from Department! to Department.": SMALL_GROUPS_WITHHELD,
         "Field Employee.post changed type from Post! to Post.": SMALL_GROUPS_WITHHELD,
+        # A result's scheme version and indicators name its post as surely as `post` does (insider review).
+        "Field AppraisalResult.schemeVersion changed type from SchemeVersion! to SchemeVersion.": (
+            SMALL_GROUPS_WITHHELD
+        ),
+        "Field AppraisalResult.indicatorScores changed type from [IndicatorScore!]! to [IndicatorScore!].": (
+            SMALL_GROUPS_WITHHELD
+        ),
     }
 )
 
