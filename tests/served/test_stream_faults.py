@@ -257,15 +257,16 @@ async def test_an_outage_longer_than_the_retries_ends_the_streams_with_the_curso
         return on_event
 
     async with asyncio.timeout(WITHIN):
-        # Caught up and polling the outbox, the streams meet a 4 s outage: their reads fail for longer
-        # than the retries last, so each ends with EVENT_UNAVAILABLE at the last event delivered; the
+        # Caught up and polling the outbox, the streams meet an 8 s outage: their reads fail for longer
+        # than the retries last (about 2 s; 4 s left too little margin on a loaded CI machine, where a
+        # stream may not read for a while), so each ends with EVENT_UNAVAILABLE at the last event delivered; the
         # consumers resume every half second until the database answers, then receive the publication.
         listening = [
             asyncio.create_task(with_gql(hub, "payroll", FLAT, total, catching_up(0), 0.5)),
             asyncio.create_task(with_websockets(hub, "training", FLAT, total, catching_up(1), 0.5)),
         ]
         await asyncio.gather(*(event.wait() for event in caught_up))
-        await outage(proxy, 4.0)
+        await outage(proxy, 8.0)
         await transition(hub, "cyclePublish", cycle_id=people.open_cycle)
         received: list[Consumed] = await asyncio.gather(*listening)
 
