@@ -24,10 +24,10 @@ def parse_id(value: str | int | None) -> int | None:
         return None
     if isinstance(value, int):
         return value if 0 <= value <= MAX_KEY else None
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
+    # Only the canonical spelling: " 12 " or "012" would name row 12 too, and be audited as something else.
+    if not value.isascii() or not value.isdigit() or len(value) > 10 or value != str(int(value)):
         return None
-    key = int(text)
+    key = int(value)
     return key if key <= MAX_KEY else None
 
 

@@ -104,6 +104,8 @@ async def calibrate_result(
     target_distribution: dict[Grade, float] | None = None
     if command.target_distribution is not None:
         target_distribution = {share.grade: share.max_share for share in command.target_distribution}
+        if len(target_distribution) != len(command.target_distribution):
+            raise InvalidInput("a grade is listed twice", field="targetDistribution")
     reason, actor = _check_inputs(
         total_score=total_score,
         grade=grade,

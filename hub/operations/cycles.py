@@ -16,6 +16,7 @@ from sqlalchemy import Row, Select, and_, delete, func, insert, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
+from hub.appraisal.errors import IllegalTransition, ReasonRequired
 from hub.db.models import (
     AppraisalResult,
     Base,
@@ -125,7 +126,14 @@ def record_transition(
     session: AsyncSession, cycle: Cycle, target: CycleState, *, actor: str, reason: str | None
 ) -> None:
     """Checks the move against the state machine, then changes the state and writes the audit entry."""
-    check_transition(cycle.state, target, reason)
+    try:
+        check_transition(cycle.state, target, reason)
+    except ReasonRequired as error:
+        error.field = "reason"
+        raise
+    except IllegalTransition as error:
+        error.field = "cycleId"  # the cycle named is in the wrong state for this step
+        raise
     session.add(CycleTransition(cycle_id=cycle.id, from_state=cycle.state, to_state=target, actor=actor, reason=reason))
     cycle.state = target
 

@@ -175,6 +175,8 @@ async def _rating_scale(
         .where(IndicatorVersion.id == indicator_version_id)
     )
     field = "indicatorVersionId"
+    if version is None and await session.get(IndicatorVersion, indicator_version_id) is None:
+        raise NotFound("indicatorVersion", indicator_version_id, field=field)
     if version is None:
         raise InvalidInput(
             f"indicator version {indicator_version_id} is not in the ratee's scheme for this cycle",
@@ -216,7 +218,7 @@ async def submit_rating(
             )
         )
         if role is None:
-            raise NotARater(f"employee {rater_id} is not a rater of employee {ratee_id} in this cycle")
+            raise NotARater(f"employee {rater_id} is not a rater of employee {ratee_id} in this cycle", field="raterId")
         scale = await _rating_scale(session, cycle, ratee_id, indicator_version_id)
         try:
             validate_rating(scale, value)

@@ -24,6 +24,7 @@ from typing import Annotated
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.appraisal.errors import WeightsDoNotSum
 from hub.appraisal.weighting import WEIGHT_TOLERANCE, WEIGHT_TOTAL, validate_weights
 from hub.db.models import CycleScheme, Indicator, IndicatorVersion, Post, SchemeItem, SchemeRaterWeight, SchemeVersion
 from hub.domain import IndicatorCategory, RaterRole
@@ -177,7 +178,11 @@ async def publish_scheme_version(
     rater_weights = _by_role(command.rater_weights)
     if not items:
         raise InvalidInput("a scheme needs at least one indicator version", field="items")
-    validate_weights([float(weight) for _, weight in items])  # WeightsDoNotSum propagates
+    try:
+        validate_weights([float(weight) for _, weight in items])
+    except WeightsDoNotSum as error:  # NonPositiveWeight too: both are about the items' weights
+        error.field = "items"
+        raise
     checked_roles = _check_rater_weights(rater_weights) if rater_weights else {}
     note = optional_text(command.change_note, "changeNote", 10_000)
     author = require_text(caller.actor, "author", 200)
