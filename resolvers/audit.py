@@ -69,8 +69,9 @@ def outcome_of(result: object) -> str:
 
 
 def _ids_in(name: str, value: object) -> Iterator[str]:
-    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects; an id as the
-    caller sent it, so bounded (``audit_log.bounded``): what does not parse is kept in part, with its length."""
+    """``kind:id`` for every ``*_id`` argument or input field, recursing into input objects and lists of them;
+    an id as the caller sent it, so bounded (``audit_log.bounded``): what does not parse is kept in part, with
+    its length."""
     if value is None:
         return
     if name.endswith("_id") and isinstance(value, str | int):
@@ -80,6 +81,9 @@ def _ids_in(name: str, value: object) -> Iterator[str]:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
             yield from _ids_in(field.name, getattr(value, field.name))
+    elif isinstance(value, list | tuple):  # a list of input objects (a scheme's items) names ids too
+        for item in value:
+            yield from _ids_in(name, item)
 
 
 def touched_ids(arguments: Mapping[str, object], result: object) -> list[str]:

@@ -109,3 +109,14 @@ async def test_only_the_canonical_spelling_of_an_id_names_a_row(app_client: Grap
     canonical = await refusal(app_client, f'mutation {{ cycleDelete(cycleId: "{cycle}") {{ REFUSAL }} }}')
     assert canonical == {"code": "WRONG_CYCLE_STATE", "field": "cycleId"}
     assert (await app_client.data(f'{{ cycle(id: "0{cycle}") {{ id }} }}'))["cycle"] is None
+
+
+async def test_a_schemes_audit_entry_names_its_items(app_client: GraphQLClient) -> None:
+    """The ids inside a list of input objects are audited too (only the post was)."""
+    mutation = """mutation { schemeVersionPublish(input: {postId: "1", effectiveFrom: "2030-01-01", changeNote: "x",
+      items: [{indicatorVersionId: "1", weight: 60}, {indicatorVersionId: "2", weight: 30}]}) { REFUSAL } }"""
+    assert (await refusal(app_client, mutation))["code"] == "WEIGHTS_DO_NOT_SUM"
+    audit = '{ auditLog(first: 1, operation: "schemeVersionPublish") { edges { node { outcome ids } } } }'
+    (entry,) = [edge["node"] for edge in (await app_client.data(audit))["auditLog"]["edges"]]
+    assert entry["outcome"] == "WEIGHTS_DO_NOT_SUM"
+    assert sorted(entry["ids"]) == ["indicator_version:1", "indicator_version:2", "post:1"]
