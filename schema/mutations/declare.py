@@ -150,7 +150,7 @@ def input_type(command_type: type) -> type:
 
 
 def _make_input_type(command_type: type) -> type:
-    hints = typing.get_type_hints(command_type, include_extras=True)
+    hints = _hints(command_type)
     annotations: dict[str, object] = {}
     namespace: dict[str, object] = {"__annotations__": annotations}
     for field in dataclasses.fields(command_type):
@@ -164,7 +164,7 @@ def _make_input_type(command_type: type) -> type:
 
 
 def _argument_parameters(command_type: type) -> Iterator[inspect.Parameter]:
-    hints = typing.get_type_hints(command_type, include_extras=True)
+    hints = _hints(command_type)
     for field in dataclasses.fields(command_type):
         annotation = _graphql_annotation(hints[field.name])
         description = field.metadata.get("description")
@@ -181,6 +181,17 @@ def _default(field: dataclasses.Field[object]) -> tuple[object, object]:
     return field.default, dataclasses.MISSING
 
 
+_command_hints: dict[type, dict[str, object]] = {}
+
+
+def _hints(command_type: type) -> dict[str, object]:
+    """A command's field types with their markers, read once per command type: every mutation call builds its
+    command (and each nested input of a list) from them."""
+    if command_type not in _command_hints:
+        _command_hints[command_type] = typing.get_type_hints(command_type, include_extras=True)
+    return _command_hints[command_type]
+
+
 def _unwrap(annotation: object) -> tuple[object, tuple[object, ...]]:
     if typing.get_origin(annotation) is typing.Annotated:
         base, *markers = typing.get_args(annotation)
@@ -194,7 +205,7 @@ def _unwrap(annotation: object) -> tuple[object, tuple[object, ...]]:
 def _build(command_type: type[Command], source: object, top_field: str | None) -> Command:
     """The command of an input object or an arguments mapping; ids parsed (NotFound names ``top_field``,
     the input field the caller wrote, for ids inside a list too)."""
-    hints = typing.get_type_hints(command_type, include_extras=True)
+    hints = _hints(command_type)
     values: dict[str, object] = {}
     for field in dataclasses.fields(command_type):  # type: ignore[arg-type]
         raw = source.get(field.name) if isinstance(source, Mapping) else getattr(source, field.name)
