@@ -7,13 +7,22 @@ that a hub killed a few milliseconds into them dies inside their transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Backend, postgresql_template
-from tests.races.harness import Hubs
+from tests.races.harness import WITHIN, Hubs, reader
+from tests.served.hub_process import ServedHub
+
+if TYPE_CHECKING:
+    from tests.races.test_two_hubs import Demo
 
 LARGE = 2000
 """Employees of the large demo organisation: scoring it takes about a second, publishing a few tenths."""
@@ -58,3 +67,46 @@ def demo_hubs(demo_database: str, tmp_path: Path) -> Iterator[Hubs]:
 def large_hubs(large_database: str, tmp_path: Path) -> Iterator[Hubs]:
     """Hubs a test starts, kills and restarts on its copy of the 2,000-employee demo."""
     yield from _hubs(large_database, tmp_path)
+
+
+@dataclass
+class Pair:
+    """Two hubs on one database (one pair per test module), and what the module's tests found in it."""
+
+    hubs: tuple[ServedHub, ServedHub]
+    database_url: str
+    demo: Demo | None = None
+    seen: Counter[str] = field(default_factory=Counter)
+
+    def hub(self, round_: int, which: int) -> ServedHub:
+        """The hub that gets mutation ``which`` (0 or 1) in a round: the two swap every round."""
+        return self.hubs[(round_ + which) % 2]
+
+
+@pytest.fixture(scope="module")
+def pair(postgresql_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    folder = tmp_path_factory.mktemp("two-hubs")
+    url = postgresql_backend.copy(folder)
+    try:
+        hubs = Hubs(url, folder)
+        try:
+            first, second = hubs.start_together("hub-a", "hub-b")
+            yield Pair((first, second), url)
+        finally:
+            hubs.stop_all()
+        hubs.check_logs()
+    finally:
+        postgresql_backend.drop(url)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=WITHIN) as http:
+        yield http
+
+
+@pytest.fixture
+async def engine(pair: Pair) -> AsyncIterator[AsyncEngine]:
+    checks = reader(pair.database_url)
+    yield checks
+    await checks.dispose()

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -33,10 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import Employee, IndicatorScore, MetricValue, RaterAssignment, Rating
 from hub.domain import MANUAL_SOURCE, CycleState
-from tests.conftest import Backend
+from tests.races.conftest import Pair
 from tests.races.harness import (
-    WITHIN,
-    Hubs,
     announced_once,
     audited,
     call,
@@ -46,7 +43,6 @@ from tests.races.harness import (
     indicator_scores_of,
     needs_postgres,
     new_calibrated_cycle,
-    reader,
     reopen,
     request_id,
     results_of,
@@ -55,7 +51,6 @@ from tests.races.harness import (
     transitions_of,
     typed,
 )
-from tests.served.hub_process import ServedHub
 from tests.stored import indicator_score, metric_value
 
 pytestmark = needs_postgres
@@ -145,49 +140,6 @@ class Demo:
     cycle_id: str
     rated: list[Rated]
     measured: list[Measured]
-
-
-@dataclass
-class Pair:
-    """Two hubs on one database, and what the tests of this module found in it."""
-
-    hubs: tuple[ServedHub, ServedHub]
-    database_url: str
-    demo: Demo | None = None
-    seen: Counter[str] = field(default_factory=Counter)
-
-    def hub(self, round_: int, which: int) -> ServedHub:
-        """The hub that gets mutation ``which`` (0 or 1) in a round: the two swap every round."""
-        return self.hubs[(round_ + which) % 2]
-
-
-@pytest.fixture(scope="module")
-def pair(postgresql_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    folder = tmp_path_factory.mktemp("two-hubs")
-    url = postgresql_backend.copy(folder)
-    try:
-        hubs = Hubs(url, folder)
-        try:
-            first, second = hubs.start_together("hub-a", "hub-b")
-            yield Pair((first, second), url)
-        finally:
-            hubs.stop_all()
-        hubs.check_logs()
-    finally:
-        postgresql_backend.drop(url)
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=WITHIN) as http:
-        yield http
-
-
-@pytest.fixture
-async def engine(pair: Pair) -> AsyncIterator[AsyncEngine]:
-    checks = reader(pair.database_url)
-    yield checks
-    await checks.dispose()
 
 
 async def race(first: Awaitable[T], second: Awaitable[U], offset: float) -> tuple[T, U]:
