@@ -115,15 +115,22 @@ class TcpProxy:
             await self._connect(client_reader, client_writer)
 
     async def _connect(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self.mode is Mode.REFUSE:
+            # Accepted just before the listener closed, and handed over after the open connections were
+            # reset: refused like them, or it would ride through the outage (and its socket outlive the proxy).
+            client_writer.transport.abort()
+            return
         self._writers.add(client_writer)
         try:
             await self._flowing.wait()  # in a partition the handshake is accepted, then nothing answers
             if client_writer.is_closing():  # reset while it waited
                 raise ConnectionResetError
             upstream_reader, upstream_writer = await asyncio.open_connection(self.target_host, self.target_port)
-        except OSError:
-            client_writer.transport.abort()
+        except (OSError, asyncio.CancelledError) as error:
+            client_writer.transport.abort()  # closed, cancelled by close() or not: no socket left open
             self._writers.discard(client_writer)
+            if isinstance(error, asyncio.CancelledError):
+                raise
             return
         self._writers.add(upstream_writer)
         self._spawn(self._pipe(upstream_reader, client_writer))
