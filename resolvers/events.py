@@ -56,16 +56,14 @@ class DeliveredEvent:
     """An outbox event with the rows its payload shows, read before the event is yielded.
 
     ``ResultEvent.result`` and ``ResultEvent.cycle`` answer from these rows, so that resolving them for
-    the client cannot fail after the stream has handed the event over.
+    the client cannot fail after the stream has handed the event over. The event's own columns are those
+    the schema reads; the ids it points at are its rows'.
     """
 
     id: int
     event_id: str
     type: str
     occurred_at: dt.datetime
-    cycle_id: int
-    result_id: int
-    employee_id: int
     result: ResultRow
     cycle: CycleRow
 
@@ -138,9 +136,6 @@ async def _payloads(
             event_id=event.event_id,
             type=event.type,
             occurred_at=event.occurred_at,
-            cycle_id=event.cycle_id,
-            result_id=event.result_id,
-            employee_id=event.employee_id,
             result=results[event.result_id],
             cycle=cycles[event.cycle_id],
         )
@@ -169,8 +164,8 @@ def _renew_loaders(context: Context, batch: dict[int, DeliveredEvent]) -> None:
     # or cycle (``result { cycle { ... } }``) show what the event shows, without another read.
     context.renew_loaders()
     for delivered in batch.values():
-        context.loaders.result_by_id.prime(delivered.result_id, delivered.result)
-        context.loaders.cycle_by_id.prime(delivered.cycle_id, delivered.cycle)
+        context.loaders.result_by_id.prime(delivered.result.id, delivered.result)
+        context.loaders.cycle_by_id.prime(delivered.cycle.id, delivered.cycle)
 
 
 def _check_principal(context: Context, now: dt.datetime) -> None:

@@ -11,7 +11,8 @@ wherever a record kind is expected: the promise that the row has these columns i
 selects a model's whole table (``select_rows``) or, for employees, the table and the ``managed`` flag
 (``resolvers.scope.Scope.employee_rows``). ORM objects that operations return satisfy the same protocols.
 Members are plain attributes because rows and ORM objects are what fill them (a frozen dataclass needs
-read-only properties instead).
+read-only properties instead). Where an operation already returns a frozen record of a kind with exactly the
+row's attributes (a rating), the kind is that record rather than a Protocol restating it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hub.domain import CycleState, Direction, Grade, IndicatorCategory, MissingP
 # Records of the hub's own, handed on as they are: named here so that the schema finds every record kind in
 # one place and imports nothing of the operations.
 from hub.operations.diagnostics import IndicatorDiagnostics as IndicatorDiagnostics
+from hub.operations.ratings import RatingRecord
 
 
 class DepartmentRow(Protocol):
@@ -63,28 +65,27 @@ class IndicatorRow(Protocol):
     direction: Direction
 
 
-class IndicatorVersionRow(Protocol):
+class Versioned(Protocol):
+    """What every numbered, dated version (an indicator's, a post's scheme) has."""
+
     id: int
-    indicator_id: int
     version: int
     effective_from: dt.date
     effective_to: dt.date | None
     change_note: str | None
     author: str
+
+
+class IndicatorVersionRow(Versioned, Protocol):
+    indicator_id: int
     source_system: str
     source_metric: str | None
     missing_policy: MissingPolicy
     rule: dict[str, object]
 
 
-class SchemeVersionRow(Protocol):
-    id: int
+class SchemeVersionRow(Versioned, Protocol):
     post_id: int
-    version: int
-    effective_from: dt.date
-    effective_to: dt.date | None
-    change_note: str | None
-    author: str
 
 
 class SchemeItemRow(Protocol):
@@ -148,15 +149,8 @@ class IndicatorScoreRow(Protocol):
     provenance_checksum: str | None
 
 
-class RatingRow(Protocol):
-    cycle_id: int
-    ratee_id: int
-    rater_id: int
-    role: RaterRole
-    indicator_version_id: int
-    value: float
-    comment: str | None
-    submitted_at: dt.datetime
+RatingRow = RatingRecord
+"""A stored rating: what ``ratingSubmit`` answers, and a ``ratings`` row has the same attributes."""
 
 
 class RaterAssignmentRow(Protocol):

@@ -67,6 +67,23 @@ async def _admin(url: str, *statements: str) -> None:
             await connection.exec_driver_sql(statement)
 
 
+@contextlib.asynccontextmanager
+async def blank_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a fresh database with nothing in it, "sqlite" or "postgresql" (which skips, saying so, when
+    PERFHUB_TEST_DATABASE_URL is unset), dropped on the way out."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/blank.db"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL pass: PERFHUB_TEST_DATABASE_URL is not set")
+    name = f"perfhub_test_{uuid.uuid4().hex[:12]}"
+    await _admin(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class Backend:
     """Hands out fresh copies of a seeded template database."""
 

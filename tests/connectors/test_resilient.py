@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -35,6 +36,8 @@ from connectors.resilient import (
 )
 from connectors.rest import RestMetricSource
 from tests.connectors.conftest import NOW, POLICY, FakeClock, FakeSleep, metric, system
+
+R = TypeVar("R", TrainingRecord, CompensationRecord)
 
 PERIOD = Period(dt.date(2026, 1, 1), dt.date(2026, 6, 30))
 TRAINING = TrainingRecord("t1", "E1", "Fire safety", dt.date(2026, 3, 2), 4.0, 92.5, "lrs", Provenance("lrs", NOW))
@@ -71,21 +74,22 @@ class FakeRecords:
         self.calls = 0
         self.down = False
 
+    def _answer(self, records: dict[str, list[R]], outage: Exception) -> RecordBatch[R]:
+        """Counts the call, then raises ``outage`` while down."""
+        self.calls += 1
+        if self.down:
+            raise outage
+        return RecordBatch(records, Provenance(self.system, NOW))
+
     async def fetch_training(
         self, employee_numbers: Sequence[str], period: Period | None = None
     ) -> RecordBatch[TrainingRecord]:
-        self.calls += 1
-        if self.down:
-            raise SystemTimeout(self.system, "slow")
-        return RecordBatch({"E1": [TRAINING]}, Provenance(self.system, NOW))
+        return self._answer({"E1": [TRAINING]}, SystemTimeout(self.system, "slow"))
 
     async def fetch_compensation(
         self, employee_numbers: Sequence[str], period: Period | None = None
     ) -> RecordBatch[CompensationRecord]:
-        self.calls += 1
-        if self.down:
-            raise SystemUnavailable(self.system, "down")
-        return RecordBatch({"E2": [PAY]}, Provenance(self.system, NOW))
+        return self._answer({"E2": [PAY]}, SystemUnavailable(self.system, "down"))
 
 
 @pytest.fixture

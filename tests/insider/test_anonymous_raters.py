@@ -117,6 +117,12 @@ def lead_with_reports(chart: Chart, at_least: int = 3) -> tuple[int, int]:
     raise AssertionError("the demo has a team lead with three reports")
 
 
+def lead_and_their_boss(app_client: GraphQLClient, chart: Chart, at_least: int = 3) -> tuple[int, GraphQLClient]:
+    """A team lead with at least ``at_least`` reports, and a client signed in as the lead's boss."""
+    lead, boss = lead_with_reports(chart, at_least)
+    return lead, app_client.as_principal("manager", chart.number_of[boss])
+
+
 def others(chart: Chart, lead: int, count: int) -> list[int]:
     """Peers for the lead: people of the same level elsewhere (neither the lead's boss nor their reports)."""
     excluded = {lead, chart.manager_of[lead], *chart.reports(lead)}
@@ -212,8 +218,7 @@ async def test_the_score_counts_a_withheld_rating(
     app_client: GraphQLClient, chart: Chart, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     cycle = seeded.current_cycle_id  # open: scored here, twice
-    lead, boss = lead_with_reports(chart)
-    manager = app_client.as_principal("manager", chart.number_of[boss])
+    lead, manager = lead_and_their_boss(app_client, chart)
     totals = []
     for value in (1.0, 5.0):
         await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:1], value)
@@ -238,8 +243,7 @@ async def test_anonymous_ratings_wait_until_the_cycle_stops_taking_ratings(
     # Read before and after a fourth subordinate rates, an open cycle's list would show exactly that
     # rating: whoever the manager saw submit last is identified. So nothing anonymous shows while OPEN.
     cycle = seeded.current_cycle_id
-    lead, boss = lead_with_reports(chart, at_least=4)
-    manager = app_client.as_principal("manager", chart.number_of[boss])
+    lead, manager = lead_and_their_boss(app_client, chart, at_least=4)
     await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:3])
     before = await read(manager, lead, cycle)
     await set_raters(sessionmaker, cycle, lead, RaterRole.SUBORDINATE, chart.reports(lead)[:4])
@@ -266,8 +270,7 @@ async def test_an_open_cycle_lists_the_anonymous_roles_before_the_first_rating_t
 ) -> None:
     # Were the list empty until the first anonymous rating arrived, its appearance would time that rating.
     cycle = seeded.current_cycle_id
-    lead, boss = lead_with_reports(chart, at_least=1)
-    manager = app_client.as_principal("manager", chart.number_of[boss])
+    lead, manager = lead_and_their_boss(app_client, chart, at_least=1)
     async with sessionmaker() as session, session.begin():
         await session.execute(delete(Rating).where(Rating.cycle_id == cycle, Rating.ratee_id == lead))
     before = await read(manager, lead, cycle)

@@ -10,7 +10,6 @@ Every call has exactly one audit entry with the outcome its caller was told.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from hub.db.models import Cycle, CycleTransition, DeletedCycle
 from hub.domain import CycleState
 from tests.races.conftest import Pair
 from tests.races.harness import call, code_of, needs_postgres, request_id, typed
-from tests.races.test_two_hubs import OFFSETS, expect_audited, race
+from tests.races.test_two_hubs import OFFSETS, expect_audited, race, raced_twice
 
 pytestmark = needs_postgres
 
@@ -75,13 +74,9 @@ async def test_two_deletes_delete_once_and_creates_never_take_the_deleted_id(
 ) -> None:
     for round_, offset in enumerate(OFFSETS):
         cycle_id = await draft(client, pair, f"Deleted twice {round_}")
-        rids = request_id(), request_id()
-        bodies = await race(
-            call(client, pair.hub(round_, 0), DELETE, {"id": cycle_id}, rid=rids[0]),
-            call(client, pair.hub(round_, 1), DELETE, {"id": cycle_id}, rid=rids[1]),
-            offset,
+        rids, answers = await raced_twice(
+            client, pair, round_, offset, (DELETE, "cycleDelete"), ({"id": cycle_id}, {"id": cycle_id})
         )
-        answers: list[dict[str, Any]] = [typed(body, "cycleDelete") for body in bodies]
         assert sorted(code_of(answer) for answer in answers) == ["NOT_FOUND", "ok"], answers
         assert await what_is_left(engine, cycle_id) == (None, 0, True)
         for rid, answer in zip(rids, answers, strict=True):

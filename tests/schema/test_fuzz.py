@@ -41,7 +41,8 @@ FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     database=None,  # no .hypothesis directory in the repository
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The hub is built once per test and shared by its examples, on purpose: hence function_scoped_fixture.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
 
 # What a response must never contain unless the request itself did (inputs are echoed in messages).
@@ -140,60 +141,44 @@ def rejected(body: dict[str, Any] | None) -> bool:
 # --- Properties ---------------------------------------------------------------------------------------
 
 
-def test_malformed_documents_are_client_errors(hub: Hub) -> None:
+@FUZZ
+@given(query=st.one_of(mangled_documents(), TEXT), operation_name=st.none() | TEXT)
+def test_malformed_documents_are_client_errors(hub: Hub, query: str, operation_name: str | None) -> None:
     """Random text and valid documents cut, doubled or spliced: answered, never a 5xx or internals."""
-
-    @FUZZ
-    @given(query=st.one_of(mangled_documents(), TEXT), operation_name=st.none() | TEXT)
-    def check(query: str, operation_name: str | None) -> None:
-        body = json.dumps({"query": query, "operationName": operation_name}).encode()
-        assert_safe(hub.post(body), body)
-
-    check()
+    body = json.dumps({"query": query, "operationName": operation_name}).encode()
+    assert_safe(hub.post(body), body)
 
 
-def test_odd_request_bodies_are_client_errors(hub: Hub) -> None:
-    """Bodies that are not a GraphQL request object (bytes, arrays, numbers, wrong member types): 4xx."""
-
-    @FUZZ
-    @given(
-        body=st.one_of(
-            st.binary(max_size=200),
-            JSON_VALUES.map(lambda value: json.dumps(value).encode()),
-            st.fixed_dictionaries({"query": JSON_VALUES, "variables": JSON_VALUES}).map(
-                lambda value: json.dumps(value).encode()
-            ),
-        )
+@FUZZ
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries({"query": JSON_VALUES, "variables": JSON_VALUES}).map(
+            lambda value: json.dumps(value).encode()
+        ),
     )
-    def check(body: bytes) -> None:
-        response = hub.post(body)
-        assert_safe(response, body)
+)
+def test_odd_request_bodies_are_client_errors(hub: Hub, body: bytes) -> None:
+    """Bodies that are not a GraphQL request object (bytes, arrays, numbers, wrong member types): 4xx."""
+    response = hub.post(body)
+    assert_safe(response, body)
 
-    check()
 
-
-def test_queries_with_random_variables_never_fail_internally(hub: Hub) -> None:
+@FUZZ
+@given(operation=operations(QUERY_TEMPLATES))
+def test_queries_with_random_variables_never_fail_internally(hub: Hub, operation: tuple[str, dict[str, Any]]) -> None:
     """Wrong types, huge numbers, NaN, unicode oddities and random ids as variables of real queries."""
-
-    @FUZZ
-    @given(operation=operations(QUERY_TEMPLATES))
-    def check(operation: tuple[str, dict[str, Any]]) -> None:
-        response, body = hub.graphql(*operation)
-        assert_safe(response, body)
-
-    check()
+    response, body = hub.graphql(*operation)
+    assert_safe(response, body)
 
 
-def test_rejected_mutations_change_nothing(hub: Hub) -> None:
+@FUZZ
+@given(operation=operations(MUTATION_TEMPLATES))
+def test_rejected_mutations_change_nothing(hub: Hub, operation: tuple[str, dict[str, Any]]) -> None:
     """Every mutation with random input: a refused one (error or error payload) leaves every table as it was."""
-
-    @FUZZ
-    @given(operation=operations(MUTATION_TEMPLATES))
-    def check(operation: tuple[str, dict[str, Any]]) -> None:
-        before = hub.row_counts()
-        response, body = hub.graphql(*operation)
-        answer = assert_safe(response, body)
-        if rejected(answer):
-            assert hub.row_counts() == before, answer
-
-    check()
+    before = hub.row_counts()
+    response, body = hub.graphql(*operation)
+    answer = assert_safe(response, body)
+    if rejected(answer):
+        assert hub.row_counts() == before, answer

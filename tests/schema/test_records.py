@@ -38,7 +38,10 @@ COMPUTED: dict[type, set[str]] = {records.EmployeeRow: {MANAGED}}
 @pytest.mark.parametrize(("kind", "model"), TABLES.items(), ids=[kind.__name__ for kind in TABLES])
 def test_every_member_is_a_column_of_the_table_nullable_as_it_is(kind: type, model: type[DeclarativeBase]) -> None:
     columns = model.__table__.columns
-    members: dict[str, str] = dict(kind.__annotations__)
+    # A kind's own members and those it inherits (the versions share ``Versioned``'s).
+    members: dict[str, str] = {
+        name: annotation for base in kind.__mro__ for name, annotation in vars(base).get("__annotations__", {}).items()
+    }
     computed = COMPUTED.get(kind, set())
     assert set(members) - computed <= set(columns.keys())
     for name, annotation in members.items():
@@ -47,9 +50,5 @@ def test_every_member_is_a_column_of_the_table_nullable_as_it_is(kind: type, mod
 
 
 def test_every_row_kind_is_checked() -> None:
-    kinds = {
-        value
-        for name, value in vars(records).items()
-        if name.endswith("Row") and isinstance(value, type) and value.__module__ == records.__name__
-    }
+    kinds = {value for name, value in vars(records).items() if name.endswith("Row") and isinstance(value, type)}
     assert kinds == set(TABLES)

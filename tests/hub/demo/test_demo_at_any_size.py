@@ -7,7 +7,6 @@ The organisation here has 300 employees while the settings say 120 (as after ``p
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Period
@@ -33,7 +31,7 @@ from hub.demo.values import demo_metric_value
 from hub.operations.collect import CollectReport, CycleCollectMetrics, collect_metrics
 from hub.operations.commands import Caller
 from hub.systems import business_systems, open_systems
-from tests.conftest import POSTGRES_URL, SEED, TEST_SECRET, TODAY, _admin
+from tests.conftest import SEED, TEST_SECRET, TODAY, blank_database
 
 EMPLOYEES = 300
 SETTING = 120  # what PERFHUB_DEMO_EMPLOYEES says: fewer than the database holds
@@ -44,22 +42,13 @@ SYSTEM_OF = {spec.code: spec.source.system for spec in EXTENSION_INDICATORS if s
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, migrated, empty database."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/larger.db"
-    elif POSTGRES_URL:
-        name = f"perfhub_test_{uuid.uuid4().hex[:12]}"
-        await _admin(POSTGRES_URL, f'CREATE DATABASE "{name}"')
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    else:
-        pytest.skip("PostgreSQL pass: PERFHUB_TEST_DATABASE_URL is not set")
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-    yield url
-    if request.param == "postgresql":
-        await _admin(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    async with blank_database(request.param, tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+        yield url
 
 
 @pytest.fixture

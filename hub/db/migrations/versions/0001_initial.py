@@ -1,26 +1,29 @@
-"""initial schema: organisation, indicators, schemes, cycles, results
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-30 09:56:54.513329
-
-"""
-from typing import Sequence, Union
+"""initial schema: organisation, indicators, schemes, cycles, results"""
 
 from alembic import op
 import sqlalchemy as sa
 
 
-# revision identifiers, used by Alembic.
-revision: str = '0001'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0001"
+down_revision = None
+
+
+def _index(table: str, *columns: str) -> None:
+    """Indexes each of ``columns`` of ``table`` on its own, named ``ix_<table>_<column>`` as the models name them."""
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        for column in columns:
+            batch_op.create_index(batch_op.f(f'ix_{table}_{column}'), [column], unique=False)
+
+
+def _drop_table(table: str, *indexed: str) -> None:
+    """Drops the indexes that ``_index(table, *indexed)`` made, last first, then the table."""
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        for column in reversed(indexed):
+            batch_op.drop_index(batch_op.f(f'ix_{table}_{column}'))
+    op.drop_table(table)
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
-    
     op.create_table('cycles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -39,9 +42,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_departments')),
     sa.UniqueConstraint('code', name=op.f('uq_departments_code'))
     )
-    with op.batch_alter_table('departments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_departments_parent_id'), ['parent_id'], unique=False)
-
+    _index('departments', 'parent_id')
     op.create_table('indicators',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
@@ -52,9 +53,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicators')),
     sa.UniqueConstraint('code', name=op.f('uq_indicators_code'))
     )
-    with op.batch_alter_table('indicators', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_indicators_category'), ['category'], unique=False)
-
+    _index('indicators', 'category')
     op.create_table('cycle_transitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -66,9 +65,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'], name=op.f('fk_cycle_transitions_cycle_id_cycles')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_transitions'))
     )
-    with op.batch_alter_table('cycle_transitions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cycle_transitions_cycle_id'), ['cycle_id'], unique=False)
-
+    _index('cycle_transitions', 'cycle_id')
     op.create_table('indicator_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('indicator_id', sa.Integer(), nullable=False),
@@ -86,9 +83,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_versions')),
     sa.UniqueConstraint('indicator_id', 'version', name=op.f('uq_indicator_versions_indicator_id_version'))
     )
-    with op.batch_alter_table('indicator_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_indicator_versions_indicator_id'), ['indicator_id'], unique=False)
-
+    _index('indicator_versions', 'indicator_id')
     op.create_table('posts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
@@ -99,10 +94,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_posts')),
     sa.UniqueConstraint('code', name=op.f('uq_posts_code'))
     )
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_posts_department_id'), ['department_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_posts_family'), ['family'], unique=False)
-
+    _index('posts', 'department_id', 'family')
     op.create_table('employees',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('employee_no', sa.String(length=64), nullable=False),
@@ -117,12 +109,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_employees')),
     sa.UniqueConstraint('employee_no', name=op.f('uq_employees_employee_no'))
     )
-    with op.batch_alter_table('employees', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_employees_department_id'), ['department_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_employees_manager_id'), ['manager_id'], unique=False)
-        batch_op.create_index('ix_employees_name', ['name'], unique=False)
-        batch_op.create_index(batch_op.f('ix_employees_post_id'), ['post_id'], unique=False)
-
+    _index('employees', 'department_id', 'manager_id', 'name', 'post_id')
     op.create_table('scheme_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
@@ -136,9 +123,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scheme_versions')),
     sa.UniqueConstraint('post_id', 'version', name=op.f('uq_scheme_versions_post_id_version'))
     )
-    with op.batch_alter_table('scheme_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_scheme_versions_post_id'), ['post_id'], unique=False)
-
+    _index('scheme_versions', 'post_id')
     op.create_table('appraisal_results',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -166,12 +151,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_appraisal_results')),
     sa.UniqueConstraint('cycle_id', 'employee_id', name=op.f('uq_appraisal_results_cycle_id_employee_id'))
     )
-    with op.batch_alter_table('appraisal_results', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_appraisal_results_cycle_id'), ['cycle_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_appraisal_results_department_id'), ['department_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_appraisal_results_employee_id'), ['employee_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_appraisal_results_post_id'), ['post_id'], unique=False)
-
+    _index('appraisal_results', 'cycle_id', 'department_id', 'employee_id', 'post_id')
     op.create_table('cycle_schemes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -183,9 +163,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_schemes')),
     sa.UniqueConstraint('cycle_id', 'post_id', name=op.f('uq_cycle_schemes_cycle_id_post_id'))
     )
-    with op.batch_alter_table('cycle_schemes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cycle_schemes_cycle_id'), ['cycle_id'], unique=False)
-
+    _index('cycle_schemes', 'cycle_id')
     op.create_table('metric_values',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -203,10 +181,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_values')),
     sa.UniqueConstraint('cycle_id', 'employee_id', 'indicator_version_id', name=op.f('uq_metric_values_cycle_id_employee_id_indicator_version_id'))
     )
-    with op.batch_alter_table('metric_values', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_metric_values_cycle_id'), ['cycle_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_metric_values_employee_id'), ['employee_id'], unique=False)
-
+    _index('metric_values', 'cycle_id', 'employee_id')
     op.create_table('post_assignments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('employee_id', sa.Integer(), nullable=False),
@@ -217,10 +192,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_post_assignments_post_id_posts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_post_assignments'))
     )
-    with op.batch_alter_table('post_assignments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_post_assignments_employee_id'), ['employee_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_post_assignments_post_id'), ['post_id'], unique=False)
-
+    _index('post_assignments', 'employee_id', 'post_id')
     op.create_table('rater_assignments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -233,11 +205,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rater_assignments')),
     sa.UniqueConstraint('cycle_id', 'ratee_id', 'rater_id', name=op.f('uq_rater_assignments_cycle_id_ratee_id_rater_id'))
     )
-    with op.batch_alter_table('rater_assignments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rater_assignments_cycle_id'), ['cycle_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_rater_assignments_ratee_id'), ['ratee_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_rater_assignments_rater_id'), ['rater_id'], unique=False)
-
+    _index('rater_assignments', 'cycle_id', 'ratee_id', 'rater_id')
     op.create_table('ratings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -255,10 +223,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ratings')),
     sa.UniqueConstraint('cycle_id', 'ratee_id', 'rater_id', 'indicator_version_id', name=op.f('uq_ratings_cycle_id_ratee_id_rater_id_indicator_version_id'))
     )
-    with op.batch_alter_table('ratings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ratings_cycle_id'), ['cycle_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ratings_ratee_id'), ['ratee_id'], unique=False)
-
+    _index('ratings', 'cycle_id', 'ratee_id')
     op.create_table('scheme_items',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scheme_version_id', sa.Integer(), nullable=False),
@@ -270,10 +235,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scheme_items')),
     sa.UniqueConstraint('scheme_version_id', 'indicator_version_id', name=op.f('uq_scheme_items_scheme_version_id_indicator_version_id'))
     )
-    with op.batch_alter_table('scheme_items', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_scheme_items_indicator_version_id'), ['indicator_version_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_scheme_items_scheme_version_id'), ['scheme_version_id'], unique=False)
-
+    _index('scheme_items', 'indicator_version_id', 'scheme_version_id')
     op.create_table('scheme_rater_weights',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scheme_version_id', sa.Integer(), nullable=False),
@@ -283,9 +245,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scheme_rater_weights')),
     sa.UniqueConstraint('scheme_version_id', 'role', name=op.f('uq_scheme_rater_weights_scheme_version_id_role'))
     )
-    with op.batch_alter_table('scheme_rater_weights', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_scheme_rater_weights_scheme_version_id'), ['scheme_version_id'], unique=False)
-
+    _index('scheme_rater_weights', 'scheme_version_id')
     op.create_table('indicator_scores',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('result_id', sa.Integer(), nullable=False),
@@ -306,91 +266,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_scores')),
     sa.UniqueConstraint('result_id', 'indicator_version_id', name=op.f('uq_indicator_scores_result_id_indicator_version_id'))
     )
-    with op.batch_alter_table('indicator_scores', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_indicator_scores_result_id'), ['result_id'], unique=False)
-
-    
+    _index('indicator_scores', 'result_id')
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
-    
-    with op.batch_alter_table('indicator_scores', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_indicator_scores_result_id'))
-
-    op.drop_table('indicator_scores')
-    with op.batch_alter_table('scheme_rater_weights', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_scheme_rater_weights_scheme_version_id'))
-
-    op.drop_table('scheme_rater_weights')
-    with op.batch_alter_table('scheme_items', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_scheme_items_scheme_version_id'))
-        batch_op.drop_index(batch_op.f('ix_scheme_items_indicator_version_id'))
-
-    op.drop_table('scheme_items')
-    with op.batch_alter_table('ratings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ratings_ratee_id'))
-        batch_op.drop_index(batch_op.f('ix_ratings_cycle_id'))
-
-    op.drop_table('ratings')
-    with op.batch_alter_table('rater_assignments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rater_assignments_rater_id'))
-        batch_op.drop_index(batch_op.f('ix_rater_assignments_ratee_id'))
-        batch_op.drop_index(batch_op.f('ix_rater_assignments_cycle_id'))
-
-    op.drop_table('rater_assignments')
-    with op.batch_alter_table('post_assignments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_post_assignments_post_id'))
-        batch_op.drop_index(batch_op.f('ix_post_assignments_employee_id'))
-
-    op.drop_table('post_assignments')
-    with op.batch_alter_table('metric_values', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_metric_values_employee_id'))
-        batch_op.drop_index(batch_op.f('ix_metric_values_cycle_id'))
-
-    op.drop_table('metric_values')
-    with op.batch_alter_table('cycle_schemes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cycle_schemes_cycle_id'))
-
-    op.drop_table('cycle_schemes')
-    with op.batch_alter_table('appraisal_results', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_appraisal_results_post_id'))
-        batch_op.drop_index(batch_op.f('ix_appraisal_results_employee_id'))
-        batch_op.drop_index(batch_op.f('ix_appraisal_results_department_id'))
-        batch_op.drop_index(batch_op.f('ix_appraisal_results_cycle_id'))
-
-    op.drop_table('appraisal_results')
-    with op.batch_alter_table('scheme_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_scheme_versions_post_id'))
-
-    op.drop_table('scheme_versions')
-    with op.batch_alter_table('employees', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_employees_post_id'))
-        batch_op.drop_index('ix_employees_name')
-        batch_op.drop_index(batch_op.f('ix_employees_manager_id'))
-        batch_op.drop_index(batch_op.f('ix_employees_department_id'))
-
-    op.drop_table('employees')
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_posts_family'))
-        batch_op.drop_index(batch_op.f('ix_posts_department_id'))
-
-    op.drop_table('posts')
-    with op.batch_alter_table('indicator_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_indicator_versions_indicator_id'))
-
-    op.drop_table('indicator_versions')
-    with op.batch_alter_table('cycle_transitions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cycle_transitions_cycle_id'))
-
-    op.drop_table('cycle_transitions')
-    with op.batch_alter_table('indicators', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_indicators_category'))
-
-    op.drop_table('indicators')
-    with op.batch_alter_table('departments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_departments_parent_id'))
-
-    op.drop_table('departments')
+    _drop_table('indicator_scores', 'result_id')
+    _drop_table('scheme_rater_weights', 'scheme_version_id')
+    _drop_table('scheme_items', 'indicator_version_id', 'scheme_version_id')
+    _drop_table('ratings', 'cycle_id', 'ratee_id')
+    _drop_table('rater_assignments', 'cycle_id', 'ratee_id', 'rater_id')
+    _drop_table('post_assignments', 'employee_id', 'post_id')
+    _drop_table('metric_values', 'cycle_id', 'employee_id')
+    _drop_table('cycle_schemes', 'cycle_id')
+    _drop_table('appraisal_results', 'cycle_id', 'department_id', 'employee_id', 'post_id')
+    _drop_table('scheme_versions', 'post_id')
+    _drop_table('employees', 'department_id', 'manager_id', 'name', 'post_id')
+    _drop_table('posts', 'department_id', 'family')
+    _drop_table('indicator_versions', 'indicator_id')
+    _drop_table('cycle_transitions', 'cycle_id')
+    _drop_table('indicators', 'category')
+    _drop_table('departments', 'parent_id')
     op.drop_table('cycles')
-    

@@ -1,25 +1,14 @@
-"""deleted DRAFT cycles are remembered, so that their ids are never given to another cycle
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-03
-
-"""
-from typing import Sequence, Union
+"""deleted DRAFT cycles are remembered, so that their ids are never given to another cycle"""
 
 from alembic import op
 import sqlalchemy as sa
 
 
-# revision identifiers, used by Alembic.
-revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0004'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
     op.create_table('deleted_cycles',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -30,5 +19,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
     op.drop_table('deleted_cycles')
