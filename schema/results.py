@@ -8,8 +8,9 @@ from collections.abc import Callable
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from resolvers import ids, small_groups
+from resolvers import ids, small_groups, tasks
 from resolvers.errors import Forbidden
+from resolvers.loaders import tasks as task_rows
 from resolvers.records import (
     CycleRow,
     IndicatorScoreRow,
@@ -21,8 +22,10 @@ from resolvers.results import ScoreGroup as ScoreGroup  # registered below; sche
 from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
+from schema.permissions import RATING_PROGRESS, guarded
 from schema.record_fields import Relations, public_id
 from schema.refs import EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
+from schema.tasks import RatingProgress
 from schema.values import object_type
 
 
@@ -49,6 +52,16 @@ class Cycle:
         lambda row: row.id,
         description="The audit trail of the cycle's workflow, oldest first.",
     )
+
+    @guarded(
+        RATING_PROGRESS,
+        "progress",
+        "How far the cycle's ratings are, per department of the ratee and rater role, over the ratees the "
+        "caller reaches (hr_admin every ratee, a manager their people).",
+        graphql_type=list[RatingProgress] | None,
+    )
+    async def progress(self, root: strawberry.Parent[CycleRow], info: Info) -> list[task_rows.RatingProgress]:
+        return await tasks.cycle_progress(info.context, root)
 
 
 @strawberry.type(description="Where a measured value came from.")

@@ -45,6 +45,7 @@ from resolvers.loaders.schemes import (
     SchemeVersionByIdLoader,
     SchemeVersionsByPostLoader,
 )
+from resolvers.loaders.tasks import RatingTasksByRaterCycleLoader
 from resolvers.scope import Scope
 
 L = TypeVar("L", bound="MadeForRequest")
@@ -127,6 +128,7 @@ class Loaders:
     indicator_scores_by_result = per_request(IndicatorScoresByResultLoader)
     transitions_by_cycle = per_request(TransitionsByCycleLoader)
     ratings_by_ratee_cycle = per_request(RatingsByRateeCycleLoader)
+    rating_tasks_by_rater_cycle = per_request(RatingTasksByRaterCycleLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:
