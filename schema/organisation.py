@@ -13,7 +13,7 @@ from resolvers import organisation as employee_reads
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders import tasks as task_rows
-from resolvers.records import DepartmentRow, EmployeeRow, PostRow, ResultRow
+from resolvers.records import DepartmentRow, EmployeeRow, PostRow, ResultRow, SchemeVersionRow
 from schema import fields
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
@@ -185,6 +185,22 @@ class Employee:
         self, root: strawberry.Parent[EmployeeRow], info: Info
     ) -> list[CompensationRecord] | None:
         return await info.context.loaders.compensation_records_by_employee.load(root.employee_no)
+
+    @fields.field(
+        description="The scheme version that applies to the employee in a cycle (pinned for the post they hold at "
+        "the period's end), with its indicators, rating scales and anchors: what they are rated and scored on, "
+        "known before scoring. Null for an unknown cycle or one not opened yet. " + SMALL_GROUPS,
+        graphql_type=SchemeVersionRef | None,
+    )
+    async def scheme(
+        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
+    ) -> SchemeVersionRow | None:
+        await _check_grouping(info, root, "scheme")
+        cycle_key = parse_id(cycle_id)
+        if cycle_key is None:
+            return None
+        pinned = await info.context.loaders.pinned_scheme_by_employee_cycle.load((root.id, cycle_key))
+        return None if pinned is None else await info.context.loaders.scheme_version_by_id.load(pinned)
 
     @guarded(
         RATING_TASKS,

@@ -8,11 +8,13 @@ from collections.abc import Callable
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from hub.operations import coverage
 from resolvers import ids, small_groups, tasks
 from resolvers.errors import Forbidden
 from resolvers.loaders import tasks as task_rows
 from resolvers.records import (
     CycleRow,
+    CycleSchemeRow,
     IndicatorScoreRow,
     PostRow,
     ResultRow,
@@ -38,6 +40,14 @@ class CycleTransition:
     at: dt.datetime
 
 
+@strawberry.type(description="The scheme version a cycle pinned for a post.")
+class CyclePin:
+    post = Relations[CycleSchemeRow].load(PostRef, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
+    scheme_version = Relations[CycleSchemeRow].load(
+        SchemeVersionRef, lambda loaders: loaders.scheme_version_by_id, lambda row: row.scheme_version_id
+    )
+
+
 @strawberry.type
 class Cycle:
     id: strawberry.ID
@@ -51,6 +61,14 @@ class Cycle:
         lambda loaders: loaders.transitions_by_cycle,
         lambda row: row.id,
         description="The audit trail of the cycle's workflow, oldest first.",
+    )
+
+    schemes = Relations[CycleRow].load(
+        list[CyclePin],
+        lambda loaders: loaders.pins_by_cycle,
+        lambda row: row.id,
+        description="The scheme version the cycle pinned for each post when it opened (none before), in post "
+        "order: what its ratings are checked against and its results scored under.",
     )
 
     @guarded(
@@ -82,6 +100,19 @@ async def _unless_post_withheld(info: Info, result: ResultRow, field: str) -> No
     (an analyst without the names grant, a department and post with too few people scored)."""
     if not await small_groups.result_grouping_shown(info.context, result):
         raise Forbidden(f"not allowed: {field} is withheld, too few people were scored in this department and post")
+
+
+CompletenessType = object_type(
+    coverage.Completeness,
+    name="Completeness",
+    description="How complete a result's inputs were.",
+    fields={
+        "percent": "The weight of the indicators that had a value, in percent of the scheme's weight (0-100).",
+        "without_ratings": "The scheme weighs people-rated indicators and none had a rating: the result leaves "
+        "out what people said (scoring allowed it with a reason, see the cycle's transitions).",
+        "without_measures": "The scheme weighs measured indicators and none had a value.",
+    },
+)
 
 
 @strawberry.type(description="One indicator's part in a result, with what it was computed from.")
@@ -178,6 +209,16 @@ class AppraisalResult:
     async def indicator_scores(self, root: strawberry.Parent[ResultRow], info: Info) -> list[IndicatorScoreRow]:
         await _unless_post_withheld(info, root, "indicatorScores")
         return await info.context.loaders.indicator_scores_by_result.load(root.id)
+
+    @fields.field(
+        description="How complete the result's inputs were: the share of the scheme's weight that had a value, and "
+        "whether its people-rated or measured part went without any (scored then on the rest, re-weighted to "
+        "100). Null with a FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
+        graphql_type=CompletenessType | None,
+    )
+    async def completeness(self, root: strawberry.Parent[ResultRow], info: Info) -> coverage.Completeness | None:
+        await _unless_post_withheld(info, root, "completeness")
+        return await info.context.loaders.completeness_by_result.load(root.id)
 
 
 object_type(
