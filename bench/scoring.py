@@ -56,6 +56,7 @@ from hub.operations.batches import execute_in_chunks
 from hub.operations.commands import Caller
 from hub.operations.cycles import discard_results, locked_cycle, record_transition
 from hub.operations.scoring import CycleScore, score_cycle
+from hub.operations.scoring_inputs import read_inputs
 
 GOAL = 2.0
 # The Core tables score_cycle inserts into (a Core executemany, not the ORM's bulk path).
@@ -129,7 +130,7 @@ async def bare_io(sessionmaker: async_sessionmaker[AsyncSession], cycle_id: int)
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id)
         record_transition(session, cycle, CycleState.SCORED, actor=BENCH_ACTOR, reason=None)
-        inputs = await scoring_phases._read(session, cycle)
+        inputs = await read_inputs(session, cycle)
         scored = [person for person in inputs.people if inputs.pins[person.post_id] in inputs.schemes]
 
         await discard_results(session, cycle.id)

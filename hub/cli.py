@@ -371,8 +371,12 @@ def compute(args: argparse.Namespace) -> int:
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         who = args.actor or recorder.subject
         caller = Caller(actor=who, audit=recorder, bands=settings.bands())
-        report = await score_cycle(sessionmaker, CycleScore(args.cycle), caller, progress=ConsoleProgress())
+        command = CycleScore(args.cycle, allow_incomplete=args.allow_incomplete, reason=args.reason)
+        report = await score_cycle(sessionmaker, command, caller, progress=ConsoleProgress())
         print(f"perfhub compute: cycle {args.cycle} scored: {report.scored} results, {len(report.blocked)} blocked")
+        without = sum(post.without_ratings for post in report.coverage)
+        if without:
+            print(f"perfhub compute: {without} result(s) scored without any rating (allowed: {args.reason})")
         for blocked in report.blocked[:20]:
             print(f"  employee {blocked.employee_id}: {blocked.code}: {blocked.message}")
         return 0
@@ -547,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_actor,
         help="who the cycle's workflow trail names (default: cli:<user>; the access audit always names the user)",
     )
+    compute_parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="score even where a result would have no rating at all (needs --reason)",
+    )
+    compute_parser.add_argument("--reason", help="why scoring goes ahead with incomplete inputs (kept in the trail)")
     compute_parser.set_defaults(handler=compute)
 
     import_parser = commands.add_parser("import-metrics", help="import measured values from CSV into a cycle")

@@ -124,6 +124,10 @@ class FieldRule:
     """Also admits whoever sees every name (analysts with the names grant)."""
     audit_denials: bool = False
     """A refused read of the field is written to the access audit (compensation, ratings)."""
+    own_row: bool = True
+    """``own`` roles may use it on their own row (False: only on their people's, e.g. who rates them)."""
+    peoples_rows: bool = True
+    """A manager among ``own`` may use it on their people's rows (False: only on their own, e.g. their tasks)."""
 
     def admits(self, principal: Principal, row: Row | None) -> bool:
         """Whether ``principal`` may use the field on ``row`` (None: a root field, no row)."""
@@ -132,8 +136,8 @@ class FieldRule:
         if row is None or not principal.has(*self.own):
             return False
         if principal.employee_number is not None and row.employee_number == principal.employee_number:
-            return True
-        return Role.MANAGER in self.own and principal.has(Role.MANAGER) and row.managed
+            return self.own_row
+        return self.peoples_rows and Role.MANAGER in self.own and principal.has(Role.MANAGER) and row.managed
 
 
 def _roles(*roles: Role) -> frozenset[Role]:
@@ -199,6 +203,29 @@ RATERS = FieldRule(
     "hr_admin, or the assigned rater themselves (employee, manager); audited.",
 )
 """Submitting a rating: hr_admin, employees and managers (their own rating only: ``rates_for_anyone``)."""
+RATING_TASKS = FieldRule(
+    _roles(Role.HR_ADMIN),
+    "hr_admin; the rater their own tasks (employee, manager), never anyone else's: a task lists what its rater "
+    "submitted, anonymous ratings included.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
+    peoples_rows=False,
+)
+"""Rating tasks: hr_admin, and each rater their own (a manager's people's tasks would show their anonymous ratings)."""
+EXPECTED_RATERS = FieldRule(
+    _roles(Role.HR_ADMIN),
+    "hr_admin; a manager their people's (not their own). Only hr_admin is told who an anonymous rater (peer, "
+    "subordinate) is; a manager gets the role's counts, and its submitted count only once the cycle takes no "
+    "more ratings.",
+    own=_roles(Role.MANAGER),
+    own_row=False,
+)
+"""Who rates a ratee: hr_admin, and a manager for their people (anonymous raters counted, never named)."""
+RATING_PROGRESS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.MANAGER),
+    "hr_admin (every ratee); a manager over their people only. A manager gets an anonymous role's submitted "
+    "count (peer, subordinate) only once the cycle takes no more ratings.",
+)
+"""Rating progress of a cycle: hr_admin, and a manager over their reporting line."""
 
 
 # --- The named exceptions ----------------------------------------------------------------------------
@@ -217,6 +244,17 @@ def rates_for_anyone(principal: Principal) -> bool:
 
 ANONYMOUS_RATER_ROLES = frozenset({RaterRole.PEER, RaterRole.SUBORDINATE})
 """Anonymous raters: peers and subordinates, shown to nobody as raters (no rater, no submission time)."""
+
+
+def names_anonymous_raters(principal: Principal) -> bool:
+    """Anonymous raters: only hr_admin is told who rates a ratee as a peer or subordinate (to chase them)."""
+    return principal.has(Role.HR_ADMIN)
+
+
+def counts_anonymous_submissions(principal: Principal, *, cycle_open: bool) -> bool:
+    """Anonymous raters: how many of a role's raters have submitted grows as ratings arrive, which times each
+    of them; hr_admin sees it at any time, everyone else once the cycle takes no more ratings."""
+    return principal.has(Role.HR_ADMIN) or not cycle_open
 
 
 def sees_every_rating(principal: Principal) -> bool:

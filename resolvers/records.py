@@ -181,3 +181,11 @@ class ResultEventRow(Protocol):
     cycle_id: int
     result_id: int
     employee_id: int
+
+
+class CycleSchemeRow(Protocol):
+    """A scheme version a cycle pinned for a post when it opened."""
+
+    cycle_id: int
+    post_id: int
+    scheme_version_id: int

@@ -8,17 +8,29 @@ from collections.abc import Awaitable, Callable, Sequence
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from resolvers import ids, small_groups
+from resolvers import ids, small_groups, tasks
 from resolvers import organisation as employee_reads
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
-from resolvers.records import DepartmentRow, EmployeeRow, PostRow, ResultRow
+from resolvers.loaders import tasks as task_rows
+from resolvers.records import DepartmentRow, EmployeeRow, PostRow, ResultRow, SchemeVersionRow
 from schema import fields
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
-from schema.permissions import COMPENSATION, NAMES, ORG_CHART, RATINGS, TRAINING_RECORDS, guarded, guarded_attribute
+from schema.permissions import (
+    COMPENSATION,
+    EXPECTED_RATERS,
+    NAMES,
+    ORG_CHART,
+    RATING_TASKS,
+    RATINGS,
+    TRAINING_RECORDS,
+    guarded,
+    guarded_attribute,
+)
 from schema.record_fields import Relations, public_id
 from schema.refs import AppraisalResultRef, ReceivedRatingRef, SchemeVersionRef, WithheldRatingsRef
+from schema.tasks import RatersOfRole, RatingTask
 
 
 @strawberry.type
@@ -173,3 +185,44 @@ class Employee:
         self, root: strawberry.Parent[EmployeeRow], info: Info
     ) -> list[CompensationRecord] | None:
         return await info.context.loaders.compensation_records_by_employee.load(root.employee_no)
+
+    @fields.field(
+        description="The scheme version that applies to the employee in a cycle (pinned for the post they hold at "
+        "the period's end), with its indicators, rating scales and anchors: what they are rated and scored on, "
+        "known before scoring. Null for an unknown cycle or one not opened yet. " + SMALL_GROUPS,
+        graphql_type=SchemeVersionRef | None,
+    )
+    async def scheme(
+        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
+    ) -> SchemeVersionRow | None:
+        await _check_grouping(info, root, "scheme")
+        cycle_key = parse_id(cycle_id)
+        if cycle_key is None:
+            return None
+        pinned = await info.context.loaders.pinned_scheme_by_employee_cycle.load((root.id, cycle_key))
+        return None if pinned is None else await info.context.loaders.scheme_version_by_id.load(pinned)
+
+    @guarded(
+        RATING_TASKS,
+        "ratingTasks",
+        "The employee's tasks as a rater in a cycle, in ratee order: whom to rate, in which role, on which "
+        "indicators (with their scales and anchors), and what they have submitted so far. Empty for an unknown "
+        "cycle.",
+        graphql_type=list[RatingTask] | None,
+    )
+    async def rating_tasks(
+        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
+    ) -> list[task_rows.RatingTask]:
+        return await tasks.rating_tasks(info.context, root, cycle_id)
+
+    @guarded(
+        EXPECTED_RATERS,
+        "expectedRaters",
+        "Who rates the employee in a cycle, by role: how many raters are assigned, how many have rated every "
+        "indicator, and who has not yet. Null for an unknown cycle.",
+        graphql_type=list[RatersOfRole] | None,
+    )
+    async def expected_raters(
+        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
+    ) -> list[task_rows.RatersOfRole] | None:
+        return await tasks.expected_raters(info.context, root.id, cycle_id)

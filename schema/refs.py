@@ -13,10 +13,11 @@ import strawberry
 
 if TYPE_CHECKING:
     from schema.indicators import IndicatorVersion, SchemeVersion
-    from schema.organisation import Employee, Post
+    from schema.organisation import Department, Employee, Post
     from schema.ratings import ReceivedRating, WithheldRatings
     from schema.results import AppraisalResult
 
+DepartmentRef = Annotated["Department", strawberry.lazy("schema.organisation")]
 EmployeeRef = Annotated["Employee", strawberry.lazy("schema.organisation")]
 PostRef = Annotated["Post", strawberry.lazy("schema.organisation")]
 IndicatorVersionRef = Annotated["IndicatorVersion", strawberry.lazy("schema.indicators")]

@@ -8,10 +8,13 @@ from collections.abc import Callable
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from resolvers import ids, small_groups
+from hub.operations import coverage
+from resolvers import ids, small_groups, tasks
 from resolvers.errors import Forbidden
+from resolvers.loaders import tasks as task_rows
 from resolvers.records import (
     CycleRow,
+    CycleSchemeRow,
     IndicatorScoreRow,
     PostRow,
     ResultRow,
@@ -21,8 +24,10 @@ from resolvers.results import ScoreGroup as ScoreGroup  # registered below; sche
 from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
+from schema.permissions import RATING_PROGRESS, guarded
 from schema.record_fields import Relations, public_id
 from schema.refs import EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
+from schema.tasks import RatingProgress
 from schema.values import object_type
 
 
@@ -33,6 +38,14 @@ class CycleTransition:
     actor: str
     reason: str | None
     at: dt.datetime
+
+
+@strawberry.type(description="The scheme version a cycle pinned for a post.")
+class CyclePin:
+    post = Relations[CycleSchemeRow].load(PostRef, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
+    scheme_version = Relations[CycleSchemeRow].load(
+        SchemeVersionRef, lambda loaders: loaders.scheme_version_by_id, lambda row: row.scheme_version_id
+    )
 
 
 @strawberry.type
@@ -49,6 +62,24 @@ class Cycle:
         lambda row: row.id,
         description="The audit trail of the cycle's workflow, oldest first.",
     )
+
+    schemes = Relations[CycleRow].load(
+        list[CyclePin],
+        lambda loaders: loaders.pins_by_cycle,
+        lambda row: row.id,
+        description="The scheme version the cycle pinned for each post when it opened (none before), in post "
+        "order: what its ratings are checked against and its results scored under.",
+    )
+
+    @guarded(
+        RATING_PROGRESS,
+        "progress",
+        "How far the cycle's ratings are, per department of the ratee and rater role, over the ratees the "
+        "caller reaches (hr_admin every ratee, a manager their people).",
+        graphql_type=list[RatingProgress] | None,
+    )
+    async def progress(self, root: strawberry.Parent[CycleRow], info: Info) -> list[task_rows.RatingProgress]:
+        return await tasks.cycle_progress(info.context, root)
 
 
 @strawberry.type(description="Where a measured value came from.")
@@ -69,6 +100,19 @@ async def _unless_post_withheld(info: Info, result: ResultRow, field: str) -> No
     (an analyst without the names grant, a department and post with too few people scored)."""
     if not await small_groups.result_grouping_shown(info.context, result):
         raise Forbidden(f"not allowed: {field} is withheld, too few people were scored in this department and post")
+
+
+CompletenessType = object_type(
+    coverage.Completeness,
+    name="Completeness",
+    description="How complete a result's inputs were.",
+    fields={
+        "percent": "The weight of the indicators that had a value, in percent of the scheme's weight (0-100).",
+        "without_ratings": "The scheme weighs people-rated indicators and none had a rating: the result leaves "
+        "out what people said (scoring allowed it with a reason, see the cycle's transitions).",
+        "without_measures": "The scheme weighs measured indicators and none had a value.",
+    },
+)
 
 
 @strawberry.type(description="One indicator's part in a result, with what it was computed from.")
@@ -165,6 +209,16 @@ class AppraisalResult:
     async def indicator_scores(self, root: strawberry.Parent[ResultRow], info: Info) -> list[IndicatorScoreRow]:
         await _unless_post_withheld(info, root, "indicatorScores")
         return await info.context.loaders.indicator_scores_by_result.load(root.id)
+
+    @fields.field(
+        description="How complete the result's inputs were: the share of the scheme's weight that had a value, and "
+        "whether its people-rated or measured part went without any (scored then on the rest, re-weighted to "
+        "100). Null with a FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
+        graphql_type=CompletenessType | None,
+    )
+    async def completeness(self, root: strawberry.Parent[ResultRow], info: Info) -> coverage.Completeness | None:
+        await _unless_post_withheld(info, root, "completeness")
+        return await info.context.loaders.completeness_by_result.load(root.id)
 
 
 object_type(

@@ -47,25 +47,50 @@ class Ratings:
         start: dt.datetime,
         days: int,
     ) -> Iterator[dict[str, object]]:
-        rng, ids = self.rng, self.employee_ids
+        rng = self.rng
         core = [
             [self.version_ids[(s.code, v)] for s, v, _ in plan.items if s.category is IndicatorCategory.CORE]
             for plan in plans_of
         ]
+        rated: set[int] = set()
+        late: dict[int, tuple[int, RaterRole]] = {}
         for ratee, rater, role in relations:
             if share < 1.0 and rng.random() >= share:
-                continue  # this rater has not submitted yet
-            at = start + dt.timedelta(seconds=rng.randrange(days * 86_400))
-            bias = ROLE_LENIENCY[role] + self.leniency[rater]
-            for aptitude, version_id in zip(self.aptitude[ratee], core[self.people.post[ratee]], strict=True):
-                value = min(5, max(1, round(rng.gauss(1.0 + 4.0 * aptitude + bias, RATING_NOISE))))
-                yield {
-                    "cycle_id": cycle,
-                    "ratee_id": ids[ratee],
-                    "rater_id": ids[rater],
-                    "role": role,
-                    "indicator_version_id": version_id,
-                    "value": float(value),
-                    "comment": None,
-                    "submitted_at": at,
-                }
+                late.setdefault(ratee, (rater, role))  # this rater has not submitted yet
+                continue
+            rated.add(ratee)
+            yield from self._rater_rows(rng, cycle, core, ratee, rater, role, start, days)
+        # Nobody is left without a single rater, as HR would chase before scoring (``cycleScore`` refuses a
+        # result with no rating): the first late rater of each such ratee has submitted after all. From a
+        # generator of the ratee's own, so that the seed's stream, and everyone else's ratings, stay as they were.
+        for ratee, (rater, role) in late.items():
+            if ratee not in rated:
+                own = random.Random(f"{cycle}:{self.employee_ids[ratee]}")
+                yield from self._rater_rows(own, cycle, core, ratee, rater, role, start, days)
+
+    def _rater_rows(
+        self,
+        rng: random.Random,
+        cycle: int,
+        core: list[list[int]],
+        ratee: int,
+        rater: int,
+        role: RaterRole,
+        start: dt.datetime,
+        days: int,
+    ) -> Iterator[dict[str, object]]:
+        ids = self.employee_ids
+        at = start + dt.timedelta(seconds=rng.randrange(days * 86_400))
+        bias = ROLE_LENIENCY[role] + self.leniency[rater]
+        for aptitude, version_id in zip(self.aptitude[ratee], core[self.people.post[ratee]], strict=True):
+            value = min(5, max(1, round(rng.gauss(1.0 + 4.0 * aptitude + bias, RATING_NOISE))))
+            yield {
+                "cycle_id": cycle,
+                "ratee_id": ids[ratee],
+                "rater_id": ids[rater],
+                "role": role,
+                "indicator_version_id": version_id,
+                "value": float(value),
+                "comment": None,
+                "submitted_at": at,
+            }

@@ -10,6 +10,7 @@ message for people.
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
     │   └── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
+    ├── IncompleteInputs         INCOMPLETE_INPUTS           scoring would leave results without any rating
     └── WrongCycleState          WRONG_CYCLE_STATE           the cycle's state does not allow it
 
 Errors of the scoring arithmetic (``hub.appraisal.errors``) pass through unchanged: both roots derive
@@ -124,6 +125,13 @@ class NotYourRating(NotAllowed):
 
     def __init__(self) -> None:
         super().__init__("you may submit only your own ratings", field="raterId")
+
+
+class IncompleteInputs(OperationError):
+    """Scoring would leave a result without its whole people-rated part (no rating at all)."""
+
+    code = "INCOMPLETE_INPUTS"
+    kind = ErrorKind.STATE
 
 
 class WrongCycleState(OperationError):

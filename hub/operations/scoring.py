@@ -9,47 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Annotated, TypeAlias
+from typing import Annotated
 
-from sqlalchemy import Insert, Row, Select, func, select
+from sqlalchemy import Insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import (
-    CompiledScheme,
     EmployeeScore,
     GradeBands,
     Placement,
-    SchemeItem,
     Standing,
     assign_grades_and_ranks,
     combine_ratings,
-    parse_rule,
 )
 from hub.db.models import (
     AppraisalResult,
     Base,
     Cycle,
-    CycleScheme,
-    Indicator,
     IndicatorScore,
-    IndicatorVersion,
-    MetricValue,
-    Rating,
-    SchemeRaterWeight,
+    Post,
     utcnow,
 )
-from hub.db.models import SchemeItem as SchemeItemRow
-from hub.domain import MANUAL_SOURCE, CycleState, Direction, MissingPolicy, RaterRole
+from hub.domain import CycleState, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
-from hub.operations.batches import execute_in_chunks, partitions
-from hub.operations.commands import Caller, IdOf
-from hub.operations.cycles import Participant, discard_results, locked_cycle, participants, record_transition
+from hub.operations.batches import execute_in_chunks
+from hub.operations.commands import Caller, IdOf, described
+from hub.operations.coverage import PostCoverage, by_post, completeness, refusal_message
+from hub.operations.cycles import Participant, discard_results, locked_cycle, record_transition
+from hub.operations.errors import IncompleteInputs, InvalidInput
 from hub.operations.rows import ResultRow, ScoreRow
+from hub.operations.scoring_inputs import Inputs, MeasuredValue, Scheme, read_inputs
 from hub.progress import SILENT, Progress
 
 
@@ -68,118 +60,7 @@ class ScoringReport:
     cycle: Cycle
     scored: int
     blocked: list[BlockedScoreRecord] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Scheme:
-    """A pinned scheme, compiled once, with which of its items are people-rated."""
-
-    compiled: CompiledScheme
-    manual_ids: frozenset[int]
-    role_weights: dict[RaterRole, float]
-
-
-# The statements scoring reads with, one function each: bench.scoring times the same statements.
-
-
-def pins_statement(cycle_id: int) -> Select[int, int]:
-    """(post id, the scheme version the cycle pinned for it)."""
-    return select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(CycleScheme.cycle_id == cycle_id)
-
-
-def scheme_items_statement(
-    scheme_version_ids: Collection[int],
-) -> Select[int, int, float, dict[str, object], MissingPolicy, str, Direction]:
-    """The items of the scheme versions with their indicator version's definition, in position order."""
-    return (
-        select(
-            SchemeItemRow.scheme_version_id,
-            SchemeItemRow.indicator_version_id,
-            SchemeItemRow.weight,
-            IndicatorVersion.rule,
-            IndicatorVersion.missing_policy,
-            IndicatorVersion.source_system,
-            Indicator.direction,
-        )
-        .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
-        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-        .where(SchemeItemRow.scheme_version_id.in_(scheme_version_ids))
-        .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
-    )
-
-
-def rater_weights_statement(scheme_version_ids: Collection[int]) -> Select[int, RaterRole, float]:
-    """The rater roles' weights of the scheme versions."""
-    return select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role, SchemeRaterWeight.weight).where(
-        SchemeRaterWeight.scheme_version_id.in_(scheme_version_ids)
-    )
-
-
-def metric_values_statement(cycle_id: int) -> Select[int, int, float, str, str, dt.datetime, bool, str]:
-    """Every stored metric value of the cycle, with its provenance (a :data:`MeasuredValue` each)."""
-    return select(
-        MetricValue.employee_id,
-        MetricValue.indicator_version_id,
-        MetricValue.value,
-        MetricValue.system,
-        MetricValue.metric,
-        MetricValue.fetched_at,
-        MetricValue.stale,
-        MetricValue.checksum,
-    ).where(MetricValue.cycle_id == cycle_id)
-
-
-def rating_means_statement(cycle_id: int) -> Select[int, int, RaterRole, Decimal | float]:
-    """(ratee, indicator version, rater role, mean rating), averaged in SQL (a Decimal on PostgreSQL)."""
-    return (
-        select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-        .where(Rating.cycle_id == cycle_id)
-        .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
-    )
-
-
-async def _schemes(session: AsyncSession, cycle_id: int) -> tuple[dict[int, int], dict[int, Scheme]]:
-    """post id -> pinned scheme version id, and each pinned scheme compiled."""
-    pins = dict((await session.execute(pins_statement(cycle_id))).all())
-    item_rows = (await session.execute(scheme_items_statement(set(pins.values())))).all()
-    weight_rows = (await session.execute(rater_weights_statement(set(pins.values())))).all()
-    items: defaultdict[int, list[SchemeItem]] = defaultdict(list)
-    manual: defaultdict[int, set[int]] = defaultdict(set)
-    for row in item_rows:
-        items[row.scheme_version_id].append(
-            SchemeItem(row.indicator_version_id, row.weight, parse_rule(row.rule), row.direction, row.missing_policy)
-        )
-        if row.source_system == MANUAL_SOURCE:
-            manual[row.scheme_version_id].add(row.indicator_version_id)
-    role_weights: defaultdict[int, dict[RaterRole, float]] = defaultdict(dict)
-    for weight_row in weight_rows:
-        role_weights[weight_row.scheme_version_id][weight_row.role] = weight_row.weight
-    schemes = {
-        scheme_id: Scheme(CompiledScheme(scheme_items), frozenset(manual[scheme_id]), role_weights[scheme_id])
-        for scheme_id, scheme_items in items.items()
-    }
-    return pins, schemes
-
-
-MeasuredValue: TypeAlias = Row[int, int, float, str, str, dt.datetime, bool, str]
-"""A stored metric value with its provenance: (employee_id, indicator_version_id, value, system, metric,
-fetched_at, stale, checksum)."""
-
-
-async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], MeasuredValue]:
-    values: dict[tuple[int, int], MeasuredValue] = {}
-    async for rows in partitions(session, metric_values_statement(cycle_id)):
-        values.update(((row.employee_id, row.indicator_version_id), row) for row in rows)
-    return values
-
-
-async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], dict[RaterRole, float]]:
-    """(ratee, indicator version) -> mean rating per rater role, averaged in SQL."""
-    means: defaultdict[tuple[int, int], dict[RaterRole, float]] = defaultdict(dict)
-    async for rows in partitions(session, rating_means_statement(cycle_id)):
-        for ratee_id, indicator_version_id, role, mean in rows:
-            means[(ratee_id, indicator_version_id)][role] = float(mean)
-    return means
+    coverage: list[PostCoverage] = field(default_factory=list)
 
 
 def _rating_inputs(by_role: dict[RaterRole, float] | None) -> dict[str, float] | None:
@@ -312,31 +193,12 @@ def _score_rows(
     return score_rows
 
 
-@dataclass(slots=True)
-class _Inputs:
-    """Everything scoring reads, read under the cycle's lock."""
-
-    pins: dict[int, int]
-    schemes: dict[int, Scheme]
-    people: list[Participant]
-    metrics: dict[tuple[int, int], MeasuredValue]
-    ratings: dict[tuple[int, int], dict[RaterRole, float]]
-
-
-async def _read(session: AsyncSession, cycle: Cycle) -> _Inputs:
-    pins, schemes = await _schemes(session, cycle.id)
-    people = await participants(session, cycle, list(pins))
-    return _Inputs(
-        pins, schemes, people, await _metric_values(session, cycle.id), await _rating_means(session, cycle.id)
-    )
-
-
 def _insert_into(model: type[Base]) -> Insert:
     """A Core insert into the model's table: the ORM's bulk paths cost seconds per 100,000 rows in bookkeeping."""
     return Base.metadata.tables[model.__tablename__].insert()
 
 
-async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed: _Computed, progress: Progress) -> int:
+async def _write(session: AsyncSession, cycle: Cycle, inputs: Inputs, computed: _Computed, progress: Progress) -> int:
     """Replaces the cycle's results with the computed ones, indicator scores included; returns how many."""
     await discard_results(session, cycle.id)
     post_of = {p.employee_id: p for p in inputs.people}
@@ -362,6 +224,27 @@ async def _write(session: AsyncSession, cycle: Cycle, inputs: _Inputs, computed:
 @dataclass(frozen=True, slots=True)
 class CycleScore:
     cycle_id: Annotated[int, IdOf("cycle")]
+    allow_incomplete: bool = described(
+        "Score even where a result would have no rating at all (its people-rated part left out, the rest "
+        "re-weighted to 100); needs a reason, kept in the cycle's transitions.",
+        default=False,
+    )
+    reason: str | None = None
+
+
+def _coverage(inputs: Inputs, computed: _Computed) -> list[PostCoverage]:
+    post_of = {person.employee_id: person.post_id for person in inputs.people}
+    found = []
+    for employee_id, outcome in computed.scores.items():
+        scheme = inputs.schemes[inputs.pins[post_of[employee_id]]]
+        found.append((post_of[employee_id], completeness(outcome, scheme.compiled.weights, scheme.manual_ids)))
+    return by_post(found)
+
+
+async def _refuse_without_ratings(session: AsyncSession, coverage: list[PostCoverage]) -> None:
+    if any(post.without_ratings for post in coverage):
+        names = {post_id: name for post_id, name in await session.execute(select(Post.id, Post.name))}
+        raise IncompleteInputs(refusal_message(coverage, names), field="allowIncomplete")
 
 
 async def score_cycle(
@@ -377,15 +260,21 @@ async def score_cycle(
     read until the results commit, so a rating or import that waits on it finds the cycle SCORED and is
     refused, never left out.
     """
+    reason = (command.reason or "").strip() or None
+    if command.allow_incomplete and reason is None:
+        raise InvalidInput("scoring with allowIncomplete needs a reason", field="reason")
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, command.cycle_id)
-        record_transition(session, cycle, CycleState.SCORED, actor=caller.actor, reason=None)
-        inputs = await _read(session, cycle)
+        record_transition(session, cycle, CycleState.SCORED, actor=caller.actor, reason=reason)
+        inputs = await read_inputs(session, cycle)
         # The engine is pure, and a cycle of 10,000 employees is about a second of it: it runs in a
         # worker thread, so that the event loop keeps serving other requests meanwhile.
         computed = await asyncio.to_thread(
             _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings, caller.bands
         )
+        coverage = await asyncio.to_thread(_coverage, inputs, computed)
+        if not command.allow_incomplete:
+            await _refuse_without_ratings(session, coverage)
         scored = await _write(session, cycle, inputs, computed, progress)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
-    return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked)
+    return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked, coverage=coverage)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolvers.loaders.audit import ReadAuditLoader
 from resolvers.loaders.base import RequestFacts
+from resolvers.loaders.completeness import CompletenessByResultLoader
 from resolvers.loaders.indicators import (
     CurrentIndicatorVersionByIndicatorLoader,
     IndicatorByIdLoader,
@@ -29,6 +30,7 @@ from resolvers.loaders.organisation import (
     PostByIdLoader,
     PostsByDepartmentLoader,
 )
+from resolvers.loaders.pins import PinnedSchemeByEmployeeCycleLoader, PinsByCycleLoader
 from resolvers.loaders.results import (
     CycleByIdLoader,
     IndicatorScoresByResultLoader,
@@ -45,6 +47,7 @@ from resolvers.loaders.schemes import (
     SchemeVersionByIdLoader,
     SchemeVersionsByPostLoader,
 )
+from resolvers.loaders.tasks import RatingTasksByRaterCycleLoader
 from resolvers.scope import Scope
 
 L = TypeVar("L", bound="MadeForRequest")
@@ -127,6 +130,10 @@ class Loaders:
     indicator_scores_by_result = per_request(IndicatorScoresByResultLoader)
     transitions_by_cycle = per_request(TransitionsByCycleLoader)
     ratings_by_ratee_cycle = per_request(RatingsByRateeCycleLoader)
+    rating_tasks_by_rater_cycle = per_request(RatingTasksByRaterCycleLoader)
+    completeness_by_result = per_request(CompletenessByResultLoader)
+    pins_by_cycle = per_request(PinsByCycleLoader)
+    pinned_scheme_by_employee_cycle = per_request(PinnedSchemeByEmployeeCycleLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:

@@ -12,6 +12,7 @@ import strawberry
 from hub.db.models import Cycle as CycleRow
 from hub.operations import cycles, scoring
 from hub.operations.commands import Caller
+from hub.operations.coverage import PostCoverage as PostCoverageRecord
 from hub.operations.cycles import (
     CycleCloseCalibration,
     CycleCreateInput,
@@ -25,7 +26,7 @@ from resolvers.context import Context
 from schema.errors import payload
 from schema.indicators import IndicatorVersion
 from schema.mutations.declare import mutation
-from schema.organisation import Employee
+from schema.organisation import Employee, Post
 from schema.permissions import HR_ONLY
 from schema.record_fields import Relations
 from schema.results import Cycle
@@ -51,11 +52,31 @@ class BlockedScore:
     )
 
 
+@strawberry.type(description="How complete one post's scored results are.")
+class PostCoverage:
+    results: int
+    without_ratings: int = strawberry.field(
+        description="Results with no rating at all although the scheme weighs people-rated indicators (scored on "
+        "their measured part alone, re-weighted to 100: only with allowIncomplete)."
+    )
+    without_measures: int = strawberry.field(
+        description="Results with no measured value although the scheme weighs measured indicators."
+    )
+    completeness: float = strawberry.field(
+        description="The mean share of the scheme's weight that had a value, in percent."
+    )
+
+    post = Relations[PostCoverageRecord].load(Post, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
+
+
 @strawberry.type
 class CycleScored:
     cycle: CycleRow = strawberry.field(graphql_type=Cycle)
     scored: int = strawberry.field(description="How many results were computed and stored.")
     blocked: list[BlockedScoreRecord] = strawberry.field(graphql_type=list[BlockedScore])
+    coverage: list[PostCoverageRecord] = strawberry.field(
+        graphql_type=list[PostCoverage], description="Per post, how complete the results' inputs were."
+    )
 
 
 @strawberry.type(description="A DRAFT cycle was deleted.")
@@ -89,12 +110,13 @@ async def cycle_open(context: Context, command: CycleOpen, caller: Caller) -> Cy
 
 @mutation(HR_ONLY, CycleScorePayload, arguments=True)
 async def cycle_score(context: Context, command: CycleScore, caller: Caller) -> CycleScored:
-    """OPEN -> SCORED: computes and stores every participant's result."""
+    """OPEN -> SCORED: computes and stores every participant's result. Refused (INCOMPLETE_INPUTS) where a result
+    would have no rating at all, unless allowIncomplete with a reason."""
     if context.worker is not None:
         report = await context.worker.score(command, caller)
     else:
         report = await scoring.score_cycle(context.sessionmaker, command, caller)
-    return CycleScored(cycle=report.cycle, scored=report.scored, blocked=report.blocked)
+    return CycleScored(cycle=report.cycle, scored=report.scored, blocked=report.blocked, coverage=report.coverage)
 
 
 @mutation(HR_ONLY, CyclePayload, arguments=True)

@@ -169,6 +169,9 @@ ADMITTED_ON_EVERY_ROW: dict[str, set[Role]] = {
     "AUDIT": {Role.HR_ADMIN},
     "HR_ONLY": {Role.HR_ADMIN},
     "RATERS": {Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE},
+    "RATING_TASKS": {Role.HR_ADMIN},
+    "EXPECTED_RATERS": {Role.HR_ADMIN},
+    "RATING_PROGRESS": {Role.HR_ADMIN, Role.MANAGER},
 }
 """Who may use each field on any row it reaches, written out by hand."""
 ADMITTED_ON_OWN_ROWS: dict[str, set[Role]] = {
@@ -176,8 +179,14 @@ ADMITTED_ON_OWN_ROWS: dict[str, set[Role]] = {
     "ORG_CHART": {Role.EMPLOYEE, Role.MANAGER},
     "TRAINING_RECORDS": {Role.EMPLOYEE, Role.MANAGER},
     "RATINGS": {Role.EMPLOYEE, Role.MANAGER},
+    "RATING_TASKS": {Role.EMPLOYEE, Role.MANAGER},
+    "EXPECTED_RATERS": {Role.MANAGER},
 }
 """Who may use each field on their own row only (and a manager on their people's rows)."""
+OWN_ROW_ONLY = {"RATING_TASKS"}
+"""Rules whose own rights stop at the person's own row: a manager's people's rows are not theirs."""
+PEOPLES_ROWS_ONLY = {"EXPECTED_RATERS"}
+"""Rules whose own rights are a manager's on their people's rows, never on their own."""
 ADMITS_NAMES_GRANT = {"NAMES", "ORG_CHART"}
 
 ROWS = {
@@ -200,8 +209,12 @@ def test_each_field_rule_admits_and_refuses_each_role(rule_name: str, role: Role
     rule: FieldRule = getattr(policy, rule_name)
     row = ROWS[row_kind]
     own_rights = role in ADMITTED_ON_OWN_ROWS.get(rule_name, set())
-    expected = role in ADMITTED_ON_EVERY_ROW[rule_name] or (
-        own_rights and (row_kind == "their own row" or (row_kind == "a row of their people" and role is Role.MANAGER))
+    on_own_row = own_rights and rule_name not in PEOPLES_ROWS_ONLY
+    on_peoples_rows = own_rights and role is Role.MANAGER and rule_name not in OWN_ROW_ONLY
+    expected = (
+        role in ADMITTED_ON_EVERY_ROW[rule_name]
+        or (row_kind == "their own row" and on_own_row)
+        or (row_kind == "a row of their people" and on_peoples_rows)
     )
     assert rule.admits(person(role), row) is expected
 
@@ -264,6 +277,15 @@ def test_anonymous_raters() -> None:
     assert not policy.anonymous_role_released(2, settings, cycle_open=False)
     # While the cycle takes ratings, no count is enough: each new rating would be timed.
     assert not policy.anonymous_role_released(30, settings, cycle_open=True)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_only_hr_names_anonymous_raters_or_counts_their_submissions_while_open(role: Role) -> None:
+    principal = person(role)
+    is_hr = role is Role.HR_ADMIN
+    assert policy.names_anonymous_raters(principal) is is_hr
+    assert policy.counts_anonymous_submissions(principal, cycle_open=True) is is_hr
+    assert policy.counts_anonymous_submissions(principal, cycle_open=False)
 
 
 def test_minimum_group_size() -> None:

@@ -349,7 +349,8 @@ async def test_a_withheld_post_is_not_named_by_the_scheme_or_the_indicators(
     """The insider review's attack: a result whose post is withheld named it through schemeVersion.post (and
     its indicator scores named the scheme). Where post is withheld, so are both; elsewhere they stay."""
     query = """query($c: ID!) { results(cycleId: $c, first: 500) { edges { node {
-      post { code } schemeVersion { post { code } } indicatorScores { indicatorVersion { id } } } } } }"""
+      post { code } schemeVersion { post { code } } indicatorScores { indicatorVersion { id } }
+      completeness { percent } } } } }"""
     body = await analyst.execute(query, {"c": str(seeded.past_cycle_id)})
     nodes = [edge["node"] for edge in body["data"]["results"]["edges"]]
     hidden = [node for node in nodes if node["post"] is None]
@@ -357,8 +358,12 @@ async def test_a_withheld_post_is_not_named_by_the_scheme_or_the_indicators(
     assert hidden and shown
     assert all(node["schemeVersion"] is None and node["indicatorScores"] is None for node in hidden)
     assert all(node["schemeVersion"]["post"] == node["post"] and node["indicatorScores"] for node in shown)
+    # A result's completeness (the share of its scheme's weight that had a value) tells the scheme too.
+    assert all(node["completeness"] is None for node in hidden)
+    assert all(node["completeness"]["percent"] > 0 for node in shown)
     denied = [error["path"][-1] for error in body["errors"]]
     assert denied.count("schemeVersion") == denied.count("indicatorScores") == denied.count("post") == len(hidden)
+    assert denied.count("completeness") == len(hidden)
     hr = await app_client.data(query, {"c": str(seeded.past_cycle_id)})
     assert all(edge["node"]["schemeVersion"] for edge in hr["results"]["edges"])
 

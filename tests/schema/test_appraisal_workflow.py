@@ -193,14 +193,18 @@ async def test_cycle_from_draft_to_published_through_mutations(app_client: Graph
 
     scored = await ok(
         client,
-        """mutation($id: ID!) { cycleScore(cycleId: $id) { __typename
-             ... on CycleScored { scored cycle { state } blocked { code employee { id } } } } }""",
+        """mutation($id: ID!) { cycleScore(cycleId: $id, allowIncomplete: true,
+               reason: "only the employee under test was rated") { __typename
+             ... on CycleScored { scored cycle { state } blocked { code employee { id } }
+                                  coverage { results withoutRatings } } } }""",
         {"id": cycle_id},
         "cycleScore",
         "CycleScored",
     )
     assert scored["cycle"]["state"] == "SCORED"
     assert scored["scored"] >= 1
+    # Everyone but the employee under test went unrated: scored only because HR allowed it, and reported.
+    assert sum(post["withoutRatings"] for post in scored["coverage"]) == scored["scored"] - 1
 
     result = (
         await client.data(

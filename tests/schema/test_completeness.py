@@ -1,0 +1,184 @@
+"""Completeness before scoring: a result with no rating at all is refused unless HR allows it with a reason,
+and every result says how complete its inputs were. Expectations are counted from the tables by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import (
+    AppraisalResult,
+    Cycle,
+    CycleScheme,
+    CycleTransition,
+    Employee,
+    IndicatorVersion,
+    MetricValue,
+    Rating,
+)
+from hub.db.models import SchemeItem as SchemeItemRow
+from hub.demo.organisation import SeedSummary
+from hub.domain import MANUAL_SOURCE, CycleState
+from tests.conftest import GraphQLClient
+
+SCORE = """
+mutation($c: ID!, $allow: Boolean!, $reason: String) {
+  cycleScore(cycleId: $c, allowIncomplete: $allow, reason: $reason) {
+    __typename
+    ... on CycleScored { scored coverage { post { id } results withoutRatings withoutMeasures completeness } }
+    ... on MutationError { code message field }
+  }
+}
+"""
+RESULTS = """
+query($c: ID!) {
+  results(cycleId: $c, first: 500) {
+    edges { node { employee { id } completeness { percent withoutRatings withoutMeasures } } }
+  }
+}
+"""
+
+
+@pytest.fixture
+async def unrated(seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int, float]:
+    """An employee of the demo's OPEN cycle whose every rating is withdrawn and who has one measured value (the
+    OPEN cycle has none collected yet): (id, post id, the weight of the measured indicator)."""
+    cycle = seeded.current_cycle_id
+    async with sessionmaker() as session, session.begin():
+        employee_id, post_id = (
+            await session.execute(
+                select(Employee.id, Employee.post_id)
+                .where(Employee.id.in_(select(Rating.ratee_id).where(Rating.cycle_id == cycle)))
+                .order_by(Employee.id)
+                .limit(1)
+            )
+        ).one()
+        await session.execute(delete(Rating).where(Rating.cycle_id == cycle, Rating.ratee_id == employee_id))
+        version_id, system, metric, weight = (
+            await session.execute(
+                select(
+                    IndicatorVersion.id,
+                    IndicatorVersion.source_system,
+                    IndicatorVersion.source_metric,
+                    SchemeItemRow.weight,
+                )
+                .join(SchemeItemRow, SchemeItemRow.indicator_version_id == IndicatorVersion.id)
+                .join(CycleScheme, CycleScheme.scheme_version_id == SchemeItemRow.scheme_version_id)
+                .where(
+                    CycleScheme.cycle_id == cycle,
+                    CycleScheme.post_id == post_id,
+                    IndicatorVersion.source_system != MANUAL_SOURCE,
+                )
+                .order_by(SchemeItemRow.id)
+                .limit(1)
+            )
+        ).one()
+        session.add(
+            MetricValue(
+                cycle_id=cycle,
+                employee_id=employee_id,
+                indicator_version_id=version_id,
+                value=1.0,
+                system=system,
+                metric=metric or "",
+                fetched_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+                checksum="0" * 64,
+            )
+        )
+    return employee_id, post_id, float(weight)
+
+
+async def nothing_written(sessionmaker: async_sessionmaker[AsyncSession], cycle: int, transitions: int) -> None:
+    async with sessionmaker() as session:
+        assert (await session.get(Cycle, cycle)).state is CycleState.OPEN  # type: ignore[union-attr]
+        stored = select(func.count()).select_from(AppraisalResult).where(AppraisalResult.cycle_id == cycle)
+        assert await session.scalar(stored) == 0
+        trail = select(func.count()).select_from(CycleTransition).where(CycleTransition.cycle_id == cycle)
+        assert await session.scalar(trail) == transitions
+
+
+async def trail_length(sessionmaker: async_sessionmaker[AsyncSession], cycle: int) -> int:
+    async with sessionmaker() as session:
+        trail = select(func.count()).select_from(CycleTransition).where(CycleTransition.cycle_id == cycle)
+        return int(await session.scalar(trail) or 0)
+
+
+async def score(client: GraphQLClient, cycle: int, allow: bool, reason: str | None = None) -> dict[str, Any]:
+    variables = {"c": str(cycle), "allow": allow, "reason": reason}
+    payload: dict[str, Any] = (await client.data(SCORE, variables))["cycleScore"]
+    return payload
+
+
+async def test_a_result_without_any_rating_is_refused_and_nothing_is_written(
+    app_client: GraphQLClient,
+    seeded: SeedSummary,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    unrated: tuple[int, int, float],
+) -> None:
+    cycle = seeded.current_cycle_id
+    before = await trail_length(sessionmaker, cycle)
+    refused = await score(app_client, cycle, allow=False)
+    assert refused["__typename"] == "StateError"
+    assert (refused["code"], refused["field"]) == ("INCOMPLETE_INPUTS", "allowIncomplete")
+    assert refused["message"].startswith("1 result(s) would have no rating at all (1 of ")
+    await nothing_written(sessionmaker, cycle, before)
+
+    # Allowing it takes a reason.
+    unexplained = await score(app_client, cycle, allow=True, reason="  ")
+    assert (unexplained["code"], unexplained["field"]) == ("INVALID_INPUT", "reason")
+    await nothing_written(sessionmaker, cycle, before)
+
+
+async def test_allowed_with_a_reason_the_result_says_what_it_lacks(
+    app_client: GraphQLClient,
+    seeded: SeedSummary,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    unrated: tuple[int, int, float],
+) -> None:
+    cycle = seeded.current_cycle_id
+    employee_id, post_id, measured_weight = unrated  # the weight of its one measured value
+    scored = await score(app_client, cycle, allow=True, reason="ratings of one leaver will not come")
+    assert scored["__typename"] == "CycleScored", scored
+    coverage = {row["post"]["id"]: row for row in scored["coverage"]}
+    assert sum(row["results"] for row in coverage.values()) == scored["scored"]
+    assert coverage[str(post_id)]["withoutRatings"] == 1
+    assert sum(row["withoutRatings"] for row in coverage.values()) == 1
+    async with sessionmaker() as session:
+        reason = await session.scalar(
+            select(CycleTransition.reason)
+            .where(CycleTransition.cycle_id == cycle, CycleTransition.to_state == CycleState.SCORED)
+            .order_by(CycleTransition.id.desc())
+        )
+    assert reason == "ratings of one leaver will not come"
+
+    nodes = [edge["node"] for edge in (await app_client.data(RESULTS, {"c": str(cycle)}))["results"]["edges"]]
+    flagged = {node["employee"]["id"]: node["completeness"] for node in nodes if node["completeness"]["withoutRatings"]}
+    assert list(flagged) == [str(employee_id)]
+    # Its one measured value is all it had: that indicator's share of the scheme's weight.
+    assert flagged[str(employee_id)]["percent"] == pytest.approx(measured_weight)
+    assert all(0 < node["completeness"]["percent"] <= 100 for node in nodes)
+
+
+async def test_the_demos_cycles_have_no_result_without_ratings(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    published = await app_client.data(RESULTS, {"c": str(seeded.past_cycle_id)})
+    nodes = [edge["node"] for edge in published["results"]["edges"]]
+    assert nodes and not any(node["completeness"]["withoutRatings"] for node in nodes)
+    # The OPEN cycle scores as it is, without allowIncomplete.
+    scored = await score(app_client, seeded.current_cycle_id, allow=False)
+    assert scored["__typename"] == "CycleScored" and scored["scored"] > 0
+
+
+async def test_completeness_costs_one_statement_a_page(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    query = "query($c: ID!, $n: Int!) { results(cycleId: $c, first: $n) { edges { node { %s } } } }"
+    spent = {}
+    for size in (5, 100):
+        for fields in ("totalScore", "totalScore completeness { percent }"):
+            app_client.sql.reset()
+            await app_client.data(query % fields, {"c": str(seeded.past_cycle_id), "n": size})
+            spent[(size, fields)] = app_client.sql.count
+    assert spent[(5, "totalScore completeness { percent }")] == spent[(5, "totalScore")] + 1
+    assert spent[(100, "totalScore completeness { percent }")] == spent[(100, "totalScore")] + 1
