@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import GraphQLClient
@@ -122,3 +123,38 @@ async def test_a_managers_page_of_reports_costs_one_statement_too(app_client: Gr
         counts.append(app_client.sql.count)
         assert {int(edge["node"]["id"]) for edge in data["employees"]["edges"]} == org.team
     assert counts[0] == counts[1] + 1
+
+
+@pytest.mark.parametrize(
+    ("role", "grants", "allowed"),
+    [
+        ("hr_admin", (), True),
+        ("payroll", (), True),
+        ("training", (), True),
+        ("analyst", ("names",), True),
+        ("analyst", (), False),
+    ],
+)
+async def test_direct_reports_follow_the_org_chart_rule_role_by_role(
+    role: str,
+    grants: tuple[str, ...],
+    allowed: bool,
+    app_client: GraphQLClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org: Org,
+) -> None:
+    """Whoever may read `manager` may read `directReports` (ORG_CHART); the others get null with FORBIDDEN."""
+    chart = await read_chart(sessionmaker)
+    client = app_client.as_principal(role, grants=grants)
+    manager_id = str(org.manager_id)
+    if not allowed:
+        # A pseudonymous analyst passes pseudonyms back: the first page's ids are theirs.
+        page = await client.data(PAGE_OF_REPORTS.replace("directReports { id }", ""), {"first": 1})
+        manager_id = page["employees"]["edges"][0]["node"]["id"]
+    body = await client.execute(REPORTS, {"id": manager_id})
+    if allowed:
+        assert "errors" not in body, body
+        assert [int(r["id"]) for r in body["data"]["employee"]["directReports"]] == chart.reports(org.manager_id)
+    else:
+        assert body["data"] == {"employee": {"id": manager_id, "directReports": None}}
+        assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
