@@ -75,8 +75,8 @@ def is_pseudonymous(principal: Principal) -> bool:
 
 
 def may_search_names(principal: Principal) -> bool:
-    """Searching by name reveals names: only for those who see the name of every row they reach (or reach
-    only rows whose names they see: themselves and their reporting line)."""
+    """Searching by name, or looking an employee up by number, reveals names: only for those who see the name
+    of every row they reach (or reach only rows whose names they see: themselves and their reporting line)."""
     return sees_every_name(principal) or employee_scope(principal) is not EmployeeScope.EVERY_EMPLOYEE
 
 

@@ -26,6 +26,20 @@ async def employee(context: Context, id_: str) -> EmployeeRow | None:
     return None if key is None else await context.loaders.employee_by_id.load(key)
 
 
+async def me(context: Context) -> EmployeeRow | None:
+    """The employee the caller's token binds (its employee number); None for a token that binds nobody."""
+    number = context.principal.employee_number
+    return None if number is None else await context.loaders.employee_by_number.load(number)
+
+
+async def employee_by_number(context: Context, employee_no: str) -> EmployeeRow | None:
+    """An employee by number, in the caller's scope: a number outside it answers as an unknown one."""
+    if not context.scope.may_search_names:
+        # The number is a name's twin (NAMES): an answer would tie it to a pseudonym.
+        raise Forbidden("not allowed: looking up an employee by number needs the 'names' grant")
+    return await context.loaders.employee_by_number.load(employee_no)
+
+
 async def employees(
     context: Context, first: int | None, after: str | None, filter_: EmployeeFilter | None
 ) -> Connection:

@@ -135,6 +135,20 @@ class ResultRow(Protocol):
     calibration_reason: str | None
 
 
+class EarlierResultRow(ResultRow, Protocol):
+    """A result read as the one before another (``PreviousResultByResultLoader``): ``current_id`` is the other's."""
+
+    current_id: int
+
+
+class RankGroupsRow(Protocol):
+    """The sizes of the groups a result's ranks are among (``RankGroupsByResultLoader``)."""
+
+    id: int
+    in_post: int
+    in_department: int
+
+
 class IndicatorScoreRow(Protocol):
     indicator_version_id: int
     raw_value: float | None

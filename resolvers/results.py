@@ -23,7 +23,16 @@ from resolvers.filters import ResultFilter, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.records import ResultRow
 from resolvers.small_groups import in_large_result_cell
+
+
+@dataclass(frozen=True, slots=True)
+class ResultChange:
+    """A result beside the same employee's previous published one (``PreviousResultByResultLoader``)."""
+
+    current: ResultRow
+    previous: ResultRow
 
 
 async def results(

@@ -9,13 +9,14 @@ from resolvers.records import IndicatorVersionRow
 from schema import fields
 from schema.indicators import IndicatorVersion
 from schema.info import Info
+from schema.rounding import ROUNDED_FIGURE, Scores
 
 
 @strawberry.type(description="How one indicator of a scheme behaved in a cycle (scores on the 0-100 scale).")
 class IndicatorDiagnostics:
     count: int = strawberry.field(description="Results with a score for the indicator.")
-    mean: float | None
-    stddev: float | None
+    mean = Scores[records.IndicatorDiagnostics].rounded(float | None, lambda row: row.mean, rounding=ROUNDED_FIGURE)
+    stddev = Scores[records.IndicatorDiagnostics].rounded(float | None, lambda row: row.stddev, rounding=ROUNDED_FIGURE)
     ceiling_share: float | None = strawberry.field(description="Share of scores at 100, 0..1.")
     floor_share: float | None = strawberry.field(description="Share of scores at 0, 0..1.")
     correlation: float | None = strawberry.field(description="Pearson correlation with the computed total.")

@@ -52,6 +52,7 @@ MAX_LENGTHS: Mapping[str, int | None] = {
     "csv": None,  # a whole file: bounded by the request body limit (PERFHUB_MAX_BODY_BYTES)
     # Narrower columns: longer values could never match or be stored.
     "code": 64,
+    "employeeNo": 64,
     "sourceSystem": 64,
     "postFamily": 64,
     "unit": 32,

@@ -124,6 +124,16 @@ class Employee:
             return None
         return await info.context.loaders.employee_by_id.load(root.manager_id)
 
+    @guarded(
+        ORG_CHART,
+        "directReports",
+        "The people who report to the employee directly, in id order, less those outside the caller's scope "
+        "(a manager's list never names a colleague the caller may not read by id).",
+        graphql_type="list[Employee] | None",
+    )
+    async def direct_reports(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[EmployeeRow]:
+        return await info.context.loaders.direct_reports_by_manager.load(root.id)
+
     @fields.field(
         description="The employee's result in a cycle; null when there is none, no such cycle, or the caller "
         "may not see it (employees see published cycles only).",

@@ -41,7 +41,7 @@ from schema.permissions import (
     STATISTICS,
     guarded,
 )
-from schema.results import Cycle, ScoreGroup
+from schema.results import Cycle, ScoreGroup, rounded_statistics
 
 
 @strawberry.type
@@ -54,6 +54,27 @@ class Query:
     )
     async def employee(self, info: Info, id: strawberry.ID) -> EmployeeRow | None:
         return await organisation_queries.employee(info.context, id)
+
+    @guarded(
+        AUTHENTICATED,
+        "me",
+        "The employee the caller's token binds (its employee number), as `employee` would answer it; null for "
+        "a token that binds no employee (hr_admin, analyst, payroll and training tokens usually do not).",
+        graphql_type=Employee | None,
+    )
+    async def me(self, info: Info) -> EmployeeRow | None:
+        return await organisation_queries.me(info.context)
+
+    @guarded(
+        AUTHENTICATED,
+        "employeeByNumber",
+        "An employee by employee number; null when there is no such employee or it is outside the caller's "
+        "scope (the two answer alike). Null with a FORBIDDEN error for an analyst without the 'names' grant: "
+        "employee numbers are names. " + EMPLOYEE_SCOPE,
+        graphql_type=Employee | None,
+    )
+    async def employee_by_number(self, info: Info, employee_no: str) -> EmployeeRow | None:
+        return await organisation_queries.employee_by_number(info.context, employee_no)
 
     @guarded(
         AUTHENTICATED,
@@ -122,7 +143,7 @@ class Query:
         group_by: list[GroupDimension],
         filter: ResultFilter | None = None,
     ) -> list[result_queries.ScoreGroup]:
-        return await result_queries.score_statistics(info.context, cycle_id, group_by, filter)
+        return rounded_statistics(await result_queries.score_statistics(info.context, cycle_id, group_by, filter))
 
     @guarded(
         DIAGNOSTICS,

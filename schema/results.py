@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -17,16 +18,19 @@ from resolvers.records import (
     CycleSchemeRow,
     IndicatorScoreRow,
     PostRow,
+    RankGroupsRow,
     ResultRow,
     SchemeVersionRow,
 )
+from resolvers.results import ResultChange as ResultChangeRecord
 from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
 from schema import fields
 from schema.enums import CycleState, Grade
 from schema.info import Info
 from schema.permissions import RATING_PROGRESS, guarded
 from schema.record_fields import Relations, public_id
-from schema.refs import EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
+from schema.refs import AppraisalResultRef, EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
+from schema.rounding import ROUNDED, ROUNDED_FIGURE, Scores, exact_cents, two_decimals
 from schema.tasks import RatingProgress
 from schema.values import object_type
 
@@ -117,13 +121,17 @@ CompletenessType = object_type(
 
 @strawberry.type(description="One indicator's part in a result, with what it was computed from.")
 class IndicatorScore:
-    raw_value: float | None
-    normalized_score: float | None = strawberry.field(description="The raw value on the common 0-100 scale.")
-    weight: float = strawberry.field(description="The indicator's weight in the scheme, in percent.")
-    effective_weight: float | None = strawberry.field(
-        description="The weight actually applied after re-weighting for missing data; null when left out."
+    raw_value: float | None = strawberry.field(description="The value as measured or rated, exactly as stored.")
+    normalized_score = Scores[IndicatorScoreRow].rounded(
+        float | None, lambda row: row.normalized_score, "The raw value on the common 0-100 scale."
     )
-    weighted_score: float | None
+    weight: float = strawberry.field(description="The indicator's weight in the scheme, in percent.")
+    effective_weight = Scores[IndicatorScoreRow].rounded(
+        float | None,
+        lambda row: row.effective_weight,
+        "The weight actually applied after re-weighting for missing data; null when left out.",
+    )
+    weighted_score = Scores[IndicatorScoreRow].rounded(float | None, lambda row: row.weighted_score)
 
     indicator_version = Relations[IndicatorScoreRow].load(
         IndicatorVersionRef, lambda loaders: loaders.indicator_version_by_id, lambda row: row.indicator_version_id
@@ -148,13 +156,34 @@ _WITHHELD_RANK = (
 )
 
 
-def _withheld_rank(read: Callable[[ResultRow], float | None], graphql_type: object) -> StrawberryField:
+def _withheld_rank(
+    read: Callable[[ResultRow], float | None], graphql_type: object, description: str | None = None
+) -> StrawberryField:
     """A rank or percentile of a result, null where its group is too small to show (``_WITHHELD_RANK``)."""
 
     async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> float | None:
         return read(root) if await small_groups.result_grouping_shown(info.context, root) else None
 
-    return fields.field(description=_WITHHELD_RANK, graphql_type=graphql_type)(resolve)
+    described = f"{description} {_WITHHELD_RANK}" if description else _WITHHELD_RANK
+    return fields.field(description=described, graphql_type=graphql_type)(resolve)
+
+
+def _group_size(size: Callable[[RankGroupsRow], int], rank: Callable[[ResultRow], int | None]) -> StrawberryField:
+    """How many results a rank is among (the n of "rank r of n"): null where the rank is null or withheld."""
+
+    async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> int | None:
+        if rank(root) is None or not await small_groups.result_grouping_shown(info.context, root):
+            return None
+        groups = await info.context.loaders.rank_groups_by_result.load(root.id)
+        return None if groups is None else size(groups)
+
+    return fields.field(description=_GROUP_SIZE, graphql_type=int | None)(resolve)
+
+
+_GROUP_SIZE = (
+    "How many results of the cycle the rank beside it is among (its post's, or its department's): the n of "
+    "'rank r of n'. Null where that rank is null. " + _WITHHELD_RANK
+)
 
 
 @strawberry.type(description="An employee's appraisal result in a cycle, on the one scale all posts share.")
@@ -165,16 +194,22 @@ class AppraisalResult:
         "not the row key.",
     )
 
-    total_score: float
+    total_score = Scores[ResultRow].rounded(float, lambda row: row.total_score, "The total, calibrated if it was.")
     grade: Grade
 
     rank_in_post = _withheld_rank(lambda root: root.rank_in_post, int | None)
-    percentile_in_post = _withheld_rank(lambda root: root.percentile_in_post, float | None)
+    post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post)
+    percentile_in_post = _withheld_rank(lambda root: two_decimals(root.percentile_in_post), float | None, ROUNDED)
     rank_in_department = _withheld_rank(lambda root: root.rank_in_department, int | None)
-    percentile_in_department = _withheld_rank(lambda root: root.percentile_in_department, float | None)
+    department_group_size = _group_size(lambda groups: groups.in_department, lambda root: root.rank_in_department)
+    percentile_in_department = _withheld_rank(
+        lambda root: two_decimals(root.percentile_in_department), float | None, ROUNDED
+    )
 
     calibrated: bool
-    computed_total: float = strawberry.field(description="The total the engine computed, before calibration.")
+    computed_total = Scores[ResultRow].rounded(
+        float, lambda row: row.computed_total, "The total the engine computed, before calibration."
+    )
     computed_grade: Grade = strawberry.field(description="The grade the engine computed, before calibration.")
     calibration_reason: str | None
 
@@ -203,6 +238,16 @@ class AppraisalResult:
         return await info.context.loaders.scheme_version_by_id.load(root.scheme_version_id)
 
     @fields.field(
+        description="The change since the same employee's result in the latest PUBLISHED cycle whose period "
+        "starts before this one's (an employee who sat a cycle out is compared with the one before it); null "
+        "when there is none the caller may read.",
+        graphql_type="ResultChange | None",
+    )
+    async def change(self, root: strawberry.Parent[ResultRow], info: Info) -> ResultChangeRecord | None:
+        previous = await info.context.loaders.previous_result_by_result.load(root.id)
+        return None if previous is None else ResultChangeRecord(current=root, previous=previous)
+
+    @fields.field(
         description="Null with a FORBIDDEN error where `post` is withheld: the indicators name the scheme.",
         graphql_type=list[IndicatorScore] | None,
     )
@@ -224,9 +269,55 @@ class AppraisalResult:
 object_type(
     ScoreGroup,
     name="ScoreGroup",
+    description="Total-score statistics of a group of results; every figure but count is rounded half-up to "
+    "two decimals, computed from the exact stored totals.",
     fields={
         "key": "One value per groupBy dimension, in the same order.",
-        "min": "Null for an analyst without the names grant: a group's minimum is one person's exact score.",
-        "max": "Null for an analyst without the names grant: a group's maximum is one person's exact score.",
+        "mean": ROUNDED_FIGURE,
+        "stddev": "The population standard deviation. " + ROUNDED_FIGURE,
+        "min": "Null for an analyst without the names grant: a group's minimum is one person's exact score. "
+        + ROUNDED_FIGURE,
+        "max": "Null for an analyst without the names grant: a group's maximum is one person's exact score. "
+        + ROUNDED_FIGURE,
+        "p50": ROUNDED_FIGURE,
+        "p90": ROUNDED_FIGURE,
     },
 )
+
+
+def rounded_statistics(groups: list[ScoreGroup]) -> list[ScoreGroup]:
+    """Statistics groups as the API shows them: computed from exact totals, then rounded (``schema.rounding``)."""
+    return [
+        dataclasses.replace(
+            group,
+            mean=two_decimals(group.mean),
+            stddev=two_decimals(group.stddev),
+            min=two_decimals(group.min),
+            max=two_decimals(group.max),
+            p50=two_decimals(group.p50),
+            p90=two_decimals(group.p90),
+        )
+        for group in groups
+    ]
+
+
+# Best first, as ``Grade`` lists them: a step up is a smaller index.
+_GRADE_ORDER = list(Grade)
+
+
+@strawberry.type(description="How a result moved since the same employee's previous published result.")
+class ResultChange:
+    @fields.field(description="The earlier result.", graphql_type=AppraisalResultRef)
+    def previous(self, root: strawberry.Parent[ResultChangeRecord]) -> ResultRow:
+        return root.previous
+
+    @fields.field(
+        description="This total minus the earlier one, as both are shown (each rounded half-up to two "
+        "decimals, then subtracted): positive when the score rose."
+    )
+    def total_score_delta(self, root: strawberry.Parent[ResultChangeRecord]) -> float:
+        return float(exact_cents(root.current.total_score) - exact_cents(root.previous.total_score))
+
+    @fields.field(description="Grades moved: +1 for one grade better (B to A), -2 for two worse, 0 unchanged.")
+    def grade_steps(self, root: strawberry.Parent[ResultChangeRecord]) -> int:
+        return _GRADE_ORDER.index(Grade(root.previous.grade)) - _GRADE_ORDER.index(Grade(root.current.grade))

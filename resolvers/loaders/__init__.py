@@ -26,7 +26,9 @@ from resolvers.loaders.linked import (
 from resolvers.loaders.organisation import (
     DepartmentByIdLoader,
     DepartmentsByParentLoader,
+    DirectReportsByManagerLoader,
     EmployeeByIdLoader,
+    EmployeeByNumberLoader,
     PostByIdLoader,
     PostsByDepartmentLoader,
 )
@@ -34,6 +36,8 @@ from resolvers.loaders.pins import PinnedSchemeByEmployeeCycleLoader, PinsByCycl
 from resolvers.loaders.results import (
     CycleByIdLoader,
     IndicatorScoresByResultLoader,
+    PreviousResultByResultLoader,
+    RankGroupsByResultLoader,
     RatingsByRateeCycleLoader,
     ResultByEmployeeCycleLoader,
     ResultByIdLoader,
@@ -114,6 +118,8 @@ class Loaders:
     post_by_id = per_request(PostByIdLoader)
     posts_by_department = per_request(PostsByDepartmentLoader)
     employee_by_id = per_request(EmployeeByIdLoader)
+    employee_by_number = per_request(EmployeeByNumberLoader)
+    direct_reports_by_manager = per_request(DirectReportsByManagerLoader)
     indicator_by_id = per_request(IndicatorByIdLoader)
     indicator_version_by_id = per_request(IndicatorVersionByIdLoader)
     indicator_versions_by_indicator = per_request(IndicatorVersionsByIndicatorLoader)
@@ -127,6 +133,8 @@ class Loaders:
     result_by_id = per_request(ResultByIdLoader)
     result_by_employee_cycle = per_request(ResultByEmployeeCycleLoader)
     results_by_employee = per_request(ResultsByEmployeeLoader)
+    previous_result_by_result = per_request(PreviousResultByResultLoader)
+    rank_groups_by_result = per_request(RankGroupsByResultLoader)
     indicator_scores_by_result = per_request(IndicatorScoresByResultLoader)
     transitions_by_cycle = per_request(TransitionsByCycleLoader)
     ratings_by_ratee_cycle = per_request(RatingsByRateeCycleLoader)

@@ -32,3 +32,22 @@ class EmployeeByIdLoader(ScopedLoaderMixin, RowByKeyLoader[int, EmployeeRow]):
 
     def statement(self) -> RowsStatement:
         return self.scope.employee_rows()
+
+
+class EmployeeByNumberLoader(ScopedLoaderMixin, RowByKeyLoader[str, EmployeeRow]):
+    """By employee number; numbers outside the principal's scope load as None, as unknown ones do."""
+
+    key_column = Employee.employee_no
+
+    def statement(self) -> RowsStatement:
+        return self.scope.employee_rows()
+
+
+class DirectReportsByManagerLoader(ScopedLoaderMixin, RowsByKeyLoader[int, EmployeeRow]):
+    """The people who report to a manager directly, in id order, less those outside the principal's scope:
+    a list of someone's reports must not name a colleague the caller may not read by id."""
+
+    key_column = Employee.manager_id
+
+    def statement(self) -> RowsStatement:
+        return self.scope.employee_rows().order_by(Employee.id)
