@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from typing import TypeVar
 
 import strawberry
 from strawberry.types.field import StrawberryField
@@ -12,15 +13,15 @@ from strawberry.types.field import StrawberryField
 from hub.operations import coverage
 from resolvers import ids, small_groups, tasks
 from resolvers.errors import Forbidden
+from resolvers.loaders import Loaders
 from resolvers.loaders import tasks as task_rows
+from resolvers.loaders.base import SharedLoader
 from resolvers.records import (
     CycleRow,
     CycleSchemeRow,
     IndicatorScoreRow,
-    PostRow,
     RankGroupsRow,
     ResultRow,
-    SchemeVersionRow,
 )
 from resolvers.results import ResultChange as ResultChangeRecord
 from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
@@ -33,6 +34,8 @@ from schema.refs import AppraisalResultRef, EmployeeRef, IndicatorVersionRef, Po
 from schema.rounding import ROUNDED, ROUNDED_FIGURE, Scores, exact_cents, two_decimals
 from schema.tasks import RatingProgress
 from schema.values import object_type
+
+V = TypeVar("V")
 
 
 @strawberry.type(description="One audited step of a cycle's workflow.")
@@ -104,6 +107,23 @@ async def _unless_post_withheld(info: Info, result: ResultRow, field: str) -> No
     (an analyst without the names grant, a department and post with too few people scored)."""
     if not await small_groups.result_grouping_shown(info.context, result):
         raise Forbidden(f"not allowed: {field} is withheld, too few people were scored in this department and post")
+
+
+def _withheld_with_the_post(
+    name: str,
+    graphql_type: object,
+    loader: Callable[[Loaders], SharedLoader[int, V]],
+    key: Callable[[ResultRow], int],
+    description: str,
+) -> StrawberryField:
+    """A field that names the post a result was scored in, or tells it (its scheme, its indicators, their shares):
+    it loads ``key`` with ``loader``, and is withheld wherever the post is."""
+
+    async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> V:
+        await _unless_post_withheld(info, root, name)
+        return await loader(info.context.loaders).load(key(root))
+
+    return fields.field(description=description, graphql_type=graphql_type)(resolve)
 
 
 CompletenessType = object_type(
@@ -218,24 +238,24 @@ class AppraisalResult:
     )
     cycle = Relations[ResultRow].load(Cycle, lambda loaders: loaders.cycle_by_id, lambda row: row.cycle_id)
 
-    @fields.field(
-        description="The post the employee was scored in (not necessarily the current one). Null with a "
-        "FORBIDDEN error for an analyst without the 'names' grant when fewer than the minimum group size were "
-        "scored in that department and post in the cycle.",
-        graphql_type=PostRef | None,
+    post = _withheld_with_the_post(
+        "post",
+        PostRef | None,
+        lambda loaders: loaders.post_by_id,
+        lambda row: row.post_id,
+        "The post the employee was scored in (not necessarily the current one). Null with a FORBIDDEN error for an "
+        "analyst without the 'names' grant when fewer than the minimum group size were scored in that department "
+        "and post in the cycle.",
     )
-    async def post(self, root: strawberry.Parent[ResultRow], info: Info) -> PostRow | None:
-        await _unless_post_withheld(info, root, "post")
-        return await info.context.loaders.post_by_id.load(root.post_id)
 
-    @fields.field(
-        description="The scheme version the result was scored under. Null with a FORBIDDEN error where `post` "
-        "is withheld: a scheme is a post's.",
-        graphql_type=SchemeVersionRef | None,
+    scheme_version = _withheld_with_the_post(
+        "schemeVersion",
+        SchemeVersionRef | None,
+        lambda loaders: loaders.scheme_version_by_id,
+        lambda row: row.scheme_version_id,
+        "The scheme version the result was scored under. Null with a FORBIDDEN error where `post` is withheld: a "
+        "scheme is a post's.",
     )
-    async def scheme_version(self, root: strawberry.Parent[ResultRow], info: Info) -> SchemeVersionRow | None:
-        await _unless_post_withheld(info, root, "schemeVersion")
-        return await info.context.loaders.scheme_version_by_id.load(root.scheme_version_id)
 
     @fields.field(
         description="The change since the same employee's result in the latest PUBLISHED cycle whose period "
@@ -247,23 +267,23 @@ class AppraisalResult:
         previous = await info.context.loaders.previous_result_by_result.load(root.id)
         return None if previous is None else ResultChangeRecord(current=root, previous=previous)
 
-    @fields.field(
-        description="Null with a FORBIDDEN error where `post` is withheld: the indicators name the scheme.",
-        graphql_type=list[IndicatorScore] | None,
+    indicator_scores = _withheld_with_the_post(
+        "indicatorScores",
+        list[IndicatorScore] | None,
+        lambda loaders: loaders.indicator_scores_by_result,
+        lambda row: row.id,
+        "Null with a FORBIDDEN error where `post` is withheld: the indicators name the scheme.",
     )
-    async def indicator_scores(self, root: strawberry.Parent[ResultRow], info: Info) -> list[IndicatorScoreRow]:
-        await _unless_post_withheld(info, root, "indicatorScores")
-        return await info.context.loaders.indicator_scores_by_result.load(root.id)
 
-    @fields.field(
-        description="How complete the result's inputs were: the share of the scheme's weight that had a value, and "
-        "whether its people-rated or measured part went without any (scored then on the rest, re-weighted to "
-        "100). Null with a FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
-        graphql_type=CompletenessType | None,
+    completeness = _withheld_with_the_post(
+        "completeness",
+        CompletenessType | None,
+        lambda loaders: loaders.completeness_by_result,
+        lambda row: row.id,
+        "How complete the result's inputs were: the share of the scheme's weight that had a value, and whether its "
+        "people-rated or measured part went without any (scored then on the rest, re-weighted to 100). Null with a "
+        "FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
     )
-    async def completeness(self, root: strawberry.Parent[ResultRow], info: Info) -> coverage.Completeness | None:
-        await _unless_post_withheld(info, root, "completeness")
-        return await info.context.loaders.completeness_by_result.load(root.id)
 
 
 object_type(

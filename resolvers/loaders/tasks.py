@@ -52,27 +52,29 @@ class RatingTask:
         return bool(self.indicator_version_ids) and rated >= set(self.indicator_version_ids)
 
 
-@dataclass(frozen=True, slots=True)
-class RatersOfRole:
-    """A ratee's raters of one role: how many are expected and have submitted, and who has not yet."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleCounts:
+    """Rater-ratee pairs of one role: how many are assigned, and how many have every rating in."""
 
     role: RaterRole
     expected: int
     submitted: int | None
-    """None where the caller may not count an anonymous role's submissions yet (the cycle is OPEN)."""
+    """None where the caller may not count an anonymous role's submissions yet (the cycle is DRAFT or OPEN)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatersOfRole(RoleCounts):
+    """A ratee's raters of one role, and who has not submitted yet (None where the caller may not be told who
+    an anonymous rater is)."""
+
     pending: tuple[Person, ...] | None
-    """Who has not submitted yet; None where the caller may not be told who an anonymous rater is."""
 
 
-@dataclass(frozen=True, slots=True)
-class RatingProgress:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatingProgress(RoleCounts):
     """A cycle's rating progress for the ratees of one department, in one rater role."""
 
     department_id: int
-    role: RaterRole
-    expected: int
-    submitted: int | None
-    """None where the caller may not count an anonymous role's submissions yet (the cycle is OPEN)."""
 
 
 @dataclass(frozen=True, slots=True)
