@@ -6,6 +6,9 @@ message for people.
     ├── InvalidInput             INVALID_INPUT               a value is malformed or out of range
     │   ├── OverlappingDates     OVERLAPPING_EFFECTIVE_DATES a version would overlap an existing one
     │   ├── DuplicateCode        DUPLICATE_CODE              the code is already taken
+    │   ├── DuplicateName        DUPLICATE_NAME              another cycle has the name (case aside)
+    │   ├── WrongRaterRelation   WRONG_RATER_RELATIONSHIP    a MANAGER or SUBORDINATE rater who is not one
+    │   ├── GradeDisagrees       GRADE_DISAGREES_WITH_BANDS  a calibrated grade the bands do not give its total
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
@@ -88,6 +91,22 @@ class OverlappingDates(InvalidInput):
 
 class DuplicateCode(InvalidInput):
     code = "DUPLICATE_CODE"
+
+
+class DuplicateName(InvalidInput):
+    code = "DUPLICATE_NAME"
+
+
+class WrongRaterRelation(InvalidInput):
+    """A MANAGER rater who is not the ratee's manager, or a SUBORDINATE rater who does not report to the ratee."""
+
+    code = "WRONG_RATER_RELATIONSHIP"
+
+
+class GradeDisagrees(InvalidInput):
+    """A calibrated grade that the grade bands do not give the calibrated total, without an explicit override."""
+
+    code = "GRADE_DISAGREES_WITH_BANDS"
 
 
 @dataclass(frozen=True, slots=True)

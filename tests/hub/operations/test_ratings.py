@@ -218,11 +218,11 @@ async def test_assigned_peer_can_rate(sessionmaker: Sessions, seeded: SeedSummar
 async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Assigning an already related pair again keeps one relationship, with the new role."""
     cycle = seeded.current_cycle_id
-    ratee, peer = await _pair(sessionmaker, cycle, RaterRole.PEER)
+    ratee, report = await _pair(sessionmaker, cycle, RaterRole.SUBORDINATE)
 
     record = await assign_rater(
         sessionmaker,
-        RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE),
+        RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=report, role=RaterRole.PEER),
         Caller("test"),
     )
 
@@ -232,12 +232,12 @@ async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seed
                 select(RaterAssignment.role).where(
                     RaterAssignment.cycle_id == cycle,
                     RaterAssignment.ratee_id == ratee,
-                    RaterAssignment.rater_id == peer,
+                    RaterAssignment.rater_id == report,
                 )
             )
         )
-    assert roles == [RaterRole.SUBORDINATE]
-    assert record.role is RaterRole.SUBORDINATE
+    assert roles == [RaterRole.PEER]
+    assert record.role is RaterRole.PEER
 
 
 @pytest.mark.parametrize(
