@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.appraisal.errors import NotAScalePoint
 from hub.db.models import Cycle, CycleScheme, Employee, Indicator, IndicatorVersion, RaterAssignment, Rating, SchemeItem
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory, RaterRole
 from hub.operations.commands import Caller
-from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
+from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState, WrongRaterRelation
 from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
 from tests.conftest import TODAY
 
@@ -160,6 +161,37 @@ async def test_value_off_the_scale_is_rejected_and_nothing_stored(sessionmaker: 
     assert await _count_ratings(sessionmaker) == before
 
 
+async def test_a_rating_between_anchors_is_refused_naming_the_value(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    """A 3.5 on the demo's anchored 1-5 scale is NotAScalePoint on the value field, and nothing is written."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    before = await _count_ratings(sessionmaker)
+
+    with pytest.raises(NotAScalePoint) as caught:
+        await _rate(sessionmaker, cycle, ratee, manager, version, value=3.5)
+
+    assert (caught.value.code, caught.value.field) == ("NOT_A_SCALE_POINT", "value")
+    assert "anchor points (1, 2, 3, 4, 5), got 3.5" in caught.value.message
+    assert await _count_ratings(sessionmaker) == before
+
+
+async def test_a_scale_with_steps_takes_a_rating_on_a_step(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Given ``step: 0.5`` in its rule, the scale takes 3.5 and still refuses 3.25."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    async with sessionmaker() as session, session.begin():
+        stored = await session.get_one(IndicatorVersion, version)
+        stored.rule = {**stored.rule, "step": 0.5}
+
+    assert (await _rate(sessionmaker, cycle, ratee, manager, version, value=3.5)).value == 3.5
+    with pytest.raises(NotAScalePoint, match=r"steps of 0\.5 from 1, got 3\.25"):
+        await _rate(sessionmaker, cycle, ratee, manager, version, value=3.25)
+
+
 async def test_resubmission_replaces_the_rating(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Rating the same indicator again updates the one stored row with the new value, comment and time."""
     cycle = seeded.current_cycle_id
@@ -260,6 +292,69 @@ async def test_self_role_must_match_the_pair(
         )
 
     assert caught.value.field == "role"
+
+
+async def _reporting_pair(sessionmaker: Sessions) -> tuple[int, int, int]:
+    """(an employee, their manager, someone who is neither of them and reports to neither)."""
+    async with sessionmaker() as session:
+        employee, manager = (
+            await session.execute(
+                select(Employee.id, Employee.manager_id).where(Employee.manager_id.is_not(None)).order_by(Employee.id)
+            )
+        ).first() or (0, None)
+        other = await session.scalar(
+            select(Employee.id)
+            .where(Employee.id.not_in([employee, manager or 0]), Employee.manager_id.not_in([employee, manager or 0]))
+            .order_by(Employee.id)
+        )
+    assert manager is not None and other is not None
+    return employee, manager, other
+
+
+async def _count_assignments(sessionmaker: Sessions) -> int:
+    async with sessionmaker() as session:
+        return (await session.scalar(select(func.count()).select_from(RaterAssignment))) or 0
+
+
+@pytest.mark.parametrize("role", [RaterRole.MANAGER, RaterRole.SUBORDINATE])
+async def test_manager_and_subordinate_raters_must_be_what_they_say(
+    sessionmaker: Sessions, seeded: SeedSummary, role: RaterRole
+) -> None:
+    """A MANAGER rater who is not the ratee's manager, or a SUBORDINATE rater who does not report to the
+    ratee, is WrongRaterRelation naming the role; nothing is written. The true pair is accepted."""
+    cycle = seeded.current_cycle_id
+    employee, manager, other = await _reporting_pair(sessionmaker)
+    # MANAGER: the manager rates the employee; SUBORDINATE: the employee rates their manager.
+    ratee, rater = (employee, manager) if role is RaterRole.MANAGER else (manager, employee)
+    before = await _count_assignments(sessionmaker)
+
+    with pytest.raises(WrongRaterRelation) as caught:
+        await assign_rater(
+            sessionmaker, RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=other, role=role), Caller("t")
+        )
+
+    assert (caught.value.code, caught.value.field) == ("WRONG_RATER_RELATIONSHIP", "role")
+    assert await _count_assignments(sessionmaker) == before
+    record = await assign_rater(
+        sessionmaker, RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=rater, role=role), Caller("t")
+    )
+    assert record.role is role
+
+
+async def test_a_former_manager_can_no_longer_rate_as_manager(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """The relationship is checked again at submission: after a change of manager, the old one's rating is
+    WrongRaterRelation and nothing is written."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Employee).where(Employee.id == ratee).values(manager_id=None))
+    before = await _count_ratings(sessionmaker)
+
+    with pytest.raises(WrongRaterRelation):
+        await _rate(sessionmaker, cycle, ratee, manager, version)
+
+    assert await _count_ratings(sessionmaker) == before
 
 
 async def test_assigning_an_unknown_rater_names_the_field(sessionmaker: Sessions, seeded: SeedSummary) -> None:
