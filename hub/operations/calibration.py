@@ -150,12 +150,7 @@ async def calibrate_result(
         new_total = computed_total if total_score is None else float(total_score)
         banded = bands.grade(new_total)
         if grade is not None and grade != banded and not command.grade_override:
-            # A 95 graded D reads as a slip, not a decision: overriding the bands must be said, and explained.
-            raise GradeDisagrees(
-                f"the grade bands give a total of {new_total:g} the grade {banded.value}, not {grade.value}; "
-                "set gradeOverride and explain it in the reason to override them",
-                field="grade",
-            )
+            raise GradeDisagrees(new_total, banded, grade)
         new_grade = banded if grade is None else grade
         await session.execute(
             update(AppraisalResult)

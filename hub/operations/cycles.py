@@ -109,7 +109,7 @@ async def check_name_free(session: AsyncSession, name: str, cycle_id: int) -> No
     wanted = name.casefold()
     for other_id, other in await session.execute(select(Cycle.id, Cycle.name).where(Cycle.id != cycle_id)):
         if other.strip().casefold() == wanted:
-            raise DuplicateName(f"cycle {other_id} is already called {other!r}", field="name")
+            raise DuplicateName(other_id, other)
 
 
 async def locked_cycle(session: AsyncSession, cycle_id: int, *, shared: bool = False) -> Cycle:

@@ -165,16 +165,9 @@ async def check_relation(session: AsyncSession, role: RaterRole, ratee_id: int, 
     for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
         if employee_id not in managers:
             raise NotFound("employee", employee_id, field=field)
-    if role is RaterRole.MANAGER and managers[ratee_id] != rater_id:
-        raise WrongRaterRelation(
-            f"employee {rater_id} is not the manager of employee {ratee_id}, so cannot rate them as MANAGER",
-            field="role",
-        )
-    if role is RaterRole.SUBORDINATE and managers[rater_id] != ratee_id:
-        raise WrongRaterRelation(
-            f"employee {rater_id} does not report to employee {ratee_id}, so cannot rate them as SUBORDINATE",
-            field="role",
-        )
+    manager, report = (rater_id, ratee_id) if role is RaterRole.MANAGER else (ratee_id, rater_id)
+    if role in (RaterRole.MANAGER, RaterRole.SUBORDINATE) and managers[report] != manager:
+        raise WrongRaterRelation(role, rater_id, ratee_id)
 
 
 async def _rating_scale(

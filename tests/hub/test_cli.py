@@ -332,36 +332,43 @@ def shared_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     asyncio.run(on_redis(clear=True))
 
 
-def test_collect_refresh_asks_the_systems_past_the_shared_cache(
+@pytest.fixture
+def collect_on_shared_cache(
     seeded: SeedSummary,
-    demo_systems: DemoSystems,
     collect_argv: Callable[[int], list[str]],
     export_secrets: Callable[[], None],
     shared_cache: str,
     capsys: pytest.CaptureFixture[str],
+) -> Callable[..., str]:
+    """Runs `perfhub collect` of the current cycle (with the options given) on the shared cache; its summary."""
+    export_secrets()
+
+    def run(*options: str) -> str:
+        assert main([*collect_argv(seeded.current_cycle_id), *options]) == 0
+        return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("perfhub collect"))
+
+    return run
+
+
+def test_collect_refresh_asks_the_systems_past_the_shared_cache(
+    demo_systems: DemoSystems, collect_on_shared_cache: Callable[..., str]
 ) -> None:
     """A second `perfhub collect` within the cache's lifetime calls no system; `--refresh` calls them as
     the first run did, and leaves its answers in the cache for the next run."""
-    export_secrets()
-    metrics_systems = ("finance", "security", "tickets")
 
     def calls() -> int:
-        return sum(demo_systems.faults[system].requests for system in metrics_systems)
+        return sum(demo_systems.faults[system].requests for system in ("finance", "security", "tickets"))
 
-    argv = collect_argv(seeded.current_cycle_id)
-    assert main(argv) == 0
-    first = calls()
-    assert first > 0
-    assert main(argv) == 0
-    assert calls() == first  # zero more calls
-    assert main([*argv, "--refresh"]) == 0
-    assert calls() == 2 * first  # every metric asked again, as the first run asked it
-    assert main(argv) == 0
-    assert calls() == 2 * first
-    summaries = [line for line in capsys.readouterr().out.splitlines() if line.startswith("perfhub collect")]
-    assert len(summaries) == 4
-    new = int(summaries[0].split(": ")[2].split(" new")[0])
-    assert new > 0 and all(f": 0 new, 0 updated, {new} unchanged" in summary for summary in summaries[1:]), summaries
+    first = collect_on_shared_cache()
+    asked = calls()
+    summaries = [collect_on_shared_cache()]
+    assert calls() == asked > 0  # zero more calls
+    summaries.append(collect_on_shared_cache("--refresh"))
+    assert calls() == 2 * asked  # asked again what the first run asked
+    summaries.append(collect_on_shared_cache())
+    assert calls() == 2 * asked  # the refreshed answers are the cache's fresh entries
+    new = int(first.split(": ")[2].split(" new")[0])
+    assert new > 0 and all(f": 0 new, 0 updated, {new} unchanged" in summary for summary in summaries), summaries
 
 
 def test_serve_refuses_an_invalid_systems_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -66,13 +67,9 @@ async def _by_hr(
     override = more.pop("grade_override", False)
     shares = None if limits is None else tuple(GradeShareInput(grade=g, max_share=s) for g, s in limits.items())
     command = ResultCalibrateInput(
-        result_id=result_id,
-        total_score=total_score,
-        grade=grade,
-        reason=reason,
-        target_distribution=shares,
-        grade_override=override,
+        result_id=result_id, total_score=total_score, grade=grade, reason=reason, target_distribution=shares
     )
+    command = dataclasses.replace(command, grade_override=override)
     return await calibrate_result(sessionmaker, command, Caller(actor, **more))
 
 

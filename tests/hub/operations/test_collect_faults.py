@@ -9,8 +9,6 @@ Upstream calls are counted by the server itself.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.base import Period
-from connectors.cache import Cache, MemoryCache, RedisCache
+from connectors.cache import Cache, MemoryCache
 from connectors.config import SystemsConfig, parse_systems
 from connectors.registry import Systems
 from hub.config import Settings
@@ -36,13 +34,12 @@ from hub.demo.values import demo_metric_value
 from hub.operations.collect import CollectReport, CycleCollectMetrics, collect_metrics
 from hub.operations.commands import Caller
 from tests.conftest import SEED, serving
+from tests.connectors.test_cache import redis_for_tests
 from tests.loopback import served
 
 TOKEN = "finance-test-token"
 VOUCHERS, REIMBURSEMENTS = "voucher_error_rate", "reimbursement_cycle_days"
 FINANCE_INDICATORS = {VOUCHERS: "VOUCHER_ERROR_RATE", REIMBURSEMENTS: "REIMBURSEMENT_CYCLE"}
-CONFIGURED_REDIS_URL = os.environ.get("PERFHUB_TEST_REDIS_URL")
-REDIS_URL = CONFIGURED_REDIS_URL or "redis://127.0.0.1:6379/0"
 
 Key = tuple[str, str]
 """(employee number, metric)."""
@@ -167,15 +164,8 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
     if request.param == "memory":
         yield MemoryCache()
         return
-    redis = RedisCache(REDIS_URL, prefix=f"perfhub-test:{uuid.uuid4().hex}:")
-    if not await redis.ping():
-        await redis.aclose()
-        if CONFIGURED_REDIS_URL:
-            pytest.fail(f"PERFHUB_TEST_REDIS_URL is set but Redis does not answer at {REDIS_URL}")
-        pytest.skip(f"Redis does not answer at {REDIS_URL}")
-    yield redis
-    await redis.clear()
-    await redis.aclose()
+    async with redis_for_tests() as redis:
+        yield redis
 
 
 async def test_refresh_asks_the_system_once_more_and_keeps_its_answer_for_the_next_collection(
