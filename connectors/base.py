@@ -37,11 +37,18 @@ class Provenance:
 
 @dataclass(frozen=True, slots=True)
 class MetricBatch:
-    """One metric's values for the employees asked about; an employee the system has no value for is absent."""
+    """One metric's values for the employees asked about; an employee the system has no value for is absent.
+
+    An employee whose row the system answered with something that is not a number (``null``, ``"n/a"``)
+    is in ``rejected`` with what was wrong, not in ``values``: one bad row costs that employee's value,
+    never the batch's.
+    """
 
     metric: str
     values: Mapping[str, float]
     provenance: Provenance
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    """Employee number -> why the system's answer for them is not a value."""
 
     def with_provenance(self, provenance: Provenance) -> MetricBatch:
         return replace(self, provenance=provenance)
@@ -142,8 +149,14 @@ class MetricSource(SystemSource, Protocol):
         """The metric names this source can answer for."""
         ...
 
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
-        """One metric for many employees: one request or one paginated sequence, never one per employee."""
+    async def fetch_metric(
+        self, metric: str, employee_numbers: Sequence[str], period: Period, *, refresh: bool = False
+    ) -> MetricBatch:
+        """One metric for many employees: one request or one paginated sequence, never one per employee.
+
+        ``refresh``: ask the system even when a cache in front of it holds a fresh answer (a source without
+        a cache always asks).
+        """
         ...
 
 

@@ -107,10 +107,15 @@ class _CachedCalls(Generic[Source]):
         fetch: Callable[[], Awaitable[T]],
         encode: Callable[[T], object],
         decode: Callable[[Cached, Provenance], T],
+        *,
+        refresh: bool = False,
     ) -> T:
+        """``refresh``: call the system even when a fresh entry would answer (a source corrected its value
+        and a collection must pull it again); the answer replaces the entry, and a failure still falls back
+        on it, flagged stale."""
         entry = await self._cache.get(key)
         cached = self._decode(entry.value, decode, entry.fetched_at) if entry is not None else None
-        if entry is not None and entry.fresh and cached is not None:
+        if entry is not None and entry.fresh and cached is not None and not refresh:
             return cached
         try:
             with track_retries() as tracker:
@@ -149,16 +154,23 @@ class CachedMetricSource(_CachedCalls[MetricSource]):
     def metrics(self) -> frozenset[str]:
         return self.source.metrics()
 
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
+    async def fetch_metric(
+        self, metric: str, employee_numbers: Sequence[str], period: Period, *, refresh: bool = False
+    ) -> MetricBatch:
+        """The source's answer, from a fresh cache entry unless ``refresh`` asks the system again."""
+
         def decode(data: Cached, provenance: Provenance) -> MetricBatch:
             values = {str(employee): float(value) for employee, value in data["values"].items()}
-            return MetricBatch(metric=metric, values=values, provenance=provenance)
+            # Entries written before rejections were kept have none.
+            rejected = {str(employee): str(why) for employee, why in data.get("rejected", {}).items()}
+            return MetricBatch(metric=metric, values=values, provenance=provenance, rejected=rejected)
 
         return await self._call(
             cache_key(self.system, f"metric:{metric}", employee_numbers, period),
-            lambda: self.source.fetch_metric(metric, employee_numbers, period),
-            lambda batch: {"values": dict(batch.values)},
+            lambda: self.source.fetch_metric(metric, employee_numbers, period, refresh=refresh),
+            lambda batch: {"values": dict(batch.values), "rejected": dict(batch.rejected)},
             decode,
+            refresh=refresh,
         )
 
 

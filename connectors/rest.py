@@ -9,6 +9,7 @@ a silent zero in somebody's appraisal.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,17 +67,26 @@ class RestMetricSource:
     def metrics(self) -> frozenset[str]:
         return frozenset(self._metrics)
 
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
+    async def fetch_metric(
+        self, metric: str, employee_numbers: Sequence[str], period: Period, *, refresh: bool = False
+    ) -> MetricBatch:
+        """``refresh`` changes nothing here: every call asks the system (the cache is ``CachedMetricSource``)."""
         compiled = self._metrics.get(metric)
         if compiled is None:
             raise ValueError(f"{self.system} does not measure {metric!r}")
         wanted = list(dict.fromkeys(employee_numbers))
+        rejected: dict[str, str] = {}
         with track_retries() as tracker:
-            values = await self._collect(compiled, wanted, period) if wanted else {}
+            values = await self._collect(compiled, wanted, period, rejected) if wanted else {}
         provenance = Provenance(system=self.system, fetched_at=self._now(), retried=tracker.retried)
-        return MetricBatch(metric=metric, values=values, provenance=provenance)
+        # A row for an employee that another row gave a number is not held against them.
+        rejected = {employee: why for employee, why in rejected.items() if employee not in values}
+        return MetricBatch(metric=metric, values=values, provenance=provenance, rejected=rejected)
 
-    async def _collect(self, compiled: _Compiled, wanted: list[str], period: Period) -> dict[str, float]:
+    async def _collect(
+        self, compiled: _Compiled, wanted: list[str], period: Period, rejected: dict[str, str]
+    ) -> dict[str, float]:
+        """The values of the employees asked about; those whose row held no number go into ``rejected``."""
         spec = compiled.metric
         page = spec.page
         query: Query = dict(spec.params)
@@ -94,7 +104,13 @@ class RestMetricSource:
             response = await self._port.get(state.url, params=self._page_query(spec, state))
             body = decode_json(self.system, response)
             rows = self._rows(compiled, body)
-            values.update((employee, value) for employee, value in rows if employee in asked)
+            for employee, value in rows:
+                if employee not in asked:
+                    continue
+                if isinstance(value, float):
+                    values[employee] = value
+                else:
+                    rejected[employee] = value
             self._advance(compiled, state, body, len(rows), response.links.get("next", {}).get("url"))
             if state.done:
                 return values
@@ -151,22 +167,26 @@ class RestMetricSource:
             raise BadResponse(self.system, f"{compiled.metric.name}: has_more did not give true or false")
         return more
 
-    def _rows(self, compiled: _Compiled, body: object) -> list[tuple[str, float]]:
+    def _rows(self, compiled: _Compiled, body: object) -> list[tuple[str, float | str]]:
+        """Each row's employee and value, or, in place of a value that is not a finite number, why not.
+
+        A body or row in the wrong shape, or a row without an employee, fails the whole answer: nothing
+        in it can be trusted to belong to anyone. A bad value belongs to its employee alone.
+        """
         name = compiled.metric.name
         mapped = compiled.map.search(body)
         if not isinstance(mapped, list):
             raise BadResponse(self.system, f"{name}: the mapping did not give a list of {{employee, value}}")
-        rows = []
+        rows: list[tuple[str, float | str]] = []
         for item in mapped:
             if not isinstance(item, Mapping):
                 raise BadResponse(self.system, f"{name}: the mapping gave a row that is not an object")
             employee = _employee(item.get("employee"))
             if employee is None:
                 raise BadResponse(self.system, f"{name}: a row without an employee number")
-            value = _number(item.get("value"))
-            if value is None:
-                raise BadResponse(self.system, f"{name}: the value for {employee} is not a number")
-            rows.append((employee, value))
+            raw = item.get("value")
+            value = _number(raw)
+            rows.append((employee, value if value is not None else f"the value is {_shown(raw)}, not a number"))
         return rows
 
 
@@ -176,6 +196,15 @@ def _employee(raw: object) -> str | None:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return str(raw)  # some systems keep employee numbers as integers
     return None
+
+
+def _shown(raw: object) -> str:
+    """A bad value as a report shows it: its JSON, bounded (a system may send anything)."""
+    try:
+        text = json.dumps(raw, ensure_ascii=True)
+    except (TypeError, ValueError):
+        text = type(raw).__name__
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _number(raw: object) -> float | None:

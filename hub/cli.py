@@ -433,7 +433,7 @@ def collect(args: argparse.Namespace) -> int:
                 return 1
             report = await collect_metrics(
                 sessionmaker,
-                CycleCollectMetrics(args.cycle),
+                CycleCollectMetrics(args.cycle, refresh=args.refresh),
                 Caller(actor=recorder.subject, audit=recorder),
                 sources=systems.source_for,
                 make_period=Period,
@@ -567,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     collect_parser = commands.add_parser("collect", help="pull an OPEN cycle's extension values from the systems")
     collect_parser.add_argument("cycle", type=_key, help="the cycle id")
     collect_parser.add_argument("--systems", help="a systems file (TOML); default: PERFHUB_SYSTEMS_FILE or the demo")
+    collect_parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ask every system again, even where the connector cache holds a fresh answer (a corrected source)",
+    )
     collect_parser.set_defaults(handler=collect)
 
     export_parser = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")

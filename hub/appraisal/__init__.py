@@ -21,6 +21,7 @@ from hub.appraisal.errors import (
     InvalidRule,
     InvalidValue,
     NonPositiveWeight,
+    NotAScalePoint,
     ReasonRequired,
     ScoringBlocked,
     WeightsDoNotSum,
@@ -36,6 +37,7 @@ from hub.appraisal.rules import (
     Rule,
     parse_rule,
     validate_rating,
+    validate_rating_point,
 )
 from hub.appraisal.scoring import Scorer, compile_rule, score
 from hub.appraisal.weighting import WeightedInput, WeightedTotal, validate_weights, weighted_total
@@ -58,6 +60,7 @@ __all__ = [
     "LinearRule",
     "LookupRule",
     "NonPositiveWeight",
+    "NotAScalePoint",
     "Placement",
     "RatingScaleRule",
     "ReasonRequired",
@@ -84,6 +87,7 @@ __all__ = [
     "score",
     "score_employees",
     "validate_rating",
+    "validate_rating_point",
     "validate_weights",
     "weighted_total",
 ]

@@ -6,6 +6,7 @@ The ``code`` is stable and meant for API error payloads; the message is for peop
     AppraisalError
     ├── InvalidRule              INVALID_RULE           a scoring rule's definition is unusable
     ├── InvalidValue             INVALID_VALUE          a raw value is non-finite or out of range
+    │   └── NotAScalePoint       NOT_A_SCALE_POINT      a rating between the points a rater may give
     ├── InvalidConfiguration     INVALID_CONFIGURATION  grade bands, role weights or limits are unusable
     ├── WeightsDoNotSum          WEIGHTS_DO_NOT_SUM     scheme weights do not add up to 100
     │   └── NonPositiveWeight    NON_POSITIVE_WEIGHT    a scheme weight is zero, negative or non-finite
@@ -42,6 +43,13 @@ class InvalidValue(AppraisalError):
     """A raw value cannot be scored: not finite, or outside a rating scale."""
 
     code = "INVALID_VALUE"
+
+
+class NotAScalePoint(InvalidValue):
+    """A rating on the scale but not on a point a rater may give: between anchors (3.5 on an anchored 1-5
+    scale) or off its steps."""
+
+    code = "NOT_A_SCALE_POINT"
 
 
 class InvalidConfiguration(AppraisalError):

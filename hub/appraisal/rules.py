@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TypeAlias
 
-from hub.appraisal.errors import InvalidRule, InvalidValue
+from hub.appraisal.errors import InvalidRule, InvalidValue, NotAScalePoint
 
 MIN_SCORE = 0.0
 MAX_SCORE = 100.0
@@ -117,12 +117,19 @@ class LookupRule:
 
 @dataclass(frozen=True, slots=True)
 class RatingScaleRule:
-    """A rating scale from ``min`` to ``max`` with behavioural anchors (BARS), rescaled to 0-100."""
+    """A rating scale from ``min`` to ``max`` with behavioural anchors (BARS), rescaled to 0-100.
+
+    What a rater may give: with ``step``, the points ``min``, ``min + step``, ... ``max``; else, with
+    anchors, the anchor points alone (a 3.5 between two described behaviours describes neither); else any
+    value from ``min`` to ``max``. Scores are computed from means of ratings, which may lie anywhere.
+    """
 
     min: float
     max: float
     # Scale point (as text, e.g. "3") -> the behaviour that earns it; shown to raters, not scored.
     anchors: Mapping[str, str] = field(default_factory=dict, hash=False)
+    step: float | None = None
+    """The distance between the points a rater may give (0.5 allows 3.5 on a 1-5 scale); None: see above."""
 
     def __post_init__(self) -> None:
         _finite(self.min, "rating scale min")
@@ -130,6 +137,12 @@ class RatingScaleRule:
         if self.min >= self.max:
             raise InvalidRule(f"rating scale min ({self.min:g}) must be below max ({self.max:g})")
         _finite(self.max - self.min, "the width of the rating scale")
+        if self.step is not None:
+            _finite(self.step, "rating scale step")
+            if self.step <= 0 or not _on_grid(self.max, self.min, self.step):
+                raise InvalidRule(
+                    f"rating scale step {self.step:g} must be above 0 and divide {self.min:g}..{self.max:g} evenly"
+                )
         for point, behaviour in self.anchors.items():
             try:
                 value = float(point)
@@ -139,12 +152,23 @@ class RatingScaleRule:
                 raise InvalidRule(f"rating anchor {point!r} is outside the scale {self.min:g}..{self.max:g}")
             if not isinstance(behaviour, str) or not behaviour.strip():
                 raise InvalidRule(f"rating anchor {point!r} needs a behaviour description")
+            if self.step is not None and not _on_grid(value, self.min, self.step):
+                raise InvalidRule(f"rating anchor {point!r} is not a step of {self.step:g} from {self.min:g}")
         # A private copy, so that mutating the caller's dict cannot change a frozen rule.
         object.__setattr__(self, "anchors", dict(self.anchors))
 
     def to_dict(self) -> dict[str, object]:
         """Return the rule as JSON-ready data that parse_rule() reads back."""
-        return {"kind": "rating", "min": self.min, "max": self.max, "anchors": dict(self.anchors)}
+        data: dict[str, object] = {"kind": "rating", "min": self.min, "max": self.max, "anchors": dict(self.anchors)}
+        if self.step is not None:
+            data["step"] = self.step
+        return data
+
+
+def _on_grid(value: float, start: float, step: float) -> bool:
+    """Whether ``value`` is a whole number of ``step`` from ``start`` (up to float rounding: 0.1 * 3)."""
+    steps = (value - start) / step
+    return math.isfinite(steps) and abs(steps - round(steps)) <= 1e-9 * max(1.0, abs(steps))
 
 
 Rule: TypeAlias = LinearRule | BandsRule | LookupRule | RatingScaleRule
@@ -156,6 +180,17 @@ def validate_rating(rule: RatingScaleRule, value: float) -> None:
         raise InvalidValue(f"a rating must be a finite number, got {value!r}")
     if not rule.min <= value <= rule.max:
         raise InvalidValue(f"a rating must be between {rule.min:g} and {rule.max:g}, got {value:g}")
+
+
+def validate_rating_point(rule: RatingScaleRule, value: float) -> None:
+    """Raise InvalidValue unless ``value`` is a rating a rater may give on the scale (use at submission): on
+    it, and on one of its steps or, without steps, one of its anchor points (``NotAScalePoint``)."""
+    validate_rating(rule, value)
+    if rule.step is not None and not _on_grid(value, rule.min, rule.step):
+        raise NotAScalePoint(f"a rating on this scale moves in steps of {rule.step:g} from {rule.min:g}, got {value:g}")
+    if rule.step is None and rule.anchors and not any(math.isclose(value, float(p)) for p in rule.anchors):
+        points = ", ".join(sorted(rule.anchors, key=float))
+        raise NotAScalePoint(f"a rating must be one of the scale's anchor points ({points}), got {value:g}")
 
 
 RULE_KINDS = ("linear", "bands", "lookup", "rating")
@@ -218,10 +253,12 @@ def parse_rule(data: Mapping[str, object]) -> Rule:
             points.append((_number(pair[0], f"lookup point #{i} x"), _number(pair[1], f"lookup point #{i} score")))
         return LookupRule(tuple(points))
     if kind == "rating":
-        _keys(data, kind, ("min", "max"), ("anchors",))
+        _keys(data, kind, ("min", "max"), ("anchors", "step"))
         anchors = data.get("anchors", {})
         if not isinstance(anchors, Mapping):
             raise InvalidRule(f"rating anchors must be an object of scale point -> behaviour, got {anchors!r}")
-        return RatingScaleRule(_number(data["min"], "rating min"), _number(data["max"], "rating max"), dict(anchors))
+        step = _number(data["step"], "rating step") if data.get("step") is not None else None
+        low, high = _number(data["min"], "rating min"), _number(data["max"], "rating max")
+        return RatingScaleRule(low, high, dict(anchors), step)
     expected = ", ".join(f'"{k}"' for k in RULE_KINDS)
     raise InvalidRule(f"rule kind must be one of {expected}; got {kind!r}")

@@ -27,7 +27,7 @@ from hub.domain import CycleState, Grade
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
-from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+from hub.operations.errors import GradeDisagrees, InvalidInput, NotFound, WrongCycleState
 
 MAX_REASON_LENGTH = 2000
 MAX_ACTOR_LENGTH = 200
@@ -48,8 +48,16 @@ class ResultCalibrateInput:
     result_id: Annotated[int, IdOf("result")]
     reason: str
     total_score: float | None = None
-    grade: Grade | None = described("When omitted, the grade follows the calibrated total.", default=None)
+    grade: Grade | None = described(
+        "When omitted, the grade follows the calibrated total; when given, it must be the grade the bands give "
+        "the total, unless gradeOverride says otherwise.",
+        default=None,
+    )
     target_distribution: tuple[GradeShareInput, ...] | None = None
+    grade_override: bool = described(
+        "The grade deliberately differs from what the grade bands give the total; the reason says why.",
+        default=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,7 @@ def _check_inputs(
     *,
     total_score: float | None,
     grade: Grade | None,
+    grade_override: bool,
     reason: str,
     actor: str,
     target_distribution: Mapping[Grade, float] | None,
@@ -81,6 +90,8 @@ def _check_inputs(
         raise InvalidInput(f"an actor needs 1 to {MAX_ACTOR_LENGTH} characters", field="actor")
     if total_score is None and grade is None:
         raise InvalidInput("a calibration sets a total score, a grade or both", field="totalScore")
+    if grade_override and grade is None:
+        raise InvalidInput("a grade override needs the grade it gives", field="grade")
     if total_score is not None and not (math.isfinite(total_score) and 0.0 <= total_score <= 100.0):
         raise InvalidInput(f"a total score must lie in 0..100, got {total_score!r}", field="totalScore")
     for limit_grade, limit in (target_distribution or {}).items():
@@ -98,7 +109,9 @@ async def calibrate_result(
     """Overrides a result's total and/or grade in a SCORED cycle, keeping the computed values.
 
     Only a total: the grade follows from the caller's bands. Only a grade: the total is the computed
-    one. Both: both are taken as given. Calibrating back to the computed values is still a calibration.
+    one. Both: both are taken as given. A grade the bands do not give the total is refused
+    (``GradeDisagrees``) unless ``grade_override`` says it is meant (the reason, always required, explains
+    it). Calibrating back to the computed values is still a calibration.
     """
     result_id, total_score, grade = command.result_id, command.total_score, command.grade
     target_distribution: dict[Grade, float] | None = None
@@ -109,6 +122,7 @@ async def calibrate_result(
     reason, actor = _check_inputs(
         total_score=total_score,
         grade=grade,
+        grade_override=command.grade_override,
         reason=command.reason,
         actor=caller.actor,
         target_distribution=target_distribution,
@@ -134,7 +148,10 @@ async def calibrate_result(
             raise NotFound("result", result_id, field="resultId")
 
         new_total = computed_total if total_score is None else float(total_score)
-        new_grade = bands.grade(new_total) if grade is None else grade
+        banded = bands.grade(new_total)
+        if grade is not None and grade != banded and not command.grade_override:
+            raise GradeDisagrees(new_total, banded, grade)
+        new_grade = banded if grade is None else grade
         await session.execute(
             update(AppraisalResult)
             .where(AppraisalResult.id == result_id)

@@ -4,7 +4,10 @@ Every participant's pinned scheme says which (system, metric) feeds each extensi
 values are fetched per metric for many employees at once (all metrics concurrently; each system's
 connector limits its own concurrency), then written in one short transaction with their provenance.
 Collecting twice stores no duplicates: a value already there is updated in place when it changed and
-left alone when it did not. What could not be fetched is reported per employee and indicator.
+left alone when it did not. What could not be fetched is reported per employee and indicator: a system
+that is down costs its employees' values, one employee's ``null``, text or out-of-range percentage costs
+that employee's value alone. ``refresh`` asks every system again even where its connector holds a fresh
+answer (a source corrected a value inside the cache's lifetime).
 
 The hub core does not import the connectors: any object with ``fetch_metric`` that answers with
 ``values`` and ``provenance`` (as ``connectors.base.MetricBatch`` does) will do.
@@ -29,10 +32,10 @@ from hub.db.models import Cycle, Employee, Indicator, IndicatorVersion, MetricVa
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
 from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.batches import partitions
-from hub.operations.commands import Caller, IdOf
+from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import Participant, locked_cycle, participants
 from hub.operations.errors import WrongCycleState
-from hub.operations.metrics import PinnedItem, pinned_items, write_metric_values
+from hub.operations.metrics import PERCENT_UNITS, PinnedItem, pinned_items, value_problem, write_metric_values
 from hub.operations.ratings import load_cycle
 from hub.operations.rows import MetricValueRow, ReplacingRow
 from hub.progress import SILENT, Progress
@@ -56,6 +59,11 @@ class Batch(Protocol):
     def values(self) -> Mapping[str, float]: ...
 
     @property
+    def rejected(self) -> Mapping[str, str]:
+        """Employee number -> why the system's answer for them is not a value."""
+        ...
+
+    @property
     def provenance(self) -> Provenance: ...
 
 
@@ -65,7 +73,11 @@ PeriodT_contra = TypeVar("PeriodT_contra", contravariant=True)
 
 
 class MetricFetcher(Protocol[PeriodT_contra]):
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: PeriodT_contra) -> Batch: ...
+    async def fetch_metric(
+        self, metric: str, employee_numbers: Sequence[str], period: PeriodT_contra, *, refresh: bool = False
+    ) -> Batch:
+        """``refresh``: ask the system even when the connector's cache holds a fresh answer."""
+        ...
 
 
 SourceLookup: TypeAlias = Callable[[str, str], MetricFetcher[PeriodT] | None]
@@ -164,6 +176,8 @@ class _Wanted:
     employee_no: str
     version_id: int
     indicator: str
+    percent: bool
+    """The indicator is measured in percent: a value outside 0-100 is no value."""
 
 
 class NoConnector(Exception):
@@ -213,26 +227,51 @@ async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tup
     numbers: dict[int, str] = {}
     async for found in partitions(session, select(Employee.id, Employee.employee_no)):
         numbers.update(found)
+    percent = set(await session.scalars(select(Indicator.code).where(Indicator.unit.in_(PERCENT_UNITS))))
     # A record per participant and measured indicator (hundreds of thousands in a big organisation):
     # pure work, in a worker thread, so that the event loop keeps serving other requests.
-    return cycle, await asyncio.to_thread(_assign, people, by_post, numbers)
+    return cycle, await asyncio.to_thread(_assign, people, by_post, numbers, percent)
 
 
 def _assign(
-    people: list[Participant], by_post: dict[int, list[PinnedItem]], numbers: dict[int, str]
+    people: list[Participant], by_post: dict[int, list[PinnedItem]], numbers: dict[int, str], percent: set[str]
 ) -> dict[tuple[str, str], list[_Wanted]]:
     wanted: defaultdict[tuple[str, str], list[_Wanted]] = defaultdict(list)
     for person in people:
         for item in by_post[person.post_id]:
             wanted[(item.source_system, item.source_metric)].append(
-                _Wanted(person.employee_id, numbers[person.employee_id], item.version_id, item.code)
+                _Wanted(
+                    person.employee_id, numbers[person.employee_id], item.version_id, item.code, item.code in percent
+                )
             )
     return wanted
+
+
+def _checked_value(system: str, metric: str, wanted: _Wanted, batch: Batch, span: str) -> float | str:
+    """The employee's value in ``batch``, or why they have none: absent, or not a value (the system's
+    ``null`` or text, a number that is not finite, a percentage outside 0-100)."""
+    value = batch.values.get(wanted.employee_no)
+    rejected = batch.rejected.get(wanted.employee_no)
+    if value is None and rejected is not None:
+        return f"{system} answered {metric} for {span}, but {rejected}"
+    if value is None:
+        # A system leaves out both whom it does not know and whom it knows without a value: the reason
+        # names both, since the answer cannot tell them apart.
+        return f"{system} answered without {metric} for {span}: it does not know the employee or holds no value"
+    problem = value_problem(value, percent=wanted.percent)
+    if problem is not None:
+        return f"{system} answered {metric} for {span}, but {problem}"
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class CycleCollectMetrics:
     cycle_id: Annotated[int, IdOf("cycle")]
+    refresh: bool = described(
+        "Ask every system again, even where the hub holds an answer it fetched moments ago (a source "
+        "corrected a value); the fresh answers are kept for the next collection.",
+        default=False,
+    )
 
 
 async def collect_metrics(
@@ -268,22 +307,17 @@ async def collect_metrics(
         try:
             if source is None:
                 raise NoConnector(f"no connector is configured for {system}/{metric}")
-            batch = await source.fetch_metric(metric, [w.employee_no for w in chunk], make_period(start, end))
+            numbers = [w.employee_no for w in chunk]
+            batch = await source.fetch_metric(metric, numbers, make_period(start, end), refresh=command.refresh)
         except Exception as error:  # a connector error or a missing one: reported, never fatal
             report.missing.extend(MissingMetric(w.employee_no, w.indicator, _reason(error)) for w in chunk)
             return
         finally:
             progress.advance()
         for w in chunk:
-            value = batch.values.get(w.employee_no)
-            if value is None:
-                # A system leaves out both whom it does not know and whom it knows without a value:
-                # the reason names both, since the answer cannot tell them apart.
-                reason = (
-                    f"{system} answered without {metric} for {start}..{end}: "
-                    "it does not know the employee or holds no value"
-                )
-                report.missing.append(MissingMetric(w.employee_no, w.indicator, reason))
+            value = _checked_value(system, metric, w, batch, f"{start}..{end}")
+            if isinstance(value, str):
+                report.missing.append(MissingMetric(w.employee_no, w.indicator, value))
                 continue
             checksum = value_checksum(system, metric, w.employee_no, start, end, value)
             provenance = batch.provenance

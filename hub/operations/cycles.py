@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypeAlias
 
-from sqlalchemy import Row, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
@@ -34,7 +34,7 @@ from hub.domain import CycleState, RaterRole
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf
-from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+from hub.operations.errors import DuplicateName, InvalidInput, NotFound, WrongCycleState
 from hub.operations.upsert import dialect_insert
 
 CycleId = Annotated[int, IdOf("cycle")]
@@ -69,19 +69,31 @@ class CyclePublish:
     cycle_id: CycleId
 
 
+_CYCLE_NAMES_LOCK = 0x7065_7266_6875_6263  # "perfhubc": the advisory lock that makes cycle creations take turns
+
+
 async def create_cycle(
     sessionmaker: async_sessionmaker[AsyncSession], command: CycleCreateInput, caller: Caller
 ) -> Cycle:
-    """A new cycle in DRAFT."""
+    """A new cycle in DRAFT, under a name no other cycle has (case aside: "2027 H1" and "2027 h1" are
+    one name to the people choosing a cycle from a list).
+
+    Two creations of one name at once: one wins, the other is refused. Creations take turns, on
+    PostgreSQL behind a transaction-scoped advisory lock, on SQLite behind the write lock the insert
+    takes; each looks for the name only once it holds its turn, so it sees whatever the other committed.
+    """
     name, period_start, period_end = command.name.strip(), command.period_start, command.period_end
     if not name or len(name) > 200:
         raise InvalidInput("a cycle needs a name of 1 to 200 characters", field="name")
     if period_end < period_start:
         raise InvalidInput("the period ends before it starts", field="periodEnd")
     async with sessionmaker() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CYCLE_NAMES_LOCK})
         cycle = Cycle(name=name, period_start=period_start, period_end=period_end, state=CycleState.DRAFT)
         session.add(cycle)
         await session.flush()  # the insert holds the write lock (SQLite) until the transaction ends
+        await check_name_free(session, name, cycle.id)
         deleted = await session.scalar(select(func.max(DeletedCycle.id)))
         if deleted is not None and cycle.id <= deleted:
             cycle.id = deleted + 1  # a deleted cycle's id names no other cycle (see DeletedCycle)
@@ -89,6 +101,15 @@ async def create_cycle(
         session.add(CycleTransition(cycle_id=cycle.id, from_state=None, to_state=CycleState.DRAFT, actor=caller.actor))
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
+
+
+async def check_name_free(session: AsyncSession, name: str, cycle_id: int) -> None:
+    """``DuplicateName`` when a cycle other than ``cycle_id`` has ``name``, whatever its case. Compared in
+    Python: SQLite's lower() knows ASCII only, and an organisation has dozens of cycles, not millions."""
+    wanted = name.casefold()
+    for other_id, other in await session.execute(select(Cycle.id, Cycle.name).where(Cycle.id != cycle_id)):
+        if other.strip().casefold() == wanted:
+            raise DuplicateName(other_id, other)
 
 
 async def locked_cycle(session: AsyncSession, cycle_id: int, *, shared: bool = False) -> Cycle:

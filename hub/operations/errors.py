@@ -6,6 +6,9 @@ message for people.
     ├── InvalidInput             INVALID_INPUT               a value is malformed or out of range
     │   ├── OverlappingDates     OVERLAPPING_EFFECTIVE_DATES a version would overlap an existing one
     │   ├── DuplicateCode        DUPLICATE_CODE              the code is already taken
+    │   ├── DuplicateName        DUPLICATE_NAME              another cycle has the name (case aside)
+    │   ├── WrongRaterRelation   WRONG_RATER_RELATIONSHIP    a MANAGER or SUBORDINATE rater who is not one
+    │   ├── GradeDisagrees       GRADE_DISAGREES_WITH_BANDS  a calibrated grade the bands do not give its total
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
@@ -25,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.appraisal.errors import AppraisalError
-from hub.domain import CodedError, CycleState, ErrorKind
+from hub.domain import CodedError, CycleState, ErrorKind, Grade, RaterRole
 
 
 class OperationError(CodedError):
@@ -89,6 +92,38 @@ class OverlappingDates(InvalidInput):
 
 class DuplicateCode(InvalidInput):
     code = "DUPLICATE_CODE"
+
+
+class DuplicateName(InvalidInput):
+    code = "DUPLICATE_NAME"
+
+    def __init__(self, other_id: int, other_name: str) -> None:
+        super().__init__(f"cycle {other_id} is already called {other_name!r}", field="name")
+
+
+class WrongRaterRelation(InvalidInput):
+    """A MANAGER rater who is not the ratee's manager, or a SUBORDINATE rater who does not report to the ratee."""
+
+    code = "WRONG_RATER_RELATIONSHIP"
+
+    def __init__(self, role: RaterRole, rater_id: int, ratee_id: int) -> None:
+        relation = "is not the manager of" if role is RaterRole.MANAGER else "does not report to"
+        message = f"employee {rater_id} {relation} employee {ratee_id}, so cannot rate them as {role.value}"
+        super().__init__(message, field="role")
+
+
+class GradeDisagrees(InvalidInput):
+    """A calibrated grade that the grade bands do not give the calibrated total, without an explicit override."""
+
+    code = "GRADE_DISAGREES_WITH_BANDS"
+
+    def __init__(self, total: float, banded: Grade, given: Grade) -> None:
+        # A 95 graded D reads as a slip, not a decision: overriding the bands must be said, and explained.
+        super().__init__(
+            f"the grade bands give a total of {total:g} the grade {banded.value}, not {given.value}; "
+            "set gradeOverride and explain it in the reason to override them",
+            field="grade",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,22 @@ from hub.operations.rows import MetricValueRow, ReplacingRow
 REQUIRED_COLUMNS = ("employee_no", "indicator", "value")
 OPTIONAL_COLUMNS = ("fetched_at",)
 
+PERCENT_UNITS = ("%", "percent")
+"""The units of an indicator measured in percent (the demo's indicators say ``%``): its values lie in 0-100."""
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far in the future a ``fetched_at`` may lie: the measuring system's clock may run a little ahead."""
+
+
+def value_problem(value: float, *, percent: bool) -> str | None:
+    """What makes a measured value no value (``None`` when it is one): not a finite number, or a percentage
+    outside 0-100 (a 180 % is a unit mix-up or a typo, never a result to score)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return f"the value {value!r} is not a finite number"
+    if percent and not 0 <= value <= 100:
+        return f"the value {value:g} is a percentage outside 0-100"
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class MetricRow:
@@ -126,7 +142,7 @@ def _value(text: str) -> float | str:
 
 
 def _fetched_at(text: str, now: dt.datetime) -> dt.datetime | str:
-    """The timestamp (``now`` when empty), or what is wrong with it."""
+    """The timestamp (``now`` when empty), or what is wrong with it (no value is measured in the future)."""
     if not text:
         return now
     try:
@@ -137,9 +153,12 @@ def _fetched_at(text: str, now: dt.datetime) -> dt.datetime | str:
         return f"fetched_at {text!r} has no timezone"
     try:
         # Stored in UTC: a time at the edge of the calendar with an offset has no UTC equivalent.
-        return at.astimezone(dt.UTC)
+        at = at.astimezone(dt.UTC)
     except OverflowError:
         return f"fetched_at {text!r} is out of range"
+    if at > now + CLOCK_SKEW:
+        return f"fetched_at {text!r} is in the future"
+    return at
 
 
 def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
@@ -224,9 +243,9 @@ async def _match(
     async for found in partitions(session, select(Employee.employee_no, Employee.id)):
         employees.update(found)
     indicators = {
-        code: (indicator_id, category)
-        for code, indicator_id, category in (
-            await session.execute(select(Indicator.code, Indicator.id, Indicator.category))
+        code: (indicator_id, category, unit in PERCENT_UNITS)
+        for code, indicator_id, category, unit in (
+            await session.execute(select(Indicator.code, Indicator.id, Indicator.category, Indicator.unit))
         )
     }
     post_of = await posts_on(session, period_end)
@@ -250,6 +269,9 @@ async def _match(
             return f"{row.indicator_code} is not in the scheme of {row.employee_no}'s post for this cycle"
         if version.system == MANUAL_SOURCE or version.metric is None:
             return f"{row.indicator_code} is rated by people (MANUAL); ratings are not imported"
+        problem = value_problem(row.value, percent=indicator[2])
+        if problem is not None:
+            return problem
         return {
             "cycle_id": cycle_id,
             "employee_id": employee_id,

@@ -2,8 +2,12 @@
 
 A rating's value is checked against its indicator's rating scale; a value off the scale is reported
 as :class:`~hub.operations.errors.InvalidInput` with ``field="value"`` (the appraisal
-``InvalidValue`` is converted, so that a form can point at the field). A broken stored rule
-(``InvalidRule``) is not the caller's fault and passes through unchanged.
+``InvalidValue`` is converted, so that a form can point at the field), a value on the scale but between
+the points a rater may give (3.5 between the anchors 3 and 4) as ``NotAScalePoint``, also naming
+``value``. A broken stored rule (``InvalidRule``) is not the caller's fault and passes through unchanged.
+
+A MANAGER rater must be the ratee's manager and a SUBORDINATE rater must report to the ratee, when the
+relationship is assigned and again when the rating is submitted (``WrongRaterRelation``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from typing import Annotated
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal.errors import InvalidValue
-from hub.appraisal.rules import RatingScaleRule, parse_rule, validate_rating
+from hub.appraisal.errors import InvalidValue, NotAScalePoint
+from hub.appraisal.rules import RatingScaleRule, parse_rule, validate_rating_point
 from hub.db.models import (
     Base,
     Cycle,
@@ -33,7 +37,7 @@ from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
-from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
+from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState, WrongRaterRelation
 from hub.operations.upsert import dialect_insert, replacing
 
 MAX_COMMENT_LENGTH = 2000
@@ -143,15 +147,27 @@ async def assign_rater(
         cycle = await locked_cycle(session, cycle_id, shared=True)
         if cycle.state not in ASSIGNABLE_STATES:
             raise WrongCycleState(cycle.state, "raters can be assigned only while it is DRAFT or OPEN")
-        found = set(await session.scalars(select(Employee.id).where(Employee.id.in_({ratee_id, rater_id}))))
-        for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
-            if employee_id not in found:
-                raise NotFound("employee", employee_id, field=field)
+        await check_relation(session, role, ratee_id, rater_id)
         values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
         statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
         row = (await session.execute(statement.returning(*ASSIGNMENTS.c))).one()
         await audit_change(session, caller.audit, f"assignment:{row.id}")
         return RaterAssignmentRecord(row.id, row.cycle_id, row.ratee_id, row.rater_id, row.role)
+
+
+async def check_relation(session: AsyncSession, role: RaterRole, ratee_id: int, rater_id: int) -> None:
+    """NotFound for an unknown ratee or rater; ``WrongRaterRelation`` unless a MANAGER rater is the ratee's
+    manager and a SUBORDINATE rater reports to the ratee (peers and self are checked elsewhere or not at all)."""
+    people = select(Employee.id, Employee.manager_id).where(Employee.id.in_({ratee_id, rater_id}))
+    managers: dict[int, int | None] = {
+        employee_id: manager_id for employee_id, manager_id in await session.execute(people)
+    }
+    for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
+        if employee_id not in managers:
+            raise NotFound("employee", employee_id, field=field)
+    manager, report = (rater_id, ratee_id) if role is RaterRole.MANAGER else (ratee_id, rater_id)
+    if role in (RaterRole.MANAGER, RaterRole.SUBORDINATE) and managers[report] != manager:
+        raise WrongRaterRelation(role, rater_id, ratee_id)
 
 
 async def _rating_scale(
@@ -219,9 +235,14 @@ async def submit_rating(
         )
         if role is None:
             raise NotARater(f"employee {rater_id} is not a rater of employee {ratee_id} in this cycle", field="raterId")
+        # Checked again: the organisation may have changed since the assignment (a transfer, a new manager).
+        await check_relation(session, role, ratee_id, rater_id)
         scale = await _rating_scale(session, cycle, ratee_id, indicator_version_id)
         try:
-            validate_rating(scale, value)
+            validate_rating_point(scale, value)
+        except NotAScalePoint as error:
+            error.field = "value"
+            raise
         except InvalidValue as error:
             raise InvalidInput(error.message, field="value") from error
         key = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id}

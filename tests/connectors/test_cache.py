@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.cache import Cache, MemoryCache, RedisCache
+from connectors.cache import Cache, Clock, MemoryCache, RedisCache
 from tests.connectors.conftest import NOW, FakeClock
 
 # Set by .ci/run when a Redis answers: then an unreachable Redis fails the tests instead of skipping them.
@@ -17,17 +19,27 @@ CONFIGURED_REDIS_URL = os.environ.get("PERFHUB_TEST_REDIS_URL")
 REDIS_URL = CONFIGURED_REDIS_URL or "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture
-async def redis_cache(clock: FakeClock) -> AsyncIterator[RedisCache]:
+@contextlib.asynccontextmanager
+async def redis_for_tests(clock: Clock = time.time) -> AsyncIterator[RedisCache]:
+    """A Redis cache under a prefix of its own, emptied and closed on exit; the test skips without a Redis
+    (fails, when PERFHUB_TEST_REDIS_URL says there is one)."""
     cache = RedisCache(REDIS_URL, prefix=f"perfhub-test:{uuid.uuid4().hex}:", clock=clock)
     if not await cache.ping():
         await cache.aclose()
         if CONFIGURED_REDIS_URL:
             pytest.fail(f"PERFHUB_TEST_REDIS_URL is set but Redis does not answer at {REDIS_URL}")
         pytest.skip(f"Redis does not answer at {REDIS_URL}")
-    yield cache
-    await cache.clear()
-    await cache.aclose()
+    try:
+        yield cache
+    finally:
+        await cache.clear()
+        await cache.aclose()
+
+
+@pytest.fixture
+async def redis_cache(clock: FakeClock) -> AsyncIterator[RedisCache]:
+    async with redis_for_tests(clock) as cache:
+        yield cache
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -57,7 +57,9 @@ class FakeMetrics:
     def metrics(self) -> frozenset[str]:
         return frozenset({"voucher_error_rate"})
 
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
+    async def fetch_metric(
+        self, metric: str, employee_numbers: Sequence[str], period: Period, *, refresh: bool = False
+    ) -> MetricBatch:
         self.calls += 1
         if self.failure is not None:
             raise self.failure
@@ -255,7 +257,9 @@ async def test_retries_seen_by_the_tracker_reach_provenance_even_if_the_source_i
     port = SystemClient(system(), transport=httpx.MockTransport(lambda r: answers.pop(0)), sleep=sleep, clock=clock)
 
     class Careless(FakeMetrics):
-        async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: Period) -> MetricBatch:
+        async def fetch_metric(
+            self, metric: str, employee_numbers: Sequence[str], period: Period, *, refresh: bool = False
+        ) -> MetricBatch:
             await port.get_json("/x")
             return MetricBatch(metric, {}, Provenance(self.system, NOW))
 

@@ -204,22 +204,46 @@ async def test_a_server_that_never_stops_is_cut_off_at_max_pages(sleep: FakeSlee
 
 
 @pytest.mark.parametrize(
+    ("value", "shown"),
+    [("n/a", '"n/a"'), (None, "null"), (True, "true"), ({"amount": 3}, '{"amount": 3}'), ("NaN", '"NaN"')],
+)
+async def test_a_row_that_is_not_a_number_costs_that_employee_alone(
+    value: object, shown: str, sleep: FakeSleep, clock: FakeClock
+) -> None:
+    """Text, null, booleans or objects where a number was promised never reach a score, and never take
+    the other employees' values of the answer with them: the employee is rejected, with what was sent."""
+    body = {"data": [{"employee_no": "E1", "value": value}, {"employee_no": "E2", "value": 2}]}
+    server = Server(lambda r: httpx.Response(200, json=body))
+    source, port = make_source(server, metric(), sleep, clock)
+    async with port:
+        batch = await source.fetch_metric("voucher_error_rate", ["E1", "E2", "E3"], PERIOD)
+    assert batch.values == {"E2": 2.0}
+    assert batch.rejected == {"E1": f"the value is {shown}, not a number"}
+    assert len(server.requests) == 1
+
+
+async def test_a_number_on_another_row_wins_over_a_rejected_row(sleep: FakeSleep, clock: FakeClock) -> None:
+    """An employee with a null row and a number on a later row has the number, and is not rejected."""
+    body = {"data": [{"employee_no": "E1", "value": None}, {"employee_no": "E1", "value": 4}]}
+    server = Server(lambda r: httpx.Response(200, json=body))
+    source, port = make_source(server, metric(), sleep, clock)
+    async with port:
+        batch = await source.fetch_metric("voucher_error_rate", ["E1"], PERIOD)
+    assert batch.values == {"E1": 4.0} and batch.rejected == {}
+
+
+@pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ({"data": [{"employee_no": "E1", "value": "n/a"}]}, "value for E1 is not a number"),
-        ({"data": [{"employee_no": "E1", "value": None}]}, "value for E1 is not a number"),
-        ({"data": [{"employee_no": "E1", "value": True}]}, "value for E1 is not a number"),
-        ({"data": [{"employee_no": "E1", "value": {"amount": 3}}]}, "value for E1 is not a number"),
-        ({"data": [{"employee_no": "E1", "value": "NaN"}]}, "value for E1 is not a number"),
         ({"data": [{"value": 3}]}, "without an employee"),
         ({"rows": []}, "did not give a list"),
         ({"data": "everything is fine"}, "did not give a list"),
     ],
 )
-async def test_a_mapping_to_non_numbers_is_a_bad_response_naming_the_metric(
+async def test_an_answer_in_the_wrong_shape_is_a_bad_response_naming_the_metric(
     body: dict[str, Any], problem: str, sleep: FakeSleep, clock: FakeClock
 ) -> None:
-    """Text, null, booleans or objects where numbers were promised never reach a score."""
+    """A body or row that belongs to nobody fails the whole answer: nothing in it can be attributed."""
     server = Server(lambda r: httpx.Response(200, json=body))
     with pytest.raises(BadResponse, match=problem) as caught:
         await fetch(server, metric(), sleep, clock, ["E1"])

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from connectors.cache import RedisCache
 from hub.auth import Authenticator, Grant, Role
 from hub.cli import main
 from hub.config import Settings
@@ -301,6 +303,72 @@ def test_collect_refuses_a_cycle_that_is_not_open(
     export_secrets()
     assert main(collect_argv(seeded.past_cycle_id)) == 1
     assert "WRONG_CYCLE_STATE" in capsys.readouterr().err
+
+
+@pytest.fixture
+def shared_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A Redis connector cache under a prefix of this test's own, as a deployment's processes share it."""
+    configured = os.environ.get("PERFHUB_TEST_REDIS_URL")
+    url = configured or "redis://127.0.0.1:6379/0"
+    prefix = f"perfhub-test:{uuid.uuid4().hex}:"
+
+    async def on_redis(clear: bool) -> bool:
+        # A client per event loop: each asyncio.run has its own, as each CLI run has.
+        cache = RedisCache(url, prefix=prefix)
+        try:
+            if clear:
+                await cache.clear()
+            return await cache.ping()
+        finally:
+            await cache.aclose()
+
+    if not asyncio.run(on_redis(clear=False)):
+        if configured:
+            pytest.fail(f"PERFHUB_TEST_REDIS_URL is set but Redis does not answer at {url}")
+        pytest.skip(f"Redis does not answer at {url}")
+    monkeypatch.setenv("PERFHUB_CONNECTOR_CACHE_URL", url)
+    monkeypatch.setenv("PERFHUB_CONNECTOR_CACHE_PREFIX", prefix)
+    yield prefix
+    asyncio.run(on_redis(clear=True))
+
+
+@pytest.fixture
+def collect_on_shared_cache(
+    seeded: SeedSummary,
+    collect_argv: Callable[[int], list[str]],
+    export_secrets: Callable[[], None],
+    shared_cache: str,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., str]:
+    """Runs `perfhub collect` of the current cycle (with the options given) on the shared cache; its summary."""
+    export_secrets()
+
+    def run(*options: str) -> str:
+        assert main([*collect_argv(seeded.current_cycle_id), *options]) == 0
+        return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("perfhub collect"))
+
+    return run
+
+
+def test_collect_refresh_asks_the_systems_past_the_shared_cache(
+    demo_systems: DemoSystems, collect_on_shared_cache: Callable[..., str]
+) -> None:
+    """A second `perfhub collect` within the cache's lifetime calls no system; `--refresh` calls them as
+    the first run did, and leaves its answers in the cache for the next run."""
+
+    def calls() -> int:
+        return sum(demo_systems.faults[system].requests for system in ("finance", "security", "tickets"))
+
+    first = collect_on_shared_cache()
+    asked = calls()
+    summaries = [collect_on_shared_cache()]
+    assert calls() == asked > 0  # zero more calls
+    summaries.append(collect_on_shared_cache("--refresh"))
+    assert calls() == 2 * asked  # asked again what the first run asked
+    summaries.append(collect_on_shared_cache())
+    assert calls() == 2 * asked  # the refreshed answers are the cache's fresh entries
+    new = int(first.split(": ")[2].split(" new")[0])
+    assert new > 0 and all(f": 0 new, 0 updated, {new} unchanged" in summary for summary in summaries), summaries
 
 
 def test_serve_refuses_an_invalid_systems_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -467,7 +467,9 @@ async def test_a_calibration_racing_a_reopen_gives_typed_answers(
 ) -> None:
     async for cycle_id, _demo, round_, offset in rounds_in(CycleState.SCORED, client, pair, engine):
         result_id = min((await results_of(engine, cycle_id)).values())
-        calibration = {"input": {"resultId": str(result_id), "grade": "A", "reason": "led the audit"}}
+        calibration = {
+            "input": {"resultId": str(result_id), "grade": "A", "gradeOverride": True, "reason": "led the audit"}
+        }
         calibrate_rid, reopen_rid = request_id(), request_id()
         calibrate_body, reopen_body = await race(
             call(client, pair.hub(round_, 0), CALIBRATE, calibration, rid=calibrate_rid),

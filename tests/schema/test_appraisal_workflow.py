@@ -251,6 +251,7 @@ async def test_cycle_from_draft_to_published_through_mutations(app_client: Graph
             "input": {
                 "resultId": result["id"],
                 "grade": "A",
+                "gradeOverride": True,
                 "reason": "led the fire-safety overhaul",
                 "targetDistribution": [{"grade": "A", "maxShare": 0.0}],
             }

@@ -14,10 +14,12 @@ from hub.appraisal import (
     InvalidValue,
     LinearRule,
     LookupRule,
+    NotAScalePoint,
     RatingScaleRule,
     parse_rule,
     score,
     validate_rating,
+    validate_rating_point,
 )
 from hub.domain import Direction
 
@@ -141,6 +143,59 @@ def test_rating_anchors_must_be_points_on_the_scale() -> None:
         RatingScaleRule(1.0, 5.0, {"great": "superb"})
     with pytest.raises(InvalidRule, match="description"):
         RatingScaleRule(1.0, 5.0, {"3": "  "})
+
+
+FIVE_ANCHORS = {str(point): f"behaviour {point}" for point in range(1, 6)}
+
+
+def test_an_anchored_scale_takes_its_anchor_points_only_and_scores_any_mean() -> None:
+    """Raters give 1..5 on an anchored 1-5 scale, never 3.5; a mean of ratings (3.5) still scores."""
+    rule = RatingScaleRule(1.0, 5.0, FIVE_ANCHORS)
+    for point in (1.0, 2.0, 3.0, 4.0, 5.0):
+        validate_rating_point(rule, point)
+    for between in (3.5, 1.01, 4.999):
+        with pytest.raises(NotAScalePoint, match="anchor points"):
+            validate_rating_point(rule, between)
+    with pytest.raises(InvalidValue, match="between 1 and 5"):
+        validate_rating_point(rule, 6.0)
+    assert score(rule, 3.5, HIGHER) == pytest.approx(62.5)
+
+
+def test_a_scale_with_steps_or_without_anchors_takes_more() -> None:
+    """With a step, every step from min (anchors or not); without anchors or step, anything on the scale."""
+    halves = RatingScaleRule(1.0, 5.0, FIVE_ANCHORS, step=0.5)
+    validate_rating_point(halves, 3.5)
+    with pytest.raises(NotAScalePoint, match=r"steps of 0\.5"):
+        validate_rating_point(halves, 3.25)
+    tenths = RatingScaleRule(0.0, 1.0, step=0.1)
+    validate_rating_point(tenths, 0.3)  # 0.1 * 3 is 0.30000000000000004: still a step
+    validate_rating_point(RatingScaleRule(1.0, 5.0), 3.25)
+
+
+@pytest.mark.parametrize(
+    ("step", "anchors", "message"),
+    [
+        (0.0, {}, "above 0"),
+        (-0.5, {}, "above 0"),
+        (1.5, {}, "divide 1..5 evenly"),
+        (math.inf, {}, "finite"),
+        (1.0, {"2.5": "halfway"}, "not a step of 1 from 1"),
+    ],
+)
+def test_a_step_must_divide_the_scale_and_hold_its_anchors(step: float, anchors: dict[str, str], message: str) -> None:
+    """A step of zero, below zero, not dividing the scale, or missing an anchor is an InvalidRule."""
+    with pytest.raises(InvalidRule, match=message):
+        RatingScaleRule(1.0, 5.0, anchors, step=step)
+
+
+def test_a_step_is_read_from_and_written_to_the_rule_json() -> None:
+    """``step`` is an optional key of a rating rule; a rule without it stores no step."""
+    rule = parse_rule({"kind": "rating", "min": 1, "max": 5, "anchors": {"3": "meets"}, "step": 0.5})
+    assert rule == RatingScaleRule(1.0, 5.0, {"3": "meets"}, step=0.5)
+    assert parse_rule(rule.to_dict()) == rule
+    assert "step" not in RatingScaleRule(1.0, 5.0).to_dict()
+    with pytest.raises(InvalidRule, match="rating step must be a number"):
+        parse_rule({"kind": "rating", "min": 1, "max": 5, "step": "half"})
 
 
 @pytest.mark.parametrize("raw", [math.nan, math.inf, -math.inf])

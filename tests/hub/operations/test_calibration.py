@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -16,7 +17,7 @@ from hub.domain import Grade
 from hub.operations.calibration import CalibrationOutcome, GradeShareInput, ResultCalibrateInput, calibrate_result
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCloseCalibration, close_calibration
-from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+from hub.operations.errors import GradeDisagrees, InvalidInput, NotFound, WrongCycleState
 from hub.operations.scoring import CycleScore, score_cycle
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -61,12 +62,14 @@ async def _by_hr(
     actor: str = "hr",
     **more: Any,
 ) -> CalibrationOutcome:
-    """calibrate_result by "hr", with ``more`` of its options (bands, target_distribution, audit)."""
+    """calibrate_result by "hr", with ``more`` of its options (bands, target_distribution, grade_override, audit)."""
     limits = more.pop("target_distribution", None)
+    override = more.pop("grade_override", False)
     shares = None if limits is None else tuple(GradeShareInput(grade=g, max_share=s) for g, s in limits.items())
     command = ResultCalibrateInput(
         result_id=result_id, total_score=total_score, grade=grade, reason=reason, target_distribution=shares
     )
+    command = dataclasses.replace(command, grade_override=override)
     return await calibrate_result(sessionmaker, command, Caller(actor, **more))
 
 
@@ -91,10 +94,10 @@ async def test_total_only_takes_the_grade_from_the_bands(sessionmaker: Sessions,
 
 
 async def test_grade_only_keeps_the_computed_total(sessionmaker: Sessions, seeded: SeedSummary) -> None:
-    """A grade alone overrides the grade; the total stays the engine's."""
+    """A grade alone, said to override the bands, overrides the grade; the total stays the engine's."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await _by_hr(sessionmaker, before.id, None, Grade.D, "misconduct")
+    outcome = await _by_hr(sessionmaker, before.id, None, Grade.D, "misconduct", grade_override=True)
 
     after = await _row(sessionmaker, before.id)
     assert _snapshot(outcome.result) == _snapshot(after)
@@ -103,13 +106,53 @@ async def test_grade_only_keeps_the_computed_total(sessionmaker: Sessions, seede
     assert after.calibrated is True
 
 
-async def test_total_and_grade_are_both_taken_as_given(sessionmaker: Sessions, seeded: SeedSummary) -> None:
-    """With both, the grade need not match the bands: that is what calibration is for."""
+async def test_total_and_grade_are_both_taken_as_given_when_the_override_is_explicit(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    """With both and gradeOverride, the grade need not match the bands: the reason explains the exception."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await _by_hr(sessionmaker, before.id, 85.5, Grade.S, "committee")
+    outcome = await _by_hr(sessionmaker, before.id, 85.5, Grade.S, "committee", grade_override=True)
 
     assert (outcome.result.total_score, outcome.result.grade) == (85.5, Grade.S)
+
+
+@pytest.mark.parametrize(("total_score", "grade"), [(95.0, Grade.D), (None, Grade.D), (85.5, Grade.S)])
+async def test_a_grade_the_bands_do_not_give_the_total_is_refused_without_an_override(
+    sessionmaker: Sessions, seeded: SeedSummary, total_score: float | None, grade: Grade
+) -> None:
+    """95 graded D (or the computed total graded D) is GradeDisagrees naming the grade; nothing is written."""
+    before = await _scored_result(sessionmaker, seeded)
+    assert before.computed_grade is not Grade.D
+
+    with pytest.raises(GradeDisagrees) as raised:
+        await _by_hr(sessionmaker, before.id, total_score, grade, "a slip of the mouse")
+
+    assert (raised.value.code, raised.value.field) == ("GRADE_DISAGREES_WITH_BANDS", "grade")
+    assert "gradeOverride" in raised.value.message
+    assert _snapshot(await _row(sessionmaker, before.id)) == _snapshot(before)
+
+
+async def test_a_grade_that_agrees_with_the_bands_needs_no_override(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    """95 graded S is what the bands say: stored as given."""
+    before = await _scored_result(sessionmaker, seeded)
+
+    outcome = await _by_hr(sessionmaker, before.id, 95.0, Grade.S, "exceptional year")
+
+    assert (outcome.result.total_score, outcome.result.grade) == (95.0, Grade.S)
+
+
+async def test_an_override_without_a_grade_is_refused(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """gradeOverride with a total alone overrides nothing: InvalidInput naming the grade, nothing written."""
+    before = await _scored_result(sessionmaker, seeded)
+
+    with pytest.raises(InvalidInput) as raised:
+        await _by_hr(sessionmaker, before.id, 95.0, None, "r", grade_override=True)
+
+    assert raised.value.field == "grade"
+    assert _snapshot(await _row(sessionmaker, before.id)) == _snapshot(before)
 
 
 @pytest.mark.parametrize(
@@ -193,7 +236,15 @@ async def test_distribution_breach_is_a_warning_and_the_calibration_is_stored(
     """With no S allowed, calibrating someone to S warns about S over its limit and still stores."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await _by_hr(sessionmaker, before.id, None, Grade.S, "promotion case", target_distribution={Grade.S: 0.0})
+    outcome = await _by_hr(
+        sessionmaker,
+        before.id,
+        None,
+        Grade.S,
+        "promotion case",
+        target_distribution={Grade.S: 0.0},
+        grade_override=True,
+    )
 
     async with sessionmaker() as session:
         total = await session.scalar(select(func.count()).where(RESULTS.c.cycle_id == seeded.current_cycle_id))
@@ -209,7 +260,9 @@ async def test_distribution_within_limits_gives_no_warning(sessionmaker: Session
     """Limits the cycle's grades keep (everyone may be anything) produce no warning."""
     before = await _scored_result(sessionmaker, seeded)
 
-    outcome = await _by_hr(sessionmaker, before.id, None, Grade.S, "r", target_distribution=dict.fromkeys(Grade, 1.0))
+    outcome = await _by_hr(
+        sessionmaker, before.id, None, Grade.S, "r", target_distribution=dict.fromkeys(Grade, 1.0), grade_override=True
+    )
 
     assert outcome.warnings == []
 
@@ -221,7 +274,7 @@ async def test_recalibration_replaces_the_previous_one_and_keeps_the_original(
     before = await _scored_result(sessionmaker, seeded)
     await _by_hr(sessionmaker, before.id, 95.0, None, "first", actor="hr-1")
 
-    outcome = await _by_hr(sessionmaker, before.id, None, Grade.C, "second", actor="hr-2")
+    outcome = await _by_hr(sessionmaker, before.id, None, Grade.C, "second", actor="hr-2", grade_override=True)
 
     after = outcome.result
     assert (after.total_score, after.grade) == (before.computed_total, Grade.C)

@@ -32,6 +32,7 @@ class FakeProvenance:
 class FakeBatch:
     values: Mapping[str, float]
     provenance: FakeProvenance
+    rejected: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ class FakeSystem:
     stale: bool = False
     calls: list[tuple[str, int]] = field(default_factory=list)
 
-    async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: FakePeriod) -> FakeBatch:
+    async def fetch_metric(
+        self, metric: str, employee_numbers: Sequence[str], period: FakePeriod, *, refresh: bool = False
+    ) -> FakeBatch:
         self.calls.append((metric, len(employee_numbers)))
         if self.down:
             raise FakeUnavailable(f"{self.name}: unavailable (503)")
@@ -180,7 +183,9 @@ async def test_an_unexpected_failure_is_reported_without_its_internals(
     sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, systems: dict[str, FakeSystem]
 ) -> None:
     class Broken(FakeSystem):
-        async def fetch_metric(self, metric: str, employee_numbers: Sequence[str], period: FakePeriod) -> FakeBatch:
+        async def fetch_metric(
+            self, metric: str, employee_numbers: Sequence[str], period: FakePeriod, *, refresh: bool = False
+        ) -> FakeBatch:
             raise KeyError("internal detail /srv/secret")
 
     systems["tickets"] = Broken("tickets")

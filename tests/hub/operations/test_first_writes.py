@@ -159,7 +159,9 @@ async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
         outcome(
             calibrate_result(
                 race.other,
-                ResultCalibrateInput(result_id=result_id, total_score=None, grade=Grade.A, reason="r"),
+                ResultCalibrateInput(
+                    result_id=result_id, total_score=None, grade=Grade.A, reason="r", grade_override=True
+                ),
                 Caller("hr"),
             )
         )

@@ -157,6 +157,39 @@ async def test_one_bad_row_rejects_the_file_and_names_its_line(sessionmaker: Ses
     assert await _count(sessionmaker) == before
 
 
+async def test_a_percentage_outside_0_100_and_a_fetched_at_in_the_future_are_refused(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    """180 for a percentage, -1 for one, and a value fetched an hour from now are each named; a fetched_at
+    within the clock-skew allowance and a percentage of exactly 100 are fine; nothing is written."""
+    cycle = seeded.current_cycle_id
+    measured = await _measured(sessionmaker, cycle)
+    vouchers = [m for m in measured if m.code == "VOUCHER_ERROR_RATE"]
+    other = next(m for m in measured if m.code == "REIMBURSEMENT_CYCLE")  # days: 180 is a value
+    soon, later = (NOW + dt.timedelta(minutes=minutes) for minutes in (4, 60))
+    lines = [
+        f"{vouchers[0].employee_no},VOUCHER_ERROR_RATE,180,",  # 2
+        f"{vouchers[1].employee_no},VOUCHER_ERROR_RATE,-1,",  # 3
+        f"{vouchers[2].employee_no},VOUCHER_ERROR_RATE,100,{soon.isoformat()}",  # 4: fine
+        f"{other.employee_no},REIMBURSEMENT_CYCLE,180,{later.isoformat()}",  # 5
+    ]
+    before = await _count(sessionmaker)
+    with pytest.raises(ImportRejected) as caught:
+        await import_metric_values(
+            sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(lines)), Caller("test", now=NOW)
+        )
+    assert caught.value.problems == [
+        RowProblem(2, "the value 180 is a percentage outside 0-100"),
+        RowProblem(3, "the value -1 is a percentage outside 0-100"),
+        RowProblem(5, f"fetched_at {later.isoformat()!r} is in the future"),
+    ]
+    assert await _count(sessionmaker) == before
+    report = await import_metric_values(
+        sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv([lines[2]])), Caller("test", now=NOW)
+    )
+    assert report.imported == 1
+
+
 async def test_every_problem_is_reported_in_one_go(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Unknown employees and codes, foreign and CORE indicators, bad values, times and rows: all named."""
     cycle = seeded.current_cycle_id

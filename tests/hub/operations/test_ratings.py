@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.appraisal.errors import NotAScalePoint
 from hub.db.models import Cycle, CycleScheme, Employee, Indicator, IndicatorVersion, RaterAssignment, Rating, SchemeItem
 from hub.demo.organisation import SeedSummary
 from hub.domain import CycleState, IndicatorCategory, RaterRole
 from hub.operations.commands import Caller
-from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState
+from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState, WrongRaterRelation
 from hub.operations.ratings import RaterAssignInput, RatingRecord, RatingSubmitInput, assign_rater, submit_rating
 from tests.conftest import TODAY
 
@@ -145,19 +146,41 @@ async def test_stranger_is_not_a_rater(sessionmaker: Sessions, seeded: SeedSumma
         await _rate(sessionmaker, cycle, ratee, stranger, version)
 
 
-async def test_value_off_the_scale_is_rejected_and_nothing_stored(sessionmaker: Sessions, seeded: SeedSummary) -> None:
-    """A 6 on a 1-5 scale is InvalidInput on the value field, and no rating is written."""
+@pytest.mark.parametrize(
+    ("value", "code", "message"),
+    [(6, "INVALID_INPUT", "between 1 and 5"), (3.5, "NOT_A_SCALE_POINT", "anchor points (1, 2, 3, 4, 5), got 3.5")],
+    ids=["off-the-scale", "between-anchors"],
+)
+async def test_a_value_a_rater_may_not_give_is_rejected_and_nothing_stored(
+    sessionmaker: Sessions, seeded: SeedSummary, value: float, code: str, message: str
+) -> None:
+    """A 6 on a 1-5 scale, or a 3.5 between the demo scale's anchors, is refused on the value field, and no
+    rating is written."""
     cycle = seeded.current_cycle_id
     ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
     version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
     before = await _count_ratings(sessionmaker)
 
-    with pytest.raises(InvalidInput) as caught:
-        await _rate(sessionmaker, cycle, ratee, manager, version, value=6)
+    with pytest.raises((InvalidInput, NotAScalePoint)) as caught:
+        await _rate(sessionmaker, cycle, ratee, manager, version, value=value)
 
-    assert caught.value.field == "value"
-    assert "between 1 and 5" in caught.value.message
+    assert (caught.value.code, caught.value.field) == (code, "value")
+    assert message in caught.value.message
     assert await _count_ratings(sessionmaker) == before
+
+
+async def test_a_scale_with_steps_takes_a_rating_on_a_step(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """Given ``step: 0.5`` in its rule, the scale takes 3.5 and still refuses 3.25."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    async with sessionmaker() as session, session.begin():
+        stored = await session.get_one(IndicatorVersion, version)
+        stored.rule = {**stored.rule, "step": 0.5}
+
+    assert (await _rate(sessionmaker, cycle, ratee, manager, version, value=3.5)).value == 3.5
+    with pytest.raises(NotAScalePoint, match=r"steps of 0\.5 from 1, got 3\.25"):
+        await _rate(sessionmaker, cycle, ratee, manager, version, value=3.25)
 
 
 async def test_resubmission_replaces_the_rating(sessionmaker: Sessions, seeded: SeedSummary) -> None:
@@ -218,11 +241,11 @@ async def test_assigned_peer_can_rate(sessionmaker: Sessions, seeded: SeedSummar
 async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     """Assigning an already related pair again keeps one relationship, with the new role."""
     cycle = seeded.current_cycle_id
-    ratee, peer = await _pair(sessionmaker, cycle, RaterRole.PEER)
+    ratee, report = await _pair(sessionmaker, cycle, RaterRole.SUBORDINATE)
 
     record = await assign_rater(
         sessionmaker,
-        RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=peer, role=RaterRole.SUBORDINATE),
+        RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=report, role=RaterRole.PEER),
         Caller("test"),
     )
 
@@ -232,12 +255,12 @@ async def test_reassigning_a_pair_replaces_its_role(sessionmaker: Sessions, seed
                 select(RaterAssignment.role).where(
                     RaterAssignment.cycle_id == cycle,
                     RaterAssignment.ratee_id == ratee,
-                    RaterAssignment.rater_id == peer,
+                    RaterAssignment.rater_id == report,
                 )
             )
         )
-    assert roles == [RaterRole.SUBORDINATE]
-    assert record.role is RaterRole.SUBORDINATE
+    assert roles == [RaterRole.PEER]
+    assert record.role is RaterRole.PEER
 
 
 @pytest.mark.parametrize(
@@ -260,6 +283,69 @@ async def test_self_role_must_match_the_pair(
         )
 
     assert caught.value.field == "role"
+
+
+async def _reporting_pair(sessionmaker: Sessions) -> tuple[int, int, int]:
+    """(an employee, their manager, someone who is neither of them and reports to neither)."""
+    async with sessionmaker() as session:
+        employee, manager = (
+            await session.execute(
+                select(Employee.id, Employee.manager_id).where(Employee.manager_id.is_not(None)).order_by(Employee.id)
+            )
+        ).first() or (0, None)
+        other = await session.scalar(
+            select(Employee.id)
+            .where(Employee.id.not_in([employee, manager or 0]), Employee.manager_id.not_in([employee, manager or 0]))
+            .order_by(Employee.id)
+        )
+    assert manager is not None and other is not None
+    return employee, manager, other
+
+
+async def _count_assignments(sessionmaker: Sessions) -> int:
+    async with sessionmaker() as session:
+        return (await session.scalar(select(func.count()).select_from(RaterAssignment))) or 0
+
+
+@pytest.mark.parametrize("role", [RaterRole.MANAGER, RaterRole.SUBORDINATE])
+async def test_manager_and_subordinate_raters_must_be_what_they_say(
+    sessionmaker: Sessions, seeded: SeedSummary, role: RaterRole
+) -> None:
+    """A MANAGER rater who is not the ratee's manager, or a SUBORDINATE rater who does not report to the
+    ratee, is WrongRaterRelation naming the role; nothing is written. The true pair is accepted."""
+    cycle = seeded.current_cycle_id
+    employee, manager, other = await _reporting_pair(sessionmaker)
+    # MANAGER: the manager rates the employee; SUBORDINATE: the employee rates their manager.
+    ratee, rater = (employee, manager) if role is RaterRole.MANAGER else (manager, employee)
+    before = await _count_assignments(sessionmaker)
+
+    with pytest.raises(WrongRaterRelation) as caught:
+        await assign_rater(
+            sessionmaker, RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=other, role=role), Caller("t")
+        )
+
+    assert (caught.value.code, caught.value.field) == ("WRONG_RATER_RELATIONSHIP", "role")
+    assert await _count_assignments(sessionmaker) == before
+    record = await assign_rater(
+        sessionmaker, RaterAssignInput(cycle_id=cycle, ratee_id=ratee, rater_id=rater, role=role), Caller("t")
+    )
+    assert record.role is role
+
+
+async def test_a_former_manager_can_no_longer_rate_as_manager(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """The relationship is checked again at submission: after a change of manager, the old one's rating is
+    WrongRaterRelation and nothing is written."""
+    cycle = seeded.current_cycle_id
+    ratee, manager = await _pair(sessionmaker, cycle, RaterRole.MANAGER)
+    version = await _version(sessionmaker, cycle, ratee, IndicatorCategory.CORE)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Employee).where(Employee.id == ratee).values(manager_id=None))
+    before = await _count_ratings(sessionmaker)
+
+    with pytest.raises(WrongRaterRelation):
+        await _rate(sessionmaker, cycle, ratee, manager, version)
+
+    assert await _count_ratings(sessionmaker) == before
 
 
 async def test_assigning_an_unknown_rater_names_the_field(sessionmaker: Sessions, seeded: SeedSummary) -> None:
