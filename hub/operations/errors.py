@@ -5,7 +5,8 @@ message for people.
     ├── NotFound                 NOT_FOUND                   an id names nothing
     ├── InvalidInput             INVALID_INPUT               a value is malformed or out of range
     │   ├── OverlappingDates     OVERLAPPING_EFFECTIVE_DATES a version would overlap an existing one
-    │   ├── DuplicateCode        DUPLICATE_CODE              the code is already taken
+    │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
+    │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
@@ -88,6 +89,13 @@ class OverlappingDates(InvalidInput):
 
 class DuplicateCode(InvalidInput):
     code = "DUPLICATE_CODE"
+
+
+class CircularReference(InvalidInput):
+    """A move that would close a loop: a department under its own sub-department, a manager reporting
+    (at any depth) to the employee they would manage."""
+
+    code = "CIRCULAR_REFERENCE"
 
 
 @dataclass(frozen=True, slots=True)
