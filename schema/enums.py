@@ -11,6 +11,7 @@ import strawberry
 from hub.domain import (
     CycleState,
     Direction,
+    EmployeeStatus,
     Grade,
     GroupDimension,
     IndicatorCategory,
@@ -18,12 +19,22 @@ from hub.domain import (
     RaterRole,
 )
 
-for _enum in (CycleState, Direction, Grade, GroupDimension, IndicatorCategory, MissingPolicy, RaterRole):
+for _enum in (
+    CycleState,
+    Direction,
+    EmployeeStatus,
+    Grade,
+    GroupDimension,
+    IndicatorCategory,
+    MissingPolicy,
+    RaterRole,
+):
     strawberry.enum(_enum)
 
 __all__ = [
     "CycleState",
     "Direction",
+    "EmployeeStatus",
     "Grade",
     "GroupDimension",
     "IndicatorCategory",

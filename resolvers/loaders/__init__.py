@@ -26,6 +26,7 @@ from resolvers.loaders.organisation import (
     DepartmentByIdLoader,
     DepartmentsByParentLoader,
     EmployeeByIdLoader,
+    PostAssignmentsByEmployeeLoader,
     PostByIdLoader,
     PostsByDepartmentLoader,
 )
@@ -127,6 +128,7 @@ class Loaders:
     indicator_scores_by_result = per_request(IndicatorScoresByResultLoader)
     transitions_by_cycle = per_request(TransitionsByCycleLoader)
     ratings_by_ratee_cycle = per_request(RatingsByRateeCycleLoader)
+    post_assignments_by_employee = per_request(PostAssignmentsByEmployeeLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:
