@@ -94,15 +94,14 @@ async def import_organisation(
 ) -> OrganisationImported:
     """Applies the file in one transaction, or nothing with every problem named (see the module)."""
     rows, problems = read_org_csv(command.csv)
-    if problems:
-        raise ImportRejected(problems)
     today = caller.now.date()
     try:
         async with sessionmaker() as session, session.begin():
             org = await Organisation.load(session)
-            problems = check_rows(org, rows, today)
+            # The well-formed rows are checked too: one answer names every problem of the file.
+            problems += check_rows(org, rows, today)
             if problems:
-                raise ImportRejected(problems)
+                raise ImportRejected(sorted(problems, key=lambda problem: problem.line))
             applying = _Apply(org, today, progress)
             report = await applying.run(rows, dry_run=bool(command.dry_run))
             if command.dry_run:

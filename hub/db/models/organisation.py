@@ -52,7 +52,8 @@ class Employee(Base):
     status: Mapped[EmployeeStatus] = mapped_column(
         # Stored as a plain string, like every enum of the models (hub.db.models.indicators._enum).
         Enum(EmployeeStatus, native_enum=False, length=32, validate_strings=True),
-        default=EmployeeStatus.ACTIVE, server_default=EmployeeStatus.ACTIVE.value
+        default=EmployeeStatus.ACTIVE,
+        server_default=EmployeeStatus.ACTIVE.value,
     )
     left_on: Mapped[dt.date | None]
 
