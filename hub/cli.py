@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ConfigurationError
+from hub import cli_org
 from hub.appraisal import AppraisalError
 from hub.auth import (
     SECRET_FILE_SUFFIX,
@@ -558,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect_parser.add_argument("cycle", type=_key, help="the cycle id")
     collect_parser.add_argument("--systems", help="a systems file (TOML); default: PERFHUB_SYSTEMS_FILE or the demo")
     collect_parser.set_defaults(handler=collect)
+    cli_org.register(commands)
 
     export_parser = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export_parser.add_argument("output", nargs="?", default="-", help="a file, or - for stdout")

@@ -247,13 +247,11 @@ class Organisation:
             manager_id=manager,
             status=EmployeeStatus.ACTIVE,
         )
+        first = PostAssignment(employee=employee, post_id=post.id, start_date=command.hired_on)
+        self.session.add(first)  # one flush inserts both: the assignment takes the employee's new id
         await self._added(employee)
         self._remember_employee(employee)
-        self.current[employee.id] = PostAssignment(
-            employee_id=employee.id, post_id=post.id, start_date=command.hired_on
-        )
-        self.session.add(self.current[employee.id])
-        await self.session.flush()
+        self.current[employee.id] = first
         return employee
 
     async def update_employee(self, command: EmployeeUpdateInput) -> Employee:

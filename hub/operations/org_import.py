@@ -223,6 +223,8 @@ class _Apply:
         employee = self.org.employee_numbers.get(row.employee_no)
         if employee is None:
             assert row.hired_on is not None, "checked: a new employee has a hire date"
+            # A manager stored or hired on an earlier line is given now; a later one by ``_give``.
+            manager = None if row.manager_no is None else self.org.employee_numbers.get(row.manager_no)
             hire = EmployeeCreateInput(
                 employee_no=row.employee_no,
                 name=row.name,
@@ -230,6 +232,7 @@ class _Apply:
                 hired_on=row.hired_on,
                 post_id=post.id,
                 department_id=department.id,
+                manager_id=None if manager is None else manager.id,
             )
             await self.org.create_employee(hire)
             self.created.add(row.employee_no)
