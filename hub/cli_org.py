@@ -60,15 +60,14 @@ def import_org(args: argparse.Namespace) -> int:
     from hub.cli import USAGE_ERROR, _fail, _settings, _unreadable, _with_sessionmaker
 
     try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
+        command = OrganisationImport(csv=Path(args.file).read_text(encoding="utf-8-sig"), dry_run=args.dry_run)
     except (OSError, UnicodeDecodeError) as error:
         print(f"perfhub {VERB}: {args.file}: {_unreadable(error)}", file=sys.stderr)
         return USAGE_ERROR
     recorder = operator_audit(VERB)
+    caller = Caller(actor=recorder.subject, audit=recorder)
 
     async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        caller = Caller(actor=recorder.subject, audit=recorder)
-        command = OrganisationImport(csv=text, dry_run=args.dry_run)
         print(summary(await import_organisation(sessionmaker, command, caller, progress=LinePerStep())))
         return 0
 

@@ -19,18 +19,6 @@ from hub.domain import (
     RaterRole,
 )
 
-for _enum in (
-    CycleState,
-    Direction,
-    EmployeeStatus,
-    Grade,
-    GroupDimension,
-    IndicatorCategory,
-    MissingPolicy,
-    RaterRole,
-):
-    strawberry.enum(_enum)
-
 __all__ = [
     "CycleState",
     "Direction",
@@ -41,3 +29,7 @@ __all__ = [
     "MissingPolicy",
     "RaterRole",
 ]
+
+# Every enum listed is registered, under its own name.
+for _name in __all__:
+    strawberry.enum(globals()[_name])

@@ -23,16 +23,7 @@ from hub.domain import EmployeeStatus
 from hub.operations.errors import CircularReference, DuplicateCode, InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from hub.operations.organisation import (
-        DepartmentCreateInput,
-        DepartmentUpdateInput,
-        EmployeeCreateInput,
-        EmployeeDeactivateInput,
-        EmployeeTransferInput,
-        EmployeeUpdateInput,
-        PostCreateInput,
-        PostUpdateInput,
-    )
+    from hub.operations import organisation as commands  # the commands, next to their operations
 
 CODE_CHARS, NAME_CHARS, FAMILY_CHARS, EMAIL_CHARS = 64, 200, 64, 254
 """The widths of the columns (``hub.db.models.organisation``): a longer value failed in the driver."""
@@ -172,17 +163,17 @@ class Organisation:
 
     # --- departments and posts ----------------------------------------------------------------------------
 
-    async def create_department(self, command: DepartmentCreateInput) -> Department:
-        code = checked_text(command.code, "code", "a department's code", CODE_CHARS)
-        if code in self.department_codes:
-            raise DuplicateCode(f"department code {code!r} is taken", field="code")
+    async def create_department(self, command: commands.DepartmentCreateInput) -> Department:
+        """A new department, at the root or under a parent."""
+        code = _new_code(command.code, self.department_codes, "department")
         name = checked_text(command.name, "name", "a department's name", NAME_CHARS)
         parent = None if command.parent_id is None else self.department(command.parent_id, "parentId").id
         department = await self._added(Department(code=code, name=name, parent_id=parent))
         self._remember_department(department)
         return department
 
-    async def update_department(self, command: DepartmentUpdateInput) -> Department:
+    async def update_department(self, command: commands.DepartmentUpdateInput) -> Department:
+        """Renames a department or moves it in the tree (never under itself or below it)."""
         department = self.department(command.department_id)
         name = None if command.name is None else checked_text(command.name, "name", "a department's name", NAME_CHARS)
         if command.to_root and command.parent_id is not None:
@@ -202,10 +193,9 @@ class Organisation:
         await self.session.flush()
         return department
 
-    async def create_post(self, command: PostCreateInput) -> Post:
-        code = checked_text(command.code, "code", "a post's code", CODE_CHARS)
-        if code in self.post_codes:
-            raise DuplicateCode(f"post code {code!r} is taken", field="code")
+    async def create_post(self, command: commands.PostCreateInput) -> Post:
+        """A new post in a family and a department."""
+        code = _new_code(command.code, self.post_codes, "post")
         name = checked_text(command.name, "name", "a post's name", NAME_CHARS)
         family = checked_text(command.family, "family", "a post family", FAMILY_CHARS)
         department = self.department(command.department_id)
@@ -213,7 +203,8 @@ class Organisation:
         self._remember_post(post)
         return post
 
-    async def update_post(self, command: PostUpdateInput) -> Post:
+    async def update_post(self, command: commands.PostUpdateInput) -> Post:
+        """Renames a post, or changes its family or department."""
         post = self.post(command.post_id)
         name = None if command.name is None else checked_text(command.name, "name", "a post's name", NAME_CHARS)
         family = (
@@ -228,7 +219,8 @@ class Organisation:
 
     # --- employees ---------------------------------------------------------------------------------------
 
-    async def create_employee(self, command: EmployeeCreateInput) -> Employee:
+    async def create_employee(self, command: commands.EmployeeCreateInput) -> Employee:
+        """A hire: the employee and their first post assignment, from the hire date."""
         number = checked_text(command.employee_no, "employeeNo", "an employee number", CODE_CHARS)
         if number in self.employee_numbers:
             raise DuplicateCode(f"employee number {number!r} is taken", field="employeeNo")
@@ -254,7 +246,8 @@ class Organisation:
         self.current[employee.id] = first
         return employee
 
-    async def update_employee(self, command: EmployeeUpdateInput) -> Employee:
+    async def update_employee(self, command: commands.EmployeeUpdateInput) -> Employee:
+        """Changes an employee's name, e-mail, hire date or manager (never one below them in the chain)."""
         employee = self.employee(command.employee_id)
         name = None if command.name is None else checked_text(command.name, "name", "an employee's name", NAME_CHARS)
         if command.email is not None and command.clear_email:
@@ -278,7 +271,8 @@ class Organisation:
         await self.session.flush()
         return employee
 
-    async def transfer_employee(self, command: EmployeeTransferInput) -> Employee:
+    async def transfer_employee(self, command: commands.EmployeeTransferInput) -> Employee:
+        """Another post and/or department from a date: the current assignment ends the day before."""
         employee = self._active(self.employee(command.employee_id))
         post = self.post(command.post_id) if command.post_id is not None else self.posts[employee.post_id]
         if command.department_id is not None:
@@ -306,7 +300,8 @@ class Organisation:
         await self.session.flush()
         return employee
 
-    async def deactivate_employee(self, command: EmployeeDeactivateInput) -> Employee:
+    async def deactivate_employee(self, command: commands.EmployeeDeactivateInput) -> Employee:
+        """A leaver: INACTIVE, their assignment ends on their last day; their results stay."""
         employee = self._active(self.employee(command.employee_id))
         current = self.current.get(employee.id)
         if current is not None and command.left_on < current.start_date:
@@ -320,6 +315,13 @@ class Organisation:
         employee.status, employee.left_on = EmployeeStatus.INACTIVE, command.left_on
         await self.session.flush()
         return employee
+
+
+def _new_code(value: str, taken: Mapping[str, object], kind: str) -> str:
+    code = checked_text(value, "code", f"a {kind}'s code", CODE_CHARS)
+    if code in taken:
+        raise DuplicateCode(f"{kind} code {code!r} is taken", field="code")
+    return code
 
 
 def _line(start: int | None, up: Callable[[int], int | None]) -> Iterator[int]:

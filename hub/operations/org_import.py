@@ -24,22 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Employee
 from hub.domain import EmployeeStatus
+from hub.operations import organisation
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, described
 from hub.operations.errors import ImportRejected, OperationError, RowProblem
 from hub.operations.org_changes import Organisation
 from hub.operations.org_csv import DepartmentDefinition, OrgRow, PostDefinition, read_org_csv
 from hub.operations.org_import_checks import check_rows
-from hub.operations.organisation import (
-    DepartmentCreateInput,
-    DepartmentUpdateInput,
-    EmployeeCreateInput,
-    EmployeeDeactivateInput,
-    EmployeeTransferInput,
-    EmployeeUpdateInput,
-    PostCreateInput,
-    PostUpdateInput,
-)
 from hub.progress import SILENT, Progress
 
 D = TypeVar("D", DepartmentDefinition, PostDefinition)
@@ -69,6 +60,8 @@ class ImportCounts:
 
 @dataclass(frozen=True, slots=True)
 class OrganisationImported:
+    """What an import stored (or, in a dry run, would have stored)."""
+
     departments: ImportCounts
     posts: ImportCounts
     employees: ImportCounts
@@ -172,10 +165,12 @@ class _Apply:
             parent = None if wanted.parent_code is None else self.org.department_codes[wanted.parent_code].id
             department = self.org.department_codes.get(code)
             if department is None:
-                await self.org.create_department(DepartmentCreateInput(code=code, name=wanted.name, parent_id=parent))
+                await self.org.create_department(
+                    organisation.DepartmentCreateInput(code=code, name=wanted.name, parent_id=parent)
+                )
                 self.departments.created += 1
             elif (department.name, department.parent_id) != (wanted.name, parent):
-                change = DepartmentUpdateInput(
+                change = organisation.DepartmentUpdateInput(
                     department_id=department.id, name=wanted.name, parent_id=parent, to_root=parent is None
                 )
                 await self.org.update_department(change)
@@ -188,11 +183,13 @@ class _Apply:
             department = self.org.department_codes[wanted.department_code].id
             post = self.org.post_codes.get(code)
             if post is None:
-                create = PostCreateInput(code=code, name=wanted.name, family=wanted.family, department_id=department)
+                create = organisation.PostCreateInput(
+                    code=code, name=wanted.name, family=wanted.family, department_id=department
+                )
                 await self.org.create_post(create)
                 self.posts.created += 1
             elif (post.name, post.family, post.department_id) != (wanted.name, wanted.family, department):
-                change = PostUpdateInput(
+                change = organisation.PostUpdateInput(
                     post_id=post.id, name=wanted.name, family=wanted.family, department_id=department
                 )
                 await self.org.update_post(change)
@@ -211,7 +208,7 @@ class _Apply:
             manager_changes = self._manager_no(employee) != row.manager_no
             clear_manager = row.has_manager and employee.manager_id is not None and manager_changes
             if clear_email or clear_manager:
-                change = EmployeeUpdateInput(
+                change = organisation.EmployeeUpdateInput(
                     employee_id=employee.id, clear_email=clear_email, clear_manager=clear_manager
                 )
                 await self.org.update_employee(change)
@@ -225,7 +222,7 @@ class _Apply:
             assert row.hired_on is not None, "checked: a new employee has a hire date"
             # A manager stored or hired on an earlier line is given now; a later one by ``_give``.
             manager = None if row.manager_no is None else self.org.employee_numbers.get(row.manager_no)
-            hire = EmployeeCreateInput(
+            hire = organisation.EmployeeCreateInput(
                 employee_no=row.employee_no,
                 name=row.name,
                 email=row.email,
@@ -240,12 +237,14 @@ class _Apply:
         name = None if row.name == employee.name else row.name
         hired_on = None if row.hired_on in (None, employee.hired_on) else row.hired_on
         if name is not None or hired_on is not None:
-            await self.org.update_employee(EmployeeUpdateInput(employee_id=employee.id, name=name, hired_on=hired_on))
+            await self.org.update_employee(
+                organisation.EmployeeUpdateInput(employee_id=employee.id, name=name, hired_on=hired_on)
+            )
             self.updated.add(row.employee_no)
         moved = (post.id, department.id) != (employee.post_id, employee.department_id)
         if moved and employee.status is EmployeeStatus.ACTIVE:
             day = row.effective_date or self.today
-            move = EmployeeTransferInput(
+            move = organisation.EmployeeTransferInput(
                 employee_id=employee.id, effective_date=day, post_id=post.id, department_id=department.id
             )
             await self.org.transfer_employee(move)
@@ -261,7 +260,7 @@ class _Apply:
             manager = self.org.employee_numbers[row.manager_no].id
         if email is not None or manager is not None:
             await self.org.update_employee(
-                EmployeeUpdateInput(employee_id=employee.id, email=email, manager_id=manager)
+                organisation.EmployeeUpdateInput(employee_id=employee.id, email=email, manager_id=manager)
             )
             self.updated.add(row.employee_no)
 
@@ -269,7 +268,9 @@ class _Apply:
         employee = self.org.employee_numbers[row.employee_no]
         if row.status is EmployeeStatus.INACTIVE and employee.status is EmployeeStatus.ACTIVE:
             left_on = row.effective_date or self.today
-            await self.org.deactivate_employee(EmployeeDeactivateInput(employee_id=employee.id, left_on=left_on))
+            await self.org.deactivate_employee(
+                organisation.EmployeeDeactivateInput(employee_id=employee.id, left_on=left_on)
+            )
             self.deactivated += 1
             self.updated.add(row.employee_no)
 

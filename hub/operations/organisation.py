@@ -21,7 +21,6 @@ from typing import Annotated, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Department, Employee, Post
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.org_changes import Organisation
@@ -113,69 +112,31 @@ class Keyed(Protocol):
     def id(self) -> int: ...
 
 
+C = TypeVar("C")
 K = TypeVar("K", bound=Keyed)
 
 
-async def _change(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    caller: Caller,
-    kind: str,
-    change: Callable[[Organisation], Awaitable[K]],
-) -> K:
-    """One change in one transaction, under the organisation's lock, audited as ``kind:id``."""
-    async with sessionmaker() as session, session.begin():
-        changed = await change(await Organisation.load(session))
-        await audit_change(session, caller.audit, f"{kind}:{changed.id}")
-    return changed
+def _operation(
+    kind: str, change: Callable[[Organisation, C], Awaitable[K]]
+) -> Callable[[async_sessionmaker[AsyncSession], C, Caller], Awaitable[K]]:
+    """The operation of one change: one transaction under the organisation's lock, audited as ``kind:id``."""
+
+    async def operation(sessionmaker: async_sessionmaker[AsyncSession], command: C, caller: Caller) -> K:
+        async with sessionmaker() as session, session.begin():
+            changed = await change(await Organisation.load(session), command)
+            await audit_change(session, caller.audit, f"{kind}:{changed.id}")
+        return changed
+
+    operation.__doc__ = change.__doc__
+    return operation
 
 
-async def create_department(
-    sessionmaker: async_sessionmaker[AsyncSession], command: DepartmentCreateInput, caller: Caller
-) -> Department:
-    """A new department, at the root or under a parent."""
-    return await _change(sessionmaker, caller, "department", lambda org: org.create_department(command))
-
-
-async def update_department(
-    sessionmaker: async_sessionmaker[AsyncSession], command: DepartmentUpdateInput, caller: Caller
-) -> Department:
-    """Renames a department or moves it in the tree."""
-    return await _change(sessionmaker, caller, "department", lambda org: org.update_department(command))
-
-
-async def create_post(sessionmaker: async_sessionmaker[AsyncSession], command: PostCreateInput, caller: Caller) -> Post:
-    """A new post in a family and a department."""
-    return await _change(sessionmaker, caller, "post", lambda org: org.create_post(command))
-
-
-async def update_post(sessionmaker: async_sessionmaker[AsyncSession], command: PostUpdateInput, caller: Caller) -> Post:
-    """Renames a post, or changes its family or department."""
-    return await _change(sessionmaker, caller, "post", lambda org: org.update_post(command))
-
-
-async def create_employee(
-    sessionmaker: async_sessionmaker[AsyncSession], command: EmployeeCreateInput, caller: Caller
-) -> Employee:
-    """Hires: the employee and their first post assignment, from the hire date."""
-    return await _change(sessionmaker, caller, "employee", lambda org: org.create_employee(command))
-
-
-async def update_employee(
-    sessionmaker: async_sessionmaker[AsyncSession], command: EmployeeUpdateInput, caller: Caller
-) -> Employee:
-    """Changes an employee's name, e-mail or manager."""
-    return await _change(sessionmaker, caller, "employee", lambda org: org.update_employee(command))
-
-
-async def transfer_employee(
-    sessionmaker: async_sessionmaker[AsyncSession], command: EmployeeTransferInput, caller: Caller
-) -> Employee:
-    """Moves an employee to another post and/or department from a date, keeping the history."""
-    return await _change(sessionmaker, caller, "employee", lambda org: org.transfer_employee(command))
-
-
-async def deactivate_employee(
-    sessionmaker: async_sessionmaker[AsyncSession], command: EmployeeDeactivateInput, caller: Caller
-) -> Employee:
-    """A leaver: INACTIVE, their assignment closed on their last day; their results stay."""
-    return await _change(sessionmaker, caller, "employee", lambda org: org.deactivate_employee(command))
+# The operations, as the mutations (and provisioning) call them: (sessionmaker, command, caller) -> the row.
+create_department = _operation("department", Organisation.create_department)
+update_department = _operation("department", Organisation.update_department)
+create_post = _operation("post", Organisation.create_post)
+update_post = _operation("post", Organisation.update_post)
+create_employee = _operation("employee", Organisation.create_employee)
+update_employee = _operation("employee", Organisation.update_employee)
+transfer_employee = _operation("employee", Organisation.transfer_employee)
+deactivate_employee = _operation("employee", Organisation.deactivate_employee)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import strawberry
 
 from hub.db.models import Department as DepartmentRow
+from hub.db.models import Employee as EmployeeModel
 from hub.db.models import Post as PostRow
 from hub.domain import ErrorKind
 from hub.operations import org_import, organisation
 from hub.operations.commands import Caller
 from hub.operations.org_import import ImportCounts, OrganisationImport, OrganisationImported
-from hub.operations.organisation import (
-    DepartmentCreateInput,
-    DepartmentUpdateInput,
-    EmployeeCreateInput,
-    EmployeeDeactivateInput,
-    EmployeeTransferInput,
-    EmployeeUpdateInput,
-    PostCreateInput,
-    PostUpdateInput,
-)
 from resolvers.context import Context
 from resolvers.records import EmployeeRow
 from schema import fields
@@ -48,23 +41,27 @@ object_type(
 )
 
 
-@strawberry.type
+@strawberry.type(description="The department as it was stored.")
 class DepartmentChanged:
     department: DepartmentRow = strawberry.field(graphql_type=Department)
 
 
-@strawberry.type
+@strawberry.type(description="The post as it was stored.")
 class PostChanged:
     post: PostRow = strawberry.field(graphql_type=Post)
 
 
-@strawberry.type
+@strawberry.type(description="The employee as they were stored.")
 class EmployeeChanged:
     employee_id: strawberry.Private[int]
 
     @fields.field(graphql_type=Employee | None)
     async def employee(self, info: Info) -> EmployeeRow | None:
         return await info.context.loaders.employee_by_id.load(self.employee_id)
+
+
+async def _employee_changed(change: Awaitable[EmployeeModel]) -> EmployeeChanged:
+    return EmployeeChanged(employee_id=(await change).id)
 
 
 DepartmentPayload = payload("DepartmentPayload", DepartmentChanged)
@@ -74,57 +71,65 @@ OrganisationImportPayload = payload("OrganisationImportPayload", OrganisationImp
 
 
 @mutation(HR_ONLY, DepartmentPayload)
-async def department_create(context: Context, command: DepartmentCreateInput, caller: Caller) -> DepartmentChanged:
+async def department_create(
+    context: Context, command: organisation.DepartmentCreateInput, caller: Caller
+) -> DepartmentChanged:
     """Creates a department, at the root or under a parent."""
     return DepartmentChanged(department=await organisation.create_department(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, DepartmentPayload)
-async def department_update(context: Context, command: DepartmentUpdateInput, caller: Caller) -> DepartmentChanged:
+async def department_update(
+    context: Context, command: organisation.DepartmentUpdateInput, caller: Caller
+) -> DepartmentChanged:
     """Renames a department or moves it in the tree (never under itself: CIRCULAR_REFERENCE)."""
     return DepartmentChanged(department=await organisation.update_department(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, PostPayload)
-async def post_create(context: Context, command: PostCreateInput, caller: Caller) -> PostChanged:
+async def post_create(context: Context, command: organisation.PostCreateInput, caller: Caller) -> PostChanged:
     """Creates a post in a family and a department."""
     return PostChanged(post=await organisation.create_post(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, PostPayload)
-async def post_update(context: Context, command: PostUpdateInput, caller: Caller) -> PostChanged:
+async def post_update(context: Context, command: organisation.PostUpdateInput, caller: Caller) -> PostChanged:
     """Renames a post, or changes its family or department; results keep the post they were scored in."""
     return PostChanged(post=await organisation.update_post(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, EmployeePayload)
-async def employee_create(context: Context, command: EmployeeCreateInput, caller: Caller) -> EmployeeChanged:
+async def employee_create(
+    context: Context, command: organisation.EmployeeCreateInput, caller: Caller
+) -> EmployeeChanged:
     """Hires an employee: their first post assignment starts on the hire date."""
-    employee = await organisation.create_employee(context.sessionmaker, command, caller)
-    return EmployeeChanged(employee_id=employee.id)
+    return await _employee_changed(organisation.create_employee(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, EmployeePayload)
-async def employee_update(context: Context, command: EmployeeUpdateInput, caller: Caller) -> EmployeeChanged:
+async def employee_update(
+    context: Context, command: organisation.EmployeeUpdateInput, caller: Caller
+) -> EmployeeChanged:
     """Changes an employee's name, e-mail, hire date or manager (never one who reports to them: CIRCULAR_REFERENCE)."""
-    employee = await organisation.update_employee(context.sessionmaker, command, caller)
-    return EmployeeChanged(employee_id=employee.id)
+    return await _employee_changed(organisation.update_employee(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, EmployeePayload)
-async def employee_transfer(context: Context, command: EmployeeTransferInput, caller: Caller) -> EmployeeChanged:
+async def employee_transfer(
+    context: Context, command: organisation.EmployeeTransferInput, caller: Caller
+) -> EmployeeChanged:
     """Moves an employee to another post and/or department from a date: the current assignment ends the day
     before, the next starts on it; the history and the results scored in the old post stay."""
-    employee = await organisation.transfer_employee(context.sessionmaker, command, caller)
-    return EmployeeChanged(employee_id=employee.id)
+    return await _employee_changed(organisation.transfer_employee(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, EmployeePayload)
-async def employee_deactivate(context: Context, command: EmployeeDeactivateInput, caller: Caller) -> EmployeeChanged:
+async def employee_deactivate(
+    context: Context, command: organisation.EmployeeDeactivateInput, caller: Caller
+) -> EmployeeChanged:
     """A leaver: INACTIVE from their last day, when their assignment ends; their results stay, and cycles
     opened afterwards leave them out."""
-    employee = await organisation.deactivate_employee(context.sessionmaker, command, caller)
-    return EmployeeChanged(employee_id=employee.id)
+    return await _employee_changed(organisation.deactivate_employee(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, OrganisationImportPayload, arguments=True)

@@ -28,6 +28,7 @@ TABLES: dict[type, type[DeclarativeBase]] = {
     records.IndicatorScoreRow: models.IndicatorScore,
     records.RatingRow: models.Rating,
     records.RaterAssignmentRow: models.RaterAssignment,
+    records.PostAssignmentRow: models.PostAssignment,
     records.AuditRow: models.AuditEntry,
     records.ResultEventRow: models.ResultEvent,
 }

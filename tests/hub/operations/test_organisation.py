@@ -12,27 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import AppraisalResult, Department, Employee, Post, PostAssignment, RaterAssignment
 from hub.demo.organisation import SeedSummary
 from hub.domain import EmployeeStatus
+from hub.operations import organisation as ops
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCreateInput, CycleOpen, create_cycle, open_cycle
 from hub.operations.errors import CircularReference, DuplicateCode, InvalidInput, NotFound
-from hub.operations.organisation import (
-    DepartmentCreateInput,
-    DepartmentUpdateInput,
-    EmployeeCreateInput,
-    EmployeeDeactivateInput,
-    EmployeeTransferInput,
-    EmployeeUpdateInput,
-    PostCreateInput,
-    PostUpdateInput,
-    create_department,
-    create_employee,
-    create_post,
-    deactivate_employee,
-    transfer_employee,
-    update_department,
-    update_employee,
-    update_post,
-)
 from tests.conftest import TODAY
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -59,44 +42,49 @@ async def _scored(sessionmaker: Sessions, cycle_id: int) -> Employee:
 
 
 async def test_the_department_tree_takes_moves_and_refuses_loops(sessionmaker: Sessions) -> None:
-    top = await create_department(sessionmaker, DepartmentCreateInput(code="IT", name="IT"), CALLER)
-    below = await create_department(
-        sessionmaker, DepartmentCreateInput(code="IT-SUP", name="Support", parent_id=top.id), CALLER
+    top = await ops.create_department(sessionmaker, ops.DepartmentCreateInput(code="IT", name="IT"), CALLER)
+    below = await ops.create_department(
+        sessionmaker, ops.DepartmentCreateInput(code="IT-SUP", name="Support", parent_id=top.id), CALLER
     )
     before = await _count(sessionmaker, Department)
 
-    with pytest.raises(CircularReference) as loop:
-        await update_department(sessionmaker, DepartmentUpdateInput(department_id=top.id, parent_id=below.id), CALLER)
-    assert loop.value.field == "parentId"
-    with pytest.raises(CircularReference):
-        await update_department(sessionmaker, DepartmentUpdateInput(department_id=top.id, parent_id=top.id), CALLER)
+    for parent in (below.id, top.id):  # below itself, then under itself
+        with pytest.raises(CircularReference) as loop:
+            await ops.update_department(
+                sessionmaker, ops.DepartmentUpdateInput(department_id=top.id, parent_id=parent), CALLER
+            )
+        assert loop.value.field == "parentId"
     with pytest.raises(DuplicateCode):
-        await create_department(sessionmaker, DepartmentCreateInput(code="IT", name="Again"), CALLER)
+        await ops.create_department(sessionmaker, ops.DepartmentCreateInput(code="IT", name="Again"), CALLER)
     with pytest.raises(NotFound) as unknown:
-        await create_department(sessionmaker, DepartmentCreateInput(code="X", name="X", parent_id=999999), CALLER)
+        await ops.create_department(
+            sessionmaker, ops.DepartmentCreateInput(code="X", name="X", parent_id=999999), CALLER
+        )
     assert unknown.value.field == "parentId"
     assert await _count(sessionmaker, Department) == before
 
-    moved = await update_department(
-        sessionmaker, DepartmentUpdateInput(department_id=below.id, name="Service desk", to_root=True), CALLER
+    moved = await ops.update_department(
+        sessionmaker, ops.DepartmentUpdateInput(department_id=below.id, name="Service desk", to_root=True), CALLER
     )
     assert (moved.name, moved.parent_id) == ("Service desk", None)
 
 
 async def test_posts_are_created_and_updated_in_known_departments(sessionmaker: Sessions) -> None:
-    department = await create_department(sessionmaker, DepartmentCreateInput(code="IT", name="IT"), CALLER)
-    post = await create_post(
+    department = await ops.create_department(sessionmaker, ops.DepartmentCreateInput(code="IT", name="IT"), CALLER)
+    post = await ops.create_post(
         sessionmaker,
-        PostCreateInput(code="IT-1", name="Support agent", family="IT", department_id=department.id),
+        ops.PostCreateInput(code="IT-1", name="Support agent", family="IT", department_id=department.id),
         CALLER,
     )
     with pytest.raises(NotFound):
-        await update_post(sessionmaker, PostUpdateInput(post_id=post.id, department_id=999999), CALLER)
+        await ops.update_post(sessionmaker, ops.PostUpdateInput(post_id=post.id, department_id=999999), CALLER)
     with pytest.raises(DuplicateCode):
-        await create_post(
-            sessionmaker, PostCreateInput(code="IT-1", name="Other", family="IT", department_id=department.id), CALLER
+        await ops.create_post(
+            sessionmaker,
+            ops.PostCreateInput(code="IT-1", name="Other", family="IT", department_id=department.id),
+            CALLER,
         )
-    changed = await update_post(sessionmaker, PostUpdateInput(post_id=post.id, family="IT support"), CALLER)
+    changed = await ops.update_post(sessionmaker, ops.PostUpdateInput(post_id=post.id, family="IT support"), CALLER)
     assert (changed.name, changed.family) == ("Support agent", "IT support")
 
 
@@ -104,8 +92,10 @@ async def test_a_hire_opens_the_first_assignment_and_numbers_and_emails_are_uniq
     async with sessionmaker() as session:
         post = (await session.scalars(select(Post).order_by(Post.id).limit(1))).one()
         taken = (await session.scalars(select(Employee.employee_no).order_by(Employee.id).limit(1))).one()
-    hire = EmployeeCreateInput(employee_no="N-1", name="Ada", email="ada@example.com", hired_on=TODAY, post_id=post.id)
-    employee = await create_employee(sessionmaker, hire, CALLER)
+    hire = ops.EmployeeCreateInput(
+        employee_no="N-1", name="Ada", email="ada@example.com", hired_on=TODAY, post_id=post.id
+    )
+    employee = await ops.create_employee(sessionmaker, hire, CALLER)
     assert (employee.department_id, employee.status) == (post.department_id, EmployeeStatus.ACTIVE)
     async with sessionmaker() as session:
         history = (await session.scalars(select(PostAssignment).where(PostAssignment.employee_id == employee.id))).all()
@@ -113,25 +103,27 @@ async def test_a_hire_opens_the_first_assignment_and_numbers_and_emails_are_uniq
 
     employees = await _count(sessionmaker, Employee)
     for duplicate, field in (
-        (EmployeeCreateInput(employee_no=taken, name="B", hired_on=TODAY, post_id=post.id), "employeeNo"),
+        (ops.EmployeeCreateInput(employee_no=taken, name="B", hired_on=TODAY, post_id=post.id), "employeeNo"),
         (
-            EmployeeCreateInput(employee_no="N-2", name="B", email="ADA@example.com", hired_on=TODAY, post_id=post.id),
+            ops.EmployeeCreateInput(
+                employee_no="N-2", name="B", email="ADA@example.com", hired_on=TODAY, post_id=post.id
+            ),
             "email",
         ),
     ):
         with pytest.raises(DuplicateCode) as refused:
-            await create_employee(sessionmaker, duplicate, CALLER)
+            await ops.create_employee(sessionmaker, duplicate, CALLER)
         assert refused.value.field == field
     with pytest.raises(InvalidInput) as malformed:
-        await create_employee(
+        await ops.create_employee(
             sessionmaker,
-            EmployeeCreateInput(employee_no="N-3", name="C", email="nobody", hired_on=TODAY, post_id=post.id),
+            ops.EmployeeCreateInput(employee_no="N-3", name="C", email="nobody", hired_on=TODAY, post_id=post.id),
             CALLER,
         )
     assert malformed.value.field == "email"
     with pytest.raises(NotFound):
-        await create_employee(
-            sessionmaker, EmployeeCreateInput(employee_no="N-4", name="D", hired_on=TODAY, post_id=999999), CALLER
+        await ops.create_employee(
+            sessionmaker, ops.EmployeeCreateInput(employee_no="N-4", name="D", hired_on=TODAY, post_id=999999), CALLER
         )
     assert await _count(sessionmaker, Employee) == employees
 
@@ -139,17 +131,16 @@ async def test_a_hire_opens_the_first_assignment_and_numbers_and_emails_are_uniq
 async def test_a_manager_chain_never_loops(sessionmaker: Sessions, seeded: SeedSummary) -> None:
     employee = await _scored(sessionmaker, seeded.past_cycle_id)
     assert employee.manager_id is not None
-    with pytest.raises(CircularReference) as loop:
-        await update_employee(
-            sessionmaker, EmployeeUpdateInput(employee_id=employee.manager_id, manager_id=employee.id), CALLER
-        )
-    assert loop.value.field == "managerId"
-    with pytest.raises(CircularReference):
-        await update_employee(
-            sessionmaker, EmployeeUpdateInput(employee_id=employee.id, manager_id=employee.id), CALLER
-        )
-    cleared = await update_employee(
-        sessionmaker, EmployeeUpdateInput(employee_id=employee.id, clear_manager=True, email="x@example.com"), CALLER
+    # Their manager under them, and themselves as their own manager: both would close a loop.
+    for managed, manager in ((employee.manager_id, employee.id), (employee.id, employee.id)):
+        change = ops.EmployeeUpdateInput(employee_id=managed, manager_id=manager)
+        with pytest.raises(CircularReference) as loop:
+            await ops.update_employee(sessionmaker, change, CALLER)
+        assert loop.value.field == "managerId"
+    cleared = await ops.update_employee(
+        sessionmaker,
+        ops.EmployeeUpdateInput(employee_id=employee.id, clear_manager=True, email="x@example.com"),
+        CALLER,
     )
     assert (cleared.manager_id, cleared.email) == (None, "x@example.com")
 
@@ -165,17 +156,17 @@ async def test_a_transfer_keeps_the_history_and_results_keep_their_post(
         )
     assert other is not None and current is not None
     with pytest.raises(InvalidInput) as early:
-        await transfer_employee(
+        await ops.transfer_employee(
             sessionmaker,
-            EmployeeTransferInput(
+            ops.EmployeeTransferInput(
                 employee_id=employee.id, effective_date=current.start_date - dt.timedelta(days=1), post_id=other.id
             ),
             CALLER,
         )
     assert early.value.field == "effectiveDate"
 
-    moved = await transfer_employee(
-        sessionmaker, EmployeeTransferInput(employee_id=employee.id, effective_date=TODAY, post_id=other.id), CALLER
+    moved = await ops.transfer_employee(
+        sessionmaker, ops.EmployeeTransferInput(employee_id=employee.id, effective_date=TODAY, post_id=other.id), CALLER
     )
     assert (moved.post_id, moved.department_id) == (other.id, other.department_id)
     async with sessionmaker() as session:
@@ -204,16 +195,18 @@ async def test_a_leaver_keeps_results_and_joins_no_cycle_opened_later(
     employee = await _scored(sessionmaker, seeded.past_cycle_id)
     period_end = dt.date(2026, 12, 31)
     # Their last day is the new cycle's last day: only their status keeps them out of it.
-    left = await deactivate_employee(
-        sessionmaker, EmployeeDeactivateInput(employee_id=employee.id, left_on=period_end), CALLER
+    left = await ops.deactivate_employee(
+        sessionmaker, ops.EmployeeDeactivateInput(employee_id=employee.id, left_on=period_end), CALLER
     )
     assert (left.status, left.left_on) == (EmployeeStatus.INACTIVE, period_end)
     with pytest.raises(InvalidInput):
-        await deactivate_employee(sessionmaker, EmployeeDeactivateInput(employee_id=employee.id, left_on=TODAY), CALLER)
+        await ops.deactivate_employee(
+            sessionmaker, ops.EmployeeDeactivateInput(employee_id=employee.id, left_on=TODAY), CALLER
+        )
     with pytest.raises(InvalidInput):
-        await transfer_employee(
+        await ops.transfer_employee(
             sessionmaker,
-            EmployeeTransferInput(employee_id=employee.id, effective_date=TODAY, post_id=employee.post_id + 1),
+            ops.EmployeeTransferInput(employee_id=employee.id, effective_date=TODAY, post_id=employee.post_id + 1),
             CALLER,
         )
 
