@@ -51,7 +51,8 @@ def summary(report: OrganisationImported) -> str:
     stored = "would be stored (dry run: nothing was)" if report.dry_run else "stored"
     return (
         f"perfhub {VERB}: {stored}: departments {_counts(report.departments)}; posts {_counts(report.posts)}; "
-        f"employees {_counts(report.employees)}; {report.transferred} transferred, {report.deactivated} deactivated"
+        f"employees {_counts(report.employees)} ({report.employees.transferred} transferred, "
+        f"{report.employees.deactivated} deactivated)"
     )
 
 

@@ -142,25 +142,12 @@ def _definitions(cells: _Cells) -> tuple[DepartmentDefinition | None, PostDefini
 
 
 def _row(line: int, header: list[str], cells: _Cells) -> OrgRow:
-    employee_no, name = cells.text("employee_no", CODE_CHARS), cells.text("name", NAME_CHARS)
-    department_code, post_code = cells.text("department_code", CODE_CHARS), cells.text("post_code", CODE_CHARS)
-    department, post = _definitions(cells)
-    return OrgRow(
-        line=line,
-        employee_no=employee_no,
-        name=name,
-        department_code=department_code,
-        post_code=post_code,
-        department=department,
-        post=post,
-        email=cells.email(),
-        has_email="email" in header,
-        hired_on=cells.date("hired_on"),
-        manager_no=cells.optional_text("manager_employee_no", CODE_CHARS),
-        has_manager="manager_employee_no" in header,
-        status=cells.status(),
-        effective_date=cells.date("effective_date"),
-    )
+    keys = (line, cells.text("employee_no", CODE_CHARS), cells.text("name", NAME_CHARS))
+    where = (cells.text("department_code", CODE_CHARS), cells.text("post_code", CODE_CHARS), *_definitions(cells))
+    email = (cells.email(), "email" in header, cells.date("hired_on"))
+    manager = (cells.optional_text("manager_employee_no", CODE_CHARS), "manager_employee_no" in header)
+    fields = (*keys, *where, *email, *manager, cells.status(), cells.date("effective_date"))
+    return OrgRow(*fields)  # in the order of OrgRow's fields: mypy checks each
 
 
 def _header_problems(header: list[str]) -> list[str]:

@@ -58,16 +58,23 @@ class ImportCounts:
     unchanged: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class EmployeeImportCounts(ImportCounts):
+    """Every row is one employee: created, updated or unchanged; of the updated, the transfers and leavers."""
+
+    transferred: int = 0
+    deactivated: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrganisationImported:
     """What an import stored (or, in a dry run, would have stored)."""
 
     departments: ImportCounts
     posts: ImportCounts
-    employees: ImportCounts
-    transferred: int
-    deactivated: int
+    employees: EmployeeImportCounts
     dry_run: bool
+    """True when the transaction was rolled back: the counts are what it would have stored."""
 
 
 class _DryRun(Exception):
@@ -128,10 +135,11 @@ class _Apply:
             await self._employees(rows)
         except OperationError as error:  # a case the checks missed: still all or nothing, and the line
             raise ImportRejected([RowProblem(self.line, error.message)]) from error
-        employees = ImportCounts(len(self.created), len(self.updated - self.created))
-        employees.unchanged = len(rows) - employees.created - employees.updated
+        created, updated = len(self.created), len(self.updated - self.created)
+        unchanged = len(rows) - created - updated
+        employees = EmployeeImportCounts(created, updated, unchanged, self.transferred, self.deactivated)
         return OrganisationImported(
-            self.departments, self.posts, employees, self.transferred, self.deactivated, dry_run
+            departments=self.departments, posts=self.posts, employees=employees, dry_run=dry_run
         )
 
     async def _employees(self, rows: list[OrgRow]) -> None:

@@ -12,7 +12,7 @@ from hub.db.models import Post as PostRow
 from hub.domain import ErrorKind
 from hub.operations import org_import, organisation
 from hub.operations.commands import Caller
-from hub.operations.org_import import ImportCounts, OrganisationImport, OrganisationImported
+from hub.operations.org_import import EmployeeImportCounts, ImportCounts, OrganisationImport, OrganisationImported
 from resolvers.context import Context
 from resolvers.records import EmployeeRow
 from schema import fields
@@ -29,15 +29,19 @@ object_type(
     description="How many of one kind an organisation import created, changed, or found as stored.",
 )
 object_type(
+    EmployeeImportCounts,
+    name="EmployeeImportCounts",
+    description="Every row of an organisation import is one employee: created, updated or unchanged.",
+    fields={
+        "transferred": "Of the updated, those whose post or department changed, from the row's effective date.",
+        "deactivated": "Of the updated, the leavers: active employees the file marks INACTIVE.",
+    },
+)
+object_type(
     OrganisationImported,
     name="OrganisationImported",
     description="What an organisation import stored (or, in a dry run, would store).",
-    fields={
-        "employees": "Every row is one employee: created, updated (transfers and leavers included) or unchanged.",
-        "transferred": "Employees whose post or department changed, from the row's effective date.",
-        "deactivated": "Leavers: employees the file marks INACTIVE who were active.",
-        "dry_run": "True when nothing was stored.",
-    },
+    fields={"dry_run": "True when nothing was stored."},
 )
 
 

@@ -72,7 +72,7 @@ mutation($csv: String!, $dryRun: Boolean) {
   organisationImport(csv: $csv, dryRun: $dryRun) {
     __typename
     ... on OrganisationImported { departments { created } posts { created } employees { created updated unchanged }
-      transferred deactivated dryRun }
+      dryRun }
     ... on ImportRejectedError { code problems { line message } }
   }
 }
