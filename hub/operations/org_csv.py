@@ -46,6 +46,8 @@ OPTIONAL_COLUMNS = (
 class DepartmentDefinition:
     name: str
     parent_code: str | None
+    has_parent: bool
+    """Whether the file has the parent column at all (without it, a stored department keeps its parent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,8 @@ def _definitions(cells: _Cells) -> tuple[DepartmentDefinition | None, PostDefini
     department_name = cells.optional_text("department_name", NAME_CHARS)
     department = None
     if department_name is not None:
-        department = DepartmentDefinition(department_name, cells.optional_text("parent_department_code", CODE_CHARS))
+        parent = cells.optional_text("parent_department_code", CODE_CHARS)
+        department = DepartmentDefinition(department_name, parent, "parent_department_code" in cells.cells)
     post_name, family = cells.optional_text("post_name", NAME_CHARS), cells.optional_text("post_family", FAMILY_CHARS)
     if (post_name is None) != (family is None):
         cells.problems.append("post_name and post_family go together: both define the post, neither names it")

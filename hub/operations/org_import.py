@@ -170,8 +170,10 @@ class _Apply:
     async def _departments(self, definitions: dict[str, tuple[int, DepartmentDefinition]]) -> None:
         for code in _parents_first(definitions):
             self.line, wanted = definitions[code]
-            parent = None if wanted.parent_code is None else self.org.department_codes[wanted.parent_code].id
             department = self.org.department_codes.get(code)
+            parent = None if wanted.parent_code is None else self.org.department_codes[wanted.parent_code].id
+            if not wanted.has_parent and department is not None:
+                parent = department.parent_id
             if department is None:
                 await self.org.create_department(
                     organisation.DepartmentCreateInput(code=code, name=wanted.name, parent_id=parent)

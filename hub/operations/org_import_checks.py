@@ -96,7 +96,11 @@ def _check_definitions(org: Organisation, rows: list[OrgRow], problems: _Problem
         code: None if department.parent_id is None else org.departments[department.parent_id].code
         for code, department in org.department_codes.items()
     }
-    parents.update((code, definition.parent_code) for code, (_, definition) in departments.items())
+    parents.update(
+        (code, definition.parent_code)
+        for code, (_, definition) in departments.items()
+        if definition.has_parent or code not in parents
+    )
     for code, (line, _) in departments.items():
         if _loops(code, parents.get):
             problems.add(line, f"department {code} would be below itself: the tree would loop")

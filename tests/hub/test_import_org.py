@@ -258,3 +258,19 @@ async def test_progress_is_reported_in_steps(sessionmaker: Sessions, monkeypatch
     monkeypatch.setattr(org_import, "PROGRESS_EVERY", 2)
     await import_organisation(sessionmaker, OrganisationImport(csv=NEW_ORGANISATION), CALLER, progress=Counting())
     assert steps == [-3, 2, 1]
+
+
+async def test_a_file_without_the_parent_column_renames_and_keeps_the_tree(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    lines = (await demo_csv(sessionmaker)).splitlines()
+    header = lines[0] + ",department_name"
+    async with sessionmaker() as session:
+        child = await session.scalar(select(Department).where(Department.parent_id.is_not(None)).limit(1))
+    assert child is not None
+    row = next(line for line in lines[1:] if line.split(",")[3] == child.code)
+    report = await run(sessionmaker, f"{header}\n{row},Renamed section\n")
+    assert (report.departments, report.employees) == (ImportCounts(updated=1), EmployeeImportCounts(unchanged=1))
+    async with sessionmaker() as session:
+        renamed = await session.get(Department, child.id)
+    assert renamed is not None and (renamed.name, renamed.parent_id) == ("Renamed section", child.parent_id)

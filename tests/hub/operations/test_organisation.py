@@ -3,6 +3,7 @@ without loops, transfers that keep the history, leavers who keep their results a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -230,3 +231,16 @@ async def test_a_leaver_keeps_results_and_joins_no_cycle_opened_later(
         )
     assert ratees and employee.id not in ratees
     assert results and still_open == 0
+
+
+async def test_two_hires_of_one_number_at_once_answer_one_duplicate(sessionmaker: Sessions) -> None:
+    """The organisation's lock orders concurrent changes: the second sees the first's employee and refuses."""
+    async with sessionmaker() as session:
+        post = (await session.scalars(select(Post).order_by(Post.id).limit(1))).one()
+    hire = ops.EmployeeCreateInput(employee_no="TWICE", name="Ada", hired_on=TODAY, post_id=post.id)
+    outcomes = await asyncio.gather(
+        ops.create_employee(sessionmaker, hire, CALLER),
+        ops.create_employee(sessionmaker, hire, CALLER),
+        return_exceptions=True,
+    )
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["DuplicateCode", "Employee"]
