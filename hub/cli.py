@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ConfigurationError
+from hub import cli_org
 from hub.appraisal import AppraisalError
 from hub.auth import (
     SECRET_FILE_SUFFIX,
@@ -573,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask every system again, even where the connector cache holds a fresh answer (a corrected source)",
     )
     collect_parser.set_defaults(handler=collect)
+    cli_org.register(commands)
 
     export_parser = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export_parser.add_argument("output", nargs="?", default="-", help="a file, or - for stdout")

@@ -36,6 +36,13 @@ class CycleState(enum.StrEnum):
     PUBLISHED = "PUBLISHED"
 
 
+class EmployeeStatus(enum.StrEnum):
+    """Whether an employee still works here; a leaver is INACTIVE and keeps their history and results."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
 class Grade(enum.StrEnum):
     """One grade system for every post, best first."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from hub.domain import CycleState, Direction, Grade, IndicatorCategory, MissingPolicy, RaterRole
+from hub.domain import CycleState, Direction, EmployeeStatus, Grade, IndicatorCategory, MissingPolicy, RaterRole
 
 # Records of the hub's own, handed on as they are: named here so that the schema finds every record kind in
 # one place and imports nothing of the operations.
@@ -54,6 +54,19 @@ class EmployeeRow(Protocol):
     manager_id: int | None
     managed: bool
     """Whether the principal manages this employee (directly or down the line); the field rules read it."""
+    email: str | None
+    status: EmployeeStatus
+    left_on: dt.date | None
+
+
+class PostAssignmentRow(Protocol):
+    """One stretch of an employee in a post; ``end_date`` is null for the current one."""
+
+    id: int
+    employee_id: int
+    post_id: int
+    start_date: dt.date
+    end_date: dt.date | None
 
 
 class IndicatorRow(Protocol):

@@ -11,6 +11,7 @@ import strawberry
 from hub.domain import (
     CycleState,
     Direction,
+    EmployeeStatus,
     Grade,
     GroupDimension,
     IndicatorCategory,
@@ -18,15 +19,17 @@ from hub.domain import (
     RaterRole,
 )
 
-for _enum in (CycleState, Direction, Grade, GroupDimension, IndicatorCategory, MissingPolicy, RaterRole):
-    strawberry.enum(_enum)
-
 __all__ = [
     "CycleState",
     "Direction",
+    "EmployeeStatus",
     "Grade",
     "GroupDimension",
     "IndicatorCategory",
     "MissingPolicy",
     "RaterRole",
 ]
+
+# Every enum listed is registered, under its own name.
+for _name in __all__:
+    strawberry.enum(globals()[_name])

@@ -13,8 +13,9 @@ from resolvers import organisation as employee_reads
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders import tasks as task_rows
-from resolvers.records import DepartmentRow, EmployeeRow, PostRow, ResultRow, SchemeVersionRow
+from resolvers.records import DepartmentRow, EmployeeRow, PostAssignmentRow, PostRow, ResultRow, SchemeVersionRow
 from schema import fields
+from schema.enums import EmployeeStatus
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
 from schema.permissions import (
@@ -236,3 +237,29 @@ class Employee:
         self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
     ) -> list[task_rows.RatersOfRole] | None:
         return await tasks.expected_raters(info.context, root.id, cycle_id)
+
+    # Personal data like the name: whoever sees names sees these (an analyst only with the names grant).
+    email: str | None = guarded_attribute(NAMES, "email", "Unique where set.")
+    status: EmployeeStatus | None = guarded_attribute(
+        NAMES, "status", "INACTIVE for a leaver, who keeps their results and joins no cycle opened afterwards."
+    )
+    left_on: dt.date | None = guarded_attribute(NAMES, "leftOn", "A leaver's last day; null while employed.")
+
+    @guarded(
+        NAMES,
+        "postAssignments",
+        "The employee's posts with their dates, newest first: a transfer ends one and starts the next.",
+        graphql_type="list[PostAssignment] | None",
+    )
+    async def post_assignments(
+        self, root: strawberry.Parent[EmployeeRow], info: Info
+    ) -> list[PostAssignmentRow] | None:
+        return await info.context.loaders.post_assignments_by_employee.load(root.id)
+
+
+@strawberry.type(description="One stretch of an employee in a post.")
+class PostAssignment:
+    start_date: dt.date
+    end_date: dt.date | None = strawberry.field(description="The last day in the post; null for the current one.")
+
+    post = Relations[PostAssignmentRow].load(Post, lambda loaders: loaders.post_by_id, lambda row: row.post_id)

@@ -30,7 +30,7 @@ from hub.db.models import (
     RaterAssignment,
     SchemeVersion,
 )
-from hub.domain import CycleState, RaterRole
+from hub.domain import CycleState, EmployeeStatus, RaterRole
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf
@@ -173,6 +173,7 @@ def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Select[int,
         select(PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id)
         .join(Employee, Employee.id == PostAssignment.employee_id)
         .where(covering, PostAssignment.post_id.in_(post_ids))
+        .where(Employee.status == EmployeeStatus.ACTIVE)  # a leaver is in no cycle opened after they left
         .order_by(PostAssignment.employee_id, PostAssignment.start_date)
     )
 

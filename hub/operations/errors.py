@@ -5,10 +5,11 @@ message for people.
     ├── NotFound                 NOT_FOUND                   an id names nothing
     ├── InvalidInput             INVALID_INPUT               a value is malformed or out of range
     │   ├── OverlappingDates     OVERLAPPING_EFFECTIVE_DATES a version would overlap an existing one
-    │   ├── DuplicateCode        DUPLICATE_CODE              the code is already taken
     │   ├── DuplicateName        DUPLICATE_NAME              another cycle has the name (case aside)
     │   ├── WrongRaterRelation   WRONG_RATER_RELATIONSHIP    a MANAGER or SUBORDINATE rater who is not one
     │   ├── GradeDisagrees       GRADE_DISAGREES_WITH_BANDS  a calibrated grade the bands do not give its total
+    │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
+    │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
@@ -124,6 +125,13 @@ class GradeDisagrees(InvalidInput):
             "set gradeOverride and explain it in the reason to override them",
             field="grade",
         )
+
+
+class CircularReference(InvalidInput):
+    """A move that would close a loop: a department under its own sub-department, a manager reporting
+    (at any depth) to the employee they would manage."""
+
+    code = "CIRCULAR_REFERENCE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from resolvers.loaders.organisation import (
     DirectReportsByManagerLoader,
     EmployeeByIdLoader,
     EmployeeByNumberLoader,
+    PostAssignmentsByEmployeeLoader,
     PostByIdLoader,
     PostsByDepartmentLoader,
 )
@@ -142,6 +143,7 @@ class Loaders:
     completeness_by_result = per_request(CompletenessByResultLoader)
     pins_by_cycle = per_request(PinsByCycleLoader)
     pinned_scheme_by_employee_cycle = per_request(PinnedSchemeByEmployeeCycleLoader)
+    post_assignments_by_employee = per_request(PostAssignmentsByEmployeeLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hub.db.models import Department, Employee, Post
-from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, ScopedLoaderMixin
-from resolvers.records import DepartmentRow, EmployeeRow, PostRow
+from hub.db.models import Department, Employee, Post, PostAssignment
+from resolvers.loaders.base import RowByKeyLoader, RowsByKeyLoader, RowsStatement, ScopedLoaderMixin, select_rows
+from resolvers.records import DepartmentRow, EmployeeRow, PostAssignmentRow, PostRow
 
 
 class DepartmentByIdLoader(RowByKeyLoader[int, DepartmentRow]):
@@ -51,3 +51,12 @@ class DirectReportsByManagerLoader(ScopedLoaderMixin, RowsByKeyLoader[int, Emplo
 
     def statement(self) -> RowsStatement:
         return self.scope.employee_rows().order_by(Employee.id)
+
+
+class PostAssignmentsByEmployeeLoader(RowsByKeyLoader[int, PostAssignmentRow]):
+    """An employee's post history, newest first; the field that asks reads only employees in scope."""
+
+    key_column = PostAssignment.employee_id
+
+    def statement(self) -> RowsStatement:
+        return select_rows(PostAssignment).order_by(PostAssignment.start_date.desc(), PostAssignment.id.desc())

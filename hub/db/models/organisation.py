@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db.models.base import Base
+from hub.domain import EmployeeStatus
 
 
 class Department(Base):
@@ -46,6 +47,15 @@ class Employee(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), index=True)
     hired_on: Mapped[dt.date | None]
+    # Unique where set: both databases let any number of rows hold NULL under a unique constraint.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    status: Mapped[EmployeeStatus] = mapped_column(
+        # Stored as a plain string, like every enum of the models (hub.db.models.indicators._enum).
+        Enum(EmployeeStatus, native_enum=False, length=32, validate_strings=True),
+        default=EmployeeStatus.ACTIVE,
+        server_default=EmployeeStatus.ACTIVE.value,
+    )
+    left_on: Mapped[dt.date | None]
 
     department: Mapped[Department] = relationship(lazy="raise")
     post: Mapped[Post] = relationship(lazy="raise")
