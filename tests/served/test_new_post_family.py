@@ -123,6 +123,20 @@ def grade(total: float) -> str:
     return next((name for name, floor in (("S", 90), ("A", 80), ("B", 70), ("C", 60)) if total >= floor), "D")
 
 
+def test_the_hand_figures_are_what_this_test_says() -> None:
+    """The arithmetic the served test checks against, written out once more for one agent (IT101):
+    attitude (10*5 + 60*4 + 30*4) / 100 = 4.1 -> 77.5; sharing (40 + 240 + 150) / 100 = 4.3 -> 82.5;
+    first response 14 min: (60 - 14) / 50 = 92; changes 96 %: (96 - 70) / 30 = 86.667;
+    total 0.20 * 77.5 + 0.15 * 82.5 + 0.40 * 92 + 0.25 * 86.667 = 15.5 + 12.375 + 36.8 + 21.667 = 86.342 -> A."""
+    assert hand_scores("IT101") == {ATTITUDE: 77.5, SHARING: 82.5, RESPONSE: 92, CHANGES: Fraction(260, 3)}
+    assert (cents(hand_total("IT101")), grade(cents(hand_total("IT101")))) == (86.34, "A")
+    assert linear(FIRST_RESPONSE_MINUTES["IT103"], RESPONSE_FLOOR, RESPONSE_TARGET) == 100  # faster than target
+    assert linear(CHANGE_SUCCESS["IT104"], CHANGES_FLOOR, CHANGES_TARGET) == 0  # below the floor
+    assert all(hand_total(agent) * 100 % 1 != Fraction(1, 2) for agent in AGENTS), "a total on a half cent"
+    # The calibration moves IT105 into another band than the engine's total gave.
+    assert grade(cents(hand_total(CALIBRATED))) != grade(CALIBRATED_TOTAL)
+
+
 # ---------------------------------------------------------------------------------------- the ticket system
 
 ITSM_TOKEN = "itsm-test-token"
@@ -403,20 +417,6 @@ def check_scored(results: list[dict[str, Any]]) -> None:
         assert scores[CHANGES]["rawValue"] == CHANGE_SUCCESS[agent]
         assert scores[CHANGES]["provenance"] == {"system": "change_board", "metric": "change_success_rate"}
         assert (result["totalScore"], result["grade"]) == (cents(hand_total(agent)), grade(cents(hand_total(agent))))
-
-
-def test_the_hand_figures_are_what_this_test_says() -> None:
-    """The arithmetic the served test checks against, written out once more for one agent (IT101):
-    attitude (10*5 + 60*4 + 30*4) / 100 = 4.1 -> 77.5; sharing (40 + 240 + 150) / 100 = 4.3 -> 82.5;
-    first response 14 min: (60 - 14) / 50 = 92; changes 96 %: (96 - 70) / 30 = 86.667;
-    total 0.20 * 77.5 + 0.15 * 82.5 + 0.40 * 92 + 0.25 * 86.667 = 15.5 + 12.375 + 36.8 + 21.667 = 86.342 -> A."""
-    assert hand_scores("IT101") == {ATTITUDE: 77.5, SHARING: 82.5, RESPONSE: 92, CHANGES: Fraction(260, 3)}
-    assert (cents(hand_total("IT101")), grade(cents(hand_total("IT101")))) == (86.34, "A")
-    assert linear(FIRST_RESPONSE_MINUTES["IT103"], RESPONSE_FLOOR, RESPONSE_TARGET) == 100  # faster than target
-    assert linear(CHANGE_SUCCESS["IT104"], CHANGES_FLOOR, CHANGES_TARGET) == 0  # below the floor
-    assert all(hand_total(agent) * 100 % 1 != Fraction(1, 2) for agent in AGENTS), "a total on a half cent"
-    # The calibration moves IT105 into another band than the engine's total gave.
-    assert grade(cents(hand_total(CALIBRATED))) != grade(CALIBRATED_TOTAL)
 
 
 async def calibrate_and_publish(hr: Client, cycle: str, results: list[dict[str, Any]]) -> None:
