@@ -153,7 +153,7 @@ def _score(command: CycleScore, caller: Caller) -> tuple[ScoringReport, bool] | 
 
     async def job() -> tuple[ScoringReport, bool]:
         report = await score_cycle(sessionmaker, command, caller)
-        slim = ScoringReport(_columns_only(report.cycle), report.scored, report.blocked)
+        slim = ScoringReport(_columns_only(report.cycle), report.scored, report.blocked, report.coverage)
         return slim, _committed(caller)
 
     return _run(job())

@@ -35,7 +35,7 @@ from tests.stored import collected_values
 Sessions = async_sessionmaker[AsyncSession]
 
 SCORE = """mutation($id: ID!) { cycleScore(cycleId: $id) { __typename
-  ... on CycleScored { scored cycle { id state } } ... on MutationError { code message } } }"""
+  ... on CycleScored { scored cycle { id state } coverage { results } } ... on MutationError { code message } } }"""
 IMPORT = """mutation($id: ID!, $csv: String!) { metricValuesImport(cycleId: $id, csv: $csv) { __typename
   ... on MetricValuesImported { imported replaced } ... on MutationError { code message } } }"""
 
@@ -87,6 +87,8 @@ async def test_scoring_from_the_api_runs_in_another_process_with_its_audit_entry
     assert answer["cycle"]["state"] == "SCORED"
     stored = await results_of(sessionmaker, cycle)
     assert answer["scored"] == stored > 0
+    # The report crosses back whole: its coverage per post counts every result scored.
+    assert sum(post["results"] for post in answer["coverage"]) == stored
     # The hub's own engine wrote no result and no audit entry: the worker did, in its transaction.
     written_here = [s for s in worker_client.sql.statements if s.lstrip().upper().startswith("INSERT")]
     assert written_here == []
