@@ -39,7 +39,8 @@ from hub.demo.organisation import seed_demo
 from hub.demo.values import demo_metric_value, metric_checksum
 from hub.domain import MANUAL_SOURCE, CycleState
 from hub.operations.commands import Caller
-from hub.operations.cycles import CycleReopen, participants, reopen_cycle
+from hub.operations.cycles import CycleReopen, reopen_cycle
+from hub.operations.participation import participants
 
 # A fixed "today" so that the same (employees, seed) always gives the same rows, whatever the date.
 TODAY = dt.date(2025, 5, 15)

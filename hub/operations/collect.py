@@ -33,9 +33,10 @@ from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
 from hub.operations.audit import AuditRecorder, audit_change
 from hub.operations.batches import partitions
 from hub.operations.commands import Caller, IdOf, described
-from hub.operations.cycles import Participant, locked_cycle, participants
+from hub.operations.cycles import locked_cycle
 from hub.operations.errors import WrongCycleState
 from hub.operations.metrics import PERCENT_UNITS, PinnedItem, pinned_items, value_problem, write_metric_values
+from hub.operations.participation import Participant, participants
 from hub.operations.ratings import load_cycle
 from hub.operations.rows import MetricValueRow, ReplacingRow
 from hub.progress import SILENT, Progress

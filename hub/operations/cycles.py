@@ -10,32 +10,36 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, TypeAlias
+from typing import Annotated
 
-from sqlalchemy import Row, Select, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
 from hub.appraisal.errors import IllegalTransition, ReasonRequired
 from hub.db.models import (
     AppraisalResult,
-    Base,
     Cycle,
     CycleScheme,
     CycleTransition,
     DeletedCycle,
     Employee,
     IndicatorScore,
-    PostAssignment,
+    Post,
     RaterAssignment,
-    SchemeVersion,
 )
-from hub.domain import CycleState, EmployeeStatus, RaterRole
+from hub.domain import CycleState, EmployeeStatus
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
-from hub.operations.commands import Caller, IdOf
+from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import DuplicateName, InvalidInput, NotFound, WrongCycleState
-from hub.operations.upsert import dialect_insert
+from hub.operations.participation import (
+    assign_default_raters,
+    participants,
+    pin,
+    posts_named,
+    schemes_in_force,
+)
 
 CycleId = Annotated[int, IdOf("cycle")]
 
@@ -50,6 +54,15 @@ class CycleCreateInput:
 @dataclass(frozen=True, slots=True)
 class CycleOpen:
     cycle_id: CycleId
+    post_ids: tuple[Annotated[int, IdOf("post")], ...] = described(
+        "Limit the cycle to these posts (with families and departmentIds: to the posts any of them names); none "
+        "named: every post with a scheme in force.",
+        default=(),
+    )
+    families: tuple[str, ...] = described("Limit the cycle to the posts of these families.", default=())
+    department_ids: tuple[Annotated[int, IdOf("department")], ...] = described(
+        "Limit the cycle to the posts of these departments and the departments below them.", default=()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,88 +172,18 @@ def record_transition(
     cycle.state = target
 
 
-Participant: TypeAlias = Row[int, int, int, int | None]
-"""A participant's (employee_id, post_id, department_id, manager_id)."""
-
-
-def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Select[int, int, int, int | None]:
-    """(employee id, post id, department id, manager id) of everyone in a post on the period's last day."""
-    covering = and_(
-        PostAssignment.start_date <= cycle.period_end,
-        or_(PostAssignment.end_date.is_(None), PostAssignment.end_date >= cycle.period_end),
-    )
-    return (
-        select(PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id)
-        .join(Employee, Employee.id == PostAssignment.employee_id)
-        .where(covering, PostAssignment.post_id.in_(post_ids))
-        .where(Employee.status == EmployeeStatus.ACTIVE)  # a leaver is in no cycle opened after they left
-        .order_by(PostAssignment.employee_id, PostAssignment.start_date)
-    )
-
-
-async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[int]) -> list[Participant]:
-    rows = (await session.execute(participants_statement(cycle, post_ids))).all()
-    # Overlapping assignments: the latest start wins (rows are ordered by start date).
-    return list({row.employee_id: row for row in rows}.values())
-
-
 async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> Cycle:
-    """DRAFT -> OPEN: pins each post to the scheme in force on the period's first day, assigns self
-    and manager raters from the org tree."""
+    """DRAFT -> OPEN: pins each post (or each post the limit names) to the scheme in force on the period's first
+    day, assigns self and manager raters from the org tree."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, command.cycle_id)
         record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=None)
-        in_force = (
-            select(SchemeVersion.post_id, func.max(SchemeVersion.version).label("version"))
-            .where(SchemeVersion.effective_from <= cycle.period_start)
-            .where(or_(SchemeVersion.effective_to.is_(None), SchemeVersion.effective_to >= cycle.period_start))
-            .group_by(SchemeVersion.post_id)
-            .subquery()
-        )
-        pins = (
-            await session.execute(
-                select(SchemeVersion.post_id, SchemeVersion.id).join(
-                    in_force,
-                    and_(
-                        in_force.c.post_id == SchemeVersion.post_id,
-                        in_force.c.version == SchemeVersion.version,
-                    ),
-                )
-            )
-        ).all()
+        limit = await posts_named(session, command.post_ids, command.families, command.department_ids)
+        pins = await schemes_in_force(session, cycle.period_start, limit)
         if not pins:
-            raise InvalidInput("no post has a scheme in force on the period's first day", field="cycleId")
-        await session.execute(
-            insert(CycleScheme),
-            [{"cycle_id": cycle.id, "post_id": post_id, "scheme_version_id": sv} for post_id, sv in pins],
-        )
-        people = await participants(session, cycle, [post_id for post_id, _ in pins])
-        assignments = [
-            {
-                "cycle_id": cycle.id,
-                "ratee_id": p.employee_id,
-                "rater_id": p.employee_id,
-                "role": RaterRole.SELF,
-            }
-            for p in people
-        ]
-        assignments += [
-            {
-                "cycle_id": cycle.id,
-                "ratee_id": p.employee_id,
-                "rater_id": p.manager_id,
-                "role": RaterRole.MANAGER,
-            }
-            for p in people
-            if p.manager_id is not None and p.manager_id != p.employee_id
-        ]
-        if assignments:
-            # A relationship assigned by hand while the cycle was a DRAFT stands; the default adds nothing.
-            table = Base.metadata.tables[RaterAssignment.__tablename__]
-            defaults = dialect_insert(session, table).on_conflict_do_nothing(
-                index_elements=["cycle_id", "ratee_id", "rater_id"]
-            )
-            await session.execute(defaults, assignments)
+            where = "no post" if limit is None else "no post the limit names"
+            raise InvalidInput(f"{where} has a scheme in force on the period's first day", field="cycleId")
+        await pin(session, cycle, pins)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 
@@ -340,3 +283,61 @@ async def delete_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: 
         await session.delete(cycle)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle.id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleJoin:
+    cycle_id: CycleId
+    post_ids: tuple[Annotated[int, IdOf("post")], ...] = described(
+        "Posts that join the OPEN cycle: pinned to the scheme in force on the period's first day, their people "
+        "given their default raters (self, manager).",
+        default=(),
+    )
+    employee_ids: tuple[Annotated[int, IdOf("employee")], ...] = described(
+        "People who join the OPEN cycle (hired or moved into one of its posts after it opened): given their "
+        "default raters. Their post must be in the cycle, or join with them.",
+        default=(),
+    )
+
+
+async def join_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleJoin, caller: Caller) -> Cycle:
+    """Posts and people join an OPEN cycle; those already in it are left as they are. All or nothing."""
+    if not (command.post_ids or command.employee_ids):
+        raise InvalidInput("name the posts or the people who join", field="postIds")
+    async with sessionmaker() as session, session.begin():
+        cycle = await locked_cycle(session, command.cycle_id)
+        if cycle.state is not CycleState.OPEN:
+            raise WrongCycleState(cycle.state, "posts and people join a cycle while it is OPEN")
+        pinned = set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id)))
+        joining = set(command.post_ids) - pinned
+        known = set(await session.scalars(select(Post.id).where(Post.id.in_(joining))))
+        for post_id in command.post_ids:
+            if post_id in joining and post_id not in known:
+                raise NotFound("post", post_id, field="postIds")
+        pins = await schemes_in_force(session, cycle.period_start, joining)
+        for post_id in sorted(joining - {post_id for post_id, _ in pins}):
+            raise InvalidInput(f"post {post_id} has no scheme in force on the period's first day", field="postIds")
+        if pins:
+            await pin(session, cycle, pins)
+        if command.employee_ids:
+            await _join_people(session, cycle, command.employee_ids, pinned | joining)
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
+    return cycle
+
+
+async def _join_people(session: AsyncSession, cycle: Cycle, employee_ids: Sequence[int], posts: set[int]) -> None:
+    found_statuses = await session.execute(select(Employee.id, Employee.status).where(Employee.id.in_(employee_ids)))
+    statuses = {employee_id: status for employee_id, status in found_statuses}
+    for employee_id in employee_ids:
+        if employee_id not in statuses:
+            raise NotFound("employee", employee_id, field="employeeIds")
+        if statuses[employee_id] is not EmployeeStatus.ACTIVE:
+            raise InvalidInput(f"employee {employee_id} has left: a leaver joins no cycle", field="employeeIds")
+    found = {p.employee_id: p for p in await participants(session, cycle, sorted(posts))}
+    for employee_id in employee_ids:
+        if employee_id not in found:
+            raise InvalidInput(
+                f"employee {employee_id} holds no post of the cycle on the period's last day: let their post join",
+                field="employeeIds",
+            )
+    await assign_default_raters(session, cycle.id, [found[employee_id] for employee_id in employee_ids])

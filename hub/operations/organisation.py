@@ -9,7 +9,7 @@ whole file through the same object in one transaction, and so will provisioning 
 A transfer closes the current post assignment the day before its effective date and opens the next one;
 results keep the post they were scored in (``appraisal_results.post_id``). A leaver is INACTIVE from
 ``left_on`` on: their assignment ends that day, their results stay, and cycles opened afterwards leave them
-out (``hub.operations.cycles.participants_statement``).
+out (``hub.operations.participation.participants_statement``).
 """
 
 from __future__ import annotations

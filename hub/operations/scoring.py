@@ -38,8 +38,9 @@ from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring w
 from hub.operations.batches import execute_in_chunks
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.coverage import PostCoverage, by_post, completeness, refusal_message
-from hub.operations.cycles import Participant, discard_results, locked_cycle, record_transition
+from hub.operations.cycles import discard_results, locked_cycle, record_transition
 from hub.operations.errors import IncompleteInputs, InvalidInput
+from hub.operations.participation import Participant
 from hub.operations.rows import ResultRow, ScoreRow
 from hub.operations.scoring_inputs import Inputs, MeasuredValue, Scheme, read_inputs
 from hub.progress import SILENT, Progress

@@ -21,7 +21,7 @@ from hub.db.models import Cycle, CycleScheme, Indicator, IndicatorVersion, Metri
 from hub.db.models import SchemeItem as SchemeItemRow
 from hub.domain import MANUAL_SOURCE, Direction, MissingPolicy, RaterRole
 from hub.operations.batches import partitions
-from hub.operations.cycles import Participant, participants
+from hub.operations.participation import Participant, participants
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from hub.operations.cycles import (
     CycleCloseCalibration,
     CycleCreateInput,
     CycleDelete,
+    CycleJoin,
     CycleOpen,
     CyclePublish,
     CycleReopen,
@@ -104,8 +105,16 @@ async def cycle_delete(context: Context, command: CycleDelete, caller: Caller) -
 
 @mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_open(context: Context, command: CycleOpen, caller: Caller) -> CycleChanged:
-    """DRAFT -> OPEN: pins each post's scheme version, assigns self and manager raters."""
+    """DRAFT -> OPEN: pins each post's scheme version (or those of the posts, families and departments named),
+    assigns self and manager raters."""
     return CycleChanged(cycle=await cycles.open_cycle(context.sessionmaker, command, caller))
+
+
+@mutation(HR_ONLY, CyclePayload, arguments=True)
+async def cycle_join(context: Context, command: CycleJoin, caller: Caller) -> CycleChanged:
+    """Posts (pinned then, to the scheme in force on the period's first day) and people hired or moved into a
+    post of the cycle after it opened join an OPEN cycle, with their default raters (self, manager)."""
+    return CycleChanged(cycle=await cycles.join_cycle(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, CycleScorePayload, arguments=True)

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.db.models import Cycle, CycleScheme
 from hub.domain import CycleState
-from hub.operations.cycles import participants
+from hub.operations.participation import participants
 from tests.races.harness import (
     SCORE,
     TRANSITION,
