@@ -80,11 +80,12 @@ async def test_a_cycle_limited_to_a_family_pins_its_posts_and_rates_their_people
         posts_of = {employee: post for employee, post in await session.execute(select(Employee.id, Employee.post_id))}
     rated = await ratees_of(sessionmaker, cycle, RaterRole.SELF)
     assert rated and {str(posts_of[ratee]) for ratee in rated} <= pinned
-    # Scoring takes the cycle's people only (nobody has rated yet: HR allows that here, with a reason).
-    score = """mutation($c: ID!) { cycleScore(cycleId: $c, allowIncomplete: true, reason: "no ratings yet") {
-                 ... on CycleScored { coverage { post { id } results } } } }"""
-    coverage = (await app_client.data(score, {"c": cycle}))["cycleScore"]["coverage"]
-    assert coverage and {row["post"]["id"] for row in coverage} <= pinned
+    # Scoring takes the cycle's people only: with no input yet each is blocked (HR allows the rest, with a reason).
+    score = """mutation($c: ID!) { cycleScore(cycleId: $c, allowIncomplete: true, reason: "no inputs yet") {
+                 ... on CycleScored { scored blocked { employee { id } } } } }"""
+    scored = (await app_client.data(score, {"c": cycle}))["cycleScore"]
+    blocked = {int(row["employee"]["id"]) for row in scored["blocked"]}
+    assert scored["scored"] + len(blocked) == len(rated) and blocked <= rated
 
 
 async def test_a_cycle_limited_to_a_department_takes_the_departments_below_it(
