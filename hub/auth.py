@@ -215,6 +215,8 @@ def _claims_to_principal(claims: dict[str, object], expires_at: dt.datetime) -> 
         parsed_grants = frozenset(Grant(grant) for grant in grants)
     except ValueError:
         raise AuthenticationError("unknown grant") from None
+    if binds_a_person_pseudonymously(parsed_roles, parsed_grants, employee_number):
+        raise AuthenticationError("an analyst token without the names grant must not name an employee")
     return Principal(
         subject=subject,
         roles=parsed_roles,
@@ -222,6 +224,18 @@ def _claims_to_principal(claims: dict[str, object], expires_at: dt.datetime) -> 
         grants=parsed_grants,
         expires_at=expires_at,
     )
+
+
+def binds_a_person_pseudonymously(
+    roles: frozenset[Role], grants: frozenset[Grant], employee_number: str | None
+) -> bool:
+    """A token that would be the access policy's pseudonymous analyst (``hub.policy.is_pseudonymous``: analyst,
+    without the names grant and without a role that sees every name) and a person at once. Such a token is
+    refused: its person half would see the ids of the people around it (its manager, its reports, whom it rates)
+    beside their names, and its analyst half would read their scores by those same pseudonyms. Such a person
+    holds two tokens, and the analyst one names nobody."""
+    sees_names = Grant.NAMES in grants or not roles.isdisjoint({Role.HR_ADMIN, Role.PAYROLL, Role.TRAINING})
+    return Role.ANALYST in roles and not sees_names and employee_number is not None
 
 
 _REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (

@@ -257,6 +257,12 @@ def counts_anonymous_submissions(principal: Principal, *, cycle_open: bool) -> b
     return principal.has(Role.HR_ADMIN) or not cycle_open
 
 
+def follows_every_ratee(principal: Principal) -> bool:
+    """Rating progress: hr_admin follows every ratee of a cycle; a manager (whatever other roles their token
+    holds) only their people."""
+    return principal.has(Role.HR_ADMIN)
+
+
 def sees_every_rating(principal: Principal) -> bool:
     """Anonymous raters: hr_admin sees every rating it may read; for everyone else an anonymous role's
     ratings are withheld while too few rated or the cycle takes ratings (``anonymous_role_released``)."""

@@ -92,7 +92,7 @@ async def cycle_progress(context: Context, cycle: CycleRow) -> list[RatingProgre
     """The cycle's rating progress per department (of the ratee) and role: over every ratee for hr_admin, over
     a manager's people (not the manager) for a manager."""
     ratee_departments = select(Employee.id, Employee.department_id)
-    if policy.employee_scope(context.principal) is not policy.EmployeeScope.EVERY_EMPLOYEE:
+    if not policy.follows_every_ratee(context.principal):
         # A manager's people, not the manager: their own raters are not theirs to chase.
         ratee_departments = ratee_departments.where(context.scope.managed_column())
     in_scope = ratee_departments.subquery()

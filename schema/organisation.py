@@ -200,12 +200,17 @@ class Employee:
     @fields.field(
         description="The scheme version that applies to the employee in a cycle (pinned for the post they hold at "
         "the period's end), with its indicators, rating scales and anchors: what they are rated and scored on, "
-        "known before scoring. Null for an unknown cycle or one not opened yet. " + SMALL_GROUPS,
+        "known before scoring. Null for an unknown cycle or one not opened yet. Null with a FORBIDDEN error for an "
+        "analyst without the 'names' grant: the post of a past cycle may be one withheld from them.",
         graphql_type=SchemeVersionRef | None,
     )
     async def scheme(
         self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
     ) -> SchemeVersionRow | None:
+        if info.context.scope.pseudonymous:
+            # The scheme names the post held in that cycle, which may differ from today's (whose cell is what
+            # _check_grouping can judge): a withheld past post would be named. Analysts read schemes by post.
+            raise Forbidden("not allowed: scheme requires the 'names' grant for an analyst")
         await _check_grouping(info, root, "scheme")
         cycle_key = parse_id(cycle_id)
         if cycle_key is None:

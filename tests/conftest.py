@@ -258,6 +258,10 @@ class GraphQLClient:
         )
         return GraphQLClient(self._transport, self.sql, self.settings, token, self._opened)
 
+    def with_token(self, token: str) -> GraphQLClient:
+        """A client whose requests carry this token (one a test signed itself: several roles, odd claims)."""
+        return GraphQLClient(self._transport, self.sql, self.settings, token, self._opened)
+
     def anonymous(self) -> GraphQLClient:
         """A client that sends no token."""
         return GraphQLClient(self._transport, self.sql, self.settings, None, self._opened)

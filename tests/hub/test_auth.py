@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import http.server
+import itertools
 import json
 import stat
 import threading
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from hub import policy
 from hub.auth import (
     ANONYMOUS,
     AuthConfigurationError,
@@ -94,6 +96,31 @@ def test_several_roles_in_one_token(hs256: Authenticator) -> None:
     """The roles claim is a list; a person may be both employee and manager."""
     token = jwt.encode(claims(roles=["employee", "manager"]), TEST_SECRET, algorithm="HS256")
     assert hs256.authenticate(bearer(token)).roles == {Role.EMPLOYEE, Role.MANAGER}
+
+
+ROLE_SETS = [frozenset(combo) for size in (1, 2) for combo in itertools.combinations(Role, size)]
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda roles: "+".join(sorted(role.value for role in roles)))
+@pytest.mark.parametrize("grants", [[], ["names"]])
+def test_a_pseudonymous_analyst_token_names_nobody(
+    hs256: Authenticator, roles: frozenset[Role], grants: list[str]
+) -> None:
+    """A person's ids beside their names (their manager, reports, whom they rate) and an analyst's scores by those
+    pseudonyms, in one token, would name scores: such a token is refused whatever else it holds."""
+    role_names = sorted(role.value for role in roles)
+    would_be = Principal("someone", roles, "E000012", frozenset(Grant(grant) for grant in grants))
+    token = jwt.encode(claims(roles=role_names, grants=grants), TEST_SECRET, algorithm="HS256")
+    if policy.is_pseudonymous(would_be):
+        with pytest.raises(AuthenticationError, match="must not name an employee"):
+            hs256.authenticate(bearer(token))
+        # The same roles naming nobody are the analyst's token as it should be.
+        anonymous = jwt.encode(
+            claims(roles=role_names, grants=grants, employee_no=None), TEST_SECRET, algorithm="HS256"
+        )
+        assert hs256.authenticate(bearer(anonymous)).roles == roles
+    else:
+        assert hs256.authenticate(bearer(token)).employee_number == "E000012"
 
 
 @pytest.mark.parametrize("header", [None, "", "   "])

@@ -5,10 +5,12 @@ Expectations are counted from the tables by the test's own SQL, never read back 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import AuditEntry, Employee, RaterAssignment, Rating
 from hub.demo.organisation import SeedSummary
 from hub.domain import RaterRole
-from tests.conftest import GraphQLClient
+from tests.conftest import TEST_SECRET, GraphQLClient
 
 TASKS = """
 query($id: ID!, $c: ID!) {
@@ -264,3 +266,24 @@ async def test_a_raters_tasks_cost_the_same_statements_however_many_they_are(
         assert len(await tasks_of(app_client, rater_id, cycle)) == expected
         spent.append(app_client.sql.count)
     assert spent[0] == spent[1]
+
+
+async def test_a_managers_other_roles_never_widen_their_rating_progress(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession], pair: Pair
+) -> None:
+    """A token holding manager and training (or payroll) reaches every employee, but rating progress follows the
+    manager's people only: the wider roles have no part in chasing raters."""
+    cycle = seeded.current_cycle_id
+    manager_no = await manager_of(sessionmaker, pair.ratee_id)
+    alone = (await app_client.as_principal("manager", manager_no).data(PROGRESS, {"c": str(cycle)}))["cycle"]
+    settings = app_client.settings
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": "manager-and-training",
+        "exp": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+        "roles": ["manager", "training"],
+        "employee_no": manager_no,
+    }
+    widened = app_client.with_token(jwt.encode(claims, TEST_SECRET, algorithm="HS256"))
+    assert (await widened.data(PROGRESS, {"c": str(cycle)}))["cycle"] == alone
