@@ -32,9 +32,6 @@ from hub.operations.ratings import (
 )
 from hub.operations.upsert import dialect_insert, replacing
 
-MAX_ASSIGNMENTS = 5000
-"""The most assignments one call takes: a large organisation's cycle in a few calls, a statement's worth each."""
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RaterAssignmentInput:
@@ -43,6 +40,10 @@ class RaterAssignmentInput:
     ratee_id: EmployeeId
     rater_id: EmployeeId
     role: RaterRole
+
+
+MAX_ASSIGNMENTS = 5000
+"""The most assignments one call takes: a large organisation's cycle in a few calls, a statement's worth each."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
