@@ -35,6 +35,7 @@ from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf
 from hub.operations.errors import DuplicateName, InvalidInput, NotFound, WrongCycleState
+from hub.operations.pins import PinWarning, pin_warnings
 from hub.operations.upsert import dialect_insert
 
 CycleId = Annotated[int, IdOf("cycle")]
@@ -183,9 +184,18 @@ async def participants(session: AsyncSession, cycle: Cycle, post_ids: Sequence[i
     return list({row.employee_id: row for row in rows}.values())
 
 
-async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> Cycle:
+@dataclass(frozen=True, slots=True)
+class OpenedCycle:
+    """An opened cycle, and what it pinned that may not be meant (not a refusal: the cycle is open)."""
+
+    cycle: Cycle
+    warnings: list[PinWarning]
+
+
+async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> OpenedCycle:
     """DRAFT -> OPEN: pins each post to the scheme in force on the period's first day, assigns self
-    and manager raters from the org tree."""
+    and manager raters from the org tree; warns of pinned indicator versions not in force for the whole
+    period (:mod:`hub.operations.pins`)."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, command.cycle_id)
         record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=None)
@@ -240,8 +250,9 @@ async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: Cy
                 index_elements=["cycle_id", "ratee_id", "rater_id"]
             )
             await session.execute(defaults, assignments)
+        warnings = await pin_warnings(session, cycle)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
-    return cycle
+    return OpenedCycle(cycle, warnings)
 
 
 async def discard_results(session: AsyncSession, cycle_id: int) -> None:

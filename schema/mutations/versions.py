@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.operations import schemes, versions
+from hub.operations import adoption, schemes, versions
+from hub.operations.adoption import IndicatorVersionAdopt
 from hub.operations.commands import Caller
 from hub.operations.schemes import SchemeVersionPublishInput, SchemeVersionRecord
 from hub.operations.versions import IndicatorCreateInput, IndicatorVersionCreateInput, IndicatorVersionRecord
@@ -25,8 +26,18 @@ class SchemeVersionPublished:
     scheme_version: SchemeVersionRecord = strawberry.field(graphql_type=SchemeVersion)
 
 
+@strawberry.type(description="The schemes that weighed another version of the indicator now weigh the adopted one.")
+class IndicatorVersionAdopted:
+    scheme_versions: list[SchemeVersionRecord] = strawberry.field(
+        graphql_type=list[SchemeVersion],
+        description="The new scheme versions, one per post; none when no scheme "
+        "in force that day weighed another version.",
+    )
+
+
 IndicatorVersionPayload = payload("IndicatorVersionPayload", IndicatorVersionSaved)
 SchemeVersionPayload = payload("SchemeVersionPayload", SchemeVersionPublished)
+IndicatorVersionAdoptPayload = payload("IndicatorVersionAdoptPayload", IndicatorVersionAdopted)
 
 
 @mutation(HR_ONLY, IndicatorVersionPayload)
@@ -45,6 +56,17 @@ async def indicator_version_create(
     return IndicatorVersionSaved(
         indicator_version=await versions.create_indicator_version(context.sessionmaker, command, caller)
     )
+
+
+@mutation(HR_ONLY, IndicatorVersionAdoptPayload, arguments=True)
+async def indicator_version_adopt(
+    context: Context, command: IndicatorVersionAdopt, caller: Caller
+) -> IndicatorVersionAdopted:
+    """Adopts an indicator version in every scheme in force on effectiveFrom that weighs another version of its
+    indicator: each post gets its next scheme version, the item swapped, weights kept, with the change note. All
+    posts or none: a post that cannot take it refuses the whole call, naming the post."""
+    records = await adoption.adopt_indicator_version(context.sessionmaker, command, caller)
+    return IndicatorVersionAdopted(scheme_versions=records)
 
 
 @mutation(HR_ONLY, SchemeVersionPayload)
