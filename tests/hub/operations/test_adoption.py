@@ -38,7 +38,7 @@ async def new_version(sessionmaker: Sessions, effective_from: dt.date, code: str
         effective_from=effective_from,
         change_note="anchors reworded",
     )
-    return (await versions.create_indicator_version(sessionmaker, command, Caller("hr"))).id
+    return (await versions.create_indicator_version(sessionmaker, command, Caller("hr"))).version.id
 
 
 async def schemes_using(sessionmaker: Sessions, code: str, day: dt.date) -> dict[int, int]:
