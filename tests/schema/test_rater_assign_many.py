@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AuditEntry
+from hub.db.models import AuditEntry, Employee
 from hub.demo.organisation import SeedSummary
 from hub.domain import RaterRole
 from tests.conftest import GraphQLClient
@@ -62,3 +62,21 @@ async def test_a_bad_item_refuses_them_all_and_names_each_by_index(
     async with sessionmaker() as session:
         outcomes = await session.scalars(select(AuditEntry.outcome).where(AuditEntry.operation == "raterAssignMany"))
         assert list(outcomes) == ["ASSIGNMENTS_REJECTED"]
+
+
+async def test_only_hr_assigns_in_bulk_or_adopts(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: Sessions
+) -> None:
+    (a, boss), (b, _) = await reports(sessionmaker, 2)
+    async with sessionmaker() as session:
+        number = await session.scalar(select(Employee.employee_no).where(Employee.id == boss))
+    manager = app_client.as_principal("manager", number)
+    cycle = seeded.current_cycle_id
+    before = await assignments_of(sessionmaker, cycle)
+    denied = await manager.execute(ASSIGN_MANY, {"c": str(cycle), "a": [item(a, b, RaterRole.PEER)]})
+    adopt = 'mutation { indicatorVersionAdopt(indicatorVersionId: "1", effectiveFrom: "2027-01-01", changeNote: "x") '
+    refused = await manager.execute(adopt + "{ __typename } }")
+    for body in (denied, refused):
+        assert list(body["data"].values()) == [None]
+        assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert await assignments_of(sessionmaker, cycle) == before

@@ -112,3 +112,15 @@ def test_a_rejection_reads_like_an_import_rejection() -> None:
     rejected = AssignmentsRejected([RowProblem(3, "bad", "NOT_FOUND"), RowProblem(7, "worse")])
     assert rejected.kind.name == "IMPORT_REJECTED" and rejected.code == "ASSIGNMENTS_REJECTED"
     assert rejected.message == "assignments[3]: bad (and 1 more); nothing was assigned"
+
+
+async def test_the_largest_call_is_taken_in_one_transaction(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """5,000 peer relationships: written in slices, answered in the given order, all in the cycle afterwards."""
+    async with sessionmaker() as session:
+        people = list(await session.scalars(select(Employee.id).order_by(Employee.id)))
+    pairs = [(ratee, rater) for rater in people for ratee in people if ratee != rater][:MAX_ASSIGNMENTS]
+    items = [(ratee, rater, RaterRole.PEER) for ratee, rater in reversed(pairs)]
+    records = await assign_raters(sessionmaker, bulk(seeded.current_cycle_id, *items), Caller("hr"))
+    assert [(r.ratee_id, r.rater_id, r.role) for r in records] == items
+    assert len({record.id for record in records}) == MAX_ASSIGNMENTS
+    assert set(items) <= await assignments_of(sessionmaker, seeded.current_cycle_id)
