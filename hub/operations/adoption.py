@@ -5,17 +5,21 @@ edited. Adopting it publishes, for every post whose scheme in force on the chose
 the indicator, that scheme's next version with the item swapped (same position, weight and rater weights) and
 the caller's change note, through the rules every scheme version passes (:func:`hub.operations.schemes.store_scheme`:
 every item in force that day, the post's latest version succeeded after its start). It is one transaction: when
-one post cannot take the new version, no post does, and the refusal names the post.
+one post cannot take the new version, no post does, and the refusal names the post. Versions of several
+indicators that take effect on one day are adopted together (``also_adopt``): each alone would be refused, since
+a scheme moves only to a day on which every one of its items is in force.
 
 A separate mutation rather than an option of ``indicatorVersionCreate``: a version is often created ahead of
-its adoption, schemes may adopt it on a later day than it takes effect, and a refusal then says which of the
-two steps went wrong. Adopting twice on one day changes nothing the second time (the schemes already use it).
+its adoption, schemes may adopt it on a later day than it takes effect, versions of several indicators may be
+adopted together, and a refusal then says which of the steps went wrong. Adopting twice on one day changes
+nothing the second time (the schemes already use it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -39,6 +43,11 @@ class IndicatorVersionAdopt:
         "When the schemes' new versions take effect; the indicator version must be in force that day."
     )
     change_note: str = described("Why the schemes change; every new scheme version carries it.")
+    also_adopt: tuple[Annotated[int, IdOf("indicatorVersion")], ...] = described(
+        "Versions of other indicators that take effect with it, adopted in the same new scheme versions (a scheme "
+        "moves only to a day on which every item of it is in force).",
+        default=(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,34 +60,25 @@ class _InForce:
     """(indicator version id, weight, indicator id) of each item."""
     roles: dict[RaterRole, float]
 
-    def uses_another(self, adopted: IndicatorVersion) -> bool:
-        """Whether the scheme weighs a version of the adopted one's indicator other than it."""
-        return any(indicator == adopted.indicator_id and version != adopted.id for version, _, indicator in self.items)
+    def uses_another(self, adopted: Mapping[int, int]) -> bool:
+        """Whether the scheme weighs another version of an indicator than ``adopted`` (indicator -> version) names."""
+        return any(adopted.get(indicator, version) != version for version, _, indicator in self.items)
 
-    def swapped(self, adopted: IndicatorVersion) -> list[tuple[int, float]]:
-        """The scheme's items with the adopted version in place of its indicator's, weights unchanged."""
-        return [
-            (adopted.id if indicator == adopted.indicator_id else version, weight)
-            for version, weight, indicator in self.items
-        ]
+    def swapped(self, adopted: Mapping[int, int]) -> list[tuple[int, float]]:
+        """The scheme's items with the adopted versions in place of their indicators', weights unchanged."""
+        return [(adopted.get(indicator, version), weight) for version, weight, indicator in self.items]
 
 
 async def adopt_indicator_version(
     sessionmaker: async_sessionmaker[AsyncSession], command: IndicatorVersionAdopt, caller: Caller
 ) -> list[SchemeVersionRecord]:
     """Publish the next scheme version of every post whose scheme in force on ``effective_from`` weighs another
-    version of the indicator, with the item swapped; answers them by post. None, or refused, writes nothing."""
+    version of an adopted version's indicator, with the items swapped; answers them by post. None, or refused,
+    writes nothing."""
     version_id, day = command.indicator_version_id, command.effective_from
     note = require_text(command.change_note, "changeNote", 10_000)
     async with sessionmaker() as session, session.begin():
-        adopted = await session.get(IndicatorVersion, version_id)
-        if adopted is None:
-            raise NotFound("indicatorVersion", version_id, field="indicatorVersionId")
-        if not (adopted.effective_from <= day and (adopted.effective_to is None or day <= adopted.effective_to)):
-            raise InvalidInput(
-                f"version {adopted.version} of the indicator is not in force on {day.isoformat()}",
-                field="effectiveFrom",
-            )
+        adopted = await _adopted(session, [version_id, *command.also_adopt], day)
         records = []
         for scheme in await _schemes_to_change(session, adopted, day):
             try:
@@ -89,23 +89,43 @@ async def adopt_indicator_version(
                 error.message = f"post {scheme.post_code}: {error.message}"
                 error.field = "effectiveFrom" if error.field in ("items", "postId") else error.field
                 raise
-        ids = [f"indicator_version:{version_id}", *(f"scheme_version:{record.id}" for record in records)]
+        ids = [*(f"indicator_version:{v}" for v in adopted.values()), *(f"scheme_version:{r.id}" for r in records)]
         await audit_change(session, caller.audit, *ids)
         return records
 
 
-async def _schemes_to_change(session: AsyncSession, adopted: IndicatorVersion, day: dt.date) -> list[_InForce]:
-    """The schemes in force on ``day`` that weigh another version of the adopted one's indicator, by post.
+async def _adopted(session: AsyncSession, version_ids: list[int], day: dt.date) -> dict[int, int]:
+    """The adopted versions by indicator (indicator id -> version id), each existing and in force on ``day``."""
+    rows = {
+        row.id: row
+        for row in await session.scalars(select(IndicatorVersion).where(IndicatorVersion.id.in_(version_ids)))
+    }
+    adopted: dict[int, int] = {}
+    for n, version_id in enumerate(version_ids):
+        field = "indicatorVersionId" if n == 0 else "alsoAdopt"
+        row = rows.get(version_id)
+        if row is None:
+            raise NotFound("indicatorVersion", version_id, field=field)
+        if not (row.effective_from <= day and (row.effective_to is None or day <= row.effective_to)):
+            raise InvalidInput(
+                f"indicator version {version_id} is not in force on {day.isoformat()}", field="effectiveFrom"
+            )
+        # Versions of one indicator never overlap, so two in force on one day are one version named twice.
+        adopted[row.indicator_id] = version_id
+    return adopted
+
+
+async def _schemes_to_change(session: AsyncSession, adopted: Mapping[int, int], day: dt.date) -> list[_InForce]:
+    """The schemes in force on ``day`` that weigh another version of an adopted version's indicator, by post.
 
     The posts are locked first (in id order, so that two adoptions queue up instead of deadlocking), then
     their schemes read: a scheme published meanwhile is either seen or waits for this transaction.
     """
-    indicator_id = adopted.indicator_id
     using = (
         select(SchemeVersion.post_id)
         .join(SchemeItem, SchemeItem.scheme_version_id == SchemeVersion.id)
         .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-        .where(IndicatorVersion.indicator_id == indicator_id)
+        .where(IndicatorVersion.indicator_id.in_(list(adopted)))
     )
     locked = select(Post.id, Post.code).where(Post.id.in_(using)).order_by(Post.id).with_for_update()
     codes: dict[int, str] = {post: code for post, code in await session.execute(locked)}

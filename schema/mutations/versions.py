@@ -93,9 +93,10 @@ async def indicator_version_create(
 async def indicator_version_adopt(
     context: Context, command: IndicatorVersionAdopt, caller: Caller
 ) -> IndicatorVersionAdopted:
-    """Adopts an indicator version in every scheme in force on effectiveFrom that weighs another version of its
-    indicator: each post gets its next scheme version, the item swapped, weights kept, with the change note. All
-    posts or none: a post that cannot take it refuses the whole call, naming the post."""
+    """Adopts an indicator version (and alsoAdopt's, taking effect with it) in every scheme in force on
+    effectiveFrom that weighs another version of its indicator: each post gets its next scheme version, the items
+    swapped, weights kept, with the change note. All posts or none: a post that cannot take it refuses the whole
+    call, naming the post."""
     records = await adoption.adopt_indicator_version(context.sessionmaker, command, caller)
     return IndicatorVersionAdopted(scheme_versions=records)
 

@@ -88,3 +88,19 @@ async def test_opening_a_cycle_warns_of_a_version_replaced_within_its_period(
     assert all(w["indicatorVersion"]["id"] != str(successor) for w in warnings)
     end = (FEB - dt.timedelta(days=1)).isoformat()
     assert all(w["why"].startswith(f"{CODE} v1 ends on {end}") for w in warnings)
+
+
+async def test_versions_taking_effect_together_are_adopted_in_one_call(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: Sessions
+) -> None:
+    teamwork, learning = await new_version(sessionmaker, JAN), await new_version(sessionmaker, JAN, "LEARNING")
+    together = ADOPT.replace("changeNote:", "alsoAdopt: $also, changeNote:").replace(
+        "$d: Date!", "$d: Date!, $also: [ID!]!"
+    )
+    variables = {"v": str(teamwork), "d": JAN.isoformat()}
+    malformed = (await app_client.data(together, {**variables, "also": ["x"]}))["indicatorVersionAdopt"]
+    assert (malformed["code"], malformed["field"]) == ("NOT_FOUND", "alsoAdopt")
+    answer = (await app_client.data(together, {**variables, "also": [str(learning)]}))["indicatorVersionAdopt"]
+    adopted = answer["schemeVersions"]
+    assert len(adopted) == len(await schemes_using(sessionmaker, CODE, JAN))
+    assert all({str(teamwork), str(learning)} <= {i["indicatorVersion"]["id"] for i in s["items"]} for s in adopted)

@@ -65,8 +65,8 @@ async def definition(sessionmaker: Sessions, scheme_id: int) -> tuple[list[tuple
     return sorted(await rows(sessionmaker, items)), sorted(await rows(sessionmaker, roles))
 
 
-def adopt(version_id: int, day: dt.date = JAN) -> IndicatorVersionAdopt:
-    return IndicatorVersionAdopt(version_id, day, "TEAMWORK v2 in every scheme")
+def adopt(version_id: int, day: dt.date = JAN, *also: int) -> IndicatorVersionAdopt:
+    return IndicatorVersionAdopt(version_id, day, "TEAMWORK v2 in every scheme", also)
 
 
 async def test_adopting_publishes_each_posts_next_scheme_with_the_item_swapped(
@@ -114,6 +114,23 @@ async def test_a_post_that_cannot_take_it_leaves_every_post_unchanged(
     assert (await counts(sessionmaker), await rows(sessionmaker, snapshot)) == (tables, validity)
 
 
+async def test_versions_taking_effect_together_are_adopted_together(
+    sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    using = await schemes_using(sessionmaker, CODE, JAN)
+    assert using == await schemes_using(sessionmaker, "LEARNING", JAN)  # every scheme weighs both
+    teamwork, learning = await new_version(sessionmaker, JAN), await new_version(sessionmaker, JAN, "LEARNING")
+    tables = await counts(sessionmaker)
+    # Alone, TEAMWORK v2 cannot move a scheme to a day on which its LEARNING v1 is no longer in force.
+    with pytest.raises(InvalidInput) as refused:
+        await adopt_indicator_version(sessionmaker, adopt(teamwork), Caller("hr"))
+    assert "LEARNING v1" in refused.value.message and refused.value.field == "effectiveFrom"
+    assert await counts(sessionmaker) == tables
+    records = await adopt_indicator_version(sessionmaker, adopt(teamwork, JAN, learning), Caller("hr"))
+    assert sorted(record.post_id for record in records) == sorted(using)
+    assert all({teamwork, learning} <= {item.indicator_version_id for item in r.items} for r in records)
+
+
 async def test_a_version_not_in_force_that_day_or_unknown_is_refused(
     sessionmaker: Sessions, seeded: SeedSummary
 ) -> None:
@@ -122,8 +139,10 @@ async def test_a_version_not_in_force_that_day_or_unknown_is_refused(
     with pytest.raises(InvalidInput) as refused:
         await adopt_indicator_version(sessionmaker, adopt(version, JAN - dt.timedelta(days=1)), Caller("hr"))
     assert refused.value.field == "effectiveFrom"
-    with pytest.raises(NotFound):
-        await adopt_indicator_version(sessionmaker, adopt(999_999), Caller("hr"))
+    for unknown, field in ((adopt(999_999), "indicatorVersionId"), (adopt(version, JAN, 999_999), "alsoAdopt")):
+        with pytest.raises(NotFound) as missing:
+            await adopt_indicator_version(sessionmaker, unknown, Caller("hr"))
+        assert missing.value.field == field
     assert await counts(sessionmaker) == tables
 
 
