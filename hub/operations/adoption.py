@@ -27,7 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal.errors import AppraisalError
-from hub.db.models import Indicator, IndicatorVersion, Post, SchemeItem, SchemeRaterWeight, SchemeVersion
+from hub.db.models import IndicatorVersion, Post, SchemeItem, SchemeRaterWeight, SchemeVersion
 from hub.domain import RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
@@ -40,7 +40,7 @@ from hub.operations.versions import require_text
 class IndicatorVersionAdopt:
     indicator_version_id: Annotated[int, IdOf("indicatorVersion")]
     effective_from: dt.date = described(
-        "When the schemes' new versions take effect; the indicator version must be in force that day."
+        "When the schemes' new versions take effect; every adopted version must be in force that day."
     )
     change_note: str = described("Why the schemes change; every new scheme version carries it.")
     also_adopt: tuple[Annotated[int, IdOf("indicatorVersion")], ...] = described(
@@ -138,15 +138,14 @@ async def _schemes_to_change(session: AsyncSession, adopted: Mapping[int, int], 
     # The highest version wins where two overlap.
     scheme_of: dict[int, int] = {post: scheme for post, scheme in await session.execute(in_force)}
     items = await session.execute(
-        select(SchemeItem.scheme_version_id, SchemeItem.indicator_version_id, SchemeItem.weight, Indicator.id)
+        select(SchemeItem, IndicatorVersion.indicator_id)
         .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
         .where(SchemeItem.scheme_version_id.in_(list(scheme_of.values())))
         .order_by(SchemeItem.scheme_version_id, SchemeItem.position)
     )
     weighed: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
-    for scheme_id, item_version, weight, item_indicator in items:
-        weighed[scheme_id].append((item_version, weight, item_indicator))
+    for item, indicator in items:
+        weighed[item.scheme_version_id].append((item.indicator_version_id, item.weight, indicator))
     roles: dict[int, dict[RaterRole, float]] = defaultdict(dict)
     rater_weights = select(SchemeRaterWeight).where(SchemeRaterWeight.scheme_version_id.in_(list(scheme_of.values())))
     for row in await session.scalars(rater_weights):
