@@ -82,10 +82,19 @@ def _error_type(kind: ErrorKind, description: str) -> type[MutationError]:
     return strawberry.type(KindError, name=name, description=description)
 
 
-object_type(RowProblem, name="RowProblem", fields={"line": "The line in the file; the header is line 1."})
+object_type(
+    RowProblem,
+    name="RowProblem",
+    fields={
+        "line": "The line in the file (the header is line 1), or the index in a bulk mutation's list (first: 0).",
+        "code": "The code a call with this row alone would have been refused with, where there is one.",
+    },
+)
 
 
-@strawberry.type(description="An import had bad rows; every problem is listed and nothing was imported.")
+@strawberry.type(
+    description="An import (or a bulk mutation) had bad rows; every problem is listed and nothing was stored."
+)
 class ImportRejectedError(MutationError):
     problems: list[RowProblem]
     is_type_of = _of_kind(ErrorKind.IMPORT_REJECTED)

@@ -40,6 +40,7 @@ from hub.operations.participation import (
     posts_named,
     schemes_in_force,
 )
+from hub.operations.pins import PinWarning, pin_warnings
 
 CycleId = Annotated[int, IdOf("cycle")]
 
@@ -172,9 +173,18 @@ def record_transition(
     cycle.state = target
 
 
-async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> Cycle:
+@dataclass(frozen=True, slots=True)
+class OpenedCycle:
+    """An opened cycle, and what it pinned that may not be meant (not a refusal: the cycle is open)."""
+
+    cycle: Cycle
+    warnings: list[PinWarning]
+
+
+async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> OpenedCycle:
     """DRAFT -> OPEN: pins each post (or each post the limit names) to the scheme in force on the period's first
-    day, assigns self and manager raters from the org tree."""
+    day, assigns self and manager raters from the org tree; warns of pinned indicator versions not in force for the
+    whole period (:mod:`hub.operations.pins`)."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, command.cycle_id)
         record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=None)
@@ -184,8 +194,9 @@ async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: Cy
             where = "no post" if limit is None else "no post the limit names"
             raise InvalidInput(f"{where} has a scheme in force on the period's first day", field="cycleId")
         await pin(session, cycle, pins)
+        warnings = await pin_warnings(session, cycle)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
-    return cycle
+    return OpenedCycle(cycle, warnings)
 
 
 async def discard_results(session: AsyncSession, cycle_id: int) -> None:

@@ -11,6 +11,7 @@ message for people.
     │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
+    │       └── AssignmentsRejected ASSIGNMENTS_REJECTED     bulk rater assignments had bad items; none was stored
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
     │   └── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
@@ -136,21 +137,38 @@ class CircularReference(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:
-    """One bad row of an import: its line number in the file (header = line 1) and what is wrong."""
+    """One bad row of a batch: where it is and what is wrong. ``line`` is its line in an imported file
+    (header = line 1), or its index in a list given to a bulk mutation (first = 0); ``code`` is the code a
+    call with that row alone would have been refused with, where there is one."""
 
     line: int
     message: str
+    code: str | None = None
 
 
 class ImportRejected(InvalidInput):
+    """A batch with bad rows: every problem is listed, and nothing of the batch was stored."""
+
     code = "IMPORT_REJECTED"
     kind = ErrorKind.IMPORT_REJECTED
+    row = "line {}"
+    batch_field = "csv"
+    stored = "nothing was imported"
 
     def __init__(self, problems: list[RowProblem]) -> None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"line {first.line}: {first.message}{more}; nothing was imported", field="csv")
+        super().__init__(f"{self.row.format(first.line)}: {first.message}{more}; {self.stored}", field=self.batch_field)
         self.problems = problems
+
+
+class AssignmentsRejected(ImportRejected):
+    """Bulk rater assignments with bad items, each listed by its index in the list; none was assigned."""
+
+    code = "ASSIGNMENTS_REJECTED"
+    row = "assignments[{}]"
+    batch_field = "assignments"
+    stored = "nothing was assigned"
 
 
 class NotAllowed(OperationError):

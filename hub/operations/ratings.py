@@ -13,7 +13,7 @@ relationship is assigned and again when the rating is submitted (``WrongRaterRel
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -37,7 +37,14 @@ from hub.domain import MANUAL_SOURCE, CycleState, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
-from hub.operations.errors import InvalidInput, NotARater, NotFound, WrongCycleState, WrongRaterRelation
+from hub.operations.errors import (
+    InvalidInput,
+    NotARater,
+    NotFound,
+    OperationError,
+    WrongCycleState,
+    WrongRaterRelation,
+)
 from hub.operations.upsert import dialect_insert, replacing
 
 MAX_COMMENT_LENGTH = 2000
@@ -136,17 +143,11 @@ async def assign_rater(
     up the new one. Two concurrent assignments of one pair both succeed: the later one's role stands.
     """
     cycle_id, ratee_id, rater_id, role = command.cycle_id, command.ratee_id, command.rater_id, command.role
-    if (role is RaterRole.SELF) != (rater_id == ratee_id):
-        message = (
-            "a SELF rater must be the ratee"
-            if role is RaterRole.SELF
-            else f"a {role.value} rater must not be the ratee"
-        )
-        raise InvalidInput(message, field="role")
+    mistake = role_error(role, ratee_id, rater_id)
+    if mistake is not None:
+        raise mistake
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id, shared=True)
-        if cycle.state not in ASSIGNABLE_STATES:
-            raise WrongCycleState(cycle.state, "raters can be assigned only while it is DRAFT or OPEN")
+        await assignable_cycle(session, cycle_id)
         await check_relation(session, role, ratee_id, rater_id)
         values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
         statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
@@ -155,19 +156,51 @@ async def assign_rater(
         return RaterAssignmentRecord(row.id, row.cycle_id, row.ratee_id, row.rater_id, row.role)
 
 
-async def check_relation(session: AsyncSession, role: RaterRole, ratee_id: int, rater_id: int) -> None:
+def role_error(role: RaterRole, ratee_id: int, rater_id: int) -> InvalidInput | None:
+    """What is wrong with the role of a rater and a ratee on their own: a SELF rater is the ratee, no other is."""
+    if (role is RaterRole.SELF) == (rater_id == ratee_id):
+        return None
+    message = (
+        "a SELF rater must be the ratee" if role is RaterRole.SELF else f"a {role.value} rater must not be the ratee"
+    )
+    return InvalidInput(message, field="role")
+
+
+async def managers_of(session: AsyncSession, employee_ids: Collection[int]) -> dict[int, int | None]:
+    """Each existing employee's manager (employee id -> manager id); the ids that name nobody are left out."""
+    people = select(Employee.id, Employee.manager_id).where(Employee.id.in_(set(employee_ids)))
+    return {employee_id: manager_id for employee_id, manager_id in await session.execute(people)}
+
+
+def relation_error(
+    role: RaterRole, ratee_id: int, rater_id: int, managers: Mapping[int, int | None]
+) -> OperationError | None:
     """NotFound for an unknown ratee or rater; ``WrongRaterRelation`` unless a MANAGER rater is the ratee's
-    manager and a SUBORDINATE rater reports to the ratee (peers and self are checked elsewhere or not at all)."""
-    people = select(Employee.id, Employee.manager_id).where(Employee.id.in_({ratee_id, rater_id}))
-    managers: dict[int, int | None] = {
-        employee_id: manager_id for employee_id, manager_id in await session.execute(people)
-    }
+    manager and a SUBORDINATE rater reports to the ratee (peers and self are checked elsewhere or not at all).
+    ``managers`` holds both people's managers (:func:`managers_of`)."""
     for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
         if employee_id not in managers:
-            raise NotFound("employee", employee_id, field=field)
+            return NotFound("employee", employee_id, field=field)
     manager, report = (rater_id, ratee_id) if role is RaterRole.MANAGER else (ratee_id, rater_id)
     if role in (RaterRole.MANAGER, RaterRole.SUBORDINATE) and managers[report] != manager:
-        raise WrongRaterRelation(role, rater_id, ratee_id)
+        return WrongRaterRelation(role, rater_id, ratee_id)
+    return None
+
+
+async def check_relation(session: AsyncSession, role: RaterRole, ratee_id: int, rater_id: int) -> None:
+    """Raises :func:`relation_error`'s error, if any, reading the two people's managers."""
+    error = relation_error(role, ratee_id, rater_id, await managers_of(session, {ratee_id, rater_id}))
+    if error is not None:
+        raise error
+
+
+async def assignable_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
+    """The cycle, locked for a rater assignment (shared with other assignments), or WrongCycleState when it is
+    past OPEN."""
+    cycle = await locked_cycle(session, cycle_id, shared=True)
+    if cycle.state not in ASSIGNABLE_STATES:
+        raise WrongCycleState(cycle.state, "raters can be assigned only while it is DRAFT or OPEN")
+    return cycle
 
 
 async def _rating_scale(

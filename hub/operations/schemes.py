@@ -165,6 +165,44 @@ async def _check_items(session: AsyncSession, items: Sequence[tuple[int, float]]
     return any(row.category is IndicatorCategory.CORE for row in rows)
 
 
+_STORED = ("id", "post_id", "version", "effective_from", "effective_to", "change_note", "author", "created_at")
+"""The columns of a stored scheme version that its record repeats."""
+
+
+@dataclass(frozen=True, slots=True)
+class NextScheme:
+    """A post's next scheme version with what can be checked without the database checked (:func:`next_scheme`)."""
+
+    post_id: int
+    effective_from: dt.date
+    items: list[tuple[int, float]]
+    """(indicator version id, weight), in position order."""
+    roles: dict[RaterRole, float]
+    note: str | None
+    author: str
+
+
+def next_scheme(
+    post_id: int,
+    effective_from: dt.date,
+    items: list[tuple[int, float]],
+    rater_weights: Mapping[RaterRole, float],
+    change_note: str | None,
+    actor: str,
+) -> NextScheme:
+    """Check a scheme version's weights, rater weights, note and author, before any transaction."""
+    if not items:
+        raise InvalidInput("a scheme needs at least one indicator version", field="items")
+    try:
+        validate_weights([float(weight) for _, weight in items])
+    except WeightsDoNotSum as error:  # NonPositiveWeight too: both are about the items' weights
+        error.field = "items"
+        raise
+    roles = _check_rater_weights(rater_weights) if rater_weights else {}
+    note = optional_text(change_note, "changeNote", 10_000)
+    return NextScheme(post_id, effective_from, items, roles, note, require_text(actor, "author", 200))
+
+
 async def publish_scheme_version(
     sessionmaker: async_sessionmaker[AsyncSession], command: SchemeVersionPublishInput, caller: Caller
 ) -> SchemeVersionRecord:
@@ -173,64 +211,56 @@ async def publish_scheme_version(
     The items are stored in the given order; the change note may be left out only for a post's first
     version.
     """
-    post_id, effective_from = command.post_id, command.effective_from
     items = [(item.indicator_version_id, item.weight) for item in command.items]
     rater_weights = _by_role(command.rater_weights)
-    if not items:
-        raise InvalidInput("a scheme needs at least one indicator version", field="items")
-    try:
-        validate_weights([float(weight) for _, weight in items])
-    except WeightsDoNotSum as error:  # NonPositiveWeight too: both are about the items' weights
-        error.field = "items"
-        raise
-    checked_roles = _check_rater_weights(rater_weights) if rater_weights else {}
-    note = optional_text(command.change_note, "changeNote", 10_000)
-    author = require_text(caller.actor, "author", 200)
+    scheme = next_scheme(
+        command.post_id, command.effective_from, items, rater_weights, command.change_note, caller.actor
+    )
     async with sessionmaker() as session, session.begin():
-        # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent publications
-        # for one post queue up instead of both taking the same number.
-        if await session.scalar(select(Post.id).where(Post.id == post_id).with_for_update()) is None:
-            raise NotFound("post", post_id, field="postId")
-        has_core = await _check_items(session, items, effective_from)
-        if has_core and not checked_roles:
-            raise InvalidInput("a scheme with CORE indicators needs rater weights", field="raterWeights")
-        latest = await latest_version(session, SchemeVersion, SchemeVersion.post_id == post_id)
-        if latest is not None and note is None:
-            raise InvalidInput("a new scheme version needs a change note", field="changeNote")
-        number = succeed(latest, effective_from)
-        scheme = SchemeVersion(
-            post_id=post_id,
-            version=number,
-            effective_from=effective_from,
-            effective_to=None,
-            change_note=note,
-            author=author,
-        )
-        session.add(scheme)
-        await session.flush()
-        item_rows = [
-            SchemeItem(scheme_version_id=scheme.id, indicator_version_id=version_id, weight=float(weight), position=n)
-            for n, (version_id, weight) in enumerate(items)
-        ]
-        role_rows = [
-            SchemeRaterWeight(scheme_version_id=scheme.id, role=role, weight=weight)
-            for role, weight in checked_roles.items()
-        ]
-        session.add_all([*item_rows, *role_rows])
-        await session.flush()
-        await audit_change(session, caller.audit, f"scheme_version:{scheme.id}")
-        return SchemeVersionRecord(
-            id=scheme.id,
-            post_id=scheme.post_id,
-            version=scheme.version,
-            effective_from=scheme.effective_from,
-            effective_to=scheme.effective_to,
-            change_note=scheme.change_note,
-            author=scheme.author,
-            created_at=scheme.created_at,
-            items=tuple(SchemeItemRecord(r.id, r.indicator_version_id, r.weight, r.position) for r in item_rows),
-            rater_weights=tuple(RaterWeightRecord(r.role, r.weight) for r in role_rows),
-        )
+        record = await store_scheme(session, scheme)
+        await audit_change(session, caller.audit, f"scheme_version:{record.id}")
+        return record
+
+
+async def store_scheme(session: AsyncSession, scheme: NextScheme) -> SchemeVersionRecord:
+    """Store a checked scheme version in ``session``'s transaction, once its post, items and dates pass their
+    checks against the database; the caller writes the audit entry."""
+    post_id, effective_from, items, checked_roles = scheme.post_id, scheme.effective_from, scheme.items, scheme.roles
+    # The row lock (PostgreSQL; SQLite serialises writers anyway) makes concurrent publications
+    # for one post queue up instead of both taking the same number.
+    if await session.scalar(select(Post.id).where(Post.id == post_id).with_for_update()) is None:
+        raise NotFound("post", post_id, field="postId")
+    has_core = await _check_items(session, items, effective_from)
+    if has_core and not checked_roles:
+        raise InvalidInput("a scheme with CORE indicators needs rater weights", field="raterWeights")
+    latest = await latest_version(session, SchemeVersion, SchemeVersion.post_id == post_id)
+    if latest is not None and scheme.note is None:
+        raise InvalidInput("a new scheme version needs a change note", field="changeNote")
+    number = succeed(latest, effective_from)
+    row = SchemeVersion(
+        post_id=post_id,
+        version=number,
+        effective_from=effective_from,
+        effective_to=None,
+        change_note=scheme.note,
+        author=scheme.author,
+    )
+    session.add(row)
+    await session.flush()
+    item_rows = [
+        SchemeItem(scheme_version_id=row.id, indicator_version_id=version_id, weight=float(weight), position=n)
+        for n, (version_id, weight) in enumerate(items)
+    ]
+    role_rows = [
+        SchemeRaterWeight(scheme_version_id=row.id, role=role, weight=weight) for role, weight in checked_roles.items()
+    ]
+    session.add_all([*item_rows, *role_rows])
+    await session.flush()
+    return SchemeVersionRecord(
+        **{column: getattr(row, column) for column in _STORED},
+        items=tuple(SchemeItemRecord(r.id, r.indicator_version_id, r.weight, r.position) for r in item_rows),
+        rater_weights=tuple(RaterWeightRecord(r.role, r.weight) for r in role_rows),
+    )
 
 
 async def scheme_version_in_use(session: AsyncSession, scheme_version_id: int) -> bool:

@@ -34,6 +34,7 @@ from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolic
 from hub.operations.audit import audit_change
 from hub.operations.commands import JSON, Caller, IdOf, described
 from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
+from hub.operations.sources import Offers, SourceWarning, source_warnings
 
 CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 """An indicator code: an upper-case letter, then 1-63 upper-case letters, digits or underscores."""
@@ -91,6 +92,14 @@ class IndicatorVersionRecord:
     change_note: str | None
     author: str
     created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SavedVersion:
+    """A created indicator version, and what its source may lack (a warning: the version is stored)."""
+
+    version: IndicatorVersionRecord
+    warnings: list[SourceWarning]
 
 
 def require_text(value: str | None, field: str, max_length: int) -> str:
@@ -223,9 +232,14 @@ def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
 
 
 async def create_indicator(
-    sessionmaker: async_sessionmaker[AsyncSession], command: IndicatorCreateInput, caller: Caller
-) -> IndicatorVersionRecord:
-    """Create an indicator and its version 1; return that version."""
+    sessionmaker: async_sessionmaker[AsyncSession],
+    command: IndicatorCreateInput,
+    caller: Caller,
+    *,
+    offers: Offers | None = None,
+) -> SavedVersion:
+    """Create an indicator and its version 1; return that version, warned where no configured system (``offers``;
+    None: none is configured) offers its source."""
     code, category, direction = command.code, command.category, command.direction
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidInput(
@@ -249,13 +263,19 @@ async def create_indicator(
         except IntegrityError:
             # Another transaction took the code between the check and the insert.
             raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code") from None
-        return await _add_version(session, caller, indicator.id, 1, command.effective_from, definition, note, author)
+        version = await _add_version(session, caller, indicator.id, 1, command.effective_from, definition, note, author)
+    return SavedVersion(version, source_warnings(definition.source_system, definition.source_metric, offers))
 
 
 async def create_indicator_version(
-    sessionmaker: async_sessionmaker[AsyncSession], command: IndicatorVersionCreateInput, caller: Caller
-) -> IndicatorVersionRecord:
-    """Add the next version of an indicator, effective after the latest one, which it closes."""
+    sessionmaker: async_sessionmaker[AsyncSession],
+    command: IndicatorVersionCreateInput,
+    caller: Caller,
+    *,
+    offers: Offers | None = None,
+) -> SavedVersion:
+    """Add the next version of an indicator, effective after the latest one, which it closes; warned like
+    :func:`create_indicator`."""
     indicator_id, effective_from = command.indicator_id, command.effective_from
     note = require_text(command.change_note, "changeNote", 10_000)
     author = require_text(caller.actor, "author", 200)
@@ -275,7 +295,8 @@ async def create_indicator_version(
         )
         latest = await latest_version(session, IndicatorVersion, IndicatorVersion.indicator_id == indicator_id)
         number = succeed(latest, effective_from)
-        return await _add_version(session, caller, indicator_id, number, effective_from, definition, note, author)
+        version = await _add_version(session, caller, indicator_id, number, effective_from, definition, note, author)
+    return SavedVersion(version, source_warnings(definition.source_system, definition.source_metric, offers))
 
 
 async def _add_version(

@@ -22,10 +22,11 @@ from hub.operations.cycles import (
     CyclePublish,
     CycleReopen,
 )
+from hub.operations.pins import PinWarning as PinWarningRecord
 from hub.operations.scoring import BlockedScoreRecord, CycleScore
 from resolvers.context import Context
 from schema.errors import payload
-from schema.indicators import IndicatorVersion
+from schema.indicators import IndicatorVersion, SchemeVersion
 from schema.mutations.declare import mutation
 from schema.organisation import Employee, Post
 from schema.permissions import HR_ONLY
@@ -33,9 +34,33 @@ from schema.record_fields import Relations
 from schema.results import Cycle
 
 
+@strawberry.type(
+    description="A pinned scheme version weighs an indicator version that is not in force for the whole cycle period."
+)
+class PinWarning:
+    why: str = strawberry.field(description="What is out of date, and which version takes over, for people.")
+
+    post = Relations[PinWarningRecord].load(Post, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
+    scheme_version = Relations[PinWarningRecord].load(
+        SchemeVersion, lambda loaders: loaders.scheme_version_by_id, lambda row: row.scheme_version_id
+    )
+    indicator_version = Relations[PinWarningRecord].load(
+        IndicatorVersion, lambda loaders: loaders.indicator_version_by_id, lambda row: row.indicator_version_id
+    )
+    successor = Relations[PinWarningRecord].load(
+        IndicatorVersion | None, lambda loaders: loaders.indicator_version_by_id, lambda row: row.successor_id
+    )
+
+
 @strawberry.type
 class CycleChanged:
     cycle: CycleRow = strawberry.field(graphql_type=Cycle)
+    warnings: list[PinWarningRecord] = strawberry.field(
+        default_factory=list,
+        graphql_type=list[PinWarning],
+        description="What cycleOpen pinned that may not be meant (a warning: the cycle is open); other steps "
+        "answer none.",
+    )
 
 
 @strawberry.type(description="An employee the engine could not score, and why.")
@@ -106,8 +131,9 @@ async def cycle_delete(context: Context, command: CycleDelete, caller: Caller) -
 @mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_open(context: Context, command: CycleOpen, caller: Caller) -> CycleChanged:
     """DRAFT -> OPEN: pins each post's scheme version (or those of the posts, families and departments named),
-    assigns self and manager raters."""
-    return CycleChanged(cycle=await cycles.open_cycle(context.sessionmaker, command, caller))
+    assigns self and manager raters; warns of pinned indicator versions not in force for the whole period."""
+    opened = await cycles.open_cycle(context.sessionmaker, command, caller)
+    return CycleChanged(cycle=opened.cycle, warnings=opened.warnings)
 
 
 @mutation(HR_ONLY, CyclePayload, arguments=True)

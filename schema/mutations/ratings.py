@@ -8,7 +8,8 @@ import strawberry
 
 from hub import policy
 from hub.domain import ErrorKind, RaterRole
-from hub.operations import ratings
+from hub.operations import assignments, ratings
+from hub.operations.assignments import RaterAssignManyInput
 from hub.operations.commands import Caller
 from hub.operations.errors import NotYourRating
 from hub.operations.ratings import RaterAssignInput, RaterAssignmentRecord, RatingRecord, RatingSubmitInput
@@ -56,7 +57,15 @@ class RatingSubmitted:
     rating: RatingRecord = strawberry.field(graphql_type=Rating)
 
 
+@strawberry.type(description="Every relationship of a bulk assignment was assigned.")
+class RatersAssigned:
+    assignments: list[RaterAssignmentRecord] = strawberry.field(
+        graphql_type=list[RaterAssignment], description="In the order they were given."
+    )
+
+
 RaterAssignPayload = payload("RaterAssignPayload", RaterAssigned)
+RaterAssignManyPayload = payload("RaterAssignManyPayload", RatersAssigned, ErrorKind.IMPORT_REJECTED)
 RatingSubmitPayload = payload("RatingSubmitPayload", RatingSubmitted, ErrorKind.NOT_ALLOWED)
 
 
@@ -64,6 +73,13 @@ RatingSubmitPayload = payload("RatingSubmitPayload", RatingSubmitted, ErrorKind.
 async def rater_assign(context: Context, command: RaterAssignInput, caller: Caller) -> RaterAssigned:
     """Adds or changes an evaluation relationship (peers, subordinates, ...)."""
     return RaterAssigned(assignment=await ratings.assign_rater(context.sessionmaker, command, caller))
+
+
+@mutation(HR_ONLY, RaterAssignManyPayload)
+async def rater_assign_many(context: Context, command: RaterAssignManyInput, caller: Caller) -> RatersAssigned:
+    """Assigns many evaluation relationships of a cycle at once, with raterAssign's checks: all of them, or none
+    and every bad item listed by its index (ASSIGNMENTS_REJECTED)."""
+    return RatersAssigned(assignments=await assignments.assign_raters(context.sessionmaker, command, caller))
 
 
 @mutation(RATERS, RatingSubmitPayload)

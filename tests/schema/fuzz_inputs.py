@@ -181,6 +181,29 @@ MUTATION_TEMPLATES: list[tuple[str, dict[str, st.SearchStrategy[Any]]]] = [
         },
     ),
     (
+        "mutation($i: RaterAssignManyInput!) { raterAssignMany(input: $i) { __typename } }",
+        {
+            "i": maybe(
+                st.fixed_dictionaries(
+                    {
+                        "cycleId": IDS,
+                        "assignments": st.lists(
+                            st.fixed_dictionaries(
+                                {"rateeId": IDS, "raterId": IDS, "role": st.sampled_from(["SELF", "PEER", "MANAGER"])}
+                            ),
+                            max_size=4,
+                        ),
+                    }
+                )
+            )
+        },
+    ),
+    (
+        "mutation($v: ID!, $d: Date!, $n: String!) { indicatorVersionAdopt(indicatorVersionId: $v, effectiveFrom: $d,"
+        " changeNote: $n) { __typename } }",
+        {"v": maybe(IDS), "d": DATES, "n": TEXT},
+    ),
+    (
         "mutation($i: RatingSubmitInput!) { ratingSubmit(input: $i) { __typename } }",
         {
             "i": maybe(

@@ -227,7 +227,7 @@ async def test_a_rater_assigned_by_hand_in_draft_survives_opening(sessionmaker: 
         Caller("test"),
     )
     opened = await open_cycle(sessionmaker, CycleOpen(cycle.id), Caller("hr"))
-    assert opened.state is CycleState.OPEN
+    assert opened.cycle.state is CycleState.OPEN
     async with sessionmaker() as session:
         role = await session.scalar(
             select(RaterAssignment.role).where(

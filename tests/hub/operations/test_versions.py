@@ -44,7 +44,8 @@ async def extension(sessionmaker: Sessionmaker, **overrides: Any) -> versions.In
         "author": "hr.admin",
     } | overrides
     author = arguments.pop("author")
-    return await versions.create_indicator(sessionmaker, versions.IndicatorCreateInput(**arguments), Caller(author))
+    command = versions.IndicatorCreateInput(**arguments)
+    return (await versions.create_indicator(sessionmaker, command, Caller(author))).version
 
 
 HR_EDIT: dict[str, Any] = {"rule": LINEAR, "missing_policy": MissingPolicy.EXCLUDE, "author": "hr"}
@@ -66,7 +67,7 @@ async def next_version(
     command = versions.IndicatorVersionCreateInput(
         indicator_id=indicator_id, effective_from=effective_from, **arguments
     )
-    return await versions.create_indicator_version(sessionmaker, command, Caller(author))
+    return (await versions.create_indicator_version(sessionmaker, command, Caller(author))).version
 
 
 async def test_a_new_version_closes_the_previous_one(sessionmaker: Sessionmaker) -> None:
