@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.operations import schemes, versions
+from hub.operations import retirement, schemes, versions
 from hub.operations.commands import Caller
+from hub.operations.retirement import IndicatorRetire
 from hub.operations.schemes import SchemeVersionPublishInput, SchemeVersionRecord
 from hub.operations.versions import IndicatorCreateInput, IndicatorVersionCreateInput, IndicatorVersionRecord
 from resolvers.context import Context
+from resolvers.records import IndicatorRow
 from schema.errors import payload
-from schema.indicators import IndicatorVersion, SchemeVersion
+from schema.indicators import Indicator, IndicatorVersion, SchemeVersion
 from schema.mutations.declare import mutation
 from schema.permissions import HR_ONLY
 
@@ -25,8 +27,14 @@ class SchemeVersionPublished:
     scheme_version: SchemeVersionRecord = strawberry.field(graphql_type=SchemeVersion)
 
 
+@strawberry.type
+class IndicatorRetired:
+    indicator: IndicatorRow = strawberry.field(graphql_type=Indicator)
+
+
 IndicatorVersionPayload = payload("IndicatorVersionPayload", IndicatorVersionSaved)
 SchemeVersionPayload = payload("SchemeVersionPayload", SchemeVersionPublished)
+IndicatorRetirePayload = payload("IndicatorRetirePayload", IndicatorRetired)
 
 
 @mutation(HR_ONLY, IndicatorVersionPayload)
@@ -55,3 +63,13 @@ async def scheme_version_publish(
     return SchemeVersionPublished(
         scheme_version=await schemes.publish_scheme_version(context.sessionmaker, command, caller)
     )
+
+
+@mutation(HR_ONLY, IndicatorRetirePayload, arguments=True)
+async def indicator_retire(context: Context, command: IndicatorRetire, caller: Caller) -> IndicatorRetired:
+    """Retires an indicator from a day on: no new version of it, and no new scheme version using it, from then;
+    its versions and every result scored under it stay readable."""
+    retired = await retirement.retire_indicator(context.sessionmaker, command, caller)
+    indicator = await context.loaders.indicator_by_id.load(retired.indicator_id)
+    assert indicator is not None  # just retired, never deleted
+    return IndicatorRetired(indicator=indicator)
