@@ -6,7 +6,7 @@ import datetime as dt
 
 import strawberry
 
-from hub.domain import NominationState
+from hub.domain import NominationState, RaterRole
 from resolvers.loaders.tasks import Person
 from schema.tasks import TaskPerson
 
@@ -22,3 +22,13 @@ class PeerNomination:
     proposed_at: dt.datetime
     decided_at: dt.datetime | None
     reason: str | None = strawberry.field(description="The decider's reason, if they gave one.")
+
+
+@strawberry.type(
+    description="The rater assignment an approved nomination made: the nominee rates the ratee as a PEER (the "
+    "rater shown as the ratee and their managers know them, whatever their row scope)."
+)
+class PeerRaterAssignment:
+    id: strawberry.ID
+    role: RaterRole
+    rater: Person = strawberry.field(graphql_type=TaskPerson)

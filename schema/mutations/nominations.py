@@ -15,14 +15,12 @@ from hub.operations.nominations import (
     PeerNominationDecide,
     PeerNominationRecord,
 )
-from hub.operations.ratings import RaterAssignmentRecord
 from resolvers.context import Context
 from resolvers.loaders.tasks import Person, people_by_id
 from resolvers.people import own_employee_id
 from schema.errors import payload
 from schema.mutations.declare import mutation
-from schema.mutations.ratings import RaterAssignment
-from schema.nominations import PeerNomination
+from schema.nominations import PeerNomination, PeerRaterAssignment
 from schema.permissions import DECIDES_NOMINATIONS, NOMINATES_PEERS
 
 
@@ -34,8 +32,8 @@ class PeersNominated:
 @strawberry.type
 class PeerNominationDecided:
     nomination: PeerNomination
-    assignment: RaterAssignmentRecord | None = strawberry.field(
-        graphql_type=RaterAssignment | None, description="The PEER rater assignment an approval made."
+    assignment: PeerRaterAssignment | None = strawberry.field(
+        description="The PEER rater assignment an approval made; null when declined."
     )
 
 
@@ -79,4 +77,10 @@ async def peer_nomination_decide(
     decider = Decider(await own_employee_id(context), policy.decides_any_nomination(context.principal))
     decision = await nominations.decide_peer_nomination(context.sessionmaker, command, caller, decider)
     (shown,) = await _shown(context, [decision.nomination])
-    return PeerNominationDecided(nomination=shown, assignment=decision.assignment)
+    made = decision.assignment
+    assignment = (
+        None
+        if made is None
+        else PeerRaterAssignment(id=strawberry.ID(str(made.id)), role=made.role, rater=shown.nominee)
+    )
+    return PeerNominationDecided(nomination=shown, assignment=assignment)
