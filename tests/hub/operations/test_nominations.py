@@ -16,16 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import Employee, PeerNomination, RaterAssignment
 from hub.demo.organisation import SeedSummary
 from hub.domain import NominationState, RaterRole
+from hub.operations import nominations
 from hub.operations.commands import Caller
 from hub.operations.errors import InvalidInput, NominationDecided, NotFound, NotTheDecider, WrongCycleState
-from hub.operations.nominations import (
-    MAX_NOMINEES,
-    Decider,
-    PeerNominate,
-    PeerNominationDecide,
-    decide_peer_nomination,
-    nominate_peers,
-)
+from hub.operations.nominations import MAX_NOMINEES, Decider, PeerNominate, PeerNominationDecide
 from tests.conftest import TODAY
 from tests.insider.org_chart import read_chart
 
@@ -75,17 +69,28 @@ async def people(sessionmaker: Sessions, seeded: SeedSummary) -> People:
 async def _state(sessionmaker: Sessions, cycle_id: int, ratee: int) -> tuple[list[tuple[int, str]], int]:
     """The ratee's nominations (nominee, state) and the cycle's number of rater assignments."""
     async with sessionmaker() as session:
-        nominations = (
-            await session.execute(
-                select(PeerNomination.nominee_id, PeerNomination.state)
-                .where(PeerNomination.cycle_id == cycle_id, PeerNomination.ratee_id == ratee)
-                .order_by(PeerNomination.id)
-            )
-        ).all()
+        mine = select(PeerNomination.nominee_id, PeerNomination.state).filter_by(cycle_id=cycle_id, ratee_id=ratee)
+        found = (await session.execute(mine.order_by(PeerNomination.id))).all()
         assignments = await session.scalar(
             select(func.count()).select_from(RaterAssignment).where(RaterAssignment.cycle_id == cycle_id)
         )
-    return [(nominee, state.value) for nominee, state in nominations], int(assignments or 0)
+    return [(nominee, state.value) for nominee, state in found], int(assignments or 0)
+
+
+async def _propose(
+    sessionmaker: Sessions, cycle: int, people: People, nominee: int
+) -> nominations.PeerNominationRecord:
+    """The ratee's nomination of one colleague."""
+    (made,) = await nominations.nominate_peers(
+        sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=(nominee,)), Caller("ratee"), people.ratee
+    )
+    return made
+
+
+async def _approve(sessionmaker: Sessions, nomination_id: int, decider: Decider = HR) -> None:
+    await nominations.decide_peer_nomination(
+        sessionmaker, PeerNominationDecide(nomination_id=nomination_id, approve=True), Caller("decider"), decider
+    )
 
 
 async def test_a_ratee_nominates_and_a_manager_approves_one_and_declines_another(
@@ -95,12 +100,12 @@ async def test_a_ratee_nominates_and_a_manager_approves_one_and_declines_another
     cycle = seeded.current_cycle_id
     first, second = people.colleagues[:2]
     _, assignments_before = await _state(sessionmaker, cycle, people.ratee)
-    made = await nominate_peers(
+    made = await nominations.nominate_peers(
         sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=(first, second)), Caller("ratee", now=NOW), people.ratee
     )
     assert [(m.nominee_id, m.state) for m in made] == [(first, NominationState.PROPOSED), (second, "PROPOSED")]
 
-    approved = await decide_peer_nomination(
+    approved = await nominations.decide_peer_nomination(
         sessionmaker,
         PeerNominationDecide(nomination_id=made[0].id, approve=True),
         Caller("boss", now=NOW),
@@ -109,7 +114,7 @@ async def test_a_ratee_nominates_and_a_manager_approves_one_and_declines_another
     assert approved.assignment is not None and approved.assignment.role is RaterRole.PEER
     assert (approved.assignment.ratee_id, approved.assignment.rater_id) == (people.ratee, first)
     assert approved.nomination.decided_by == "boss" and approved.nomination.decided_at == NOW
-    declined = await decide_peer_nomination(
+    declined = await nominations.decide_peer_nomination(
         sessionmaker,
         PeerNominationDecide(nomination_id=made[1].id, approve=False, reason="works with you too rarely"),
         Caller("hr", now=NOW),
@@ -117,8 +122,8 @@ async def test_a_ratee_nominates_and_a_manager_approves_one_and_declines_another
     )
     assert declined.assignment is None and declined.nomination.reason == "works with you too rarely"
 
-    nominations, assignments = await _state(sessionmaker, cycle, people.ratee)
-    assert nominations == [(first, "APPROVED"), (second, "DECLINED")]
+    proposed, assignments = await _state(sessionmaker, cycle, people.ratee)
+    assert proposed == [(first, "APPROVED"), (second, "DECLINED")]
     async with sessionmaker() as session:
         role = await session.scalar(
             select(RaterAssignment.role).where(
@@ -161,7 +166,7 @@ async def test_a_nomination_the_rules_refuse_writes_nothing(
     assert len(people.colleagues) == MAX_NOMINEES + 1
     before = await _state(sessionmaker, seeded.current_cycle_id, people.ratee)
     with pytest.raises(error) as caught:
-        await nominate_peers(
+        await nominations.nominate_peers(
             sessionmaker,
             PeerNominate(cycle_id=seeded.current_cycle_id, nominee_ids=nominees),
             Caller("ratee", now=NOW),
@@ -175,14 +180,16 @@ async def test_nominations_count_toward_the_cap_across_calls_and_a_colleague_is_
     sessionmaker: Sessions, seeded: SeedSummary, people: People
 ) -> None:
     cycle, caller = seeded.current_cycle_id, Caller("ratee", now=NOW)
-    await nominate_peers(
+    await nominations.nominate_peers(
         sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=people.colleagues[:MAX_NOMINEES]), caller, people.ratee
     )
     for again in (people.colleagues[0], people.colleagues[MAX_NOMINEES]):
         with pytest.raises(InvalidInput):
-            await nominate_peers(sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=(again,)), caller, people.ratee)
-    nominations, _ = await _state(sessionmaker, cycle, people.ratee)
-    assert len(nominations) == MAX_NOMINEES
+            await nominations.nominate_peers(
+                sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=(again,)), caller, people.ratee
+            )
+    proposed, _ = await _state(sessionmaker, cycle, people.ratee)
+    assert len(proposed) == MAX_NOMINEES
 
 
 async def test_a_published_cycle_takes_no_nominations(
@@ -190,7 +197,7 @@ async def test_a_published_cycle_takes_no_nominations(
 ) -> None:
     before = await _state(sessionmaker, seeded.past_cycle_id, people.ratee)
     with pytest.raises(WrongCycleState):
-        await nominate_peers(
+        await nominations.nominate_peers(
             sessionmaker,
             PeerNominate(cycle_id=seeded.past_cycle_id, nominee_ids=people.colleagues[:1]),
             Caller("ratee", now=NOW),
@@ -204,9 +211,7 @@ async def test_only_a_manager_of_the_ratee_or_hr_decides_and_nobody_their_own(
     sessionmaker: Sessions, seeded: SeedSummary, people: People, decider: str
 ) -> None:
     cycle = seeded.current_cycle_id
-    (made,) = await nominate_peers(
-        sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=people.colleagues[:1]), Caller("ratee"), people.ratee
-    )
+    made = await _propose(sessionmaker, cycle, people, people.colleagues[0])
     acting = {
         "the ratee": Decider(people.ratee, decides_for_anyone=True),  # even with hr_admin's right: not their own
         "a peer lead": Decider(people.peer_lead, decides_for_anyone=False),
@@ -214,9 +219,7 @@ async def test_only_a_manager_of_the_ratee_or_hr_decides_and_nobody_their_own(
     }[decider]
     before = await _state(sessionmaker, cycle, people.ratee)
     with pytest.raises(NotTheDecider) as caught:
-        await decide_peer_nomination(
-            sessionmaker, PeerNominationDecide(nomination_id=made.id, approve=True), Caller("x"), acting
-        )
+        await _approve(sessionmaker, made.id, acting)
     assert caught.value.code == "NOT_THE_DECIDER"
     assert await _state(sessionmaker, cycle, people.ratee) == before
 
@@ -225,16 +228,12 @@ async def test_a_manager_up_the_chain_decides_once_and_a_second_decision_is_refu
     sessionmaker: Sessions, seeded: SeedSummary, people: People
 ) -> None:
     cycle = seeded.current_cycle_id
-    (made,) = await nominate_peers(
-        sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=people.colleagues[:1]), Caller("ratee"), people.ratee
-    )
+    made = await _propose(sessionmaker, cycle, people, people.colleagues[0])
     skip_level = Decider(people.boss_of_boss, decides_for_anyone=False)
     decide = PeerNominationDecide(nomination_id=made.id, approve=False)
-    await decide_peer_nomination(sessionmaker, decide, Caller("skip"), skip_level)
+    await nominations.decide_peer_nomination(sessionmaker, decide, Caller("skip"), skip_level)
     with pytest.raises(NominationDecided):
-        await decide_peer_nomination(
-            sessionmaker, PeerNominationDecide(nomination_id=made.id, approve=True), Caller("hr"), HR
-        )
+        await _approve(sessionmaker, made.id)
     assert (await _state(sessionmaker, cycle, people.ratee))[0] == [(people.colleagues[0], "DECLINED")]
 
 
@@ -243,19 +242,13 @@ async def test_an_approval_checks_the_nominee_again_and_writes_nothing_when_they
 ) -> None:
     """A nominee who has come to report to the ratee since the proposal is a SUBORDINATE now, not a peer."""
     cycle, nominee = seeded.current_cycle_id, people.colleagues[0]
-    (made,) = await nominate_peers(
-        sessionmaker, PeerNominate(cycle_id=cycle, nominee_ids=(nominee,)), Caller("ratee"), people.ratee
-    )
+    made = await _propose(sessionmaker, cycle, people, nominee)
     async with sessionmaker() as session, session.begin():
         await session.execute(update(Employee).where(Employee.id == nominee).values(manager_id=people.ratee))
     before = await _state(sessionmaker, cycle, people.ratee)
     with pytest.raises(InvalidInput) as caught:
-        await decide_peer_nomination(
-            sessionmaker, PeerNominationDecide(nomination_id=made.id, approve=True), Caller("hr"), HR
-        )
+        await _approve(sessionmaker, made.id)
     assert caught.value.field == "nomineeIds"
     assert await _state(sessionmaker, cycle, people.ratee) == before
     with pytest.raises(NotFound):
-        await decide_peer_nomination(
-            sessionmaker, PeerNominationDecide(nomination_id=10**9, approve=True), Caller("hr"), HR
-        )
+        await _approve(sessionmaker, 10**9)
