@@ -10,8 +10,8 @@ or a new role, starts here; ``tests/hub/test_policy.py`` pins the list.
 
 The rules, in the order below: row scope (which employees and results a principal reaches), field rules
 (what it may read of them, and which mutations it may run), and the named exceptions (ratings after
-publication, an employee's own rating, peer nominations, anonymous raters, the minimum group size, pseudonymous analysts,
-introspection).
+publication, an employee's own rating, peer nominations, anonymous raters, the minimum group size,
+pseudonymous analysts, introspection).
 """
 
 from __future__ import annotations
