@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import Indicator, IndicatorVersion
 from hub.domain import IndicatorCategory
 from hub.operations.commands import Caller
-from hub.operations.errors import IndicatorRetired, InvalidInput, NotFound
+from hub.operations.errors import IndicatorRetired, InvalidInput, NotFound, OperationError
 from hub.operations.retirement import IndicatorRetire, retire_indicator
 from tests.hub.operations.test_schemes import core_and_extension, counts, latest_scheme, publish
 from tests.hub.operations.test_versions import JAN, count, extension, next_version
@@ -73,7 +73,7 @@ async def test_a_retirement_the_rules_refuse_changes_nothing(sessionmaker: Sessi
         before = await session.get(Indicator, first.indicator_id)
         assert before is not None
         stored_before = before.retired_on
-    expected = {"already retired": IndicatorRetired, "unknown": NotFound}.get(case, InvalidInput)
+    expected: type[OperationError] = {"already retired": IndicatorRetired, "unknown": NotFound}.get(case, InvalidInput)
     with pytest.raises(expected) as caught:
         await _retire(sessionmaker, indicator_id, on, reason)
     assert (
