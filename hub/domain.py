@@ -28,6 +28,14 @@ class RaterRole(enum.StrEnum):
     SUBORDINATE = "SUBORDINATE"
 
 
+class NominationState(enum.StrEnum):
+    """Where a peer nomination stands: proposed by the ratee, then approved or declined by their manager."""
+
+    PROPOSED = "PROPOSED"
+    APPROVED = "APPROVED"
+    DECLINED = "DECLINED"
+
+
 class CycleState(enum.StrEnum):
     DRAFT = "DRAFT"
     OPEN = "OPEN"

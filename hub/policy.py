@@ -10,8 +10,8 @@ or a new role, starts here; ``tests/hub/test_policy.py`` pins the list.
 
 The rules, in the order below: row scope (which employees and results a principal reaches), field rules
 (what it may read of them, and which mutations it may run), and the named exceptions (ratings after
-publication, an employee's own rating, anonymous raters, the minimum group size, pseudonymous analysts,
-introspection).
+publication, an employee's own rating, peer nominations, anonymous raters, the minimum group size,
+pseudonymous analysts, introspection).
 """
 
 from __future__ import annotations
@@ -226,6 +226,22 @@ RATING_PROGRESS = FieldRule(
     "count (peer, subordinate) only once the cycle takes no more ratings.",
 )
 """Rating progress of a cycle: hr_admin, and a manager over their reporting line."""
+PEER_NOMINATIONS = FieldRule(
+    _roles(Role.HR_ADMIN),
+    "hr_admin; the ratee their own, their managers their people's; never the nominee, who learns of a "
+    "nomination only as a rating task once it is approved.",
+    own=_roles(Role.EMPLOYEE, Role.MANAGER),
+)
+"""Peer nominations of a ratee: hr_admin, the ratee and their managers (a nominee is never one of those)."""
+NOMINATES_PEERS = FieldRule(
+    _roles(Role.EMPLOYEE, Role.MANAGER), "the ratee themselves (employee, manager), for their own raters; audited."
+)
+"""Proposing peer raters: a person for themselves only (the ratee is always the caller's own employee row)."""
+DECIDES_NOMINATIONS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.MANAGER),
+    "hr_admin, or a manager for the people of their reporting line, never for their own nomination; audited.",
+)
+"""Deciding a peer nomination: hr_admin, and a manager within their line (``decides_any_nomination``)."""
 
 
 # --- The named exceptions ----------------------------------------------------------------------------
@@ -239,6 +255,12 @@ def reads_ratings_before_publication(principal: Principal, *, ratee_managed: boo
 
 def rates_for_anyone(principal: Principal) -> bool:
     """Own rating: hr_admin submits a rating in any assigned rater's name; everyone else only their own."""
+    return principal.has(Role.HR_ADMIN)
+
+
+def decides_any_nomination(principal: Principal) -> bool:
+    """Peer nominations: hr_admin decides any ratee's nominations; a manager only those of their reporting
+    line; nobody their own."""
     return principal.has(Role.HR_ADMIN)
 
 

@@ -76,6 +76,8 @@ class IndicatorRow(Protocol):
     category: IndicatorCategory
     unit: str | None
     direction: Direction
+    retired_on: dt.date | None
+    retired_reason: str | None
 
 
 class Versioned(Protocol):
@@ -95,6 +97,8 @@ class IndicatorVersionRow(Versioned, Protocol):
     source_metric: str | None
     missing_policy: MissingPolicy
     rule: dict[str, object]
+    valid_min: float | None
+    valid_max: float | None
 
 
 class SchemeVersionRow(Versioned, Protocol):

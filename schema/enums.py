@@ -16,6 +16,7 @@ from hub.domain import (
     GroupDimension,
     IndicatorCategory,
     MissingPolicy,
+    NominationState,
     RaterRole,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "GroupDimension",
     "IndicatorCategory",
     "MissingPolicy",
+    "NominationState",
     "RaterRole",
 ]
 

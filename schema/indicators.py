@@ -34,6 +34,11 @@ class Indicator:
         lambda row: row.id,
         description="Every version, oldest first.",
     )
+    retired_on: dt.date | None = strawberry.field(
+        description="From this day on no new version and no new scheme version uses it; null while in use. A "
+        "retired indicator keeps its versions and every result scored under it."
+    )
+    retired_reason: str | None = strawberry.field(description="Why it was retired.")
 
 
 @strawberry.type
@@ -57,6 +62,12 @@ class IndicatorVersion(_Version):
     source_metric: str | None
     missing_policy: MissingPolicy
     rule: JSON = strawberry.field(description="The scoring rule that maps a raw value to the 0-100 scale.")
+    valid_min: float | None = strawberry.field(
+        description="The lowest value that makes sense (measured or rated); a '%' unit means 0 when unset."
+    )
+    valid_max: float | None = strawberry.field(
+        description="The highest value that makes sense (measured or rated); a '%' unit means 100 when unset."
+    )
 
     indicator = Relations[IndicatorVersionRow].load(
         Indicator, lambda loaders: loaders.indicator_by_id, lambda row: row.indicator_id

@@ -13,16 +13,19 @@ from resolvers import organisation as employee_reads
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders import tasks as task_rows
+from resolvers.loaders.nominations import Nomination
 from resolvers.records import DepartmentRow, EmployeeRow, PostAssignmentRow, PostRow, ResultRow, SchemeVersionRow
 from schema import fields
 from schema.enums import EmployeeStatus
 from schema.info import Info
 from schema.linked import CompensationRecord, TrainingRecord
+from schema.nominations import PeerNomination
 from schema.permissions import (
     COMPENSATION,
     EXPECTED_RATERS,
     NAMES,
     ORG_CHART,
+    PEER_NOMINATIONS,
     RATING_TASKS,
     RATINGS,
     TRAINING_RECORDS,
@@ -260,6 +263,21 @@ class Employee:
         self, root: strawberry.Parent[EmployeeRow], info: Info
     ) -> list[PostAssignmentRow] | None:
         return await info.context.loaders.post_assignments_by_employee.load(root.id)
+
+    @guarded(
+        PEER_NOMINATIONS,
+        "peerNominations",
+        "The colleagues the employee proposed as peer raters in a cycle, in the order proposed, with their "
+        "manager's decisions. Empty for an unknown cycle.",
+        graphql_type=list[PeerNomination] | None,
+    )
+    async def peer_nominations(
+        self, root: strawberry.Parent[EmployeeRow], info: Info, cycle_id: strawberry.ID
+    ) -> list[Nomination]:
+        cycle_key = parse_id(cycle_id)
+        if cycle_key is None:
+            return []
+        return await info.context.loaders.peer_nominations_by_ratee_cycle.load((root.id, cycle_key))
 
 
 @strawberry.type(description="One stretch of an employee in a post.")

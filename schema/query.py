@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import strawberry
 
@@ -100,8 +101,15 @@ class Query:
         return await organisation_queries.posts(info.context)
 
     @guarded(AUTHENTICATED, "indicators", graphql_type=list[Indicator])
-    async def indicators(self, info: Info, category: IndicatorCategory | None = None) -> Sequence[IndicatorRow]:
-        return await indicator_queries.indicators(info.context, category)
+    async def indicators(
+        self,
+        info: Info,
+        category: IndicatorCategory | None = None,
+        include_retired: Annotated[
+            bool, strawberry.argument(description="False leaves out the indicators retired by today.")
+        ] = True,
+    ) -> Sequence[IndicatorRow]:
+        return await indicator_queries.indicators(info.context, category, include_retired=include_retired)
 
     @guarded(AUTHENTICATED, "cycles", "Every cycle, newest first.", graphql_type=list[Cycle])
     async def cycles(self, info: Info) -> Sequence[CycleRow]:

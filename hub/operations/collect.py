@@ -5,7 +5,7 @@ values are fetched per metric for many employees at once (all metrics concurrent
 connector limits its own concurrency), then written in one short transaction with their provenance.
 Collecting twice stores no duplicates: a value already there is updated in place when it changed and
 left alone when it did not. What could not be fetched is reported per employee and indicator: a system
-that is down costs its employees' values, one employee's ``null``, text or out-of-range percentage costs
+that is down costs its employees' values, one employee's ``null``, text or value outside its range costs
 that employee's value alone. ``refresh`` asks every system again even where its connector holds a fresh
 answer (a source corrected a value inside the cache's lifetime).
 
@@ -35,8 +35,9 @@ from hub.operations.batches import partitions
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import WrongCycleState
-from hub.operations.metrics import PERCENT_UNITS, PinnedItem, pinned_items, value_problem, write_metric_values
+from hub.operations.metrics import PinnedItem, item_range, pinned_items, write_metric_values
 from hub.operations.participation import Participant, participants
+from hub.operations.ranges import ValidRange
 from hub.operations.ratings import load_cycle
 from hub.operations.rows import MetricValueRow, ReplacingRow
 from hub.progress import SILENT, Progress
@@ -177,8 +178,8 @@ class _Wanted:
     employee_no: str
     version_id: int
     indicator: str
-    percent: bool
-    """The indicator is measured in percent: a value outside 0-100 is no value."""
+    valid: ValidRange
+    """The values the version accepts (its declared range; 0-100 for a percentage): any other is no value."""
 
 
 class NoConnector(Exception):
@@ -228,29 +229,26 @@ async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tup
     numbers: dict[int, str] = {}
     async for found in partitions(session, select(Employee.id, Employee.employee_no)):
         numbers.update(found)
-    percent = set(await session.scalars(select(Indicator.code).where(Indicator.unit.in_(PERCENT_UNITS))))
     # A record per participant and measured indicator (hundreds of thousands in a big organisation):
     # pure work, in a worker thread, so that the event loop keeps serving other requests.
-    return cycle, await asyncio.to_thread(_assign, people, by_post, numbers, percent)
+    return cycle, await asyncio.to_thread(_assign, people, by_post, numbers)
 
 
 def _assign(
-    people: list[Participant], by_post: dict[int, list[PinnedItem]], numbers: dict[int, str], percent: set[str]
+    people: list[Participant], by_post: dict[int, list[PinnedItem]], numbers: dict[int, str]
 ) -> dict[tuple[str, str], list[_Wanted]]:
     wanted: defaultdict[tuple[str, str], list[_Wanted]] = defaultdict(list)
     for person in people:
         for item in by_post[person.post_id]:
             wanted[(item.source_system, item.source_metric)].append(
-                _Wanted(
-                    person.employee_id, numbers[person.employee_id], item.version_id, item.code, item.code in percent
-                )
+                _Wanted(person.employee_id, numbers[person.employee_id], item.version_id, item.code, item_range(item))
             )
     return wanted
 
 
 def _checked_value(system: str, metric: str, wanted: _Wanted, batch: Batch, span: str) -> float | str:
     """The employee's value in ``batch``, or why they have none: absent, or not a value (the system's
-    ``null`` or text, a number that is not finite, a percentage outside 0-100)."""
+    ``null`` or text, a number that is not finite or outside the version's valid range)."""
     value = batch.values.get(wanted.employee_no)
     rejected = batch.rejected.get(wanted.employee_no)
     if value is None and rejected is not None:
@@ -259,7 +257,7 @@ def _checked_value(system: str, metric: str, wanted: _Wanted, batch: Batch, span
         # A system leaves out both whom it does not know and whom it knows without a value: the reason
         # names both, since the answer cannot tell them apart.
         return f"{system} answered without {metric} for {span}: it does not know the employee or holds no value"
-    problem = value_problem(value, percent=wanted.percent)
+    problem = wanted.valid.problem(value)
     if problem is not None:
         return f"{system} answered {metric} for {span}, but {problem}"
     return value

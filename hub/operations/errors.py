@@ -10,11 +10,14 @@ message for people.
     │   ├── GradeDisagrees       GRADE_DISAGREES_WITH_BANDS  a calibrated grade the bands do not give its total
     │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
+    │   ├── IndicatorRetired     INDICATOR_RETIRED           a new version or scheme would use a retired indicator
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     │       └── AssignmentsRejected ASSIGNMENTS_REJECTED     bulk rater assignments had bad items; none was stored
     ├── NotAllowed                                           (the caller may not do this)
     │   ├── NotARater            NOT_A_RATER                 the rater has no evaluation relationship
-    │   └── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
+    │   ├── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
+    │   └── NotTheDecider        NOT_THE_DECIDER             a nomination decided by someone outside the ratee's line
+    ├── NominationDecided        NOMINATION_ALREADY_DECIDED  a peer nomination was approved or declined already
     ├── IncompleteInputs         INCOMPLETE_INPUTS           scoring would leave results without any rating
     └── WrongCycleState          WRONG_CYCLE_STATE           the cycle's state does not allow it
 
@@ -135,6 +138,12 @@ class CircularReference(InvalidInput):
     code = "CIRCULAR_REFERENCE"
 
 
+class IndicatorRetired(InvalidInput):
+    """A new indicator version, or a new scheme version using the indicator, from its retirement on."""
+
+    code = "INDICATOR_RETIRED"
+
+
 @dataclass(frozen=True, slots=True)
 class RowProblem:
     """One bad row of a batch: where it is and what is wrong. ``line`` is its line in an imported file
@@ -186,6 +195,17 @@ class NotYourRating(NotAllowed):
 
     def __init__(self) -> None:
         super().__init__("you may submit only your own ratings", field="raterId")
+
+
+class NotTheDecider(NotAllowed):
+    """A peer nomination decided by someone who is not the ratee's manager (their reporting line) or hr_admin."""
+
+    code = "NOT_THE_DECIDER"
+
+
+class NominationDecided(OperationError):
+    code = "NOMINATION_ALREADY_DECIDED"
+    kind = ErrorKind.STATE
 
 
 class IncompleteInputs(OperationError):

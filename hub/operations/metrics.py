@@ -31,27 +31,15 @@ from hub.operations.batches import execute_in_chunks, partitions
 from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
+from hub.operations.ranges import ValidRange, valid_range
 from hub.operations.ratings import posts_on
 from hub.operations.rows import MetricValueRow, ReplacingRow
 
 REQUIRED_COLUMNS = ("employee_no", "indicator", "value")
 OPTIONAL_COLUMNS = ("fetched_at",)
 
-PERCENT_UNITS = ("%", "percent")
-"""The units of an indicator measured in percent (the demo's indicators say ``%``): its values lie in 0-100."""
-
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far in the future a ``fetched_at`` may lie: the measuring system's clock may run a little ahead."""
-
-
-def value_problem(value: float, *, percent: bool) -> str | None:
-    """What makes a measured value no value (``None`` when it is one): not a finite number, or a percentage
-    outside 0-100 (a 180 % is a unit mix-up or a typo, never a result to score)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return f"the value {value!r} is not a finite number"
-    if percent and not 0 <= value <= 100:
-        return f"the value {value:g} is a percentage outside 0-100"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +193,16 @@ def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
     return ParsedFile(rows, problems)
 
 
-PinnedItem: TypeAlias = Row[int, int, int, str, str | None, str, IndicatorCategory]
-"""An item of a pinned scheme: (post_id, indicator_id, version_id, source_system, source_metric, code, category)."""
+PinnedItem: TypeAlias = Row[
+    int, int, int, str, str | None, str, IndicatorCategory, str | None, float | None, float | None
+]
+"""An item of a pinned scheme: (post_id, indicator_id, version_id, source_system, source_metric, code, category,
+unit, valid_min, valid_max): the indicator, its pinned version, its source and what its values may be."""
 
 
-def pinned_items(cycle_id: int) -> Select[int, int, int, str, str | None, str, IndicatorCategory]:
+def pinned_items(
+    cycle_id: int,
+) -> Select[int, int, int, str, str | None, str, IndicatorCategory, str | None, float | None, float | None]:
     """Every item of the schemes a cycle pinned, per post: the indicator, its pinned version and source."""
     return (
         select(
@@ -220,6 +213,9 @@ def pinned_items(cycle_id: int) -> Select[int, int, int, str, str | None, str, I
             IndicatorVersion.source_metric,
             Indicator.code,
             Indicator.category,
+            Indicator.unit,
+            IndicatorVersion.valid_min,
+            IndicatorVersion.valid_max,
         )
         .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
         .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
@@ -233,6 +229,12 @@ class _Pinned:
     version_id: int
     system: str
     metric: str | None
+    valid: ValidRange
+
+
+def item_range(item: PinnedItem) -> ValidRange:
+    """The values a pinned item's version accepts (``hub.operations.ranges``)."""
+    return valid_range(item.unit, item.valid_min, item.valid_max)
 
 
 async def _match(
@@ -243,14 +245,16 @@ async def _match(
     async for found in partitions(session, select(Employee.employee_no, Employee.id)):
         employees.update(found)
     indicators = {
-        code: (indicator_id, category, unit in PERCENT_UNITS)
-        for code, indicator_id, category, unit in (
-            await session.execute(select(Indicator.code, Indicator.id, Indicator.category, Indicator.unit))
+        code: (indicator_id, category)
+        for code, indicator_id, category in (
+            await session.execute(select(Indicator.code, Indicator.id, Indicator.category))
         )
     }
     post_of = await posts_on(session, period_end)
     pinned = {
-        (item.post_id, item.indicator_id): _Pinned(item.version_id, item.source_system, item.source_metric)
+        (item.post_id, item.indicator_id): _Pinned(
+            item.version_id, item.source_system, item.source_metric, item_range(item)
+        )
         for item in await session.execute(pinned_items(cycle_id))
     }
 
@@ -269,7 +273,7 @@ async def _match(
             return f"{row.indicator_code} is not in the scheme of {row.employee_no}'s post for this cycle"
         if version.system == MANUAL_SOURCE or version.metric is None:
             return f"{row.indicator_code} is rated by people (MANUAL); ratings are not imported"
-        problem = value_problem(row.value, percent=indicator[2])
+        problem = version.valid.problem(row.value)
         if problem is not None:
             return problem
         return {

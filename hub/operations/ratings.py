@@ -7,7 +7,8 @@ the points a rater may give (3.5 between the anchors 3 and 4) as ``NotAScalePoin
 ``value``. A broken stored rule (``InvalidRule``) is not the caller's fault and passes through unchanged.
 
 A MANAGER rater must be the ratee's manager and a SUBORDINATE rater must report to the ratee, when the
-relationship is assigned and again when the rating is submitted (``WrongRaterRelation``).
+relationship is assigned and again when the rating is submitted (``WrongRaterRelation``). A rating also
+lies within its version's declared valid range, if it declares one (``hub.operations.ranges``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from hub.operations.errors import (
     WrongCycleState,
     WrongRaterRelation,
 )
+from hub.operations.ranges import valid_range
 from hub.operations.upsert import dialect_insert, replacing
 
 MAX_COMMENT_LENGTH = 2000
@@ -142,18 +144,25 @@ async def assign_rater(
     Ratings the rater already submitted keep the role they were given under; a resubmission picks
     up the new one. Two concurrent assignments of one pair both succeed: the later one's role stands.
     """
+    async with sessionmaker() as session, session.begin():
+        assignment = await assign_in(session, command)
+        await audit_change(session, caller.audit, f"assignment:{assignment.id}")
+        return assignment
+
+
+async def assign_in(session: AsyncSession, command: RaterAssignInput) -> RaterAssignmentRecord:
+    """:func:`assign_rater`'s checks and write in the caller's transaction, which audits it (an approved
+    peer nomination assigns its PEER rater through this, with the same checks)."""
     cycle_id, ratee_id, rater_id, role = command.cycle_id, command.ratee_id, command.rater_id, command.role
     mistake = role_error(role, ratee_id, rater_id)
     if mistake is not None:
         raise mistake
-    async with sessionmaker() as session, session.begin():
-        await assignable_cycle(session, cycle_id)
-        await check_relation(session, role, ratee_id, rater_id)
-        values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
-        statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
-        row = (await session.execute(statement.returning(*ASSIGNMENTS.c))).one()
-        await audit_change(session, caller.audit, f"assignment:{row.id}")
-        return RaterAssignmentRecord(row.id, row.cycle_id, row.ratee_id, row.rater_id, row.role)
+    await assignable_cycle(session, cycle_id)
+    await check_relation(session, role, ratee_id, rater_id)
+    values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
+    statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
+    row = (await session.execute(statement.returning(*ASSIGNMENTS.c))).one()
+    return RaterAssignmentRecord(row.id, row.cycle_id, row.ratee_id, row.rater_id, row.role)
 
 
 def role_error(role: RaterRole, ratee_id: int, rater_id: int) -> InvalidInput | None:
@@ -242,6 +251,20 @@ async def _rating_scale(
     return rule
 
 
+async def check_in_range(session: AsyncSession, indicator_version_id: int, value: float) -> None:
+    """InvalidInput (field ``value``) when the version declares a valid range and the rating lies outside it."""
+    bounds = (
+        await session.execute(
+            select(IndicatorVersion.valid_min, IndicatorVersion.valid_max).where(
+                IndicatorVersion.id == indicator_version_id
+            )
+        )
+    ).one()
+    problem = valid_range(None, bounds.valid_min, bounds.valid_max).problem(value)
+    if problem is not None:
+        raise InvalidInput(problem, field="value")
+
+
 async def submit_rating(
     sessionmaker: async_sessionmaker[AsyncSession], command: RatingSubmitInput, caller: Caller
 ) -> RatingRecord:
@@ -278,6 +301,7 @@ async def submit_rating(
             raise
         except InvalidValue as error:
             raise InvalidInput(error.message, field="value") from error
+        await check_in_range(session, indicator_version_id, value)
         key = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id}
         values = {**key, "indicator_version_id": indicator_version_id, "role": role, "value": value}
         statement = replacing(

@@ -31,6 +31,7 @@ from hub.domain import IndicatorCategory, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import InvalidInput, NotFound
+from hub.operations.retirement import refuse_retired
 from hub.operations.versions import latest_version, optional_text, require_text, succeed
 
 
@@ -231,6 +232,7 @@ async def store_scheme(session: AsyncSession, scheme: NextScheme) -> SchemeVersi
     if await session.scalar(select(Post.id).where(Post.id == post_id).with_for_update()) is None:
         raise NotFound("post", post_id, field="postId")
     has_core = await _check_items(session, items, effective_from)
+    await refuse_retired(session, [version_id for version_id, _ in items], effective_from)
     if has_core and not checked_roles:
         raise InvalidInput("a scheme with CORE indicators needs rater weights", field="raterWeights")
     latest = await latest_version(session, SchemeVersion, SchemeVersion.post_id == post_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, TypeVar
 
 from sqlalchemy import ColumnElement, select
@@ -33,7 +33,8 @@ from hub.db.models import Indicator, IndicatorVersion, Versioned
 from hub.domain import MANUAL_SOURCE, Direction, IndicatorCategory, MissingPolicy
 from hub.operations.audit import audit_change
 from hub.operations.commands import JSON, Caller, IdOf, described
-from hub.operations.errors import DuplicateCode, InvalidInput, NotFound, OverlappingDates
+from hub.operations.errors import DuplicateCode, IndicatorRetired, InvalidInput, NotFound, OverlappingDates
+from hub.operations.ranges import checked_bounds
 from hub.operations.sources import Offers, SourceWarning, source_warnings
 
 CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
@@ -43,6 +44,12 @@ _DAY = dt.timedelta(days=1)
 
 VersionT = TypeVar("VersionT", bound=Versioned)
 
+_VALID_MIN = described(
+    "The lowest value that makes sense (a rating too); none: open, or 0 for a '%' unit.", default=None
+)
+_VALID_MAX = described(
+    "The highest value that makes sense (a rating too); none: open, or 100 for a '%' unit.", default=None
+)
 _RULE = 'The scoring rule, e.g. {"kind": "linear", "floor": 5, "target": 0.5}; kinds: linear, bands, lookup, rating.'
 
 
@@ -61,6 +68,8 @@ class IndicatorCreateInput:
     source_metric: str | None = None
     missing_policy: MissingPolicy = MissingPolicy.EXCLUDE
     change_note: str | None = None
+    valid_min: float | None = _VALID_MIN
+    valid_max: float | None = _VALID_MAX
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +83,8 @@ class IndicatorVersionCreateInput:
     change_note: str = described("Why the definition changes; required.")
     source_metric: str | None = None
     missing_policy: MissingPolicy = MissingPolicy.EXCLUDE
+    valid_min: float | None = _VALID_MIN
+    valid_max: float | None = _VALID_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,8 @@ class IndicatorVersionRecord:
     change_note: str | None
     author: str
     created_at: dt.datetime
+    valid_min: float | None
+    valid_max: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +181,7 @@ class _Definition:
     source_system: str
     source_metric: str | None
     missing_policy: MissingPolicy
+    valid: tuple[float | None, float | None] = (None, None)
 
 
 def _check_definition(
@@ -228,6 +242,8 @@ def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
         change_note=row.change_note,
         author=row.author,
         created_at=row.created_at,
+        valid_min=row.valid_min,
+        valid_max=row.valid_max,
     )
 
 
@@ -251,6 +267,7 @@ async def create_indicator(
     definition = _check_definition(
         category, direction, command.rule, command.source_system, command.source_metric, command.missing_policy
     )
+    definition = replace(definition, valid=checked_bounds(command.valid_min, command.valid_max))
     note = optional_text(command.change_note, "changeNote", 10_000)
     author = require_text(caller.actor, "author", 200)
     async with sessionmaker() as session, session.begin():
@@ -293,6 +310,12 @@ async def create_indicator_version(
             command.source_metric,
             command.missing_policy,
         )
+        definition = replace(definition, valid=checked_bounds(command.valid_min, command.valid_max))
+        if indicator.retired_on is not None and effective_from >= indicator.retired_on:
+            raise IndicatorRetired(
+                f"{indicator.code} is retired from {indicator.retired_on.isoformat()}: no new version from then on",
+                field="effectiveFrom",
+            )
         latest = await latest_version(session, IndicatorVersion, IndicatorVersion.indicator_id == indicator_id)
         number = succeed(latest, effective_from)
         version = await _add_version(session, caller, indicator_id, number, effective_from, definition, note, author)
@@ -319,6 +342,8 @@ async def _add_version(
         missing_policy=definition.missing_policy,
         source_system=definition.source_system,
         source_metric=definition.source_metric,
+        valid_min=definition.valid[0],
+        valid_max=definition.valid[1],
         change_note=note,
         author=author,
     )

@@ -23,6 +23,7 @@ from resolvers.loaders.linked import (
     OnRead,
     TrainingRecordsByEmployeeLoader,
 )
+from resolvers.loaders.nominations import PeerNominationsByRateeCycleLoader
 from resolvers.loaders.organisation import (
     DepartmentByIdLoader,
     DepartmentsByParentLoader,
@@ -144,6 +145,7 @@ class Loaders:
     pins_by_cycle = per_request(PinsByCycleLoader)
     pinned_scheme_by_employee_cycle = per_request(PinnedSchemeByEmployeeCycleLoader)
     post_assignments_by_employee = per_request(PostAssignmentsByEmployeeLoader)
+    peer_nominations_by_ratee_cycle = per_request(PeerNominationsByRateeCycleLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.operations import adoption, schemes, versions
+from hub.operations import adoption, retirement, schemes, versions
 from hub.operations.adoption import IndicatorVersionAdopt
 from hub.operations.commands import Caller
+from hub.operations.retirement import IndicatorRetire
 from hub.operations.schemes import SchemeVersionPublishInput, SchemeVersionRecord
 from hub.operations.sources import Offers, SourceWarning
 from hub.operations.versions import (
@@ -16,8 +17,9 @@ from hub.operations.versions import (
     SavedVersion,
 )
 from resolvers.context import Context
+from resolvers.records import IndicatorRow
 from schema.errors import payload
-from schema.indicators import IndicatorVersion, SchemeVersion
+from schema.indicators import Indicator, IndicatorVersion, SchemeVersion
 from schema.mutations.declare import mutation
 from schema.permissions import HR_ONLY
 from schema.values import object_type
@@ -65,9 +67,15 @@ class IndicatorVersionAdopted:
     )
 
 
+@strawberry.type
+class IndicatorRetired:
+    indicator: IndicatorRow = strawberry.field(graphql_type=Indicator)
+
+
 IndicatorVersionPayload = payload("IndicatorVersionPayload", IndicatorVersionSaved)
 SchemeVersionPayload = payload("SchemeVersionPayload", SchemeVersionPublished)
 IndicatorVersionAdoptPayload = payload("IndicatorVersionAdoptPayload", IndicatorVersionAdopted)
+IndicatorRetirePayload = payload("IndicatorRetirePayload", IndicatorRetired)
 
 
 @mutation(HR_ONLY, IndicatorVersionPayload)
@@ -109,3 +117,13 @@ async def scheme_version_publish(
     return SchemeVersionPublished(
         scheme_version=await schemes.publish_scheme_version(context.sessionmaker, command, caller)
     )
+
+
+@mutation(HR_ONLY, IndicatorRetirePayload, arguments=True)
+async def indicator_retire(context: Context, command: IndicatorRetire, caller: Caller) -> IndicatorRetired:
+    """Retires an indicator from a day on: no new version of it, and no new scheme version using it, from then;
+    its versions and every result scored under it stay readable."""
+    retired = await retirement.retire_indicator(context.sessionmaker, command, caller)
+    indicator = await context.loaders.indicator_by_id.load(retired.indicator_id)
+    assert indicator is not None  # just retired, never deleted
+    return IndicatorRetired(indicator=indicator)

@@ -172,6 +172,9 @@ ADMITTED_ON_EVERY_ROW: dict[str, set[Role]] = {
     "RATING_TASKS": {Role.HR_ADMIN},
     "EXPECTED_RATERS": {Role.HR_ADMIN},
     "RATING_PROGRESS": {Role.HR_ADMIN, Role.MANAGER},
+    "PEER_NOMINATIONS": {Role.HR_ADMIN},
+    "NOMINATES_PEERS": {Role.EMPLOYEE, Role.MANAGER},
+    "DECIDES_NOMINATIONS": {Role.HR_ADMIN, Role.MANAGER},
 }
 """Who may use each field on any row it reaches, written out by hand."""
 ADMITTED_ON_OWN_ROWS: dict[str, set[Role]] = {
@@ -181,6 +184,7 @@ ADMITTED_ON_OWN_ROWS: dict[str, set[Role]] = {
     "RATINGS": {Role.EMPLOYEE, Role.MANAGER},
     "RATING_TASKS": {Role.EMPLOYEE, Role.MANAGER},
     "EXPECTED_RATERS": {Role.MANAGER},
+    "PEER_NOMINATIONS": {Role.EMPLOYEE, Role.MANAGER},
 }
 """Who may use each field on their own row only (and a manager on their people's rows)."""
 OWN_ROW_ONLY = {"RATING_TASKS"}
@@ -264,6 +268,7 @@ def test_own_rating_anonymous_raters_and_small_groups_except_for_hr(role: Role) 
     settings = Settings(min_group_size=7)
     is_hr = role is Role.HR_ADMIN
     assert policy.rates_for_anyone(principal) is is_hr
+    assert policy.decides_any_nomination(principal) is is_hr
     assert policy.sees_every_rating(principal) is is_hr
     assert policy.sees_small_groups(principal) is is_hr
     assert policy.minimum_group_size(principal, settings) == (1 if is_hr else 7)

@@ -8,6 +8,7 @@ from hub.db.models.cycles import (
     CycleTransition,
     DeletedCycle,
     MetricValue,
+    PeerNomination,
     RaterAssignment,
     Rating,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "IndicatorScore",
     "IndicatorVersion",
     "MetricValue",
+    "PeerNomination",
     "Post",
     "PostAssignment",
     "RaterAssignment",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.models.base import Base, utcnow
 from hub.db.models.indicators import _enum
-from hub.domain import CycleState, RaterRole
+from hub.domain import CycleState, NominationState, RaterRole
 
 
 class Cycle(Base):
@@ -73,6 +73,27 @@ class RaterAssignment(Base):
     ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     rater_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     role: Mapped[RaterRole] = mapped_column(_enum(RaterRole))
+
+
+class PeerNomination(Base):
+    """A peer the ratee proposed as a rater in a cycle, and the manager's decision on it.
+
+    An approved nomination has made a PEER rater assignment; the nomination stays as the record of who
+    proposed it and who decided.
+    """
+
+    __tablename__ = "peer_nominations"
+    __table_args__ = (UniqueConstraint("cycle_id", "ratee_id", "nominee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    nominee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    state: Mapped[NominationState] = mapped_column(_enum(NominationState), default=NominationState.PROPOSED)
+    proposed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Rating(Base):

@@ -27,6 +27,9 @@ class Indicator(Base):
     category: Mapped[IndicatorCategory] = mapped_column(_enum(IndicatorCategory), index=True)
     unit: Mapped[str | None] = mapped_column(String(32))
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    # From this day on no new version and no new scheme version uses it; its history stays readable.
+    retired_on: Mapped[dt.date | None]
+    retired_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Versioned:
@@ -57,6 +60,9 @@ class IndicatorVersion(Versioned, Base):
     missing_policy: Mapped[MissingPolicy] = mapped_column(_enum(MissingPolicy), default=MissingPolicy.EXCLUDE)
     source_system: Mapped[str] = mapped_column(String(64))
     source_metric: Mapped[str | None] = mapped_column(String(128))
+    # The values that make sense for it (either end open); a '%' unit means 0 and 100 at the ends left unset.
+    valid_min: Mapped[float | None] = mapped_column(Float)
+    valid_max: Mapped[float | None] = mapped_column(Float)
 
     indicator: Mapped[Indicator] = relationship(lazy="raise")
 

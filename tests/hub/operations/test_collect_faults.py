@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,7 +26,7 @@ from connectors.cache import Cache, MemoryCache
 from connectors.config import SystemsConfig, parse_systems
 from connectors.registry import Systems
 from hub.config import Settings
-from hub.db.models import Cycle, Employee, MetricValue
+from hub.db.models import Cycle, Employee, Indicator, IndicatorVersion, MetricValue
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import SYSTEMS, systems_config
 from hub.demo.systems.runner import FINANCE_TOKEN_ENV
@@ -143,7 +143,7 @@ async def test_a_null_text_or_impossible_percentage_costs_that_employee_that_val
             "VOUCHER_ERROR_RATE",
         ): f'finance answered {VOUCHERS} for {period}, but the value is "n/a", not a number',
         (percent[0], "VOUCHER_ERROR_RATE"): (
-            f"finance answered {VOUCHERS} for {period}, but the value 180 is a percentage outside 0-100"
+            f"finance answered {VOUCHERS} for {period}, but the value 180 is outside the valid range 0..100"
         ),
     }
     assert {key: finance_missing[key] for key in spoiled_reasons} == spoiled_reasons
@@ -230,3 +230,27 @@ async def test_cycle_collect_metrics_takes_refresh_and_reports_the_spoiled_emplo
     [(spoiled, _)] = system.spoiled
     null = [m for m in first["missing"] if m["employeeNo"] == spoiled and m["indicator"] == "REIMBURSEMENT_CYCLE"]
     assert len(null) == 1 and null[0]["reason"].endswith("but the value is null, not a number")
+
+
+async def test_a_value_outside_the_declared_range_is_missing_for_that_employee_alone(
+    sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary, finance: tuple[Finance, SystemsConfig]
+) -> None:
+    """A version that declares valid_max 8 days: every reimbursement cycle above it is missing, with the range
+    named; every value within is stored."""
+    system, config = finance
+    cycle = seeded.current_cycle_id
+    async with sessionmaker() as session, session.begin():
+        code = FINANCE_INDICATORS[REIMBURSEMENTS]
+        indicator = select(Indicator.id).where(Indicator.code == code).scalar_subquery()
+        await session.execute(
+            update(IndicatorVersion).where(IndicatorVersion.indicator_id == indicator).values(valid_max=8.0)
+        )
+    async with Systems(config) as systems:
+        report = await collect(sessionmaker, cycle, systems)
+    missing = {m.employee_no: m.reason for m in report.missing if m.indicator == FINANCE_INDICATORS[REIMBURSEMENTS]}
+    sent = {employee: value for (employee, metric), value in system.sent.items() if metric == REIMBURSEMENTS}
+    above = {employee for employee, value in sent.items() if isinstance(value, float | int) and value > 8}
+    assert above, "the demo has reimbursement cycles above 8 days"
+    assert {employee for employee in above if "outside the valid range -inf..8" in missing.get(employee, "")} == above
+    stored = await finance_values(sessionmaker, cycle)
+    assert {employee for employee, metric in stored if metric == REIMBURSEMENTS} == set(sent) - above

@@ -179,8 +179,8 @@ async def test_a_percentage_outside_0_100_and_a_fetched_at_in_the_future_are_ref
             sessionmaker, MetricValuesImport(cycle_id=cycle, csv=_csv(lines)), Caller("test", now=NOW)
         )
     assert caught.value.problems == [
-        RowProblem(2, "the value 180 is a percentage outside 0-100"),
-        RowProblem(3, "the value -1 is a percentage outside 0-100"),
+        RowProblem(2, "the value 180 is outside the valid range 0..100"),
+        RowProblem(3, "the value -1 is outside the valid range 0..100"),
         RowProblem(5, f"fetched_at {later.isoformat()!r} is in the future"),
     ]
     assert await _count(sessionmaker) == before
