@@ -8,6 +8,7 @@ from typing import Generic, Protocol, Self, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from resolvers.loaders.adjustments import AdjustmentsByResultLoader
 from resolvers.loaders.audit import ReadAuditLoader
 from resolvers.loaders.base import RequestFacts
 from resolvers.loaders.completeness import CompletenessByResultLoader
@@ -144,6 +145,7 @@ class Loaders:
     pins_by_cycle = per_request(PinsByCycleLoader)
     pinned_scheme_by_employee_cycle = per_request(PinnedSchemeByEmployeeCycleLoader)
     post_assignments_by_employee = per_request(PostAssignmentsByEmployeeLoader)
+    adjustments_by_result = per_request(AdjustmentsByResultLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:
