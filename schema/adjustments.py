@@ -7,7 +7,7 @@ import datetime as dt
 import strawberry
 
 from hub.domain import AdjustmentKind
-from resolvers.loaders.adjustments import ResultAdjustmentRow
+from resolvers.records import ResultAdjustmentRow
 from schema.enums import Grade
 from schema.permissions import AUDIT, guarded_attribute
 from schema.rounding import Scores

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Protocol
-
 from hub.db.models import ResultAdjustment
-from hub.domain import AdjustmentKind, Grade
 from resolvers.loaders.base import RowsByKeyLoader
-
-
-class ResultAdjustmentRow(Protocol):
-    """One hand change of a result: a calibration or a correction, its values before and after."""
-
-    id: int
-    result_id: int
-    kind: AdjustmentKind
-    total_before: float
-    grade_before: Grade
-    total_after: float
-    grade_after: Grade
-    reason: str
-    actor: str
-    at: dt.datetime
+from resolvers.records import ResultAdjustmentRow
 
 
 class AdjustmentsByResultLoader(RowsByKeyLoader[int, ResultAdjustmentRow]):
