@@ -12,8 +12,8 @@ import datetime as dt
 import math
 from typing import Any
 
-from sqlalchemy import Row, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import GradeBands
 from hub.db.models import AppraisalResult, ResultAdjustment
@@ -53,6 +53,16 @@ def grade_for(bands: GradeBands, total: float, grade: Grade | None, grade_overri
     return banded if grade is None else grade
 
 
+async def cycle_of_result(sessionmaker: async_sessionmaker[AsyncSession], result_id: int) -> int:
+    """The cycle a result belongs to, read before the changing transaction: locking that cycle must be the
+    transaction's first statement (see ``locked_cycle``), and the result is read again under the lock."""
+    async with sessionmaker() as session:
+        cycle_id = await session.scalar(select(AppraisalResult.cycle_id).where(AppraisalResult.id == result_id))
+    if cycle_id is None:
+        raise NotFound("result", result_id, field="resultId")
+    return cycle_id
+
+
 # Untyped columns: a row of ``select(Table)``, and a Core Table carries no column types to spell.
 async def locked_result(session: AsyncSession, result_id: int, cycle_id: int) -> Row[Any]:
     """The result as it stands, read under the caller's cycle lock and locked against a concurrent hand
@@ -64,18 +74,22 @@ async def locked_result(session: AsyncSession, result_id: int, cycle_id: int) ->
     return row
 
 
-async def append_adjustment(
+async def change_result(
     session: AsyncSession,
     kind: AdjustmentKind,
     before: Row[Any],
     *,
-    total_after: float,
-    grade_after: Grade,
+    total: float,
+    grade: Grade,
     reason: str,
     actor: str,
     at: dt.datetime,
+    **columns: object,
 ) -> int:
-    """Appends the history row of a change from ``before`` (the result's row) to the values after; its id."""
+    """Sets the result's total and grade (and ``columns``) and appends the history row of the change from
+    ``before``; the row's id."""
+    values = {"total_score": total, "grade": grade, **columns}
+    await session.execute(update(AppraisalResult).where(AppraisalResult.id == before.id).values(values))
     appended = await session.execute(
         insert(ResultAdjustment)
         .values(
@@ -83,8 +97,8 @@ async def append_adjustment(
             kind=kind,
             total_before=before.total_score,
             grade_before=before.grade,
-            total_after=total_after,
-            grade_after=grade_after,
+            total_after=total,
+            grade_after=grade,
             reason=reason,
             actor=actor,
             at=at,

@@ -18,24 +18,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from sqlalchemy import ColumnElement, Row, select, update
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import DistributionWarning, check_distribution
-from hub.db.models import AppraisalResult, Cycle, Department, Post
+from hub.db.models import Cycle, Department, Post
 from hub.domain import AdjustmentKind, CycleState, Grade, GroupDimension
 from hub.operations.adjustments import (
     RESULTS,
-    append_adjustment,
+    change_result,
     check_total,
     checked_reason_and_actor,
+    cycle_of_result,
     grade_for,
     locked_result,
 )
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
-from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+from hub.operations.errors import InvalidInput, WrongCycleState
 
 CALIBRATION_STATE = CycleState.SCORED
 """The only state in which results may be calibrated."""
@@ -166,11 +167,7 @@ async def calibrate_result(
     result_id, total_score = command.result_id, command.total_score
     target_distribution = _target(command)
     reason, actor = _check_inputs(command, caller.actor)
-    # Which cycle to lock, read before the transaction: the lock is its first statement (see locked_cycle).
-    async with sessionmaker() as session:
-        cycle_id = await session.scalar(select(AppraisalResult.cycle_id).where(AppraisalResult.id == result_id))
-    if cycle_id is None:
-        raise NotFound("result", result_id, field="resultId")
+    cycle_id = await cycle_of_result(sessionmaker, result_id)
     async with sessionmaker() as session, session.begin():
         # Locking the cycle keeps calibration from interleaving with its transitions. The result is read
         # again under the lock: a reopen (and rescoring) that committed in between discarded it.
@@ -182,29 +179,20 @@ async def calibrate_result(
 
         new_total = before.computed_total if total_score is None else float(total_score)
         new_grade = grade_for(caller.bands, new_total, command.grade, command.grade_override)
-        await session.execute(
-            update(AppraisalResult)
-            .where(AppraisalResult.id == result_id)
-            .values(
-                total_score=new_total,
-                grade=new_grade,
-                calibrated=True,
-                calibration_reason=reason,
-                calibrated_by=actor,
-            )
-        )
-        await append_adjustment(
+        await change_result(
             session,
             AdjustmentKind.CALIBRATION,
             before,
-            total_after=new_total,
-            grade_after=new_grade,
+            total=new_total,
+            grade=new_grade,
             reason=reason,
             actor=actor,
             at=caller.now,
+            calibrated=True,
+            calibration_reason=reason,
+            calibrated_by=actor,
         )
         result = (await session.execute(select(RESULTS).where(RESULTS.c.id == result_id))).one()
-
         await audit_change(session, caller.audit, f"result:{result_id}")
         if target_distribution is None:
             return CalibrationOutcome(result=result)

@@ -11,24 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AppraisalResult
 from hub.domain import AdjustmentKind, CycleState, Grade
 from hub.events.outbox import append_revised
-from hub.operations.adjustments import (
-    RESULTS,
-    append_adjustment,
-    check_total,
-    checked_reason_and_actor,
-    grade_for,
-    locked_result,
-)
+from hub.operations import adjustments
+from hub.operations.adjustments import RESULTS, cycle_of_result, grade_for, locked_result
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle, rerank
-from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+from hub.operations.errors import InvalidInput, WrongCycleState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,16 +56,12 @@ async def correct_result(
     The computed values and the calibration fields stay: the correction is in the result's adjustments and
     on the stream. Ranks and percentiles of the cycle are recomputed from the corrected totals.
     """
-    reason, actor = checked_reason_and_actor(command.reason, caller.actor, what="a correction")
-    check_total(command.total_score)
+    reason, actor = adjustments.checked_reason_and_actor(command.reason, caller.actor, what="a correction")
+    adjustments.check_total(command.total_score)
     if command.grade_override and command.grade is None:
         raise InvalidInput("a grade override needs the grade it gives", field="grade")
     result_id, total = command.result_id, float(command.total_score)
-    # Which cycle to lock, read before the transaction: the lock is its first statement (see locked_cycle).
-    async with sessionmaker() as session:
-        cycle_id = await session.scalar(select(AppraisalResult.cycle_id).where(AppraisalResult.id == result_id))
-    if cycle_id is None:
-        raise NotFound("result", result_id, field="resultId")
+    cycle_id = await cycle_of_result(sessionmaker, result_id)
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, cycle_id, shared=True)
         if cycle.state != CycleState.PUBLISHED:
@@ -84,21 +73,18 @@ async def correct_result(
         if (total, grade) == (before.total_score, before.grade):
             # It would announce a revision that revises nothing to every consumer of the stream.
             raise InvalidInput("the correction changes neither the total nor the grade", field="totalScore")
-        await session.execute(
-            update(AppraisalResult).where(AppraisalResult.id == result_id).values(total_score=total, grade=grade)
-        )
-        if total != before.total_score:
-            await rerank(session, cycle_id, caller.bands)
-        adjustment_id = await append_adjustment(
+        adjustment_id = await adjustments.change_result(
             session,
             AdjustmentKind.CORRECTION,
             before,
-            total_after=total,
-            grade_after=grade,
+            total=total,
+            grade=grade,
             reason=reason,
             actor=actor,
             at=caller.now,
         )
+        if total != before.total_score:
+            await rerank(session, cycle_id, caller.bands)
         await append_revised(
             session, cycle_id=cycle_id, result_id=result_id, employee_id=before.employee_id, adjustment_id=adjustment_id
         )

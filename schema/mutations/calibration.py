@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
 from hub.appraisal import DistributionWarning as Breach
@@ -40,14 +42,7 @@ class DistributionWarning:
     @classmethod
     def of(cls, breach: Breach, group: Group) -> DistributionWarning:
         shown = DistributionGroup(dimension=group.dimension, id=strawberry.ID(str(group.id)), name=group.name)
-        return cls(
-            grade=breach.grade,
-            share=breach.share,
-            limit=breach.limit,
-            count=breach.count,
-            allowed_count=breach.allowed_count,
-            group=shown,
-        )
+        return cls(**dataclasses.asdict(breach), group=shown)
 
 
 @strawberry.type

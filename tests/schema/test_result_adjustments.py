@@ -107,13 +107,10 @@ async def test_a_target_per_post_warns_naming_the_post(
         ).all()
     assert len(in_post) > 1
 
+    no_s = {"resultId": str(result.id), "totalScore": 99.0, "targetDistribution": [{"grade": "S", "maxShare": 0.0}]}
+
     payload = await _calibrate(
-        app_client,
-        resultId=str(result.id),
-        totalScore=99.0,
-        reason="best in the post",
-        targetDistribution=[{"grade": "S", "maxShare": 0.0}],
-        targetScope={"postId": str(result.post_id)},
+        app_client, **no_s, reason="best in the post", targetScope={"postId": str(result.post_id)}
     )
 
     assert payload["__typename"] == "ResultCalibrated"
@@ -121,14 +118,7 @@ async def test_a_target_per_post_warns_naming_the_post(
     assert warning["grade"] == "S" and warning["count"] >= 1
     assert warning["group"] == {"dimension": "POST", "id": str(result.post_id), "name": post_name}
 
-    other_post = await _calibrate(
-        app_client,
-        resultId=str(result.id),
-        totalScore=99.0,
-        reason="r",
-        targetDistribution=[{"grade": "S", "maxShare": 0.0}],
-        targetScope={"postId": str(result.post_id + 1)},
-    )
+    other_post = await _calibrate(app_client, **no_s, reason="r", targetScope={"postId": str(result.post_id + 1)})
     assert (other_post["__typename"], other_post["code"], other_post["field"]) == (
         "InvalidInputError",
         "INVALID_INPUT",

@@ -52,29 +52,22 @@ async def _counts(sessionmaker: Sessions) -> tuple[int, int]:
     return adjustments or 0, events or 0
 
 
+async def _first_below(sessionmaker: Sessions, cycle_id: int, total: float) -> Row[Any]:
+    """The cycle's lowest-id result whose total is below ``total``."""
+    async with sessionmaker() as session:
+        statement = select(RESULTS).where(RESULTS.c.cycle_id == cycle_id, RESULTS.c.total_score < total)
+        return (await session.execute(statement.order_by(RESULTS.c.id).limit(1))).one()
+
+
 async def _scored(sessionmaker: Sessions, seeded: SeedSummary) -> Row[Any]:
     """Scores the current cycle; its lowest-id result below an A."""
     await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
-    async with sessionmaker() as session:
-        statement = (
-            select(RESULTS)
-            .where(RESULTS.c.cycle_id == seeded.current_cycle_id, RESULTS.c.computed_total < GradeBands().a)
-            .order_by(RESULTS.c.id)
-            .limit(1)
-        )
-        return (await session.execute(statement)).one()
+    return await _first_below(sessionmaker, seeded.current_cycle_id, GradeBands().a)
 
 
 async def _published(sessionmaker: Sessions, seeded: SeedSummary) -> Row[Any]:
     """The published past cycle's lowest-id result graded below S."""
-    async with sessionmaker() as session:
-        statement = (
-            select(RESULTS)
-            .where(RESULTS.c.cycle_id == seeded.past_cycle_id, RESULTS.c.total_score < GradeBands().s)
-            .order_by(RESULTS.c.id)
-            .limit(1)
-        )
-        return (await session.execute(statement)).one()
+    return await _first_below(sessionmaker, seeded.past_cycle_id, GradeBands().s)
 
 
 def _calibration(result_id: int, reason: str, **more: Any) -> ResultCalibrateInput:
