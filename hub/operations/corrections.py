@@ -63,7 +63,9 @@ async def correct_result(
     result_id, total = command.result_id, float(command.total_score)
     cycle_id = await cycle_of_result(sessionmaker, result_id)
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id, shared=True)
+        # Exclusive, unlike calibration's: re-ranking updates every result of the cycle, so two corrections side
+        # by side would each wait for the row the other locked. Corrections are rare; they take turns.
+        cycle = await locked_cycle(session, cycle_id)
         if cycle.state != CycleState.PUBLISHED:
             raise WrongCycleState(
                 cycle.state, "only a PUBLISHED cycle's results are corrected; calibrate before publishing"
