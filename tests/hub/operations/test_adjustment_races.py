@@ -33,7 +33,7 @@ async def _history(sessionmaker: Sessions, *result_ids: int) -> list[tuple[int, 
             .where(ResultAdjustment.result_id.in_(result_ids))
             .order_by(ResultAdjustment.id)
         )
-        return [tuple(row) for row in rows]
+        return [(row.result_id, row.total_before, row.total_after) for row in rows]
 
 
 async def test_two_calibrations_of_one_result_side_by_side_keep_a_chain(
