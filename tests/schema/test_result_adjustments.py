@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AppraisalResult, Post
+from hub.db.models import AppraisalResult, AuditEntry, Post
 from tests.conftest import GraphQLClient
 from tests.schema.conftest import Org
 
@@ -191,6 +191,24 @@ async def test_result_correct_is_for_published_results_and_hr_admin_only(
     assert body["data"]["resultCorrect"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert (await _result(sessionmaker, org.staff_id, org.published_cycle)).total_score == published.total_score
+    await _correct(
+        app_client, resultId=str(published.id), totalScore=80.0 if published.total_score != 80 else 81.0, reason="r"
+    )
+    async with sessionmaker() as session:
+        entries = (
+            await session.execute(
+                select(AuditEntry.outcome, AuditEntry.ids, AuditEntry.roles)
+                .where(AuditEntry.operation == "resultCorrect")
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    # Every call is audited: the refusal, the denial and the change (the change in its own transaction).
+    assert [(entry.outcome, entry.roles) for entry in entries] == [
+        ("WRONG_CYCLE_STATE", "hr_admin"),
+        ("denied", "manager"),
+        ("ok", "hr_admin"),
+    ]
+    assert f"result:{published.id}" in entries[-1].ids
 
 
 async def test_the_history_costs_one_statement_per_page(
