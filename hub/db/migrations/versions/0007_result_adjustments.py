@@ -1,4 +1,9 @@
-"""every calibration and correction of a result is kept: before, after, reason, who and when"""
+"""every calibration and correction of a result is kept: before, after, reason, who and when
+
+A result calibrated before this revision keeps the one calibration it remembers: from the engine's total and
+grade to its own, with its reason and actor, dated when it was scored (the calibration's own time was not
+kept, nor any earlier calibration it replaced).
+"""
 
 from alembic import op
 import sqlalchemy as sa
@@ -37,6 +42,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("result_adjustments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_result_adjustments_result_id"), ["result_id"], unique=False)
+    op.execute(
+        "INSERT INTO result_adjustments (result_id, kind, total_before, grade_before, total_after, grade_after, "
+        "reason, actor, at) "
+        "SELECT id, 'CALIBRATION', computed_total, computed_grade, total_score, grade, "
+        "COALESCE(calibration_reason, ''), COALESCE(calibrated_by, ''), computed_at "
+        "FROM appraisal_results WHERE calibrated ORDER BY id"
+    )
 
 
 def downgrade() -> None:
