@@ -61,6 +61,13 @@ class Grade(enum.StrEnum):
     D = "D"
 
 
+class AdjustmentKind(enum.StrEnum):
+    """How a result's total or grade was changed by hand after scoring."""
+
+    CALIBRATION = "CALIBRATION"  # between scoring and closing calibration
+    CORRECTION = "CORRECTION"  # after publication, announced as result.revised
+
+
 class MissingPolicy(enum.StrEnum):
     """What scoring does when an indicator has no value for an employee."""
 

@@ -20,7 +20,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from hub.domain import CycleState, Direction, EmployeeStatus, Grade, IndicatorCategory, MissingPolicy, RaterRole
+from hub.domain import (
+    AdjustmentKind,
+    CycleState,
+    Direction,
+    EmployeeStatus,
+    Grade,
+    IndicatorCategory,
+    MissingPolicy,
+    RaterRole,
+)
 
 # Records of the hub's own, handed on as they are: named here so that the schema finds every record kind in
 # one place and imports nothing of the operations.
@@ -212,6 +221,21 @@ class ResultEventRow(Protocol):
     cycle_id: int
     result_id: int
     employee_id: int
+
+
+class ResultAdjustmentRow(Protocol):
+    """One hand change of a result (``hub.operations.adjustments``): a calibration or a correction."""
+
+    id: int
+    result_id: int
+    kind: AdjustmentKind
+    total_before: float
+    grade_before: Grade
+    total_after: float
+    grade_after: Grade
+    reason: str
+    actor: str
+    at: dt.datetime
 
 
 class CycleSchemeRow(Protocol):

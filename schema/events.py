@@ -48,7 +48,11 @@ def _delivered_or_loaded(
 @strawberry.type(description="One published (or revised) appraisal result. eventId is stable across redeliveries.")
 class ResultEvent:
     event_id: strawberry.ID
-    type: str
+    type: str = strawberry.field(
+        description="result.published when its cycle was published; result.revised when a published result was "
+        "corrected (resultCorrect), once per correction: its result shows the corrected total and grade, its "
+        "adjustments the correction. A consumer that handles neither should skip other types: more may come."
+    )
     occurred_at: dt.datetime
 
     @fields.field(description="Resume after this event by passing it as 'after'.")

@@ -26,6 +26,7 @@ from resolvers.records import (
 from resolvers.results import ResultChange as ResultChangeRecord
 from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
 from schema import fields
+from schema.adjustments import ResultAdjustment
 from schema.enums import CycleState, Grade
 from schema.info import Info
 from schema.permissions import RATING_PROGRESS, guarded
@@ -283,6 +284,14 @@ class AppraisalResult:
         "How complete the result's inputs were: the share of the scheme's weight that had a value, and whether its "
         "people-rated or measured part went without any (scored then on the rest, re-weighted to 100). Null with a "
         "FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
+    )
+
+    adjustments = Relations[ResultRow].load(
+        list[ResultAdjustment],
+        lambda loaders: loaders.adjustments_by_result,
+        lambda row: row.id,
+        description="Every calibration and correction of the result, oldest first: what it was before and after, "
+        "why, when (and who, for hr_admin). Empty when nobody changed the engine's numbers.",
     )
 
 

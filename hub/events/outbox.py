@@ -1,4 +1,4 @@
-"""Appending result events in the publishing transaction, and reading the stream back by cursor.
+"""Appending result events in the transaction that publishes or corrects, and reading the stream back by cursor.
 
 The outbox is the single source of truth for delivery: a subscriber that reconnects with its last
 cursor gets everything after it, whichever process published, so delivery is at-least-once without a
@@ -16,14 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import AppraisalResult, ResultEvent, utcnow
 
 RESULT_PUBLISHED = "result.published"
+RESULT_REVISED = "result.revised"
+"""A published result corrected (``resultCorrect``): the event's result shows the corrected total and grade."""
 # Event ids are uuid5 in perfhub's own namespace: stable per (type, result), so a redelivered or
 # replayed event keeps its id.
 _NAMESPACE = uuid.UUID("4f1c1d3e-2a4b-4d53-9a57-706572666875")
 _PUBLISH_LOCK = 0x7065_7266_6875_6231  # "perfhub1": the advisory lock that orders publishers
 
 
-def event_id(event_type: str, result_id: int) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{event_type}:{result_id}"))
+def event_id(event_type: str, result_id: int, adjustment_id: int | None = None) -> str:
+    # A result is published once but may be corrected many times: a revision's id names its adjustment.
+    name = f"{event_type}:{result_id}" if adjustment_id is None else f"{event_type}:{result_id}:{adjustment_id}"
+    return str(uuid.uuid5(_NAMESPACE, name))
+
+
+async def _take_turn(session: AsyncSession) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK})
 
 
 async def append_published(session: AsyncSession, cycle_id: int) -> int:
@@ -34,8 +43,7 @@ async def append_published(session: AsyncSession, cycle_id: int) -> int:
     lower ids for good; a transaction-scoped advisory lock makes publishers take their turn, so ids are
     committed in order. (SQLite serialises writers anyway.)
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK})
+    await _take_turn(session)
     rows = (
         await session.execute(
             select(AppraisalResult.id, AppraisalResult.employee_id)
@@ -58,6 +66,24 @@ async def append_published(session: AsyncSession, cycle_id: int) -> int:
     if events:
         await session.execute(insert(ResultEvent), events)
     return len(events)
+
+
+async def append_revised(
+    session: AsyncSession, *, cycle_id: int, result_id: int, employee_id: int, adjustment_id: int
+) -> None:
+    """Writes the ``result.revised`` event of one correction, in the correcting transaction; it takes its
+    turn behind the same lock as publishing, so the stream's ids are committed in order."""
+    await _take_turn(session)
+    await session.execute(
+        insert(ResultEvent).values(
+            event_id=event_id(RESULT_REVISED, result_id, adjustment_id),
+            type=RESULT_REVISED,
+            cycle_id=cycle_id,
+            result_id=result_id,
+            employee_id=employee_id,
+            occurred_at=utcnow(),
+        )
+    )
 
 
 async def read_events(

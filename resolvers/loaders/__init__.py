@@ -8,6 +8,7 @@ from typing import Generic, Protocol, Self, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from resolvers.loaders.adjustments import AdjustmentsByResultLoader
 from resolvers.loaders.audit import ReadAuditLoader
 from resolvers.loaders.base import RequestFacts
 from resolvers.loaders.completeness import CompletenessByResultLoader
@@ -146,6 +147,7 @@ class Loaders:
     pinned_scheme_by_employee_cycle = per_request(PinnedSchemeByEmployeeCycleLoader)
     post_assignments_by_employee = per_request(PostAssignmentsByEmployeeLoader)
     peer_nominations_by_ratee_cycle = per_request(PeerNominationsByRateeCycleLoader)
+    adjustments_by_result = per_request(AdjustmentsByResultLoader)
 
     @cached_property
     def ratings_read_audit(self) -> ReadAuditLoader:

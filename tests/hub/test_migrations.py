@@ -14,12 +14,17 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.db.migrate import alembic_config, upgrade
-from hub.db.models import Base
+from hub.db.models import AppraisalResult, Base, ResultAdjustment
+from hub.demo.organisation import SeedSummary
+from hub.domain import AdjustmentKind
+from hub.operations.calibration import ResultCalibrateInput, calibrate_result
+from hub.operations.commands import Caller
+from hub.operations.scoring import CycleScore, score_cycle
 from tests.conftest import blank_database, opened_engine
 
 
@@ -61,3 +66,44 @@ async def test_every_revision_downgrades_and_head_comes_back(blank_engine: Async
     await upgrade(blank_engine)
     async with blank_engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
+
+
+async def test_a_calibration_made_before_0007_becomes_its_first_adjustment(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary
+) -> None:
+    """Upgrading a database with a calibrated result gives it one CALIBRATION row: from the engine's values to
+    its own, with its reason and actor; results never calibrated get none."""
+    await score_cycle(sessionmaker, CycleScore(seeded.current_cycle_id), Caller("test"))
+    async with sessionmaker() as session:
+        result_id = await session.scalar(
+            select(AppraisalResult.id).where(AppraisalResult.cycle_id == seeded.current_cycle_id).limit(1)
+        )
+    assert result_id is not None
+    command_ = ResultCalibrateInput(result_id=result_id, reason="committee", total_score=97.0)
+    await calibrate_result(sessionmaker, command_, Caller("hr"))
+    await _migrate(engine, "downgrade", "0006")
+    await upgrade(engine)
+
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(ResultAdjustment.__table__))).all()
+        computed = (
+            await session.execute(
+                select(AppraisalResult.computed_total, AppraisalResult.computed_grade).where(
+                    AppraisalResult.id == result_id
+                )
+            )
+        ).one()
+    assert [
+        (row.result_id, row.kind, row.total_before, row.grade_before, row.total_after, row.reason, row.actor)
+        for row in rows
+    ] == [(result_id, AdjustmentKind.CALIBRATION, *computed, 97.0, "committee", "hr")]
+
+
+async def _migrate(engine: AsyncEngine, direction: str, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)

@@ -129,6 +129,7 @@ def queries(analyst: Analyst) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
         "calibrated": "",
         "calibrationReason": "",
         "computedTotal": "",
+        "adjustments": " { kind totalBefore totalAfter reason actor at }",
         "employee": " { __typename id employeeNo name }",
         "cycle": " { id name state }",
         "post": " { id code name family }",

@@ -238,7 +238,27 @@ MUTATION_TEMPLATES: list[tuple[str, dict[str, st.SearchStrategy[Any]]]] = [
             "i": maybe(
                 st.fixed_dictionaries(
                     {"resultId": IDS, "reason": TEXT},
-                    optional={"totalScore": FLOATS, "grade": maybe(st.sampled_from(["S", "A", "B", "C", "D"]))},
+                    optional={
+                        "totalScore": FLOATS,
+                        "grade": maybe(st.sampled_from(["S", "A", "B", "C", "D"])),
+                        "targetScope": maybe(
+                            st.fixed_dictionaries({}, optional={"postId": maybe(IDS), "departmentId": maybe(IDS)})
+                        ),
+                    },
+                )
+            )
+        },
+    ),
+    (
+        "mutation($i: ResultCorrectInput!) { resultCorrect(input: $i) { __typename } }",
+        {
+            "i": maybe(
+                st.fixed_dictionaries(
+                    {"resultId": IDS, "reason": TEXT, "totalScore": FLOATS},
+                    optional={
+                        "grade": maybe(st.sampled_from(["S", "A", "B", "C", "D"])),
+                        "gradeOverride": st.booleans(),
+                    },
                 )
             )
         },

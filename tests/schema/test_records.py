@@ -31,6 +31,7 @@ TABLES: dict[type, type[DeclarativeBase]] = {
     records.PostAssignmentRow: models.PostAssignment,
     records.AuditRow: models.AuditEntry,
     records.ResultEventRow: models.ResultEvent,
+    records.ResultAdjustmentRow: models.ResultAdjustment,
     records.CycleSchemeRow: models.CycleScheme,
     records.EarlierResultRow: models.AppraisalResult,
 }

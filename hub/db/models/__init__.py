@@ -1,5 +1,6 @@
 """The ORM models (SQLAlchemy 2.x, ``Mapped[]`` style, relationships ``lazy="raise"``)."""
 
+from hub.db.models.adjustments import ResultAdjustment
 from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
 from hub.db.models.cycles import (
@@ -43,6 +44,7 @@ __all__ = [
     "PostAssignment",
     "RaterAssignment",
     "Rating",
+    "ResultAdjustment",
     "ResultEvent",
     "SchemeItem",
     "SchemeRaterWeight",

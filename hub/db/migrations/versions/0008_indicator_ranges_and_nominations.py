@@ -4,7 +4,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 
 
 def upgrade() -> None:
@@ -46,9 +46,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("peer_nominations")
-    with op.batch_alter_table("indicator_versions", schema=None) as batch_op:
-        batch_op.drop_column("valid_max")
-        batch_op.drop_column("valid_min")
-    with op.batch_alter_table("indicators", schema=None) as batch_op:
-        batch_op.drop_column("retired_reason")
-        batch_op.drop_column("retired_on")
+    _drop_columns("indicator_versions", "valid_max", "valid_min")
+    _drop_columns("indicators", "retired_reason", "retired_on")
+
+
+def _drop_columns(table: str, *columns: str) -> None:
+    # SQLite drops a plain column in place (3.35+); batch mode would copy the table and drop the original, which
+    # the foreign keys of the tables pointing at it refuse once they hold rows.
+    if op.get_context().dialect.name == "sqlite":
+        for column in columns:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        return
+    for column in columns:
+        op.drop_column(table, column)
