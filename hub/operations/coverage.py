@@ -9,10 +9,8 @@ reports the coverage per post and refuses such results unless HR allows them wit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-from hub.appraisal import EmployeeScore
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +18,8 @@ class Completeness:
     """One result's inputs: the share of its scheme's weight that had a value, and which part went without."""
 
     percent: float
-    """Weight of the indicators that had a value, in percent of the scheme's weight (0-100)."""
+    """Weight of the inputs that were there, in percent of the scheme's weight (0-100); a people-rated indicator
+    counts in proportion to the rater weight of the roles that rated it."""
     without_ratings: bool
     """The scheme weighs people-rated indicators and none of them had a rating."""
     without_measures: bool
@@ -41,19 +40,38 @@ class PostCoverage:
     """The mean share of the scheme's weight that had a value, in percent."""
 
 
-def completeness(score: EmployeeScore, weights: Sequence[float], people_rated: Collection[int]) -> Completeness:
-    """The completeness of one scored result (``weights`` line up with the score's indicator versions)."""
+@dataclass(frozen=True, slots=True)
+class ItemInput:
+    """One scheme item of a result, as completeness counts it."""
+
+    weight: float
+    people_rated: bool
+    share: float
+    """How much of the item's input was there, 0-1: a measured value is there or not; a people-rated item counts
+    the rater weight of the roles that rated (a self-rating alone is a tenth where self weighs 10 of 100)."""
+
+
+def rated_share(roles_rated: Iterable[str], role_weights: Mapping[str, float]) -> float:
+    """The share of the rater weight held by the roles that rated (role names as stored: ``RaterRole`` values)."""
+    total = sum(role_weights.values())
+    if total <= 0:
+        return 1.0 if any(True for _ in roles_rated) else 0.0
+    return sum(role_weights.get(role, 0.0) for role in set(roles_rated)) / total
+
+
+def completeness(items: Iterable[ItemInput]) -> Completeness:
+    """The completeness of one scored result from its items."""
     had = rated = measured = 0.0
     rated_weight = measured_weight = 0.0
-    for version_id, raw, weight in zip(score.indicator_version_ids, score.raws, weights, strict=True):
-        present = raw is not None
-        had += weight if present else 0.0
-        if version_id in people_rated:
-            rated_weight += weight
-            rated += weight if present else 0.0
+    for item in items:
+        present = item.weight * item.share
+        had += present
+        if item.people_rated:
+            rated_weight += item.weight
+            rated += present
         else:
-            measured_weight += weight
-            measured += weight if present else 0.0
+            measured_weight += item.weight
+            measured += present
     total = rated_weight + measured_weight
     return Completeness(
         percent=100.0 * had / total if total else 0.0,
@@ -79,14 +97,34 @@ def by_post(results: Iterable[tuple[int, Completeness]]) -> list[PostCoverage]:
     ]
 
 
-def refusal_message(coverage: Sequence[PostCoverage], post_names: Mapping[int, str]) -> str:
-    """Why scoring was refused: how many results of which posts would have no rating."""
+def refusal_message(
+    coverage: Sequence[PostCoverage],
+    post_names: Mapping[int, str],
+    unrated: Sequence[str],
+    blocked: Sequence[tuple[str, str]],
+    blocked_count: int,
+) -> str:
+    """Why scoring was refused: who would have no rating at all (counts per post, the first few by number), and
+    who could not be scored at all (the first few, with why)."""
+    parts = []
     lacking = [post for post in coverage if post.without_ratings]
-    parts = ", ".join(
-        f"{post.without_ratings} of {post.results} in {post_names.get(post.post_id, post.post_id)}" for post in lacking
-    )
-    count = sum(post.without_ratings for post in lacking)
-    return (
-        f"{count} result(s) would have no rating at all ({parts}): their people-rated part would be left out and "
-        "the rest re-weighted to 100; collect the missing ratings, or score with allowIncomplete and a reason"
-    )
+    if lacking:
+        per_post = ", ".join(
+            f"{post.without_ratings} of {post.results} in {post_names.get(post.post_id, post.post_id)}"
+            for post in lacking
+        )
+        count = sum(post.without_ratings for post in lacking)
+        parts.append(
+            f"{count} result(s) would have no rating at all ({per_post}; {_first(unrated, count)}): their "
+            "people-rated part would be left out and the rest re-weighted to 100"
+        )
+    if blocked:
+        reasons = "; ".join(f"{number}: {why}" for number, why in blocked)
+        more = f" and {blocked_count - len(blocked)} more" if blocked_count > len(blocked) else ""
+        parts.append(f"{blocked_count} participant(s) could not be scored at all ({reasons}{more})")
+    return "; ".join(parts) + ". Collect the missing inputs, or score with allowIncomplete and a reason"
+
+
+def _first(numbers: Sequence[str], count: int) -> str:
+    more = f" and {count - len(numbers)} more" if count > len(numbers) else ""
+    return ", ".join(numbers) + more

@@ -28,6 +28,7 @@ from hub.db.models import (
     AppraisalResult,
     Base,
     Cycle,
+    Employee,
     IndicatorScore,
     Post,
     utcnow,
@@ -37,13 +38,16 @@ from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
 from hub.operations.batches import execute_in_chunks
 from hub.operations.commands import Caller, IdOf, described
-from hub.operations.coverage import PostCoverage, by_post, completeness, refusal_message
+from hub.operations.coverage import ItemInput, PostCoverage, by_post, completeness, rated_share, refusal_message
 from hub.operations.cycles import discard_results, locked_cycle, record_transition
 from hub.operations.errors import IncompleteInputs, InvalidInput
 from hub.operations.participation import Participant
 from hub.operations.rows import ResultRow, ScoreRow
 from hub.operations.scoring_inputs import Inputs, MeasuredValue, Scheme, read_inputs
 from hub.progress import SILENT, Progress
+
+NAMED = 10
+"""How many people a refusal of incomplete inputs names (the counts cover everyone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,19 +237,56 @@ class CycleScore:
     reason: str | None = None
 
 
-def _coverage(inputs: Inputs, computed: _Computed) -> list[PostCoverage]:
+def _coverage(inputs: Inputs, computed: _Computed) -> tuple[list[PostCoverage], list[int]]:
+    """Coverage per post, and who would be scored without any rating."""
     post_of = {person.employee_id: person.post_id for person in inputs.people}
     found = []
+    unrated = []
     for employee_id, outcome in computed.scores.items():
         scheme = inputs.schemes[inputs.pins[post_of[employee_id]]]
-        found.append((post_of[employee_id], completeness(outcome, scheme.compiled.weights, scheme.manual_ids)))
-    return by_post(found)
+        result = completeness(_items(employee_id, outcome, scheme, computed))
+        found.append((post_of[employee_id], result))
+        if result.without_ratings:
+            unrated.append(employee_id)
+    return by_post(found), unrated
 
 
-async def _refuse_without_ratings(session: AsyncSession, coverage: list[PostCoverage]) -> None:
-    if any(post.without_ratings for post in coverage):
-        names = {post_id: name for post_id, name in await session.execute(select(Post.id, Post.name))}
-        raise IncompleteInputs(refusal_message(coverage, names), field="allowIncomplete")
+def _items(employee_id: int, outcome: EmployeeScore, scheme: Scheme, computed: _Computed) -> list[ItemInput]:
+    """The result's items as completeness counts them: a rating's share is the rater weight of the roles that rated."""
+    role_weights = {role.value: weight for role, weight in scheme.role_weights.items()}
+    items = []
+    columns = zip(outcome.indicator_version_ids, outcome.raws, scheme.compiled.weights, strict=True)
+    for version_id, raw, weight in columns:
+        if version_id in scheme.manual_ids:
+            by_role = computed.rating_inputs.get((employee_id, version_id), {})
+            items.append(ItemInput(weight, True, rated_share((role.value for role in by_role), role_weights)))
+        else:
+            items.append(ItemInput(weight, False, float(raw is not None)))
+    return items
+
+
+async def _refuse_incomplete(
+    session: AsyncSession, coverage: list[PostCoverage], unrated: list[int], blocked: list[BlockedScoreRecord]
+) -> None:
+    """Refuses a scoring that would leave someone without a result, or with one that leaves out what people said,
+    naming them by employee number (the first few), so that HR knows whom to chase."""
+    if not unrated and not blocked:
+        return
+    named = set(unrated[:NAMED]) | {record.employee_id for record in blocked[:NAMED]}
+    numbers = dict(
+        (await session.execute(select(Employee.id, Employee.employee_no).where(Employee.id.in_(named)))).all()
+    )
+    posts = {post_id: name for post_id, name in await session.execute(select(Post.id, Post.name))}
+    raise IncompleteInputs(
+        refusal_message(
+            coverage,
+            posts,
+            [numbers[key] for key in unrated[:NAMED]],
+            [(numbers[record.employee_id], record.message) for record in blocked[:NAMED]],
+            len(blocked),
+        ),
+        field="allowIncomplete",
+    )
 
 
 async def score_cycle(
@@ -273,9 +314,9 @@ async def score_cycle(
         computed = await asyncio.to_thread(
             _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings, caller.bands
         )
-        coverage = await asyncio.to_thread(_coverage, inputs, computed)
+        coverage, unrated = await asyncio.to_thread(_coverage, inputs, computed)
         if not command.allow_incomplete:
-            await _refuse_without_ratings(session, coverage)
+            await _refuse_incomplete(session, coverage, unrated, computed.blocked)
         scored = await _write(session, cycle, inputs, computed, progress)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked, coverage=coverage)

@@ -36,7 +36,11 @@ from hub.auth import (
 from hub.config import Settings
 from tests.conftest import TEST_SECRET, make_settings
 
-NOW = dt.datetime.now(dt.UTC)
+
+def now() -> dt.datetime:
+    # Read at each use: a module imported minutes before its test runs (a busy machine, many workers) must not
+    # sign tokens that have already expired, or whose not-before has already passed.
+    return dt.datetime.now(dt.UTC)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -45,7 +49,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "iss": "perfhub",
         "aud": "perfhub",
         "sub": "someone",
-        "exp": NOW + dt.timedelta(minutes=5),
+        "exp": now() + dt.timedelta(minutes=5),
         "roles": ["employee"],
         "employee_no": "E000012",
     }
@@ -164,7 +168,7 @@ def test_leeway_absorbs_clock_skew() -> None:
 
 def test_token_not_yet_valid_is_refused(hs256: Authenticator) -> None:
     """`nbf` in the future beyond the leeway: not yet valid."""
-    token = jwt.encode(claims(nbf=NOW + dt.timedelta(minutes=5)), TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims(nbf=now() + dt.timedelta(minutes=5)), TEST_SECRET, algorithm="HS256")
     assert refusal(hs256, bearer(token)) == "token not yet valid"
 
 
@@ -281,7 +285,7 @@ def test_public_key_used_as_hmac_secret_is_refused(tmp_path: Path) -> None:
     path = write_jwks(tmp_path / "jwks.json", jwk(public, "idp-1", "RS256"))
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     header = {"alg": "HS256", "typ": "JWT", "kid": "idp-1"}
-    body = claims(exp=int((NOW + dt.timedelta(minutes=5)).timestamp()))
+    body = claims(exp=int((now() + dt.timedelta(minutes=5)).timestamp()))
     signing_input = b64(json.dumps(header).encode()) + b"." + b64(json.dumps(body).encode())
     forged = signing_input + b"." + b64(hmac.new(pem, signing_input, hashlib.sha256).digest())
     assert refusal(Authenticator(jwks_settings(jwks_file=path)), bearer(forged.decode())) == "invalid token"

@@ -14,11 +14,12 @@ from hub.db.models import (
     AppraisalResult,
     Cycle,
     CycleTransition,
+    Employee,
     MetricValue,
     Rating,
 )
 from hub.demo.organisation import SeedSummary
-from hub.domain import CycleState
+from hub.domain import CycleState, RaterRole
 from tests.conftest import GraphQLClient
 
 SCORE = """
@@ -113,6 +114,9 @@ async def test_a_result_without_any_rating_is_refused_until_hr_allows_it_with_a_
     assert refused["__typename"] == "StateError"
     assert (refused["code"], refused["field"]) == ("INCOMPLETE_INPUTS", "allowIncomplete")
     assert refused["message"].startswith("1 result(s) would have no rating at all (1 of ")
+    async with sessionmaker() as session:
+        number = await session.scalar(select(Employee.employee_no).where(Employee.id == unrated[0]))
+    assert f"; {number}): " in refused["message"], "the refusal names whom to chase"
     await nothing_written(sessionmaker, cycle, before)
 
     # Allowing it takes a reason.
@@ -153,7 +157,9 @@ async def test_the_demos_cycles_have_no_result_without_ratings(app_client: Graph
     assert scored["__typename"] == "CycleScored" and scored["scored"] > 0
 
 
-async def test_completeness_costs_one_statement_a_page(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+async def test_completeness_costs_the_same_statements_for_any_page(
+    app_client: GraphQLClient, seeded: SeedSummary
+) -> None:
     query = "query($c: ID!, $n: Int!) { results(cycleId: $c, first: $n) { edges { node { %s } } } }"
     spent = {}
     for size in (5, 100):
@@ -161,5 +167,62 @@ async def test_completeness_costs_one_statement_a_page(app_client: GraphQLClient
             app_client.sql.reset()
             await app_client.data(query % fields, {"c": str(seeded.past_cycle_id), "n": size})
             spent[(size, fields)] = app_client.sql.count
-    assert spent[(5, "totalScore completeness { percent }")] == spent[(5, "totalScore")] + 1
-    assert spent[(100, "totalScore completeness { percent }")] == spent[(100, "totalScore")] + 1
+    added = {
+        size: spent[(size, "totalScore completeness { percent }")] - spent[(size, "totalScore")] for size in (5, 100)
+    }
+    assert added[5] == added[100] == 2  # the scores with their rater inputs, and the schemes' rater weights
+
+
+SCHEME_WEIGHTS = """
+query($e: ID!, $c: ID!) {
+  employee(id: $e) {
+    scheme(cycleId: $c) { items { weight indicatorVersion { sourceSystem } } raterWeights { role weight } }
+    result(cycleId: $c) { completeness { percent withoutRatings } }
+  }
+}
+"""
+
+
+async def test_a_self_rating_alone_counts_for_the_self_weight_only(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A result whose only rater rated themselves had a tenth of its people-rated input where self weighs 10 of
+    100: its completeness says so (it is not without ratings, and not complete)."""
+    cycle = seeded.current_cycle_id
+    async with sessionmaker() as session, session.begin():
+        self_rated = select(Rating.ratee_id).where(Rating.cycle_id == cycle, Rating.role == RaterRole.SELF)
+        ratee = int(await session.scalar(self_rated.limit(1)) or 0)
+        of_ratee = (Rating.cycle_id == cycle, Rating.ratee_id == ratee)
+        await session.execute(delete(Rating).where(*of_ratee, Rating.role != RaterRole.SELF))
+        assert await session.scalar(select(func.count()).select_from(Rating).where(*of_ratee))
+    assert (await score(app_client, cycle, allow=False))["__typename"] == "CycleScored"
+    employee = (await app_client.data(SCHEME_WEIGHTS, {"e": str(ratee), "c": str(cycle)}))["employee"]
+    items, roles = employee["scheme"]["items"], {r["role"]: r["weight"] for r in employee["scheme"]["raterWeights"]}
+    rated_weight = sum(item["weight"] for item in items if item["indicatorVersion"]["sourceSystem"] == "MANUAL")
+    expected = rated_weight * roles["SELF"] / sum(roles.values())  # the OPEN cycle has no measured value yet
+    found = employee["result"]["completeness"]
+    assert found["withoutRatings"] is False
+    assert found["percent"] == pytest.approx(expected) and found["percent"] < rated_weight
+
+
+async def test_people_who_cannot_be_scored_at_all_are_refused_by_name_until_allowed(
+    app_client: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A cycle opened without any input yet blocks everyone (every indicator missing): scoring it would publish a
+    cycle without results, so it is refused like a result without ratings, naming the first people."""
+    created = await app_client.data(
+        'mutation { cycleCreate(input: {name: "Nothing in yet", periodStart: "2026-10-01", periodEnd: "2026-12-31"}) '
+        "{ ... on CycleChanged { cycle { id } } } }"
+    )
+    cycle = int(created["cycleCreate"]["cycle"]["id"])
+    opened = await app_client.data(
+        f'mutation {{ cycleOpen(cycleId: "{cycle}", families: ["FINANCE"]) {{ __typename }} }}'
+    )
+    assert opened["cycleOpen"]["__typename"] == "CycleChanged"
+    before = await trail_length(sessionmaker, cycle)
+    refused = await score(app_client, cycle, allow=False)
+    assert (refused["code"], refused["field"]) == ("INCOMPLETE_INPUTS", "allowIncomplete")
+    assert "participant(s) could not be scored at all (E" in refused["message"]
+    await nothing_written(sessionmaker, cycle, before)
+    allowed = await score(app_client, cycle, allow=True, reason="a dry run before the ratings come in")
+    assert allowed["__typename"] == "CycleScored" and allowed["scored"] == 0
