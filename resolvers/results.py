@@ -14,8 +14,9 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from hub import policy
-from hub.db.models import AppraisalResult, Cycle, Department, Post
+from hub.db.models import AppraisalResult, Cycle, CycleScheme, Department, Post
 from hub.domain import GroupDimension
+from hub.operations.participation import schemes_in_force
 from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
@@ -45,6 +46,10 @@ async def results(
     if context.pseudonyms is not None:
         refuse_score_thresholds(filter_)
         grouping = result_conditions(_grouping_only(filter_))
+        if not grouping and cycle_key is not None and await _limited(context, cycle_key):
+            # A cycle limited to some posts (cycleOpen's postIds, families, departmentIds) is a selection by post:
+            # listed whole, its rows of small cells would be known to be of its few posts.
+            grouping = [AppraisalResult.cycle_id == cycle_key]
         if grouping:
             # A filter by department, post or post family never matches a result of a small cell.
             grouping.append(in_large_result_cell(context.settings.min_group_size))
@@ -244,3 +249,16 @@ async def _protected_statistics(
     groups = [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]
     # A group's minimum and maximum are each one person's exact score.
     return [dataclasses.replace(group, min=None, max=None) for group in groups] if pseudonymous else groups
+
+
+async def _limited(context: Context, cycle_id: int) -> bool:
+    """Whether a cycle pinned fewer posts than had a scheme in force when its period began."""
+    async with context.sessionmaker() as session:
+        cycle = await session.get(Cycle, cycle_id)
+        if cycle is None:
+            return False
+        pinned = set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle_id)))
+        if not pinned:
+            return False
+        in_force = {post_id for post_id, _ in await schemes_in_force(session, cycle.period_start)}
+    return bool(in_force - pinned)
