@@ -312,3 +312,16 @@ def may_introspect(principal: Principal, settings: Settings) -> bool:
             return True
         case unknown:
             assert_never(unknown)
+
+
+# --- Provisioning (SCIM 2.0, hub/scim) ---------------------------------------------------------------
+
+
+def may_provision(principal: Principal) -> bool:
+    """Provisioning over ``/scim/v2``: the scim system principal and hr_admin; nobody else."""
+    return principal.has(Role.SCIM, Role.HR_ADMIN)
+
+
+def provisions_only(principal: Principal) -> bool:
+    """A scim token is for ``/scim/v2`` alone: ``/graphql`` refuses a principal whose only role is scim."""
+    return principal.roles == frozenset({Role.SCIM})

@@ -1,0 +1,157 @@
+"""Joiners, movers and leavers pushed by SCIM into the served hub, and what GraphQL then shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from scim2_models import PatchOp, PatchOperation, SearchRequest
+
+from hub.auth import Role
+from hub.scim.models import Email, EnterpriseUser, Manager, Name, PerfhubUser, UserResource
+from tests.scim.scim_client import raw_client, scim_client
+from tests.served.hub_process import ServedHub
+
+ENTERPRISE = str(EnterpriseUser.__schema__)
+PERFHUB = str(PerfhubUser.__schema__)
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+EMPLOYEE_QUERY = """
+query ($id: ID!) { employee(id: $id) {
+  employeeNo name email status leftOn department { code } post { code } manager { id }
+  postAssignments { startDate endDate post { code } }
+  results { id }
+} }
+"""
+
+
+def graphql(hub: ServedHub, query: str, **variables: object) -> dict[str, Any]:
+    answer = httpx.post(hub.url, json={"query": query, "variables": variables}, headers=hub.headers(Role.HR_ADMIN))
+    body: dict[str, Any] = answer.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def a_post_elsewhere(hub: ServedHub, post_code: str) -> tuple[str, str]:
+    """Another post than ``post_code``, with its department's code."""
+    data = graphql(hub, "{ posts { code department { code } } }")
+    other = next(post for post in data["posts"] if post["code"] != post_code)
+    return other["code"], other["department"]["code"]
+
+
+def test_a_joiner_a_mover_and_a_leaver_reach_graphql(served: ServedHub) -> None:
+    """A hire by POST, a transfer and a new manager by PATCH, a leaver by active=false: GraphQL shows the new
+    employee, the assignment history of the move, and the leaver INACTIVE with their results kept."""
+    with scim_client(served) as client:
+        existing = client.query(UserResource, "1")
+        boss_post = existing[PerfhubUser].post
+        assert boss_post is not None
+
+        joiner = UserResource(
+            user_name="SCIM-0001",
+            external_id="idp-42",
+            name=Name(given_name="Ada", family_name="Lovelace"),
+            emails=[Email(value="ada@example.org", primary=True)],
+            active=True,
+        )
+        joiner[EnterpriseUser] = EnterpriseUser(manager=Manager(value="1"))
+        joiner[PerfhubUser] = PerfhubUser(post=boss_post, hire_date="2026-01-05")
+        hired = client.create(joiner)
+        assert hired.id is not None and hired.user_name == "SCIM-0001" and hired.external_id == "idp-42"
+        assert hired[EnterpriseUser].employee_number == "SCIM-0001"
+        assert hired[EnterpriseUser].manager.value == "1"
+        assert hired.name.formatted == "Ada Lovelace"
+
+        found = client.search(UserResource, SearchRequest(filter='externalId eq "idp-42"'))  # POST /Users/.search
+        assert [user.id for user in found.resources] == [hired.id]
+
+        new_post, new_department = a_post_elsewhere(served, boss_post)
+        move = PatchOp[UserResource](
+            operations=[
+                PatchOperation(op=PatchOperation.Op.replace_, path=f"{PERFHUB}:post", value=new_post),
+                PatchOperation(op=PatchOperation.Op.replace_, path=f"{ENTERPRISE}:department", value=new_department),
+                PatchOperation(op=PatchOperation.Op.replace_, path=f"{ENTERPRISE}:manager", value={"value": "2"}),
+            ]
+        )
+        assert client.modify(UserResource, hired.id, move) is None  # 204: RFC 7644 §3.5.2 lets PATCH answer no body
+        moved = client.query(UserResource, hired.id)
+        assert moved[PerfhubUser].post == new_post and moved[EnterpriseUser].department == new_department
+
+        employee = graphql(served, EMPLOYEE_QUERY, id=hired.id)["employee"]
+        assert employee["name"] == "Ada Lovelace" and employee["email"] == "ada@example.org"
+        assert employee["status"] == "ACTIVE" and employee["manager"] == {"id": "2"}
+        assert (employee["post"]["code"], employee["department"]["code"]) == (new_post, new_department)
+        history = [(row["post"]["code"], row["endDate"] is None) for row in employee["postAssignments"]]
+        assert history == [(new_post, True), (boss_post, False)]  # newest first: the move ended the first post
+
+        # A leaver with results: the existing employee 5 (the demo has scored cycles).
+        before = graphql(served, EMPLOYEE_QUERY, id="5")["employee"]
+        assert before["results"], "the demo employee should have results"
+        leaving = PatchOperation(op=PatchOperation.Op.replace_, path="active", value=False)
+        leave = PatchOp[UserResource](operations=[leaving])
+        client.modify(UserResource, "5", leave)
+        assert client.query(UserResource, "5").active is False
+        after = graphql(served, EMPLOYEE_QUERY, id="5")["employee"]
+        assert after["status"] == "INACTIVE" and after["leftOn"] is not None
+        assert after["results"] == before["results"]
+
+
+def test_every_write_is_audited_as_the_scim_caller(served: ServedHub) -> None:
+    """A hire and a refused hire each leave an audit entry naming scim:<subject>."""
+    with raw_client(served) as http:
+        post = http.get("/Users/1").json()[PERFHUB]["post"]
+        body = {"schemas": [str(UserResource.__schema__), PERFHUB], "userName": "SCIM-A", "name": {"formatted": "A"}}
+        assert http.post("/Users", json={**body, PERFHUB: {"post": post}}).status_code == 201
+        assert http.post("/Users", json={**body, PERFHUB: {"post": post}}).status_code == 409
+    data = graphql(served, "{ auditLog(first: 50) { edges { node { subject operation outcome ids } } } }")
+    entries = [edge["node"] for edge in data["auditLog"]["edges"] if edge["node"]["subject"].startswith("scim:")]
+    outcomes = sorted((entry["operation"], entry["outcome"]) for entry in entries)
+    assert outcomes == [("scim.createUser", "DUPLICATE_CODE"), ("scim.createUser", "ok")]
+
+
+def test_filters_and_pages(served: ServedHub) -> None:
+    """userName, externalId and employeeNumber filters; startIndex and count page the list."""
+    with raw_client(served) as http:
+        one = http.get("/Users/3").json()
+        number = one["userName"]
+        for expression in (f'userName eq "{number}"', f'{ENTERPRISE}:employeeNumber eq "{number}"'):
+            listed = http.get("/Users", params={"filter": expression}).json()
+            assert [user["id"] for user in listed["Resources"]] == ["3"], expression
+        assert http.get("/Users", params={"filter": 'externalId eq "nobody"'}).json()["totalResults"] == 0
+        page = http.get("/Users", params={"startIndex": 11, "count": 5}).json()
+        assert page["startIndex"] == 11 and page["itemsPerPage"] == 5
+        assert [user["id"] for user in page["Resources"]] == ["11", "12", "13", "14", "15"]
+        assert page["totalResults"] >= 120
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "scim_type"),
+    [
+        ({"op": "replace", "path": f"{PERFHUB}:post", "value": "NO-SUCH-POST"}, 400, "invalidValue"),
+        ({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": "999999"}}, 400, "invalidValue"),
+        ({"op": "replace", "path": "userName", "value": "OTHER"}, 400, "mutability"),
+    ],
+)
+def test_bad_patches_are_scim_errors_and_change_nothing(
+    served: ServedHub, change: dict[str, object], status: int, scim_type: str
+) -> None:
+    """A patch naming nothing, or changing the immutable userName, is a SCIM error body; the User is unchanged."""
+    with raw_client(served) as http:
+        before = http.get("/Users/4").json()
+        answer = http.patch("/Users/4", json={"schemas": [PATCH_OP], "Operations": [change]})
+        assert answer.status_code == status, answer.text
+        assert answer.json()["scimType"] == scim_type
+        assert http.get("/Users/4").json() == before
+
+
+def test_a_taken_email_is_409_uniqueness_and_an_unknown_user_404(served: ServedHub) -> None:
+    """Another employee's e-mail is a uniqueness conflict; an id that names nobody is 404; DELETE is refused."""
+    with raw_client(served) as http:
+        change = {"op": "replace", "path": "emails", "value": [{"value": "taken@example.org", "primary": True}]}
+        assert http.patch("/Users/2", json={"schemas": [PATCH_OP], "Operations": [change]}).status_code == 204
+        answer = http.patch("/Users/4", json={"schemas": [PATCH_OP], "Operations": [change]})
+        assert (answer.status_code, answer.json()["scimType"]) == (409, "uniqueness")
+        assert http.get("/Users/999999").status_code == 404
+        assert http.delete("/Users/4").status_code == 405
+        assert http.get("/Users/4").json()["active"] is True
