@@ -573,7 +573,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Mount("/scim", ScimApp(authenticator, clock)),  # SCIM 2.0 provisioning at /scim/v2 (hub/scim)
+        Mount("/scim", ScimApp(authenticator, clock).mounted),  # SCIM 2.0 provisioning at /scim/v2 (hub/scim)
         *([graphiql.assets_route()] if settings.graphiql else []),
     ]
     middleware = [

@@ -39,10 +39,10 @@ class EmployeeScope(enum.Enum):
 def employee_scope(principal: Principal) -> EmployeeScope:
     """Row scope: hr_admin, analyst, payroll and training reach every employee; a manager themselves and their
     reporting line (never their own manager or peers); an employee themselves; a principal without an
-    employee number and none of the first roles, nobody."""
+    employee number and none of the first roles, or with the scim role alone, nobody."""
     if principal.has(Role.HR_ADMIN, Role.ANALYST, Role.PAYROLL, Role.TRAINING):
         return EmployeeScope.EVERY_EMPLOYEE
-    if principal.employee_number is None:
+    if principal.employee_number is None or provisions_only(principal):
         return EmployeeScope.NOBODY
     return EmployeeScope.SELF_AND_REPORTING_LINE if manages_reporting_line(principal) else EmployeeScope.SELF
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
+from typing import cast
 
 from scim2_models import ForbiddenException, UnauthorizedException
-from scim2_server.applications.asgi import ASGIApplication, Receive, Scope, Send
+from scim2_server.applications import asgi
+from scim2_server.applications.asgi import ASGIApplication
 from scim2_server.handler import AsyncScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.service import ScimService
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Receive, Scope, Send
 
 from hub import guards, policy
 from hub.auth import AuthenticationError, Authenticator, Principal
@@ -35,7 +38,11 @@ class ScimApp(ASGIApplication):
         self.authenticator = authenticator
         self.clock = clock
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def mounted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The application as Starlette mounts it (Starlette's ASGI types are scim2-server's, more loosely)."""
+        await self(dict(scope), cast(asgi.Receive, receive), send)
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] != "http":  # the hub's lifespan is Starlette's, and SCIM has no WebSocket
             return
         request = await self.read_request(scope, receive)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from scim2_models import (
     InvalidValueException,
@@ -26,15 +26,19 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Department, Employee, Post
+from hub.domain import EmployeeStatus
 from hub.operations.audit import AuditRecorder, audit_change, audit_failure
 from hub.operations.errors import DuplicateCode, OperationError
 from hub.operations.org_changes import Organisation
-from hub.scim.users import EmployeeRow, UserResource, apply, changes_of, hire_command, row_of, user_of
+from hub.scim.models import UserResource
+from hub.scim.users import EmployeeRow, apply, changes_of, hire_command, row_of, user_of
+
+EmployeeRows = Select[int, str, str, str | None, str | None, EmployeeStatus, dt.date | None, int | None, str, str]
 
 WRITABLE = ("GET", "POST", "PUT", "PATCH")
 
 
-def _rows() -> Select[tuple[Any, ...]]:
+def _rows() -> EmployeeRows:
     return (
         select(
             Employee.id,
@@ -75,7 +79,7 @@ class EmployeeStorage(AsyncScimStorage):
         self.audit = audit
         self.today = today
 
-    async def _read(self, statement: Select[tuple[Any, ...]]) -> list[UserResource]:
+    async def _read(self, statement: EmployeeRows) -> list[UserResource]:
         async with self.sessionmaker() as session:
             rows = (await session.execute(statement)).all()
         return [user_of(EmployeeRow(**row._mapping)) for row in rows]
@@ -179,8 +183,8 @@ class EmployeeStorage(AsyncScimStorage):
 
 def _user(resource: Resource[Any]) -> UserResource:
     """The resource scim2-server validated, as perfhub's User (it is one: the provider builds it so)."""
-    if isinstance(resource, UserResource):
-        return resource
+    if resource.__class__ is UserResource:
+        return cast(UserResource, resource)
     return UserResource.model_validate(resource.model_dump(by_alias=True))
 
 

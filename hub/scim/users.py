@@ -102,8 +102,8 @@ def email_of(user: UserResource) -> str | None:
     """The primary e-mail, else the first one (perfhub keeps one)."""
     emails = [email for email in user.emails or [] if email.value]
     primary = [email for email in emails if email.primary]
-    chosen = (primary or emails or [None])[0]
-    return None if chosen is None else chosen.value
+    chosen = primary or emails
+    return chosen[0].value if chosen else None
 
 
 def hire_date_of(extension: PerfhubUser | None, today: dt.date) -> dt.date:

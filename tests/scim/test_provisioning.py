@@ -6,11 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from scim2_models import PatchOp, PatchOperation, SearchRequest
+from scim2_models import SearchRequest
 
 from hub.auth import Role
 from hub.scim.models import Email, EnterpriseUser, Manager, Name, PerfhubUser, UserResource
-from tests.scim.scim_client import raw_client, scim_client
+from tests.scim.scim_client import extensions, ids_found, patch, raw_client, scim_client, user
 from tests.served.hub_process import ServedHub
 
 ENTERPRISE = str(EnterpriseUser.__schema__)
@@ -30,7 +30,8 @@ def graphql(hub: ServedHub, query: str, **variables: object) -> dict[str, Any]:
     answer = httpx.post(hub.url, json={"query": query, "variables": variables}, headers=hub.headers(Role.HR_ADMIN))
     body: dict[str, Any] = answer.json()
     assert "errors" not in body, body
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def a_post_elsewhere(hub: ServedHub, post_code: str) -> tuple[str, str]:
@@ -44,8 +45,7 @@ def test_a_joiner_a_mover_and_a_leaver_reach_graphql(served: ServedHub) -> None:
     """A hire by POST, a transfer and a new manager by PATCH, a leaver by active=false: GraphQL shows the new
     employee, the assignment history of the move, and the leaver INACTIVE with their results kept."""
     with scim_client(served) as client:
-        existing = client.query(UserResource, "1")
-        boss_post = existing[PerfhubUser].post
+        boss_post = extensions(user(client.query(UserResource, "1")))[1].post
         assert boss_post is not None
 
         joiner = UserResource(
@@ -57,26 +57,25 @@ def test_a_joiner_a_mover_and_a_leaver_reach_graphql(served: ServedHub) -> None:
         )
         joiner[EnterpriseUser] = EnterpriseUser(manager=Manager(value="1"))
         joiner[PerfhubUser] = PerfhubUser(post=boss_post, hire_date="2026-01-05")
-        hired = client.create(joiner)
+        hired = user(client.create(joiner))
         assert hired.id is not None and hired.user_name == "SCIM-0001" and hired.external_id == "idp-42"
-        assert hired[EnterpriseUser].employee_number == "SCIM-0001"
-        assert hired[EnterpriseUser].manager.value == "1"
-        assert hired.name.formatted == "Ada Lovelace"
+        enterprise, _ = extensions(hired)
+        assert enterprise.employee_number == "SCIM-0001"
+        assert enterprise.manager is not None and enterprise.manager.value == "1"
+        assert hired.name is not None and hired.name.formatted == "Ada Lovelace"
 
-        found = client.search(UserResource, SearchRequest(filter='externalId eq "idp-42"'))  # POST /Users/.search
-        assert [user.id for user in found.resources] == [hired.id]
+        search = SearchRequest[UserResource].model_validate({"filter": 'externalId eq "idp-42"'})
+        assert ids_found(client.search(UserResource, search)) == [hired.id]  # POST /Users/.search
 
         new_post, new_department = a_post_elsewhere(served, boss_post)
-        move = PatchOp[UserResource](
-            operations=[
-                PatchOperation(op=PatchOperation.Op.replace_, path=f"{PERFHUB}:post", value=new_post),
-                PatchOperation(op=PatchOperation.Op.replace_, path=f"{ENTERPRISE}:department", value=new_department),
-                PatchOperation(op=PatchOperation.Op.replace_, path=f"{ENTERPRISE}:manager", value={"value": "2"}),
-            ]
+        move = patch(
+            ("replace", f"{PERFHUB}:post", new_post),
+            ("replace", f"{ENTERPRISE}:department", new_department),
+            ("replace", f"{ENTERPRISE}:manager", {"value": "2"}),
         )
         assert client.modify(UserResource, hired.id, move) is None  # 204: RFC 7644 §3.5.2 lets PATCH answer no body
-        moved = client.query(UserResource, hired.id)
-        assert moved[PerfhubUser].post == new_post and moved[EnterpriseUser].department == new_department
+        enterprise, perfhub = extensions(user(client.query(UserResource, hired.id)))
+        assert perfhub.post == new_post and enterprise.department == new_department
 
         employee = graphql(served, EMPLOYEE_QUERY, id=hired.id)["employee"]
         assert employee["name"] == "Ada Lovelace" and employee["email"] == "ada@example.org"
@@ -88,10 +87,8 @@ def test_a_joiner_a_mover_and_a_leaver_reach_graphql(served: ServedHub) -> None:
         # A leaver with results: the existing employee 5 (the demo has scored cycles).
         before = graphql(served, EMPLOYEE_QUERY, id="5")["employee"]
         assert before["results"], "the demo employee should have results"
-        leaving = PatchOperation(op=PatchOperation.Op.replace_, path="active", value=False)
-        leave = PatchOp[UserResource](operations=[leaving])
-        client.modify(UserResource, "5", leave)
-        assert client.query(UserResource, "5").active is False
+        client.modify(UserResource, "5", patch(("replace", "active", False)))
+        assert user(client.query(UserResource, "5")).active is False
         after = graphql(served, EMPLOYEE_QUERY, id="5")["employee"]
         assert after["status"] == "INACTIVE" and after["leftOn"] is not None
         assert after["results"] == before["results"]
