@@ -1,7 +1,7 @@
 """The organisation as one transaction sees it, and every change to it, each checked before it is made.
 
 The master-data operations (``hub.operations.organisation``), the CSV import (``hub.operations.org_import``)
-and provisioning from other systems change departments, posts and employees only through
+and provisioning by SCIM (``hub.scim``) change departments, posts and employees only through
 :class:`Organisation`: one place for the rules, whatever the entry point. It takes the organisation's
 write lock, then reads departments, posts, employees and the open post assignments once (four
 statements), so that its uniqueness and loop checks stay true until the transaction commits and a file

@@ -152,3 +152,19 @@ def test_a_taken_email_is_409_uniqueness_and_an_unknown_user_404(served: ServedH
         assert http.get("/Users/999999").status_code == 404
         assert http.delete("/Users/4").status_code == 405
         assert http.get("/Users/4").json()["active"] is True
+
+
+def test_microsoft_entra_style_patches(served: ServedHub) -> None:
+    """Entra's habits: capitalised ops, a filtered e-mail path, booleans as strings, attributes perfhub does not
+    keep (ignored); the change lands, the leaver too."""
+    operations = [
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "entra@example.org"},
+        {"op": "Add", "path": "title", "value": "Engineer"},
+        {"op": "Replace", "path": "active", "value": "False"},
+    ]
+    with raw_client(served) as http:
+        answer = http.patch("/Users/6", json={"schemas": [PATCH_OP], "Operations": operations})
+        assert answer.status_code == 204, answer.text
+        user = http.get("/Users/6").json()
+    assert user["emails"] == [{"value": "entra@example.org", "type": "work", "primary": True}]
+    assert user["active"] is False and "title" not in user
