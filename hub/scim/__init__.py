@@ -2,6 +2,6 @@
 joiners, movers and leavers.
 
 scim2-server speaks the protocol (routing, validation, filters, PATCH, ETags, discovery, error bodies);
-``storage.EmployeeStorage`` reads and writes perfhub's employees through the same ``Organisation`` methods
+``storage.OrganisationStorage`` reads and writes perfhub's employees through the same ``Organisation`` methods
 as the GraphQL mutations and the CSV import; ``app.ScimApp`` authenticates with perfhub's bearer tokens.
 """

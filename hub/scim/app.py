@@ -7,12 +7,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import cast
 
-from scim2_models import ForbiddenException, UnauthorizedException
+from scim2_models import ForbiddenException, ResourceType, UnauthorizedException
 from scim2_server.applications import asgi
 from scim2_server.applications.asgi import ASGIApplication
+from scim2_server.errors import MethodNotAllowedException
 from scim2_server.handler import AsyncScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
+from scim2_server.routing import Operation, Target
 from scim2_server.service import ScimService
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
@@ -20,11 +22,26 @@ from starlette.types import Receive, Scope, Send
 from hub import guards, policy
 from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.operations.audit import AuditRecorder
+from hub.scim.groups import RESOURCE_TYPE as GROUP
 from hub.scim.models import provider
-from hub.scim.storage import EmployeeStorage
+from hub.scim.storage import OrganisationStorage
 
 ACTOR_PREFIX = "scim:"
 """How the audit names a provisioning caller: ``scim:`` and the token's subject."""
+
+
+WRITES = frozenset({Operation.create, Operation.replace, Operation.patch, Operation.delete})
+
+
+class PerfhubScimService(ScimService):
+    """scim2-server's service, refusing writes to Groups (departments) before it reads their body."""
+
+    def authorize(self, request: ScimRequest, target: Target, resource_type: ResourceType) -> None:
+        if resource_type.name == GROUP and target.operation in WRITES:
+            raise MethodNotAllowedException(
+                allowed=["GET"],
+                detail="Groups are perfhub's departments: read-only here (perfhub import-org, mutations)",
+            )
 
 
 class ScimApp(ASGIApplication):
@@ -34,7 +51,7 @@ class ScimApp(ASGIApplication):
     def __init__(self, authenticator: Authenticator, clock: Callable[[], dt.date]) -> None:
         scim = provider()
         # ``ASGIApplication.__init__`` wants one storage for the process; perfhub's is per request.
-        super(ASGIApplication, self).__init__(scim, ScimService(scim))
+        super(ASGIApplication, self).__init__(scim, PerfhubScimService(scim))
         self.authenticator = authenticator
         self.clock = clock
 
@@ -71,7 +88,7 @@ class ScimApp(ASGIApplication):
                 client_request_id=guards.client_request_id(request.header("X-Request-Id")),
             )
 
-        handler = AsyncScimHandler(self.service, EmployeeStorage(sessionmaker, audit, self.clock()))
+        handler = AsyncScimHandler(self.service, OrganisationStorage(sessionmaker, audit, self.clock()))
         return await handler.handle(request)
 
     async def _principal(self, request: ScimRequest) -> Principal:

@@ -23,7 +23,7 @@ perfhub ``hireDate``                   the hire date, ``YYYY-MM-DD`` (default: t
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from scim2_models import (
     URN,
@@ -126,6 +126,25 @@ class PerfhubUser(Extension):
     """The hire date, YYYY-MM-DD; today when a hire leaves it out."""
 
 
+class GroupMember(ComplexAttribute):
+    """An active employee of the department, by their SCIM id."""
+
+    value: Annotated[str | None, Mutability.read_only, CaseExact.true] = None
+    display: Annotated[str | None, Mutability.read_only] = None
+    type: Annotated[str | None, Mutability.read_only] = None
+
+
+class Group(Resource[Any]):
+    """A department, read-only: departments are managed by file or mutation (``perfhub import-org``,
+    ``departmentCreate``), not by identity providers. ``externalId`` is the department's code."""
+
+    __schema__ = URN("urn:ietf:params:scim:schemas:core:2.0:Group")
+
+    display_name: Annotated[str | None, Required.true, Mutability.read_only] = None
+    members: Annotated[list[GroupMember] | None, Mutability.read_only] = None
+    Members: ClassVar[type[ComplexAttribute]] = GroupMember
+
+
 BEARER = AuthenticationScheme(
     type=AuthenticationScheme.Type.oauthbearertoken,
     name="perfhub bearer token",
@@ -158,10 +177,16 @@ are dropped rather than refused, since Entra and Okta send their whole mapping; 
 
 
 def provider() -> ScimProvider:
-    """The SCIM service perfhub serves: Users with the enterprise and perfhub extensions."""
+    """The SCIM service perfhub serves: Users with the enterprise and perfhub extensions; Groups (departments)."""
     users = ResourceType.from_resource(User[EnterpriseUser | PerfhubUser])
+    departments = ResourceType.from_resource(Group).model_copy(
+        update={"description": "The departments, read-only: their members are the active employees."}
+    )
     return ScimProvider(
-        models=[User, EnterpriseUser, PerfhubUser], resource_types=[users], config=CONFIG, policy=POLICY
+        models=[User, EnterpriseUser, PerfhubUser, Group],
+        resource_types=[users, departments],
+        config=CONFIG,
+        policy=POLICY,
     )
 
 

@@ -30,7 +30,9 @@ from hub.domain import EmployeeStatus
 from hub.operations.audit import AuditRecorder, audit_change, audit_failure
 from hub.operations.errors import DuplicateCode, OperationError
 from hub.operations.org_changes import Organisation
-from hub.scim.models import UserResource
+from hub.scim.groups import READ_ONLY, read_groups
+from hub.scim.groups import RESOURCE_TYPE as GROUP
+from hub.scim.models import Group, UserResource
 from hub.scim.users import EmployeeRow, apply, changes_of, hire_command, row_of, user_of
 
 EmployeeRows = Select[int, str, str, str | None, str | None, EmployeeStatus, dt.date | None, int | None, str, str]
@@ -66,8 +68,16 @@ def _scim_error(error: OperationError) -> SCIMException:
     return InvalidValueException(detail=error.message)
 
 
-class EmployeeStorage(AsyncScimStorage):
-    """The Users of one request: ``audit`` names who asks, ``today`` dates hires, moves and leavers."""
+def _read_only(resource_type: ResourceType) -> None:
+    """Groups are departments, which identity providers read and never write (``app.PerfhubScimService``
+    refuses it first; this is the storage's own guard)."""
+    if resource_type.name == GROUP:
+        raise MethodNotAllowedException(allowed=["GET"], detail=READ_ONLY)
+
+
+class OrganisationStorage(AsyncScimStorage):
+    """The Users (employees) and Groups (departments) of one request: ``audit`` names who asks, ``today`` dates
+    hires, moves and leavers."""
 
     def __init__(
         self,
@@ -91,11 +101,16 @@ class EmployeeStorage(AsyncScimStorage):
         *,
         response_parameters: ResponseParameters[Any] | None = None,
     ) -> Resource[Any]:
+        missing = NotFoundException(detail=f"no {resource_type.name} {resource_id!r}")
         if not resource_id.isascii() or not resource_id.isdigit() or len(resource_id) > 18:
-            raise NotFoundException(detail=f"no User {resource_id!r}")
-        found = await self._read(_rows().where(Employee.id == int(resource_id)))
+            raise missing
+        found: list[Resource[Any]]
+        if resource_type.name == GROUP:
+            found = list(await read_groups(self.sessionmaker, int(resource_id)))
+        else:
+            found = list(await self._read(_rows().where(Employee.id == int(resource_id))))
         if not found:
-            raise NotFoundException(detail=f"no User {resource_id!r}")
+            raise missing
         return found[0]
 
     async def search(
@@ -105,19 +120,28 @@ class EmployeeStorage(AsyncScimStorage):
         *,
         position: Any = None,
     ) -> SearchPage:
-        """Filters in Python over every User: an organisation's people fit in memory, and the filter is then
-        exactly the RFC's (scim2-models evaluates it), whatever attributes and operators it uses."""
-        users = await self._read(_rows())
+        """Filters in Python over every User (or Group): an organisation's people fit in memory, and the filter
+        is then exactly the RFC's (scim2-models evaluates it), whatever attributes and operators it uses."""
+        candidates: list[Resource[Any]] = []
+        models: list[type[Resource[Any]]] = []
+        for resource_type in resource_types:  # one, or both at the root (/.search)
+            if resource_type.name == GROUP:
+                candidates.extend(await read_groups(self.sessionmaker))
+                models.append(Group)
+            else:
+                candidates.extend(await self._read(_rows()))
+                models.append(UserResource)
         scim_filter = search_request.filter
-        if scim_filter is not None and not scim_filter.models:
-            scim_filter = parametrize(ScimFilter, Union[UserResource])(str(scim_filter))  # noqa: UP007
-        found = [user for user in users if scim_filter is None or scim_filter.match(user)]
+        if scim_filter is not None and not scim_filter.models and models:
+            scim_filter = parametrize(ScimFilter, Union[tuple(models)])(str(scim_filter))  # noqa: UP007
+        found = [resource for resource in candidates if scim_filter is None or scim_filter.match(resource)]
         start = search_request.start_index_0 or 0
         stop = None if search_request.count is None else start + search_request.count
         return SearchPage(total=len(found), resources=list(found[start:stop]))
 
     async def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         """A hire (``employeeCreate``), and the identity provider's id when it sent one."""
+        _read_only(resource_type)
 
         async def hire(org: Organisation) -> int:
             user = _user(resource)
@@ -137,6 +161,7 @@ class EmployeeStorage(AsyncScimStorage):
     ) -> Resource[Any]:
         """A PUT or PATCH, already applied to the stored User by scim2-server, as the mutations' changes:
         ``employeeUpdate``, ``employeeTransfer`` from today, ``employeeDeactivate`` on ``active: false``."""
+        _read_only(resource_type)
         after = _user(resource)
         employee_id = _id(after.id)
 
@@ -159,6 +184,7 @@ class EmployeeStorage(AsyncScimStorage):
         expected_version: str | None = None,
     ) -> None:
         """perfhub never deletes a person, whose results it keeps: a leaver is ``active: false``."""
+        _read_only(resource_type)
         raise MethodNotAllowedException(
             allowed=WRITABLE, detail="perfhub keeps its people and their results: set active to false for a leaver"
         )
