@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scim2_models import Email as BaseEmail
 from scim2_models import Meta
 
+from hub.db.models import Department, Post
 from hub.domain import EmployeeStatus
 from hub.operations import organisation as commands
 from hub.operations.errors import InvalidInput
@@ -121,22 +123,22 @@ def manager_id_of(org: Organisation, extension: EnterpriseUser | None) -> int | 
     return org.employee(scim_id(extension.manager.value, "manager"), "manager").id
 
 
-def department_id_of(org: Organisation, extension: EnterpriseUser | None) -> int | None:
-    if extension is None or extension.department is None:
+def _coded(rows: Mapping[str, Department | Post], code: str | None, what: str) -> int | None:
+    """The id of the department or post with ``code``; None for no code."""
+    if code is None:
         return None
-    department = org.department_codes.get(extension.department)
-    if department is None:
-        raise invalid(f"no department has the code {extension.department!r}")
-    return department.id
+    row = rows.get(code)
+    if row is None:
+        raise invalid(f"no {what} has the code {code!r}")
+    return row.id
+
+
+def department_id_of(org: Organisation, extension: EnterpriseUser | None) -> int | None:
+    return _coded(org.department_codes, None if extension is None else extension.department, "department")
 
 
 def post_id_of(org: Organisation, extension: PerfhubUser | None) -> int | None:
-    if extension is None or extension.post is None:
-        return None
-    post = org.post_codes.get(extension.post)
-    if post is None:
-        raise invalid(f"no post has the code {extension.post!r}")
-    return post.id
+    return _coded(org.post_codes, None if extension is None else extension.post, "post")
 
 
 def hire_command(org: Organisation, user: UserResource, today: dt.date) -> commands.EmployeeCreateInput:

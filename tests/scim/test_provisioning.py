@@ -168,3 +168,24 @@ def test_microsoft_entra_style_patches(served: ServedHub) -> None:
         user = http.get("/Users/6").json()
     assert user["emails"] == [{"value": "entra@example.org", "type": "work", "primary": True}]
     assert user["active"] is False and "title" not in user
+    with raw_client(served) as http:
+        back = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+        refused = http.patch("/Users/6", json=back)
+        assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidValue")  # a leaver stays one
+        assert http.get("/Users/6").json()["active"] is False
+
+
+def renaming(name: str) -> dict[str, object]:
+    return {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "name.formatted", "value": name}]}
+
+
+def test_a_stale_etag_is_412_and_a_fresh_one_applies(served: ServedHub) -> None:
+    """If-Match with the version read before someone else's change is refused; with the current one it applies."""
+    with raw_client(served) as http:
+        stale = http.get("/Users/7").headers["ETag"]
+        assert http.patch("/Users/7", json=renaming("A")).status_code == 204
+        assert http.patch("/Users/7", json=renaming("B"), headers={"If-Match": stale}).status_code == 412
+        fresh = http.get("/Users/7").headers["ETag"]
+        assert fresh != stale
+        assert http.patch("/Users/7", json=renaming("B"), headers={"If-Match": fresh}).status_code == 204
+        assert http.get("/Users/7").json()["name"] == {"formatted": "B"}
