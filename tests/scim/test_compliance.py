@@ -19,7 +19,7 @@ from scim2_models import Email as BaseEmail
 from scim2_tester import Status, check_server
 from scim2_tester.utils import CheckResult
 
-from hub.scim.models import CONFIG, Email, EnterpriseUser, Manager, Name, PerfhubUser, User
+from hub.scim.models import CONFIG, Email, EnterpriseUser, Group, Manager, Name, PerfhubUser, User
 from tests.scim.scim_client import raw_client
 from tests.served.hub_process import ServedHub
 
@@ -62,8 +62,11 @@ def organisation_examples(hub: ServedHub) -> ScimProvider:
     users = ResourceType.from_resource(
         ExampleUser[ExampleEnterpriseUser | Annotated[ExamplePerfhubUser, Required.true]]  # type: ignore[misc]
     )
+    groups = ResourceType.from_resource(Group)  # a search at the root answers departments too
     return ScimProvider(
-        models=[ExampleUser, ExampleEnterpriseUser, ExamplePerfhubUser], resource_types=[users], config=CONFIG
+        models=[ExampleUser, ExampleEnterpriseUser, ExamplePerfhubUser, Group],
+        resource_types=[users, groups],
+        config=CONFIG,
     )
 
 
