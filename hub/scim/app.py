@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from hub import guards, policy
 from hub.auth import AuthenticationError, Authenticator, Principal
 from hub.operations.audit import AuditRecorder
+from hub.scim.groups import READ_ONLY
 from hub.scim.groups import RESOURCE_TYPE as GROUP
 from hub.scim.models import provider
 from hub.scim.storage import OrganisationStorage
@@ -38,10 +39,7 @@ class PerfhubScimService(ScimService):
 
     def authorize(self, request: ScimRequest, target: Target, resource_type: ResourceType) -> None:
         if resource_type.name == GROUP and target.operation in WRITES:
-            raise MethodNotAllowedException(
-                allowed=["GET"],
-                detail="Groups are perfhub's departments: read-only here (perfhub import-org, mutations)",
-            )
+            raise MethodNotAllowedException(allowed=["GET"], detail=READ_ONLY)
 
 
 class ScimApp(ASGIApplication):

@@ -1,5 +1,6 @@
-"""perfhub's employees as scim2-server's storage of Users: reads in a session of their own, every write one
-transaction through the ``Organisation`` methods, audited like the organisation mutations."""
+"""perfhub's employees and departments as scim2-server's storage of Users and (read-only) Groups: reads in a
+session of their own, every write one transaction through the ``Organisation`` methods, audited like the
+organisation mutations."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from hub.scim.users import EmployeeRow, apply, changes_of, hire_command, row_of,
 
 EmployeeRows = Select[int, str, str, str | None, str | None, EmployeeStatus, dt.date | None, int | None, str, str]
 
-WRITABLE = ("GET", "POST", "PUT", "PATCH")
+USER_METHODS = ("GET", "POST", "PUT", "PATCH")
 
 
 def _rows() -> EmployeeRows:
@@ -186,7 +187,7 @@ class OrganisationStorage(AsyncScimStorage):
         """perfhub never deletes a person, whose results it keeps: a leaver is ``active: false``."""
         _read_only(resource_type)
         raise MethodNotAllowedException(
-            allowed=WRITABLE, detail="perfhub keeps its people and their results: set active to false for a leaver"
+            allowed=USER_METHODS, detail="perfhub keeps its people and their results: set active to false for a leaver"
         )
 
     async def _write(self, operation: str, work: Callable[[Organisation], Awaitable[int]]) -> UserResource:
