@@ -149,6 +149,11 @@ def test_a_taken_email_is_409_uniqueness_and_an_unknown_user_404(served: ServedH
         assert http.patch("/Users/2", json={"schemas": [PATCH_OP], "Operations": [change]}).status_code == 204
         answer = http.patch("/Users/4", json={"schemas": [PATCH_OP], "Operations": [change]})
         assert (answer.status_code, answer.json()["scimType"]) == (409, "uniqueness")
+        taken = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "externalId", "value": "idp-7"}]}
+        assert http.patch("/Users/2", json=taken).status_code == 204
+        answer = http.patch("/Users/4", json=taken)
+        assert (answer.status_code, answer.json()["scimType"]) == (409, "uniqueness")
+        assert http.get("/Users/4").json().get("externalId") is None
         assert http.get("/Users/999999").status_code == 404
         assert http.delete("/Users/4").status_code == 405
         assert http.get("/Users/4").json()["active"] is True
