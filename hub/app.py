@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -47,6 +47,7 @@ from hub.db.engine import (
 )
 from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
+from hub.scim.app import ScimApp
 from hub.systems import configured_systems, open_systems
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from hub.worker import Worker
@@ -71,6 +72,7 @@ transports, which the hub does not serve: executed as a single result, a subscri
 
 TOO_MANY_FAILED_AUTHENTICATIONS = 4429
 """The close code of a socket whose address is over its failed authentications (graphql-ws does not retry 44xx)."""
+_SCIM_ONLY = "a token with the scim role provisions people at /scim/v2 and reads nothing here"
 _SOCKET_TOKEN_MISSING = 'authentication required: send {"Authorization": "Bearer <token>"} in connection_init'
 
 
@@ -197,6 +199,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             if request.state.principal.is_anonymous and not self._anonymous_may_ask(request):
                 # Before the body is read: an anonymous flood costs the hub a header parse per request.
                 raise await self._refuse_anonymous(request)
+            if policy.provisions_only(request.state.principal):
+                raise _Refused(guards.error_response(403, _SCIM_ONLY, "FORBIDDEN"))
             # The request's first rate-limit token, before the body is read too: a principal over its
             # limit costs no body parse either. Its cost takes the rest once estimated (``charge``).
             key = principal_key(request.state.principal, _address(request))
@@ -438,6 +442,8 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             raise SocketRefused(error.reason) from None
         if principal.is_anonymous:
             raise SocketRefused(_SOCKET_TOKEN_MISSING)
+        if policy.provisions_only(principal):
+            raise SocketRefused(_SCIM_ONLY)
         context.principal = principal
         unset: UnsetType = UNSET  # acknowledge without a payload
         return unset
@@ -567,6 +573,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Mount("/scim", ScimApp(authenticator, clock).mounted),  # SCIM 2.0 provisioning at /scim/v2 (hub/scim)
         *([graphiql.assets_route()] if settings.graphiql else []),
     ]
     middleware = [

@@ -33,6 +33,8 @@ class Role(StrEnum):
     """A system principal: reads published results and compensation, subscribes to results."""
     TRAINING = "training"
     """A system principal: reads published results and training records, subscribes to results."""
+    SCIM = "scim"
+    """A system principal: an identity provider or HR system provisioning people over ``/scim/v2``, nothing else."""
 
 
 class Grant(StrEnum):

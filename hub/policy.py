@@ -39,10 +39,10 @@ class EmployeeScope(enum.Enum):
 def employee_scope(principal: Principal) -> EmployeeScope:
     """Row scope: hr_admin, analyst, payroll and training reach every employee; a manager themselves and their
     reporting line (never their own manager or peers); an employee themselves; a principal without an
-    employee number and none of the first roles, nobody."""
+    employee number and none of the first roles, or with the scim role alone, nobody."""
     if principal.has(Role.HR_ADMIN, Role.ANALYST, Role.PAYROLL, Role.TRAINING):
         return EmployeeScope.EVERY_EMPLOYEE
-    if principal.employee_number is None:
+    if principal.employee_number is None or provisions_only(principal):
         return EmployeeScope.NOBODY
     return EmployeeScope.SELF_AND_REPORTING_LINE if manages_reporting_line(principal) else EmployeeScope.SELF
 
@@ -340,3 +340,16 @@ def may_introspect(principal: Principal, settings: Settings) -> bool:
             return True
         case unknown:
             assert_never(unknown)
+
+
+# --- Provisioning (SCIM 2.0, hub/scim) ---------------------------------------------------------------
+
+
+def may_provision(principal: Principal) -> bool:
+    """Provisioning over ``/scim/v2``: the scim system principal and hr_admin; nobody else."""
+    return principal.has(Role.SCIM, Role.HR_ADMIN)
+
+
+def provisions_only(principal: Principal) -> bool:
+    """A scim token is for ``/scim/v2`` alone: ``/graphql`` refuses a principal whose only role is scim."""
+    return principal.roles == frozenset({Role.SCIM})

@@ -1,7 +1,7 @@
 """The organisation as one transaction sees it, and every change to it, each checked before it is made.
 
 The master-data operations (``hub.operations.organisation``), the CSV import (``hub.operations.org_import``)
-and provisioning from other systems change departments, posts and employees only through
+and provisioning by SCIM (``hub.scim``) change departments, posts and employees only through
 :class:`Organisation`: one place for the rules, whatever the entry point. It takes the organisation's
 write lock, then reads departments, posts, employees and the open post assignments once (four
 statements), so that its uniqueness and loop checks stay true until the transaction commits and a file
@@ -25,7 +25,7 @@ from hub.operations.errors import CircularReference, DuplicateCode, InvalidInput
 if TYPE_CHECKING:
     from hub.operations import organisation as commands  # the commands, next to their operations
 
-CODE_CHARS, NAME_CHARS, FAMILY_CHARS, EMAIL_CHARS = 64, 200, 64, 254
+CODE_CHARS, NAME_CHARS, FAMILY_CHARS, EMAIL_CHARS, EXTERNAL_ID_CHARS = 64, 200, 64, 254, 200
 """The widths of the columns (``hub.db.models.organisation``): a longer value failed in the driver."""
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -78,6 +78,7 @@ class Organisation:
         self.employees: dict[int, Employee] = {}
         self.employee_numbers: dict[str, Employee] = {}
         self.emails: dict[str, Employee] = {}  # lower case: an address names one mailbox whatever its case
+        self.external_ids: dict[str, Employee] = {}  # what an identity provider knows them by (SCIM)
         self.current: dict[int, PostAssignment] = {}  # employee id -> their open assignment
 
     @classmethod
@@ -107,6 +108,8 @@ class Organisation:
         self.employees[employee.id] = self.employee_numbers[employee.employee_no] = employee
         if employee.email is not None:
             self.emails[employee.email.lower()] = employee
+        if employee.external_id is not None:
+            self.external_ids[employee.external_id] = employee
 
     async def _added(self, row: Row) -> Row:
         self.session.add(row)
@@ -297,6 +300,20 @@ class Organisation:
                 self.current[employee.id] = PostAssignment(employee_id=employee.id, post_id=post.id, start_date=day)
                 self.session.add(self.current[employee.id])
         employee.post_id, employee.department_id = post.id, department
+        await self.session.flush()
+        return employee
+
+    async def set_external_id(self, employee: Employee, value: str | None) -> Employee:
+        """Sets (or, with None, removes) the id an identity provider knows the employee by (SCIM ``externalId``)."""
+        cleaned = None if value is None else checked_text(value, "externalId", "an external id", EXTERNAL_ID_CHARS)
+        holder = None if cleaned is None else self.external_ids.get(cleaned)
+        if holder is not None and holder is not employee:
+            raise DuplicateCode(f"external id {cleaned!r} belongs to employee {holder.employee_no}", field="externalId")
+        if employee.external_id is not None:
+            del self.external_ids[employee.external_id]
+        employee.external_id = cleaned
+        if cleaned is not None:
+            self.external_ids[cleaned] = employee
         await self.session.flush()
         return employee
 

@@ -4,7 +4,7 @@ Every change goes through :class:`hub.operations.org_changes.Organisation`, whic
 codes, employee numbers and e-mails, no loop in the department tree or the manager chain, an assignment
 history that a transfer or a leaver extends and never rewrites). The operations here are its entry points
 for one change each, as the API declares them; the CSV import (``hub.operations.org_import``) applies a
-whole file through the same object in one transaction, and so will provisioning from an identity system.
+whole file through the same object in one transaction, and so does provisioning by SCIM (``hub.scim``).
 
 A transfer closes the current post assignment the day before its effective date and opens the next one;
 results keep the post they were scored in (``appraisal_results.post_id``). A leaver is INACTIVE from

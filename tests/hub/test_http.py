@@ -146,10 +146,23 @@ async def test_expired_token_is_401_token_expired(app_client: GraphQLClient) -> 
 
 
 async def test_every_role_is_authenticated(app_client: GraphQLClient) -> None:
-    """A token of any role gets past authentication (what it may see is the field rules' business)."""
-    for role in Role:
-        body = await app_client.as_principal(role, employee_number="E000012").execute("{ __typename }")
+    """A token of any role but scim gets past authentication (what it may see is the field rules' business); an
+    analyst's names nobody (one that names an employee is refused: tests/hub/test_auth.py)."""
+    for role in set(Role) - {Role.SCIM}:
+        number = None if role is Role.ANALYST else "E000012"
+        body = await app_client.as_principal(role, employee_number=number).execute("{ __typename }")
         assert body == {"data": {"__typename": "Query"}}
+
+
+async def test_a_scim_token_is_refused_here(app_client: GraphQLClient) -> None:
+    """A scim token provisions people at /scim/v2 and reads nothing at /graphql: 403 before its body is read."""
+    token = issue_token(app_client.settings, role=Role.SCIM, subject="okta")
+    response = await app_client.http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert app_client.sql.count == 0
 
 
 async def test_the_request_id_is_the_hubs_own(app_client: GraphQLClient) -> None:

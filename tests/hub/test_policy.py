@@ -120,6 +120,7 @@ def test_employee_scope_of_each_role(role: Role) -> None:
         Role.TRAINING: EmployeeScope.EVERY_EMPLOYEE,
         Role.MANAGER: EmployeeScope.SELF_AND_REPORTING_LINE,
         Role.EMPLOYEE: EmployeeScope.SELF,
+        Role.SCIM: EmployeeScope.NOBODY,
     }[role]
     assert policy.employee_scope(person(role)) is expected
 
@@ -302,6 +303,14 @@ def test_minimum_group_size() -> None:
     # A filter that removed a few people (fewer than the minimum) would single them out by difference.
     assert not policy.releasable_cell(members=5, unfiltered=7, minimum=5)
     assert policy.releasable_cell(members=5, unfiltered=10, minimum=5)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_who_may_provision_and_who_provisions_only(role: Role) -> None:
+    """/scim/v2 admits scim and hr_admin; /graphql refuses a token whose only role is scim."""
+    assert policy.may_provision(person(role)) is (role in {Role.SCIM, Role.HR_ADMIN})
+    assert policy.provisions_only(person(role)) is (role is Role.SCIM)
+    assert not policy.provisions_only(person(Role.SCIM, Role.HR_ADMIN))
 
 
 @pytest.mark.parametrize("introspection", list(Introspection))

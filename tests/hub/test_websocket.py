@@ -163,6 +163,15 @@ async def test_transport_ws_rejects_a_missing_or_bad_token(
         assert (closed["type"], closed["code"], closed["reason"]) == ("websocket.close", 4401, reason)
 
 
+async def test_transport_ws_refuses_a_scim_token(socket_app: Starlette, settings: Settings) -> None:
+    """A scim token provisions people at /scim/v2 and reads nothing here: its socket is closed 4401."""
+    async with Socket(socket_app, "graphql-transport-ws") as socket:
+        await socket.send(init(issue_token(settings, role=Role.SCIM, subject="okta")))
+        closed = await socket.next_message()
+        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+        assert "/scim/v2" in closed["reason"]
+
+
 async def test_transport_ws_operation_before_init_is_refused(socket_app: Starlette) -> None:
     """An operation sent without connection_init is closed 4401 by the protocol: no principal, no answer."""
     async with Socket(socket_app, "graphql-transport-ws") as socket:

@@ -56,6 +56,8 @@ class Employee(Base):
         server_default=EmployeeStatus.ACTIVE.value,
     )
     left_on: Mapped[dt.date | None]
+    # What an identity provider knows the employee by (SCIM ``externalId``, hub/scim); unique where set.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
 
     department: Mapped[Department] = relationship(lazy="raise")
     post: Mapped[Post] = relationship(lazy="raise")

@@ -1,0 +1,221 @@
+"""perfhub's employees and departments as scim2-server's storage of Users and (read-only) Groups: reads in a
+session of their own, every write one transaction through the ``Organisation`` methods, audited like the
+organisation mutations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, Union, cast
+
+from scim2_models import (
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    SCIMException,
+    ScimFilter,
+    SearchRequest,
+    UniquenessException,
+)
+from scim2_server.errors import MethodNotAllowedException
+from scim2_server.storage import AsyncScimStorage, SearchPage
+from scim2_server.utils import parametrize
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import Department, Employee, Post
+from hub.domain import EmployeeStatus
+from hub.operations.audit import AuditRecorder, audit_change, audit_failure
+from hub.operations.errors import DuplicateCode, OperationError
+from hub.operations.org_changes import Organisation
+from hub.scim.groups import READ_ONLY, read_groups
+from hub.scim.groups import RESOURCE_TYPE as GROUP
+from hub.scim.models import Group, UserResource
+from hub.scim.users import EmployeeRow, apply, changes_of, hire_command, row_of, user_of
+
+EmployeeRows = Select[int, str, str, str | None, str | None, EmployeeStatus, dt.date | None, int | None, str, str]
+
+USER_METHODS = ("GET", "POST", "PUT", "PATCH")
+
+
+def _rows() -> EmployeeRows:
+    return (
+        select(
+            Employee.id,
+            Employee.employee_no,
+            Employee.name,
+            Employee.email,
+            Employee.external_id,
+            Employee.status,
+            Employee.hired_on,
+            Employee.manager_id,
+            Department.code.label("department_code"),
+            Post.code.label("post_code"),
+        )
+        .join(Department, Department.id == Employee.department_id)
+        .join(Post, Post.id == Employee.post_id)
+        .order_by(Employee.id)
+    )
+
+
+def _scim_error(error: OperationError) -> SCIMException:
+    """An operation's refusal as SCIM answers it: a taken value 409 uniqueness, anything else 400 invalidValue
+    (an id in the payload that names nothing is a bad value there, not a missing resource)."""
+    if isinstance(error, DuplicateCode):
+        return UniquenessException(detail=error.message)
+    return InvalidValueException(detail=error.message)
+
+
+def _read_only(resource_type: ResourceType) -> None:
+    """Groups are departments, which identity providers read and never write (``app.PerfhubScimService``
+    refuses it first; this is the storage's own guard)."""
+    if resource_type.name == GROUP:
+        raise MethodNotAllowedException(allowed=["GET"], detail=READ_ONLY)
+
+
+class OrganisationStorage(AsyncScimStorage):
+    """The Users (employees) and Groups (departments) of one request: ``audit`` names who asks, ``today`` dates
+    hires, moves and leavers."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: Callable[[str], AuditRecorder],
+        today: dt.date,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.audit = audit
+        self.today = today
+
+    async def _read(self, statement: EmployeeRows) -> list[UserResource]:
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(statement)).all()
+        return [user_of(EmployeeRow(**row._mapping)) for row in rows]
+
+    async def get(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        *,
+        response_parameters: ResponseParameters[Any] | None = None,
+    ) -> Resource[Any]:
+        missing = NotFoundException(detail=f"no {resource_type.name} {resource_id!r}")
+        if not resource_id.isascii() or not resource_id.isdigit() or len(resource_id) > 18:
+            raise missing
+        found: list[Resource[Any]]
+        if resource_type.name == GROUP:
+            found = list(await read_groups(self.sessionmaker, int(resource_id)))
+        else:
+            found = list(await self._read(_rows().where(Employee.id == int(resource_id))))
+        if not found:
+            raise missing
+        return found[0]
+
+    async def search(
+        self,
+        resource_types: list[ResourceType],
+        search_request: SearchRequest[Any],
+        *,
+        position: Any = None,
+    ) -> SearchPage:
+        """Filters in Python over every User (or Group): an organisation's people fit in memory, and the filter
+        is then exactly the RFC's (scim2-models evaluates it), whatever attributes and operators it uses."""
+        candidates: list[Resource[Any]] = []
+        models: list[type[Resource[Any]]] = []
+        for resource_type in resource_types:  # one, or both at the root (/.search)
+            if resource_type.name == GROUP:
+                candidates.extend(await read_groups(self.sessionmaker))
+                models.append(Group)
+            else:
+                candidates.extend(await self._read(_rows()))
+                models.append(UserResource)
+        scim_filter = search_request.filter
+        if scim_filter is not None and not scim_filter.models and models:
+            scim_filter = parametrize(ScimFilter, Union[tuple(models)])(str(scim_filter))  # noqa: UP007
+        found = [resource for resource in candidates if scim_filter is None or scim_filter.match(resource)]
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        return SearchPage(total=len(found), resources=list(found[start:stop]))
+
+    async def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        """A hire (``employeeCreate``), and the identity provider's id when it sent one."""
+        _read_only(resource_type)
+
+        async def hire(org: Organisation) -> int:
+            user = _user(resource)
+            employee = await org.create_employee(hire_command(org, user, self.today))
+            if user.external_id is not None:
+                await org.set_external_id(employee, user.external_id)
+            return employee.id
+
+        return await self._write("scim.createUser", hire)
+
+    async def update(
+        self,
+        resource_type: ResourceType,
+        resource: Resource[Any],
+        *,
+        expected_version: str | None = None,
+    ) -> Resource[Any]:
+        """A PUT or PATCH, already applied to the stored User by scim2-server, as the mutations' changes:
+        ``employeeUpdate``, ``employeeTransfer`` from today, ``employeeDeactivate`` on ``active: false``."""
+        _read_only(resource_type)
+        after = _user(resource)
+        employee_id = _id(after.id)
+
+        async def change(org: Organisation) -> int:
+            if employee_id not in org.employees:
+                raise NotFoundException(detail=f"no User {after.id!r}")
+            before = user_of(row_of(org, employee_id))
+            if expected_version is not None and before.meta is not None and before.meta.version != expected_version:
+                raise PreconditionFailedException(detail="the User changed since it was read")
+            await apply(org, employee_id, changes_of(org, before, after, self.today))
+            return employee_id
+
+        return await self._write("scim.updateUser", change)
+
+    async def delete(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        *,
+        expected_version: str | None = None,
+    ) -> None:
+        """perfhub never deletes a person, whose results it keeps: a leaver is ``active: false``."""
+        _read_only(resource_type)
+        raise MethodNotAllowedException(
+            allowed=USER_METHODS, detail="perfhub keeps its people and their results: set active to false for a leaver"
+        )
+
+    async def _write(self, operation: str, work: Callable[[Organisation], Awaitable[int]]) -> UserResource:
+        """One transaction under the organisation's lock, audited as ``employee:<id>``; a refusal audited too."""
+        audit = self.audit(operation)
+
+        async def run() -> int:
+            async with self.sessionmaker() as session, session.begin():
+                employee_id = await work(await Organisation.load(session))
+                await audit_change(session, audit, f"employee:{employee_id}")
+            return employee_id
+
+        try:
+            employee_id = await audit_failure(audit, self.sessionmaker, run())
+        except OperationError as error:
+            raise _scim_error(error) from None
+        found = await self._read(_rows().where(Employee.id == employee_id))
+        return found[0]
+
+
+def _user(resource: Resource[Any]) -> UserResource:
+    """The resource scim2-server validated, as perfhub's User (it is one: the provider builds it so)."""
+    if resource.__class__ is UserResource:
+        return cast(UserResource, resource)
+    return UserResource.model_validate(resource.model_dump(by_alias=True))
+
+
+def _id(value: str | None) -> int:
+    if value is None or not value.isdigit():
+        raise NotFoundException(detail=f"no User {value!r}")
+    return int(value)
