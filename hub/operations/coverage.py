@@ -37,7 +37,9 @@ class PostCoverage:
     without_measures: int
     """Results that had no measured value although their scheme weighs measured indicators."""
     completeness: float
-    """The mean share of the scheme's weight that had a value, in percent."""
+    """The mean share of the scheme's weight that had a value, in percent (0 for a post without results)."""
+    blocked: int = 0
+    """Participants of the post who could not be scored at all (every input missing, or a value rejected)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +82,25 @@ def completeness(items: Iterable[ItemInput]) -> Completeness:
     )
 
 
-def by_post(results: Iterable[tuple[int, Completeness]]) -> list[PostCoverage]:
-    """Per post (``(post id, completeness)`` per result), in post id order."""
+def by_post(results: Iterable[tuple[int, Completeness]], blocked: Iterable[int] = ()) -> list[PostCoverage]:
+    """Per post (``(post id, completeness)`` per result, and the post of each participant who could not be scored
+    at all), in post id order: a post whose people were all blocked is listed too, with no result."""
     grouped: defaultdict[int, list[Completeness]] = defaultdict(list)
     for post_id, result in results:
         grouped[post_id].append(result)
+    unscored: defaultdict[int, int] = defaultdict(int)
+    for post_id in blocked:
+        unscored[post_id] += 1
     return [
         PostCoverage(
             post_id=post_id,
             results=len(found),
             without_ratings=sum(result.without_ratings for result in found),
             without_measures=sum(result.without_measures for result in found),
-            completeness=sum(result.percent for result in found) / len(found),
+            completeness=sum(result.percent for result in found) / len(found) if found else 0.0,
+            blocked=unscored[post_id],
         )
-        for post_id, found in sorted(grouped.items())
+        for post_id, found in sorted({**{post: [] for post in unscored}, **grouped}.items())
     ]
 
 

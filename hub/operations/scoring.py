@@ -248,7 +248,7 @@ def _coverage(inputs: Inputs, computed: _Computed) -> tuple[list[PostCoverage], 
         found.append((post_of[employee_id], result))
         if result.without_ratings:
             unrated.append(employee_id)
-    return by_post(found), unrated
+    return by_post(found, (post_of[record.employee_id] for record in computed.blocked)), unrated
 
 
 def _items(employee_id: int, outcome: EmployeeScore, scheme: Scheme, computed: _Computed) -> list[ItemInput]:

@@ -89,7 +89,11 @@ class PostCoverage:
         description="Results with no measured value although the scheme weighs measured indicators."
     )
     completeness: float = strawberry.field(
-        description="The mean share of the scheme's weight that had a value, in percent."
+        description="The mean share of the scheme's weight that had a value, in percent (0 without results)."
+    )
+    blocked: int = strawberry.field(
+        description="Participants of the post who could not be scored at all (listed in blocked): a post whose "
+        "people were all blocked is listed with no result."
     )
 
     post = Relations[PostCoverageRecord].load(Post, lambda loaders: loaders.post_by_id, lambda row: row.post_id)

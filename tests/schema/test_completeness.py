@@ -26,7 +26,10 @@ SCORE = """
 mutation($c: ID!, $allow: Boolean!, $reason: String) {
   cycleScore(cycleId: $c, allowIncomplete: $allow, reason: $reason) {
     __typename
-    ... on CycleScored { scored coverage { post { id } results withoutRatings withoutMeasures completeness } }
+    ... on CycleScored {
+      scored blocked { employee { id } }
+      coverage { post { id } results withoutRatings withoutMeasures completeness blocked }
+    }
     ... on MutationError { code message field }
   }
 }
@@ -226,3 +229,6 @@ async def test_people_who_cannot_be_scored_at_all_are_refused_by_name_until_allo
     await nothing_written(sessionmaker, cycle, before)
     allowed = await score(app_client, cycle, allow=True, reason="a dry run before the ratings come in")
     assert allowed["__typename"] == "CycleScored" and allowed["scored"] == 0
+    # Every FINANCE post is listed, with its blocked people and no result: nobody goes missing from the report.
+    assert allowed["coverage"] and all(row["results"] == 0 for row in allowed["coverage"])
+    assert sum(row["blocked"] for row in allowed["coverage"]) == len(allowed["blocked"]) > 0
