@@ -81,6 +81,10 @@ class TcpProxy:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # An aborted or closed transport closes its socket in a callback the loop runs next: let those run before
+        # the thread stops the loop, or a socket outlives the proxy and warns as an unclosed transport.
+        for _ in range(3):
+            await asyncio.sleep(0)
 
     async def _listen(self) -> None:
         # The same port every time: the hub's configured URL must keep pointing here across a REFUSE.
