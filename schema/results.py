@@ -173,27 +173,33 @@ class IndicatorScore:
 
 _WITHHELD_RANK = (
     "Null for an analyst without the 'names' grant when fewer than the minimum group size were scored in the "
-    "result's department and post: a rank tells the size of the group, and so which group it is."
+    "result's department and post (a rank tells the size of the group, and so which group it is), or in any "
+    "department and post of the group ranked (ranks around a withheld row would place it)."
 )
 
 
 def _withheld_rank(
-    read: Callable[[ResultRow], float | None], graphql_type: object, description: str | None = None
+    read: Callable[[ResultRow], float | None],
+    among: small_groups.RankGroup,
+    graphql_type: object,
+    description: str | None = None,
 ) -> StrawberryField:
     """A rank or percentile of a result, null where its group is too small to show (``_WITHHELD_RANK``)."""
 
     async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> float | None:
-        return read(root) if await small_groups.result_grouping_shown(info.context, root) else None
+        return read(root) if await small_groups.result_rank_shown(info.context, root, among) else None
 
     described = f"{description} {_WITHHELD_RANK}" if description else _WITHHELD_RANK
     return fields.field(description=described, graphql_type=graphql_type)(resolve)
 
 
-def _group_size(size: Callable[[RankGroupsRow], int], rank: Callable[[ResultRow], int | None]) -> StrawberryField:
+def _group_size(
+    size: Callable[[RankGroupsRow], int], rank: Callable[[ResultRow], int | None], among: small_groups.RankGroup
+) -> StrawberryField:
     """How many results a rank is among (the n of "rank r of n"): null where the rank is null or withheld."""
 
     async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> int | None:
-        if rank(root) is None or not await small_groups.result_grouping_shown(info.context, root):
+        if rank(root) is None or not await small_groups.result_rank_shown(info.context, root, among):
             return None
         groups = await info.context.loaders.rank_groups_by_result.load(root.id)
         return None if groups is None else size(groups)
@@ -218,13 +224,17 @@ class AppraisalResult:
     total_score = Scores[ResultRow].rounded(float, lambda row: row.total_score, "The total, calibrated if it was.")
     grade: Grade
 
-    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, int | None)
-    post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post)
-    percentile_in_post = _withheld_rank(lambda root: two_decimals(root.percentile_in_post), float | None, ROUNDED)
-    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, int | None)
-    department_group_size = _group_size(lambda groups: groups.in_department, lambda root: root.rank_in_department)
+    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, "post", int | None)
+    post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post, "post")
+    percentile_in_post = _withheld_rank(
+        lambda root: two_decimals(root.percentile_in_post), "post", float | None, ROUNDED
+    )
+    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, "department", int | None)
+    department_group_size = _group_size(
+        lambda groups: groups.in_department, lambda root: root.rank_in_department, "department"
+    )
     percentile_in_department = _withheld_rank(
-        lambda root: two_decimals(root.percentile_in_department), float | None, ROUNDED
+        lambda root: two_decimals(root.percentile_in_department), "department", float | None, ROUNDED
     )
 
     calibrated: bool
