@@ -4,6 +4,8 @@
   error, and the database holds one such employee;
 - two imports of overlapping files (the same new people, different names and e-mails): each answer is typed,
   and the organisation holds one file or the other entirely, never rows of both;
+- two corrections of one published result, one to each hub: both are kept, each starting from the other's
+  total (no lost update), and each has its result.revised event;
 - an import of 800 new people, its hub killed (SIGKILL) at several points (the last as its rows commit):
   after the database has let go of the dead hub's session, all 800 are there or none, and the import's
   audit entry exists exactly when they do; the hub restarted on the same database imports the file again
@@ -22,7 +24,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db.models import Employee
+from hub.db.models import AppraisalResult, Employee, ResultAdjustment, ResultEvent
 from tests.races.conftest import Pair
 from tests.races.harness import (
     WITHIN,
@@ -50,6 +52,8 @@ IMPORT = """mutation($csv: String!) { organisationImport(csv: $csv) {
   __typename ... on OrganisationImported { employees { created updated unchanged } }
   ... on MutationError { code message } } }"""
 POSTS = "{ posts { id code department { code } } }"
+CYCLES = "{ cycles { id state } }"
+RESULTS = "query($id: ID!) { results(cycleId: $id, first: 1) { edges { node { id } } } }"
 PEOPLE = 800
 """New people in each killed import."""
 
@@ -202,3 +206,62 @@ async def test_a_hub_killed_while_importing_leaves_all_or_nothing(demo_hubs: Hub
     finally:
         await engine.dispose()
         print("\n" + "\n".join(rounds))
+
+
+CORRECT = """mutation($input: ResultCorrectInput!) { resultCorrect(input: $input) {
+  __typename ... on ResultCorrected { result { totalScore } } ... on MutationError { code message } } }"""
+
+
+async def corrections_of(engine: AsyncEngine, result_id: int) -> list[tuple[float, float]]:
+    """(total before, total after) of the result's adjustments, oldest first."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(ResultAdjustment.total_before, ResultAdjustment.total_after)
+            .where(ResultAdjustment.result_id == result_id)
+            .order_by(ResultAdjustment.id)
+        )
+        return [(before, after) for before, after in rows]
+
+
+async def revisions_of(engine: AsyncEngine, result_id: int) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            select(func.count()).where(ResultEvent.result_id == result_id, ResultEvent.type == "result.revised")
+        )
+    return int(count or 0)
+
+
+async def test_two_corrections_of_one_result_lose_neither(
+    client: httpx.AsyncClient, pair: Pair, engine: AsyncEngine
+) -> None:
+    """Each correction's "before" is the previous one's "after" (no lost update), the stored total is the last
+    one's, and every correction has its result.revised event."""
+    published = next(
+        cycle for cycle in (await data(client, pair.hubs[0], CYCLES))["cycles"] if cycle["state"] == "PUBLISHED"
+    )
+    page = await data(client, pair.hubs[0], RESULTS, {"id": published["id"]})
+    result_id = page["results"]["edges"][0]["node"]["id"]
+    for round_, offset in enumerate(OFFSETS):
+        totals = (40.0 + round_, 60.0 + round_)
+        rids = (request_id(), request_id())
+        variables = [
+            {"input": {"resultId": result_id, "totalScore": total, "reason": f"race {round_}"}} for total in totals
+        ]
+        bodies = await race(
+            call(client, pair.hub(round_, 0), CORRECT, variables[0], rid=rids[0]),
+            call(client, pair.hub(round_, 1), CORRECT, variables[1], rid=rids[1]),
+            offset,
+        )
+        answers = [typed(body, "resultCorrect") for body in bodies]
+        assert all(answer["__typename"] == "ResultCorrected" for answer in answers), answers
+        for rid, answer in zip(rids, answers, strict=True):
+            await expect_one_audit(engine, rid, "resultCorrect", answer)
+    chain = await corrections_of(engine, int(result_id))
+    assert len(chain) == 2 * len(OFFSETS)
+    assert all(chain[i][0] == chain[i - 1][1] for i in range(1, len(chain))), chain
+    async with engine.connect() as connection:
+        stored = await connection.scalar(
+            select(AppraisalResult.total_score).where(AppraisalResult.id == int(result_id))
+        )
+    assert stored == chain[-1][1]
+    assert await revisions_of(engine, int(result_id)) == len(chain)
