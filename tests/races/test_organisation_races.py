@@ -41,7 +41,7 @@ from tests.races.harness import (
     until_alone,
 )
 from tests.races.test_kill import JITTER, restarted, send_and_kill
-from tests.races.test_two_hubs import OFFSETS, race
+from tests.races.test_two_hubs import OFFSETS, raced_twice
 from tests.served.hub_process import ServedHub
 
 pytestmark = needs_postgres
@@ -85,13 +85,8 @@ async def test_two_hires_of_one_number_store_one(client: httpx.AsyncClient, pair
             {"employeeNo": number, "name": f"Hire {side}", "hiredOn": "2026-11-02", "postId": post_id}
             for side in ("a", "b")
         ]
-        rids = (request_id(), request_id())
-        bodies = await race(
-            call(client, pair.hub(round_, 0), HIRE, {"input": inputs[0]}, rid=rids[0]),
-            call(client, pair.hub(round_, 1), HIRE, {"input": inputs[1]}, rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "employeeCreate") for body in bodies]
+        variables = ({"input": inputs[0]}, {"input": inputs[1]})
+        rids, answers = await raced_twice(client, pair, round_, offset, (HIRE, "employeeCreate"), variables)
         kinds = sorted(answer["__typename"] for answer in answers)
         assert kinds == ["EmployeeChanged", "InvalidInputError"], answers
         refused = next(answer for answer in answers if answer["__typename"] == "InvalidInputError")
@@ -120,13 +115,8 @@ async def test_two_overlapping_imports_leave_one_file_whole(
     for round_, offset in enumerate(OFFSETS):
         prefix = f"RACE-IMP{round_}-"
         files = [import_file(department, post, prefix, 40, side) for side in ("a", "b")]
-        rids = (request_id(), request_id())
-        bodies = await race(
-            call(client, pair.hub(round_, 0), IMPORT, {"csv": files[0]}, rid=rids[0]),
-            call(client, pair.hub(round_, 1), IMPORT, {"csv": files[1]}, rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "organisationImport") for body in bodies]
+        variables = ({"csv": files[0]}, {"csv": files[1]})
+        rids, answers = await raced_twice(client, pair, round_, offset, (IMPORT, "organisationImport"), variables)
         assert all(answer["__typename"] == "OrganisationImported" for answer in answers), answers
         # Serialised by the organisation's lock: the first creates 40, the second updates the same 40.
         counts = sorted((answer["employees"]["created"], answer["employees"]["updated"]) for answer in answers)
@@ -243,16 +233,10 @@ async def test_two_corrections_of_one_result_lose_neither(
     result_id = page["results"]["edges"][0]["node"]["id"]
     for round_, offset in enumerate(OFFSETS):
         totals = (40.0 + round_, 60.0 + round_)
-        rids = (request_id(), request_id())
-        variables = [
+        first, second = [
             {"input": {"resultId": result_id, "totalScore": total, "reason": f"race {round_}"}} for total in totals
         ]
-        bodies = await race(
-            call(client, pair.hub(round_, 0), CORRECT, variables[0], rid=rids[0]),
-            call(client, pair.hub(round_, 1), CORRECT, variables[1], rid=rids[1]),
-            offset,
-        )
-        answers = [typed(body, "resultCorrect") for body in bodies]
+        rids, answers = await raced_twice(client, pair, round_, offset, (CORRECT, "resultCorrect"), (first, second))
         assert all(answer["__typename"] == "ResultCorrected" for answer in answers), answers
         for rid, answer in zip(rids, answers, strict=True):
             await expect_one_audit(engine, rid, "resultCorrect", answer)
