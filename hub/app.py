@@ -45,6 +45,7 @@ from hub.db.engine import (
     is_in_memory,
     unavailable_reason,
 )
+from hub.events.watcher import OutboxWatcher
 from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.scim.app import ScimApp
@@ -89,6 +90,8 @@ class Resources:
     systems: Systems | None = None
     worker: Worker | None = None
     """The process that scores and imports for API callers (``hub.worker``); None: they run in this one."""
+    outbox: OutboxWatcher | None = None
+    """Wakes the process's live subscriptions when the outbox grows (``hub.events.watcher``)."""
 
 
 class _Refused(Exception):
@@ -336,6 +339,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             sessionmaker=resources.sessionmaker,
             systems=resources.systems,
             worker=resources.worker,
+            outbox=resources.outbox,
             today=self.clock(),
             principal=principal,
             request_id=request_id,
@@ -557,8 +561,10 @@ def create_app(
         use_worker = settings.worker_process and not is_in_memory(settings.database_url)
         worker = Worker(settings, systems) if use_worker else None
         try:
-            async with open_systems(settings, systems) as connected:
-                app.state.resources = Resources(engine, create_sessionmaker(engine), connected, worker)
+            sessionmaker = create_sessionmaker(engine)
+            watcher = OutboxWatcher(engine, sessionmaker, settings.event_poll_seconds)
+            async with open_systems(settings, systems) as connected, watcher.running():
+                app.state.resources = Resources(engine, sessionmaker, connected, worker, watcher)
                 app.state.settings = settings  # for readyz's timeout
                 yield
         finally:

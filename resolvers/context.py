@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 
 from hub.auth import ANONYMOUS, Principal
 from hub.config import Settings
+from hub.events.watcher import OutboxWatcher
 from hub.operations import audit as audit_log
 from hub.pseudonyms import Pseudonyms, pseudonyms_for
 from hub.worker import Worker
@@ -41,6 +42,9 @@ class Context:
     """The business systems' connectors (``connectors.registry.Systems``), owned by the app's lifespan."""
     worker: Worker | None = None
     """Where scoring and metric imports run (``hub.worker``); None: in this process."""
+    outbox: OutboxWatcher | None = None
+    """The process's watcher of new result events (``hub.events.watcher``), owned by the app's lifespan; None:
+    subscriptions poll the outbox themselves."""
     connection_params: dict[str, object] | None = None
     """A WebSocket's ``connection_init`` payload (strawberry stores it here); None over HTTP."""
     charge: Callable[[int], Awaitable[float]] | None = None

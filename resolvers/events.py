@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import AppraisalResult, Cycle, Post, ResultEvent
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, read_events
+from hub.events.watcher import OutboxWatcher
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
 from resolvers.loaders.base import select_rows
@@ -267,6 +268,16 @@ def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredE
         raise EventUnavailable(delivered, "a field of the event could not be read")
 
 
+async def _wait_for_news(context: Context, watcher: OutboxWatcher | None, seen: int, poll_seconds: float) -> None:
+    """Until the outbox may hold something new: the process's watcher says so (no statement while idle), or,
+    without one (a schema run outside the app), after a poll interval. The token is checked meanwhile."""
+    if watcher is None:
+        await asyncio.sleep(poll_seconds)
+        return
+    while not await watcher.wait_beyond(seen, poll_seconds):
+        _check_principal(context, dt.datetime.now(dt.UTC))
+
+
 async def result_published(
     context: Context, after: str | None, cycle_id: str | None, poll_seconds: float, wanted: EventFilter | None = None
 ) -> AsyncIterator[DeliveredEvent]:
@@ -280,11 +291,14 @@ async def result_published(
     conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
     sessions = _watched(context)
     delivered = after
+    watcher = context.outbox
     while True:
+        # The newest id known before reading: an event committed after the read moves it past this.
+        seen = watcher.latest if watcher is not None else 0
         events, batch = await _read_batch(context, sessions, position, conditions, delivered)
         if not events:
             _check_principal(context, dt.datetime.now(dt.UTC))
-            await asyncio.sleep(poll_seconds)
+            await _wait_for_news(context, watcher, seen, poll_seconds)
             continue
         _renew_loaders(context, batch)
         for event in events:

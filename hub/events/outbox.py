@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Row, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, ResultEvent, utcnow
+from hub.events.watcher import notify_new_events
 
 RESULT_PUBLISHED = "result.published"
 RESULT_REVISED = "result.revised"
@@ -65,6 +66,7 @@ async def append_published(session: AsyncSession, cycle_id: int) -> int:
     ]
     if events:
         await session.execute(insert(ResultEvent), events)
+        await notify_new_events(session)
     return len(events)
 
 
@@ -84,6 +86,7 @@ async def append_revised(
             occurred_at=utcnow(),
         )
     )
+    await notify_new_events(session)
 
 
 async def read_events(

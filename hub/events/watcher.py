@@ -1,0 +1,115 @@
+"""One watcher of the outbox per hub process, so that idle subscribers cost nothing.
+
+Every live subscription used to look for new events on its own, one statement per subscriber per poll:
+641 idle subscriptions spent half a core. Now one task per process reads the outbox's newest id and wakes
+the subscriptions waiting on it when it grows; a subscription reads the database only when there is
+something new. The watcher wakes on PostgreSQL ``LISTEN`` (publishing and correcting send ``NOTIFY`` in
+their transactions, delivered on commit, to every hub process on the database) and, as the fallback, on a
+slow poll of ``max(id)``. A lost notification, or a listening connection that dropped, only delays: the poll
+still finds the new id, and the outbox stays the source of truth. SQLite (one process) has no
+notifications: the poll alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hub.db.models import ResultEvent
+
+CHANNEL = "perfhub_outbox"
+"""The PostgreSQL notification channel of new outbox events."""
+
+log = logging.getLogger("perfhub.events")
+
+
+async def notify_new_events(session: AsyncSession) -> None:
+    """In the transaction that appends events: every watcher on the database hears of them at commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+class OutboxWatcher:
+    """Knows the outbox's newest event id (``latest``) and wakes the readers waiting for it to grow."""
+
+    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], poll_seconds: float):
+        self._engine = engine
+        self._sessionmaker = sessionmaker
+        self._poll_seconds = poll_seconds
+        self.latest: int = 0
+        self._grown = asyncio.Condition()
+        self._heard = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.reads = 0
+        """Statements run to look for new events (for the tests' counts)."""
+
+    async def wait_beyond(self, seen: int, within: float) -> bool:
+        """Waits until the newest id is beyond ``seen``, at most ``within`` seconds: whether it is."""
+        if self.latest > seen:
+            return True
+        async with self._grown:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._grown.wait_for(lambda: self.latest > seen), within)
+        return self.latest > seen
+
+    async def check(self) -> None:
+        """Reads the newest id once and wakes the waiting readers if it grew."""
+        self.reads += 1
+        async with self._sessionmaker() as session:
+            newest = await session.scalar(select(func.max(ResultEvent.id))) or 0
+        if newest > self.latest:
+            async with self._grown:
+                self.latest = newest
+                self._grown.notify_all()
+
+    async def _listen(self) -> None:
+        """Opens the LISTEN connection if there is none (PostgreSQL only); a failure leaves the poll alone."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        url = self._engine.url
+        if url.get_backend_name() != "postgresql":
+            return
+        try:
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listener = await asyncpg.connect(dsn, timeout=max(self._poll_seconds, 2.0))
+            await self._listener.add_listener(CHANNEL, lambda *_: self._heard.set())
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            self._listener = None
+            log.warning(
+                "outbox watcher: cannot listen for new events (%s); polling every %ss", error, self._poll_seconds
+            )
+
+    async def run(self) -> None:
+        while True:
+            await self._listen()
+            try:
+                await self.check()
+            except Exception as error:  # the database away: the readers wait, the next round retries
+                log.warning("outbox watcher: reading the newest event failed: %s", str(error).partition("\n")[0])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heard.wait(), self._poll_seconds)
+            self._heard.clear()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[OutboxWatcher]:
+        """The watcher's task for as long as the block runs (the app's lifespan). The newest id is read once
+        first, so that the first subscriptions do not take the first reading for news."""
+        with contextlib.suppress(Exception):  # the database away at start-up: the task's rounds retry
+            await self.check()
+        self._task = asyncio.create_task(self.run(), name="perfhub outbox watcher")
+        try:
+            yield self
+        finally:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            if self._listener is not None:
+                with contextlib.suppress(Exception):
+                    await self._listener.close(timeout=2.0)
