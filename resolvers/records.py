@@ -137,6 +137,7 @@ class CycleTransitionRow(Protocol):
     to_state: CycleState
     actor: str
     reason: str | None
+    note: str | None
     at: dt.datetime
 
 

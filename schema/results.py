@@ -45,6 +45,11 @@ class CycleTransition:
     to_state: CycleState
     actor: str
     reason: str | None
+    note: str | None = strawberry.field(
+        description="What the step changed beyond the state: the scope an opening was given and how many posts it "
+        "pinned; who joined or left (a join or a leave is a step from OPEN to OPEN, by post code and employee "
+        "number)."
+    )
     at: dt.datetime
 
 

@@ -11,6 +11,7 @@ message for people.
     │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   ├── IndicatorRetired     INDICATOR_RETIRED           a new version or scheme would use a retired indicator
+    │   ├── PostWithoutScheme    POST_WITHOUT_SCHEME         a post joining a cycle has no scheme in force
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     │       └── AssignmentsRejected ASSIGNMENTS_REJECTED     bulk rater assignments had bad items; none was stored
     ├── NotAllowed                                           (the caller may not do this)
@@ -142,6 +143,20 @@ class IndicatorRetired(InvalidInput):
     """A new indicator version, or a new scheme version using the indicator, from its retirement on."""
 
     code = "INDICATOR_RETIRED"
+
+
+class PostWithoutScheme(InvalidInput):
+    """Posts joining a cycle that have no scheme version in force on the period's first day (nothing to pin)."""
+
+    code = "POST_WITHOUT_SCHEME"
+
+    def __init__(self, post_codes: list[str], day: object) -> None:
+        named = ", ".join(post_codes)
+        super().__init__(
+            f"post(s) {named} have no scheme version in force on {day} (the period's first day): publish one first",
+            field="postIds",
+        )
+        self.post_codes = post_codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import Department, Employee, Post, PostAssignment
 from hub.domain import EmployeeStatus
 from hub.operations.errors import CircularReference, DuplicateCode, InvalidInput, NotFound
+from hub.operations.leaving import withdraw_leaver
 
 if TYPE_CHECKING:
     from hub.operations import organisation as commands  # the commands, next to their operations
@@ -318,7 +319,8 @@ class Organisation:
         return employee
 
     async def deactivate_employee(self, command: commands.EmployeeDeactivateInput) -> Employee:
-        """A leaver: INACTIVE, their assignment ends on their last day; their results stay."""
+        """A leaver: INACTIVE, their assignment ends on their last day; their results stay. In each OPEN cycle their
+        rater assignments as a ratee, and as a rater those not rated yet, are withdrawn."""
         employee = self._active(self.employee(command.employee_id))
         current = self.current.get(employee.id)
         if current is not None and command.left_on < current.start_date:
@@ -331,6 +333,8 @@ class Organisation:
             del self.current[employee.id]
         employee.status, employee.left_on = EmployeeStatus.INACTIVE, command.left_on
         await self.session.flush()
+        # What the OPEN cycles still expect of them goes with them (see hub.operations.leaving).
+        await withdraw_leaver(self.session, employee.id, employee.employee_no, command.left_on)
         return employee
 
 

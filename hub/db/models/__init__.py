@@ -5,6 +5,7 @@ from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
 from hub.db.models.cycles import (
     Cycle,
+    CycleLeaver,
     CycleScheme,
     CycleTransition,
     DeletedCycle,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Cycle",
+    "CycleLeaver",
     "CycleScheme",
     "CycleTransition",
     "DeletedCycle",
