@@ -206,9 +206,13 @@ def _group_size(size: Callable[[RankGroupsRow], int], rank: Callable[[ResultRow]
     return fields.field(description=_GROUP_SIZE, graphql_type=int | None)(resolve)
 
 
+_UNRANKED = (
+    "Among the complete results only: null for a result scored without any rating (allowIncomplete; "
+    "completeness.withoutRatings), which keeps its total and grade but takes no place."
+)
 _GROUP_SIZE = (
-    "How many results of the cycle the rank beside it is among (its post's, or its department's): the n of "
-    "'rank r of n'. Null where that rank is null. " + _WITHHELD_RANK
+    "How many results of the cycle the rank beside it is among (its post's, or its department's; complete results "
+    "only): the n of 'rank r of n'. Null where that rank is null. " + _WITHHELD_RANK
 )
 
 
@@ -223,13 +227,15 @@ class AppraisalResult:
     total_score = Scores[ResultRow].rounded(float, lambda row: row.total_score, "The total, calibrated if it was.")
     grade: Grade
 
-    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, int | None)
+    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, int | None, _UNRANKED)
     post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post)
-    percentile_in_post = _withheld_rank(lambda root: two_decimals(root.percentile_in_post), float | None, ROUNDED)
-    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, int | None)
+    percentile_in_post = _withheld_rank(
+        lambda root: two_decimals(root.percentile_in_post), float | None, f"{ROUNDED} {_UNRANKED}"
+    )
+    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, int | None, _UNRANKED)
     department_group_size = _group_size(lambda groups: groups.in_department, lambda root: root.rank_in_department)
     percentile_in_department = _withheld_rank(
-        lambda root: two_decimals(root.percentile_in_department), float | None, ROUNDED
+        lambda root: two_decimals(root.percentile_in_department), float | None, f"{ROUNDED} {_UNRANKED}"
     )
 
     calibrated: bool

@@ -16,7 +16,7 @@ from typing import Annotated
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
+from hub.appraisal import check_transition
 from hub.appraisal.errors import IllegalTransition, ReasonRequired
 from hub.db.models import (
     AppraisalResult,
@@ -39,6 +39,7 @@ from hub.operations.cycle_warnings import CycleWarning, posts_without_scheme
 from hub.operations.errors import DuplicateName, InvalidInput, NotFound, PostWithoutScheme, WrongCycleState
 from hub.operations.participation import assign_default_raters, participants, pin, posts_named, schemes_in_force
 from hub.operations.pins import PinWarning, pin_warnings
+from hub.operations.ranking import rerank
 
 CycleId = Annotated[int, IdOf("cycle")]
 
@@ -228,38 +229,6 @@ async def reopen_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: 
         await discard_results(session, cycle.id)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
-
-
-async def rerank(session: AsyncSession, cycle_id: int, bands: GradeBands) -> None:
-    """Recomputes ranks and percentiles from the current (possibly calibrated) totals."""
-    rows = (
-        await session.execute(
-            select(
-                AppraisalResult.id,
-                AppraisalResult.post_id,
-                AppraisalResult.department_id,
-                AppraisalResult.total_score,
-            ).where(AppraisalResult.cycle_id == cycle_id)
-        )
-    ).all()
-    standings = assign_grades_and_ranks(
-        (Placement(row.id, row.post_id, row.department_id, row.total_score) for row in rows), bands
-    )
-    if not standings:
-        return
-    await session.execute(
-        update(AppraisalResult),
-        [
-            {
-                "id": result_id,
-                "rank_in_post": standing.rank_in_post,
-                "percentile_in_post": standing.percentile_in_post,
-                "rank_in_department": standing.rank_in_department,
-                "percentile_in_department": standing.percentile_in_department,
-            }
-            for result_id, standing in standings.items()
-        ],
-    )
 
 
 async def close_calibration(
