@@ -339,9 +339,15 @@ class Organisation:
 
 
 def _new_code(value: str, taken: Mapping[str, object], kind: str) -> str:
+    """A new code, refused when taken whatever its case: "it-support" beside "IT-SUPPORT" would be two departments
+    to the hub and one to the people reading a list (and to a file exported by a system that changes case)."""
     code = checked_text(value, "code", f"a {kind}'s code", CODE_CHARS)
     if code in taken:
         raise DuplicateCode(f"{kind} code {code!r} is taken", field="code")
+    wanted = code.casefold()
+    for other in taken:
+        if other.casefold() == wanted:
+            raise DuplicateCode(f"{kind} code {code!r} differs from {other!r} only in case", field="code")
     return code
 
 
