@@ -295,15 +295,20 @@ class CycleJoin:
     )
 
 
+async def locked_open_cycle(session: AsyncSession, cycle_id: int, step: str) -> tuple[Cycle, set[int]]:
+    """The cycle, locked, when it is OPEN (posts and people ``step`` it only then), and the posts it pins."""
+    cycle = await locked_cycle(session, cycle_id)
+    if cycle.state is not CycleState.OPEN:
+        raise WrongCycleState(cycle.state, f"posts and people {step} a cycle while it is OPEN")
+    return cycle, set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id)))
+
+
 async def join_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleJoin, caller: Caller) -> Cycle:
     """Posts and people join an OPEN cycle; those already in it are left as they are. All or nothing."""
     if not (command.post_ids or command.employee_ids):
         raise InvalidInput("name the posts or the people who join", field="postIds")
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, command.cycle_id)
-        if cycle.state is not CycleState.OPEN:
-            raise WrongCycleState(cycle.state, "posts and people join a cycle while it is OPEN")
-        pinned = set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id)))
+        cycle, pinned = await locked_open_cycle(session, command.cycle_id, "join")
         joining = set(command.post_ids) - pinned
         known = set(await session.scalars(select(Post.id).where(Post.id.in_(joining))))
         for post_id in command.post_ids:

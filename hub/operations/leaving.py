@@ -24,9 +24,9 @@ from hub.db.models import Cycle, CycleLeaver, CycleScheme, Employee, Post, Rater
 from hub.domain import CycleState
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
-from hub.operations.cycle_notes import employee_numbers, note_step, people_note
-from hub.operations.cycles import locked_cycle
-from hub.operations.errors import InvalidInput, NotFound, WrongCycleState
+from hub.operations.cycle_notes import employee_numbers, note_step, people_note, post_codes
+from hub.operations.cycles import locked_cycle, locked_open_cycle
+from hub.operations.errors import InvalidInput, NotFound
 from hub.operations.participation import participants
 
 LEAVER_ACTOR = "hub: a leaver's deactivation"
@@ -64,10 +64,7 @@ async def leave_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: C
     if not (command.post_ids or command.employee_ids):
         raise InvalidInput("name the posts or the people who leave", field="postIds")
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, command.cycle_id)
-        if cycle.state is not CycleState.OPEN:
-            raise WrongCycleState(cycle.state, "posts and people leave a cycle while it is OPEN")
-        pinned = set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id)))
+        cycle, pinned = await locked_open_cycle(session, command.cycle_id, "leave")
         leaving_posts = await _pinned_posts(session, command.post_ids, pinned)
         people = {p.employee_id: p for p in await participants(session, cycle, sorted(pinned))}
         await _check_participants(session, command.employee_ids, people)
@@ -87,25 +84,28 @@ async def leave_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: C
     return CycleLeft(cycle, withdrawn)
 
 
+async def _refuse_unknown(session: AsyncSession, model: type[Post] | type[Employee], ids: Sequence[int]) -> None:
+    known = set(await session.scalars(select(model.id).where(model.id.in_(ids))))
+    entity, field = ("post", "postIds") if model is Post else ("employee", "employeeIds")
+    for key in ids:
+        if key not in known:
+            raise NotFound(entity, key, field=field)
+
+
 async def _pinned_posts(session: AsyncSession, post_ids: Sequence[int], pinned: set[int]) -> set[int]:
     """The posts named, each known and in the cycle."""
-    known = set(await session.scalars(select(Post.id).where(Post.id.in_(post_ids))))
-    for post_id in post_ids:
-        if post_id not in known:
-            raise NotFound("post", post_id, field="postIds")
+    await _refuse_unknown(session, Post, post_ids)
     outside = [post_id for post_id in post_ids if post_id not in pinned]
     if outside:
-        codes = await session.scalars(select(Post.code).where(Post.id.in_(outside)).order_by(Post.code))
-        raise InvalidInput(f"post(s) {', '.join(codes)} are not in the cycle", field="postIds")
+        raise InvalidInput(
+            f"post(s) {', '.join(await post_codes(session, outside))} are not in the cycle", field="postIds"
+        )
     return set(post_ids)
 
 
 async def _check_participants(session: AsyncSession, employee_ids: Sequence[int], people: Collection[int]) -> None:
     """Each person named is known and takes part in the cycle."""
-    known = set(await session.scalars(select(Employee.id).where(Employee.id.in_(employee_ids))))
-    for employee_id in employee_ids:
-        if employee_id not in known:
-            raise NotFound("employee", employee_id, field="employeeIds")
+    await _refuse_unknown(session, Employee, employee_ids)
     outside = [employee_id for employee_id in employee_ids if employee_id not in people]
     if outside:
         numbers = ", ".join(await employee_numbers(session, outside))
