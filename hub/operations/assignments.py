@@ -1,7 +1,8 @@
 """Rater assignments in bulk: many evaluation relationships of one cycle in one call, all of them or none.
 
 Each item is checked as :func:`hub.operations.ratings.assign_rater` checks one (the SELF rule, both people
-exist, a MANAGER rater is the ratee's manager and a SUBORDINATE rater reports to the ratee), plus one check
+exist, a MANAGER rater is the ratee's manager and a SUBORDINATE rater reports to the ratee, the ratee's scheme
+weighs the role), plus one check
 of its own: a pair listed twice is ambiguous. Every bad item is reported at once, by its index in the list
 (:class:`~hub.operations.errors.AssignmentsRejected`), and nothing is written; otherwise every item is
 written in one transaction with one audit entry naming them all. As with one assignment, a pair already
@@ -20,15 +21,18 @@ from hub.operations.audit import audit_change
 from hub.operations.batches import chunks
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import AssignmentsRejected, InvalidInput, OperationError, RowProblem
+from hub.operations.rater_roles import weight_error
 from hub.operations.ratings import (
     ASSIGNMENT_KEY,
     ASSIGNMENTS,
     EmployeeId,
+    Person,
     RaterAssignmentRecord,
     assignable_cycle,
-    managers_of,
+    people_of,
     relation_error,
     role_error,
+    weighed_roles,
 )
 from hub.operations.upsert import dialect_insert, replacing
 
@@ -56,13 +60,17 @@ class RaterAssignManyInput:
     )
 
 
-def _problems(items: tuple[RaterAssignmentInput, ...], managers: dict[int, int | None]) -> list[RowProblem]:
+def _problems(
+    items: tuple[RaterAssignmentInput, ...], people: dict[int, Person], weighed: dict[int, frozenset[RaterRole]]
+) -> list[RowProblem]:
     """Every bad item, by its index, with the code a single assignment of it would have been refused with."""
     problems: list[RowProblem] = []
     first_of: dict[tuple[int, int], int] = {}
     for index, item in enumerate(items):
         pair = (item.ratee_id, item.rater_id)
-        error: OperationError | None = role_error(item.role, *pair) or relation_error(item.role, *pair, managers)
+        error: OperationError | None = role_error(item.role, *pair) or relation_error(item.role, *pair, people)
+        if error is None:
+            error = weight_error(item.role, item.ratee_id, people[item.ratee_id].employee_no, weighed)
         if error is None and pair in first_of:
             error = InvalidInput(f"the same ratee and rater are listed at index {first_of[pair]} already")
         first_of.setdefault(pair, index)
@@ -80,9 +88,10 @@ async def assign_raters(
     if not 1 <= len(items) <= MAX_ASSIGNMENTS:
         raise InvalidInput(f"give 1 to {MAX_ASSIGNMENTS:,} assignments, not {len(items):,}", field="assignments")
     async with sessionmaker() as session, session.begin():
-        await assignable_cycle(session, command.cycle_id)
-        people = {person for item in items for person in (item.ratee_id, item.rater_id)}
-        problems = _problems(items, await managers_of(session, people))
+        cycle = await assignable_cycle(session, command.cycle_id)
+        people = await people_of(session, {person for item in items for person in (item.ratee_id, item.rater_id)})
+        weighed = await weighed_roles(session, cycle, {item.ratee_id for item in items if item.ratee_id in people})
+        problems = _problems(items, people, weighed)
         if problems:
             raise AssignmentsRejected(problems)
         values = [
