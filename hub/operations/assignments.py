@@ -199,11 +199,7 @@ async def unassign_rater(
             for row in await session.execute(select(*RATINGS.c).where(*rated).order_by(RATINGS.c.id))
         ]
         if discarded and not command.discard_ratings:
-            raise RatingsSubmitted(
-                f"employee {rater_no} has submitted {len(discarded)} rating(s) of employee {ratee_no}: give "
-                "discardRatings: true and a reason to delete them with the assignment",
-                field="discardRatings",
-            )
+            raise RatingsSubmitted(rater_no, ratee_no, len(discarded))
         await session.execute(delete(RATINGS).where(*rated))
         removed = (
             await session.execute(

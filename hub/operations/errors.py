@@ -236,6 +236,13 @@ class RatingsSubmitted(OperationError):
     code = "RATINGS_SUBMITTED"
     kind = ErrorKind.STATE
 
+    def __init__(self, rater_no: str, ratee_no: str, count: int) -> None:
+        super().__init__(
+            f"employee {rater_no} has submitted {count} rating(s) of employee {ratee_no}: give discardRatings: "
+            "true and a reason to delete them with the assignment",
+            field="discardRatings",
+        )
+
 
 class RaterRequired(OperationError):
     """An assignment the cycle needs: the ratee's SELF rating, or their only MANAGER rater."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AuditEntry, Employee, RaterAssignment, Rating
@@ -55,6 +55,22 @@ async def ratings_of(sessionmaker: Sessions, cycle: int) -> set[tuple[int, int, 
         return {(a, b, c, d) for a, b, c, d in rows}
 
 
+async def first_pair(sessionmaker: Sessions, statement: Select[int, int]) -> tuple[int, int]:
+    """The (ratee, rater) of the statement's first row: the demo has one of each kind the tests ask for."""
+    async with sessionmaker() as session:
+        row = (await session.execute(statement.limit(1))).first()
+    assert row is not None, statement
+    return row[0], row[1]
+
+
+def pairs_in(cycle: int, role: RaterRole) -> Select[int, int]:
+    return (
+        select(RaterAssignment.ratee_id, RaterAssignment.rater_id)
+        .where(RaterAssignment.cycle_id == cycle, RaterAssignment.role == role)
+        .order_by(RaterAssignment.id)
+    )
+
+
 async def entries(sessionmaker: Sessions) -> list[AuditEntry]:
     async with sessionmaker() as session:
         return list(await session.scalars(select(AuditEntry).where(AuditEntry.operation == "raterUnassign")))
@@ -85,14 +101,8 @@ async def test_submitted_ratings_are_discarded_only_on_purpose_and_with_a_reason
     app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: Sessions
 ) -> None:
     cycle = seeded.current_cycle_id
-    async with sessionmaker() as session:
-        rated = (
-            await session.execute(
-                select(Rating.ratee_id, Rating.rater_id).where(Rating.cycle_id == cycle, Rating.role == RaterRole.PEER)
-            )
-        ).first()
-    assert rated is not None, "the demo's OPEN cycle has PEER ratings"
-    ratee, rater = rated
+    rated = select(Rating.ratee_id, Rating.rater_id).where(Rating.cycle_id == cycle, Rating.role == RaterRole.PEER)
+    ratee, rater = await first_pair(sessionmaker, rated)
     assignments, ratings = await assignments_of(sessionmaker, cycle), await ratings_of(sessionmaker, cycle)
     theirs = {r for r in ratings if r[:2] == (ratee, rater)}
 
@@ -126,16 +136,7 @@ async def test_self_stays_and_a_manager_goes_only_once_replaced(
     app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: Sessions
 ) -> None:
     cycle = seeded.current_cycle_id
-    async with sessionmaker() as session:
-        first = (
-            await session.execute(
-                select(RaterAssignment.ratee_id, RaterAssignment.rater_id)
-                .where(RaterAssignment.cycle_id == cycle, RaterAssignment.role == RaterRole.MANAGER)
-                .order_by(RaterAssignment.id)
-            )
-        ).first()
-    assert first is not None
-    ratee, manager = first
+    ratee, manager = await first_pair(sessionmaker, pairs_in(cycle, RaterRole.MANAGER))
     assignments = await assignments_of(sessionmaker, cycle)
     for rater in (ratee, manager):
         refused = await unassign(app_client, cycle, ratee, rater, discard=True, reason="mistake")
@@ -166,15 +167,7 @@ async def test_what_is_not_there_or_past_open_is_a_typed_refusal(
     nobody = await unassign(app_client, cycle, 10**9, b)
     assert (nobody["__typename"], nobody["field"]) == ("NotFoundError", "rateeId")
     past = seeded.past_cycle_id
-    async with sessionmaker() as session:
-        pair = (
-            await session.execute(
-                select(RaterAssignment.ratee_id, RaterAssignment.rater_id).where(
-                    RaterAssignment.cycle_id == past, RaterAssignment.role == RaterRole.PEER
-                )
-            )
-        ).first()
-    assert pair is not None
+    pair = await first_pair(sessionmaker, pairs_in(past, RaterRole.PEER))
     published = await unassign(app_client, past, *pair)
     assert (published["__typename"], published["code"]) == ("StateError", "WRONG_CYCLE_STATE")
     assert await assignments_of(sessionmaker, cycle) == assignments

@@ -4,7 +4,7 @@ other messages, name people by employee number."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -67,13 +67,30 @@ async def number(sessionmaker: Sessions, employee_id: int) -> str:
     return found
 
 
-async def test_an_unweighed_role_is_refused_naming_the_ratee_the_role_and_the_weighed_roles(
-    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: Sessions
-) -> None:
+@dataclass(frozen=True)
+class Unweighed:
+    """The OPEN cycle with PEER and SUBORDINATE unweighed, an employee ``a`` with their ``boss``, a colleague
+    ``b``, and the assignments before any test's call."""
+
+    cycle: int
+    a: int
+    boss: int
+    b: int
+    before: set[tuple[int, int, RaterRole]]
+
+
+@pytest.fixture
+async def unweighed(seeded: SeedSummary, sessionmaker: Sessions) -> Unweighed:
     cycle = seeded.current_cycle_id
     (a, boss), (b, _) = await reports(sessionmaker, 2)
     await unweigh_peers_and_subordinates(sessionmaker, pinned_by(cycle))
-    before = await assignments_of(sessionmaker, cycle)
+    return Unweighed(cycle, a, boss, b, await assignments_of(sessionmaker, cycle))
+
+
+async def test_an_unweighed_role_is_refused_naming_the_ratee_the_role_and_the_weighed_roles(
+    app_client: GraphQLClient, unweighed: Unweighed, sessionmaker: Sessions
+) -> None:
+    cycle, a, boss, b, before = unweighed.cycle, unweighed.a, unweighed.boss, unweighed.b, unweighed.before
     for ratee, rater, role in ((a, b, RaterRole.PEER), (boss, a, RaterRole.SUBORDINATE)):
         variables = {"c": str(cycle), "ratee": str(ratee), "rater": str(rater), "role": role.value}
         refused = (await app_client.data(ASSIGN, variables))["raterAssign"]
@@ -93,12 +110,9 @@ async def test_an_unweighed_role_is_refused_naming_the_ratee_the_role_and_the_we
 
 
 async def test_every_unweighed_item_of_a_bulk_assignment_is_listed_by_index(
-    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: Sessions
+    app_client: GraphQLClient, unweighed: Unweighed, sessionmaker: Sessions
 ) -> None:
-    cycle = seeded.current_cycle_id
-    (a, boss), (b, _) = await reports(sessionmaker, 2)
-    await unweigh_peers_and_subordinates(sessionmaker, pinned_by(cycle))
-    before = await assignments_of(sessionmaker, cycle)
+    cycle, a, boss, b, before = unweighed.cycle, unweighed.a, unweighed.boss, unweighed.b, unweighed.before
     given = [item(a, boss, RaterRole.MANAGER), item(a, b, RaterRole.PEER), item(boss, a, RaterRole.SUBORDINATE)]
     answer = (await app_client.data(ASSIGN_MANY, {"c": str(cycle), "a": given}))["raterAssignMany"]
     assert answer["code"] == "ASSIGNMENTS_REJECTED"
