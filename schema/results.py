@@ -64,17 +64,15 @@ class Cycle:
     period_end: dt.date
     state: CycleState
 
-    transitions = Relations[CycleRow].load(
+    transitions = Relations.load_by_own_id(
         list[CycleTransition],
         lambda loaders: loaders.transitions_by_cycle,
-        lambda row: row.id,
         description="The audit trail of the cycle's workflow, oldest first.",
     )
 
-    schemes = Relations[CycleRow].load(
+    schemes = Relations.load_by_own_id(
         list[CyclePin],
         lambda loaders: loaders.pins_by_cycle,
-        lambda row: row.id,
         description="The scheme version the cycle pinned for each post when it opened (none before), in post "
         "order: what its ratings are checked against and its results scored under.",
     )
@@ -296,10 +294,9 @@ class AppraisalResult:
         "FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
     )
 
-    adjustments = Relations[ResultRow].load(
+    adjustments = Relations.load_by_own_id(
         list[ResultAdjustment],
         lambda loaders: loaders.adjustments_by_result,
-        lambda row: row.id,
         description="Every calibration and correction of the result, oldest first: what it was before and after, "
         "why, when (and who, for hr_admin). Empty when nobody changed the engine's numbers.",
     )
