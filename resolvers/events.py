@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AppraisalResult, Cycle, ResultEvent
+from hub.db.models import AppraisalResult, Cycle, Post, ResultEvent
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
-from hub.events.outbox import read_events
+from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, read_events
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
 from resolvers.loaders.base import select_rows
@@ -72,14 +72,53 @@ def cursor_of(event: ResultEventRow | DeliveredEvent) -> str:
     return encode_cursor("event", event.id)
 
 
-def _conditions(context: Context, cycle_id: int | None) -> list[ColumnElement[bool]]:
+EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What a consumer handles: event types and the post families of the results (None: every one)."""
+
+    types: Sequence[str] | None = None
+    post_families: Sequence[str] | None = None
+
+
+async def _conditions(
+    context: Context, cycle_id: int | None, wanted: EventFilter | None = None
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     employee_ids = context.scope.employee_ids()
     if employee_ids is not None:
         conditions.append(ResultEvent.employee_id.in_(employee_ids))
     if cycle_id is not None:
         conditions.append(ResultEvent.cycle_id == cycle_id)
+    if wanted is not None and wanted.types is not None:
+        unknown = sorted(set(wanted.types) - set(EVENT_TYPES))
+        if unknown or not wanted.types:
+            raise BadUserInput(
+                f"'types' must name one or more of {', '.join(EVENT_TYPES)}; unknown: {', '.join(unknown)[:200]}",
+                argument="filter",
+            )
+        conditions.append(ResultEvent.type.in_(wanted.types))
+    if wanted is not None and wanted.post_families is not None:
+        conditions.append(await _in_families(context, wanted.post_families))
     return conditions
+
+
+async def _in_families(context: Context, families: Sequence[str]) -> ColumnElement[bool]:
+    # A family that no post has is refused rather than matching nothing: a misspelt filter would otherwise
+    # look like a quiet stream.
+    async with context.sessionmaker() as session:
+        known = set(await session.scalars(select(Post.family).where(Post.family.in_(families)).distinct()))
+    unknown = sorted(set(families) - known)
+    if unknown or not families:
+        raise BadUserInput(
+            f"'postFamilies' must name families of posts; unknown: {', '.join(unknown)[:200]}", argument="filter"
+        )
+    of_families = (
+        select(AppraisalResult.id).join(Post, Post.id == AppraisalResult.post_id).where(Post.family.in_(families))
+    )
+    return ResultEvent.result_id.in_(of_families)
 
 
 def _cycle_filter(cycle_id: str | None) -> int | None:
@@ -99,12 +138,19 @@ def _refuse_pseudonymous(context: Context) -> None:
         raise Forbidden("not allowed: the result stream needs the 'names' grant for analysts; read 'results' instead")
 
 
-async def result_events(context: Context, after: str | None, first: int | None) -> Sequence[ResultEventRow]:
-    """The events after the cursor that the principal may see, oldest first."""
+async def result_events(
+    context: Context,
+    after: str | None,
+    first: int | None,
+    cycle_id: str | None = None,
+    wanted: EventFilter | None = None,
+) -> Sequence[ResultEventRow]:
+    """The events after the cursor that the principal may see (and that the filter keeps), oldest first."""
     _refuse_pseudonymous(context)
     limit = check_page_size(first, context.settings.max_page_size, default=EVENT_BATCH)
     cursor = decode_cursor("event", after)
-    return await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=_conditions(context, None))
+    conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
+    return await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=conditions)
 
 
 async def _payloads(
@@ -222,7 +268,7 @@ def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredE
 
 
 async def result_published(
-    context: Context, after: str | None, cycle_id: str | None, poll_seconds: float
+    context: Context, after: str | None, cycle_id: str | None, poll_seconds: float, wanted: EventFilter | None = None
 ) -> AsyncIterator[DeliveredEvent]:
     """Every event after the cursor, then new ones as they are published; at-least-once, in order.
 
@@ -231,7 +277,7 @@ async def result_published(
     """
     _refuse_pseudonymous(context)
     position = decode_cursor("event", after)
-    conditions = _conditions(context, _cycle_filter(cycle_id))
+    conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
     sessions = _watched(context)
     delivered = after
     while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Literal
 
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import aliased
@@ -23,7 +24,10 @@ from resolvers.records import EmployeeRow, ResultRow
 
 _EMPLOYEE_CELLS = "small_groups.employees"
 _RESULT_CELLS = "small_groups.results"
+_SMALL_RANK_GROUPS = "small_groups.rank_groups"
+_BY_DEPARTMENT, _BY_POST = 0, 1
 CellSizes = Counter[tuple[int, ...]]
+RankGroup = Literal["post", "department"]
 
 
 async def _employee_cells(context: Context) -> CellSizes:
@@ -41,13 +45,32 @@ async def _result_cells(context: Context) -> CellSizes:
         return Counter({(row[0], row[1], row[2]): row[3] for row in await session.execute(statement)})
 
 
+async def _rank_groups_with_a_small_cell(context: Context) -> CellSizes:
+    # A rank counts every result of its group, withheld or not, so the ranks shown beside each other in a
+    # group with a small cell leave gaps where the withheld rows stand (a missing rank between two visible
+    # scores is a withheld person scored between them). Such groups show no rank at all: keyed
+    # (_BY_DEPARTMENT, cycle, department) and (_BY_POST, cycle, post), counting their small cells.
+    small: CellSizes = Counter()
+    for (cycle_id, department_id, post_id), size in (await _sizes(context, _RESULT_CELLS)).items():
+        if not large_enough_group(size, context.settings):
+            small[(_BY_DEPARTMENT, cycle_id, department_id)] += 1
+            small[(_BY_POST, cycle_id, post_id)] += 1
+    return small
+
+
+_READS = {
+    _EMPLOYEE_CELLS: _employee_cells,
+    _RESULT_CELLS: _result_cells,
+    _SMALL_RANK_GROUPS: _rank_groups_with_a_small_cell,
+}
+
+
 async def _sizes(context: Context, name: str) -> CellSizes:
     # One read per request, shared by every row's fields (they resolve concurrently); shielded so that a
     # sibling field cancelled by null propagation does not cancel the read for the others.
     task = context.cell_sizes.get(name)
     if task is None:
-        read = _employee_cells(context) if name == _EMPLOYEE_CELLS else _result_cells(context)
-        task = context.cell_sizes[name] = asyncio.ensure_future(read)
+        task = context.cell_sizes[name] = asyncio.ensure_future(_READS[name](context))
     sizes: CellSizes = await asyncio.shield(task)
     return sizes
 
@@ -66,6 +89,23 @@ async def result_grouping_shown(context: Context, result: ResultRow) -> bool:
         return True
     sizes = await _sizes(context, _RESULT_CELLS)
     return large_enough_group(sizes[(result.cycle_id, result.department_id, result.post_id)], context.settings)
+
+
+async def result_rank_shown(context: Context, result: ResultRow, among: RankGroup) -> bool:
+    """May this principal see a result's rank (and percentile, and group size) in its post or department?
+
+    Only where the result's own cell is shown and no cell of that rank group is withheld: ranks over a group
+    with withheld rows would place those rows by elimination."""
+    if not await result_grouping_shown(context, result):
+        return False
+    if context.pseudonyms is None:
+        return True
+    key = (
+        (_BY_POST, result.cycle_id, result.post_id)
+        if among == "post"
+        else (_BY_DEPARTMENT, result.cycle_id, result.department_id)
+    )
+    return not (await _sizes(context, _SMALL_RANK_GROUPS))[key]
 
 
 def in_large_employee_cell(minimum: int) -> ColumnElement[bool]:

@@ -45,6 +45,26 @@ def _delivered_or_loaded(
     return fields.field(graphql_type=graphql_type)(resolve)
 
 
+@strawberry.input(description="What a consumer handles; every field left null keeps every event.")
+class ResultEventFilter:
+    types: list[str] | None = strawberry.field(
+        default=None,
+        description="Event types to keep: result.published, result.revised (another is BAD_USER_INPUT).",
+    )
+    post_families: list[str] | None = strawberry.field(
+        default=None,
+        description="Keep the events of results scored in posts of these families (a family no post has is "
+        "BAD_USER_INPUT, so that a misspelt filter is not a quiet stream).",
+    )
+
+    def wanted(self) -> event_stream.EventFilter:
+        return event_stream.EventFilter(types=self.types, post_families=self.post_families)
+
+
+def wanted(filter_: ResultEventFilter | None) -> event_stream.EventFilter | None:
+    return None if filter_ is None else filter_.wanted()
+
+
 @strawberry.type(description="One published (or revised) appraisal result. eventId is stable across redeliveries.")
 class ResultEvent:
     event_id: strawberry.ID
@@ -82,8 +102,12 @@ class Subscription:
         graphql_type=ResultEvent,
     )
     async def result_published(
-        self, info: Info, after: str | None = None, cycle_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        after: str | None = None,
+        cycle_id: strawberry.ID | None = None,
+        filter: ResultEventFilter | None = None,
     ) -> AsyncGenerator[event_stream.DeliveredEvent, None]:
         poll = info.context.settings.event_poll_seconds
-        async for event in event_stream.result_published(info.context, after, cycle_id, poll):
+        async for event in event_stream.result_published(info.context, after, cycle_id, poll, wanted(filter)):
             yield event

@@ -27,7 +27,7 @@ from resolvers.records import (
 from schema.audit import AuditEntryConnection
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
-from schema.events import EVENT_SCOPE, ResultEvent
+from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
 from schema.indicators import Indicator
 from schema.info import Info
 from schema.inputs import EmployeeFilter, ResultFilter
@@ -191,6 +191,11 @@ class Query:
         graphql_type=list[ResultEvent],
     )
     async def result_events(
-        self, info: Info, after: str | None = None, first: int | None = 100
+        self,
+        info: Info,
+        after: str | None = None,
+        first: int | None = 100,
+        cycle_id: strawberry.ID | None = None,
+        filter: ResultEventFilter | None = None,
     ) -> Sequence[ResultEventRow]:
-        return await event_queries.result_events(info.context, after, first)
+        return await event_queries.result_events(info.context, after, first, cycle_id, wanted(filter))

@@ -69,17 +69,15 @@ class Cycle:
     period_end: dt.date
     state: CycleState
 
-    transitions = Relations[CycleRow].load(
+    transitions = Relations.load_by_own_id(
         list[CycleTransition],
         lambda loaders: loaders.transitions_by_cycle,
-        lambda row: row.id,
         description="The audit trail of the cycle's workflow, oldest first.",
     )
 
-    schemes = Relations[CycleRow].load(
+    schemes = Relations.load_by_own_id(
         list[CyclePin],
         lambda loaders: loaders.pins_by_cycle,
-        lambda row: row.id,
         description="The scheme version the cycle pinned for each post when it opened (none before), in post "
         "order: what its ratings are checked against and its results scored under.",
     )
@@ -178,27 +176,33 @@ class IndicatorScore:
 
 _WITHHELD_RANK = (
     "Null for an analyst without the 'names' grant when fewer than the minimum group size were scored in the "
-    "result's department and post: a rank tells the size of the group, and so which group it is."
+    "result's department and post (a rank tells the size of the group, and so which group it is), or in any "
+    "department and post of the group ranked (ranks around a withheld row would place it)."
 )
 
 
 def _withheld_rank(
-    read: Callable[[ResultRow], float | None], graphql_type: object, description: str | None = None
+    read: Callable[[ResultRow], float | None],
+    among: small_groups.RankGroup,
+    graphql_type: object,
+    description: str | None = None,
 ) -> StrawberryField:
     """A rank or percentile of a result, null where its group is too small to show (``_WITHHELD_RANK``)."""
 
     async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> float | None:
-        return read(root) if await small_groups.result_grouping_shown(info.context, root) else None
+        return read(root) if await small_groups.result_rank_shown(info.context, root, among) else None
 
     described = f"{description} {_WITHHELD_RANK}" if description else _WITHHELD_RANK
     return fields.field(description=described, graphql_type=graphql_type)(resolve)
 
 
-def _group_size(size: Callable[[RankGroupsRow], int], rank: Callable[[ResultRow], int | None]) -> StrawberryField:
+def _group_size(
+    size: Callable[[RankGroupsRow], int], rank: Callable[[ResultRow], int | None], among: small_groups.RankGroup
+) -> StrawberryField:
     """How many results a rank is among (the n of "rank r of n"): null where the rank is null or withheld."""
 
     async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> int | None:
-        if rank(root) is None or not await small_groups.result_grouping_shown(info.context, root):
+        if rank(root) is None or not await small_groups.result_rank_shown(info.context, root, among):
             return None
         groups = await info.context.loaders.rank_groups_by_result.load(root.id)
         return None if groups is None else size(groups)
@@ -227,15 +231,17 @@ class AppraisalResult:
     total_score = Scores[ResultRow].rounded(float, lambda row: row.total_score, "The total, calibrated if it was.")
     grade: Grade
 
-    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, int | None, _UNRANKED)
-    post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post)
+    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, "post", int | None, _UNRANKED)
+    post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post, "post")
     percentile_in_post = _withheld_rank(
-        lambda root: two_decimals(root.percentile_in_post), float | None, f"{ROUNDED} {_UNRANKED}"
+        lambda root: two_decimals(root.percentile_in_post), "post", float | None, f"{ROUNDED} {_UNRANKED}"
     )
-    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, int | None, _UNRANKED)
-    department_group_size = _group_size(lambda groups: groups.in_department, lambda root: root.rank_in_department)
+    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, "department", int | None, _UNRANKED)
+    department_group_size = _group_size(
+        lambda groups: groups.in_department, lambda root: root.rank_in_department, "department"
+    )
     percentile_in_department = _withheld_rank(
-        lambda root: two_decimals(root.percentile_in_department), float | None, f"{ROUNDED} {_UNRANKED}"
+        lambda root: two_decimals(root.percentile_in_department), "department", float | None, f"{ROUNDED} {_UNRANKED}"
     )
 
     calibrated: bool
@@ -297,10 +303,9 @@ class AppraisalResult:
         "FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
     )
 
-    adjustments = Relations[ResultRow].load(
+    adjustments = Relations.load_by_own_id(
         list[ResultAdjustment],
         lambda loaders: loaders.adjustments_by_result,
-        lambda row: row.id,
         description="Every calibration and correction of the result, oldest first: what it was before and after, "
         "why, when (and who, for hr_admin). Empty when nobody changed the engine's numbers.",
     )

@@ -16,6 +16,7 @@ from hub.domain import EmployeeStatus
 from hub.operations import organisation as commands
 from hub.operations.errors import InvalidInput
 from hub.operations.org_changes import Organisation
+from hub.records import record_from
 from hub.scim.models import Email, EnterpriseUser, Manager, Name, PerfhubUser, UserResource
 
 RESOURCE_TYPE = "User"
@@ -40,15 +41,9 @@ class EmployeeRow:
 def row_of(org: Organisation, employee_id: int) -> EmployeeRow:
     """An employee as the organisation of a write transaction holds it."""
     employee = org.employee(employee_id)
-    return EmployeeRow(
-        id=employee.id,
-        employee_no=employee.employee_no,
-        name=employee.name,
-        email=employee.email,
-        external_id=employee.external_id,
-        status=employee.status,
-        hired_on=employee.hired_on,
-        manager_id=employee.manager_id,
+    return record_from(
+        EmployeeRow,
+        employee,
         department_code=org.departments[employee.department_id].code,
         post_code=org.posts[employee.post_id].code,
     )

@@ -340,7 +340,8 @@ async def test_small_groups_lose_their_grouping_fields_and_filters(
     hidden = [node for node in nodes if node["post"] is None]
     assert hidden and all(node["totalScore"] is not None for node in hidden)
     assert all(node[field] is None for node in hidden for field in ("rankInPost", "rankInDepartment"))
-    assert all(node["rankInPost"] is not None for node in nodes if node["post"] is not None)
+    # A shown row keeps its ranks where no row of the rank group is withheld (tests/insider/test_pseudonymous_ranks.py).
+    assert any(node["rankInPost"] is not None for node in nodes if node["post"] is not None)
 
 
 async def test_a_withheld_post_is_not_named_by_the_scheme_or_the_indicators(
