@@ -3,7 +3,7 @@
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0010c"
+revision = "0010"
 down_revision = "0009"
 
 
