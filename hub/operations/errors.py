@@ -11,6 +11,8 @@ message for people.
     │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   ├── IndicatorRetired     INDICATOR_RETIRED           a new version or scheme would use a retired indicator
+    │   ├── BadWebhookUrl        BAD_WEBHOOK_URL             a webhook URL that is not an absolute http(s) URL
+    │   ├── UnknownEventType     UNKNOWN_EVENT_TYPE          a webhook subscribes to an event type the hub does not send
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     │       └── AssignmentsRejected ASSIGNMENTS_REJECTED     bulk rater assignments had bad items; none was stored
     ├── NotAllowed                                           (the caller may not do this)
@@ -142,6 +144,14 @@ class IndicatorRetired(InvalidInput):
     """A new indicator version, or a new scheme version using the indicator, from its retirement on."""
 
     code = "INDICATOR_RETIRED"
+
+
+class BadWebhookUrl(InvalidInput):
+    code = "BAD_WEBHOOK_URL"
+
+
+class UnknownEventType(InvalidInput):
+    code = "UNKNOWN_EVENT_TYPE"
 
 
 @dataclass(frozen=True, slots=True)
