@@ -85,13 +85,16 @@ async def webhook_secret_rotate(context: Context, command: WebhookSecretRotate, 
     )
 
 
+async def _changed(context: Context, changed: EndpointRecord) -> WebhookEndpointChanged:
+    return WebhookEndpointChanged(endpoint=await webhook_queries.endpoint(context, changed.id))
+
+
 @mutation(HR_ONLY, WebhookEndpointPayload, arguments=True)
 async def webhook_endpoint_disable(
     context: Context, command: WebhookEndpointDisable, caller: Caller
 ) -> WebhookEndpointChanged:
     """Stops deliveries to the endpoint; its events wait and follow, in order, once it is enabled again."""
-    changed = await registry.disable_endpoint(context.sessionmaker, command, caller)
-    return WebhookEndpointChanged(endpoint=await webhook_queries.endpoint(context, changed.id))
+    return await _changed(context, await registry.disable_endpoint(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, WebhookEndpointPayload, arguments=True)
@@ -99,8 +102,7 @@ async def webhook_endpoint_enable(
     context: Context, command: WebhookEndpointEnable, caller: Caller
 ) -> WebhookEndpointChanged:
     """Resumes deliveries where they stopped, also after the receiver answered 410 Gone."""
-    changed = await registry.enable_endpoint(context.sessionmaker, command, caller)
-    return WebhookEndpointChanged(endpoint=await webhook_queries.endpoint(context, changed.id))
+    return await _changed(context, await registry.enable_endpoint(context.sessionmaker, command, caller))
 
 
 @mutation(HR_ONLY, WebhookReplayPayload, arguments=True)

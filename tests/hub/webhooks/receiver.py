@@ -19,6 +19,7 @@ from tests.loopback import served
 class Hit:
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def webhook_id(self) -> str:
@@ -46,12 +47,18 @@ class Receiver:
     hits: list[Hit] = field(default_factory=list)
     answer_for: dict[str, list[Answer]] = field(default_factory=dict)
     """Scripts for one webhook-id, taken before the general script."""
+    refuse_first_attempts: bool = False
+    """Answer 500 to every attempt numbered 1 (whichever endpoint it is for)."""
 
     async def handle(self, request: Request) -> Response:
-        hit = Hit({key.lower(): value for key, value in request.headers.items()}, await request.body())
+        hit = Hit(
+            {key.lower(): value for key, value in request.headers.items()}, await request.body(), request.url.query
+        )
         self.hits.append(hit)
         own = self.answer_for.get(hit.webhook_id)
         answer = own.pop(0) if own else self.script.pop(0) if self.script else Answer()
+        if self.refuse_first_attempts and hit.attempt == 1:
+            answer = Answer(500)
         if answer.stall_seconds:
             await asyncio.sleep(answer.stall_seconds)
         return Response(status_code=answer.status, headers=answer.headers)

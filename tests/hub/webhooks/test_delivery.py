@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from hub.db.engine import create_sessionmaker
 from hub.db.models import ResultEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from hub.operations.commands import Caller
 from hub.webhooks import registry
@@ -29,7 +31,7 @@ from hub.webhooks.registry import (
 )
 from hub.webhooks.signing import event_cursor
 from hub.webhooks.worker import WebhookWorker
-from tests.conftest import make_settings
+from tests.conftest import make_settings, opened_engine
 from tests.hub.webhooks.receiver import Answer, Receiver, receiving
 
 FAST = {"webhook_retry_seconds": (0.01, 0.01), "webhook_timeout_seconds": 0.3, "webhook_lease_seconds": 5.0}
@@ -265,3 +267,38 @@ async def test_during_a_rotation_both_secrets_sign(
     Webhook(after.secret).verify(last.body, last.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(rotated.secret).verify(last.body, last.headers)  # no grace: the replaced secret signs no more
+
+
+async def test_two_workers_on_one_postgresql_never_post_the_same_attempt_twice(
+    postgresql_url: str, receiver: Receiver
+) -> None:
+    """Two hub processes' workers (an engine each: their own connections, so real row locks) deliver three
+    endpoints' events, each event failing once first; every (endpoint, event, attempt) reaches the receiver
+    exactly once, and every event is delivered."""
+    settings = make_settings(database_url=postgresql_url, **FAST)
+    async with opened_engine(postgresql_url) as one, opened_engine(postgresql_url) as other:
+        sessions = [create_sessionmaker(one), create_sessionmaker(other)]
+        for number in range(3):
+            await endpoint_with_last_events(sessions[0], f"{receiver.url}?n={number}", 6)
+        receiver.refuse_first_attempts = True
+        workers = [WebhookWorker(sessionmaker, settings) for sessionmaker in sessions]
+
+        async def everything_delivered() -> bool:
+            async with sessions[0]() as session:
+                left = await session.scalar(select(func.count()).where(WebhookDelivery.state != DELIVERED))
+            return left == 0
+
+        async def work(worker: WebhookWorker) -> None:
+            await step_until(worker, everything_delivered)
+
+        try:
+            await asyncio.gather(*(work(worker) for worker in workers))
+        finally:
+            for worker in workers:
+                await worker.aclose()
+
+    seen = Counter((hit.query, hit.webhook_id, hit.attempt) for hit in receiver.hits)
+    assert max(seen.values()) == 1
+    assert len(receiver.hits) == 3 * 6 * 2  # each event: one failed try, one delivery
+    delivered = {(hit.query, hit.webhook_id) for hit in receiver.hits if hit.attempt == 2}
+    assert len(delivered) == 3 * 6
