@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.utils
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http
 from cloudevents.core.formats.json import JSONFormat
@@ -19,10 +21,12 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from hub.db.engine import create_sessionmaker
-from hub.db.models import ResultEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from hub.db.models import AppraisalResult, Post, ResultEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from hub.demo.organisation import SeedSummary
 from hub.operations.commands import Caller
+from hub.operations.corrections import ResultCorrectInput, correct_result
 from hub.webhooks import registry
-from hub.webhooks.queue import DEAD, DELIVERED, PENDING
+from hub.webhooks.queue import DEAD, DELIVERED, PENDING, claim
 from hub.webhooks.registry import (
     WebhookEndpointCreateInput,
     WebhookEndpointEnable,
@@ -30,7 +34,7 @@ from hub.webhooks.registry import (
     WebhookSecretRotate,
 )
 from hub.webhooks.signing import event_cursor
-from hub.webhooks.worker import WebhookWorker
+from hub.webhooks.worker import Schedule, WebhookWorker
 from tests.conftest import make_settings, opened_engine
 from tests.hub.webhooks.receiver import Answer, Receiver, receiving
 
@@ -302,3 +306,77 @@ async def test_two_workers_on_one_postgresql_never_post_the_same_attempt_twice(
     assert len(receiver.hits) == 3 * 6 * 2  # each event: one failed try, one delivery
     delivered = {(hit.query, hit.webhook_id) for hit in receiver.hits if hit.attempt == 2}
     assert len(delivered) == 3 * 6
+
+
+async def test_a_correction_after_registration_goes_out_as_result_revised_and_filters_choose(
+    sessionmaker: async_sessionmaker[AsyncSession], worker: WebhookWorker, receiver: Receiver, seeded: SeedSummary
+) -> None:
+    async with sessionmaker() as session:
+        result = (
+            await session.execute(
+                select(AppraisalResult.id, Post.family)
+                .join(Post, Post.id == AppraisalResult.post_id)
+                .where(AppraisalResult.cycle_id == seeded.past_cycle_id)
+                .limit(1)
+            )
+        ).one()
+        other_family = await session.scalar(select(Post.family).where(Post.family != result.family).limit(1))
+    assert other_family is not None
+
+    def endpoint(family: str, types: tuple[str, ...]) -> WebhookEndpointCreateInput:
+        url = f"{receiver.url}?family={family}&types={len(types)}"
+        return WebhookEndpointCreateInput(url=url, event_types=types, post_family=family)
+
+    wanted = await registry.create_endpoint(sessionmaker, endpoint(result.family, ("result.revised",)), CALLER)
+    for unwanted in (endpoint(other_family, ("result.revised",)), endpoint(result.family, ("result.published",))):
+        await registry.create_endpoint(sessionmaker, unwanted, CALLER)
+    await correct_result(
+        sessionmaker, ResultCorrectInput(result_id=result.id, total_score=12.5, reason="a typo in the import"), CALLER
+    )
+    await step_until(worker, lambda: _hits(receiver, 1))
+    for _ in range(3):
+        await worker.step()
+
+    (hit,) = receiver.hits  # the other family's endpoint and the published-only one got nothing
+    assert hit.query == f"family={result.family}&types=1"
+    Webhook(wanted.secret).verify(hit.body, hit.headers)
+    event = from_http(HTTPMessage(headers=hit.headers, body=hit.body), JSONFormat(), CloudEvent)
+    assert event.get_type() == "result.revised"
+    data = event.get_data()
+    assert isinstance(data, dict)
+    assert (data["resultId"], data["totalScore"], data["postFamily"]) == (str(result.id), 12.5, result.family)
+
+
+async def test_a_lease_that_runs_out_is_taken_over_as_the_next_attempt(
+    sessionmaker: async_sessionmaker[AsyncSession], worker: WebhookWorker, receiver: Receiver
+) -> None:
+    """A hub that died while posting leaves its lease; once it runs out, another worker posts the delivery
+    again, numbered as the next attempt (the receiver de-duplicates by webhook-id)."""
+    endpoint_id, _, ids = await endpoint_with_last_events(sessionmaker, receiver.url, 1)
+    (held,) = await claim(sessionmaker, limit=10, lease_seconds=0.2)  # ... and the process is gone
+    assert held.attempt == 1
+    assert await claim(sessionmaker, limit=10, lease_seconds=0.2) == []  # leased: nobody else takes it
+    await asyncio.sleep(0.3)
+    await step_until(worker, all_in(states(sessionmaker, endpoint_id), DELIVERED))
+    assert [(hit.webhook_id, hit.attempt) for hit in receiver.hits] == [(ids[0], 2)]
+
+
+def test_the_schedule_jitters_down_and_ends_and_reads_retry_after() -> None:
+    schedule = Schedule((1.0, 10.0), max_retry_after=60.0)
+    waits = [schedule.delay(2) for _ in range(50)]
+    assert all(wait is not None and 8.0 <= wait <= 10.0 for wait in waits)
+    assert len(set(waits)) > 1
+    assert schedule.delay(3) is None  # the last try failed: dead
+
+    now = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+    date = email.utils.format_datetime(now + dt.timedelta(seconds=30), usegmt=True)
+    answers = {
+        (429, "20"): 20.0,
+        (503, date): 30.0,
+        (429, "99999"): 60.0,  # capped
+        (429, "soon"): None,
+        (500, "20"): None,  # only 429 and 503 are asked to wait
+    }
+    for (status, header), seconds in answers.items():
+        response = httpx.Response(status, headers={"Retry-After": header})
+        assert schedule.retry_after(response, now) == seconds
