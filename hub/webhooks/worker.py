@@ -92,7 +92,11 @@ class WebhookWorker:
         """One round: enqueue new events, claim what is due, post it all; how many attempts were made."""
         await enqueue(self.sessionmaker)
         claimed = await claim(self.sessionmaker, limit=CLAIM_BATCH, lease_seconds=self.settings.webhook_lease_seconds)
-        await asyncio.gather(*(self._deliver(one) for one in claimed))
+        # Every delivery runs to its end before a failure of one is raised: none is left running unwatched.
+        outcomes = await asyncio.gather(*(self._deliver(one) for one in claimed), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(claimed)
 
     async def run(self) -> None:
@@ -100,10 +104,15 @@ class WebhookWorker:
         while True:
             try:
                 made = await self.step()
-            except Exception:
+            except Exception as error:
                 # A database blip must not end delivery for the life of the process: the state is in the
-                # database, so the next round picks up where this one failed.
-                log.exception("webhook worker: a round failed; trying again")
+                # database, so the next round picks up where this one failed. One line, not a traceback: an
+                # outage is expected, and its statement and parameters do not belong in the log.
+                log.warning(
+                    "webhook worker: a round failed, trying again: %s: %s",
+                    type(error).__name__,
+                    str(error).partition("\n")[0],
+                )
                 made = 0
             if not made:
                 await asyncio.sleep(self.settings.webhook_poll_seconds)

@@ -43,6 +43,14 @@ mutation($id: ID!, $from: String) {
 """
 LIST = "{ webhookEndpoints { id url enabled pending delivered dead } }"
 LOG = "query($id: ID!) { webhookDeliveries(endpointId: $id) { totalCount edges { node { eventId attempt } } } }"
+PAGE = """
+query($id: ID!, $after: String) {
+  webhookDeliveries(endpointId: $id, first: 1, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { eventId eventCursor attempt statusCode error latencyMs at outcome nextAttemptAt } }
+  }
+}
+"""
 AUDIT = "{ auditLog(first: 20) { edges { node { operation outcome ids } } } }"
 
 
@@ -159,5 +167,14 @@ async def test_the_served_app_runs_the_worker_when_webhooks_are_on(database_url:
                 break
             await asyncio.sleep(0.02)
         assert len(receiver.hits) == 2
-        log = (await client.data(LOG, {"id": endpoint_id}))["webhookDeliveries"]
-    assert log["totalCount"] == 2
+        pages = [(await client.data(PAGE, {"id": endpoint_id, "after": None}))["webhookDeliveries"]]
+        after = pages[0]["pageInfo"]["endCursor"]
+        pages.append((await client.data(PAGE, {"id": endpoint_id, "after": after}))["webhookDeliveries"])
+    assert [page["totalCount"] for page in pages] == [2, 2]
+    assert [page["pageInfo"]["hasNextPage"] for page in pages] == [True, False]
+    attempts = [edge["node"] for page in pages for edge in page["edges"]]
+    assert [attempt["eventId"] for attempt in attempts] == [hit.webhook_id for hit in reversed(receiver.hits)]
+    assert all(
+        (attempt["attempt"], attempt["statusCode"], attempt["outcome"]) == (1, 204, "DELIVERED") for attempt in attempts
+    )
+    assert all(attempt["latencyMs"] >= 0 and attempt["nextAttemptAt"] is None for attempt in attempts)
