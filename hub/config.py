@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -141,7 +142,9 @@ class Settings(BaseSettings):
     webhooks: bool = True
     """Run the webhook delivery worker in ``perfhub serve`` (false: endpoints can still be managed, and another
     hub process on the same database delivers)."""
-    webhook_retry_seconds: tuple[float, ...] = Field(default=(5, 30, 120, 600, 1800, 7200, 18000, 36000), min_length=1)
+    webhook_retry_seconds: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        default=(5, 30, 120, 600, 1800, 7200, 18000, 36000), min_length=1
+    )
     """The delay before each retry of a failed webhook delivery (jittered by up to -20%); after the last one the
     delivery is DEAD. The default retries for about 15 hours, e.g. PERFHUB_WEBHOOK_RETRY_SECONDS='[1,10,60]'."""
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
