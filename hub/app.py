@@ -49,6 +49,7 @@ from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.scim.app import ScimApp
 from hub.systems import configured_systems, open_systems
+from hub.webhooks import worker as webhooks
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from hub.worker import Worker
 from resolvers.context import Context
@@ -557,8 +558,9 @@ def create_app(
         use_worker = settings.worker_process and not is_in_memory(settings.database_url)
         worker = Worker(settings, systems) if use_worker else None
         try:
-            async with open_systems(settings, systems) as connected:
-                app.state.resources = Resources(engine, create_sessionmaker(engine), connected, worker)
+            sessionmaker = create_sessionmaker(engine)
+            async with open_systems(settings, systems) as connected, webhooks.running(sessionmaker, settings):
+                app.state.resources = Resources(engine, sessionmaker, connected, worker)
                 app.state.settings = settings  # for readyz's timeout
                 yield
         finally:

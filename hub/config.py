@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -138,6 +139,23 @@ class Settings(BaseSettings):
     # Results out.
     event_poll_seconds: float = 1.0
     """How often a live subscription looks for new result events in the outbox."""
+    webhooks: bool = True
+    """Run the webhook delivery worker in ``perfhub serve`` (false: endpoints can still be managed, and another
+    hub process on the same database delivers)."""
+    webhook_retry_seconds: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        default=(5, 30, 120, 600, 1800, 7200, 18000, 36000), min_length=1
+    )
+    """The delay before each retry of a failed webhook delivery (jittered by up to -20%); after the last one the
+    delivery is DEAD. The default retries for about 15 hours, e.g. PERFHUB_WEBHOOK_RETRY_SECONDS='[1,10,60]'."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a webhook receiver may take to answer; longer counts as a failed attempt."""
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a hub process holds a delivery it is posting; past it (the process died) another one retries it.
+    Must exceed the timeout."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the webhook worker looks for new events and due retries when it has nothing to do."""
+    webhook_max_retry_after_seconds: float = Field(default=86400.0, gt=0)
+    """The longest a receiver's Retry-After (on 429 or 503) is honoured for."""
 
     # Privacy.
     min_group_size: int = 5
@@ -154,6 +172,13 @@ class Settings(BaseSettings):
         # The tokens perfhub serve prints must be tokens it accepts.
         if self.token_ttl_seconds > self.max_token_ttl_seconds:
             raise ValueError("PERFHUB_TOKEN_TTL_SECONDS must not exceed PERFHUB_MAX_TOKEN_TTL_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_a_post(self) -> Settings:
+        # A lease shorter than a POST may take would let a second process post the same delivery meanwhile.
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("PERFHUB_WEBHOOK_LEASE_SECONDS must exceed PERFHUB_WEBHOOK_TIMEOUT_SECONDS")
         return self
 
     @field_validator("introspection", mode="before")

@@ -15,6 +15,7 @@ from resolvers import indicators as indicator_queries
 from resolvers import organisation as organisation_queries
 from resolvers import records
 from resolvers import results as result_queries
+from resolvers import webhooks as webhook_queries
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
@@ -38,11 +39,13 @@ from schema.permissions import (
     AUTHENTICATED,
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
+    HR_ONLY,
     RESULT_SCOPE,
     STATISTICS,
     guarded,
 )
 from schema.results import Cycle, ScoreGroup, rounded_statistics
+from schema.webhooks import WebhookAttemptConnection, WebhookEndpoint
 
 
 @strawberry.type
@@ -199,3 +202,24 @@ class Query:
         filter: ResultEventFilter | None = None,
     ) -> Sequence[ResultEventRow]:
         return await event_queries.result_events(info.context, after, first, cycle_id, wanted(filter))
+
+    @guarded(
+        HR_ONLY,
+        "webhookEndpoints",
+        "The webhook endpoints, oldest first, with their deliveries counted by state; never their secrets.",
+        graphql_type=list[WebhookEndpoint] | None,
+    )
+    async def webhook_endpoints(self, info: Info) -> list[records.WebhookEndpointRecord]:
+        return await webhook_queries.endpoints(info.context)
+
+    @guarded(
+        HR_ONLY,
+        "webhookDeliveries",
+        "An endpoint's delivery log: every attempt (event, attempt number, status or error, latency, when, the "
+        "next attempt), newest first, a page at a time (at most 500); null when there is no such endpoint.",
+        graphql_type=WebhookAttemptConnection | None,
+    )
+    async def webhook_deliveries(
+        self, info: Info, endpoint_id: strawberry.ID, first: int | None = 50, after: str | None = None
+    ) -> Connection | None:
+        return await webhook_queries.deliveries(info.context, endpoint_id, first, after)

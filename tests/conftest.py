@@ -190,6 +190,8 @@ def make_settings(**overrides: Any) -> Settings:
         # In process, so that statement counts see the operations; tests/hub/test_worker.py and the
         # served tests (perfhub serve's default) run them in the worker process.
         "worker_process": False,
+        # No webhook worker polling beside the statements a test counts; the webhook tests drive their own.
+        "webhooks": False,
     }
     return Settings(**{**values, **overrides})
 

@@ -13,6 +13,8 @@ message for people.
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   ├── IndicatorRetired     INDICATOR_RETIRED           a new version or scheme would use a retired indicator
     │   ├── PostWithoutScheme    POST_WITHOUT_SCHEME         a post joining a cycle has no scheme in force
+    │   ├── BadWebhookUrl        BAD_WEBHOOK_URL             a webhook URL that is not an absolute http(s) URL
+    │   ├── UnknownEventType     UNKNOWN_EVENT_TYPE          a webhook subscribes to an event type the hub does not send
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     │       └── AssignmentsRejected ASSIGNMENTS_REJECTED     bulk rater assignments had bad items; none was stored
     ├── NotAllowed                                           (the caller may not do this)
@@ -179,6 +181,14 @@ class PostWithoutScheme(InvalidInput):
             field="postIds",
         )
         self.post_codes = post_codes
+
+
+class BadWebhookUrl(InvalidInput):
+    code = "BAD_WEBHOOK_URL"
+
+
+class UnknownEventType(InvalidInput):
+    code = "UNKNOWN_EVENT_TYPE"
 
 
 @dataclass(frozen=True, slots=True)

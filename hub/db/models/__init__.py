@@ -25,6 +25,7 @@ from hub.db.models.indicators import (
 )
 from hub.db.models.organisation import Department, Employee, Post, PostAssignment
 from hub.db.models.results import AppraisalResult, IndicatorScore
+from hub.db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AppraisalResult",
@@ -52,5 +53,8 @@ __all__ = [
     "SchemeRaterWeight",
     "SchemeVersion",
     "Versioned",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]
