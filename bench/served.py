@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -299,6 +300,8 @@ def environment(wrk: str | None) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    # SIGTERM as Ctrl-C: the servers stop and the bench databases are dropped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     wrk = find_wrk()
     say(f"load generator: {'wrk at ' + wrk if wrk else 'Python fallback (wrk unavailable)'}")
     report = [*environment(wrk), ""]

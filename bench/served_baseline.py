@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, and_, or_, select
@@ -30,10 +31,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.query import _cents
 from hub.db.engine import create_engine
 from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
 from hub.domain import CycleState
+
+
+def cents(value: float) -> float:
+    """A score as the API shows it: rounded half-up to two decimals (``schema/rounding.py``)."""
+    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def answer(data: dict[str, Any]) -> Response:
@@ -71,7 +76,7 @@ def _results(ids: list[int], manager_no: str | None) -> Executable:
 
 def _result(row: Any, with_cycle: bool) -> dict[str, Any]:
     result: dict[str, Any] = {"cycle": {"name": row.cycle_name}} if with_cycle else {}
-    result |= {"totalScore": _cents(row.total_score), "grade": row.grade.value, "rankInPost": row.rank_in_post}
+    result |= {"totalScore": cents(row.total_score), "grade": row.grade.value, "rankInPost": row.rank_in_post}
     return result
 
 
@@ -84,26 +89,24 @@ async def _results_by_employee(
     return results
 
 
-async def page(request: Request) -> Response:
-    first = int(request.query_params.get("first", "50"))
-    manager_no = request.query_params.get("manager")
+async def read_page(connection: AsyncConnection, first: int, manager_no: str | None = None) -> dict[str, Any]:
+    """The portal page's data: the employees (in the manager's scope, when one is named), then their
+    departments, posts and results, 4 statements on ``connection``."""
     statement = select(Employee.id, Employee.employee_no, Employee.name, Employee.department_id, Employee.post_id)
     if manager_no is not None:
         statement = statement.where(or_(*_reporting_line(manager_no)))
-    engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as connection:
-        people = (await connection.execute(statement.order_by(Employee.id).limit(first))).all()
-        ids = [person.id for person in people]
-        in_page = {person.department_id for person in people}
-        named = select(Department.id, Department.name).where(Department.id.in_(in_page))
-        departments = {row.id: row.name for row in await connection.execute(named)}
-        posts = {
-            row.id: {"code": row.code, "name": row.name}
-            for row in await connection.execute(
-                select(Post.id, Post.code, Post.name).where(Post.id.in_({p.post_id for p in people}))
-            )
-        }
-        results = await _results_by_employee(connection, ids, manager_no, with_cycle=False)
+    people = (await connection.execute(statement.order_by(Employee.id).limit(first))).all()
+    ids = [person.id for person in people]
+    in_page = {person.department_id for person in people}
+    named = select(Department.id, Department.name).where(Department.id.in_(in_page))
+    departments = {row.id: row.name for row in await connection.execute(named)}
+    posts = {
+        row.id: {"code": row.code, "name": row.name}
+        for row in await connection.execute(
+            select(Post.id, Post.code, Post.name).where(Post.id.in_({p.post_id for p in people}))
+        )
+    }
+    results = await _results_by_employee(connection, ids, manager_no, with_cycle=False)
     edges = [
         {
             "node": {
@@ -117,7 +120,16 @@ async def page(request: Request) -> Response:
         }
         for person in people
     ]
-    return answer({"employees": {"edges": edges}})
+    return {"employees": {"edges": edges}}
+
+
+async def page(request: Request) -> Response:
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as connection:
+        data = await read_page(
+            connection, int(request.query_params.get("first", "50")), request.query_params.get("manager")
+        )
+    return answer(data)
 
 
 async def employee(request: Request) -> Response:

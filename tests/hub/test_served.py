@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gc
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +16,7 @@ from hub.cli import main
 from hub.http_protocol import HeaderTimeoutH11Protocol
 from hub.served import GC_THRESHOLDS, worker_app
 from tests.conftest import TEST_SECRET, Backend
-from tests.hub.test_cli import ask, free_port, printed_tokens
+from tests.hub.test_cli import ask, free_port, printed_tokens, serve_process
 
 
 @pytest.fixture
@@ -67,15 +64,7 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(tmp_path: Path) -> 
     """`perfhub serve --workers 2` seeds the demo, starts its systems and two processes on one port; both
     processes answer with the demo's tokens and the business systems it started; SIGTERM stops them all."""
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "perfhub"), "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = serve_process(tmp_path, port, "--workers", "2")
     try:
         assert process.stdout is not None
         lines: list[str] = []
