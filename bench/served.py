@@ -17,8 +17,8 @@ and reports the medians of req/s, p50 and p99 and the ratio perfhub / hand-writt
 
 Cases: the portal page of 50 (``bench.query``'s) as hr_admin and as a manager (E000001, the root
 department's head: every employee in scope, through the reporting line's recursive CTE), and the employee
-detail (department, post, manager, results with their cycles). The README's first query has no
-hand-written twin yet.
+detail (department, post, manager, results with their cycles), as hr_admin, and the README's first query
+(``bench/served_readme.py``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from sqlalchemy import make_url, select, text
 
 from bench.load import Load, Request, find_wrk, run_python, run_wrk
 from bench.query import MANAGER, NODE, page_query
+from bench.served_readme import README_QUERY
 from hub.auth import Role, issue_token
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
@@ -196,6 +197,7 @@ def cases(perfhub: str, baseline: str, settings: Settings, detail: int) -> list[
             Request(f"{baseline}/page?first={PAGE}&manager={MANAGER}"),
         ),
         Case("employee detail", graphql(DETAIL, admin, {"id": str(detail)}), Request(f"{baseline}/employee/{detail}")),
+        Case("README's first query", graphql(README_QUERY, admin), Request(f"{baseline}/readme")),
     ]
 
 

@@ -11,7 +11,8 @@ byte (strawberry's ``json.dumps`` with compact separators; ``bench.served`` chec
 * ``GET /page?first=50&manager=E000001`` — the same as a manager: the page and the results limited to the
   manager and their reporting line (recursive CTE), the manager's own results to published cycles;
 * ``GET /employee/{id}`` — the employee detail: the employee with department, post and manager in one join, then
-  their results with the cycles' names (2 statements).
+  their results with the cycles' names (2 statements);
+* ``GET /readme`` — the README's first query (``bench/served_readme.py``: 7 statements).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.served_readme import read_readme
 from hub.db.engine import create_engine
 from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
 from hub.domain import CycleState
@@ -170,6 +172,12 @@ async def employee(request: Request) -> Response:
     return answer({"employee": node})
 
 
+async def readme(request: Request) -> Response:
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as connection:
+        return answer(await read_readme(connection, cents))
+
+
 def create_app() -> Starlette:
     """The endpoints over the database ``BENCH_DATABASE_URL`` names, with a pool as large as the hub's."""
 
@@ -182,5 +190,5 @@ def create_app() -> Starlette:
         finally:
             await engine.dispose()
 
-    routes = [Route("/page", page), Route("/employee/{id:int}", employee)]
+    routes = [Route("/page", page), Route("/employee/{id:int}", employee), Route("/readme", readme)]
     return Starlette(routes=routes, lifespan=lifespan)
