@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,23 +29,15 @@ from hub.db.models import (
     SchemeVersion,
 )
 
-README_QUERY = """
-{
-  cycles { id name state }
-  employees(first: 5, filter: { postFamily: "FINANCE" }) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { node {
-      employeeNo name
-      department { name }
-      post { name currentScheme { version items { weight indicatorVersion { indicator { name category } } } } }
-      results { cycle { name } totalScore grade rankInPost
-                indicatorScores { indicatorVersion { indicator { code } } rawValue normalizedScore } }
-    } }
-  }
-}
-"""
-"""The README's "A first query" (its longest line wrapped)."""
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_query() -> str:
+    """The README's "A first query", read from the README itself (its first ``graphql`` block)."""
+    text = README.read_text(encoding="utf-8")
+    return text.split("```graphql\n", 1)[1].split("```", 1)[0]
+
+
 FIRST = 5
 FAMILY = "FINANCE"
 
