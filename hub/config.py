@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
     """One statement: PostgreSQL's ``statement_timeout``, with the client giving up a moment later on a silent
     connection; on SQLite, how long a statement waits for a lock."""
+    database_connections: int = Field(default=32, ge=1)
+    """The connections the served hub keeps to PostgreSQL, in all: each of its ``workers`` processes pools its
+    share (at least 4: a portal page holds one per loader batch). No overflow connections beyond it: one is
+    opened for a single checkout and closed at its checkin, which under load churns a connection per request."""
+    workers: int = Field(default=1, ge=1)
+    """Processes serving HTTP (``perfhub serve --workers N``), each with its own event loop, pool and worker
+    process; about one per core."""
     worker_process: bool = True
     """Score cycles and import metric values for API callers in a worker process, so that the event loop
     keeps answering everyone else; false runs them in the hub's own process (an in-memory SQLite always does)."""

@@ -45,6 +45,7 @@ from schema.permissions import (
     guarded,
 )
 from schema.results import Cycle, ScoreGroup, rounded_statistics
+from schema.selection import selects
 from schema.webhooks import WebhookAttemptConnection, WebhookEndpoint
 
 
@@ -93,7 +94,7 @@ class Query:
         after: str | None = None,
         filter: EmployeeFilter | None = None,
     ) -> Connection:
-        return await organisation_queries.employees(info.context, first, after, filter)
+        return await organisation_queries.employees(info.context, first, after, filter, selects(info, "totalCount"))
 
     @guarded(AUTHENTICATED, "departments", graphql_type=list[Department])
     async def departments(self, info: Info) -> Sequence[DepartmentRow]:
@@ -136,7 +137,7 @@ class Query:
         after: str | None = None,
         filter: ResultFilter | None = None,
     ) -> Connection:
-        return await result_queries.results(info.context, cycle_id, first, after, filter)
+        return await result_queries.results(info.context, cycle_id, first, after, filter, selects(info, "totalCount"))
 
     @guarded(
         STATISTICS,
@@ -185,7 +186,9 @@ class Query:
         subject: str | None = None,
         operation: str | None = None,
     ) -> Connection:
-        return await audit_queries.audit_log_page(info.context, first, after, subject, operation)
+        return await audit_queries.audit_log_page(
+            info.context, first, after, subject, operation, selects(info, "totalCount")
+        )
 
     @guarded(
         AUTHENTICATED,

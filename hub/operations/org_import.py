@@ -22,7 +22,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Employee
+from hub.db.models import Department, Employee, Post, PostAssignment
+from hub.db.statistics import refresh_statistics
 from hub.domain import EmployeeStatus
 from hub.operations import organisation
 from hub.operations.audit import audit_change
@@ -110,6 +111,7 @@ async def import_organisation(
             await audit_change(session, caller.audit, "organisation-import", *applying.changed_ids())
     except _DryRun as dry_run:
         return dry_run.report
+    await refresh_statistics(sessionmaker, Department, Post, Employee, PostAssignment)
     return report
 
 

@@ -33,6 +33,7 @@ from hub.db.models import (
     Post,
     utcnow,
 )
+from hub.db.statistics import refresh_statistics
 from hub.domain import CycleState, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
@@ -329,4 +330,5 @@ async def score_cycle(
         await asyncio.to_thread(_rank, computed, unrated, caller.bands)
         scored = await _write(session, cycle, inputs, computed, progress)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
+    await refresh_statistics(sessionmaker, AppraisalResult, IndicatorScore)
     return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked, coverage=coverage)

@@ -59,19 +59,24 @@ def ask(port: int, token: str, query: str, timeout: float = 10) -> Any:
     return answer.json()
 
 
+def serve_process(folder: Path, port: int, *options: str) -> subprocess.Popen[str]:
+    """`perfhub serve` started in ``folder`` with no PERFHUB_ setting of ours, its output in a pipe."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "perfhub"), "serve", "--port", str(port), *options],
+        cwd=folder,
+        env={key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> None:
     """With no configuration, `perfhub serve` makes ./perfhub.db, seeds the demo, prints the URL, a token per
     role, and answers the holders of those tokens only."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "perfhub"), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = serve_process(tmp_path, port)
     try:
         assert process.stdout is not None
         lines: list[str] = []
