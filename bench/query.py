@@ -36,7 +36,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,12 +51,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench.served_baseline import read_page
 from hub.app import PerfhubGraphQL, Resources, create_app
 from hub.auth import Principal, Role, issue_token
 from hub.config import Settings
 from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
-from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
+from hub.db.models import AppraisalResult, Employee
 from hub.demo.build import build_demo
 from hub.ratelimit import RateLimiter
 from resolvers.context import Context
@@ -75,12 +75,6 @@ RATE = 1_000_000.0
 """The rate limiter stays on (every request takes a token from its bucket) but never refuses."""
 WARM_UP = 5
 BASELINE_PATH = "/bench/page"
-
-
-def _cents(value: float) -> float:
-    # The API shows scores rounded half-up to two decimals (stored exactly); the hand-written page does the same
-    # work, so that both answer byte-identical JSON.
-    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 NODE = "id employeeNo name department { name } post { code name } results { totalScore grade rankInPost }"
@@ -105,55 +99,7 @@ async def baseline_page(request: Request) -> Response:
     first = int(request.query_params.get("first", "50"))
     resources: Resources = request.app.state.resources
     async with resources.engine.connect() as connection:
-        people = (
-            await connection.execute(
-                select(Employee.id, Employee.employee_no, Employee.name, Employee.department_id, Employee.post_id)
-                .order_by(Employee.id)
-                .limit(first)
-            )
-        ).all()
-        ids = [person.id for person in people]
-        departments = {
-            row.id: row.name
-            for row in await connection.execute(
-                select(Department.id, Department.name).where(Department.id.in_({p.department_id for p in people}))
-            )
-        }
-        posts = {
-            row.id: {"code": row.code, "name": row.name}
-            for row in await connection.execute(
-                select(Post.id, Post.code, Post.name).where(Post.id.in_({p.post_id for p in people}))
-            )
-        }
-        results: dict[int, list[dict[str, Any]]] = {key: [] for key in ids}
-        for row in await connection.execute(
-            select(
-                AppraisalResult.employee_id,
-                AppraisalResult.total_score,
-                AppraisalResult.grade,
-                AppraisalResult.rank_in_post,
-            )
-            .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
-            .where(AppraisalResult.employee_id.in_(ids))
-            .order_by(Cycle.period_start, AppraisalResult.id)
-        ):
-            results[row.employee_id].append(
-                {"totalScore": _cents(row.total_score), "grade": row.grade.value, "rankInPost": row.rank_in_post}
-            )
-    edges = [
-        {
-            "node": {
-                "id": str(person.id),
-                "employeeNo": person.employee_no,
-                "name": person.name,
-                "department": {"name": departments[person.department_id]},
-                "post": posts[person.post_id],
-                "results": results[person.id],
-            }
-        }
-        for person in people
-    ]
-    return JSONResponse({"data": {"employees": {"edges": edges}}})
+        return JSONResponse({"data": await read_page(connection, first)})
 
 
 # --- cases, counters, timing -----------------------------------------------------------------------------

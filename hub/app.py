@@ -43,6 +43,7 @@ from hub.db.engine import (
     create_bounded_engine,
     create_sessionmaker,
     is_in_memory,
+    served_pool,
     unavailable_reason,
 )
 from hub.events.watcher import OutboxWatcher
@@ -50,6 +51,7 @@ from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.scim.app import ScimApp
 from hub.systems import configured_systems, open_systems
+from hub.webhooks import worker as webhooks
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from hub.worker import Worker
 from resolvers.context import Context
@@ -539,10 +541,15 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock = utc_today, systems: SystemsConfig | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_today,
+    systems: SystemsConfig | None = None,
+    after_startup: Callable[[], None] | None = None,
 ) -> Starlette:
     """The hub as an ASGI app; the database engine and the business systems' clients live exactly as
-    long as the app's lifespan. ``systems`` defaults to the settings' systems file, if any.
+    long as the app's lifespan. ``systems`` defaults to the settings' systems file, if any; ``after_startup``
+    runs once the lifespan has opened everything (``perfhub serve`` freezes the garbage collector there).
 
     Raises AuthConfigurationError when there is no key to verify bearer tokens with (or to key the
     pseudonyms of analysts without the names grant: PERFHUB_ID_KEY when tokens are verified by a JWKS), and
@@ -556,16 +563,22 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeouts = DatabaseTimeouts.of(settings)
-        engine = create_bounded_engine(settings.database_url, timeouts)
+        engine = create_bounded_engine(settings.database_url, timeouts, **served_pool(settings))
         # A database in this process's memory cannot be opened by another: its work stays here.
         use_worker = settings.worker_process and not is_in_memory(settings.database_url)
         worker = Worker(settings, systems) if use_worker else None
         try:
             sessionmaker = create_sessionmaker(engine)
             watcher = OutboxWatcher(engine, sessionmaker, settings.event_poll_seconds)
-            async with open_systems(settings, systems) as connected, watcher.running():
+            async with (
+                open_systems(settings, systems) as connected,
+                webhooks.running(sessionmaker, settings),
+                watcher.running(),
+            ):
                 app.state.resources = Resources(engine, sessionmaker, connected, worker, watcher)
                 app.state.settings = settings  # for readyz's timeout
+                if after_startup is not None:
+                    after_startup()
                 yield
         finally:
             if worker is not None:

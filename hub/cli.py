@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import logging
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ConfigurationError
-from hub import cli_org
+from hub import cli_cycles, cli_org
 from hub.appraisal import AppraisalError
 from hub.auth import (
     SECRET_FILE_SUFFIX,
@@ -34,7 +34,7 @@ from hub.auth import (
 )
 from hub.config import Settings
 from hub.console import ConsoleProgress
-from hub.db.engine import create_engine, create_sessionmaker
+from hub.db.engine import create_engine, create_sessionmaker, is_in_memory
 from hub.db.migrate import upgrade
 from hub.db.models import Department, Employee
 from hub.operations.audit import OK, AuditRecorder, audit_every_commit, audit_failure, operator_audit
@@ -142,6 +142,13 @@ def serve(args: argparse.Namespace) -> int:
     except (AuthConfigurationError, ConfigurationError) as error:
         print(f"perfhub serve: {error}", file=sys.stderr)
         return 1
+    workers = settings.workers if args.workers is None else args.workers
+    if workers < 1:
+        print("perfhub serve: --workers must be at least 1", file=sys.stderr)
+        return USAGE_ERROR
+    if workers > 1 and is_in_memory(settings.database_url):
+        print("perfhub serve: --workers needs a database the processes can share, not one in memory", file=sys.stderr)
+        return 1
     taken = _address_taken(host, port)
     if taken is not None:
         # Before seeding and printing tokens: a second `./dev run` must not look as if it had started.
@@ -156,23 +163,9 @@ def serve(args: argparse.Namespace) -> int:
         print_demo_tokens(settings, *asyncio.run(_demo_people(settings)))
     else:
         asyncio.run(_migrate(settings))
-    asyncio.run(_serve(settings, host, port))
+    asyncio.run(_serve(settings, host, port, workers))
     print("perfhub: stopped", flush=True)
     return 0
-
-
-GC_FIRST_THRESHOLD = 50_000
-"""Allocations between two young collections (CPython's default: 700). A full collection holds the GIL
-while it walks every tracked object, hundreds of ms while a big cycle is scored in a worker thread: with
-fewer young collections, full ones come about ten times less often (bench.event_loop --gc-threshold)."""
-
-
-def _tune_garbage_collector() -> None:
-    """Called once the app is built: what exists now lives as long as the process, so it leaves the
-    collector's generations (gc.freeze) and no full collection walks it again."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _address_taken(host: str, port: int) -> str | None:
@@ -233,12 +226,14 @@ def _log_to_console(level: str) -> None:
     hub_log.propagate = False
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    """The hub and, in demo mode without a systems file, the sandbox business systems, in one event loop."""
+async def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """The hub and, in demo mode without a systems file, the sandbox business systems, in one event loop; with
+    ``workers`` > 1, the hub in that many processes (hub/served.py) and the systems here."""
     import uvicorn
 
     from hub.app import create_app
     from hub.http_protocol import header_timeout_protocol
+    from hub.served import hand_down, run_workers, tune_garbage_collector
 
     async with business_systems(settings) as (config, demo):
         if demo is not None:
@@ -247,7 +242,19 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
                 print(f"  {system}: {url}", flush=True)
         elif config is not None:
             print(f"perfhub: business systems from {settings.systems_file}: {', '.join(config.systems)}", flush=True)
-        app = create_app(settings, systems=config)
+        if workers > 1:
+            with tempfile.TemporaryDirectory(prefix="perfhub-serve-") as directory:
+                systems_file = settings.systems_file
+                if demo is not None:
+                    systems_file = Path(directory) / "systems.toml"
+                    demo.write_config(systems_file)
+                hand_down(settings, systems_file, demo.secrets if demo is not None else {})
+                _log_to_console(settings.log_level)
+                print(f"perfhub: GraphQL at http://{host}:{port}/graphql, {workers} processes", flush=True)
+                # Blocks this event loop: the demo systems run in a process of their own meanwhile.
+                run_workers(settings, host, port, workers)
+            return
+        app = create_app(settings, systems=config, after_startup=tune_garbage_collector)
         # ws is named, not "auto": without the WebSocket library uvicorn would refuse every subscription
         # upgrade quietly; naming it makes a broken install fail at start-up instead.
         served = uvicorn.Config(
@@ -263,7 +270,6 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         )
         server = _graceful_server_class()(served)
         _log_to_console(settings.log_level)
-        _tune_garbage_collector()
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()
 
@@ -358,7 +364,7 @@ async def _with_sessionmaker(
 
 def _fail(command: str, error: OperationError | AppraisalError) -> int:
     print(f"perfhub {command}: {error.code}: {error.message}", file=sys.stderr)
-    for problem in getattr(error, "problems", [])[:50]:
+    for problem in getattr(error, "problems", []):  # every one: the operator fixes the file in one pass
         print(f"  line {problem.line}: {problem.message}", file=sys.stderr)
     return 1
 
@@ -518,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--systems", help="a systems file (TOML) naming real business systems; overrides the demo"
     )
+    serve_parser.add_argument(
+        "--workers", type=int, help="processes serving HTTP, each with its own connection pool (PERFHUB_WORKERS)"
+    )
     serve_parser.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="migrate the database to the latest revision").set_defaults(handler=migrate)
@@ -575,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect_parser.set_defaults(handler=collect)
     cli_org.register(commands)
+    cli_cycles.register(commands)
 
     export_parser = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export_parser.add_argument("output", nargs="?", default="-", help="a file, or - for stdout")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,13 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
     """One statement: PostgreSQL's ``statement_timeout``, with the client giving up a moment later on a silent
     connection; on SQLite, how long a statement waits for a lock."""
+    database_connections: int = Field(default=32, ge=1)
+    """The connections the served hub keeps to PostgreSQL, in all: each of its ``workers`` processes pools its
+    share (at least 4: a portal page holds one per loader batch). No overflow connections beyond it: one is
+    opened for a single checkout and closed at its checkin, which under load churns a connection per request."""
+    workers: int = Field(default=1, ge=1)
+    """Processes serving HTTP (``perfhub serve --workers N``), each with its own event loop, pool and worker
+    process; about one per core."""
     worker_process: bool = True
     """Score cycles and import metric values for API callers in a worker process, so that the event loop
     keeps answering everyone else; false runs them in the hub's own process (an in-memory SQLite always does)."""
@@ -138,6 +146,23 @@ class Settings(BaseSettings):
     # Results out.
     event_poll_seconds: float = 1.0
     """How often a live subscription looks for new result events in the outbox."""
+    webhooks: bool = True
+    """Run the webhook delivery worker in ``perfhub serve`` (false: endpoints can still be managed, and another
+    hub process on the same database delivers)."""
+    webhook_retry_seconds: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        default=(5, 30, 120, 600, 1800, 7200, 18000, 36000), min_length=1
+    )
+    """The delay before each retry of a failed webhook delivery (jittered by up to -20%); after the last one the
+    delivery is DEAD. The default retries for about 15 hours, e.g. PERFHUB_WEBHOOK_RETRY_SECONDS='[1,10,60]'."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a webhook receiver may take to answer; longer counts as a failed attempt."""
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a hub process holds a delivery it is posting; past it (the process died) another one retries it.
+    Must exceed the timeout."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the webhook worker looks for new events and due retries when it has nothing to do."""
+    webhook_max_retry_after_seconds: float = Field(default=86400.0, gt=0)
+    """The longest a receiver's Retry-After (on 429 or 503) is honoured for."""
 
     # Privacy.
     min_group_size: int = 5
@@ -154,6 +179,13 @@ class Settings(BaseSettings):
         # The tokens perfhub serve prints must be tokens it accepts.
         if self.token_ttl_seconds > self.max_token_ttl_seconds:
             raise ValueError("PERFHUB_TOKEN_TTL_SECONDS must not exceed PERFHUB_MAX_TOKEN_TTL_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_a_post(self) -> Settings:
+        # A lease shorter than a POST may take would let a second process post the same delivery meanwhile.
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("PERFHUB_WEBHOOK_LEASE_SECONDS must exceed PERFHUB_WEBHOOK_TIMEOUT_SECONDS")
         return self
 
     @field_validator("introspection", mode="before")

@@ -44,6 +44,13 @@ class CycleState(enum.StrEnum):
     PUBLISHED = "PUBLISHED"
 
 
+class CycleWarningCode(enum.StrEnum):
+    """Something a cycle step did that may not be meant: a warning, not a refusal (the step is done)."""
+
+    POST_WITHOUT_SCHEME = "POST_WITHOUT_SCHEME"  # a post in the scope has no scheme in force: its people are not in
+    PERIOD_OVERLAP = "PERIOD_OVERLAP"  # the cycle's period overlaps another cycle's
+
+
 class EmployeeStatus(enum.StrEnum):
     """Whether an employee still works here; a leaver is INACTIVE and keeps their history and results."""
 

@@ -12,16 +12,13 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 
-from sqlalchemy import func, select
-
 from hub.db.models import AuditEntry
 from hub.operations import audit as audit_log
 from hub.operations.audit import AuditRecorder
 from hub.operations.errors import Refused
 from resolvers.context import Context
 from resolvers.loaders.base import select_rows
-from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
-from resolvers.records import AuditRow
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
 
 OK = audit_log.OK
 DENIED = audit_log.DENIED
@@ -98,9 +95,14 @@ def touched_ids(arguments: Mapping[str, object], result: object) -> list[str]:
 
 
 async def audit_log_page(
-    context: Context, first: int | None, after: str | None, subject: str | None, operation: str | None
+    context: Context,
+    first: int | None,
+    after: str | None,
+    subject: str | None,
+    operation: str | None,
+    count_total: bool = True,
 ) -> Connection:
-    """Audit entries newest first, a page at a time."""
+    """Audit entries newest first, a page at a time (counted when ``count_total``)."""
     first = check_page_size(first, context.settings.max_page_size)
     before_id = decode_cursor("audit", after)
     conditions = []
@@ -111,8 +113,6 @@ async def audit_log_page(
     page = select_rows(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc()).limit(first + 1)
     if before_id is not None:
         page = page.where(AuditEntry.id < before_id)
-    count = select(func.count()).select_from(AuditEntry).where(*conditions)
     async with context.sessionmaker() as session:
-        rows: list[AuditRow] = list((await session.execute(page)).all())
-        total = (await session.execute(count)).scalar_one()
+        rows, total = await read_page(session, page, AuditEntry, conditions, count_total)
     return make_connection("audit", rows, first, total)

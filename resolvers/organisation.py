@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement
 
 from hub import policy
 from hub.db.models import Department, Employee, Post
@@ -15,7 +15,7 @@ from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilter, employee_conditions
 from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
 from resolvers.loaders.base import select_rows
-from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
 from resolvers.records import DepartmentRow, EmployeeRow, PostRow, RatingRow
 from resolvers.scope import MANAGED
 from resolvers.small_groups import in_large_employee_cell
@@ -41,9 +41,9 @@ async def employee_by_number(context: Context, employee_no: str) -> EmployeeRow 
 
 
 async def employees(
-    context: Context, first: int | None, after: str | None, filter_: EmployeeFilter | None
+    context: Context, first: int | None, after: str | None, filter_: EmployeeFilter | None, count_total: bool = True
 ) -> Connection:
-    """A page of employees in id order, with the total matching the filter."""
+    """A page of employees in id order, with the total matching the filter when ``count_total``."""
     first = check_page_size(first, context.settings.max_page_size)
     if filter_ is not None and filter_.name_contains and not context.scope.may_search_names:
         raise Forbidden("not allowed: filtering by name needs the 'names' grant")
@@ -57,10 +57,8 @@ async def employees(
     in_scope = context.scope.employees()
     if in_scope is not None:
         conditions.append(in_scope)
-    count = select(func.count()).select_from(Employee).where(*conditions)
     async with context.sessionmaker() as session:
-        rows = (await session.execute(page)).all()
-        total = (await session.execute(count)).scalar_one()
+        rows, total = await read_page(session, page, Employee, conditions, count_total)
     loader = context.loaders.employee_by_id
     for row in rows:
         # Managers on the page are often on the same page: their loads then cost nothing.

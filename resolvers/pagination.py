@@ -6,7 +6,10 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Executable, Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import MAX_KEY, BadUserInput
 
@@ -35,7 +38,8 @@ class Edge:
 class Connection:
     edges: list[Edge]
     page_info: PageInfo
-    total_count: int
+    total_count: int | None
+    """None when the query did not select ``totalCount``: nobody reads it, so nobody counted."""
 
 
 def encode_cursor(kind: str, key: int) -> str:
@@ -67,7 +71,7 @@ def check_page_size(first: int | None, maximum: int, default: int = 50) -> int:
     return first
 
 
-def make_connection(kind: str, rows: Sequence[Keyed], first: int, total_count: int) -> Connection:
+def make_connection(kind: str, rows: Sequence[Keyed], first: int, total_count: int | None) -> Connection:
     """Builds a page from ``first + 1`` fetched rows: the extra row only tells that there is a next page."""
     page = rows[:first]
     edges = [Edge(cursor=encode_cursor(kind, row.id), node=row) for row in page]
@@ -76,3 +80,22 @@ def make_connection(kind: str, rows: Sequence[Keyed], first: int, total_count: i
         page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
         total_count=total_count,
     )
+
+
+async def read_page(
+    session: AsyncSession,
+    page: Executable,
+    counted: type[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    count_total: bool,
+) -> tuple[Sequence[Row[Any]], int | None]:
+    """The page's rows, and the number of ``counted`` rows matching ``conditions`` when ``count_total`` asks.
+
+    The count is the one statement of a page that grows with the table (it reads every matching row), so it
+    runs only when the query selects ``totalCount`` (``schema.selection.selects``).
+    """
+    rows = (await session.execute(page)).all()
+    if not count_total:
+        return rows, None
+    total = (await session.execute(select(func.count()).select_from(counted).where(*conditions))).scalar_one()
+    return rows, total

@@ -35,6 +35,7 @@ from hub.domain import (
 # one place and imports nothing of the operations.
 from hub.operations.diagnostics import IndicatorDiagnostics as IndicatorDiagnostics
 from hub.operations.ratings import RatingRecord
+from hub.webhooks.registry import EndpointRecord
 
 
 class DepartmentRow(Protocol):
@@ -137,6 +138,7 @@ class CycleTransitionRow(Protocol):
     to_state: CycleState
     actor: str
     reason: str | None
+    note: str | None
     at: dt.datetime
 
 
@@ -244,3 +246,7 @@ class CycleSchemeRow(Protocol):
     cycle_id: int
     post_id: int
     scheme_version_id: int
+
+
+WebhookEndpointRecord = EndpointRecord
+"""A webhook endpoint with its deliveries counted, never its secret (``resolvers/webhooks.py``)."""

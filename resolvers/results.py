@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import QueryableAttribute
 
 from hub import policy
@@ -23,7 +23,7 @@ from resolvers.errors import BadUserInput, parse_id
 from resolvers.filters import ResultFilter, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
-from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
 from resolvers.records import ResultRow
 from resolvers.small_groups import in_large_result_cell
 
@@ -37,9 +37,14 @@ class ResultChange:
 
 
 async def results(
-    context: Context, cycle_id: str, first: int | None, after: str | None, filter_: ResultFilter | None
+    context: Context,
+    cycle_id: str,
+    first: int | None,
+    after: str | None,
+    filter_: ResultFilter | None,
+    count_total: bool = True,
 ) -> Connection:
-    """A page of a cycle's results in id order, with the total matching the filter."""
+    """A page of a cycle's results in id order, with the total matching the filter when ``count_total``."""
     first = check_page_size(first, context.settings.max_page_size)
     cycle_key = parse_id(cycle_id)
     conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
@@ -65,14 +70,12 @@ async def results(
         return pseudonymous_connection(page_keys, found, has_next, total_count)
     after_id = decode_cursor("result", after)
     if cycle_key is None:
-        return make_connection("result", [], first, 0)
+        return make_connection("result", [], first, 0 if count_total else None)
     page = select_rows(AppraisalResult).where(*conditions).order_by(AppraisalResult.id).limit(first + 1)
     if after_id is not None:
         page = page.where(AppraisalResult.id > after_id)
-    count = select(func.count()).select_from(AppraisalResult).where(*conditions)
     async with context.sessionmaker() as session:
-        rows = (await session.execute(page)).all()
-        total = (await session.execute(count)).scalar_one()
+        rows, total = await read_page(session, page, AppraisalResult, conditions, count_total)
     return make_connection("result", rows, first, total)
 
 

@@ -10,6 +10,7 @@ import strawberry
 
 from hub.domain import (
     CycleState,
+    CycleWarningCode,
     Direction,
     EmployeeStatus,
     Grade,
@@ -22,6 +23,7 @@ from hub.domain import (
 
 __all__ = [
     "CycleState",
+    "CycleWarningCode",
     "Direction",
     "EmployeeStatus",
     "Grade",

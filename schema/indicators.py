@@ -7,7 +7,7 @@ import datetime as dt
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers.records import IndicatorRow, IndicatorVersionRow, SchemeItemRow, SchemeVersionRow
+from resolvers.records import IndicatorVersionRow, SchemeItemRow, SchemeVersionRow
 from schema.enums import Direction, IndicatorCategory, MissingPolicy, RaterRole
 from schema.record_fields import Relations
 from schema.refs import PostRef
@@ -22,16 +22,14 @@ class Indicator:
     unit: str | None
     direction: Direction
 
-    current_version = Relations[IndicatorRow].load(
+    current_version = Relations.load_by_own_id(
         "IndicatorVersion | None",
         lambda loaders: loaders.current_indicator_version_by_indicator,
-        lambda row: row.id,
         description="The version in force today.",
     )
-    versions = Relations[IndicatorRow].load(
+    versions = Relations.load_by_own_id(
         "list[IndicatorVersion]",
         lambda loaders: loaders.indicator_versions_by_indicator,
-        lambda row: row.id,
         description="Every version, oldest first.",
     )
     retired_on: dt.date | None = strawberry.field(
@@ -92,9 +90,5 @@ class RaterWeight:
 @strawberry.type(description="A post's appraisal scheme as of a date: weighted indicators and rater weights.")
 class SchemeVersion(_Version):
     post = Relations[SchemeVersionRow].load(PostRef, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
-    items = Relations[SchemeVersionRow].load(
-        list[SchemeItem], lambda loaders: loaders.scheme_items_by_scheme, lambda row: row.id
-    )
-    rater_weights = Relations[SchemeVersionRow].load(
-        list[RaterWeight], lambda loaders: loaders.rater_weights_by_scheme, lambda row: row.id
-    )
+    items = Relations.load_by_own_id(list[SchemeItem], lambda loaders: loaders.scheme_items_by_scheme)
+    rater_weights = Relations.load_by_own_id(list[RaterWeight], lambda loaders: loaders.rater_weights_by_scheme)

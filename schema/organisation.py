@@ -46,10 +46,8 @@ class Department:
     parent = Relations[DepartmentRow].load(
         "Department | None", lambda loaders: loaders.department_by_id, lambda row: row.parent_id
     )
-    children = Relations[DepartmentRow].load(
-        "list[Department]", lambda loaders: loaders.departments_by_parent, lambda row: row.id
-    )
-    posts = Relations[DepartmentRow].load("list[Post]", lambda loaders: loaders.posts_by_department, lambda row: row.id)
+    children = Relations.load_by_own_id("list[Department]", lambda loaders: loaders.departments_by_parent)
+    posts = Relations.load_by_own_id("list[Post]", lambda loaders: loaders.posts_by_department)
 
 
 @strawberry.type(description="A post (岗位): the job an employee holds, appraised under its own scheme.")
@@ -62,15 +60,12 @@ class Post:
     department = Relations[PostRow].load(
         Department, lambda loaders: loaders.department_by_id, lambda row: row.department_id
     )
-    current_scheme = Relations[PostRow].load(
+    current_scheme = Relations.load_by_own_id(
         SchemeVersionRef | None,
         lambda loaders: loaders.current_scheme_by_post,
-        lambda row: row.id,
         description="The scheme version in force today; null when the post has none yet.",
     )
-    scheme_versions = Relations[PostRow].load(
-        list[SchemeVersionRef], lambda loaders: loaders.scheme_versions_by_post, lambda row: row.id
-    )
+    scheme_versions = Relations.load_by_own_id(list[SchemeVersionRef], lambda loaders: loaders.scheme_versions_by_post)
 
 
 SMALL_GROUPS = (
@@ -172,10 +167,9 @@ class Employee:
         employee_reads.ratings_withheld,
     )
 
-    results = Relations[EmployeeRow].load(
+    results = Relations.load_by_own_id(
         list[AppraisalResultRef],
         lambda loaders: loaders.results_by_employee,
-        lambda row: row.id,
         description="Every result of the employee the caller may see, oldest cycle first (employees see "
         "published cycles only).",
     )

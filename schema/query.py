@@ -15,6 +15,7 @@ from resolvers import indicators as indicator_queries
 from resolvers import organisation as organisation_queries
 from resolvers import records
 from resolvers import results as result_queries
+from resolvers import webhooks as webhook_queries
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
@@ -38,11 +39,14 @@ from schema.permissions import (
     AUTHENTICATED,
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
+    HR_ONLY,
     RESULT_SCOPE,
     STATISTICS,
     guarded,
 )
 from schema.results import Cycle, ScoreGroup, rounded_statistics
+from schema.selection import selects
+from schema.webhooks import WebhookAttemptConnection, WebhookEndpoint
 
 
 @strawberry.type
@@ -90,7 +94,7 @@ class Query:
         after: str | None = None,
         filter: EmployeeFilter | None = None,
     ) -> Connection:
-        return await organisation_queries.employees(info.context, first, after, filter)
+        return await organisation_queries.employees(info.context, first, after, filter, selects(info, "totalCount"))
 
     @guarded(AUTHENTICATED, "departments", graphql_type=list[Department])
     async def departments(self, info: Info) -> Sequence[DepartmentRow]:
@@ -133,7 +137,7 @@ class Query:
         after: str | None = None,
         filter: ResultFilter | None = None,
     ) -> Connection:
-        return await result_queries.results(info.context, cycle_id, first, after, filter)
+        return await result_queries.results(info.context, cycle_id, first, after, filter, selects(info, "totalCount"))
 
     @guarded(
         STATISTICS,
@@ -182,7 +186,9 @@ class Query:
         subject: str | None = None,
         operation: str | None = None,
     ) -> Connection:
-        return await audit_queries.audit_log_page(info.context, first, after, subject, operation)
+        return await audit_queries.audit_log_page(
+            info.context, first, after, subject, operation, selects(info, "totalCount")
+        )
 
     @guarded(
         AUTHENTICATED,
@@ -199,3 +205,24 @@ class Query:
         filter: ResultEventFilter | None = None,
     ) -> Sequence[ResultEventRow]:
         return await event_queries.result_events(info.context, after, first, cycle_id, wanted(filter))
+
+    @guarded(
+        HR_ONLY,
+        "webhookEndpoints",
+        "The webhook endpoints, oldest first, with their deliveries counted by state; never their secrets.",
+        graphql_type=list[WebhookEndpoint] | None,
+    )
+    async def webhook_endpoints(self, info: Info) -> list[records.WebhookEndpointRecord]:
+        return await webhook_queries.endpoints(info.context)
+
+    @guarded(
+        HR_ONLY,
+        "webhookDeliveries",
+        "An endpoint's delivery log: every attempt (event, attempt number, status or error, latency, when, the "
+        "next attempt), newest first, a page at a time (at most 500); null when there is no such endpoint.",
+        graphql_type=WebhookAttemptConnection | None,
+    )
+    async def webhook_deliveries(
+        self, info: Info, endpoint_id: strawberry.ID, first: int | None = 50, after: str | None = None
+    ) -> Connection | None:
+        return await webhook_queries.deliveries(info.context, endpoint_id, first, after)

@@ -5,8 +5,9 @@ names grant sees as a pseudonym (``resolvers.ids``).
 
 A relation follows a record's key to the records it points at, through one of the request's loaders. Most
 fields of the object types do only that: read a key off their record (``root.department_id``, or the
-record's own ``id`` for its children) and load what it names (``loaders.department_by_id``), null when the
-key is null. ``Relations`` declares such a field in one line, typed end to end:
+record's own ``id`` for its children: ``Relations.load_by_own_id``) and load what it names
+(``loaders.department_by_id``), null when the key is null. ``Relations`` declares such a field in one line,
+typed end to end:
 
     class Post:
         department = Relations[PostRow].load(
@@ -35,6 +36,7 @@ P = TypeVar("P")
 """The record kind the field's type is read from (``resolvers.records``)."""
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
 
 
 class Relations(Generic[P]):
@@ -49,14 +51,37 @@ class Relations(Generic[P]):
         description: str | None = None,
     ) -> StrawberryField:
         """A field of type ``graphql_type`` that loads the record's ``key`` with ``loader``; null for a null key."""
+        return _relation(graphql_type, loader, key, description)
 
-        async def resolve(root: strawberry.Parent[P], info: Info) -> V | None:
-            value = key(root)
-            if value is None:
-                return None
-            return await loader(info.context.loaders).load(value)
+    @classmethod
+    def load_by_own_id(
+        cls,
+        graphql_type: object,
+        loader: Callable[[Loaders], SharedLoader[int, V]],
+        description: str | None = None,
+    ) -> StrawberryField:
+        """A field of type ``graphql_type`` that loads the record's own ``id`` with ``loader``: what hangs off
+        the record (a department's posts, a cycle's transitions, an indicator's current version)."""
+        return _relation(graphql_type, loader, _own_id, description)
 
-        return fields.field(description=description, graphql_type=graphql_type)(resolve)
+
+def _own_id(record: ids.Keyed) -> int:
+    return record.id
+
+
+def _relation(
+    graphql_type: object,
+    loader: Callable[[Loaders], SharedLoader[K, V]],
+    key: Callable[[R], K | None],
+    description: str | None,
+) -> StrawberryField:
+    async def resolve(root: strawberry.Parent[R], info: Info) -> V | None:
+        value = key(root)
+        if value is None:
+            return None
+        return await loader(info.context.loaders).load(value)
+
+    return fields.field(description=description, graphql_type=graphql_type)(resolve)
 
 
 def public_id(kind: str, description: str) -> StrawberryField:

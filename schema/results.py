@@ -45,6 +45,11 @@ class CycleTransition:
     to_state: CycleState
     actor: str
     reason: str | None
+    note: str | None = strawberry.field(
+        description="What the step changed beyond the state: the scope an opening was given and how many posts it "
+        "pinned; who joined or left (a join or a leave is a step from OPEN to OPEN, by post code and employee "
+        "number)."
+    )
     at: dt.datetime
 
 
@@ -64,17 +69,15 @@ class Cycle:
     period_end: dt.date
     state: CycleState
 
-    transitions = Relations[CycleRow].load(
+    transitions = Relations.load_by_own_id(
         list[CycleTransition],
         lambda loaders: loaders.transitions_by_cycle,
-        lambda row: row.id,
         description="The audit trail of the cycle's workflow, oldest first.",
     )
 
-    schemes = Relations[CycleRow].load(
+    schemes = Relations.load_by_own_id(
         list[CyclePin],
         lambda loaders: loaders.pins_by_cycle,
-        lambda row: row.id,
         description="The scheme version the cycle pinned for each post when it opened (none before), in post "
         "order: what its ratings are checked against and its results scored under.",
     )
@@ -207,9 +210,13 @@ def _group_size(
     return fields.field(description=_GROUP_SIZE, graphql_type=int | None)(resolve)
 
 
+_UNRANKED = (
+    "Among the complete results only: null for a result scored without any rating (allowIncomplete; "
+    "completeness.withoutRatings), which keeps its total and grade but takes no place."
+)
 _GROUP_SIZE = (
-    "How many results of the cycle the rank beside it is among (its post's, or its department's): the n of "
-    "'rank r of n'. Null where that rank is null. " + _WITHHELD_RANK
+    "How many results of the cycle the rank beside it is among (its post's, or its department's; complete results "
+    "only): the n of 'rank r of n'. Null where that rank is null. " + _WITHHELD_RANK
 )
 
 
@@ -224,17 +231,17 @@ class AppraisalResult:
     total_score = Scores[ResultRow].rounded(float, lambda row: row.total_score, "The total, calibrated if it was.")
     grade: Grade
 
-    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, "post", int | None)
+    rank_in_post = _withheld_rank(lambda root: root.rank_in_post, "post", int | None, _UNRANKED)
     post_group_size = _group_size(lambda groups: groups.in_post, lambda root: root.rank_in_post, "post")
     percentile_in_post = _withheld_rank(
-        lambda root: two_decimals(root.percentile_in_post), "post", float | None, ROUNDED
+        lambda root: two_decimals(root.percentile_in_post), "post", float | None, f"{ROUNDED} {_UNRANKED}"
     )
-    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, "department", int | None)
+    rank_in_department = _withheld_rank(lambda root: root.rank_in_department, "department", int | None, _UNRANKED)
     department_group_size = _group_size(
         lambda groups: groups.in_department, lambda root: root.rank_in_department, "department"
     )
     percentile_in_department = _withheld_rank(
-        lambda root: two_decimals(root.percentile_in_department), "department", float | None, ROUNDED
+        lambda root: two_decimals(root.percentile_in_department), "department", float | None, f"{ROUNDED} {_UNRANKED}"
     )
 
     calibrated: bool
@@ -296,10 +303,9 @@ class AppraisalResult:
         "FORBIDDEN error where `post` is withheld: the shares tell the scheme.",
     )
 
-    adjustments = Relations[ResultRow].load(
+    adjustments = Relations.load_by_own_id(
         list[ResultAdjustment],
         lambda loaders: loaders.adjustments_by_result,
-        lambda row: row.id,
         description="Every calibration and correction of the result, oldest first: what it was before and after, "
         "why, when (and who, for hr_admin). Empty when nobody changed the engine's numbers.",
     )

@@ -190,6 +190,8 @@ def make_settings(**overrides: Any) -> Settings:
         # In process, so that statement counts see the operations; tests/hub/test_worker.py and the
         # served tests (perfhub serve's default) run them in the worker process.
         "worker_process": False,
+        # No webhook worker polling beside the statements a test counts; the webhook tests drive their own.
+        "webhooks": False,
     }
     return Settings(**{**values, **overrides})
 
@@ -200,13 +202,23 @@ def settings(database_url: str) -> Settings:
 
 
 class StatementCounter:
-    """Counts the SQL statements an engine executes while it is attached."""
+    """Counts the SQL statements an engine executes, and the connections it takes from its pool, while it is
+    attached (``attach``)."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.connections = 0
+        """Checkouts from the pool: a request that holds two connections at once, or one after the other, is 2."""
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         self.statements.append(statement)
+
+    def checked_out(self, *_args: Any) -> None:
+        self.connections += 1
+
+    def attach(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "before_cursor_execute", self)
+        event.listen(engine.sync_engine, "checkout", self.checked_out)
 
     @property
     def count(self) -> int:
@@ -214,6 +226,7 @@ class StatementCounter:
 
     def reset(self) -> None:
         self.statements.clear()
+        self.connections = 0
 
 
 class GraphQLClient:
@@ -294,7 +307,7 @@ async def serving(settings: Settings, systems: SystemsConfig | None = None) -> A
     app = create_app(settings, clock=lambda: TODAY, systems=systems)
     async with app.router.lifespan_context(app):
         counter = StatementCounter()
-        event.listen(app.state.resources.engine.sync_engine, "before_cursor_execute", counter)
+        counter.attach(app.state.resources.engine)
         token = issue_token(settings, role=Role.HR_ADMIN, subject="test-hr-admin")
         client = GraphQLClient(httpx.ASGITransport(app=app), counter, settings, token)
         try:

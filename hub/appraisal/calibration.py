@@ -24,6 +24,14 @@ class DistributionWarning:
     count: int
     allowed_count: int  # the most employees the grade may hold in this group
 
+    def message(self, group: str) -> str:
+        """For people: ``group`` names the group checked, e.g. "the cycle" or "post Security guard"."""
+        results = round(self.count / self.share) if self.share else self.count
+        return (
+            f"grade {self.grade.value} is given to {self.count} of {results} results in {group} "
+            f"({self.share:.0%}), above the target of {self.limit:.0%}: at most {self.allowed_count}"
+        )
+
 
 def check_distribution(grades: Sequence[Grade], max_share: Mapping[Grade, float]) -> list[DistributionWarning]:
     """Return the grades whose share of ``grades`` exceeds their limit, best grade first.

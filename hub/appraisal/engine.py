@@ -169,30 +169,35 @@ def score_employees(
 
 
 class Placement(NamedTuple):
-    """An employee's total with the post and department they are ranked in."""
+    """An employee's total with the post and department they are ranked in, and whether it is complete."""
 
     employee_id: int
     post_id: int
     department_id: int
     total: float
+    complete: bool = True
+    """False for a total that leaves out what people said (scored without any rating, by HR's leave): it is
+    graded, but not ranked against the complete ones (see :func:`assign_grades_and_ranks`)."""
 
 
 class Standing(NamedTuple):
-    """An employee's grade, and rank and percentile (see rank_and_percentile) in post and department."""
+    """An employee's grade, and rank and percentile (see rank_and_percentile) in post and department; the ranks
+    and percentiles are None for an incomplete total."""
 
     grade: Grade
-    rank_in_post: int
-    percentile_in_post: float
-    rank_in_department: int
-    percentile_in_department: float
+    rank_in_post: int | None
+    percentile_in_post: float | None
+    rank_in_department: int | None
+    percentile_in_department: float | None
 
 
-def _rank_groups(placements: Sequence[Placement], group_ids: Iterable[int]) -> list[tuple[int, float]]:
-    # Each group is ranked on its own; the results come back in the order of ``placements``.
+def _rank_groups(placements: Sequence[Placement], group_ids: Iterable[int]) -> list[tuple[int | None, float | None]]:
+    # Each group's complete totals are ranked on their own; the results come back in the order of ``placements``.
     groups: dict[int, list[int]] = {}
     for index, group_id in enumerate(group_ids):
-        groups.setdefault(group_id, []).append(index)
-    out: list[tuple[int, float]] = [(0, 0.0)] * len(placements)
+        if placements[index].complete:
+            groups.setdefault(group_id, []).append(index)
+    out: list[tuple[int | None, float | None]] = [(None, None)] * len(placements)
     for members in groups.values():
         for index, standing in zip(members, rank_and_percentile([placements[i].total for i in members]), strict=True):
             out[index] = standing
@@ -200,7 +205,12 @@ def _rank_groups(placements: Sequence[Placement], group_ids: Iterable[int]) -> l
 
 
 def assign_grades_and_ranks(placements: Iterable[Placement], bands: GradeBands | None = None) -> dict[int, Standing]:
-    """Grade each total and rank it within its post and within its department; keyed by employee_id."""
+    """Grade each total and rank it within its post and within its department; keyed by employee_id.
+
+    Only complete totals are ranked, among themselves: an incomplete one (scored without any rating) would
+    otherwise take a place, and move everyone below it, on a number that leaves out what people said. It keeps its
+    grade and has no rank or percentile; the group it is not ranked in counts the complete ones only.
+    """
     rows = list(placements)
     bands = bands or GradeBands()
     in_post = _rank_groups(rows, (row.post_id for row in rows))

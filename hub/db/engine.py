@@ -8,6 +8,7 @@ bug, for the API to answer ``DATABASE_UNAVAILABLE`` instead of a masked internal
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -44,6 +45,13 @@ class DatabaseTimeouts:
     read_statement: float = 10.0
     """One statement of a transaction that does not raise its own limit (PostgreSQL; at most ``statement``):
     the API's queries and subscriptions. Mutations run under ``statement`` (WRITE_STATEMENT_TIMEOUT)."""
+    ping_after_idle: float = 5.0
+    """How long a pooled connection may have sat idle before its next checkout pings it first (PostgreSQL). A
+    connection checked in moments ago has just worked: pinging it would cost every request a round trip per
+    connection. One that sat out a quiet spell may have been closed by a restart or a partition meanwhile; the
+    ping finds that within ``connect``. A connection that breaks between two busy moments fails its statement
+    instead, which invalidates the whole pool (SQLAlchemy's handling of a disconnect), so that the requests
+    after it reconnect."""
 
     @classmethod
     def of(cls, settings: Settings) -> DatabaseTimeouts:
@@ -131,26 +139,37 @@ def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: object
         raise TypeError(f"connect_args must be a mapping, not {type(given).__name__}")
     kwargs["connect_args"] = {**_asyncpg_connect_args(timeouts), **given}
     engine = create_async_engine(url, **kwargs)
-    # Broken connections are found on checkout and replaced, so the hub recovers from an outage without
-    # a restart. Not SQLAlchemy's pool_pre_ping: its ping waits as long as any statement, and a
-    # partition would hold every checkout for the whole statement timeout.
+    # Broken connections are found on checkout (after an idle spell, ``ping_after_idle``) and replaced, so the
+    # hub recovers from an outage without a restart. Not SQLAlchemy's pool_pre_ping: it pings on every
+    # checkout, and its ping waits as long as any statement, so a partition would hold every checkout for the
+    # whole statement timeout.
     event.listen(engine.sync_engine, "connect", _mark_fresh)
-    event.listen(engine.sync_engine, "checkout", _ping_on_checkout(timeouts.connect))
+    event.listen(engine.sync_engine, "checkin", _mark_idle)
+    event.listen(engine.sync_engine, "checkout", _ping_on_checkout(timeouts.connect, timeouts.ping_after_idle))
     event.listen(engine.sync_engine, "handle_error", _abort_timed_out_connection)
     return engine
 
 
 _FRESH = "perfhub_fresh"
+_IDLE_SINCE = "perfhub_idle_since"
 
 
 def _mark_fresh(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
     record.info[_FRESH] = True  # just connected: no need to ask whether it still works
 
 
-def _ping_on_checkout(timeout: float) -> Callable[[DBAPIConnection, ConnectionPoolEntry, PoolProxiedConnection], None]:
+def _mark_idle(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_on_checkout(
+    timeout: float, after_idle: float
+) -> Callable[[DBAPIConnection, ConnectionPoolEntry, PoolProxiedConnection], None]:
     def checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
         if record.info.pop(_FRESH, False):
             return
+        if time.monotonic() - record.info.get(_IDLE_SINCE, float("-inf")) < after_idle:
+            return  # back from its last use a moment ago: it worked then
         adapted = cast(AdaptedConnection, dbapi_connection)
         try:
             # The simple query protocol: nothing prepared, no transaction, one round trip.
@@ -207,6 +226,20 @@ def _write_statement_timeout(_session: Session, _transaction: SessionTransaction
     if seconds is not None and connection.dialect.name == "postgresql":
         # SET LOCAL: the transaction's own, gone at its end, so a pooled connection never carries it on.
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+
+
+MIN_POOLED_CONNECTIONS = 4
+"""A portal page holds one connection per loader batch (the page, departments, posts, results)."""
+
+
+def served_pool(settings: Settings) -> dict[str, object]:
+    """The pool of one of the served hub's processes: its share of ``database_connections`` and no overflow
+    (an overflow connection is opened for one checkout and closed at its checkin: under load, one per
+    request). SQLite keeps SQLAlchemy's own pool: its connections are files, not a server's sessions."""
+    if is_sqlite(settings.database_url):
+        return {}
+    share = max(MIN_POOLED_CONNECTIONS, settings.database_connections // settings.workers)
+    return {"pool_size": share, "max_overflow": 0}
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.db.statistics import refresh_statistics
 from hub.demo.organisation import SeedSummary, seed_demo
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
@@ -29,4 +30,5 @@ async def build_demo(
     await score_cycle(sessionmaker, CycleScore(cycle_id), caller, progress=progress)
     await close_calibration(sessionmaker, CycleCloseCalibration(cycle_id), caller)
     await publish_cycle(sessionmaker, CyclePublish(cycle_id), caller)
+    await refresh_statistics(sessionmaker)  # every table the seed filled
     return summary

@@ -20,8 +20,9 @@ from hub.operations import adjustments
 from hub.operations.adjustments import RESULTS, cycle_of_result, grade_for, locked_result
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
-from hub.operations.cycles import locked_cycle, rerank
+from hub.operations.cycles import locked_cycle
 from hub.operations.errors import InvalidInput, WrongCycleState
+from hub.operations.ranking import rerank
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""The cycle workflow: create, open (pin schemes, default raters), reopen, close calibration, publish.
+"""The cycle workflow: create, open (pin schemes, default raters), posts and people join, reopen, close
+calibration, publish (posts and people leave an OPEN cycle in :mod:`hub.operations.leaving`).
 
 Every transition is one transaction that locks the cycle (:func:`locked_cycle`), checks the state
 machine of ``hub.appraisal.cycle_state`` and writes a workflow audit entry (who, when, from, to, why)
@@ -15,11 +16,12 @@ from typing import Annotated
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks, check_transition
+from hub.appraisal import check_transition
 from hub.appraisal.errors import IllegalTransition, ReasonRequired
 from hub.db.models import (
     AppraisalResult,
     Cycle,
+    CycleLeaver,
     CycleScheme,
     CycleTransition,
     DeletedCycle,
@@ -32,15 +34,12 @@ from hub.domain import CycleState, EmployeeStatus
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
-from hub.operations.errors import DuplicateName, InvalidInput, NotFound, WrongCycleState
-from hub.operations.participation import (
-    assign_default_raters,
-    participants,
-    pin,
-    posts_named,
-    schemes_in_force,
-)
+from hub.operations.cycle_notes import joined_note, note_step, scope_note
+from hub.operations.cycle_warnings import CycleWarning, posts_without_scheme
+from hub.operations.errors import DuplicateName, InvalidInput, NotFound, PostWithoutScheme, WrongCycleState
+from hub.operations.participation import assign_default_raters, participants, pin, posts_named, schemes_in_force
 from hub.operations.pins import PinWarning, pin_warnings
+from hub.operations.ranking import rerank
 
 CycleId = Annotated[int, IdOf("cycle")]
 
@@ -158,9 +157,16 @@ async def locked_cycle(session: AsyncSession, cycle_id: int, *, shared: bool = F
 
 
 def record_transition(
-    session: AsyncSession, cycle: Cycle, target: CycleState, *, actor: str, reason: str | None
-) -> None:
-    """Checks the move against the state machine, then changes the state and writes the audit entry."""
+    session: AsyncSession,
+    cycle: Cycle,
+    target: CycleState,
+    *,
+    actor: str,
+    reason: str | None,
+    note: str | None = None,
+) -> CycleTransition:
+    """Checks the move against the state machine, then changes the state and writes the audit entry (with a note of
+    what the step changed beyond the state, where there is one)."""
     try:
         check_transition(cycle.state, target, reason)
     except ReasonRequired as error:
@@ -169,34 +175,44 @@ def record_transition(
     except IllegalTransition as error:
         error.field = "cycleId"  # the cycle named is in the wrong state for this step
         raise
-    session.add(CycleTransition(cycle_id=cycle.id, from_state=cycle.state, to_state=target, actor=actor, reason=reason))
+    transition = CycleTransition(
+        cycle_id=cycle.id, from_state=cycle.state, to_state=target, actor=actor, reason=reason, note=note
+    )
+    session.add(transition)
     cycle.state = target
+    return transition
 
 
 @dataclass(frozen=True, slots=True)
 class OpenedCycle:
-    """An opened cycle, and what it pinned that may not be meant (not a refusal: the cycle is open)."""
+    """An opened cycle, and what it pinned, or left out, that may not be meant (not a refusal: the cycle is open)."""
 
     cycle: Cycle
     warnings: list[PinWarning]
+    left_out: list[CycleWarning]
+    """The posts of the scope without a scheme in force, whose people are not in the cycle."""
 
 
 async def open_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleOpen, caller: Caller) -> OpenedCycle:
     """DRAFT -> OPEN: pins each post (or each post the limit names) to the scheme in force on the period's first
     day, assigns self and manager raters from the org tree; warns of pinned indicator versions not in force for the
-    whole period (:mod:`hub.operations.pins`)."""
+    whole period (:mod:`hub.operations.pins`) and of the posts of the scope it left out, having no scheme in force
+    (:mod:`hub.operations.cycle_warnings`). The transition's note states the scope."""
     async with sessionmaker() as session, session.begin():
         cycle = await locked_cycle(session, command.cycle_id)
-        record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=None)
+        transition = record_transition(session, cycle, CycleState.OPEN, actor=caller.actor, reason=None)
         limit = await posts_named(session, command.post_ids, command.families, command.department_ids)
         pins = await schemes_in_force(session, cycle.period_start, limit)
+        named = (command.post_ids, command.families, command.department_ids)
+        transition.note = await scope_note(session, *named, pinned=len(pins))
         if not pins:
             where = "no post" if limit is None else "no post the limit names"
             raise InvalidInput(f"{where} has a scheme in force on the period's first day", field="cycleId")
         await pin(session, cycle, pins)
         warnings = await pin_warnings(session, cycle)
+        left_out = await posts_without_scheme(session, cycle, limit, [post_id for post_id, _ in pins])
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
-    return OpenedCycle(cycle, warnings)
+    return OpenedCycle(cycle, warnings, left_out)
 
 
 async def discard_results(session: AsyncSession, cycle_id: int) -> None:
@@ -213,38 +229,6 @@ async def reopen_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: 
         await discard_results(session, cycle.id)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
-
-
-async def rerank(session: AsyncSession, cycle_id: int, bands: GradeBands) -> None:
-    """Recomputes ranks and percentiles from the current (possibly calibrated) totals."""
-    rows = (
-        await session.execute(
-            select(
-                AppraisalResult.id,
-                AppraisalResult.post_id,
-                AppraisalResult.department_id,
-                AppraisalResult.total_score,
-            ).where(AppraisalResult.cycle_id == cycle_id)
-        )
-    ).all()
-    standings = assign_grades_and_ranks(
-        (Placement(row.id, row.post_id, row.department_id, row.total_score) for row in rows), bands
-    )
-    if not standings:
-        return
-    await session.execute(
-        update(AppraisalResult),
-        [
-            {
-                "id": result_id,
-                "rank_in_post": standing.rank_in_post,
-                "percentile_in_post": standing.percentile_in_post,
-                "rank_in_department": standing.rank_in_department,
-                "percentile_in_department": standing.percentile_in_department,
-            }
-            for result_id, standing in standings.items()
-        ],
-    )
 
 
 async def close_calibration(
@@ -311,27 +295,40 @@ class CycleJoin:
     )
 
 
+async def locked_open_cycle(session: AsyncSession, cycle_id: int, step: str) -> tuple[Cycle, set[int]]:
+    """The cycle, locked, when it is OPEN (posts and people ``step`` it only then), and the posts it pins."""
+    cycle = await locked_cycle(session, cycle_id)
+    if cycle.state is not CycleState.OPEN:
+        raise WrongCycleState(cycle.state, f"posts and people {step} a cycle while it is OPEN")
+    return cycle, set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id)))
+
+
 async def join_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleJoin, caller: Caller) -> Cycle:
     """Posts and people join an OPEN cycle; those already in it are left as they are. All or nothing."""
     if not (command.post_ids or command.employee_ids):
         raise InvalidInput("name the posts or the people who join", field="postIds")
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, command.cycle_id)
-        if cycle.state is not CycleState.OPEN:
-            raise WrongCycleState(cycle.state, "posts and people join a cycle while it is OPEN")
-        pinned = set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id)))
+        cycle, pinned = await locked_open_cycle(session, command.cycle_id, "join")
         joining = set(command.post_ids) - pinned
         known = set(await session.scalars(select(Post.id).where(Post.id.in_(joining))))
         for post_id in command.post_ids:
             if post_id in joining and post_id not in known:
                 raise NotFound("post", post_id, field="postIds")
         pins = await schemes_in_force(session, cycle.period_start, joining)
-        for post_id in sorted(joining - {post_id for post_id, _ in pins}):
-            raise InvalidInput(f"post {post_id} has no scheme in force on the period's first day", field="postIds")
+        without = sorted(joining - {post_id for post_id, _ in pins})
+        if without:
+            codes = await session.scalars(select(Post.code).where(Post.id.in_(without)).order_by(Post.code))
+            raise PostWithoutScheme(list(codes), cycle.period_start)
         if pins:
             await pin(session, cycle, pins)
         if command.employee_ids:
+            await session.execute(
+                delete(CycleLeaver).where(
+                    CycleLeaver.cycle_id == cycle.id, CycleLeaver.employee_id.in_(command.employee_ids)
+                )
+            )  # someone taken out by cycleLeave comes back
             await _join_people(session, cycle, command.employee_ids, pinned | joining)
+        note_step(session, cycle, caller.actor, await joined_note(session, sorted(joining), command.employee_ids))
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 

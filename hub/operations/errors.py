@@ -7,10 +7,14 @@ message for people.
     │   ├── OverlappingDates     OVERLAPPING_EFFECTIVE_DATES a version would overlap an existing one
     │   ├── DuplicateName        DUPLICATE_NAME              another cycle has the name (case aside)
     │   ├── WrongRaterRelation   WRONG_RATER_RELATIONSHIP    a MANAGER or SUBORDINATE rater who is not one
+    │   ├── RoleNotWeighed       RATER_ROLE_NOT_WEIGHED      a rater in a role the ratee's scheme gives no weight
     │   ├── GradeDisagrees       GRADE_DISAGREES_WITH_BANDS  a calibrated grade the bands do not give its total
     │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
     │   ├── IndicatorRetired     INDICATOR_RETIRED           a new version or scheme would use a retired indicator
+    │   ├── PostWithoutScheme    POST_WITHOUT_SCHEME         a post joining a cycle has no scheme in force
+    │   ├── BadWebhookUrl        BAD_WEBHOOK_URL             a webhook URL that is not an absolute http(s) URL
+    │   ├── UnknownEventType     UNKNOWN_EVENT_TYPE          a webhook subscribes to an event type the hub does not send
     │   └── ImportRejected       IMPORT_REJECTED             an import had bad rows; nothing was stored
     │       └── AssignmentsRejected ASSIGNMENTS_REJECTED     bulk rater assignments had bad items; none was stored
     ├── NotAllowed                                           (the caller may not do this)
@@ -18,6 +22,8 @@ message for people.
     │   ├── NotYourRating        NOT_YOUR_RATING             a person submits a rating as someone else
     │   └── NotTheDecider        NOT_THE_DECIDER             a nomination decided by someone outside the ratee's line
     ├── NominationDecided        NOMINATION_ALREADY_DECIDED  a peer nomination was approved or declined already
+    ├── RatingsSubmitted         RATINGS_SUBMITTED           a rater to unassign has submitted ratings (discard them)
+    ├── RaterRequired            RATER_REQUIRED              a SELF, or the only MANAGER, assignment to remove
     ├── IncompleteInputs         INCOMPLETE_INPUTS           scoring would leave results without any rating
     └── WrongCycleState          WRONG_CYCLE_STATE           the cycle's state does not allow it
 
@@ -30,6 +36,7 @@ from the two trees).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from hub.appraisal.errors import AppraisalError
@@ -82,8 +89,9 @@ class NotFound(OperationError):
     code = "NOT_FOUND"
     kind = ErrorKind.NOT_FOUND
 
-    def __init__(self, entity: str, id_: object, *, field: str | None = None) -> None:
-        super().__init__(f"no {entity} with id {id_!r}", field=field)
+    def __init__(self, entity: str, id_: object, *, field: str | None = None, message: str | None = None) -> None:
+        """``message`` stands in for "no <entity> with id <id>" where a row is known by more than an id."""
+        super().__init__(message or f"no {entity} with id {id_!r}", field=field)
         self.entity = entity
 
 
@@ -111,10 +119,27 @@ class WrongRaterRelation(InvalidInput):
 
     code = "WRONG_RATER_RELATIONSHIP"
 
-    def __init__(self, role: RaterRole, rater_id: int, ratee_id: int) -> None:
+    def __init__(self, role: RaterRole, rater_no: str, ratee_no: str) -> None:
         relation = "is not the manager of" if role is RaterRole.MANAGER else "does not report to"
-        message = f"employee {rater_id} {relation} employee {ratee_id}, so cannot rate them as {role.value}"
+        message = f"employee {rater_no} {relation} employee {ratee_no}, so cannot rate them as {role.value}"
         super().__init__(message, field="role")
+
+
+class RoleNotWeighed(InvalidInput):
+    """A rater in a role that the ratee's scheme for the cycle gives no weight: their ratings would count for
+    nothing, so the assignment (or peer nomination) is refused rather than silently ignored by scoring."""
+
+    code = "RATER_ROLE_NOT_WEIGHED"
+
+    def __init__(
+        self, role: RaterRole, ratee_no: str, weighed: Collection[RaterRole], *, field: str | None = "role"
+    ) -> None:
+        roles = ", ".join(r.value for r in RaterRole if r in weighed) or "no rater role"
+        super().__init__(
+            f"the scheme of employee {ratee_no} in this cycle gives {role.value} raters no weight "
+            f"(it weighs {roles}), so their ratings would not count",
+            field=field,
+        )
 
 
 class GradeDisagrees(InvalidInput):
@@ -142,6 +167,28 @@ class IndicatorRetired(InvalidInput):
     """A new indicator version, or a new scheme version using the indicator, from its retirement on."""
 
     code = "INDICATOR_RETIRED"
+
+
+class PostWithoutScheme(InvalidInput):
+    """Posts joining a cycle that have no scheme version in force on the period's first day (nothing to pin)."""
+
+    code = "POST_WITHOUT_SCHEME"
+
+    def __init__(self, post_codes: list[str], day: object) -> None:
+        named = ", ".join(post_codes)
+        super().__init__(
+            f"post(s) {named} have no scheme version in force on {day} (the period's first day): publish one first",
+            field="postIds",
+        )
+        self.post_codes = post_codes
+
+
+class BadWebhookUrl(InvalidInput):
+    code = "BAD_WEBHOOK_URL"
+
+
+class UnknownEventType(InvalidInput):
+    code = "UNKNOWN_EVENT_TYPE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +252,27 @@ class NotTheDecider(NotAllowed):
 
 class NominationDecided(OperationError):
     code = "NOMINATION_ALREADY_DECIDED"
+    kind = ErrorKind.STATE
+
+
+class RatingsSubmitted(OperationError):
+    """An assignment to remove whose rater has already rated the ratee: removing it must say so."""
+
+    code = "RATINGS_SUBMITTED"
+    kind = ErrorKind.STATE
+
+    def __init__(self, rater_no: str, ratee_no: str, count: int) -> None:
+        super().__init__(
+            f"employee {rater_no} has submitted {count} rating(s) of employee {ratee_no}: give discardRatings: "
+            "true and a reason to delete them with the assignment",
+            field="discardRatings",
+        )
+
+
+class RaterRequired(OperationError):
+    """An assignment the cycle needs: the ratee's SELF rating, or their only MANAGER rater."""
+
+    code = "RATER_REQUIRED"
     kind = ErrorKind.STATE
 
 

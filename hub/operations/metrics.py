@@ -31,6 +31,7 @@ from hub.operations.batches import execute_in_chunks, partitions
 from hub.operations.commands import Caller, IdOf
 from hub.operations.cycles import locked_cycle
 from hub.operations.errors import ImportRejected, RowProblem, WrongCycleState
+from hub.operations.item_definitions import with_item_definitions
 from hub.operations.ranges import ValidRange, valid_range
 from hub.operations.ratings import posts_on
 from hub.operations.rows import MetricValueRow, ReplacingRow
@@ -204,24 +205,19 @@ def pinned_items(
     cycle_id: int,
 ) -> Select[int, int, int, str, str | None, str, IndicatorCategory, str | None, float | None, float | None]:
     """Every item of the schemes a cycle pinned, per post: the indicator, its pinned version and source."""
-    return (
-        select(
-            CycleScheme.post_id,
-            IndicatorVersion.indicator_id,
-            IndicatorVersion.id.label("version_id"),
-            IndicatorVersion.source_system,
-            IndicatorVersion.source_metric,
-            Indicator.code,
-            Indicator.category,
-            Indicator.unit,
-            IndicatorVersion.valid_min,
-            IndicatorVersion.valid_max,
-        )
-        .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
-        .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-        .where(CycleScheme.cycle_id == cycle_id)
-    )
+    items = select(
+        CycleScheme.post_id,
+        IndicatorVersion.indicator_id,
+        IndicatorVersion.id.label("version_id"),
+        IndicatorVersion.source_system,
+        IndicatorVersion.source_metric,
+        Indicator.code,
+        Indicator.category,
+        Indicator.unit,
+        IndicatorVersion.valid_min,
+        IndicatorVersion.valid_max,
+    ).join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
+    return with_item_definitions(items).where(CycleScheme.cycle_id == cycle_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ be someone who reads the ratee's nominations. The ratee's manager (anyone above 
 hr_admin decides (``decide_peer_nomination``); an approval assigns the nominee as a PEER rater through
 the very operation ``raterAssign`` uses (``hub.operations.ratings.assign_in``), in the same transaction,
 so the nomination and its assignment commit together or not at all. Nobody decides their own nomination.
+Both are refused (``RoleNotWeighed``) when the ratee's scheme in the cycle gives PEER raters no weight.
 """
 
 from __future__ import annotations
@@ -24,8 +25,23 @@ from hub.domain import EmployeeStatus, NominationState, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
-from hub.operations.errors import InvalidInput, NominationDecided, NotFound, NotTheDecider, WrongCycleState
-from hub.operations.ratings import ASSIGNABLE_STATES, EmployeeId, RaterAssignInput, RaterAssignmentRecord, assign_in
+from hub.operations.errors import (
+    InvalidInput,
+    NominationDecided,
+    NotFound,
+    NotTheDecider,
+    RoleNotWeighed,
+    WrongCycleState,
+)
+from hub.operations.rater_roles import weight_error
+from hub.operations.ratings import (
+    ASSIGNABLE_STATES,
+    EmployeeId,
+    RaterAssignInput,
+    RaterAssignmentRecord,
+    assign_in,
+    weighed_roles,
+)
 from hub.operations.versions import optional_text
 
 MAX_NOMINEES = 8
@@ -106,13 +122,15 @@ async def managers_above(session: AsyncSession, employee_id: int) -> list[int]:
     return chain
 
 
-async def _check_nominees(session: AsyncSession, cycle_id: int, ratee_id: int, nominee_ids: Sequence[int]) -> None:
+async def _check_nominees(
+    session: AsyncSession, cycle_id: int, ratee_id: int, nominee_ids: Sequence[int]
+) -> dict[int, str]:
     """InvalidInput (field ``nomineeIds``) unless each nominee is an active colleague who may rate the ratee as
-    a peer: not the ratee, a manager of theirs or a direct report, and not rating them in another role."""
+    a peer: not the ratee, a manager of theirs or a direct report, and not rating them in another role.
+    Returns the nominees' employee numbers, by id."""
     field = "nomineeIds"
-    found = dict(
-        (await session.execute(select(Employee.id, Employee.status).where(Employee.id.in_(set(nominee_ids))))).all()
-    )
+    nominees = select(Employee.id, Employee.status, Employee.employee_no).where(Employee.id.in_(set(nominee_ids)))
+    found = {row.id: row for row in await session.execute(nominees)}
     managers = set(await managers_above(session, ratee_id))
     reports = set(await session.scalars(select(Employee.id).where(Employee.manager_id == ratee_id)))
     roles = dict(
@@ -129,16 +147,18 @@ async def _check_nominees(session: AsyncSession, cycle_id: int, ratee_id: int, n
     for nominee in nominee_ids:
         if nominee not in found:
             raise NotFound("employee", nominee, field=field)
+        number = found[nominee].employee_no
         if nominee == ratee_id:
             raise InvalidInput("you cannot nominate yourself: you rate yourself as SELF", field=field)
         if nominee in managers:
-            raise InvalidInput(f"employee {nominee} is a manager of yours: managers rate as MANAGER", field=field)
+            raise InvalidInput(f"employee {number} is a manager of yours: managers rate as MANAGER", field=field)
         if nominee in reports:
-            raise InvalidInput(f"employee {nominee} reports to you: reports rate as SUBORDINATE", field=field)
-        if found[nominee] is not EmployeeStatus.ACTIVE:
-            raise InvalidInput(f"employee {nominee} has left", field=field)
+            raise InvalidInput(f"employee {number} reports to you: reports rate as SUBORDINATE", field=field)
+        if found[nominee].status is not EmployeeStatus.ACTIVE:
+            raise InvalidInput(f"employee {number} has left", field=field)
         if roles.get(nominee, RaterRole.PEER) is not RaterRole.PEER:
-            raise InvalidInput(f"employee {nominee} already rates you as {roles[nominee].value}", field=field)
+            raise InvalidInput(f"employee {number} already rates you as {roles[nominee].value}", field=field)
+    return {nominee: row.employee_no for nominee, row in found.items()}
 
 
 async def nominate_peers(
@@ -155,8 +175,15 @@ async def nominate_peers(
         if cycle.state not in ASSIGNABLE_STATES:
             raise WrongCycleState(cycle.state, "peers can be nominated only while it is DRAFT or OPEN")
         # The ratee's row lock (PostgreSQL) queues concurrent nominations of one ratee, so the cap holds.
-        await session.execute(select(Employee.id).where(Employee.id == ratee_id).with_for_update())
-        await _check_nominees(session, cycle.id, ratee_id, nominee_ids)
+        ratee_no = await session.scalar(select(Employee.employee_no).where(Employee.id == ratee_id).with_for_update())
+        if ratee_no is None:
+            raise NotFound("employee", ratee_id)
+        unweighed = weight_error(
+            RaterRole.PEER, ratee_id, ratee_no, await weighed_roles(session, cycle, [ratee_id]), field="nomineeIds"
+        )
+        if unweighed is not None:
+            raise unweighed
+        numbers = await _check_nominees(session, cycle.id, ratee_id, nominee_ids)
         earlier = dict(
             (
                 await session.execute(
@@ -168,7 +195,7 @@ async def nominate_peers(
         )
         for nominee in nominee_ids:
             if nominee in earlier:
-                message = f"employee {nominee} was nominated already ({earlier[nominee].value})"
+                message = f"employee {numbers[nominee]} was nominated already ({earlier[nominee].value})"
                 raise InvalidInput(message, field="nomineeIds")
         live = sum(state is not NominationState.DECLINED for state in earlier.values())
         if live + len(nominee_ids) > MAX_NOMINEES:
@@ -216,7 +243,11 @@ async def decide_peer_nomination(
             command_ = RaterAssignInput(
                 cycle_id=cycle.id, ratee_id=nomination.ratee_id, rater_id=nomination.nominee_id, role=RaterRole.PEER
             )
-            assignment = await assign_in(session, command_)
+            try:
+                assignment = await assign_in(session, command_)
+            except RoleNotWeighed as error:
+                error.field = "nominationId"  # the decision's input has no role: the nomination is at fault
+                raise
         nomination.state = NominationState.APPROVED if command.approve else NominationState.DECLINED
         nomination.decided_by, nomination.decided_at, nomination.reason = caller.actor, caller.now, reason
         await session.flush()

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import Department, Employee, Post, PostAssignment
+from hub.db.models import Department, Employee, Post, PostAssignment, utcnow
 from hub.domain import EmployeeStatus
 from hub.operations.errors import CircularReference, DuplicateCode, InvalidInput, NotFound
+from hub.operations.leaving import withdraw_leaver
 
 if TYPE_CHECKING:
     from hub.operations import organisation as commands  # the commands, next to their operations
@@ -246,6 +247,7 @@ class Organisation:
         self.session.add(first)  # one flush inserts both: the assignment takes the employee's new id
         await self._added(employee)
         self._remember_employee(employee)
+        self._members_changed(employee.department_id)
         self.current[employee.id] = first
         return employee
 
@@ -259,8 +261,10 @@ class Organisation:
             raise InvalidInput("give a manager or clear it, not both", field="clearManager")
         email = None if command.email is None else self._unused_email(command.email, employee)
         manager = None if command.manager_id is None else self._manager(command.manager_id, employee)
-        if name is not None:
-            employee.name = name
+        if name is not None and name != employee.name:
+            employee.name, employee.given_name, employee.family_name = name, None, None
+            if employee.status is EmployeeStatus.ACTIVE:
+                self._members_changed(employee.department_id)  # a Group shows its members' names
         if command.hired_on is not None:
             employee.hired_on = command.hired_on
         if email is not None or command.clear_email:
@@ -299,6 +303,8 @@ class Organisation:
                     current.end_date = day - dt.timedelta(days=1)
                 self.current[employee.id] = PostAssignment(employee_id=employee.id, post_id=post.id, start_date=day)
                 self.session.add(self.current[employee.id])
+        if department != employee.department_id:
+            self._members_changed(employee.department_id, department)
         employee.post_id, employee.department_id = post.id, department
         await self.session.flush()
         return employee
@@ -317,8 +323,22 @@ class Organisation:
         await self.session.flush()
         return employee
 
+    async def set_name_parts(self, employee: Employee, given_name: str | None, family_name: str | None) -> Employee:
+        """Keeps the given and family names an identity provider sent (SCIM ``name``); ``name`` stays the name."""
+        employee.given_name = _name_part(given_name, "givenName", "a given name")
+        employee.family_name = _name_part(family_name, "familyName", "a family name")
+        await self.session.flush()
+        return employee
+
+    def _members_changed(self, *department_ids: int) -> None:
+        """Stamps the departments whose active members changed (a Group's meta.lastModified, hub/scim); a change of
+        the row itself is stamped by the model's ``onupdate``."""
+        for department_id in department_ids:
+            self.departments[department_id].updated_at = utcnow()
+
     async def deactivate_employee(self, command: commands.EmployeeDeactivateInput) -> Employee:
-        """A leaver: INACTIVE, their assignment ends on their last day; their results stay."""
+        """A leaver: INACTIVE, their assignment ends on their last day; their results stay. In each OPEN cycle their
+        rater assignments as a ratee, and as a rater those not rated yet, are withdrawn."""
         employee = self._active(self.employee(command.employee_id))
         current = self.current.get(employee.id)
         if current is not None and command.left_on < current.start_date:
@@ -330,14 +350,28 @@ class Organisation:
             current.end_date = command.left_on
             del self.current[employee.id]
         employee.status, employee.left_on = EmployeeStatus.INACTIVE, command.left_on
+        self._members_changed(employee.department_id)
         await self.session.flush()
+        # What the OPEN cycles still expect of them goes with them (see hub.operations.leaving).
+        await withdraw_leaver(self.session, employee.id, employee.employee_no, command.left_on)
         return employee
 
 
+def _name_part(value: str | None, field: str, what: str) -> str | None:
+    """A part of a name as sent, None when left out or blank (a blank part names nothing)."""
+    return None if value is None or not value.strip() else checked_text(value, field, what, NAME_CHARS)
+
+
 def _new_code(value: str, taken: Mapping[str, object], kind: str) -> str:
+    """A new code, refused when taken whatever its case: "it-support" beside "IT-SUPPORT" would be two departments
+    to the hub and one to the people reading a list (and to a file exported by a system that changes case)."""
     code = checked_text(value, "code", f"a {kind}'s code", CODE_CHARS)
     if code in taken:
         raise DuplicateCode(f"{kind} code {code!r} is taken", field="code")
+    wanted = code.casefold()
+    for other in taken:
+        if other.casefold() == wanted:
+            raise DuplicateCode(f"{kind} code {code!r} differs from {other!r} only in case", field="code")
     return code
 
 

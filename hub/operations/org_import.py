@@ -22,7 +22,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Employee
+from hub.db.models import Department, Employee, Post, PostAssignment
+from hub.db.statistics import refresh_statistics
 from hub.domain import EmployeeStatus
 from hub.operations import organisation
 from hub.operations.audit import audit_change
@@ -32,6 +33,7 @@ from hub.operations.org_changes import Organisation
 from hub.operations.org_csv import DepartmentDefinition, OrgRow, PostDefinition, read_org_csv
 from hub.operations.org_import_checks import check_rows
 from hub.progress import SILENT, Progress
+from hub.records import record_from
 
 D = TypeVar("D", DepartmentDefinition, PostDefinition)
 
@@ -109,6 +111,7 @@ async def import_organisation(
             await audit_change(session, caller.audit, "organisation-import", *applying.changed_ids())
     except _DryRun as dry_run:
         return dry_run.report
+    await refresh_statistics(sessionmaker, Department, Post, Employee, PostAssignment)
     return report
 
 
@@ -232,11 +235,9 @@ class _Apply:
             assert row.hired_on is not None, "checked: a new employee has a hire date"
             # A manager stored or hired on an earlier line is given now; a later one by ``_give``.
             manager = None if row.manager_no is None else self.org.employee_numbers.get(row.manager_no)
-            hire = organisation.EmployeeCreateInput(
-                employee_no=row.employee_no,
-                name=row.name,
-                email=row.email,
-                hired_on=row.hired_on,
+            hire = record_from(
+                organisation.EmployeeCreateInput,
+                row,
                 post_id=post.id,
                 department_id=department.id,
                 manager_id=None if manager is None else manager.id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from hub.domain import EmployeeStatus
@@ -71,6 +71,16 @@ def _first_definitions(
     return first_seen
 
 
+def _check_case(stored: Iterable[str], defined: dict[str, tuple[int, D]], kind: str, problems: _Problems) -> None:
+    """A code the file defines that differs only in case from a stored one or one defined earlier in the file is
+    refused (as ``org_changes`` refuses it): two departments to the hub would be one to people."""
+    spelled = {code.casefold(): code for code in stored}
+    for code, (line, _) in defined.items():
+        other = spelled.setdefault(code.casefold(), code)
+        if other != code:
+            problems.add(line, f"{kind} code {code} differs from {other} only in case: codes are spelled one way")
+
+
 def _check_definitions(org: Organisation, rows: list[OrgRow], problems: _Problems) -> None:
     departments = _first_definitions(
         rows,
@@ -81,7 +91,10 @@ def _check_definitions(org: Organisation, rows: list[OrgRow], problems: _Problem
     posts = _first_definitions(
         rows, lambda row: None if row.post is None else (row.post_code, row.post), "post", problems
     )
+    _check_case(org.department_codes, departments, "department", problems)
+    _check_case(org.post_codes, posts, "post", problems)
     known_departments, known_posts = set(org.department_codes) | set(departments), set(org.post_codes) | set(posts)
+    spelled = {code.casefold(): code for code in known_departments | known_posts}
     for row in rows:
         named = [(row.department_code, known_departments, "department_name"), (row.post_code, known_posts, "post_name")]
         if row.department is not None and row.department.parent_code is not None:
@@ -90,7 +103,9 @@ def _check_definitions(org: Organisation, rows: list[OrgRow], problems: _Problem
             named.append((row.post.department_code, known_departments, "department_name"))
         for code, known, defining in named:
             if code not in known:
-                problems.add(row.line, f"no department or post {code}: a row with its {defining} creates it")
+                meant = spelled.get(code.casefold())
+                hint = f" ({meant} differs only in case: codes are spelled one way)" if meant else ""
+                problems.add(row.line, f"no department or post {code}{hint}: a row with its {defining} creates it")
     # The tree as the file leaves it: the stored parents, with the file's over them.
     parents = {
         code: None if department.parent_id is None else org.departments[department.parent_id].code

@@ -2,7 +2,8 @@
 people that join it while it is OPEN.
 
 A cycle's participants are the active employees of its pinned posts on the period's last day
-(``cycles.participants``), so taking part is a matter of pins: a cycle limited to some posts pins only them, a
+(``cycles.participants``) but those taken out of it by ``cycleLeave`` (``cycle_leavers``), so taking part is
+a matter of pins: a cycle limited to some posts pins only them, a
 post that joins later is pinned then (to the scheme in force on the period's first day, as at opening), and a
 person hired into a pinned post after opening only lacks the default raters (self and manager) that opening
 assigns, which joining them adds.
@@ -13,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TypeAlias
 
-from sqlalchemy import Row, Select, and_, func, insert, or_, select
+from sqlalchemy import Row, Select, and_, exists, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import (
     Base,
     Cycle,
+    CycleLeaver,
     CycleScheme,
     Department,
     Employee,
@@ -45,7 +47,8 @@ def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Select[int,
         select(PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id)
         .join(Employee, Employee.id == PostAssignment.employee_id)
         .where(covering, PostAssignment.post_id.in_(post_ids))
-        .where(Employee.status == EmployeeStatus.ACTIVE)  # a leaver is in no cycle opened after they left
+        .where(Employee.status == EmployeeStatus.ACTIVE)  # a leaver of the organisation takes part in no cycle
+        .where(~exists().where(CycleLeaver.cycle_id == cycle.id, CycleLeaver.employee_id == Employee.id))
         .order_by(PostAssignment.employee_id, PostAssignment.start_date)
     )
 

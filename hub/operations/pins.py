@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from hub.db.models import Cycle, CycleScheme, Indicator, IndicatorVersion, SchemeItem
+from hub.operations.item_definitions import with_item_definitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +36,20 @@ async def pin_warnings(session: AsyncSession, cycle: Cycle) -> list[PinWarning]:
     """The cycle's pinned items whose indicator version does not cover its whole period, by post and position."""
     start, end = cycle.period_start, cycle.period_end
     successor = aliased(IndicatorVersion)
+    pinned = select(
+        CycleScheme.post_id,
+        CycleScheme.scheme_version_id,
+        IndicatorVersion.id,
+        IndicatorVersion.version,
+        IndicatorVersion.effective_from,
+        IndicatorVersion.effective_to,
+        Indicator.code,
+        successor.id.label("successor_id"),
+        successor.version.label("successor_version"),
+        successor.effective_from.label("successor_from"),
+    ).join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
     rows = await session.execute(
-        select(
-            CycleScheme.post_id,
-            CycleScheme.scheme_version_id,
-            IndicatorVersion.id,
-            IndicatorVersion.version,
-            IndicatorVersion.effective_from,
-            IndicatorVersion.effective_to,
-            Indicator.code,
-            successor.id.label("successor_id"),
-            successor.version.label("successor_version"),
-            successor.effective_from.label("successor_from"),
-        )
-        .join(SchemeItem, SchemeItem.scheme_version_id == CycleScheme.scheme_version_id)
-        .join(IndicatorVersion, IndicatorVersion.id == SchemeItem.indicator_version_id)
-        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+        with_item_definitions(pinned)
         .outerjoin(
             successor,
             and_(

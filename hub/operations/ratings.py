@@ -7,8 +7,10 @@ the points a rater may give (3.5 between the anchors 3 and 4) as ``NotAScalePoin
 ``value``. A broken stored rule (``InvalidRule``) is not the caller's fault and passes through unchanged.
 
 A MANAGER rater must be the ratee's manager and a SUBORDINATE rater must report to the ratee, when the
-relationship is assigned and again when the rating is submitted (``WrongRaterRelation``). A rating also
-lies within its version's declared valid range, if it declares one (``hub.operations.ranges``).
+relationship is assigned and again when the rating is submitted (``WrongRaterRelation``). A rater is assigned
+only in a role that the ratee's scheme in the cycle gives weight (``RoleNotWeighed``): scoring would ignore
+the ratings of any other. A rating also lies within its version's declared valid range, if it declares one
+(``hub.operations.ranges``). Messages name people by employee number, read with the checks' own statements.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from hub.operations.errors import (
     WrongRaterRelation,
 )
 from hub.operations.ranges import valid_range
+from hub.operations.rater_roles import roles_weighed, weight_error
 from hub.operations.upsert import dialect_insert, replacing
 
 MAX_COMMENT_LENGTH = 2000
@@ -157,8 +160,13 @@ async def assign_in(session: AsyncSession, command: RaterAssignInput) -> RaterAs
     mistake = role_error(role, ratee_id, rater_id)
     if mistake is not None:
         raise mistake
-    await assignable_cycle(session, cycle_id)
-    await check_relation(session, role, ratee_id, rater_id)
+    cycle = await assignable_cycle(session, cycle_id)
+    people = await check_relation(session, role, ratee_id, rater_id)
+    unweighed = weight_error(
+        role, ratee_id, people[ratee_id].employee_no, await weighed_roles(session, cycle, [ratee_id])
+    )
+    if unweighed is not None:
+        raise unweighed
     values = {"cycle_id": cycle_id, "ratee_id": ratee_id, "rater_id": rater_id, "role": role}
     statement = replacing(dialect_insert(session, ASSIGNMENTS).values(values), ASSIGNMENT_KEY, ["role"])
     row = (await session.execute(statement.returning(*ASSIGNMENTS.c))).one()
@@ -175,32 +183,56 @@ def role_error(role: RaterRole, ratee_id: int, rater_id: int) -> InvalidInput | 
     return InvalidInput(message, field="role")
 
 
-async def managers_of(session: AsyncSession, employee_ids: Collection[int]) -> dict[int, int | None]:
-    """Each existing employee's manager (employee id -> manager id); the ids that name nobody are left out."""
-    people = select(Employee.id, Employee.manager_id).where(Employee.id.in_(set(employee_ids)))
-    return {employee_id: manager_id for employee_id, manager_id in await session.execute(people)}
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What the rater checks read of an employee: their number (messages name people by it) and manager."""
+
+    employee_no: str
+    manager_id: int | None
+
+
+async def people_of(session: AsyncSession, employee_ids: Collection[int]) -> dict[int, Person]:
+    """Each existing employee's number and manager, by id; the ids that name nobody are left out."""
+    people = select(Employee.id, Employee.employee_no, Employee.manager_id).where(Employee.id.in_(set(employee_ids)))
+    return {row.id: Person(row.employee_no, row.manager_id) for row in await session.execute(people)}
+
+
+def number_of(people: Mapping[int, Person], employee_id: int) -> str:
+    """The employee's number for a message, or their id when :func:`people_of` found nobody."""
+    person = people.get(employee_id)
+    return person.employee_no if person is not None else f"with id {employee_id}"
 
 
 def relation_error(
-    role: RaterRole, ratee_id: int, rater_id: int, managers: Mapping[int, int | None]
+    role: RaterRole, ratee_id: int, rater_id: int, people: Mapping[int, Person]
 ) -> OperationError | None:
     """NotFound for an unknown ratee or rater; ``WrongRaterRelation`` unless a MANAGER rater is the ratee's
     manager and a SUBORDINATE rater reports to the ratee (peers and self are checked elsewhere or not at all).
-    ``managers`` holds both people's managers (:func:`managers_of`)."""
+    ``people`` holds both people (:func:`people_of`)."""
     for employee_id, field in ((ratee_id, "rateeId"), (rater_id, "raterId")):
-        if employee_id not in managers:
+        if employee_id not in people:
             return NotFound("employee", employee_id, field=field)
     manager, report = (rater_id, ratee_id) if role is RaterRole.MANAGER else (ratee_id, rater_id)
-    if role in (RaterRole.MANAGER, RaterRole.SUBORDINATE) and managers[report] != manager:
-        return WrongRaterRelation(role, rater_id, ratee_id)
+    if role in (RaterRole.MANAGER, RaterRole.SUBORDINATE) and people[report].manager_id != manager:
+        return WrongRaterRelation(role, people[rater_id].employee_no, people[ratee_id].employee_no)
     return None
 
 
-async def check_relation(session: AsyncSession, role: RaterRole, ratee_id: int, rater_id: int) -> None:
-    """Raises :func:`relation_error`'s error, if any, reading the two people's managers."""
-    error = relation_error(role, ratee_id, rater_id, await managers_of(session, {ratee_id, rater_id}))
+async def check_relation(session: AsyncSession, role: RaterRole, ratee_id: int, rater_id: int) -> dict[int, Person]:
+    """Raises :func:`relation_error`'s error, if any, reading the two people; returns them."""
+    people = await people_of(session, {ratee_id, rater_id})
+    error = relation_error(role, ratee_id, rater_id, people)
     if error is not None:
         raise error
+    return people
+
+
+async def weighed_roles(
+    session: AsyncSession, cycle: Cycle, ratee_ids: Collection[int]
+) -> dict[int, frozenset[RaterRole]]:
+    """The rater roles each ratee's scheme in the cycle weighs, by ratee id (:func:`rater_roles.roles_weighed`
+    for the ratees' posts on the period's last day, the posts their ratings are checked against)."""
+    return await roles_weighed(session, cycle, await posts_on(session, cycle.period_end, ratee_ids))
 
 
 async def assignable_cycle(session: AsyncSession, cycle_id: int) -> Cycle:
@@ -290,7 +322,9 @@ async def submit_rating(
             )
         )
         if role is None:
-            raise NotARater(f"employee {rater_id} is not a rater of employee {ratee_id} in this cycle", field="raterId")
+            people = await people_of(session, {ratee_id, rater_id})
+            message = f"employee {number_of(people, rater_id)} is not a rater of employee {number_of(people, ratee_id)}"
+            raise NotARater(f"{message} in this cycle", field="raterId")
         # Checked again: the organisation may have changed since the assignment (a transfer, a new manager).
         await check_relation(session, role, ratee_id, rater_id)
         scale = await _rating_scale(session, cycle, ratee_id, indicator_version_id)

@@ -43,10 +43,10 @@ class ResultRow(TypedDict):
     scheme_version_id: int
     total_score: float
     grade: Grade
-    rank_in_post: int
-    percentile_in_post: float
-    rank_in_department: int
-    percentile_in_department: float
+    rank_in_post: int | None
+    percentile_in_post: float | None
+    rank_in_department: int | None
+    percentile_in_department: float | None
     calibrated: bool
     computed_total: float
     computed_grade: Grade

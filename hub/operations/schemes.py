@@ -54,8 +54,20 @@ class SchemeVersionPublishInput:
     post_id: Annotated[int, IdOf("post")]
     effective_from: dt.date
     items: tuple[SchemeItemInput, ...]
-    rater_weights: tuple[RaterWeightInput, ...] = ()
+    rater_weights: tuple[RaterWeightInput, ...] = described(
+        "How much each rater role's ratings count in the people-rated (CORE) part, summing to 100; required when "
+        "the scheme has CORE indicators, with no default (which roles count is HR's policy). Raters are assigned "
+        "only in the roles weighted above 0.",
+        default=(),
+    )
     change_note: str | None = None
+
+
+CORE_NEEDS_RATER_WEIGHTS = (
+    "a scheme with CORE indicators (rated by people) needs raterWeights, how much each rater role's ratings count, "
+    "summing to 100: e.g. raterWeights: [{role: MANAGER, weight: 60}, {role: SELF, weight: 20}, "
+    "{role: PEER, weight: 20}]; raters can then be assigned only in the roles weighted above 0"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +246,7 @@ async def store_scheme(session: AsyncSession, scheme: NextScheme) -> SchemeVersi
     has_core = await _check_items(session, items, effective_from)
     await refuse_retired(session, [version_id for version_id, _ in items], effective_from)
     if has_core and not checked_roles:
-        raise InvalidInput("a scheme with CORE indicators needs rater weights", field="raterWeights")
+        raise InvalidInput(CORE_NEEDS_RATER_WEIGHTS, field="raterWeights")
     latest = await latest_version(session, SchemeVersion, SchemeVersion.post_id == post_id)
     if latest is not None and scheme.note is None:
         raise InvalidInput("a new scheme version needs a change note", field="changeNote")

@@ -33,6 +33,7 @@ from hub.db.models import (
     Post,
     utcnow,
 )
+from hub.db.statistics import refresh_statistics
 from hub.domain import CycleState, RaterRole
 from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
@@ -89,9 +90,9 @@ def _compute(
     schemes: dict[int, Scheme],
     metrics: dict[tuple[int, int], MeasuredValue],
     ratings: dict[tuple[int, int], dict[RaterRole, float]],
-    bands: GradeBands,
 ) -> _Computed:
-    """Every participant through the engine, then graded and ranked. Pure: safe in a worker thread."""
+    """Every participant through the engine (graded and ranked by :func:`_rank` once coverage tells which results
+    are complete). Pure: safe in a worker thread."""
     computed = _Computed()
     for person in people:
         scheme = schemes.get(pins[person.post_id])
@@ -124,8 +125,17 @@ def _compute(
             continue
         computed.scores[person.employee_id] = outcome
         computed.placements.append(Placement(person.employee_id, person.post_id, person.department_id, outcome.total))
-    computed.standings = assign_grades_and_ranks(computed.placements, bands)
     return computed
+
+
+def _rank(computed: _Computed, unrated: Sequence[int], bands: GradeBands) -> None:
+    """Grades every result and ranks the complete ones among themselves: a result without any rating (let through
+    by allowIncomplete) is graded but not ranked (``engine.assign_grades_and_ranks``)."""
+    without = set(unrated)
+    computed.placements = [
+        placement._replace(complete=placement.employee_id not in without) for placement in computed.placements
+    ]
+    computed.standings = assign_grades_and_ranks(computed.placements, bands)
 
 
 def _result_rows(
@@ -312,11 +322,13 @@ async def score_cycle(
         # The engine is pure, and a cycle of 10,000 employees is about a second of it: it runs in a
         # worker thread, so that the event loop keeps serving other requests meanwhile.
         computed = await asyncio.to_thread(
-            _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings, caller.bands
+            _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings
         )
         coverage, unrated = await asyncio.to_thread(_coverage, inputs, computed)
         if not command.allow_incomplete:
             await _refuse_incomplete(session, coverage, unrated, computed.blocked)
+        await asyncio.to_thread(_rank, computed, unrated, caller.bands)
         scored = await _write(session, cycle, inputs, computed, progress)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
+    await refresh_statistics(sessionmaker, AppraisalResult, IndicatorScore)
     return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked, coverage=coverage)

@@ -21,6 +21,7 @@ from hub.db.models import Cycle, CycleScheme, Indicator, IndicatorVersion, Metri
 from hub.db.models import SchemeItem as SchemeItemRow
 from hub.domain import MANUAL_SOURCE, Direction, MissingPolicy, RaterRole
 from hub.operations.batches import partitions
+from hub.operations.item_definitions import with_item_definitions
 from hub.operations.participation import Participant, participants
 
 
@@ -42,18 +43,17 @@ def scheme_items_statement(
     scheme_version_ids: Collection[int],
 ) -> Select[int, int, float, dict[str, object], MissingPolicy, str, Direction]:
     """The items of the scheme versions with their indicator version's definition, in position order."""
+    items = select(
+        SchemeItemRow.scheme_version_id,
+        SchemeItemRow.indicator_version_id,
+        SchemeItemRow.weight,
+        IndicatorVersion.rule,
+        IndicatorVersion.missing_policy,
+        IndicatorVersion.source_system,
+        Indicator.direction,
+    )
     return (
-        select(
-            SchemeItemRow.scheme_version_id,
-            SchemeItemRow.indicator_version_id,
-            SchemeItemRow.weight,
-            IndicatorVersion.rule,
-            IndicatorVersion.missing_policy,
-            IndicatorVersion.source_system,
-            Indicator.direction,
-        )
-        .join(IndicatorVersion, IndicatorVersion.id == SchemeItemRow.indicator_version_id)
-        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+        with_item_definitions(items)
         .where(SchemeItemRow.scheme_version_id.in_(scheme_version_ids))
         .order_by(SchemeItemRow.scheme_version_id, SchemeItemRow.position, SchemeItemRow.id)
     )

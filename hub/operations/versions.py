@@ -36,6 +36,7 @@ from hub.operations.commands import JSON, Caller, IdOf, described
 from hub.operations.errors import DuplicateCode, IndicatorRetired, InvalidInput, NotFound, OverlappingDates
 from hub.operations.ranges import checked_bounds
 from hub.operations.sources import Offers, SourceWarning, source_warnings
+from hub.records import record_from
 
 CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 """An indicator code: an upper-case letter, then 1-63 upper-case letters, digits or underscores."""
@@ -229,22 +230,8 @@ def _check_definition(
 
 
 def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
-    return IndicatorVersionRecord(
-        id=row.id,
-        indicator_id=row.indicator_id,
-        version=row.version,
-        effective_from=row.effective_from,
-        effective_to=row.effective_to,
-        rule=dict(row.rule),
-        missing_policy=row.missing_policy,
-        source_system=row.source_system,
-        source_metric=row.source_metric,
-        change_note=row.change_note,
-        author=row.author,
-        created_at=row.created_at,
-        valid_min=row.valid_min,
-        valid_max=row.valid_max,
-    )
+    # A copy: the record does not share the row's mutable JSON value.
+    return record_from(IndicatorVersionRecord, row, rule=dict(row.rule))
 
 
 async def create_indicator(

@@ -3,42 +3,47 @@ employees. Identity providers read them to map people; departments change by fil
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
+from typing import Any
 
-from scim2_models import Meta
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Department, Employee
 from hub.domain import EmployeeStatus
 from hub.scim.models import Group, GroupMember
+from hub.scim.users import meta_of
+
+Rows = Select[*tuple[Any, ...]]
+"""A statement of rows of any columns (what a reader is given, filtered and paged)."""
 
 RESOURCE_TYPE = "Group"
 READ_ONLY = "Groups are perfhub's departments: read-only here (perfhub import-org, the department mutations)"
 
 
-async def read_groups(sessionmaker: async_sessionmaker[AsyncSession], department_id: int | None = None) -> list[Group]:
-    """Every department (or the one of ``department_id``) with its active employees: two statements."""
-    departments = select(Department.id, Department.code, Department.name).order_by(Department.id)
+def department_rows() -> Rows:
+    """The departments' columns a Group shows, by id (the order of pages)."""
+    columns = (Department.id, Department.code, Department.name, Department.created_at, Department.updated_at)
+    return select(*columns).order_by(Department.id)
+
+
+async def read_groups(session: AsyncSession, departments: Rows) -> list[Group]:
+    """The departments ``departments`` selects (``department_rows``, filtered, paged), with their active
+    employees: two statements."""
+    department_rows = (await session.execute(departments)).all()
     people = (
         select(Employee.id, Employee.name, Employee.department_id)
-        .where(Employee.status == EmployeeStatus.ACTIVE)
+        .where(
+            Employee.status == EmployeeStatus.ACTIVE, Employee.department_id.in_([row.id for row in department_rows])
+        )
         .order_by(Employee.id)
     )
-    if department_id is not None:
-        departments = departments.where(Department.id == department_id)
-        people = people.where(Employee.department_id == department_id)
-    async with sessionmaker() as session:
-        department_rows = (await session.execute(departments)).all()
-        members: dict[int, list[GroupMember]] = defaultdict(list)
-        for person in await session.execute(people):
-            members[person.department_id].append(GroupMember(value=str(person.id), display=person.name, type="User"))
-    return [_group(row.id, row.code, row.name, members[row.id]) for row in department_rows]
-
-
-def _group(department_id: int, code: str, name: str, members: list[GroupMember]) -> Group:
-    group = Group(id=str(department_id), external_id=code, display_name=name, members=members or None)
-    digest = hashlib.sha256(group.model_dump_json(by_alias=True).encode()).hexdigest()[:20]
-    group.meta = Meta(resource_type=RESOURCE_TYPE, version=f'W/"{digest}"')
-    return group
+    members: dict[int, list[GroupMember]] = defaultdict(list)
+    for person in await session.execute(people):
+        members[person.department_id].append(GroupMember(value=str(person.id), display=person.name, type="User"))
+    groups = []
+    for row in department_rows:
+        group = Group(id=str(row.id), external_id=row.code, display_name=row.name, members=members[row.id] or None)
+        group.meta = meta_of(group, RESOURCE_TYPE, row.created_at, row.updated_at)
+        groups.append(group)
+    return groups

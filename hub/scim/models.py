@@ -9,8 +9,10 @@ SCIM                                   perfhub
 ``id``                                 the employee's row id, as a string
 ``userName`` (immutable)               the employee number (the key of imports and business systems)
 ``externalId``                         the id the identity provider knows them by (unique where set)
-``name.formatted``                     the name (``givenName`` and ``familyName``, write-only, make it up
-                                       when ``formatted`` is left out)
+``name.formatted``                     the name (``givenName`` and ``familyName`` make it up when
+                                       ``formatted`` is left out)
+``name.givenName``, ``familyName``     kept as sent (a new name from GraphQL or a file clears them)
+``meta.created``, ``lastModified``     when the employee was stored and last changed (any entry point)
 ``emails`` (the primary, else first)   the e-mail (unique where set)
 ``active``                             ACTIVE; ``false`` makes a leaver (their results stay)
 enterprise ``employeeNumber``          the employee number again (read-only echo of ``userName``)
@@ -42,7 +44,6 @@ from scim2_models import (
     Required,
     Resource,
     ResourceType,
-    Returned,
     ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
@@ -57,11 +58,11 @@ MAX_RESULTS = 200
 
 
 class Name(ComplexAttribute):
-    """perfhub keeps one name: ``formatted``. The parts are taken on a write and never returned."""
+    """perfhub's name is ``formatted``; the given and family names are kept as sent, beside it."""
 
     formatted: str | None = None
-    given_name: Annotated[str | None, Mutability.write_only, Returned.never] = None
-    family_name: Annotated[str | None, Mutability.write_only, Returned.never] = None
+    given_name: str | None = None
+    family_name: str | None = None
 
 
 class Email(ComplexAttribute):

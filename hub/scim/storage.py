@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, Union, cast
+from typing import Any, cast
 
 from scim2_models import (
     InvalidValueException,
@@ -16,49 +16,24 @@ from scim2_models import (
     ResourceType,
     ResponseParameters,
     SCIMException,
-    ScimFilter,
     SearchRequest,
     UniquenessException,
 )
 from scim2_server.errors import MethodNotAllowedException
 from scim2_server.storage import AsyncScimStorage, SearchPage
-from scim2_server.utils import parametrize
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Department, Employee, Post
-from hub.domain import EmployeeStatus
+from hub.db.models import Department, Employee
 from hub.operations.audit import AuditRecorder, audit_change, audit_failure
 from hub.operations.errors import DuplicateCode, OperationError
 from hub.operations.org_changes import Organisation
-from hub.scim.groups import READ_ONLY, read_groups
+from hub.scim.groups import READ_ONLY, department_rows, read_groups
 from hub.scim.groups import RESOURCE_TYPE as GROUP
-from hub.scim.models import Group, UserResource
-from hub.scim.users import EmployeeRow, apply, changes_of, hire_command, row_of, user_of
-
-EmployeeRows = Select[int, str, str, str | None, str | None, EmployeeStatus, dt.date | None, int | None, str, str]
+from hub.scim.models import UserResource
+from hub.scim.search import read_users, search, user_rows
+from hub.scim.users import apply, changes_of, hire_command, keep_name_parts, parts_of, row_of, user_of
 
 USER_METHODS = ("GET", "POST", "PUT", "PATCH")
-
-
-def _rows() -> EmployeeRows:
-    return (
-        select(
-            Employee.id,
-            Employee.employee_no,
-            Employee.name,
-            Employee.email,
-            Employee.external_id,
-            Employee.status,
-            Employee.hired_on,
-            Employee.manager_id,
-            Department.code.label("department_code"),
-            Post.code.label("post_code"),
-        )
-        .join(Department, Department.id == Employee.department_id)
-        .join(Post, Post.id == Employee.post_id)
-        .order_by(Employee.id)
-    )
 
 
 def _scim_error(error: OperationError) -> SCIMException:
@@ -90,10 +65,10 @@ class OrganisationStorage(AsyncScimStorage):
         self.audit = audit
         self.today = today
 
-    async def _read(self, statement: EmployeeRows) -> list[UserResource]:
+    async def _user(self, employee_id: int) -> UserResource | None:
         async with self.sessionmaker() as session:
-            rows = (await session.execute(statement)).all()
-        return [user_of(EmployeeRow(**row._mapping)) for row in rows]
+            found = await read_users(session, user_rows().where(Employee.id == employee_id))
+        return found[0] if found else None
 
     async def get(
         self,
@@ -105,14 +80,16 @@ class OrganisationStorage(AsyncScimStorage):
         missing = NotFoundException(detail=f"no {resource_type.name} {resource_id!r}")
         if not resource_id.isascii() or not resource_id.isdigit() or len(resource_id) > 18:
             raise missing
-        found: list[Resource[Any]]
+        found: Resource[Any] | None
         if resource_type.name == GROUP:
-            found = list(await read_groups(self.sessionmaker, int(resource_id)))
+            async with self.sessionmaker() as session:
+                groups = await read_groups(session, department_rows().where(Department.id == int(resource_id)))
+            found = groups[0] if groups else None
         else:
-            found = list(await self._read(_rows().where(Employee.id == int(resource_id))))
-        if not found:
+            found = await self._user(int(resource_id))
+        if found is None:
             raise missing
-        return found[0]
+        return found
 
     async def search(
         self,
@@ -121,24 +98,9 @@ class OrganisationStorage(AsyncScimStorage):
         *,
         position: Any = None,
     ) -> SearchPage:
-        """Filters in Python over every User (or Group): an organisation's people fit in memory, and the filter
-        is then exactly the RFC's (scim2-models evaluates it), whatever attributes and operators it uses."""
-        candidates: list[Resource[Any]] = []
-        models: list[type[Resource[Any]]] = []
-        for resource_type in resource_types:  # one, or both at the root (/.search)
-            if resource_type.name == GROUP:
-                candidates.extend(await read_groups(self.sessionmaker))
-                models.append(Group)
-            else:
-                candidates.extend(await self._read(_rows()))
-                models.append(UserResource)
-        scim_filter = search_request.filter
-        if scim_filter is not None and not scim_filter.models and models:
-            scim_filter = parametrize(ScimFilter, Union[tuple(models)])(str(scim_filter))  # noqa: UP007
-        found = [resource for resource in candidates if scim_filter is None or scim_filter.match(resource)]
-        start = search_request.start_index_0 or 0
-        stop = None if search_request.count is None else start + search_request.count
-        return SearchPage(total=len(found), resources=list(found[start:stop]))
+        """Filters and pages in SQL what ``hub.scim.filters`` translates, the rest in memory (``hub.scim.search``)."""
+        async with self.sessionmaker() as session:
+            return await search(session, resource_types, search_request)
 
     async def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         """A hire (``employeeCreate``), and the identity provider's id when it sent one."""
@@ -147,6 +109,7 @@ class OrganisationStorage(AsyncScimStorage):
         async def hire(org: Organisation) -> int:
             user = _user(resource)
             employee = await org.create_employee(hire_command(org, user, self.today))
+            await keep_name_parts(org, employee.id, parts_of(user))
             if user.external_id is not None:
                 await org.set_external_id(employee, user.external_id)
             return employee.id
@@ -204,8 +167,9 @@ class OrganisationStorage(AsyncScimStorage):
             employee_id = await audit_failure(audit, self.sessionmaker, run())
         except OperationError as error:
             raise _scim_error(error) from None
-        found = await self._read(_rows().where(Employee.id == employee_id))
-        return found[0]
+        found = await self._user(employee_id)
+        assert found is not None  # just written, and nobody deletes an employee
+        return found
 
 
 def _user(resource: Resource[Any]) -> UserResource:

@@ -7,9 +7,10 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from scim2_models import Email as BaseEmail
-from scim2_models import Meta
+from scim2_models import Meta, Resource
 
 from hub.db.models import Department, Post
 from hub.domain import EmployeeStatus
@@ -28,6 +29,8 @@ class EmployeeRow:
     id: int
     employee_no: str
     name: str
+    given_name: str | None
+    family_name: str | None
     email: str | None
     external_id: str | None
     status: EmployeeStatus
@@ -35,20 +38,21 @@ class EmployeeRow:
     manager_id: int | None
     department_code: str
     post_code: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+EMPLOYEE_FIELDS = tuple(
+    name for name in EmployeeRow.__dataclass_fields__ if name not in ("department_code", "post_code")
+)
+"""The employee's own columns a User shows: read by SQL (``hub.scim.search``) or off the organisation's rows."""
 
 
 def row_of(org: Organisation, employee_id: int) -> EmployeeRow:
     """An employee as the organisation of a write transaction holds it."""
     employee = org.employee(employee_id)
     return EmployeeRow(
-        id=employee.id,
-        employee_no=employee.employee_no,
-        name=employee.name,
-        email=employee.email,
-        external_id=employee.external_id,
-        status=employee.status,
-        hired_on=employee.hired_on,
-        manager_id=employee.manager_id,
+        **{name: getattr(employee, name) for name in EMPLOYEE_FIELDS},
         department_code=org.departments[employee.department_id].code,
         post_code=org.posts[employee.post_id].code,
     )
@@ -60,7 +64,7 @@ def user_of(row: EmployeeRow) -> UserResource:
         id=str(row.id),
         external_id=row.external_id,
         user_name=row.employee_no,
-        name=Name(formatted=row.name),
+        name=Name(formatted=row.name, given_name=row.given_name, family_name=row.family_name),
         active=row.status is EmployeeStatus.ACTIVE,
         emails=None if row.email is None else [Email(value=row.email, primary=True, type=BaseEmail.Type.work)],
     )
@@ -73,9 +77,15 @@ def user_of(row: EmployeeRow) -> UserResource:
     user[PerfhubUser] = PerfhubUser(
         post=row.post_code, hire_date=None if row.hired_on is None else row.hired_on.isoformat()
     )
-    digest = hashlib.sha256(user.model_dump_json(by_alias=True).encode()).hexdigest()[:20]
-    user.meta = Meta(resource_type=RESOURCE_TYPE, version=f'W/"{digest}"')
+    user.meta = meta_of(user, RESOURCE_TYPE, row.created_at, row.updated_at)
     return user
+
+
+def meta_of(resource: Resource[Any], resource_type: str, created: dt.datetime, modified: dt.datetime) -> Meta:
+    """A resource's ``meta``: its type, the row's timestamps, and as ``version`` a digest of everything the
+    resource shows (so that any change of it changes the ETag, whichever column or row it came from)."""
+    digest = hashlib.sha256(resource.model_dump_json(by_alias=True).encode()).hexdigest()[:20]
+    return Meta(resource_type=resource_type, created=created, last_modified=modified, version=f'W/"{digest}"')
 
 
 def invalid(message: str) -> InvalidInput:
@@ -98,6 +108,18 @@ def name_of(user: UserResource) -> str | None:
         return user.name.formatted
     parts = [part for part in (user.name.given_name, user.name.family_name) if part]
     return " ".join(parts) or None
+
+
+def parts_of(user: UserResource) -> tuple[str | None, str | None]:
+    """The given and family names sent, kept beside the name."""
+    return (None, None) if user.name is None else (user.name.given_name, user.name.family_name)
+
+
+async def keep_name_parts(org: Organisation, employee_id: int, parts: tuple[str | None, str | None]) -> None:
+    """Stores the given and family names when they differ from the stored ones (no write otherwise)."""
+    employee = org.employee(employee_id)
+    if parts != (employee.given_name, employee.family_name):
+        await org.set_name_parts(employee, *parts)
 
 
 def email_of(user: UserResource) -> str | None:
@@ -171,6 +193,7 @@ class Changes:
     transfer: commands.EmployeeTransferInput | None
     leaver: commands.EmployeeDeactivateInput | None
     external_id: tuple[str | None] | None  # set (or cleared) when it changed
+    name_parts: tuple[str | None, str | None]  # given and family names, kept as sent
 
 
 def changes_of(org: Organisation, before: UserResource, after: UserResource, today: dt.date) -> Changes:
@@ -214,7 +237,7 @@ def changes_of(org: Organisation, before: UserResource, after: UserResource, tod
     elif not before.active and after.active:
         raise invalid(f"employee {employee.employee_no} has left; perfhub does not re-activate a leaver (hire anew)")
     external_id = (after.external_id,) if after.external_id != before.external_id else None
-    return Changes(update=update, transfer=transfer, leaver=leaver, external_id=external_id)
+    return Changes(update=update, transfer=transfer, leaver=leaver, external_id=external_id, name_parts=parts_of(after))
 
 
 async def apply(org: Organisation, employee_id: int, changes: Changes) -> None:
@@ -222,7 +245,8 @@ async def apply(org: Organisation, employee_id: int, changes: Changes) -> None:
     if changes.external_id is not None:
         await org.set_external_id(org.employee(employee_id), changes.external_id[0])
     if changes.update is not None:
-        await org.update_employee(changes.update)
+        await org.update_employee(changes.update)  # a new name clears the parts, set again just below
+    await keep_name_parts(org, employee_id, changes.name_parts)
     if changes.transfer is not None:
         await org.transfer_employee(changes.transfer)
     if changes.leaver is not None:

@@ -7,6 +7,7 @@ import dataclasses
 import strawberry
 
 from hub.appraisal import DistributionWarning as Breach
+from hub.domain import GroupDimension as GroupDimensionValue
 from hub.operations import calibration, corrections
 from hub.operations.calibration import DistributionGroup as Group
 from hub.operations.calibration import ResultCalibrateInput
@@ -38,11 +39,18 @@ class DistributionWarning:
     group: DistributionGroup = strawberry.field(
         description="The group: the cycle, or the post or department targetScope named."
     )
+    message: str = strawberry.field(
+        description="The breach for people: the grade, how many of how many results hold it, the target and the "
+        "most it allows."
+    )
 
     @classmethod
     def of(cls, breach: Breach, group: Group) -> DistributionWarning:
         shown = DistributionGroup(dimension=group.dimension, id=strawberry.ID(str(group.id)), name=group.name)
-        return cls(**dataclasses.asdict(breach), group=shown)
+        named = (
+            "the cycle" if group.dimension is GroupDimensionValue.CYCLE else f"{group.dimension.lower()} {group.name}"
+        )
+        return cls(**dataclasses.asdict(breach), group=shown, message=breach.message(named))
 
 
 @strawberry.type

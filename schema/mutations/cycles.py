@@ -10,9 +10,10 @@ from __future__ import annotations
 import strawberry
 
 from hub.db.models import Cycle as CycleRow
-from hub.operations import cycles, scoring
+from hub.operations import cycle_warnings, cycles, leaving, scoring
 from hub.operations.commands import Caller
 from hub.operations.coverage import PostCoverage as PostCoverageRecord
+from hub.operations.cycle_warnings import CycleWarning as CycleWarningRecord
 from hub.operations.cycles import (
     CycleCloseCalibration,
     CycleCreateInput,
@@ -22,9 +23,11 @@ from hub.operations.cycles import (
     CyclePublish,
     CycleReopen,
 )
+from hub.operations.leaving import CycleLeave
 from hub.operations.pins import PinWarning as PinWarningRecord
 from hub.operations.scoring import BlockedScoreRecord, CycleScore
 from resolvers.context import Context
+from schema.enums import CycleWarningCode
 from schema.errors import payload
 from schema.indicators import IndicatorVersion, SchemeVersion
 from schema.mutations.declare import mutation
@@ -52,6 +55,31 @@ class PinWarning:
     )
 
 
+@strawberry.type(
+    description="Something a cycle step did that may not be meant: a warning, not a refusal (the step is done)."
+)
+class CycleWarning:
+    code: CycleWarningCode
+    message: str = strawberry.field(description="What happened, for people.")
+    employees: int | None = strawberry.field(
+        description="POST_WITHOUT_SCHEME: how many active people the post holds on the period's last day, left out "
+        "of the cycle with it."
+    )
+
+    post = Relations[CycleWarningRecord].load(
+        Post | None,
+        lambda loaders: loaders.post_by_id,
+        lambda row: row.post_id,
+        description="POST_WITHOUT_SCHEME: the post left out.",
+    )
+    other_cycle = Relations[CycleWarningRecord].load(
+        Cycle | None,
+        lambda loaders: loaders.cycle_by_id,
+        lambda row: row.other_cycle_id,
+        description="PERIOD_OVERLAP: the cycle whose period overlaps.",
+    )
+
+
 @strawberry.type
 class CycleChanged:
     cycle: CycleRow = strawberry.field(graphql_type=Cycle)
@@ -60,6 +88,22 @@ class CycleChanged:
         graphql_type=list[PinWarning],
         description="What cycleOpen pinned that may not be meant (a warning: the cycle is open); other steps "
         "answer none.",
+    )
+    cycle_warnings: list[CycleWarningRecord] = strawberry.field(
+        default_factory=list,
+        graphql_type=list[CycleWarning],
+        description="cycleOpen: each post of its scope left out for want of a scheme in force, with how many "
+        "people it holds (with no scope named, only the posts that hold someone); cycleCreate: each other cycle "
+        "whose period overlaps. Other steps answer none.",
+    )
+
+
+@strawberry.type(description="Posts or people left an OPEN cycle.")
+class CycleLeft:
+    cycle: CycleRow = strawberry.field(graphql_type=Cycle)
+    withdrawn: int = strawberry.field(
+        description="How many rater assignments of the people who left were withdrawn (their ratings received stay "
+        "on record but are not scored)."
     )
 
 
@@ -116,13 +160,15 @@ class CycleDeleted:
 
 CyclePayload = payload("CyclePayload", CycleChanged)
 CycleDeletePayload = payload("CycleDeletePayload", CycleDeleted)
+CycleLeavePayload = payload("CycleLeavePayload", CycleLeft)
 CycleScorePayload = payload("CycleScorePayload", CycleScored)
 
 
 @mutation(HR_ONLY, CyclePayload)
 async def cycle_create(context: Context, command: CycleCreateInput, caller: Caller) -> CycleChanged:
-    """Creates a cycle in DRAFT."""
-    return CycleChanged(cycle=await cycles.create_cycle(context.sessionmaker, command, caller))
+    """Creates a cycle in DRAFT; warns (cycleWarnings) when its period overlaps another cycle's."""
+    cycle = await cycles.create_cycle(context.sessionmaker, command, caller)
+    return CycleChanged(cycle=cycle, cycle_warnings=await cycle_warnings.overlaps(context.sessionmaker, cycle))
 
 
 @mutation(HR_ONLY, CycleDeletePayload, arguments=True)
@@ -135,9 +181,10 @@ async def cycle_delete(context: Context, command: CycleDelete, caller: Caller) -
 @mutation(HR_ONLY, CyclePayload, arguments=True)
 async def cycle_open(context: Context, command: CycleOpen, caller: Caller) -> CycleChanged:
     """DRAFT -> OPEN: pins each post's scheme version (or those of the posts, families and departments named),
-    assigns self and manager raters; warns of pinned indicator versions not in force for the whole period."""
+    assigns self and manager raters; warns of pinned indicator versions not in force for the whole period and of
+    the posts left out for want of a scheme in force (cycleWarnings)."""
     opened = await cycles.open_cycle(context.sessionmaker, command, caller)
-    return CycleChanged(cycle=opened.cycle, warnings=opened.warnings)
+    return CycleChanged(cycle=opened.cycle, warnings=opened.warnings, cycle_warnings=opened.left_out)
 
 
 @mutation(HR_ONLY, CyclePayload, arguments=True)
@@ -145,6 +192,14 @@ async def cycle_join(context: Context, command: CycleJoin, caller: Caller) -> Cy
     """Posts (pinned then, to the scheme in force on the period's first day) and people hired or moved into a
     post of the cycle after it opened join an OPEN cycle, with their default raters (self, manager)."""
     return CycleChanged(cycle=await cycles.join_cycle(context.sessionmaker, command, caller))
+
+
+@mutation(HR_ONLY, CycleLeavePayload, arguments=True)
+async def cycle_leave(context: Context, command: CycleLeave, caller: Caller) -> CycleLeft:
+    """Posts (unpinned) and people leave an OPEN cycle, with a reason: their rater assignments as ratees are
+    withdrawn; ratings they received stay on record but are not scored. cycleJoin brings them back."""
+    left = await leaving.leave_cycle(context.sessionmaker, command, caller)
+    return CycleLeft(cycle=left.cycle, withdrawn=left.withdrawn)
 
 
 @mutation(HR_ONLY, CycleScorePayload, arguments=True)

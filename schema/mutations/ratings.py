@@ -9,7 +9,7 @@ import strawberry
 from hub import policy
 from hub.domain import ErrorKind, RaterRole
 from hub.operations import assignments, ratings
-from hub.operations.assignments import RaterAssignManyInput
+from hub.operations.assignments import RaterAssignManyInput, RaterUnassignInput
 from hub.operations.commands import Caller
 from hub.operations.errors import NotYourRating
 from hub.operations.ratings import RaterAssignInput, RaterAssignmentRecord, RatingRecord, RatingSubmitInput
@@ -64,7 +64,17 @@ class RatersAssigned:
     )
 
 
+@strawberry.type(description="The evaluation relationship was removed, with the ratings it discarded.")
+class RaterUnassigned:
+    assignment: RaterAssignmentRecord = strawberry.field(graphql_type=RaterAssignment, description="As it was.")
+    discarded_ratings: list[RatingRecord] = strawberry.field(
+        graphql_type=list[Rating],
+        description="The rater's ratings of the ratee, deleted with discardRatings, as they were; empty otherwise.",
+    )
+
+
 RaterAssignPayload = payload("RaterAssignPayload", RaterAssigned)
+RaterUnassignPayload = payload("RaterUnassignPayload", RaterUnassigned)
 RaterAssignManyPayload = payload("RaterAssignManyPayload", RatersAssigned, ErrorKind.IMPORT_REJECTED)
 RatingSubmitPayload = payload("RatingSubmitPayload", RatingSubmitted, ErrorKind.NOT_ALLOWED)
 
@@ -80,6 +90,16 @@ async def rater_assign_many(context: Context, command: RaterAssignManyInput, cal
     """Assigns many evaluation relationships of a cycle at once, with raterAssign's checks: all of them, or none
     and every bad item listed by its index (ASSIGNMENTS_REJECTED)."""
     return RatersAssigned(assignments=await assignments.assign_raters(context.sessionmaker, command, caller))
+
+
+@mutation(HR_ONLY, RaterUnassignPayload)
+async def rater_unassign(context: Context, command: RaterUnassignInput, caller: Caller) -> RaterUnassigned:
+    """Removes an evaluation relationship of a DRAFT or OPEN cycle. A rater who has submitted ratings for the
+    ratee is refused (RATINGS_SUBMITTED) unless discardRatings, with a reason, deletes them too (the audit entry
+    keeps their values). SELF is never removed, and MANAGER only once raterAssign has added the new manager
+    (RATER_REQUIRED)."""
+    removed = await assignments.unassign_rater(context.sessionmaker, command, caller)
+    return RaterUnassigned(assignment=removed.assignment, discarded_ratings=removed.discarded)
 
 
 @mutation(RATERS, RatingSubmitPayload)

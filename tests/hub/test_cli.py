@@ -17,14 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connectors.cache import RedisCache
 from hub.auth import Authenticator, Grant, Role
 from hub.cli import main
 from hub.config import Settings
 from hub.db.engine import create_engine
-from hub.db.models import AuditEntry, Employee, Indicator, Post
+from hub.db.models import AppraisalResult, AuditEntry, Cycle, Employee, Indicator, Post
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import DemoSystems, serve_demo_systems
 from tests.conftest import EMPLOYEES, SEED
@@ -59,19 +59,24 @@ def ask(port: int, token: str, query: str, timeout: float = 10) -> Any:
     return answer.json()
 
 
+def serve_process(folder: Path, port: int, *options: str) -> subprocess.Popen[str]:
+    """`perfhub serve` started in ``folder`` with no PERFHUB_ setting of ours, its output in a pipe."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "perfhub"), "serve", "--port", str(port), *options],
+        cwd=folder,
+        env={key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def test_serve_creates_seeds_and_serves_the_embedded_default(tmp_path: Path) -> None:
     """With no configuration, `perfhub serve` makes ./perfhub.db, seeds the demo, prints the URL, a token per
     role, and answers the holders of those tokens only."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PERFHUB_")}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "perfhub"), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = serve_process(tmp_path, port)
     try:
         assert process.stdout is not None
         lines: list[str] = []
@@ -476,3 +481,33 @@ def test_serve_refuses_a_port_in_use_before_seeding(tmp_path: Path, capsys: pyte
     assert f"127.0.0.1:{port}: address already in use" in captured.err
     assert "eyJ" not in captured.out  # no tokens printed
     assert not (tmp_path / "perfhub.db").exists()  # nothing seeded
+
+
+def test_cycles_lists_every_cycle_with_its_state_and_results(
+    database_url: str, seeded: SeedSummary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`perfhub cycles`: a header, then a line per cycle (id, name, period, state, results stored)."""
+
+    async def expected() -> dict[str, tuple[str, int]]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                cycles = (await connection.execute(select(Cycle.id, Cycle.state))).all()
+                counted = dict(
+                    (
+                        await connection.execute(
+                            select(AppraisalResult.cycle_id, func.count()).group_by(AppraisalResult.cycle_id)
+                        )
+                    ).all()
+                )
+        finally:
+            await engine.dispose()
+        return {str(cycle_id): (state.value, counted.get(cycle_id, 0)) for cycle_id, state in cycles}
+
+    wanted = asyncio.run(expected())
+    assert main(["--database-url", database_url, "cycles"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == ["ID", "NAME", "PERIOD", "STATE", "RESULTS"]
+    listed = {line.split()[0]: (line.split()[-2], int(line.split()[-1])) for line in lines}
+    assert listed == wanted
+    assert listed[str(seeded.past_cycle_id)][1] > 0  # the published cycle's results are counted

@@ -379,7 +379,8 @@ async def test_the_pool_recovers_from_refusal_and_partition_without_a_restart(po
     proxy = await TcpProxy(database.host or "127.0.0.1", database.port or 5432).start()
     url = database.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     statement = 30.0
-    timeouts = DatabaseTimeouts(connect=2.0, pool=2.0, statement=statement)  # a loaded machine connects in time
+    # Every checkout pings (ping_after_idle=0): a loaded machine connects within 2 s.
+    timeouts = DatabaseTimeouts(connect=2.0, pool=2.0, statement=statement, ping_after_idle=0)
     engine = create_bounded_engine(url, timeouts)
 
     async def select_one() -> object:

@@ -126,6 +126,29 @@ async def test_every_problem_is_reported_with_its_line_and_nothing_is_written(
     assert await counts(sessionmaker) == before
 
 
+async def test_codes_that_differ_only_in_case_are_refused(sessionmaker: Sessions, seeded: SeedSummary) -> None:
+    """ "it-sd" beside "IT-SD" would be a second department to the hub and the same one to people: a definition
+    is refused, and a reference that matches a code but for its case says which."""
+    await run(sessionmaker, NEW_ORGANISATION)
+    before = await counts(sessionmaker)
+    text = (
+        NEW_ORGANISATION.splitlines()[0]
+        + "\n"
+        + (
+            "IT-4,Barbara,,2025-01-01,it-sd,Service desk,IT,IT-AGENT,,,,,\n"  # line 2: IT-SD again, in lower case
+            "IT-5,Dennis,,2025-01-01,IT-SD,,,it-agent,,,,,\n"  # line 3: a post named in the wrong case
+            "IT-6,Alan,,2025-01-01,IT,,,OPS-1,Ops,Ops,,,\n"  # line 4: a new post OPS-1 ...
+            "IT-7,Edsger,,2025-01-01,IT,,,ops-1,Ops,Ops,,,\n"  # line 5: ... and ops-1
+        )
+    )
+    problems = {problem.line: problem.message for problem in await rejected(sessionmaker, text)}
+    assert sorted(problems) == [2, 3, 5]
+    assert "department code it-sd differs from IT-SD only in case" in problems[2]
+    assert "no department or post it-agent (IT-AGENT differs only in case" in problems[3]
+    assert "post code ops-1 differs from OPS-1 only in case" in problems[5]
+    assert await counts(sessionmaker) == before
+
+
 async def test_a_bad_header_is_line_one(sessionmaker: Sessions) -> None:
     problems = await rejected(sessionmaker, "employee_no,name,hired\nA,B,2025-01-01\n")
     assert len(problems) == 1 and problems[0].line == 1

@@ -232,3 +232,43 @@ async def test_people_who_cannot_be_scored_at_all_are_refused_by_name_until_allo
     # Every FINANCE post is listed, with its blocked people and no result: nobody goes missing from the report.
     assert allowed["coverage"] and all(row["results"] == 0 for row in allowed["coverage"])
     assert sum(row["blocked"] for row in allowed["coverage"]) == len(allowed["blocked"]) > 0
+
+
+RANKS = """
+query($c: ID!) {
+  results(cycleId: $c, first: 500) {
+    edges { node {
+      employee { id } post { id } totalScore grade rankInPost postGroupSize percentileInPost rankInDepartment
+      departmentGroupSize completeness { withoutRatings }
+    } }
+  }
+}
+"""
+
+
+async def test_a_result_without_any_rating_is_graded_but_left_unranked(
+    app_client: GraphQLClient, seeded: SeedSummary, unrated: tuple[int, int, float]
+) -> None:
+    """The complete results of its post are ranked among themselves, 1..n with n the complete ones; the one
+    without ratings keeps its total and grade, with no rank, percentile or group size. Closing calibration re-ranks
+    the same way."""
+    cycle = seeded.current_cycle_id
+    employee_id, post_id, _ = unrated
+    assert (await score(app_client, cycle, allow=True, reason="one leaver"))["__typename"] == "CycleScored"
+    for step in ("scored", "calibrated"):
+        nodes = [edge["node"] for edge in (await app_client.data(RANKS, {"c": str(cycle)}))["results"]["edges"]]
+        (alone,) = [node for node in nodes if node["employee"]["id"] == str(employee_id)]
+        assert alone["completeness"]["withoutRatings"] and alone["grade"] and alone["totalScore"] is not None
+        assert [alone[key] for key in ("rankInPost", "postGroupSize", "percentileInPost", "rankInDepartment")] == [
+            None
+        ] * 4, step
+        peers = [node for node in nodes if node["post"]["id"] == str(post_id) and node is not alone]
+        assert peers, "the post has complete results beside it"
+        assert sorted(node["rankInPost"] for node in peers)[0] == 1
+        assert max(node["rankInPost"] for node in peers) <= len(peers)
+        assert {node["postGroupSize"] for node in peers} == {len(peers)}, step
+        close = "mutation($c: ID!) { cycleCloseCalibration(cycleId: $c) { __typename } }"
+        if step == "scored":
+            assert (await app_client.data(close, {"c": str(cycle)}))["cycleCloseCalibration"]["__typename"] == (
+                "CycleChanged"
+            )

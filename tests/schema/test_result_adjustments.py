@@ -18,7 +18,7 @@ CALIBRATE = """
 mutation($input: ResultCalibrateInput!) {
   resultCalibrate(input: $input) {
     __typename
-    ... on ResultCalibrated { result { totalScore grade } warnings { grade count group { dimension id name } } }
+    ... on ResultCalibrated { result { totalScore grade } warnings { grade count group { dimension id name } message } }
     ... on MutationError { code field message }
   }
 }
@@ -117,6 +117,10 @@ async def test_a_target_per_post_warns_naming_the_post(
     (warning,) = payload["warnings"]
     assert warning["grade"] == "S" and warning["count"] >= 1
     assert warning["group"] == {"dimension": "POST", "id": str(result.post_id), "name": post_name}
+    assert warning["message"] == (
+        f"grade S is given to {warning['count']} of {len(in_post)} results in post {post_name} "
+        f"({warning['count'] / len(in_post):.0%}), above the target of 0%: at most 0"
+    )
 
     other_post = await _calibrate(app_client, **no_s, reason="r", targetScope={"postId": str(result.post_id + 1)})
     assert (other_post["__typename"], other_post["code"], other_post["field"]) == (

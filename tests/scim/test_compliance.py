@@ -77,9 +77,6 @@ KNOWN_DEVIATIONS = {
     (ADD, ENTERPRISE),
     (REPLACE, ENTERPRISE),
     (REMOVE, ENTERPRISE),
-    # perfhub keeps one name: givenName and familyName are write-only, taken into name.formatted when it is
-    # missing, so a name with parts comes back without them.
-    (REPLACE, "name"),
     # A person is always active or a leaver, in a department, with a hire date: left out or removed, these stay.
     (REMOVE, "active"),
     (REMOVE, f"{ENTERPRISE}:department"),

@@ -5,6 +5,7 @@ from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
 from hub.db.models.cycles import (
     Cycle,
+    CycleLeaver,
     CycleScheme,
     CycleTransition,
     DeletedCycle,
@@ -24,12 +25,14 @@ from hub.db.models.indicators import (
 )
 from hub.db.models.organisation import Department, Employee, Post, PostAssignment
 from hub.db.models.results import AppraisalResult, IndicatorScore
+from hub.db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AppraisalResult",
     "AuditEntry",
     "Base",
     "Cycle",
+    "CycleLeaver",
     "CycleScheme",
     "CycleTransition",
     "DeletedCycle",
@@ -50,5 +53,8 @@ __all__ = [
     "SchemeRaterWeight",
     "SchemeVersion",
     "Versioned",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]

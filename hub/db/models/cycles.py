@@ -59,6 +59,25 @@ class CycleTransition(Base):
     to_state: Mapped[CycleState] = mapped_column(_enum(CycleState))
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    """What the step changed beyond the state: the scope an opening pinned, who joined or left an OPEN cycle (a
+    join or a leave is a step from OPEN to OPEN)."""
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CycleLeaver(Base):
+    """An active employee taken out of an OPEN cycle (``cycleLeave``) although their post stays in it: no longer a
+    participant, so neither rated nor scored in it. A leaver of the organisation needs no row: only active
+    employees take part."""
+
+    __tablename__ = "cycle_leavers"
+    __table_args__ = (UniqueConstraint("cycle_id", "employee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.models.base import Base
+from hub.db.models.base import Base, utcnow
 from hub.domain import EmployeeStatus
 
 
@@ -18,6 +18,10 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    # SCIM's meta.created and meta.lastModified of the Group (hub/scim): ``Organisation`` also touches
+    # ``updated_at`` when the department's members change.
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     parent: Mapped[Department | None] = relationship(remote_side=[id], lazy="raise")
 
@@ -58,6 +62,14 @@ class Employee(Base):
     left_on: Mapped[dt.date | None]
     # What an identity provider knows the employee by (SCIM ``externalId``, hub/scim); unique where set.
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The parts of the name an identity provider sends (SCIM name.givenName, name.familyName), kept to be
+    # answered back; ``name`` stays the name. A new name from elsewhere clears them (they described the old one).
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    # SCIM's meta.created and meta.lastModified (hub/scim), and a filter's ``meta.lastModified gt``: every
+    # change of an employee is an ORM update (``Organisation``), which ``onupdate`` stamps.
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     department: Mapped[Department] = relationship(lazy="raise")
     post: Mapped[Post] = relationship(lazy="raise")

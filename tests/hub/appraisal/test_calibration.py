@@ -14,6 +14,9 @@ def test_too_many_s_grades_is_a_breach() -> None:
     """3 S out of 20 is 15%, above a 10% limit that allows 2."""
     grades = [S] * 3 + [A] * 5 + [B] * 10 + [C] * 2
     assert check_distribution(grades, {S: 0.10, A: 0.30}) == [DistributionWarning(S, 0.15, 0.10, 3, 2)]
+    assert DistributionWarning(S, 0.15, 0.10, 3, 2).message("post Clerk") == (
+        "grade S is given to 3 of 20 results in post Clerk (15%), above the target of 10%: at most 2"
+    )
 
 
 def test_exactly_at_the_limit_is_not_a_breach() -> None:

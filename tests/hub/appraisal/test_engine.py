@@ -193,6 +193,23 @@ def test_grades_and_ranks_by_post_and_department() -> None:
     assert (standings[4].rank_in_department, standings[4].percentile_in_department) == (1, 50.0)
 
 
+def test_an_incomplete_total_is_graded_but_not_ranked_against_the_complete_ones() -> None:
+    """A total scored without any rating takes no place: the complete ones are ranked among themselves, as if it
+    were not there, and it keeps its grade with no rank or percentile."""
+    placements = [
+        Placement(employee_id=1, post_id=10, department_id=1, total=92.0),
+        Placement(employee_id=2, post_id=10, department_id=1, total=97.0, complete=False),
+        Placement(employee_id=3, post_id=10, department_id=1, total=75.0),
+    ]
+    standings = assign_grades_and_ranks(placements)
+    assert standings[2] == (Grade.S, None, None, None, None)
+    assert [(standings[e].rank_in_post, standings[e].percentile_in_post) for e in (1, 3)] == [(1, 75.0), (2, 25.0)]
+    assert [standings[e].rank_in_department for e in (1, 3)] == [1, 2]
+    # The same totals, all complete: the incomplete one would have pushed everyone down.
+    everyone = assign_grades_and_ranks([placement._replace(complete=True) for placement in placements])
+    assert [everyone[e].rank_in_post for e in (1, 2, 3)] == [2, 1, 3]
+
+
 def test_an_employee_placed_twice_is_refused() -> None:
     """Two placements for one employee would silently overwrite each other, so they raise."""
     with pytest.raises(InvalidValue, match="twice"):

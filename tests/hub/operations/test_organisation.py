@@ -57,6 +57,8 @@ async def test_the_department_tree_takes_moves_and_refuses_loops(sessionmaker: S
         assert loop.value.field == "parentId"
     with pytest.raises(DuplicateCode):
         await ops.create_department(sessionmaker, ops.DepartmentCreateInput(code="IT", name="Again"), CALLER)
+    with pytest.raises(DuplicateCode, match="'it-sup' differs from 'IT-SUP' only in case"):
+        await ops.create_department(sessionmaker, ops.DepartmentCreateInput(code="it-sup", name="Again"), CALLER)
     with pytest.raises(NotFound) as unknown:
         await ops.create_department(
             sessionmaker, ops.DepartmentCreateInput(code="X", name="X", parent_id=999999), CALLER
@@ -83,6 +85,12 @@ async def test_posts_are_created_and_updated_in_known_departments(sessionmaker: 
         await ops.create_post(
             sessionmaker,
             ops.PostCreateInput(code="IT-1", name="Other", family="IT", department_id=department.id),
+            CALLER,
+        )
+    with pytest.raises(DuplicateCode, match="only in case"):
+        await ops.create_post(
+            sessionmaker,
+            ops.PostCreateInput(code="it-1", name="Other", family="IT", department_id=department.id),
             CALLER,
         )
     changed = await ops.update_post(sessionmaker, ops.PostUpdateInput(post_id=post.id, family="IT support"), CALLER)

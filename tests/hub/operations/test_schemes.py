@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -265,3 +266,21 @@ async def test_a_scheme_must_start_after_the_latest_one(sessionmaker: Sessionmak
         )
     assert caught.value.field == "effectiveFrom"
     assert await counts(sessionmaker) == before
+
+
+async def test_a_core_scheme_without_rater_weights_is_told_what_to_pass_and_the_example_works(
+    sessionmaker: Sessionmaker,
+) -> None:
+    """No default decides HR's policy: the refusal says what raterWeights is and gives an example, which is
+    accepted as it stands."""
+    previous = await latest_scheme(sessionmaker)
+    core, measured = await core_and_extension(sessionmaker)
+    items: list[tuple[int, float]] = [(core, 30), (measured, 70)]
+    with pytest.raises(InvalidInput) as caught:
+        await publish(sessionmaker, previous.post_id, items=items, rater_weights={})
+    example = re.findall(r"\{role: (\w+), weight: (\d+)\}", caught.value.message)
+    assert len(example) >= 2 and "raterWeights: [" in caught.value.message
+    record = await publish(
+        sessionmaker, previous.post_id, items=items, rater_weights={RaterRole(r): float(w) for r, w in example}
+    )
+    assert {r.role.value: r.weight for r in record.rater_weights} == {r: float(w) for r, w in example}

@@ -1,0 +1,153 @@
+"""Posts and people leave an OPEN cycle: a post included by mistake, someone who should not be appraised in it
+(``cycleLeave``), and a leaver of the organisation (``employeeDeactivate``, the CSV import, SCIM).
+
+Leaving withdraws what the cycle still expects of them: their rater assignments as a ratee, so nobody is asked to
+rate them and the cycle's progress stops counting them. Ratings already submitted about them stay in the
+``ratings`` table (the history of what was said) but are not scored: scoring reads the participants, and they are
+no longer among them. A post leaves by losing its pin (``cycle_schemes``); a person whose post stays leaves by a
+``cycle_leavers`` row, which ``participation.participants_statement`` reads; both can come back with
+``cycleJoin``. A leaver of the organisation is INACTIVE, which already takes them out of every cycle, so their
+deactivation only withdraws, in each OPEN cycle, their assignments as a ratee and those as a rater they had not
+rated yet (they can no longer rate); the ratings they gave stay and count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import Cycle, CycleLeaver, CycleScheme, Employee, Post, RaterAssignment, Rating
+from hub.domain import CycleState
+from hub.operations.audit import audit_change
+from hub.operations.commands import Caller, IdOf, described
+from hub.operations.cycle_notes import employee_numbers, note_step, people_note, post_codes
+from hub.operations.cycles import locked_cycle, locked_open_cycle
+from hub.operations.errors import InvalidInput, NotFound
+from hub.operations.participation import participants
+
+LEAVER_ACTOR = "hub: a leaver's deactivation"
+"""Who the transition note of a deactivation's withdrawal names (the access audit keeps who deactivated)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleLeave:
+    cycle_id: Annotated[int, IdOf("cycle")]
+    post_ids: tuple[Annotated[int, IdOf("post")], ...] = described(
+        "Posts that leave the OPEN cycle (included by mistake): unpinned, their people no longer rated or scored "
+        "in it.",
+        default=(),
+    )
+    employee_ids: tuple[Annotated[int, IdOf("employee")], ...] = described(
+        "People who leave the OPEN cycle while their post stays in it: no longer rated or scored in it.",
+        default=(),
+    )
+    reason: str = described("Why they leave: kept in the cycle's transitions.")
+
+
+@dataclass(frozen=True, slots=True)
+class CycleLeft:
+    """A cycle after posts or people left it, and how many rater assignments were withdrawn."""
+
+    cycle: Cycle
+    withdrawn: int
+
+
+async def leave_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleLeave, caller: Caller) -> CycleLeft:
+    """Posts and people leave an OPEN cycle; their rater assignments as ratees are withdrawn. All or nothing."""
+    reason = command.reason.strip()
+    if not reason:
+        raise InvalidInput("say why they leave the cycle", field="reason")
+    if not (command.post_ids or command.employee_ids):
+        raise InvalidInput("name the posts or the people who leave", field="postIds")
+    async with sessionmaker() as session, session.begin():
+        cycle, pinned = await locked_open_cycle(session, command.cycle_id, "leave")
+        leaving_posts = await _pinned_posts(session, command.post_ids, pinned)
+        people = {p.employee_id: p for p in await participants(session, cycle, sorted(pinned))}
+        await _check_participants(session, command.employee_ids, people)
+        ratees = set(command.employee_ids) | {p.employee_id for p in people.values() if p.post_id in leaving_posts}
+        if leaving_posts:
+            unpin = delete(CycleScheme).where(CycleScheme.cycle_id == cycle.id, CycleScheme.post_id.in_(leaving_posts))
+            await session.execute(unpin)
+        if command.employee_ids:
+            session.add_all(
+                CycleLeaver(cycle_id=cycle.id, employee_id=employee_id, reason=reason, actor=caller.actor)
+                for employee_id in sorted(set(command.employee_ids))
+            )
+        withdrawn = await _withdraw(session, cycle.id, ratees)
+        note = await people_note(session, "left", sorted(leaving_posts), command.employee_ids)
+        note_step(session, cycle, caller.actor, f"{note}; {withdrawn} rater assignment(s) withdrawn", reason)
+        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
+    return CycleLeft(cycle, withdrawn)
+
+
+async def _refuse_unknown(session: AsyncSession, model: type[Post] | type[Employee], ids: Sequence[int]) -> None:
+    known = set(await session.scalars(select(model.id).where(model.id.in_(ids))))
+    entity, field = ("post", "postIds") if model is Post else ("employee", "employeeIds")
+    for key in ids:
+        if key not in known:
+            raise NotFound(entity, key, field=field)
+
+
+async def _pinned_posts(session: AsyncSession, post_ids: Sequence[int], pinned: set[int]) -> set[int]:
+    """The posts named, each known and in the cycle."""
+    await _refuse_unknown(session, Post, post_ids)
+    outside = [post_id for post_id in post_ids if post_id not in pinned]
+    if outside:
+        raise InvalidInput(
+            f"post(s) {', '.join(await post_codes(session, outside))} are not in the cycle", field="postIds"
+        )
+    return set(post_ids)
+
+
+async def _check_participants(session: AsyncSession, employee_ids: Sequence[int], people: Collection[int]) -> None:
+    """Each person named is known and takes part in the cycle."""
+    await _refuse_unknown(session, Employee, employee_ids)
+    outside = [employee_id for employee_id in employee_ids if employee_id not in people]
+    if outside:
+        numbers = ", ".join(await employee_numbers(session, outside))
+        raise InvalidInput(
+            f"employee(s) {numbers} take no part in the cycle (not active in one of its posts on the period's last "
+            "day, or taken out already)",
+            field="employeeIds",
+        )
+
+
+async def _withdraw(session: AsyncSession, cycle_id: int, ratees: set[int]) -> int:
+    """Deletes the cycle's rater assignments of these ratees; returns how many."""
+    if not ratees:
+        return 0
+    found = await session.execute(
+        delete(RaterAssignment).where(RaterAssignment.cycle_id == cycle_id, RaterAssignment.ratee_id.in_(ratees))
+    )
+    return int(getattr(found, "rowcount", 0) or 0)
+
+
+async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: str, left_on: object) -> None:
+    """A leaver of the organisation, in each OPEN cycle: their assignments as a ratee, and as a rater those they had
+    not rated yet, are withdrawn, and the cycle's transitions note it. Called inside the deactivation's
+    transaction, after the organisation's lock (each cycle's shared lock follows it, as a rating's does)."""
+    open_ids = list(await session.scalars(select(Cycle.id).where(Cycle.state == CycleState.OPEN).order_by(Cycle.id)))
+    for cycle_id in open_ids:
+        cycle = await locked_cycle(session, cycle_id, shared=True)
+        if cycle.state is not CycleState.OPEN:
+            continue
+        rated = exists().where(
+            Rating.cycle_id == cycle_id,
+            Rating.rater_id == RaterAssignment.rater_id,
+            Rating.ratee_id == RaterAssignment.ratee_id,
+        )
+        as_ratee = RaterAssignment.ratee_id == employee_id
+        found = await session.execute(
+            delete(RaterAssignment)
+            .where(RaterAssignment.cycle_id == cycle_id)
+            .where(as_ratee | ((RaterAssignment.rater_id == employee_id) & ~rated))
+            .execution_options(synchronize_session=False)
+        )
+        withdrawn = int(getattr(found, "rowcount", 0) or 0)
+        if withdrawn:
+            note = f"left the organisation: employee {employee_no}, last day {left_on}"
+            note_step(session, cycle, LEAVER_ACTOR, f"{note}; {withdrawn} rater assignment(s) withdrawn")

@@ -1,0 +1,62 @@
+"""Which rater roles count for a ratee: those their scheme in the cycle gives weight.
+
+Scoring averages each role's ratings and weighs the roles by the scheme version's rater weights; a role the
+scheme leaves out (or weighs 0) counts for nothing. So a rater is assigned only in a role the ratee's scheme
+weighs (``raterAssign``, ``raterAssignMany``, a peer nomination and its approval): anything else would ask
+people for ratings that scoring then silently ignores (:class:`~hub.operations.errors.RoleNotWeighed`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.models import Cycle, CycleScheme, SchemeRaterWeight
+from hub.domain import CycleState, RaterRole
+from hub.operations.errors import RoleNotWeighed
+from hub.operations.participation import schemes_in_force
+
+
+async def roles_weighed(
+    session: AsyncSession, cycle: Cycle, post_of: Mapping[int, int]
+) -> dict[int, frozenset[RaterRole]]:
+    """The rater roles (weight above 0) of each ratee's scheme in the cycle, by ratee id; ``post_of`` gives
+    each ratee's post (``ratings.posts_on`` the period's last day).
+
+    The scheme is the version the cycle pinned for the post or, while the cycle is DRAFT and pins nothing yet,
+    the one in force on the period's first day, which opening will pin. A ratee whose post has no such scheme
+    is left out: there is nothing to check a role against. Two statements, however many ratees.
+    """
+    posts = set(post_of.values())
+    if cycle.state is CycleState.DRAFT:
+        scheme_of = dict(await schemes_in_force(session, cycle.period_start, posts))
+    else:
+        pinned = select(CycleScheme.post_id, CycleScheme.scheme_version_id).where(
+            CycleScheme.cycle_id == cycle.id, CycleScheme.post_id.in_(posts)
+        )
+        scheme_of = dict((await session.execute(pinned)).all())
+    weighing = select(SchemeRaterWeight.scheme_version_id, SchemeRaterWeight.role).where(
+        SchemeRaterWeight.scheme_version_id.in_(set(scheme_of.values())), SchemeRaterWeight.weight > 0
+    )
+    roles: defaultdict[int, set[RaterRole]] = defaultdict(set)
+    for scheme_id, role in await session.execute(weighing):
+        roles[scheme_id].add(role)
+    return {ratee: frozenset(roles[scheme_of[post]]) for ratee, post in post_of.items() if post in scheme_of}
+
+
+def weight_error(
+    role: RaterRole,
+    ratee_id: int,
+    ratee_no: str,
+    weighed: Mapping[int, frozenset[RaterRole]],
+    *,
+    field: str = "role",
+) -> RoleNotWeighed | None:
+    """``RoleNotWeighed`` when the ratee's scheme (:func:`roles_weighed`) gives the role no weight."""
+    roles = weighed.get(ratee_id)
+    if roles is None or role in roles:
+        return None
+    return RoleNotWeighed(role, ratee_no, roles, field=field)

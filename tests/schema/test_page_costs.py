@@ -1,0 +1,123 @@
+"""What one portal request costs the database: statements and pooled connections for the page and the employee
+detail, and no ``count(*)`` unless the query selects ``totalCount``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hub.demo.organisation import SeedSummary
+from tests.conftest import GraphQLClient
+
+PAGE = """
+query Page($first: Int!, $withTotal: Boolean! = false) {
+  employees(first: $first) {
+    totalCount @include(if: $withTotal)
+    pageInfo { hasNextPage endCursor }
+    edges { node { id employeeNo name department { name } post { code name } results { totalScore grade rankInPost } } }
+  }
+}
+"""
+
+DETAIL = """
+query Detail($id: ID!) {
+  employee(id: $id) {
+    id employeeNo name
+    department { name }
+    post { code name }
+    manager { employeeNo name }
+    results { cycle { name } totalScore grade rankInPost }
+  }
+}
+"""
+
+
+def _counts(app_client: GraphQLClient) -> tuple[int, int, list[str]]:
+    sql = app_client.sql
+    return len(sql.statements), sql.connections, [s for s in sql.statements if "count(*)" in s.lower()]
+
+
+async def _cost(app_client: GraphQLClient, query: str, variables: dict[str, Any]) -> tuple[int, int, list[str]]:
+    app_client.sql.reset()
+    await app_client.data(query, variables)
+    return _counts(app_client)
+
+
+async def test_a_page_without_total_count_runs_no_count(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    """The count reads every matching row: a page that does not select totalCount must not pay for it."""
+    _, _, counts = await _cost(app_client, PAGE, {"first": 20})
+    assert counts == []
+
+
+async def test_a_page_with_total_count_runs_one_count(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    """Selected (here switched on by @include), totalCount costs exactly one more statement, the count."""
+    without, _, _ = await _cost(app_client, PAGE, {"first": 20})
+    with_total, _, counts = await _cost(app_client, PAGE, {"first": 20, "withTotal": True})
+    assert with_total == without + 1
+    assert len(counts) == 1 and "employee" in counts[0]
+    data = await app_client.data(PAGE, {"first": 20, "withTotal": True})
+    assert data["employees"]["totalCount"] == seeded.employees
+
+
+@pytest.mark.parametrize(
+    ("selection", "counted"),
+    [
+        ("totalCount", True),
+        ("...Total", True),
+        ("... on EmployeeConnection { totalCount }", True),
+        ("totalCount @skip(if: true)", False),
+        ("totalCount @skip(if: false)", True),
+        ("... on EmployeeConnection @include(if: false) { totalCount }", False),
+        ("pageInfo { hasNextPage }", False),
+    ],
+)
+async def test_total_count_is_seen_through_fragments_and_directives(
+    app_client: GraphQLClient, seeded: SeedSummary, selection: str, counted: bool
+) -> None:
+    """A fragment that selects totalCount counts; one a directive switches off does not."""
+    fragment = "fragment Total on EmployeeConnection { totalCount }" if "...Total" in selection else ""
+    query = f"{{ employees(first: 5) {{ {selection} edges {{ cursor }} }} }} {fragment}"
+    _, _, counts = await _cost(app_client, query, {})
+    assert bool(counts) is counted
+
+
+async def test_results_and_audit_pages_count_only_when_asked(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    """The other connections follow the same rule."""
+    cycle = str(seeded.past_cycle_id)
+    for field in (f'results(cycleId: "{cycle}", first: 5)', "auditLog(first: 5)"):
+        _, _, counts = await _cost(app_client, f"{{ {field} {{ edges {{ cursor }} }} }}", {})
+        assert counts == [], field
+        _, _, counts = await _cost(app_client, f"{{ {field} {{ totalCount edges {{ cursor }} }} }}", {})
+        assert len(counts) == 1, field
+
+
+# One statement per loader batch, each on a connection of its own: sibling fields load concurrently and an
+# AsyncSession must not be shared between tasks (docs/ARCHITECTURE.md). A change that adds a statement or a
+# connection to these requests changes these numbers: lower them when a change saves one.
+PAGE_STATEMENTS = PAGE_CONNECTIONS = 4
+"""The page (no count), then departments, posts and results, one batch each."""
+DETAIL_STATEMENTS = DETAIL_CONNECTIONS = 6
+"""The employee, then department, post, manager, results, and the results' cycles."""
+
+
+@pytest.mark.parametrize("role", ["hr_admin", "manager"])
+async def test_the_portal_page_costs_fixed_statements_and_connections(
+    app_client: GraphQLClient, seeded: SeedSummary, role: str
+) -> None:
+    """A page of 50 as hr_admin or as the root department's head: the same few statements and connections."""
+    client = app_client if role == "hr_admin" else app_client.as_principal("manager", "E000001")
+    for _ in range(2):  # the second request finds the pool warm and the compiled statements cached
+        statements, connections, _ = await _cost(client, PAGE, {"first": 50})
+        assert (statements, connections) == (PAGE_STATEMENTS, PAGE_CONNECTIONS)
+
+
+async def test_the_employee_detail_costs_fixed_statements_and_connections(
+    app_client: GraphQLClient, seeded: SeedSummary
+) -> None:
+    """One employee with department, post, manager and results."""
+    for _ in range(2):
+        statements, connections, _ = await _cost(app_client, DETAIL, {"id": "5"})
+        assert (statements, connections) == (DETAIL_STATEMENTS, DETAIL_CONNECTIONS)
+    data = await app_client.data(DETAIL, {"id": "5"})
+    assert data["employee"]["manager"] is not None and data["employee"]["results"], "every field really loads"
