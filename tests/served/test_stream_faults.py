@@ -238,7 +238,7 @@ async def test_a_half_second_outage_mid_stream_loses_no_event(proxied: tuple[Ser
         assert all(event["result"]["employee"]["id"] for event in consumed.events)
 
 
-async def test_an_outage_longer_than_the_retries_ends_the_streams_with_the_cursor_and_they_resume(
+async def test_an_outage_longer_than_the_retries_ends_the_streams_that_read_and_they_resume(
     proxied: tuple[ServedHub, ProxyThread],
 ) -> None:
     hub, proxy = proxied
@@ -256,24 +256,42 @@ async def test_an_outage_longer_than_the_retries_ends_the_streams_with_the_curso
 
         return on_event
 
+    def nothing(_: int) -> None:
+        return None
+
     async with asyncio.timeout(WITHIN):
-        # Caught up and polling the outbox, the streams meet an 8 s outage: their reads fail for longer
-        # than the retries last (about 2 s; 4 s left too little margin on a loaded CI machine, where a
-        # stream may not read for a while), so each ends with EVENT_UNAVAILABLE at the last event delivered; the
-        # consumers resume every half second until the database answers, then receive the publication.
-        listening = [
+        # An 8 s outage: reads fail for longer than the retries last (about 2 s; 4 s left too little margin on
+        # a loaded CI machine). Two consumers are caught up and idle when it starts: they wait on the hub's
+        # outbox watcher, which reads nothing new while the database is away, so they read nothing and ride it
+        # out (see below). Two more subscribe from the start during it: their reads fail past the retries, so
+        # each stream ends with EVENT_UNAVAILABLE at the cursor they gave (none), and they resume every half
+        # second until the database answers. All four then receive the history and the publication.
+        idle = [
             asyncio.create_task(with_gql(hub, "payroll", FLAT, total, catching_up(0), 0.5)),
             asyncio.create_task(with_websockets(hub, "training", FLAT, total, catching_up(1), 0.5)),
         ]
         await asyncio.gather(*(event.wait() for event in caught_up))
-        await outage(proxy, 8.0)
+        await asyncio.sleep(1.0)  # their last read (of nothing) done: now waiting on the watcher
+        away = asyncio.create_task(outage(proxy, 8.0))
+        await asyncio.sleep(0.5)
+        late = [
+            asyncio.create_task(with_gql(hub, "payroll", FLAT, total, nothing, 0.5)),
+            asyncio.create_task(with_websockets(hub, "training", FLAT, total, nothing, 0.5)),
+        ]
+        await away
         await transition(hub, "cyclePublish", cycle_id=people.open_cycle)
-        received: list[Consumed] = await asyncio.gather(*listening)
+        rode_out: list[Consumed] = await asyncio.gather(*idle)
+        resumed: list[Consumed] = await asyncio.gather(*late)
 
     expected = await outbox(hub)
     assert len(expected) == total
-    for consumed in received:
+    for consumed in [*rode_out, *resumed]:
         assert consumed.ids == expected  # 0 lost, 0 duplicated, in order
-        assert consumed.last_cursors, "the outage outlasted the retries: the stream said where to resume"
-        assert set(consumed.last_cursors) == {consumed.events[len(history) - 1]["cursor"]}
         assert consumed.resumes <= 10
+    for consumed in rode_out:
+        # Idle, they read nothing during the outage (the statement count is tests/schema/test_outbox_watcher.py);
+        # one whose last, empty read of the history was under way when the outage began ends there and resumes.
+        assert set(consumed.last_cursors) <= {consumed.events[len(history) - 1]["cursor"]}
+    for consumed in resumed:
+        assert consumed.last_cursors, "the outage outlasted the retries: the stream said where to resume"
+        assert set(consumed.last_cursors) == {None}  # nothing delivered yet: resume from the start
