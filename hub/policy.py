@@ -67,6 +67,19 @@ def sees_every_name(principal: Principal) -> bool:
     )
 
 
+MEMBERSHIP_STEPS = (
+    "hr_admin sees every step with its note; every other role sees the state changes without notes, and no "
+    "join, leave or leaver step (they name people, their last day and HR's reasons)."
+)
+"""What ``Cycle.transitions`` shows below hr_admin, as the schema states it (``sees_cycle_membership``)."""
+
+
+def sees_cycle_membership(principal: Principal) -> bool:
+    """hr_admin only reads who joined or left a cycle, and the notes of its steps: they name people, their last
+    day and HR's reasons for taking someone out (``MEMBERSHIP_STEPS``)."""
+    return principal.has(Role.HR_ADMIN)
+
+
 def is_pseudonymous(principal: Principal) -> bool:
     """An analyst without the names grant: answers free of anything that maps to a person (keyed ids,
     cursors and checksums, no manager links, no grouping fields or filters of small groups, no result

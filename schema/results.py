@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from hub.operations import coverage
+from hub.policy import MEMBERSHIP_STEPS, sees_cycle_membership
 from resolvers import ids, small_groups, tasks
 from resolvers.errors import Forbidden
 from resolvers.loaders import Loaders
@@ -19,6 +20,7 @@ from resolvers.loaders.base import SharedLoader
 from resolvers.records import (
     CycleRow,
     CycleSchemeRow,
+    CycleTransitionRow,
     IndicatorScoreRow,
     RankGroupsRow,
     ResultRow,
@@ -53,6 +55,20 @@ class CycleTransition:
     at: dt.datetime
 
 
+@dataclasses.dataclass(slots=True)
+class _StepShown:
+    from_state: CycleState | None
+    to_state: CycleState
+    actor: str
+    reason: str | None
+    note: str | None
+    at: dt.datetime
+
+
+def _without_note(step: CycleTransitionRow) -> CycleTransitionRow:
+    return _StepShown(step.from_state, step.to_state, step.actor, step.reason, None, step.at)
+
+
 @strawberry.type(description="The scheme version a cycle pinned for a post.")
 class CyclePin:
     post = Relations[CycleSchemeRow].load(PostRef, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
@@ -69,11 +85,16 @@ class Cycle:
     period_end: dt.date
     state: CycleState
 
-    transitions = Relations.load_by_own_id(
-        list[CycleTransition],
-        lambda loaders: loaders.transitions_by_cycle,
-        description="The audit trail of the cycle's workflow, oldest first.",
+    @fields.field(
+        description="The audit trail of the cycle's workflow, oldest first. " + MEMBERSHIP_STEPS,
+        graphql_type=list[CycleTransition],
     )
+    async def transitions(self, info: Info) -> list[CycleTransitionRow]:
+        steps = await info.context.loaders.transitions_by_cycle.load(int(self.id))
+        if sees_cycle_membership(info.context.principal):
+            return steps
+        # A join or a leave is a step from a state to itself; its reason and note name people.
+        return [_without_note(step) for step in steps if step.from_state != step.to_state]
 
     schemes = Relations.load_by_own_id(
         list[CyclePin],
