@@ -569,11 +569,13 @@ def create_app(
         worker = Worker(settings, systems) if use_worker else None
         try:
             sessionmaker = create_sessionmaker(engine)
-            watcher = OutboxWatcher(engine, sessionmaker, settings.event_poll_seconds)
+            watcher = (
+                OutboxWatcher(engine, sessionmaker, settings.event_poll_seconds) if settings.outbox_watcher else None
+            )
             async with (
                 open_systems(settings, systems) as connected,
                 webhooks.running(sessionmaker, settings),
-                watcher.running(),
+                watcher.running() if watcher is not None else contextlib.nullcontext(),
             ):
                 app.state.resources = Resources(engine, sessionmaker, connected, worker, watcher)
                 app.state.settings = settings  # for readyz's timeout

@@ -145,7 +145,11 @@ class Settings(BaseSettings):
 
     # Results out.
     event_poll_seconds: float = 1.0
-    """How often a live subscription looks for new result events in the outbox."""
+    """How often a hub process looks for new result events in the outbox when no notification came."""
+    outbox_watcher: bool = True
+    """One watcher of the outbox per process that idle subscriptions wait on (``hub.events.watcher``); false:
+    each subscription polls the outbox itself every ``event_poll_seconds`` (the in-process tests, whose
+    statement counts must not see the watcher's reads)."""
     webhooks: bool = True
     """Run the webhook delivery worker in ``perfhub serve`` (false: endpoints can still be managed, and another
     hub process on the same database delivers)."""

@@ -14,9 +14,8 @@ from sqlalchemy import Select, case, select
 from sqlalchemy.orm import QueryableAttribute
 
 from hub import policy
-from hub.db.models import AppraisalResult, Cycle, CycleScheme, Department, Post
+from hub.db.models import AppraisalResult, Cycle, Department, Post
 from hub.domain import GroupDimension
-from hub.operations.participation import schemes_in_force
 from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
@@ -25,7 +24,7 @@ from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, re
 from resolvers.loaders.base import select_rows
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
 from resolvers.records import ResultRow
-from resolvers.small_groups import in_large_result_cell
+from resolvers.small_groups import in_large_result_cell, limited_cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ async def results(
     if context.pseudonyms is not None:
         refuse_score_thresholds(filter_)
         grouping = result_conditions(_grouping_only(filter_))
-        if not grouping and cycle_key is not None and await _limited(context, cycle_key):
+        if not grouping and cycle_key is not None and await limited_cycle(context, cycle_key):
             # A cycle limited to some posts (cycleOpen's postIds, families, departmentIds) is a selection by post:
             # listed whole, its rows of small cells would be known to be of its few posts.
             grouping = [AppraisalResult.cycle_id == cycle_key]
@@ -252,16 +251,3 @@ async def _protected_statistics(
     groups = [summarise(list(key[:width]), values[key]) for key in sorted(released) if wanted[key] and values[key]]
     # A group's minimum and maximum are each one person's exact score.
     return [dataclasses.replace(group, min=None, max=None) for group in groups] if pseudonymous else groups
-
-
-async def _limited(context: Context, cycle_id: int) -> bool:
-    """Whether a cycle pinned fewer posts than had a scheme in force when its period began."""
-    async with context.sessionmaker() as session:
-        cycle = await session.get(Cycle, cycle_id)
-        if cycle is None:
-            return False
-        pinned = set(await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle_id)))
-        if not pinned:
-            return False
-        in_force = {post_id for post_id, _ in await schemes_in_force(session, cycle.period_start)}
-    return bool(in_force - pinned)

@@ -17,7 +17,8 @@ from typing import Literal
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import aliased
 
-from hub.db.models import AppraisalResult, Employee
+from hub.db.models import AppraisalResult, Cycle, CycleScheme, Employee
+from hub.operations.participation import schemes_in_force
 from hub.policy import large_enough_group
 from resolvers.context import Context
 from resolvers.records import EmployeeRow, ResultRow
@@ -25,6 +26,7 @@ from resolvers.records import EmployeeRow, ResultRow
 _EMPLOYEE_CELLS = "small_groups.employees"
 _RESULT_CELLS = "small_groups.results"
 _SMALL_RANK_GROUPS = "small_groups.rank_groups"
+_LIMITED_CYCLES = "small_groups.limited_cycles"
 _BY_DEPARTMENT, _BY_POST = 0, 1
 CellSizes = Counter[tuple[int, ...]]
 RankGroup = Literal["post", "department"]
@@ -58,10 +60,28 @@ async def _rank_groups_with_a_small_cell(context: Context) -> CellSizes:
     return small
 
 
+async def _limited_cycles(context: Context) -> CellSizes:
+    # Cycles that pinned fewer posts than had a scheme in force when their period began (cycleOpen's postIds,
+    # families, departmentIds), keyed (cycle id,): a result of such a cycle tells that its person holds one of
+    # its few posts. A read of the pins and one of the schemes in force per limited candidate.
+    async with context.sessionmaker() as session:
+        pinned: dict[int, set[int]] = {}
+        for cycle_id, post_id in await session.execute(select(CycleScheme.cycle_id, CycleScheme.post_id)):
+            pinned.setdefault(cycle_id, set()).add(post_id)
+        starts = await session.execute(select(Cycle.id, Cycle.period_start).where(Cycle.id.in_(pinned)))
+        limited: CellSizes = Counter()
+        for cycle_id, start in starts:
+            in_force = {post_id for post_id, _ in await schemes_in_force(session, start)}
+            if in_force - pinned[cycle_id]:
+                limited[(cycle_id,)] = 1
+    return limited
+
+
 _READS = {
     _EMPLOYEE_CELLS: _employee_cells,
     _RESULT_CELLS: _result_cells,
     _SMALL_RANK_GROUPS: _rank_groups_with_a_small_cell,
+    _LIMITED_CYCLES: _limited_cycles,
 }
 
 
@@ -89,6 +109,21 @@ async def result_grouping_shown(context: Context, result: ResultRow) -> bool:
         return True
     sizes = await _sizes(context, _RESULT_CELLS)
     return large_enough_group(sizes[(result.cycle_id, result.department_id, result.post_id)], context.settings)
+
+
+async def limited_cycle(context: Context, cycle_id: int) -> bool:
+    """Whether a cycle was opened for some posts only (read once per request for every cycle)."""
+    return bool((await _sizes(context, _LIMITED_CYCLES))[(cycle_id,)])
+
+
+async def result_shown(context: Context, result: ResultRow) -> bool:
+    """May this principal see the result at all? A pseudonymous principal lists a limited cycle's results as a
+    filter by post (``resolvers.results``): without those of small cells, whose presence would tell that their
+    person holds one of the cycle's few posts. Every other way to a result (an employee's results, a change's
+    previous result) leaves out the same ones."""
+    if context.pseudonyms is None or await result_grouping_shown(context, result):
+        return True
+    return not await limited_cycle(context, result.cycle_id)
 
 
 async def result_rank_shown(context: Context, result: ResultRow, among: RankGroup) -> bool:

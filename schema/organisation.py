@@ -144,7 +144,8 @@ class Employee:
         cycle_key = parse_id(cycle_id)
         if cycle_key is None:
             return None
-        return await info.context.loaders.result_by_employee_cycle.load((root.id, cycle_key))
+        result = await info.context.loaders.result_by_employee_cycle.load((root.id, cycle_key))
+        return result if result is None or await small_groups.result_shown(info.context, result) else None
 
     ratings_received = _ratings_in_cycle(
         "ratingsReceived",
@@ -167,12 +168,14 @@ class Employee:
         employee_reads.ratings_withheld,
     )
 
-    results = Relations.load_by_own_id(
-        list[AppraisalResultRef],
-        lambda loaders: loaders.results_by_employee,
+    @fields.field(
         description="Every result of the employee the caller may see, oldest cycle first (employees see "
         "published cycles only).",
+        graphql_type=list[AppraisalResultRef],
     )
+    async def results(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[ResultRow]:
+        found = await info.context.loaders.results_by_employee.load(root.id)
+        return [result for result in found if await small_groups.result_shown(info.context, result)]
 
     @guarded(
         TRAINING_RECORDS,

@@ -304,7 +304,9 @@ class AppraisalResult:
     )
     async def change(self, root: strawberry.Parent[ResultRow], info: Info) -> ResultChangeRecord | None:
         previous = await info.context.loaders.previous_result_by_result.load(root.id)
-        return None if previous is None else ResultChangeRecord(current=root, previous=previous)
+        if previous is None or not await small_groups.result_shown(info.context, previous):
+            return None
+        return ResultChangeRecord(current=root, previous=previous)
 
     indicator_scores = _withheld_with_the_post(
         "indicatorScores",

@@ -192,6 +192,9 @@ def make_settings(**overrides: Any) -> Settings:
         "worker_process": False,
         # No webhook worker polling beside the statements a test counts; the webhook tests drive their own.
         "webhooks": False,
+        # Nor the outbox watcher's reads: in process, subscriptions poll (tests/schema/test_outbox_watcher.py
+        # drives a watcher of its own; the served tests run perfhub serve's default).
+        "outbox_watcher": False,
     }
     return Settings(**{**values, **overrides})
 

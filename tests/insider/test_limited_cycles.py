@@ -69,3 +69,44 @@ async def test_a_limited_cycle_lists_no_row_of_a_small_cell_to_an_analyst(
     body = await analyst.execute(RESULTS, {"c": alone})
     assert (body["data"] or {}).get("results") is None
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+EVERYONE = """query($after: String) { employees(first: 100, after: $after) {
+  pageInfo { hasNextPage endCursor } edges { node { id } } } }"""
+BY_EMPLOYEE = """query($e: ID!, $c: ID!) { employee(id: $e) {
+  result(cycleId: $c) { id } results { id cycle { id } change { previous { id } } } } }"""
+LISTED = "query($c: ID!) { results(cycleId: $c, first: 500) { edges { node { id } } } }"
+
+
+async def test_no_way_through_an_employee_reaches_a_result_the_limited_list_leaves_out(
+    app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The insider review's H3: the list left out the head's result of a cycle limited to the head's post, but
+    ``employee(id) { result(cycleId) }`` and ``results`` still showed it, so the one pseudonym missing from the
+    list with a result in the cycle was the head. Every path from every employee is walked here."""
+    sizes = await post_sizes(sessionmaker)
+    small = next(post for post, count in sizes if 0 < count < app_client.settings.min_group_size)
+    large = next(post for post, count in reversed(sizes))
+    cycle = await limited_cycle(app_client, sessionmaker, [small, large], seeded.current_cycle_id)
+    analyst = app_client.as_principal("analyst")
+    listed = {edge["node"]["id"] for edge in (await analyst.data(LISTED, {"c": cycle}))["results"]["edges"]}
+    assert listed
+
+    people: list[str] = []
+    after: str | None = None
+    while True:
+        page = (await analyst.data(EVERYONE, {"after": after}))["employees"]
+        people += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    reached: set[str] = set()
+    for person in people:
+        employee = (await analyst.data(BY_EMPLOYEE, {"e": person, "c": cycle}))["employee"]
+        if employee["result"] is not None:
+            reached.add(employee["result"]["id"])
+        reached |= {result["id"] for result in employee["results"] if result["cycle"]["id"] == cycle}
+    assert reached == listed
+    # hr_admin reaches the small cell's results the analyst does not.
+    everything = {edge["node"]["id"] for edge in (await app_client.data(LISTED, {"c": cycle}))["results"]["edges"]}
+    assert len(everything) > len(listed)
