@@ -126,8 +126,8 @@ async def _check_nominees(
     session: AsyncSession, cycle_id: int, ratee_id: int, nominee_ids: Sequence[int]
 ) -> dict[int, str]:
     """InvalidInput (field ``nomineeIds``) unless each nominee is an active colleague who may rate the ratee as
-    a peer: not the ratee, a manager of theirs or a direct report, and not rating them in another role.
-    Returns the nominees' employee numbers, by id."""
+    a peer: not the ratee, a manager of theirs or a direct report, and not rating them in another role (an
+    unknown id is refused the same way, by its position). Returns the nominees' employee numbers, by id."""
     field = "nomineeIds"
     nominees = select(Employee.id, Employee.status, Employee.employee_no).where(Employee.id.in_(set(nominee_ids)))
     found = {row.id: row for row in await session.execute(nominees)}
@@ -144,20 +144,26 @@ async def _check_nominees(
             )
         ).all()
     )
-    for nominee in nominee_ids:
-        if nominee not in found:
-            raise NotFound("employee", nominee, field=field)
-        number = found[nominee].employee_no
+    for position, nominee in enumerate(nominee_ids, start=1):
         if nominee == ratee_id:
             raise InvalidInput("you cannot nominate yourself: you rate yourself as SELF", field=field)
-        if nominee in managers:
-            raise InvalidInput(f"employee {number} is a manager of yours: managers rate as MANAGER", field=field)
-        if nominee in reports:
-            raise InvalidInput(f"employee {number} reports to you: reports rate as SUBORDINATE", field=field)
-        if found[nominee].status is not EmployeeStatus.ACTIVE:
-            raise InvalidInput(f"employee {number} has left", field=field)
-        if roles.get(nominee, RaterRole.PEER) is not RaterRole.PEER:
-            raise InvalidInput(f"employee {number} already rates you as {roles[nominee].value}", field=field)
+        row = found.get(nominee)
+        eligible = (
+            row is not None
+            and row.status is EmployeeStatus.ACTIVE
+            and nominee not in managers
+            and nominee not in reports
+            and roles.get(nominee, RaterRole.PEER) is RaterRole.PEER
+        )
+        if not eligible:
+            # One answer for every reason, and none naming the nominee: the ratee may not learn from a refusal
+            # who their managers above the first are, who has left, which ids exist, or who rates them in
+            # another (anonymous) role.
+            raise InvalidInput(
+                f"nominee {position} cannot be your peer rater: name an active colleague outside your reporting "
+                "line who does not already rate you in another role",
+                field=field,
+            )
     return {nominee: row.employee_no for nominee, row in found.items()}
 
 

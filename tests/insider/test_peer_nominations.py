@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import PeerNomination, RaterAssignment
+from hub.db.models import Employee, PeerNomination, RaterAssignment
 from hub.demo.organisation import SeedSummary
 from tests.conftest import GraphQLClient
 from tests.schema.test_peer_nominations import DECIDE, NOMINATIONS, Cast, cast_of, decide, nominate
@@ -123,3 +123,33 @@ async def test_a_manager_cannot_approve_their_own_nomination(
     )
     assert approved["__typename"] == "PeerNominationDecided"
     assert (await _written(sessionmaker))[1] == before[1] + 1
+
+
+async def test_refusals_do_not_tell_a_ratee_who_their_managers_are_who_left_or_which_ids_exist(
+    app_client: GraphQLClient, seeded: SeedSummary, cast: Cast, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The insider review's H4: with a valid colleague first and a probe second, nothing was written and the
+    refusal said "employee E000004 is a manager of yours", "... has left" or "no employee with id 500": the
+    whole chain above, the leavers and the headcount. Every probe now gets the same answer."""
+    async with sessionmaker() as session:
+        chain = list(await session.scalars(select(Employee.manager_id).where(Employee.id == cast.ratee)))
+        assert chain[0] is not None
+        boss = await session.scalar(select(Employee.manager_id).where(Employee.id == chain[0]))
+        a_leaver = await session.scalar(
+            select(Employee.id).where(Employee.id.not_in([cast.ratee, *cast.colleagues])).order_by(Employee.id.desc())
+        )
+    deactivated = await app_client.data(
+        'mutation($e: ID!) { employeeDeactivate(input: {employeeId: $e, leftOn: "2026-11-20"}) { __typename } }',
+        {"e": str(a_leaver)},
+    )
+    assert deactivated["employeeDeactivate"]["__typename"] == "EmployeeChanged"
+    ratee = app_client.as_principal("employee", cast.ratee_no)
+    answers: set[tuple[str, str, str, str]] = set()
+    for probe in (chain[0], boss, a_leaver, 10**6):
+        refused = await nominate(ratee, seeded.current_cycle_id, [cast.colleagues[0], probe or 10**6 + 1])
+        answers.add((refused["__typename"], refused["code"], refused["field"], refused["message"]))
+    assert len(answers) == 1, answers
+    ((kind, code, _, message),) = answers
+    assert (kind, code) == ("InvalidInputError", "INVALID_INPUT") and message.startswith("nominee 2 ")
+    nominations, _ = await _written(sessionmaker)
+    assert nominations == []

@@ -161,7 +161,8 @@ async def test_the_ratee_proposes_the_manager_approves_and_the_nominee_gets_a_ra
 
 @pytest.mark.parametrize(
     ("who", "code"),
-    [("themselves", "INVALID_INPUT"), ("their manager", "INVALID_INPUT"), ("nobody known", "NOT_FOUND")],
+    # An unknown id is refused as an ineligible one is (insider review H4: NOT_FOUND told which ids exist).
+    [("themselves", "INVALID_INPUT"), ("their manager", "INVALID_INPUT"), ("nobody known", "INVALID_INPUT")],
 )
 async def test_a_refused_nomination_is_a_typed_error_and_writes_nothing(
     app_client: GraphQLClient,
