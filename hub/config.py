@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     """How often the webhook worker looks for new events and due retries when it has nothing to do."""
     webhook_max_retry_after_seconds: float = Field(default=86400.0, gt=0)
     """The longest a receiver's Retry-After (on 429 or 503) is honoured for."""
+    webhook_allow_private_addresses: bool = False
+    """Let webhook URLs point at loopback, private, link-local and other non-public addresses, and use plain
+    http. Off, a URL must be https (also allowed in demo mode) and its host must be, and resolve to, public
+    addresses only, when it is registered and before every attempt."""
 
     # Privacy.
     min_group_size: int = 5

@@ -23,7 +23,8 @@ class WebhookEndpoint:
         description="Only the events of results of posts of this family, when set."
     )
     enabled: bool = strawberry.field(
-        description="False after webhookEndpointDisable or when the receiver answered 410 Gone."
+        description="False after webhookEndpointDisable, when the receiver answered 410 Gone, or when the URL's "
+        "host resolved to an address the hub does not post to."
     )
     disabled_reason: str | None = strawberry.field(description="Why it is disabled, when it is.")
     previous_secret_valid_until: dt.datetime | None = strawberry.field(
@@ -47,13 +48,14 @@ class WebhookAttempt:
     attempt: int = strawberry.field(description="The attempt's number for this event (1, 2, ...), never reused.")
     status_code: int | None = strawberry.field(description="The receiver's HTTP status; null when it did not answer.")
     error: str | None = strawberry.field(
-        description="What failed, when it did (a status, a timeout, a refused connection)."
+        description="What failed, when it did: HTTP <status> (the receiver's answer), timeout, unreachable (no "
+        "connection), or refused: ... (the hub does not post to that address; the endpoint was disabled)."
     )
     latency_ms: int
     at: dt.datetime
     outcome: str = strawberry.field(
         description="DELIVERED (2xx), RETRYING (tried again at nextAttemptAt), DEAD (the last try failed) or "
-        "DISABLED (410 Gone: the endpoint was disabled)."
+        "DISABLED (410 Gone or a refused address: the endpoint was disabled)."
     )
     next_attempt_at: dt.datetime | None = strawberry.field(description="When it is tried again, for RETRYING.")
 

@@ -3,7 +3,8 @@
     outbox event ──enqueue──> PENDING ──2xx──────────────> DELIVERED
                                 │  ^ ──failure, tries left─┘ (RETRYING: next_attempt_at = backoff / Retry-After)
                                 │  └──── replay ───────── DEAD (the last try failed) / DELIVERED
-                                └──410 Gone──> stays PENDING, the endpoint is disabled (enable resumes it)
+                                └──410 Gone, or an address the hub refuses──> stays PENDING, the endpoint is
+                                   disabled (enable resumes it)
 
 - **Enqueue.** Each enabled endpoint has a cursor into the outbox (``enqueued_up_to``); new events
   that match its filters become PENDING deliveries and the cursor moves on, in one transaction under
@@ -260,6 +261,8 @@ class Outcome:
     latency_ms: int
     at: dt.datetime
     next_attempt_at: dt.datetime | None = None
+    disabled_reason: str | None = None
+    """Why the endpoint is disabled, for DISABLED (the receiver's 410, or an address the hub refuses)."""
 
 
 async def record(sessionmaker: async_sessionmaker[AsyncSession], claimed: Claimed, outcome: Outcome) -> None:
@@ -291,5 +294,5 @@ async def record(sessionmaker: async_sessionmaker[AsyncSession], claimed: Claime
             await session.execute(
                 update(WebhookEndpoint)
                 .where(WebhookEndpoint.id == claimed.endpoint_id)
-                .values(enabled=False, disabled_reason=f"the receiver answered 410 Gone at {outcome.at.isoformat()}")
+                .values(enabled=False, disabled_reason=f"{outcome.disabled_reason} at {outcome.at.isoformat()}")
             )

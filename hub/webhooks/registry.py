@@ -20,6 +20,7 @@ from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import BadWebhookUrl, InvalidInput, NotFound, UnknownEventType
+from hub.webhooks.addresses import HttpsRequired, TargetPolicy, TargetRefused, Unresolvable
 from hub.webhooks.queue import PENDING, add_deliveries, matching
 from hub.webhooks.signing import new_secret, parse_event_cursor
 
@@ -32,7 +33,10 @@ EndpointId = Annotated[int, IdOf("webhook endpoint")]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookEndpointCreateInput:
-    url: str = described("Where events are POSTed: an absolute http or https URL (https outside a test bench).")
+    url: str = described(
+        "Where events are POSTed: an absolute https URL whose host is a public address (http and private "
+        "addresses only where the deployment allows them)."
+    )
     event_types: tuple[str, ...] = described("The event types to receive: result.published, result.revised.")
     cycle_id: Annotated[int, IdOf("cycle")] | None = described(
         "Only the events of this cycle; all cycles when omitted.", default=None
@@ -151,11 +155,33 @@ async def _locked(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
     return endpoint
 
 
+async def _allowed_target(url: str, policy: TargetPolicy) -> None:
+    try:
+        await policy.check(url)
+    except HttpsRequired:
+        raise BadWebhookUrl("the URL must be https", field="url") from None
+    except TargetRefused:
+        raise BadWebhookUrl(
+            "the URL's host is, or resolves to, an address that is not public (loopback, private, link-local, "
+            "multicast or reserved); PERFHUB_WEBHOOK_ALLOW_PRIVATE_ADDRESSES allows it",
+            field="url",
+        ) from None
+    except Unresolvable:
+        raise BadWebhookUrl("the URL's host does not resolve", field="url") from None
+
+
 async def create_endpoint(
-    sessionmaker: async_sessionmaker[AsyncSession], command: WebhookEndpointCreateInput, caller: Caller
+    sessionmaker: async_sessionmaker[AsyncSession],
+    command: WebhookEndpointCreateInput,
+    caller: Caller,
+    policy: TargetPolicy,
 ) -> WithSecret:
-    """Registers an endpoint; it receives the events published from now on (``webhookReplay`` sends older ones)."""
+    """Registers an endpoint; it receives the events published from now on (``webhookReplay`` sends older ones).
+
+    The URL's target is checked against the policy before the transaction: a slow resolver holds no lock.
+    """
     url = checked_url(command.url)
+    await _allowed_target(url, policy)
     event_types = _checked_event_types(command.event_types)
     family = command.post_family.strip() if command.post_family is not None else None
     async with sessionmaker() as session, session.begin():

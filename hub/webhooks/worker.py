@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import Settings
 from hub.db.models import utcnow
+from hub.webhooks.addresses import TargetPolicy, TargetRefused, Unresolvable
 from hub.webhooks.queue import DEAD, DELIVERED, DISABLED, RETRYING, Claimed, Outcome, claim, enqueue, record
 from hub.webhooks.signing import cloud_event, signature_headers
 
@@ -31,7 +32,8 @@ CLAIM_BATCH = 20
 """Deliveries posted at once (to different endpoints: an endpoint has one due delivery at a time)."""
 SOURCE = "/perfhub/results"
 """The CloudEvents ``source``: the hub's result stream."""
-MAX_ERROR_CHARS = 300
+TIMEOUT, UNREACHABLE = "timeout", "unreachable"
+"""The delivery log's words for an attempt that got no HTTP answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class WebhookWorker:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.schedule = Schedule(settings.webhook_retry_seconds, settings.webhook_max_retry_after_seconds)
+        self.policy = TargetPolicy.of(settings)
         # No redirects: a signed body goes only where hr_admin pointed it.
         self.http = httpx.AsyncClient(
             transport=transport, timeout=settings.webhook_timeout_seconds, follow_redirects=False
@@ -137,19 +140,35 @@ class WebhookWorker:
         started = time.perf_counter()
         response: httpx.Response | None = None
         error: str | None = None
+        # Connection-level failures are told only as "unreachable" or "timeout": the exception's class and
+        # text tell a closed port from an open one, which would make the delivery log a port scanner.
         try:
+            await self.policy.check(claimed.url)
             response = await self.http.post(claimed.url, content=body, headers=headers)
+        except TargetRefused as refused:
+            # Not retried: the address will not become public by waiting, and a retry storm at an internal
+            # address is what the check is there to stop. hr_admin enables the endpoint once the URL is fixed.
+            at = utcnow()
+            return Outcome(DISABLED, None, str(refused), 0, at, at, disabled_reason=str(refused))
         except httpx.TimeoutException:
-            error = f"no answer within {self.settings.webhook_timeout_seconds:g} s"
-        except httpx.HTTPError as failure:
-            error = f"{type(failure).__name__}: {failure}"[:MAX_ERROR_CHARS]
+            error = TIMEOUT
+        except (httpx.HTTPError, Unresolvable):
+            error = UNREACHABLE
         at = utcnow()
         latency_ms = round((time.perf_counter() - started) * 1000)
         status = response.status_code if response is not None else None
         if response is not None and 200 <= response.status_code < 300:
             return Outcome(DELIVERED, status, None, latency_ms, at)
         if status == 410:
-            return Outcome(DISABLED, status, "410 Gone: the endpoint is disabled", latency_ms, at, at)
+            return Outcome(
+                DISABLED,
+                status,
+                "410 Gone: the endpoint is disabled",
+                latency_ms,
+                at,
+                at,
+                disabled_reason="the receiver answered 410 Gone",
+            )
         if response is not None:
             error = f"HTTP {status}"
         wait = self.schedule.delay(claimed.tries)

@@ -8,6 +8,7 @@ import strawberry
 
 from hub.operations.commands import Caller
 from hub.webhooks import registry
+from hub.webhooks.addresses import TargetPolicy
 from hub.webhooks.registry import (
     EndpointRecord,
     WebhookEndpointCreateInput,
@@ -68,7 +69,7 @@ async def webhook_endpoint_create(
     """Registers an endpoint that receives the result events published from now on, each POSTed as a CloudEvents
     1.0 JSON body signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). The answer
     holds the secret, the only time it is shown."""
-    made = await registry.create_endpoint(context.sessionmaker, command, caller)
+    made = await registry.create_endpoint(context.sessionmaker, command, caller, TargetPolicy.of(context.settings))
     return WebhookEndpointWithSecret(
         endpoint=await webhook_queries.endpoint(context, made.endpoint.id), secret=made.secret
     )

@@ -95,6 +95,24 @@ async def test_bad_input_is_a_typed_error_and_nothing_is_stored(
     assert (await app_client.data(LIST))["webhookEndpoints"] == []
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://169.254.169.254/latest/meta-data/", "not public"),
+        ("https://0x7f000001:8766/healthz", "not public"),
+        ("https://localhost:22/", "not public"),
+        ("http://93.184.215.14/hooks", "https"),
+    ],
+)
+async def test_a_target_the_hub_must_not_post_to_is_a_typed_error(database_url: str, url: str, message: str) -> None:
+    """With private addresses not allowed (the default; the other tests allow them for their loopback receivers)."""
+    settings = make_settings(database_url=database_url, webhook_allow_private_addresses=False)
+    async with serving(settings) as client:
+        answer = await create(client, url=url)
+        assert (answer["code"], answer["field"]) == ("BAD_WEBHOOK_URL", "url") and message in answer["message"]
+        assert (await client.data(LIST))["webhookEndpoints"] == []
+
+
 async def test_filters_name_what_exists(app_client: GraphQLClient) -> None:
     missing_cycle = await create(app_client, cycleId="999999")
     assert (missing_cycle["code"], missing_cycle["field"]) == ("NOT_FOUND", "cycleId")
@@ -162,8 +180,12 @@ async def test_the_served_app_runs_the_worker_when_webhooks_are_on(database_url:
         endpoint_id = (await create(client, url=receiver.url))["endpoint"]["id"]
         last = (await client.data("{ resultEvents(first: 500) { cursor } }"))["resultEvents"][-3]["cursor"]
         assert (await client.data(REPLAY, {"id": endpoint_id, "from": last}))["webhookReplay"]["queued"] == 2
+        # Until both attempts are recorded, not just received: the worker logs an attempt after its answer.
         for _ in range(400):
-            if len(receiver.hits) == 2:
+            if (
+                len(receiver.hits) == 2
+                and (await client.data(LOG, {"id": endpoint_id}))["webhookDeliveries"]["totalCount"] == 2
+            ):
                 break
             await asyncio.sleep(0.02)
         assert len(receiver.hits) == 2

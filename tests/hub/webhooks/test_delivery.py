@@ -26,6 +26,7 @@ from hub.demo.organisation import SeedSummary
 from hub.operations.commands import Caller
 from hub.operations.corrections import ResultCorrectInput, correct_result
 from hub.webhooks import registry
+from hub.webhooks.addresses import TargetPolicy
 from hub.webhooks.queue import DEAD, DELIVERED, PENDING, claim
 from hub.webhooks.registry import (
     WebhookEndpointCreateInput,
@@ -40,6 +41,8 @@ from tests.hub.webhooks.receiver import Answer, Receiver, receiving
 
 FAST = {"webhook_retry_seconds": (0.01, 0.01), "webhook_timeout_seconds": 0.3, "webhook_lease_seconds": 5.0}
 CALLER = Caller("test-hr-admin")
+LOOPBACK = TargetPolicy(allow_private=True, allow_http=True, resolve_timeout=1.0)
+"""The receivers listen on loopback over http."""
 
 
 @pytest.fixture
@@ -56,11 +59,11 @@ async def worker(sessionmaker: async_sessionmaker[AsyncSession], database_url: s
 
 
 async def endpoint_with_last_events(
-    sessionmaker: async_sessionmaker[AsyncSession], url: str, count: int
+    sessionmaker: async_sessionmaker[AsyncSession], url: str, count: int, policy: TargetPolicy = LOOPBACK
 ) -> tuple[int, str, list[str]]:
     """A new endpoint with the outbox's last ``count`` events queued for it: (id, secret, their event ids)."""
     made = await registry.create_endpoint(
-        sessionmaker, WebhookEndpointCreateInput(url=url, event_types=("result.published",)), CALLER
+        sessionmaker, WebhookEndpointCreateInput(url=url, event_types=("result.published",)), CALLER, policy
     )
     async with sessionmaker() as session:
         newest = await session.scalar(select(func.max(ResultEvent.id)))
@@ -166,7 +169,7 @@ async def test_a_timeout_counts_as_a_failed_attempt(
 
     log = await attempts(sessionmaker, endpoint_id)
     assert [(row.attempt, row.status_code, row.outcome) for row in log] == [(1, None, "RETRYING"), (2, 204, DELIVERED)]
-    assert log[0].error is not None and "no answer" in log[0].error
+    assert log[0].error == "timeout"
 
 
 async def test_retry_after_on_429_is_honoured(
@@ -327,9 +330,11 @@ async def test_a_correction_after_registration_goes_out_as_result_revised_and_fi
         url = f"{receiver.url}?family={family}&types={len(types)}"
         return WebhookEndpointCreateInput(url=url, event_types=types, post_family=family)
 
-    wanted = await registry.create_endpoint(sessionmaker, endpoint(result.family, ("result.revised",)), CALLER)
+    wanted = await registry.create_endpoint(
+        sessionmaker, endpoint(result.family, ("result.revised",)), CALLER, LOOPBACK
+    )
     for unwanted in (endpoint(other_family, ("result.revised",)), endpoint(result.family, ("result.published",))):
-        await registry.create_endpoint(sessionmaker, unwanted, CALLER)
+        await registry.create_endpoint(sessionmaker, unwanted, CALLER, LOOPBACK)
     await correct_result(
         sessionmaker, ResultCorrectInput(result_id=result.id, total_score=12.5, reason="a typo in the import"), CALLER
     )
