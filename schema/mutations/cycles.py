@@ -35,6 +35,7 @@ from schema.organisation import Employee, Post
 from schema.permissions import HR_ONLY
 from schema.record_fields import Relations
 from schema.results import Cycle
+from schema.rounding import ROUNDED_FIGURE, Scores
 
 
 @strawberry.type(
@@ -132,8 +133,11 @@ class PostCoverage:
     without_measures: int = strawberry.field(
         description="Results with no measured value although the scheme weighs measured indicators."
     )
-    completeness: float = strawberry.field(
-        description="The mean share of the scheme's weight that had a value, in percent (0 without results)."
+    completeness = Scores[PostCoverageRecord].rounded(
+        float,
+        lambda row: row.completeness,
+        "The mean share of the scheme's weight that had a value, in percent (0 without results).",
+        rounding=ROUNDED_FIGURE,
     )
     blocked: int = strawberry.field(
         description="Participants of the post who could not be scored at all (listed in blocked): a post whose "

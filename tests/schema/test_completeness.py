@@ -135,6 +135,9 @@ async def test_a_result_without_any_rating_is_refused_until_hr_allows_it_with_a_
     assert sum(row["results"] for row in coverage.values()) == scored["scored"]
     assert coverage[str(post_id)]["withoutRatings"] == 1
     assert sum(row["withoutRatings"] for row in coverage.values()) == 1
+    # Shown as every other figure: two decimals (a mean of percents is 70.66666666666667 otherwise).
+    assert all(row["completeness"] == round(row["completeness"], 2) for row in coverage.values())
+    assert any(row["completeness"] < 100 for row in coverage.values())
     async with sessionmaker() as session:
         reason = await session.scalar(
             select(CycleTransition.reason)
