@@ -12,6 +12,7 @@ import strawberry
 from hub.db.models import Cycle as CycleRow
 from hub.operations import cycle_warnings, cycles, leaving, scoring
 from hub.operations.commands import Caller
+from hub.operations.coverage import IncompleteResult as IncompleteResultRecord
 from hub.operations.coverage import PostCoverage as PostCoverageRecord
 from hub.operations.cycle_warnings import CycleWarning as CycleWarningRecord
 from hub.operations.cycles import (
@@ -147,6 +148,19 @@ class PostCoverage:
     post = Relations[PostCoverageRecord].load(Post, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
 
 
+@strawberry.type(
+    description="A result that lacks a whole part of its scheme (every rating, or every measured value): let in "
+    "by allowIncomplete; one without ratings is not ranked."
+)
+class IncompleteResult:
+    without_ratings: bool
+    without_measures: bool
+
+    employee = Relations[IncompleteResultRecord].load(
+        Employee, lambda loaders: loaders.employee_by_id, lambda record: record.employee_id
+    )
+
+
 @strawberry.type
 class CycleScored:
     cycle: CycleRow = strawberry.field(graphql_type=Cycle)
@@ -154,6 +168,10 @@ class CycleScored:
     blocked: list[BlockedScoreRecord] = strawberry.field(graphql_type=list[BlockedScore])
     coverage: list[PostCoverageRecord] = strawberry.field(
         graphql_type=list[PostCoverage], description="Per post, how complete the results' inputs were."
+    )
+    incomplete: list[IncompleteResultRecord] = strawberry.field(
+        graphql_type=list[IncompleteResult],
+        description="Every result that lacks a whole part of its scheme, by employee id.",
     )
 
 
@@ -214,7 +232,13 @@ async def cycle_score(context: Context, command: CycleScore, caller: Caller) -> 
         report = await context.worker.score(command, caller)
     else:
         report = await scoring.score_cycle(context.sessionmaker, command, caller)
-    return CycleScored(cycle=report.cycle, scored=report.scored, blocked=report.blocked, coverage=report.coverage)
+    return CycleScored(
+        cycle=report.cycle,
+        scored=report.scored,
+        blocked=report.blocked,
+        coverage=report.coverage,
+        incomplete=report.incomplete,
+    )
 
 
 @mutation(HR_ONLY, CyclePayload, arguments=True)
