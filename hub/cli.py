@@ -384,8 +384,12 @@ def compute(args: argparse.Namespace) -> int:
         without = sum(post.without_ratings for post in report.coverage)
         if without:
             print(f"perfhub compute: {without} result(s) scored without any rating (allowed: {args.reason})")
-        for blocked in report.blocked[:20]:
-            print(f"  employee {blocked.employee_id}: {blocked.code}: {blocked.message}")
+        shown = report.blocked[:20]
+        async with sessionmaker() as session:
+            named = select(Employee.id, Employee.employee_no).where(Employee.id.in_({b.employee_id for b in shown}))
+            numbers = {employee_id: number for employee_id, number in await session.execute(named)}
+        for blocked in shown:
+            print(f"  employee {numbers[blocked.employee_id]}: {blocked.code}: {blocked.message}")
         return 0
 
     settings = _settings(args)

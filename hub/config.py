@@ -23,6 +23,13 @@ class Introspection(StrEnum):
     """Anyone, without a token too (a public schema)."""
 
 
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+"""The async driver of each database URL scheme given without one."""
+
 _BOOLEAN_WORDS = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
 
 
@@ -32,7 +39,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PERFHUB_", frozen=True)
 
     database_url: str = "sqlite+aiosqlite:///./perfhub.db"
-    """SQLAlchemy async URL: ``sqlite+aiosqlite:///FILE`` or ``postgresql+asyncpg://USER@HOST/DB``."""
+    """SQLAlchemy async URL: ``sqlite+aiosqlite:///FILE`` or ``postgresql+asyncpg://USER@HOST/DB``; the plain
+    ``sqlite:///FILE`` and ``postgresql://...`` (or ``postgres://``) people type get those drivers."""
     # How long anything waits for the database before answering DATABASE_UNAVAILABLE: without these a
     # network partition holds every request (and /readyz) until it heals.
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -195,6 +203,15 @@ class Settings(BaseSettings):
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
             raise ValueError("PERFHUB_WEBHOOK_LEASE_SECONDS must exceed PERFHUB_WEBHOOK_TIMEOUT_SECONDS")
         return self
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _with_an_async_driver(cls, value: str) -> str:
+        # The hub runs only on its async drivers; a URL without a driver is what users type (and what most tools
+        # print), and SQLAlchemy would refuse it with a traceback about the asyncio extension.
+        scheme, separator, rest = value.partition("://")
+        driver = _ASYNC_DRIVERS.get(scheme.lower()) if separator else None
+        return f"{driver}://{rest}" if driver else value
 
     @field_validator("introspection", mode="before")
     @classmethod

@@ -153,7 +153,9 @@ def _score(command: CycleScore, caller: Caller) -> tuple[ScoringReport, bool] | 
 
     async def job() -> tuple[ScoringReport, bool]:
         report = await score_cycle(sessionmaker, command, caller)
-        slim = ScoringReport(_columns_only(report.cycle), report.scored, report.blocked, report.coverage)
+        slim = ScoringReport(
+            _columns_only(report.cycle), report.scored, report.blocked, report.coverage, report.incomplete
+        )
         return slim, _committed(caller)
 
     return _run(job())

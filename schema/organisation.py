@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated
 
 import strawberry
 from strawberry.types.field import StrawberryField
@@ -127,11 +128,24 @@ class Employee:
         ORG_CHART,
         "directReports",
         "The people who report to the employee directly, in id order, less those outside the caller's scope "
-        "(a manager's list never names a colleague the caller may not read by id).",
+        "(a manager's list never names a colleague the caller may not read by id) and, unless includeLeavers, "
+        "less those who have left (status INACTIVE).",
         graphql_type="list[Employee] | None",
     )
-    async def direct_reports(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[EmployeeRow]:
-        return await info.context.loaders.direct_reports_by_manager.load(root.id)
+    async def direct_reports(
+        self,
+        root: strawberry.Parent[EmployeeRow],
+        info: Info,
+        include_leavers: Annotated[
+            bool, strawberry.argument(description="List the reports who have left (status INACTIVE) too.")
+        ] = False,
+    ) -> list[EmployeeRow]:
+        # One load for both answers: a leaver still reports to their last manager in the table, and a portal's
+        # "my team" should not show them.
+        reports = await info.context.loaders.direct_reports_by_manager.load(root.id)
+        if include_leavers:
+            return reports
+        return [report for report in reports if report.status != EmployeeStatus.INACTIVE]
 
     @fields.field(
         description="The employee's result in a cycle; null when there is none, no such cycle, or the caller "

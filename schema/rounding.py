@@ -2,21 +2,22 @@
 
 Totals are sums of weighted parts, so a stored total is often 42.50000000000001; a portal showed that as
 it came. The rounding happens here, at the schema boundary, and nowhere below: scoring, ranking, grading,
-calibration checks and filters (``minScore``) work on the exact stored values. Half-up on the decimal a
-person reads (``Decimal(str(value))``, the shortest repr), so 2.675 shows as 2.68, not as binary floating
-point would round it (2.67).
+calibration checks and filters (``minScore``) work on the exact stored values; only where a person types
+back a value they read is it compared as shown (``resultCorrect``). Half-up on the decimal a
+person reads (``hub.appraisal.shown``, which the hub's own comparisons of shown values use too).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Generic, TypeVar, overload
 
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from hub.appraisal.shown import shown_cents
 from schema import fields
 
 ROUNDED = "Rounded half-up to two decimals; stored exactly."
@@ -24,15 +25,13 @@ ROUNDED = "Rounded half-up to two decimals; stored exactly."
 ROUNDED_FIGURE = "Rounded half-up to two decimals; computed from the exact stored scores."
 """What a rounded statistic's description says (it is computed, not stored)."""
 
-_CENTS = Decimal("0.01")
-
 P = TypeVar("P")
 """The record kind a rounded field is read from (``resolvers.records``)."""
 
 
 def exact_cents(value: float) -> Decimal:
     """``value`` rounded half-up to two decimals, as an exact decimal (for differences of shown values)."""
-    return Decimal(str(value)).quantize(_CENTS, rounding=ROUND_HALF_UP)
+    return shown_cents(value)
 
 
 @overload

@@ -17,6 +17,15 @@ _TRANSITIONS: Mapping[CycleState, frozenset[CycleState]] = {
     CycleState.PUBLISHED: frozenset(),
 }
 
+# The step that takes a cycle to each state, named as the API's mutation (and said in a refused move's message):
+# "cannot move from SCORED to PUBLISHED" alone left HR guessing that calibration must be closed first.
+_STEP_TO: Mapping[CycleState, str] = {
+    CycleState.OPEN: "cycleOpen",
+    CycleState.SCORED: "cycleScore",
+    CycleState.CALIBRATED: "cycleCloseCalibration",
+    CycleState.PUBLISHED: "cyclePublish",
+}
+
 _NEEDS_REASON: frozenset[tuple[CycleState, CycleState]] = frozenset({(CycleState.SCORED, CycleState.OPEN)})
 
 
@@ -33,6 +42,22 @@ def requires_reason(current: CycleState, target: CycleState) -> bool:
 def check_transition(current: CycleState, target: CycleState, reason: str | None) -> None:
     """Raise IllegalTransition or ReasonRequired unless the cycle may move from current to target."""
     if target not in _TRANSITIONS[current]:
-        raise IllegalTransition(current, target)
+        raise IllegalTransition(current, target, _refusal(current, target))
     if requires_reason(current, target) and not (reason and reason.strip()):
         raise ReasonRequired(current, target)
+
+
+def _refusal(current: CycleState, target: CycleState) -> str:
+    """Why a cycle cannot move from ``current`` to ``target``, and which steps it can take instead."""
+    targets = sorted(_TRANSITIONS[current])
+    if not targets:
+        return f"a cycle cannot move from {current.value} to {target.value}: {current.value} is final"
+    steps = " or ".join(f"{state.value} ({_step(current, state)})" for state in targets)
+    return f"a cycle cannot move from {current.value} to {target.value}; from {current.value} it moves to {steps}"
+
+
+def _step(current: CycleState, target: CycleState) -> str:
+    """The mutation that moves a cycle from ``current`` to ``target`` (an allowed move)."""
+    if requires_reason(current, target):
+        return "cycleReopen, with a reason"
+    return _STEP_TO[target]

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.appraisal.shown import shown_cents
 from hub.domain import AdjustmentKind, CycleState, Grade
 from hub.events.outbox import append_revised
 from hub.operations import adjustments
@@ -72,10 +73,17 @@ async def correct_result(
                 cycle.state, "only a PUBLISHED cycle's results are corrected; calibrate before publishing"
             )
         before = await locked_result(session, result_id, cycle_id)
+        if shown_cents(total) == shown_cents(before.total_score):
+            # The API shows totals to two decimals, so 64.71 typed back for a stored 64.70588 is the same total:
+            # the stored one stays exact, and only a grade can still change.
+            total = before.total_score
         grade = grade_for(caller.bands, total, command.grade, command.grade_override)
         if (total, grade) == (before.total_score, before.grade):
             # It would announce a revision that revises nothing to every consumer of the stream.
-            raise InvalidInput("the correction changes neither the total nor the grade", field="totalScore")
+            raise InvalidInput(
+                f"the correction changes neither the total as shown ({shown_cents(total)}, two decimals) nor the grade",
+                field="totalScore",
+            )
         adjustment_id = await adjustments.change_result(
             session,
             AdjustmentKind.CORRECTION,

@@ -43,6 +43,15 @@ class PostCoverage:
 
 
 @dataclass(frozen=True, slots=True)
+class IncompleteResult:
+    """A result that lacks a whole part of its scheme: every rating, or every measured value."""
+
+    employee_id: int
+    without_ratings: bool
+    without_measures: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ItemInput:
     """One scheme item of a result, as completeness counts it."""
 
@@ -111,8 +120,8 @@ def refusal_message(
     blocked: Sequence[tuple[str, str]],
     blocked_count: int,
 ) -> str:
-    """Why scoring was refused: who would have no rating at all (counts per post, the first few by number), and
-    who could not be scored at all (the first few, with why)."""
+    """Why scoring was refused: who would have no rating at all (counts per post, the first few by number), who
+    could not be scored at all (the first few, with why), and every post's coverage figures."""
     parts = []
     lacking = [post for post in coverage if post.without_ratings]
     if lacking:
@@ -129,7 +138,16 @@ def refusal_message(
         reasons = "; ".join(f"{number}: {why}" for number, why in blocked)
         more = f" and {blocked_count - len(blocked)} more" if blocked_count > len(blocked) else ""
         parts.append(f"{blocked_count} participant(s) could not be scored at all ({reasons}{more})")
-    return "; ".join(parts) + ". Collect the missing inputs, or score with allowIncomplete and a reason"
+    figures = "; ".join(
+        f"{post_names.get(post.post_id, post.post_id)}: {post.results} result(s), {post.completeness:.2f}% complete, "
+        f"{post.without_ratings} without ratings, {post.without_measures} without measured values, "
+        f"{post.blocked} blocked"
+        for post in coverage
+    )
+    return (
+        "; ".join(parts)
+        + f". Coverage: {figures}. Collect the missing inputs, or score with allowIncomplete and a reason"
+    )
 
 
 def _first(numbers: Sequence[str], count: int) -> str:

@@ -334,18 +334,26 @@ async def join_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: Cy
 
 
 async def _join_people(session: AsyncSession, cycle: Cycle, employee_ids: Sequence[int], posts: set[int]) -> None:
-    found_statuses = await session.execute(select(Employee.id, Employee.status).where(Employee.id.in_(employee_ids)))
-    statuses = {employee_id: status for employee_id, status in found_statuses}
+    found_people = (
+        await session.execute(
+            select(Employee.id, Employee.status, Employee.employee_no).where(Employee.id.in_(employee_ids))
+        )
+    ).all()
+    statuses = {employee_id: status for employee_id, status, _ in found_people}
+    numbers = {employee_id: number for employee_id, _, number in found_people}
     for employee_id in employee_ids:
         if employee_id not in statuses:
             raise NotFound("employee", employee_id, field="employeeIds")
         if statuses[employee_id] is not EmployeeStatus.ACTIVE:
-            raise InvalidInput(f"employee {employee_id} has left: a leaver joins no cycle", field="employeeIds")
+            raise InvalidInput(
+                f"employee {numbers[employee_id]} has left: a leaver joins no cycle", field="employeeIds"
+            )
     found = {p.employee_id: p for p in await participants(session, cycle, sorted(posts))}
     for employee_id in employee_ids:
         if employee_id not in found:
             raise InvalidInput(
-                f"employee {employee_id} holds no post of the cycle on the period's last day: let their post join",
+                f"employee {numbers[employee_id]} holds no post of the cycle on the period's last day: let their "
+                "post join",
                 field="employeeIds",
             )
     await assign_default_raters(session, cycle.id, [found[employee_id] for employee_id in employee_ids])

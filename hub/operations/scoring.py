@@ -39,7 +39,15 @@ from hub.operations.audit import audit_change
 from hub.operations.batches import WRITE_CHUNK as WRITE_CHUNK  # bench.scoring writes in the same chunks
 from hub.operations.batches import execute_in_chunks
 from hub.operations.commands import Caller, IdOf, described
-from hub.operations.coverage import ItemInput, PostCoverage, by_post, completeness, rated_share, refusal_message
+from hub.operations.coverage import (
+    IncompleteResult,
+    ItemInput,
+    PostCoverage,
+    by_post,
+    completeness,
+    rated_share,
+    refusal_message,
+)
 from hub.operations.cycles import discard_results, locked_cycle, record_transition
 from hub.operations.errors import IncompleteInputs, InvalidInput
 from hub.operations.participation import Participant
@@ -67,6 +75,8 @@ class ScoringReport:
     scored: int
     blocked: list[BlockedScoreRecord] = field(default_factory=list)
     coverage: list[PostCoverage] = field(default_factory=list)
+    incomplete: list[IncompleteResult] = field(default_factory=list)
+    """The results that lack a whole part of their scheme, in employee id order (allowIncomplete lets them in)."""
 
 
 def _rating_inputs(by_role: dict[RaterRole, float] | None) -> dict[str, float] | None:
@@ -247,18 +257,18 @@ class CycleScore:
     reason: str | None = None
 
 
-def _coverage(inputs: Inputs, computed: _Computed) -> tuple[list[PostCoverage], list[int]]:
-    """Coverage per post, and who would be scored without any rating."""
+def _coverage(inputs: Inputs, computed: _Computed) -> tuple[list[PostCoverage], list[IncompleteResult]]:
+    """Coverage per post, and the results that lack a whole part (every rating, or every measured value)."""
     post_of = {person.employee_id: person.post_id for person in inputs.people}
     found = []
-    unrated = []
+    incomplete = []
     for employee_id, outcome in computed.scores.items():
         scheme = inputs.schemes[inputs.pins[post_of[employee_id]]]
         result = completeness(_items(employee_id, outcome, scheme, computed))
         found.append((post_of[employee_id], result))
-        if result.without_ratings:
-            unrated.append(employee_id)
-    return by_post(found, (post_of[record.employee_id] for record in computed.blocked)), unrated
+        if result.without_ratings or result.without_measures:
+            incomplete.append(IncompleteResult(employee_id, result.without_ratings, result.without_measures))
+    return by_post(found, (post_of[record.employee_id] for record in computed.blocked)), incomplete
 
 
 def _items(employee_id: int, outcome: EmployeeScore, scheme: Scheme, computed: _Computed) -> list[ItemInput]:
@@ -324,11 +334,18 @@ async def score_cycle(
         computed = await asyncio.to_thread(
             _compute, inputs.people, inputs.pins, inputs.schemes, inputs.metrics, inputs.ratings
         )
-        coverage, unrated = await asyncio.to_thread(_coverage, inputs, computed)
+        coverage, incomplete = await asyncio.to_thread(_coverage, inputs, computed)
+        unrated = [result.employee_id for result in incomplete if result.without_ratings]
         if not command.allow_incomplete:
             await _refuse_incomplete(session, coverage, unrated, computed.blocked)
         await asyncio.to_thread(_rank, computed, unrated, caller.bands)
         scored = await _write(session, cycle, inputs, computed, progress)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     await refresh_statistics(sessionmaker, AppraisalResult, IndicatorScore)
-    return ScoringReport(cycle=cycle, scored=scored, blocked=computed.blocked, coverage=coverage)
+    return ScoringReport(
+        cycle=cycle,
+        scored=scored,
+        blocked=computed.blocked,
+        coverage=coverage,
+        incomplete=sorted(incomplete, key=lambda result: result.employee_id),
+    )

@@ -12,6 +12,7 @@ import strawberry
 from hub.db.models import Cycle as CycleRow
 from hub.operations import cycle_warnings, cycles, leaving, scoring
 from hub.operations.commands import Caller
+from hub.operations.coverage import IncompleteResult as IncompleteResultRecord
 from hub.operations.coverage import PostCoverage as PostCoverageRecord
 from hub.operations.cycle_warnings import CycleWarning as CycleWarningRecord
 from hub.operations.cycles import (
@@ -35,6 +36,7 @@ from schema.organisation import Employee, Post
 from schema.permissions import HR_ONLY
 from schema.record_fields import Relations
 from schema.results import Cycle
+from schema.rounding import ROUNDED_FIGURE, Scores
 
 
 @strawberry.type(
@@ -132,8 +134,11 @@ class PostCoverage:
     without_measures: int = strawberry.field(
         description="Results with no measured value although the scheme weighs measured indicators."
     )
-    completeness: float = strawberry.field(
-        description="The mean share of the scheme's weight that had a value, in percent (0 without results)."
+    completeness = Scores[PostCoverageRecord].rounded(
+        float,
+        lambda row: row.completeness,
+        "The mean share of the scheme's weight that had a value, in percent (0 without results).",
+        rounding=ROUNDED_FIGURE,
     )
     blocked: int = strawberry.field(
         description="Participants of the post who could not be scored at all (listed in blocked): a post whose "
@@ -143,6 +148,19 @@ class PostCoverage:
     post = Relations[PostCoverageRecord].load(Post, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
 
 
+@strawberry.type(
+    description="A result that lacks a whole part of its scheme (every rating, or every measured value): let in "
+    "by allowIncomplete; one without ratings is not ranked."
+)
+class IncompleteResult:
+    without_ratings: bool
+    without_measures: bool
+
+    employee = Relations[IncompleteResultRecord].load(
+        Employee, lambda loaders: loaders.employee_by_id, lambda record: record.employee_id
+    )
+
+
 @strawberry.type
 class CycleScored:
     cycle: CycleRow = strawberry.field(graphql_type=Cycle)
@@ -150,6 +168,10 @@ class CycleScored:
     blocked: list[BlockedScoreRecord] = strawberry.field(graphql_type=list[BlockedScore])
     coverage: list[PostCoverageRecord] = strawberry.field(
         graphql_type=list[PostCoverage], description="Per post, how complete the results' inputs were."
+    )
+    incomplete: list[IncompleteResultRecord] = strawberry.field(
+        graphql_type=list[IncompleteResult],
+        description="Every result that lacks a whole part of its scheme, by employee id.",
     )
 
 
@@ -210,7 +232,13 @@ async def cycle_score(context: Context, command: CycleScore, caller: Caller) -> 
         report = await context.worker.score(command, caller)
     else:
         report = await scoring.score_cycle(context.sessionmaker, command, caller)
-    return CycleScored(cycle=report.cycle, scored=report.scored, blocked=report.blocked, coverage=report.coverage)
+    return CycleScored(
+        cycle=report.cycle,
+        scored=report.scored,
+        blocked=report.blocked,
+        coverage=report.coverage,
+        incomplete=report.incomplete,
+    )
 
 
 @mutation(HR_ONLY, CyclePayload, arguments=True)

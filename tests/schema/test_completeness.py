@@ -29,6 +29,7 @@ mutation($c: ID!, $allow: Boolean!, $reason: String) {
     ... on CycleScored {
       scored blocked { employee { id } }
       coverage { post { id } results withoutRatings withoutMeasures completeness blocked }
+      incomplete { employee { id } withoutRatings withoutMeasures }
     }
     ... on MutationError { code message field }
   }
@@ -120,6 +121,7 @@ async def test_a_result_without_any_rating_is_refused_until_hr_allows_it_with_a_
     async with sessionmaker() as session:
         number = await session.scalar(select(Employee.employee_no).where(Employee.id == unrated[0]))
     assert f"; {number}): " in refused["message"], "the refusal names whom to chase"
+    assert "Coverage: " in refused["message"] and "% complete, 1 without ratings" in refused["message"]
     await nothing_written(sessionmaker, cycle, before)
 
     # Allowing it takes a reason.
@@ -135,6 +137,9 @@ async def test_a_result_without_any_rating_is_refused_until_hr_allows_it_with_a_
     assert sum(row["results"] for row in coverage.values()) == scored["scored"]
     assert coverage[str(post_id)]["withoutRatings"] == 1
     assert sum(row["withoutRatings"] for row in coverage.values()) == 1
+    # Shown as every other figure: two decimals (a mean of percents is 70.66666666666667 otherwise).
+    assert all(row["completeness"] == round(row["completeness"], 2) for row in coverage.values())
+    assert any(row["completeness"] < 100 for row in coverage.values())
     async with sessionmaker() as session:
         reason = await session.scalar(
             select(CycleTransition.reason)
@@ -146,6 +151,18 @@ async def test_a_result_without_any_rating_is_refused_until_hr_allows_it_with_a_
     nodes = [edge["node"] for edge in (await app_client.data(RESULTS, {"c": str(cycle)}))["results"]["edges"]]
     flagged = {node["employee"]["id"]: node["completeness"] for node in nodes if node["completeness"]["withoutRatings"]}
     assert list(flagged) == [str(employee_id)]
+    # The payload names every result that lacks a whole part, rated or measured, as the results say.
+    lacking = {
+        node["employee"]["id"]: (node["completeness"]["withoutRatings"], node["completeness"]["withoutMeasures"])
+        for node in nodes
+        if node["completeness"]["withoutRatings"] or node["completeness"]["withoutMeasures"]
+    }
+    listed = {row["employee"]["id"]: (row["withoutRatings"], row["withoutMeasures"]) for row in scored["incomplete"]}
+    assert listed == lacking
+    assert listed[str(employee_id)] == (True, False)
+    assert len(listed) == sum(row["withoutRatings"] + row["withoutMeasures"] for row in coverage.values()) - sum(
+        1 for both in listed.values() if all(both)
+    )
     # Its one measured value is all it had: that indicator's share of the scheme's weight.
     assert flagged[str(employee_id)]["percent"] == pytest.approx(measured_weight)
     assert all(0 < node["completeness"]["percent"] <= 100 for node in nodes)

@@ -178,4 +178,5 @@ async def test_a_post_and_a_new_hire_join_an_open_cycle(
     stranger = (await answer(app_client, HIRE, input=outside))["employee"]["id"]
     refused = await answer(app_client, JOIN, c=cycle, people=[stranger])
     assert (refused["code"], refused["field"]) == ("INVALID_INPUT", "employeeIds")
+    assert refused["message"].startswith("employee E900002 holds no post"), "named by number, not by row id"
     assert int(stranger) not in await ratees_of(sessionmaker, cycle, RaterRole.SELF)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.db.models import Employee
+from hub.domain import EmployeeStatus
 from tests.conftest import GraphQLClient
 from tests.insider.org_chart import read_chart
 from tests.schema.conftest import Org
@@ -13,6 +16,10 @@ ME = "{ me { id employeeNo name } }"
 BY_NUMBER = "query($no: String!) { employeeByNumber(employeeNo: $no) { id employeeNo } }"
 REPORTS = "query($id: ID!) { employee(id: $id) { id directReports { id } } }"
 PAGE_OF_REPORTS = "query($first: Int!) { employees(first: $first) { edges { node { id directReports { id } } } } }"
+EVERY_REPORT = """
+query($first: Int!) { employees(first: $first) { edges { node { id directReports(includeLeavers: true) { id } } } } }
+"""
+TEAM = "query($id: ID!, $all: Boolean!) { employee(id: $id) { directReports(includeLeavers: $all) { id status } } }"
 
 
 async def test_me_is_the_employee_the_token_binds(app_client: GraphQLClient, org: Org) -> None:
@@ -69,15 +76,37 @@ async def test_an_overlong_employee_number_is_bad_input(app_client: GraphQLClien
 async def test_direct_reports_are_exactly_the_people_who_report_to_the_employee(
     app_client: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """For hr_admin, every manager's directReports are the employees whose manager they are, in id order."""
+    """For hr_admin, every manager's directReports(includeLeavers: true) are the employees whose manager they
+    are, in id order."""
     chart = await read_chart(sessionmaker)
-    data = await app_client.data(PAGE_OF_REPORTS, {"first": 500})
+    data = await app_client.data(EVERY_REPORT, {"first": 500})
     found = {
         int(edge["node"]["id"]): [int(r["id"]) for r in edge["node"]["directReports"]]
         for edge in data["employees"]["edges"]
     }
     assert found == {employee: chart.reports(employee) for employee in chart.manager_of}
     assert sum(1 for reports in found.values() if reports) > 5
+
+
+async def test_direct_reports_leave_out_leavers_unless_asked(
+    app_client: GraphQLClient, org: Org, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A report who has left (INACTIVE) is not in the manager's team, for the manager and for HR, unless
+    includeLeavers asks for them."""
+    variables = {"id": str(org.manager_id), "all": False}
+    before = [int(r["id"]) for r in (await app_client.data(TEAM, variables))["employee"]["directReports"]]
+    assert len(before) >= 2
+    leaver = before[0]
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Employee).where(Employee.id == leaver).values(status=EmployeeStatus.INACTIVE))
+
+    manager = app_client.as_principal("manager", org.manager_no)
+    for client in (app_client, manager):
+        active = (await client.data(TEAM, variables))["employee"]["directReports"]
+        assert [int(r["id"]) for r in active] == before[1:]
+        every = (await client.data(TEAM, {**variables, "all": True}))["employee"]["directReports"]
+        assert [int(r["id"]) for r in every] == before
+        assert [r["status"] for r in every if int(r["id"]) == leaver] == ["INACTIVE"]
 
 
 async def test_a_manager_sees_their_reports_and_an_employee_token_none(app_client: GraphQLClient, org: Org) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AppraisalResult, AuditEntry, Post
+from hub.db.models import AppraisalResult, AuditEntry, Post, ResultAdjustment, ResultEvent
+from hub.domain import Grade
 from tests.conftest import GraphQLClient
 from tests.schema.conftest import Org
 
@@ -177,6 +178,46 @@ async def test_an_employee_sees_their_corrected_result_and_the_revised_event(
     events = (await employee.data("{ resultEvents(first: 500) { type result { id totalScore } } }"))["resultEvents"]
     assert [event["type"] for event in events] == ["result.published", "result.revised"]
     assert events[-1]["result"] == {"id": str(result.id), "totalScore": corrected_total}
+
+
+async def _revisions(sessionmaker: Sessions, result_id: int) -> tuple[int, int]:
+    """The result's adjustments and its result.revised events."""
+    async with sessionmaker() as session:
+        adjustments = select(func.count()).select_from(ResultAdjustment).where(ResultAdjustment.result_id == result_id)
+        revised = (
+            select(func.count())
+            .select_from(ResultEvent)
+            .where(ResultEvent.result_id == result_id, ResultEvent.type == "result.revised")
+        )
+        return int(await session.scalar(adjustments) or 0), int(await session.scalar(revised) or 0)
+
+
+async def test_a_correction_to_the_total_as_shown_changes_nothing_and_is_refused(
+    app_client: GraphQLClient, org: Org, sessionmaker: Sessions
+) -> None:
+    """A stored 64.70588... is shown as 64.71: typing 64.71 back with the same grade corrects nothing, so it is
+    refused with nothing written and no result.revised event; a grade change at the same shown total is a
+    correction, and keeps the exact stored total."""
+    result = await _result(sessionmaker, org.staff_id, org.published_cycle)
+    exact = 64.70588235294117  # grade C under the default bands (60 <= total < 70)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AppraisalResult).where(AppraisalResult.id == result.id).values(total_score=exact, grade=Grade.C)
+        )
+    shown = await _correct(app_client, resultId=str(result.id), totalScore=64.71, reason="as shown")
+    refused = (shown["__typename"], shown.get("code"), shown.get("field"))
+    assert refused == ("InvalidInputError", "INVALID_INPUT", "totalScore"), shown
+    assert "64.71" in shown["message"]
+    assert await _revisions(sessionmaker, result.id) == (0, 0)
+    assert (await _result(sessionmaker, org.staff_id, org.published_cycle)).total_score == exact
+
+    regraded = await _correct(
+        app_client, resultId=str(result.id), totalScore=64.71, grade="D", gradeOverride=True, reason="misconduct"
+    )
+    assert regraded["__typename"] == "ResultCorrected", regraded
+    assert (regraded["result"]["totalScore"], regraded["result"]["grade"]) == (64.71, "D")
+    assert (await _result(sessionmaker, org.staff_id, org.published_cycle)).total_score == exact
+    assert await _revisions(sessionmaker, result.id) == (1, 1)
 
 
 async def test_result_correct_is_for_published_results_and_hr_admin_only(

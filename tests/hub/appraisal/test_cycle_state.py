@@ -62,3 +62,15 @@ def test_allowed_targets_lists_every_state() -> None:
             else:
                 with pytest.raises(IllegalTransition):
                     check_transition(current, target, "reason")
+
+
+def test_a_refused_move_names_the_steps_that_are_possible() -> None:
+    """Publishing a SCORED cycle is refused saying calibration must be closed first, and by which mutation."""
+    with pytest.raises(IllegalTransition) as refused:
+        check_transition(CycleState.SCORED, CycleState.PUBLISHED, None)
+    assert str(refused.value) == (
+        "a cycle cannot move from SCORED to PUBLISHED; from SCORED it moves to CALIBRATED (cycleCloseCalibration) "
+        "or OPEN (cycleReopen, with a reason)"
+    )
+    with pytest.raises(IllegalTransition, match="PUBLISHED is final"):
+        check_transition(CycleState.PUBLISHED, CycleState.OPEN, None)
