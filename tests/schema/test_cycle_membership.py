@@ -1,0 +1,113 @@
+"""Who takes part in a cycle, as rater assignments see it (issue 13 review, F2 and F8): a rater is assigned only
+for a ratee who takes part (``NOT_A_PARTICIPANT``, naming the employee number; in bulk by index), and joining
+someone already in the cycle changes nothing and writes no transition."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import CycleTransition, Employee, Post, RaterAssignment
+from hub.demo.organisation import SeedSummary
+from hub.domain import RaterRole
+from tests.conftest import GraphQLClient
+from tests.schema.test_cycle_leave import JOIN, LEAVE, count
+from tests.schema.test_cycle_participants import answer, new_cycle
+from tests.schema.test_rater_assign_many import ASSIGN_MANY, item
+
+Sessions = async_sessionmaker[AsyncSession]
+ASSIGN = """
+mutation($c: ID!, $ratee: ID!, $rater: ID!) {
+  raterAssign(input: {cycleId: $c, rateeId: $ratee, raterId: $rater, role: PEER}) {
+    __typename ... on MutationError { code field message }
+  }
+}
+"""
+
+
+async def first_of_family(sessionmaker: Sessions, family: str) -> tuple[int, str]:
+    """The lowest-numbered active employee of a post of the family: (id, employee number)."""
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(Employee.id, Employee.employee_no)
+                .join(Post, Post.id == Employee.post_id)
+                .where(Post.family == family)
+                .order_by(Employee.id)
+                .limit(1)
+            )
+        ).one()
+    return row.id, row.employee_no
+
+
+async def security_cycle(client: GraphQLClient) -> str:
+    """An OPEN cycle that pins only the SECURITY posts."""
+    cycle = await new_cycle(client, "Security only")
+    opened = """mutation($c: ID!) { cycleOpen(cycleId: $c, families: ["SECURITY"]) { __typename } }"""
+    assert (await client.data(opened, {"c": cycle}))["cycleOpen"]["__typename"] == "CycleChanged"
+    return cycle
+
+
+async def test_a_ratee_outside_the_cycle_is_refused_by_number(
+    app_client: GraphQLClient, sessionmaker: Sessions
+) -> None:
+    cycle = await security_cycle(app_client)
+    insider, _ = await first_of_family(sessionmaker, "SECURITY")
+    outsider, number = await first_of_family(sessionmaker, "ADMIN")
+    before = await count(sessionmaker, RaterAssignment, RaterAssignment.cycle_id == int(cycle))
+    refused = await answer(app_client, ASSIGN, c=cycle, ratee=str(outsider), rater=str(insider))
+    assert (refused["code"], refused["field"]) == ("NOT_A_PARTICIPANT", "rateeId"), refused
+    assert f"employee {number} " in refused["message"]
+    # In bulk: listed by its index among the other items, and nothing is stored.
+    given = [item(insider, outsider, RaterRole.PEER), item(outsider, insider, RaterRole.PEER)]
+    bulk = (await app_client.data(ASSIGN_MANY, {"c": cycle, "a": given}))["raterAssignMany"]
+    assert bulk["__typename"] == "ImportRejectedError"
+    assert [(p["line"], p["code"]) for p in bulk["problems"]] == [(1, "NOT_A_PARTICIPANT")]
+    assert number in bulk["problems"][0]["message"]
+    assert await count(sessionmaker, RaterAssignment, RaterAssignment.cycle_id == int(cycle)) == before
+    # The insider can be rated by the outsider: only the ratee must take part.
+    allowed = await answer(app_client, ASSIGN, c=cycle, ratee=str(insider), rater=str(outsider))
+    assert allowed["__typename"] == "RaterAssigned", allowed
+
+
+async def test_a_ratee_taken_out_of_the_cycle_is_refused(app_client: GraphQLClient, sessionmaker: Sessions) -> None:
+    cycle = await security_cycle(app_client)
+    person, number = await first_of_family(sessionmaker, "SECURITY")
+    async with sessionmaker() as session:
+        other = await session.scalar(
+            select(Employee.id)
+            .join(Post, Post.id == Employee.post_id)
+            .where(Post.family == "SECURITY", Employee.id != person)
+        )
+    assert (await answer(app_client, LEAVE, c=cycle, people=[str(person)], reason="on leave"))[
+        "__typename"
+    ] == "CycleLeft"
+    refused = await answer(app_client, ASSIGN, c=cycle, ratee=str(person), rater=str(other))
+    assert refused["code"] == "NOT_A_PARTICIPANT" and number in refused["message"], refused
+
+
+async def test_joining_someone_already_in_the_cycle_changes_nothing(
+    app_client: GraphQLClient, sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    cycle = seeded.current_cycle_id
+    async with sessionmaker() as session:
+        person = await session.scalar(
+            select(RaterAssignment.ratee_id)
+            .where(RaterAssignment.cycle_id == cycle, RaterAssignment.ratee_id == RaterAssignment.rater_id)
+            .order_by(RaterAssignment.ratee_id)
+            .limit(1)
+        )
+    steps = CycleTransition.cycle_id == cycle
+    before = (await count(sessionmaker, CycleTransition, steps), await count(sessionmaker, RaterAssignment))
+    for _ in range(2):
+        joined = await answer(app_client, JOIN, c=str(cycle), people=[str(person)])
+        assert joined["__typename"] == "CycleChanged", joined
+    assert (await count(sessionmaker, CycleTransition, steps), await count(sessionmaker, RaterAssignment)) == before
+    # Someone taken out and joined again is a change: one "joined" transition.
+    assert (await answer(app_client, LEAVE, c=str(cycle), people=[str(person)], reason="x"))[
+        "__typename"
+    ] == "CycleLeft"
+    left = await count(sessionmaker, CycleTransition, steps)
+    assert (await answer(app_client, JOIN, c=str(cycle), people=[str(person)]))["__typename"] == "CycleChanged"
+    assert (await answer(app_client, JOIN, c=str(cycle), people=[str(person)]))["__typename"] == "CycleChanged"
+    assert await count(sessionmaker, CycleTransition, steps) == left + 1
