@@ -4,7 +4,7 @@ someone already in the cycle changes nothing and writes no transition."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import CycleTransition, Employee, Post, RaterAssignment
@@ -111,3 +111,57 @@ async def test_joining_someone_already_in_the_cycle_changes_nothing(
     assert (await answer(app_client, JOIN, c=str(cycle), people=[str(person)]))["__typename"] == "CycleChanged"
     assert (await answer(app_client, JOIN, c=str(cycle), people=[str(person)]))["__typename"] == "CycleChanged"
     assert await count(sessionmaker, CycleTransition, steps) == left + 1
+
+
+TRANSFER = """
+mutation($e: ID!, $post: ID!, $day: Date!) {
+  employeeTransfer(input: {employeeId: $e, postId: $post, effectiveDate: $day}) {
+    __typename ... on MutationError { code message }
+  }
+}
+"""
+NOTES = """query($c: ID!) { cycle(id: $c) { transitions { note } } }"""
+
+
+async def test_a_transfer_out_of_the_cycles_posts_withdraws_the_movers_tasks(
+    app_client: GraphQLClient, sessionmaker: Sessions, seeded: SeedSummary
+) -> None:
+    cycle = await security_cycle(app_client)  # 2026-10-01 .. 2026-12-31, SECURITY posts only
+    async with sessionmaker() as session:
+        mover, late_mover = (
+            await session.scalars(
+                select(Employee.id)
+                .join(Post, Post.id == Employee.post_id)
+                .where(Post.family == "SECURITY")
+                .order_by(Employee.id)
+                .limit(2)
+            )
+        ).all()
+        number = await session.scalar(select(Employee.employee_no).where(Employee.id == mover))
+        admin_post = await session.scalar(select(Post.id).where(Post.family == "ADMIN").order_by(Post.id).limit(1))
+    as_ratee = RaterAssignment.ratee_id == mover
+
+    def in_cycle(cycle_id: int) -> ColumnElement[bool]:
+        return RaterAssignment.cycle_id == cycle_id
+
+    expected = await count(sessionmaker, RaterAssignment, as_ratee, in_cycle(int(cycle)))
+    elsewhere = await count(sessionmaker, RaterAssignment, as_ratee, ~in_cycle(int(cycle)))
+    assert expected >= 1  # opening gave them their SELF task at least
+    # A move after the period's last day: still in a SECURITY post then, so nothing changes.
+    notes = len((await app_client.data(NOTES, {"c": cycle}))["cycle"]["transitions"])
+    late = await answer(app_client, TRANSFER, e=str(late_mover), post=str(admin_post), day="2027-01-15")
+    assert late["__typename"] == "EmployeeChanged", late
+    assert len((await app_client.data(NOTES, {"c": cycle}))["cycle"]["transitions"]) == notes
+    assert await count(sessionmaker, RaterAssignment, RaterAssignment.ratee_id == late_mover, in_cycle(int(cycle)))
+    # A move within the period to a post the cycle does not pin: out of the cycle, noted.
+    moved = await answer(app_client, TRANSFER, e=str(mover), post=str(admin_post), day="2026-11-15")
+    assert moved["__typename"] == "EmployeeChanged", moved
+    assert await count(sessionmaker, RaterAssignment, as_ratee, in_cycle(int(cycle))) == 0
+    last = (await app_client.data(NOTES, {"c": cycle}))["cycle"]["transitions"][-1]["note"]
+    withdrawn = f"{expected} rater assignment(s) withdrawn"
+    assert last == f"moved out of the cycle's posts: employee {number}, from 2026-11-15; {withdrawn}"
+    # Cycles that pin the new post too (the seeded ones pin every post) keep them.
+    assert await count(sessionmaker, RaterAssignment, as_ratee, ~in_cycle(int(cycle))) == elsewhere
+    # And nobody can be given a task for them in the cycle they left.
+    refused = await answer(app_client, ASSIGN, c=cycle, ratee=str(mover), rater=str(late_mover))
+    assert refused["code"] == "NOT_A_PARTICIPANT", refused
