@@ -30,14 +30,21 @@ from hub.db.models import (
     Post,
     RaterAssignment,
 )
-from hub.domain import CycleState, EmployeeStatus
+from hub.domain import CycleState
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycle_notes import joined_note, note_step, scope_note
 from hub.operations.cycle_warnings import CycleWarning, posts_without_scheme
 from hub.operations.errors import DuplicateName, InvalidInput, NotFound, PostWithoutScheme, WrongCycleState
-from hub.operations.participation import assign_default_raters, participants, pin, posts_named, schemes_in_force
+from hub.operations.participation import (
+    assign_default_raters,
+    employed_on,
+    participants,
+    pin,
+    posts_named,
+    schemes_in_force,
+)
 from hub.operations.pins import PinWarning, pin_warnings
 from hub.operations.ranking import rerank
 
@@ -357,15 +364,18 @@ async def _not_in_yet(session: AsyncSession, cycle: Cycle, employee_ids: Sequenc
 
 async def _join_people(session: AsyncSession, cycle: Cycle, employee_ids: Sequence[int], posts: set[int]) -> None:
     found = await session.execute(
-        select(Employee.id, Employee.employee_no, Employee.status).where(Employee.id.in_(employee_ids))
+        select(Employee.id, Employee.employee_no, employed_on(cycle.period_end)).where(Employee.id.in_(employee_ids))
     )
-    people = {employee_id: (number, status) for employee_id, number, status in found}
+    people = {employee_id: (number, employed) for employee_id, number, employed in found}
     for employee_id in employee_ids:
         if employee_id not in people:
             raise NotFound("employee", employee_id, field="employeeIds")
-        number, status = people[employee_id]
-        if status is not EmployeeStatus.ACTIVE:
-            raise InvalidInput(f"employee {number} has left: a leaver joins no cycle", field="employeeIds")
+        number, employed = people[employee_id]
+        if not employed:
+            raise InvalidInput(
+                f"employee {number} leaves before the period's last day: they join no cycle they do not work through",
+                field="employeeIds",
+            )
     found_people = {p.employee_id: p for p in await participants(session, cycle, sorted(posts))}
     for employee_id in employee_ids:
         if employee_id not in found_people:

@@ -6,9 +6,10 @@ rate them and the cycle's progress stops counting them. Ratings already submitte
 ``ratings`` table (the history of what was said) but are not scored: scoring reads the participants, and they are
 no longer among them. A post leaves by losing its pin (``cycle_schemes``); a person whose post stays leaves by a
 ``cycle_leavers`` row, which ``participation.participants_statement`` reads; both can come back with
-``cycleJoin``. A leaver of the organisation is INACTIVE, which already takes them out of every cycle, so their
-deactivation only withdraws, in each OPEN cycle, their assignments as a ratee and those as a rater they had not
-rated yet (they can no longer rate); the ratings they gave stay and count.
+``cycleJoin``. A leaver of the organisation is INACTIVE, which takes them out of every cycle whose period ends
+after their last day (they still take part in those they work through, even when their notice is recorded ahead
+of it), so their deactivation only withdraws, in each such OPEN cycle, their assignments as a ratee and those as
+a rater they had not rated yet (they can no longer rate); the ratings they gave stay and count.
 
 A mover transferred out of a cycle's posts leaves it the same way (``employeeTransfer``, the CSV import, SCIM):
 a cycle's participants are the people of its pinned posts on the period's last day, and the ratee's scheme and
@@ -20,6 +21,7 @@ which is what their tasks already show. A transfer after the period's last day c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -135,27 +137,34 @@ async def _withdraw(session: AsyncSession, cycle_id: int, ratees: set[int]) -> i
     return int(getattr(found, "rowcount", 0) or 0)
 
 
-async def _open_cycles(session: AsyncSession, employee_id: int, *, as_rater: bool) -> list[Cycle]:
-    """The OPEN cycles in which the employee is a ratee (or, ``as_rater``, a rater too), each share-locked: called
-    inside an organisation change's transaction, after the organisation's lock (a rating's order too)."""
+async def _open_cycles(
+    session: AsyncSession, employee_id: int, *, as_rater: bool, ending_after: dt.date | None = None
+) -> list[Cycle]:
+    """The OPEN cycles in which the employee is a ratee (or, ``as_rater``, a rater too), each share-locked, and
+    with ``ending_after`` only those whose period ends after that day: called inside an organisation change's
+    transaction, after the organisation's lock (a rating's order too)."""
     involved = RaterAssignment.ratee_id == employee_id
     if as_rater:
         involved = involved | (RaterAssignment.rater_id == employee_id)
-    cycle_ids = await session.scalars(
+    open_involved = (
         select(Cycle.id)
         .where(Cycle.state == CycleState.OPEN)
         .where(exists().where(RaterAssignment.cycle_id == Cycle.id, involved))
         .order_by(Cycle.id)
     )
+    if ending_after is not None:
+        open_involved = open_involved.where(Cycle.period_end > ending_after)
+    cycle_ids = await session.scalars(open_involved)
     locked = [await locked_cycle(session, cycle_id, shared=True) for cycle_id in list(cycle_ids)]
     return [cycle for cycle in locked if cycle.state is CycleState.OPEN]
 
 
-async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: str, left_on: object) -> None:
-    """A leaver of the organisation, in each OPEN cycle: their assignments as a ratee, and as a rater those they had
-    not rated yet, are withdrawn, and the cycle's transitions note it. Called inside the deactivation's
+async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: str, left_on: dt.date) -> None:
+    """A leaver of the organisation, in each OPEN cycle whose period ends after their last day: their assignments
+    as a ratee, and as a rater those they had not rated yet, are withdrawn, and the cycle's transitions note it; a
+    cycle they work through keeps them (``participation.employed_on``). Called inside the deactivation's
     transaction, after the organisation's lock (each cycle's shared lock follows it, as a rating's does)."""
-    for cycle in await _open_cycles(session, employee_id, as_rater=True):
+    for cycle in await _open_cycles(session, employee_id, as_rater=True, ending_after=left_on):
         rated = exists().where(
             Rating.cycle_id == cycle.id,
             Rating.rater_id == RaterAssignment.rater_id,

@@ -17,9 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Cycle, CycleLeaver, CycleScheme, Employee, SchemeRaterWeight
-from hub.domain import CycleState, EmployeeStatus, RaterRole
+from hub.domain import CycleState, RaterRole
 from hub.operations.errors import NotAParticipant, RoleNotWeighed
-from hub.operations.participation import schemes_in_force
+from hub.operations.participation import employed_on, schemes_in_force
 
 
 async def roles_weighed(
@@ -30,13 +30,13 @@ async def roles_weighed(
 
     The scheme is the version the cycle pinned for the post or, while the cycle is DRAFT and pins nothing yet,
     the one in force on the period's first day, which opening will pin. A ratee whose post has no such scheme
-    is left out, and so is one who takes no part in the cycle (INACTIVE, or taken out by ``cycleLeave``):
-    :func:`weight_error` refuses them. Three statements, however many ratees.
+    is left out, and so is one who takes no part in the cycle (gone before the period's last day, or taken out
+    by ``cycleLeave``): :func:`weight_error` refuses them. Three statements, however many ratees.
     """
     outside = select(Employee.id).where(
         Employee.id.in_(set(post_of)),
         or_(
-            Employee.status != EmployeeStatus.ACTIVE,
+            ~employed_on(cycle.period_end),
             Employee.id.in_(select(CycleLeaver.employee_id).where(CycleLeaver.cycle_id == cycle.id)),
         ),
     )

@@ -40,9 +40,9 @@ async def first_of_family(sessionmaker: Sessions, family: str) -> tuple[int, str
     return row.id, row.employee_no
 
 
-async def security_cycle(client: GraphQLClient) -> str:
+async def security_cycle(client: GraphQLClient, name: str = "Security only") -> str:
     """An OPEN cycle that pins only the SECURITY posts."""
-    cycle = await new_cycle(client, "Security only")
+    cycle = await new_cycle(client, name)
     opened = """mutation($c: ID!) { cycleOpen(cycleId: $c, families: ["SECURITY"]) { __typename } }"""
     assert (await client.data(opened, {"c": cycle}))["cycleOpen"]["__typename"] == "CycleChanged"
     return cycle
@@ -165,3 +165,52 @@ async def test_a_transfer_out_of_the_cycles_posts_withdraws_the_movers_tasks(
     # And nobody can be given a task for them in the cycle they left.
     refused = await answer(app_client, ASSIGN, c=cycle, ratee=str(mover), rater=str(late_mover))
     assert refused["code"] == "NOT_A_PARTICIPANT", refused
+
+
+DEACTIVATE = """
+mutation($e: ID!, $day: Date!) {
+  employeeDeactivate(input: {employeeId: $e, leftOn: $day}) { __typename ... on MutationError { code message } }
+}
+"""
+
+
+async def test_a_leaver_takes_part_in_the_cycles_they_work_through(
+    app_client: GraphQLClient, sessionmaker: Sessions
+) -> None:
+    cycle = await security_cycle(app_client)  # 2026-10-01 .. 2026-12-31, SECURITY posts only
+    async with sessionmaker() as session:
+        stays, goes = (
+            await session.scalars(
+                select(Employee.id)
+                .join(Post, Post.id == Employee.post_id)
+                .where(Post.family == "SECURITY")
+                .order_by(Employee.id)
+                .limit(2)
+            )
+        ).all()
+    in_cycle = RaterAssignment.cycle_id == int(cycle)
+    kept = await count(sessionmaker, RaterAssignment, in_cycle, RaterAssignment.ratee_id == stays)
+    assert kept >= 1
+    notes = len((await app_client.data(NOTES, {"c": cycle}))["cycle"]["transitions"])
+    # Notice given, last day after the period: still a participant, nothing withdrawn, nothing noted.
+    notice = await answer(app_client, DEACTIVATE, e=str(stays), day="2027-01-15")
+    assert notice["__typename"] == "EmployeeChanged", notice
+    assert await count(sessionmaker, RaterAssignment, in_cycle, RaterAssignment.ratee_id == stays) == kept
+    assert len((await app_client.data(NOTES, {"c": cycle}))["cycle"]["transitions"]) == notes
+    joined = await answer(app_client, JOIN, c=cycle, people=[str(stays)])  # already in: a no-op, not a refusal
+    assert joined["__typename"] == "CycleChanged", joined
+    # Last day within the period: out of it, as before.
+    gone = await answer(app_client, DEACTIVATE, e=str(goes), day="2026-11-20")
+    assert gone["__typename"] == "EmployeeChanged", gone
+    assert await count(sessionmaker, RaterAssignment, in_cycle, RaterAssignment.ratee_id == goes) == 0
+    refused = await answer(app_client, JOIN, c=cycle, people=[str(goes)])
+    assert refused["code"] == "INVALID_INPUT" and "leaves before the period's last day" in refused["message"]
+    # A new cycle of the same period opened now counts the one who works through it, not the one gone.
+    second = await security_cycle(app_client, "Security again")
+    ratees = set(await _ratees(sessionmaker, int(second)))
+    assert stays in ratees and goes not in ratees
+
+
+async def _ratees(sessionmaker: Sessions, cycle: int) -> list[int]:
+    async with sessionmaker() as session:
+        return list(await session.scalars(select(RaterAssignment.ratee_id).where(RaterAssignment.cycle_id == cycle)))
