@@ -40,6 +40,21 @@ async def first_of_family(sessionmaker: Sessions, family: str) -> tuple[int, str
     return row.id, row.employee_no
 
 
+async def security_people(sessionmaker: Sessions) -> tuple[int, int]:
+    """The ids of the two lowest-numbered people in SECURITY posts."""
+    async with sessionmaker() as session:
+        first, second = (
+            await session.scalars(
+                select(Employee.id)
+                .join(Post, Post.id == Employee.post_id)
+                .where(Post.family == "SECURITY")
+                .order_by(Employee.id)
+                .limit(2)
+            )
+        ).all()
+    return first, second
+
+
 async def security_cycle(client: GraphQLClient, name: str = "Security only") -> str:
     """An OPEN cycle that pins only the SECURITY posts."""
     cycle = await new_cycle(client, name)
@@ -127,16 +142,8 @@ async def test_a_transfer_out_of_the_cycles_posts_withdraws_the_movers_tasks(
     app_client: GraphQLClient, sessionmaker: Sessions, seeded: SeedSummary
 ) -> None:
     cycle = await security_cycle(app_client)  # 2026-10-01 .. 2026-12-31, SECURITY posts only
+    mover, late_mover = await security_people(sessionmaker)
     async with sessionmaker() as session:
-        mover, late_mover = (
-            await session.scalars(
-                select(Employee.id)
-                .join(Post, Post.id == Employee.post_id)
-                .where(Post.family == "SECURITY")
-                .order_by(Employee.id)
-                .limit(2)
-            )
-        ).all()
         number = await session.scalar(select(Employee.employee_no).where(Employee.id == mover))
         admin_post = await session.scalar(select(Post.id).where(Post.family == "ADMIN").order_by(Post.id).limit(1))
     as_ratee = RaterAssignment.ratee_id == mover
@@ -178,16 +185,7 @@ async def test_a_leaver_takes_part_in_the_cycles_they_work_through(
     app_client: GraphQLClient, sessionmaker: Sessions
 ) -> None:
     cycle = await security_cycle(app_client)  # 2026-10-01 .. 2026-12-31, SECURITY posts only
-    async with sessionmaker() as session:
-        stays, goes = (
-            await session.scalars(
-                select(Employee.id)
-                .join(Post, Post.id == Employee.post_id)
-                .where(Post.family == "SECURITY")
-                .order_by(Employee.id)
-                .limit(2)
-            )
-        ).all()
+    stays, goes = await security_people(sessionmaker)
     in_cycle = RaterAssignment.cycle_id == int(cycle)
     kept = await count(sessionmaker, RaterAssignment, in_cycle, RaterAssignment.ratee_id == stays)
     assert kept >= 1
