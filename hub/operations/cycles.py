@@ -30,14 +30,21 @@ from hub.db.models import (
     Post,
     RaterAssignment,
 )
-from hub.domain import CycleState, EmployeeStatus
+from hub.domain import CycleState
 from hub.events.outbox import append_published
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycle_notes import joined_note, note_step, scope_note
 from hub.operations.cycle_warnings import CycleWarning, posts_without_scheme
 from hub.operations.errors import DuplicateName, InvalidInput, NotFound, PostWithoutScheme, WrongCycleState
-from hub.operations.participation import assign_default_raters, participants, pin, posts_named, schemes_in_force
+from hub.operations.participation import (
+    assign_default_raters,
+    employed_on,
+    participants,
+    pin,
+    posts_named,
+    schemes_in_force,
+)
 from hub.operations.pins import PinWarning, pin_warnings
 from hub.operations.ranking import rerank
 
@@ -304,7 +311,10 @@ async def locked_open_cycle(session: AsyncSession, cycle_id: int, step: str) -> 
 
 
 async def join_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: CycleJoin, caller: Caller) -> Cycle:
-    """Posts and people join an OPEN cycle; those already in it are left as they are. All or nothing."""
+    """Posts and people join an OPEN cycle; those already in it are left as they are. All or nothing.
+
+    Joining someone already in the cycle (a participant with their SELF assignment) is a no-op: when nobody
+    new joins, no transition and no audit entry are written, so the cycle answered is unchanged."""
     if not (command.post_ids or command.employee_ids):
         raise InvalidInput("name the posts or the people who join", field="postIds")
     async with sessionmaker() as session, session.begin():
@@ -319,41 +329,59 @@ async def join_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: Cy
         if without:
             codes = await session.scalars(select(Post.code).where(Post.id.in_(without)).order_by(Post.code))
             raise PostWithoutScheme(list(codes), cycle.period_start)
+        newcomers: list[int] = []
+        if command.employee_ids:
+            newcomers = await _not_in_yet(session, cycle, command.employee_ids, pinned)
         if pins:
             await pin(session, cycle, pins)
-        if command.employee_ids:
+        if newcomers:
             await session.execute(
-                delete(CycleLeaver).where(
-                    CycleLeaver.cycle_id == cycle.id, CycleLeaver.employee_id.in_(command.employee_ids)
-                )
+                delete(CycleLeaver).where(CycleLeaver.cycle_id == cycle.id, CycleLeaver.employee_id.in_(newcomers))
             )  # someone taken out by cycleLeave comes back
-            await _join_people(session, cycle, command.employee_ids, pinned | joining)
-        note_step(session, cycle, caller.actor, await joined_note(session, sorted(joining), command.employee_ids))
-        await audit_change(session, caller.audit, f"cycle:{cycle.id}")
+            await _join_people(session, cycle, newcomers, pinned | joining)
+        if joining or newcomers:
+            note_step(session, cycle, caller.actor, await joined_note(session, sorted(joining), newcomers))
+            await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 
 
-async def _join_people(session: AsyncSession, cycle: Cycle, employee_ids: Sequence[int], posts: set[int]) -> None:
-    found_people = (
-        await session.execute(
-            select(Employee.id, Employee.status, Employee.employee_no).where(Employee.id.in_(employee_ids))
-        )
-    ).all()
-    statuses = {employee_id: status for employee_id, status, _ in found_people}
-    numbers = {employee_id: number for employee_id, _, number in found_people}
-    for employee_id in employee_ids:
-        if employee_id not in statuses:
-            raise NotFound("employee", employee_id, field="employeeIds")
-        if statuses[employee_id] is not EmployeeStatus.ACTIVE:
-            raise InvalidInput(
-                f"employee {numbers[employee_id]} has left: a leaver joins no cycle", field="employeeIds"
+async def _not_in_yet(session: AsyncSession, cycle: Cycle, employee_ids: Sequence[int], pinned: set[int]) -> list[int]:
+    """The people named who do not take part yet: not participants of the pinned posts, or without the SELF
+    assignment that joining (or opening) gives; in the order named, each once."""
+    present = {p.employee_id for p in await participants(session, cycle, sorted(pinned))}
+    rating_themselves = set(
+        await session.scalars(
+            select(RaterAssignment.ratee_id).where(
+                RaterAssignment.cycle_id == cycle.id,
+                RaterAssignment.ratee_id == RaterAssignment.rater_id,
+                RaterAssignment.ratee_id.in_(employee_ids),
             )
-    found = {p.employee_id: p for p in await participants(session, cycle, sorted(posts))}
+        )
+    )
+    already = present & rating_themselves
+    return [employee_id for employee_id in dict.fromkeys(employee_ids) if employee_id not in already]
+
+
+async def _join_people(session: AsyncSession, cycle: Cycle, employee_ids: Sequence[int], posts: set[int]) -> None:
+    found = await session.execute(
+        select(Employee.id, Employee.employee_no, employed_on(cycle.period_end)).where(Employee.id.in_(employee_ids))
+    )
+    people = {employee_id: (number, employed) for employee_id, number, employed in found}
     for employee_id in employee_ids:
-        if employee_id not in found:
+        if employee_id not in people:
+            raise NotFound("employee", employee_id, field="employeeIds")
+        number, employed = people[employee_id]
+        if not employed:
             raise InvalidInput(
-                f"employee {numbers[employee_id]} holds no post of the cycle on the period's last day: let their "
-                "post join",
+                f"employee {number} leaves before the period's last day: they join no cycle they do not work through",
                 field="employeeIds",
             )
-    await assign_default_raters(session, cycle.id, [found[employee_id] for employee_id in employee_ids])
+    found_people = {p.employee_id: p for p in await participants(session, cycle, sorted(posts))}
+    for employee_id in employee_ids:
+        if employee_id not in found_people:
+            raise InvalidInput(
+                f"employee {people[employee_id][0]} holds no post of the cycle on the period's last day: "
+                "let their post join",
+                field="employeeIds",
+            )
+    await assign_default_raters(session, cycle.id, [found_people[employee_id] for employee_id in employee_ids])

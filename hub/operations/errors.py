@@ -8,6 +8,7 @@ message for people.
     │   ├── DuplicateName        DUPLICATE_NAME              another cycle has the name (case aside)
     │   ├── WrongRaterRelation   WRONG_RATER_RELATIONSHIP    a MANAGER or SUBORDINATE rater who is not one
     │   ├── RoleNotWeighed       RATER_ROLE_NOT_WEIGHED      a rater in a role the ratee's scheme gives no weight
+    │   ├── NotAParticipant      NOT_A_PARTICIPANT           a ratee who takes no part in the cycle
     │   ├── GradeDisagrees       GRADE_DISAGREES_WITH_BANDS  a calibrated grade the bands do not give its total
     │   ├── DuplicateCode        DUPLICATE_CODE              the code (or number, e-mail) is already taken
     │   ├── CircularReference    CIRCULAR_REFERENCE          a department or manager would be its own ancestor
@@ -138,6 +139,20 @@ class RoleNotWeighed(InvalidInput):
         super().__init__(
             f"the scheme of employee {ratee_no} in this cycle gives {role.value} raters no weight "
             f"(it weighs {roles}), so their ratings would not count",
+            field=field,
+        )
+
+
+class NotAParticipant(InvalidInput):
+    """A rater assigned (or nominated) for a ratee who takes no part in the cycle: their post has no scheme in
+    it, or they left it or the organisation. Nothing they were rated on would be scored."""
+
+    code = "NOT_A_PARTICIPANT"
+
+    def __init__(self, ratee_no: str, *, field: str | None = "rateeId") -> None:
+        super().__init__(
+            f"employee {ratee_no} takes no part in this cycle (their post on the period's last day has no scheme "
+            "in it, or they left it or the organisation): nobody can rate them in it",
             field=field,
         )
 

@@ -6,13 +6,22 @@ rate them and the cycle's progress stops counting them. Ratings already submitte
 ``ratings`` table (the history of what was said) but are not scored: scoring reads the participants, and they are
 no longer among them. A post leaves by losing its pin (``cycle_schemes``); a person whose post stays leaves by a
 ``cycle_leavers`` row, which ``participation.participants_statement`` reads; both can come back with
-``cycleJoin``. A leaver of the organisation is INACTIVE, which already takes them out of every cycle, so their
-deactivation only withdraws, in each OPEN cycle, their assignments as a ratee and those as a rater they had not
-rated yet (they can no longer rate); the ratings they gave stay and count.
+``cycleJoin``. A leaver of the organisation is INACTIVE, which takes them out of every cycle whose period ends
+after their last day (they still take part in those they work through, even when their notice is recorded ahead
+of it), so their deactivation only withdraws, in each such OPEN cycle, their assignments as a ratee and those as
+a rater they had not rated yet (they can no longer rate); the ratings they gave stay and count.
+
+A mover transferred out of a cycle's posts leaves it the same way (``employeeTransfer``, the CSV import, SCIM):
+a cycle's participants are the people of its pinned posts on the period's last day, and the ratee's scheme and
+ratings are those of that post, so a transfer that takes effect by then to a post the cycle does not pin withdraws
+their assignments as a ratee in that OPEN cycle (noted in its transitions); their tasks as a rater stay, as they
+still work here. A move to another pinned post keeps them: they are rated and scored on the new post's scheme,
+which is what their tasks already show. A transfer after the period's last day changes nothing in the cycle.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -31,6 +40,8 @@ from hub.operations.participation import participants
 
 LEAVER_ACTOR = "hub: a leaver's deactivation"
 """Who the transition note of a deactivation's withdrawal names (the access audit keeps who deactivated)."""
+MOVER_ACTOR = "hub: a transfer out of the cycle's posts"
+"""Who the transition note of a transfer's withdrawal names (the access audit keeps who transferred)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,24 +137,43 @@ async def _withdraw(session: AsyncSession, cycle_id: int, ratees: set[int]) -> i
     return int(getattr(found, "rowcount", 0) or 0)
 
 
-async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: str, left_on: object) -> None:
-    """A leaver of the organisation, in each OPEN cycle: their assignments as a ratee, and as a rater those they had
-    not rated yet, are withdrawn, and the cycle's transitions note it. Called inside the deactivation's
+async def _open_cycles(
+    session: AsyncSession, employee_id: int, *, as_rater: bool, ending_after: dt.date | None = None
+) -> list[Cycle]:
+    """The OPEN cycles in which the employee is a ratee (or, ``as_rater``, a rater too), each share-locked, and
+    with ``ending_after`` only those whose period ends after that day: called inside an organisation change's
+    transaction, after the organisation's lock (a rating's order too)."""
+    involved = RaterAssignment.ratee_id == employee_id
+    if as_rater:
+        involved = involved | (RaterAssignment.rater_id == employee_id)
+    open_involved = (
+        select(Cycle.id)
+        .where(Cycle.state == CycleState.OPEN)
+        .where(exists().where(RaterAssignment.cycle_id == Cycle.id, involved))
+        .order_by(Cycle.id)
+    )
+    if ending_after is not None:
+        open_involved = open_involved.where(Cycle.period_end > ending_after)
+    cycle_ids = await session.scalars(open_involved)
+    locked = [await locked_cycle(session, cycle_id, shared=True) for cycle_id in list(cycle_ids)]
+    return [cycle for cycle in locked if cycle.state is CycleState.OPEN]
+
+
+async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: str, left_on: dt.date) -> None:
+    """A leaver of the organisation, in each OPEN cycle whose period ends after their last day: their assignments
+    as a ratee, and as a rater those they had not rated yet, are withdrawn, and the cycle's transitions note it; a
+    cycle they work through keeps them (``participation.employed_on``). Called inside the deactivation's
     transaction, after the organisation's lock (each cycle's shared lock follows it, as a rating's does)."""
-    open_ids = list(await session.scalars(select(Cycle.id).where(Cycle.state == CycleState.OPEN).order_by(Cycle.id)))
-    for cycle_id in open_ids:
-        cycle = await locked_cycle(session, cycle_id, shared=True)
-        if cycle.state is not CycleState.OPEN:
-            continue
+    for cycle in await _open_cycles(session, employee_id, as_rater=True, ending_after=left_on):
         rated = exists().where(
-            Rating.cycle_id == cycle_id,
+            Rating.cycle_id == cycle.id,
             Rating.rater_id == RaterAssignment.rater_id,
             Rating.ratee_id == RaterAssignment.ratee_id,
         )
         as_ratee = RaterAssignment.ratee_id == employee_id
         found = await session.execute(
             delete(RaterAssignment)
-            .where(RaterAssignment.cycle_id == cycle_id)
+            .where(RaterAssignment.cycle_id == cycle.id)
             .where(as_ratee | ((RaterAssignment.rater_id == employee_id) & ~rated))
             .execution_options(synchronize_session=False)
         )
@@ -151,3 +181,15 @@ async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: 
         if withdrawn:
             note = f"left the organisation: employee {employee_no}, last day {left_on}"
             note_step(session, cycle, LEAVER_ACTOR, f"{note}; {withdrawn} rater assignment(s) withdrawn")
+
+
+async def withdraw_mover(session: AsyncSession, employee_id: int, employee_no: str, moved_on: object) -> None:
+    """A mover, in each OPEN cycle whose pinned posts they no longer hold on the period's last day: their
+    assignments as a ratee are withdrawn and the cycle's transitions note it (see the module's docstring)."""
+    for cycle in await _open_cycles(session, employee_id, as_rater=False):
+        pinned = await session.scalars(select(CycleScheme.post_id).where(CycleScheme.cycle_id == cycle.id))
+        if employee_id in {p.employee_id for p in await participants(session, cycle, list(pinned))}:
+            continue
+        withdrawn = await _withdraw(session, cycle.id, {employee_id})
+        note = f"moved out of the cycle's posts: employee {employee_no}, from {moved_on}"
+        note_step(session, cycle, MOVER_ACTOR, f"{note}; {withdrawn} rater assignment(s) withdrawn")

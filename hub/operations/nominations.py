@@ -185,7 +185,12 @@ async def nominate_peers(
         if ratee_no is None:
             raise NotFound("employee", ratee_id)
         unweighed = weight_error(
-            RaterRole.PEER, ratee_id, ratee_no, await weighed_roles(session, cycle, [ratee_id]), field="nomineeIds"
+            RaterRole.PEER,
+            ratee_id,
+            ratee_no,
+            await weighed_roles(session, cycle, [ratee_id]),
+            field="nomineeIds",
+            outsider_field="cycleId",
         )
         if unweighed is not None:
             raise unweighed

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import Department, Employee, Post, PostAssignment, utcnow
 from hub.domain import EmployeeStatus
 from hub.operations.errors import CircularReference, DuplicateCode, InvalidInput, NotFound
-from hub.operations.leaving import withdraw_leaver
+from hub.operations.leaving import withdraw_leaver, withdraw_mover
 
 if TYPE_CHECKING:
     from hub.operations import organisation as commands  # the commands, next to their operations
@@ -288,7 +288,7 @@ class Organisation:
             department = post.department_id if command.post_id is not None else employee.department_id
         if post.id == employee.post_id and department == employee.department_id:
             raise InvalidInput(f"employee {employee.employee_no} already holds this post here", field="postId")
-        day = command.effective_date
+        day, employee_post_before = command.effective_date, employee.post_id
         current = self.current.get(employee.id)
         if current is not None and day < current.start_date:
             raise InvalidInput(
@@ -307,6 +307,9 @@ class Organisation:
             self._members_changed(employee.department_id, department)
         employee.post_id, employee.department_id = post.id, department
         await self.session.flush()
+        if post.id != employee_post_before:
+            # Out of an OPEN cycle's posts is out of the cycle (see hub.operations.leaving).
+            await withdraw_mover(self.session, employee.id, employee.employee_no, day)
         return employee
 
     async def set_external_id(self, employee: Employee, value: str | None) -> Employee:

@@ -7,9 +7,9 @@ for one change each, as the API declares them; the CSV import (``hub.operations.
 whole file through the same object in one transaction, and so does provisioning by SCIM (``hub.scim``).
 
 A transfer closes the current post assignment the day before its effective date and opens the next one;
-results keep the post they were scored in (``appraisal_results.post_id``). A leaver is INACTIVE from
-``left_on`` on: their assignment ends that day, their results stay, and cycles opened afterwards leave them
-out (``hub.operations.participation.participants_statement``).
+results keep the post they were scored in (``appraisal_results.post_id``). A leaver is INACTIVE once
+recorded: their assignment ends on ``left_on``, their results stay, and they take part only in cycles whose
+period ends by ``left_on`` (``hub.operations.participation.employed_on``).
 """
 
 from __future__ import annotations

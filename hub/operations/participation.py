@@ -7,14 +7,20 @@ a matter of pins: a cycle limited to some posts pins only them, a
 post that joins later is pinned then (to the scheme in force on the period's first day, as at opening), and a
 person hired into a pinned post after opening only lacks the default raters (self and manager) that opening
 assigns, which joining them adds.
+
+A leaver takes part in the cycles whose period they work to the end: their status turns INACTIVE when their
+deactivation is recorded (which may be ahead of their last day, ``leftOn``), but a cycle counts them while
+``leftOn`` is on or after the period's last day (:func:`employed_on`); the cycles they leave before that end
+withdraw them (``hub.operations.leaving``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import TypeAlias
 
-from sqlalchemy import Row, Select, and_, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import (
@@ -37,6 +43,11 @@ Participant: TypeAlias = Row[int, int, int, int | None]
 """A participant's (employee_id, post_id, department_id, manager_id)."""
 
 
+def employed_on(day: dt.date) -> ColumnElement[bool]:
+    """The employee still works here on ``day``: ACTIVE, or a leaver whose last day is that day or later."""
+    return or_(Employee.status == EmployeeStatus.ACTIVE, Employee.left_on >= day)
+
+
 def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Select[int, int, int, int | None]:
     """(employee id, post id, department id, manager id) of everyone in a post on the period's last day."""
     covering = and_(
@@ -47,7 +58,7 @@ def participants_statement(cycle: Cycle, post_ids: Sequence[int]) -> Select[int,
         select(PostAssignment.employee_id, PostAssignment.post_id, Employee.department_id, Employee.manager_id)
         .join(Employee, Employee.id == PostAssignment.employee_id)
         .where(covering, PostAssignment.post_id.in_(post_ids))
-        .where(Employee.status == EmployeeStatus.ACTIVE)  # a leaver of the organisation takes part in no cycle
+        .where(employed_on(cycle.period_end))  # a leaver gone before the period's end takes part in no cycle
         .where(~exists().where(CycleLeaver.cycle_id == cycle.id, CycleLeaver.employee_id == Employee.id))
         .order_by(PostAssignment.employee_id, PostAssignment.start_date)
     )

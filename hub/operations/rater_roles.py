@@ -3,7 +3,9 @@
 Scoring averages each role's ratings and weighs the roles by the scheme version's rater weights; a role the
 scheme leaves out (or weighs 0) counts for nothing. So a rater is assigned only in a role the ratee's scheme
 weighs (``raterAssign``, ``raterAssignMany``, a peer nomination and its approval): anything else would ask
-people for ratings that scoring then silently ignores (:class:`~hub.operations.errors.RoleNotWeighed`).
+people for ratings that scoring then silently ignores (:class:`~hub.operations.errors.RoleNotWeighed`); and
+only for a ratee who takes part in the cycle (:class:`~hub.operations.errors.NotAParticipant`): a post without a
+scheme in it, a leaver of the cycle or of the organisation has nothing they could be rated on.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import Cycle, CycleScheme, SchemeRaterWeight
+from hub.db.models import Cycle, CycleLeaver, CycleScheme, Employee, SchemeRaterWeight
 from hub.domain import CycleState, RaterRole
-from hub.operations.errors import RoleNotWeighed
-from hub.operations.participation import schemes_in_force
+from hub.operations.errors import NotAParticipant, RoleNotWeighed
+from hub.operations.participation import employed_on, schemes_in_force
 
 
 async def roles_weighed(
@@ -28,8 +30,18 @@ async def roles_weighed(
 
     The scheme is the version the cycle pinned for the post or, while the cycle is DRAFT and pins nothing yet,
     the one in force on the period's first day, which opening will pin. A ratee whose post has no such scheme
-    is left out: there is nothing to check a role against. Two statements, however many ratees.
+    is left out, and so is one who takes no part in the cycle (gone before the period's last day, or taken out
+    by ``cycleLeave``): :func:`weight_error` refuses them. Three statements, however many ratees.
     """
+    outside = select(Employee.id).where(
+        Employee.id.in_(set(post_of)),
+        or_(
+            ~employed_on(cycle.period_end),
+            Employee.id.in_(select(CycleLeaver.employee_id).where(CycleLeaver.cycle_id == cycle.id)),
+        ),
+    )
+    left = set(await session.scalars(outside))
+    post_of = {ratee: post for ratee, post in post_of.items() if ratee not in left}
     posts = set(post_of.values())
     if cycle.state is CycleState.DRAFT:
         scheme_of = dict(await schemes_in_force(session, cycle.period_start, posts))
@@ -54,9 +66,13 @@ def weight_error(
     weighed: Mapping[int, frozenset[RaterRole]],
     *,
     field: str = "role",
-) -> RoleNotWeighed | None:
-    """``RoleNotWeighed`` when the ratee's scheme (:func:`roles_weighed`) gives the role no weight."""
+    outsider_field: str = "rateeId",
+) -> RoleNotWeighed | NotAParticipant | None:
+    """``RoleNotWeighed`` when the ratee's scheme (:func:`roles_weighed`) gives the role no weight;
+    ``NotAParticipant`` when the ratee has no scheme there (takes no part in the cycle)."""
     roles = weighed.get(ratee_id)
-    if roles is None or role in roles:
+    if roles is None:
+        return NotAParticipant(ratee_no, field=outsider_field)
+    if role in roles:
         return None
     return RoleNotWeighed(role, ratee_no, roles, field=field)

@@ -131,8 +131,8 @@ async def employee_transfer(
 async def employee_deactivate(
     context: Context, command: organisation.EmployeeDeactivateInput, caller: Caller
 ) -> EmployeeChanged:
-    """A leaver: INACTIVE from their last day, when their assignment ends; their results stay, and cycles
-    opened afterwards leave them out."""
+    """A leaver: INACTIVE at once, their assignment ends on their last day; their results stay, and they take
+    part only in cycles whose period they work to the end (leftOn on or after its last day)."""
     return await _employee_changed(organisation.deactivate_employee(context.sessionmaker, command, caller))
 
 

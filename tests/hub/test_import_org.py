@@ -216,9 +216,10 @@ async def test_a_leaver_keeps_results_and_is_in_no_cycle_opened_later(
     lines = text.splitlines()
     header, leaver = lines[0] + ",status,effective_date", lines[5]
     number = leaver.split(",")[0]
-    report = await run(sessionmaker, f"{header}\n{leaver},INACTIVE,2026-12-31\n")
+    # Their last day is the day before the period's last: working to its end (2026-12-31) would take part.
+    report = await run(sessionmaker, f"{header}\n{leaver},INACTIVE,2026-12-30\n")
     assert report.employees == EmployeeImportCounts(updated=1, deactivated=1)
-    again = await run(sessionmaker, f"{header}\n{leaver},INACTIVE,2026-12-31\n")
+    again = await run(sessionmaker, f"{header}\n{leaver},INACTIVE,2026-12-30\n")
     assert again.employees == EmployeeImportCounts(unchanged=1)
     rehire = await rejected(sessionmaker, f"{header}\n{leaver},ACTIVE,\n")
     assert "does not re-hire" in rehire[0].message
@@ -237,7 +238,7 @@ async def test_a_leaver_keeps_results_and_is_in_no_cycle_opened_later(
         results = await session.scalar(
             select(func.count()).select_from(AppraisalResult).where(AppraisalResult.employee_id == employee.id)
         )
-    assert employee.status is EmployeeStatus.INACTIVE and employee.left_on == dt.date(2026, 12, 31)
+    assert employee.status is EmployeeStatus.INACTIVE and employee.left_on == dt.date(2026, 12, 30)
     assert ratees and employee.id not in ratees
     assert results
 

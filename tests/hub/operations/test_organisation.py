@@ -203,11 +203,13 @@ async def test_a_leaver_keeps_results_and_joins_no_cycle_opened_later(
 ) -> None:
     employee = await _scored(sessionmaker, seeded.past_cycle_id)
     period_end = dt.date(2026, 12, 31)
-    # Their last day is the new cycle's last day: only their status keeps them out of it.
+    # Their last day is the day before the new cycle's last: they do not work its period to the end (on its last
+    # day they would: see tests/schema/test_cycle_membership.py).
+    last_day = period_end - dt.timedelta(days=1)
     left = await ops.deactivate_employee(
-        sessionmaker, ops.EmployeeDeactivateInput(employee_id=employee.id, left_on=period_end), CALLER
+        sessionmaker, ops.EmployeeDeactivateInput(employee_id=employee.id, left_on=last_day), CALLER
     )
-    assert (left.status, left.left_on) == (EmployeeStatus.INACTIVE, period_end)
+    assert (left.status, left.left_on) == (EmployeeStatus.INACTIVE, last_day)
     with pytest.raises(InvalidInput):
         await ops.deactivate_employee(
             sessionmaker, ops.EmployeeDeactivateInput(employee_id=employee.id, left_on=TODAY), CALLER
