@@ -41,6 +41,7 @@ from hub.config import Introspection, Settings
 from hub.db.engine import (
     DatabaseTimeouts,
     create_bounded_engine,
+    create_read_only_engine,
     create_sessionmaker,
     is_in_memory,
     served_pool,
@@ -94,6 +95,8 @@ class Resources:
     """The process that scores and imports for API callers (``hub.worker``); None: they run in this one."""
     outbox: OutboxWatcher | None = None
     """Wakes the process's live subscriptions when the outbox grows (``hub.events.watcher``)."""
+    replica: async_sessionmaker[AsyncSession] | None = None
+    """Analysts' queries read through it (PERFHUB_READ_DATABASE_URL, read-only connections); None: unset."""
 
 
 class _Refused(Exception):
@@ -339,16 +342,17 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         context = Context(
             settings=self.settings,
             sessionmaker=resources.sessionmaker,
+            replica=resources.replica,
             systems=resources.systems,
             worker=resources.worker,
             outbox=resources.outbox,
             today=self.clock(),
-            principal=principal,
             request_id=request_id,
             client_request_id=client_request_id,
             request=request,
             response=response,
         )
+        context.bind(principal)
         context.charge = functools.partial(self.charge, context)
         return context
 
@@ -450,7 +454,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             raise SocketRefused(_SOCKET_TOKEN_MISSING)
         if policy.provisions_only(principal):
             raise SocketRefused(_SCIM_ONLY)
-        context.principal = principal
+        context.bind(principal)
         unset: UnsetType = UNSET  # acknowledge without a payload
         return unset
 
@@ -564,6 +568,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeouts = DatabaseTimeouts.of(settings)
         engine = create_bounded_engine(settings.database_url, timeouts, **served_pool(settings))
+        read_url = settings.read_database_url
+        pool = served_pool(settings)
+        replica = create_read_only_engine(read_url, timeouts, **pool) if read_url else None
         # A database in this process's memory cannot be opened by another: its work stays here.
         use_worker = settings.worker_process and not is_in_memory(settings.database_url)
         worker = Worker(settings, systems) if use_worker else None
@@ -577,7 +584,14 @@ def create_app(
                 webhooks.running(sessionmaker, settings),
                 watcher.running() if watcher is not None else contextlib.nullcontext(),
             ):
-                app.state.resources = Resources(engine, sessionmaker, connected, worker, watcher)
+                app.state.resources = Resources(
+                    engine,
+                    sessionmaker,
+                    connected,
+                    worker,
+                    watcher,
+                    replica=create_sessionmaker(replica) if replica is not None else None,
+                )
                 app.state.settings = settings  # for readyz's timeout
                 if after_startup is not None:
                     after_startup()
@@ -587,6 +601,8 @@ def create_app(
                 await worker.close()
             await graphql.close()
             await engine.dispose()
+            if replica is not None:
+                await replica.dispose()
 
     graphql = PerfhubGraphQL(settings, clock, authenticator)
     routes = [

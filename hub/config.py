@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     """One statement of a query or a subscription over the API (PostgreSQL; the served hub's connections'
     own statement_timeout): a read that would run longer is cancelled and answered DATABASE_UNAVAILABLE, so
     that an expensive query cannot hold the database for the full statement timeout, which mutations keep."""
+    read_database_url: str | None = None
+    """A read replica of the database (same URL forms as ``database_url``): analysts' queries read from it, so that
+    their aggregations do not load the primary; their audit entries, and everyone else, still use the primary. Its
+    connections are read-only (a write there fails rather than diverging from the primary). Unset: the primary."""
+    analyst_statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    """One statement of an analyst's query (PostgreSQL, at most the statement timeout): past it the statement is
+    cancelled and the field answers STATEMENT_TIMEOUT, so that an ad-hoc question cannot hold the database."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     """The longest /readyz waits for the database before it answers 503."""
     host: str = "127.0.0.1"
@@ -204,11 +211,13 @@ class Settings(BaseSettings):
             raise ValueError("PERFHUB_WEBHOOK_LEASE_SECONDS must exceed PERFHUB_WEBHOOK_TIMEOUT_SECONDS")
         return self
 
-    @field_validator("database_url", mode="after")
+    @field_validator("database_url", "read_database_url", mode="after")
     @classmethod
-    def _with_an_async_driver(cls, value: str) -> str:
+    def _with_an_async_driver(cls, value: str | None) -> str | None:
         # The hub runs only on its async drivers; a URL without a driver is what users type (and what most tools
         # print), and SQLAlchemy would refuse it with a traceback about the asyncio extension.
+        if value is None:
+            return None
         scheme, separator, rest = value.partition("://")
         driver = _ASYNC_DRIVERS.get(scheme.lower()) if separator else None
         return f"{driver}://{rest}" if driver else value

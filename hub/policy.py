@@ -335,6 +335,19 @@ def releasable_cell(members: int, unfiltered: int, minimum: int) -> bool:
     return members >= minimum and (removed == 0 or removed >= minimum)
 
 
+def reads_from_replica(principal: Principal) -> bool:
+    """Read replica: a principal that is an analyst and nothing else (it may change nothing) reads through
+    PERFHUB_READ_DATABASE_URL when one is set; every other principal reads and writes the primary."""
+    return principal.has(Role.ANALYST) and not principal.has(*(role for role in Role if role is not Role.ANALYST))
+
+
+def statement_limited(principal: Principal) -> bool:
+    """Analyst statement timeout: an analyst's queries (unless it is also hr_admin) run under
+    PERFHUB_ANALYST_STATEMENT_TIMEOUT_SECONDS, ad-hoc questions being the ones that can run long; everyone else's
+    under the read statement timeout."""
+    return principal.has(Role.ANALYST) and not principal.has(Role.HR_ADMIN)
+
+
 def nobody_may_introspect(settings: Settings) -> bool:
     """Introspection: switched off for every caller (PERFHUB_INTROSPECTION=false); the schema then refuses
     ``__schema`` and ``__type`` when it validates a document."""

@@ -57,7 +57,7 @@ async def settle(context: Context, recorder: AuditRecorder, outcome: str, ids: l
     """Writes the entry of a call whose operation committed none: denied, failed or errored (or an
     operation that writes nothing). A committed change already has its entry; it gets no second."""
     if not recorder.committed:
-        await recorder.record_alone(context.sessionmaker, outcome, ids)
+        await recorder.record_alone(context.writer, outcome, ids)
 
 
 def outcome_of(result: object) -> str:

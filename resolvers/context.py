@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from hub import policy
 from hub.auth import ANONYMOUS, Principal
 from hub.config import Settings
 from hub.events.watcher import OutboxWatcher
@@ -29,6 +30,7 @@ from resolvers.scope import Scope
 class Context:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
+    """What the request reads through: the primary, or the read replica for a principal ``bind`` sent there."""
     today: dt.date
     principal: Principal = ANONYMOUS
     request_id: str = ""
@@ -53,6 +55,24 @@ class Context:
     cell_sizes: dict[str, asyncio.Future[Counter[tuple[int, ...]]]] = field(default_factory=dict)
     """How many people share each department-and-post cell (``resolvers.small_groups``), by what is counted:
     one read per request, shared by every row's fields."""
+
+    replica: async_sessionmaker[AsyncSession] | None = None
+    """The read replica the lifespan opened (PERFHUB_READ_DATABASE_URL); None: everyone reads the primary."""
+    primary: async_sessionmaker[AsyncSession] | None = None
+    """The primary, once ``bind`` pointed ``sessionmaker`` at the replica; None while they are the same."""
+
+    def bind(self, principal: Principal) -> None:
+        """Sets the authenticated principal (per request, or at a socket's ``connection_init``); one that reads
+        from the replica (``policy.reads_from_replica``) reads through it from here on."""
+        self.principal = principal
+        if self.replica is not None and self.primary is None and policy.reads_from_replica(principal):
+            self.primary, self.sessionmaker = self.sessionmaker, self.replica
+            self.renew_loaders()
+
+    @property
+    def writer(self) -> async_sessionmaker[AsyncSession]:
+        """Where this request's writes go (its access audit entries): always the primary, never a replica."""
+        return self.primary if self.primary is not None else self.sessionmaker
 
     @cached_property
     def scope(self) -> Scope:
@@ -83,7 +103,7 @@ class Context:
     async def audit(self, operation: str, ids: list[str], outcome: str) -> None:
         """Appends an entry to the access audit in the name of this request's principal."""
         await audit_log.record_access(
-            self.sessionmaker,
+            self.writer,
             self.principal,
             operation=operation,
             ids=ids,

@@ -21,11 +21,22 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
-from hub.db.engine import unavailable_reason
+from hub import policy
+from hub.db.engine import is_statement_timeout, unavailable_reason
+from resolvers.context import Context
 
 log = logging.getLogger("perfhub.graphql")
 
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+STATEMENT_TIMEOUT = "STATEMENT_TIMEOUT"
+
+
+def statement_timeout_message(seconds: float, request_id: str) -> str:
+    """What an analyst reads when a statement of their query ran past the analysts' statement timeout."""
+    return (
+        f"The query ran longer than the analysts' statement timeout ({seconds:g} s) and was cancelled; narrow it "
+        f"(filters, fewer groups, a smaller page) rather than trying again (request id {request_id})."
+    )
 
 
 def database_unavailable_message(reason: str, request_id: str) -> str:
@@ -54,6 +65,17 @@ def _request_id(execution_context: ExecutionContext | None) -> str:
     return str(getattr(context, "request_id", "") or "-")
 
 
+def _analyst_timeout(execution_context: ExecutionContext | None, error: GraphQLError) -> float | None:
+    """The analysts' statement timeout, when ``error`` is one of their statements cancelled by it; else None."""
+    context = execution_context.context if execution_context is not None else None
+    original = error.original_error
+    if not isinstance(context, Context) or original is None or not is_unexpected(error):
+        return None
+    if not policy.statement_limited(context.principal) or not is_statement_timeout(original):
+        return None
+    return context.settings.analyst_statement_timeout_seconds
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Strawberry's MaskErrors with our rule, and the request id in the masked message and extensions."""
 
@@ -63,7 +85,11 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = _request_id(self.execution_context)
         reason = database_unavailable(error)
-        if reason is not None:
+        limit = _analyst_timeout(self.execution_context, error)
+        if limit is not None:
+            # Not an outage: the question was too expensive for the analysts' limit, and asking again will not help.
+            message, code = statement_timeout_message(limit, request_id), STATEMENT_TIMEOUT
+        elif reason is not None:
             message, code = database_unavailable_message(reason, request_id), DATABASE_UNAVAILABLE
         elif isinstance(error.original_error, RecursionError):
             # The parser or a rule recursed too deep: the document's nesting, not a fault of ours.

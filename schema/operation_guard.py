@@ -5,7 +5,8 @@ Over a WebSocket it is verified once, at ``connection_init``, and one Context se
 on the socket; this guard makes those operations behave like requests: refused once the token has
 expired (allowing the verifier's leeway), and each one starting with fresh loaders, so that a query
 after a mutation on the same socket reads what the mutation wrote and no cache lives as long as the
-socket. Mutations get the full statement timeout, above the connections' read timeout (hub.db.engine). The
+socket. Mutations get the full statement timeout, above the connections' read timeout (hub.db.engine), and an
+analyst's queries the analysts' own (``policy.statement_limited``), answered STATEMENT_TIMEOUT when hit. The
 transport's own admission checks (rate limit) run earlier, in ``hub.app``.
 """
 
@@ -19,6 +20,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from hub import policy
 from hub.db.engine import WRITE_STATEMENT_TIMEOUT
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
@@ -56,8 +58,19 @@ class OperationGuard(SchemaExtension):
         # shares its caller's task. Set, not reset with a token: a generator may be closed from another context.
         writes = self.execution_context.operation_type is OperationType.MUTATION
         previous = WRITE_STATEMENT_TIMEOUT.get()
-        WRITE_STATEMENT_TIMEOUT.set(context.settings.database_statement_timeout_seconds if writes else None)
+        WRITE_STATEMENT_TIMEOUT.set(statement_timeout(context, writes=writes))
         try:
             yield
         finally:
             WRITE_STATEMENT_TIMEOUT.set(previous)
+
+
+def statement_timeout(context: Context, *, writes: bool) -> float | None:
+    """The statement timeout of an operation's transactions, in seconds; None keeps the connection's (the read
+    statement timeout). Never above the full statement timeout, which the client-side deadline follows."""
+    settings = context.settings
+    if writes:
+        return settings.database_statement_timeout_seconds
+    if policy.statement_limited(context.principal):
+        return min(settings.analyst_statement_timeout_seconds, settings.database_statement_timeout_seconds)
+    return None

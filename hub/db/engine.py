@@ -75,7 +75,9 @@ def is_in_memory(url: str) -> bool:
     return not database or database == ":memory:" or "mode=memory" in database
 
 
-def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+def _sqlite_pragmas(
+    busy_timeout_ms: int, read_only: bool = False
+) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
     def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # WAL lets the loaders' concurrent sessions read while a mutation writes; foreign keys are off
         # by default in SQLite. The busy timeout is SQLite's only wait on anyone else: a writer waiting
@@ -85,6 +87,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[DBAPIConnection, Connecti
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return on_connect
@@ -120,13 +124,23 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
 def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: object) -> AsyncEngine:
     """An async engine for ``url`` with the per-dialect settings perfhub relies on, every wait bounded by
     ``timeouts``; ``kwargs`` go to SQLAlchemy and win over ours (a test's tiny pool, say)."""
+    return _bounded_engine(url, timeouts, False, kwargs)
+
+
+def create_read_only_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: object) -> AsyncEngine:
+    """The same for a read replica (PERFHUB_READ_DATABASE_URL): every transaction on it is read-only, so a write
+    sent there by mistake fails loudly instead of making the replica differ from the primary."""
+    return _bounded_engine(url, timeouts, True, kwargs)
+
+
+def _bounded_engine(url: str, timeouts: DatabaseTimeouts, read_only: bool, kwargs: dict[str, object]) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             kwargs.setdefault("pool_timeout", timeouts.pool)  # a file database gets a queue pool
         engine = create_async_engine(url, **kwargs)
         busy = SQLITE_UNBOUNDED_BUSY_SECONDS if timeouts.statement is None else timeouts.statement
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(round(busy * 1000)))
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(round(busy * 1000), read_only))
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -137,7 +151,12 @@ def create_bounded_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: object
     given = kwargs.get("connect_args", {})
     if not isinstance(given, Mapping):
         raise TypeError(f"connect_args must be a mapping, not {type(given).__name__}")
-    kwargs["connect_args"] = {**_asyncpg_connect_args(timeouts), **given}
+    connect_args = _asyncpg_connect_args(timeouts)
+    if read_only:
+        server_settings = connect_args.get("server_settings", {})
+        assert isinstance(server_settings, dict)
+        connect_args["server_settings"] = {**server_settings, "default_transaction_read_only": "on"}
+    kwargs["connect_args"] = {**connect_args, **given}
     engine = create_async_engine(url, **kwargs)
     # Broken connections are found on checkout (after an idle spell, ``ping_after_idle``) and replaced, so the
     # hub recovers from an outage without a restart. Not SQLAlchemy's pool_pre_ping: it pings on every
@@ -211,8 +230,9 @@ WRITE_STATEMENT_TIMEOUT: ContextVar[float | None] = ContextVar("write_statement_
 """The statement timeout of the transactions the current task begins, in seconds, when it is not the
 connection's (the read timeout, :class:`DatabaseTimeouts`); None: the connection's.
 
-Set per GraphQL mutation (schema/operation_guard.py) to the full statement timeout. A context variable, so
-that the work a mutation starts (its threads and tasks) inherits it.
+Set per GraphQL mutation (schema/operation_guard.py) to the full statement timeout, and per analyst query to
+the analysts' shorter one. A context variable, so that the work an operation starts (its threads and tasks,
+the loaders' batches) inherits it.
 """
 
 
@@ -308,6 +328,22 @@ def unavailable_reason(error: BaseException) -> str | None:
     if reason is None and error.__cause__ is not None:
         return unavailable_reason(error.__cause__)
     return reason
+
+
+QUERY_CANCELED = "57014"
+"""PostgreSQL's SQLSTATE for a statement cancelled by ``statement_timeout`` (or an administrator)."""
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """True when ``error`` (or what it was raised from) is the server cancelling a statement that ran past its
+    ``statement_timeout``: the question was too expensive, the database is not away."""
+    if isinstance(error, DBAPIError):
+        inner: BaseException | None = error.orig
+    else:
+        inner = error
+    if getattr(inner, "sqlstate", None) == QUERY_CANCELED:
+        return True
+    return error.__cause__ is not None and is_statement_timeout(error.__cause__)
 
 
 def _driver_reason(error: BaseException | None) -> str | None:
