@@ -11,6 +11,7 @@ from strawberry.types.field import StrawberryField
 
 from resolvers import ids, small_groups, tasks
 from resolvers import organisation as employee_reads
+from resolvers import trends as trend_reads
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders import tasks as task_rows
@@ -34,7 +35,13 @@ from schema.permissions import (
     guarded_attribute,
 )
 from schema.record_fields import Relations, public_id
-from schema.refs import AppraisalResultRef, ReceivedRatingRef, SchemeVersionRef, WithheldRatingsRef
+from schema.refs import (
+    AppraisalResultRef,
+    EmployeeTrendPointRef,
+    ReceivedRatingRef,
+    SchemeVersionRef,
+    WithheldRatingsRef,
+)
 from schema.tasks import RatersOfRole, RatingTask
 
 
@@ -190,6 +197,14 @@ class Employee:
     async def results(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[ResultRow]:
         found = await info.context.loaders.results_by_employee.load(root.id)
         return [result for result in found if await small_groups.result_shown(info.context, result)]
+
+    @fields.field(
+        description="The employee's results the caller may see, oldest cycle first, each with its change from the "
+        "one before (total and grade steps): the employee's trend across cycles.",
+        graphql_type=list[EmployeeTrendPointRef],
+    )
+    async def trend(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[trend_reads.TrendPoint]:
+        return await trend_reads.employee_trend(info.context, root.id)
 
     @guarded(
         TRAINING_RECORDS,

@@ -46,11 +46,12 @@ from schema.permissions import (
 )
 from schema.results import Cycle, ScoreGroup, rounded_statistics
 from schema.selection import selects
+from schema.trends import TrendQueries
 from schema.webhooks import WebhookAttemptConnection, WebhookEndpoint
 
 
 @strawberry.type
-class Query:
+class Query(TrendQueries):
     @guarded(
         AUTHENTICATED,
         "employee",

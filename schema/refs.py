@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from schema.organisation import Department, Employee, Post
     from schema.ratings import ReceivedRating, WithheldRatings
     from schema.results import AppraisalResult
+    from schema.trends import EmployeeTrendPoint
 
 DepartmentRef = Annotated["Department", strawberry.lazy("schema.organisation")]
 EmployeeRef = Annotated["Employee", strawberry.lazy("schema.organisation")]
@@ -25,3 +26,4 @@ SchemeVersionRef = Annotated["SchemeVersion", strawberry.lazy("schema.indicators
 AppraisalResultRef = Annotated["AppraisalResult", strawberry.lazy("schema.results")]
 ReceivedRatingRef = Annotated["ReceivedRating", strawberry.lazy("schema.ratings")]
 WithheldRatingsRef = Annotated["WithheldRatings", strawberry.lazy("schema.ratings")]
+EmployeeTrendPointRef = Annotated["EmployeeTrendPoint", strawberry.lazy("schema.trends")]

@@ -1,0 +1,271 @@
+"""Trends and comparisons: an employee's results across cycles, group means per cycle, two cycles compared, posts
+side by side on the unified scale.
+
+The figures come from the aggregate statements of ``hub.analytics.trends``, over the caller's scope. The small-group
+rule is scoreStatistics' (``resolvers.results``, ``resolvers.disclosure``): for everyone but hr_admin a figure of
+fewer than the minimum group size is withheld (its count stays), with secondary suppression so that no released
+figures subtract to a withheld one; for an analyst without the names grant every figure also leaves out the people
+of small (department, post) cells, and nobody is listed by row but whom the result lists would show.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement
+
+from hub import policy
+from hub.analytics import trends as sql
+from hub.domain import Grade, GroupDimension
+from resolvers import small_groups
+from resolvers.context import Context
+from resolvers.disclosure import Cell, Key, releasable
+from resolvers.errors import BadUserInput, parse_id
+from resolvers.records import CycleRow, ResultRow
+
+MOVED_FAR = 2
+"""Grades moved, either way, that put a person on the comparison's list of movers."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One result of an employee's trend, with the one before it in the trend (None for the first)."""
+
+    result: ResultRow
+    previous: ResultRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMean:
+    """A group's results in one cycle; ``mean`` None when withheld (a small group), ``change`` the mean less the
+    group's mean in the cycle before it in the trend, when both are released."""
+
+    cycle_id: int
+    count: int
+    mean: float | None
+    change: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTrend:
+    key: str
+    cycles: list[GroupMean]
+
+
+@dataclass(frozen=True, slots=True)
+class GradeMigration:
+    """People graded ``from_grade`` in the earlier cycle and ``to_grade`` in the later; None when withheld."""
+
+    from_grade: Grade
+    to_grade: Grade
+    count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GradeMove:
+    """A person who moved ``steps`` grades (+ better, - worse) between the two cycles."""
+
+    before: ResultRow
+    after: ResultRow
+    steps: int
+
+
+@dataclass(frozen=True, slots=True)
+class CycleComparison:
+    earlier_id: int
+    later_id: int
+    groups: list[GroupTrend]
+    migrations: list[GradeMigration]
+    moved_far: list[GradeMove]
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeUse:
+    """Results of a post scored under one scheme version."""
+
+    scheme_version_id: int
+    version: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostStanding:
+    post_id: int
+    count: int
+    mean: float | None
+    schemes: list[SchemeUse]
+
+
+@dataclass(frozen=True, slots=True)
+class PostComparison:
+    cycle_id: int
+    posts: list[PostStanding]
+    mixed_scheme_versions: bool
+    note: str | None
+
+
+async def employee_trend(context: Context, employee_id: int) -> list[TrendPoint]:
+    """The employee's results the caller may see, oldest cycle first, each beside the one before it."""
+    found = await context.loaders.results_by_employee.load(employee_id)
+    shown = [result for result in found if await small_groups.result_shown(context, result)]
+    return [TrendPoint(result, shown[index - 1] if index else None) for index, result in enumerate(shown)]
+
+
+def _dimension(group_by: GroupDimension | None) -> GroupDimension | None:
+    if group_by is not None and group_by not in sql.GROUP_COLUMNS:
+        raise BadUserInput(
+            f"'groupBy' {group_by.value} is not for trends: group by DEPARTMENT, POST or POST_FAMILY",
+            argument="groupBy",
+        )
+    return group_by
+
+
+def _conditions(context: Context) -> list[ColumnElement[bool]]:
+    """The rows a figure may count: the caller's scope and, for a pseudonymous analyst, large cells only."""
+    conditions = list(context.scope.results())
+    if context.pseudonyms is not None:
+        conditions.append(small_groups.in_large_result_cell(context.settings.min_group_size))
+    return conditions
+
+
+async def _ordered_cycles(context: Context, keys: Sequence[int]) -> list[CycleRow]:
+    loaded = await context.loaders.cycle_by_id.load_many(list(keys))
+    return sorted((cycle for cycle in loaded if cycle is not None), key=lambda cycle: (cycle.period_start, cycle.id))
+
+
+async def _group_trends(
+    context: Context, keys: Sequence[int] | None, dimension: GroupDimension | None
+) -> list[GroupTrend]:
+    async with context.sessionmaker() as session:
+        rows = (await session.execute(sql.group_means(keys, dimension, _conditions(context)))).all()
+    figures: dict[Key, tuple[int, float]] = {(str(row[0]), str(row[1])): (int(row[2]), float(row[3])) for row in rows}
+    cells: dict[Key, Cell] = {key: Cell(members=count, unfiltered=count) for key, (count, _) in figures.items()}
+    released: set[Key] = (
+        set(cells)
+        if policy.sees_small_groups(context.principal)
+        else releasable(cells, context.settings.min_group_size)
+    )
+    cycles = await _ordered_cycles(context, sorted({int(cycle) for cycle, _ in figures}))
+    trends: list[GroupTrend] = []
+    for group in sorted({group for _, group in figures}):
+        points: list[GroupMean] = []
+        previous: float | None = None
+        for cycle in cycles:
+            key = (str(cycle.id), group)
+            if key not in figures:
+                previous = None
+                continue
+            count, mean = figures[key]
+            shown = mean if key in released else None
+            change = shown - previous if shown is not None and previous is not None else None
+            points.append(GroupMean(cycle_id=cycle.id, count=count, mean=shown, change=change))
+            previous = shown
+        trends.append(GroupTrend(key=group, cycles=points))
+    return trends
+
+
+async def score_trends(
+    context: Context, group_by: GroupDimension | None, cycle_ids: Sequence[str] | None
+) -> list[GroupTrend]:
+    """Per group, the mean total in each cycle (oldest first) and its change from the cycle before; every cycle
+    with results the caller may see when ``cycle_ids`` is None."""
+    keys = None if cycle_ids is None else [key for key in (parse_id(cycle_id) for cycle_id in cycle_ids) if key]
+    return await _group_trends(context, keys, _dimension(group_by))
+
+
+async def cycle_comparison(
+    context: Context, earlier_id: str, later_id: str, group_by: GroupDimension | None
+) -> CycleComparison | None:
+    """Two cycles side by side: the mean shift per group, the grade migration matrix, and who moved two grades or
+    more, over the results the caller may see; None when a cycle is unknown."""
+    dimension = _dimension(group_by)
+    earlier, later = parse_id(earlier_id), parse_id(later_id)
+    if earlier is None or later is None:
+        return None
+    if earlier == later:
+        raise BadUserInput("'a' and 'b' name the same cycle: compare two cycles", argument="b")
+    groups = await _group_trends(context, [earlier, later], dimension)
+    conditions = _conditions(context)
+    async with context.sessionmaker() as session:
+        matrix = (await session.execute(sql.grade_migrations(earlier, later, conditions))).all()
+        changed = (await session.execute(sql.grade_pairs(earlier, later, conditions))).all()
+    counts = {(str(row[0]), str(row[1])): int(row[2]) for row in matrix}
+    released = (
+        set(counts)
+        if policy.sees_small_groups(context.principal)
+        else releasable({key: Cell(count, count) for key, count in counts.items()}, context.settings.min_group_size)
+    )
+    migrations = [
+        GradeMigration(Grade(before), Grade(after), count if (before, after) in released else None)
+        for (before, after), count in sorted(counts.items(), key=_grade_pair_order)
+    ]
+    far = [row for row in changed if abs(sql.grade_steps(Grade(row[2]), Grade(row[3]))) >= MOVED_FAR]
+    moved = await _movers(context, [(int(row[0]), int(row[1])) for row in far])
+    return CycleComparison(earlier, later, groups, migrations, moved)
+
+
+def _grade_pair_order(item: tuple[tuple[str, str], int]) -> tuple[int, int]:
+    (before, after), _ = item
+    return -sql.GRADE_ORDER.index(Grade(before)), -sql.GRADE_ORDER.index(Grade(after))
+
+
+async def _movers(context: Context, pairs: list[tuple[int, int]]) -> list[GradeMove]:
+    """The pairs of results as the result lists would show them (scope, small cells): one loader batch."""
+    loader = context.loaders.result_by_id
+    rows = await loader.load_many([key for pair in pairs for key in pair])
+    loaded = {row.id: row for row in rows if row is not None}
+    moves: list[GradeMove] = []
+    for before_id, after_id in pairs:
+        before, after = loaded.get(before_id), loaded.get(after_id)
+        if before is None or after is None:
+            continue
+        if not (await small_groups.result_shown(context, before) and await small_groups.result_shown(context, after)):
+            continue
+        moves.append(GradeMove(before, after, sql.grade_steps(Grade(before.grade), Grade(after.grade))))
+    return moves
+
+
+async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[str] | None) -> PostComparison | None:
+    """Posts of a cycle side by side on the unified 0-100 scale, each with the scheme versions its results were
+    scored under, and a note when those versions differ (the totals then weigh differently defined indicators)."""
+    cycle_key = parse_id(cycle_id)
+    if cycle_key is None:
+        return None
+    async with context.sessionmaker() as session:
+        rows = (await session.execute(sql.post_standings(cycle_key, _conditions(context)))).all()
+    schemes: defaultdict[int, list[SchemeUse]] = defaultdict(list)
+    sums: defaultdict[int, float] = defaultdict(float)
+    for post_id, scheme_version_id, version, count, mean in rows:
+        schemes[post_id].append(SchemeUse(scheme_version_id, version, count))
+        sums[post_id] += float(mean) * count
+    sizes = {post_id: sum(use.count for use in uses) for post_id, uses in schemes.items()}
+    # Every post of the cycle is a cell, listed or not: a parent (the cycle) minus released posts is then safe.
+    cells: dict[Key, Cell] = {(str(post_id),): Cell(size, size) for post_id, size in sizes.items()}
+    released = (
+        set(cells)
+        if policy.sees_small_groups(context.principal)
+        else releasable(cells, context.settings.min_group_size)
+    )
+    wanted = None if post_ids is None else {key for key in (parse_id(post_id) for post_id in post_ids) if key}
+    standings = [
+        PostStanding(
+            post_id=post_id,
+            count=sizes[post_id],
+            mean=sums[post_id] / sizes[post_id] if (str(post_id),) in released else None,
+            schemes=schemes[post_id],
+        )
+        for post_id in sorted(schemes)
+        if wanted is None or post_id in wanted
+    ]
+    versions = sorted({use.version for standing in standings for use in standing.schemes})
+    mixed = len(versions) > 1
+    note = (
+        f"The posts were scored under different scheme versions ({', '.join(f'v{v}' for v in versions)}): the totals "
+        "share the 0-100 scale, but their indicators, weights or rules differ, so a gap between posts may be the "
+        "schemes' as much as the people's."
+        if mixed
+        else None
+    )
+    return PostComparison(cycle_key, standings, mixed, note)
