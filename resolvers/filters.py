@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from hub.db.models import AppraisalResult, Department, Employee, Post
+from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
 from hub.domain import Grade
-from resolvers.errors import parse_id
+from resolvers.errors import BadUserInput, parse_id
 
 # The filters are the GraphQL input types themselves (schema/inputs.py registers them): strawberry builds
 # them from the request, and the resolvers read them here.
@@ -23,6 +25,10 @@ class EmployeeFilter:
     post_id: str | None = None
     post_family: str | None = None
     name_contains: str | None = None
+    cycle_id: str | None = None
+    grade: Grade | None = None
+    min_score: float | None = None
+    max_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,8 @@ class ResultFilter:
     grade: Grade | None = None
     min_score: float | None = None
     max_score: float | None = None
+    period_from: dt.date | None = None
+    period_to: dt.date | None = None
 
 
 _NO_ROW = -1  # an id no row has: a filter on an id that cannot exist matches nothing
@@ -68,12 +76,26 @@ def _placement(
     return conditions
 
 
-def employee_conditions(filter_: EmployeeFilter | None) -> list[ColumnElement[bool]]:
+def employee_conditions(
+    filter_: EmployeeFilter | None, visible_results: Sequence[ColumnElement[bool]] = ()
+) -> list[ColumnElement[bool]]:
+    """``visible_results``: the conditions on the results the caller may see (its scope), which the result part of
+    the filter (a cycle's grade and score range) reads, so that it never selects by a result the caller cannot see."""
     if filter_ is None:
         return []
     conditions = _placement(filter_, Employee.department_id, Employee.post_id)
     if filter_.name_contains:
         conditions.append(Employee.name.icontains(filter_.name_contains, autoescape=True))
+    by_result = ResultFilter(grade=filter_.grade, min_score=filter_.min_score, max_score=filter_.max_score)
+    if filter_.cycle_id is not None or by_result != ResultFilter():
+        if filter_.cycle_id is None:
+            raise BadUserInput("'filter.cycleId' names the cycle that grade and score filters read", argument="filter")
+        matching = select(AppraisalResult.employee_id).where(
+            AppraisalResult.cycle_id == _id_or_nothing(filter_.cycle_id),
+            *result_conditions(by_result),
+            *visible_results,
+        )
+        conditions.append(Employee.id.in_(matching))
     return conditions
 
 
@@ -87,4 +109,11 @@ def result_conditions(filter_: ResultFilter | None) -> list[ColumnElement[bool]]
         conditions.append(AppraisalResult.total_score >= filter_.min_score)
     if filter_.max_score is not None:
         conditions.append(AppraisalResult.total_score <= filter_.max_score)
+    periods = []
+    if filter_.period_from is not None:
+        periods.append(Cycle.period_start >= filter_.period_from)
+    if filter_.period_to is not None:
+        periods.append(Cycle.period_end <= filter_.period_to)
+    if periods:
+        conditions.append(AppraisalResult.cycle_id.in_(select(Cycle.id).where(*periods)))
     return conditions

@@ -15,6 +15,7 @@ from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilter, employee_conditions
 from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
 from resolvers.loaders.base import select_rows
+from resolvers.ordering import EmployeeOrder, refuse_pseudonymous_ranking, sorted_employees
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
 from resolvers.records import DepartmentRow, EmployeeRow, PostRow, RatingRow
 from resolvers.scope import MANAGED
@@ -41,15 +42,23 @@ async def employee_by_number(context: Context, employee_no: str) -> EmployeeRow 
 
 
 async def employees(
-    context: Context, first: int | None, after: str | None, filter_: EmployeeFilter | None, count_total: bool = True
+    context: Context,
+    first: int | None,
+    after: str | None,
+    filter_: EmployeeFilter | None,
+    count_total: bool = True,
+    order: EmployeeOrder | None = None,
 ) -> Connection:
-    """A page of employees in id order, with the total matching the filter when ``count_total``."""
+    """A page of employees in id order (or ``order``'s), with the total matching the filter when ``count_total``."""
     first = check_page_size(first, context.settings.max_page_size)
     if filter_ is not None and filter_.name_contains and not context.scope.may_search_names:
         raise Forbidden("not allowed: filtering by name needs the 'names' grant")
-    conditions = employee_conditions(filter_)
+    conditions = employee_conditions(filter_, context.scope.results())
     if context.pseudonyms is not None:
+        refuse_pseudonymous_ranking(filter_, order)
         return await _pseudonymous_employees(context, first, after, conditions)
+    if order is not None:
+        return await sorted_employees(context, conditions, order, first, after, count_total)
     after_id = decode_cursor("employee", after)
     page = context.scope.employee_rows().where(*conditions).order_by(Employee.id).limit(first + 1)
     if after_id is not None:

@@ -22,6 +22,7 @@ from resolvers.errors import BadUserInput, parse_id
 from resolvers.filters import ResultFilter, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
+from resolvers.ordering import ResultOrder, refuse_pseudonymous_ranking, sorted_results
 from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
 from resolvers.records import ResultRow
 from resolvers.small_groups import in_large_result_cell, limited_cycle
@@ -37,17 +38,23 @@ class ResultChange:
 
 async def results(
     context: Context,
-    cycle_id: str,
+    cycle_id: str | None,
     first: int | None,
     after: str | None,
     filter_: ResultFilter | None,
     count_total: bool = True,
+    order: ResultOrder | None = None,
 ) -> Connection:
-    """A page of a cycle's results in id order, with the total matching the filter when ``count_total``."""
+    """A page of a cycle's results (every cycle's, as the filter's periods allow, without ``cycle_id``) in id order
+    or ``order``'s, with the total matching the filter when ``count_total``."""
     first = check_page_size(first, context.settings.max_page_size)
-    cycle_key = parse_id(cycle_id)
-    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
+    cycle_key = parse_id(cycle_id) if cycle_id is not None else None
+    in_cycle = [AppraisalResult.cycle_id == cycle_key] if cycle_id is not None else []
+    conditions = [*in_cycle, *result_conditions(filter_), *context.scope.results()]
     if context.pseudonyms is not None:
+        if cycle_id is None:
+            raise BadUserInput("'cycleId' is required of analysts without the names grant", argument="cycleId")
+        refuse_pseudonymous_ranking(None, order)
         refuse_score_thresholds(filter_)
         grouping = result_conditions(_grouping_only(filter_))
         if not grouping and cycle_key is not None and await limited_cycle(context, cycle_key):
@@ -67,8 +74,10 @@ async def results(
         async with context.sessionmaker() as session:
             found = (await session.execute(statement)).all()
         return pseudonymous_connection(page_keys, found, has_next, total_count)
+    if order is not None:
+        return await sorted_results(context, conditions, order, cycle_id, first, after, count_total)
     after_id = decode_cursor("result", after)
-    if cycle_key is None:
+    if cycle_id is not None and cycle_key is None:
         return make_connection("result", [], first, 0 if count_total else None)
     page = select_rows(AppraisalResult).where(*conditions).order_by(AppraisalResult.id).limit(first + 1)
     if after_id is not None:

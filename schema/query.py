@@ -31,7 +31,7 @@ from schema.enums import GroupDimension, IndicatorCategory
 from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
 from schema.indicators import Indicator
 from schema.info import Info
-from schema.inputs import EmployeeFilter, ResultFilter
+from schema.inputs import EmployeeFilter, EmployeeOrder, ResultFilter, ResultOrder
 from schema.organisation import Department, Employee, Post
 from schema.pagination import EmployeeConnection, ResultConnection
 from schema.permissions import (
@@ -85,7 +85,7 @@ class Query(TrendQueries):
     @guarded(
         AUTHENTICATED,
         "employees",
-        "Employees in id order, a page at a time (at most 500 per page). " + EMPLOYEE_SCOPE,
+        "Employees in id order, or orderBy's, a page at a time (at most 500 per page). " + EMPLOYEE_SCOPE,
         graphql_type=EmployeeConnection,
     )
     async def employees(
@@ -94,8 +94,10 @@ class Query(TrendQueries):
         first: int | None = 50,
         after: str | None = None,
         filter: EmployeeFilter | None = None,
+        order_by: EmployeeOrder | None = None,
     ) -> Connection:
-        return await organisation_queries.employees(info.context, first, after, filter, selects(info, "totalCount"))
+        count = selects(info, "totalCount")
+        return await organisation_queries.employees(info.context, first, after, filter, count, order_by)
 
     @guarded(AUTHENTICATED, "departments", graphql_type=list[Department])
     async def departments(self, info: Info) -> Sequence[DepartmentRow]:
@@ -127,18 +129,22 @@ class Query(TrendQueries):
     @guarded(
         AUTHENTICATED,
         "results",
-        "A cycle's results in id order, a page at a time (at most 500 per page). " + RESULT_SCOPE,
+        "A cycle's results in id order, or orderBy's, a page at a time (at most 500 per page); without cycleId, "
+        "every cycle's (filter.periodFrom and periodTo narrow them; analysts without the names grant must name the "
+        "cycle). " + RESULT_SCOPE,
         graphql_type=ResultConnection,
     )
     async def results(
         self,
         info: Info,
-        cycle_id: strawberry.ID,
+        cycle_id: strawberry.ID | None = None,
         first: int | None = 50,
         after: str | None = None,
         filter: ResultFilter | None = None,
+        order_by: ResultOrder | None = None,
     ) -> Connection:
-        return await result_queries.results(info.context, cycle_id, first, after, filter, selects(info, "totalCount"))
+        count = selects(info, "totalCount")
+        return await result_queries.results(info.context, cycle_id, first, after, filter, count, order_by)
 
     @guarded(
         STATISTICS,
