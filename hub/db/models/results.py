@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Float, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.models.base import Base, utcnow
@@ -16,7 +16,11 @@ class AppraisalResult(Base):
     """An employee's result in a cycle; post and department are copied so results never move."""
 
     __tablename__ = "appraisal_results"
-    __table_args__ = (UniqueConstraint("cycle_id", "employee_id"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "employee_id"),
+        # A cycle's results by total, ties by id: the sorted lists' (and top-N's) keyset order (migration 0015).
+        Index("ix_appraisal_results_cycle_total", "cycle_id", "total_score", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
