@@ -214,3 +214,14 @@ async def test_post_comparison_states_mixed_scheme_versions(
     mixed = (await app_client.data(POSTS, {"cycle": str(org.published_cycle)}))["postComparison"]
     assert mixed["mixedSchemeVersions"] is True
     assert f"v{scheme.version + 7}" in mixed["note"]
+
+
+async def test_the_cost_limit_covers_trends_before_anything_runs(app_client: GraphQLClient, org: Org) -> None:
+    """Every employee's trend with its indicator scores, 500 a page, is over the cost limit: refused unrun."""
+    query = """{ employees(first: 500) { edges { node { trend {
+      result { totalScore indicatorScores { normalizedScore rawValue weightedScore } } change { totalScoreDelta }
+    } } } } }"""
+    app_client.sql.reset()
+    body = await app_client.execute(query)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert app_client.sql.count == 0
