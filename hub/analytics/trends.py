@@ -54,7 +54,8 @@ def paired(earlier: int, conditions: Sequence[ColumnElement[bool]]) -> tuple[Sel
     """The ids of the ``earlier`` cycle's results that ``conditions`` keep, and an alias of the table to join them
     by: the unaliased table stands for the ``later`` cycle's result, so that the conditions apply to both."""
     before = aliased(AppraisalResult, name="before")
-    kept = select(AppraisalResult.id).where(AppraisalResult.cycle_id == earlier, *conditions)
+    # Never correlated to the outer statement's results: it selects rows of its own.
+    kept = select(AppraisalResult.id).where(AppraisalResult.cycle_id == earlier, *conditions).correlate(None)
     return kept, before
 
 
