@@ -24,6 +24,7 @@ from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.records import CycleRow, ResultRow
+from resolvers.results import ResultChange
 
 MOVED_FAR = 2
 """Grades moved, either way, that put a person on the comparison's list of movers."""
@@ -64,29 +65,20 @@ class GradeMigration:
 
 
 @dataclass(frozen=True, slots=True)
-class GradeMove:
-    """A person who moved ``steps`` grades (+ better, - worse) between the two cycles."""
-
-    before: ResultRow
-    after: ResultRow
-    steps: int
-
-
-@dataclass(frozen=True, slots=True)
 class CycleComparison:
     earlier_id: int
     later_id: int
     groups: list[GroupTrend]
     migrations: list[GradeMigration]
-    moved_far: list[GradeMove]
+    moved_far: list[ResultChange]
+    """Who moved two grades or more: each later result beside the earlier one."""
 
 
 @dataclass(frozen=True, slots=True)
 class SchemeUse:
-    """Results of a post scored under one scheme version."""
+    """Results of a post scored under one scheme version (its number is the version's own)."""
 
     scheme_version_id: int
-    version: int
     count: int
 
 
@@ -211,19 +203,19 @@ def _grade_pair_order(item: tuple[tuple[str, str], int]) -> tuple[int, int]:
     return -sql.GRADE_ORDER.index(Grade(before)), -sql.GRADE_ORDER.index(Grade(after))
 
 
-async def _movers(context: Context, pairs: list[tuple[int, int]]) -> list[GradeMove]:
+async def _movers(context: Context, pairs: list[tuple[int, int]]) -> list[ResultChange]:
     """The pairs of results as the result lists would show them (scope, small cells): one loader batch."""
     loader = context.loaders.result_by_id
     rows = await loader.load_many([key for pair in pairs for key in pair])
     loaded = {row.id: row for row in rows if row is not None}
-    moves: list[GradeMove] = []
+    moves: list[ResultChange] = []
     for before_id, after_id in pairs:
         before, after = loaded.get(before_id), loaded.get(after_id)
         if before is None or after is None:
             continue
         if not (await small_groups.result_shown(context, before) and await small_groups.result_shown(context, after)):
             continue
-        moves.append(GradeMove(before, after, sql.grade_steps(Grade(before.grade), Grade(after.grade))))
+        moves.append(ResultChange(current=after, previous=before))
     return moves
 
 
@@ -237,9 +229,11 @@ async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[st
         rows = (await session.execute(sql.post_standings(cycle_key, _conditions(context)))).all()
     schemes: defaultdict[int, list[SchemeUse]] = defaultdict(list)
     sums: defaultdict[int, float] = defaultdict(float)
+    versions_of: defaultdict[int, set[int]] = defaultdict(set)
     for post_id, scheme_version_id, version, count, mean in rows:
-        schemes[post_id].append(SchemeUse(scheme_version_id, version, count))
+        schemes[post_id].append(SchemeUse(scheme_version_id, count))
         sums[post_id] += float(mean) * count
+        versions_of[post_id].add(version)
     sizes = {post_id: sum(use.count for use in uses) for post_id, uses in schemes.items()}
     # Every post of the cycle is a cell, listed or not: a parent (the cycle) minus released posts is then safe.
     cells: dict[Key, Cell] = {(str(post_id),): Cell(size, size) for post_id, size in sizes.items()}
@@ -259,7 +253,7 @@ async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[st
         for post_id in sorted(schemes)
         if wanted is None or post_id in wanted
     ]
-    versions = sorted({use.version for standing in standings for use in standing.schemes})
+    versions = sorted({version for standing in standings for version in versions_of[standing.post_id]})
     mixed = len(versions) > 1
     note = (
         f"The posts were scored under different scheme versions ({', '.join(f'v{v}' for v in versions)}): the totals "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
+from hub.analytics.trends import grade_steps
 from resolvers import trends
 from resolvers.records import ResultRow
 from resolvers.results import ResultChange as ResultChangeRecord
@@ -67,9 +68,17 @@ class GradeMigration:
 
 @strawberry.type(description="Someone who moved two grades or more between the two cycles.")
 class GradeMove:
-    before: AppraisalResultRef = strawberry.field(description="The earlier cycle's result.")
-    after: AppraisalResultRef = strawberry.field(description="The later cycle's result (its employee: who moved).")
-    steps: int = strawberry.field(description="Grades moved: +2 for two better (C to A), -3 for three worse.")
+    @fields.field(description="The earlier cycle's result.", graphql_type=AppraisalResultRef)
+    def before(self, root: strawberry.Parent[ResultChangeRecord]) -> ResultRow:
+        return root.previous
+
+    @fields.field(description="The later cycle's result (its employee: who moved).", graphql_type=AppraisalResultRef)
+    def after(self, root: strawberry.Parent[ResultChangeRecord]) -> ResultRow:
+        return root.current
+
+    @fields.field(description="Grades moved: +2 for two better (C to A), -3 for three worse.")
+    def steps(self, root: strawberry.Parent[ResultChangeRecord]) -> int:
+        return grade_steps(Grade(root.previous.grade), Grade(root.current.grade))
 
 
 @strawberry.type(description="Two cycles compared over the results the caller may see.")
@@ -96,7 +105,6 @@ class SchemeUse:
     scheme_version = Relations[trends.SchemeUse].load(
         SchemeVersionRef, lambda loaders: loaders.scheme_version_by_id, lambda row: row.scheme_version_id
     )
-    version: int
     count: int
 
 

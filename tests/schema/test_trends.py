@@ -174,7 +174,7 @@ async def test_a_pseudonymous_analyst_sees_movers_without_names(app_client: Grap
 
 
 POSTS = """query($cycle: ID!) { postComparison(cycleId: $cycle) {
-  mixedSchemeVersions note posts { post { code } count mean schemes { version count schemeVersion { id } } }
+  mixedSchemeVersions note posts { post { code } count mean schemes { count schemeVersion { id version } } }
 } }"""
 
 
@@ -189,7 +189,7 @@ async def test_post_comparison_states_mixed_scheme_versions(
         count, mean = expected[standing["post"]["code"]]
         assert standing["count"] == count == sum(use["count"] for use in standing["schemes"])
         assert abs(standing["mean"] - mean) < 0.011
-    versions = {use["version"] for standing in answer["posts"] for use in standing["schemes"]}
+    versions = {use["schemeVersion"]["version"] for standing in answer["posts"] for use in standing["schemes"]}
     assert answer["mixedSchemeVersions"] is (len(versions) > 1)
     # One post's results re-pointed at a second version of its scheme: the comparison now mixes versions.
     async with sessionmaker.begin() as session:
