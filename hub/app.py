@@ -454,7 +454,9 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             raise SocketRefused(_SOCKET_TOKEN_MISSING)
         if policy.provisions_only(principal):
             raise SocketRefused(_SCIM_ONLY)
-        context.bind(principal)
+        # A socket reads the primary: its subscriptions are woken by the primary's outbox and must then read the
+        # events that woke them, which a replica behind it may not hold yet.
+        context.bind(principal, replica=False)
         unset: UnsetType = UNSET  # acknowledge without a payload
         return unset
 

@@ -61,11 +61,12 @@ class Context:
     primary: async_sessionmaker[AsyncSession] | None = None
     """The primary, once ``bind`` pointed ``sessionmaker`` at the replica; None while they are the same."""
 
-    def bind(self, principal: Principal) -> None:
+    def bind(self, principal: Principal, *, replica: bool = True) -> None:
         """Sets the authenticated principal (per request, or at a socket's ``connection_init``); one that reads
-        from the replica (``policy.reads_from_replica``) reads through it from here on."""
+        from the replica (``policy.reads_from_replica``) reads through it from here on, unless ``replica`` is
+        false."""
         self.principal = principal
-        if self.replica is not None and self.primary is None and policy.reads_from_replica(principal):
+        if replica and self.replica is not None and self.primary is None and policy.reads_from_replica(principal):
             self.primary, self.sessionmaker = self.sessionmaker, self.replica
             self.renew_loaders()
 
