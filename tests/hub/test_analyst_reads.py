@@ -8,15 +8,18 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from sqlalchemy import func, make_url, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import WebSocketRoute
 
 import resolvers.cycles
 from hub import policy
-from hub.auth import Grant, Principal, Role
+from hub.app import PerfhubGraphQL, create_app
+from hub.auth import Grant, Principal, Role, issue_token
 from hub.db.engine import DatabaseTimeouts, create_read_only_engine, create_sessionmaker
 from hub.db.models import AuditEntry, Department
 from resolvers.context import Context
 from resolvers.records import CycleRow
-from tests.conftest import _admin, make_settings, opened_engine, serving
+from tests.conftest import TODAY, _admin, make_settings, opened_engine, serving
 
 REPLICA_NAME = "Read from the replica"
 
@@ -142,3 +145,22 @@ async def test_the_replicas_connections_refuse_writes(replica_url: str) -> None:
                 await session.execute(update(Department).where(Department.id == 1).values(name="written"))
     finally:
         await engine.dispose()
+
+
+async def test_an_http_analyst_is_bound_to_the_replica_and_a_socket_to_the_primary() -> None:
+    """Over HTTP an analyst's context reads the replica and writes the primary; a socket's reads the primary, whose
+    outbox wakes its subscriptions (a lagging replica may not yet hold what woke them)."""
+    settings = make_settings(database_url="sqlite+aiosqlite:///:memory:")
+    primary: async_sessionmaker[AsyncSession] = async_sessionmaker()
+    replica: async_sessionmaker[AsyncSession] = async_sessionmaker()
+    http = Context(settings=settings, sessionmaker=primary, replica=replica, today=TODAY)
+    http.bind(Principal(subject="analyst", roles=frozenset({Role.ANALYST})))
+    assert http.sessionmaker is replica and http.writer is primary
+    app = create_app(settings)
+    [view] = [route.app for route in app.routes if isinstance(route, WebSocketRoute)]
+    assert isinstance(view, PerfhubGraphQL)
+    socket = Context(settings=settings, sessionmaker=primary, replica=replica, today=TODAY)
+    socket.connection_params = {"Authorization": f"Bearer {issue_token(settings, role=Role.ANALYST)}"}
+    await view.on_ws_connect(socket)
+    assert socket.principal.has(Role.ANALYST)
+    assert socket.sessionmaker is primary and socket.writer is primary
