@@ -79,6 +79,8 @@ class Contrast:
 
 @dataclass(frozen=True, slots=True)
 class IndicatorContrast:
+    """The top grade against the rest on one indicator's normalised scores (every version of it)."""
+
     indicator_id: int
     comparison: Contrast
 

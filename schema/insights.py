@@ -58,28 +58,25 @@ class IndicatorContrast:
     )
 
 
-@strawberry.type(description="How many people of a post hold the top grade.")
-class PostTopShare:
-    post = Relations[records.TopShare].load(PostRef, lambda loaders: loaders.post_by_id, lambda row: row.post_id)
-    count: int | None = strawberry.field(description="People of the post with a result. " + WITHHELD)
+@strawberry.type(description="How many people of a post, or of a tenure band, hold the top grade.")
+class TopShare:
+    post = Relations[records.TopShare].load(
+        PostRef | None,
+        lambda loaders: loaders.post_by_id,
+        lambda row: row.post_id,
+        "The post; null in a tenure band's row.",
+    )
+    band: TenureBand | None = strawberry.field(description="The tenure band; null in a post's row.")
+    count: int | None = strawberry.field(description="People of the row with a result. " + WITHHELD)
     top_count: int | None = strawberry.field(description="Of them, those with the top grade. " + WITHHELD)
     top_share: float | None = strawberry.field(description="topCount / count, 0..1. " + WITHHELD)
     withheld: Withheld | None = strawberry.field(description="Why the figures are null; null when they are not.")
 
-
-@strawberry.type(description="How many people of a tenure band hold the top grade.")
-class TenureTopShare:
-    band: TenureBand
-    count: int | None = strawberry.field(description="People of the band with a result. " + WITHHELD)
-    top_count: int | None = strawberry.field(description="Of them, those with the top grade. " + WITHHELD)
-    top_share: float | None = strawberry.field(description="topCount / count, 0..1. " + WITHHELD)
-    withheld: Withheld | None = strawberry.field(description="Why the figures are null; null when they are not.")
-
-    @fields.field(description="Years of service from (inclusive); null for UNKNOWN.")
+    @fields.field(description="A tenure band's years of service from (inclusive); null for UNKNOWN and posts.")
     def from_years(self, root: strawberry.Parent[records.TopShare]) -> int | None:
         return BAND_YEARS[TenureBand(root.band)][0] if root.band is not None else None
 
-    @fields.field(description="Years of service up to (exclusive); null for the last band and UNKNOWN.")
+    @fields.field(description="A tenure band's years of service up to (exclusive); null for the last band.")
     def to_years(self, root: strawberry.Parent[records.TopShare]) -> int | None:
         return BAND_YEARS[TenureBand(root.band)][1] if root.band is not None else None
 
@@ -95,8 +92,8 @@ class HighPerformerProfile:
     )
     total: ScoreContrast = strawberry.field(description="On the total score.")
     indicators: list[IndicatorContrast] = strawberry.field(description="Per indicator scored in the cycle.")
-    posts: list[PostTopShare] = strawberry.field(description="Per post.")
-    tenure: list[TenureTopShare] = strawberry.field(description="Per tenure band.")
+    posts: list[TopShare] = strawberry.field(description="Per post.")
+    tenure: list[TopShare] = strawberry.field(description="Per tenure band.")
 
 
 @strawberry.type(description="A number behind an attrition flag.")

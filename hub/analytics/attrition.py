@@ -77,6 +77,8 @@ class SignalFigure:
 
 @dataclass(frozen=True, slots=True)
 class AttritionFlag:
+    """A rule that fired for a person, with the numbers it compared, oldest cycle first."""
+
     rule: AttritionRule
     figures: list[SignalFigure]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Row, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Cycle, Employee, Indicator, IndicatorScore, IndicatorVersion, SchemeVersion
@@ -89,58 +89,47 @@ async def write_known(sessionmaker: async_sessionmaker[AsyncSession]) -> Known:
             )
         ]
         scheme_id = (await session.execute(select(SchemeVersion.id).limit(1))).scalar_one()
-        versions: dict[IndicatorCategory, Row[int, int]] = {}
-        for category in IndicatorCategory:
-            versions[category] = (
-                await session.execute(
-                    select(IndicatorVersion.id, Indicator.id)
-                    .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
-                    .where(Indicator.category == category)
-                    .order_by(IndicatorVersion.id)
-                    .limit(1)
-                )
-            ).one()
+        # The first indicator version of each category, and its indicator.
+        first = (
+            select(Indicator.category, func.min(IndicatorVersion.id), func.min(Indicator.id))
+            .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+            .group_by(Indicator.category)
+        )
+        versions = {row[0]: (row[1], row[2]) for row in await session.execute(first)}
         cycles = {}
         for name, (start, end) in PERIODS.items():
             cycle = Cycle(name=f"known {name}", period_start=start, period_end=end, state=CycleState.PUBLISHED)
             session.add(cycle)
             await session.flush()
             cycles[name] = cycle.id
+        results: list[dict[str, object]] = []
+        scores: list[tuple[float | None, float | None]] = []
         for i, (employee_id, _, post_id, department_id, _) in enumerate(people):
             y1, y2 = earlier_totals(i)
-            c2, e2 = earlier_scores(i)
-            rows: list[tuple[str, float, Grade, float | None, float | None]] = [
-                ("Y3", total(i), grade(i), core(i), extension(i)),
-                ("Y2", y2, Grade.B, c2, e2),
+            rows: list[tuple[str, float, Grade, tuple[float | None, float | None]]] = [
+                ("Y3", total(i), grade(i), (core(i), extension(i))),
+                ("Y2", y2, Grade.B, earlier_scores(i)),
             ]
-            if y1 is not None:
-                rows.append(("Y1", y1, Grade.B, None, None))
-            for name, score, graded, core_score, extension_score in rows:
-                result = AppraisalResult(
-                    cycle_id=cycles[name],
-                    employee_id=employee_id,
-                    post_id=post_id,
-                    department_id=department_id,
-                    scheme_version_id=scheme_id,
-                    total_score=score,
-                    grade=graded,
-                    computed_total=score,
-                    computed_grade=graded,
+            rows += [("Y1", y1, Grade.B, (None, None))] if y1 is not None else []
+            for name, score, graded, indicator_scores in rows:
+                scores.append(indicator_scores)
+                results.append(
+                    {"cycle_id": cycles[name], "employee_id": employee_id, "post_id": post_id}
+                    | {"department_id": department_id, "scheme_version_id": scheme_id, "total_score": score}
+                    | {"grade": graded, "computed_total": score, "computed_grade": graded}
                 )
-                session.add(result)
-                await session.flush()
-                for category, value in (
-                    (IndicatorCategory.CORE, core_score),
-                    (IndicatorCategory.EXTENSION, extension_score),
-                ):
-                    if name != "Y1":
-                        session.add(
-                            IndicatorScore(
-                                result_id=result.id,
-                                indicator_version_id=versions[category][0],
-                                raw_value=value,
-                                normalized_score=value,
-                                weight=50.0,
-                            )
-                        )
+        written = insert(AppraisalResult).returning(AppraisalResult.id, sort_by_parameter_order=True)
+        ids = (await session.execute(written, results)).scalars().all()
+        session.add_all(
+            IndicatorScore(
+                result_id=result_id,
+                indicator_version_id=versions[category][0],
+                raw_value=value,
+                normalized_score=value,
+                weight=50.0,
+            )
+            for result_id, pair in zip(ids, scores, strict=True)
+            for category, value in zip((IndicatorCategory.CORE, IndicatorCategory.EXTENSION), pair, strict=True)
+            if pair != (None, None)
+        )
     return Known(cycles, people, {category: ids[1] for category, ids in versions.items()})

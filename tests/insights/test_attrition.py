@@ -17,6 +17,8 @@ from resolvers.context import Context
 from resolvers.insights import attrition_signals
 from tests.conftest import TODAY, GraphQLClient, make_settings
 from tests.insights.known import Known, core, earlier_scores, earlier_totals, extension, total, write_known
+from tests.insights.test_profile import PROFILE
+from tests.schema.conftest import _below as below
 
 SIGNALS = """
 query($c: ID!) {
@@ -98,15 +100,6 @@ async def test_the_cycle_before_is_not_this_cycles_history(app_client: GraphQLCl
     assert answer["people"] == []
 
 
-def below(people: Sequence[Any], boss: int) -> set[int]:
-    found: set[int] = set()
-    frontier = {boss}
-    while frontier:
-        frontier = {p.id for p in people if p.manager_id in frontier} - found
-        found |= frontier
-    return found
-
-
 async def test_a_manager_gets_their_reporting_line_only(
     app_client: GraphQLClient, known: Known, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -129,18 +122,27 @@ async def test_a_manager_gets_their_reporting_line_only(
 
 
 @pytest.mark.parametrize(
-    ("role", "grants"),
-    [("analyst", []), ("analyst", ["names"]), ("employee", []), ("payroll", []), ("training", [])],
+    ("field", "role", "grants"),
+    [
+        ("attritionSignals", "analyst", []),
+        ("attritionSignals", "analyst", ["names"]),
+        ("attritionSignals", "employee", []),
+        ("attritionSignals", "payroll", []),
+        ("attritionSignals", "training", []),
+        ("highPerformerProfile", "employee", []),
+        ("highPerformerProfile", "payroll", []),
+        ("highPerformerProfile", "training", []),
+    ],
 )
-async def test_who_may_not_read_attrition_signals(
-    app_client: GraphQLClient, known: Known, role: str, grants: list[str]
+async def test_who_may_not_read_the_insights(
+    app_client: GraphQLClient, known: Known, field: str, role: str, grants: list[str]
 ) -> None:
-    """Analysts with or without the names grant, employees and the systems' roles: FORBIDDEN, and nothing else."""
-    client = app_client.as_principal(
-        role, employee_number=known.people[4][1] if role == "employee" else None, grants=grants
-    )
-    body = await client.execute(SIGNALS, {"c": str(known.cycles["Y3"])})
-    assert body["data"] == {"attritionSignals": None}
+    """Attrition signals: analysts with or without the names grant, employees and the systems' roles; the
+    profile: employees and the systems' roles. FORBIDDEN, and nothing else."""
+    number = known.people[4][1] if role == "employee" else None
+    client = app_client.as_principal(role, employee_number=number, grants=grants)
+    body = await client.execute(SIGNALS if field == "attritionSignals" else PROFILE, {"c": str(known.cycles["Y3"])})
+    assert body["data"] == {field: None}
     assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
 
 

@@ -193,18 +193,6 @@ async def test_no_figure_of_an_analyst_leaves_a_small_group_by_subtraction(
     assert any(row["withheld"] for row in answer["posts"])
 
 
-@pytest.mark.parametrize(("role", "grants"), [("employee", []), ("payroll", []), ("training", [])])
-async def test_who_may_not_read_the_profile(
-    app_client: GraphQLClient, known: Known, role: str, grants: list[str]
-) -> None:
-    client = app_client.as_principal(
-        role, employee_number=known.people[5][1] if role == "employee" else None, grants=grants
-    )
-    body = await client.execute(PROFILE, {"c": str(known.cycles["Y3"])})
-    assert body["data"] == {"highPerformerProfile": None}
-    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
-
-
 async def test_an_unknown_cycle_is_null(app_client: GraphQLClient) -> None:
     body = await app_client.execute(PROFILE, {"c": "987654"})
     assert body == {"data": {"highPerformerProfile": None}}

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Employee
 from tests.insights.known import write_known
-from tests.insights.test_attrition import SIGNALS, answered, below, expected
+from tests.insights.test_attrition import SIGNALS, answered, expected
 from tests.insights.test_profile import PROFILE
+from tests.schema.conftest import _below as below
 from tests.served import conftest as served_fixtures
 from tests.served.hub_process import ServedHub
 
