@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, or_, s
 from sqlalchemy.orm import aliased
 
 from hub.db.models import AppraisalResult, Cycle, Employee, Indicator, IndicatorScore, IndicatorVersion
-from hub.domain import IndicatorCategory
+from hub.domain import EmployeeStatus, IndicatorCategory
 
 DECLINE_STEPS = 2
 DECLINE_POINTS = 5.0
@@ -126,8 +126,8 @@ def training_flag(standings: Sequence[Standing], completed: Iterable[dt.date | N
 
 
 def ranked_history(cycle_id: int, period_start: dt.date, reach: Sequence[ColumnElement[bool]]) -> Subquery:
-    """The people in reach with a result in the cycle: their results up to this cycle's, ranked newest first
-    (``n``, from 1) by a window function, with their employee numbers; keep ``n <= HISTORY``."""
+    """The people in reach (and still employed) with a result in the cycle: their results up to this cycle's,
+    ranked newest first (``n``, from 1) by a window function, with their employee numbers; keep ``n <= HISTORY``."""
     this = aliased(AppraisalResult)
     scored_here = select(this.employee_id).where(this.cycle_id == cycle_id)
     ranked = (
@@ -150,6 +150,8 @@ def ranked_history(cycle_id: int, period_start: dt.date, reach: Sequence[ColumnE
         .join(Employee, Employee.id == AppraisalResult.employee_id)
         .where(
             AppraisalResult.employee_id.in_(scored_here),
+            # A leaver is past any conversation about staying.
+            Employee.status == EmployeeStatus.ACTIVE,
             # Cycles that started before this one; an overlapping one that started the same day is not earlier.
             or_(AppraisalResult.cycle_id == cycle_id, Cycle.period_start < period_start),
             *reach,

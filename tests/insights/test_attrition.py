@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import MetricSource, Period, Provenance, RecordBatch, TrainingRecord
 from hub.auth import Principal, Role
 from hub.db.models import Employee
+from hub.domain import EmployeeStatus
 from resolvers.context import Context
 from resolvers.insights import attrition_signals
 from tests.conftest import TODAY, GraphQLClient, make_settings
@@ -98,6 +99,19 @@ async def test_the_cycle_before_is_not_this_cycles_history(app_client: GraphQLCl
     """In Y2 nobody has three results, and Y1's results carry no indicator scores: no flag at all."""
     answer = (await app_client.data(SIGNALS, {"c": str(known.cycles["Y2"])}))["attritionSignals"]
     assert answer["people"] == []
+
+
+async def test_a_leaver_is_not_flagged(
+    app_client: GraphQLClient, known: Known, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Someone who has left (INACTIVE) is past a conversation about staying: their flags are not listed."""
+    leaver = next(iter(expected(known)))
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Employee).where(Employee.id == leaver).values(status=EmployeeStatus.INACTIVE, left_on=TODAY)
+        )
+    answer = (await app_client.data(SIGNALS, {"c": str(known.cycles["Y3"])}))["attritionSignals"]
+    assert set(answered(answer["people"])) == set(expected(known)) - {leaver}
 
 
 async def test_a_manager_gets_their_reporting_line_only(
