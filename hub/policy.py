@@ -207,6 +207,19 @@ STATISTICS = FieldRule(
 """Score statistics: hr_admin, analyst and manager, groups below the minimum size left out but for hr_admin."""
 DIAGNOSTICS = FieldRule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
 """Scheme diagnostics: hr_admin and analyst (posts below the minimum group size refused but for hr_admin)."""
+INSIGHTS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a figure about fewer people than the minimum "
+    "group size (PERFHUB_MIN_GROUP_SIZE, default 5) is null with the reason, and so is a figure from which one "
+    "would follow by subtraction.",
+)
+"""The high-performer profile: as the statistics, groups below the minimum size withheld but for hr_admin."""
+ATTRITION_SIGNALS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.MANAGER),
+    "hr_admin (every employee) and a manager (their reporting line, never themselves); never an analyst, with "
+    "the 'names' grant or without, nor an employee.",
+)
+"""Attrition signals name people for a conversation: hr_admin and the manager line (``attrition_reach``)."""
 AUDIT = FieldRule(_roles(Role.HR_ADMIN), "hr_admin only.")
 """The access audit: hr_admin only."""
 HR_ONLY = FieldRule(_roles(Role.HR_ADMIN), "hr_admin only; audited.")
@@ -346,6 +359,13 @@ def statement_limited(principal: Principal) -> bool:
     PERFHUB_ANALYST_STATEMENT_TIMEOUT_SECONDS, ad-hoc questions being the ones that can run long; everyone else's
     under the read statement timeout."""
     return principal.has(Role.ANALYST) and not principal.has(Role.HR_ADMIN)
+
+
+def reads_every_attrition_signal(principal: Principal) -> bool:
+    """Attrition signals: hr_admin reads those of every employee; a manager (whatever other roles their token
+    holds) only those of their reporting line, never their own. Analysts do not, even with the names grant:
+    a signal is about one person, for the people who talk to them, not a figure about a group."""
+    return principal.has(Role.HR_ADMIN)
 
 
 def nobody_may_introspect(settings: Settings) -> bool:

@@ -102,6 +102,12 @@ class Scope:
         condition = self.employees()
         return None if condition is None else select(Employee.id).where(condition)
 
+    def managed_ids(self) -> Select[int] | None:
+        """The ids of the people the principal manages (their reporting line, never themselves), as a subquery;
+        None for a principal who manages nobody."""
+        managed = self._managed_condition
+        return None if managed is None else select(Employee.id).where(managed)
+
     def results(self) -> list[ColumnElement[bool]]:
         """Conditions on ``appraisal_results`` rows: the employee in scope, the cycle published if need be."""
         conditions: list[ColumnElement[bool]] = []

@@ -12,6 +12,7 @@ from resolvers import cycles as cycle_queries
 from resolvers import diagnostics as diagnostic_queries
 from resolvers import events as event_queries
 from resolvers import indicators as indicator_queries
+from resolvers import insights as insight_queries
 from resolvers import organisation as organisation_queries
 from resolvers import records
 from resolvers import results as result_queries
@@ -32,14 +33,17 @@ from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
 from schema.indicators import Indicator
 from schema.info import Info
 from schema.inputs import EmployeeFilter, EmployeeOrder, ResultFilter, ResultOrder
+from schema.insights import ATTRITION_RULES, PROFILE, AttritionSignals, HighPerformerProfile
 from schema.organisation import Department, Employee, Post
 from schema.pagination import EmployeeConnection, ResultConnection
 from schema.permissions import (
+    ATTRITION_SIGNALS,
     AUDIT,
     AUTHENTICATED,
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
     HR_ONLY,
+    INSIGHTS,
     RESULT_SCOPE,
     STATISTICS,
     guarded,
@@ -178,6 +182,16 @@ class Query(TrendQueries):
         self, info: Info, cycle_id: strawberry.ID, post_id: strawberry.ID
     ) -> list[records.IndicatorDiagnostics]:
         return await diagnostic_queries.diagnostics(info.context, cycle_id, post_id)
+
+    @guarded(INSIGHTS, "highPerformerProfile", PROFILE, graphql_type=HighPerformerProfile | None)
+    async def high_performer_profile(
+        self, info: Info, cycle_id: strawberry.ID
+    ) -> insight_queries.HighPerformerProfile | None:
+        return await insight_queries.high_performer_profile(info.context, cycle_id)
+
+    @guarded(ATTRITION_SIGNALS, "attritionSignals", ATTRITION_RULES, graphql_type=AttritionSignals | None)
+    async def attrition_signals(self, info: Info, cycle_id: strawberry.ID) -> insight_queries.AttritionSignals | None:
+        return await insight_queries.attrition_signals(info.context, cycle_id)
 
     @guarded(
         AUDIT,

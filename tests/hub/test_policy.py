@@ -167,6 +167,8 @@ ADMITTED_ON_EVERY_ROW: dict[str, set[Role]] = {
     "RATINGS": {Role.HR_ADMIN},
     "STATISTICS": {Role.HR_ADMIN, Role.ANALYST, Role.MANAGER},
     "DIAGNOSTICS": {Role.HR_ADMIN, Role.ANALYST},
+    "INSIGHTS": {Role.HR_ADMIN, Role.ANALYST, Role.MANAGER},
+    "ATTRITION_SIGNALS": {Role.HR_ADMIN, Role.MANAGER},
     "AUDIT": {Role.HR_ADMIN},
     "HR_ONLY": {Role.HR_ADMIN},
     "RATERS": {Role.HR_ADMIN, Role.MANAGER, Role.EMPLOYEE},
