@@ -166,6 +166,7 @@ ADMITTED_ON_EVERY_ROW: dict[str, set[Role]] = {
     "TRAINING_RECORDS": {Role.HR_ADMIN, Role.TRAINING},
     "RATINGS": {Role.HR_ADMIN},
     "STATISTICS": {Role.HR_ADMIN, Role.ANALYST, Role.MANAGER},
+    "INDICATOR_STATISTICS": {Role.HR_ADMIN, Role.ANALYST, Role.MANAGER},
     "DIAGNOSTICS": {Role.HR_ADMIN, Role.ANALYST},
     "AUDIT": {Role.HR_ADMIN},
     "HR_ONLY": {Role.HR_ADMIN},
