@@ -70,6 +70,12 @@ _DIMENSION_COLUMNS: dict[GroupDimension, Column] = {
     GroupDimension.GRADE: AppraisalResult.grade,
     GroupDimension.CYCLE: Cycle.name,
 }
+# The columns of the joined tables a grouping or a slice reads.
+_READ_FROM: dict[type[Post] | type[Department] | type[Cycle], tuple[Column, ...]] = {
+    Post: (Post.code, Post.family),
+    Department: (Department.code,),
+    Cycle: (Cycle.name,),
+}
 _INDICATOR_DIMENSIONS = {GroupDimension.POST, GroupDimension.POST_FAMILY}
 
 
@@ -90,15 +96,20 @@ def _group(key: Sequence[object], cell: CellFigures) -> ScoreGroup:
     )
 
 
-def _results_base(context: Context, cycle_key: int) -> Select[int]:
-    return (
-        select(AppraisalResult.id)
-        .select_from(AppraisalResult)
-        .join(Post, Post.id == AppraisalResult.post_id)
-        .join(Department, Department.id == AppraisalResult.department_id)
-        .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
-        .where(AppraisalResult.cycle_id == cycle_key, *context.scope.results())
-    )
+def _results_base(context: Context, cycle_key: int, columns: Sequence[Column]) -> Select[int]:
+    """The cycle's results in the caller's scope, joined to what ``columns`` read (an inner join the planner
+    cannot drop costs a hash join over every result: grouped by post, departments and cycles are not read)."""
+    base = select(AppraisalResult.id).select_from(AppraisalResult)
+    for table, column in ((Post, AppraisalResult.post_id), (Department, AppraisalResult.department_id)):
+        if any(_reads(expression, table) for expression in columns):
+            base = base.join(table, table.id == column)
+    if any(_reads(expression, Cycle) for expression in columns):
+        base = base.join(Cycle, Cycle.id == AppraisalResult.cycle_id)
+    return base.where(AppraisalResult.cycle_id == cycle_key, *context.scope.results())
+
+
+def _reads(expression: Column, table: type[Post] | type[Department] | type[Cycle]) -> bool:
+    return any(expression is column for column in _READ_FROM[table])
 
 
 async def _cells(context: Context, query: StatisticsQuery) -> list[CellFigures]:
@@ -121,9 +132,10 @@ async def score_statistics(
     if not policy.sees_small_groups(context.principal):
         # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
         return await _protected_statistics(context, cycle_key, group_by, filter_)
+    keys = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
     query = StatisticsQuery(
-        base=_results_base(context, cycle_key).where(*result_conditions(filter_)),
-        keys=[_DIMENSION_COLUMNS[dimension] for dimension in group_by],
+        base=_results_base(context, cycle_key, keys).where(*result_conditions(filter_)),
+        keys=keys,
         measures=[Measure(TOTAL, AppraisalResult.total_score)],
         grade=AppraisalResult.grade,
     )
@@ -165,7 +177,7 @@ async def _protected_statistics(
     # The position of the grade in the key, when it is there once (as a dimension or as a filter).
     grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
     grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
-    base = _results_base(context, cycle_key)
+    base = _results_base(context, cycle_key, keyed)
     counted = None
     if pseudonymous:
         # Tables of different groupings nest (a post family holds a department and one person besides): so

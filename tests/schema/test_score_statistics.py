@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.analytics.statistics import CellFigures, StatisticsQuery
+from hub.analytics.statistics import CellFigures, StatisticsQuery, read_cells
 from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
 from hub.demo.organisation import SeedSummary
 from hub.domain import Grade
-from resolvers import statistics as statistics_module
 from schema.rounding import two_decimals
 from tests.conftest import GraphQLClient
 
@@ -134,13 +133,13 @@ async def test_one_statement_returns_a_row_per_group_not_per_result(
     """The request reads results in exactly one statement, and the database hands back as many rows as there are
     groups (a dozen posts), not one per result (120): nothing is summarised in Python."""
     returned: list[int] = []
-    read = statistics_module.read_cells
+    read = read_cells
 
     def counting(query: StatisticsQuery, dialect: str, rows: Sequence[Row[*tuple[object, ...]]]) -> list[CellFigures]:
         returned.append(len(rows))
         return read(query, dialect, rows)
 
-    monkeypatch.setattr(statistics_module, "read_cells", counting)
+    monkeypatch.setattr("resolvers.statistics.read_cells", counting)
     async with sessionmaker() as session:
         results = len(
             (
@@ -186,10 +185,10 @@ async def test_a_manager_sees_the_statistics_of_their_reach_only(
         return below
 
     # A middle manager: a reporting line of at least the minimum group size, but not the whole organisation.
-    candidates = [(len(reach(person) & scored), person, number) for person, _, number in people]
+    candidates: list[tuple[int, int, str]] = [(len(reach(p) & scored), p, number) for p, _, number in people]
     size, manager_id, number = max(c for c in candidates if c[0] < len(scored) // 2)
     assert size >= app_client.settings.min_group_size
     own = 1 if manager_id in scored and str(state) == "PUBLISHED" else 0
-    manager = app_client.as_principal("manager", number)
-    data = await manager.data(STATISTICS, {"c": str(seeded.past_cycle_id), "g": []})
+    client = app_client.as_principal("manager", number)
+    data = await client.data(STATISTICS, {"c": str(seeded.past_cycle_id), "g": []})
     assert [group["count"] for group in data["scoreStatistics"]] == [size + own]
