@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
+from bench.served import POSTGRES, _admin
 from hub.app import create_app
 from hub.auth import Role, issue_token
 from hub.config import Settings
@@ -52,7 +52,6 @@ GOAL = 1.5
 SEED = 7
 TODAY = dt.date(2026, 11, 16)
 SECRET = "perfhub-bench-only-secret-0123456789abcdef"
-POSTGRES = os.environ.get("PERFHUB_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
 QUERY = """query($c: ID!) { scoreStatistics(cycleId: $c, groupBy: [POST]) {
   key count mean stddev min max p25 p50 p75 p90 grades { grade count } } }"""
@@ -94,16 +93,6 @@ WHERE e.employee_no LIKE 'BENCH-%'
 
 def say(message: str) -> None:
     print(f"[bench.statistics] {message}", flush=True)
-
-
-async def _admin(*statements: str) -> None:
-    engine = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 
 from sqlalchemy import Select, SQLColumnExpression, select
 
@@ -35,18 +35,11 @@ class GradeCount:
 
 
 @dataclass(frozen=True, slots=True)
-class ScoreGroup:
-    key: list[str]
-    count: int
-    mean: float | None
-    stddev: float | None
-    min: float | None
-    max: float | None
-    p25: float | None
-    p50: float | None
-    p75: float | None
-    p90: float | None
-    grades: list[GradeCount]
+class ScoreGroup(Figures):
+    """A group's key, the figures of its total scores and its grade distribution."""
+
+    key: list[str] = field(default_factory=list)
+    grades: list[GradeCount] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +76,8 @@ def _group(key: Sequence[object], cell: CellFigures) -> ScoreGroup:
     figures = cell.figures[TOTAL]
     return ScoreGroup(
         key=[str(value) for value in key],
-        count=figures.count,
-        mean=figures.mean,
-        stddev=figures.stddev,
-        min=figures.min,
-        max=figures.max,
-        p25=figures.p25,
-        p50=figures.p50,
-        p75=figures.p75,
-        p90=figures.p90,
         grades=[GradeCount(grade, cell.grades.get(grade, 0)) for grade in Grade],
+        **{figure.name: getattr(figures, figure.name) for figure in fields(Figures)},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 import strawberry
 
@@ -17,10 +18,30 @@ from schema.rounding import ROUNDED_FIGURE, two_decimals
 from schema.values import object_type
 
 _EXTREME = "Null for an analyst without the names grant: a group's {0} is one person's exact value. " + ROUNDED_FIGURE
+F = TypeVar("F", bound=Figures)
 _PERCENTILE = "The {0} percentile, interpolated linearly between closest ranks (percentile_cont). " + ROUNDED_FIGURE
 
 object_type(GradeCount, name="GradeCount", description="How many of a group's results hold a grade.")
 
+_FIGURES = {
+    "mean": ROUNDED_FIGURE,
+    "stddev": "The population standard deviation. " + ROUNDED_FIGURE,
+    "min": _EXTREME.format("minimum"),
+    "max": _EXTREME.format("maximum"),
+    "p25": _PERCENTILE.format("25th"),
+    "p50": _PERCENTILE.format("50th (the median)"),
+    "p75": _PERCENTILE.format("75th"),
+    "p90": _PERCENTILE.format("90th"),
+}
+_ROUNDED = tuple(_FIGURES)
+
+object_type(
+    Figures,
+    name="ValueStatistics",
+    description="Statistics of one value (an indicator's raw value or its normalised 0-100 score) over a group's "
+    "results that have it; every figure but count rounded half-up to two decimals.",
+    fields={"count": "Results with a value.", **_FIGURES},
+)
 object_type(
     ScoreGroup,
     name="ScoreGroup",
@@ -28,33 +49,8 @@ object_type(
     "two decimals, computed from the exact stored totals, in the database (one statement per request).",
     fields={
         "key": "One value per groupBy dimension, in the same order.",
-        "mean": ROUNDED_FIGURE,
-        "stddev": "The population standard deviation. " + ROUNDED_FIGURE,
-        "min": _EXTREME.format("minimum"),
-        "max": _EXTREME.format("maximum"),
-        "p25": _PERCENTILE.format("25th"),
-        "p50": _PERCENTILE.format("50th (the median)"),
-        "p75": _PERCENTILE.format("75th"),
-        "p90": _PERCENTILE.format("90th"),
+        **_FIGURES,
         "grades": "The grade distribution: every grade, best first, with its count in the group (0 included).",
-    },
-)
-
-object_type(
-    Figures,
-    name="ValueStatistics",
-    description="Statistics of one value (an indicator's raw value or its normalised 0-100 score) over a group's "
-    "results that have it; every figure but count rounded half-up to two decimals.",
-    fields={
-        "count": "Results with a value.",
-        "mean": ROUNDED_FIGURE,
-        "stddev": "The population standard deviation. " + ROUNDED_FIGURE,
-        "min": _EXTREME.format("minimum"),
-        "max": _EXTREME.format("maximum"),
-        "p25": _PERCENTILE.format("25th"),
-        "p50": _PERCENTILE.format("50th (the median)"),
-        "p75": _PERCENTILE.format("75th"),
-        "p90": _PERCENTILE.format("90th"),
     },
 )
 
@@ -83,48 +79,22 @@ class IndicatorStatistics:
         return await info.context.loaders.indicator_version_by_id.load(root.indicator_version_id)
 
 
-def _rounded(figures: Figures | None) -> Figures | None:
-    if figures is None:
-        return None
-    return dataclasses.replace(
-        figures,
-        mean=two_decimals(figures.mean),
-        stddev=two_decimals(figures.stddev),
-        min=two_decimals(figures.min),
-        max=two_decimals(figures.max),
-        p25=two_decimals(figures.p25),
-        p50=two_decimals(figures.p50),
-        p75=two_decimals(figures.p75),
-        p90=two_decimals(figures.p90),
-    )
+def _rounded(figures: F) -> F:
+    return dataclasses.replace(figures, **{name: two_decimals(getattr(figures, name)) for name in _ROUNDED})
 
 
 def rounded_statistics(groups: list[ScoreGroup]) -> list[ScoreGroup]:
     """Statistics groups as the API shows them: computed from exact totals, then rounded (``schema.rounding``)."""
-    rounded = []
-    for group in groups:
-        figures = _rounded(
-            Figures(0, group.mean, group.stddev, group.min, group.max, group.p25, group.p50, group.p75, group.p90)
-        )
-        assert figures is not None
-        rounded.append(
-            dataclasses.replace(
-                group,
-                mean=figures.mean,
-                stddev=figures.stddev,
-                min=figures.min,
-                max=figures.max,
-                p25=figures.p25,
-                p50=figures.p50,
-                p75=figures.p75,
-                p90=figures.p90,
-            )
-        )
-    return rounded
+    return [_rounded(group) for group in groups]
 
 
 def rounded_indicator_statistics(groups: list[IndicatorGroup]) -> list[IndicatorGroup]:
     """Indicator statistics as the API shows them (rounded, ``schema.rounding``)."""
     return [
-        dataclasses.replace(group, raw=_rounded(group.raw), normalized=_rounded(group.normalized)) for group in groups
+        dataclasses.replace(
+            group,
+            raw=_rounded(group.raw) if group.raw is not None else None,
+            normalized=_rounded(group.normalized) if group.normalized is not None else None,
+        )
+        for group in groups
     ]
