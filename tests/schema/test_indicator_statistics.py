@@ -94,3 +94,12 @@ async def test_a_small_post_is_withheld_with_its_reason(app_client: GraphQLClien
     for group in small:
         withheld = by_key[(group["indicatorVersion"]["id"], tuple(group["key"]))]
         assert withheld["normalized"] is None and withheld["withheld"] and str(minimum) in withheld["withheld"]
+
+
+async def test_one_statement_reads_the_indicator_scores(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    """Per post, every indicator version's figures come from one statement (a row per (version, post))."""
+    app_client.sql.reset()
+    data = await app_client.data(QUERY, {"c": str(seeded.past_cycle_id), "g": ["POST"]})
+    reads = [statement for statement in app_client.sql.statements if "indicator_scores" in statement]
+    assert len(reads) == 1 and "GROUP BY" in reads[0].upper(), reads
+    assert data["indicatorStatistics"]

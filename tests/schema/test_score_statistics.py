@@ -209,3 +209,9 @@ async def test_a_manager_sees_the_statistics_of_their_reach_only(
     client = app_client.as_principal("manager", number)
     data = await client.data(STATISTICS, {"c": str(seeded.past_cycle_id), "g": []})
     assert [group["count"] for group in data["scoreStatistics"]] == [size + own]
+    # indicatorStatistics reads the same scope: no indicator counts more results than the manager reaches.
+    indicators = await client.data(
+        "query($c: ID!) { indicatorStatistics(cycleId: $c) { normalized { count } } }", {"c": str(seeded.past_cycle_id)}
+    )
+    counts = [group["normalized"]["count"] for group in indicators["indicatorStatistics"] if group["normalized"]]
+    assert counts and max(counts) <= size + own < len(scored)
