@@ -50,7 +50,9 @@ object_type(
     fields={
         "key": "One value per groupBy dimension, in the same order.",
         **_FIGURES,
-        "grades": "The grade distribution: every grade, best first, with its count in the group (0 included).",
+        "grades": "The grade distribution: every grade, best first, with its count in the group (0 included). "
+        "Counts are not withheld below the minimum: whoever may ask reads each result's grade of the same scope in "
+        "`results`; for an analyst without the names grant they leave out the same people as every figure.",
     },
 )
 
