@@ -201,10 +201,18 @@ STATISTICS = FieldRule(
     "hr_admin, analyst, manager (own scope). Except for hr_admin, a group is left out (count included) when "
     "it has fewer people than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
     "filters removed fewer than that from it (but some), or when what remains of a parent group (the group "
-    "without one of its dimensions) once the released groups are taken away would be such a small group; "
+    "without one or more of its dimensions, down to the whole cycle) once the released groups are taken away "
+    "would be such a small group; "
     "filter.departmentId is refused (group by DEPARTMENT instead).",
 )
 """Score statistics: hr_admin, analyst and manager, groups below the minimum size left out but for hr_admin."""
+INDICATOR_STATISTICS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a value's figures are null, the group keeping "
+    "its key and saying why, when fewer results than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5) "
+    "have the value, or when a coarser group less the released groups would leave such a small group.",
+)
+"""Indicator statistics: as score statistics, each value's figures withheld below the minimum size but for hr_admin."""
 DIAGNOSTICS = FieldRule(_roles(Role.HR_ADMIN, Role.ANALYST), "hr_admin and analyst.")
 """Scheme diagnostics: hr_admin and analyst (posts below the minimum group size refused but for hr_admin)."""
 INSIGHTS = FieldRule(

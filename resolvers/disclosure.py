@@ -7,7 +7,8 @@ cell (one combination of the grouping dimensions) is released only when
 
 * it has at least ``m`` members after the filters, and the filters removed none of its members or at
   least ``m`` of them (a narrowing filter leaves nothing below the minimum on either side), and
-* in every parent (the cell with one dimension dropped, which another query can ask for), the withheld
+* in every parent (the cell with one or more dimensions dropped, down to the whole table: another query can
+  ask for each of them), the withheld
   cells together hold no one or at least ``m`` people: when a parent minus its released cells would be
   a small group, its smallest released cell is withheld too (secondary suppression), until that holds.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import combinations
 
 from hub.policy import releasable_cell
 
@@ -49,12 +51,12 @@ def releasable(cells: Mapping[Key, Cell], minimum: int, outer: int | None = None
     changed = True
     while changed:
         changed = False
-        for dropped in range(width):
+        for dropped in _ancestors(width):
             parents: defaultdict[Key, list[Key]] = defaultdict(list)
             for key in cells:
-                parents[key[:dropped] + key[dropped + 1 :]].append(key)
+                parents[tuple(value for index, value in enumerate(key) if index not in dropped)].append(key)
             for children in parents.values():
-                hidden = sum(_counted(cells[key], dropped == outer) for key in children) - sum(
+                hidden = sum(_counted(cells[key], outer in dropped) for key in children) - sum(
                     cells[key].members for key in children if key not in withheld
                 )
                 shown = sorted((cells[key].members, key) for key in children if key not in withheld)
@@ -62,6 +64,12 @@ def releasable(cells: Mapping[Key, Cell], minimum: int, outer: int | None = None
                     withheld.add(shown[0][1])
                     changed = True
     return set(cells) - withheld
+
+
+def _ancestors(width: int) -> list[frozenset[int]]:
+    # Every non-empty set of dimensions to drop: a grouping by fewer dimensions, down to none, is a query too
+    # (a table by (department, post) less the whole cycle's figures is otherwise a small department's).
+    return [frozenset(dropped) for size in range(1, width + 1) for dropped in combinations(range(width), size)]
 
 
 def _counted(cell: Cell, outer: bool) -> int:

@@ -16,6 +16,7 @@ from resolvers import insights as insight_queries
 from resolvers import organisation as organisation_queries
 from resolvers import records
 from resolvers import results as result_queries
+from resolvers import statistics as statistics_queries
 from resolvers import webhooks as webhook_queries
 from resolvers.pagination import Connection
 from resolvers.records import (
@@ -43,13 +44,20 @@ from schema.permissions import (
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
     HR_ONLY,
+    INDICATOR_STATISTICS,
     INSIGHTS,
     RESULT_SCOPE,
     STATISTICS,
     guarded,
 )
-from schema.results import Cycle, ScoreGroup, rounded_statistics
+from schema.results import Cycle
 from schema.selection import selects
+from schema.statistics import (
+    IndicatorStatistics,
+    ScoreGroup,
+    rounded_indicator_statistics,
+    rounded_statistics,
+)
 from schema.trends import TrendQueries
 from schema.webhooks import WebhookAttemptConnection, WebhookEndpoint
 
@@ -153,7 +161,9 @@ class Query(TrendQueries):
     @guarded(
         STATISTICS,
         "scoreStatistics",
-        "Total-score statistics of a cycle's results, per group. For an analyst without the names grant, "
+        "Total-score statistics of a cycle's results, per group: count, mean, population standard deviation, "
+        "minimum, maximum, the 25th, 50th, 75th and 90th percentiles and the grade distribution, computed in the "
+        "database in one statement. For an analyst without the names grant, "
         "every figure also leaves out the people whose (department, post) cell, or (department, post, grade) "
         "cell when grouped or filtered by grade, holds fewer than the minimum group size, so that no two "
         "groups differ by a few people; min and max are null and score thresholds are refused.",
@@ -165,8 +175,26 @@ class Query(TrendQueries):
         cycle_id: strawberry.ID,
         group_by: list[GroupDimension],
         filter: ResultFilter | None = None,
-    ) -> list[result_queries.ScoreGroup]:
-        return rounded_statistics(await result_queries.score_statistics(info.context, cycle_id, group_by, filter))
+    ) -> list[statistics_queries.ScoreGroup]:
+        return rounded_statistics(await statistics_queries.score_statistics(info.context, cycle_id, group_by, filter))
+
+    @guarded(
+        INDICATOR_STATISTICS,
+        "indicatorStatistics",
+        "Raw values and normalised scores per indicator version of a cycle's results, for the whole cycle "
+        "(groupBy []), per post ([POST]) or per post family ([POST_FAMILY]), computed in the database in one "
+        "statement. The minimum group size and the differencing rules of scoreStatistics apply to each value "
+        "apart; a post's groups are checked against its family's "
+        "and the cycle's, so that no coarser group less the released finer ones is a small group. For an analyst "
+        "without the names grant, the people of small (department, post) cells are left out and min and max "
+        "are null.",
+        graphql_type=list[IndicatorStatistics] | None,
+    )
+    async def indicator_statistics(
+        self, info: Info, cycle_id: strawberry.ID, group_by: list[GroupDimension] | None = None
+    ) -> list[statistics_queries.IndicatorGroup]:
+        groups = await statistics_queries.indicator_statistics(info.context, cycle_id, group_by or [])
+        return rounded_indicator_statistics(groups)
 
     @guarded(
         DIAGNOSTICS,

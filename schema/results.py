@@ -26,7 +26,6 @@ from resolvers.records import (
     ResultRow,
 )
 from resolvers.results import ResultChange as ResultChangeRecord
-from resolvers.results import ScoreGroup as ScoreGroup  # registered below; schema modules import it from here
 from schema import fields
 from schema.adjustments import ResultAdjustment
 from schema.enums import CycleState, Grade
@@ -34,7 +33,7 @@ from schema.info import Info
 from schema.permissions import RATING_PROGRESS, guarded
 from schema.record_fields import Relations, public_id
 from schema.refs import AppraisalResultRef, EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
-from schema.rounding import ROUNDED, ROUNDED_FIGURE, Scores, exact_cents, two_decimals
+from schema.rounding import ROUNDED, Scores, exact_cents, two_decimals
 from schema.tasks import RatingProgress
 from schema.values import object_type
 
@@ -332,41 +331,6 @@ class AppraisalResult:
         description="Every calibration and correction of the result, oldest first: what it was before and after, "
         "why, when (and who, for hr_admin). Empty when nobody changed the engine's numbers.",
     )
-
-
-object_type(
-    ScoreGroup,
-    name="ScoreGroup",
-    description="Total-score statistics of a group of results; every figure but count is rounded half-up to "
-    "two decimals, computed from the exact stored totals.",
-    fields={
-        "key": "One value per groupBy dimension, in the same order.",
-        "mean": ROUNDED_FIGURE,
-        "stddev": "The population standard deviation. " + ROUNDED_FIGURE,
-        "min": "Null for an analyst without the names grant: a group's minimum is one person's exact score. "
-        + ROUNDED_FIGURE,
-        "max": "Null for an analyst without the names grant: a group's maximum is one person's exact score. "
-        + ROUNDED_FIGURE,
-        "p50": ROUNDED_FIGURE,
-        "p90": ROUNDED_FIGURE,
-    },
-)
-
-
-def rounded_statistics(groups: list[ScoreGroup]) -> list[ScoreGroup]:
-    """Statistics groups as the API shows them: computed from exact totals, then rounded (``schema.rounding``)."""
-    return [
-        dataclasses.replace(
-            group,
-            mean=two_decimals(group.mean),
-            stddev=two_decimals(group.stddev),
-            min=two_decimals(group.min),
-            max=two_decimals(group.max),
-            p50=two_decimals(group.p50),
-            p90=two_decimals(group.p90),
-        )
-        for group in groups
-    ]
 
 
 # Best first, as ``Grade`` lists them: a step up is a smaller index.

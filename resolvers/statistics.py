@@ -1,0 +1,280 @@
+"""The analysts' statistics: total scores per group (``scoreStatistics``) and indicator scores per indicator
+version (``indicatorStatistics``), each one statement (``hub.analytics.statistics``) plus the disclosure rules.
+
+Except for hr_admin, whose every figure is released, the statement returns the figures of the finest cells the
+rules need and ``resolvers.disclosure`` decides which may be released, from their counts alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+
+from sqlalchemy import Select, SQLColumnExpression, select
+
+from hub import policy
+from hub.analytics.statistics import CellFigures, Figures, Measure, StatisticsQuery, read_cells, statistics_statement
+from hub.db.models import AppraisalResult, Cycle, Department, IndicatorScore, Post
+from hub.domain import Grade, GroupDimension
+from resolvers.context import Context
+from resolvers.disclosure import Cell, Key, releasable
+from resolvers.errors import BadUserInput, parse_id
+from resolvers.filters import ResultFilter, result_conditions
+from resolvers.results import refuse_score_thresholds
+from resolvers.small_groups import in_large_result_cell
+
+TOTAL = "total"
+RAW, NORMALIZED = "raw", "normalized"
+
+
+@dataclass(frozen=True, slots=True)
+class GradeCount:
+    grade: Grade
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreGroup(Figures):
+    """A group's key, the figures of its total scores and its grade distribution."""
+
+    key: list[str] = field(default_factory=list)
+    grades: list[GradeCount] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorGroup:
+    """One indicator version's statistics in one group (a post, a post family, or the whole cycle)."""
+
+    indicator_version_id: int
+    key: list[str]
+    raw: Figures | None
+    normalized: Figures | None
+    withheld: str | None
+
+
+Column = SQLColumnExpression[object]
+"""A column results are grouped or sliced by."""
+
+_DIMENSION_COLUMNS: dict[GroupDimension, Column] = {
+    GroupDimension.DEPARTMENT: Department.code,
+    GroupDimension.POST: Post.code,
+    GroupDimension.POST_FAMILY: Post.family,
+    GroupDimension.GRADE: AppraisalResult.grade,
+    GroupDimension.CYCLE: Cycle.name,
+}
+# The columns of the joined tables a grouping or a slice reads.
+_READ_FROM: dict[type[Post] | type[Department] | type[Cycle], tuple[Column, ...]] = {
+    Post: (Post.code, Post.family),
+    Department: (Department.code,),
+    Cycle: (Cycle.name,),
+}
+_INDICATOR_DIMENSIONS = {GroupDimension.POST, GroupDimension.POST_FAMILY}
+
+
+def _group(key: Sequence[object], cell: CellFigures) -> ScoreGroup:
+    figures = cell.figures[TOTAL]
+    return ScoreGroup(
+        key=[str(value) for value in key],
+        grades=[GradeCount(grade, cell.grades.get(grade, 0)) for grade in Grade],
+        **{figure.name: getattr(figures, figure.name) for figure in fields(Figures)},
+    )
+
+
+def _results_base(context: Context, cycle_key: int, columns: Sequence[Column]) -> Select[int]:
+    """The cycle's results in the caller's scope, joined to what ``columns`` read (an inner join the planner
+    cannot drop costs a hash join over every result: grouped by post, departments and cycles are not read)."""
+    base = select(AppraisalResult.id).select_from(AppraisalResult)
+    for table, column in ((Post, AppraisalResult.post_id), (Department, AppraisalResult.department_id)):
+        if any(_reads(expression, table) for expression in columns):
+            base = base.join(table, table.id == column)
+    if any(_reads(expression, Cycle) for expression in columns):
+        base = base.join(Cycle, Cycle.id == AppraisalResult.cycle_id)
+    return base.where(AppraisalResult.cycle_id == cycle_key, *context.scope.results())
+
+
+def _reads(expression: Column, table: type[Post] | type[Department] | type[Cycle]) -> bool:
+    return any(expression is column for column in _READ_FROM[table])
+
+
+async def _cells(context: Context, query: StatisticsQuery) -> list[CellFigures]:
+    """The one statement of a request: a row per cell."""
+    async with context.sessionmaker() as session:
+        dialect = session.get_bind().dialect.name
+        rows = (await session.execute(statistics_statement(query, dialect))).all()
+    return read_cells(query, dialect, rows)
+
+
+async def score_statistics(
+    context: Context, cycle_id: str, group_by: Sequence[GroupDimension], filter_: ResultFilter | None
+) -> list[ScoreGroup]:
+    """Count, mean, spread, percentiles and grades of total scores per group, groups in key order."""
+    if len(set(group_by)) != len(group_by):
+        raise BadUserInput("'groupBy' names a dimension twice", argument="groupBy")
+    cycle_key = parse_id(cycle_id)
+    if cycle_key is None:
+        return []
+    if not policy.sees_small_groups(context.principal):
+        # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
+        return await _protected_statistics(context, cycle_key, group_by, filter_)
+    keys = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
+    query = StatisticsQuery(
+        base=_results_base(context, cycle_key, keys).where(*result_conditions(filter_)),
+        keys=keys,
+        measures=[Measure(TOTAL, AppraisalResult.total_score)],
+        grade=AppraisalResult.grade,
+    )
+    # HR sees every individual score anyway.
+    groups = [_group(cell.key, cell) for cell in await _cells(context, query)]
+    return sorted(groups, key=lambda group: group.key)
+
+
+async def _protected_statistics(
+    context: Context, cycle_key: int, group_by: Sequence[GroupDimension], filter_: ResultFilter | None
+) -> list[ScoreGroup]:
+    """Statistics that no combination of answers narrows below the minimum group size.
+
+    A filter that selects by a dimension (post, post family, grade) is a dimension of the table that
+    decides what is withheld, so that a filtered table is a slice of the same table, never a new one
+    to subtract from; the score bounds are narrowing filters. A department filter means a subtree, whose
+    difference with a sub-subtree is a department's own people: it is refused, group by DEPARTMENT instead.
+    """
+    if filter_ is not None and filter_.department_id is not None:
+        raise BadUserInput(
+            "'filter.departmentId' is for hr_admin only in scoreStatistics (a subtree minus its sub-subtrees "
+            "isolates a small group); group by DEPARTMENT instead",
+            argument="filter",
+        )
+    columns: list[Column] = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
+    # (column, the value a row must have) for each filter by a dimension.
+    sliced: list[tuple[Column, object]] = []
+    if filter_ is not None:
+        if filter_.post_id is not None:
+            sliced.append((AppraisalResult.post_id, parse_id(filter_.post_id)))
+        if filter_.post_family is not None:
+            sliced.append((Post.family, filter_.post_family))
+        if filter_.grade is not None:
+            sliced.append((AppraisalResult.grade, filter_.grade))
+    width = len(columns)
+    keyed: list[Column] = [*columns, *(column for column, _ in sliced)]
+    pseudonymous = context.pseudonyms is not None
+    minimum = context.settings.min_group_size
+    # The position of the grade in the key, when it is there once (as a dimension or as a filter).
+    grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
+    grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
+    base = _results_base(context, cycle_key, keyed)
+    counted = None
+    if pseudonymous:
+        # Tables of different groupings nest (a post family holds a department and one person besides): so
+        # every figure leaves out the people of small (department, post) cells, and each group is a union of
+        # whole large cells. By grade, the cells are (department, post, grade): the people of small ones are
+        # counted (``outer``) only to check the table against the same table without grade.
+        refuse_score_thresholds(filter_)
+        base = base.where(in_large_result_cell(minimum))
+        if grades:
+            counted = in_large_result_cell(minimum, by_grade=True)
+    bounds: list[SQLColumnExpression[bool]] = []
+    if filter_ is not None and filter_.min_score is not None:
+        bounds.append(AppraisalResult.total_score >= filter_.min_score)
+    if filter_ is not None and filter_.max_score is not None:
+        bounds.append(AppraisalResult.total_score <= filter_.max_score)
+    query = StatisticsQuery(
+        base=base,
+        keys=keyed,
+        measures=[Measure(TOTAL, AppraisalResult.total_score)],
+        counted=counted,
+        inside=bounds,
+        grade=AppraisalResult.grade,
+    )
+    found = {_key(cell.key): cell for cell in await _cells(context, query)}
+    cells = {
+        key: Cell(members=cell.figures[TOTAL].count, unfiltered=cell.unfiltered, outer=cell.outer)
+        for key, cell in found.items()
+    }
+    released = releasable(cells, minimum, outer=grade_at)
+    # A slice keeps the cells whose sliced dimensions match; each maps one-to-one onto a groupBy key.
+    groups = [
+        _group(found[key].key[:width], found[key])
+        for key in sorted(released)
+        if all(found[key].key[width + index] == value for index, (_, value) in enumerate(sliced))
+        and found[key].figures[TOTAL].count
+    ]
+    # A group's minimum and maximum are each one person's exact score.
+    return [replace(group, min=None, max=None) for group in groups] if pseudonymous else groups
+
+
+def _key(values: Sequence[object]) -> Key:
+    return tuple(str(value) for value in values)
+
+
+async def indicator_statistics(
+    context: Context, cycle_id: str, group_by: Sequence[GroupDimension]
+) -> list[IndicatorGroup]:
+    """Raw values and normalised scores per indicator version, per post, post family or the whole cycle."""
+    if len(group_by) > 1 or not set(group_by) <= _INDICATOR_DIMENSIONS:
+        raise BadUserInput(
+            "'groupBy' of indicatorStatistics is [], [POST] or [POST_FAMILY]: an indicator version belongs to the "
+            "schemes of posts",
+            argument="groupBy",
+        )
+    cycle_key = parse_id(cycle_id)
+    if cycle_key is None:
+        return []
+    # The key is (indicator version, family, post) at its finest: the family is a parent of its posts.
+    keys: list[Column] = [IndicatorScore.indicator_version_id]
+    if group_by:
+        keys.append(Post.family)
+    if GroupDimension.POST in group_by:
+        keys.append(Post.code)
+    base = (
+        select(IndicatorScore.id)
+        .select_from(IndicatorScore)
+        .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
+        .join(Post, Post.id == AppraisalResult.post_id)
+        .where(AppraisalResult.cycle_id == cycle_key, *context.scope.results())
+    )
+    pseudonymous = context.pseudonyms is not None
+    minimum = policy.minimum_group_size(context.principal, context.settings)
+    if pseudonymous:
+        # As in scoreStatistics: every group is a union of whole (department, post) cells of the minimum size.
+        base = base.where(in_large_result_cell(minimum))
+    query = StatisticsQuery(
+        base=base,
+        keys=keys,
+        measures=[
+            Measure(RAW, IndicatorScore.raw_value, nullable=True),
+            Measure(NORMALIZED, IndicatorScore.normalized_score, nullable=True),
+        ],
+    )
+    found = await _cells(context, query)
+    by_version: defaultdict[int, dict[Key, CellFigures]] = defaultdict(dict)
+    for cell in found:
+        by_version[int(str(cell.key[0]))][_key(cell.key[1:])] = cell
+    groups: list[IndicatorGroup] = []
+    for version, cells in sorted(by_version.items()):
+        # Each measure has its own members (the results with a value): released or withheld on its own.
+        shown = {name: releasable(_members(cells, name), minimum) for name in (RAW, NORMALIZED)}
+        for key, cell in sorted(cells.items()):
+            raw = _shown(cell.figures[RAW], key in shown[RAW], pseudonymous)
+            normalized = _shown(cell.figures[NORMALIZED], key in shown[NORMALIZED], pseudonymous)
+            held = [name for name in (RAW, NORMALIZED) if cell.figures[name].count and key not in shown[name]]
+            withheld = (
+                f"{' and '.join(held)}: fewer than {minimum} results with a value, or a coarser group minus this "
+                "grouping's released groups would leave fewer than that"
+                if held
+                else None
+            )
+            # The post family is part of a post's key only to check the family against its posts.
+            groups.append(IndicatorGroup(version, list(key[-1:]) if group_by else [], raw, normalized, withheld))
+    return groups
+
+
+def _members(cells: dict[Key, CellFigures], name: str) -> dict[Key, Cell]:
+    return {key: Cell(cell.figures[name].count, cell.figures[name].count) for key, cell in cells.items()}
+
+
+def _shown(figures: Figures, released: bool, pseudonymous: bool) -> Figures | None:
+    if not released or not figures.count:
+        return None
+    # A group's minimum and maximum are each one person's exact value.
+    return replace(figures, min=None, max=None) if pseudonymous else figures
