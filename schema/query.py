@@ -23,7 +23,6 @@ from resolvers.records import (
     EmployeeRow,
     IndicatorRow,
     PostRow,
-    ResultEventRow,
 )
 from schema.audit import AuditEntryConnection
 from schema.diagnostics import IndicatorDiagnostics
@@ -203,7 +202,7 @@ class Query:
         first: int | None = 100,
         cycle_id: strawberry.ID | None = None,
         filter: ResultEventFilter | None = None,
-    ) -> Sequence[ResultEventRow]:
+    ) -> list[event_queries.DeliveredEvent]:
         return await event_queries.result_events(info.context, after, first, cycle_id, wanted(filter))
 
     @guarded(
