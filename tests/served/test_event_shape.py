@@ -85,6 +85,7 @@ async def posted(receiver: Receiver, secret: str, count: int) -> list[dict[str, 
         if len(receiver.hits) >= count:
             break
         await asyncio.sleep(0.1)
+    assert len(receiver.hits) >= count, f"{len(receiver.hits)} of {count} webhook requests arrived"
     bodies = []
     for hit in receiver.hits[:count]:
         Webhook(secret).verify(hit.body, hit.headers)
