@@ -162,11 +162,15 @@ async def claim(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int, l
         deliveries = (await session.scalars(due)).all()
         if not deliveries:
             return []
-        lease = now + dt.timedelta(seconds=lease_seconds)
         for delivery in deliveries:
             delivery.attempts += 1
+        claimed = await _with_payloads(session, deliveries, now)
+        # The lease runs from when the payloads are read, just before the commit, not from the select: reading
+        # them takes a few statements, which a loaded database may make last a noticeable part of a short lease.
+        lease = utcnow() + dt.timedelta(seconds=lease_seconds)
+        for delivery in deliveries:
             delivery.lease_until = lease
-        return await _with_payloads(session, deliveries, now)
+        return claimed
 
 
 async def _with_payloads(
