@@ -14,20 +14,27 @@ corrected figures, as its ``result`` field always has.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.base import Period as Period  # an event's period is the cycle's range of days
 from hub.appraisal.shown import shown_cents
 from hub.db.models import AppraisalResult, Cycle, Employee, Indicator, IndicatorScore, IndicatorVersion, Post
 from hub.domain import Grade, IndicatorCategory
 
 
-def shown(value: float | None) -> float | None:
-    """A score as the API shows it: rounded half-up to two decimals (``schema/rounding.py`` does the same)."""
-    return None if value is None else float(shown_cents(value))
+def shown(value: object) -> float | None:
+    """A stored score as the API shows it: rounded half-up to two decimals, as ``schema/rounding.py``'s
+    ``two_decimals`` does for the schema's score fields (None, NaN and infinities as they are)."""
+    if value is None:
+        return None
+    number = cast(float, value)
+    return float(shown_cents(number)) if math.isfinite(number) else number
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +48,6 @@ class EventIndicatorScore:
     raw_value: float | None
     normalized_score: float | None
     weight: float
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """The period a cycle appraises, first and last day."""
-
-    start: dt.date
-    end: dt.date
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +74,50 @@ class EventContents:
         return Period(self.period_start, self.period_end)
 
 
+# The columns a record is made of, by its fields' names: the hub reads them with SQLAlchemy, and the bench's
+# hand-written endpoint (``bench/events_baseline.py``) selects the same names with asyncpg.
+_PART_COLUMNS = {
+    "indicator_code": Indicator.code,
+    "indicator_name": Indicator.name,
+    "category": Indicator.category,
+    "version": IndicatorVersion.version,
+    "raw_value": IndicatorScore.raw_value,
+    "normalized_score": IndicatorScore.normalized_score,
+    "weight": IndicatorScore.weight,
+}
+_RESULT_COLUMNS = {
+    "result_id": AppraisalResult.id,
+    "cycle_id": AppraisalResult.cycle_id,
+    "cycle_name": Cycle.name,
+    "period_start": Cycle.period_start,
+    "period_end": Cycle.period_end,
+    "employee_id": AppraisalResult.employee_id,
+    "employee_no": Employee.employee_no,
+    "post_id": AppraisalResult.post_id,
+    "post_family": Post.family,
+    "department_id": AppraisalResult.department_id,
+    "total_score": AppraisalResult.total_score,
+    "grade": AppraisalResult.grade,
+    "calibrated": AppraisalResult.calibrated,
+}
+
+
+def part_of(values: Mapping[str, object]) -> EventIndicatorScore:
+    """An indicator's part from its stored values (named as its fields), its score rounded as shown."""
+    read = dict(values)
+    read["category"] = IndicatorCategory(str(read["category"]))
+    read["normalized_score"] = shown(read["normalized_score"])
+    return EventIndicatorScore(**read)  # type: ignore[arg-type]  # the columns are the fields, typed above
+
+
+def contents_of(values: Mapping[str, object], parts: Sequence[EventIndicatorScore]) -> EventContents:
+    """A result's contents from its stored values (named as the fields), its total rounded as shown."""
+    read = dict(values)
+    read["grade"] = Grade(str(read["grade"]))
+    read["total_score"] = shown(read["total_score"])
+    return EventContents(**read, indicator_scores=tuple(parts))  # type: ignore[arg-type]  # as part_of
+
+
 async def read_contents(session: AsyncSession, result_ids: Collection[int]) -> dict[int, EventContents]:
     """The contents of the events about these results, by result id (a result that is gone is left out)."""
     if not result_ids:
@@ -82,72 +125,24 @@ async def read_contents(session: AsyncSession, result_ids: Collection[int]) -> d
     ids = set(result_ids)
     parts: dict[int, list[EventIndicatorScore]] = {result_id: [] for result_id in ids}
     scores = await session.execute(
-        select(
-            IndicatorScore.result_id,
-            Indicator.code,
-            Indicator.name,
-            Indicator.category,
-            IndicatorVersion.version,
-            IndicatorScore.raw_value,
-            IndicatorScore.normalized_score,
-            IndicatorScore.weight,
-        )
+        select(IndicatorScore.result_id.label("of"), *(column.label(name) for name, column in _PART_COLUMNS.items()))
         .join(IndicatorVersion, IndicatorVersion.id == IndicatorScore.indicator_version_id)
         .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
         .where(IndicatorScore.result_id.in_(ids))
         .order_by(IndicatorScore.result_id, IndicatorScore.id)  # the order of the result's indicatorScores
     )
-    for row in scores:
-        parts[row.result_id].append(
-            EventIndicatorScore(
-                indicator_code=row.code,
-                indicator_name=row.name,
-                category=row.category,
-                version=row.version,
-                raw_value=row.raw_value,
-                normalized_score=shown(row.normalized_score),
-                weight=row.weight,
-            )
-        )
+    for row in scores.mappings():
+        parts[row["of"]].append(part_of({name: row[name] for name in _PART_COLUMNS}))
     results = await session.execute(
-        select(
-            AppraisalResult.id,
-            AppraisalResult.cycle_id,
-            Cycle.name.label("cycle_name"),
-            Cycle.period_start,
-            Cycle.period_end,
-            AppraisalResult.employee_id,
-            Employee.employee_no,
-            AppraisalResult.post_id,
-            Post.family,
-            AppraisalResult.department_id,
-            AppraisalResult.total_score,
-            AppraisalResult.grade,
-            AppraisalResult.calibrated,
-        )
+        select(*(column.label(name) for name, column in _RESULT_COLUMNS.items()))
         .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
         .join(Employee, Employee.id == AppraisalResult.employee_id)
         .join(Post, Post.id == AppraisalResult.post_id)
         .where(AppraisalResult.id.in_(ids))
     )
     return {
-        row.id: EventContents(
-            result_id=row.id,
-            cycle_id=row.cycle_id,
-            cycle_name=row.cycle_name,
-            period_start=row.period_start,
-            period_end=row.period_end,
-            employee_id=row.employee_id,
-            employee_no=row.employee_no,
-            post_id=row.post_id,
-            post_family=row.family,
-            department_id=row.department_id,
-            total_score=float(shown_cents(row.total_score)),
-            grade=row.grade,
-            calibrated=row.calibrated,
-            indicator_scores=tuple(parts[row.id]),
-        )
-        for row in results
+        row["result_id"]: contents_of({name: row[name] for name in _RESULT_COLUMNS}, parts[row["result_id"]])
+        for row in results.mappings()
     }
 
 
