@@ -25,9 +25,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Cycle, Post, ResultEvent
+from hub.events.contents import EventContents, read_contents
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, read_events
 from hub.events.watcher import OutboxWatcher
+from hub.policy import manages_reporting_line
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
 from resolvers.loaders.base import select_rows
@@ -67,6 +69,14 @@ class DeliveredEvent:
     occurred_at: dt.datetime
     result: ResultRow
     cycle: CycleRow
+    contents: EventContents
+    """What the event carries for a module to act on (``hub.events.contents``), read with the batch."""
+    managed: bool
+    """Whether the principal manages the event's employee, for the field rules (``resolvers.scope.MANAGED``)."""
+
+    @property
+    def employee_no(self) -> str:
+        return self.contents.employee_no
 
 
 def cursor_of(event: ResultEventRow | DeliveredEvent) -> str:
@@ -145,13 +155,16 @@ async def result_events(
     first: int | None,
     cycle_id: str | None = None,
     wanted: EventFilter | None = None,
-) -> Sequence[ResultEventRow]:
-    """The events after the cursor that the principal may see (and that the filter keeps), oldest first."""
+) -> list[DeliveredEvent]:
+    """The events after the cursor that the principal may see (and that the filter keeps), oldest first, read
+    as the subscription reads them (a page costs the same few statements whatever its length)."""
     _refuse_pseudonymous(context)
     limit = check_page_size(first, context.settings.max_page_size, default=EVENT_BATCH)
     cursor = decode_cursor("event", after)
     conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
-    return await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=conditions)
+    events = await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=conditions)
+    batch = await _payloads(context, context.sessionmaker, events) if events else {}
+    return [batch[event.id] for event in events if event.id in batch]
 
 
 async def _payloads(
@@ -177,6 +190,11 @@ async def _payloads(
             if cycle_ids
             else {}
         )
+        contents = await read_contents(session, results.keys())
+    # Events reach a manager for themselves and their reporting line only (the scope above), so an event of
+    # someone else is of someone they manage.
+    me = context.principal.employee_number
+    manages = manages_reporting_line(context.principal)
     return {
         event.id: DeliveredEvent(
             id=event.id,
@@ -185,9 +203,11 @@ async def _payloads(
             occurred_at=event.occurred_at,
             result=results[event.result_id],
             cycle=cycles[event.cycle_id],
+            contents=contents[event.result_id],
+            managed=manages and contents[event.result_id].employee_no != me,
         )
         for event in events
-        if event.result_id in results and event.cycle_id in cycles
+        if event.result_id in results and event.cycle_id in cycles and event.result_id in contents
     }
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator, Callable
-from typing import TypeVar
 
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from hub.events.contents import EventContents, EventIndicatorScore, Period
 from resolvers import events as event_stream
-from resolvers.loaders import Loaders
-from resolvers.loaders.base import SharedLoader
-from resolvers.records import ResultEventRow
+from resolvers.records import CycleRow, ResultRow
 from schema import fields
+from schema.enums import Grade
 from schema.info import Info
-from schema.permissions import AUTHENTICATED, enforce
+from schema.permissions import AUTHENTICATED, NAMES, enforce, guarded
 from schema.results import AppraisalResult, Cycle
+from schema.rounding import ROUNDED
+from schema.values import object_type
 
 EVENT_SCOPE = (
     "Events of results the caller may see (the same row scope as results); checked again for every event delivered. "
@@ -24,25 +25,37 @@ EVENT_SCOPE = (
 )
 
 
-V = TypeVar("V")
+def _carried(read: Callable[[EventContents], object], graphql_type: object, description: str) -> StrawberryField:
+    """A field of what the event carries (``hub.events.contents``), read with the event's batch: it cannot fail
+    once the event is on its way, and costs no statement of its own."""
+
+    def resolve(root: strawberry.Parent[event_stream.DeliveredEvent]) -> object:
+        return read(root.contents)
+
+    return fields.field(description=description, graphql_type=graphql_type)(resolve)
 
 
-def _delivered_or_loaded(
-    graphql_type: object,
-    delivered: Callable[[event_stream.DeliveredEvent], V],
-    loader: Callable[[Loaders], SharedLoader[int, V | None]],
-    key: Callable[[ResultEventRow], int],
-) -> StrawberryField:
-    """A record an event points at. The subscription hands over events with their cycle and result already
-    read (with retries), so such a field cannot fail once the event is on its way; the catch-up query's rows
-    load them."""
-
-    async def resolve(root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent], info: Info) -> V | None:
-        if isinstance(root, event_stream.DeliveredEvent):
-            return delivered(root)
-        return await loader(info.context.loaders).load(key(root))
-
-    return fields.field(graphql_type=graphql_type)(resolve)
+object_type(
+    Period,
+    name="EventPeriod",
+    description="The period the event's cycle appraises.",
+    fields={"start": "Its first day.", "end": "Its last day."},
+)
+object_type(
+    EventIndicatorScore,
+    name="EventIndicatorScore",
+    description="One indicator's part in the event's result: the indicator (code and version of its definition) "
+    "and how it scored. A training module looks for CORE indicators with a low normalizedScore.",
+    fields={
+        "indicator_code": "The indicator's code, stable across its versions.",
+        "indicator_name": "The indicator's name.",
+        "category": "CORE: rated by people; EXTENSION: measured by a business system.",
+        "version": "The number of the indicator version the result was scored under.",
+        "raw_value": "The value as measured or rated, exactly as stored; null when there was none.",
+        "normalized_score": f"The raw value on the common 0-100 scale; null when there was none. {ROUNDED}",
+        "weight": "The indicator's weight in the scheme, in percent.",
+    },
+)
 
 
 @strawberry.input(description="What a consumer handles; every field left null keeps every event.")
@@ -65,7 +78,13 @@ def wanted(filter_: ResultEventFilter | None) -> event_stream.EventFilter | None
     return None if filter_ is None else filter_.wanted()
 
 
-@strawberry.type(description="One published (or revised) appraisal result. eventId is stable across redeliveries.")
+@strawberry.type(
+    description="One published (or revised) appraisal result. eventId is stable across redeliveries. Beside the "
+    "nested cycle and result, the event carries what a training or payroll module acts on as fields of its own "
+    "(resultId to indicatorScores), the same fields with the same names and values as the webhook's CloudEvents "
+    "data, which is this event's JSON (README, 'The event shape'). Its figures are the result's as it is now: a "
+    "result.published event replayed after a correction shows the corrected ones."
+)
 class ResultEvent:
     event_id: strawberry.ID
     type: str = strawberry.field(
@@ -76,14 +95,67 @@ class ResultEvent:
     occurred_at: dt.datetime
 
     @fields.field(description="Resume after this event by passing it as 'after'.")
-    def cursor(self, root: strawberry.Parent[ResultEventRow | event_stream.DeliveredEvent]) -> str:
+    def cursor(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> str:
         return event_stream.cursor_of(root)
 
-    cycle = _delivered_or_loaded(
-        Cycle, lambda event: event.cycle, lambda loaders: loaders.cycle_by_id, lambda row: row.cycle_id
+    @fields.field(
+        description="The event's cycle (its id, name, periodStart and periodEnd are the webhook's cycle).",
+        graphql_type=Cycle,
     )
-    result = _delivered_or_loaded(
-        AppraisalResult, lambda event: event.result, lambda loaders: loaders.result_by_id, lambda row: row.result_id
+    def cycle(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> CycleRow:
+        return root.cycle
+
+    @fields.field(
+        description="The result as it is now, with everything a result shows; the fields beside it carry what a "
+        "module acts on without it.",
+        graphql_type=AppraisalResult,
+    )
+    def result(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> ResultRow:
+        return root.result
+
+    result_id = _carried(lambda event: strawberry.ID(str(event.result_id)), strawberry.ID, "The result's id.")
+    period = _carried(
+        lambda event: event.period,
+        Period,
+        "The period the cycle appraises (as cycle.periodStart and periodEnd): what pay and training are dated by.",
+    )
+    employee_id = _carried(lambda event: strawberry.ID(str(event.employee_id)), strawberry.ID, "The employee's id.")
+
+    @guarded(
+        NAMES,
+        "employeeNo",
+        "The employee's number, what payroll and training systems key on. Null with a FORBIDDEN error for a "
+        "caller who may not see it (every caller the stream reaches may, today: hr_admin, payroll and "
+        "training every one, an employee their own, a manager their people's and their own).",
+        graphql_type=str | None,
+    )
+    def employee_no(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> str:
+        return root.contents.employee_no
+
+    post_id = _carried(
+        lambda event: strawberry.ID(str(event.post_id)),
+        strawberry.ID,
+        "The post the result was scored in (not necessarily the employee's current one).",
+    )
+    post_family = _carried(
+        lambda event: event.post_family, str, "That post's family: what the filter's postFamilies match."
+    )
+    department_id = _carried(
+        lambda event: strawberry.ID(str(event.department_id)), strawberry.ID, "The department the result was scored in."
+    )
+    total_score = _carried(
+        lambda event: event.total_score, float, f"The total, calibrated or corrected if it was. {ROUNDED}"
+    )
+    grade = _carried(lambda event: event.grade, Grade, "The grade, calibrated or corrected if it was.")
+    calibrated = _carried(
+        lambda event: event.calibrated,
+        bool,
+        "Whether the result was calibrated before publication (with a reason); a later correction leaves it as it was.",
+    )
+    indicator_scores = _carried(
+        lambda event: list(event.indicator_scores),
+        list[EventIndicatorScore],
+        "Every indicator of the result's scheme with its score, in the order of the result's indicatorScores.",
     )
 
 

@@ -25,7 +25,6 @@ from resolvers.records import (
     EmployeeRow,
     IndicatorRow,
     PostRow,
-    ResultEventRow,
 )
 from schema.audit import AuditEntryConnection
 from schema.diagnostics import IndicatorDiagnostics
@@ -252,7 +251,7 @@ class Query(TrendQueries):
         first: int | None = 100,
         cycle_id: strawberry.ID | None = None,
         filter: ResultEventFilter | None = None,
-    ) -> Sequence[ResultEventRow]:
+    ) -> list[event_queries.DeliveredEvent]:
         return await event_queries.result_events(info.context, after, first, cycle_id, wanted(filter))
 
     @guarded(

@@ -34,8 +34,6 @@ from sqlalchemy.orm import aliased
 
 from hub.db.models import (
     AppraisalResult,
-    Cycle,
-    Employee,
     Post,
     ResultEvent,
     WebhookAttempt,
@@ -43,6 +41,8 @@ from hub.db.models import (
     WebhookEndpoint,
     utcnow,
 )
+from hub.events.contents import as_data, read_contents
+from hub.webhooks.signing import event_cursor
 
 PENDING, DELIVERED, DEAD = "PENDING", "DELIVERED", "DEAD"
 RETRYING, DISABLED = "RETRYING", "DISABLED"
@@ -162,11 +162,15 @@ async def claim(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int, l
         deliveries = (await session.scalars(due)).all()
         if not deliveries:
             return []
-        lease = now + dt.timedelta(seconds=lease_seconds)
         for delivery in deliveries:
             delivery.attempts += 1
+        claimed = await _with_payloads(session, deliveries, now)
+        # The lease runs from when the payloads are read, just before the commit, not from the select: reading
+        # them takes a few statements, which a loaded database may make last a noticeable part of a short lease.
+        lease = utcnow() + dt.timedelta(seconds=lease_seconds)
+        for delivery in deliveries:
             delivery.lease_until = lease
-        return await _with_payloads(session, deliveries, now)
+        return claimed
 
 
 async def _with_payloads(
@@ -181,31 +185,12 @@ async def _with_payloads(
         row.id: row
         for row in await session.execute(
             select(
-                ResultEvent.id,
-                ResultEvent.event_id,
-                ResultEvent.type,
-                ResultEvent.occurred_at,
-                AppraisalResult.id.label("result_id"),
-                AppraisalResult.total_score,
-                AppraisalResult.grade,
-                AppraisalResult.calibrated,
-                AppraisalResult.post_id,
-                AppraisalResult.department_id,
-                Employee.id.label("employee_id"),
-                Employee.employee_no,
-                Post.family,
-                Cycle.id.label("cycle_id"),
-                Cycle.name.label("cycle_name"),
-                Cycle.period_start,
-                Cycle.period_end,
-            )
-            .join(AppraisalResult, AppraisalResult.id == ResultEvent.result_id)
-            .join(Employee, Employee.id == ResultEvent.employee_id)
-            .join(Post, Post.id == AppraisalResult.post_id)
-            .join(Cycle, Cycle.id == ResultEvent.cycle_id)
-            .where(ResultEvent.id.in_({delivery.outbox_id for delivery in deliveries}))
+                ResultEvent.id, ResultEvent.event_id, ResultEvent.type, ResultEvent.occurred_at, ResultEvent.result_id
+            ).where(ResultEvent.id.in_({delivery.outbox_id for delivery in deliveries}))
         )
     }
+    # The same record the GraphQL stream shows (hub.events.contents): one shape on every channel.
+    contents = await read_contents(session, {event.result_id for event in events.values()})
     claimed = []
     for delivery in deliveries:
         endpoint, event = endpoints[delivery.endpoint_id], events[delivery.outbox_id]
@@ -216,23 +201,13 @@ async def _with_payloads(
             and endpoint.previous_secret_until > now
         ):
             in_force.append(endpoint.previous_secret)
-        data: dict[str, object] = {
-            "resultId": str(event.result_id),
-            "cycle": {
-                "id": str(event.cycle_id),
-                "name": event.cycle_name,
-                "periodStart": event.period_start.isoformat(),
-                "periodEnd": event.period_end.isoformat(),
-            },
-            "employeeId": str(event.employee_id),
-            "employeeNo": event.employee_no,
-            "postId": str(event.post_id),
-            "postFamily": event.family,
-            "departmentId": str(event.department_id),
-            "totalScore": event.total_score,
-            "grade": event.grade.value,
-            "calibrated": event.calibrated,
-        }
+        data = as_data(
+            contents[event.result_id],
+            event_id=event.event_id,
+            event_type=event.type,
+            occurred_at=event.occurred_at,
+            cursor=event_cursor(event.id),
+        )
         claimed.append(
             Claimed(
                 delivery_id=delivery.id,

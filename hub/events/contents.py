@@ -1,0 +1,187 @@
+"""What a result event carries, one shape for every channel: ``resultEvents``, the ``resultPublished``
+subscription and the webhook's CloudEvents ``data``.
+
+A training module acts on the weak indicators, a payroll module on the grade, whether it was calibrated, the
+cycle's period and the employee number it keys on. Those are read here once per batch of events (two
+statements, whatever the batch's size) and handed to each channel as the same record, so the three cannot
+drift apart: the schema's ``ResultEvent`` fields read its attributes, and ``as_data`` spells the same record
+as the JSON the GraphQL fields give (camelCase names, scores rounded as the API shows them, dates ISO).
+
+An event shows its result as it is now: a ``result.published`` event replayed after a correction carries the
+corrected figures, as its ``result`` field always has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.base import Period as Period  # an event's period is the cycle's range of days
+from hub.appraisal.shown import shown_cents
+from hub.db.models import AppraisalResult, Cycle, Employee, Indicator, IndicatorScore, IndicatorVersion, Post
+from hub.domain import Grade, IndicatorCategory
+
+
+def shown(value: object) -> float | None:
+    """A stored score as the API shows it: rounded half-up to two decimals, as ``schema/rounding.py``'s
+    ``two_decimals`` does for the schema's score fields (None, NaN and infinities as they are)."""
+    if value is None:
+        return None
+    number = cast(float, value)
+    return float(shown_cents(number)) if math.isfinite(number) else number
+
+
+@dataclass(frozen=True, slots=True)
+class EventIndicatorScore:
+    """One indicator's part in the event's result: which indicator (code and version) and how it scored."""
+
+    indicator_code: str
+    indicator_name: str
+    category: IndicatorCategory
+    version: int
+    raw_value: float | None
+    normalized_score: float | None
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventContents:
+    """The result an event is about, as every channel shows it."""
+
+    result_id: int
+    cycle_id: int
+    cycle_name: str
+    period_start: dt.date
+    period_end: dt.date
+    employee_id: int
+    employee_no: str
+    post_id: int
+    post_family: str
+    department_id: int
+    total_score: float
+    grade: Grade
+    calibrated: bool
+    indicator_scores: tuple[EventIndicatorScore, ...]
+
+    @property
+    def period(self) -> Period:
+        return Period(self.period_start, self.period_end)
+
+
+# The columns a record is made of, by its fields' names: the hub reads them with SQLAlchemy, and the bench's
+# hand-written endpoint (``bench/events_baseline.py``) selects the same names with asyncpg.
+_PART_COLUMNS = {
+    "indicator_code": Indicator.code,
+    "indicator_name": Indicator.name,
+    "category": Indicator.category,
+    "version": IndicatorVersion.version,
+    "raw_value": IndicatorScore.raw_value,
+    "normalized_score": IndicatorScore.normalized_score,
+    "weight": IndicatorScore.weight,
+}
+_RESULT_COLUMNS = {
+    "result_id": AppraisalResult.id,
+    "cycle_id": AppraisalResult.cycle_id,
+    "cycle_name": Cycle.name,
+    "period_start": Cycle.period_start,
+    "period_end": Cycle.period_end,
+    "employee_id": AppraisalResult.employee_id,
+    "employee_no": Employee.employee_no,
+    "post_id": AppraisalResult.post_id,
+    "post_family": Post.family,
+    "department_id": AppraisalResult.department_id,
+    "total_score": AppraisalResult.total_score,
+    "grade": AppraisalResult.grade,
+    "calibrated": AppraisalResult.calibrated,
+}
+
+
+def part_of(values: Mapping[str, object]) -> EventIndicatorScore:
+    """An indicator's part from its stored values (named as its fields), its score rounded as shown."""
+    read = dict(values)
+    read["category"] = IndicatorCategory(str(read["category"]))
+    read["normalized_score"] = shown(read["normalized_score"])
+    return EventIndicatorScore(**read)  # type: ignore[arg-type]  # the columns are the fields, typed above
+
+
+def contents_of(values: Mapping[str, object], parts: Sequence[EventIndicatorScore]) -> EventContents:
+    """A result's contents from its stored values (named as the fields), its total rounded as shown."""
+    read = dict(values)
+    read["grade"] = Grade(str(read["grade"]))
+    read["total_score"] = shown(read["total_score"])
+    return EventContents(**read, indicator_scores=tuple(parts))  # type: ignore[arg-type]  # as part_of
+
+
+async def read_contents(session: AsyncSession, result_ids: Collection[int]) -> dict[int, EventContents]:
+    """The contents of the events about these results, by result id (a result that is gone is left out)."""
+    if not result_ids:
+        return {}
+    ids = set(result_ids)
+    parts: dict[int, list[EventIndicatorScore]] = {result_id: [] for result_id in ids}
+    scores = await session.execute(
+        select(IndicatorScore.result_id.label("of"), *(column.label(name) for name, column in _PART_COLUMNS.items()))
+        .join(IndicatorVersion, IndicatorVersion.id == IndicatorScore.indicator_version_id)
+        .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
+        .where(IndicatorScore.result_id.in_(ids))
+        .order_by(IndicatorScore.result_id, IndicatorScore.id)  # the order of the result's indicatorScores
+    )
+    for row in scores.mappings():
+        parts[row["of"]].append(part_of({name: row[name] for name in _PART_COLUMNS}))
+    results = await session.execute(
+        select(*(column.label(name) for name, column in _RESULT_COLUMNS.items()))
+        .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
+        .join(Employee, Employee.id == AppraisalResult.employee_id)
+        .join(Post, Post.id == AppraisalResult.post_id)
+        .where(AppraisalResult.id.in_(ids))
+    )
+    return {
+        row["result_id"]: contents_of({name: row[name] for name in _RESULT_COLUMNS}, parts[row["result_id"]])
+        for row in results.mappings()
+    }
+
+
+def as_data(
+    contents: EventContents, *, event_id: str, event_type: str, occurred_at: dt.datetime, cursor: str
+) -> dict[str, object]:
+    """The event as JSON, exactly as ``resultEvents`` answers the selection ``docs`` calls the event shape
+    (the webhook's CloudEvents ``data``): the event's own fields, then its result's."""
+    return {
+        "eventId": event_id,
+        "type": event_type,
+        "occurredAt": occurred_at.isoformat(),  # as strawberry's DateTime serialises it
+        "cursor": cursor,
+        "resultId": str(contents.result_id),
+        "cycle": {
+            "id": str(contents.cycle_id),
+            "name": contents.cycle_name,
+            "periodStart": contents.period_start.isoformat(),
+            "periodEnd": contents.period_end.isoformat(),
+        },
+        "period": {"start": contents.period_start.isoformat(), "end": contents.period_end.isoformat()},
+        "employeeId": str(contents.employee_id),
+        "employeeNo": contents.employee_no,
+        "postId": str(contents.post_id),
+        "postFamily": contents.post_family,
+        "departmentId": str(contents.department_id),
+        "totalScore": contents.total_score,
+        "grade": contents.grade.value,
+        "calibrated": contents.calibrated,
+        "indicatorScores": [
+            {
+                "indicatorCode": part.indicator_code,
+                "indicatorName": part.indicator_name,
+                "category": part.category.value,
+                "version": part.version,
+                "rawValue": part.raw_value,
+                "normalizedScore": part.normalized_score,
+                "weight": part.weight,
+            }
+            for part in contents.indicator_scores
+        ],
+    }
