@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import ColumnElement, Select, case, select
 from sqlalchemy.orm import QueryableAttribute
 
 from hub import policy
@@ -46,20 +46,8 @@ async def results(
     """A page of a cycle's results in id order, with the total matching the filter when ``count_total``."""
     first = check_page_size(first, context.settings.max_page_size)
     cycle_key = parse_id(cycle_id)
-    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
+    conditions = await listed_results(context, cycle_key, filter_)
     if context.pseudonyms is not None:
-        refuse_score_thresholds(filter_)
-        grouping = result_conditions(_grouping_only(filter_))
-        if not grouping and cycle_key is not None and await limited_cycle(context, cycle_key):
-            # A cycle limited to some posts (cycleOpen's postIds, families, departmentIds) is a selection by post:
-            # listed whole, its rows of small cells would be known to be of its few posts.
-            grouping = [AppraisalResult.cycle_id == cycle_key]
-        if grouping:
-            # A filter by department, post or post family never matches a result of a small cell.
-            grouping.append(in_large_result_cell(context.settings.min_group_size))
-            conditions.append(grouping[-1])
-            base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
-            await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
         page_keys, has_next, total_count = await pseudonymous_page(
             context, RESULT, AppraisalResult.id, conditions, first, after
         )
@@ -76,6 +64,29 @@ async def results(
     async with context.sessionmaker() as session:
         rows, total = await read_page(session, page, AppraisalResult, conditions, count_total)
     return make_connection("result", rows, first, total)
+
+
+async def listed_results(
+    context: Context, cycle_key: int | None, filter_: ResultFilter | None
+) -> list[ColumnElement[bool]]:
+    """The conditions of a cycle's result list for this principal (the ``results`` query and the BI export):
+    the filter and the row scope and, for a pseudonymous principal, the small-cell rules, refusing
+    (BadUserInput) a filter that would single people out."""
+    conditions = [AppraisalResult.cycle_id == cycle_key, *result_conditions(filter_), *context.scope.results()]
+    if context.pseudonyms is not None:
+        refuse_score_thresholds(filter_)
+        grouping = result_conditions(_grouping_only(filter_))
+        if not grouping and cycle_key is not None and await limited_cycle(context, cycle_key):
+            # A cycle limited to some posts (cycleOpen's postIds, families, departmentIds) is a selection by post:
+            # listed whole, its rows of small cells would be known to be of its few posts.
+            grouping = [AppraisalResult.cycle_id == cycle_key]
+        if grouping:
+            # A filter by department, post or post family never matches a result of a small cell.
+            grouping.append(in_large_result_cell(context.settings.min_group_size))
+            conditions.append(grouping[-1])
+            base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
+            await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
+    return conditions
 
 
 def refuse_score_thresholds(filter_: ResultFilter | None) -> None:
