@@ -275,7 +275,9 @@ class _Reader:
         pseudonyms = self.context.pseudonyms
         if pseudonyms is None:
             async with self.context.sessionmaker() as session:
-                streamed = await session.stream(statement.order_by(*order).execution_options(yield_per=CHUNK))
+                # The connection's own stream: Core rows, without the ORM's loading step for each.
+                connection = await session.connection()
+                streamed = await connection.stream(statement.order_by(*order).execution_options(yield_per=CHUNK))
                 async for partition in streamed.partitions():
                     yield partition
             return
