@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from typing import cast
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub import policy
@@ -52,6 +52,7 @@ KEYS_PER_STATEMENT = 2_000
 """Keys per ``IN`` list when a pseudonymous export reads its rows by key."""
 
 Parser = Callable[[Sequence[str]], object]
+E = typing.TypeVar("E", bound=enum.Enum)
 Rows = Sequence[Sequence[object]]
 """A chunk of rows, read by position (the columns of ``_RESULT_COLUMNS`` or ``_SCORE_COLUMNS``)."""
 Statement = Select[*tuple[object, ...]]
@@ -186,6 +187,12 @@ class _Shown:
     rank_in_department: bool
 
 
+def _as_text(column: InstrumentedAttribute[E]) -> ColumnElement[str]:
+    """An enum column read as its stored text: the export writes the text, and converting each value to the
+    enum and back costs more than the rest of its reading."""
+    return type_coerce(column, String)
+
+
 _RESULT_COLUMNS = (
     AppraisalResult.id,
     AppraisalResult.cycle_id,
@@ -199,9 +206,9 @@ _RESULT_COLUMNS = (
     Post.name,
     Post.family,
     AppraisalResult.total_score,
-    AppraisalResult.grade,
+    _as_text(AppraisalResult.grade),
     AppraisalResult.computed_total,
-    AppraisalResult.computed_grade,
+    _as_text(AppraisalResult.computed_grade),
     AppraisalResult.calibrated,
     AppraisalResult.rank_in_post,
     AppraisalResult.percentile_in_post,
@@ -215,7 +222,7 @@ _SCORE_COLUMNS = (
     AppraisalResult.cycle_id,
     Indicator.code,
     Indicator.name,
-    Indicator.category,
+    _as_text(Indicator.category),
     IndicatorVersion.version,
     Indicator.unit,
     IndicatorScore.raw_value,
@@ -277,6 +284,10 @@ class _Reader:
             async with self.context.sessionmaker() as session:
                 # The connection's own stream: Core rows, without the ORM's loading step for each.
                 connection = await session.connection()
+                if connection.dialect.name == "postgresql":
+                    # A cursor's plan is made for its first rows by default (a tenth of them): nested loops over
+                    # indexes, slower than hash joins for a whole cycle, which is what an export reads.
+                    await connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
                 streamed = await connection.stream(statement.order_by(*order).execution_options(yield_per=CHUNK))
                 async for partition in streamed.partitions():
                     yield partition
