@@ -24,16 +24,8 @@ from sqlalchemy import ColumnElement, Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub import policy
-from hub.db.models import (
-    AppraisalResult,
-    Cycle,
-    Department,
-    Employee,
-    Indicator,
-    IndicatorScore,
-    IndicatorVersion,
-    Post,
-)
+from hub.db.models import AppraisalResult, Cycle, Indicator, IndicatorScore, IndicatorVersion
+from hub.db.models.organisation import Department, Employee, Post
 from hub.export.columns import DATASETS
 from hub.export.endpoint import Export, ExportRefused, ExportRequest
 from hub.export.formats import Array, record_batch
@@ -150,13 +142,7 @@ def _describe(hint: object) -> str:
 async def open_export(request: ExportRequest) -> Export:
     """Checks an export as the ``results`` query would check its arguments, audits it, and returns its rows to
     stream; ExportRefused for a bad parameter (400) or an unknown cycle (404)."""
-    context = Context(
-        settings=request.settings,
-        sessionmaker=request.sessionmaker,
-        today=request.today,
-        principal=request.principal,
-        request_id=request.request_id,
-    )
+    context = Context(request.settings, request.sessionmaker, request.today, request.principal, request.request_id)
     cycle_key, filter_ = parameters(request.parameters)
     async with context.sessionmaker() as session:
         found = (await session.execute(select(Cycle.id).where(Cycle.id == cycle_key))).scalar_one_or_none()

@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -71,26 +71,18 @@ class Export:
 ExportSource = Callable[[ExportRequest], Awaitable[Export]]
 
 
+@dataclass
 class ExportEndpoint:
     """The Starlette endpoint of ``/export/{name}``; the rate-limit buckets are the GraphQL endpoint's, so that
     exports and queries draw on one allowance per principal."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Callable[[], dt.date],
-        authenticator: Authenticator,
-        source: ExportSource,
-        rate_limiter: Buckets,
-        auth_failures: Buckets,
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.authenticator = authenticator
-        self.source = source
-        self.rate_limiter = rate_limiter
-        self.auth_failures = auth_failures
-        self.running = asyncio.Semaphore(MAX_EXPORTS_AT_ONCE)
+    settings: Settings
+    clock: Callable[[], dt.date]
+    authenticator: Authenticator
+    source: ExportSource
+    rate_limiter: Buckets
+    auth_failures: Buckets
+    running: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_EXPORTS_AT_ONCE))
 
     async def serve(self, request: Request) -> Response:
         """The route's handler (a bound method: Starlette calls it with the request)."""

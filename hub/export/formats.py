@@ -44,20 +44,20 @@ _NEAR_HALF = 1e-6
 the same cents, since the shortest repr of a value lies within 1e-12 of it."""
 
 
-def two_decimals(values: Array) -> Array:
+def two_decimals(values: Array) -> pa.DoubleArray:
     """Rounded half-up to two decimals as the API shows scores (``hub.appraisal.shown``), a column at a time.
 
     Vectorised for the values clearly off a half cent; those near one (2.675) take the API's own decimal
     rule, so each value is exactly the one the API would answer."""
     scores = cast(pa.DoubleArray, values)
     hundredths = pc.multiply(scores, pa.scalar(100.0))
-    rounded: Array = pc.divide(pc.floor(pc.add(hundredths, pa.scalar(0.5))), pa.scalar(100.0))
+    rounded: pa.DoubleArray = pc.divide(pc.floor(pc.add(hundredths, pa.scalar(0.5))), pa.scalar(100.0))
     offset = pc.abs(pc.subtract(pc.subtract(hundredths, pc.floor(hundredths)), pa.scalar(0.5)))
     near = pc.less(offset, pa.scalar(_NEAR_HALF))
     if not pc.any(near).as_py():
         return rounded
     exact = [None if value is None else float(shown_cents(value)) for value in scores.filter(near).to_pylist()]
-    replaced: Array = pc.replace_with_mask(rounded, near, pa.array(exact, pa.float64()))
+    replaced: pa.DoubleArray = pc.replace_with_mask(rounded, near, pa.array(exact, pa.float64()))
     return replaced
 
 
