@@ -48,6 +48,7 @@ from hub.db.engine import (
     unavailable_reason,
 )
 from hub.events.watcher import OutboxWatcher
+from hub.export.endpoint import ExportEndpoint
 from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
 from hub.scim.app import ScimApp
@@ -57,6 +58,7 @@ from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
 from hub.worker import Worker
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
+from resolvers.export import open_export
 from schema import build_schema
 from schema.masking import DATABASE_UNAVAILABLE, database_unavailable_message
 from schema.operation_guard import RateLimited
@@ -613,6 +615,13 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Mount("/scim", ScimApp(authenticator, clock).mounted),  # SCIM 2.0 provisioning at /scim/v2 (hub/scim)
+        # The BI export (hub/export): the API's rows for the caller (resolvers.export), streamed as CSV or Parquet.
+        Route(
+            "/export/{name}",
+            ExportEndpoint(
+                settings, clock, authenticator, open_export, graphql.rate_limiter, graphql.auth_failures
+            ).serve,
+        ),
         *([graphiql.assets_route()] if settings.graphiql else []),
     ]
     middleware = [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
+
 from hub.db.models import AppraisalResult
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, parse_id
@@ -37,24 +39,8 @@ async def results(
     or ``order``'s, with the total matching the filter when ``count_total``."""
     first = check_page_size(first, context.settings.max_page_size)
     cycle_key = parse_id(cycle_id) if cycle_id is not None else None
-    in_cycle = [AppraisalResult.cycle_id == cycle_key] if cycle_id is not None else []
-    conditions = [*in_cycle, *result_conditions(filter_), *context.scope.results()]
+    conditions = await listed_results(context, cycle_key, filter_, order, every_cycle=cycle_id is None)
     if context.pseudonyms is not None:
-        if cycle_id is None:
-            raise BadUserInput("'cycleId' is required of analysts without the names grant", argument="cycleId")
-        refuse_pseudonymous_ranking(None, order)
-        refuse_score_thresholds(filter_)
-        grouping = result_conditions(_grouping_only(filter_))
-        if not grouping and cycle_key is not None and await limited_cycle(context, cycle_key):
-            # A cycle limited to some posts (cycleOpen's postIds, families, departmentIds) is a selection by post:
-            # listed whole, its rows of small cells would be known to be of its few posts.
-            grouping = [AppraisalResult.cycle_id == cycle_key]
-        if grouping:
-            # A filter by department, post or post family never matches a result of a small cell.
-            grouping.append(in_large_result_cell(context.settings.min_group_size))
-            conditions.append(grouping[-1])
-            base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
-            await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
         page_keys, has_next, total_count = await pseudonymous_page(
             context, RESULT, AppraisalResult.id, conditions, first, after
         )
@@ -73,6 +59,39 @@ async def results(
     async with context.sessionmaker() as session:
         rows, total = await read_page(session, page, AppraisalResult, conditions, count_total)
     return make_connection("result", rows, first, total)
+
+
+async def listed_results(
+    context: Context,
+    cycle_key: int | None,
+    filter_: ResultFilter | None,
+    order: ResultOrder | None = None,
+    *,
+    every_cycle: bool = False,
+) -> list[ColumnElement[bool]]:
+    """The conditions of a result list for this principal (the ``results`` query and the BI export): the cycle
+    (every cycle's, as the filter's periods allow, with ``every_cycle``), the filter and the row scope and, for a
+    pseudonymous principal, the small-cell rules, refusing (BadUserInput) a filter that would single people out."""
+    in_cycle = [] if every_cycle else [AppraisalResult.cycle_id == cycle_key]
+    conditions = [*in_cycle, *result_conditions(filter_), *context.scope.results()]
+    if context.pseudonyms is None:
+        return conditions
+    if every_cycle:
+        raise BadUserInput("'cycleId' is required of analysts without the names grant", argument="cycleId")
+    refuse_pseudonymous_ranking(None, order)
+    refuse_score_thresholds(filter_)
+    grouping = result_conditions(_grouping_only(filter_))
+    if not grouping and cycle_key is not None and await limited_cycle(context, cycle_key):
+        # A cycle limited to some posts (cycleOpen's postIds, families, departmentIds) is a selection by post:
+        # listed whole, its rows of small cells would be known to be of its few posts.
+        grouping = [AppraisalResult.cycle_id == cycle_key]
+    if grouping:
+        # A filter by department, post or post family never matches a result of a small cell.
+        grouping.append(in_large_result_cell(context.settings.min_group_size))
+        conditions.append(grouping[-1])
+        base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
+        await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])
+    return conditions
 
 
 def refuse_score_thresholds(filter_: ResultFilter | None) -> None:
