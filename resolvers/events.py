@@ -220,9 +220,9 @@ def _keeps(cycle_id: int | None, wanted: EventFilter | None) -> Callable[[Outbox
 
     def keeps(event: OutboxEvent) -> bool:
         return (
-            (cycle_id is None or event.cycle_id == cycle_id)
-            and (types is None or event.type in types)
-            and (families is None or event.post_family in families)
+            (cycle_id is None or event.row.cycle_id == cycle_id)
+            and (types is None or event.row.type in types)
+            and (families is None or event.row.family in families)
         )
 
     return keeps
@@ -241,16 +241,17 @@ async def _visible(context: Context, sessions: WatchedSessions, events: Sequence
     (``Scope.admits_result``); a manager's reporting line only the database knows, so for a manager the
     batch's results are checked by one statement with the scope's SQL (``Scope.results``)."""
     verdicts = {
-        event.id: context.scope.admits_result(event.employee_no, event.cycle.state)
+        event.id: context.scope.admits_result(event.row.employee_no, event.cycle.state)
         for event in events
         if event.result is not None and event.cycle is not None
     }
-    undecided = {event.result_id for event in events if event.id in verdicts and verdicts[event.id] is None}
+    undecided = [event for event in events if event.id in verdicts and verdicts[event.id] is None]
     if undecided:
+        ids = {event.row.result_id for event in undecided}
         allowed = await read_with_retries(
-            partial(_results_in_scope, context, sessions.inner, undecided), READS, "reading the events' results"
+            partial(_results_in_scope, context, sessions.inner, ids), READS, "reading the events' results"
         )
-        verdicts.update({event.id: event.result_id in allowed for event in events if verdicts.get(event.id) is None})
+        verdicts.update({event.id: event.row.result_id in allowed for event in undecided})
     return [_delivered(event) for event in events if verdicts.get(event.id)]
 
 
@@ -263,9 +264,9 @@ def _delivered(event: OutboxEvent) -> DeliveredEvent:
     if payload is None:
         payload = DeliveredEvent(
             id=event.id,
-            event_id=event.event_id,
-            type=event.type,
-            occurred_at=event.occurred_at,
+            event_id=event.row.event_id,
+            type=event.row.type,
+            occurred_at=event.row.occurred_at,
             result=cast(ResultRow, event.result),
             cycle=cast(CycleRow, event.cycle),
         )

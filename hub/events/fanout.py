@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,21 +31,15 @@ PAGE = 1000
 
 @dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class OutboxEvent:
-    """An outbox event and the rows read with it, once per process; None where the row is gone. Compared by
-    identity: the subscriptions share it (and the payload made of it) as it is."""
+    """An outbox event and the rows read with it, once per process. Compared by identity: the subscriptions
+    share it (and the payload made of it) as it is."""
 
     id: int
-    event_id: str
-    type: str
-    occurred_at: dt.datetime
-    cycle_id: int
-    result_id: int
-    employee_id: int
-    employee_no: str | None
-    """The result's employee's number: what an employee's own scope is decided on."""
-    post_family: str | None
-    """The family of the post the result was scored in: what a ``postFamilies`` filter keeps."""
+    row: Row[*tuple[object, ...]]
+    """The event's columns, with ``employee_no`` (the result's employee's number: what an employee's own scope
+    is decided on) and ``family`` (the post the result was scored in: what a ``postFamilies`` filter keeps)."""
     result: Row[*tuple[object, ...]] | None
+    """The result row; None where it is gone."""
     cycle: Row[*tuple[object, ...]] | None
 
 
@@ -96,22 +89,7 @@ async def read_page(
         cycle_ids = {row.cycle_id for row in rows}
         of_cycles = select(*Cycle.__table__.columns).where(Cycle.id.in_(cycle_ids))
         cycles = {row.id: row for row in await session.execute(of_cycles)}
-    events = tuple(
-        OutboxEvent(
-            id=row.id,
-            event_id=row.event_id,
-            type=row.type,
-            occurred_at=row.occurred_at,
-            cycle_id=row.cycle_id,
-            result_id=row.result_id,
-            employee_id=row.employee_id,
-            employee_no=row.employee_no,
-            post_family=row.family,
-            result=results.get(row.result_id),
-            cycle=cycles.get(row.cycle_id),
-        )
-        for row in rows
-    )
+    events = tuple(OutboxEvent(row.id, row, results.get(row.result_id), cycles.get(row.cycle_id)) for row in rows)
     return Page(after, events[-1].id, events, 3)
 
 

@@ -11,7 +11,7 @@ runs past the log is ended with SUBSCRIBER_TOO_SLOW, from whose lastCursor a res
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -32,6 +32,7 @@ from resolvers.scope import Scope
 from schema import build_schema
 from tests.conftest import TODAY, StatementCounter, opened_engine
 from tests.schema.conftest import Org
+from tests.schema.test_result_events import take
 
 POLL = 0.05
 LIVE = "subscription($after: String) { resultPublished(after: $after) { cursor eventId result { id } } }"
@@ -100,16 +101,6 @@ async def expected_after(schema: strawberry.Schema, context: Context, after: str
             return events
         events += page.data["resultEvents"]
         after = events[-1]["cursor"]
-
-
-async def take(stream: AsyncIterator[Any], count: int, within: float = 30.0) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    async with asyncio.timeout(within):
-        while len(events) < count:
-            result = await anext(stream)
-            assert not result.errors, result.errors
-            events.append(result.data["resultPublished"])
-    return events
 
 
 async def publish(sessionmaker: async_sessionmaker[AsyncSession], org: Org) -> None:
