@@ -581,12 +581,20 @@ def create_app(
         try:
             sessionmaker = create_sessionmaker(engine)
             watcher = (
-                OutboxWatcher(engine, sessionmaker, settings.event_poll_seconds) if settings.outbox_watcher else None
+                OutboxWatcher(
+                    engine,
+                    sessionmaker,
+                    settings.event_poll_seconds,
+                    buffer=settings.subscription_buffer,
+                    stall_seconds=settings.subscription_stall_seconds,
+                )
+                if settings.outbox_watcher
+                else None
             )
             async with (
                 open_systems(settings, systems) as connected,
-                webhooks.running(sessionmaker, settings),
                 watcher.running() if watcher is not None else contextlib.nullcontext(),
+                webhooks.running(sessionmaker, settings, watcher),
             ):
                 app.state.resources = Resources(
                     engine,

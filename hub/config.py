@@ -165,6 +165,13 @@ class Settings(BaseSettings):
     """One watcher of the outbox per process that idle subscriptions wait on (``hub.events.watcher``); false:
     each subscription polls the outbox itself every ``event_poll_seconds`` (the in-process tests, whose
     statement counts must not see the watcher's reads)."""
+    subscription_buffer: int = Field(default=10_000, ge=1)
+    """How many of the newest result events a hub process keeps for its live subscriptions (one log shared by
+    all of them, read once per page: ``hub.events.fanout``). A subscription further behind reads the outbox
+    itself, a page of 1,000 at a time, until it is back within it."""
+    subscription_stall_seconds: float = Field(default=30.0, gt=0)
+    """A subscription behind everything the process keeps that has not taken an event for this long (its client
+    stopped reading the socket) is ended: SUBSCRIBER_TOO_SLOW with lastCursor, close code 4413."""
     webhooks: bool = True
     """Run the webhook delivery worker in ``perfhub serve`` (false: endpoints can still be managed, and another
     hub process on the same database delivers)."""

@@ -17,9 +17,9 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
@@ -37,6 +37,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 
 from hub.ratelimit import principal_key
 from resolvers.context import Context
+from resolvers.slow_subscribers import TOO_SLOW_CLOSE_CODE, too_slow_reason
 
 if TYPE_CHECKING:
     from hub.app import PerfhubGraphQL
@@ -168,8 +169,19 @@ def _client_went_away(error: BaseException) -> bool:
     """True for the errors of sending to a socket the client has closed: the end of a subscription, not a fault."""
     if isinstance(error, WebSocketDisconnected | WebSocketDisconnect | ConnectionError):
         return True
-    # Starlette refuses a send after the close handshake with a RuntimeError naming it.
-    return isinstance(error, RuntimeError) and "websocket.close" in str(error)
+    # Starlette refuses a send after the close handshake with a RuntimeError naming it (or, once the hub closed
+    # the socket itself, as a too-slow subscriber's is, one saying that a close message has been sent).
+    return isinstance(error, RuntimeError) and ("websocket.close" in str(error) or "close message" in str(error))
+
+
+async def _close_if_too_slow(context: Context) -> None:
+    """Closes the socket with ``TOO_SLOW_CLOSE_CODE`` after a stream ended as too slow sent its error (once)."""
+    reason = too_slow_reason(context)
+    socket = context.request
+    if reason is not None and isinstance(socket, WebSocket) and socket.application_state != WebSocketState.DISCONNECTED:
+        log.info("WebSocket closed (%d): %s", TOO_SLOW_CLOSE_CODE, reason)
+        with suppress(Exception):  # closed meanwhile by the stream's own closer or the client
+            await socket.close(code=TOO_SLOW_CLOSE_CODE, reason=reason)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -184,6 +196,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             log.info("WebSocket closed by the client during a delivery: %s", type(error).__name__)
             return
         await super().handle_task_exception(error)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        try:
+            await super().run_operation(operation)
+        finally:
+            await _close_if_too_slow(self.context)
 
     async def handle(self) -> None:
         # Strawberry's loop, but for the refusal of a message that does not decode (_refuse_undecodable).
@@ -292,6 +310,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             if not _client_went_away(error):
                 raise
             log.info("WebSocket (graphql-ws) closed by the client during a delivery: %s", type(error).__name__)
+        finally:
+            await _close_if_too_slow(self.context)
 
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:

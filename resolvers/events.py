@@ -14,29 +14,35 @@ with the event that failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
+from typing import NoReturn, cast
 
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import AppraisalResult, Cycle, Post, ResultEvent
-from hub.events.contents import EventContents, read_contents
+from hub.db.models import AppraisalResult, Post, ResultEvent
+from hub.events.contents import EventContents
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
-from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, read_events
-from hub.events.watcher import OutboxWatcher
+from hub.events.fanout import PAGE, OutboxEvent, Subscriber, read_page
+from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED
 from hub.policy import manages_reporting_line
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
-from resolvers.loaders.base import select_rows
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
 from resolvers.records import CycleRow, ResultEventRow, ResultRow
+from resolvers.slow_subscribers import SubscriberTooSlow, end_too_slow
 
 EVENT_BATCH = 100
+"""The catch-up query's default page."""
+CATCH_UP_BATCH = PAGE
+"""Events per read of a subscription that is behind the process's log (and of one without a log)."""
 EVENT_UNAVAILABLE = "EVENT_UNAVAILABLE"
 READS = RetryPolicy()
 """How the subscription retries its own reads (the outbox page, the events' results and cycles)."""
@@ -70,7 +76,7 @@ class DeliveredEvent:
     result: ResultRow
     cycle: CycleRow
     contents: EventContents
-    """What the event carries for a module to act on (``hub.events.contents``), read with the batch."""
+    """What the event carries for a module to act on (``hub.events.contents``), read with the page."""
     managed: bool
     """Whether the principal manages the event's employee, for the field rules (``resolvers.scope.MANAGED``)."""
 
@@ -162,53 +168,8 @@ async def result_events(
     limit = check_page_size(first, context.settings.max_page_size, default=EVENT_BATCH)
     cursor = decode_cursor("event", after)
     conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
-    events = await read_events(context.sessionmaker, after=cursor, limit=limit, conditions=conditions)
-    batch = await _payloads(context, context.sessionmaker, events) if events else {}
-    return [batch[event.id] for event in events if event.id in batch]
-
-
-async def _payloads(
-    context: Context, sessionmaker: async_sessionmaker[AsyncSession], events: Sequence[ResultEventRow]
-) -> dict[int, DeliveredEvent]:
-    """The batch's events the principal may see now, by outbox id, each with its result and cycle.
-
-    The result is read with the principal's scope, so this is also the per-batch access check (two
-    statements per batch, where loading per event would take two per event).
-    """
-    async with sessionmaker() as session:
-        results: dict[int, ResultRow] = {
-            row.id: row
-            for row in await session.execute(
-                select_rows(AppraisalResult).where(
-                    AppraisalResult.id.in_({event.result_id for event in events}), *context.scope.results()
-                )
-            )
-        }
-        cycle_ids = {event.cycle_id for event in events if event.result_id in results}
-        cycles: dict[int, CycleRow] = (
-            {row.id: row for row in await session.execute(select_rows(Cycle).where(Cycle.id.in_(cycle_ids)))}
-            if cycle_ids
-            else {}
-        )
-        contents = await read_contents(session, results.keys())
-    # Events reach a manager for themselves and their reporting line only (the scope above), so an event of
-    # someone else is of someone they manage.
-    me = context.principal.employee_number
-    manages = manages_reporting_line(context.principal)
-    return {
-        event.id: DeliveredEvent(
-            id=event.id,
-            event_id=event.event_id,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            result=results[event.result_id],
-            cycle=cycles[event.cycle_id],
-            contents=contents[event.result_id],
-            managed=manages and contents[event.result_id].employee_no != me,
-        )
-        for event in events
-        if event.result_id in results and event.cycle_id in cycles and event.result_id in contents
-    }
+    page = await read_page(context.sessionmaker, after=cursor or 0, limit=limit, conditions=conditions)
+    return await _visible(context, context.sessionmaker, page.events)
 
 
 def _watched(context: Context) -> WatchedSessions:
@@ -226,11 +187,11 @@ def _watched(context: Context) -> WatchedSessions:
     return sessions
 
 
-def _renew_loaders(context: Context, batch: dict[int, DeliveredEvent]) -> None:
+def _renew_loaders(context: Context, batch: Sequence[DeliveredEvent]) -> None:
     # Fresh loaders per batch, primed with the rows just read: nested fields that load the same result
     # or cycle (``result { cycle { ... } }``) show what the event shows, without another read.
     context.renew_loaders()
-    for delivered in batch.values():
+    for delivered in batch:
         context.loaders.result_by_id.prime(delivered.result.id, delivered.result)
         context.loaders.cycle_by_id.prime(delivered.cycle.id, delivered.cycle)
 
@@ -242,44 +203,6 @@ def _check_principal(context: Context, now: dt.datetime) -> None:
         raise TokenExpired
 
 
-async def _read_batch(
-    context: Context,
-    sessions: WatchedSessions,
-    position: int | None,
-    conditions: list[ColumnElement[bool]],
-    delivered: str | None,
-) -> tuple[Sequence[ResultEventRow], dict[int, DeliveredEvent]]:
-    """The next outbox page after ``position`` and its deliverable events, each read with retries.
-
-    The stream's own reads go through the unwatched sessionmaker: their failures are retried here and
-    must not be taken for the failure of a field resolved for the client.
-    """
-    try:
-        events = await read_with_retries(
-            partial(read_events, sessions.inner, after=position, limit=EVENT_BATCH, conditions=conditions),
-            READS,
-            "reading the outbox",
-        )
-        if not events:
-            return events, {}
-        batch = await read_with_retries(
-            partial(_payloads, context, sessions.inner, events), READS, "reading the events' results"
-        )
-    except ReadFailed as failure:
-        # A warning without a traceback, like every attempt before it: an outage of minutes would
-        # otherwise bury the log in identical ones, and the last error's type and message say enough.
-        cause = failure.__cause__
-        log.warning(
-            "result stream: %s, the last with %s: %s; ending the stream at %s",
-            failure,
-            type(cause).__name__,
-            str(cause).partition("\n")[0],
-            delivered,
-        )
-        raise EventUnavailable(delivered, "the database did not answer") from failure
-    return events, batch
-
-
 def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredEvent, delivered: str | None) -> None:
     # The client's selection is resolved after the yield; a read that failed there left the event
     # incomplete (the client received it with an error). Going on would move the subscriber past it.
@@ -288,13 +211,127 @@ def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredE
         raise EventUnavailable(delivered, "a field of the event could not be read")
 
 
-async def _wait_for_news(context: Context, watcher: OutboxWatcher | None, seen: int, poll_seconds: float) -> None:
-    """Until the outbox may hold something new: the process's watcher says so (no statement while idle), or,
-    without one (a schema run outside the app), after a poll interval. The token is checked meanwhile."""
-    if watcher is None:
+@dataclass
+class _Live:
+    """One subscription's place in the stream: how far it has read, and the last event it delivered."""
+
+    context: Context
+    position: int
+    delivered: str | None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def too_slow(self) -> None:
+        """Called by the process's reader when the subscription has to end (``resolvers.slow_subscribers``)."""
+        end_too_slow(self.context, self.delivered, self.ended)
+
+
+def _keeps(cycle_id: int | None, wanted: EventFilter | None) -> Callable[[OutboxEvent], bool]:
+    """The subscription's filter in memory, the same as ``_conditions``' type, cycle and post-family terms."""
+    types = None if wanted is None or wanted.types is None else frozenset(wanted.types)
+    families = None if wanted is None or wanted.post_families is None else frozenset(wanted.post_families)
+
+    def keeps(event: OutboxEvent) -> bool:
+        return (
+            (cycle_id is None or event.row.cycle_id == cycle_id)
+            and (types is None or event.row.type in types)
+            and (families is None or event.row.family in families)
+        )
+
+    return keeps
+
+
+async def _results_in_scope(context: Context, sessions: async_sessionmaker[AsyncSession], ids: set[int]) -> set[int]:
+    async with sessions() as session:
+        allowed = await session.scalars(
+            select(AppraisalResult.id).where(AppraisalResult.id.in_(ids), *context.scope.results())
+        )
+        return set(allowed)
+
+
+async def _visible(
+    context: Context, sessions: async_sessionmaker[AsyncSession], events: Sequence[OutboxEvent]
+) -> list[DeliveredEvent]:
+    """The events the principal may see now. The scope is decided in memory from the rows the page carries
+    (``Scope.admits_result``); a manager's reporting line only the database knows, so for a manager the
+    batch's results are checked by one statement with the scope's SQL (``Scope.results``)."""
+    verdicts = {
+        event.id: context.scope.admits_result(event.row.employee_no, event.cycle.state)
+        for event in events
+        if event.result is not None and event.cycle is not None and event.contents is not None
+    }
+    undecided = [event for event in events if event.id in verdicts and verdicts[event.id] is None]
+    if undecided:
+        ids = {event.row.result_id for event in undecided}
+        allowed = await read_with_retries(
+            partial(_results_in_scope, context, sessions, ids), READS, "reading the events' results"
+        )
+        verdicts.update({event.id: event.row.result_id in allowed for event in undecided})
+    # Events reach a manager for themselves and their reporting line only (the scope above), so an event of
+    # someone else is of someone they manage.
+    me = context.principal.employee_number
+    manages = manages_reporting_line(context.principal)
+    return [_delivered(event, manages and event.row.employee_no != me) for event in events if verdicts.get(event.id)]
+
+
+_DELIVERED: weakref.WeakKeyDictionary[OutboxEvent, dict[bool, DeliveredEvent]] = weakref.WeakKeyDictionary()
+"""One payload per event of the process's log (and whether its reader manages the employee), shared by every
+subscription that delivers it."""
+
+
+def _delivered(event: OutboxEvent, managed: bool) -> DeliveredEvent:
+    payloads = _DELIVERED.setdefault(event, {})
+    payload = payloads.get(managed)
+    if payload is None:
+        payload = DeliveredEvent(
+            id=event.id,
+            event_id=event.row.event_id,
+            type=event.row.type,
+            occurred_at=event.row.occurred_at,
+            result=cast(ResultRow, event.result),
+            cycle=cast(CycleRow, event.cycle),
+            contents=cast(EventContents, event.contents),
+            managed=managed,
+        )
+        payloads[managed] = payload
+    return payload
+
+
+async def _next_events(
+    live: _Live, sessions: WatchedSessions, conditions: list[ColumnElement[bool]]
+) -> tuple[int, Sequence[OutboxEvent]] | None:
+    """The next events after the position and how far they take it; None when there is nothing new yet.
+
+    From the process's log when it reaches back to the position; otherwise from the outbox, a large page at
+    a time (a resume from an old cursor, or a consumer that fell behind the log), with the subscription's
+    conditions in SQL. A short page has seen everything up to where the process's reader had read before it
+    (those events were committed before the page was read), so the position moves that far.
+    """
+    watcher = live.context.outbox
+    if watcher is not None:
+        events = watcher.log.after(live.position, CATCH_UP_BATCH)
+        if events is not None:
+            return (events[-1].id, events) if events else None
+    known = watcher.log.end if watcher is not None else live.position
+    page = await read_with_retries(
+        partial(read_page, sessions.inner, after=live.position, limit=CATCH_UP_BATCH, conditions=conditions),
+        READS,
+        "reading the outbox",
+    )
+    last = max(page.last, known) if len(page.events) < CATCH_UP_BATCH else page.last
+    if not page.events:
+        return (last, ()) if last > live.position else None
+    return last, page.events
+
+
+async def _wait(context: Context, subscriber: Subscriber | None, poll_seconds: float) -> None:
+    """Until the process's reader has something new (no statement while idle), or, without one (a schema run
+    outside the app), a poll interval. The token is checked meanwhile."""
+    if subscriber is None:
         await asyncio.sleep(poll_seconds)
         return
-    while not await watcher.wait_beyond(seen, poll_seconds):
+    while not subscriber.wake.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscriber.wake.wait(), poll_seconds)
         _check_principal(context, dt.datetime.now(dt.UTC))
 
 
@@ -303,34 +340,69 @@ async def result_published(
 ) -> AsyncIterator[DeliveredEvent]:
     """Every event after the cursor, then new ones as they are published; at-least-once, in order.
 
-    ``position`` is how far the outbox has been read (events skipped as not visible included);
-    ``delivered`` is the cursor of the last event delivered, what a resume must start after.
+    ``live.position`` is how far the outbox has been read (events skipped as not visible included);
+    ``live.delivered`` is the cursor of the last event delivered, what a resume must start after.
     """
     _refuse_pseudonymous(context)
-    position = decode_cursor("event", after)
-    conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
+    cycle = _cycle_filter(cycle_id)
+    conditions = await _conditions(context, cycle, wanted)
+    keeps = _keeps(cycle, wanted)
     sessions = _watched(context)
-    delivered = after
+    live = _Live(context, decode_cursor("event", after) or 0, after)
     watcher = context.outbox
-    while True:
-        # The newest id known before reading: an event committed after the read moves it past this.
-        seen = watcher.latest if watcher is not None else 0
-        events, batch = await _read_batch(context, sessions, position, conditions, delivered)
-        if not events:
-            _check_principal(context, dt.datetime.now(dt.UTC))
-            await _wait_for_news(context, watcher, seen, poll_seconds)
-            continue
-        _renew_loaders(context, batch)
-        for event in events:
-            # A batch read ahead is delivered without waiting on the database, and an event whose selection
-            # needs no loader never suspends: hand the loop over between events, so that replaying history
-            # does not hold it for a whole batch while other requests wait.
-            await asyncio.sleep(0)
-            _check_principal(context, dt.datetime.now(dt.UTC))
-            payload = batch.get(event.id)
-            if payload is not None:
+    subscriber = watcher.subscribe(live.position, live.too_slow) if watcher is not None else None
+    try:
+        while True:
+            if subscriber is not None:
+                if subscriber.too_slow:
+                    raise SubscriberTooSlow(live.delivered)
+                subscriber.wake.clear()  # before looking: news that comes while this looks sets it again
+            try:
+                step = await _next_events(live, sessions, conditions)
+                batch = (
+                    await _visible(context, sessions.inner, [event for event in step[1] if keeps(event)])
+                    if step
+                    else []
+                )
+            except ReadFailed as failure:
+                _give_up(failure, live.delivered)
+            if step is None:
+                _check_principal(context, dt.datetime.now(dt.UTC))
+                await _wait(context, subscriber, poll_seconds)
+                continue
+            _renew_loaders(context, batch)
+            for payload in batch:
+                # A batch read ahead is delivered without waiting on the database, and an event whose selection
+                # needs no loader never suspends: hand the loop over between events, so that replaying history
+                # does not hold it for a whole batch while other requests wait.
+                await asyncio.sleep(0)
+                _check_principal(context, dt.datetime.now(dt.UTC))
+                if subscriber is not None and subscriber.too_slow:
+                    raise SubscriberTooSlow(live.delivered)
                 failures_before = sessions.watch.failures
                 yield payload
-                _check_delivery(sessions.watch, failures_before, payload, delivered)
-                delivered = cursor_of(payload)
-            position = event.id
+                _check_delivery(sessions.watch, failures_before, payload, live.delivered)
+                live.delivered = cursor_of(payload)
+                if subscriber is not None:
+                    subscriber.moved(payload.id)
+            live.position = step[0]
+            if subscriber is not None:
+                subscriber.moved(live.position)
+    finally:
+        live.ended.set()
+        if watcher is not None and subscriber is not None:
+            watcher.unsubscribe(subscriber)
+
+
+def _give_up(failure: ReadFailed, delivered: str | None) -> NoReturn:
+    # A warning without a traceback, like every attempt before it: an outage of minutes would otherwise
+    # bury the log in identical ones, and the last error's type and message say enough.
+    cause = failure.__cause__
+    log.warning(
+        "result stream: %s, the last with %s: %s; ending the stream at %s",
+        failure,
+        type(cause).__name__,
+        str(cause).partition("\n")[0],
+        delivered,
+    )
+    raise EventUnavailable(delivered, "the database did not answer") from failure

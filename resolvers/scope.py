@@ -124,6 +124,27 @@ class Scope:
                 conditions.append(or_(published, AppraisalResult.employee_id.in_(select(Employee.id).where(managed))))
         return conditions
 
+    def admits_result(self, employee_no: str | None, cycle_state: object) -> bool | None:
+        """``results()`` decided in memory for one result, from its employee's number and its cycle's state
+        (the result stream's shared pages carry both); None where the rule needs the reporting line, which
+        only the database knows (a manager's): the caller asks SQL with ``results()`` then."""
+        match policy.employee_scope(self.principal):
+            case EmployeeScope.NOBODY:
+                return False
+            case EmployeeScope.SELF_AND_REPORTING_LINE:
+                return None
+            case EmployeeScope.SELF:
+                if employee_no is None or employee_no != self.principal.employee_number:
+                    return False
+            case EmployeeScope.EVERY_EMPLOYEE:
+                pass
+            case unknown:
+                assert_never(unknown)
+        if policy.sees_unpublished_results(self.principal) or cycle_state == CycleState.PUBLISHED:
+            return True
+        # Unpublished: a manager still sees their people's (``results()``'s managed condition).
+        return None if self._managed_condition is not None else False
+
 
 def _reporting_line_below(employee_no: str) -> Select[int]:
     """The ids of everyone below the employee in the manager chain, at any depth (a recursive CTE).

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import Settings
 from hub.db.models import utcnow
+from hub.events.watcher import OutboxWatcher
 from hub.webhooks.addresses import TargetPolicy, TargetRefused, Unresolvable
 from hub.webhooks.queue import DEAD, DELIVERED, DISABLED, RETRYING, Claimed, Outcome, claim, enqueue, record
 from hub.webhooks.signing import cloud_event, signature_headers
@@ -78,9 +79,12 @@ class WebhookWorker:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
         transport: httpx.AsyncBaseTransport | None = None,
+        watcher: OutboxWatcher | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.watcher = watcher
+        """The process's reader of the outbox: new events wake the worker at once instead of at its next poll."""
         self.schedule = Schedule(settings.webhook_retry_seconds, settings.webhook_max_retry_after_seconds)
         self.policy = TargetPolicy.of(settings)
         # No redirects: a signed body goes only where hr_admin pointed it.
@@ -103,8 +107,10 @@ class WebhookWorker:
         return len(claimed)
 
     async def run(self) -> None:
-        """Steps until cancelled, pausing the poll interval whenever a round had nothing to do."""
+        """Steps until cancelled; a round with nothing to do waits for new events (the process's watcher) or the
+        poll interval, whichever comes first: due retries and replays have no notification of their own."""
         while True:
+            seen = self.watcher.latest if self.watcher is not None else 0
             try:
                 made = await self.step()
             except Exception as error:
@@ -118,7 +124,10 @@ class WebhookWorker:
                 )
                 made = 0
             if not made:
-                await asyncio.sleep(self.settings.webhook_poll_seconds)
+                if self.watcher is not None:
+                    await self.watcher.wait_beyond(seen, self.settings.webhook_poll_seconds)
+                else:
+                    await asyncio.sleep(self.settings.webhook_poll_seconds)
 
     async def _deliver(self, claimed: Claimed) -> None:
         outcome = await self._post(claimed)
@@ -182,13 +191,13 @@ class WebhookWorker:
 
 @contextlib.asynccontextmanager
 async def running(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, watcher: OutboxWatcher | None = None
 ) -> AsyncIterator[WebhookWorker | None]:
     """The worker running as a task for the length of the block, when the settings switch it on."""
     if not settings.webhooks:
         yield None
         return
-    worker = WebhookWorker(sessionmaker, settings)
+    worker = WebhookWorker(sessionmaker, settings, watcher=watcher)
     task = asyncio.create_task(worker.run(), name="perfhub-webhooks")
     try:
         yield worker

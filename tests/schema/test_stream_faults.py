@@ -172,6 +172,7 @@ def schema() -> strawberry.Schema:
 @pytest.fixture(autouse=True)
 def small_batches_quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(event_stream, "EVENT_BATCH", BATCH)
+    monkeypatch.setattr(event_stream, "CATCH_UP_BATCH", BATCH)
     monkeypatch.setattr(event_stream, "READS", RETRIES)
 
 
