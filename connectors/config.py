@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, TypeAlias, get_args
+from typing import Literal, TypeAlias, TypeVar, get_args, get_type_hints
 from urllib.parse import urlsplit
 
 from connectors.base import ConfigurationError
@@ -29,36 +29,32 @@ DEFAULT_MAX_PAGES = 1000
 """A server that always says "there is more" must not keep a request busy forever."""
 
 
+N = TypeVar("N", int, float)
+
+
+def _setting(default: N, minimum: int, *, above: bool = False) -> N:
+    """A resilience setting: its default, and the least value a systems file may give it (``above``: it must be
+    more than ``minimum``). The setting's type (``int`` or ``float``) is its annotation's."""
+    return field(default=default, metadata={"minimum": minimum, "above": above})
+
+
 @dataclass(frozen=True, slots=True)
 class ResiliencePolicy:
     """How long to wait, how often to retry, how much to run at once and how long to trust an answer."""
 
-    timeout: float = 5.0
-    retries: int = 3
-    backoff: float = 0.2
-    max_backoff: float = 10.0
-    concurrency: int = 4
-    cache_ttl: float = 300.0
-    stale_ttl: float = 86400.0
+    timeout: float = _setting(5.0, 0, above=True)
+    retries: int = _setting(3, 0)
+    backoff: float = _setting(0.2, 0)
+    max_backoff: float = _setting(10.0, 0)
+    concurrency: int = _setting(4, 1)
+    cache_ttl: float = _setting(300.0, 0)
+    stale_ttl: float = _setting(86400.0, 0)
     """Seconds after an answer stops being fresh during which it may still be served, flagged stale."""
-    breaker_failures: int = 5
-    breaker_reset: float = 30.0
+    breaker_failures: int = _setting(5, 1)
+    breaker_reset: float = _setting(30.0, 0)
 
 
-_FLOAT_POLICY = {"timeout", "backoff", "max_backoff", "cache_ttl", "stale_ttl", "breaker_reset"}
-_POLICY_KEYS = frozenset(f.name for f in fields(ResiliencePolicy))
-# The lower bound of each setting, and whether the bound itself is allowed.
-_POLICY_MINIMUM: dict[str, tuple[float, bool]] = {
-    "timeout": (0, False),
-    "retries": (0, True),
-    "backoff": (0, True),
-    "max_backoff": (0, True),
-    "concurrency": (1, True),
-    "cache_ttl": (0, True),
-    "stale_ttl": (0, True),
-    "breaker_failures": (1, True),
-    "breaker_reset": (0, True),
-}
+_FLOAT_SETTINGS = frozenset(name for name, hint in get_type_hints(ResiliencePolicy).items() if hint is float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,11 +264,15 @@ def _xapi(table: TableReader) -> XapiConfig:
 
 def _policy(table: TableReader, base: ResiliencePolicy) -> ResiliencePolicy:
     values: dict[str, float] = {}
-    for key in _POLICY_KEYS & set(table.names()):
-        value = table.number(key) if key in _FLOAT_POLICY else table.integer(key)
-        minimum, inclusive = _POLICY_MINIMUM[key]
-        if value < minimum or (value == minimum and not inclusive):
-            raise table.error(key, f"must be {'at least' if inclusive else 'more than'} {minimum}")
+    given = set(table.names())
+    for setting in fields(ResiliencePolicy):
+        key = setting.name
+        if key not in given:
+            continue
+        value = table.number(key) if key in _FLOAT_SETTINGS else table.integer(key)
+        minimum, above = setting.metadata["minimum"], setting.metadata["above"]
+        if value < minimum or (value == minimum and above):
+            raise table.error(key, f"must be {'more than' if above else 'at least'} {minimum}")
         values[key] = value
     return ResiliencePolicy(**{f.name: values.get(f.name, getattr(base, f.name)) for f in fields(base)})
 

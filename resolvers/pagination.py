@@ -82,10 +82,12 @@ def make_connection(kind: str, rows: Sequence[Keyed], first: int, total_count: i
     )
 
 
+# Untyped columns: each connection pages its own statement (a mapped class or a tuple of columns), read by
+# its own maker of edges.
 async def read_page(
     session: AsyncSession,
     page: Executable,
-    counted: type[Any],
+    counted: type[object],
     conditions: Sequence[ColumnElement[bool]],
     count_total: bool,
 ) -> tuple[Sequence[Row[Any]], int | None]:

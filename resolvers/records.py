@@ -53,6 +53,15 @@ class PostRow(Protocol):
     department_id: int
 
 
+class PersonRow(Protocol):
+    """Whom a rating task or a nomination is about: enough to find them, whatever the rater's row scope (a peer is
+    outside it); ``resolvers.loaders.tasks.people_by_id`` selects these three columns."""
+
+    id: int
+    employee_no: str
+    name: str
+
+
 class EmployeeRow(Protocol):
     """An employee as every read gives it: in the principal's scope, with ``managed`` (``resolvers.scope``)."""
 

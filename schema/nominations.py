@@ -7,7 +7,7 @@ import datetime as dt
 import strawberry
 
 from hub.domain import NominationState, RaterRole
-from resolvers.loaders.tasks import Person
+from resolvers.records import PersonRow
 from schema.tasks import TaskPerson
 
 
@@ -17,7 +17,7 @@ from schema.tasks import TaskPerson
 )
 class PeerNomination:
     id: strawberry.ID
-    nominee: Person = strawberry.field(graphql_type=TaskPerson)
+    nominee: PersonRow = strawberry.field(graphql_type=TaskPerson)
     state: NominationState
     proposed_at: dt.datetime
     decided_at: dt.datetime | None
@@ -31,4 +31,4 @@ class PeerNomination:
 class PeerRaterAssignment:
     id: strawberry.ID
     role: RaterRole
-    rater: Person = strawberry.field(graphql_type=TaskPerson)
+    rater: PersonRow = strawberry.field(graphql_type=TaskPerson)

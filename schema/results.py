@@ -54,18 +54,11 @@ class CycleTransition:
     at: dt.datetime
 
 
-@dataclasses.dataclass(slots=True)
-class _StepShown:
-    from_state: CycleState | None
-    to_state: CycleState
-    actor: str
-    reason: str | None
-    note: str | None
-    at: dt.datetime
-
-
 def _without_note(step: CycleTransitionRow) -> CycleTransitionRow:
-    return _StepShown(step.from_state, step.to_state, step.actor, step.reason, None, step.at)
+    # The schema type is itself a record of the row's attributes: the step as shown, its note left out.
+    return CycleTransition(
+        from_state=step.from_state, to_state=step.to_state, actor=step.actor, reason=step.reason, note=None, at=step.at
+    )
 
 
 @strawberry.type(description="The scheme version a cycle pinned for a post.")

@@ -7,7 +7,7 @@ import strawberry
 from hub.domain import RaterRole
 from resolvers import ids
 from resolvers.loaders import tasks as task_rows
-from resolvers.records import IndicatorVersionRow, RatingRow
+from resolvers.records import IndicatorVersionRow, PersonRow, RatingRow
 from schema import fields
 from schema.indicators import IndicatorVersion
 from schema.info import Info
@@ -25,7 +25,7 @@ class TaskPerson:
     name: str
 
     @fields.field(description="The employee's id (as Employee.id gives it to the caller).")
-    def id(self, root: strawberry.Parent[task_rows.Person], info: Info) -> strawberry.ID:
+    def id(self, root: strawberry.Parent[PersonRow], info: Info) -> strawberry.ID:
         return strawberry.ID(ids.public_id(info.context, ids.EMPLOYEE, root.id))
 
 
@@ -67,7 +67,7 @@ class RoleCounts:
 
 @strawberry.type(description="A ratee's raters of one role in a cycle.")
 class RatersOfRole(RoleCounts):
-    pending: list[task_rows.Person] | None = strawberry.field(
+    pending: list[PersonRow] | None = strawberry.field(
         graphql_type=list[TaskPerson] | None,
         description="Who has not rated every indicator yet; null for an anonymous role except for hr_admin.",
     )

@@ -24,6 +24,8 @@ MAX_REASON_LENGTH = 2000
 MAX_ACTOR_LENGTH = 200
 
 RESULTS = AppraisalResult.__table__
+StoredResult = Row[Any]  # untyped columns: a Core Table carries no column types to spell
+"""A result read with every column of ``appraisal_results`` (``select(RESULTS)``), by attribute."""
 
 
 def checked_reason_and_actor(reason: str, actor: str, *, what: str) -> tuple[str, str]:
@@ -63,8 +65,7 @@ async def cycle_of_result(sessionmaker: async_sessionmaker[AsyncSession], result
     return cycle_id
 
 
-# Untyped columns: a row of ``select(Table)``, and a Core Table carries no column types to spell.
-async def locked_result(session: AsyncSession, result_id: int, cycle_id: int) -> Row[Any]:
+async def locked_result(session: AsyncSession, result_id: int, cycle_id: int) -> StoredResult:
     """The result as it stands, read under the caller's cycle lock and locked against a concurrent hand
     change (PostgreSQL; SQLite's writer lock already serialises them), so its "before" is the one replaced."""
     statement = select(RESULTS).where(RESULTS.c.id == result_id, RESULTS.c.cycle_id == cycle_id).with_for_update()
@@ -77,7 +78,7 @@ async def locked_result(session: AsyncSession, result_id: int, cycle_id: int) ->
 async def change_result(
     session: AsyncSession,
     kind: AdjustmentKind,
-    before: Row[Any],
+    before: StoredResult,
     *,
     total: float,
     grade: Grade,

@@ -16,9 +16,9 @@ cycle, or the result's post or department when the target names one (``Distribut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import DistributionWarning, check_distribution
@@ -26,6 +26,7 @@ from hub.db.models import Cycle, Department, Post
 from hub.domain import AdjustmentKind, CycleState, Grade, GroupDimension
 from hub.operations.adjustments import (
     RESULTS,
+    StoredResult,
     change_result,
     check_total,
     checked_reason_and_actor,
@@ -97,8 +98,7 @@ class CalibrationOutcome:
     distribution breaches of its group after the change (empty without a target distribution), with the
     group they are about (None without a target distribution)."""
 
-    # Untyped columns: a row of ``select(Table)``, and a Core Table carries no column types to spell.
-    result: Row[Any]
+    result: StoredResult
     warnings: list[DistributionWarning] = field(default_factory=list)
     group: DistributionGroup | None = None
 
@@ -136,7 +136,7 @@ def _check_inputs(command: ResultCalibrateInput, actor: str) -> tuple[str, str]:
 
 
 async def _group(
-    session: AsyncSession, scope: DistributionScopeInput | None, result: Row[Any], cycle: Cycle
+    session: AsyncSession, scope: DistributionScopeInput | None, result: StoredResult, cycle: Cycle
 ) -> tuple[DistributionGroup, ColumnElement[bool]]:
     """The group a target is checked over, and the condition on the cycle's results that selects it."""
     if scope is None:

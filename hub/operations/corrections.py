@@ -9,16 +9,16 @@ Before publication a result is calibrated instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal.shown import shown_cents
 from hub.domain import AdjustmentKind, CycleState, Grade
 from hub.events.outbox import append_revised
 from hub.operations import adjustments
-from hub.operations.adjustments import RESULTS, cycle_of_result, grade_for, locked_result
+from hub.operations.adjustments import RESULTS, StoredResult, cycle_of_result, grade_for, locked_result
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
@@ -46,8 +46,7 @@ class ResultCorrectInput:
 class CorrectionOutcome:
     """The corrected result, read back with every column of ``appraisal_results`` (ranks re-computed)."""
 
-    # Untyped columns: a row of ``select(Table)``, and a Core Table carries no column types to spell.
-    result: Row[Any]
+    result: StoredResult
 
 
 async def correct_result(

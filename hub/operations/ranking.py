@@ -9,9 +9,8 @@ does (``resolvers/loaders/completeness.py`` reads through :func:`stored_complete
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appraisal import GradeBands, Placement, assign_grades_and_ranks
@@ -20,7 +19,7 @@ from hub.domain import MANUAL_SOURCE
 from hub.operations.coverage import Completeness, ItemInput, completeness, rated_share
 
 
-async def stored_completeness(session: AsyncSession, *conditions: Any) -> dict[int, Completeness]:
+async def stored_completeness(session: AsyncSession, *conditions: ColumnElement[bool]) -> dict[int, Completeness]:
     """Result id -> how complete its inputs were, from the indicator scores the conditions select (two statements):
     the share of the scheme's weight whose inputs were there (a measured value stored; the rater weight of the
     roles whose ratings are stored), and whether the people-rated or the measured part went without any."""

@@ -71,26 +71,9 @@ CORE_NEEDS_RATER_WEIGHTS = (
 
 
 @dataclass(frozen=True, slots=True)
-class SchemeItemRecord:
-    """One weighted indicator version of a scheme version, at its position (0 = first)."""
-
-    id: int
-    indicator_version_id: int
-    weight: float
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class RaterWeightRecord:
-    """How much one rater role counts in the people-rated part of a scheme version."""
-
-    role: RaterRole
-    weight: float
-
-
-@dataclass(frozen=True, slots=True)
 class SchemeVersionRecord:
-    """A scheme version as stored, with its items in position order and its rater weights."""
+    """A scheme version as stored, with its items in position order and its rater weights: those are the rows
+    written (the session keeps their columns loaded after commit), not copies of them."""
 
     id: int
     post_id: int
@@ -100,8 +83,8 @@ class SchemeVersionRecord:
     change_note: str | None
     author: str
     created_at: dt.datetime
-    items: tuple[SchemeItemRecord, ...]
-    rater_weights: tuple[RaterWeightRecord, ...]
+    items: tuple[SchemeItem, ...]
+    rater_weights: tuple[SchemeRaterWeight, ...]
 
 
 def _by_role(weights: Sequence[RaterWeightInput]) -> dict[RaterRole, float]:
@@ -272,8 +255,8 @@ async def store_scheme(session: AsyncSession, scheme: NextScheme) -> SchemeVersi
     await session.flush()
     return SchemeVersionRecord(
         **{column: getattr(row, column) for column in _STORED},
-        items=tuple(SchemeItemRecord(r.id, r.indicator_version_id, r.weight, r.position) for r in item_rows),
-        rater_weights=tuple(RaterWeightRecord(r.role, r.weight) for r in role_rows),
+        items=tuple(item_rows),
+        rater_weights=tuple(role_rows),
     )
 
 

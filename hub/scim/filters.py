@@ -23,7 +23,7 @@ import operator
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Generic, TypeVar, cast
 
 from scim2_models import ScimFilter
 from scim2_models.path import (
@@ -42,14 +42,18 @@ from scim2_models.path.resolution import AttributeBinding, coerce_value
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
 from sqlalchemy.orm import QueryableAttribute
 
-Mapped = QueryableAttribute[Any]
+from hub.scim.models import ScimResource
+
+Mapped = QueryableAttribute[object]
 """A model's column as the attribute maps name it (``Employee.email``)."""
-Column = ColumnElement[Any]
+Column = ColumnElement[object]
 Condition = ColumnElement[bool]
+R = TypeVar("R", bound=ScimResource)
+"""The resource type a filter is bound to (``ScimFilter`` is invariant in it)."""
 AttributeKey = tuple[str, str, str | None]
 """An attribute as the library resolves it: the schema of the model holding it, its field, its sub-field."""
 
-Special = Callable[[CompareOperator, Any], Condition | None]
+Special = Callable[[CompareOperator, object], Condition | None]
 """A comparison that is not a plain column (``active``, ``id``, an e-mail's type): None when not translatable."""
 
 STRING_OPERATORS = {CompareOperator.sw: "{}%", CompareOperator.co: "%{}%", CompareOperator.ew: "%{}"}
@@ -81,7 +85,7 @@ class Translated:
     exact: bool
 
 
-def translate(scim_filter: ScimFilter[Any], attributes: Attributes) -> Translated | None:
+def translate(scim_filter: ScimFilter[R], attributes: Attributes) -> Translated | None:
     """The filter (bound to one model) as SQL, or None when no part of it can be translated."""
     visitor = _SqlFilter(scim_filter, attributes)
     condition = visitor.visit(scim_filter.ast)
@@ -97,27 +101,27 @@ def id_condition(attribute: Mapped) -> Special:
     """A SCIM id (case-exact text) against an integer column: only the canonical digits name a row."""
     column = attribute.expression
 
-    def compare(op: CompareOperator, value: Any) -> Condition | None:
+    def compare(op: CompareOperator, value: object) -> Condition | None:
         if op not in (CompareOperator.eq, CompareOperator.ne):
             return None
         if value is None:
             return column.is_(None) if op is CompareOperator.eq else column.is_not(None)
-        named = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18
-        if named and str(int(value)) == value:
-            return column == int(value) if op is CompareOperator.eq else or_(column.is_(None), column != int(value))
+        named = value if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18 else None
+        if named is not None and str(int(named)) == named:
+            return column == int(named) if op is CompareOperator.eq else or_(column.is_(None), column != int(named))
         return false() if op is CompareOperator.eq else true()
 
     return compare
 
 
-def _ascii(value: Any) -> str | None:
+def _ascii(value: object) -> str | None:
     if not isinstance(value, str) or not value.isascii():
         return None
     return unicodedata.normalize("NFC", value)
 
 
-class _SqlFilter(FilterVisitor[Condition | None]):
-    def __init__(self, scim_filter: ScimFilter[Any], attributes: Attributes) -> None:
+class _SqlFilter(FilterVisitor[Condition | None], Generic[R]):
+    def __init__(self, scim_filter: ScimFilter[R], attributes: Attributes) -> None:
         self.filter = scim_filter
         self.attributes = attributes
         self.exact = True
@@ -189,7 +193,7 @@ def _qualified(node: FilterNode, parent: AttrPath) -> FilterNode:
     return node
 
 
-def _string(column: Column, case_exact: bool, op: CompareOperator, value: Any) -> Condition | None:
+def _string(column: Column, case_exact: bool, op: CompareOperator, value: object) -> Condition | None:
     if value is None and op in (CompareOperator.eq, CompareOperator.ne):
         return column.is_(None) if op is CompareOperator.eq else column.is_not(None)
     operand = _ascii(value)
@@ -207,7 +211,7 @@ def _string(column: Column, case_exact: bool, op: CompareOperator, value: Any) -
     return None
 
 
-def _timestamp(column: Column, op: CompareOperator, value: Any) -> Condition | None:
+def _timestamp(column: Column, op: CompareOperator, value: object) -> Condition | None:
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         return None  # a naive time compares to nothing in the library: left to it
     if op is CompareOperator.eq:

@@ -14,7 +14,7 @@ from hub.domain import EmployeeStatus
 from hub.scim.models import Group, GroupMember
 from hub.scim.users import meta_of
 
-Rows = Select[*tuple[Any, ...]]
+Rows = Select[*tuple[Any, ...]]  # untyped columns: Users and Groups select different ones, read by name
 """A statement of rows of any columns (what a reader is given, filtered and paged)."""
 
 RESOURCE_TYPE = "Group"

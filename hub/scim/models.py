@@ -53,6 +53,11 @@ from scim2_models import (
 from scim2_models import Email as BaseEmail
 from scim2_models.resources.resource import AnyExtension
 
+ScimResource = Resource[Any]
+"""A resource of whichever extensions, or none: scim2-models' own spelling (its storage interface, its filters
+and search requests are bound to it, and its extension-less ``ResourceType`` derives from it), since a
+resource's type parameter is its extension union, which differs per resource type."""
+
 MAX_RESULTS = 200
 """The most Users one search answers (``count`` above it is lowered to it)."""
 
@@ -135,7 +140,7 @@ class GroupMember(ComplexAttribute):
     type: Annotated[str | None, Mutability.read_only] = None
 
 
-class Group(Resource[Any]):
+class Group(ScimResource):
     """A department, read-only: departments are managed by file or mutation (``perfhub import-org``,
     ``departmentCreate``), not by identity providers. ``externalId`` is the department's code."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
-from scim2_models import Email, Resource, ResourceType, ScimFilter, SearchRequest
+from scim2_models import Email, ResourceType, ScimFilter, SearchRequest
 from scim2_models.path import CompareOperator
 from scim2_server.storage import SearchPage
 from scim2_server.utils import parametrize
@@ -25,10 +25,10 @@ from hub.domain import EmployeeStatus
 from hub.scim.filters import Attributes, Condition, Translated, id_condition, translate
 from hub.scim.groups import RESOURCE_TYPE as GROUP
 from hub.scim.groups import Rows, department_rows, read_groups
-from hub.scim.models import EnterpriseUser, Group, PerfhubUser, UserResource
+from hub.scim.models import EnterpriseUser, Group, PerfhubUser, ScimResource, UserResource
 from hub.scim.users import EMPLOYEE_FIELDS, EmployeeRow, user_of
 
-Reader = Callable[[AsyncSession, Rows], Awaitable[Sequence[Resource[Any]]]]
+Reader = Callable[[AsyncSession, Rows], Awaitable[Sequence[ScimResource]]]
 
 
 def user_rows() -> Rows:
@@ -49,17 +49,17 @@ async def read_users(session: AsyncSession, statement: Rows) -> list[UserResourc
     return [user_of(EmployeeRow(**row._mapping)) for row in await session.execute(statement)]
 
 
-def _active(op: CompareOperator, value: Any) -> Condition | None:
+def _active(op: CompareOperator, value: object) -> Condition | None:
     if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, bool):
         return None
     active = value if op is CompareOperator.eq else not value
     return Employee.status == EmployeeStatus.ACTIVE if active else Employee.status != EmployeeStatus.ACTIVE
 
 
-def _email_is(answer: object) -> Callable[[CompareOperator, Any], Condition | None]:
+def _email_is(answer: object) -> Callable[[CompareOperator, object], Condition | None]:
     """``emails.type`` and ``emails.primary``: perfhub's one e-mail is always ``work`` and primary."""
 
-    def compare(op: CompareOperator, value: Any) -> Condition | None:
+    def compare(op: CompareOperator, value: object) -> Condition | None:
         if op is not CompareOperator.eq:
             return None
         return Employee.email.is_not(None) if value == answer else false()
@@ -114,7 +114,7 @@ GROUPS = Attributes(
 class Searched:
     """How one resource type is searched: its model, its rows, how they are read, what SQL knows of them."""
 
-    model: type[Resource[Any]]
+    model: type[ScimResource]
     rows: Callable[[], Rows]
     read: Reader
     attributes: Attributes
@@ -127,7 +127,7 @@ SEARCHED = {
 
 
 async def search(
-    session: AsyncSession, resource_types: list[ResourceType], search_request: SearchRequest[Any]
+    session: AsyncSession, resource_types: list[ResourceType], search_request: SearchRequest[ScimResource]
 ) -> SearchPage:
     """A page of the resources of ``resource_types`` the request's filter matches, by id."""
     searched = [SEARCHED[resource_type.name or ""] for resource_type in resource_types]
@@ -151,16 +151,16 @@ async def search(
     return SearchPage(total=total or 0, resources=resources)
 
 
-def _bound(text: str | None, models: list[type[Resource[Any]]]) -> ScimFilter[Any] | None:
+def _bound(text: str | None, models: list[type[ScimResource]]) -> ScimFilter[ScimResource] | None:
     if text is None:
         return None
     return parametrize(ScimFilter, Union[tuple(models)])(str(text))  # noqa: UP007
 
 
-def _matching(resources: Sequence[Resource[Any]], scim_filter: ScimFilter[Any] | None) -> list[Resource[Any]]:
+def _matching(resources: Sequence[ScimResource], scim_filter: ScimFilter[ScimResource] | None) -> list[ScimResource]:
     return [resource for resource in resources if scim_filter is None or scim_filter.match(resource)]
 
 
-def _page(found: list[Resource[Any]], start: int, count: int | None) -> SearchPage:
+def _page(found: list[ScimResource], start: int, count: int | None) -> SearchPage:
     stop = None if count is None else start + count
     return SearchPage(total=len(found), resources=found[start:stop])

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import cast
 
 from scim2_models import (
     InvalidValueException,
     NotFoundException,
     PreconditionFailedException,
-    Resource,
     ResourceType,
     ResponseParameters,
     SCIMException,
@@ -29,7 +28,7 @@ from hub.operations.errors import DuplicateCode, OperationError
 from hub.operations.org_changes import Organisation
 from hub.scim.groups import READ_ONLY, department_rows, read_groups
 from hub.scim.groups import RESOURCE_TYPE as GROUP
-from hub.scim.models import UserResource
+from hub.scim.models import ScimResource, UserResource
 from hub.scim.search import read_users, search, user_rows
 from hub.scim.users import apply, changes_of, hire_command, keep_name_parts, parts_of, row_of, user_of
 
@@ -75,12 +74,12 @@ class OrganisationStorage(AsyncScimStorage):
         resource_type: ResourceType,
         resource_id: str,
         *,
-        response_parameters: ResponseParameters[Any] | None = None,
-    ) -> Resource[Any]:
+        response_parameters: ResponseParameters[ScimResource] | None = None,
+    ) -> ScimResource:
         missing = NotFoundException(detail=f"no {resource_type.name} {resource_id!r}")
         if not resource_id.isascii() or not resource_id.isdigit() or len(resource_id) > 18:
             raise missing
-        found: Resource[Any] | None
+        found: ScimResource | None
         if resource_type.name == GROUP:
             async with self.sessionmaker() as session:
                 groups = await read_groups(session, department_rows().where(Department.id == int(resource_id)))
@@ -94,15 +93,15 @@ class OrganisationStorage(AsyncScimStorage):
     async def search(
         self,
         resource_types: list[ResourceType],
-        search_request: SearchRequest[Any],
+        search_request: SearchRequest[ScimResource],
         *,
-        position: Any = None,
+        position: object = None,
     ) -> SearchPage:
         """Filters and pages in SQL what ``hub.scim.filters`` translates, the rest in memory (``hub.scim.search``)."""
         async with self.sessionmaker() as session:
             return await search(session, resource_types, search_request)
 
-    async def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+    async def create(self, resource_type: ResourceType, resource: ScimResource) -> ScimResource:
         """A hire (``employeeCreate``), and the identity provider's id when it sent one."""
         _read_only(resource_type)
 
@@ -119,10 +118,10 @@ class OrganisationStorage(AsyncScimStorage):
     async def update(
         self,
         resource_type: ResourceType,
-        resource: Resource[Any],
+        resource: ScimResource,
         *,
         expected_version: str | None = None,
-    ) -> Resource[Any]:
+    ) -> ScimResource:
         """A PUT or PATCH, already applied to the stored User by scim2-server, as the mutations' changes:
         ``employeeUpdate``, ``employeeTransfer`` from today, ``employeeDeactivate`` on ``active: false``."""
         _read_only(resource_type)
@@ -172,7 +171,7 @@ class OrganisationStorage(AsyncScimStorage):
         return found
 
 
-def _user(resource: Resource[Any]) -> UserResource:
+def _user(resource: ScimResource) -> UserResource:
     """The resource scim2-server validated, as perfhub's User (it is one: the provider builds it so)."""
     if resource.__class__ is UserResource:
         return cast(UserResource, resource)

@@ -7,17 +7,16 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from scim2_models import Email as BaseEmail
-from scim2_models import Meta, Resource
+from scim2_models import Meta
 
 from hub.db.models import Department, Post
 from hub.domain import EmployeeStatus
 from hub.operations import organisation as commands
 from hub.operations.errors import InvalidInput
 from hub.operations.org_changes import Organisation
-from hub.scim.models import Email, EnterpriseUser, Manager, Name, PerfhubUser, UserResource
+from hub.scim.models import Email, EnterpriseUser, Manager, Name, PerfhubUser, ScimResource, UserResource
 
 RESOURCE_TYPE = "User"
 
@@ -81,7 +80,7 @@ def user_of(row: EmployeeRow) -> UserResource:
     return user
 
 
-def meta_of(resource: Resource[Any], resource_type: str, created: dt.datetime, modified: dt.datetime) -> Meta:
+def meta_of(resource: ScimResource, resource_type: str, created: dt.datetime, modified: dt.datetime) -> Meta:
     """A resource's ``meta``: its type, the row's timestamps, and as ``version`` a digest of everything the
     resource shows (so that any change of it changes the ETag, whichever column or row it came from)."""
     digest = hashlib.sha256(resource.model_dump_json(by_alias=True).encode()).hexdigest()[:20]

@@ -11,7 +11,8 @@ from sqlalchemy import select, tuple_
 from hub.db.models import PeerNomination
 from hub.domain import NominationState
 from resolvers.loaders.base import SessionLoader
-from resolvers.loaders.tasks import Person, people_by_id
+from resolvers.loaders.tasks import people_by_id
+from resolvers.records import PersonRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class Nomination:
 
     id: int
     cycle_id: int
-    nominee: Person
+    nominee: PersonRow
     state: NominationState
     proposed_at: dt.datetime
     decided_at: dt.datetime | None

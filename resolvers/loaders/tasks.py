@@ -19,7 +19,7 @@ from hub.db.models import Cycle, CycleScheme, Employee, IndicatorVersion, RaterA
 from hub.domain import MANUAL_SOURCE, RaterRole
 from hub.operations.ratings import posts_on
 from resolvers.loaders.base import SessionLoader, select_rows
-from resolvers.records import RatingRow
+from resolvers.records import PersonRow, RatingRow
 
 CycleKey = int
 PairKey = tuple[int, int]
@@ -27,20 +27,11 @@ PairKey = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
-    """Whom a task is about: enough to find them, whatever the rater's row scope (a peer is outside it)."""
-
-    id: int
-    employee_no: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
 class RatingTask:
     """One rater's task in a cycle: rate the ratee, in a role, on the ratee's people-rated indicators."""
 
     cycle_id: int
-    ratee: Person
+    ratee: PersonRow
     role: RaterRole
     indicator_version_ids: tuple[int, ...]
     ratings: tuple[RatingRow, ...]
@@ -67,7 +58,7 @@ class RatersOfRole(RoleCounts):
     """A ratee's raters of one role, and who has not submitted yet (None where the caller may not be told who
     an anonymous rater is)."""
 
-    pending: tuple[Person, ...] | None
+    pending: tuple[PersonRow, ...] | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,9 +124,9 @@ async def rated_counts(session: AsyncSession, cycle_id: int, ratee_ids: Iterable
     return {(ratee_id, rater_id): count for ratee_id, rater_id, count in await session.execute(statement)}
 
 
-async def people_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Person]:
+async def people_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, PersonRow]:
     statement = select(Employee.id, Employee.employee_no, Employee.name).where(Employee.id.in_(set(ids)))
-    return {row.id: Person(row.id, row.employee_no, row.name) for row in await session.execute(statement)}
+    return {row.id: row for row in await session.execute(statement)}
 
 
 class RatingTasksByRaterCycleLoader(SessionLoader[tuple[int, int], list[RatingTask], RatingTask]):

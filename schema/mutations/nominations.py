@@ -16,8 +16,9 @@ from hub.operations.nominations import (
     PeerNominationRecord,
 )
 from resolvers.context import Context
-from resolvers.loaders.tasks import Person, people_by_id
+from resolvers.loaders.tasks import people_by_id
 from resolvers.people import own_employee_id
+from resolvers.records import PersonRow
 from schema.errors import payload
 from schema.mutations.declare import mutation
 from schema.nominations import PeerNomination, PeerRaterAssignment
@@ -44,7 +45,7 @@ PeerNominationDecidePayload = payload("PeerNominationDecidePayload", PeerNominat
 async def _shown(context: Context, records: list[PeerNominationRecord]) -> list[PeerNomination]:
     """The stored nominations as the schema shows them, each nominee as the ratee knows them."""
     async with context.sessionmaker() as session:
-        people: dict[int, Person] = await people_by_id(session, {record.nominee_id for record in records})
+        people: dict[int, PersonRow] = await people_by_id(session, {record.nominee_id for record in records})
     return [
         PeerNomination(
             id=strawberry.ID(str(record.id)),

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Backend, postgresql_template
-from tests.races.harness import WITHIN, Hubs, reader
+from tests.races.harness import WITHIN, Hubs, reader, running_hubs
 from tests.served.hub_process import ServedHub
 
 if TYPE_CHECKING:
@@ -48,25 +48,18 @@ def large_database(large_backend: Backend, tmp_path: Path) -> Iterator[str]:
     yield from large_backend.fresh_copy(tmp_path)
 
 
-def _hubs(database_url: str, folder: Path) -> Iterator[Hubs]:
-    hubs = Hubs(database_url, folder)
-    try:
-        yield hubs
-    finally:
-        hubs.stop_all()
-    hubs.check_logs()
-
-
 @pytest.fixture
 def demo_hubs(demo_database: str, tmp_path: Path) -> Iterator[Hubs]:
     """Hubs a test starts, kills and restarts on its copy of the 120-employee demo."""
-    yield from _hubs(demo_database, tmp_path)
+    with running_hubs(demo_database, tmp_path) as hubs:
+        yield hubs
 
 
 @pytest.fixture
 def large_hubs(large_database: str, tmp_path: Path) -> Iterator[Hubs]:
     """Hubs a test starts, kills and restarts on its copy of the 2,000-employee demo."""
-    yield from _hubs(large_database, tmp_path)
+    with running_hubs(large_database, tmp_path) as hubs:
+        yield hubs
 
 
 @dataclass
@@ -88,13 +81,9 @@ def pair(postgresql_backend: Backend, tmp_path_factory: pytest.TempPathFactory) 
     folder = tmp_path_factory.mktemp("two-hubs")
     url = postgresql_backend.copy(folder)
     try:
-        hubs = Hubs(url, folder)
-        try:
+        with running_hubs(url, folder) as hubs:
             first, second = hubs.start_together("hub-a", "hub-b")
             yield Pair((first, second), url)
-        finally:
-            hubs.stop_all()
-        hubs.check_logs()
     finally:
         postgresql_backend.drop(url)
 

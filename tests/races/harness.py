@@ -14,8 +14,9 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,15 +93,16 @@ class Hubs:
     """The `perfhub serve` processes of one test on one database; ``close`` stops those still running and
     fails the test if any of them logged a traceback."""
 
-    def __init__(self, database_url: str, folder: Path) -> None:
+    def __init__(self, database_url: str, folder: Path, env: Mapping[str, str] = ENV) -> None:
         self.database_url = database_url
         self.folder = folder
+        self.env = dict(env)
         self.started: list[ServedHub] = []
 
     def start(self, name: str) -> ServedHub:
         folder = self.folder / name
         folder.mkdir(parents=True)
-        hub = ServedHub(self.database_url, folder, ENV)
+        hub = ServedHub(self.database_url, folder, self.env)
         self.started.append(hub)
         return hub.start()
 
@@ -123,6 +125,18 @@ class Hubs:
         for hub in self.started:
             log = hub.log()
             assert "Traceback" not in log, f"hub {hub.folder.name} logged a traceback:\n{log[-4000:]}"
+
+
+@contextmanager
+def running_hubs(database_url: str, folder: Path, env: Mapping[str, str] = ENV) -> Iterator[Hubs]:
+    """Hubs for one test or module: those still running are stopped at the end, then no log may hold a
+    traceback."""
+    hubs = Hubs(database_url, folder, env)
+    try:
+        yield hubs
+    finally:
+        hubs.stop_all()
+    hubs.check_logs()
 
 
 def kill_now(hub: ServedHub) -> None:

@@ -18,8 +18,7 @@ import pytest
 from gql import GraphQLRequest
 
 from tests.conftest import Backend
-from tests.races.harness import ENV, WITHIN, Hubs, call, data, needs_postgres, typed
-from tests.served.hub_process import ServedHub
+from tests.races.harness import ENV, WITHIN, Hubs, call, data, needs_postgres, running_hubs, typed
 from tests.served.sockets import socket_client
 
 pytestmark = needs_postgres
@@ -33,24 +32,11 @@ CORRECT = """mutation($input: ResultCorrectInput!) { resultCorrect(input: $input
   __typename ... on ResultCorrected { result { totalScore } } ... on MutationError { code message } } }"""
 
 
-class SlowPollHubs(Hubs):
-    def start(self, name: str) -> ServedHub:
-        folder = self.folder / name
-        folder.mkdir(parents=True)
-        hub = ServedHub(self.database_url, folder, {**ENV, "PERFHUB_EVENT_POLL_SECONDS": str(SLOW_POLL)})
-        self.started.append(hub)
-        return hub.start()
-
-
 @pytest.fixture
 def slow_hubs(postgresql_backend: Backend, tmp_path: Path) -> Iterator[Hubs]:
     for url in postgresql_backend.fresh_copy(tmp_path):
-        hubs = SlowPollHubs(url, tmp_path)
-        try:
+        with running_hubs(url, tmp_path, {**ENV, "PERFHUB_EVENT_POLL_SECONDS": str(SLOW_POLL)}) as hubs:
             yield hubs
-        finally:
-            hubs.stop_all()
-        hubs.check_logs()
 
 
 async def test_an_event_through_one_hub_wakes_a_subscriber_of_the_other(slow_hubs: Hubs) -> None:

@@ -17,6 +17,7 @@ TABLES: dict[type, type[DeclarativeBase]] = {
     records.DepartmentRow: models.Department,
     records.PostRow: models.Post,
     records.EmployeeRow: models.Employee,
+    records.PersonRow: models.Employee,
     records.IndicatorRow: models.Indicator,
     records.IndicatorVersionRow: models.IndicatorVersion,
     records.SchemeVersionRow: models.SchemeVersion,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import Float, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, Key, Timestamp
 from hub.db.models.indicators import _enum
 from hub.domain import AdjustmentKind, Grade
 
@@ -22,7 +20,7 @@ class ResultAdjustment(Base):
 
     __tablename__ = "result_adjustments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     result_id: Mapped[int] = mapped_column(ForeignKey("appraisal_results.id", ondelete="CASCADE"), index=True)
     kind: Mapped[AdjustmentKind] = mapped_column(_enum(AdjustmentKind))
     total_before: Mapped[float] = mapped_column(Float)
@@ -31,4 +29,4 @@ class ResultAdjustment(Base):
     grade_after: Mapped[Grade] = mapped_column(_enum(Grade))
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[Timestamp]

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, Key, utcnow
 
 
 class AuditEntry(Base):
@@ -19,7 +19,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entries"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     subject: Mapped[str] = mapped_column(String(200), index=True)
     roles: Mapped[str] = mapped_column(String(200))

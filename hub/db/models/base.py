@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 # Stable constraint names, so that Alembic migrations name the same constraint the same way on
 # SQLite and PostgreSQL.
@@ -45,3 +46,12 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# Column declarations most tables repeat, each written once (SQLAlchemy's Annotated mapping: ``id: Mapped[Key]``).
+Key = Annotated[int, mapped_column(primary_key=True)]
+"""A table's own id."""
+Timestamp = Annotated[dt.datetime, mapped_column(default=utcnow)]
+"""When the row was written, unless the writer says."""
+CycleRef = Annotated[int, mapped_column(ForeignKey("cycles.id"), index=True)]
+"""The cycle a row belongs to, indexed: rows are read by cycle."""

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, CycleRef, Key, Timestamp
 from hub.db.models.indicators import _enum
 from hub.domain import CycleState, NominationState, RaterRole
 
@@ -15,12 +15,12 @@ from hub.domain import CycleState, NominationState, RaterRole
 class Cycle(Base):
     __tablename__ = "cycles"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     name: Mapped[str] = mapped_column(String(200))
     period_start: Mapped[dt.date]
     period_end: Mapped[dt.date]
     state: Mapped[CycleState] = mapped_column(_enum(CycleState), default=CycleState.DRAFT)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
 
 
 class DeletedCycle(Base):
@@ -33,7 +33,7 @@ class DeletedCycle(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(200))
     deleted_by: Mapped[str] = mapped_column(String(200))
-    deleted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[Timestamp]
 
 
 class CycleScheme(Base):
@@ -42,8 +42,8 @@ class CycleScheme(Base):
     __tablename__ = "cycle_schemes"
     __table_args__ = (UniqueConstraint("cycle_id", "post_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id"))
 
@@ -53,8 +53,8 @@ class CycleTransition(Base):
 
     __tablename__ = "cycle_transitions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     from_state: Mapped[CycleState | None] = mapped_column(_enum(CycleState))
     to_state: Mapped[CycleState] = mapped_column(_enum(CycleState))
     actor: Mapped[str] = mapped_column(String(200))
@@ -62,7 +62,7 @@ class CycleTransition(Base):
     note: Mapped[str | None] = mapped_column(Text)
     """What the step changed beyond the state: the scope an opening pinned, who joined or left an OPEN cycle (a
     join or a leave is a step from OPEN to OPEN)."""
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[Timestamp]
 
 
 class CycleLeaver(Base):
@@ -73,12 +73,12 @@ class CycleLeaver(Base):
     __tablename__ = "cycle_leavers"
     __table_args__ = (UniqueConstraint("cycle_id", "employee_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[Timestamp]
 
 
 class RaterAssignment(Base):
@@ -87,8 +87,8 @@ class RaterAssignment(Base):
     __tablename__ = "rater_assignments"
     __table_args__ = (UniqueConstraint("cycle_id", "ratee_id", "rater_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     rater_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     role: Mapped[RaterRole] = mapped_column(_enum(RaterRole))
@@ -104,12 +104,12 @@ class PeerNomination(Base):
     __tablename__ = "peer_nominations"
     __table_args__ = (UniqueConstraint("cycle_id", "ratee_id", "nominee_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     nominee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
     state: Mapped[NominationState] = mapped_column(_enum(NominationState), default=NominationState.PROPOSED)
-    proposed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    proposed_at: Mapped[Timestamp]
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[dt.datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
@@ -121,15 +121,15 @@ class Rating(Base):
     __tablename__ = "ratings"
     __table_args__ = (UniqueConstraint("cycle_id", "ratee_id", "rater_id", "indicator_version_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     ratee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     rater_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
     role: Mapped[RaterRole] = mapped_column(_enum(RaterRole))
     indicator_version_id: Mapped[int] = mapped_column(ForeignKey("indicator_versions.id"))
     value: Mapped[float] = mapped_column(Float)
     comment: Mapped[str | None] = mapped_column(Text)
-    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[Timestamp]
 
 
 class MetricValue(Base):
@@ -138,8 +138,8 @@ class MetricValue(Base):
     __tablename__ = "metric_values"
     __table_args__ = (UniqueConstraint("cycle_id", "employee_id", "indicator_version_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     indicator_version_id: Mapped[int] = mapped_column(ForeignKey("indicator_versions.id"))
     value: Mapped[float] = mapped_column(Float)

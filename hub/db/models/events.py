@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, CycleRef, Key, Timestamp
 
 
 class ResultEvent(Base):
@@ -16,10 +14,10 @@ class ResultEvent(Base):
 
     __tablename__ = "result_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     type: Mapped[str] = mapped_column(String(64))
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    cycle_id: Mapped[CycleRef]
     result_id: Mapped[int] = mapped_column(ForeignKey("appraisal_results.id"))
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
-    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    occurred_at: Mapped[Timestamp]

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, Key, Timestamp
 from hub.db.models.organisation import Post
 from hub.domain import Direction, IndicatorCategory, MissingPolicy, RaterRole
 
@@ -21,7 +21,7 @@ def _enum(enum_type: type[enum.Enum]) -> Enum:
 class Indicator(Base):
     __tablename__ = "indicators"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[IndicatorCategory] = mapped_column(_enum(IndicatorCategory), index=True)
@@ -44,7 +44,7 @@ class Versioned:
     effective_to: Mapped[dt.date | None]
     change_note: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(200), default="system")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
 
 
 class IndicatorVersion(Versioned, Base):
@@ -53,7 +53,7 @@ class IndicatorVersion(Versioned, Base):
     __tablename__ = "indicator_versions"
     __table_args__ = (UniqueConstraint("indicator_id", "version"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
     # The scoring rule as structured data, e.g. {"kind": "linear", "floor": 5, "target": 0.5}.
     rule: Mapped[dict[str, object]]
@@ -73,7 +73,7 @@ class SchemeVersion(Versioned, Base):
     __tablename__ = "scheme_versions"
     __table_args__ = (UniqueConstraint("post_id", "version"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
 
     post: Mapped[Post] = relationship(lazy="raise")
@@ -83,7 +83,7 @@ class SchemeItem(Base):
     __tablename__ = "scheme_items"
     __table_args__ = (UniqueConstraint("scheme_version_id", "indicator_version_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id"), index=True)
     indicator_version_id: Mapped[int] = mapped_column(ForeignKey("indicator_versions.id"), index=True)
     weight: Mapped[float] = mapped_column(Float)
@@ -96,7 +96,7 @@ class SchemeRaterWeight(Base):
     __tablename__ = "scheme_rater_weights"
     __table_args__ = (UniqueConstraint("scheme_version_id", "role"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id"), index=True)
     role: Mapped[RaterRole] = mapped_column(_enum(RaterRole))
     weight: Mapped[float] = mapped_column(Float)

@@ -7,23 +7,23 @@ import datetime as dt
 from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, Key, Timestamp, utcnow
 from hub.domain import EmployeeStatus
 
 
 class Department(Base):
     __tablename__ = "departments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     # SCIM's meta.created and meta.lastModified of the Group (hub/scim): ``Organisation`` also touches
     # ``updated_at`` when the department's members change.
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    parent: Mapped[Department | None] = relationship(remote_side=[id], lazy="raise")
+    parent: Mapped[Department | None] = relationship(remote_side="Department.id", lazy="raise")
 
 
 class Post(Base):
@@ -31,7 +31,7 @@ class Post(Base):
 
     __tablename__ = "posts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     family: Mapped[str] = mapped_column(String(64), index=True)
@@ -43,7 +43,7 @@ class Post(Base):
 class Employee(Base):
     __tablename__ = "employees"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     employee_no: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -68,12 +68,12 @@ class Employee(Base):
     family_name: Mapped[str | None] = mapped_column(String(200))
     # SCIM's meta.created and meta.lastModified (hub/scim), and a filter's ``meta.lastModified gt``: every
     # change of an employee is an ORM update (``Organisation``), which ``onupdate`` stamps.
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     department: Mapped[Department] = relationship(lazy="raise")
     post: Mapped[Post] = relationship(lazy="raise")
-    manager: Mapped[Employee | None] = relationship(remote_side=[id], lazy="raise")
+    manager: Mapped[Employee | None] = relationship(remote_side="Employee.id", lazy="raise")
 
     __table_args__ = (Index("ix_employees_name", "name"),)
 
@@ -83,7 +83,7 @@ class PostAssignment(Base):
 
     __tablename__ = "post_assignments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     start_date: Mapped[dt.date]

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Float, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, CycleRef, Key, Timestamp
 from hub.db.models.indicators import _enum
 from hub.domain import Grade
 
@@ -22,8 +22,8 @@ class AppraisalResult(Base):
         Index("ix_appraisal_results_cycle_total", "cycle_id", "total_score", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    id: Mapped[Key]
+    cycle_id: Mapped[CycleRef]
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -40,7 +40,7 @@ class AppraisalResult(Base):
     computed_grade: Mapped[Grade] = mapped_column(_enum(Grade))
     calibration_reason: Mapped[str | None] = mapped_column(Text)
     calibrated_by: Mapped[str | None] = mapped_column(Text)
-    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    computed_at: Mapped[Timestamp]
 
 
 class IndicatorScore(Base):
@@ -49,7 +49,7 @@ class IndicatorScore(Base):
     __tablename__ = "indicator_scores"
     __table_args__ = (UniqueConstraint("result_id", "indicator_version_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     result_id: Mapped[int] = mapped_column(ForeignKey("appraisal_results.id"), index=True)
     indicator_version_id: Mapped[int] = mapped_column(ForeignKey("indicator_versions.id"))
     raw_value: Mapped[float | None] = mapped_column(Float)

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, utcnow
+from hub.db.models.base import Base, Key, Timestamp
 
 
 class WebhookEndpoint(Base):
@@ -19,7 +19,7 @@ class WebhookEndpoint(Base):
 
     __tablename__ = "webhook_endpoints"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[str]] = mapped_column(JSON)
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
@@ -35,7 +35,7 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     enqueued_up_to: Mapped[int] = mapped_column(Integer, default=0)
     """The outbox id up to which this endpoint's deliveries are made (its cursor into the stream)."""
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
     created_by: Mapped[str] = mapped_column(String(200))
 
 
@@ -48,7 +48,7 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
     outbox_id: Mapped[int] = mapped_column(ForeignKey("result_events.id"))
     """The event's cursor: an endpoint's deliveries go out in this order."""
@@ -57,7 +57,7 @@ class WebhookDelivery(Base):
     """Attempts ever made; each has its own number, never reused (replays go on counting)."""
     round_start: Mapped[int] = mapped_column(Integer, default=0)
     """``attempts`` when the delivery was last (re-)queued: the retry schedule counts from here."""
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[Timestamp]
     lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     """A worker posting it holds it until then; a crashed worker's lease runs out and another takes over."""
 
@@ -67,7 +67,7 @@ class WebhookAttempt(Base):
 
     __tablename__ = "webhook_attempts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[Key]
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(36))
@@ -76,7 +76,7 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     latency_ms: Mapped[int] = mapped_column(Integer)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[Timestamp]
     outcome: Mapped[str] = mapped_column(String(16))
     """What the delivery became: DELIVERED, RETRYING, DEAD, or DISABLED (410 Gone)."""
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None)
