@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator, Callable
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from hub.events.contents import EventContents, EventIndicatorScore, Period
+from connectors.base import Period  # an event's period is the cycle's range of days, as the connectors' Period
+from hub.events.contents import EventContents, EventIndicatorScore
 from resolvers import events as event_stream
 from resolvers.records import CycleRow, ResultRow
 from schema import fields
@@ -115,7 +116,7 @@ class ResultEvent:
 
     result_id = _carried(lambda event: strawberry.ID(str(event.result_id)), strawberry.ID, "The result's id.")
     period = _carried(
-        lambda event: event.period,
+        lambda event: Period(event.period_start, event.period_end),
         Period,
         "The period the cycle appraises (as cycle.periodStart and periodEnd): what pay and training are dated by.",
     )

@@ -22,7 +22,6 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import Period as Period  # an event's period is the cycle's range of days
 from hub.appraisal.shown import shown_cents
 from hub.db.models import AppraisalResult, Cycle, Employee, Indicator, IndicatorScore, IndicatorVersion, Post
 from hub.domain import Grade, IndicatorCategory
@@ -68,10 +67,6 @@ class EventContents:
     grade: Grade
     calibrated: bool
     indicator_scores: tuple[EventIndicatorScore, ...]
-
-    @property
-    def period(self) -> Period:
-        return Period(self.period_start, self.period_end)
 
 
 # The columns a record is made of, by its fields' names: the hub reads them with SQLAlchemy, and the bench's
