@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Cycle, Post, ResultEvent
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
-from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, read_events
+from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED, read_events
 from hub.events.watcher import OutboxWatcher
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
@@ -73,7 +73,9 @@ def cursor_of(event: ResultEventRow | DeliveredEvent) -> str:
     return encode_cursor("event", event.id)
 
 
-EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED)
+EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED)
+DEFAULT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED)
+"""What a stream without a types filter carries: training.need is opt-in, so result consumers see no new kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ async def _conditions(
                 argument="filter",
             )
         conditions.append(ResultEvent.type.in_(wanted.types))
+    else:
+        conditions.append(ResultEvent.type.in_(DEFAULT_TYPES))
     if wanted is not None and wanted.post_families is not None:
         conditions.append(await _in_families(context, wanted.post_families))
     return conditions

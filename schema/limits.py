@@ -43,7 +43,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 
 from schema.operation_guard import RateLimited
 
-SYSTEM_FIELDS = frozenset({"trainingRecords", "compensationRecords"})
+SYSTEM_FIELDS = frozenset({"trainingRecords", "compensationRecords", "completedCourses", "trainingTaken", "advice"})
 """Fields fed by a business system: each costs a call to that system per batch, not a SQL statement."""
 INTROSPECTION_ROOTS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
 """The introspection fields that open a subtree: counted in depth and cost like any other field."""

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import audit as audit_queries
+from resolvers import closed_loop as closed_loop_queries
 from resolvers import cycles as cycle_queries
 from resolvers import diagnostics as diagnostic_queries
 from resolvers import events as event_queries
@@ -16,6 +17,7 @@ from resolvers import organisation as organisation_queries
 from resolvers import records
 from resolvers import results as result_queries
 from resolvers import webhooks as webhook_queries
+from resolvers.closed_loop import MeritMatrixRecord
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
@@ -26,6 +28,7 @@ from resolvers.records import (
     ResultEventRow,
 )
 from schema.audit import AuditEntryConnection
+from schema.closed_loop import CompensationGuidance, EmployeeTrainingNeeds
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
 from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
@@ -37,11 +40,13 @@ from schema.pagination import EmployeeConnection, ResultConnection
 from schema.permissions import (
     AUDIT,
     AUTHENTICATED,
+    COMPENSATION,
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
     HR_ONLY,
     RESULT_SCOPE,
     STATISTICS,
+    TRAINING_NEEDS,
     guarded,
 )
 from schema.results import Cycle, ScoreGroup, rounded_statistics
@@ -226,3 +231,51 @@ class Query:
         self, info: Info, endpoint_id: strawberry.ID, first: int | None = 50, after: str | None = None
     ) -> Connection | None:
         return await webhook_queries.deliveries(info.context, endpoint_id, first, after)
+
+    @guarded(
+        TRAINING_NEEDS,
+        "trainingNeeds",
+        "Per employee whose result in the cycle has a core indicator scored under its threshold (HR's per indicator, "
+        "else the C grade's lower bound), in result id order, a page at a time (at most 500): each such indicator, "
+        "the courses HR related to it, and which of them the training system says the employee completed. "
+        "employeeNos keeps those employees only. Each published cycle announces these results as training.need "
+        "events. " + RESULT_SCOPE,
+        graphql_type=list[EmployeeTrainingNeeds] | None,
+    )
+    async def training_needs(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID,
+        employee_nos: list[str] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> list[closed_loop_queries.EmployeeNeedsRecord]:
+        return await closed_loop_queries.training_needs(info.context, cycle_id, employee_nos, first, after)
+
+    @guarded(
+        COMPENSATION,
+        "compensationGuidance",
+        "Pay guidance for the cycle's results, in result id order, a page at a time (at most 500): HR's merit matrix "
+        "(meritMatrix) applied to each employee's compensation record from the payroll system. Advice only: perfhub "
+        "never writes to payroll. A result without a record, range or matrix gets no figures and says why. "
+        "employeeNos keeps those employees only. " + RESULT_SCOPE,
+        graphql_type=list[CompensationGuidance] | None,
+    )
+    async def compensation_guidance(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID,
+        employee_nos: list[str] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> list[closed_loop_queries.GuidanceRecord]:
+        return await closed_loop_queries.compensation_guidance(info.context, cycle_id, employee_nos, first, after)
+
+    @guarded(
+        COMPENSATION,
+        "meritMatrix",
+        "The merit matrix in force (the newest meritMatrixSet); null when HR has set none.",
+        graphql_type=MeritMatrixRecord | None,
+    )
+    async def merit_matrix(self, info: Info) -> closed_loop_queries.MeritMatrixRecord | None:
+        return await closed_loop_queries.merit_matrix(info.context)
