@@ -51,25 +51,21 @@ class EmployeeNeedsRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class GuidanceRecord:
-    cursor: str
-    employee_id: int
-    result_id: int
-    employee_number: str
-    grade: Grade
-    post_family: str
-    period_end: dt.date
-    matrix: Matrix | None
-
-
-@dataclass(frozen=True, slots=True)
 class _Row:
+    """A result of the page, with what the closed loop reads of its employee, post and cycle."""
+
     result_id: int
     employee_id: int
     employee_number: str
     grade: Grade
     post_family: str
     period_end: dt.date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuidanceRecord(_Row):
+    cursor: str
+    matrix: Matrix | None
 
 
 async def _page(
@@ -164,13 +160,8 @@ async def compensation_guidance(
         matrix = await matrix_in_force(session)
     return [
         GuidanceRecord(
+            *(getattr(row, name) for name in _Row.__dataclass_fields__),
             cursor=encode_cursor(GUIDANCE_CURSOR, row.result_id),
-            employee_id=row.employee_id,
-            result_id=row.result_id,
-            employee_number=row.employee_number,
-            grade=row.grade,
-            post_family=row.post_family,
-            period_end=row.period_end,
             matrix=matrix,
         )
         for row in rows

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from connectors.base import CompensationRecord, TrainingRecord
 from hub.closedloop.matrix import MAX_BONUS_FACTOR, MAX_RAISE_PERCENT
 from resolvers import closed_loop
 from resolvers.closed_loop import (
     AdviceRecord,
-    EmployeeNeedsRecord,
     GuidanceRecord,
     MeritCellRecord,
     MeritMatrixRecord,
     NeedRecord,
     SalaryRangeRecord,
 )
-from resolvers.records import EmployeeRow, IndicatorRow, ResultRow
+from resolvers.context import Context
+from resolvers.records import IndicatorRow
 from schema import fields
 from schema.indicators import Indicator
 from schema.info import Info
 from schema.organisation import Employee
+from schema.permissions import Rule, guarded
+from schema.record_fields import Relations
 from schema.results import AppraisalResult
 from schema.rounding import two_decimals
 from schema.values import object_type
@@ -52,6 +58,21 @@ object_type(
         "cells": "One per grade and band.",
     },
 )
+
+
+class _OfResult(Protocol):
+    employee_id: int
+    result_id: int
+
+
+def _employee_and_result() -> tuple[StrawberryField, StrawberryField]:
+    """The employee and the result a closed-loop record is about (new fields for each type that shows them)."""
+    return (
+        Relations[_OfResult].load(Employee | None, lambda loaders: loaders.employee_by_id, lambda row: row.employee_id),
+        Relations[_OfResult].load(
+            AppraisalResult | None, lambda loaders: loaders.result_by_id, lambda row: row.result_id
+        ),
+    )
 
 
 @strawberry.type(description="A core indicator a result scored under its threshold, and the training related to it.")
@@ -98,13 +119,16 @@ class EmployeeTrainingNeeds:
         graphql_type=list[TrainingNeed], description="The core indicators under their threshold, by indicator code."
     )
 
-    @fields.field(graphql_type=Employee | None)
-    async def employee(self, root: strawberry.Parent[EmployeeNeedsRecord], info: Info) -> EmployeeRow | None:
-        return await info.context.loaders.employee_by_id.load(root.employee_id)
+    employee, result = _employee_and_result()
 
-    @fields.field(graphql_type=AppraisalResult | None)
-    async def result(self, root: strawberry.Parent[EmployeeNeedsRecord], info: Info) -> ResultRow | None:
-        return await info.context.loaders.result_by_id.load(root.result_id)
+
+def _advised(name: str, graphql_type: object, description: str) -> StrawberryField:
+    """A field of the advice itself, read from the record's ``advice``."""
+
+    def resolve(root: strawberry.Parent[AdviceRecord]) -> object:
+        return getattr(root.advice, name)
+
+    return fields.field(description=description, graphql_type=graphql_type)(resolve)
 
 
 @strawberry.type(
@@ -116,46 +140,36 @@ class CompensationAdvice:
         description="The compensation record the advice is made from: the newest with a base salary in force on the "
         "cycle's last day. Null when the payroll system has none."
     )
-
-    @fields.field(
-        description="Why this advice, or why none: the grade, base salary, position in the family's range, band "
-        "and cell used; or what was missing (no matrix, no record in force, another currency, no range for the "
-        "post family)."
+    explanation = _advised(
+        "explanation",
+        str,
+        "Why this advice, or why none: the grade, base salary, position in the family's range, band and cell used; "
+        "or what was missing (no matrix, no record in force, another currency, no range for the post family).",
     )
-    def explanation(self, root: strawberry.Parent[AdviceRecord]) -> str:
-        return root.advice.explanation
-
-    @fields.field(description="The post family's range minimum (monthly base).")
-    def salary_minimum(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.salary_minimum
-
-    @fields.field(description="The post family's range maximum (monthly base).")
-    def salary_maximum(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.salary_maximum
-
-    @fields.field(description="(base - minimum) / (maximum - minimum): below 0 under the range, above 1 over it.")
-    def position_in_range(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.position_in_range
-
-    @fields.field(description="The band of position in range the cell was taken from.")
-    def band(self, root: strawberry.Parent[AdviceRecord]) -> int | None:
-        return root.advice.band
-
-    @fields.field(description=f"The raise of the monthly base salary, in percent (0..{MAX_RAISE_PERCENT:g}).")
-    def raise_percent(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.raise_percent
-
-    @fields.field(description=f"The factor for the record's bonus (0..{MAX_BONUS_FACTOR:g}).")
-    def bonus_factor(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.bonus_factor
-
-    @fields.field(description="The base salary with the raise, to the cent (a proposal: perfhub writes nothing).")
-    def proposed_base_salary(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.proposed_base_salary
-
-    @fields.field(description="The record's bonus times the factor, to the cent; null when the record has no bonus.")
-    def proposed_bonus(self, root: strawberry.Parent[AdviceRecord]) -> float | None:
-        return root.advice.proposed_bonus
+    salary_minimum = _advised("salary_minimum", float | None, "The post family's range minimum (monthly base).")
+    salary_maximum = _advised("salary_maximum", float | None, "The post family's range maximum (monthly base).")
+    position_in_range = _advised(
+        "position_in_range",
+        float | None,
+        "(base - minimum) / (maximum - minimum): below 0 under the range, above 1 over it.",
+    )
+    band = _advised("band", int | None, "The band of position in range the cell was taken from.")
+    raise_percent = _advised(
+        "raise_percent", float | None, f"The raise of the monthly base salary, in percent (0..{MAX_RAISE_PERCENT:g})."
+    )
+    bonus_factor = _advised(
+        "bonus_factor", float | None, f"The factor for the record's bonus (0..{MAX_BONUS_FACTOR:g})."
+    )
+    proposed_base_salary = _advised(
+        "proposed_base_salary",
+        float | None,
+        "The base salary with the raise, to the cent (a proposal: perfhub writes nothing).",
+    )
+    proposed_bonus = _advised(
+        "proposed_bonus",
+        float | None,
+        "The record's bonus times the factor, to the cent; null when the record has no bonus.",
+    )
 
 
 @strawberry.type(description="Pay guidance for one result of the cycle: advice only, never written to payroll.")
@@ -163,13 +177,7 @@ class CompensationGuidance:
     cursor: str = strawberry.field(description="Pass as 'after' for the next page.")
     post_family: str = strawberry.field(description="The family of the post the result was scored in.")
 
-    @fields.field(graphql_type=Employee | None)
-    async def employee(self, root: strawberry.Parent[GuidanceRecord], info: Info) -> EmployeeRow | None:
-        return await info.context.loaders.employee_by_id.load(root.employee_id)
-
-    @fields.field(graphql_type=AppraisalResult | None)
-    async def result(self, root: strawberry.Parent[GuidanceRecord], info: Info) -> ResultRow | None:
-        return await info.context.loaders.result_by_id.load(root.result_id)
+    employee, result = _employee_and_result()
 
     @fields.field(
         description="The matrix applied to the payroll system's compensation record (one call per page). Null with "
@@ -178,3 +186,22 @@ class CompensationGuidance:
     )
     async def advice(self, root: strawberry.Parent[GuidanceRecord], info: Info) -> AdviceRecord | None:
         return await closed_loop.advice(info.context, root)
+
+
+PageReader = Callable[[Context, str, Sequence[str] | None, int | None, str | None], Awaitable[Sequence[object]]]
+"""A resolver of ``resolvers.closed_loop`` reading a page of a cycle's results."""
+
+
+def cycle_page(rule: Rule, name: str, description: str, graphql_type: object, read: PageReader) -> StrawberryField:
+    """A root field over a cycle's results in result id order: cycleId, employeeNos, first (at most 500), after."""
+
+    async def resolve(
+        info: Info,
+        cycle_id: strawberry.ID,
+        employee_nos: list[str] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Sequence[object]:
+        return await read(info.context, cycle_id, employee_nos, first, after)
+
+    return guarded(rule, name, description, graphql_type=graphql_type)(resolve)

@@ -28,7 +28,7 @@ from resolvers.records import (
     ResultEventRow,
 )
 from schema.audit import AuditEntryConnection
-from schema.closed_loop import CompensationGuidance, EmployeeTrainingNeeds
+from schema.closed_loop import CompensationGuidance, EmployeeTrainingNeeds, cycle_page
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
 from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
@@ -232,7 +232,7 @@ class Query:
     ) -> Connection | None:
         return await webhook_queries.deliveries(info.context, endpoint_id, first, after)
 
-    @guarded(
+    training_needs = cycle_page(
         TRAINING_NEEDS,
         "trainingNeeds",
         "Per employee whose result in the cycle has a core indicator scored under its threshold (HR's per indicator, "
@@ -240,36 +240,19 @@ class Query:
         "the courses HR related to it, and which of them the training system says the employee completed. "
         "employeeNos keeps those employees only. Each published cycle announces these results as training.need "
         "events. " + RESULT_SCOPE,
-        graphql_type=list[EmployeeTrainingNeeds] | None,
+        list[EmployeeTrainingNeeds] | None,
+        closed_loop_queries.training_needs,
     )
-    async def training_needs(
-        self,
-        info: Info,
-        cycle_id: strawberry.ID,
-        employee_nos: list[str] | None = None,
-        first: int | None = 50,
-        after: str | None = None,
-    ) -> list[closed_loop_queries.EmployeeNeedsRecord]:
-        return await closed_loop_queries.training_needs(info.context, cycle_id, employee_nos, first, after)
-
-    @guarded(
+    compensation_guidance = cycle_page(
         COMPENSATION,
         "compensationGuidance",
         "Pay guidance for the cycle's results, in result id order, a page at a time (at most 500): HR's merit matrix "
         "(meritMatrix) applied to each employee's compensation record from the payroll system. Advice only: perfhub "
         "never writes to payroll. A result without a record, range or matrix gets no figures and says why. "
         "employeeNos keeps those employees only. " + RESULT_SCOPE,
-        graphql_type=list[CompensationGuidance] | None,
+        list[CompensationGuidance] | None,
+        closed_loop_queries.compensation_guidance,
     )
-    async def compensation_guidance(
-        self,
-        info: Info,
-        cycle_id: strawberry.ID,
-        employee_nos: list[str] | None = None,
-        first: int | None = 50,
-        after: str | None = None,
-    ) -> list[closed_loop_queries.GuidanceRecord]:
-        return await closed_loop_queries.compensation_guidance(info.context, cycle_id, employee_nos, first, after)
 
     @guarded(
         COMPENSATION,
