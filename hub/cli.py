@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -37,6 +39,7 @@ from hub.console import ConsoleProgress
 from hub.db.engine import create_engine, create_sessionmaker, is_in_memory
 from hub.db.migrate import upgrade
 from hub.db.models import Department, Employee
+from hub.demo.systems.consumers import ConsumerSetup
 from hub.operations.audit import OK, AuditRecorder, audit_every_commit, audit_failure, operator_audit
 from hub.operations.commands import Caller
 from hub.operations.errors import OperationError
@@ -240,6 +243,10 @@ async def _serve(settings: Settings, host: str, port: int, workers: int) -> None
             print("perfhub: demo business systems (switch faults at <url>/_faults):", flush=True)
             for system, url in sorted(demo.urls.items()):
                 print(f"  {system}: {url}", flush=True)
+            if demo.consumers is not None and settings.demo_consumers:
+                settings = settings.model_copy(update={"demo_webhook_targets": (demo.urls["training"],)})
+                os.environ["PERFHUB_DEMO_WEBHOOK_TARGETS"] = json.dumps([demo.urls["training"]])  # for --workers
+                demo.consumers.start(await _demo_consumer_setup(settings, demo.urls["training"], host, port))
         elif config is not None:
             print(f"perfhub: business systems from {settings.systems_file}: {', '.join(config.systems)}", flush=True)
         if workers > 1:
@@ -272,6 +279,24 @@ async def _serve(settings: Settings, host: str, port: int, workers: int) -> None
         _log_to_console(settings.log_level)
         print(f"perfhub: GraphQL at http://{host}:{port}/graphql (GraphiQL in a browser)", flush=True)
         await server.serve()
+
+
+async def _demo_consumer_setup(settings: Settings, training_url: str, host: str, port: int) -> ConsumerSetup:
+    """What the demo's training and payroll systems need to consume this hub's events (``hub.demo.loop``)."""
+    from hub.demo.loop import demo_receiver
+    from resolvers.pagination import encode_cursor
+
+    secret, last = await demo_receiver(settings, training_url)
+    loopback = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    ttl = settings.max_token_ttl_seconds  # the demo's session; a longer one needs a restart
+    print("perfhub: demo consumers: training takes training.need by webhook, payroll result.published live", flush=True)
+    return ConsumerSetup(
+        hub_url=f"http://[{loopback}]:{port}" if ":" in loopback else f"http://{loopback}:{port}",
+        training_token=issue_token(settings, role=Role.TRAINING, subject="demo-training-system", ttl=ttl),
+        payroll_token=issue_token(settings, role=Role.PAYROLL, subject="demo-payroll-system", ttl=ttl),
+        webhook_secret=secret,
+        payroll_after=encode_cursor("event", last) if last else None,
+    )
 
 
 def _token_refusal(settings: Settings, role: Role, employee: str | None) -> tuple[str, int] | None:

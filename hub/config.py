@@ -193,6 +193,13 @@ class Settings(BaseSettings):
     """Let webhook URLs point at loopback, private, link-local and other non-public addresses, and use plain
     http. Off, a URL must be https (also allowed in demo mode) and its host must be, and resolve to, public
     addresses only, when it is registered and before every attempt."""
+    demo_consumers: bool = True
+    """In demo mode with the sandbox systems, their training system takes training.need events by webhook and their
+    payroll system result.published ones by subscription, and ``perfhub serve`` prints a line per event handled
+    (``hub.demo.systems.consumers``)."""
+    demo_webhook_targets: tuple[str, ...] = ()
+    """Origins (``http://127.0.0.1:40123``) of the demo's own receivers that webhooks may post to although they are
+    loopback: ``perfhub serve`` sets it to the sandbox training system it started. Ignored outside demo mode."""
 
     # Privacy.
     min_group_size: int = 5

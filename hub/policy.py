@@ -186,6 +186,13 @@ TRAINING_RECORDS = FieldRule(
     own=_roles(Role.EMPLOYEE, Role.MANAGER),
 )
 """Training records: hr_admin and training, and a person their own and their people's."""
+TRAINING_NEEDS = FieldRule(
+    _roles(Role.HR_ADMIN, Role.TRAINING, Role.MANAGER, Role.EMPLOYEE),
+    "hr_admin and training (every published result's, hr_admin any cycle's); a manager their people's and "
+    "their own, an employee their own (the row scope of results); never an analyst: a need is joined with "
+    "training records, which analysts do not read.",
+)
+"""Training needs (``trainingNeeds``): whoever reads both the results and the training records of the row."""
 RATINGS = FieldRule(
     _roles(Role.HR_ADMIN),
     "hr_admin; a manager their people's; an employee their own once the cycle is published. Peer and "

@@ -31,7 +31,7 @@ from hub.db.models import AppraisalResult, Post, ResultEvent
 from hub.events.contents import EventContents
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.fanout import PAGE, OutboxEvent, Subscriber, read_page
-from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED
+from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED
 from hub.policy import manages_reporting_line
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
@@ -89,7 +89,9 @@ def cursor_of(event: ResultEventRow | DeliveredEvent) -> str:
     return encode_cursor("event", event.id)
 
 
-EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED)
+EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED)
+DEFAULT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED)
+"""What a stream without a types filter carries: training.need is opt-in, so result consumers see no new kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,8 @@ async def _conditions(
                 argument="filter",
             )
         conditions.append(ResultEvent.type.in_(wanted.types))
+    else:
+        conditions.append(ResultEvent.type.in_(DEFAULT_TYPES))
     if wanted is not None and wanted.post_families is not None:
         conditions.append(await _in_families(context, wanted.post_families))
     return conditions
@@ -227,13 +231,13 @@ class _Live:
 
 def _keeps(cycle_id: int | None, wanted: EventFilter | None) -> Callable[[OutboxEvent], bool]:
     """The subscription's filter in memory, the same as ``_conditions``' type, cycle and post-family terms."""
-    types = None if wanted is None or wanted.types is None else frozenset(wanted.types)
+    types = frozenset(DEFAULT_TYPES if wanted is None or wanted.types is None else wanted.types)
     families = None if wanted is None or wanted.post_families is None else frozenset(wanted.post_families)
 
     def keeps(event: OutboxEvent) -> bool:
         return (
             (cycle_id is None or event.row.cycle_id == cycle_id)
-            and (types is None or event.row.type in types)
+            and event.row.type in types
             and (families is None or event.row.family in families)
         )
 

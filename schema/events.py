@@ -63,7 +63,8 @@ object_type(
 class ResultEventFilter:
     types: list[str] | None = strawberry.field(
         default=None,
-        description="Event types to keep: result.published, result.revised (another is BAD_USER_INPUT).",
+        description="Event types to keep: result.published, result.revised, training.need (another is BAD_USER_INPUT). "
+        "Null keeps result.published and result.revised: training.need comes only to those who name it.",
     )
     post_families: list[str] | None = strawberry.field(
         default=None,
@@ -91,7 +92,9 @@ class ResultEvent:
     type: str = strawberry.field(
         description="result.published when its cycle was published; result.revised when a published result was "
         "corrected (resultCorrect), once per correction: its result shows the corrected total and grade, its "
-        "adjustments the correction. A consumer that handles neither should skip other types: more may come."
+        "adjustments the correction; training.need (only where the filter names it) when a published result has "
+        "core indicators under their threshold (trainingNeeds tells which). "
+        "A consumer that handles neither should skip other types: more may come."
     )
     occurred_at: dt.datetime
 

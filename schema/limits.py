@@ -43,7 +43,9 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 
 from schema.operation_guard import RateLimited
 
-SYSTEM_FIELDS = frozenset({"trainingRecords", "compensationRecords", "attritionSignals"})
+SYSTEM_FIELDS = frozenset(
+    {"trainingRecords", "compensationRecords", "attritionSignals", "completedCourses", "trainingTaken", "advice"}
+)
 """Fields fed by a business system: each costs a call to that system per batch, not a SQL statement."""
 INTROSPECTION_ROOTS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
 """The introspection fields that open a subtree: counted in depth and cost like any other field."""

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import audit as audit_queries
+from resolvers import closed_loop as closed_loop_queries
 from resolvers import cycles as cycle_queries
 from resolvers import diagnostics as diagnostic_queries
 from resolvers import events as event_queries
@@ -18,6 +19,7 @@ from resolvers import records
 from resolvers import results as result_queries
 from resolvers import statistics as statistics_queries
 from resolvers import webhooks as webhook_queries
+from resolvers.closed_loop import MeritMatrixRecord
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
@@ -27,6 +29,7 @@ from resolvers.records import (
     PostRow,
 )
 from schema.audit import AuditEntryConnection
+from schema.closed_loop import CompensationGuidance, EmployeeTrainingNeeds, cycle_page
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
 from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
@@ -40,6 +43,7 @@ from schema.permissions import (
     ATTRITION_SIGNALS,
     AUDIT,
     AUTHENTICATED,
+    COMPENSATION,
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
     HR_ONLY,
@@ -47,6 +51,7 @@ from schema.permissions import (
     INSIGHTS,
     RESULT_SCOPE,
     STATISTICS,
+    TRAINING_NEEDS,
     guarded,
 )
 from schema.results import Cycle
@@ -274,3 +279,34 @@ class Query(TrendQueries):
         self, info: Info, endpoint_id: strawberry.ID, first: int | None = 50, after: str | None = None
     ) -> Connection | None:
         return await webhook_queries.deliveries(info.context, endpoint_id, first, after)
+
+    training_needs = cycle_page(
+        TRAINING_NEEDS,
+        "trainingNeeds",
+        "Per employee whose result in the cycle has a core indicator scored under its threshold (HR's per indicator, "
+        "else the C grade's lower bound), in result id order, a page at a time (at most 500): each such indicator, "
+        "the courses HR related to it, and which of them the training system says the employee completed. "
+        "employeeNos keeps those employees only. Each published cycle announces these results as training.need "
+        "events. " + RESULT_SCOPE,
+        list[EmployeeTrainingNeeds] | None,
+        closed_loop_queries.training_needs,
+    )
+    compensation_guidance = cycle_page(
+        COMPENSATION,
+        "compensationGuidance",
+        "Pay guidance for the cycle's results, in result id order, a page at a time (at most 500): HR's merit matrix "
+        "(meritMatrix) applied to each employee's compensation record from the payroll system. Advice only: perfhub "
+        "never writes to payroll. A result without a record, range or matrix gets no figures and says why. "
+        "employeeNos keeps those employees only. " + RESULT_SCOPE,
+        list[CompensationGuidance] | None,
+        closed_loop_queries.compensation_guidance,
+    )
+
+    @guarded(
+        COMPENSATION,
+        "meritMatrix",
+        "The merit matrix in force (the newest meritMatrixSet); null when HR has set none.",
+        graphql_type=MeritMatrixRecord | None,
+    )
+    async def merit_matrix(self, info: Info) -> closed_loop_queries.MeritMatrixRecord | None:
+        return await closed_loop_queries.merit_matrix(info.context)

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.statistics import refresh_statistics
+from hub.demo.closed_loop import configure_closed_loop
 from hub.demo.organisation import SeedSummary, seed_demo
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
@@ -29,6 +30,7 @@ async def build_demo(
     cycle_id, caller = summary.past_cycle_id, Caller(DEMO_ACTOR)
     await score_cycle(sessionmaker, CycleScore(cycle_id), caller, progress=progress)
     await close_calibration(sessionmaker, CycleCloseCalibration(cycle_id), caller)
+    await configure_closed_loop(sessionmaker, caller)
     await publish_cycle(sessionmaker, CyclePublish(cycle_id), caller)
     await refresh_statistics(sessionmaker)  # every table the seed filled
     return summary

@@ -19,6 +19,8 @@ from hub.events.watcher import notify_new_events
 RESULT_PUBLISHED = "result.published"
 RESULT_REVISED = "result.revised"
 """A published result corrected (``resultCorrect``): the event's result shows the corrected total and grade."""
+TRAINING_NEED = "training.need"
+"""A published result with core indicators under their threshold (``hub.closedloop.needs``); opt-in for streams."""
 # Event ids are uuid5 in perfhub's own namespace: stable per (type, result), so a redelivered or
 # replayed event keeps its id.
 _NAMESPACE = uuid.UUID("4f1c1d3e-2a4b-4d53-9a57-706572666875")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appraisal import check_transition
 from hub.appraisal.errors import IllegalTransition, ReasonRequired
+from hub.closedloop.needs import append_training_needs
 from hub.db.models import (
     AppraisalResult,
     Cycle,
@@ -259,6 +260,7 @@ async def publish_cycle(sessionmaker: async_sessionmaker[AsyncSession], command:
         cycle = await locked_cycle(session, command.cycle_id)
         record_transition(session, cycle, CycleState.PUBLISHED, actor=caller.actor, reason=None)
         await append_published(session, cycle.id)
+        await append_training_needs(session, cycle.id, caller.bands.c)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return cycle
 

@@ -77,6 +77,8 @@ class TargetPolicy:
     allow_private: bool
     allow_http: bool
     resolve_timeout: float
+    exempt: frozenset[str] = frozenset()
+    """Origins (scheme://host:port) posted to whatever their address: the demo's own receivers, in demo mode only."""
 
     @classmethod
     def of(cls, settings: Settings) -> TargetPolicy:
@@ -85,11 +87,14 @@ class TargetPolicy:
             # A test bench or the demo posts to loopback receivers, which rarely speak TLS.
             allow_http=settings.webhook_allow_private_addresses or settings.demo,
             resolve_timeout=settings.webhook_timeout_seconds,
+            exempt=frozenset(settings.demo_webhook_targets) if settings.demo else frozenset(),
         )
 
     async def check(self, url: str) -> None:
         """Raises ``TargetRefused`` or ``Unresolvable`` unless the URL may be posted to now."""
         parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" in self.exempt:
+            return
         if parts.scheme != "https" and not self.allow_http:
             raise HttpsRequired()
         if self.allow_private:

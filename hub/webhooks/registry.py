@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Cycle, Post, ResultEvent, WebhookDelivery, WebhookEndpoint
-from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED
+from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.errors import BadWebhookUrl, InvalidInput, NotFound, UnknownEventType
@@ -24,7 +24,7 @@ from hub.webhooks.addresses import HttpsRequired, TargetPolicy, TargetRefused, U
 from hub.webhooks.queue import PENDING, add_deliveries, matching
 from hub.webhooks.signing import new_secret, parse_event_cursor
 
-EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED)
+EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED)
 """The event types an endpoint may subscribe to: those the outbox carries."""
 MAX_URL_CHARS = 2000
 MAX_GRACE_SECONDS = 7 * 24 * 3600
@@ -37,7 +37,9 @@ class WebhookEndpointCreateInput:
         "Where events are POSTed: an absolute https URL whose host is a public address (http and private "
         "addresses only where the deployment allows them)."
     )
-    event_types: tuple[str, ...] = described("The event types to receive: result.published, result.revised.")
+    event_types: tuple[str, ...] = described(
+        "The event types to receive: result.published, result.revised, training.need."
+    )
     cycle_id: Annotated[int, IdOf("cycle")] | None = described(
         "Only the events of this cycle; all cycles when omitted.", default=None
     )

@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.mutations import calibration, cycles, metrics, nominations, organisation, ratings, versions, webhooks
+from schema.mutations import (
+    calibration,
+    closed_loop,
+    cycles,
+    metrics,
+    nominations,
+    organisation,
+    ratings,
+    versions,
+    webhooks,
+)
 from schema.mutations.declare import declared_in
 
-_AREAS = (versions, cycles, ratings, metrics, calibration, organisation, nominations, webhooks)
+_AREAS = (versions, cycles, ratings, metrics, calibration, organisation, nominations, webhooks, closed_loop)
 
 Mutation = strawberry.type(
     type("Mutation", (), {declared.python_name: declared.field for declared in declared_in(*_AREAS)})

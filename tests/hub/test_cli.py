@@ -459,13 +459,13 @@ def test_collect_is_audited_with_the_operator(
 
 
 def test_seed_is_audited_with_the_operator(tmp_path: Path, operator: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """The demo build commits the organisation, then scores, calibrates and publishes its past cycle: every
-    one of those transactions carries the seed's entry."""
+    """The demo build commits the organisation, then scores and calibrates its past cycle, sets the closed loop's
+    three course rules and merit matrix, and publishes: every one of those transactions carries the seed's entry."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
     assert main(["--database-url", url, "seed", "--employees", "30"]) == 0
     capsys.readouterr()
     entries = asyncio.run(_audit_entries(url))
-    assert [(e[0], e[1], e[2], e[3]) for e in entries] == [(operator, "cli", "seed", "ok")] * 4
+    assert [(e[0], e[1], e[2], e[3]) for e in entries] == [(operator, "cli", "seed", "ok")] * 8
     assert len({e[5] for e in entries}) == 1
 
 

@@ -279,7 +279,9 @@ async def _pairs(engine: AsyncEngine, statement: Select[A, B]) -> list[tuple[A, 
 
 async def events_of(engine: AsyncEngine, cycle_id: str) -> list[tuple[str, int]]:
     """(event id, result id) of the cycle's outbox events, in stream order."""
-    by_cycle = ResultEvent.cycle_id == int(cycle_id)
+    # The result.published events (the publication's training.need events are its too, and checked by the tests
+    # of the closed loop).
+    by_cycle = (ResultEvent.cycle_id == int(cycle_id)) & (ResultEvent.type == "result.published")
     return await _pairs(
         engine, select(ResultEvent.event_id, ResultEvent.result_id).where(by_cycle).order_by(ResultEvent.id)
     )
@@ -306,7 +308,11 @@ async def announced_once(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         published = set(await connection.scalars(select(Cycle.id).where(Cycle.state == CycleState.PUBLISHED)))
         events = (
-            await connection.execute(select(ResultEvent.cycle_id, ResultEvent.result_id, ResultEvent.event_id))
+            await connection.execute(
+                select(ResultEvent.cycle_id, ResultEvent.result_id, ResultEvent.event_id).where(
+                    ResultEvent.type == "result.published"
+                )
+            )
         ).all()
         results = (
             await connection.execute(

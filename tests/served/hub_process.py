@@ -122,6 +122,8 @@ class ServedHub:
                 "PERFHUB_JWT_SECRET": TEST_SECRET,
                 "PERFHUB_LOG_LEVEL": "info",
                 "PYTHONUNBUFFERED": "1",
+                # The demo's consumers subscribe and take webhooks: only the tests of the closed loop want them.
+                "PERFHUB_DEMO_CONSUMERS": "false",
                 **self.extra_env,
             }
         )

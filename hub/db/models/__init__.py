@@ -3,6 +3,7 @@
 from hub.db.models.adjustments import ResultAdjustment
 from hub.db.models.audit import AuditEntry
 from hub.db.models.base import Base, utcnow
+from hub.db.models.closed_loop import MeritMatrix, TrainingNeedRule
 from hub.db.models.cycles import (
     Cycle,
     CycleLeaver,
@@ -41,6 +42,7 @@ __all__ = [
     "Indicator",
     "IndicatorScore",
     "IndicatorVersion",
+    "MeritMatrix",
     "MetricValue",
     "PeerNomination",
     "Post",
@@ -52,6 +54,7 @@ __all__ = [
     "SchemeItem",
     "SchemeRaterWeight",
     "SchemeVersion",
+    "TrainingNeedRule",
     "Versioned",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from multiprocessing.connection import Connection
 
 from hub.child import belong_to
+from hub.demo.systems.consumers import ConsumerSetup
 from hub.demo.systems.roster import database_roster
 from hub.demo.systems.runner import DemoSystems, serve_demo_systems
 
@@ -40,13 +41,25 @@ async def _serve(seed: int, database_url: str, pipe: Connection) -> None:
     try:
         async with database_roster(database_url) as roster, serve_demo_systems(seed, roster) as demo:
             pipe.send((demo.urls, demo.secrets))
-            # Whatever the hub sends, or the pipe closing, means stop.
+            # A ConsumerSetup starts the demo consumers; anything else the hub sends, or the pipe closing, means stop.
             with contextlib.suppress(EOFError, OSError):
-                await asyncio.to_thread(pipe.recv)
+                while isinstance(message := await asyncio.to_thread(pipe.recv), ConsumerSetup):
+                    if demo.consumers is not None:
+                        demo.consumers.start(message)
     except Exception as error:
         with contextlib.suppress(OSError):
             pipe.send(error)
         raise
+
+
+class _PipedConsumers:
+    """Starts the consumers of the systems' process: the setup goes down the pipe."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self._pipe = pipe
+
+    def start(self, setup: ConsumerSetup) -> None:
+        self._pipe.send(setup)
 
 
 @contextlib.asynccontextmanager
@@ -66,7 +79,7 @@ async def serve_demo_systems_apart(seed: int, database_url: str) -> AsyncIterato
         if isinstance(started, BaseException):
             raise RuntimeError("the demo business systems failed to start") from started
         urls, secrets = started
-        yield DemoSystems(urls=urls, faults={}, secrets=secrets)
+        yield DemoSystems(urls=urls, faults={}, secrets=secrets, consumers=_PipedConsumers(ours))
     finally:
         with contextlib.suppress(OSError):
             ours.send(_STOP)

@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -321,8 +321,15 @@ def create_app(
     *,
     today: dt.date | None = None,
     page_size: int = PAGE_SIZE,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
-    """The payroll service of the employees on the roster (given a size: ``E000001``..``E{employees:06d}``)."""
+    """The payroll service of the employees on the roster (given a size: ``E000001``..``E{employees:06d}``);
+    ``extra_routes``: what else it serves (the demo's bonus lines, ``hub.demo.systems.consumers``)."""
     day = today or dt.date.today()
     endpoint = _endpoint(_Payroll(seed, roster_source(employees), day), credentials, page_size, day)
-    return Starlette(routes=[Route(PATH, endpoint, methods=["GET"])])
+    return Starlette(routes=[Route(PATH, endpoint, methods=["GET"]), *extra_routes])
+
+
+def annual_bonus(seed: int, number: str, today: dt.date) -> Decimal | None:
+    """The employee's annual bonus component in force today, as this system records it."""
+    return compensation_for(seed, number, today)[-1].bonus

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict, TypeGuard
+from typing import Protocol, TypedDict, TypeGuard
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from hub.demo.indicators import METRICS
 from hub.demo.systems import finance, payroll, security, tickets, training
+from hub.demo.systems.consumers import ConsumerSetup, DemoConsumers
 from hub.demo.systems.faults import FaultInjection, Faults
 from hub.demo.systems.roster import RosterSource, roster_source
 
@@ -76,6 +78,12 @@ class SystemsFile(TypedDict):
     systems: dict[str, dict[str, object]]
 
 
+class ConsumerControl(Protocol):
+    """Starts the demo consumers, in the systems' own process or event loop."""
+
+    def start(self, setup: ConsumerSetup) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DemoSystems:
     """The running demo systems: where they are, what they accept, and their fault switches."""
@@ -83,6 +91,8 @@ class DemoSystems:
     urls: dict[str, str]  # system -> base URL of its server, e.g. http://127.0.0.1:40123
     faults: dict[str, Faults]  # system -> its live fault switches
     secrets: dict[str, str]  # environment variable name -> the secret it must hold
+    consumers: ConsumerControl | None = None
+    """Starts the training and payroll systems' consumption of perfhub's events (``consumers.py``)."""
 
     def config(self) -> SystemsFile:
         """The systems file (as tomllib would parse it) that points a hub at these systems."""
@@ -181,7 +191,9 @@ def _metric_source(system: str, metric: str) -> dict[str, object]:
     raise ValueError(f"no demo REST system called {system!r} (metric {metric!r})")
 
 
-def _apps(seed: int, employees: RosterSource, secret: Mapping[str, str]) -> dict[str, ASGIApp]:
+def _apps(
+    seed: int, employees: RosterSource, secret: Mapping[str, str], consumers: DemoConsumers
+) -> dict[str, ASGIApp]:
     return {
         "finance": finance.create_app(seed, employees, secret[FINANCE_TOKEN_ENV]),
         "security": security.create_app(seed, employees, secret[SECURITY_KEY_ENV]),
@@ -189,9 +201,17 @@ def _apps(seed: int, employees: RosterSource, secret: Mapping[str, str]) -> dict
             seed, employees, (secret[TICKETS_CLIENT_ID_ENV], secret[TICKETS_CLIENT_SECRET_ENV])
         ),
         "training": training.create_app(
-            seed, employees, (secret[TRAINING_USERNAME_ENV], secret[TRAINING_PASSWORD_ENV])
+            seed,
+            employees,
+            (secret[TRAINING_USERNAME_ENV], secret[TRAINING_PASSWORD_ENV]),
+            extra_routes=consumers.training_routes(),
         ),
-        "payroll": payroll.create_app(seed, employees, (secret[PAYROLL_USERNAME_ENV], secret[PAYROLL_PASSWORD_ENV])),
+        "payroll": payroll.create_app(
+            seed,
+            employees,
+            (secret[PAYROLL_USERNAME_ENV], secret[PAYROLL_PASSWORD_ENV]),
+            extra_routes=consumers.payroll_routes(),
+        ),
     }
 
 
@@ -259,7 +279,9 @@ async def serve_demo_systems(
     """
     secret = {env: secrets.token_urlsafe(24) for env in SECRET_ENVS}
     faults = {name: Faults() for name in SYSTEMS}
-    apps = _apps(seed, roster_source(employees), secret)  # one roster, shared by the five systems
+    today = dt.date.today()
+    consumers = DemoConsumers.of(lambda number: payroll.annual_bonus(seed, number, today))
+    apps = _apps(seed, roster_source(employees), secret, consumers)  # one roster, shared by the five systems
     sockets: dict[str, socket.socket] = {}
     servers: dict[str, uvicorn.Server] = {}
     tasks: dict[str, asyncio.Task[None]] = {}
@@ -281,10 +303,12 @@ async def serve_demo_systems(
         async with asyncio.timeout(_STARTUP_TIMEOUT):
             await _until_started(servers, tasks)
         urls = {name: _url(sockets[name]) for name in SYSTEMS}
-        yield DemoSystems(urls=urls, faults=faults, secrets=secret)
+        yield DemoSystems(urls=urls, faults=faults, secrets=secret, consumers=consumers)
     except BaseException:
+        await consumers.aclose()
         await _stop(servers, tasks, sockets)  # its own failures would only hide this one
         raise
+    await consumers.aclose()
     failures = await _stop(servers, tasks, sockets)
     if failures:
         raise RuntimeError(f"demo systems failed while serving: {failures}") from failures[0]

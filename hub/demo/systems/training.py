@@ -16,7 +16,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -261,9 +261,10 @@ def create_app(
     *,
     today: dt.date | None = None,
     page_size: int = PAGE_SIZE,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
-    """The LRS of the employees on the roster (given a size: ``E000001``..``E{employees:06d}``)."""
+    """The LRS of the employees on the roster (given a size: ``E000001``..``E{employees:06d}``); ``extra_routes``:
+    what else it serves (the demo's webhook receiver and enrolments, ``hub.demo.systems.consumers``)."""
     lrs = _Lrs(seed, roster_source(employees), today or dt.date.today())
-    return Starlette(
-        routes=[Route("/xapi/statements", _statements_endpoint(lrs, credentials, page_size), methods=["GET"])]
-    )
+    statements = Route("/xapi/statements", _statements_endpoint(lrs, credentials, page_size), methods=["GET"])
+    return Starlette(routes=[statements, *extra_routes])

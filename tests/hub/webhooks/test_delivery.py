@@ -66,12 +66,15 @@ async def endpoint_with_last_events(
         sessionmaker, WebhookEndpointCreateInput(url=url, event_types=("result.published",)), CALLER, policy
     )
     async with sessionmaker() as session:
-        newest = await session.scalar(select(func.max(ResultEvent.id)))
+        # The newest result.published events: the seed's publication ends with its training.need events.
+        newest = await session.scalar(select(func.max(ResultEvent.id)).where(ResultEvent.type == "result.published"))
         assert newest is not None and newest > count
         ids = list(
             (
                 await session.scalars(
-                    select(ResultEvent.event_id).where(ResultEvent.id > newest - count).order_by(ResultEvent.id)
+                    select(ResultEvent.event_id)
+                    .where(ResultEvent.id > newest - count, ResultEvent.id <= newest)
+                    .order_by(ResultEvent.id)
                 )
             ).all()
         )
