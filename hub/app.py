@@ -35,7 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import SystemsConfig
 from connectors.registry import Systems
-from hub import graphiql, graphql_http, guards, policy
+from hub import graphiql, graphql_http, guards, insights_page, persisted, policy
 from hub.auth import ANONYMOUS, AuthenticationError, Authenticator, Principal
 from hub.config import Introspection, Settings
 from hub.db.engine import (
@@ -139,6 +139,7 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             settings.rate_limit_redis_url,
             prefix="perfhub:authfail:",
         )
+        self.persisted = persisted.PersistedDocuments.load()  # the insights page's documents, by SHA-256
         self.subscription_slots = SubscriptionSlots(settings.max_subscriptions, settings.max_subscriptions_per_process)
         # Strawberry's page loads GraphiQL from a CDN; this one, from the hub (hub/graphiql.py). Built once,
         # so that a file it needs and the hub lacks is logged at startup.
@@ -189,7 +190,14 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             body = await request.get_body()
             if not _JSON_CONTAINER.match(body.encode() if isinstance(body, str) else body):
                 raise HTTPException(400, "The request body must be a JSON object")
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        # A persisted document's hash becomes its registered text here, before admission and the extensions.
+        try:
+            if isinstance(data, list):
+                return [self.persisted.resolve(one) for one in data]
+            return self.persisted.resolve(data)
+        except persisted.PersistedQueryError as error:
+            raise _Refused(_persisted_refusal(error, request.headers.get("accept"))) from None
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if self.authenticator.may_block:  # a JWKS URL may be fetched: keep the event loop free
@@ -501,6 +509,14 @@ def _refusal_response(error: AuthenticationError | _Refused | HTTPException) -> 
     return guards.error_response(error.status_code, error.reason, code)
 
 
+def _persisted_refusal(error: persisted.PersistedQueryError, accept: str | None) -> Response:
+    """An unknown hash: 200 in legacy application/json (Apollo's clients read the code from the body), 404 in
+    application/graphql-response+json (as Apollo's router); a hash that is not the text's: 400."""
+    legacy = graphql_http.response_media_type(accept) == graphql_http.JSON
+    status = 400 if error.code == persisted.HASH_MISMATCH else 200 if legacy else 404
+    return guards.error_response(status, error.message, error.code)
+
+
 def _database_unavailable(request: Request, reason: str) -> Response:
     """A request error saying the database is away: 503 in application/graphql-response+json, and 200 in legacy
     application/json, whose clients read errors from the body of a 200 (GraphQL over HTTP)."""
@@ -631,6 +647,7 @@ def create_app(
             ).serve,
         ),
         *([graphiql.assets_route()] if settings.graphiql else []),
+        *insights_page.routes(settings, graphql.persisted),  # the /insights page (hub/static/insights)
     ]
     middleware = [
         Middleware(guards.BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
