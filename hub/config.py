@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     grade_bands: tuple[float, float, float, float] = (90.0, 80.0, 70.0, 60.0)
     """The lowest total of grades S, A, B and C (below C is D), e.g. PERFHUB_GRADE_BANDS='[95,85,70,60]'."""
+    insights_target_distribution: tuple[float, float, float, float, float] = (0.10, 0.20, 0.40, 0.20, 0.10)
+    """The share of results grades S, A, B, C and D should take, drawn by /insights beside each post's grades
+    (the hub stores no target: calibration takes one per call), e.g. '[0.1,0.2,0.4,0.2,0.1]'."""
     log_level: str = "info"
 
     # Business systems (connectors).
@@ -216,6 +219,13 @@ class Settings(BaseSettings):
         # The tokens perfhub serve prints must be tokens it accepts.
         if self.token_ttl_seconds > self.max_token_ttl_seconds:
             raise ValueError("PERFHUB_TOKEN_TTL_SECONDS must not exceed PERFHUB_MAX_TOKEN_TTL_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _target_distribution_is_shares(self) -> Settings:
+        shares = self.insights_target_distribution
+        if any(share < 0 for share in shares) or abs(sum(shares) - 1) > 1e-6:
+            raise ValueError("PERFHUB_INSIGHTS_TARGET_DISTRIBUTION must be five shares from 0 that add up to 1")
         return self
 
     @model_validator(mode="after")
