@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ConfigurationError
-from hub import cli_cycles, cli_org
+from hub import cli_cycles, cli_insights, cli_org
 from hub.appraisal import AppraisalError
 from hub.auth import (
     SECRET_FILE_SUFFIX,
@@ -332,7 +332,7 @@ def token(args: argparse.Namespace) -> int:
             employee_number=args.employee,
             subject=args.subject,
             grants=args.grant,
-            ttl=args.ttl,
+            ttl=cli_insights.ttl(args),
         )
     except AuthConfigurationError as error:
         print(f"perfhub token: {error}", file=sys.stderr)
@@ -340,9 +340,11 @@ def token(args: argparse.Namespace) -> int:
     except TokenTooLong as error:  # the hub would refuse it
         print(f"perfhub token: {error}", file=sys.stderr)
         return USAGE_ERROR
-    ttl = settings.token_ttl_seconds if args.ttl is None else args.ttl
+    ttl = settings.token_ttl_seconds if cli_insights.ttl(args) is None else cli_insights.ttl(args)
     who = f" for employee {args.employee}" if args.employee else ""
     print(f"perfhub: token for role {args.role}{who}, valid {ttl} s; send it as 'Authorization: Bearer <token>'")
+    if args.open:
+        cli_insights.open_link(args.url, signed)
     print(signed)
     return 0
 
@@ -576,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="seconds the token is valid (default PERFHUB_TOKEN_TTL_SECONDS, at most PERFHUB_MAX_TOKEN_TTL_SECONDS)",
     )
+    cli_insights.add_arguments(token_parser)
     token_parser.set_defaults(handler=token)
 
     seed_parser = commands.add_parser("seed", help="build the demo organisation in an empty database")

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import func, select
 
 from connectors.cache import RedisCache
+from hub import cli_insights
 from hub.auth import Authenticator, Grant, Role
 from hub.cli import main
 from hub.config import Settings
@@ -511,3 +513,30 @@ def test_cycles_lists_every_cycle_with_its_state_and_results(
     listed = {line.split()[0]: (line.split()[-2], int(line.split()[-1])) for line in lines}
     assert listed == wanted
     assert listed[str(seeded.past_cycle_id)][1] > 0  # the published cycle's results are counted
+
+
+def test_token_open_prints_a_short_lived_insights_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--open: a link to /insights with the token in its fragment (never sent to a server), valid five minutes
+    unless --ttl, handed to the browser; the last line is still the token alone."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'perfhub.db'}"
+    (tmp_path / "perfhub.db").touch()
+    opened: list[str] = []
+
+    def browser_open(link: str) -> bool:
+        opened.append(link)
+        return True
+
+    monkeypatch.setattr("webbrowser.open", browser_open)
+    argv = ["--database-url", url, "token", "--role", "analyst", "--open", "--url", "http://hub.example:9000/"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    token = lines[-1]
+    assert opened == [f"http://hub.example:9000/insights#token={token}"]
+    assert f"valid {cli_insights.OPEN_TTL_SECONDS} s" in lines[0]
+    assert opened[0] in lines[1]
+    principal = Authenticator(Settings(database_url=url, demo=True)).authenticate(f"Bearer {token}")
+    assert principal.roles == {Role.ANALYST}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == cli_insights.OPEN_TTL_SECONDS
