@@ -67,7 +67,7 @@ class PersistedDocuments:
         if digest is None:
             return request
         if request.query is not None:
-            if sha256_hex(request.query) != digest:
+            if sha256_hex(request.query) != digest.lower():
                 raise PersistedQueryError(HASH_MISMATCH, "provided sha does not match query")
             return request
         document = self.by_hash.get(digest.lower())
