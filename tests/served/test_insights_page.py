@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page
 
 from hub.persisted import NOT_FOUND, PersistedDocuments, sha256_hex
 from tests.served.hub_process import ServedHub
+from tests.served.people import find_people
 from tests.served.test_graphiql import TIMEOUT_MS, Recorded, browser, needs_chromium
 
 __all__ = ["browser"]  # the Chromium fixture, shared with GraphiQL's tests
@@ -120,18 +121,20 @@ def bars(page: Page, chart: str) -> int:
     return page.locator(f"#{chart} svg rect.bar").count()
 
 
-def expected_bars(hub: ServedHub, token: str, cycle: str, post_id: str) -> dict[str, int]:
+def expected_bars(hub: ServedHub, token: str, cycle: str, post_id: str, *, diagnostics: bool = True) -> dict[str, int]:
     """Each chart's bars from the API's own answer: a bar per grade per post, a box per department with its
     quartiles released, a bar per indicator with a released spread, a bar per cycle with a released mean."""
     data = answer(hub, persisted("InsightsCycle", cycleId=cycle), token)
-    diagnostics = answer(hub, persisted("InsightsDiagnostics", cycleId=cycle, postId=post_id), token)
     trends = answer(hub, persisted("InsightsTrends"), token)["scoreTrends"] or []
-    return {
+    counts = {
         "grades": sum(len(group["grades"]) for group in data["byPost"] or []),
         "spread": sum(1 for g in data["byDepartment"] or [] if g["p25"] is not None and g["p75"] is not None),
-        "discrimination": sum(1 for d in diagnostics["schemeDiagnostics"] or [] if d["stddev"] is not None),
         "trend": sum(1 for c in (trends[0]["cycles"] if trends else []) if c["mean"] is not None),
     }
+    if diagnostics:
+        items = answer(hub, persisted("InsightsDiagnostics", cycleId=cycle, postId=post_id), token)["schemeDiagnostics"]
+        counts["discrimination"] = sum(1 for d in items or [] if d["stddev"] is not None)
+    return counts
 
 
 def open_insights(browser: Browser, hub: ServedHub, token: str, *, by_link: bool) -> tuple[Page, Recorded]:
@@ -183,3 +186,19 @@ def test_the_page_sends_only_hashes(served_to_read: ServedHub, browser: Browser)
     page.locator("body[data-ready]:not([data-ready=''])").wait_for(state="attached")
     assert len(bodies) == 4  # the cycles and posts, the cycle's statistics, the trend, the post's diagnostics
     assert all('"sha256Hash"' in body and '"query"' not in body for body in bodies), bodies
+
+
+@needs_chromium
+def test_a_managers_page_draws_their_scope_and_says_what_it_may_not_see(
+    served_to_read: ServedHub, browser: Browser
+) -> None:
+    """schemeDiagnostics is for hr_admin and analysts: a manager's page draws the rest and says so there."""
+    token = served_to_read.token("manager", find_people(served_to_read).manager_no)
+    page, recorded = open_insights(browser, served_to_read, token, by_link=True)
+    cycle = page.eval_on_selector("#cycle", "select => select.value")
+    post_id = page.eval_on_selector("#post", "select => select.value")
+    expected = expected_bars(served_to_read, token, cycle, post_id, diagnostics=False)
+    assert {chart: bars(page, chart) for chart in expected} == expected
+    assert bars(page, "discrimination") == 0
+    assert "not shown to you (FORBIDDEN)" in page.locator("#discrimination").inner_text()
+    assert recorded.problems == []

@@ -192,6 +192,11 @@
 
   async function showDiagnostics() {
     const answer = await ask("InsightsDiagnostics", { cycleId: $("cycle").value, postId: $("post").value });
+    const refusal = (answer.errors || []).find((error) => (error.path || [])[0] === "schemeDiagnostics");
+    if (refusal) {
+      const code = (refusal.extensions || {}).code || "refused";
+      return placeholder("discrimination", `not shown to you (${code}): ${refusal.message}`);
+    }
     drawDiscrimination(answer.data.schemeDiagnostics);
   }
 
