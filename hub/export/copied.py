@@ -28,9 +28,10 @@ from hub.export.formats import record_batch
 
 CHUNK_BYTES = 1 << 20
 """CSV text parsed into one record batch (a Parquet row group): about 5,000 results."""
-_QUEUED = 32
-"""Pieces of COPY's output waiting for the parser (asyncpg's pieces are a socket read each, 64 KiB at most):
-room for the next chunk to arrive while one is parsed and written."""
+_QUEUED = 8
+"""Pieces of COPY's output waiting for the parser (asyncpg's pieces are a socket read each, 64 KiB at most).
+Parsing and writing stay on the event loop: in a thread they were no faster on this shared machine, and
+pyarrow's allocator then kept a heap per thread (the served hub's peak memory grew twice as much)."""
 
 
 def _options(columns: Sequence[Column]) -> tuple[pa_csv.ReadOptions, pa_csv.ParseOptions, pa_csv.ConvertOptions]:
@@ -99,13 +100,13 @@ async def copy_batches(
             text = b"".join(held)
             end = row_end(text)
             held, size = [text[end:]], len(text) - end
-            if end:  # parsed in a thread (pyarrow lets go of the GIL): COPY's next rows arrive meanwhile
-                yield await asyncio.to_thread(parse, text[:end], columns)
+            if end:
+                yield parse(text[:end], columns)
         if failed:
             raise failed[0]
         rest = b"".join(held)
         if rest:
-            yield await asyncio.to_thread(parse, rest, columns)
+            yield parse(rest, columns)
         await task
     finally:
         if not task.done():  # the response stopped reading: the copy is cancelled, asyncpg ends it on the server

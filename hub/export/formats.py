@@ -9,10 +9,9 @@ as data.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import io
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 import pyarrow as pa
@@ -98,17 +97,6 @@ class _Drain(io.RawIOBase):
         return taken
 
 
-async def _in_thread(write: Callable[[pa.RecordBatch], None], batch: pa.RecordBatch) -> None:
-    """``write(batch)`` in a thread, so that rows keep arriving meanwhile (pyarrow's writers let go of the GIL);
-    when the response is cancelled, the write still ends before the writer is closed."""
-    task = asyncio.ensure_future(asyncio.to_thread(write, batch))
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
-
-
 async def encode(
     batches: AsyncIterator[pa.RecordBatch], columns: Sequence[Column], format_: Format
 ) -> AsyncIterator[bytes]:
@@ -124,8 +112,7 @@ async def encode(
         arrow_schema = headed
     try:
         async for batch in batches:
-            shown = batch if format_ is Format.PARQUET else batch.rename_columns(arrow_schema.names)
-            await _in_thread(writer.write_batch, shown)
+            writer.write_batch(batch if format_ is Format.PARQUET else batch.rename_columns(arrow_schema.names))
             written = drain.take()
             if written:
                 yield written
