@@ -151,6 +151,9 @@ async def open_export(request: ExportRequest) -> Export:
     """Checks an export as the ``results`` query would check its arguments, audits it, and returns its rows to
     stream; ExportRefused for a bad parameter (400) or an unknown cycle (404)."""
     context = Context(request.settings, request.sessionmaker, request.today, request.principal, request.request_id)
+    # An analyst's export reads the replica as their queries do; its audit entry goes to the primary (``writer``).
+    context.replica = request.replica
+    context.bind(request.principal)
     cycle_key, filter_ = parameters(request.parameters)
     async with context.sessionmaker() as session:
         found = (await session.execute(select(Cycle.id).where(Cycle.id == cycle_key))).scalar_one_or_none()

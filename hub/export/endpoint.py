@@ -57,6 +57,8 @@ class ExportRequest:
     sessionmaker: async_sessionmaker[AsyncSession]
     today: dt.date
     request_id: str
+    replica: async_sessionmaker[AsyncSession] | None = None
+    """The read replica (PERFHUB_READ_DATABASE_URL): an analyst's export reads it, as their queries do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,7 @@ class ExportEndpoint:
             request.app.state.resources.sessionmaker,
             self.clock(),
             request_id,
+            request.app.state.resources.replica,
         )
         return await self._export(asked, Format(suffix))
 
