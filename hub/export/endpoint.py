@@ -19,7 +19,7 @@ import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from hub import guards, policy
 from hub.auth import AuthenticationError, Authenticator, Principal
@@ -172,7 +172,26 @@ class _Streamed(StreamingResponse):
         self.done = done
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_in_time(message: Message) -> None:
+            # A client that stops reading blocks the send (flow control) and would keep its export's place, and
+            # on PostgreSQL a connection and a transaction, for ever: two such clients would shut the export for
+            # everyone (insider review F1). One that takes no chunk for SEND_TIMEOUT_SECONDS is dropped.
+            try:
+                await asyncio.wait_for(send(message), SEND_TIMEOUT_SECONDS)
+            except TimeoutError:
+                raise _ClientStalled from None
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_in_time)
+        except* _ClientStalled:  # raised in the response's task group: it may come as a group
+            log.warning("export: the client took nothing for %s s; its export was ended", SEND_TIMEOUT_SECONDS)
         finally:
             self.done()
+
+
+class _ClientStalled(Exception):
+    """The export's client stopped reading (``_Streamed``)."""
+
+
+SEND_TIMEOUT_SECONDS = 30.0
+"""How long a streamed export waits for its client to take a chunk before it gives its place up."""
