@@ -28,6 +28,7 @@ from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
 from resolvers import events as event_stream
 from resolvers.context import Context
+from resolvers.pagination import encode_cursor
 from resolvers.scope import Scope
 from schema import build_schema
 from tests.conftest import TODAY, StatementCounter, opened_engine
@@ -127,7 +128,7 @@ async def test_a_publish_reaches_every_subscriber_with_the_outbox_read_once_per_
         # From the outbox's end (the events the streams leave out by default, training.need, included): a
         # subscriber starting behind the log would first read the outbox itself, which is not what is counted.
         async with other() as session:
-            after = event_stream.encode_cursor("event", (await session.scalar(select(func.max(ResultEvent.id)))) or 0)
+            after = encode_cursor("event", (await session.scalar(select(func.max(ResultEvent.id)))) or 0)
         streams: list[tuple[str, AsyncGenerator[Any, None]]] = []
         for index in range(40):
             role = roles[index % len(roles)]
