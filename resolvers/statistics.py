@@ -157,6 +157,12 @@ async def _protected_statistics(
             sliced.append((AppraisalResult.grade, filter_.grade))
     width = len(columns)
     keyed: list[Column] = [*columns, *(column for column, _ in sliced)]
+    if any(column is Post.code or column is AppraisalResult.post_id for column in keyed) and not any(
+        column is Post.family for column in keyed
+    ):
+        # Posts nest in families: the family is a parent of its posts (a family's figures less its released posts
+        # are otherwise a withheld post's), so it is a dimension of the table, never released as one.
+        keyed.append(Post.family)
     pseudonymous = context.pseudonyms is not None
     minimum = context.settings.min_group_size
     # The position of the grade in the key, when it is there once (as a dimension or as a filter).
