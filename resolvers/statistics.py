@@ -169,6 +169,11 @@ async def _protected_statistics(
     grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
     grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
     base = _results_base(context, cycle_key, keyed)
+    if filter_ is not None:
+        # The period selects whole cycles (the cycle is in it or not): no cell is narrowed, so it applies as it is.
+        base = base.where(
+            *result_conditions(ResultFilter(period_from=filter_.period_from, period_to=filter_.period_to))
+        )
     counted = None
     if pseudonymous:
         # Tables of different groupings nest (a post family holds a department and one person besides): so
