@@ -201,8 +201,9 @@ class Settings(BaseSettings):
     payroll system result.published ones by subscription, and ``perfhub serve`` prints a line per event handled
     (``hub.demo.systems.consumers``)."""
     demo_webhook_targets: tuple[str, ...] = ()
-    """Origins (``http://127.0.0.1:40123``) of the demo's own receivers that webhooks may post to although they are
-    loopback: ``perfhub serve`` sets it to the sandbox training system it started. Ignored outside demo mode."""
+    """The demo's own receivers that webhooks may post to although they are loopback: an origin
+    (``http://127.0.0.1:40123``) means its receiver path only (``/webhooks/perfhub``), never another path on it.
+    ``perfhub serve`` sets it to the sandbox training system it started. Ignored outside demo mode."""
 
     # Privacy.
     min_group_size: int = 5

@@ -1,10 +1,11 @@
 """Sorted pages of results and employees: by total, by an indicator's score, by change from the previous cycle.
 
 Keyset pagination as the id-ordered lists (``resolvers.pagination``), on the pair (sort key, id): the id breaks
-ties, so that paging through equal scores neither repeats nor skips a row, and the cursor carries both, with the
-order it was cut for (a cursor of another order is refused rather than silently mis-paging). A row without a sort
-key (no score on that indicator, no previous published result) is not in a sorted list: top-N is "the best N of
-those that have one". The key is computed in the statement (a correlated subquery where it is not a column).
+ties, so that paging through equal scores neither repeats nor skips a row. The cursor carries the id and the order
+it was cut for (a cursor of another order is refused rather than silently mis-paging), not the key, which is looked
+up again (a stored score is more precise than the API shows). A row without a sort key (no score on that
+indicator, no previous published result) is not in a sorted list: top-N is "the best N of those that have one".
+The key is computed in the statement (a correlated subquery where it is not a column).
 """
 
 from __future__ import annotations
@@ -113,17 +114,18 @@ class SortedPage:
     kind: str
     tag: str
 
-    def encode(self, value: float, key: int) -> str:
-        return base64.urlsafe_b64encode(f"{self.kind}~{self.tag}~{value!r}~{key}".encode()).decode()
+    def encode(self, key: int) -> str:
+        # The row's id alone: its sort key is looked up again (the stored value is more precise than a page shows).
+        return base64.urlsafe_b64encode(f"{self.kind}~{self.tag}~{key}".encode()).decode()
 
-    def decode(self, cursor: str | None) -> tuple[float, int] | None:
+    def decode(self, cursor: str | None) -> int | None:
         if cursor is None:
             return None
         try:
-            kind, tag, value, key = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().split("~")
+            kind, tag, key = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().split("~")
             if (kind, tag) != (self.kind, self.tag) or not key.isdigit() or len(key) > 10:
                 raise ValueError(kind)
-            return float(value), int(key)
+            return int(key)
         except (ValueError, UnicodeError, binascii.Error):
             raise BadUserInput(
                 f"'after' is not a cursor of this sorted {self.kind} list (same orderBy): {cursor[:40]!r}",
@@ -169,13 +171,23 @@ async def read_sorted(
     count_total: bool,
 ) -> Connection:
     """One page of ``listed`` (``Sorting.listed``) after ``cursor``, and the whole list's count when asked."""
-    statement = sorting.after(listed, page.decode(cursor)).limit(first + 1)
+    last = page.decode(cursor)
+    after = None
+    if last is not None:
+        # The cursor's row's sort key, as the list computes it now: a second statement, on pages after the first.
+        value = (
+            await session.execute(listed.with_only_columns(sorting.key).where(sorting.ident == last))
+        ).scalar_one_or_none()
+        if value is None:
+            raise BadUserInput(f"'after' names a row no longer in this sorted {page.kind} list", argument="after")
+        after = (float(value), last)
+    statement = sorting.after(listed, after).limit(first + 1)
     rows = (await session.execute(statement)).all()
     total = None
     if count_total:
         total = (await session.execute(select(func.count()).select_from(listed.subquery()))).scalar_one()
     shown = rows[:first]
-    edges = [Edge(cursor=page.encode(float(getattr(row, SORT_KEY)), row.id), node=row) for row in shown]
+    edges = [Edge(cursor=page.encode(row.id), node=row) for row in shown]
     info = PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None)
     return Connection(edges=edges, page_info=info, total_count=total)
 

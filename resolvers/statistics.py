@@ -157,12 +157,23 @@ async def _protected_statistics(
             sliced.append((AppraisalResult.grade, filter_.grade))
     width = len(columns)
     keyed: list[Column] = [*columns, *(column for column, _ in sliced)]
+    if any(column is Post.code or column is AppraisalResult.post_id for column in keyed) and not any(
+        column is Post.family for column in keyed
+    ):
+        # Posts nest in families: the family is a parent of its posts (a family's figures less its released posts
+        # are otherwise a withheld post's), so it is a dimension of the table, never released as one.
+        keyed.append(Post.family)
     pseudonymous = context.pseudonyms is not None
     minimum = context.settings.min_group_size
     # The position of the grade in the key, when it is there once (as a dimension or as a filter).
     grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
     grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
     base = _results_base(context, cycle_key, keyed)
+    if filter_ is not None:
+        # The period selects whole cycles (the cycle is in it or not): no cell is narrowed, so it applies as it is.
+        base = base.where(
+            *result_conditions(ResultFilter(period_from=filter_.period_from, period_to=filter_.period_to))
+        )
     counted = None
     if pseudonymous:
         # Tables of different groupings nest (a post family holds a department and one person besides): so

@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hub import policy
 from hub.analytics import trends as sql
+from hub.db.models import Post
 from hub.domain import Grade, GroupDimension
 from resolvers import small_groups
 from resolvers.context import Context
@@ -25,6 +28,8 @@ from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.records import CycleRow, ResultRow
 from resolvers.results import ResultChange
+
+_PostKey = TypeVar("_PostKey", int, str)
 
 MOVED_FAR = 2
 """Grades moved, either way, that put a person on the comparison's list of movers."""
@@ -122,6 +127,12 @@ def _conditions(context: Context) -> list[ColumnElement[bool]]:
     return conditions
 
 
+async def _families(context: Context, key: InstrumentedAttribute[_PostKey]) -> dict[_PostKey, str]:
+    """Every post's family by ``key`` (its code or its id): one small statement over the posts."""
+    async with context.sessionmaker() as session:
+        return {post: family for post, family in (await session.execute(select(key, Post.family))).all()}
+
+
 async def _ordered_cycles(context: Context, keys: Sequence[int]) -> list[CycleRow]:
     loaded = await context.loaders.cycle_by_id.load_many(list(keys))
     return sorted((cycle for cycle in loaded if cycle is not None), key=lambda cycle: (cycle.period_start, cycle.id))
@@ -133,12 +144,16 @@ async def _group_trends(
     async with context.sessionmaker() as session:
         rows = (await session.execute(sql.group_means(keys, dimension, _conditions(context)))).all()
     figures: dict[Key, tuple[int, float]] = {(str(row[0]), str(row[1])): (int(row[2]), float(row[3])) for row in rows}
-    cells: dict[Key, Cell] = {key: Cell(members=count, unfiltered=count) for key, (count, _) in figures.items()}
-    released: set[Key] = (
-        set(cells)
-        if policy.sees_small_groups(context.principal)
-        else releasable(cells, context.settings.min_group_size)
-    )
+    released: set[Key] = set(figures)
+    if not policy.sees_small_groups(context.principal):
+        # Posts nest in families: a post's cell is keyed by its family too, so that the family (another trend's
+        # group, or scoreStatistics') less its released posts is never a withheld post.
+        family = await _families(context, Post.code) if dimension is GroupDimension.POST else {}
+        cells: dict[Key, Cell] = {
+            (cycle, family.get(group, ""), group): Cell(members=count, unfiltered=count)
+            for (cycle, group), (count, _) in figures.items()
+        }
+        released = {(cycle, group) for cycle, _, group in releasable(cells, context.settings.min_group_size)}
     cycles = await _ordered_cycles(context, sorted({int(cycle) for cycle, _ in figures}))
     trends: list[GroupTrend] = []
     for group in sorted({group for _, group in figures}):
@@ -236,12 +251,15 @@ async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[st
         versions_of[post_id].add(version)
     sizes = {post_id: sum(use.count for use in uses) for post_id, uses in schemes.items()}
     # Every post of the cycle is a cell, listed or not: a parent (the cycle) minus released posts is then safe.
-    cells: dict[Key, Cell] = {(str(post_id),): Cell(size, size) for post_id, size in sizes.items()}
-    released = (
-        set(cells)
-        if policy.sees_small_groups(context.principal)
-        else releasable(cells, context.settings.min_group_size)
-    )
+    # A post's family is part of its key: a family (scoreStatistics by POST_FAMILY) less its released posts is then
+    # safe too.
+    released: set[Key] = {(str(post_id),) for post_id in sizes}
+    if not policy.sees_small_groups(context.principal):
+        family = await _families(context, Post.id)
+        cells: dict[Key, Cell] = {
+            (family.get(post_id, ""), str(post_id)): Cell(size, size) for post_id, size in sizes.items()
+        }
+        released = {key[1:] for key in releasable(cells, context.settings.min_group_size)}
     wanted = None if post_ids is None else {key for key in (parse_id(post_id) for post_id in post_ids) if key}
     standings = [
         PostStanding(

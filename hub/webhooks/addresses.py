@@ -70,6 +70,10 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+DEMO_RECEIVER_PATH = "/webhooks/perfhub"
+"""Where the demo's training system takes webhooks (``hub.demo.systems.consumers`` routes it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TargetPolicy:
     """What a webhook URL may point at, from the settings."""
@@ -78,7 +82,8 @@ class TargetPolicy:
     allow_http: bool
     resolve_timeout: float
     exempt: frozenset[str] = frozenset()
-    """Origins (scheme://host:port) posted to whatever their address: the demo's own receivers, in demo mode only."""
+    """Exact URLs (scheme://host:port/path) posted to whatever their address: the demo's own receivers, in demo
+    mode only. Only the receiver's path: another path on its origin (the sandbox's ``/_faults``) is refused."""
 
     @classmethod
     def of(cls, settings: Settings) -> TargetPolicy:
@@ -87,13 +92,13 @@ class TargetPolicy:
             # A test bench or the demo posts to loopback receivers, which rarely speak TLS.
             allow_http=settings.webhook_allow_private_addresses or settings.demo,
             resolve_timeout=settings.webhook_timeout_seconds,
-            exempt=frozenset(settings.demo_webhook_targets) if settings.demo else frozenset(),
+            exempt=frozenset(map(_receiver, settings.demo_webhook_targets)) if settings.demo else frozenset(),
         )
 
     async def check(self, url: str) -> None:
         """Raises ``TargetRefused`` or ``Unresolvable`` unless the URL may be posted to now."""
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" in self.exempt:
+        if not (parts.query or parts.fragment) and f"{parts.scheme}://{parts.netloc}{parts.path}" in self.exempt:
             return
         if parts.scheme != "https" and not self.allow_http:
             raise HttpsRequired()
@@ -114,6 +119,12 @@ class TargetPolicy:
         if not found:
             raise Unresolvable()
         return [ipaddress.ip_address(address.partition("%")[0]) for address in found]
+
+
+def _receiver(target: str) -> str:
+    """A configured demo target as the exact URL exempted: an origin alone stands for the receiver's path on it."""
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}{parts.path or DEMO_RECEIVER_PATH}"
 
 
 def lookup(host: str, port: int | None) -> list[str]:

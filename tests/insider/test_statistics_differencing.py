@@ -168,3 +168,62 @@ async def test_the_whole_cycle_less_every_released_cell_is_not_a_small_departmen
     assert left >= app_client.settings.min_group_size, cells
     # The two are not left over once the released cells are subtracted: one large cell is withheld beside them.
     assert len(cells) == 1 and cells[0]["count"] in (half, len(ids) - 2 - half)
+
+
+async def _families(
+    app_client: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary
+) -> tuple[dict[str, str], dict[str, int]]:
+    """Every post's family, and the people of each family an analyst with names sees released by POST_FAMILY."""
+    async with sessionmaker() as session:
+        family_of = {code: family for code, family in (await session.execute(select(Post.code, Post.family))).all()}
+    analyst = app_client.as_principal("analyst", grants=["names"])
+    answer = await analyst.data(SCORES, {"c": str(seeded.past_cycle_id), "g": ["POST_FAMILY"]})
+    return family_of, {group["key"][0]: group["count"] for group in answer["scoreStatistics"]}
+
+
+async def test_a_post_family_less_its_released_posts_is_no_withheld_post(
+    app_client: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary
+) -> None:
+    """Posts nest in families: scoreStatistics by POST_FAMILY less the released posts of the family was a withheld
+    post's count and mean (the family was never counted as a parent of its posts). Now the leftover is nobody or
+    at least the minimum, also with a grade beside the post."""
+    family_of, families = await _families(app_client, sessionmaker, seeded)
+    analyst = app_client.as_principal("analyst", grants=["names"])
+    minimum = app_client.settings.min_group_size
+    cycle = str(seeded.past_cycle_id)
+    all_posts = (await app_client.data(SCORES, {"c": cycle, "g": ["POST"]}))["scoreStatistics"]
+    assert any(0 < group["count"] < minimum for group in all_posts), "the demo has a small post"
+    for grouping in (["POST"], ["POST", "GRADE"]):
+        posts = (await analyst.data(SCORES, {"c": cycle, "g": grouping}))["scoreStatistics"]
+        inside: defaultdict[str, int] = defaultdict(int)
+        for group in posts:
+            inside[family_of[group["key"][0]]] += group["count"]
+        for family, count in families.items():
+            assert _leftover_is_safe(count - inside[family], minimum), (grouping, family, count, inside[family])
+
+
+TRENDS = "query($g: GroupDimension, $c: [ID!]) { scoreTrends(groupBy: $g, cycleIds: $c) { key cycles { count mean } } }"
+POSTS = "query($c: ID!) { postComparison(cycleId: $c) { posts { post { code } count mean } } }"
+
+
+async def test_trends_and_post_comparison_by_post_leave_no_withheld_post_in_a_family(
+    app_client: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummary
+) -> None:
+    """scoreTrends and postComparison share the rule: the family's released figures (scoreStatistics or a trend by
+    POST_FAMILY) less the posts whose means they release are nobody or at least the minimum."""
+    family_of, families = await _families(app_client, sessionmaker, seeded)
+    analyst = app_client.as_principal("analyst", grants=["names"])
+    minimum = app_client.settings.min_group_size
+    cycle = str(seeded.past_cycle_id)
+    trends = (await analyst.data(TRENDS, {"g": "POST", "c": [cycle]}))["scoreTrends"]
+    by_trend = [(trend["key"], point) for trend in trends for point in trend["cycles"]]
+    standings = (await analyst.data(POSTS, {"c": cycle}))["postComparison"]["posts"]
+    by_post = [(standing["post"]["code"], standing) for standing in standings]
+    for name, released in (("scoreTrends", by_trend), ("postComparison", by_post)):
+        assert any(figures["mean"] is None for _, figures in released), (name, "the demo has a small post")
+        inside: defaultdict[str, int] = defaultdict(int)
+        for code, figures in released:
+            if figures["mean"] is not None:
+                inside[family_of[code]] += figures["count"]
+        for family, count in families.items():
+            assert _leftover_is_safe(count - inside[family], minimum), (name, family, count, inside[family])

@@ -31,7 +31,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-WEBHOOK_PATH = "/webhooks/perfhub"
+from hub.webhooks.addresses import DEMO_RECEIVER_PATH
+
+WEBHOOK_PATH = DEMO_RECEIVER_PATH
+"""The one path the hub exempts from its address rules in demo mode (``hub.webhooks.addresses``)."""
 TRAINING_NEED = "training.need"
 RESULT_PUBLISHED = "result.published"
 BONUS_FACTORS = {"S": Decimal("1.5"), "A": Decimal("1.2"), "B": Decimal("1.0"), "C": Decimal("0.6"), "D": Decimal(0)}

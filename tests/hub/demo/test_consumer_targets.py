@@ -39,7 +39,16 @@ async def test_only_the_demos_own_receiver_is_exempt_and_only_in_demo_mode(
         make_settings(demo=True, demo_webhook_targets=(TRAINING,), webhook_allow_private_addresses=False)
     )
     await register(sessionmaker, f"{TRAINING}/webhooks/perfhub", demo)
-    for elsewhere in ("http://127.0.0.1:8767/webhooks/perfhub", "http://localhost:8766/", "http://[::1]:8766/"):
+    for elsewhere in (
+        "http://127.0.0.1:8767/webhooks/perfhub",
+        "http://localhost:8766/",
+        "http://[::1]:8766/",
+        # The receiver's origin, another path: the sandbox's fault switch is not the demo's receiver.
+        f"{TRAINING}/_faults",
+        f"{TRAINING}/",
+        f"{TRAINING}/webhooks/perfhub/../../_faults",
+        f"{TRAINING}/webhooks/perfhub?x=1",
+    ):
         with pytest.raises(BadWebhookUrl, match="not public"):
             await register(sessionmaker, elsewhere, demo)
 
