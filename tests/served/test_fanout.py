@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from bench.events import FILL
 from hub.events.watcher import CHANNEL
 from tests.conftest import Backend
 from tests.served.hub_process import ServedHub
@@ -111,15 +112,19 @@ class DatabaseCounts:
         return int(scans), int(transactions)
 
 
-@pytest.fixture
-def pg_hub(postgresql_backend: Backend, tmp_path: Path) -> Iterator[ServedHub]:
-    url = postgresql_backend.copy(tmp_path)
+def hub_on_a_copy(backend: Backend, folder: Path, env: dict[str, str]) -> Iterator[ServedHub]:
+    url = backend.copy(folder)
     try:
-        with ServedHub(url, tmp_path, ENV) as hub:
+        with ServedHub(url, folder, env) as hub:
             yield hub
         assert "Traceback" not in hub.log(), hub.log()[-4000:]
     finally:
-        postgresql_backend.drop(url)
+        backend.drop(url)
+
+
+@pytest.fixture
+def pg_hub(postgresql_backend: Backend, tmp_path: Path) -> Iterator[ServedHub]:
+    yield from hub_on_a_copy(postgresql_backend, tmp_path, ENV)
 
 
 async def test_two_hundred_subscribers_cost_a_handful_of_statements_idle_and_one_outbox_read_per_page(
@@ -172,34 +177,17 @@ WIDE = (
 """About five kilobytes an event (the scores eight times over, by aliases): thousands of them are more than
 loopback's buffers hold (the kernel grows a socket's send buffer up to 4 MB)."""
 FLOOD = 3000
-FILL = """
-WITH pool AS (
-    SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, cycle_id, employee_id
-    FROM appraisal_results WHERE cycle_id = (SELECT max(cycle_id) FROM result_events)
-), size AS (SELECT count(*) AS k FROM pool)
-INSERT INTO result_events (event_id, type, cycle_id, result_id, employee_id, occurred_at)
-SELECT gen_random_uuid()::text, 'result.published', pool.cycle_id, pool.id, pool.employee_id, now()
-FROM generate_series(0, $1 - 1) AS g, size, pool
-WHERE pool.n = g % size.k
-ORDER BY g
-"""
-"""``FLOOD`` events of the published cycle's results in turn, in one transaction (bench/events.py's fill)."""
 
 
 @pytest.fixture
 def slow_hub(postgresql_backend: Backend, tmp_path: Path) -> Iterator[ServedHub]:
     """A hub that keeps 50 events for its subscriptions and ends one that has not moved for a second."""
-    url = postgresql_backend.copy(tmp_path)
-    try:
-        with ServedHub(url, tmp_path, SLOW_ENV) as hub:
-            yield hub
-        assert "Traceback" not in hub.log(), hub.log()[-4000:]
-    finally:
-        postgresql_backend.drop(url)
+    yield from hub_on_a_copy(postgresql_backend, tmp_path, SLOW_ENV)
 
 
 async def flood(hub: ServedHub, count: int) -> None:
-    """Appends ``count`` events in one transaction and NOTIFYs, as a publish does."""
+    """Appends ``count`` events (the published cycle's results in turn: the bench's fill) in one transaction and
+    NOTIFYs, as a publish does."""
     connection = await asyncpg.connect(DatabaseCounts(hub.database_url).dsn)
     try:
         async with connection.transaction():
