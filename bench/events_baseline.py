@@ -44,7 +44,7 @@ JOIN appraisal_results r ON r.id = e.result_id
 JOIN cycles c ON c.id = r.cycle_id
 JOIN employees m ON m.id = r.employee_id
 JOIN posts p ON p.id = r.post_id
-WHERE e.id > $1 AND e.id <= $2
+WHERE e.id > $1 AND e.id <= $2 AND e.type IN ('result.published', 'result.revised')  -- the hub's default types
 ORDER BY e.id
 LIMIT $3
 """

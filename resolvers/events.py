@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import NoReturn, cast
 
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -79,6 +79,10 @@ class DeliveredEvent:
     """What the event carries for a module to act on (``hub.events.contents``), read with the page."""
     managed: bool
     """Whether the principal manages the event's employee, for the field rules (``resolvers.scope.MANAGED``)."""
+    answers: dict[tuple[object, ...], tuple[OperationDefinitionNode, ExecutionResult]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Executions of subscriptions' selections for this event, shared (``resolvers.event_results``)."""
 
     @property
     def employee_no(self) -> str:

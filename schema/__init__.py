@@ -17,6 +17,7 @@ from strawberry.extensions import (
 
 from hub import policy
 from hub.config import Settings
+from resolvers.event_results import SharedEventResults
 from schema.events import Subscription
 from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
@@ -64,7 +65,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(CostLimiter, cost),
         MaskUnexpectedErrors,
     ]
-    return PerfhubSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return PerfhubSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=SharedEventResults,  # one execution per event for alike subscriptions
+    )
 
 
 def print_schema() -> str:

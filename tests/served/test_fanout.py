@@ -4,15 +4,18 @@ Two hundred subscribers (bare ``websockets`` clients speaking graphql-transport-
 idle, the database sees a handful of statements a second, not one per subscriber; a publish reaches every
 one of them with the outbox read once per page (PostgreSQL's own statistics count the reads of the outbox
 table and the transactions, so the count covers every process of the hub). A subscriber that stops reading
-its socket while the stream runs past what the hub keeps is tested in process
-(``tests/schema/test_outbox_fanout.py``): over loopback the hub's socket buffers take megabytes before a send
-blocks, more than the demo's events make.
+its socket while the stream runs past what the hub keeps is closed with 4413 and SUBSCRIBER_TOO_SLOW: over
+loopback the kernel's buffers take megabytes before a send blocks, so that client's socket is made with a
+receive buffer of a few kilobytes (``SO_RCVBUF`` before connecting), it lets ``websockets`` pause reading,
+and thousands of events are appended to the outbox at once, as a large publish does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,11 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from bench.events import FILL
+from hub.events.watcher import CHANNEL
 from tests.conftest import Backend
 from tests.served.hub_process import ServedHub
 from tests.served.people import find_people
@@ -106,15 +112,19 @@ class DatabaseCounts:
         return int(scans), int(transactions)
 
 
-@pytest.fixture
-def pg_hub(postgresql_backend: Backend, tmp_path: Path) -> Iterator[ServedHub]:
-    url = postgresql_backend.copy(tmp_path)
+def hub_on_a_copy(backend: Backend, folder: Path, env: dict[str, str]) -> Iterator[ServedHub]:
+    url = backend.copy(folder)
     try:
-        with ServedHub(url, tmp_path, ENV) as hub:
+        with ServedHub(url, folder, env) as hub:
             yield hub
         assert "Traceback" not in hub.log(), hub.log()[-4000:]
     finally:
-        postgresql_backend.drop(url)
+        backend.drop(url)
+
+
+@pytest.fixture
+def pg_hub(postgresql_backend: Backend, tmp_path: Path) -> Iterator[ServedHub]:
+    yield from hub_on_a_copy(postgresql_backend, tmp_path, ENV)
 
 
 async def test_two_hundred_subscribers_cost_a_handful_of_statements_idle_and_one_outbox_read_per_page(
@@ -154,3 +164,111 @@ async def test_two_hundred_subscribers_cost_a_handful_of_statements_idle_and_one
     # Each subscriber reading its own page would be at least two hundred.
     assert scans_after - scans_idle <= 40, scans_after - scans_idle
     assert transactions_after - transactions_idle <= 120, transactions_after - transactions_idle
+
+
+SLOW_ENV = {**ENV, "PERFHUB_SUBSCRIPTION_BUFFER": "50", "PERFHUB_SUBSCRIPTION_STALL_SECONDS": "1"}
+SCORES = "indicatorScores { indicatorCode indicatorName category version rawValue normalizedScore weight }"
+WIDE = (
+    "subscription($after: String) { resultPublished(after: $after) { cursor eventId type occurredAt employeeNo "
+    "cycle { id name periodStart periodEnd } totalScore grade calibrated "
+    + " ".join(f"s{copy}: {SCORES}" for copy in range(8))
+    + " } }"
+)
+"""About five kilobytes an event (the scores eight times over, by aliases): thousands of them are more than
+loopback's buffers hold (the kernel grows a socket's send buffer up to 4 MB)."""
+FLOOD = 3000
+
+
+@pytest.fixture
+def slow_hub(postgresql_backend: Backend, tmp_path: Path) -> Iterator[ServedHub]:
+    """A hub that keeps 50 events for its subscriptions and ends one that has not moved for a second."""
+    yield from hub_on_a_copy(postgresql_backend, tmp_path, SLOW_ENV)
+
+
+async def flood(hub: ServedHub, count: int) -> None:
+    """Appends ``count`` events (the published cycle's results in turn: the bench's fill) in one transaction and
+    NOTIFYs, as a publish does."""
+    connection = await asyncpg.connect(DatabaseCounts(hub.database_url).dsn)
+    try:
+        async with connection.transaction():
+            await connection.execute(FILL, count)
+            await connection.execute(f"NOTIFY {CHANNEL}")
+    finally:
+        await connection.close()
+
+
+def event_number(cursor: str) -> int:
+    kind, _, number = base64.b64decode(cursor).decode().partition(":")
+    assert kind == "event", cursor
+    return int(number)
+
+
+async def tiny_socket(hub: ServedHub) -> socket.socket:
+    """A TCP socket to the hub whose receive buffer is a few kilobytes: set before connecting, so the window
+    the client announces stays that small and the hub's sends block once its own buffers are full."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    raw.setblocking(False)
+    port = int(hub.ws_url.split(":")[2].split("/")[0])
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", port))
+    return raw
+
+
+async def test_a_subscriber_that_stops_reading_is_closed_4413_and_resumes_from_the_reason_without_a_loss(
+    slow_hub: ServedHub,
+) -> None:
+    history = await outbox(slow_hub)
+    async with asyncio.timeout(WITHIN):
+        caught_up = await subscribed(slow_hub, FLAT, None)
+        last = (await events_of(caught_up, len(history)))[-1]["cursor"]
+        await caught_up.close()
+        # No compression (it would shrink the repeated JSON below the buffers), and at most one message queued
+        # before websockets stops reading the socket: then the client reads nothing until the hub has given up.
+        slow = await subscribed(slow_hub, WIDE, last, sock=await tiny_socket(slow_hub), compression=None, max_queue=1)
+        await flood(slow_hub, FLOOD)
+        expected = (await outbox(slow_hub))[len(history) :]
+        assert len(expected) == FLOOD
+        await asyncio.sleep(4.0)  # the stall (1 s), the reader's check, and the hub's closing of a stuck send
+
+        received: list[str] = []
+        errors: list[dict[str, Any]] = []  # GraphQL errors
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                try:
+                    message = json.loads(await asyncio.wait_for(slow.recv(), 20.0))
+                except TimeoutError:
+                    raise AssertionError(f"not closed after {len(received)} events of {FLOOD}") from None
+                # The stream's own error, when it ended before its socket was closed under it: a "next" with
+                # errors and no data (strawberry sends an error of the source stream so), or an "error".
+                if message["type"] == "next" and message["payload"].get("data") is not None:
+                    received.append(message["payload"]["data"]["resultPublished"]["eventId"])
+                elif message["type"] in {"next", "error"}:
+                    payload = message["payload"]
+                    errors += payload["errors"] if isinstance(payload, dict) else payload
+        close = closed.value.rcvd
+        assert close is not None, "the hub dropped the socket without a close frame"
+        assert close.code == 4413, (close.code, close.reason)
+        assert close.reason.startswith("SUBSCRIBER_TOO_SLOW: resume after "), close.reason
+        reason_cursor = close.reason.removeprefix("SUBSCRIBER_TOO_SLOW: resume after ")
+        # The hub stopped long before the end: it did not buffer the whole flood for a client that reads nothing.
+        assert len(received) < FLOOD - 1000, len(received)
+        assert received == expected[: len(received)]
+        for error in errors:
+            assert error["extensions"]["code"] == "SUBSCRIBER_TOO_SLOW", error
+            # The reason names the cursor when the hub gave up; the send it was stuck in may have finished since:
+            # both are places to resume from, the reason's at most one event earlier (delivered twice, not lost).
+            assert event_number(error["extensions"]["lastCursor"]) >= event_number(reason_cursor), (error, close.reason)
+
+        resumed = await subscribed(slow_hub, FLAT, reason_cursor)
+        try:
+            rest = await events_of(resumed, 1)
+            rest += await events_of(resumed, len(expected) - expected.index(rest[0]["eventId"]) - 1)
+        finally:
+            await resumed.close()
+    rest_ids = [event["eventId"] for event in rest]
+    # At least once, in order: the resume starts right after the reason's cursor, at or before the first
+    # event the slow client did not get (the one stuck in the send may come twice), and runs to the end.
+    start = expected.index(rest_ids[0])
+    assert start <= len(received), (start, len(received))
+    assert rest_ids == expected[start:]
+    assert event_number(rest[0]["cursor"]) > event_number(reason_cursor)
