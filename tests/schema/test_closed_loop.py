@@ -192,16 +192,33 @@ async def test_a_configured_threshold_and_mapping_apply_at_once(
         assert need["threshold"] == 85.0 and need["thresholdSource"] == "configured for the indicator"
         assert need["courses"] == ["Course X"] and need["trainingTaken"] is False  # nobody took a course X
 
-    refused = await hub.data(
-        """mutation($id: ID!) { trainingNeedRuleSet(indicatorId: $id, threshold: 140) {
-             __typename ... on MutationError { code field } } }""",
-        {"id": str(teamwork)},
-    )
-    assert refused["trainingNeedRuleSet"] == {
-        "__typename": "InvalidInputError",
-        "code": "INVALID_INPUT",
-        "field": "threshold",
-    }
+    for threshold in (140, 0):
+        refused = await hub.data(
+            """mutation($id: ID!, $t: Float) { trainingNeedRuleSet(indicatorId: $id, threshold: $t) {
+                 __typename ... on MutationError { code field message } } }""",
+            {"id": str(teamwork), "t": threshold},
+        )
+        assert refused["trainingNeedRuleSet"] == {
+            "__typename": "InvalidInputError",
+            "code": "INVALID_INPUT",
+            "field": "threshold",
+            "message": "threshold must be above 0 and at most 100",
+        }
+
+    # Without courses the stored list stays; an empty list clears it.
+    rule_set = """mutation($id: ID!, $courses: [String!]) {
+        trainingNeedRuleSet(indicatorId: $id, threshold: 70, courses: $courses) {
+          ... on TrainingNeedRuleChanged { rule { threshold courses } } } }"""
+    kept = await hub.data(rule_set, {"id": str(teamwork)})
+    assert kept["trainingNeedRuleSet"]["rule"] == {"threshold": 70.0, "courses": ["Course X"]}
+    assert {
+        n["courses"][0]
+        for i in await every_need(hub, seeded.past_cycle_id)
+        for n in i["needs"]
+        if n["indicatorCode"] == "TEAMWORK"
+    } == {"Course X"}
+    cleared = await hub.data(rule_set, {"id": str(teamwork), "courses": []})
+    assert cleared["trainingNeedRuleSet"]["rule"] == {"threshold": 70.0, "courses": []}
 
 
 async def test_needs_page_by_cursor_with_constant_statements_and_one_training_sequence_a_page(
