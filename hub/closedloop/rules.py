@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.closedloop.matrix import Matrix, MeritMatrixSetInput, checked
-from hub.db.models import Indicator, MeritMatrix, TrainingNeedRule
+from hub.db.models import Indicator, MeritMatrix, Post, TrainingNeedRule
 from hub.domain import IndicatorCategory
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
@@ -92,6 +92,15 @@ async def set_merit_matrix(
     """Stores a new merit matrix, in force from now; the previous ones stay as history."""
     matrix = checked(command)
     async with sessionmaker() as session, session.begin():
+        # Guidance matches a post's family exactly: a family no post has ("NOPE", "admin") would guide nobody.
+        known = set((await session.scalars(select(Post.family).distinct())).all())
+        unknown = sorted(set(matrix.ranges) - known)
+        if unknown:
+            raise InvalidInput(
+                f"no post has the family {unknown[0]!r} (families are matched exactly; known: "
+                f"{', '.join(sorted(known)[:20])})",
+                field="salaryRanges",
+            )
         made = await session.scalar(
             insert(MeritMatrix)
             .values(definition=matrix.definition(), set_at=caller.now, set_by=caller.actor)

@@ -399,6 +399,9 @@ async def test_payroll_sees_guidance_of_published_cycles_only(hub: GraphQLClient
     ("changes", "field"),
     [
         ({"currency": "cny"}, "currency"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"salaryRanges": [{"postFamily": "NOPE", "minimum": 6000, "maximum": 12000}]}, "salaryRanges"),
+        ({"salaryRanges": [{"postFamily": "finance", "minimum": 6000, "maximum": 12000}]}, "salaryRanges"),
         ({"salaryRanges": []}, "salaryRanges"),
         ({"salaryRanges": [{"postFamily": "FINANCE", "minimum": 9000, "maximum": 9000}]}, "salaryRanges"),
         ({"positionBounds": [0.6, 0.4]}, "positionBounds"),
