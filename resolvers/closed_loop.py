@@ -13,14 +13,15 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy.orm import aliased
 
 from connectors.base import CompensationRecord, TrainingRecord
 from hub.closedloop.matrix import Advice, Matrix, Pay, advise, in_force
 from hub.closedloop.needs import has_needs, needs_of
 from hub.closedloop.rules import matrix_in_force
 from hub.db.models import AppraisalResult, Cycle, Employee, Post
-from hub.domain import Grade
+from hub.domain import CycleState, Grade
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
@@ -40,6 +41,8 @@ class NeedRecord:
     threshold: float
     threshold_source: str
     courses: list[str]
+    counted_from: dt.date
+    """The first day a related completion counts as training taken for this need (``_counted_from``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,31 @@ class _Row:
     grade: Grade
     post_family: str
     period_end: dt.date
+    period_start: dt.date
+    previous_end: dt.date | None
+    """The period end of the employee's latest published result of a cycle that ended before this one began."""
+
+
+def _counted_from(row: _Row) -> dt.date:
+    # Training counts against a need when taken after the evidence before this cycle: the day after the
+    # previous published result's period, or, for a first result, the cycle's first day. A 2024 course must
+    # not answer a need found in 2026; one completed after the cycle ended (the enrolment) does.
+    return row.period_start if row.previous_end is None else row.previous_end + dt.timedelta(days=1)
+
+
+def _previous_end() -> ScalarSelect[dt.date]:
+    earlier, its_cycle = aliased(AppraisalResult), aliased(Cycle)
+    return (
+        select(func.max(its_cycle.period_end))
+        .select_from(earlier)
+        .join(its_cycle, its_cycle.id == earlier.cycle_id)
+        .where(
+            earlier.employee_id == AppraisalResult.employee_id,
+            its_cycle.state == CycleState.PUBLISHED,
+            its_cycle.period_end < Cycle.period_start,
+        )
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +120,8 @@ async def _page(
             AppraisalResult.grade,
             Post.family,
             Cycle.period_end,
+            Cycle.period_start,
+            _previous_end(),
         )
         .join(Employee, Employee.id == AppraisalResult.employee_id)
         .join(Post, Post.id == AppraisalResult.post_id)
@@ -136,6 +166,7 @@ async def training_needs(
                     threshold=need.threshold,
                     threshold_source="configured for the indicator" if need.configured else default_source,
                     courses=list(need.courses),
+                    counted_from=_counted_from(row),
                 )
                 for need in found.get(row.result_id, [])
             ],
@@ -145,10 +176,17 @@ async def training_needs(
 
 
 async def completed_courses(context: Context, need: NeedRecord) -> list[TrainingRecord]:
-    """The employee's completed courses that the need's indicator is related to (a call per page, not per need)."""
+    """The employee's related courses completed since ``counted_from`` (a call per page, not per need).
+
+    A completion without a date cannot be placed after the evidence, so it does not count.
+    """
     records = await context.loaders.training_records_by_employee.load((need.employee_number, None))
     related = set(need.courses)
-    return [record for record in records if record.course in related]
+    return [
+        record
+        for record in records
+        if record.course in related and record.completed_on is not None and record.completed_on >= need.counted_from
+    ]
 
 
 async def compensation_guidance(

@@ -116,7 +116,7 @@ async def score_statistics(
         return []
     if not policy.sees_small_groups(context.principal):
         # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
-        return await _protected_statistics(context, cycle_key, group_by, filter_)
+        return _in_key_order(await _protected_statistics(context, cycle_key, group_by, filter_), group_by)
     keys = [_DIMENSION_COLUMNS[dimension] for dimension in group_by]
     query = StatisticsQuery(
         base=_results_base(context, cycle_key, keys).where(*result_conditions(filter_)),
@@ -126,7 +126,22 @@ async def score_statistics(
     )
     # HR sees every individual score anyway.
     groups = [_group(cell.key, cell) for cell in await _cells(context, query)]
-    return sorted(groups, key=lambda group: group.key)
+    return _in_key_order(groups, group_by)
+
+
+_GRADE_RANK = {grade.value: rank for rank, grade in enumerate(Grade)}
+
+
+def _in_key_order(groups: list[ScoreGroup], group_by: Sequence[GroupDimension]) -> list[ScoreGroup]:
+    """Groups by key, a grade in the scale's order (S, A, B, C, D), not alphabetically; the same on both databases."""
+
+    def order(group: ScoreGroup) -> tuple[tuple[int, str], ...]:
+        return tuple(
+            (_GRADE_RANK.get(value, len(_GRADE_RANK)) if dimension is GroupDimension.GRADE else 0, value)
+            for dimension, value in zip(group_by, group.key, strict=True)
+        )
+
+    return sorted(groups, key=order)
 
 
 async def _protected_statistics(

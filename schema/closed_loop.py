@@ -97,15 +97,18 @@ class TrainingNeed:
         return two_decimals(root.score)
 
     @fields.field(
-        description="The related courses the employee has completed, from the training system (every completion it "
-        "holds, of any date). Null with an error naming the system when it is unavailable: never a guess.",
+        description="The related courses the employee completed since the need's evidence: on or after the day "
+        "after the period end of the employee's previous published result, or, without one, the cycle's first "
+        "day (a completion with no date does not count). From the training system. "
+        "Null with an error naming the system when it is unavailable: never a guess.",
     )
     async def completed_courses(self, root: strawberry.Parent[NeedRecord], info: Info) -> list[TrainingRecord] | None:
         return await closed_loop.completed_courses(info.context, root)
 
     @fields.field(
-        description="Whether related training was already taken: true when completedCourses holds any; false when "
-        "none of the related courses was completed (or none is related). Null when the training system is "
+        description="Whether related training was already taken: true when completedCourses holds any (a related "
+        "course completed since the evidence: see completedCourses); false when none was (or none is related): an "
+        "older completion does not answer a need found now. Null when the training system is "
         "unavailable.",
     )
     async def training_taken(self, root: strawberry.Parent[NeedRecord], info: Info) -> bool | None:

@@ -25,6 +25,15 @@ MAX_BOUNDS = 9
 MAX_RAISE_PERCENT = 100.0
 MAX_BONUS_FACTOR = 10.0
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# The active ISO 4217 currency codes (2025), so that a typo ("XYZ") is refused rather than stored as a matrix
+# no compensation record can ever match. A short list in code: no dependency for one check.
+_ISO_4217_CODES = """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+    CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
+    HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL
+    LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+    PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP
+    TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG"""
+ISO_4217 = frozenset(_ISO_4217_CODES.split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,10 +127,8 @@ class Matrix:
 
 def checked(command: MeritMatrixSetInput) -> Matrix:
     """The matrix the command describes, or ``InvalidInput`` naming the first field that is wrong."""
-    if not _CURRENCY.fullmatch(command.currency):
-        raise InvalidInput(
-            f"currency must be three capital letters (ISO 4217), got {command.currency!r}", field="currency"
-        )
+    if not _CURRENCY.fullmatch(command.currency) or command.currency not in ISO_4217:
+        raise InvalidInput(f"currency must be an ISO 4217 code (e.g. CNY), got {command.currency!r}", field="currency")
     ranges: dict[str, tuple[float, float]] = {}
     for item in command.salary_ranges:
         if item.post_family in ranges:

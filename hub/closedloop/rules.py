@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.closedloop.matrix import Matrix, MeritMatrixSetInput, checked
-from hub.db.models import Indicator, MeritMatrix, TrainingNeedRule
+from hub.db.models import Indicator, MeritMatrix, Post, TrainingNeedRule
 from hub.domain import IndicatorCategory
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
@@ -32,10 +32,11 @@ class TrainingNeedRuleSet:
         "(PERFHUB_GRADE_BANDS, 60 by default).",
         default=None,
     )
-    courses: tuple[str, ...] = described(
+    courses: tuple[str, ...] | None = described(
         f"Up to {MAX_COURSES} courses related to the indicator, named as the training system reports completed "
-        "courses (its course name, or its activity id); an empty list relates none.",
-        default=(),
+        "courses (its course name, or its activity id). Null or left out: the stored list is kept (none for a "
+        "new rule); an empty list clears it.",
+        default=None,
     )
 
 
@@ -53,8 +54,8 @@ async def set_training_need_rule(
 ) -> RuleRecord:
     """Sets (replaces) the rule of one CORE indicator."""
     if command.threshold is not None and not (math.isfinite(command.threshold) and 0 < command.threshold <= 100):
-        raise InvalidInput("threshold must lie in 0..100 (above 0: nothing scores under 0)", field="threshold")
-    courses = list(dict.fromkeys(course.strip() for course in command.courses))
+        raise InvalidInput("threshold must be above 0 and at most 100", field="threshold")
+    courses = list(dict.fromkeys(course.strip() for course in command.courses or ()))
     if len(courses) > MAX_COURSES or any(not course for course in courses):
         raise InvalidInput(f"at most {MAX_COURSES} courses, none of them blank", field="courses")
     async with sessionmaker() as session, session.begin():
@@ -65,6 +66,12 @@ async def set_training_need_rule(
             raise InvalidInput(
                 "training needs are of CORE (people-rated) indicators; this one is measured", field="indicatorId"
             )
+        if command.courses is None:
+            # Setting only the threshold must not silently unrelate the indicator's courses.
+            stored = await session.scalar(
+                select(TrainingNeedRule.courses).where(TrainingNeedRule.indicator_id == command.indicator_id)
+            )
+            courses = list(stored or ())
         await session.execute(delete(TrainingNeedRule).where(TrainingNeedRule.indicator_id == command.indicator_id))
         await session.execute(
             insert(TrainingNeedRule).values(
@@ -85,6 +92,15 @@ async def set_merit_matrix(
     """Stores a new merit matrix, in force from now; the previous ones stay as history."""
     matrix = checked(command)
     async with sessionmaker() as session, session.begin():
+        # Guidance matches a post's family exactly: a family no post has ("NOPE", "admin") would guide nobody.
+        known = set((await session.scalars(select(Post.family).distinct())).all())
+        unknown = sorted(set(matrix.ranges) - known)
+        if unknown:
+            raise InvalidInput(
+                f"no post has the family {unknown[0]!r} (families are matched exactly; known: "
+                f"{', '.join(sorted(known)[:20])})",
+                field="salaryRanges",
+            )
         made = await session.scalar(
             insert(MeritMatrix)
             .values(definition=matrix.definition(), set_at=caller.now, set_by=caller.actor)

@@ -8,6 +8,7 @@ the demo's courses per core indicator and its merit matrix (``hub.demo.closed_lo
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.config import parse_systems
 from hub.config import Settings
-from hub.db.models import AppraisalResult, Indicator, IndicatorScore, IndicatorVersion, ResultEvent
+from hub.db.models import AppraisalResult, Cycle, Indicator, IndicatorScore, IndicatorVersion, ResultEvent
 from hub.demo.closed_loop import COURSES_BY_INDICATOR
 from hub.demo.organisation import SeedSummary
 from hub.demo.systems import DemoSystems, serve_demo_systems
@@ -100,11 +101,17 @@ async def every_need(client: GraphQLClient, cycle: int) -> list[dict[str, Any]]:
         after = page[-1]["cursor"]
 
 
-async def completed(client: GraphQLClient) -> dict[str, set[str]]:
-    """Every employee's completed courses, as Employee.trainingRecords tells them."""
-    page = await client.data("{ employees(first: 200) { edges { node { employeeNo trainingRecords { course } } } } }")
+async def completed(client: GraphQLClient, since: dt.date | None = None) -> dict[str, set[str]]:
+    """Every employee's completed courses (those completed on or after ``since``), as Employee.trainingRecords says."""
+    page = await client.data(
+        "{ employees(first: 200) { edges { node { employeeNo trainingRecords { course completedOn } } } } }"
+    )
     return {
-        edge["node"]["employeeNo"]: {record["course"] for record in edge["node"]["trainingRecords"]}
+        edge["node"]["employeeNo"]: {
+            record["course"]
+            for record in edge["node"]["trainingRecords"]
+            if since is None or (record["completedOn"] and dt.date.fromisoformat(record["completedOn"]) >= since)
+        }
         for edge in page["employees"]["edges"]
     }
 
@@ -131,7 +138,12 @@ async def test_needs_are_the_core_indicators_under_the_c_grade_joined_with_compl
 ) -> None:
     cycle = seeded.past_cycle_id
     items = await every_need(hub, cycle)
-    courses_of = await completed(hub)
+    async with sessionmaker() as session:
+        start = await session.scalar(select(Cycle.period_start).where(Cycle.id == cycle))
+    assert start is not None
+    # The demo's first published cycle: no earlier result, so training counts from the cycle's first day.
+    courses_of = await completed(hub, since=start)
+    assert await completed(hub) != courses_of, "the demo has completions from before the cycle"
     expected = {
         result_id: {code for code, score in scores.items() if score < 60.0}
         for result_id, scores in (await core_scores(sessionmaker, cycle)).items()
@@ -180,16 +192,33 @@ async def test_a_configured_threshold_and_mapping_apply_at_once(
         assert need["threshold"] == 85.0 and need["thresholdSource"] == "configured for the indicator"
         assert need["courses"] == ["Course X"] and need["trainingTaken"] is False  # nobody took a course X
 
-    refused = await hub.data(
-        """mutation($id: ID!) { trainingNeedRuleSet(indicatorId: $id, threshold: 140) {
-             __typename ... on MutationError { code field } } }""",
-        {"id": str(teamwork)},
-    )
-    assert refused["trainingNeedRuleSet"] == {
-        "__typename": "InvalidInputError",
-        "code": "INVALID_INPUT",
-        "field": "threshold",
-    }
+    for threshold in (140, 0):
+        refused = await hub.data(
+            """mutation($id: ID!, $t: Float) { trainingNeedRuleSet(indicatorId: $id, threshold: $t) {
+                 __typename ... on MutationError { code field message } } }""",
+            {"id": str(teamwork), "t": threshold},
+        )
+        assert refused["trainingNeedRuleSet"] == {
+            "__typename": "InvalidInputError",
+            "code": "INVALID_INPUT",
+            "field": "threshold",
+            "message": "threshold must be above 0 and at most 100",
+        }
+
+    # Without courses the stored list stays; an empty list clears it.
+    rule_set = """mutation($id: ID!, $courses: [String!]) {
+        trainingNeedRuleSet(indicatorId: $id, threshold: 70, courses: $courses) {
+          ... on TrainingNeedRuleChanged { rule { threshold courses } } } }"""
+    kept = await hub.data(rule_set, {"id": str(teamwork)})
+    assert kept["trainingNeedRuleSet"]["rule"] == {"threshold": 70.0, "courses": ["Course X"]}
+    assert {
+        n["courses"][0]
+        for i in await every_need(hub, seeded.past_cycle_id)
+        for n in i["needs"]
+        if n["indicatorCode"] == "TEAMWORK"
+    } == {"Course X"}
+    cleared = await hub.data(rule_set, {"id": str(teamwork), "courses": []})
+    assert cleared["trainingNeedRuleSet"]["rule"] == {"threshold": 70.0, "courses": []}
 
 
 async def test_needs_page_by_cursor_with_constant_statements_and_one_training_sequence_a_page(
@@ -370,6 +399,9 @@ async def test_payroll_sees_guidance_of_published_cycles_only(hub: GraphQLClient
     ("changes", "field"),
     [
         ({"currency": "cny"}, "currency"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"salaryRanges": [{"postFamily": "NOPE", "minimum": 6000, "maximum": 12000}]}, "salaryRanges"),
+        ({"salaryRanges": [{"postFamily": "finance", "minimum": 6000, "maximum": 12000}]}, "salaryRanges"),
         ({"salaryRanges": []}, "salaryRanges"),
         ({"salaryRanges": [{"postFamily": "FINANCE", "minimum": 9000, "maximum": 9000}]}, "salaryRanges"),
         ({"positionBounds": [0.6, 0.4]}, "positionBounds"),
