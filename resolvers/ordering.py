@@ -122,10 +122,11 @@ class SortedPage:
         if cursor is None:
             return None
         try:
-            kind, tag, key = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().split("~")
-            if (kind, tag) != (self.kind, self.tag) or not key.isdigit() or len(key) > 10:
+            kind, tag, text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().split("~")
+            key = parse_id(text)  # a 32-bit key, canonically spelt: a larger one would reach the database
+            if (kind, tag) != (self.kind, self.tag) or key is None:
                 raise ValueError(kind)
-            return int(key)
+            return key
         except (ValueError, UnicodeError, binascii.Error):
             raise BadUserInput(
                 f"'after' is not a cursor of this sorted {self.kind} list (same orderBy): {cursor[:40]!r}",

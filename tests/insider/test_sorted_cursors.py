@@ -38,3 +38,16 @@ async def test_a_cursor_decodes_to_nothing_more_precise_than_the_page_shows(
     assert len({node["id"] for node in shown}) == 8
     totals = [stored[node["id"]] for node in shown]
     assert totals == sorted(totals, reverse=True)
+
+
+async def test_a_forged_cursor_with_a_key_beyond_32_bits_is_bad_input_not_a_database_error(
+    app_client: GraphQLClient, seeded: SeedSummary
+) -> None:
+    """The cursor's id reached the database unchecked: ``9999999999`` made asyncpg raise (an internal error)."""
+    cycle = str(seeded.past_cycle_id)
+    genuine = (await app_client.data(SORTED, {"c": cycle, "after": None}))["results"]["pageInfo"]["endCursor"]
+    kind, tag, _ = base64.urlsafe_b64decode(genuine).decode().split("~")
+    for key in ("9999999999", "2147483648", "\uff1012", "012"):
+        forged = base64.urlsafe_b64encode(f"{kind}~{tag}~{key}".encode()).decode()
+        body = await app_client.execute(SORTED, {"c": cycle, "after": forged})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (key, body["errors"])
