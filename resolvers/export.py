@@ -17,7 +17,8 @@ import datetime as dt
 import enum
 import math
 import typing
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, fields
 from typing import cast
 
@@ -30,7 +31,7 @@ from hub import policy
 from hub.db.models import AppraisalResult, Cycle, Indicator, IndicatorScore, IndicatorVersion
 from hub.db.models.organisation import Department, Employee, Post
 from hub.export.columns import DATASETS
-from hub.export.copied import copy_statement
+from hub.export.copied import copy_statement, driver_statement
 from hub.export.endpoint import Export, ExportRefused, ExportRequest
 from hub.export.formats import Array, record_batch
 from hub.operations import audit as audit_log
@@ -65,10 +66,6 @@ def _scalar(kind: object, name: str) -> Callable[[str], object] | None:
         return str
     if kind is float:
         return lambda value: _finite(float(value), name)
-    if kind is int:
-        return int
-    if kind is bool:
-        return lambda value: {"true": True, "false": False}[value.lower()]
     if kind is dt.date:
         return dt.date.fromisoformat
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
@@ -86,11 +83,7 @@ def _parser(hint: object, name: str) -> Parser | None:
     kinds = [kind for kind in typing.get_args(hint) or (hint,) if kind is not type(None)]
     if len(kinds) != 1:
         return None
-    kind = kinds[0]
-    if typing.get_origin(kind) is list:
-        each = _scalar(typing.get_args(kind)[0], name)
-        return None if each is None else (lambda values: [each(value) for value in values])
-    one = _scalar(kind, name)
+    one = _scalar(kinds[0], name)
     if one is None:
         return None
 
@@ -142,9 +135,7 @@ def _describe(hint: object) -> str:
     kind = kinds[0] if kinds else hint
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return "value, one of " + ", ".join(str(member.value) for member in kind)
-    return {float: "number", int: "whole number", bool: "true or false", dt.date: "date (YYYY-MM-DD)"}.get(
-        cast(type, kind), "value"
-    )
+    return {float: "number", dt.date: "date (YYYY-MM-DD)"}.get(cast(type, kind), "value")
 
 
 async def open_export(request: ExportRequest) -> Export:
@@ -231,8 +222,36 @@ _SCORE_COLUMNS = (
     AppraisalResult.post_id,
     IndicatorScore.indicator_version_id,
 )
-_GROUPING = range(6, 11)  # department and post columns of a result row
-_RANKS = {16: "post", 17: "post", 18: "department", 19: "department"}
+
+
+def _row_of(row: Sequence[object]) -> policy.Row:
+    """The NAMES rule's view of a result row: its employee number, and whether the caller manages it (last column)."""
+    return policy.Row(cast(str, row[_NUMBER]), bool(row[-1]))
+
+
+def _place(columns: Sequence[object], column: object) -> int:
+    """Where ``column`` stands in ``columns``, by identity (``==`` on a column builds SQL, it compares nothing)."""
+    return next(index for index, candidate in enumerate(columns) if candidate is column)
+
+
+# The places the masking reads and blanks, found by column rather than written as numbers: a column added to the
+# export moves them, and a hard-coded place would then mask the wrong field.
+_NUMBER, _NAME = _place(_RESULT_COLUMNS, Employee.employee_no), _place(_RESULT_COLUMNS, Employee.name)
+_GROUPING = range(_place(_RESULT_COLUMNS, Department.code), _place(_RESULT_COLUMNS, Post.family) + 1)
+_RANKS = {
+    _place(_RESULT_COLUMNS, AppraisalResult.rank_in_post): "post",
+    _place(_RESULT_COLUMNS, AppraisalResult.percentile_in_post): "post",
+    _place(_RESULT_COLUMNS, AppraisalResult.rank_in_department): "department",
+    _place(_RESULT_COLUMNS, AppraisalResult.percentile_in_department): "department",
+}
+_RESULT_CELL = tuple(
+    _place(_RESULT_COLUMNS, column)
+    for column in (AppraisalResult.cycle_id, AppraisalResult.department_id, AppraisalResult.post_id)
+)
+_SCORE_CELL = tuple(
+    _place(_SCORE_COLUMNS, column)
+    for column in (AppraisalResult.cycle_id, AppraisalResult.department_id, AppraisalResult.post_id)
+)
 
 
 class _Reader:
@@ -243,7 +262,7 @@ class _Reader:
         self.conditions = conditions
         self.shown: dict[tuple[int, int, int], _Shown] = {}
 
-    async def results(self) -> AsyncIterator[pa.RecordBatch]:
+    async def results(self) -> AsyncGenerator[pa.RecordBatch, None]:
         scope = self.context.scope
         statement = (
             select(*_RESULT_COLUMNS, scope.managed_column())
@@ -255,13 +274,15 @@ class _Reader:
         if self._copies(policy.sees_every_name(self.context.principal)):
             copied = statement.with_only_columns(*_RESULT_COLUMNS[: len(DATASETS["results"])])
             ordered = copied.where(*self.conditions).order_by(AppraisalResult.id)
-            async for batch in copy_statement(self.context.sessionmaker, ordered, DATASETS["results"]):
-                yield batch
+            async with aclosing(copy_statement(self.context.sessionmaker, ordered, DATASETS["results"])) as batches:
+                async for batch in batches:
+                    yield batch
             return
-        async for rows in self._chunks(statement, AppraisalResult.id, (AppraisalResult.id,)):
-            yield await self._result_batch(rows)
+        async with aclosing(self._chunks(statement, AppraisalResult.id, (AppraisalResult.id,))) as chunks:
+            async for rows in chunks:
+                yield await self._result_batch(rows)
 
-    async def indicator_scores(self) -> AsyncIterator[pa.RecordBatch]:
+    async def indicator_scores(self) -> AsyncGenerator[pa.RecordBatch, None]:
         statement = (
             select(*_SCORE_COLUMNS)
             .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
@@ -272,15 +293,18 @@ class _Reader:
         if self._copies(True):
             copied = statement.with_only_columns(*_SCORE_COLUMNS[: len(DATASETS["indicator-scores"])])
             ordered = copied.where(*self.conditions).order_by(*order)
-            async for batch in copy_statement(self.context.sessionmaker, ordered, DATASETS["indicator-scores"]):
-                yield batch
+            copying = copy_statement(self.context.sessionmaker, ordered, DATASETS["indicator-scores"])
+            async with aclosing(copying) as batches:
+                async for batch in batches:
+                    yield batch
             return
-        async for rows in self._chunks(statement, IndicatorScore.result_id, order):
-            if self.context.pseudonyms is not None:
-                # A result whose post is withheld has its indicator scores withheld too (they name the scheme).
-                rows = [row for row in rows if (await self._shown(row, 1, 12, 13)).grouping]
-            if rows:
-                yield self._score_batch(rows)
+        async with aclosing(self._chunks(statement, IndicatorScore.result_id, order)) as chunks:
+            async for rows in chunks:
+                if self.context.pseudonyms is not None:
+                    # A result whose post is withheld has its indicator scores withheld too (they name the scheme).
+                    rows = [row for row in rows if (await self._shown(row, *_SCORE_CELL)).grouping]
+                if rows:
+                    yield self._score_batch(rows)
 
     def _copies(self, rows_as_read: bool) -> bool:
         """Whether the export is read with COPY: on PostgreSQL, for a caller who gets every row as the database has
@@ -291,7 +315,7 @@ class _Reader:
 
     async def _chunks(
         self, statement: Statement, result_key: InstrumentedAttribute[int], order: Sequence[InstrumentedAttribute[int]]
-    ) -> AsyncIterator[Rows]:
+    ) -> AsyncGenerator[Rows, None]:
         """The statement's rows under the export's conditions, a chunk at a time, in id order, or in pseudonym
         order of their results for a pseudonymous caller."""
         statement = statement.where(*self.conditions)
@@ -311,11 +335,8 @@ class _Reader:
                 await connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
                 # asyncpg's own cursor in the session's transaction: its records as they come, without
                 # SQLAlchemy's result processing (a third of the export's time); the statement is SQLAlchemy's.
-                compiled = in_order.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-                arguments = [compiled.params[name] for name in compiled.positiontup or ()]
-                driver = (await connection.get_raw_connection()).driver_connection
-                assert driver is not None, "a checked-out connection has its driver's"
-                cursor = await driver.cursor(compiled.string, *arguments)
+                driver, query, arguments = await driver_statement(connection, in_order)
+                cursor = await driver.cursor(query, *arguments)
                 while records := await cursor.fetch(CHUNK):
                     yield records
             return
@@ -353,13 +374,13 @@ class _Reader:
         values = list(zip(*rows, strict=True))
         principal = self.context.principal
         if not policy.sees_every_name(principal):
-            for index in (4, 5):  # employee number and name: the NAMES rule, row by row (own, managed)
+            for index in (_NUMBER, _NAME):  # the NAMES rule, row by row (own; managed: the last column)
                 values[index] = tuple(
-                    value if policy.NAMES.admits(principal, policy.Row(cast(str, row[4]), bool(row[-1]))) else None
+                    value if policy.NAMES.admits(principal, _row_of(row)) else None
                     for value, row in zip(values[index], rows, strict=True)
                 )
         if self.context.pseudonyms is not None:
-            shown = [await self._shown(row, 1, 20, 21) for row in rows]
+            shown = [await self._shown(row, *_RESULT_CELL) for row in rows]
             for index in _GROUPING:
                 values[index] = tuple(v if s.grouping else None for v, s in zip(values[index], shown, strict=True))
             for index, among in _RANKS.items():

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import IO, cast
 
 import asyncpg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from hub.export.columns import Column
 from hub.export.formats import record_batch
@@ -72,7 +72,7 @@ def parse(text: bytes, columns: Sequence[Column]) -> pa.RecordBatch:
 
 async def copy_batches(
     driver: asyncpg.Connection, query: str, arguments: Sequence[object], columns: Sequence[Column]
-) -> AsyncIterator[pa.RecordBatch]:
+) -> AsyncGenerator[pa.RecordBatch, None]:
     """The rows of ``query`` (positional ``$n`` parameters: ``arguments``), selecting ``columns`` in order, as
     record batches, read with COPY on ``driver`` (in whatever transaction it is in)."""
     pieces: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUED)
@@ -119,14 +119,24 @@ async def copy_statement(
     sessionmaker: async_sessionmaker[AsyncSession],
     statement: Select[*tuple[object, ...]],
     columns: Sequence[Column],
-) -> AsyncIterator[pa.RecordBatch]:
+) -> AsyncGenerator[pa.RecordBatch, None]:
     """The rows of a PostgreSQL ``statement`` that selects ``columns`` in order, as record batches read with COPY
     on a session's connection (SQLAlchemy compiles the statement; asyncpg has the server quote its parameters)."""
     async with sessionmaker() as session:
-        connection = await session.connection()
-        compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-        arguments = [compiled.params[name] for name in compiled.positiontup or ()]
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(driver, asyncpg.Connection), "COPY is read on PostgreSQL through asyncpg"
-        async for batch in copy_batches(driver, compiled.string, arguments, columns):
-            yield batch
+        driver, query, arguments = await driver_statement(await session.connection(), statement)
+        async with contextlib.aclosing(copy_batches(driver, query, arguments, columns)) as batches:
+            async for batch in batches:
+                yield batch
+
+
+async def driver_statement(
+    connection: AsyncConnection, statement: Select[*tuple[object, ...]]
+) -> tuple[asyncpg.Connection, str, list[object]]:
+    """``statement`` as asyncpg runs it on ``connection``'s own driver connection: its text with ``$n`` parameters
+    and their values. The values skip SQLAlchemy's bind processing, which is right for what an export binds (ints,
+    floats, dates, strings, and enums whose names are their values: ``hub.domain``), not for every type."""
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    arguments = [compiled.params[name] for name in compiled.positiontup or ()]
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, asyncpg.Connection), "COPY and cursors are read on PostgreSQL through asyncpg"
+    return driver, compiled.string, arguments

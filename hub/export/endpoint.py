@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -67,7 +67,7 @@ class Export:
 
     columns: Sequence[Column]
     filename: str
-    batches: AsyncIterator[pa.RecordBatch]
+    batches: AsyncGenerator[pa.RecordBatch, None]
 
 
 ExportSource = Callable[[ExportRequest], Awaitable[Export]]
@@ -166,9 +166,15 @@ class _Streamed(StreamingResponse):
     gone before the first byte (when the body's own ``finally`` would never run)."""
 
     def __init__(
-        self, body: AsyncIterator[bytes], *, media_type: str, headers: Mapping[str, str], done: Callable[[], None]
+        self,
+        body: AsyncGenerator[bytes, None],
+        *,
+        media_type: str,
+        headers: Mapping[str, str],
+        done: Callable[[], None],
     ) -> None:
         super().__init__(body, media_type=media_type, headers=headers)
+        self.source = body
         self.done = done
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -186,7 +192,12 @@ class _Streamed(StreamingResponse):
         except* _ClientStalled:  # raised in the response's task group: it may come as a group
             log.warning("export: the client took nothing for %s s; its export was ended", SEND_TIMEOUT_SECONDS)
         finally:
-            self.done()
+            # Starlette leaves a body it stopped reading suspended: closed here, the export's connection goes
+            # back to the pool before its place does.
+            try:
+                await self.source.aclose()
+            finally:
+                self.done()
 
 
 class _ClientStalled(Exception):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 import pyarrow as pa
@@ -98,8 +99,8 @@ class _Drain(io.RawIOBase):
 
 
 async def encode(
-    batches: AsyncIterator[pa.RecordBatch], columns: Sequence[Column], format_: Format
-) -> AsyncIterator[bytes]:
+    batches: AsyncGenerator[pa.RecordBatch, None], columns: Sequence[Column], format_: Format
+) -> AsyncGenerator[bytes, None]:
     """The export's bytes in ``format_``, a batch at a time (the header first, even when no row follows)."""
     drain = _Drain()
     sink = pa.PythonFile(drain, mode="w")
@@ -111,11 +112,14 @@ async def encode(
         writer = pa_csv.CSVWriter(sink, headed)  # type: ignore[arg-type]  # the stubs leave out NativeFile
         arrow_schema = headed
     try:
-        async for batch in batches:
-            writer.write_batch(batch if format_ is Format.PARQUET else batch.rename_columns(arrow_schema.names))
-            written = drain.take()
-            if written:
-                yield written
+        # Closed when the response stops reading too: the reader's session, cursor or COPY go back at once, not
+        # whenever the collector finalises a suspended generator.
+        async with aclosing(batches):
+            async for batch in batches:
+                writer.write_batch(batch if format_ is Format.PARQUET else batch.rename_columns(arrow_schema.names))
+                written = drain.take()
+                if written:
+                    yield written
     finally:
         writer.close()  # on a failure too: the writer's buffers go, and the bytes it writes are dropped
     yield drain.take()  # the rest: the CSV header of an empty export, the Parquet footer

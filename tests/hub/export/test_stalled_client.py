@@ -4,7 +4,7 @@ used to hold both of a process's export places for ever, refusing every other ex
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 from starlette.types import Message
@@ -12,9 +12,13 @@ from starlette.types import Message
 from hub.export import endpoint
 
 
-async def _chunks() -> AsyncIterator[bytes]:
-    for _ in range(100):
-        yield b"x" * 1024
+async def _chunks(closed: list[bool] | None = None) -> AsyncGenerator[bytes, None]:
+    try:
+        for _ in range(100):
+            yield b"x" * 1024
+    finally:
+        if closed is not None:
+            closed.append(True)
 
 
 async def test_a_client_that_takes_nothing_is_dropped_and_its_place_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +37,14 @@ async def test_a_client_that_takes_nothing_is_dropped_and_its_place_given_back(m
         await never.wait()
         return {"type": "http.disconnect"}
 
-    response = endpoint._Streamed(_chunks(), media_type="text/csv", headers={}, done=places.release)
+    closed: list[bool] = []
+
+    def give_back() -> None:
+        # The body (and with it the export's session and cursor) is closed before the place is given back.
+        assert closed == [True], "the export's place went back while its reader still held its connection"
+        places.release()
+
+    response = endpoint._Streamed(_chunks(closed), media_type="text/csv", headers={}, done=give_back)
     scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "method": "GET"}
     await asyncio.wait_for(response(scope, receive, stalled_send), 5)
     assert not places.locked(), "the export's place was not given back"
