@@ -167,7 +167,8 @@ class Settings(BaseSettings):
     events_redis_url: str | None = None
     """``redis://HOST:PORT/DB``: hub processes also wake each other through a Redis channel when they commit new
     result events (PUBLISH after the commit, the outbox watcher SUBSCRIBEs); the one way for several processes
-    on SQLite, which has no LISTEN/NOTIFY. A lost message, or Redis away, only delays events until the poll."""
+    on SQLite, which has no LISTEN/NOTIFY. A lost message, or Redis away, only delays events until the poll.
+    The process's outbox watcher (``outbox_watcher``, on by default) publishes and listens: off, neither."""
     events_redis_channel: str = "perfhub:outbox"
     """The Redis channel of new result events: the same for every process on one database, another for each
     deployment sharing the Redis."""
