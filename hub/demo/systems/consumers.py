@@ -272,7 +272,7 @@ class PayrollDesk:
         ]
         if not standing:  # published before this payroll subscribed: it never booked a bonus for it
             return f"correction for {number} in {cycle['name']}: no bonus line of that cycle to correct"
-        (old,) = standing
+        old = standing[-1]  # one at most: each correction reverses the one it replaces
         if old["grade"] == grade:  # the bonus follows the grade only: a corrected total changes nothing here
             return f"correction for {number} in {cycle['name']}: grade {grade} unchanged, line {old['lineId']} stands"
         reversal = {
