@@ -47,6 +47,7 @@ from hub.db.engine import (
     served_pool,
     unavailable_reason,
 )
+from hub.events.redis_wake import RedisWake
 from hub.events.watcher import OutboxWatcher
 from hub.export.endpoint import ExportEndpoint
 from hub.pseudonyms import pseudonyms_for
@@ -603,6 +604,7 @@ def create_app(
                     settings.event_poll_seconds,
                     buffer=settings.subscription_buffer,
                     stall_seconds=settings.subscription_stall_seconds,
+                    redis=RedisWake.of(settings),
                 )
                 if settings.outbox_watcher
                 else None

@@ -164,6 +164,14 @@ class Settings(BaseSettings):
     # Results out.
     event_poll_seconds: float = 1.0
     """How often a hub process looks for new result events in the outbox when no notification came."""
+    events_redis_url: str | None = None
+    """``redis://HOST:PORT/DB``: hub processes also wake each other through a Redis channel when they commit new
+    result events (PUBLISH after the commit, the outbox watcher SUBSCRIBEs); the one way for several processes
+    on SQLite, which has no LISTEN/NOTIFY. A lost message, or Redis away, only delays events until the poll.
+    The process's outbox watcher (``outbox_watcher``, on by default) publishes and listens: off, neither."""
+    events_redis_channel: str = "perfhub:outbox"
+    """The Redis channel of new result events: the same for every process on one database, another for each
+    deployment sharing the Redis."""
     outbox_watcher: bool = True
     """One watcher of the outbox per process that idle subscriptions wait on (``hub.events.watcher``); false:
     each subscription polls the outbox itself every ``event_poll_seconds`` (the in-process tests, whose

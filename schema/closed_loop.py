@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from connectors.base import CompensationRecord, TrainingRecord
-from hub.closedloop.matrix import MAX_BONUS_FACTOR, MAX_RAISE_PERCENT
+from hub.closedloop.matrix import ANNUAL_DAYS, MAX_BONUS_FACTOR, MAX_RAISE_PERCENT, is_annual, period_caveats
 from resolvers import closed_loop
 from resolvers.closed_loop import (
     AdviceRecord,
@@ -189,6 +189,21 @@ class CompensationGuidance:
     )
     async def advice(self, root: strawberry.Parent[GuidanceRecord], info: Info) -> AdviceRecord | None:
         return await closed_loop.advice(info.context, root)
+
+    @fields.field(
+        description=f"Whether the cycle's period is a year ({ANNUAL_DAYS.start} to {ANNUAL_DAYS.stop - 1} days: a "
+        "calendar or fiscal year, or 52 weeks). The merit matrix's raises and bonus factors are annual: the guidance "
+        "of a shorter (a quarter) or longer cycle applies that period's grade as if it stood for a year (see caveats)."
+    )
+    def cycle_is_annual(self, root: strawberry.Parent[GuidanceRecord]) -> bool:
+        return is_annual(root.period_start, root.period_end)
+
+    @fields.field(
+        description="What this guidance claims beyond its inputs, in words; empty when nothing. A cycle whose period "
+        "is not a year gets one: its grade is applied to an annual merit matrix."
+    )
+    def caveats(self, root: strawberry.Parent[GuidanceRecord]) -> list[str]:
+        return period_caveats(root.period_start, root.period_end)
 
 
 PageReader = Callable[[Context, str, Sequence[str] | None, int | None, str | None], Awaitable[Sequence[object]]]

@@ -296,7 +296,8 @@ class Query(TrendQueries):
         "compensationGuidance",
         "Pay guidance for the cycle's results, in result id order, a page at a time (at most 500): HR's merit matrix "
         "(meritMatrix) applied to each employee's compensation record from the payroll system. Advice only: perfhub "
-        "never writes to payroll. A result without a record, range or matrix gets no figures and says why. "
+        "never writes to payroll. A result without a record, range or matrix gets no figures and says why; a cycle "
+        "whose period is not a year says so in caveats (the matrix is annual). "
         "employeeNos keeps those employees only. " + RESULT_SCOPE,
         list[CompensationGuidance] | None,
         closed_loop_queries.compensation_guidance,

@@ -203,6 +203,30 @@ def in_force(records: list[Pay], on: dt.date) -> Pay | None:
     return max(known, key=lambda record: record.effective_date, default=None)
 
 
+ANNUAL_DAYS = range(364, 367)
+"""The lengths of a period that counts as a year: a calendar or fiscal year (365 or 366 days), or 52 weeks."""
+
+
+def is_annual(start: dt.date, end: dt.date) -> bool:
+    """Whether a cycle's period (both days included) is a year."""
+    return (end - start).days + 1 in ANNUAL_DAYS
+
+
+def period_caveats(start: dt.date, end: dt.date) -> list[str]:
+    """What guidance for a cycle of this period claims beyond its inputs: a merit matrix's raises and bonus
+    factors are a year's, so a quarter's (or an 18 months') grade applied to them stands in for a year it
+    does not cover. Empty for an annual cycle."""
+    if is_annual(start, end):
+        return []
+    days = (end - start).days + 1
+    than = "shorter" if days < ANNUAL_DAYS.start else "longer"
+    return [
+        f"the cycle covers {days} days ({start}..{end}), {than} than a year: the merit matrix's raises and bonus "
+        "factors are annual, and this guidance applies the grade of this period to them as if it stood for a whole "
+        "year; weigh it with the employee's other results of the year"
+    ]
+
+
 def advise(matrix: Matrix | None, grade: Grade, family: str, record: Pay | None, on: dt.date) -> Advice:
     """The guidance for a result of ``grade`` in a post of ``family``, or none and why."""
     if matrix is None:

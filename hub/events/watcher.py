@@ -6,11 +6,12 @@ the subscriptions waiting on it when it grows. It is also the process's one read
 (``hub.events.fanout``): it reads each new page of events once, with the rows every subscriber needs, into
 the log the subscriptions take their events from, and ends those that stopped reading their socket while
 the stream ran past what the log holds. The watcher wakes on PostgreSQL ``LISTEN`` (publishing and
-correcting send ``NOTIFY`` in their transactions, delivered on commit, to every hub process on the database)
-and, as the fallback, on a slow poll (one statement: the page after the log's end, empty while idle). A lost
-notification, or a listening connection that dropped, only delays: the poll
-still finds the new id, and the outbox stays the source of truth. SQLite (one process) has no
-notifications: the poll alone.
+correcting send ``NOTIFY`` in their transactions, delivered on commit, to every hub process on the database),
+on a Redis channel when ``PERFHUB_EVENTS_REDIS_URL`` is set (``hub.events.redis_wake``: published after the
+commit, so several processes on SQLite wake each other too) and, as the fallback, on a slow poll (one
+statement: the page after the log's end, empty while idle). A lost notification or message, or a listening
+connection that dropped, only delays: the poll still finds the new id, and the outbox stays the source of
+truth. SQLite has no notifications: Redis, if configured, and the poll.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.db.models import ResultEvent
 from hub.events.fanout import PAGE, EventLog, Subscriber, read_page, stalled
+from hub.events.redis_wake import RedisWake, announce_after_commit
 
 CHANNEL = "perfhub_outbox"
 """The PostgreSQL notification channel of new outbox events."""
@@ -37,6 +39,7 @@ async def notify_new_events(session: AsyncSession) -> None:
     """In the transaction that appends events: every watcher on the database hears of them at commit."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"NOTIFY {CHANNEL}"))
+    announce_after_commit(session)
 
 
 class OutboxWatcher:
@@ -50,6 +53,7 @@ class OutboxWatcher:
         *,
         buffer: int = 10_000,
         stall_seconds: float = 30.0,
+        redis: RedisWake | None = None,
     ):
         self._engine = engine
         self._sessionmaker = sessionmaker
@@ -63,6 +67,8 @@ class OutboxWatcher:
         self._grown = asyncio.Condition()
         self._heard = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self.redis = redis
+        """The Redis channel this process publishes on and listens to (``hub.events.redis_wake``); None: unset."""
         self._task: asyncio.Task[None] | None = None
         self.reads = 0
         """Statements run to look for new events (for the tests' counts)."""
@@ -161,12 +167,21 @@ class OutboxWatcher:
         with contextlib.suppress(Exception):  # the database away at start-up: the task's rounds retry
             await self.check()
         self._task = asyncio.create_task(self.run(), name="perfhub outbox watcher")
+        redis_task = None
+        if self.redis is not None:
+            self.redis.attach(self._engine.sync_engine)
+            redis_task = asyncio.create_task(self.redis.listen(self._heard.set), name="perfhub outbox redis")
         try:
             yield self
         finally:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            for task in (self._task, redis_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if self.redis is not None:
+                self.redis.detach(self._engine.sync_engine)
+                await self.redis.aclose()
             if self._listener is not None:
                 with contextlib.suppress(Exception):
                     await self._listener.close(timeout=2.0)

@@ -4,7 +4,10 @@ HR publishes the demo's current cycle through the API. The demo's payroll system
 ``resultPublished`` since the hub started, writes a bonus line per result; its training system receives each
 ``training.need`` event by signed webhook, asks ``trainingNeeds`` and enrols the employee in a related course
 not yet completed. Both are checked through their own APIs (``/bonus-lines``, ``/enrolments``), against what
-perfhub itself answers, and the hub's log holds one line per event each handled.
+perfhub itself answers, and the hub's log holds one line per event each handled. Then HR corrects a
+published result (``resultCorrect``): the payroll system, which also takes ``result.revised``, reverses the
+standing bonus line and writes one at the corrected grade; a second correction that keeps the grade changes no
+line; each correction is one line in the log.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ NEEDS = """query($cycle: ID!, $after: String) {
 }"""
 RESULTS = """query($cycle: ID!, $after: String) {
   results(cycleId: $cycle, first: 500, after: $after) {
-    pageInfo { hasNextPage endCursor } edges { node { grade employee { employeeNo } } }
+    pageInfo { hasNextPage endCursor } edges { node { id grade employee { employeeNo } } }
   }
 }"""
 
@@ -80,10 +83,12 @@ async def test_publishing_a_cycle_enrols_the_needy_and_writes_bonus_lines(looped
             await gql(http, hub, TRANSITION % step, {"id": cycle})
 
         grades: dict[str, str] = {}
+        result_ids: dict[str, str] = {}
         after = None
         while True:
             page = (await gql(http, hub, RESULTS, {"cycle": cycle, "after": after}))["results"]
             grades |= {edge["node"]["employee"]["employeeNo"]: edge["node"]["grade"] for edge in page["edges"]}
+            result_ids |= {edge["node"]["employee"]["employeeNo"]: edge["node"]["id"] for edge in page["edges"]}
             if not page["pageInfo"]["hasNextPage"]:
                 break
             after = page["pageInfo"]["endCursor"]
@@ -115,6 +120,7 @@ async def test_publishing_a_cycle_enrols_the_needy_and_writes_bonus_lines(looped
 
         lines = await until(hub, bonus_lines, "a bonus line per result")
         made = await until(hub, enrolments, "every training.need handled")
+        corrected = await correct_a_bonus(http, hub, payroll, lines, result_ids)
 
     # Payroll: one line per published result, at the result's grade, the amount its own rule makes.
     assert sorted(line["employeeNo"] for line in lines) == sorted(grades)
@@ -133,5 +139,56 @@ async def test_publishing_a_cycle_enrols_the_needy_and_writes_bonus_lines(looped
     log = hub.log()
     assert log.count("perfhub demo: payroll: bonus line") == len(grades)
     assert log.count("perfhub demo: training:") == len(needy)
-    event_ids = re.findall(r"\[(?:training\.need|result\.published) ([0-9a-f-]{36})\]", log)
-    assert len(event_ids) == len(set(event_ids)) == len(grades) + len(needy)
+    event_ids = re.findall(r"\[(?:training\.need|result\.published|result\.revised) ([0-9a-f-]{36})\]", log)
+    assert len(event_ids) == len(set(event_ids)) == len(grades) + len(needy) + 2
+    assert log.count("perfhub demo: payroll: correction for") == 2
+    assert f"payroll: correction for {corrected}" in log and "grade D unchanged" in log
+
+
+CORRECT = """mutation($input: ResultCorrectInput!) {
+  resultCorrect(input: $input) { __typename ... on ResultCorrected { result { grade } } ... on MutationError { code } }
+}"""
+
+
+async def correct_a_bonus(
+    http: httpx.AsyncClient, hub: ServedHub, payroll: str, lines: list[dict[str, Any]], result_ids: dict[str, str]
+) -> str:
+    """Corrects a result with a bonus amount down to grade D, then again within D; checks the payroll's lines
+    after each. The employee number corrected."""
+    old = next(line for line in lines if line["amount"] is not None and line["grade"] != "D")
+    number = old["employeeNo"]
+
+    async def correct(total: float) -> None:
+        variables = {"input": {"resultId": result_ids[number], "totalScore": total, "reason": "a source was wrong"}}
+        answer = (await gql(http, hub, CORRECT, variables))["resultCorrect"]
+        assert answer == {"__typename": "ResultCorrected", "result": {"grade": "D"}}, answer
+
+    async def after_corrections(handled: int) -> list[dict[str, Any]] | None:
+        """The employee's lines once the payroll said it handled ``handled`` corrections."""
+        if hub.log().count("perfhub demo: payroll: correction for") < handled:
+            return None
+        shown: list[dict[str, Any]] = (await http.get(f"{payroll}/bonus-lines", params={"employee": number})).json()[
+            "bonusLines"
+        ]
+        return shown
+
+    await correct(30.0)
+    booked = await until(hub, lambda: after_corrections(1), "the first correction handled")
+    assert len(booked) == 3 and booked[0] == old, booked
+    reversal, new = booked[1], booked[2]
+    assert (reversal["kind"], reversal["reverses"], Decimal(reversal["amount"])) == (
+        "reversal",
+        old["lineId"],
+        -Decimal(old["amount"]),
+    )
+    assert (new["kind"], new["grade"], new["corrects"], Decimal(new["amount"])) == (
+        "bonus",
+        "D",
+        old["lineId"],
+        Decimal(0),
+    )
+    assert reversal["eventId"] == new["eventId"] != old["eventId"]
+
+    await correct(31.0)  # still D: the bonus follows the grade, so no line changes
+    assert await until(hub, lambda: after_corrections(2), "the second correction handled") == booked
+    return str(number)

@@ -4,8 +4,10 @@ The training system receives ``training.need`` events by webhook (``POST /webhoo
 the Standard Webhooks library like any receiver), asks perfhub's ``trainingNeeds`` which indicators are
 weak and whether related training was already taken, and enrols the employee in a related course they
 have not completed. The payroll system holds a subscription to ``resultPublished`` (graphql-transport-ws,
-the types filter naming ``result.published``) and writes a bonus line per result: its own bonus component
-for the employee times its factor for the grade. Each shows what it did through its own API
+the types filter naming ``result.published`` and ``result.revised``) and writes a bonus line per result: its
+own bonus component for the employee times its factor for the grade. A correction that changes the grade is
+booked the auditable way: a reversal line cancelling the standing one, and a new line at the corrected grade
+(nothing is edited or deleted). Each shows what it did through its own API
 (``GET /enrolments``, ``GET /bonus-lines``; sandbox views without credentials, like ``/_faults``) and
 prints one line per event it handled.
 
@@ -37,6 +39,7 @@ WEBHOOK_PATH = DEMO_RECEIVER_PATH
 """The one path the hub exempts from its address rules in demo mode (``hub.webhooks.addresses``)."""
 TRAINING_NEED = "training.need"
 RESULT_PUBLISHED = "result.published"
+RESULT_REVISED = "result.revised"
 BONUS_FACTORS = {"S": Decimal("1.5"), "A": Decimal("1.2"), "B": Decimal("1.0"), "C": Decimal("0.6"), "D": Decimal(0)}
 """The demo payroll's own rule: the factor of the annual bonus component per grade."""
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
@@ -48,8 +51,8 @@ NEEDS = """query($cycle: ID!, $nos: [String!], $first: Int) {
   }
 }"""
 RESULTS = """subscription($after: String) {
-  resultPublished(after: $after, filter: {types: ["result.published"]}) {
-    cursor eventId cycle { id name } result { grade totalScore calibrated employee { employeeNo } }
+  resultPublished(after: $after, filter: {types: ["result.published", "result.revised"]}) {
+    cursor eventId type cycle { id name } result { grade totalScore calibrated employee { employeeNo } }
   }
 }"""
 
@@ -169,7 +172,7 @@ class TrainingDesk:
 
 @dataclass(slots=True)
 class PayrollDesk:
-    """The payroll system's subscription to published results and the bonus lines it writes."""
+    """The payroll system's subscription to published and corrected results, and the bonus lines it writes."""
 
     bonus_of: Callable[[str], Decimal | None]
     """The employee's annual bonus component in the payroll system's own records (None: they have none)."""
@@ -222,10 +225,27 @@ class PayrollDesk:
         result, cycle = event["result"], event["cycle"]
         assert isinstance(result, dict) and isinstance(cycle, dict)
         number, grade = str(result["employee"]["employeeNo"]), str(result["grade"])
+        if event.get("type") == RESULT_REVISED:
+            _say(f"payroll: {self._correct(number, grade, cycle, result, event_id)} [result.revised {event_id}]")
+            return
+        line = self._line(number, grade, cycle, result, event_id)
+        amount, told = line["amount"], "no bonus component, no line amount"
+        if amount is not None:
+            told = f"{amount} CNY ({line['annualBonus']} x {line['factor']})"
+        _say(
+            f"payroll: bonus line for {number}, grade {grade} in {cycle['name']}: {told} [result.published {event_id}]"
+        )
+
+    def _line(
+        self, number: str, grade: str, cycle: dict[str, str], result: dict[str, object], event_id: str
+    ) -> dict[str, object]:
+        """Writes the bonus line of a result at ``grade``: the bonus component times the grade's factor."""
         bonus = self.bonus_of(number)
         factor = BONUS_FACTORS.get(grade, Decimal(0))
         amount = None if bonus is None else (bonus * factor).quantize(Decimal("0.01"))
         line: dict[str, object] = {
+            "lineId": len(self.bonus_lines) + 1,
+            "kind": "bonus",
             "employeeNo": number,
             "cycleId": cycle["id"],
             "cycle": cycle["name"],
@@ -238,9 +258,37 @@ class PayrollDesk:
             "eventId": event_id,
         }
         self.bonus_lines.append(line)
-        told = "no bonus component, no line amount" if amount is None else f"{amount} CNY ({bonus} x {factor})"
-        _say(
-            f"payroll: bonus line for {number}, grade {grade} in {cycle['name']}: {told} [result.published {event_id}]"
+        return line
+
+    def _correct(self, number: str, grade: str, cycle: dict[str, str], result: dict[str, object], event_id: str) -> str:
+        """Books a correction: the standing bonus line reversed and a new one at the corrected grade; what it did."""
+        reversed_ids = {line["reverses"] for line in self.bonus_lines if line["kind"] == "reversal"}
+        standing = [
+            line
+            for line in self.bonus_lines
+            if line["kind"] == "bonus"
+            and (line["employeeNo"], line["cycleId"]) == (number, cycle["id"])
+            and line["lineId"] not in reversed_ids
+        ]
+        if not standing:  # published before this payroll subscribed: it never booked a bonus for it
+            return f"correction for {number} in {cycle['name']}: no bonus line of that cycle to correct"
+        old = standing[-1]  # one at most: each correction reverses the one it replaces
+        if old["grade"] == grade:  # the bonus follows the grade only: a corrected total changes nothing here
+            return f"correction for {number} in {cycle['name']}: grade {grade} unchanged, line {old['lineId']} stands"
+        reversal = {
+            **old,
+            "lineId": len(self.bonus_lines) + 1,
+            "kind": "reversal",
+            "reverses": old["lineId"],
+            "amount": None if old["amount"] is None else str(-Decimal(str(old["amount"]))),
+            "eventId": event_id,
+        }
+        self.bonus_lines.append(reversal)
+        new = self._line(number, grade, cycle, result, event_id)
+        new["corrects"] = old["lineId"]
+        return (
+            f"correction for {number} in {cycle['name']}: grade {old['grade']} -> {grade}, line {old['lineId']} "
+            f"reversed ({reversal['amount']} CNY), line {new['lineId']}: {new['amount']} CNY"
         )
 
 
