@@ -1,5 +1,5 @@
-"""What the database holds for one key, as the race tests check it: in process (tests/hub/operations) and
-between served hubs (tests/races). Statements, not results: one side reads with a session, the other with
+"""What the database holds for one key, as the tests check it: in process (tests/hub/operations, tests/schema)
+and between served hubs (tests/races). Statements, not results: one side reads with a session, the other with
 a connection."""
 
 from __future__ import annotations
@@ -57,3 +57,8 @@ def collected_values(cycle_id: int) -> Select[str, float, str, dt.date]:
         .join(Cycle, Cycle.id == MetricValue.cycle_id)
         .where(MetricValue.cycle_id == cycle_id)
     )
+
+
+def result_ids(cycle_id: int) -> Select[int]:
+    """The ids of the cycle's results, in id order (the order they were scored in)."""
+    return select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id).order_by(AppraisalResult.id)

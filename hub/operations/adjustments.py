@@ -46,6 +46,15 @@ def check_total(total_score: float | None) -> None:
         raise InvalidInput(f"a total score must lie in 0..100, got {total_score!r}", field="totalScore")
 
 
+GRADE_OVERRIDE = "The grade deliberately differs from what the grade bands give the total; the reason says why."
+"""What a hand change's ``grade_override`` means (both inputs describe it so)."""
+
+
+def check_override(grade: Grade | None, grade_override: bool) -> None:
+    if grade_override and grade is None:
+        raise InvalidInput("a grade override needs the grade it gives", field="grade")
+
+
 def grade_for(bands: GradeBands, total: float, grade: Grade | None, grade_override: bool) -> Grade:
     """The grade a hand change stores: the bands' for the total, or the one given if the bands agree or the
     override is explicit (``GradeDisagrees`` otherwise: a 95 graded D reads as a slip, not a decision)."""

@@ -25,9 +25,11 @@ from hub.appraisal import DistributionWarning, check_distribution
 from hub.db.models import Cycle, Department, Post
 from hub.domain import AdjustmentKind, CycleState, Grade, GroupDimension
 from hub.operations.adjustments import (
+    GRADE_OVERRIDE,
     RESULTS,
     StoredResult,
     change_result,
+    check_override,
     check_total,
     checked_reason_and_actor,
     cycle_of_result,
@@ -72,10 +74,7 @@ class ResultCalibrateInput:
         default=None,
     )
     target_distribution: tuple[GradeShareInput, ...] | None = None
-    grade_override: bool = described(
-        "The grade deliberately differs from what the grade bands give the total; the reason says why.",
-        default=False,
-    )
+    grade_override: bool = described(GRADE_OVERRIDE, default=False)
     target_scope: DistributionScopeInput | None = described(
         "The group targetDistribution is checked over: the result's post or its department. The whole cycle "
         "when omitted.",
@@ -129,8 +128,7 @@ def _check_inputs(command: ResultCalibrateInput, actor: str) -> tuple[str, str]:
     reason, actor = checked_reason_and_actor(command.reason, actor, what="a calibration")
     if command.total_score is None and command.grade is None:
         raise InvalidInput("a calibration sets a total score, a grade or both", field="totalScore")
-    if command.grade_override and command.grade is None:
-        raise InvalidInput("a grade override needs the grade it gives", field="grade")
+    check_override(command.grade, command.grade_override)
     check_total(command.total_score)
     return reason, actor
 

@@ -207,15 +207,21 @@ def value_checksum(system: str, metric: str, employee_no: str, start: dt.date, e
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _collecting(cycle: Cycle) -> Cycle:
+    """The cycle, when it is OPEN: values are collected then only (checked before fetching, and again before
+    storing, under the lock)."""
+    if cycle.state is not CycleState.OPEN:
+        raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
+    return cycle
+
+
 async def _wanted(session: AsyncSession, cycle_id: int) -> tuple[Cycle, dict[tuple[str, str], list[_Wanted]]]:
     """The OPEN cycle, and (system, metric) -> who needs a value of it under their pinned scheme.
 
     No lock: the fetching that follows takes network time, and no lock is held across it; the state
     is checked again under the lock before anything is stored.
     """
-    cycle = await load_cycle(session, cycle_id)
-    if cycle.state is not CycleState.OPEN:
-        raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
+    cycle = _collecting(await load_cycle(session, cycle_id))
     measured = pinned_items(cycle_id).where(
         Indicator.category == IndicatorCategory.EXTENSION,
         IndicatorVersion.source_system != MANUAL_SOURCE,
@@ -349,9 +355,7 @@ async def store_collected(
     changed ones updated in place, unchanged ones left alone; with the audit entry. Counts each kind
     on ``report``."""
     async with sessionmaker() as session, session.begin():
-        cycle = await locked_cycle(session, cycle_id)
-        if cycle.state is not CycleState.OPEN:  # it moved on while we were fetching: store nothing
-            raise WrongCycleState(cycle.state, "metric values are collected only while it is OPEN")
+        _collecting(await locked_cycle(session, cycle_id))  # it may have moved on while we were fetching
         stored = select(
             MetricValue.id,
             MetricValue.employee_id,

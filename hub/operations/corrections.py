@@ -18,7 +18,15 @@ from hub.appraisal.shown import shown_cents
 from hub.domain import AdjustmentKind, CycleState, Grade
 from hub.events.outbox import append_revised
 from hub.operations import adjustments
-from hub.operations.adjustments import RESULTS, StoredResult, cycle_of_result, grade_for, locked_result
+from hub.operations.adjustments import (
+    GRADE_OVERRIDE,
+    RESULTS,
+    StoredResult,
+    check_override,
+    cycle_of_result,
+    grade_for,
+    locked_result,
+)
 from hub.operations.audit import audit_change
 from hub.operations.commands import Caller, IdOf, described
 from hub.operations.cycles import locked_cycle
@@ -36,10 +44,7 @@ class ResultCorrectInput:
         "gradeOverride says otherwise.",
         default=None,
     )
-    grade_override: bool = described(
-        "The grade deliberately differs from what the grade bands give the total; the reason says why.",
-        default=False,
-    )
+    grade_override: bool = described(GRADE_OVERRIDE, default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +64,7 @@ async def correct_result(
     """
     reason, actor = adjustments.checked_reason_and_actor(command.reason, caller.actor, what="a correction")
     adjustments.check_total(command.total_score)
-    if command.grade_override and command.grade is None:
-        raise InvalidInput("a grade override needs the grade it gives", field="grade")
+    check_override(command.grade, command.grade_override)
     result_id, total = command.result_id, float(command.total_score)
     cycle_id = await cycle_of_result(sessionmaker, result_id)
     async with sessionmaker() as session, session.begin():

@@ -90,9 +90,16 @@ async def leave_cycle(sessionmaker: async_sessionmaker[AsyncSession], command: C
             )
         withdrawn = await _withdraw(session, cycle.id, ratees)
         note = await people_note(session, "left", sorted(leaving_posts), command.employee_ids)
-        note_step(session, cycle, caller.actor, f"{note}; {withdrawn} rater assignment(s) withdrawn", reason)
+        _note_left(session, cycle, caller.actor, note, withdrawn, reason)
         await audit_change(session, caller.audit, f"cycle:{cycle.id}")
     return CycleLeft(cycle, withdrawn)
+
+
+def _note_left(
+    session: AsyncSession, cycle: Cycle, actor: str, who: str, withdrawn: int, reason: str | None = None
+) -> None:
+    """The cycle's note of a leave, a leaver or a mover: who went, and how many rater assignments went with them."""
+    note_step(session, cycle, actor, f"{who}; {withdrawn} rater assignment(s) withdrawn", reason)
 
 
 async def _refuse_unknown(session: AsyncSession, model: type[Post] | type[Employee], ids: Sequence[int]) -> None:
@@ -180,7 +187,7 @@ async def withdraw_leaver(session: AsyncSession, employee_id: int, employee_no: 
         withdrawn = int(getattr(found, "rowcount", 0) or 0)
         if withdrawn:
             note = f"left the organisation: employee {employee_no}, last day {left_on}"
-            note_step(session, cycle, LEAVER_ACTOR, f"{note}; {withdrawn} rater assignment(s) withdrawn")
+            _note_left(session, cycle, LEAVER_ACTOR, note, withdrawn)
 
 
 async def withdraw_mover(session: AsyncSession, employee_id: int, employee_no: str, moved_on: object) -> None:
@@ -192,4 +199,4 @@ async def withdraw_mover(session: AsyncSession, employee_id: int, employee_no: s
             continue
         withdrawn = await _withdraw(session, cycle.id, {employee_id})
         note = f"moved out of the cycle's posts: employee {employee_no}, from {moved_on}"
-        note_step(session, cycle, MOVER_ACTOR, f"{note}; {withdrawn} rater assignment(s) withdrawn")
+        _note_left(session, cycle, MOVER_ACTOR, note, withdrawn)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Base, CycleScheme, Employee, Indicator, IndicatorVersion, MetricValue, SchemeItem
 from hub.domain import MANUAL_SOURCE, CycleState, IndicatorCategory
+from hub.operations import csv_files
 from hub.operations.audit import audit_change
 from hub.operations.batches import execute_in_chunks, partitions
 from hub.operations.commands import Caller, IdOf
@@ -93,21 +94,6 @@ class _RawLines:
         return first, text.rstrip("\r\n")
 
 
-def _header_problems(header: list[str]) -> list[str]:
-    problems = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    if unknown:
-        # A typo ("fetchedat") would otherwise be ignored silently.
-        problems.append(f"unknown column(s) {', '.join(repr(c) for c in unknown)}")
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        problems.append(f"repeated column(s) {', '.join(repeated)}")
-    return problems
-
-
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """ASCII decimal notation. Python's float() also reads ``1_0``, ``nan``, ``inf`` and Arabic-Indic or
 full-width digits, none of which a measuring system means as a number here."""
@@ -160,15 +146,15 @@ def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
     try:
         header = [name.strip().lower() for name in next(reader)]
         lines.record()
-        header_problems = _header_problems(header)
+        header_problems = csv_files.header_problems(header, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
         if header_problems:
             return ParsedFile([], [RowProblem(1, "; ".join(header_problems))])
         for fields in reader:
             line, raw = lines.record()
             if not any(field.strip() for field in fields):
                 continue  # blank lines, e.g. at the end of the file
-            if len(fields) != len(header):
-                problems.append(RowProblem(line, f"expected {len(header)} fields, found {len(fields)}"))
+            if (wrong_width := csv_files.width_problem(line, header, fields)) is not None:
+                problems.append(wrong_width)
                 continue
             cells = dict(zip(header, (field.strip() for field in fields), strict=True))
             employee_no, code = cells["employee_no"], cells["indicator"]
@@ -190,7 +176,7 @@ def parse_metric_csv(csv_text: str, *, now: dt.datetime) -> ParsedFile:
     except csv.Error as error:
         problems.append(RowProblem(lines.number, f"unreadable CSV: {error}"))
     if not rows and not problems:
-        problems.append(RowProblem(1, "the file has a header but no rows"))
+        problems.append(RowProblem(1, csv_files.NO_ROWS))
     return ParsedFile(rows, problems)
 
 

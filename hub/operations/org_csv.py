@@ -24,6 +24,7 @@ import io
 from dataclasses import dataclass
 
 from hub.domain import EmployeeStatus
+from hub.operations import csv_files
 from hub.operations.errors import InvalidInput, RowProblem
 from hub.operations.org_changes import CODE_CHARS, FAMILY_CHARS, NAME_CHARS, checked_email, checked_text
 
@@ -153,16 +154,6 @@ def _row(line: int, header: list[str], cells: _Cells) -> OrgRow:
     return OrgRow(*fields)  # in the order of OrgRow's fields: mypy checks each
 
 
-def _header_problems(header: list[str]) -> list[str]:
-    found = {
-        "missing column(s)": [column for column in REQUIRED_COLUMNS if column not in header],
-        # A typo ("hired") would otherwise be ignored silently.
-        "unknown column(s)": [repr(column) for column in header if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS],
-        "repeated column(s)": sorted({column for column in header if header.count(column) > 1}),
-    }
-    return [f"{what} {', '.join(columns)}" for what, columns in found.items() if columns]
-
-
 def read_org_csv(text: str) -> tuple[list[OrgRow], list[RowProblem]]:
     """The file's rows, with every problem that shows without the database (line 1 is the header)."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
@@ -174,7 +165,7 @@ def read_org_csv(text: str) -> tuple[list[OrgRow], list[RowProblem]]:
         return [], [RowProblem(1, f"the file is empty; expected a header {','.join(REQUIRED_COLUMNS)},...")]
     except csv.Error as error:
         return [], [RowProblem(1, f"unreadable CSV: {error}")]
-    header_problems = _header_problems(header)
+    header_problems = csv_files.header_problems(header, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     if header_problems:
         return [], [RowProblem(1, "; ".join(header_problems))]
     seen: dict[str, int] = {}
@@ -191,15 +182,15 @@ def read_org_csv(text: str) -> tuple[list[OrgRow], list[RowProblem]]:
     except csv.Error as error:
         problems.append(RowProblem(reader.line_num, f"unreadable CSV: {error}"))
     if not rows and not problems:
-        problems.append(RowProblem(1, "the file has a header but no rows"))
+        problems.append(RowProblem(1, csv_files.NO_ROWS))
     return rows, problems
 
 
 def _check_row(
     line: int, header: list[str], fields: list[str], seen: dict[str, int], rows: list[OrgRow]
 ) -> RowProblem | None:
-    if len(fields) != len(header):
-        return RowProblem(line, f"expected {len(header)} fields, found {len(fields)}")
+    if (wrong_width := csv_files.width_problem(line, header, fields)) is not None:
+        return wrong_width
     cells = _Cells(dict(zip(header, (field.strip() for field in fields), strict=True)))
     row = _row(line, header, cells)
     if row.employee_no:

@@ -234,6 +234,12 @@ def _record(row: IndicatorVersion) -> IndicatorVersionRecord:
     return record_from(IndicatorVersionRecord, row, rule=dict(row.rule))
 
 
+def _code_taken(code: str) -> DuplicateCode:
+    """Another indicator has the code: found by the check, or by the unique index when a transaction took it
+    between the check and the insert."""
+    return DuplicateCode(f"an indicator with code {code!r} already exists", field="code")
+
+
 async def create_indicator(
     sessionmaker: async_sessionmaker[AsyncSession],
     command: IndicatorCreateInput,
@@ -259,14 +265,14 @@ async def create_indicator(
     author = require_text(caller.actor, "author", 200)
     async with sessionmaker() as session, session.begin():
         if await session.scalar(select(Indicator.id).where(Indicator.code == code)) is not None:
-            raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code")
+            raise _code_taken(code)
         indicator = Indicator(code=code, name=name, category=category, unit=unit, direction=direction)
         session.add(indicator)
         try:
             await session.flush()
         except IntegrityError:
             # Another transaction took the code between the check and the insert.
-            raise DuplicateCode(f"an indicator with code {code!r} already exists", field="code") from None
+            raise _code_taken(code) from None
         version = await _add_version(session, caller, indicator.id, 1, command.effective_from, definition, note, author)
     return SavedVersion(version, source_warnings(definition.source_system, definition.source_metric, offers))
 

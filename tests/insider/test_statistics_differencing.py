@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import AppraisalResult, Department, Post
 from hub.demo.organisation import SeedSummary
 from tests.conftest import GraphQLClient
+from tests.stored import result_ids
 
 SCORES = "query($c: ID!, $g: [GroupDimension!]!) { scoreStatistics(cycleId: $c, groupBy: $g) { key count mean } }"
 INDICATORS = """query($c: ID!, $g: [GroupDimension!]) { indicatorStatistics(cycleId: $c, groupBy: $g) {
@@ -139,13 +140,7 @@ async def test_the_whole_cycle_less_every_released_cell_is_not_a_small_departmen
     cycle's count and mean less those of the released cells were the two people's (each check of a parent one
     dimension coarser passed: department B and post p3 hold nobody released). Now a large cell is withheld too."""
     async with sessionmaker() as session, session.begin():
-        ids = (
-            await session.scalars(
-                select(AppraisalResult.id)
-                .where(AppraisalResult.cycle_id == seeded.past_cycle_id)
-                .order_by(AppraisalResult.id)
-            )
-        ).all()
+        ids = (await session.scalars(result_ids(seeded.past_cycle_id))).all()
         departments = (await session.scalars(select(Department.id).order_by(Department.id).limit(2))).all()
         posts = (await session.scalars(select(Post.id).order_by(Post.id).limit(3))).all()
         half = (len(ids) - 2) // 2

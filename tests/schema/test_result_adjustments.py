@@ -12,6 +12,7 @@ from hub.db.models import AppraisalResult, AuditEntry, Post, ResultAdjustment, R
 from hub.domain import Grade
 from tests.conftest import GraphQLClient
 from tests.schema.conftest import Org
+from tests.stored import result_ids
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -261,13 +262,7 @@ async def test_the_history_costs_one_statement_per_page(
 ) -> None:
     """adjustments over 10 results costs what it costs over 60: one batch, not one read per result."""
     async with sessionmaker() as session:
-        ids = (
-            await session.scalars(
-                select(AppraisalResult.id)
-                .where(AppraisalResult.cycle_id == org.unpublished_cycle)
-                .order_by(AppraisalResult.id)
-            )
-        ).all()
+        ids = (await session.scalars(result_ids(org.unpublished_cycle))).all()
     for result_id in (ids[0], ids[30]):
         await _calibrate(app_client, resultId=str(result_id), totalScore=70.0, reason="r")
     query = "query($c: ID!, $n: Int!) { results(cycleId: $c, first: $n) { edges { node { adjustments { kind } } } } }"

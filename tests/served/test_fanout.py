@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from sqlalchemy import make_url
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,10 +30,10 @@ from websockets.typing import Subprotocol
 from bench.events import FILL
 from hub.events.watcher import CHANNEL
 from tests.conftest import Backend
+from tests.served.cycle_steps import PUBLISHING, transition
 from tests.served.hub_process import ServedHub
 from tests.served.people import find_people
 from tests.served.test_stream_faults import outbox
-from tests.served.test_subscriptions import TRANSITION
 
 SUBSCRIBERS = 200
 FLAT = "subscription($after: String) { resultPublished(after: $after) { cursor eventId result { id grade } } }"
@@ -68,14 +67,6 @@ async def events_of(client: ClientConnection, count: int) -> list[dict[str, Any]
         assert message["type"] == "next" and "errors" not in message["payload"], message
         events.append(message["payload"]["data"]["resultPublished"])
     return events
-
-
-async def publish(hub: ServedHub, cycle_id: str) -> None:
-    """Scores, closes calibration and publishes, waiting as long as a loaded machine needs (gql's 10 s may not do)."""
-    async with httpx.AsyncClient(headers=hub.headers("hr_admin"), timeout=WITHIN) as http:
-        for step in ("cycleScore", "cycleCloseCalibration", "cyclePublish"):
-            answer = (await http.post(hub.url, json={"query": TRANSITION % step, "variables": {"id": cycle_id}})).json()
-            assert "code" not in answer["data"][step], answer
 
 
 async def collect(client: ClientConnection, target: asyncio.Future[int]) -> list[str]:
@@ -150,7 +141,7 @@ async def test_two_hundred_subscribers_cost_a_handful_of_statements_idle_and_one
 
             target: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             readers = [asyncio.create_task(collect(client, target)) for client in clients]
-            await publish(pg_hub, people.open_cycle)
+            await transition(pg_hub, *PUBLISHING, cycle_id=people.open_cycle, request_seconds=WITHIN)
             expected = (await outbox(pg_hub))[len(history) :]
             assert len(expected) >= 50
             target.set_result(len(expected))

@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.conftest import Backend
+from tests.served.cycle_steps import PUBLISHING, transition
 from tests.served.hub_process import ServedHub, served_behind_proxy
 from tests.served.people import find_people
 from tests.tcp_proxy import ProxyThread
@@ -40,7 +41,6 @@ subscription($after: String) {
 FLAT = "subscription($after: String) { resultPublished(after: $after) { cursor eventId result { id grade } } }"
 EVENTS_PAGE = "query($after: String) { resultEvents(after: $after, first: 500) { cursor eventId } }"
 RESULT_COUNT = "query($id: ID!) { results(cycleId: $id, first: 1) { totalCount } }"
-TRANSITION = "mutation($id: ID!) { %s(cycleId: $id) { __typename ... on MutationError { code message } } }"
 UNAVAILABLE = "EVENT_UNAVAILABLE"
 WITHIN = 90.0
 ENV = {"PERFHUB_RATE_LIMIT_PER_SECOND": "0", "PERFHUB_EVENT_POLL_SECONDS": "0.05"}
@@ -181,13 +181,6 @@ async def outbox(hub: ServedHub) -> list[str]:
             after = page[-1]["cursor"]
 
 
-async def transition(hub: ServedHub, *steps: str, cycle_id: str) -> None:
-    async with httpx.AsyncClient(headers=hub.headers("hr_admin"), timeout=60) as http:
-        for step in steps:
-            answer = (await http.post(hub.url, json={"query": TRANSITION % step, "variables": {"id": cycle_id}})).json()
-            assert "errors" not in answer and "code" not in answer["data"][step], answer
-
-
 async def results_in(hub: ServedHub, cycle_id: str) -> int:
     async with httpx.AsyncClient(headers=hub.headers("hr_admin"), timeout=60) as http:
         answer = (await http.post(hub.url, json={"query": RESULT_COUNT, "variables": {"id": cycle_id}})).json()
@@ -207,7 +200,7 @@ async def outage(proxy: ProxyThread, seconds: float) -> None:
 async def test_a_half_second_outage_mid_stream_loses_no_event(proxied: tuple[ServedHub, ProxyThread]) -> None:
     hub, proxy = proxied
     people = find_people(hub)
-    await transition(hub, "cycleScore", "cycleCloseCalibration", "cyclePublish", cycle_id=people.open_cycle)
+    await transition(hub, *PUBLISHING, cycle_id=people.open_cycle)
     expected = await outbox(hub)
     assert len(expected) > 200
 

@@ -29,7 +29,7 @@ from hub.operations.scoring import CycleScore, score_cycle
 from tests.hub.operations.concurrency import Gate, Race, hold_before, outcome, until_arrived
 from tests.hub.operations.conftest import Measured, ScorableCycle, Sessions, import_csv
 from tests.hub.operations.test_collect import FakeSystem, collect_from
-from tests.stored import metric_value
+from tests.stored import metric_value, result_ids
 
 NOW = dt.datetime(2026, 11, 16, 10, tzinfo=dt.UTC)
 
@@ -149,9 +149,7 @@ async def test_a_calibration_racing_a_reopen_and_rescore_is_a_typed_answer(
     cycle_id = scorable.cycle_id
     await score_cycle(sessionmaker, CycleScore(cycle_id), Caller("test"))
     async with sessionmaker() as session:
-        result_id = await session.scalar(
-            select(AppraisalResult.id).where(AppraisalResult.cycle_id == cycle_id).order_by(AppraisalResult.id)
-        )
+        result_id = await session.scalar(result_ids(cycle_id))
     assert result_id is not None
     # The calibration has found its result and is about to lock the cycle.
     gate = race.gate_before(calibration, "locked_cycle")
