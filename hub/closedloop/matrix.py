@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +23,6 @@ from hub.operations.errors import InvalidInput
 MAX_BOUNDS = 9
 MAX_RAISE_PERCENT = 100.0
 MAX_BONUS_FACTOR = 10.0
-_CURRENCY = re.compile(r"[A-Z]{3}")
 # The active ISO 4217 currency codes (2025), so that a typo ("XYZ") is refused rather than stored as a matrix
 # no compensation record can ever match. A short list in code: no dependency for one check.
 _ISO_4217_CODES = """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
@@ -127,7 +125,7 @@ class Matrix:
 
 def checked(command: MeritMatrixSetInput) -> Matrix:
     """The matrix the command describes, or ``InvalidInput`` naming the first field that is wrong."""
-    if not _CURRENCY.fullmatch(command.currency) or command.currency not in ISO_4217:
+    if command.currency not in ISO_4217:
         raise InvalidInput(f"currency must be an ISO 4217 code (e.g. CNY), got {command.currency!r}", field="currency")
     ranges: dict[str, tuple[float, float]] = {}
     for item in command.salary_ranges:

@@ -1,4 +1,4 @@
-"""Appending result events in the transaction that publishes or corrects, and reading the stream back by cursor.
+"""Appending result events in the transaction that publishes or corrects.
 
 The outbox is the single source of truth for delivery: a subscriber that reconnects with its last
 cursor gets everything after it, whichever process published, so delivery is at-least-once without a
@@ -8,10 +8,9 @@ broker that must not lose messages.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Row, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import AppraisalResult, ResultEvent, utcnow
 from hub.events.watcher import notify_new_events
@@ -89,18 +88,3 @@ async def append_revised(
         )
     )
     await notify_new_events(session)
-
-
-async def read_events(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    after: int | None,
-    limit: int,
-    conditions: Sequence[ColumnElement[bool]] = (),
-) -> Sequence[Row[*tuple[object, ...]]]:
-    """Events after the cursor in stream order, at most ``limit``."""
-    statement = select(*ResultEvent.__table__.columns).where(*conditions).order_by(ResultEvent.id).limit(limit)
-    if after is not None:
-        statement = statement.where(ResultEvent.id > after)
-    async with sessionmaker() as session:
-        return (await session.execute(statement)).all()

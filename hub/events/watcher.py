@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -31,6 +32,9 @@ from hub.events.redis_wake import RedisWake, announce_after_commit
 
 CHANNEL = "perfhub_outbox"
 """The PostgreSQL notification channel of new outbox events."""
+LISTEN_RETRY_SECONDS = 60.0
+"""After the LISTEN connection could not be opened (refused, bad credentials), how long the watcher only polls
+before it tries again: an outage costs one connection attempt a minute, not one a poll."""
 
 log = logging.getLogger("perfhub.events")
 
@@ -43,7 +47,8 @@ async def notify_new_events(session: AsyncSession) -> None:
 
 
 class OutboxWatcher:
-    """Knows the outbox's newest event id (``latest``) and wakes the readers waiting for it to grow."""
+    """Reads the outbox's new events into ``log`` (its ``end``: the newest id read) and wakes the readers
+    waiting for it to grow."""
 
     def __init__(
         self,
@@ -51,22 +56,24 @@ class OutboxWatcher:
         sessionmaker: async_sessionmaker[AsyncSession],
         poll_seconds: float,
         *,
-        buffer: int = 10_000,
-        stall_seconds: float = 30.0,
+        buffer: int,
+        stall_seconds: float,
         redis: RedisWake | None = None,
     ):
         self._engine = engine
         self._sessionmaker = sessionmaker
         self._poll_seconds = poll_seconds
         self._stall_seconds = stall_seconds
-        self.latest: int = 0
         self.log = EventLog(0, buffer)
         """The process's recent events, shared by its subscriptions (``hub.events.fanout``)."""
         self.subscribers: set[Subscriber] = set()
         self._started = False
-        self._grown = asyncio.Condition()
+        self._grown = asyncio.Event()
+        """Pulsed (set, then cleared) when the log grows: it wakes whoever waits at that moment (``wait_beyond``)."""
         self._heard = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self._listen_failed_at: float | None = None
+        """When the last attempt to open the LISTEN connection failed (monotonic); None while it has not."""
         self.redis = redis
         """The Redis channel this process publishes on and listens to (``hub.events.redis_wake``); None: unset."""
         self._task: asyncio.Task[None] | None = None
@@ -74,13 +81,17 @@ class OutboxWatcher:
         """Statements run to look for new events (for the tests' counts)."""
 
     async def wait_beyond(self, seen: int, within: float) -> bool:
-        """Waits until the newest id is beyond ``seen``, at most ``within`` seconds: whether it is."""
-        if self.latest > seen:
-            return True
-        async with self._grown:
+        """Waits until the newest id read is beyond ``seen``, at most ``within`` seconds: whether it is.
+
+        No growth is missed between the check and the wait: ``Event.wait`` is awaited in this task (not wrapped
+        in one of its own, as ``asyncio.wait_for`` does on Python 3.11, which starts it a loop turn later), so it
+        is among the waiters before anything else runs; and the log only grows, so the first pulse after the
+        check means it is beyond ``seen``."""
+        if self.log.end <= seen:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._grown.wait_for(lambda: self.latest > seen), within)
-        return self.latest > seen
+                async with asyncio.timeout(within):
+                    await self._grown.wait()
+        return self.log.end > seen
 
     def subscribe(self, position: int, on_too_slow: Callable[[], None]) -> Subscriber:
         """Registers a live subscription at ``position``; ``on_too_slow`` is called once if it has to end."""
@@ -101,9 +112,11 @@ class OutboxWatcher:
             self.reads += 1
             async with self._sessionmaker() as session:
                 newest = await session.scalar(select(func.max(ResultEvent.id))) or 0
+            grew = newest > self.log.end
             self.log = EventLog(newest, self.log.capacity)
             self._started = True
-            await self._grew(newest)
+            if grew:
+                self._grew()
             return
         while True:
             self.reads += 1  # counted as it starts, as a statement counter on the engine counts it
@@ -114,15 +127,15 @@ class OutboxWatcher:
             self.log.append(page)
             for subscriber in self.subscribers:
                 subscriber.wake.set()
-            await self._grew(page.last)
+            self._grew()
             if len(page.events) < PAGE:
                 return
 
-    async def _grew(self, newest: int) -> None:
-        if newest > self.latest:
-            async with self._grown:
-                self.latest = newest
-                self._grown.notify_all()
+    def _grew(self) -> None:
+        # set() hands every current waiter its wake-up; clearing at once leaves the next waiters to wait for
+        # the next growth.
+        self._grown.set()
+        self._grown.clear()
 
     def end_stalled(self) -> None:
         """Ends the subscriptions that stopped reading their socket while the stream ran past the log."""
@@ -132,21 +145,41 @@ class OutboxWatcher:
             subscriber.on_too_slow()
 
     async def _listen(self) -> None:
-        """Opens the LISTEN connection if there is none (PostgreSQL only); a failure leaves the poll alone."""
+        """Opens the LISTEN connection if there is none (PostgreSQL only); a failure leaves the poll alone.
+
+        After a failed attempt it tries again only once ``LISTEN_RETRY_SECONDS`` have passed, and it warns once
+        per outage (the first failure), not once per attempt; it says so when it listens again."""
         if self._listener is not None and not self._listener.is_closed():
             return
         url = self._engine.url
         if url.get_backend_name() != "postgresql":
             return
+        now = time.monotonic()
+        if self._listen_failed_at is not None and now - self._listen_failed_at < LISTEN_RETRY_SECONDS:
+            return
+        listener: asyncpg.Connection | None = None
         try:
             dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = await asyncpg.connect(dsn, timeout=max(self._poll_seconds, 2.0))
-            await self._listener.add_listener(CHANNEL, lambda *_: self._heard.set())
+            listener = await asyncpg.connect(dsn, timeout=max(self._poll_seconds, 2.0))
+            await listener.add_listener(CHANNEL, lambda *_: self._heard.set())
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             self._listener = None
-            log.warning(
-                "outbox watcher: cannot listen for new events (%s); polling every %ss", error, self._poll_seconds
-            )
+            if listener is not None:  # connected, but LISTEN failed: the connection is of no use
+                with contextlib.suppress(Exception):
+                    await listener.close(timeout=2.0)
+            if self._listen_failed_at is None:
+                log.warning(
+                    "outbox watcher: cannot listen for new events (%s); polling every %ss, trying again every %ss",
+                    error,
+                    self._poll_seconds,
+                    LISTEN_RETRY_SECONDS,
+                )
+            self._listen_failed_at = now
+            return
+        self._listener = listener
+        if self._listen_failed_at is not None:
+            self._listen_failed_at = None
+            log.info("outbox watcher: listening for new events again")
 
     async def run(self) -> None:
         while True:

@@ -110,7 +110,7 @@ class WebhookWorker:
         """Steps until cancelled; a round with nothing to do waits for new events (the process's watcher) or the
         poll interval, whichever comes first: due retries and replays have no notification of their own."""
         while True:
-            seen = self.watcher.latest if self.watcher is not None else 0
+            seen = self.watcher.log.end if self.watcher is not None else 0
             try:
                 made = await self.step()
             except Exception as error:

@@ -120,7 +120,13 @@ async def test_a_publish_reaches_every_subscriber_with_the_outbox_read_once_per_
     """Forty subscribers of five roles; the publish and the expectations go through a second engine, so that
     the statements counted on the hub's engine are the watcher's and the subscriptions' only."""
     fast = settings.model_copy(update={"event_poll_seconds": POLL})
-    watcher = OutboxWatcher(engine, sessionmaker, POLL)
+    watcher = OutboxWatcher(
+        engine,
+        sessionmaker,
+        POLL,
+        buffer=settings.subscription_buffer,
+        stall_seconds=settings.subscription_stall_seconds,
+    )
     roles = ["payroll", "hr_admin", "employee", "manager", "training"]
     people = principals(org)
     async with opened_engine(database_url) as other_engine, watcher.running():
@@ -187,7 +193,7 @@ async def test_a_resume_from_the_start_during_a_publish_hands_over_to_the_log_wi
     lands in the log, and joins the log once it reaches back to it."""
     monkeypatch.setattr(event_stream, "CATCH_UP_BATCH", 17)
     fast = settings.model_copy(update={"event_poll_seconds": POLL})
-    watcher = OutboxWatcher(engine, sessionmaker, POLL, buffer=40)
+    watcher = OutboxWatcher(engine, sessionmaker, POLL, buffer=40, stall_seconds=settings.subscription_stall_seconds)
     payroll = principals(org)["payroll"]
     async with watcher.running():
         stream = await schema.subscribe(LIVE, context_value=live_context(fast, sessionmaker, payroll, watcher))
