@@ -46,6 +46,10 @@ async def notify_new_events(session: AsyncSession) -> None:
     announce_after_commit(session)
 
 
+STOP_SECONDS = 5.0
+"""How long the app's shutdown waits for the watcher's round under way before it cancels it."""
+
+
 class OutboxWatcher:
     """Reads the outbox's new events into ``log`` (its ``end``: the newest id read) and wakes the readers
     waiting for it to grow."""
@@ -77,6 +81,7 @@ class OutboxWatcher:
         self.redis = redis
         """The Redis channel this process publishes on and listens to (``hub.events.redis_wake``); None: unset."""
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.reads = 0
         """Statements run to look for new events (for the tests' counts)."""
 
@@ -182,7 +187,7 @@ class OutboxWatcher:
             log.info("outbox watcher: listening for new events again")
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._listen()
             try:
                 await self.check()
@@ -207,6 +212,11 @@ class OutboxWatcher:
         try:
             yield self
         finally:
+            # The round under way finishes rather than being cancelled: a read cancelled inside its transaction
+            # leaves the pool logging its failed rollback as a traceback (seen on SQLite at shutdown).
+            self._stopping = True
+            self._heard.set()
+            await asyncio.wait([self._task], timeout=STOP_SECONDS)
             for task in (self._task, redis_task):
                 if task is not None:
                     task.cancel()
