@@ -213,7 +213,8 @@ async def high_performer_profile(context: Context, cycle_id: str) -> HighPerform
         total=contrast(total, every, minimum),
         indicators=_indicator_contrasts(indicators, minimum),
         posts=[dataclasses.replace(share, post_id=int(row)) for row, share in posts.items()],
-        tenure=[dataclasses.replace(share, band=TenureBand(row)) for row, share in bands.items()],
+        # Bands in their natural order, shortest service first and UNKNOWN last (the enum's), not alphabetically.
+        tenure=[dataclasses.replace(bands[band.value], band=band) for band in TenureBand if band.value in bands],
     )
 
 
@@ -302,7 +303,7 @@ async def _training_flags(
             continue
         if isinstance(answer, BaseException):
             raise answer
-        stopped = training_flag(standings, (record.completed_on for record in answer))
+        stopped = training_flag(standings, (record.completed_on for record in answer), context.today)
         if stopped is not None:
             flags[employee_id].append(stopped)
     return error

@@ -142,7 +142,8 @@ ATTRITION_RULES = (
     f"mean people-rated (core) score fell by {attrition.CORE_FALL_POINTS:g} points or more while the mean "
     f"measured (extension) score fell by less than {attrition.EXTENSION_HELD_POINTS:g} or rose. TRAINING_STOPPED: "
     "the training system records a course completed in the previous result's cycle period and none in this "
-    "cycle's. Leavers (status INACTIVE) are left out. Null for an unknown cycle."
+    "cycle's; while this cycle's period is not over, only its days so far count, against as many days from the "
+    "start of the previous period (like with like). Leavers (status INACTIVE) are left out. Null for an unknown cycle."
 )
 PROFILE = (
     f"How the top grade ({profile.TOP_GRADE}) differs from the rest: per indicator (means, sample standard "

@@ -196,3 +196,17 @@ async def test_no_figure_of_an_analyst_leaves_a_small_group_by_subtraction(
 async def test_an_unknown_cycle_is_null(app_client: GraphQLClient) -> None:
     body = await app_client.execute(PROFILE, {"c": "987654"})
     assert body == {"data": {"highPerformerProfile": None}}
+
+
+async def test_tenure_bands_come_in_their_natural_order(app_client: GraphQLClient, known: Known) -> None:
+    """Shortest service first (UNDER_1, FROM_1_TO_3, ..., FROM_10), UNKNOWN last: not alphabetically."""
+    natural = ["UNDER_1", "FROM_1_TO_3", "FROM_3_TO_5", "FROM_5_TO_10", "FROM_10", "UNKNOWN"]
+    answer = (await app_client.data(PROFILE, {"c": str(known.cycles["Y3"])}))["highPerformerProfile"]
+    bands = [row["band"] for row in answer["tenure"]]
+    on = PERIODS["Y3"][1]
+    present = {band_of(person[4], on) for person in known.people}
+    assert bands == [band for band in natural if band in present]
+    # The known set spans bands whose alphabetical order is another: the test could tell the two apart.
+    assert sorted(bands) != bands
+    starts = [row["fromYears"] for row in answer["tenure"] if row["band"] != "UNKNOWN"]
+    assert starts == sorted(starts)
