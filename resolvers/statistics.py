@@ -17,6 +17,7 @@ from hub import policy
 from hub.analytics.statistics import CellFigures, Figures, Measure, StatisticsQuery, read_cells, statistics_statement
 from hub.db.models import AppraisalResult, Cycle, Department, IndicatorScore, Post
 from hub.domain import Grade, GroupDimension
+from resolvers import cycle_ids as ids
 from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
 from resolvers.errors import BadUserInput, parse_id
@@ -97,12 +98,15 @@ def _reads(expression: Column, table: type[Post] | type[Department] | type[Cycle
     return any(expression is column for column in _READ_FROM[table])
 
 
-async def _cells(context: Context, query: StatisticsQuery) -> list[CellFigures]:
-    """The one statement of a request: a row per cell."""
+async def _cells(context: Context, query: StatisticsQuery, cycle_key: int) -> list[CellFigures]:
+    """The one statement of a request: a row per cell. Found none: is there such a cycle (NOT_FOUND if not)?"""
     async with context.sessionmaker() as session:
         dialect = session.get_bind().dialect.name
         rows = (await session.execute(statistics_statement(query, dialect))).all()
-    return read_cells(query, dialect, rows)
+    cells = read_cells(query, dialect, rows)
+    if not cells:
+        await ids.known_cycle(context, cycle_key)
+    return cells
 
 
 async def score_statistics(
@@ -111,9 +115,7 @@ async def score_statistics(
     """Count, mean, spread, percentiles and grades of total scores per group, groups in key order."""
     if len(set(group_by)) != len(group_by):
         raise BadUserInput("'groupBy' names a dimension twice", argument="groupBy")
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return []
+    cycle_key = ids.cycle_key(cycle_id)
     if not policy.sees_small_groups(context.principal):
         # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
         return _in_key_order(await _protected_statistics(context, cycle_key, group_by, filter_), group_by)
@@ -125,7 +127,7 @@ async def score_statistics(
         grade=AppraisalResult.grade,
     )
     # HR sees every individual score anyway.
-    groups = [_group(cell.key, cell) for cell in await _cells(context, query)]
+    groups = [_group(cell.key, cell) for cell in await _cells(context, query, cycle_key)]
     return _in_key_order(groups, group_by)
 
 
@@ -212,7 +214,7 @@ async def _protected_statistics(
         inside=bounds,
         grade=AppraisalResult.grade,
     )
-    found = {_key(cell.key): cell for cell in await _cells(context, query)}
+    found = {_key(cell.key): cell for cell in await _cells(context, query, cycle_key)}
     cells = {
         key: Cell(members=cell.figures[TOTAL].count, unfiltered=cell.unfiltered, outer=cell.outer)
         for key, cell in found.items()
@@ -243,9 +245,7 @@ async def indicator_statistics(
             "schemes of posts",
             argument="groupBy",
         )
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return []
+    cycle_key = ids.cycle_key(cycle_id)
     # The key is (indicator version, family, post) at its finest: the family is a parent of its posts.
     keys: list[Column] = [IndicatorScore.indicator_version_id]
     if group_by:
@@ -272,7 +272,7 @@ async def indicator_statistics(
             Measure(NORMALIZED, IndicatorScore.normalized_score, nullable=True),
         ],
     )
-    found = await _cells(context, query)
+    found = await _cells(context, query, cycle_key)
     by_version: defaultdict[int, dict[Key, CellFigures]] = defaultdict(dict)
     for cell in found:
         by_version[int(str(cell.key[0]))][_key(cell.key[1:])] = cell

@@ -10,6 +10,7 @@ of small (department, post) cells, and nobody is listed by row but whom the resu
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from hub import policy
 from hub.analytics import trends as sql
 from hub.db.models import Post
 from hub.domain import Grade, GroupDimension
+from resolvers import cycle_ids as ids
 from resolvers import small_groups
 from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
@@ -178,21 +180,24 @@ async def score_trends(
 ) -> list[GroupTrend]:
     """Per group, the mean total in each cycle (oldest first) and its change from the cycle before; every cycle
     with results the caller may see when ``cycle_ids`` is None."""
-    keys = None if cycle_ids is None else [key for key in (parse_id(cycle_id) for cycle_id in cycle_ids) if key]
-    return await _group_trends(context, keys, _dimension(group_by))
+    dimension = _dimension(group_by)
+    keys = None
+    if cycle_ids is not None:
+        keys = [cycle.id for cycle in await ids.known_cycles(context, cycle_ids, "cycleIds")]
+    return await _group_trends(context, keys, dimension)
 
 
 async def cycle_comparison(
     context: Context, earlier_id: str, later_id: str, group_by: GroupDimension | None
-) -> CycleComparison | None:
+) -> CycleComparison:
     """Two cycles side by side: the mean shift per group, the grade migration matrix, and who moved two grades or
-    more, over the results the caller may see; None when a cycle is unknown."""
+    more, over the results the caller may see; NOT_FOUND when a cycle is unknown."""
     dimension = _dimension(group_by)
-    earlier, later = parse_id(earlier_id), parse_id(later_id)
-    if earlier is None or later is None:
-        return None
+    earlier, later = ids.cycle_key(earlier_id, "a"), ids.cycle_key(later_id, "b")
     if earlier == later:
         raise BadUserInput("'a' and 'b' name the same cycle: compare two cycles", argument="b")
+    # One loader batch for both (the answer's earlier and later read them again from it).
+    await asyncio.gather(ids.known_cycle(context, earlier, "a"), ids.known_cycle(context, later, "b"))
     groups = await _group_trends(context, [earlier, later], dimension)
     conditions = _conditions(context)
     async with context.sessionmaker() as session:
@@ -234,12 +239,10 @@ async def _movers(context: Context, pairs: list[tuple[int, int]]) -> list[Result
     return moves
 
 
-async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[str] | None) -> PostComparison | None:
+async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[str] | None) -> PostComparison:
     """Posts of a cycle side by side on the unified 0-100 scale, each with the scheme versions its results were
     scored under, and a note when those versions differ (the totals then weigh differently defined indicators)."""
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return None
+    cycle_key = (await ids.known_cycle(context, cycle_id)).id
     async with context.sessionmaker() as session:
         rows = (await session.execute(sql.post_standings(cycle_key, _conditions(context)))).all()
     schemes: defaultdict[int, list[SchemeUse]] = defaultdict(list)
