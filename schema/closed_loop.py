@@ -9,7 +9,6 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from connectors.base import CompensationRecord, TrainingRecord
-from hub.analytics.withheld import Withheld
 from hub.closedloop.matrix import MAX_BONUS_FACTOR, MAX_RAISE_PERCENT
 from resolvers import closed_loop
 from resolvers.closed_loop import (
@@ -31,6 +30,7 @@ from schema.permissions import Rule, guarded
 from schema.record_fields import Relations
 from schema.results import AppraisalResult
 from schema.rounding import two_decimals
+from schema.statistics import Withheld
 from schema.values import object_type
 
 object_type(

@@ -7,8 +7,6 @@ import strawberry
 from hub.analytics import attrition, profile
 from hub.analytics.attrition import AttritionRule, SignalMeasure
 from hub.analytics.profile import BAND_YEARS, TenureBand
-from hub.analytics.withheld import DESCRIPTION as WITHHELD_REASONS
-from hub.analytics.withheld import Withheld
 from resolvers import insights as records
 from resolvers.cycle_ids import CYCLE_ID_ERRORS
 from schema import fields
@@ -18,8 +16,8 @@ from schema.record_fields import Relations
 from schema.refs import AppraisalResultRef, EmployeeRef, PostRef
 from schema.results import Cycle
 from schema.rounding import ROUNDED_FIGURE, Scores
+from schema.statistics import Withheld
 
-strawberry.enum(Withheld, name="WithheldReason", description=WITHHELD_REASONS)
 strawberry.enum(TenureBand, description="Years of service on the cycle's last day, from the hire date.")
 strawberry.enum(AttritionRule, description="The rule that raised an attrition flag.")
 strawberry.enum(SignalMeasure, description="What a number behind an attrition flag measures.")

@@ -86,9 +86,9 @@ async def test_an_analyst_sees_small_groups_listed_as_withheld(
     group has at least the minimum, and no family less its released posts leaves a small group."""
     minimum = app_client.settings.min_group_size
     cycle = seeded.past_cycle_id
-    rows = (
-        await app_client.as_principal("analyst", grants=grants).data(NEEDS, {"c": str(cycle), "g": "POST"})
-    )["groupTrainingNeeds"]
+    rows = (await app_client.as_principal("analyst", grants=grants).data(NEEDS, {"c": str(cycle), "g": "POST"}))[
+        "groupTrainingNeeds"
+    ]
     assert rows, "the analyst sees groups"
     withheld = [row for row in rows if row["withheld"] is not None]
     released = [row for row in rows if row["withheld"] is None]
