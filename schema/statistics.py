@@ -9,7 +9,7 @@ import strawberry
 
 from hub.analytics.statistics import Figures
 from hub.analytics.withheld import DESCRIPTION as WITHHELD_REASONS
-from hub.analytics.withheld import Withheld
+from hub.analytics.withheld import Withheld as Withheld  # registered below; the types that show a reason import it here
 from resolvers.records import IndicatorVersionRow
 from resolvers.statistics import GradeCount, IndicatorGroup
 from resolvers.statistics import ScoreGroup as ScoreGroup  # registered below; schema.query imports it from here

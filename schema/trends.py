@@ -18,11 +18,14 @@ from schema.record_fields import Relations
 from schema.refs import AppraisalResultRef, PostRef, SchemeVersionRef
 from schema.results import Cycle, ResultChange
 from schema.rounding import ROUNDED_FIGURE, Scores
+from schema.statistics import Withheld
 
 _WITHHELD = (
-    "Null when withheld: for everyone but hr_admin, a figure of fewer than the minimum group size (or one that, "
-    "with the figures released beside it, would give one away) is withheld and its count kept."
+    "Null when withheld (the reason in `withheld`): for everyone but hr_admin, a figure of fewer than the minimum "
+    "group size (or one that, with the figures released beside it, would give one away) is withheld and its count "
+    "kept."
 )
+_REASON = "Why the figure is null (scoreStatistics' reasons); null when it is released."
 
 
 @strawberry.type(description="One result of an employee's trend, and how it moved from the one before it.")
@@ -52,6 +55,7 @@ class GroupCycleMean:
         "is withheld.",
         rounding=ROUNDED_FIGURE,
     )
+    withheld: Withheld | None = strawberry.field(description=_REASON)
 
 
 @strawberry.type(description="A group's mean total across cycles, oldest cycle first.")
@@ -65,6 +69,7 @@ class GradeMigration:
     from_grade: Grade
     to_grade: Grade
     count: int | None = strawberry.field(description=_WITHHELD)
+    withheld: Withheld | None = strawberry.field(description=_REASON)
 
 
 @strawberry.type(description="Someone who moved two grades or more between the two cycles.")
@@ -115,6 +120,7 @@ class PostStanding:
     count: int
     mean = Scores[trends.PostStanding].rounded(float | None, lambda row: row.mean, _WITHHELD, rounding=ROUNDED_FIGURE)
     schemes: list[SchemeUse] = strawberry.field(description="The scheme versions its results were scored under.")
+    withheld: Withheld | None = strawberry.field(description=_REASON)
 
 
 @strawberry.type(description="Posts of one cycle side by side on the unified scale.")
