@@ -218,13 +218,16 @@ async def cycle_comparison(
         )
     )
     migrations = [
-        GradeMigration(Grade(before), Grade(after), None if why else count, why)
+        _migration(before, after, count, reasons.get((before, after)))
         for (before, after), count in sorted(counts.items(), key=_grade_pair_order)
-        for why in [reasons.get((before, after))]
     ]
     far = [row for row in changed if abs(sql.grade_steps(Grade(row[2]), Grade(row[3]))) >= MOVED_FAR]
     moved = await _movers(context, [(int(row[0]), int(row[1])) for row in far])
     return CycleComparison(earlier, later, groups, migrations, moved)
+
+
+def _migration(before: str, after: str, count: int, withheld: Withheld | None) -> GradeMigration:
+    return GradeMigration(Grade(before), Grade(after), None if withheld else count, withheld)
 
 
 def _grade_pair_order(item: tuple[tuple[str, str], int]) -> tuple[int, int]:

@@ -99,13 +99,23 @@ async def test_an_analyst_sees_small_groups_listed_as_withheld(
     assert all(row["count"] >= minimum and row["below"] is not None for row in released)
     assert {row["withheld"] for row in withheld} <= {"SMALL_GROUP", "TABLE_TOTALS"}
     assert all(row["withheld"] == "SMALL_GROUP" for row in withheld if row["count"] < minimum)
-    # The whole cycle less the released posts, per indicator: nobody, or at least the minimum.
-    whole = answered(
-        (await app_client.as_principal("analyst", grants=grants).data(NEEDS, {"c": str(cycle)}))["groupTrainingNeeds"]
-    )
+    # The whole cycle, and each family, less the released posts, per indicator: nobody, or at least the minimum.
+    analyst = app_client.as_principal("analyst", grants=grants)
+    whole = answered((await analyst.data(NEEDS, {"c": str(cycle)}))["groupTrainingNeeds"])
     for (_, code), total in whole.items():
         left = total["count"] - sum(row["count"] for row in released if row["indicatorCode"] == code)
         assert left == 0 or left >= minimum, (code, left)
+    async with sessionmaker() as session:
+        family_of = {code: family for code, family in (await session.execute(select(Post.code, Post.family))).all()}
+    families = answered((await analyst.data(NEEDS, {"c": str(cycle), "g": "POST_FAMILY"}))["groupTrainingNeeds"])
+    for ((family,), code), group in families.items():
+        if group["withheld"] is not None:
+            continue
+        inside = sum(
+            row["count"] for row in released if row["indicatorCode"] == code and family_of[row["key"][0]] == family
+        )
+        left = group["count"] - inside
+        assert left == 0 or left >= minimum, (family, code, left)
 
 
 async def test_group_by_must_be_a_group_of_people(app_client: GraphQLClient, seeded: SeedSummary) -> None:
