@@ -205,14 +205,15 @@ RATINGS = FieldRule(
 """Ratings received: hr_admin, a manager their people's, a ratee their own (see the exceptions below)."""
 STATISTICS = FieldRule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
-    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group is left out (count included) when "
-    "it has fewer people than the minimum group size (PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group's figures are withheld (the group "
+    "listed with its size and the reason in `withheld`) when it has fewer people than the minimum group size "
+    "(PERFHUB_MIN_GROUP_SIZE, default 5), when the score "
     "filters removed fewer than that from it (but some), or when what remains of a parent group (the group "
     "without one or more of its dimensions, down to the whole cycle) once the released groups are taken away "
     "would be such a small group; "
     "filter.departmentId is refused (group by DEPARTMENT instead).",
 )
-"""Score statistics: hr_admin, analyst and manager, groups below the minimum size left out but for hr_admin."""
+"""Score statistics: hr_admin, analyst and manager, groups below the minimum size withheld but for hr_admin."""
 INDICATOR_STATISTICS = FieldRule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
     "hr_admin, analyst, manager (own scope). Except for hr_admin, a value's figures are null, the group keeping "

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
+from hub.analytics.withheld import Withheld
 from hub.policy import releasable_cell
 
 Key = tuple[str, ...]
@@ -74,3 +75,17 @@ def _ancestors(width: int) -> list[frozenset[int]]:
 
 def _counted(cell: Cell, outer: bool) -> int:
     return cell.outer if outer and cell.outer is not None else cell.members
+
+
+def withheld_reasons(cells: Mapping[Key, Cell], minimum: int, outer: int | None = None) -> dict[Key, Withheld | None]:
+    """Every cell's reason to be withheld (``hub.analytics.withheld``), None for a released one: SMALL_GROUP when
+    the cell itself fails the minimum, TABLE_TOTALS when it is withheld so that no parent gives a small one away."""
+    released = releasable(cells, minimum, outer)
+    return {
+        key: None
+        if key in released
+        else Withheld.SMALL_GROUP
+        if not releasable_cell(cell.members, cell.unfiltered, minimum)
+        else Withheld.TABLE_TOTALS
+        for key, cell in cells.items()
+    }

@@ -53,3 +53,11 @@ class SystemFailure(GraphQLError):
             f"the {error.system} system could not answer: {error.message}",
             extensions={"code": error.code, "system": error.system, "retried": error.retried},
         )
+
+
+class UnknownId(GraphQLError):
+    """A well-formed id that names nothing: ``NOT_FOUND``, the code a mutation's ``NotFoundError`` carries, naming
+    the argument as ``BadUserInput`` does."""
+
+    def __init__(self, entity: str, value: str | int, *, argument: str) -> None:
+        super().__init__(f"no {entity} with id {str(value)!r}", extensions={"code": "NOT_FOUND", "argument": argument})

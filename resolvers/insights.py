@@ -49,11 +49,12 @@ from hub.analytics.profile import (
     hedges_g,
     indicator_statement,
 )
-from hub.db.models import AppraisalResult, Cycle
+from hub.db.models import AppraisalResult
 from hub.domain import Grade
+from resolvers import cycle_ids as ids
 from resolvers.context import Context
 from resolvers.disclosure import Cell, Key, releasable
-from resolvers.errors import SystemFailure, parse_id
+from resolvers.errors import SystemFailure
 from resolvers.small_groups import in_large_result_cell
 
 
@@ -173,11 +174,10 @@ def shares(kept: Counts, every: Counts, minimum: int) -> dict[str, TopShare]:
     return rows
 
 
-async def high_performer_profile(context: Context, cycle_id: str) -> HighPerformerProfile | None:
-    """The profile of a cycle's top grade within the caller's reach; None for an unknown cycle."""
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return None
+async def high_performer_profile(context: Context, cycle_id: str) -> HighPerformerProfile:
+    """The profile of a cycle's top grade within the caller's reach; NOT_FOUND for an unknown cycle."""
+    cycle = await ids.known_cycle(context, cycle_id)
+    cycle_key = cycle.id
     minimum = policy.minimum_group_size(context.principal, context.settings)
     conditions: list[ColumnElement[bool]] = list(context.scope.results())
     kept: ColumnElement[int] = literal(1)
@@ -185,10 +185,7 @@ async def high_performer_profile(context: Context, cycle_id: str) -> HighPerform
         conditions.append(in_large_result_cell(minimum))
         kept = case((in_large_result_cell(minimum, by_grade=True), 1), else_=0)
     async with context.sessionmaker() as session:
-        period_end = (await session.execute(select(Cycle.period_end).where(Cycle.id == cycle_key))).scalar()
-        if period_end is None:
-            return None
-        groups = (await session.execute(group_statement(cycle_key, conditions, period_end, kept))).all()
+        groups = (await session.execute(group_statement(cycle_key, conditions, cycle.period_end, kept))).all()
         indicators = (await session.execute(indicator_statement(cycle_key, conditions, kept))).all()
     total: defaultdict[Grade, Moments] = defaultdict(Moments)
     every: defaultdict[Grade, int] = defaultdict(int)
@@ -213,7 +210,8 @@ async def high_performer_profile(context: Context, cycle_id: str) -> HighPerform
         total=contrast(total, every, minimum),
         indicators=_indicator_contrasts(indicators, minimum),
         posts=[dataclasses.replace(share, post_id=int(row)) for row, share in posts.items()],
-        tenure=[dataclasses.replace(share, band=TenureBand(row)) for row, share in bands.items()],
+        # Bands in their natural order, shortest service first and UNKNOWN last (the enum's), not alphabetically.
+        tenure=[dataclasses.replace(bands[band.value], band=band) for band in TenureBand if band.value in bands],
     )
 
 
@@ -246,21 +244,17 @@ class AttritionSignals:
     training_error: str | None
 
 
-async def attrition_signals(context: Context, cycle_id: str) -> AttritionSignals | None:
-    """The people in the caller's attrition reach flagged in the cycle, by employee id; None for an unknown
+async def attrition_signals(context: Context, cycle_id: str) -> AttritionSignals:
+    """The people in the caller's attrition reach flagged in the cycle, by employee id; NOT_FOUND for an unknown
     cycle. A failing training system leaves TRAINING_STOPPED unchecked and says so."""
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return None
+    cycle = await ids.known_cycle(context, cycle_id)
+    cycle_key = cycle.id
     reach = list(context.scope.results())
     if not policy.reads_every_attrition_signal(context.principal):
         managed = context.scope.managed_ids()
         reach.append(false() if managed is None else AppraisalResult.employee_id.in_(managed))
     async with context.sessionmaker() as session:
-        period_start = (await session.execute(select(Cycle.period_start).where(Cycle.id == cycle_key))).scalar()
-        if period_start is None:
-            return None
-        ranked = ranked_history(cycle_key, period_start, reach)
+        ranked = ranked_history(cycle_key, cycle.period_start, reach)
         history = select(ranked).where(ranked.c.n <= HISTORY).order_by(ranked.c.employee_id, ranked.c.n)
         rows = (await session.execute(history)).all()
         recent = select(ranked.c.result_id).where(ranked.c.n <= 2)
@@ -302,7 +296,7 @@ async def _training_flags(
             continue
         if isinstance(answer, BaseException):
             raise answer
-        stopped = training_flag(standings, (record.completed_on for record in answer))
+        stopped = training_flag(standings, (record.completed_on for record in answer), context.today)
         if stopped is not None:
             flags[employee_id].append(stopped)
     return error

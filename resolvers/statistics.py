@@ -15,10 +15,12 @@ from sqlalchemy import Select, SQLColumnExpression, select
 
 from hub import policy
 from hub.analytics.statistics import CellFigures, Figures, Measure, StatisticsQuery, read_cells, statistics_statement
+from hub.analytics.withheld import Withheld, describe
 from hub.db.models import AppraisalResult, Cycle, Department, IndicatorScore, Post
 from hub.domain import Grade, GroupDimension
+from resolvers import cycle_ids as ids
 from resolvers.context import Context
-from resolvers.disclosure import Cell, Key, releasable
+from resolvers.disclosure import Cell, Key, withheld_reasons
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.filters import ResultFilter, result_conditions
 from resolvers.results import refuse_score_thresholds
@@ -40,6 +42,8 @@ class ScoreGroup(Figures):
 
     key: list[str] = field(default_factory=list)
     grades: list[GradeCount] = field(default_factory=list)
+    withheld: Withheld | None = None
+    """Why the figures are null (the group is listed with its size only); None when released."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +101,15 @@ def _reads(expression: Column, table: type[Post] | type[Department] | type[Cycle
     return any(expression is column for column in _READ_FROM[table])
 
 
-async def _cells(context: Context, query: StatisticsQuery) -> list[CellFigures]:
-    """The one statement of a request: a row per cell."""
+async def _cells(context: Context, query: StatisticsQuery, cycle_key: int) -> list[CellFigures]:
+    """The one statement of a request: a row per cell. Found none: is there such a cycle (NOT_FOUND if not)?"""
     async with context.sessionmaker() as session:
         dialect = session.get_bind().dialect.name
         rows = (await session.execute(statistics_statement(query, dialect))).all()
-    return read_cells(query, dialect, rows)
+    cells = read_cells(query, dialect, rows)
+    if not cells:
+        await ids.known_cycle(context, cycle_key)
+    return cells
 
 
 async def score_statistics(
@@ -111,9 +118,7 @@ async def score_statistics(
     """Count, mean, spread, percentiles and grades of total scores per group, groups in key order."""
     if len(set(group_by)) != len(group_by):
         raise BadUserInput("'groupBy' names a dimension twice", argument="groupBy")
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return []
+    cycle_key = ids.cycle_key(cycle_id)
     if not policy.sees_small_groups(context.principal):
         # Everyone else could combine tables to isolate a small group: see resolvers.disclosure.
         return _in_key_order(await _protected_statistics(context, cycle_key, group_by, filter_), group_by)
@@ -125,7 +130,7 @@ async def score_statistics(
         grade=AppraisalResult.grade,
     )
     # HR sees every individual score anyway.
-    groups = [_group(cell.key, cell) for cell in await _cells(context, query)]
+    groups = [_group(cell.key, cell) for cell in await _cells(context, query, cycle_key)]
     return _in_key_order(groups, group_by)
 
 
@@ -212,21 +217,33 @@ async def _protected_statistics(
         inside=bounds,
         grade=AppraisalResult.grade,
     )
-    found = {_key(cell.key): cell for cell in await _cells(context, query)}
+    found = {_key(cell.key): cell for cell in await _cells(context, query, cycle_key)}
     cells = {
         key: Cell(members=cell.figures[TOTAL].count, unfiltered=cell.unfiltered, outer=cell.outer)
         for key, cell in found.items()
     }
-    released = releasable(cells, minimum, outer=grade_at)
+    reasons = withheld_reasons(cells, minimum, outer=grade_at)
+    groups: list[ScoreGroup] = []
     # A slice keeps the cells whose sliced dimensions match; each maps one-to-one onto a groupBy key.
-    groups = [
-        _group(found[key].key[:width], found[key])
-        for key in sorted(released)
-        if all(found[key].key[width + index] == value for index, (_, value) in enumerate(sliced))
-        and found[key].figures[TOTAL].count
-    ]
-    # A group's minimum and maximum are each one person's exact score.
-    return [replace(group, min=None, max=None) for group in groups] if pseudonymous else groups
+    for key in sorted(reasons):
+        cell, reason = found[key], reasons[key]
+        if not all(cell.key[width + index] == value for index, (_, value) in enumerate(sliced)):
+            continue
+        if reason is not None:
+            # Listed when some of its people count (a cell only the pseudonymous rules leave empty is not a group).
+            if cell.unfiltered:
+                groups.append(_withheld_group(cell.key[:width], cell, reason))
+        elif cell.figures[TOTAL].count:
+            group = _group(cell.key[:width], cell)
+            # A group's minimum and maximum are each one person's exact score.
+            groups.append(replace(group, min=None, max=None) if pseudonymous else group)
+    return groups
+
+
+def _withheld_group(key: Sequence[object], cell: CellFigures, reason: Withheld) -> ScoreGroup:
+    """A withheld group: its key, its size before the score bounds (how many are within them is what a narrowing
+    filter must not tell) and its reason; no figure and no grade (grades are score bands)."""
+    return ScoreGroup(count=cell.unfiltered, key=[str(value) for value in key], withheld=reason)
 
 
 def _key(values: Sequence[object]) -> Key:
@@ -243,9 +260,7 @@ async def indicator_statistics(
             "schemes of posts",
             argument="groupBy",
         )
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return []
+    cycle_key = ids.cycle_key(cycle_id)
     # The key is (indicator version, family, post) at its finest: the family is a parent of its posts.
     keys: list[Column] = [IndicatorScore.indicator_version_id]
     if group_by:
@@ -272,26 +287,26 @@ async def indicator_statistics(
             Measure(NORMALIZED, IndicatorScore.normalized_score, nullable=True),
         ],
     )
-    found = await _cells(context, query)
+    found = await _cells(context, query, cycle_key)
     by_version: defaultdict[int, dict[Key, CellFigures]] = defaultdict(dict)
     for cell in found:
         by_version[int(str(cell.key[0]))][_key(cell.key[1:])] = cell
     groups: list[IndicatorGroup] = []
     for version, cells in sorted(by_version.items()):
         # Each measure has its own members (the results with a value): released or withheld on its own.
-        shown = {name: releasable(_members(cells, name), minimum) for name in (RAW, NORMALIZED)}
+        shown = {name: withheld_reasons(_members(cells, name), minimum) for name in (RAW, NORMALIZED)}
         for key, cell in sorted(cells.items()):
-            raw = _shown(cell.figures[RAW], key in shown[RAW], pseudonymous)
-            normalized = _shown(cell.figures[NORMALIZED], key in shown[NORMALIZED], pseudonymous)
-            held = [name for name in (RAW, NORMALIZED) if cell.figures[name].count and key not in shown[name]]
-            withheld = (
-                f"{' and '.join(held)}: fewer than {minimum} results with a value, or a coarser group minus this "
-                "grouping's released groups would leave fewer than that"
-                if held
-                else None
+            raw = _shown(cell.figures[RAW], shown[RAW][key] is None, pseudonymous)
+            normalized = _shown(cell.figures[NORMALIZED], shown[NORMALIZED][key] is None, pseudonymous)
+            held = [name for name in (RAW, NORMALIZED) if cell.figures[name].count and shown[name][key] is not None]
+            # One wording for every field (hub.analytics.withheld), per value: each has its own members.
+            withheld = "; ".join(
+                f"{name}: {describe(shown[name][key] or Withheld.SMALL_GROUP, minimum)}" for name in held
             )
             # The post family is part of a post's key only to check the family against its posts.
-            groups.append(IndicatorGroup(version, list(key[-1:]) if group_by else [], raw, normalized, withheld))
+            groups.append(
+                IndicatorGroup(version, list(key[-1:]) if group_by else [], raw, normalized, withheld or None)
+            )
     return groups
 
 

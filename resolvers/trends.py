@@ -10,6 +10,7 @@ of small (department, post) cells, and nobody is listed by row but whom the resu
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +21,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from hub import policy
 from hub.analytics import trends as sql
+from hub.analytics.withheld import Withheld
 from hub.db.models import Post
 from hub.domain import Grade, GroupDimension
+from resolvers import cycle_ids as ids
 from resolvers import small_groups
 from resolvers.context import Context
-from resolvers.disclosure import Cell, Key, releasable
+from resolvers.disclosure import Cell, Key, withheld_reasons
 from resolvers.errors import BadUserInput, parse_id
 from resolvers.records import CycleRow, ResultRow
 from resolvers.results import ResultChange
@@ -52,6 +55,7 @@ class GroupMean:
     count: int
     mean: float | None
     change: float | None
+    withheld: Withheld | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class GradeMigration:
     from_grade: Grade
     to_grade: Grade
     count: int | None
+    withheld: Withheld | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class PostStanding:
     count: int
     mean: float | None
     schemes: list[SchemeUse]
+    withheld: Withheld | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +150,7 @@ async def _group_trends(
     async with context.sessionmaker() as session:
         rows = (await session.execute(sql.group_means(keys, dimension, _conditions(context)))).all()
     figures: dict[Key, tuple[int, float]] = {(str(row[0]), str(row[1])): (int(row[2]), float(row[3])) for row in rows}
-    released: set[Key] = set(figures)
+    reasons: dict[Key, Withheld | None] = {}
     if not policy.sees_small_groups(context.principal):
         # Posts nest in families: a post's cell is keyed by its family too, so that the family (another trend's
         # group, or scoreStatistics') less its released posts is never a withheld post.
@@ -153,7 +159,8 @@ async def _group_trends(
             (cycle, family.get(group, ""), group): Cell(members=count, unfiltered=count)
             for (cycle, group), (count, _) in figures.items()
         }
-        released = {(cycle, group) for cycle, _, group in releasable(cells, context.settings.min_group_size)}
+        found = withheld_reasons(cells, context.settings.min_group_size)
+        reasons = {(cycle, group): reason for (cycle, _, group), reason in found.items()}
     cycles = await _ordered_cycles(context, sorted({int(cycle) for cycle, _ in figures}))
     trends: list[GroupTrend] = []
     for group in sorted({group for _, group in figures}):
@@ -165,9 +172,10 @@ async def _group_trends(
                 previous = None
                 continue
             count, mean = figures[key]
-            shown = mean if key in released else None
+            reason = reasons.get(key)
+            shown = mean if reason is None else None
             change = shown - previous if shown is not None and previous is not None else None
-            points.append(GroupMean(cycle_id=cycle.id, count=count, mean=shown, change=change))
+            points.append(GroupMean(cycle_id=cycle.id, count=count, mean=shown, change=change, withheld=reason))
             previous = shown
         trends.append(GroupTrend(key=group, cycles=points))
     return trends
@@ -178,39 +186,48 @@ async def score_trends(
 ) -> list[GroupTrend]:
     """Per group, the mean total in each cycle (oldest first) and its change from the cycle before; every cycle
     with results the caller may see when ``cycle_ids`` is None."""
-    keys = None if cycle_ids is None else [key for key in (parse_id(cycle_id) for cycle_id in cycle_ids) if key]
-    return await _group_trends(context, keys, _dimension(group_by))
+    dimension = _dimension(group_by)
+    keys = None
+    if cycle_ids is not None:
+        keys = [cycle.id for cycle in await ids.known_cycles(context, cycle_ids, "cycleIds")]
+    return await _group_trends(context, keys, dimension)
 
 
 async def cycle_comparison(
     context: Context, earlier_id: str, later_id: str, group_by: GroupDimension | None
-) -> CycleComparison | None:
+) -> CycleComparison:
     """Two cycles side by side: the mean shift per group, the grade migration matrix, and who moved two grades or
-    more, over the results the caller may see; None when a cycle is unknown."""
+    more, over the results the caller may see; NOT_FOUND when a cycle is unknown."""
     dimension = _dimension(group_by)
-    earlier, later = parse_id(earlier_id), parse_id(later_id)
-    if earlier is None or later is None:
-        return None
+    earlier, later = ids.cycle_key(earlier_id, "a"), ids.cycle_key(later_id, "b")
     if earlier == later:
         raise BadUserInput("'a' and 'b' name the same cycle: compare two cycles", argument="b")
+    # One loader batch for both (the answer's earlier and later read them again from it).
+    await asyncio.gather(ids.known_cycle(context, earlier, "a"), ids.known_cycle(context, later, "b"))
     groups = await _group_trends(context, [earlier, later], dimension)
     conditions = _conditions(context)
     async with context.sessionmaker() as session:
         matrix = (await session.execute(sql.grade_migrations(earlier, later, conditions))).all()
         changed = (await session.execute(sql.grade_pairs(earlier, later, conditions))).all()
     counts = {(str(row[0]), str(row[1])): int(row[2]) for row in matrix}
-    released = (
-        set(counts)
+    reasons: dict[Key, Withheld | None] = (
+        {}
         if policy.sees_small_groups(context.principal)
-        else releasable({key: Cell(count, count) for key, count in counts.items()}, context.settings.min_group_size)
+        else withheld_reasons(
+            {key: Cell(count, count) for key, count in counts.items()}, context.settings.min_group_size
+        )
     )
     migrations = [
-        GradeMigration(Grade(before), Grade(after), count if (before, after) in released else None)
+        _migration(before, after, count, reasons.get((before, after)))
         for (before, after), count in sorted(counts.items(), key=_grade_pair_order)
     ]
     far = [row for row in changed if abs(sql.grade_steps(Grade(row[2]), Grade(row[3]))) >= MOVED_FAR]
     moved = await _movers(context, [(int(row[0]), int(row[1])) for row in far])
     return CycleComparison(earlier, later, groups, migrations, moved)
+
+
+def _migration(before: str, after: str, count: int, withheld: Withheld | None) -> GradeMigration:
+    return GradeMigration(Grade(before), Grade(after), None if withheld else count, withheld)
 
 
 def _grade_pair_order(item: tuple[tuple[str, str], int]) -> tuple[int, int]:
@@ -234,12 +251,10 @@ async def _movers(context: Context, pairs: list[tuple[int, int]]) -> list[Result
     return moves
 
 
-async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[str] | None) -> PostComparison | None:
+async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[str] | None) -> PostComparison:
     """Posts of a cycle side by side on the unified 0-100 scale, each with the scheme versions its results were
     scored under, and a note when those versions differ (the totals then weigh differently defined indicators)."""
-    cycle_key = parse_id(cycle_id)
-    if cycle_key is None:
-        return None
+    cycle_key = (await ids.known_cycle(context, cycle_id)).id
     async with context.sessionmaker() as session:
         rows = (await session.execute(sql.post_standings(cycle_key, _conditions(context)))).all()
     schemes: defaultdict[int, list[SchemeUse]] = defaultdict(list)
@@ -253,20 +268,21 @@ async def post_comparison(context: Context, cycle_id: str, post_ids: Sequence[st
     # Every post of the cycle is a cell, listed or not: a parent (the cycle) minus released posts is then safe.
     # A post's family is part of its key: a family (scoreStatistics by POST_FAMILY) less its released posts is then
     # safe too.
-    released: set[Key] = {(str(post_id),) for post_id in sizes}
+    reasons: dict[Key, Withheld | None] = {}
     if not policy.sees_small_groups(context.principal):
         family = await _families(context, Post.id)
         cells: dict[Key, Cell] = {
             (family.get(post_id, ""), str(post_id)): Cell(size, size) for post_id, size in sizes.items()
         }
-        released = {key[1:] for key in releasable(cells, context.settings.min_group_size)}
+        reasons = {key[1:]: why for key, why in withheld_reasons(cells, context.settings.min_group_size).items()}
     wanted = None if post_ids is None else {key for key in (parse_id(post_id) for post_id in post_ids) if key}
     standings = [
         PostStanding(
             post_id=post_id,
             count=sizes[post_id],
-            mean=sums[post_id] / sizes[post_id] if (str(post_id),) in released else None,
+            mean=sums[post_id] / sizes[post_id] if reasons.get((str(post_id),)) is None else None,
             schemes=schemes[post_id],
+            withheld=reasons.get((str(post_id),)),
         )
         for post_id in sorted(schemes)
         if wanted is None or post_id in wanted

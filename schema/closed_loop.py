@@ -20,6 +20,7 @@ from resolvers.closed_loop import (
     SalaryRangeRecord,
 )
 from resolvers.context import Context
+from resolvers.group_needs import GroupNeed
 from resolvers.records import IndicatorRow
 from schema import fields
 from schema.indicators import Indicator
@@ -29,6 +30,7 @@ from schema.permissions import Rule, guarded
 from schema.record_fields import Relations
 from schema.results import AppraisalResult
 from schema.rounding import two_decimals
+from schema.statistics import Withheld
 from schema.values import object_type
 
 object_type(
@@ -223,3 +225,43 @@ def cycle_page(rule: Rule, name: str, description: str, graphql_type: object, re
         return await read(info.context, cycle_id, employee_nos, first, after)
 
     return guarded(rule, name, description, graphql_type=graphql_type)(resolve)
+
+
+@strawberry.type(
+    description="One core indicator in one group of a cycle's results: how many of the people scored on it are "
+    "under its training-need threshold. Counts, never names."
+)
+class GroupTrainingNeed:
+    key: list[str] = strawberry.field(
+        description="The department code, post code or post family, as groupBy asked; empty for the whole cycle."
+    )
+    indicator_code: str
+    threshold: float = strawberry.field(
+        description="The score under which the indicator is a need: HR's for the indicator (trainingNeedRuleSet), "
+        "else the C grade's lower bound of the grade bands."
+    )
+    count: int = strawberry.field(
+        description="People of the group with a score for the indicator (the group size the share is of); shown "
+        "for a withheld group too: a group's size is no score."
+    )
+    below: int | None = strawberry.field(
+        description="Of them, those scored under the threshold. Null when withheld (see withheld)."
+    )
+    withheld: Withheld | None = strawberry.field(
+        description="Why below, share and meanScore are null; null when they are not."
+    )
+
+    @fields.field(graphql_type=Indicator | None)
+    async def indicator(self, root: strawberry.Parent[GroupNeed], info: Info) -> IndicatorRow | None:
+        return await info.context.loaders.indicator_by_id.load(root.indicator_id)
+
+    @fields.field(description="below / count, 0..1. Null when withheld.")
+    def share(self, root: strawberry.Parent[GroupNeed]) -> float | None:
+        return root.share
+
+    @fields.field(
+        description="The mean 0-100 score of the indicator over the group's people scored on it, rounded half-up "
+        "to two decimals. Null when withheld."
+    )
+    def mean_score(self, root: strawberry.Parent[GroupNeed]) -> float | None:
+        return None if root.mean_score is None else two_decimals(root.mean_score)

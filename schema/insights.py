@@ -6,8 +6,9 @@ import strawberry
 
 from hub.analytics import attrition, profile
 from hub.analytics.attrition import AttritionRule, SignalMeasure
-from hub.analytics.profile import BAND_YEARS, TenureBand, Withheld
+from hub.analytics.profile import BAND_YEARS, TenureBand
 from resolvers import insights as records
+from resolvers.cycle_ids import CYCLE_ID_ERRORS
 from schema import fields
 from schema.enums import Grade
 from schema.indicators import Indicator
@@ -15,8 +16,8 @@ from schema.record_fields import Relations
 from schema.refs import AppraisalResultRef, EmployeeRef, PostRef
 from schema.results import Cycle
 from schema.rounding import ROUNDED_FIGURE, Scores
+from schema.statistics import Withheld
 
-strawberry.enum(Withheld, name="WithheldReason", description="Why a figure is null for the caller.")
 strawberry.enum(TenureBand, description="Years of service on the cycle's last day, from the hire date.")
 strawberry.enum(AttritionRule, description="The rule that raised an attrition flag.")
 strawberry.enum(SignalMeasure, description="What a number behind an attrition flag measures.")
@@ -142,10 +143,11 @@ ATTRITION_RULES = (
     f"mean people-rated (core) score fell by {attrition.CORE_FALL_POINTS:g} points or more while the mean "
     f"measured (extension) score fell by less than {attrition.EXTENSION_HELD_POINTS:g} or rose. TRAINING_STOPPED: "
     "the training system records a course completed in the previous result's cycle period and none in this "
-    "cycle's. Leavers (status INACTIVE) are left out. Null for an unknown cycle."
+    "cycle's; while this cycle's period is not over, only its days so far count, against as many days from the "
+    "start of the previous period (like with like). Leavers (status INACTIVE) are left out. " + CYCLE_ID_ERRORS
 )
 PROFILE = (
     f"How the top grade ({profile.TOP_GRADE}) differs from the rest: per indicator (means, sample standard "
     "deviations and Hedges' g of the normalised scores), on the total, and per post and tenure band (the share "
-    "of top grades), over the results in the caller's scope, with group sizes. Null for an unknown cycle."
+    "of top grades), over the results in the caller's scope, with group sizes. " + CYCLE_ID_ERRORS
 )

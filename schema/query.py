@@ -12,6 +12,7 @@ from resolvers import closed_loop as closed_loop_queries
 from resolvers import cycles as cycle_queries
 from resolvers import diagnostics as diagnostic_queries
 from resolvers import events as event_queries
+from resolvers import group_needs as group_need_queries
 from resolvers import indicators as indicator_queries
 from resolvers import insights as insight_queries
 from resolvers import organisation as organisation_queries
@@ -20,6 +21,7 @@ from resolvers import results as result_queries
 from resolvers import statistics as statistics_queries
 from resolvers import webhooks as webhook_queries
 from resolvers.closed_loop import MeritMatrixRecord
+from resolvers.cycle_ids import CYCLE_ID_ERRORS
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
@@ -29,7 +31,7 @@ from resolvers.records import (
     PostRow,
 )
 from schema.audit import AuditEntryConnection
-from schema.closed_loop import CompensationGuidance, EmployeeTrainingNeeds, cycle_page
+from schema.closed_loop import CompensationGuidance, EmployeeTrainingNeeds, GroupTrainingNeed, cycle_page
 from schema.diagnostics import IndicatorDiagnostics
 from schema.enums import GroupDimension, IndicatorCategory
 from schema.events import EVENT_SCOPE, ResultEvent, ResultEventFilter, wanted
@@ -170,7 +172,7 @@ class Query(TrendQueries):
         "database in one statement. For an analyst without the names grant, "
         "every figure also leaves out the people whose (department, post) cell, or (department, post, grade) "
         "cell when grouped or filtered by grade, holds fewer than the minimum group size, so that no two "
-        "groups differ by a few people; min and max are null and score thresholds are refused.",
+        "groups differ by a few people; min and max are null and score thresholds are refused. " + CYCLE_ID_ERRORS,
         graphql_type=list[ScoreGroup] | None,
     )
     async def score_statistics(
@@ -191,7 +193,7 @@ class Query(TrendQueries):
         "apart; a post's groups are checked against its family's "
         "and the cycle's, so that no coarser group less the released finer ones is a small group. For an analyst "
         "without the names grant, the people of small (department, post) cells are left out and min and max "
-        "are null.",
+        "are null. " + CYCLE_ID_ERRORS,
         graphql_type=list[IndicatorStatistics] | None,
     )
     async def indicator_statistics(
@@ -291,6 +293,26 @@ class Query(TrendQueries):
         list[EmployeeTrainingNeeds] | None,
         closed_loop_queries.training_needs,
     )
+
+    @guarded(
+        STATISTICS,
+        "groupTrainingNeeds",
+        "Training needs by indicator for a group: per group (groupBy DEPARTMENT, POST or POST_FAMILY; null: the "
+        "whole cycle) and core indicator scored in the cycle, the people scored on it, how many are under its "
+        "threshold (trainingNeeds' rule: HR's per indicator, else the C grade's lower bound), their share and the "
+        "mean score; counted in the database in one statement, over the caller's scope, with no names (analysts "
+        "may ask). The privacy rules of scoreStatistics apply per indicator: except for hr_admin, a group of fewer "
+        "than the minimum group size, or one that a coarser group (the post's family, the whole cycle) less the "
+        "groups released beside it would give away, is listed with its reason and null figures; for an analyst "
+        "without the names grant the people of small (department, post) cells are left out. By group key, then "
+        "indicator code. " + CYCLE_ID_ERRORS,
+        graphql_type=list[GroupTrainingNeed] | None,
+    )
+    async def group_training_needs(
+        self, info: Info, cycle_id: strawberry.ID, group_by: GroupDimension | None = None
+    ) -> list[group_need_queries.GroupNeed]:
+        return await group_need_queries.group_training_needs(info.context, cycle_id, group_by)
+
     compensation_guidance = cycle_page(
         COMPENSATION,
         "compensationGuidance",

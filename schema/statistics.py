@@ -8,6 +8,8 @@ from typing import TypeVar
 import strawberry
 
 from hub.analytics.statistics import Figures
+from hub.analytics.withheld import DESCRIPTION as WITHHELD_REASONS
+from hub.analytics.withheld import Withheld as Withheld  # registered below; the types that show a reason import it here
 from resolvers.records import IndicatorVersionRow
 from resolvers.statistics import GradeCount, IndicatorGroup
 from resolvers.statistics import ScoreGroup as ScoreGroup  # registered below; schema.query imports it from here
@@ -17,6 +19,9 @@ from schema.info import Info
 from schema.rounding import ROUNDED_FIGURE, two_decimals
 from schema.values import object_type
 
+# Registered here, before any type that shows a reason (statistics, trends, needs, insights) is declared.
+strawberry.enum(Withheld, name="WithheldReason", description=WITHHELD_REASONS)
+WITHHELD_REASONS_IN_SHORT = ", ".join(reason.value for reason in Withheld)
 _EXTREME = "Null for an analyst without the names grant: a group's {0} is one person's exact value. " + ROUNDED_FIGURE
 F = TypeVar("F", bound=Figures)
 _PERCENTILE = "The {0} percentile, interpolated linearly between closest ranks (percentile_cont). " + ROUNDED_FIGURE
@@ -49,10 +54,17 @@ object_type(
     "two decimals, computed from the exact stored totals, in the database (one statement per request).",
     fields={
         "key": "One value per groupBy dimension, in the same order.",
+        "count": "Results in the group. For a withheld group, its results before the score bounds (the group's "
+        "size, which the caller's `results` show anyway; how many are within the bounds is withheld).",
         **_FIGURES,
-        "grades": "The grade distribution: every grade, best first, with its count in the group (0 included). "
+        "grades": "The grade distribution: every grade, best first, with its count in the group (0 included); empty "
+        "for a withheld group. "
         "Counts are not withheld below the minimum: whoever may ask reads each result's grade of the same scope in "
         "`results`; for an analyst without the names grant they leave out the same people as every figure.",
+        "withheld": "Why the group's figures are null (the minimum group size: " + WITHHELD_REASONS_IN_SHORT + "); "
+        "null when they are released. A withheld group is listed, not left out, so that a missing key means no "
+        "result of the caller's scope (and an analyst without the names grant sees only groups made of large "
+        "(department, post) cells: a group of small cells only is not listed).",
     },
 )
 

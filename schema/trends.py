@@ -7,6 +7,7 @@ import strawberry
 
 from hub.analytics.trends import grade_steps
 from resolvers import trends
+from resolvers.cycle_ids import CYCLE_ID_ERRORS
 from resolvers.records import ResultRow
 from resolvers.results import ResultChange as ResultChangeRecord
 from schema import fields
@@ -17,11 +18,14 @@ from schema.record_fields import Relations
 from schema.refs import AppraisalResultRef, PostRef, SchemeVersionRef
 from schema.results import Cycle, ResultChange
 from schema.rounding import ROUNDED_FIGURE, Scores
+from schema.statistics import Withheld
 
 _WITHHELD = (
-    "Null when withheld: for everyone but hr_admin, a figure of fewer than the minimum group size (or one that, "
-    "with the figures released beside it, would give one away) is withheld and its count kept."
+    "Null when withheld (the reason in `withheld`): for everyone but hr_admin, a figure of fewer than the minimum "
+    "group size (or one that, with the figures released beside it, would give one away) is withheld and its count "
+    "kept."
 )
+_REASON = "Why the figure is null (scoreStatistics' reasons); null when it is released."
 
 
 @strawberry.type(description="One result of an employee's trend, and how it moved from the one before it.")
@@ -51,6 +55,7 @@ class GroupCycleMean:
         "is withheld.",
         rounding=ROUNDED_FIGURE,
     )
+    withheld: Withheld | None = strawberry.field(description=_REASON)
 
 
 @strawberry.type(description="A group's mean total across cycles, oldest cycle first.")
@@ -64,6 +69,7 @@ class GradeMigration:
     from_grade: Grade
     to_grade: Grade
     count: int | None = strawberry.field(description=_WITHHELD)
+    withheld: Withheld | None = strawberry.field(description=_REASON)
 
 
 @strawberry.type(description="Someone who moved two grades or more between the two cycles.")
@@ -114,6 +120,7 @@ class PostStanding:
     count: int
     mean = Scores[trends.PostStanding].rounded(float | None, lambda row: row.mean, _WITHHELD, rounding=ROUNDED_FIGURE)
     schemes: list[SchemeUse] = strawberry.field(description="The scheme versions its results were scored under.")
+    withheld: Withheld | None = strawberry.field(description=_REASON)
 
 
 @strawberry.type(description="Posts of one cycle side by side on the unified scale.")
@@ -142,7 +149,7 @@ class TrendQueries:
         "scoreTrends",
         "Per group (or for everyone in scope, ungrouped), the mean total in each cycle, oldest first, and its change "
         "from the cycle before: one aggregate statement. groupBy is DEPARTMENT, POST or POST_FAMILY (as scored); "
-        "cycleIds null: every cycle with results the caller may see. " + _SMALL_GROUPS,
+        "cycleIds null: every cycle with results the caller may see. " + CYCLE_ID_ERRORS + " " + _SMALL_GROUPS,
         graphql_type=list[GroupTrend] | None,
     )
     async def score_trends(
@@ -155,12 +162,14 @@ class TrendQueries:
         "cycleComparison",
         "Cycle a (earlier) against cycle b (later), over the caller's scope: the mean shift per group (groupBy "
         "DEPARTMENT, POST or POST_FAMILY, or none), the grade migration matrix, and who moved two grades or more. "
-        "Null when a cycle is unknown. " + _SMALL_GROUPS,
+        + CYCLE_ID_ERRORS
+        + " "
+        + _SMALL_GROUPS,
         graphql_type=CycleComparison | None,
     )
     async def cycle_comparison(
         self, info: Info, a: strawberry.ID, b: strawberry.ID, group_by: GroupDimension | None = None
-    ) -> trends.CycleComparison | None:
+    ) -> trends.CycleComparison:
         return await trends.cycle_comparison(info.context, a, b, group_by)
 
     @guarded(
@@ -168,10 +177,12 @@ class TrendQueries:
         "postComparison",
         "Posts of a cycle side by side on the unified 0-100 scale (postIds null: every post with results), each "
         "with the scheme versions it was scored under; mixedSchemeVersions and note say when those differ. "
+        + CYCLE_ID_ERRORS
+        + " "
         + _SMALL_GROUPS,
         graphql_type=PostComparison | None,
     )
     async def post_comparison(
         self, info: Info, cycle_id: strawberry.ID, post_ids: list[strawberry.ID] | None = None
-    ) -> trends.PostComparison | None:
+    ) -> trends.PostComparison:
         return await trends.post_comparison(info.context, cycle_id, post_ids)

@@ -11,7 +11,9 @@ so that whoever talks to the person can see why, and disagree. The rules, with t
   than ``EXTENSION_HELD_POINTS`` or rose: the people around them rate them lower while the systems' figures
   hold.
 * ``TRAINING_STOPPED``: the training system records a course completed in the period of the person's
-  previous result's cycle and none in this cycle's period.
+  previous result's cycle and none in this cycle's period. Like is compared with like: while this cycle's
+  period is not over (today is on or before its last day), only its days so far count, against as many days
+  from the start of the previous period; a cycle a month in is not "stopped" for lacking a year's training.
 """
 
 from __future__ import annotations
@@ -108,14 +110,26 @@ def result_flags(standings: Sequence[Standing]) -> list[AttritionFlag]:
     return flags
 
 
-def training_flag(standings: Sequence[Standing], completed: Iterable[dt.date | None]) -> AttritionFlag | None:
+def training_windows(now: Standing, before: Standing, today: dt.date) -> tuple[tuple[dt.date, dt.date], ...]:
+    """The days whose courses count, (first, last) for the previous period and for this one: the whole periods
+    once this one is over; else this one's days up to today against as many from the previous one's start."""
+    if today > now.period_end:
+        return (before.period_start, before.period_end), (now.period_start, now.period_end)
+    elapsed = today - now.period_start
+    return (before.period_start, min(before.period_end, before.period_start + elapsed)), (now.period_start, today)
+
+
+def training_flag(
+    standings: Sequence[Standing], completed: Iterable[dt.date | None], today: dt.date
+) -> AttritionFlag | None:
     """TRAINING_STOPPED from the dates of the person's completed courses; None without a previous result."""
     if len(standings) < 2:
         return None
     now, before = standings[0], standings[1]
+    (before_from, before_to), (now_from, now_to) = training_windows(now, before, today)
     days = [day for day in completed if day is not None]
-    earlier = sum(before.period_start <= day <= before.period_end for day in days)
-    lately = sum(now.period_start <= day <= now.period_end for day in days)
+    earlier = sum(before_from <= day <= before_to for day in days)
+    lately = sum(now_from <= day <= now_to for day in days)
     if earlier == 0 or lately > 0:
         return None
     figures = [

@@ -21,6 +21,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.orm import QueryableAttribute
 
+from hub.analytics.withheld import Withheld as Withheld  # the profile's reasons are every field's
 from hub.db.models import AppraisalResult, Employee, Indicator, IndicatorScore, IndicatorVersion
 from hub.domain import Grade
 
@@ -70,18 +71,6 @@ def hedges_g(top: Moments, rest: Moments) -> float | None:
     if pooled == 0:
         return None
     return (top.mean - rest.mean) / pooled * (1 - 3 / (4 * (n1 + n2) - 9))
-
-
-class Withheld(enum.StrEnum):
-    """Why a figure is null for the caller (the minimum group size; ``resolvers.insights`` applies it)."""
-
-    SMALL_GROUP = "SMALL_GROUP"
-    """It is about fewer people than the minimum group size."""
-    SMALL_COMPLEMENT = "SMALL_COMPLEMENT"
-    """The other side of the comparison is such a small group, which the whole (released elsewhere) less
-    this side would give away."""
-    TABLE_TOTALS = "TABLE_TOTALS"
-    """A total less the figures shown would leave a group smaller than the minimum."""
 
 
 class TenureBand(enum.StrEnum):

@@ -9,10 +9,10 @@ can page over the results that have needs, and publication can announce them in 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, distinct, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import AppraisalResult, Indicator, IndicatorScore, IndicatorVersion, ResultEvent, utcnow
@@ -61,6 +61,38 @@ def _scored() -> Select[int]:
 def has_needs(default: float) -> ColumnElement[bool]:
     """A condition on ``appraisal_results`` rows: the result has at least one training need."""
     return exists(_scored().where(IndicatorScore.result_id == AppraisalResult.id, _weak(default)))
+
+
+def group_needs_statement(
+    cycle_id: int,
+    keys: Sequence[SQLColumnExpression[object]],
+    conditions: Sequence[ColumnElement[bool]],
+    default: float,
+) -> Select[*tuple[object, ...]]:
+    """Per group (``keys``, read from ``posts`` and ``departments`` as joined by the caller's ``conditions``' FROM)
+    and core indicator: its threshold, the results with a score for it, those under the threshold, and the mean
+    score; one statement, a row per (group, indicator), never a row per result."""
+    weak = IndicatorScore.normalized_score < _threshold(default)
+    return (
+        _scored()
+        .with_only_columns(
+            *keys,
+            Indicator.id,
+            Indicator.code,
+            func.max(_threshold(default)),
+            func.count(distinct(IndicatorScore.result_id)),
+            func.count(distinct(case((weak, IndicatorScore.result_id)))),
+            func.avg(IndicatorScore.normalized_score),
+        )
+        .join(AppraisalResult, AppraisalResult.id == IndicatorScore.result_id)
+        .where(
+            AppraisalResult.cycle_id == cycle_id,
+            Indicator.category == IndicatorCategory.CORE,
+            IndicatorScore.normalized_score.is_not(None),
+            *conditions,
+        )
+        .group_by(*keys, Indicator.id, Indicator.code)
+    )
 
 
 async def needs_of(session: AsyncSession, result_ids: Collection[int], default: float) -> dict[int, list[Need]]:

@@ -22,7 +22,8 @@ from hub.demo.organisation import SeedSummary
 from tests.conftest import GraphQLClient
 from tests.stored import result_ids
 
-SCORES = "query($c: ID!, $g: [GroupDimension!]!) { scoreStatistics(cycleId: $c, groupBy: $g) { key count mean } }"
+SCORES = """query($c: ID!, $g: [GroupDimension!]!) { scoreStatistics(cycleId: $c, groupBy: $g) {
+  key count mean withheld grades { count } } }"""
 INDICATORS = """query($c: ID!, $g: [GroupDimension!]) { indicatorStatistics(cycleId: $c, groupBy: $g) {
   key indicatorVersion { id } raw { count mean min max p50 } normalized { count mean min max p90 } withheld } }"""
 DIMENSIONS = ("DEPARTMENT", "POST", "GRADE")
@@ -30,6 +31,14 @@ DIMENSIONS = ("DEPARTMENT", "POST", "GRADE")
 
 def _leftover_is_safe(hidden: int, minimum: int) -> bool:
     return hidden == 0 or hidden >= minimum
+
+
+def _released(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups whose figures are released: a withheld group is listed with its size and reason only."""
+    for group in groups:
+        if group["withheld"] is not None:
+            assert group["mean"] is None and group["grades"] == [], group
+    return [group for group in groups if group["withheld"] is None]
 
 
 async def test_no_score_grouping_less_a_coarser_one_isolates_a_few_people(
@@ -47,8 +56,10 @@ async def test_no_score_grouping_less_a_coarser_one_isolates_a_few_people(
             hr = await app_client.data(SCORES, {"c": cycle, "g": list(grouping)})
             truth[grouping] = {tuple(group["key"]): group["count"] for group in hr["scoreStatistics"]}
             seen = await analyst.data(SCORES, {"c": cycle, "g": list(grouping)})
-            released[grouping] = seen["scoreStatistics"]
+            released[grouping] = _released(seen["scoreStatistics"])
             assert all(group["count"] >= minimum for group in released[grouping])
+            # A withheld group is listed, not left out: every group the analyst's scope holds is there.
+            assert {tuple(group["key"]) for group in seen["scoreStatistics"]} == set(truth[grouping]), grouping
     withheld_somewhere, checked = False, 0
     for finer, groups in released.items():
         withheld_somewhere |= len(groups) < len(truth[finer])
@@ -156,8 +167,8 @@ async def test_the_whole_cycle_less_every_released_cell_is_not_a_small_departmen
             )
     analyst = app_client.as_principal("analyst", grants=["names"])
     cycle = str(seeded.past_cycle_id)
-    whole = (await analyst.data(SCORES, {"c": cycle, "g": []}))["scoreStatistics"]
-    cells = (await analyst.data(SCORES, {"c": cycle, "g": ["DEPARTMENT", "POST"]}))["scoreStatistics"]
+    whole = _released((await analyst.data(SCORES, {"c": cycle, "g": []}))["scoreStatistics"])
+    cells = _released((await analyst.data(SCORES, {"c": cycle, "g": ["DEPARTMENT", "POST"]}))["scoreStatistics"])
     assert [group["count"] for group in whole] == [len(ids)]
     left = len(ids) - sum(group["count"] for group in cells)
     assert left >= app_client.settings.min_group_size, cells
@@ -173,7 +184,7 @@ async def _families(
         family_of = {code: family for code, family in (await session.execute(select(Post.code, Post.family))).all()}
     analyst = app_client.as_principal("analyst", grants=["names"])
     answer = await analyst.data(SCORES, {"c": str(seeded.past_cycle_id), "g": ["POST_FAMILY"]})
-    return family_of, {group["key"][0]: group["count"] for group in answer["scoreStatistics"]}
+    return family_of, {group["key"][0]: group["count"] for group in _released(answer["scoreStatistics"])}
 
 
 async def test_a_post_family_less_its_released_posts_is_no_withheld_post(
@@ -189,7 +200,7 @@ async def test_a_post_family_less_its_released_posts_is_no_withheld_post(
     all_posts = (await app_client.data(SCORES, {"c": cycle, "g": ["POST"]}))["scoreStatistics"]
     assert any(0 < group["count"] < minimum for group in all_posts), "the demo has a small post"
     for grouping in (["POST"], ["POST", "GRADE"]):
-        posts = (await analyst.data(SCORES, {"c": cycle, "g": grouping}))["scoreStatistics"]
+        posts = _released((await analyst.data(SCORES, {"c": cycle, "g": grouping}))["scoreStatistics"])
         inside: defaultdict[str, int] = defaultdict(int)
         for group in posts:
             inside[family_of[group["key"][0]]] += group["count"]

@@ -82,9 +82,9 @@ async def test_hr_admin_gets_every_flag_with_the_numbers_behind_it(app_client: G
     """Both result rules, against the known set; without a training system the training rule is unchecked."""
     app_client.sql.reset()
     answer = (await app_client.data(SIGNALS, {"c": str(known.cycles["Y3"])}))["attritionSignals"]
-    # The period, the ranked history, the core and extension means, then the loaders: the cycle (for the
-    # answer, then again a level down for the figures), the employees and the results; whatever the people.
-    assert app_client.sql.count == 7, "\n".join(s[:70].replace("\n", " ") for s in app_client.sql.statements)
+    # The cycle (its loader, which the answer reads again), the ranked history, the core and extension means, then
+    # the loaders: the figures' earlier cycles, the employees and the results; whatever the people.
+    assert app_client.sql.count == 6, "\n".join(s[:70].replace("\n", " ") for s in app_client.sql.statements)
     want = expected(known)
     assert {rule for flags in want.values() for rule in flags} == {"DECLINING_RESULTS", "PEOPLE_RATED_FELL"}
     assert answered(answer["people"]) == want
@@ -216,3 +216,35 @@ async def test_training_stopped_costs_one_call_for_everyone(
     assert set(stopped) == {person[0] for i, person in enumerate(known.people) if i % 3 == 0}
     figures = [(f.measure.value, f.cycle_id, f.value) for f in next(iter(stopped.values())).figures]
     assert figures == [("COURSES_COMPLETED", known.cycles["Y2"], 1.0), ("COURSES_COMPLETED", known.cycles["Y3"], 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("today", "flagged"),
+    [
+        # Two months into Y3: against January and February 2021 nobody trained (the 2021 courses are in June).
+        (dt.date(2022, 3, 1), set[int]()),
+        # Six months in: the June 2021 course counts against January to July 2022, where i % 3 == 0 took none.
+        (dt.date(2022, 7, 1), {0}),
+        # Y3 is over: the whole periods.
+        (dt.date(2023, 1, 1), {0}),
+    ],
+)
+async def test_training_stopped_compares_like_with_like_while_the_cycle_runs(
+    known: Known, sessionmaker: async_sessionmaker[AsyncSession], database_url: str, today: dt.date, flagged: set[int]
+) -> None:
+    """A cycle whose period is not over is judged on its days so far, against as many days from the start of the
+    previous period: two months into a year nobody is "stopped" for lacking last year's June course."""
+    training = Training([person[1] for person in known.people])
+    context = Context(
+        make_settings(database_url=database_url),
+        sessionmaker,
+        today,
+        Principal("hr", frozenset({Role.HR_ADMIN})),
+        systems=Systems(training),
+    )
+    answer = await attrition_signals(context, str(known.cycles["Y3"]))
+    assert answer is not None and answer.training_checked
+    stopped = {
+        signal.employee_id for signal in answer.people for flag in signal.flags if flag.rule == "TRAINING_STOPPED"
+    }
+    assert stopped == {person[0] for i, person in enumerate(known.people) if i % 3 in flagged}

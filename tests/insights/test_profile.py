@@ -78,8 +78,9 @@ async def test_hr_admin_gets_every_figure_as_computed_from_the_known_results(
     rest = [i for i in range(count) if grade(i) is not Grade.S]
     app_client.sql.reset()
     answer = (await app_client.data(PROFILE, {"c": str(known.cycles["Y3"])}))["highPerformerProfile"]
-    # The period, two aggregations, and one loader each for the cycle, the indicators and the posts.
-    assert app_client.sql.count == 6, [s[:90] for s in app_client.sql.statements]
+    # The cycle (its loader: the answer's cycle reads it from there), two aggregations, and one loader each for
+    # the indicators and the posts.
+    assert app_client.sql.count == 5, [s[:90] for s in app_client.sql.statements]
     assert answer["topGrade"] == "S" and answer["minimumGroupSize"] == 1 and answer["cycle"]["name"] == "known Y3"
     check_contrast(answer["total"], [total(i) for i in top], [total(i) for i in rest])
     by_category = {entry["indicator"]["category"]: entry["comparison"] for entry in answer["indicators"]}
@@ -112,7 +113,7 @@ async def test_the_statements_do_not_grow_with_the_results(app_client: GraphQLCl
         await app_client.data(PROFILE, {"c": str(cycle)})
         counts.append(app_client.sql.count)
     # Y1 has no indicator scores: the indicator loader is not asked.
-    assert counts == [6, 5]
+    assert counts == [5, 4]
 
 
 @pytest.fixture
@@ -193,6 +194,21 @@ async def test_no_figure_of_an_analyst_leaves_a_small_group_by_subtraction(
     assert any(row["withheld"] for row in answer["posts"])
 
 
-async def test_an_unknown_cycle_is_null(app_client: GraphQLClient) -> None:
+async def test_an_unknown_cycle_is_not_found(app_client: GraphQLClient) -> None:
     body = await app_client.execute(PROFILE, {"c": "987654"})
-    assert body == {"data": {"highPerformerProfile": None}}
+    assert body["data"] == {"highPerformerProfile": None}
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["NOT_FOUND"]
+
+
+async def test_tenure_bands_come_in_their_natural_order(app_client: GraphQLClient, known: Known) -> None:
+    """Shortest service first (UNDER_1, FROM_1_TO_3, ..., FROM_10), UNKNOWN last: not alphabetically."""
+    natural = ["UNDER_1", "FROM_1_TO_3", "FROM_3_TO_5", "FROM_5_TO_10", "FROM_10", "UNKNOWN"]
+    answer = (await app_client.data(PROFILE, {"c": str(known.cycles["Y3"])}))["highPerformerProfile"]
+    bands = [row["band"] for row in answer["tenure"]]
+    on = PERIODS["Y3"][1]
+    present = {band_of(person[4], on) for person in known.people}
+    assert bands == [band for band in natural if band in present]
+    # The known set spans bands whose alphabetical order is another: the test could tell the two apart.
+    assert sorted(bands) != bands
+    starts = [row["fromYears"] for row in answer["tenure"] if row["band"] != "UNKNOWN"]
+    assert starts == sorted(starts)

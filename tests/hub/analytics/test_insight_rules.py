@@ -61,8 +61,24 @@ def test_people_rated_fell_while_measured_held(extension_before: float, extensio
 
 def test_training_stopped_needs_a_previous_result_and_a_course_then() -> None:
     history = [standing(2, 70.0), standing(1, 70.0)]
-    assert training_flag(history[:1], [dt.date(2021, 5, 1)]) is None
-    assert training_flag(history, [None, dt.date(2020, 5, 1)]) is None
-    assert training_flag(history, [dt.date(2021, 5, 1), dt.date(2022, 5, 1)]) is None
-    flag = training_flag(history, [dt.date(2021, 5, 1), dt.date(2021, 6, 1)])
+    over = dt.date(2023, 1, 1)
+    assert training_flag(history[:1], [dt.date(2021, 5, 1)], over) is None
+    assert training_flag(history, [None, dt.date(2020, 5, 1)], over) is None
+    assert training_flag(history, [dt.date(2021, 5, 1), dt.date(2022, 5, 1)], over) is None
+    flag = training_flag(history, [dt.date(2021, 5, 1), dt.date(2021, 6, 1)], over)
     assert flag is not None and [figure.value for figure in flag.figures] == [2.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("today", "flagged"),
+    [
+        # This period (2022) runs: its days so far against as many from 2021's start.
+        (dt.date(2022, 4, 30), False),  # 1 January to 30 April 2021: before the May course
+        (dt.date(2022, 5, 1), True),  # the May course is in the matching days, and nothing in 2022 yet
+        (dt.date(2022, 12, 31), True),  # the last day is not over yet: every day of 2021's period
+        (dt.date(2023, 1, 1), True),  # over: the whole periods
+    ],
+)
+def test_training_stopped_compares_like_with_like_until_the_period_is_over(today: dt.date, flagged: bool) -> None:
+    history = [standing(2, 70.0), standing(1, 70.0)]
+    assert (training_flag(history, [dt.date(2021, 5, 1)], today) is not None) is flagged
