@@ -176,7 +176,17 @@ async def _protected_statistics(
         if filter_.grade is not None:
             sliced.append((AppraisalResult.grade, filter_.grade))
     width = len(columns)
-    keyed: list[Column] = [*columns, *(column for column, _ in sliced)]
+    keyed: list[Column] = list(columns)
+    # Where each slice's value stands in a cell's key. A sliced dimension that is also grouped by is not keyed
+    # twice: twice, the grade was no longer "in the key once" and the by-grade table lost its check against the
+    # table without grade (each grade's slice then released what the unsliced table withholds: review finding 1).
+    slice_at: list[tuple[int, object]] = []
+    for column, value in sliced:
+        place = next((index for index, keyed_column in enumerate(keyed) if keyed_column is column), None)
+        if place is None:
+            place = len(keyed)
+            keyed.append(column)
+        slice_at.append((place, value))
     if any(column is Post.code or column is AppraisalResult.post_id for column in keyed) and not any(
         column is Post.family for column in keyed
     ):
@@ -227,7 +237,7 @@ async def _protected_statistics(
     # A slice keeps the cells whose sliced dimensions match; each maps one-to-one onto a groupBy key.
     for key in sorted(reasons):
         cell, reason = found[key], reasons[key]
-        if not all(cell.key[width + index] == value for index, (_, value) in enumerate(sliced)):
+        if not all(cell.key[place] == value for place, value in slice_at):
             continue
         if reason is not None:
             # Listed when some of its people count (a cell only the pseudonymous rules leave empty is not a group).
