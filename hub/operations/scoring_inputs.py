@@ -1,14 +1,16 @@
 """Scoring's read step: every input of a cycle in a few statements, under the cycle's lock.
 
-The pinned schemes (compiled once each), the participants, the measured values with their provenance and the
-rating means per role. The statements are one function each: ``bench.scoring`` times the same statements.
+The pinned schemes (compiled once each) and the participants for the whole cycle; the measured values with their
+provenance and the rating means per role one slice of participants at a time (:func:`read_measures`), so that
+scoring holds the inputs of one slice, never of the whole organisation. The statements are one function each:
+``bench.scoring`` times the same statements.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeAlias
@@ -66,8 +68,11 @@ def rater_weights_statement(scheme_version_ids: Collection[int]) -> Select[int, 
     )
 
 
-def metric_values_statement(cycle_id: int) -> Select[int, int, float, str, str, dt.datetime, bool, str]:
-    """Every stored metric value of the cycle, with its provenance (a :data:`MeasuredValue` each)."""
+def metric_values_statement(
+    cycle_id: int, first: int, last: int
+) -> Select[int, int, float, str, str, dt.datetime, bool, str]:
+    """The stored metric values of the cycle of the employees ``first``..``last`` (their ids, inclusive), with their
+    provenance (a :data:`MeasuredValue` each)."""
     return select(
         MetricValue.employee_id,
         MetricValue.indicator_version_id,
@@ -77,14 +82,15 @@ def metric_values_statement(cycle_id: int) -> Select[int, int, float, str, str, 
         MetricValue.fetched_at,
         MetricValue.stale,
         MetricValue.checksum,
-    ).where(MetricValue.cycle_id == cycle_id)
+    ).where(MetricValue.cycle_id == cycle_id, MetricValue.employee_id.between(first, last))
 
 
-def rating_means_statement(cycle_id: int) -> Select[int, int, RaterRole, Decimal | float]:
-    """(ratee, indicator version, rater role, mean rating), averaged in SQL (a Decimal on PostgreSQL)."""
+def rating_means_statement(cycle_id: int, first: int, last: int) -> Select[int, int, RaterRole, Decimal | float]:
+    """(ratee, indicator version, rater role, mean rating) of the ratees ``first``..``last`` (their ids, inclusive),
+    averaged in SQL (a Decimal on PostgreSQL)."""
     return (
         select(Rating.ratee_id, Rating.indicator_version_id, Rating.role, func.avg(Rating.value))
-        .where(Rating.cycle_id == cycle_id)
+        .where(Rating.cycle_id == cycle_id, Rating.ratee_id.between(first, last))
         .group_by(Rating.ratee_id, Rating.indicator_version_id, Rating.role)
     )
 
@@ -117,17 +123,21 @@ MeasuredValue: TypeAlias = Row[int, int, float, str, str, dt.datetime, bool, str
 fetched_at, stale, checksum)."""
 
 
-async def _metric_values(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], MeasuredValue]:
+async def _metric_values(
+    session: AsyncSession, cycle_id: int, first: int, last: int
+) -> dict[tuple[int, int], MeasuredValue]:
     values: dict[tuple[int, int], MeasuredValue] = {}
-    async for rows in partitions(session, metric_values_statement(cycle_id)):
+    async for rows in partitions(session, metric_values_statement(cycle_id, first, last)):
         values.update(((row.employee_id, row.indicator_version_id), row) for row in rows)
     return values
 
 
-async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int, int], dict[RaterRole, float]]:
+async def _rating_means(
+    session: AsyncSession, cycle_id: int, first: int, last: int
+) -> dict[tuple[int, int], dict[RaterRole, float]]:
     """(ratee, indicator version) -> mean rating per rater role, averaged in SQL."""
     means: defaultdict[tuple[int, int], dict[RaterRole, float]] = defaultdict(dict)
-    async for rows in partitions(session, rating_means_statement(cycle_id)):
+    async for rows in partitions(session, rating_means_statement(cycle_id, first, last)):
         for ratee_id, indicator_version_id, role, mean in rows:
             means[(ratee_id, indicator_version_id)][role] = float(mean)
     return means
@@ -135,18 +145,31 @@ async def _rating_means(session: AsyncSession, cycle_id: int) -> dict[tuple[int,
 
 @dataclass(slots=True)
 class Inputs:
-    """Everything scoring reads, read under the cycle's lock."""
+    """What scoring reads for the whole cycle, under the cycle's lock: the pinned schemes and the participants (in
+    employee id order)."""
 
     pins: dict[int, int]
     schemes: dict[int, Scheme]
     people: list[Participant]
+
+
+@dataclass(slots=True)
+class Measures:
+    """The measured values and rating means of one slice of participants."""
+
     metrics: dict[tuple[int, int], MeasuredValue]
     ratings: dict[tuple[int, int], dict[RaterRole, float]]
 
 
 async def read_inputs(session: AsyncSession, cycle: Cycle) -> Inputs:
     pins, schemes = await _schemes(session, cycle.id)
-    people = await participants(session, cycle, list(pins))
-    return Inputs(
-        pins, schemes, people, await _metric_values(session, cycle.id), await _rating_means(session, cycle.id)
+    return Inputs(pins, schemes, await participants(session, cycle, list(pins)))
+
+
+async def read_measures(session: AsyncSession, cycle_id: int, people: Sequence[Participant]) -> Measures:
+    """The measured values and rating means of ``people`` (a slice of the participants, in employee id order),
+    read by the range of their ids: two statements per slice, each a range scan of its table's unique index."""
+    first, last = people[0].employee_id, people[-1].employee_id
+    return Measures(
+        await _metric_values(session, cycle_id, first, last), await _rating_means(session, cycle_id, first, last)
     )
