@@ -130,7 +130,12 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             persisted_only=settings.persisted_only,
             learned_max=settings.persisted_learned_max,
         )
-        schema = build_schema(settings, self.persisted.prepared, refuse_unregistered=settings.persisted_only)
+        schema = build_schema(
+            settings,
+            self.persisted.prepared,
+            refuse_unregistered=settings.persisted_only,
+            compiled_plans=settings.compiled_plans,
+        )
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.clock = clock

@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     (400 ``PERSISTED_QUERY_NOT_IN_LIST``; a client's attempt to register one automatically, Apollo's APQ, 400
     ``PERSISTED_QUERY_NOT_SUPPORTED``), introspection and GraphiQL's queries included. False: a request carrying
     a hash and its text registers that text in the process (automatic persisted queries, as Apollo does)."""
+    compiled_plans: bool = True
+    """Answer the registered documents of the portal page's shape by a compiled plan (``schema/compiled.py``), which
+    builds the response from the loaded rows without graphql-core's per-field execution and falls back to the
+    executor wherever the answer would be anything but plain data. False: every document runs through the executor."""
     persisted_learned_max: int = Field(default=1000, ge=0)
     """How many documents a process keeps of those clients registered automatically (least recently used go)."""
     introspection: Introspection = Introspection.TOKEN

@@ -67,6 +67,9 @@ class Prepared:
     """A registered document's text and what the schema made of it once: filled by ``schema/persisted.py``."""
 
     text: str
+    compile: bool = True
+    """Whether its operations may get a compiled plan (``schema/compiled.py``): those registered at start-up;
+    not the ones clients registered, which come and go."""
     document: DocumentNode | None = None
     """The parsed document; None until the document first runs (or when its text does not parse)."""
     validated_with: tuple[object, ...] | None = None
@@ -170,7 +173,7 @@ class PersistedDocuments:
         if digest in self._learned:
             self._learned.move_to_end(digest)
             return
-        self._learned[digest] = Prepared(text)
+        self._learned[digest] = Prepared(text, compile=False)
         while len(self._learned) > self.learned_max:
             self._learned.popitem(last=False)
 

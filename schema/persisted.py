@@ -20,12 +20,15 @@ from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.schema import validate_document
 
+from schema import compiled
+
 NOT_IN_SAFELIST = "QUERY_NOT_IN_SAFELIST"  # hub/persisted.py's code for the same refusal over HTTP
 
 
 class PinnedDocument(Protocol):
     """A registered document's slot (``hub.persisted.Prepared``): filled here the first time it runs."""
 
+    compile: bool
     document: DocumentNode | None
     validated_with: tuple[object, ...] | None
     errors: list[GraphQLError]
@@ -36,11 +39,13 @@ Registered = Callable[[str], PinnedDocument | None]
 
 
 class PinnedParserCache(ParserCache):
-    """Strawberry's parse cache, but a registered document is parsed once and kept in its slot."""
+    """Strawberry's parse cache, but a registered document is parsed once and kept in its slot; with
+    ``compiled_plans`` its operations are compiled then (``schema/compiled.py``) where their shape allows."""
 
-    def __init__(self, registered: Registered, maxsize: int | None = 512) -> None:
+    def __init__(self, registered: Registered, maxsize: int | None = 512, *, compiled_plans: bool = False) -> None:
         super().__init__(maxsize=maxsize)
         self.registered = registered
+        self.compiled_plans = compiled_plans
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -52,6 +57,8 @@ class PinnedParserCache(ParserCache):
             # The first run parses under the same options (the token limit) as any text; a text that does not
             # parse is not kept, and raises here as strawberry's parse would.
             slot.document = parse(context.query or "", **context.parse_options)
+        if slot.compile and self.compiled_plans:
+            compiled.register(slot.document, context.schema._schema)  # once per document and schema
         context.graphql_document = slot.document
         yield
 
