@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from graphql import DocumentNode, GraphQLError
+from graphql import DocumentNode, GraphQLError, parse
 from strawberry.http import GraphQLRequestData
 
 DOCUMENTS = Path(__file__).parent / "static" / "insights" / "documents"
@@ -119,6 +119,10 @@ class PersistedDocuments:
                 raise FileNotFoundError(f"PERFHUB_PERSISTED_DOCUMENTS: {portals} is not a folder")
             for path in sorted(portals.glob("*.graphql")):
                 text = path.read_text(encoding="utf-8")
+                try:
+                    parse(text)  # a portal's release with a broken document must not start
+                except GraphQLError as error:
+                    raise ValueError(f"PERFHUB_PERSISTED_DOCUMENTS: {path.name}: {error.message}") from None
                 by_hash[sha256_hex(text)] = text
         return cls(by_hash, hash_by_name, persisted_only=persisted_only, learned_max=learned_max)
 
