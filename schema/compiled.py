@@ -125,10 +125,7 @@ class CompiledPlans(SharedEventResults):
         return self._planned(plan, self.context_value, serially)
 
     async def _planned(self, plan: Plan, context: Context, serially: bool | None) -> ExecutionResult:
-        try:
-            data = await run(plan, context, self.variable_values.coerced)
-        except GiveUp:
-            data = None
+        data = await run(plan, context, self.variable_values.coerced)
         if data is not None:
             STATS.compiled += 1
             return ExecutionResult(data, None)
@@ -154,14 +151,18 @@ async def run(plan: Plan, context: Context, variables: Mapping[str, object]) -> 
     try:
         page = await employee_reads.employees(context, first, None, None, False)
         rows = [cast(EmployeeRow, edge.node) for edge in page.edges]
-        columns = await asyncio.gather(*(column(context, rows) for column in plan.columns))
-    except GiveUp:
-        raise
+        # Every column to its end, so that none is left loading while the executor answers instead.
+        columns = await asyncio.gather(*(column(context, rows) for column in plan.columns), return_exceptions=True)
     except Exception:  # the executor answers it, masked or not, as without plans
         return None
-    nodes = [dict(zip(plan.node_keys, values, strict=True)) for values in zip(*columns, strict=True)] if columns else []
+    values: list[list[Value]] = []
+    for column in columns:
+        if isinstance(column, BaseException):
+            return None  # a refusal (GiveUp) or a failure: the executor's answer
+        values.append(column)
     edges: list[dict[str, object]] = []
-    for edge, node in zip(page.edges, nodes, strict=True):
+    for edge, row_values in zip(page.edges, zip(*values, strict=True), strict=True):
+        node = dict(zip(plan.node_keys, row_values, strict=True))
         edges.append({key: (node if key == "node" else edge.cursor) for key in plan.edge_keys})
     return {"employees": {"edges": edges}}
 
