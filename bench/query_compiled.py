@@ -8,9 +8,9 @@ text with compiled plans switched off, one with them on. Their cases send the ha
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,7 +33,7 @@ def resolved_fields(value: object) -> int:
 
 @contextlib.asynccontextmanager
 async def registered_apps(
-    settings: Settings, folder: Path, document: str, today: Callable[[], Any], engines: list[AsyncEngine]
+    settings: Settings, folder: Path, document: str, today: Callable[[], dt.date], engines: list[AsyncEngine]
 ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """Clients of two apps that registered ``document``: "executor" (plans off) and "plan" (plans on); their
     engines are appended to ``engines`` (for the statement counters)."""
@@ -62,7 +62,9 @@ async def registered_apps(
         yield clients
 
 
-def by_hash(client: httpx.AsyncClient, document: str, token: str) -> Callable[[httpx.AsyncClient], Any]:
+def by_hash(
+    client: httpx.AsyncClient, document: str, token: str
+) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
     """A case's ``send``: the document's hash alone, to its own app (the client handed in is the stock one's)."""
     body = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}}}
 
