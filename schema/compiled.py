@@ -1,21 +1,23 @@
-"""Compiled plans: the portal's page of employees answered without graphql-core's per-field execution.
+"""Compiled plans: the portal's page of employees and the employee detail answered without graphql-core's
+per-field execution.
 
-A registered document (hub/persisted.py) whose operation is the portal page's shape, ::
+A registered document (hub/persisted.py) whose operation is one of these shapes, ::
 
-    query ($first: Int!) { employees(first: $first) { edges { cursor node {
-        id employeeNo name department { id name code } post { id code name family }
-        results { totalScore grade rankInPost } } } } }
+    query ($first: Int!) { employees(first: $first) { edges { cursor node { EMPLOYEE } } } }
+    query ($id: ID!) { employee(id: $id) { EMPLOYEE } }
 
-(any subset of those fields, in any order; no alias, directive, fragment or other argument) is compiled
-once into a plan that reads the page with the resolvers' own calls (``resolvers.organisation.employees``, the
-request's loaders, ``small_groups``, ``ids``, the field rules of ``schema.permissions``) and builds the
-response dict itself, each leaf serialised by its GraphQL type, as graphql-core completes it. Anything else
-runs through the executor as before: another document, an unregistered one, a subscription or mutation.
+where EMPLOYEE is any subset, in any order, of ``id employeeNo name department { id name code }
+post { id code name family } manager { id employeeNo name } results { totalScore grade rankInPost
+cycle { id name } }`` (no alias, directive, fragment or other argument), is compiled once into a plan that reads
+the rows with the resolvers' own calls (``resolvers.organisation``, the request's loaders, ``small_groups``,
+``ids``, the field rules of ``schema.permissions``; ``schema/compiled_fields.py``) and builds the response dict
+itself, each leaf serialised by its GraphQL type, as graphql-core completes it. Anything else runs through the
+executor as before: another document, an unregistered one, a subscription or mutation.
 
 Equivalence is kept by falling back, not by reproducing errors: where the executor would answer anything but
 plain data (a field rule denies ``employeeNo``, a small group withholds ``department``, a null where the type
 is non-null, any exception), the plan gives up and the whole operation runs through the executor, which then
-answers exactly as without plans. The plan only reads, so running the page twice changes nothing but time.
+answers exactly as without plans. The plan only reads, so running it first changes nothing but time.
 Every extension around execution (the operation guard, input checks, the cost limit and the rate limit's
 charge, error masking) runs as for any operation: the plan replaces ``execute_operation`` and nothing else.
 ``tests/schema/test_compiled.py`` runs every registered document for every role both ways.
@@ -24,65 +26,45 @@ charge, error masking) runs as for any operation: the plan replaces ``execute_op
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import cast
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
-    GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
     GraphQLSchema,
     IntValueNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
+    StringValueNode,
     VariableNode,
-    get_named_type,
 )
 from graphql.pyutils import AwaitableOrValue
 
-from resolvers import ids, small_groups
 from resolvers import organisation as employee_reads
 from resolvers.context import Context
 from resolvers.event_results import SharedEventResults
-from resolvers.records import EmployeeRow, ResultRow
-from schema.info import Info
-from schema.permissions import AUTHENTICATED, NAMES
-from schema.rounding import two_decimals
-
-Row = object
-Value = object
-Column = Callable[["Context", Sequence[EmployeeRow]], Awaitable[list[Value]]]
-"""One field of the page's nodes, for every row at once: one await per field and page, not a task per row."""
-
-
-class GiveUp(Exception):
-    """The executor would answer otherwise than plain data here: run the operation through it."""
+from resolvers.records import EmployeeRow
+from schema.compiled_fields import Column, Value, employee_column, info_of, object_type, plain
+from schema.permissions import AUTHENTICATED
 
 
 @dataclass(frozen=True, slots=True)
-class Leaf:
-    key: str
-    read: Callable[[Context, Row], Value]
-    serialize: Callable[[Value], Value]
-    non_null: bool
+class Variable:
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """One compiled operation: the page's ``first`` (a literal or a variable's name) and its fields."""
+    """One compiled operation: its root field (``employees`` or ``employee``), that field's one argument
+    (``first`` or ``id``: a literal, a Variable, or None when absent) and the employees' fields."""
 
-    schema: GraphQLSchema
-    first: int | str | None
+    root: str
+    argument: int | str | Variable | None
     edge_keys: tuple[str, ...]
-    """``cursor`` and ``node`` in the document's order."""
+    """``cursor`` and ``node`` in the document's order (the page only)."""
     node_keys: tuple[str, ...]
     columns: tuple[Column, ...]
 
@@ -137,20 +119,25 @@ class CompiledPlans(SharedEventResults):
 # --- running ---------------------------------------------------------------------------------------------
 
 
-def _info(context: Context) -> Info:
-    return cast(Info, SimpleNamespace(context=context))  # what the field rules read of Info: its context
-
-
 async def run(plan: Plan, context: Context, variables: Mapping[str, object]) -> dict[str, object] | None:
     """The response's data, or None where the executor must answer (see the module's docstring)."""
-    if not AUTHENTICATED.allows(None, _info(context)):
+    if not AUTHENTICATED.allows(None, info_of(context)):
         return None
-    first = variables.get(plan.first) if isinstance(plan.first, str) else 50 if plan.first is None else plan.first
-    if not isinstance(first, int) or isinstance(first, bool):
+    argument = variables.get(plan.argument.name) if isinstance(plan.argument, Variable) else plan.argument
+    if plan.root == "employees" and plan.argument is None:
+        argument = 50  # the field's default
+    expected = int if plan.root == "employees" else str
+    if not isinstance(argument, expected) or isinstance(argument, bool):
         return None  # null, or absent: the executor's business
     try:
-        page = await employee_reads.employees(context, first, None, None, False)
-        rows = [cast(EmployeeRow, edge.node) for edge in page.edges]
+        if plan.root == "employee":
+            row = await employee_reads.employee(context, cast(str, argument))
+            if row is None:
+                return {"employee": None}
+            rows: list[EmployeeRow] = [row]
+        else:
+            page = await employee_reads.employees(context, cast(int, argument), None, None, False)
+            rows = [cast(EmployeeRow, edge.node) for edge in page.edges]
         # Every column to its end, so that none is left loading while the executor answers instead.
         columns = await asyncio.gather(*(column(context, rows) for column in plan.columns), return_exceptions=True)
     except Exception:  # the executor answers it, masked or not, as without plans
@@ -160,177 +147,61 @@ async def run(plan: Plan, context: Context, variables: Mapping[str, object]) -> 
         if isinstance(column, BaseException):
             return None  # a refusal (GiveUp) or a failure: the executor's answer
         values.append(column)
-    edges: list[dict[str, object]] = []
-    for edge, row_values in zip(page.edges, zip(*values, strict=True), strict=True):
-        node = dict(zip(plan.node_keys, row_values, strict=True))
-        edges.append({key: (node if key == "node" else edge.cursor) for key in plan.edge_keys})
+    nodes = [dict(zip(plan.node_keys, row_values, strict=True)) for row_values in zip(*values, strict=True)]
+    if plan.root == "employee":
+        return {"employee": nodes[0]}
+    edges = [
+        {key: (node if key == "node" else edge.cursor) for key in plan.edge_keys}
+        for edge, node in zip(page.edges, nodes, strict=True)
+    ]
     return {"employees": {"edges": edges}}
 
 
-# --- compiling -------------------------------------------------------------------------------------------
-
-
-def _plain(selection: SelectionSetNode | None) -> list[FieldNode] | None:
-    """The selection's fields when each is a bare field (no alias, directive or argument); else None."""
-    if selection is None:
-        return None
-    fields: list[FieldNode] = []
-    for node in selection.selections:
-        if not isinstance(node, FieldNode) or node.alias or node.directives or node.arguments:
-            return None
-        fields.append(node)
-    return fields
-
-
-def _leaf(owner: GraphQLObjectType, node: FieldNode, read: Callable[[Context, Row], Value]) -> Leaf:
-    graphql_field: GraphQLField = owner.fields[node.name.value]
-    named = get_named_type(graphql_field.type)
-    serialize = cast(Callable[[Value], Value], getattr(named, "serialize"))  # noqa: B009 - scalars and enums have it
-    return Leaf(node.name.value, read, serialize, isinstance(graphql_field.type, GraphQLNonNull))
-
-
-def _value(leaf: Leaf, context: Context, row: Row) -> Value:
-    value = leaf.read(context, row)
-    if value is None:
-        if leaf.non_null:
-            raise GiveUp(leaf.key)
-        return None
-    return leaf.serialize(value)
-
-
-def _object_type(owner: GraphQLObjectType, name: str) -> GraphQLObjectType:
-    output: GraphQLOutputType = owner.fields[name].type
-    while isinstance(output, GraphQLNonNull | GraphQLList):
-        output = output.of_type
-    assert isinstance(output, GraphQLObjectType)
-    return output
-
-
-def _attribute(name: str) -> Callable[[Context, Row], Value]:
-    return lambda _context, row: getattr(row, name)
-
-
-_ATTRIBUTES = {"id": "id", "name": "name", "code": "code", "family": "family"}
-_RESULT_LEAVES: dict[str, Callable[[Context, Row], Value]] = {
-    "totalScore": lambda _context, row: two_decimals(cast(ResultRow, row).total_score),
-    "grade": lambda _context, row: cast(ResultRow, row).grade,
-}
-
-
-def _employee_leaf(employee: GraphQLObjectType, node: FieldNode) -> Column:
-    name = node.name.value
-    if name == "id":
-        leaf = _leaf(
-            employee, node, lambda context, row: ids.public_id(context, ids.EMPLOYEE, cast(EmployeeRow, row).id)
-        )
-    else:
-        leaf = _leaf(employee, node, _attribute("employee_no" if name == "employeeNo" else "name"))
-    guarded = name != "id"
-
-    async def column(context: Context, rows: Sequence[EmployeeRow]) -> list[Value]:
-        info = _info(context)
-        if guarded and not all(NAMES.allows(row, info) for row in rows):
-            raise GiveUp(name)  # the executor's FORBIDDEN error and null
-        return [_value(leaf, context, row) for row in rows]
-
-    return column
-
-
-def _relation(name: str, leaves: list[Leaf]) -> Column:
-    async def column(context: Context, rows: Sequence[EmployeeRow]) -> list[Value]:
-        for row in rows:
-            if not await small_groups.employee_grouping_shown(context, row):
-                raise GiveUp(name)  # withheld: the executor's FORBIDDEN error and null
-        related: Sequence[object | None]
-        if name == "department":
-            related = await context.loaders.department_by_id.load_many([row.department_id for row in rows])
-        else:
-            related = await context.loaders.post_by_id.load_many([row.post_id for row in rows])
-        return [None if one is None else {leaf.key: _value(leaf, context, one) for leaf in leaves} for one in related]
-
-    return column
-
-
-def _results(result_type: GraphQLObjectType, fields: list[FieldNode]) -> Column:
-    leaves = [_leaf(result_type, f, _RESULT_LEAVES.get(f.name.value, _attribute("rank_in_post"))) for f in fields]
-
-    async def column(context: Context, rows: Sequence[EmployeeRow]) -> list[Value]:
-        per_row: Sequence[Sequence[ResultRow]] = await context.loaders.results_by_employee.load_many(
-            [row.id for row in rows]
-        )
-        answers: list[Value] = []
-        for found in per_row:
-            shown: list[Value] = []
-            for result in found:
-                if not await small_groups.result_shown(context, result):
-                    continue
-                answer: dict[str, Value] = {}
-                for leaf in leaves:
-                    withheld = leaf.key == "rankInPost" and not await small_groups.result_rank_shown(
-                        context, result, "post"
-                    )
-                    answer[leaf.key] = None if withheld else _value(leaf, context, result)
-                shown.append(answer)
-            answers.append(shown)
-        return answers
-
-    return column
-
-
-def _employee_column(employee: GraphQLObjectType, node: FieldNode) -> Column | None:
-    """The column of one of the node's fields; None for a field the plans do not handle."""
-    name = node.name.value
-    if name in ("id", "employeeNo", "name"):
-        return _employee_leaf(employee, node) if node.selection_set is None else None
-    fields = _plain(node.selection_set)
-    if name in ("department", "post"):
-        if not fields or any(f.name.value not in _ATTRIBUTES or f.selection_set for f in fields):
-            return None
-        target = _object_type(employee, name)
-        return _relation(name, [_leaf(target, f, _attribute(_ATTRIBUTES[f.name.value])) for f in fields])
-    if name == "results":
-        if not fields or any(f.name.value not in {*_RESULT_LEAVES, "rankInPost"} or f.selection_set for f in fields):
-            return None
-        return _results(_object_type(employee, name), fields)
-    return None
-
-
 def compile_plan(operation: OperationDefinitionNode, schema: GraphQLSchema) -> Plan | None:
-    """The plan of the portal page's shape (see the module's docstring); None for anything else."""
-    if operation.operation is not OperationType.QUERY or operation.directives:
+    """The plan of the portal page's or the employee detail's shape (see the module's docstring); None for
+    anything else."""
+    if operation.operation is not OperationType.QUERY or operation.directives or schema.query_type is None:
         return None
     roots = operation.selection_set.selections
     if len(roots) != 1 or not isinstance(roots[0], FieldNode):
         return None
     root = roots[0]
-    if root.name.value != "employees" or root.alias or root.directives or schema.query_type is None:
+    name = root.name.value
+    if name not in ("employees", "employee") or root.alias or root.directives:
         return None
-    first: int | str | None = None
-    for argument in root.arguments or ():
-        if argument.name.value != "first":
+    argument: int | str | Variable | None = None
+    for given in root.arguments or ():
+        if given.name.value != ("first" if name == "employees" else "id"):
             return None
-        if isinstance(argument.value, IntValueNode):
-            first = int(argument.value.value)
-        elif isinstance(argument.value, VariableNode):
-            first = argument.value.name.value
+        if isinstance(given.value, VariableNode):
+            argument = Variable(given.value.name.value)
+        elif name == "employees" and isinstance(given.value, IntValueNode):
+            argument = int(given.value.value)
+        elif name == "employee" and isinstance(given.value, StringValueNode):
+            argument = given.value.value
         else:
             return None
-    connection_fields = _plain(root.selection_set)
-    if not connection_fields or [f.name.value for f in connection_fields] != ["edges"]:
-        return None
-    edge_fields = _plain(connection_fields[0].selection_set)
-    if not edge_fields or sorted(f.name.value for f in edge_fields) not in (["node"], ["cursor", "node"]):
-        return None
-    connection = _object_type(schema.query_type, "employees")
-    edge = _object_type(connection, "edges")
-    employee = _object_type(edge, "node")
-    node = next(f for f in edge_fields if f.name.value == "node")
-    node_fields = _plain(node.selection_set)
+    edge_keys: tuple[str, ...] = ()
+    if name == "employee":
+        if argument is None:
+            return None
+        employee = object_type(schema.query_type, "employee")
+        node = root
+    else:
+        connection_fields = plain(root.selection_set)
+        if not connection_fields or [f.name.value for f in connection_fields] != ["edges"]:
+            return None
+        edge_fields = plain(connection_fields[0].selection_set)
+        if not edge_fields or sorted(f.name.value for f in edge_fields) not in (["node"], ["cursor", "node"]):
+            return None
+        employee = object_type(object_type(object_type(schema.query_type, "employees"), "edges"), "node")
+        node = next(f for f in edge_fields if f.name.value == "node")
+        edge_keys = tuple(f.name.value for f in edge_fields)
+    node_fields = plain(node.selection_set)
     if not node_fields or len({f.name.value for f in node_fields}) != len(node_fields):
         return None  # a field asked twice is merged by the executor: not this plan's business
-    columns = [_employee_column(employee, f) for f in node_fields]
+    columns = [employee_column(employee, f) for f in node_fields]
     if not all(columns):
         return None
-    edge_keys = tuple(f.name.value for f in edge_fields)
     node_keys = tuple(f.name.value for f in node_fields)
-    return Plan(schema, first, edge_keys, node_keys, tuple(c for c in columns if c is not None))
+    return Plan(name, argument, edge_keys, node_keys, tuple(c for c in columns if c is not None))

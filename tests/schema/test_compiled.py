@@ -1,6 +1,6 @@
 """Compiled plans (schema/compiled.py) against the executor: every registered document, for every kind of
-principal, answers the same JSON both ways, errors included, and the plan does answer the portal page for the
-principals whose every rule it can apply (the others fall back, and still answer the same)."""
+principal, answers the same JSON both ways, errors included, and the plan does answer the portal page and the
+employee detail for the principals whose every rule it can apply (the others fall back, and answer the same)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,13 @@ async def test_every_registered_document_answers_alike_with_and_without_plans(
     for role in ("hr_admin", "payroll", "training", "analyst_named"):
         assert {(role, 3), (role, 50), (role, 500)} <= planned_pages, (role, sorted(by_plan))
     assert not {role for role, _ in planned_pages} & {"analyst", "employee analyst"}
-    assert {name for name, _, _ in by_plan} <= {"PortalPage", "PortalPageCursors", "PortalPageWithoutNames"}
+    assert {name for name, _, _ in by_plan} <= {
+        "PortalPage",
+        "PortalPageCursors",
+        "PortalPageWithoutNames",
+        "EmployeeDetail",
+    }
+    assert ("EmployeeDetail", "hr_admin", 3) in by_plan
     # Without names, the pseudonymous analyst's page is planned too (pseudonyms for ids, their page order),
     # unless a small group withholds a department or post on it.
     assert ("PortalPageWithoutNames", "hr_admin", 500) in by_plan
@@ -121,20 +127,35 @@ async def test_every_registered_document_answers_alike_with_and_without_plans(
 @pytest.mark.parametrize(
     "document",
     [
-        "{ employees(first: 5) { edges { node { id } } } }",
         "query { employees(first: 5) { totalCount edges { node { id } } } }",
         "query { employees(first: 5) { edges { node { id nameAgain: name } } } }",
         "query { employees(first: 5) { edges { node { id name @include(if: true) } } } }",
         "query { employees(first: 5, after: null) { edges { node { id } } } }",
         "query { employees(first: 5) { edges { node { ...F } } } } fragment F on Employee { id }",
-        "query { employees(first: 5) { edges { node { id manager { name } } } } }",
-        "query { employees(first: 5) { edges { node { id results { cycle { name } } } } } }",
+        "query { employees(first: 5) { edges { node { id manager { department { name } } } } } }",
+        "query { employees(first: 5) { edges { node { id results { cycle { state } } } } } }",
+        "query { employee { id } }",
+        'query { employee(id: "1") { id trend { grade } } }',
         "query { employees(first: 5) { edges { node { id id } } } }",
         "query { cycles { id } }",
     ],
 )
-def test_only_the_page_shape_compiles(document: str) -> None:
+def test_only_the_page_and_detail_shapes_compile(document: str) -> None:
     built = build_schema(make_settings())
     operation = parse(document).definitions[0]
-    plan = compiled.compile_plan(operation, built._schema)  # type: ignore[arg-type]
-    assert (plan is not None) == (document == "{ employees(first: 5) { edges { node { id } } } }")
+    assert compiled.compile_plan(operation, built._schema) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ employees(first: 5) { edges { node { id } } } }",
+        "query { employees(first: 5) { edges { node { id manager { name } results { cycle { name } } } } } }",
+        'query { employee(id: "1") { id manager { employeeNo } results { cycle { id name } grade } } }',
+        "query($id: ID!) { employee(id: $id) { name } }",
+    ],
+)
+def test_the_page_and_detail_shapes_compile(document: str) -> None:
+    built = build_schema(make_settings())
+    operation = parse(document).definitions[0]
+    assert compiled.compile_plan(operation, built._schema) is not None  # type: ignore[arg-type]
