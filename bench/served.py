@@ -191,7 +191,7 @@ def cases(perfhub: str, baseline: str, settings: Settings, detail: int) -> list[
         headers = (("Content-Type", "application/json"), ("Authorization", f"Bearer {token}"))
         return Request(f"{perfhub}/graphql", body, headers)
 
-    def by_hash(document: str, token: str, variables: dict[str, int]) -> Request:
+    def by_hash(document: str, token: str, variables: dict[str, object]) -> Request:
         """A registered document (bench/documents/, PERFHUB_PERSISTED_DOCUMENTS) by its hash alone."""
         extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}}
         body = json.dumps({"variables": variables, "extensions": extensions}).encode()
@@ -202,6 +202,7 @@ def cases(perfhub: str, baseline: str, settings: Settings, detail: int) -> list[
     manager = issue_token(settings, role=Role.MANAGER, employee_number=MANAGER)
     page = page_query(PAGE, NODE)
     registered = (DOCUMENTS / "PortalPage.graphql").read_text(encoding="utf-8")
+    detail_document = (DOCUMENTS / "EmployeeDetail.graphql").read_text(encoding="utf-8")
     return [
         Case(
             "portal page of 50 by hash (compiled plan), hr_admin",
@@ -220,6 +221,11 @@ def cases(perfhub: str, baseline: str, settings: Settings, detail: int) -> list[
             Request(f"{baseline}/page?first={PAGE}&manager={MANAGER}"),
         ),
         Case("employee detail", graphql(DETAIL, admin, {"id": str(detail)}), Request(f"{baseline}/employee/{detail}")),
+        Case(
+            "employee detail by hash (compiled plan)",
+            by_hash(detail_document, admin, {"id": str(detail)}),
+            Request(f"{baseline}/employee/{detail}"),
+        ),
         Case("README's first query", graphql(readme_query(), admin), Request(f"{baseline}/readme")),
     ]
 
