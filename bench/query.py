@@ -19,6 +19,13 @@ on, the document limits, the operation guard, row scope in SQL, field permission
 * (e) as (d) with two plain fields in their place (``idA: id idB: id``): (b) - (e) is what the
   permission check adds to a field over strawberry's fast path for a plain attribute.
 
+With ``--compiled`` (``bench/query_compiled.py``), the page as a registered document sent by its hash alone:
+
+* (f) hr_admin, pre-parsed and pre-validated, through the executor (compiled plans off);
+* (g) hr_admin, through the page's compiled plan; (h) the manager, through it.
+
+and the time per resolved field (every key of every object in the answer) of (b), (c), (f), (g), (h).
+
 Every case is warmed up untimed, then timed ``--repeat`` times in a rotating order, from the request to
 the parsed response; medians are reported. Every warm-up response is checked against the baseline's.
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import datetime as dt
 import pstats
@@ -51,6 +59,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench import query_compiled
 from bench.served_baseline import read_page
 from hub.app import PerfhubGraphQL, Resources, create_app
 from hub.auth import Principal, Role, issue_token
@@ -173,7 +182,7 @@ async def call(case: Case, client: httpx.AsyncClient) -> dict[str, Any]:
 
 def expected(case: Case, baseline: dict[str, Any]) -> dict[str, Any]:
     """What a case must answer, derived from the baseline's answer."""
-    if case.key in ("a", "b", "c"):
+    if case.key in ("a", "b", "c", "f", "g", "h"):
         return baseline
     edges = []
     for edge in baseline["data"]["employees"]["edges"]:
@@ -442,19 +451,58 @@ async def main_async(args: argparse.Namespace) -> int:
             graphql_case("d", "GraphQL, hr_admin, without employeeNo name", page_query(first, NODE_UNGUARDED), admin),
             graphql_case("e", "GraphQL, hr_admin, idA: id idB: id instead", page_query(first, NODE_PLAIN), admin),
         ]
-        async with app.router.lifespan_context(app):
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            others: dict[str, httpx.AsyncClient] = {}
+            if args.compiled:
+                document = page_query(first, NODE)
+                folder = Path(directory) / "documents"
+                engines: list[AsyncEngine] = []
+                apps = query_compiled.registered_apps(settings, folder, document, lambda: TODAY, engines)
+                others = await stack.enter_async_context(apps)
             resources: Resources = app.state.resources
             counters = Counters()
             counters.attach(resources.engine)
+            for other in engines if others else []:
+                counters.attach(other)
+            if others:
+                document = page_query(first, NODE)
+                cases += [
+                    Case(
+                        "f",
+                        "hash, hr_admin, pre-parsed, executor",
+                        query_compiled.by_hash(others["executor"], document, admin),
+                    ),
+                    Case("g", "hash, hr_admin, compiled plan", query_compiled.by_hash(others["plan"], document, admin)),
+                    Case(
+                        "h",
+                        f"hash, manager {MANAGER}, compiled plan",
+                        query_compiled.by_hash(others["plan"], document, manager),
+                    ),
+                ]
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://perfhub.bench"
             ) as client:
                 say(f"timing {len(cases)} cases x {args.repeat} runs")
+                planned_before = query_compiled.planned()
                 await measure(cases, client, counters, args.repeat, first)
+                if others:
+                    fields = query_compiled.resolved_fields((await call(cases[0], client))["data"])
+                    say(f"compiled plans answered {query_compiled.planned() - planned_before} operations")
                 components(app, settings, {"hr_admin": admin, "manager": manager}, first)
                 if args.profile is not None:
                     await profile(cases[2 if args.profile_manager else 1], client, args.profile_runs, args.profile)
     report({case.key: case for case in cases}, first, args.employees, args.repeat)
+    if args.compiled:
+        base = cases[0].median
+        print()
+        print(f"Per resolved field ({fields} in the answer): median / fields, and (median - baseline) / fields")
+        print("| case | us per field | us per field over the baseline |")
+        print("|---|---:|---:|")
+        for case in cases:
+            if case.key in "bcfgh":
+                per_field, over = case.median / fields * 1e6, (case.median - base) / fields * 1e6
+                print(f"| ({case.key}) {case.label} | {per_field:.2f} | {over:.2f} |")
     print(f"\nrate limiter: on, {RATE:,.0f} requests per second, burst {int(RATE):,} (never refuses)")
     say(f"total {time.perf_counter() - began:.1f} s")
     return 0
@@ -468,6 +516,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="also profile case (b) under cProfile; stats to this file")
     parser.add_argument("--profile-runs", type=int, default=50, help="requests profiled with --profile")
     parser.add_argument("--profile-manager", action="store_true", help="profile case (c) instead of (b)")
+    parser.add_argument("--compiled", action="store_true", help="also the page by hash: pre-parsed, and compiled")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")

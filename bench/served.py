@@ -16,7 +16,9 @@ own (installed with apt-get when missing; else ``bench.load``'s Python generator
 and reports the medians of req/s, p50 and p99 and the ratio perfhub / hand-written.
 
 Cases: the portal page of 50 (``bench.query``'s) as hr_admin and as a manager (E000001, the root
-department's head: every employee in scope, through the reporting line's recursive CTE), and the employee
+department's head: every employee in scope, through the reporting line's recursive CTE), the same page sent by
+the hash of ``bench/documents/PortalPage.graphql`` (registered by PERFHUB_PERSISTED_DOCUMENTS: its compiled
+plan, ``schema/compiled.py``) as both, and the employee
 detail (department, post, manager, results with their cycles), as hr_admin, and the README's first query
 (``bench/served_readme.py``).
 """
@@ -56,6 +58,7 @@ from hub.db.engine import create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.db.models import AppraisalResult, Employee
 from hub.demo.build import build_demo
+from hub.persisted import sha256_hex
 
 SEED = 7
 TODAY = dt.date(2026, 11, 16)  # as bench.query: the past cycle PUBLISHED, the current one OPEN
@@ -65,6 +68,8 @@ DETAIL = (
     "query Detail($id: ID!) { employee(id: $id) { id employeeNo name department { name } post { code name } "
     "manager { employeeNo name } results { cycle { name } totalScore grade rankInPost } } }"
 )
+DOCUMENTS = Path(__file__).parent / "documents"
+"""The portal's registered documents (PERFHUB_PERSISTED_DOCUMENTS): PortalPage.graphql is the page of NODE."""
 POSTGRES = os.environ.get("PERFHUB_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 """The server's maintenance database: the bench creates and drops its own databases beside it."""
 
@@ -186,10 +191,29 @@ def cases(perfhub: str, baseline: str, settings: Settings, detail: int) -> list[
         headers = (("Content-Type", "application/json"), ("Authorization", f"Bearer {token}"))
         return Request(f"{perfhub}/graphql", body, headers)
 
+    def by_hash(document: str, token: str, variables: dict[str, object]) -> Request:
+        """A registered document (bench/documents/, PERFHUB_PERSISTED_DOCUMENTS) by its hash alone."""
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}}
+        body = json.dumps({"variables": variables, "extensions": extensions}).encode()
+        headers = (("Content-Type", "application/json"), ("Authorization", f"Bearer {token}"))
+        return Request(f"{perfhub}/graphql", body, headers)
+
     admin = issue_token(settings, role=Role.HR_ADMIN, subject="bench")
     manager = issue_token(settings, role=Role.MANAGER, employee_number=MANAGER)
     page = page_query(PAGE, NODE)
+    registered = (DOCUMENTS / "PortalPage.graphql").read_text(encoding="utf-8")
+    detail_document = (DOCUMENTS / "EmployeeDetail.graphql").read_text(encoding="utf-8")
     return [
+        Case(
+            "portal page of 50 by hash (compiled plan), hr_admin",
+            by_hash(registered, admin, {"first": PAGE}),
+            Request(f"{baseline}/page?first={PAGE}"),
+        ),
+        Case(
+            "portal page of 50 by hash (compiled plan), manager",
+            by_hash(registered, manager, {"first": PAGE}),
+            Request(f"{baseline}/page?first={PAGE}&manager={MANAGER}"),
+        ),
         Case("portal page of 50, hr_admin", graphql(page, admin), Request(f"{baseline}/page?first={PAGE}")),
         Case(
             "portal page of 50, manager",
@@ -197,6 +221,11 @@ def cases(perfhub: str, baseline: str, settings: Settings, detail: int) -> list[
             Request(f"{baseline}/page?first={PAGE}&manager={MANAGER}"),
         ),
         Case("employee detail", graphql(DETAIL, admin, {"id": str(detail)}), Request(f"{baseline}/employee/{detail}")),
+        Case(
+            "employee detail by hash (compiled plan)",
+            by_hash(detail_document, admin, {"id": str(detail)}),
+            Request(f"{baseline}/employee/{detail}"),
+        ),
         Case("README's first query", graphql(readme_query(), admin), Request(f"{baseline}/readme")),
     ]
 
@@ -274,6 +303,9 @@ def bench_database(label: str, url: str, args: argparse.Namespace, wrk: str | No
         # On, as served, but never refusing: every request still takes a token from its bucket.
         "PERFHUB_RATE_LIMIT_PER_SECOND": "1000000",
         "PERFHUB_RATE_LIMIT_BURST": "1000000",
+        # The portal's documents, registered: the "by hash" cases run the page's compiled plan (the others send
+        # texts that are not registered, and run through the executor as before).
+        "PERFHUB_PERSISTED_DOCUMENTS": str(DOCUMENTS),
     }
     detail = asyncio.run(detail_id(url))
     with (

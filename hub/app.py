@@ -124,7 +124,20 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, settings: Settings, clock: Clock, authenticator: Authenticator) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
+        # The insights page's documents and the portals' (PERFHUB_PERSISTED_DOCUMENTS), by SHA-256: pinned parsed
+        # and validated in the schema's caches, and with PERFHUB_PERSISTED_ONLY the only documents that run.
+        self.persisted = persisted.PersistedDocuments.load(
+            portals=settings.persisted_documents,
+            persisted_only=settings.persisted_only,
+            learned_max=settings.persisted_learned_max,
+        )
+        schema = build_schema(
+            settings,
+            self.persisted.prepared,
+            refuse_unregistered=settings.persisted_only,
+            compiled_plans=settings.compiled_plans,
+        )
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.clock = clock
         self.authenticator = authenticator
@@ -140,7 +153,6 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             settings.rate_limit_redis_url,
             prefix="perfhub:authfail:",
         )
-        self.persisted = persisted.PersistedDocuments.load()  # the insights page's documents, by SHA-256
         self.subscription_slots = SubscriptionSlots(settings.max_subscriptions, settings.max_subscriptions_per_process)
         # Strawberry's page loads GraphiQL from a CDN; this one, from the hub (hub/graphiql.py). Built once,
         # so that a file it needs and the hub lacks is logged at startup.
@@ -512,9 +524,10 @@ def _refusal_response(error: AuthenticationError | _Refused | HTTPException) -> 
 
 def _persisted_refusal(error: persisted.PersistedQueryError, accept: str | None) -> Response:
     """An unknown hash: 200 in legacy application/json (Apollo's clients read the code from the body), 404 in
-    application/graphql-response+json (as Apollo's router); a hash that is not the text's: 400."""
+    application/graphql-response+json (as Apollo's router); a hash that is not the text's, or a text the
+    safelist (PERFHUB_PERSISTED_ONLY) refuses: 400."""
     legacy = graphql_http.response_media_type(accept) == graphql_http.JSON
-    status = 400 if error.code == persisted.HASH_MISMATCH else 200 if legacy else 404
+    status = 400 if error.code in persisted.REQUEST_ERRORS else 200 if legacy else 404
     return guards.error_response(status, error.message, error.code)
 
 

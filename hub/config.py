@@ -156,6 +156,21 @@ class Settings(BaseSettings):
     """The cost estimate's guess for a list without a ``first`` argument."""
     cost_system_field: int = 10
     """The cost of one field fed by a business system, relative to a database field's 1."""
+    persisted_documents: Path | None = None
+    """A folder of the portals' GraphQL documents (``*.graphql``, one operation or more each), registered at start-up
+    by the SHA-256 of their text beside the insights page's own (``hub/persisted.py``): a client may send the hash
+    instead of the text, and a registered document is parsed and validated once per process, not per request."""
+    persisted_only: bool = False
+    """Production's safelist: run only registered documents. Any other text is refused before it is parsed
+    (400 ``PERSISTED_QUERY_NOT_IN_LIST``; a client's attempt to register one automatically, Apollo's APQ, 400
+    ``PERSISTED_QUERY_NOT_SUPPORTED``), introspection and GraphiQL's queries included. False: a request carrying
+    a hash and its text registers that text in the process (automatic persisted queries, as Apollo does)."""
+    compiled_plans: bool = True
+    """Answer the registered documents of the portal page's shape by a compiled plan (``schema/compiled.py``), which
+    builds the response from the loaded rows without graphql-core's per-field execution and falls back to the
+    executor wherever the answer would be anything but plain data. False: every document runs through the executor."""
+    persisted_learned_max: int = Field(default=1000, ge=0)
+    """How many documents a process keeps of those clients registered automatically (least recently used go)."""
     introspection: Introspection = Introspection.TOKEN
     """Who may introspect: ``true`` (callers with a token; GraphiQL's docs load once a token is in its
     Headers tab), ``public`` (anyone) or ``false`` (nobody). Introspection is depth- and cost-limited and

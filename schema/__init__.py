@@ -18,25 +18,36 @@ from strawberry.extensions import (
 from hub import policy
 from hub.config import Settings
 from resolvers.event_results import SharedEventResults
+from schema.compiled import CompiledPlans
 from schema.events import Subscription
 from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
 from schema.masking import MaskUnexpectedErrors, PerfhubSchema
 from schema.mutations import Mutation
 from schema.operation_guard import OperationGuard
+from schema.persisted import PinnedParserCache, PinnedValidationCache, Registered
 from schema.query import Query
 
 MAX_EXPANDED_FIELDS_PER_TOKEN = 10
 """A document may select at most this many fields per token once its fragments are expanded."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None,
+    registered: Registered | None = None,
+    *,
+    refuse_unregistered: bool = False,
+    compiled_plans: bool = False,
+) -> strawberry.Schema:
     """The whole schema with its guards; parse and validation results are cached per document.
 
     Before execution, in order: the token limit (while parsing), the depth, alias and expanded-size
     limits (validation rules, cached with the validation), introspection when switched off, the
     token's expiry (a WebSocket's principal outlives its token; fresh loaders per operation too), and
     the cost estimate (it reads the variables, so it runs per request). Unexpected errors are masked.
+    ``registered`` (hub/persisted.py's documents) pins their parse and validation (``schema/persisted.py``);
+    ``refuse_unregistered`` fails every other document in validation (PERFHUB_PERSISTED_ONLY);
+    ``compiled_plans`` answers the registered documents of the portal page's shape by a plan (``schema/compiled.py``).
     """
     settings = settings or Settings()
     rules: list[type[ASTValidationRule]] = document_rules(
@@ -57,9 +68,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # both caches live at module level.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(ParserCache, maxsize=512),
+        partial(ParserCache, maxsize=512)
+        if registered is None
+        else partial(PinnedParserCache, registered, 512, compiled_plans=compiled_plans),
         partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=512),
+        partial(ValidationCache, maxsize=512)
+        if registered is None
+        else partial(PinnedValidationCache, registered, 512, refuse_unregistered=refuse_unregistered),
         OperationGuard,
         InputChecks,
         partial(CostLimiter, cost),
@@ -70,7 +85,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SharedEventResults,  # one execution per event for alike subscriptions
+        # One execution per event for alike subscriptions; the compiled plans of registered documents.
+        execution_context_class=CompiledPlans if compiled_plans else SharedEventResults,
     )
 
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from strawberry.http import GraphQLRequestData
 
-from hub.persisted import HASH_MISMATCH, NOT_FOUND, PersistedDocuments, PersistedQueryError, sha256_hex
+from hub.persisted import (
+    HASH_MISMATCH,
+    NOT_FOUND,
+    NOT_SUPPORTED,
+    PersistedDocuments,
+    PersistedQueryError,
+    sha256_hex,
+)
 
 DOCUMENT = "query One { cycles { id } }\n"
 DOCUMENTS = PersistedDocuments({sha256_hex(DOCUMENT): DOCUMENT}, {"One": sha256_hex(DOCUMENT)})
@@ -44,3 +53,26 @@ def test_the_page_documents_are_registered_by_their_file_names() -> None:
     assert set(loaded.hash_by_name) == {"InsightsCycles", "InsightsCycle", "InsightsDiagnostics", "InsightsTrends"}
     for name, digest in loaded.hash_by_name.items():
         assert f"query {name}" in loaded.by_hash[digest]
+
+
+def test_a_portal_folder_adds_its_documents_and_a_broken_one_stops_the_start(tmp_path: Path) -> None:
+    (tmp_path / "Page.graphql").write_text(DOCUMENT, encoding="utf-8")
+    loaded = PersistedDocuments.load(portals=tmp_path)
+    assert loaded.by_hash[sha256_hex(DOCUMENT)] == DOCUMENT
+    assert "Page" not in loaded.hash_by_name  # the names are the insights page's own
+    (tmp_path / "Broken.graphql").write_text("query Broken { cycles {", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"Broken\.graphql"):
+        PersistedDocuments.load(portals=tmp_path)
+
+
+def test_automatic_registration_is_bounded_and_off_in_the_safelist() -> None:
+    learning = PersistedDocuments({}, {}, learned_max=2)
+    texts = [f"query Q{n} {{ cycles {{ id }} }}" for n in range(3)]
+    for text in texts:
+        assert learning.resolve(request(text, sha256_hex(text))).query == text
+    assert learning.prepared(texts[0]) is None  # the least recently used went
+    assert learning.resolve(request(None, sha256_hex(texts[2]))).query == texts[2]
+    safelist = PersistedDocuments({}, {}, persisted_only=True, learned_max=2)
+    with pytest.raises(PersistedQueryError) as refused:
+        safelist.resolve(request(texts[0], sha256_hex(texts[0])))
+    assert refused.value.code == NOT_SUPPORTED
