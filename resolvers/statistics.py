@@ -194,7 +194,7 @@ async def _protected_statistics(
         # are otherwise a withheld post's), so it is a dimension of the table, never released as one.
         keyed.append(Post.family)
     pseudonymous = context.pseudonyms is not None
-    minimum = context.settings.min_group_size
+    minimum = policy.minimum_group_size(context.principal, context.settings)
     # The position of the grade in the key, when it is there once (as a dimension or as a filter).
     grades = [index for index, column in enumerate(keyed) if column is AppraisalResult.grade]
     grade_at = grades[0] if pseudonymous and len(grades) == 1 else None
