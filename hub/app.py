@@ -601,9 +601,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeouts = DatabaseTimeouts.of(settings)
-        engine = create_bounded_engine(settings.database_url, timeouts, **served_pool(settings))
-        read_url = settings.read_database_url
         pool = served_pool(settings)
+        engine = create_bounded_engine(settings.database_url, timeouts, **pool)
+        read_url = settings.read_database_url
         replica = create_read_only_engine(read_url, timeouts, **pool) if read_url else None
         # A database in this process's memory cannot be opened by another: its work stays here.
         use_worker = settings.worker_process and not is_in_memory(settings.database_url)
