@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from sqlalchemy import ColumnElement
 
@@ -15,16 +16,30 @@ from resolvers.errors import Forbidden, parse_id
 from resolvers.filters import EmployeeFilter, employee_conditions
 from resolvers.ids import EMPLOYEE, pseudonymous_connection, pseudonymous_page, refuse_small_selection, row_key
 from resolvers.loaders.base import select_rows
+from resolvers.loaders.prefetch import EmployeeRelations, plans_reads, prefetch_apart, prefetch_employees
 from resolvers.ordering import EmployeeOrder, refuse_pseudonymous_ranking, sorted_employees
-from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, nodes, read_page
 from resolvers.records import DepartmentRow, EmployeeRow, PostRow, RatingRow
 from resolvers.scope import MANAGED
 from resolvers.small_groups import in_large_employee_cell
 
 
-async def employee(context: Context, id_: str) -> EmployeeRow | None:
+async def employee(context: Context, id_: str, relations: EmployeeRelations | None = None) -> EmployeeRow | None:
+    """An employee by id in the caller's scope, with the ``relations`` the query selects of it read in the same
+    session (one connection for the whole detail)."""
     key = row_key(context, EMPLOYEE, id_, "id")
-    return None if key is None else await context.loaders.employee_by_id.load(key)
+    if key is None:
+        return None
+    loader = context.loaders.employee_by_id
+    if not plans_reads(relations):
+        return await loader.load(key)
+    async with context.sessionmaker() as session:
+        held = await loader.prefetch(session, [key])
+        # Not held: another field of the request is loading it right now; its load answers for both.
+        found = held[key] if key in held else await loader.load(key)
+        if found is not None:
+            await prefetch_employees(session, context.loaders, [found], relations)
+    return found
 
 
 async def me(context: Context) -> EmployeeRow | None:
@@ -48,17 +63,35 @@ async def employees(
     filter_: EmployeeFilter | None,
     count_total: bool = True,
     order: EmployeeOrder | None = None,
+    relations: EmployeeRelations | None = None,
 ) -> Connection:
-    """A page of employees in id order (or ``order``'s), with the total matching the filter when ``count_total``."""
+    """A page of employees in id order (or ``order``'s), with the total matching the filter when ``count_total``,
+    and the ``relations`` its nodes select read for the whole page (``resolvers.loaders.prefetch``)."""
     first = check_page_size(first, context.settings.max_page_size)
     if filter_ is not None and filter_.name_contains and not context.scope.may_search_names:
         raise Forbidden("not allowed: filtering by name needs the 'names' grant")
     conditions = employee_conditions(filter_, context.scope.results())
     if context.pseudonyms is not None:
         refuse_pseudonymous_ranking(filter_, order)
-        return await _pseudonymous_employees(context, first, after, conditions)
-    if order is not None:
-        return await sorted_employees(context, conditions, order, first, after, count_total)
+        connection = await _pseudonymous_employees(context, first, after, conditions)
+    elif order is not None:
+        connection = await sorted_employees(context, conditions, order, first, after, count_total)
+    else:
+        return await _employees_by_id(context, first, after, conditions, count_total, relations)
+    rows = cast("list[EmployeeRow]", nodes(connection))
+    await prefetch_apart(context.sessionmaker, context.loaders, rows, relations)
+    return connection
+
+
+async def _employees_by_id(
+    context: Context,
+    first: int,
+    after: str | None,
+    conditions: list[ColumnElement[bool]],
+    count_total: bool,
+    relations: EmployeeRelations | None,
+) -> Connection:
+    """The page in id order, its count and its relations, one statement after the other on one connection."""
     after_id = decode_cursor("employee", after)
     page = context.scope.employee_rows().where(*conditions).order_by(Employee.id).limit(first + 1)
     if after_id is not None:
@@ -68,10 +101,11 @@ async def employees(
         conditions.append(in_scope)
     async with context.sessionmaker() as session:
         rows, total = await read_page(session, page, Employee, conditions, count_total)
-    loader = context.loaders.employee_by_id
-    for row in rows:
-        # Managers on the page are often on the same page: their loads then cost nothing.
-        loader.prime(row.id, row)
+        loader = context.loaders.employee_by_id
+        for row in rows:
+            # Managers on the page are often on the same page: their loads then cost nothing.
+            loader.prime(row.id, row)
+        await prefetch_employees(session, context.loaders, list(rows[:first]), relations)
     return make_connection("employee", rows, first, total)
 
 

@@ -42,6 +42,11 @@ class Connection:
     """None when the query did not select ``totalCount``: nobody reads it, so nobody counted."""
 
 
+def nodes(connection: Connection) -> list[object]:
+    """The records of a page, in its order."""
+    return [edge.node for edge in connection.edges]
+
+
 def encode_cursor(kind: str, key: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
 

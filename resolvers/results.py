@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import ColumnElement
 
@@ -12,8 +13,9 @@ from resolvers.errors import BadUserInput, parse_id
 from resolvers.filters import ResultFilter, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
+from resolvers.loaders.prefetch import ResultRelations, prefetch_apart, prefetch_results
 from resolvers.ordering import ResultOrder, refuse_pseudonymous_ranking, sorted_results
-from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, read_page
+from resolvers.pagination import Connection, check_page_size, decode_cursor, make_connection, nodes, read_page
 from resolvers.records import ResultRow
 from resolvers.small_groups import in_large_result_cell, limited_cycle
 
@@ -34,9 +36,11 @@ async def results(
     filter_: ResultFilter | None,
     count_total: bool = True,
     order: ResultOrder | None = None,
+    relations: ResultRelations | None = None,
 ) -> Connection:
     """A page of a cycle's results (every cycle's, as the filter's periods allow, without ``cycle_id``) in id order
-    or ``order``'s, with the total matching the filter when ``count_total``."""
+    or ``order``'s, with the total matching the filter when ``count_total``, and the ``relations`` its nodes select
+    read for the whole page (``resolvers.loaders.prefetch``)."""
     first = check_page_size(first, context.settings.max_page_size)
     cycle_key = parse_id(cycle_id) if cycle_id is not None else None
     conditions = await listed_results(context, cycle_key, filter_, order, every_cycle=cycle_id is None)
@@ -47,9 +51,14 @@ async def results(
         statement = select_rows(AppraisalResult).where(AppraisalResult.id.in_([key for _, key in page_keys]))
         async with context.sessionmaker() as session:
             found = (await session.execute(statement)).all()
-        return pseudonymous_connection(page_keys, found, has_next, total_count)
+            connection = pseudonymous_connection(page_keys, found, has_next, total_count)
+            await prefetch_results(session, context.loaders, cast("list[ResultRow]", nodes(connection)), relations)
+        return connection
     if order is not None:
-        return await sorted_results(context, conditions, order, cycle_id, first, after, count_total)
+        connection = await sorted_results(context, conditions, order, cycle_id, first, after, count_total)
+        listed = cast("list[ResultRow]", nodes(connection))
+        await prefetch_apart(context.sessionmaker, context.loaders, results=listed, result_relations=relations)
+        return connection
     after_id = decode_cursor("result", after)
     if cycle_id is not None and cycle_key is None:
         return make_connection("result", [], first, 0 if count_total else None)
@@ -58,6 +67,7 @@ async def results(
         page = page.where(AppraisalResult.id > after_id)
     async with context.sessionmaker() as session:
         rows, total = await read_page(session, page, AppraisalResult, conditions, count_total)
+        await prefetch_results(session, context.loaders, cast("list[ResultRow]", list(rows[:first])), relations)
     return make_connection("result", rows, first, total)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import assert_never
 
-from sqlalchemy import ColumnElement, Label, ScalarSelect, Select, and_, false, literal, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Label, ScalarSelect, Select, and_, false, literal, or_, select
 
 from hub import policy
 from hub.auth import Principal
@@ -57,13 +57,21 @@ class Scope:
         # Built once per request: the statement that uses it twice (filter and column) needs one CTE.
         return self._managed()
 
-    def _managed(self) -> ColumnElement[bool] | None:
-        """Whom the principal manages: everyone below them in the manager chain, not themselves."""
+    @cached_property
+    def _reporting_line(self) -> Select[int] | None:
+        # One CTE per request: a statement that names the line twice (the scope and the managed column) needs one.
         number = self.principal.employee_number
         if not policy.manages_reporting_line(self.principal) or number is None:
             return None
+        return _reporting_line_below(number)
+
+    def _managed(self) -> ColumnElement[bool] | None:
+        """Whom the principal manages: everyone below them in the manager chain, not themselves."""
+        line = self._reporting_line
+        if line is None:
+            return None
         # Even if the stored chain loops back to the manager, they never become one of their own people.
-        return and_(Employee.id.in_(_reporting_line_below(number)), Employee.id != self._me())
+        return and_(Employee.id.in_(line), Employee.id != self._me())
 
     def managed_column(self) -> Label[bool]:
         """A computed column for employee statements: does the principal manage this row's employee?
@@ -97,8 +105,14 @@ class Scope:
         condition = self.employees()
         return statement if condition is None else statement.where(condition)
 
-    def employee_ids(self) -> Select[int] | None:
+    def employee_ids(self) -> Select[int] | CompoundSelect[int] | None:
         """The ids of the employees in scope, as a subquery; None when unrestricted."""
+        line = self._reporting_line
+        if policy.employee_scope(self.principal) is EmployeeScope.SELF_AND_REPORTING_LINE and line is not None:
+            # The same ids as the rows of ``employees()``, themselves and their line, without reading the table
+            # through "me OR my line": PostgreSQL scans all of employees for such an OR (tests/schema/
+            # test_page_plans.py), where the union is the line's index lookups and one key.
+            return select(self._me()).union(line)
         condition = self.employees()
         return None if condition is None else select(Employee.id).where(condition)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.types.field import StrawberryField
@@ -15,6 +15,7 @@ from resolvers import trends as trend_reads
 from resolvers.context import Context
 from resolvers.errors import Forbidden, parse_id
 from resolvers.loaders import tasks as task_rows
+from resolvers.loaders.base import Missing
 from resolvers.loaders.nominations import Nomination
 from resolvers.records import DepartmentRow, EmployeeRow, PostAssignmentRow, PostRow, ResultRow, SchemeVersionRow
 from schema import fields
@@ -34,7 +35,7 @@ from schema.permissions import (
     guarded,
     guarded_attribute,
 )
-from schema.record_fields import Relations, public_id
+from schema.record_fields import Loaded, Relations, public_id
 from schema.refs import (
     AppraisalResultRef,
     EmployeeTrendPointRef,
@@ -43,6 +44,8 @@ from schema.refs import (
     WithheldRatingsRef,
 )
 from schema.tasks import RatersOfRole, RatingTask
+
+V = TypeVar("V")
 
 
 @strawberry.type
@@ -87,6 +90,17 @@ async def _check_grouping(info: Info, root: EmployeeRow, field: str) -> None:
         raise Forbidden(f"not allowed: {field} is withheld, too few people share this department and post")
 
 
+async def _grouping_then(info: Info, root: EmployeeRow, field: str, load: Awaitable[V]) -> V:
+    """``load``'s value once ``_check_grouping`` lets the field through."""
+    await _check_grouping(info, root, field)
+    return await load
+
+
+async def _shown_results(info: Info, employee_id: int) -> list[ResultRow]:
+    found = await info.context.loaders.results_by_employee.load(employee_id)
+    return [result for result in found if await small_groups.result_shown(info.context, result)]
+
+
 def _ratings_in_cycle(
     name: str,
     description: str,
@@ -115,21 +129,27 @@ class Employee:
     employee_no: str | None = guarded_attribute(NAMES, "employeeNo")
     name: str | None = guarded_attribute(NAMES, "name")
 
+    # Plain functions, like every relation (``schema.record_fields``): a value the page read ahead is returned at
+    # once; only a pseudonymous caller's cell check, or a value not loaded yet, is awaited.
     @fields.field(description="The employee's department. " + SMALL_GROUPS, graphql_type=Department | None)
-    async def department(self, root: strawberry.Parent[EmployeeRow], info: Info) -> DepartmentRow | None:
-        await _check_grouping(info, root, "department")
-        return await info.context.loaders.department_by_id.load(root.department_id)
+    def department(self, root: strawberry.Parent[EmployeeRow], info: Info) -> Loaded[DepartmentRow | None]:
+        loader = info.context.loaders.department_by_id
+        if info.context.pseudonyms is not None:
+            return _grouping_then(info, root, "department", loader.load(root.department_id))
+        return loader.peek_or_load(root.department_id)
 
     @fields.field(description="The employee's current post. " + SMALL_GROUPS, graphql_type=Post | None)
-    async def post(self, root: strawberry.Parent[EmployeeRow], info: Info) -> PostRow | None:
-        await _check_grouping(info, root, "post")
-        return await info.context.loaders.post_by_id.load(root.post_id)
+    def post(self, root: strawberry.Parent[EmployeeRow], info: Info) -> Loaded[PostRow | None]:
+        loader = info.context.loaders.post_by_id
+        if info.context.pseudonyms is not None:
+            return _grouping_then(info, root, "post", loader.load(root.post_id))
+        return loader.peek_or_load(root.post_id)
 
     @guarded(ORG_CHART, "manager", "The employee's manager.", graphql_type="Employee | None")
-    async def manager(self, root: strawberry.Parent[EmployeeRow], info: Info) -> EmployeeRow | None:
+    def manager(self, root: strawberry.Parent[EmployeeRow], info: Info) -> Loaded[EmployeeRow | None]:
         if root.manager_id is None:
             return None
-        return await info.context.loaders.employee_by_id.load(root.manager_id)
+        return info.context.loaders.employee_by_id.peek_or_load(root.manager_id)
 
     @guarded(
         ORG_CHART,
@@ -194,9 +214,13 @@ class Employee:
         "published cycles only).",
         graphql_type=list[AppraisalResultRef],
     )
-    async def results(self, root: strawberry.Parent[EmployeeRow], info: Info) -> list[ResultRow]:
-        found = await info.context.loaders.results_by_employee.load(root.id)
-        return [result for result in found if await small_groups.result_shown(info.context, result)]
+    def results(self, root: strawberry.Parent[EmployeeRow], info: Info) -> Loaded[list[ResultRow]]:
+        if info.context.pseudonyms is None:
+            # Every result a loader reads is shown to a caller with names (``small_groups.result_shown``).
+            found = info.context.loaders.results_by_employee.peek(root.id)
+            if not isinstance(found, Missing):
+                return list(found)
+        return _shown_results(info, root.id)
 
     @fields.field(
         description="The employee's results the caller may see, oldest cycle first, each with its change from the "

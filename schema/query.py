@@ -39,6 +39,7 @@ from schema.indicators import Indicator
 from schema.info import Info
 from schema.inputs import EmployeeFilter, EmployeeOrder, ResultFilter, ResultOrder
 from schema.insights import ATTRITION_RULES, PROFILE, AttritionSignals, HighPerformerProfile
+from schema.lookahead import employee_relations, page_nodes, record_fields, result_relations
 from schema.organisation import Department, Employee, Post
 from schema.pagination import EmployeeConnection, ResultConnection
 from schema.permissions import (
@@ -77,7 +78,8 @@ class Query(TrendQueries):
         graphql_type=Employee | None,
     )
     async def employee(self, info: Info, id: strawberry.ID) -> EmployeeRow | None:
-        return await organisation_queries.employee(info.context, id)
+        relations = employee_relations(record_fields(info))
+        return await organisation_queries.employee(info.context, id, relations)
 
     @guarded(
         AUTHENTICATED,
@@ -115,7 +117,8 @@ class Query(TrendQueries):
         order_by: EmployeeOrder | None = None,
     ) -> Connection:
         count = selects(info, "totalCount")
-        return await organisation_queries.employees(info.context, first, after, filter, count, order_by)
+        relations = employee_relations(page_nodes(info))
+        return await organisation_queries.employees(info.context, first, after, filter, count, order_by, relations)
 
     @guarded(AUTHENTICATED, "departments", graphql_type=list[Department])
     async def departments(self, info: Info) -> Sequence[DepartmentRow]:
@@ -162,7 +165,8 @@ class Query(TrendQueries):
         order_by: ResultOrder | None = None,
     ) -> Connection:
         count = selects(info, "totalCount")
-        return await result_queries.results(info.context, cycle_id, first, after, filter, count, order_by)
+        relations = result_relations(page_nodes(info))
+        return await result_queries.results(info.context, cycle_id, first, after, filter, count, order_by, relations)
 
     @guarded(
         STATISTICS,

@@ -16,12 +16,16 @@ typed end to end:
 
 The record kind is given by subscripting ``Relations`` because mypy cannot infer a lambda's parameter from a
 type variable; once given, a misspelt key or a loader of the wrong key type is a mypy error at the field.
+
+The resolver is a plain function: when the loader already holds the value (a page read its relations ahead,
+``resolvers.loaders.prefetch``, or an earlier field loaded it) it returns the value itself, and graphql-core
+completes the field at once, without a task or an await per record; otherwise it returns the load to await.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeAlias, TypeVar
 
 import strawberry
 from strawberry.types.field import StrawberryField
@@ -37,6 +41,10 @@ P = TypeVar("P")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 R = TypeVar("R")
+
+T = TypeVar("T")
+Loaded: TypeAlias = T | Awaitable[T]
+"""What a relation's resolver returns: the value when the request's loader holds it, else the load to await."""
 
 
 class Relations(Generic[P]):
@@ -75,11 +83,11 @@ def _relation(
     key: Callable[[R], K | None],
     description: str | None,
 ) -> StrawberryField:
-    async def resolve(root: strawberry.Parent[R], info: Info) -> V | None:
+    def resolve(root: strawberry.Parent[R], info: Info) -> Loaded[V] | None:
         value = key(root)
         if value is None:
             return None
-        return await loader(info.context.loaders).load(value)
+        return loader(info.context.loaders).peek_or_load(value)
 
     return fields.field(description=description, graphql_type=graphql_type)(resolve)
 

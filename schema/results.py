@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
@@ -30,7 +30,7 @@ from schema.adjustments import ResultAdjustment
 from schema.enums import CycleState, Grade
 from schema.info import Info
 from schema.permissions import RATING_PROGRESS, guarded
-from schema.record_fields import Relations, public_id
+from schema.record_fields import Loaded, Relations, public_id
 from schema.refs import AppraisalResultRef, EmployeeRef, IndicatorVersionRef, PostRef, SchemeVersionRef
 from schema.rounding import ROUNDED, Scores, exact_cents, two_decimals
 from schema.tasks import RatingProgress
@@ -125,6 +125,12 @@ async def _unless_post_withheld(info: Info, result: ResultRow, field: str) -> No
         raise Forbidden(f"not allowed: {field} is withheld, too few people were scored in this department and post")
 
 
+async def _unless_post_withheld_then(info: Info, result: ResultRow, field: str, load: Awaitable[V]) -> V:
+    """``load``'s value once ``_unless_post_withheld`` lets the field through."""
+    await _unless_post_withheld(info, result, field)
+    return await load
+
+
 def _withheld_with_the_post(
     name: str,
     graphql_type: object,
@@ -135,9 +141,12 @@ def _withheld_with_the_post(
     """A field that names the post a result was scored in, or tells it (its scheme, its indicators, their shares):
     it loads ``key`` with ``loader``, and is withheld wherever the post is."""
 
-    async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> V:
-        await _unless_post_withheld(info, root, name)
-        return await loader(info.context.loaders).load(key(root))
+    def resolve(root: strawberry.Parent[ResultRow], info: Info) -> Loaded[V]:
+        chosen = loader(info.context.loaders)
+        if info.context.pseudonyms is None:
+            # Nothing is withheld from a caller with names: the value itself when the page read it ahead.
+            return chosen.peek_or_load(key(root))
+        return _unless_post_withheld_then(info, root, name, chosen.load(key(root)))
 
     return fields.field(description=description, graphql_type=graphql_type)(resolve)
 
@@ -201,11 +210,19 @@ def _withheld_rank(
 ) -> StrawberryField:
     """A rank or percentile of a result, null where its group is too small to show (``_WITHHELD_RANK``)."""
 
-    async def resolve(root: strawberry.Parent[ResultRow], info: Info) -> float | None:
-        return read(root) if await small_groups.result_rank_shown(info.context, root, among) else None
+    def resolve(root: strawberry.Parent[ResultRow], info: Info) -> Loaded[float | None]:
+        if info.context.pseudonyms is None:
+            return read(root)  # every rank is shown to a caller with names (``small_groups.result_rank_shown``)
+        return _rank_if_shown(info, root, read, among)
 
     described = f"{description} {_WITHHELD_RANK}" if description else _WITHHELD_RANK
     return fields.field(description=described, graphql_type=graphql_type)(resolve)
+
+
+async def _rank_if_shown(
+    info: Info, root: ResultRow, read: Callable[[ResultRow], float | None], among: small_groups.RankGroup
+) -> float | None:
+    return read(root) if await small_groups.result_rank_shown(info.context, root, among) else None
 
 
 def _group_size(

@@ -2,6 +2,10 @@
 
 Most loaders are a declaration: the column their keys are values of, and the order of the rows, over the
 table of that column (``DepartmentsByParentLoader``: ``Department.parent_id``, by ``Department.id``).
+
+A page of records can also have a loader read its keys ahead of the fields that will ask for them, in a session
+the page already holds (``SessionLoader.prefetch``, used by ``resolvers.loaders.prefetch``): the same statement,
+the same rows, primed in the loader's cache, where a field finds them without waiting (``SharedLoader.peek``).
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Collection, Hashable, Sequence
+from contextvars import ContextVar
 from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 from aiodataloader import DataLoader
@@ -49,6 +54,31 @@ class SharedLoader(DataLoader[K, V], Generic[K, V]):
     def load(self, key: K) -> asyncio.Future[V]:
         return asyncio.shield(super().load(key))
 
+    def peek(self, key: K) -> V | Missing:
+        """The value of ``key`` if this loader already holds it (primed, or loaded earlier in the request), else
+        ``MISSING``: a field that finds its value here returns it at once, with no task and no await."""
+        future = self._cache.get(self.get_cache_key(key))
+        if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return MISSING
+        value: V = future.result()
+        return value
+
+    def peek_or_load(self, key: K) -> V | Awaitable[V]:
+        """The value at once when the loader holds it, else the load to await (what a field resolver returns:
+        graphql-core awaits only what is awaitable)."""
+        value = self.peek(key)
+        return self.load(key) if isinstance(value, Missing) else value
+
+
+class Missing:
+    """What ``SharedLoader.peek`` answers for a key it does not hold yet (None is a value: a key without a row)."""
+
+
+MISSING = Missing()
+
+_page_session: ContextVar[AsyncSession | None] = ContextVar("page_session", default=None)
+"""The session a prefetch reads through (``SessionLoader.prefetch``), set only while its statement runs."""
+
 
 class RequestFacts(Protocol):
     """What a request's loaders are made from (``resolvers.loaders.Loaders`` holds it)."""
@@ -82,11 +112,38 @@ class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
         return cls(request.sessionmaker)
 
     async def fetch(self, statement: RowsStatement) -> Sequence[R]:
-        async with self.sessionmaker() as session:
-            rows = (await session.execute(statement)).all()
+        page_session = _page_session.get()
+        if page_session is not None:
+            rows = (await page_session.execute(statement)).all()
+        else:
+            async with self.sessionmaker() as session:
+                rows = (await session.execute(statement)).all()
         # The one place rows become records. mypy cannot see that a Core row has the columns of ``R`` (a type
         # variable, where a Protocol would accept any row); the loader's statement selects them.
         return cast("Sequence[R]", rows)
+
+    async def prefetch(self, session: AsyncSession, keys: Collection[K]) -> dict[K, V]:
+        """Loads ``keys`` through ``session`` (one the caller holds and uses sequentially) with this loader's own
+        batch function, so the same statement and the same access rules, and primes the loader with the values;
+        keys the loader holds or is loading already are not read again. Returns the values of the keys it holds."""
+        wanted = [key for key in dict.fromkeys(keys) if self.get_cache_key(key) not in self._cache]
+        for start in range(0, len(wanted), MAX_BATCH_SIZE):
+            chunk = wanted[start : start + MAX_BATCH_SIZE]
+            # Set for this task only, and only around the batch function, which runs here and starts no task:
+            # loads of other fields, batched in tasks of their own, keep their own sessions.
+            token = _page_session.set(session)
+            try:
+                values = await self.batch_load_fn(chunk)
+            finally:
+                _page_session.reset(token)
+            for key, value in zip(chunk, values, strict=True):
+                self.prime(key, value)
+        held: dict[K, V] = {}
+        for key in keys:
+            found = self.peek(key)
+            if not isinstance(found, Missing):
+                held[key] = found
+        return held
 
 
 class _ByKeyLoader(SessionLoader[K, V, R]):

@@ -3,6 +3,7 @@ detail, and no ``count(*)`` unless the query selects ``totalCount``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -92,32 +93,92 @@ async def test_results_and_audit_pages_count_only_when_asked(app_client: GraphQL
         assert len(counts) == 1, field
 
 
-# One statement per loader batch, each on a connection of its own: sibling fields load concurrently and an
-# AsyncSession must not be shared between tasks (docs/ARCHITECTURE.md). A change that adds a statement or a
-# connection to these requests changes these numbers: lower them when a change saves one.
-PAGE_STATEMENTS = PAGE_CONNECTIONS = 4
-"""The page (no count), then departments, posts and results, one batch each."""
-DETAIL_STATEMENTS = DETAIL_CONNECTIONS = 6
-"""The employee, then department, post, manager, results, and the results' cycles."""
+# The page's statements run one after the other on the connection the page was read on: the list field reads the
+# relations its nodes select for the whole page (``resolvers.loaders.prefetch``), so no node's field loads anything.
+# A change that adds a statement or a connection to these requests changes these numbers: lower them when a change
+# saves one.
+PAGE_STATEMENTS = 4
+"""The page (no count), then the page's departments, posts and results, one statement each."""
+PAGE_CONNECTIONS = 1
+DETAIL_STATEMENTS = 6
+"""The employee, then its department, post, manager, results, and the results' cycles."""
+DETAIL_CONNECTIONS = 1
 
 
 @pytest.mark.parametrize("role", ["hr_admin", "manager"])
 async def test_the_portal_page_costs_fixed_statements_and_connections(
     app_client: GraphQLClient, seeded: SeedSummary, role: str
 ) -> None:
-    """A page of 50 as hr_admin or as the root department's head: the same few statements and connections."""
+    """A page of 50 as hr_admin or as the root department's head: the same few statements, on one connection."""
     client = app_client if role == "hr_admin" else app_client.as_principal("manager", "E000001")
     for _ in range(2):  # the second request finds the pool warm and the compiled statements cached
         statements, connections, _ = await _cost(client, PAGE, {"first": 50})
         assert (statements, connections) == (PAGE_STATEMENTS, PAGE_CONNECTIONS)
+    data = await client.data(PAGE, {"first": 50})
+    nodes = [edge["node"] for edge in data["employees"]["edges"]]
+    assert len(nodes) == 50 and all(node["department"] and node["post"] for node in nodes), "every field loads"
+    assert sum(len(node["results"]) for node in nodes) > 40
+
+
+async def test_total_count_adds_a_statement_not_a_connection(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    statements, connections, counts = await _cost(app_client, PAGE, {"first": 50, "withTotal": True})
+    assert (statements, connections, len(counts)) == (PAGE_STATEMENTS + 1, PAGE_CONNECTIONS, 1)
 
 
 async def test_the_employee_detail_costs_fixed_statements_and_connections(
     app_client: GraphQLClient, seeded: SeedSummary
 ) -> None:
-    """One employee with department, post, manager and results."""
+    """One employee with department, post, manager and results: its statements on one connection."""
     for _ in range(2):
         statements, connections, _ = await _cost(app_client, DETAIL, {"id": "5"})
         assert (statements, connections) == (DETAIL_STATEMENTS, DETAIL_CONNECTIONS)
     data = await app_client.data(DETAIL, {"id": "5"})
     assert data["employee"]["manager"] is not None and data["employee"]["results"], "every field really loads"
+    assert all(result["cycle"]["name"] for result in data["employee"]["results"])
+
+
+async def _tasks_of(client: GraphQLClient, query: str, variables: dict[str, Any]) -> int:
+    """How many asyncio tasks serving ``query`` creates (the ASGI plumbing's, the loaders' dispatches, and one per
+    field graphql-core awaits in a list)."""
+    loop = asyncio.get_running_loop()
+    created = 0
+    previous = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        nonlocal created
+        created += 1
+        return previous(loop, coro, **kwargs) if previous is not None else asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        await client.data(query, variables)
+    finally:
+        loop.set_task_factory(previous)
+    return created
+
+
+@pytest.mark.parametrize("role", ["hr_admin", "manager"])
+async def test_the_page_creates_no_task_per_row(app_client: GraphQLClient, seeded: SeedSummary, role: str) -> None:
+    """The nodes' relations are returned, not awaited: a page of 50 creates as many tasks as a page of 5 (each
+    awaited field of each row used to be a task of its own: some 200 for this page)."""
+    client = app_client if role == "hr_admin" else app_client.as_principal("manager", "E000001")
+    await client.data(PAGE, {"first": 5})  # warm: the first request of an app sets things up
+    assert await _tasks_of(client, PAGE, {"first": 50}) == await _tasks_of(client, PAGE, {"first": 5})
+
+
+async def test_a_page_of_results_reads_its_relations_on_one_connection(
+    app_client: GraphQLClient, seeded: SeedSummary
+) -> None:
+    """The results list plans its nodes' relations too: the page, cycles, posts, employees and their departments."""
+    query = """
+    query Results($cycleId: ID!) { results(cycleId: $cycleId, first: 50) { edges { node {
+      totalScore rankInPost cycle { name } post { code } employee { name department { name } }
+    } } } }
+    """
+    statements, connections, _ = await _cost(app_client, query, {"cycleId": str(seeded.past_cycle_id)})
+    assert (statements, connections) == (5, 1)
+    tasks = [
+        await _tasks_of(app_client, query.replace("first: 50", f"first: {n}"), {"cycleId": str(seeded.past_cycle_id)})
+        for n in (5, 50)
+    ]
+    assert tasks[0] == tasks[1]
