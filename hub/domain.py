@@ -68,6 +68,12 @@ class Grade(enum.StrEnum):
     D = "D"
 
 
+def grade_steps(earlier: Grade, later: Grade) -> int:
+    """Grades moved from ``earlier`` to ``later``: +1 for one better (B to A), -2 for two worse, 0 unchanged."""
+    best_first = list(Grade)
+    return best_first.index(earlier) - best_first.index(later)
+
+
 class AdjustmentKind(enum.StrEnum):
     """How a result's total or grade was changed by hand after scoring."""
 

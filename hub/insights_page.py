@@ -25,12 +25,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hub.config import Settings
+from hub.domain import Grade
 from hub.persisted import PersistedDocuments
 
 PAGE_PATH = "/insights"
 ASSETS_PATH = "/insights-assets"
 FOLDER = Path(__file__).parent / "static" / "insights"
-GRADES = ("S", "A", "B", "C", "D")
+GRADES = tuple(grade.value for grade in Grade)
 _CONFIG_SLOT = "{{config}}"
 
 # Everything from the hub, nothing inline, no framing (the page holds a bearer token).

@@ -23,7 +23,7 @@ from hub import policy
 from hub.analytics import trends as sql
 from hub.analytics.withheld import Withheld
 from hub.db.models import Post
-from hub.domain import Grade, GroupDimension
+from hub.domain import Grade, GroupDimension, grade_steps
 from resolvers import cycle_ids as ids
 from resolvers import small_groups
 from resolvers.context import Context
@@ -221,7 +221,7 @@ async def cycle_comparison(
         _migration(before, after, count, reasons.get((before, after)))
         for (before, after), count in sorted(counts.items(), key=_grade_pair_order)
     ]
-    far = [row for row in changed if abs(sql.grade_steps(Grade(row[2]), Grade(row[3]))) >= MOVED_FAR]
+    far = [row for row in changed if abs(grade_steps(Grade(row[2]), Grade(row[3]))) >= MOVED_FAR]
     moved = await _movers(context, [(int(row[0]), int(row[1])) for row in far])
     return CycleComparison(earlier, later, groups, migrations, moved)
 
@@ -232,7 +232,7 @@ def _migration(before: str, after: str, count: int, withheld: Withheld | None) -
 
 def _grade_pair_order(item: tuple[tuple[str, str], int]) -> tuple[int, int]:
     (before, after), _ = item
-    return -sql.GRADE_ORDER.index(Grade(before)), -sql.GRADE_ORDER.index(Grade(after))
+    return list(Grade).index(Grade(before)), list(Grade).index(Grade(after))  # best first
 
 
 async def _movers(context: Context, pairs: list[tuple[int, int]]) -> list[ResultChange]:

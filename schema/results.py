@@ -9,6 +9,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from hub.domain import grade_steps
 from hub.operations import coverage
 from hub.policy import MEMBERSHIP_STEPS, sees_cycle_membership
 from resolvers import ids, small_groups, tasks
@@ -342,10 +343,6 @@ class AppraisalResult:
     )
 
 
-# Best first, as ``Grade`` lists them: a step up is a smaller index.
-_GRADE_ORDER = list(Grade)
-
-
 @strawberry.type(description="How a result moved since the same employee's previous published result.")
 class ResultChange:
     @fields.field(description="The earlier result.", graphql_type=AppraisalResultRef)
@@ -361,4 +358,4 @@ class ResultChange:
 
     @fields.field(description="Grades moved: +1 for one grade better (B to A), -2 for two worse, 0 unchanged.")
     def grade_steps(self, root: strawberry.Parent[ResultChangeRecord]) -> int:
-        return _GRADE_ORDER.index(Grade(root.previous.grade)) - _GRADE_ORDER.index(Grade(root.current.grade))
+        return grade_steps(Grade(root.previous.grade), Grade(root.current.grade))

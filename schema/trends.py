@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.analytics.trends import grade_steps
+from hub.domain import grade_steps
 from resolvers import trends
 from resolvers.cycle_ids import CYCLE_ID_ERRORS
 from resolvers.records import ResultRow

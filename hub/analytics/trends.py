@@ -22,7 +22,6 @@ GROUP_COLUMNS: dict[GroupDimension, InstrumentedAttribute[str]] = {
 }
 """The dimensions a trend or a comparison groups by: where a result was scored (its department and post then)."""
 
-GRADE_ORDER = (Grade.D, Grade.C, Grade.B, Grade.A, Grade.S)
 """Worst to best: a grade's index is its step on the scale."""
 
 
@@ -105,8 +104,3 @@ def post_standings(cycle_id: int, conditions: Sequence[ColumnElement[bool]]) -> 
         .group_by(AppraisalResult.post_id, SchemeVersion.id, SchemeVersion.version)
         .order_by(AppraisalResult.post_id, SchemeVersion.version)
     )
-
-
-def grade_steps(earlier: Grade, later: Grade) -> int:
-    """Grades moved from ``earlier`` to ``later``: +1 for one better (B to A), -2 for two worse."""
-    return GRADE_ORDER.index(later) - GRADE_ORDER.index(earlier)
