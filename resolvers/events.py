@@ -83,6 +83,8 @@ class DeliveredEvent:
         default_factory=dict, compare=False, repr=False
     )
     """Executions of subscriptions' selections for this event, shared (``resolvers.event_results``)."""
+    projected: dict[tuple[object, ...], ExecutionResult] = field(default_factory=dict, compare=False, repr=False)
+    """Answers made by projection for this event, by selection (``schema.event_projection``), shared."""
 
     @property
     def employee_no(self) -> str:

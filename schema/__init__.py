@@ -17,7 +17,7 @@ from strawberry.extensions import (
 
 from hub import policy
 from hub.config import Settings
-from resolvers.event_results import SharedEventResults
+from schema.event_projection import ProjectedEventResults
 from schema.events import Subscription
 from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
@@ -70,7 +70,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SharedEventResults,  # one execution per event for alike subscriptions
+        execution_context_class=ProjectedEventResults,  # events by projection, or one execution for alike ones
     )
 
 

@@ -1,0 +1,293 @@
+"""A subscription event answered by a projection of its record, without graphql-core's execution, when it can be.
+
+graphql-core resolves a selection field by field: an info object, the field's extensions, the resolver, the
+completion of its value, some fifty times for the event shape. A replay of history to one subscriber paid that
+for every event (most of the hub's time per event in ``bench.events``, where the bare endpoint builds the same
+JSON from the same rows). Most subscriptions select only fields that read the event's record: an attribute, or
+a resolver that takes nothing but its parent. Such a selection is compiled once per subscription into a
+``Projection`` that calls the same resolvers (``StrawberryField.get_result``, as strawberry's own fast path for
+a plain field does) and completes each value with the same type's ``coerce_output_value``; the answer is kept
+on the event for every subscription with the same selection, as JSON encoded once (``EncodedData``).
+
+Anything else is left to graphql-core, exactly as before: fragments, directives, arguments, a field with an
+async resolver, one that asks for ``info``, one with an extension other than a field rule, abstract types. At
+the event's own level, a field rule (``employeeNo``'s) is checked for each subscriber as the executor checks
+it; where it refuses, or where a value does not complete (null in a non-null field, a value the type does not
+serialise), the executor answers that event, with the error it has always given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    is_leaf_type,
+)
+from graphql.execution import Executor
+from strawberry.permission import PermissionExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+from resolvers.context import Context
+from resolvers.event_results import KEYS_PER_EVENT, EncodedData, SharedEventResults
+from resolvers.events import DeliveredEvent
+from schema.info import Info
+from schema.permissions import AuditedDenial, RuleCheck
+
+
+class Unprojectable(Exception):
+    """This selection, or this event's value, is one for graphql-core's execution."""
+
+
+Complete = Callable[[object], object]
+"""Completes a resolved value as graphql-core completes it for the field's type (or raises ``Unprojectable``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    key: str
+    """The response key (the alias, or the field's name)."""
+    field: StrawberryField | None
+    """The field whose resolver reads the value; None for ``__typename``."""
+    typename: str
+    complete: Complete
+
+    def read(self, source: object) -> object:
+        if self.field is None:
+            return self.typename
+        base = self.field.base_resolver
+        if base is None:
+            return self.field.get_result(source, None, [], {})
+        args = [source] if base.self_parameter else []
+        kwargs = {parameter.name: source for parameter in (base.root_parameter, base.parent_parameter) if parameter}
+        return self.field.get_result(source, None, args, kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class _ContextOnly:
+    """What a field rule reads of ``info``: the request's context (``schema.permissions.Rule.allows``)."""
+
+    context: Context
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A subscription's selection compiled: the event's data from the event record, or ``Unprojectable``."""
+
+    root_key: str
+    complete: Complete
+    rules: tuple[RuleCheck, ...]
+    """The field rules of the event's own fields in the selection, checked per subscriber on the event."""
+    shape: tuple[object, ...]
+    """The selection as plain values: what subscriptions with the same answers share it under."""
+
+    def admits(self, event: DeliveredEvent, context: Context) -> bool:
+        info = cast(Info, _ContextOnly(context))
+        return all(rule.has_permission(event, info) for rule in self.rules)
+
+    def data(self, event: DeliveredEvent) -> EncodedData:
+        return EncodedData({self.root_key: self.complete(event)})
+
+
+def _leaf(serialise: Callable[[object], object]) -> Complete:
+    def complete(value: object) -> object:
+        if value is None:
+            return None
+        try:
+            done = serialise(value)
+        except Exception as error:
+            raise Unprojectable from error  # the executor gives the error
+        if done is None or done is Undefined:
+            raise Unprojectable
+        return done
+
+    return complete
+
+
+def _non_null(inner: Complete) -> Complete:
+    def complete(value: object) -> object:
+        done = inner(value)
+        if done is None:
+            raise Unprojectable
+        return done
+
+    return complete
+
+
+def _list(inner: Complete) -> Complete:
+    def complete(value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple):
+            raise Unprojectable
+        return [inner(item) for item in value]
+
+    return complete
+
+
+def _object(fields: Sequence[_Field]) -> Complete:
+    def complete(value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, Exception):
+            raise Unprojectable
+        return {field.key: field.complete(field.read(value)) for field in fields}
+
+    return complete
+
+
+def _completion(
+    type_: GraphQLOutputType, selection: SelectionSetNode | None, rules: list[RuleCheck] | None
+) -> Complete:
+    if isinstance(type_, GraphQLNonNull):
+        return _non_null(_completion(type_.of_type, selection, rules))
+    if isinstance(type_, GraphQLList):
+        return _list(_completion(type_.of_type, selection, None))
+    if is_leaf_type(type_):
+        if selection is not None:
+            raise Unprojectable
+        return _leaf(type_.coerce_output_value)  # a scalar or an enum
+    if not isinstance(type_, GraphQLObjectType) or type_.is_type_of is not None or selection is None:
+        raise Unprojectable  # an interface or a union: the executor resolves the runtime type
+    return _object(_fields(type_, selection, rules))
+
+
+def _fields(parent: GraphQLObjectType, selection: SelectionSetNode, rules: list[RuleCheck] | None) -> list[_Field]:
+    """The selection's fields; ``rules`` collects the field rules where they may be checked (the event's own level)."""
+    fields: list[_Field] = []
+    keys: set[str] = set()
+    for node in selection.selections:
+        if not isinstance(node, FieldNode) or node.directives or node.arguments:
+            raise Unprojectable
+        key = node.alias.value if node.alias else node.name.value
+        if key in keys:
+            raise Unprojectable  # merged selections: the executor merges them
+        keys.add(key)
+        if node.name.value == "__typename":
+            if node.selection_set is not None:
+                raise Unprojectable
+            fields.append(_Field(key, None, parent.name, lambda value: value))
+            continue
+        definition = parent.fields.get(node.name.value)
+        if definition is None:
+            raise Unprojectable
+        field = _strawberry_field(definition)
+        _check_resolver(field, rules)
+        fields.append(_Field(key, field, parent.name, _completion(definition.type, node.selection_set, None)))
+    return fields
+
+
+def _strawberry_field(definition: GraphQLField) -> StrawberryField:
+    field = (definition.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(field, StrawberryField) or definition.args:
+        raise Unprojectable
+    return field
+
+
+def _check_resolver(field: StrawberryField, rules: list[RuleCheck] | None) -> None:
+    """Refuses a field whose value needs more than its parent (info, arguments, awaiting), or an extension other
+    than a field rule; a field rule is collected where it may be checked, and refuses the field elsewhere."""
+    base = field.base_resolver
+    if base is not None and (base.is_async or base.info_parameter is not None or base.arguments):
+        raise Unprojectable
+    for extension in field.extensions:
+        if isinstance(extension, AuditedDenial):
+            continue  # it acts on a refusal, which the executor answers
+        if not isinstance(extension, PermissionExtension) or rules is None or extension.fail_silently:
+            raise Unprojectable
+        for permission in extension.permissions:
+            if not isinstance(permission, RuleCheck):
+                raise Unprojectable
+            rules.append(permission)
+
+
+def _shape(selection: SelectionSetNode) -> tuple[object, ...]:
+    # A compiled selection has plain fields only (anything else is unprojectable).
+    return tuple(
+        (
+            node.alias.value if node.alias else None,
+            node.name.value,
+            _shape(node.selection_set) if node.selection_set else (),
+        )
+        for node in selection.selections
+        if isinstance(node, FieldNode)
+    )
+
+
+def compile_projection(executor: SharedEventResults) -> Projection | None:
+    """The projection of the executor's subscription selection; None where the executor must answer."""
+    operation: OperationDefinitionNode = executor.operation
+    root_type = executor.schema.subscription_type
+    selections = operation.selection_set.selections
+    if operation.operation != OperationType.SUBSCRIPTION or root_type is None or len(selections) != 1:
+        return None
+    root = selections[0]
+    if not isinstance(root, FieldNode) or root.directives or root.selection_set is None:
+        return None
+    definition = root_type.fields.get(root.name.value)
+    if definition is None:
+        return None
+    rules: list[RuleCheck] = []
+    try:
+        complete = _completion(definition.type, root.selection_set, rules)
+    except Unprojectable:
+        return None
+    key = root.alias.value if root.alias else root.name.value
+    return Projection(key, complete, tuple(rules), (key, _shape(root.selection_set)))
+
+
+_NOT_COMPILED = object()
+
+
+class ProjectedEventResults(SharedEventResults):
+    """Strawberry's executor, answering a subscription event by its projection where the selection allows it,
+    else as ``SharedEventResults`` does (one execution per event for subscriptions that ask alike)."""
+
+    _projection: object = _NOT_COMPILED
+
+    def build_per_event_executor(self, payload: object) -> Executor[Context]:
+        # Called on the subscription's own executor, once per event; the projection is compiled on the first.
+        if isinstance(payload, DeliveredEvent) and isinstance(self.context_value, Context):
+            if self._projection is _NOT_COMPILED:
+                self._projection = compile_projection(self)
+            projection = self._projection
+            if isinstance(projection, Projection) and projection.admits(payload, self.context_value):
+                answer = _answer(projection, payload)
+                if answer is not None:
+                    # What graphql-core asks of a per-event executor is its execute_operation.
+                    return cast(Executor[Context], _Answered(answer))
+        return super().build_per_event_executor(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    answer: object
+
+    def execute_operation(self, serially: bool | None = None) -> object:
+        return self.answer
+
+
+def _answer(projection: Projection, event: DeliveredEvent) -> ExecutionResult | None:
+    kept = event.projected.get(projection.shape)
+    if kept is not None:
+        return kept
+    try:
+        answer = ExecutionResult(projection.data(event))
+    except Unprojectable:
+        return None
+    if len(event.projected) < KEYS_PER_EVENT:
+        event.projected[projection.shape] = answer
+    return answer
