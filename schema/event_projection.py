@@ -18,23 +18,34 @@ serialise), the executor answers that event, with the error it has always given.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from operator import attrgetter
 from typing import cast
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     ExecutionResult,
     FieldNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     Undefined,
-    is_leaf_type,
 )
 from graphql.execution import Executor
 from strawberry.permission import PermissionExtension
@@ -56,24 +67,30 @@ Complete = Callable[[object], object]
 """Completes a resolved value as graphql-core completes it for the field's type (or raises ``Unprojectable``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
-    key: str
-    """The response key (the alias, or the field's name)."""
-    field: StrawberryField | None
-    """The field whose resolver reads the value; None for ``__typename``."""
-    typename: str
-    complete: Complete
+Read = Callable[[object], object]
+"""Reads a field's value of its parent as strawberry's resolver for it does."""
+_Field = tuple[str, Read, Complete]
+"""A selected field: its response key (the alias, or the field's name), how it is read and how completed."""
 
-    def read(self, source: object) -> object:
-        if self.field is None:
-            return self.typename
-        base = self.field.base_resolver
-        if base is None:
-            return self.field.get_result(source, None, [], {})
-        args = [source] if base.self_parameter else []
-        kwargs = {parameter.name: source for parameter in (base.root_parameter, base.parent_parameter) if parameter}
-        return self.field.get_result(source, None, args, kwargs)
+
+def _reader(field: StrawberryField) -> Read:
+    """What ``StrawberryField.get_result`` does for a field without info or arguments, without its indirections."""
+    base = field.base_resolver
+    if base is None:
+        if field.default_resolver is getattr:
+            return attrgetter(field.python_name)
+        return partial(field.get_result, info=None, args=[], kwargs={})
+    function = base.wrapped_func
+    if not callable(function):
+        raise Unprojectable
+    as_self = base.self_parameter is not None
+    names = [parameter.name for parameter in (base.root_parameter, base.parent_parameter) if parameter is not None]
+    if as_self and not names:
+        return cast(Read, function)
+    if not as_self and len(names) == 1:
+        name = names[0]
+        return lambda source: function(**{name: source})
+    return lambda source: function(*([source] if as_self else []), **dict.fromkeys(names, source))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +119,19 @@ class Projection:
         return EncodedData({self.root_key: self.complete(event)})
 
 
-def _leaf(serialise: Callable[[object], object]) -> Complete:
+_AS_IS: dict[GraphQLScalarType, Callable[[object], bool]] = {
+    GraphQLString: lambda value: type(value) is str,
+    GraphQLID: lambda value: type(value) is str,
+    GraphQLBoolean: lambda value: type(value) is bool,
+    GraphQLFloat: lambda value: type(value) is float and math.isfinite(value),
+    GraphQLInt: lambda value: type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT,
+}
+"""The values each built-in scalar's ``coerce_output_value`` returns as they are (the rest it is asked about)."""
+
+
+def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    serialise = type_.coerce_output_value
+
     def complete(value: object) -> object:
         if value is None:
             return None
@@ -114,7 +143,15 @@ def _leaf(serialise: Callable[[object], object]) -> Complete:
             raise Unprojectable
         return done
 
-    return complete
+    exact = _AS_IS.get(type_) if isinstance(type_, GraphQLScalarType) else None
+    if exact is None:
+        return complete
+    as_is = exact
+
+    def complete_builtin(value: object) -> object:
+        return value if as_is(value) else complete(value)
+
+    return complete_builtin
 
 
 def _non_null(inner: Complete) -> Complete:
@@ -144,7 +181,7 @@ def _object(fields: Sequence[_Field]) -> Complete:
             return None
         if isinstance(value, Exception):
             raise Unprojectable
-        return {field.key: field.complete(field.read(value)) for field in fields}
+        return {key: complete(read(value)) for key, read, complete in fields}
 
     return complete
 
@@ -156,10 +193,10 @@ def _completion(
         return _non_null(_completion(type_.of_type, selection, rules))
     if isinstance(type_, GraphQLList):
         return _list(_completion(type_.of_type, selection, None))
-    if is_leaf_type(type_):
+    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
         if selection is not None:
             raise Unprojectable
-        return _leaf(type_.coerce_output_value)  # a scalar or an enum
+        return _leaf(type_)
     if not isinstance(type_, GraphQLObjectType) or type_.is_type_of is not None or selection is None:
         raise Unprojectable  # an interface or a union: the executor resolves the runtime type
     return _object(_fields(type_, selection, rules))
@@ -179,14 +216,14 @@ def _fields(parent: GraphQLObjectType, selection: SelectionSetNode, rules: list[
         if node.name.value == "__typename":
             if node.selection_set is not None:
                 raise Unprojectable
-            fields.append(_Field(key, None, parent.name, lambda value: value))
+            fields.append((key, lambda _: parent.name, lambda value: value))
             continue
         definition = parent.fields.get(node.name.value)
         if definition is None:
             raise Unprojectable
         field = _strawberry_field(definition)
         _check_resolver(field, rules)
-        fields.append(_Field(key, field, parent.name, _completion(definition.type, node.selection_set, None)))
+        fields.append((key, _reader(field), _completion(definition.type, node.selection_set, None)))
     return fields
 
 

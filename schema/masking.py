@@ -82,6 +82,12 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected)
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry's first question is isinstance against a runtime-checkable Protocol, tens of microseconds,
+        # asked of every event a subscription streams; a result without errors has nothing to mask.
+        if getattr(result, "errors", None):
+            super()._process_result(result)
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = _request_id(self.execution_context)
         reason = database_unavailable(error)
