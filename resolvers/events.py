@@ -216,10 +216,11 @@ def _check_principal(context: Context, now: dt.datetime) -> None:
         raise TokenExpired
 
 
-def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredEvent, delivered: str | None) -> None:
+def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredEvent, live: _Live) -> None:
     # The client's selection is resolved after the yield; a read that failed there left the event
     # incomplete (the client received it with an error). Going on would move the subscriber past it.
     if watch.failures != failures_before:
+        delivered = live.delivered
         log.warning("result stream: a field of event %s failed to read; ending the stream at %s", event.id, delivered)
         raise EventUnavailable(delivered, "a field of the event could not be read")
 
@@ -406,7 +407,7 @@ async def result_published(
                     raise SubscriberTooSlow(live.delivered)
                 failures_before = sessions.watch.failures
                 yield payload
-                _check_delivery(sessions.watch, failures_before, payload, live.delivered)
+                _check_delivery(sessions.watch, failures_before, payload, live)
                 live.delivered_id = payload.id
                 if subscriber is not None:
                     subscriber.moved(payload.id)

@@ -18,6 +18,7 @@ serialise), the executor answers that event, with the error it has always given.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ _Field = tuple[str, Read, Complete]
 """A selected field: its response key (the alias, or the field's name), how it is read and how completed."""
 
 
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
 def _reader(field: StrawberryField) -> Read:
     """What ``StrawberryField.get_result`` does for a field without info or arguments, without its indirections."""
     base = field.base_resolver
@@ -83,13 +87,15 @@ def _reader(field: StrawberryField) -> Read:
     function = base.wrapped_func
     if not callable(function):
         raise Unprojectable
+    sources = {base.self_parameter, base.root_parameter, base.parent_parameter} - {None}
+    parameters = list(base.signature.parameters.values())
+    if set(parameters) == sources and all(parameter.kind in _POSITIONAL for parameter in parameters):
+        # Every parameter is the parent (as self, root or parent), in any order: passed by position.
+        if len(parameters) == 1:
+            return cast(Read, function)
+        return lambda source: function(*[source] * len(parameters))
     as_self = base.self_parameter is not None
     names = [parameter.name for parameter in (base.root_parameter, base.parent_parameter) if parameter is not None]
-    if as_self and not names:
-        return cast(Read, function)
-    if not as_self and len(names) == 1:
-        name = names[0]
-        return lambda source: function(**{name: source})
     return lambda source: function(*([source] if as_self else []), **dict.fromkeys(names, source))
 
 
@@ -119,21 +125,17 @@ class Projection:
         return EncodedData({self.root_key: self.complete(event)})
 
 
-_AS_IS: dict[GraphQLScalarType, Callable[[object], bool]] = {
-    GraphQLString: lambda value: type(value) is str,
-    GraphQLID: lambda value: type(value) is str,
-    GraphQLBoolean: lambda value: type(value) is bool,
-    GraphQLFloat: lambda value: type(value) is float and math.isfinite(value),
-    GraphQLInt: lambda value: type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT,
-}
-"""The values each built-in scalar's ``coerce_output_value`` returns as they are (the rest it is asked about)."""
+_EXACT: dict[GraphQLScalarType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+"""Built-in scalars whose ``coerce_output_value`` returns a value of this very class as it is."""
 
 
-def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Complete:
+def _leaf(type_: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complete:
     serialise = type_.coerce_output_value
 
     def complete(value: object) -> object:
         if value is None:
+            if non_null:
+                raise Unprojectable
             return None
         try:
             done = serialise(value)
@@ -143,30 +145,23 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Complete:
             raise Unprojectable
         return done
 
-    exact = _AS_IS.get(type_) if isinstance(type_, GraphQLScalarType) else None
-    if exact is None:
-        return complete
-    as_is = exact
-
-    def complete_builtin(value: object) -> object:
-        return value if as_is(value) else complete(value)
-
-    return complete_builtin
-
-
-def _non_null(inner: Complete) -> Complete:
-    def complete(value: object) -> object:
-        done = inner(value)
-        if done is None:
-            raise Unprojectable
-        return done
-
+    # The values a built-in scalar returns as they are, decided without a call (the rest go through ``complete``).
+    exact = _EXACT.get(type_) if isinstance(type_, GraphQLScalarType) else None
+    if exact is not None:
+        return lambda value: value if value.__class__ is exact else complete(value)
+    if type_ is GraphQLFloat:
+        return lambda value: value if value.__class__ is float and math.isfinite(value) else complete(value)
+    if type_ is GraphQLInt:
+        low, high = GRAPHQL_MIN_INT, GRAPHQL_MAX_INT
+        return lambda value: value if value.__class__ is int and low <= value <= high else complete(value)
     return complete
 
 
-def _list(inner: Complete) -> Complete:
+def _list(inner: Complete, non_null: bool) -> Complete:
     def complete(value: object) -> object:
         if value is None:
+            if non_null:
+                raise Unprojectable
             return None
         if not isinstance(value, list | tuple):
             raise Unprojectable
@@ -175,9 +170,11 @@ def _list(inner: Complete) -> Complete:
     return complete
 
 
-def _object(fields: Sequence[_Field]) -> Complete:
+def _object(fields: Sequence[_Field], non_null: bool) -> Complete:
     def complete(value: object) -> object:
         if value is None:
+            if non_null:
+                raise Unprojectable
             return None
         if isinstance(value, Exception):
             raise Unprojectable
@@ -187,19 +184,20 @@ def _object(fields: Sequence[_Field]) -> Complete:
 
 
 def _completion(
-    type_: GraphQLOutputType, selection: SelectionSetNode | None, rules: list[RuleCheck] | None
+    type_: GraphQLOutputType, selection: SelectionSetNode | None, rules: list[RuleCheck] | None, non_null: bool = False
 ) -> Complete:
+    """How a value of the type completes (``non_null``: null is the executor's error)."""
     if isinstance(type_, GraphQLNonNull):
-        return _non_null(_completion(type_.of_type, selection, rules))
+        return _completion(type_.of_type, selection, rules, non_null=True)
     if isinstance(type_, GraphQLList):
-        return _list(_completion(type_.of_type, selection, None))
+        return _list(_completion(type_.of_type, selection, None), non_null)
     if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
         if selection is not None:
             raise Unprojectable
-        return _leaf(type_)
+        return _leaf(type_, non_null)
     if not isinstance(type_, GraphQLObjectType) or type_.is_type_of is not None or selection is None:
         raise Unprojectable  # an interface or a union: the executor resolves the runtime type
-    return _object(_fields(type_, selection, rules))
+    return _object(_fields(type_, selection, rules), non_null)
 
 
 def _fields(parent: GraphQLObjectType, selection: SelectionSetNode, rules: list[RuleCheck] | None) -> list[_Field]:
