@@ -22,6 +22,7 @@ import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 from operator import attrgetter
 from typing import cast
@@ -151,10 +152,27 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complet
         return lambda value: value if value.__class__ is exact else complete(value)
     if type_ is GraphQLFloat:
         return lambda value: value if value.__class__ is float and math.isfinite(value) else complete(value)
+    if isinstance(type_, GraphQLEnumType):
+        return _remembered(complete)
     if type_ is GraphQLInt:
         low, high = GRAPHQL_MIN_INT, GRAPHQL_MAX_INT
         return lambda value: value if value.__class__ is int and low <= value <= high else complete(value)
     return complete
+
+
+def _remembered(complete: Complete) -> Complete:
+    """An enum's completion, remembered per member: the name of a member does not change."""
+    names: dict[Enum, object] = {}
+
+    def complete_member(value: object) -> object:
+        if isinstance(value, Enum):
+            name = names.get(value)
+            if name is None:
+                name = names[value] = complete(value)
+            return name
+        return complete(value)
+
+    return complete_member
 
 
 def _list(inner: Complete, non_null: bool) -> Complete:
