@@ -3,7 +3,7 @@
 A publish of N results to M subscribers ran graphql-core's execution N x M times, about half of the hub's time
 per delivery (a profile of ``bench.events``): resolving some fifty fields an event, the same answer for every
 subscriber with the same document, variables and principal. The process's log hands every subscription the
-same ``DeliveredEvent`` object for an event (``resolvers.events._delivered``, one per event and ``managed``),
+same ``DeliveredEvent`` object for an event (``resolvers.delivered_events._delivered``, one per event and ``managed``),
 and strawberry's parser cache the same document to the same query text, so the answer is kept on the event
 for those keys and reused. What decides an answer is all in the key: the event (and ``managed``) is the
 object, the selection is the operation node, ``variables`` are compared, and the principal's roles, grants and

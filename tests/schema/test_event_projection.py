@@ -1,4 +1,4 @@
-"""A subscription event answered by projection is exactly what graphql-core's execution answers (``schema.event_projection``).
+"""A subscription event answered by projection is what graphql-core's execution answers (``schema.event_projection``).
 
 For every field of ``ResultEvent`` (an object field with every leaf field of its type and ``__typename``), the
 whole event shape, and selections the projection must leave to the executor (a fragment, a directive, a field
@@ -163,7 +163,8 @@ async def test_subscribers_with_the_same_selection_share_one_answer_encoded_once
     people = principals(org)
     event = (await events_of(Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="p")))[0]
     answers = []
-    for role, query in (("payroll", document(SHAPE)), ("training", "subscription { resultPublished { " + SHAPE + " } }")):
+    other = "subscription { resultPublished { " + SHAPE + " } }"
+    for role, query in (("payroll", document(SHAPE)), ("training", other)):
         principal: Principal = people[role]
         context = Context(settings, sessionmaker, TODAY, principal, request_id="p")
         executor = ProjectedEventResults.build(schema._schema, parse(query), context_value=context)
