@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, is_leaf_type, parse
+from graphql import (
+    ExecutionResult,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    is_leaf_type,
+    parse,
+)
 from graphql.execution import Executor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -83,9 +91,9 @@ async def answered(executor_class: type[Executor[Any]], schema: strawberry.Schem
     """The event's answer as the subscription's per-event executor of this class gives it."""
     executor = executor_class.build(schema._schema, parse(query), context_value=context)
     assert isinstance(executor, Executor), executor
-    result = executor.build_per_event_executor(event).execute_operation(False)
-    if executor.is_awaitable(result):
-        result = await result
+    answer = executor.build_per_event_executor(event).execute_operation(False)
+    result = await answer if executor.is_awaitable(answer) else answer
+    assert isinstance(result, ExecutionResult)
     return result.data, [error.formatted for error in result.errors or ()]
 
 
@@ -171,6 +179,7 @@ async def test_subscribers_with_the_same_selection_share_one_answer_encoded_once
         assert isinstance(executor, ProjectedEventResults)
         answers.append(executor.build_per_event_executor(event).execute_operation(False))
     assert answers[0] is answers[1] and len(event.projected) == 1
+    assert isinstance(answers[0], ExecutionResult)
     data = answers[0].data
     assert isinstance(data, EncodedData) and data.json() is data.json()
     message = {"id": "7", "type": "next", "payload": {"data": data}}
