@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
@@ -37,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 
 from hub.ratelimit import principal_key
 from resolvers.context import Context
+from resolvers.event_results import EncodedData
 from resolvers.slow_subscribers import TOO_SLOW_CLOSE_CODE, too_slow_reason
 
 if TYPE_CHECKING:
@@ -184,6 +187,29 @@ async def _close_if_too_slow(context: Context) -> None:
             await socket.close(code=TOO_SLOW_CLOSE_CODE, reason=reason)
 
 
+def _encoded_once(message: Mapping[str, object]) -> str | None:
+    """The message's JSON when its payload is only an event's data encoded once (``EncodedData``): the same
+    text strawberry would encode, without encoding the event again for every subscriber it goes to."""
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or len(payload) != 1 or not isinstance(data := payload.get("data"), EncodedData):
+        return None
+    head = json.dumps({key: value for key, value in message.items() if key != "payload"}, separators=(",", ":"))
+    return head[:-1] + ',"payload":{"data":' + data.json() + "}}"
+
+
+async def _send(handler: TransportWSHandler | LegacyWSHandler, message: Mapping[str, object]) -> bool:
+    """Sends a message whose event data is encoded already; False when it is not one (strawberry sends it)."""
+    socket = handler.websocket
+    text = _encoded_once(message) if isinstance(socket, ASGIWebSocketAdapter) else None
+    if text is None or not isinstance(socket, ASGIWebSocketAdapter):
+        return False
+    try:
+        await socket.ws.send_text(text)
+    except WebSocketDisconnect as error:  # as strawberry's adapter raises it
+        raise WebSocketDisconnected from error
+    return True
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, admitting each operation on the socket as an HTTP request is admitted."""
 
@@ -196,6 +222,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             log.info("WebSocket closed by the client during a delivery: %s", type(error).__name__)
             return
         await super().handle_task_exception(error)
+
+    async def send_message(self, message: Message) -> None:
+        if not await _send(self, message):
+            await super().send_message(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         try:
@@ -298,6 +328,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             log.info("WebSocket (graphql-ws) refused (%d): %s", refusal.code, refusal.reason)
             await self.send_message({"type": "connection_error", "payload": {"message": refusal.reason}})
             await self.websocket.close(code=refusal.code, reason=refusal.reason)
+
+    async def send_message(self, message: OperationMessage) -> None:
+        if not await _send(self, message):
+            await super().send_message(message)
 
     async def handle_async_results(
         self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None

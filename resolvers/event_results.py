@@ -3,12 +3,13 @@
 A publish of N results to M subscribers ran graphql-core's execution N x M times, about half of the hub's time
 per delivery (a profile of ``bench.events``): resolving some fifty fields an event, the same answer for every
 subscriber with the same document, variables and principal. The process's log hands every subscription the
-same ``DeliveredEvent`` object for an event (``resolvers.events._delivered``, one per event and ``managed``),
+same ``DeliveredEvent`` object for an event (``resolvers.delivered_events._delivered``, one per event and ``managed``),
 and strawberry's parser cache the same document to the same query text, so the answer is kept on the event
 for those keys and reused. What decides an answer is all in the key: the event (and ``managed``) is the
 object, the selection is the operation node, ``variables`` are compared, and the principal's roles, grants and
 employee number decide every field rule. Only an answer without errors is kept: a field that failed or was
-refused is executed again for the next subscriber, exactly as before.
+refused is executed again for the next subscriber, exactly as before. A kept answer's data is ``EncodedData``: the
+socket handler (``hub.websocket``) sends the JSON it was encoded to once, not once per subscriber.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def _key(executor: StrawberryGraphQLCoreExecutionContext) -> tuple[object, ...] 
     )
 
 
+class EncodedData(dict[str, object]):
+    """An event's data, encoded to JSON (as strawberry encodes a message: compact) once, on the first send."""
+
+    __slots__ = ("_json",)
+
+    def json(self) -> str:
+        try:
+            return self._json
+        except AttributeError:
+            self._json: str = json.dumps(self, separators=(",", ":"))
+            return self._json
+
+
 class SharedEventResults(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, answering a subscription event from the answer another subscription got for it."""
 
@@ -71,5 +85,7 @@ class SharedEventResults(StrawberryGraphQLCoreExecutionContext):
 
     def _keep(self, event: DeliveredEvent, key: tuple[object, ...], result: ExecutionResult) -> ExecutionResult:
         if isinstance(result, ExecutionResult) and not result.errors and len(event.answers) < KEYS_PER_EVENT:
+            if isinstance(result.data, dict):
+                result = ExecutionResult(EncodedData(result.data), None, result.extensions)
             event.answers[key] = (self.operation, result)
         return result

@@ -17,26 +17,25 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import weakref
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NoReturn, cast
+from typing import NoReturn
 
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
+from graphql import GraphQLError
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Post, ResultEvent
-from hub.events.contents import EventContents
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.fanout import PAGE, OutboxEvent, Subscriber, read_page
 from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED
-from hub.policy import manages_reporting_line
 from resolvers.context import Context
+from resolvers.delivered_events import DeliveredEvent as DeliveredEvent
+from resolvers.delivered_events import cursor_of as cursor_of
+from resolvers.delivered_events import visible
 from resolvers.errors import BadUserInput, Forbidden, TokenExpired, parse_id
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
-from resolvers.records import CycleRow, ResultEventRow, ResultRow
 from resolvers.slow_subscribers import SubscriberTooSlow, end_too_slow
 
 EVENT_BATCH = 100
@@ -44,6 +43,8 @@ EVENT_BATCH = 100
 CATCH_UP_BATCH = PAGE
 """Events per read of a subscription that is behind the process's log (and of one without a log)."""
 EVENT_UNAVAILABLE = "EVENT_UNAVAILABLE"
+SLICE_SECONDS = 0.002
+"""How long a stream delivering events read ahead may hold the event loop before it hands it over."""
 READS = RetryPolicy()
 """How the subscription retries its own reads (the outbox page, the events' results and cycles)."""
 
@@ -58,39 +59,6 @@ class EventUnavailable(GraphQLError):
             f"an event could not be delivered ({reason}); resume with after = extensions.lastCursor to receive it",
             extensions={"code": EVENT_UNAVAILABLE, "lastCursor": last_cursor},
         )
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveredEvent:
-    """An outbox event with the rows its payload shows, read before the event is yielded.
-
-    ``ResultEvent.result`` and ``ResultEvent.cycle`` answer from these rows, so that resolving them for
-    the client cannot fail after the stream has handed the event over. The event's own columns are those
-    the schema reads; the ids it points at are its rows'.
-    """
-
-    id: int
-    event_id: str
-    type: str
-    occurred_at: dt.datetime
-    result: ResultRow
-    cycle: CycleRow
-    contents: EventContents
-    """What the event carries for a module to act on (``hub.events.contents``), read with the page."""
-    managed: bool
-    """Whether the principal manages the event's employee, for the field rules (``resolvers.scope.MANAGED``)."""
-    answers: dict[tuple[object, ...], tuple[OperationDefinitionNode, ExecutionResult]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    """Executions of subscriptions' selections for this event, shared (``resolvers.event_results``)."""
-
-    @property
-    def employee_no(self) -> str:
-        return self.contents.employee_no
-
-
-def cursor_of(event: ResultEventRow | DeliveredEvent) -> str:
-    return encode_cursor("event", event.id)
 
 
 EVENT_TYPES = (RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED)
@@ -177,7 +145,7 @@ async def result_events(
     cursor = decode_cursor("event", after)
     conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
     page = await read_page(context.sessionmaker, after=cursor or 0, limit=limit, conditions=conditions)
-    return await _visible(context, context.sessionmaker, page.events)
+    return await visible(context, context.sessionmaker, page.events, READS)
 
 
 def _watched(context: Context) -> WatchedSessions:
@@ -211,10 +179,11 @@ def _check_principal(context: Context, now: dt.datetime) -> None:
         raise TokenExpired
 
 
-def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredEvent, delivered: str | None) -> None:
+def _check_delivery(watch: SessionWatch, failures_before: int, event: DeliveredEvent, live: _Live) -> None:
     # The client's selection is resolved after the yield; a read that failed there left the event
     # incomplete (the client received it with an error). Going on would move the subscriber past it.
     if watch.failures != failures_before:
+        delivered = live.delivered
         log.warning("result stream: a field of event %s failed to read; ending the stream at %s", event.id, delivered)
         raise EventUnavailable(delivered, "a field of the event could not be read")
 
@@ -225,8 +194,16 @@ class _Live:
 
     context: Context
     position: int
-    delivered: str | None
+    after: str | None
+    """The cursor the stream started after."""
+    delivered_id: int | None = None
+    """The outbox id of the last event delivered (its cursor is made when it is asked for, not per event)."""
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def delivered(self) -> str | None:
+        """The cursor of the last event delivered (``after`` when none was): where a resume must start after."""
+        return self.after if self.delivered_id is None else encode_cursor("event", self.delivered_id)
 
     def too_slow(self) -> None:
         """Called by the process's reader when the subscription has to end (``resolvers.slow_subscribers``)."""
@@ -246,62 +223,6 @@ def _keeps(cycle_id: int | None, wanted: EventFilter | None) -> Callable[[Outbox
         )
 
     return keeps
-
-
-async def _results_in_scope(context: Context, sessions: async_sessionmaker[AsyncSession], ids: set[int]) -> set[int]:
-    async with sessions() as session:
-        allowed = await session.scalars(
-            select(AppraisalResult.id).where(AppraisalResult.id.in_(ids), *context.scope.results())
-        )
-        return set(allowed)
-
-
-async def _visible(
-    context: Context, sessions: async_sessionmaker[AsyncSession], events: Sequence[OutboxEvent]
-) -> list[DeliveredEvent]:
-    """The events the principal may see now. The scope is decided in memory from the rows the page carries
-    (``Scope.admits_result``); a manager's reporting line only the database knows, so for a manager the
-    batch's results are checked by one statement with the scope's SQL (``Scope.results``)."""
-    verdicts = {
-        event.id: context.scope.admits_result(event.row.employee_no, event.cycle.state)
-        for event in events
-        if event.result is not None and event.cycle is not None and event.contents is not None
-    }
-    undecided = [event for event in events if event.id in verdicts and verdicts[event.id] is None]
-    if undecided:
-        ids = {event.row.result_id for event in undecided}
-        allowed = await read_with_retries(
-            partial(_results_in_scope, context, sessions, ids), READS, "reading the events' results"
-        )
-        verdicts.update({event.id: event.row.result_id in allowed for event in undecided})
-    # Events reach a manager for themselves and their reporting line only (the scope above), so an event of
-    # someone else is of someone they manage.
-    me = context.principal.employee_number
-    manages = manages_reporting_line(context.principal)
-    return [_delivered(event, manages and event.row.employee_no != me) for event in events if verdicts.get(event.id)]
-
-
-_DELIVERED: weakref.WeakKeyDictionary[OutboxEvent, dict[bool, DeliveredEvent]] = weakref.WeakKeyDictionary()
-"""One payload per event of the process's log (and whether its reader manages the employee), shared by every
-subscription that delivers it."""
-
-
-def _delivered(event: OutboxEvent, managed: bool) -> DeliveredEvent:
-    payloads = _DELIVERED.setdefault(event, {})
-    payload = payloads.get(managed)
-    if payload is None:
-        payload = DeliveredEvent(
-            id=event.id,
-            event_id=event.row.event_id,
-            type=event.row.type,
-            occurred_at=event.row.occurred_at,
-            result=cast(ResultRow, event.result),
-            cycle=cast(CycleRow, event.cycle),
-            contents=cast(EventContents, event.contents),
-            managed=managed,
-        )
-        payloads[managed] = payload
-    return payload
 
 
 async def _next_events(
@@ -357,6 +278,7 @@ async def result_published(
     keeps = _keeps(cycle, wanted)
     sessions = _watched(context)
     live = _Live(context, decode_cursor("event", after) or 0, after)
+    handed_over = time.monotonic()
     watcher = context.outbox
     subscriber = watcher.subscribe(live.position, live.too_slow) if watcher is not None else None
     try:
@@ -368,7 +290,7 @@ async def result_published(
             try:
                 step = await _next_events(live, sessions, conditions)
                 batch = (
-                    await _visible(context, sessions.inner, [event for event in step[1] if keeps(event)])
+                    await visible(context, sessions.inner, [event for event in step[1] if keeps(event)], READS)
                     if step
                     else []
                 )
@@ -381,16 +303,19 @@ async def result_published(
             _renew_loaders(context, batch)
             for payload in batch:
                 # A batch read ahead is delivered without waiting on the database, and an event whose selection
-                # needs no loader never suspends: hand the loop over between events, so that replaying history
-                # does not hold it for a whole batch while other requests wait.
-                await asyncio.sleep(0)
+                # needs no loader never suspends: hand the loop over every slice, so that replaying history
+                # does not hold it for a whole batch while other requests wait (not after every event: a pass
+                # through the loop was a tenth of an event's cost in a replay).
+                if time.monotonic() >= handed_over + SLICE_SECONDS:
+                    await asyncio.sleep(0)
+                    handed_over = time.monotonic()
                 _check_principal(context, dt.datetime.now(dt.UTC))
                 if subscriber is not None and subscriber.too_slow:
                     raise SubscriberTooSlow(live.delivered)
                 failures_before = sessions.watch.failures
                 yield payload
-                _check_delivery(sessions.watch, failures_before, payload, live.delivered)
-                live.delivered = cursor_of(payload)
+                _check_delivery(sessions.watch, failures_before, payload, live)
+                live.delivered_id = payload.id
                 if subscriber is not None:
                     subscriber.moved(payload.id)
             live.position = step[0]

@@ -17,8 +17,8 @@ from strawberry.extensions import (
 
 from hub import policy
 from hub.config import Settings
-from resolvers.event_results import SharedEventResults
 from schema.compiled import CompiledPlans
+from schema.event_projection import ProjectedEventResults
 from schema.events import Subscription
 from schema.input_checks import InputChecks
 from schema.limits import CostLimiter, CostModel, document_rules
@@ -85,8 +85,8 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        # One execution per event for alike subscriptions; the compiled plans of registered documents.
-        execution_context_class=CompiledPlans if compiled_plans else SharedEventResults,
+        # Events by projection, or one execution for alike subscriptions; the compiled plans of registered documents.
+        execution_context_class=CompiledPlans if compiled_plans else ProjectedEventResults,
     )
 
 

@@ -45,9 +45,9 @@ from graphql.pyutils import AwaitableOrValue
 
 from resolvers import organisation as employee_reads
 from resolvers.context import Context
-from resolvers.event_results import SharedEventResults
 from resolvers.records import EmployeeRow
 from schema.compiled_fields import Column, Value, employee_column, info_of, object_type, plain
+from schema.event_projection import ProjectedEventResults
 from schema.permissions import AUTHENTICATED
 
 
@@ -97,7 +97,7 @@ def plan_for(operation: OperationDefinitionNode, schema: GraphQLSchema) -> Plan 
     return kept[2]
 
 
-class CompiledPlans(SharedEventResults):
+class CompiledPlans(ProjectedEventResults):
     """The hub's executor, answering a registered operation by its plan where it has one."""
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[ExecutionResult]:

@@ -18,12 +18,14 @@ from collections.abc import Iterable
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
 from hub import policy
 from hub.db.engine import is_statement_timeout, unavailable_reason
 from resolvers.context import Context
+from schema.extension_runner import StreamingExtensionsRunner
 
 log = logging.getLogger("perfhub.graphql")
 
@@ -108,6 +110,11 @@ class MaskUnexpectedErrors(MaskErrors):
 
 class PerfhubSchema(strawberry.Schema):
     """The strawberry Schema, logging unexpected errors with traceback and request id, and ours quietly."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return StreamingExtensionsRunner(execution_context, extensions)  # a subscription's events cost less
 
     def process_errors(self, errors: Iterable[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         request_id = _request_id(execution_context)
