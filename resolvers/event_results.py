@@ -37,9 +37,12 @@ def _key(executor: StrawberryGraphQLCoreExecutionContext) -> tuple[object, ...] 
         variables = json.dumps(executor.variable_values, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return None
+    # The subject too: an answer shared between two tokens would write one token's read audit (compensation
+    # records, ratings) and not the other's (review finding 2).
     return (
         id(executor.operation),
         variables,
+        principal.subject,
         principal.roles,
         principal.grants,
         principal.employee_number,

@@ -10,6 +10,7 @@ someone a manager does not manage), the executor answers, with its FORBIDDEN err
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from typing import Any
 
@@ -185,3 +186,27 @@ async def test_subscribers_with_the_same_selection_share_one_answer_encoded_once
     message = {"id": "7", "type": "next", "payload": {"data": data}}
     assert _encoded_once(message) == json.dumps(message, separators=(",", ":"))
     assert _encoded_once({"id": "7", "type": "next", "payload": {"data": dict(data)}}) is None
+
+
+async def test_an_executed_answer_is_shared_by_one_token_never_between_two(
+    schema: strawberry.Schema, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], org: Org
+) -> None:
+    """A selection the projection leaves to graphql-core (``result { ... }``) is executed once per event for alike
+    subscribers: alike meant the same roles, grants and employee number, so a second payroll token got the first
+    one's answer and its reads were never audited under its own subject (review finding 2)."""
+    people = principals(org)
+    event = (await events_of(Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="p")))[0]
+    # One parsed document, as the hub's parser cache gives every subscription of the same text.
+    parsed = parse(document("type result { totalScore employee { employeeNo } }"))
+    payroll = people["payroll"]
+    tokens = (payroll, payroll, dataclasses.replace(payroll, subject=payroll.subject + "-other"))
+    answers = []
+    for principal in tokens:
+        context = Context(settings, sessionmaker, TODAY, principal, request_id="p")
+        executor = ProjectedEventResults.build(schema._schema, parsed, context_value=context)
+        assert isinstance(executor, ProjectedEventResults)
+        answer = executor.build_per_event_executor(event).execute_operation(False)
+        answers.append(await answer if inspect.isawaitable(answer) else answer)
+    assert answers[0] is answers[1], "one token's subscriptions share the event's answer"
+    assert answers[2] is not answers[0], "another token's answer is its own"
+    assert answers[2].data == answers[0].data
