@@ -209,4 +209,6 @@ async def test_an_executed_answer_is_shared_by_one_token_never_between_two(
         answers.append(await answer if inspect.isawaitable(answer) else answer)
     assert answers[0] is answers[1], "one token's subscriptions share the event's answer"
     assert answers[2] is not answers[0], "another token's answer is its own"
-    assert answers[2].data == answers[0].data
+    first, other = answers[0], answers[2]
+    assert isinstance(first, ExecutionResult) and isinstance(other, ExecutionResult)
+    assert other.data == first.data
