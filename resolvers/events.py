@@ -26,6 +26,7 @@ from typing import NoReturn
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, select
 
+from hub.auth import Role
 from hub.db.models import AppraisalResult, Post, ResultEvent
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.fanout import PAGE, OutboxEvent, Subscriber, read_page
@@ -89,6 +90,14 @@ async def _conditions(
             raise BadUserInput(
                 f"'types' must name one or more of {', '.join(EVENT_TYPES)}; unknown: {', '.join(unknown)[:200]}",
                 argument="filter",
+            )
+        if TRAINING_NEED in wanted.types and not context.principal.has(Role.HR_ADMIN, Role.TRAINING):
+            # A manager's or an employee's stream of training.need events had gaps in its cursors where other
+            # people's needs were written (one after another, in result order): the gaps told who outside the
+            # line has a need (insider review). They read their people's needs with trainingNeeds instead.
+            raise Forbidden(
+                "training.need events are for hr_admin and training; a manager or an employee reads the needs "
+                "of their people or their own with trainingNeeds"
             )
         conditions.append(ResultEvent.type.in_(wanted.types))
     else:

@@ -64,7 +64,8 @@ class ResultEventFilter:
     types: list[str] | None = strawberry.field(
         default=None,
         description="Event types to keep: result.published, result.revised, training.need (another is BAD_USER_INPUT). "
-        "Null keeps result.published and result.revised: training.need comes only to those who name it.",
+        "Null keeps result.published and result.revised: training.need comes only to those who name it, and only "
+        "hr_admin and training may (FORBIDDEN for others: a manager reads their people's needs with trainingNeeds).",
     )
     post_families: list[str] | None = strawberry.field(
         default=None,

@@ -229,3 +229,35 @@ async def test_every_role_receives_exactly_the_events_of_results_it_may_see(
             await take(stream, 1, within=0.5)
     finally:
         await stream.aclose()
+
+
+@pytest.mark.parametrize("role", ["manager", "employee", "payroll", "training", "hr_admin"])
+async def test_training_need_events_come_to_hr_admin_and_training_only(
+    role: str,
+    schema: strawberry.Schema,
+    fast_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org: Org,
+) -> None:
+    """A manager's stream of training.need events skipped the ids of other people's needs, written one after
+    another in result order: the gaps between its cursors told who outside the line has a need (insider review)."""
+    number = {"manager": org.manager_no, "employee": org.staff_no}.get(role)
+    principal = Principal(role, frozenset({Role(role)}), number, frozenset())
+    query = 'query { resultEvents(first: 500, filter: {types: ["training.need"]}) { type } }'
+    result = await schema.execute(query, context_value=context(fast_settings, sessionmaker, principal))
+    if role in ("hr_admin", "training"):
+        assert not result.errors and result.data is not None
+        assert {event["type"] for event in result.data["resultEvents"]} <= {"training.need"}
+    else:
+        assert result.errors and result.errors[0].extensions == {"code": "FORBIDDEN"}, result.errors
+        assert "trainingNeeds" in result.errors[0].message
+    stream = await schema.subscribe(
+        'subscription { resultPublished(filter: {types: ["result.published", "training.need"]}) { type } }',
+        context_value=context(fast_settings, sessionmaker, principal),
+    )
+    if role in ("hr_admin", "training"):
+        assert isinstance(stream, AsyncIterator)
+        await stream.aclose()
+    else:
+        outcome = await anext(stream) if isinstance(stream, AsyncIterator) else stream
+        assert outcome.errors and outcome.errors[0].extensions == {"code": "FORBIDDEN"}
