@@ -23,7 +23,8 @@ from hub.closedloop.rules import matrix_in_force
 from hub.db.models import AppraisalResult, Cycle, Employee, Post
 from hub.domain import CycleState, Grade
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, parse_id
+from resolvers.cycle_ids import cycle_key, known_cycle
+from resolvers.errors import BadUserInput
 from resolvers.pagination import check_page_size, decode_cursor, encode_cursor
 
 NEEDS_CURSOR = "trainingNeeds"
@@ -105,10 +106,13 @@ async def _page(
     after: str | None,
     *conditions: ColumnElement[bool],
 ) -> list[_Row]:
-    """One page of the cycle's results in the caller's scope, in result id order; one statement."""
-    key = parse_id(cycle_id)
-    if key is None:
-        raise BadUserInput(f"'cycleId' is not a cycle id: {cycle_id[:40]!r}", argument="cycleId")
+    """One page of the cycle's results in the caller's scope, in result id order; one statement (and, when it
+    found nothing, the cycle's loader read: an id that names no cycle is NOT_FOUND, not an empty page).
+
+    ``employee_numbers`` narrows the page; a number that matches nothing (unknown, outside the caller's scope, or
+    without a result, or a need, in the cycle) is left out silently, as a filter leaves out what it does not
+    match: telling which would say whether an employee outside the caller's scope exists."""
+    key = cycle_key(cycle_id)
     limit = check_page_size(first, context.settings.max_page_size)
     if employee_numbers is not None and len(employee_numbers) > context.settings.max_page_size:
         raise BadUserInput(f"at most {context.settings.max_page_size} employee numbers", argument="employeeNos")
@@ -136,7 +140,10 @@ async def _page(
     if employee_numbers is not None:
         statement = statement.where(Employee.employee_no.in_(employee_numbers))
     async with context.sessionmaker() as session:
-        return [_Row(*row) for row in await session.execute(statement)]
+        rows = [_Row(*row) for row in await session.execute(statement)]
+    if not rows:
+        await known_cycle(context, key)
+    return rows
 
 
 def _default_threshold(context: Context) -> float:

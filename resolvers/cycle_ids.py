@@ -44,3 +44,10 @@ async def known_cycles(context: Context, cycle_ids: Sequence[str], argument: str
 
 CYCLE_ID_ERRORS = "A malformed cycle id is BAD_USER_INPUT, one that names no cycle NOT_FOUND (the field null)."
 """What the descriptions of the fields that take cycle ids say of them."""
+
+EMPLOYEE_NOS = (
+    "A number that matches nothing (no such employee, one outside the caller's scope, or one without a result "
+    "listed here) is left out without an error, as a filter leaves out what it does not match: an error naming it "
+    "would tell callers which employees outside their scope exist. "
+)
+"""What ``trainingNeeds`` and ``compensationGuidance`` say of the employee numbers they are given."""

@@ -9,7 +9,9 @@ from sqlalchemy import ColumnElement
 
 from hub.db.models import AppraisalResult
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, parse_id
+from resolvers.cycle_ids import cycle_key as well_formed_cycle
+from resolvers.cycle_ids import known_cycle
+from resolvers.errors import BadUserInput
 from resolvers.filters import ResultFilter, result_conditions
 from resolvers.ids import RESULT, pseudonymous_connection, pseudonymous_page, refuse_small_selection
 from resolvers.loaders.base import select_rows
@@ -40,9 +42,27 @@ async def results(
 ) -> Connection:
     """A page of a cycle's results (every cycle's, as the filter's periods allow, without ``cycle_id``) in id order
     or ``order``'s, with the total matching the filter when ``count_total``, and the ``relations`` its nodes select
-    read for the whole page (``resolvers.loaders.prefetch``)."""
+    read for the whole page (``resolvers.loaders.prefetch``). A malformed ``cycle_id`` is BAD_USER_INPUT; one that
+    names no cycle NOT_FOUND (asked of the cycle loader only when the page is empty: no statement otherwise)."""
     first = check_page_size(first, context.settings.max_page_size)
-    cycle_key = parse_id(cycle_id) if cycle_id is not None else None
+    cycle_key = well_formed_cycle(cycle_id) if cycle_id is not None else None
+    connection = await _results(context, cycle_id, cycle_key, first, after, filter_, count_total, order, relations)
+    if cycle_key is not None and not connection.edges:
+        await known_cycle(context, cycle_key)  # an empty page: is there such a cycle (NOT_FOUND if not)?
+    return connection
+
+
+async def _results(
+    context: Context,
+    cycle_id: str | None,
+    cycle_key: int | None,
+    first: int,
+    after: str | None,
+    filter_: ResultFilter | None,
+    count_total: bool,
+    order: ResultOrder | None,
+    relations: ResultRelations | None,
+) -> Connection:
     conditions = await listed_results(context, cycle_key, filter_, order, every_cycle=cycle_id is None)
     if context.pseudonyms is not None:
         page_keys, has_next, total_count = await pseudonymous_page(
@@ -60,8 +80,6 @@ async def results(
         await prefetch_apart(context.sessionmaker, context.loaders, results=listed, result_relations=relations)
         return connection
     after_id = decode_cursor("result", after)
-    if cycle_id is not None and cycle_key is None:
-        return make_connection("result", [], first, 0 if count_total else None)
     page = select_rows(AppraisalResult).where(*conditions).order_by(AppraisalResult.id).limit(first + 1)
     if after_id is not None:
         page = page.where(AppraisalResult.id > after_id)

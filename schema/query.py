@@ -21,7 +21,7 @@ from resolvers import results as result_queries
 from resolvers import statistics as statistics_queries
 from resolvers import webhooks as webhook_queries
 from resolvers.closed_loop import MeritMatrixRecord
-from resolvers.cycle_ids import CYCLE_ID_ERRORS
+from resolvers.cycle_ids import CYCLE_ID_ERRORS, EMPLOYEE_NOS
 from resolvers.pagination import Connection
 from resolvers.records import (
     CycleRow,
@@ -152,7 +152,8 @@ class Query(TrendQueries):
         "results",
         "A cycle's results in id order, or orderBy's, a page at a time (at most 500 per page); without cycleId, "
         "every cycle's (filter.periodFrom and periodTo narrow them; analysts without the names grant must name the "
-        "cycle). " + RESULT_SCOPE,
+        "cycle). A malformed cycleId is BAD_USER_INPUT, one that names no cycle NOT_FOUND (the answer's data null: "
+        "the field is not nullable); a cycle without results in the caller's scope an empty page. " + RESULT_SCOPE,
         graphql_type=ResultConnection,
     )
     async def results(
@@ -213,7 +214,8 @@ class Query(TrendQueries):
         "shares, correlation with the total, missing data, and plain-language flags. Except for hr_admin: "
         "null (FORBIDDEN) for a post scored for fewer than the minimum group size, and an indicator scored for "
         "fewer keeps only its count and missing rate. For an analyst without the names grant, the people whose "
-        "(department, post) cell holds fewer than the minimum group size are left out (as in scoreStatistics).",
+        "(department, post) cell holds fewer than the minimum group size are left out (as in scoreStatistics). "
+        "Empty when the post was not scored under a scheme in the cycle. " + CYCLE_ID_ERRORS + " The same for postId.",
         graphql_type=list[IndicatorDiagnostics] | None,
     )
     async def scheme_diagnostics(
@@ -293,7 +295,7 @@ class Query(TrendQueries):
         "else the C grade's lower bound), in result id order, a page at a time (at most 500): each such indicator, "
         "the courses HR related to it, and which of them the training system says the employee completed. "
         "employeeNos keeps those employees only. Each published cycle announces these results as training.need "
-        "events. " + RESULT_SCOPE,
+        "events. " + EMPLOYEE_NOS + CYCLE_ID_ERRORS + " " + RESULT_SCOPE,
         list[EmployeeTrainingNeeds] | None,
         closed_loop_queries.training_needs,
     )
@@ -324,7 +326,7 @@ class Query(TrendQueries):
         "(meritMatrix) applied to each employee's compensation record from the payroll system. Advice only: perfhub "
         "never writes to payroll. A result without a record, range or matrix gets no figures and says why; a cycle "
         "whose period is not a year says so in caveats (the matrix is annual). "
-        "employeeNos keeps those employees only. " + RESULT_SCOPE,
+        "employeeNos keeps those employees only. " + EMPLOYEE_NOS + CYCLE_ID_ERRORS + " " + RESULT_SCOPE,
         list[CompensationGuidance] | None,
         closed_loop_queries.compensation_guidance,
     )

@@ -33,9 +33,3 @@ async def test_diagnostics_cover_every_item_of_the_pinned_scheme(
         assert entry["count"] > 0
         assert 0 <= entry["ceilingShare"] <= 1 and 0 <= entry["floorShare"] <= 1 and 0 <= entry["missingRate"] <= 1
         assert isinstance(entry["flags"], list)
-
-
-async def test_diagnostics_for_unknown_ids_are_empty(app_client: GraphQLClient) -> None:
-    """Ids that name nothing give an empty list, not an error."""
-    data = await app_client.data(QUERY, {"cycle": "999", "post": "nope"})
-    assert data["schemeDiagnostics"] == []

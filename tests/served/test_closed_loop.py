@@ -1,7 +1,8 @@
 """The demo closes the loop (issue 14, point 6), against ``perfhub serve`` as users run it.
 
 HR publishes the demo's current cycle through the API. The demo's payroll system, subscribed to
-``resultPublished`` since the hub started, writes a bonus line per result; its training system receives each
+``resultPublished`` since the hub started, writes a bonus line per result of an employee with a bonus component,
+pro-rated by the cycle's share of a year (the demo's cycle is a quarter); its training system receives each
 ``training.need`` event by signed webhook, asks ``trainingNeeds`` and enrols the employee in a related course
 not yet completed. Both are checked through their own APIs (``/bonus-lines``, ``/enrolments``), against what
 perfhub itself answers, and the hub's log holds one line per event each handled. Then HR corrects a
@@ -13,6 +14,7 @@ line; each correction is one line in the log.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -77,8 +79,11 @@ async def test_publishing_a_cycle_enrols_the_needy_and_writes_bonus_lines(looped
     hub = looped
     training, payroll = system_url(hub, "training"), system_url(hub, "payroll")
     async with httpx.AsyncClient(timeout=60) as http:
-        cycles = (await gql(http, hub, "{ cycles { id state } }", {}))["cycles"]
-        cycle = next(c["id"] for c in cycles if c["state"] == "OPEN")
+        cycles = (await gql(http, hub, "{ cycles { id state periodStart periodEnd } }", {}))["cycles"]
+        opened = next(c for c in cycles if c["state"] == "OPEN")
+        cycle = opened["id"]
+        days = (dt.date.fromisoformat(opened["periodEnd"]) - dt.date.fromisoformat(opened["periodStart"])).days + 1
+        assert days < 364  # a quarter: its lines pay a share of the annual bonus
         for step in ("cycleScore", "cycleCloseCalibration", "cyclePublish"):
             await gql(http, hub, TRANSITION % step, {"id": cycle})
 
@@ -110,34 +115,42 @@ async def test_publishing_a_cycle_enrols_the_needy_and_writes_bonus_lines(looped
         assert expected_enrolments
 
         async def bonus_lines() -> list[dict[str, Any]] | None:
+            if hub.log().count("[result.published ") < len(grades):
+                return None  # not every published result handled yet
             lines: list[dict[str, Any]] = (await http.get(f"{payroll}/bonus-lines")).json()["bonusLines"]
-            return lines if len(lines) >= len(grades) else None
+            return lines
 
         async def enrolments() -> list[dict[str, Any]] | None:
             made: list[dict[str, Any]] = (await http.get(f"{training}/enrolments")).json()["enrolments"]
             handled = hub.log().count("perfhub demo: training:")
             return made if handled >= len(needy) else None
 
-        lines = await until(hub, bonus_lines, "a bonus line per result")
+        lines = await until(hub, bonus_lines, "every published result handled")
         made = await until(hub, enrolments, "every training.need handled")
         corrected = await correct_a_bonus(http, hub, payroll, lines, result_ids)
 
-    # Payroll: one line per published result, at the result's grade, the amount its own rule makes.
-    assert sorted(line["employeeNo"] for line in lines) == sorted(grades)
+    # Payroll: one line per published result of an employee with a bonus component (none for the others), at
+    # the result's grade: the annual bonus x the grade's factor x the quarter's share of a year.
+    log = hub.log()
+    without = set(re.findall(r"payroll: no bonus line for (\S+),", log))
+    assert lines and without  # the demo's payroll gives some employees no bonus component
+    assert sorted(line["employeeNo"] for line in lines) == sorted(set(grades) - without)
+    share = (Decimal(days) / 365).quantize(Decimal("0.0001"))
     for line in lines:
         assert line["cycleId"] == cycle and line["grade"] == grades[line["employeeNo"]]
         factor = BONUS_FACTORS[line["grade"]]
         assert Decimal(line["factor"]) == factor
-        if line["annualBonus"] is None:
-            assert line["amount"] is None
-        else:
-            assert Decimal(line["amount"]) == (Decimal(line["annualBonus"]) * factor).quantize(Decimal("0.01"))
+        assert (line["periodDays"], Decimal(line["periodShare"])) == (days, share) and share < Decimal("0.26")
+        expected = (Decimal(line["annualBonus"]) * factor * share).quantize(Decimal("0.01"))
+        assert Decimal(line["amount"]) == expected
+        assert (line["corrects"], line["reverses"]) == (None, None)
     # Training: an enrolment in a related course exactly where a need's training was not taken yet.
     assert {(e["employeeNo"], e["indicator"], e["course"]) for e in made} == expected_enrolments
     assert all(e["cycleId"] == cycle for e in made)
     # One line in perfhub serve's output per event each consumer handled, and no event twice.
     log = hub.log()
-    assert log.count("perfhub demo: payroll: bonus line") == len(grades)
+    assert log.count("perfhub demo: payroll: bonus line") == len(lines)
+    assert log.count("perfhub demo: payroll: no bonus line") == len(grades) - len(lines)
     assert log.count("perfhub demo: training:") == len(needy)
     event_ids = re.findall(r"\[(?:training\.need|result\.published|result\.revised) ([0-9a-f-]{36})\]", log)
     assert len(event_ids) == len(set(event_ids)) == len(grades) + len(needy) + 2
@@ -155,7 +168,7 @@ async def correct_a_bonus(
 ) -> str:
     """Corrects a result with a bonus amount down to grade D, then again within D; checks the payroll's lines
     after each. The employee number corrected."""
-    old = next(line for line in lines if line["amount"] is not None and line["grade"] != "D")
+    old = next(line for line in lines if line["grade"] != "D")
     number = old["employeeNo"]
 
     async def correct(total: float) -> None:
@@ -176,15 +189,17 @@ async def correct_a_bonus(
     booked = await until(hub, lambda: after_corrections(1), "the first correction handled")
     assert len(booked) == 3 and booked[0] == old, booked
     reversal, new = booked[1], booked[2]
-    assert (reversal["kind"], reversal["reverses"], Decimal(reversal["amount"])) == (
+    assert (reversal["kind"], reversal["reverses"], reversal["corrects"], Decimal(reversal["amount"])) == (
         "reversal",
         old["lineId"],
+        None,
         -Decimal(old["amount"]),
     )
-    assert (new["kind"], new["grade"], new["corrects"], Decimal(new["amount"])) == (
+    assert (new["kind"], new["grade"], new["corrects"], new["reverses"], Decimal(new["amount"])) == (
         "bonus",
         "D",
         old["lineId"],
+        None,
         Decimal(0),
     )
     assert reversal["eventId"] == new["eventId"] != old["eventId"]

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.closedloop.matrix import is_annual
 from hub.webhooks.addresses import DEMO_RECEIVER_PATH
 
 WEBHOOK_PATH = DEMO_RECEIVER_PATH
@@ -42,6 +43,9 @@ RESULT_PUBLISHED = "result.published"
 RESULT_REVISED = "result.revised"
 BONUS_FACTORS = {"S": Decimal("1.5"), "A": Decimal("1.2"), "B": Decimal("1.0"), "C": Decimal("0.6"), "D": Decimal(0)}
 """The demo payroll's own rule: the factor of the annual bonus component per grade."""
+YEAR_DAYS = 365
+SHARE_PLACES = Decimal("0.0001")
+CENTS = Decimal("0.01")
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 BATCH = 50
 
@@ -52,7 +56,8 @@ NEEDS = """query($cycle: ID!, $nos: [String!], $first: Int) {
 }"""
 RESULTS = """subscription($after: String) {
   resultPublished(after: $after, filter: {types: ["result.published", "result.revised"]}) {
-    cursor eventId type cycle { id name } result { grade totalScore calibrated employee { employeeNo } }
+    cursor eventId type cycle { id name periodStart periodEnd }
+    result { grade totalScore calibrated employee { employeeNo } }
   }
 }"""
 
@@ -75,6 +80,14 @@ def _say(line: str) -> None:
 
 def _pause(attempt: int) -> float:
     return RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+
+
+def period_share(start: dt.date, end: dt.date) -> tuple[int, Decimal]:
+    """The days of a cycle's period (both included) and the share of the annual bonus it pays: 1 for a year
+    (``hub.closedloop.matrix.is_annual``'s rule, 364 to 366 days), else days / 365 to four places, so that a
+    quarter pays about a quarter of it (91 days: 0.2493) and four quarters about the year's, not four times it."""
+    days = (end - start).days + 1
+    return days, Decimal(1) if is_annual(start, end) else (Decimal(days) / YEAR_DAYS).quantize(SHARE_PLACES)
 
 
 @dataclass(slots=True)
@@ -172,7 +185,15 @@ class TrainingDesk:
 
 @dataclass(slots=True)
 class PayrollDesk:
-    """The payroll system's subscription to published and corrected results, and the bonus lines it writes."""
+    """The payroll system's subscription to published and corrected results, and the bonus lines it writes.
+
+    A bonus line pays ``annualBonus x factor x periodShare`` (to the cent): the employee's annual bonus component,
+    the grade's factor (``BONUS_FACTORS``) and the share of a year the cycle's period covers (``period_share``).
+    An employee without a bonus component gets no line (nothing to pay; the log says so). Every line carries both
+    ``corrects`` and ``reverses``, at most one of them set: a ``reversal`` line ``reverses`` the ``lineId`` it
+    cancels (its amount negated, ``corrects`` null); the ``bonus`` line booked at a corrected grade ``corrects``
+    the ``lineId`` it replaces (``reverses`` null); a first bonus line has both null.
+    """
 
     bonus_of: Callable[[str], Decimal | None]
     """The employee's annual bonus component in the payroll system's own records (None: they have none)."""
@@ -229,20 +250,25 @@ class PayrollDesk:
             _say(f"payroll: {self._correct(number, grade, cycle, result, event_id)} [result.revised {event_id}]")
             return
         line = self._line(number, grade, cycle, result, event_id)
-        amount, told = line["amount"], "no bonus component, no line amount"
-        if amount is not None:
-            told = f"{amount} CNY ({line['annualBonus']} x {line['factor']})"
-        _say(
-            f"payroll: bonus line for {number}, grade {grade} in {cycle['name']}: {told} [result.published {event_id}]"
-        )
+        if line is None:
+            told = f"no bonus line for {number}, grade {grade} in {cycle['name']}: no bonus component in payroll"
+        else:
+            told = f"bonus line for {number}, grade {grade} in {cycle['name']}: {_reckoning(line)}"
+        _say(f"payroll: {told} [result.published {event_id}]")
 
     def _line(
         self, number: str, grade: str, cycle: dict[str, str], result: dict[str, object], event_id: str
-    ) -> dict[str, object]:
-        """Writes the bonus line of a result at ``grade``: the bonus component times the grade's factor."""
+    ) -> dict[str, object] | None:
+        """Writes the bonus line of a result at ``grade``: the annual bonus component times the grade's factor times
+        the cycle's share of a year; none (None) for an employee without a bonus component."""
         bonus = self.bonus_of(number)
+        if bonus is None:
+            return None
         factor = BONUS_FACTORS.get(grade, Decimal(0))
-        amount = None if bonus is None else (bonus * factor).quantize(Decimal("0.01"))
+        days, share = period_share(
+            dt.date.fromisoformat(cycle["periodStart"]), dt.date.fromisoformat(cycle["periodEnd"])
+        )
+        amount = (bonus * factor * share).quantize(CENTS)
         line: dict[str, object] = {
             "lineId": len(self.bonus_lines) + 1,
             "kind": "bonus",
@@ -251,10 +277,16 @@ class PayrollDesk:
             "cycle": cycle["name"],
             "grade": grade,
             "calibrated": result["calibrated"],
-            "annualBonus": None if bonus is None else str(bonus),
+            "periodStart": cycle["periodStart"],
+            "periodEnd": cycle["periodEnd"],
+            "periodDays": days,
+            "annualBonus": str(bonus),
             "factor": str(factor),
-            "amount": None if amount is None else str(amount),
+            "periodShare": str(share),
+            "amount": str(amount),
             "currency": "CNY",
+            "corrects": None,
+            "reverses": None,
             "eventId": event_id,
         }
         self.bonus_lines.append(line)
@@ -270,7 +302,7 @@ class PayrollDesk:
             and (line["employeeNo"], line["cycleId"]) == (number, cycle["id"])
             and line["lineId"] not in reversed_ids
         ]
-        if not standing:  # published before this payroll subscribed: it never booked a bonus for it
+        if not standing:  # no bonus component, or published before this payroll subscribed: no line was booked
             return f"correction for {number} in {cycle['name']}: no bonus line of that cycle to correct"
         old = standing[-1]  # one at most: each correction reverses the one it replaces
         if old["grade"] == grade:  # the bonus follows the grade only: a corrected total changes nothing here
@@ -279,17 +311,28 @@ class PayrollDesk:
             **old,
             "lineId": len(self.bonus_lines) + 1,
             "kind": "reversal",
+            "amount": str(0 - Decimal(str(old["amount"]))),  # 0 - x: no "-0.00"
+            "corrects": None,  # the line reversed may itself have corrected another: that is its own field
             "reverses": old["lineId"],
-            "amount": None if old["amount"] is None else str(-Decimal(str(old["amount"]))),
             "eventId": event_id,
         }
         self.bonus_lines.append(reversal)
-        new = self._line(number, grade, cycle, result, event_id)
-        new["corrects"] = old["lineId"]
-        return (
+        told = (
             f"correction for {number} in {cycle['name']}: grade {old['grade']} -> {grade}, line {old['lineId']} "
-            f"reversed ({reversal['amount']} CNY), line {new['lineId']}: {new['amount']} CNY"
+            f"reversed ({reversal['amount']} CNY)"
         )
+        new = self._line(number, grade, cycle, result, event_id)
+        if new is None:  # the bonus component is gone from payroll since: nothing to book in its place
+            return f"{told}, no new line: no bonus component in payroll"
+        new["corrects"] = old["lineId"]
+        return f"{told}, line {new['lineId']}: {_reckoning(new)}"
+
+
+def _reckoning(line: dict[str, object]) -> str:
+    return (
+        f"{line['amount']} CNY ({line['annualBonus']} x {line['factor']} x {line['periodShare']}, "
+        f"{line['periodDays']} days of a year's bonus)"
+    )
 
 
 @dataclass(slots=True)
