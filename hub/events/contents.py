@@ -219,6 +219,12 @@ class StoredEvent(Protocol):
     def snapshot(self) -> Mapping[str, object] | None: ...
 
 
+def live_statements(events: Iterable[StoredEvent]) -> int:
+    """How many statements ``read_event_contents`` runs for these events: ``read_contents``' two when one of them
+    has no snapshot, none when every one has."""
+    return 2 if any(event.snapshot is None for event in events) else 0
+
+
 async def read_event_contents(session: AsyncSession, events: Iterable[StoredEvent]) -> dict[int, EventContents]:
     """What each of these events carries, by the event's outbox id: the snapshot written with it, or for an event
     written before snapshots were (migration 0015) its result as it is now (left out if the result is gone)."""

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Cycle, Employee, Post, ResultEvent
-from hub.events.contents import EventContents, read_event_contents
+from hub.events.contents import EventContents, live_statements, read_event_contents
 
 PAGE = 1000
 """Events per read of the outbox, for the process's reader and a subscriber catching up alike."""
@@ -64,7 +64,8 @@ async def read_page(
     limit: int = PAGE,
     conditions: Sequence[ColumnElement[bool]] = (),
 ) -> Page:
-    """The next page of events after ``after`` with their rows: five statements when it holds any, one when not.
+    """The next page of events after ``after`` with their rows: three statements when it holds any (five when an
+    event has no snapshot, ``hub.events.contents``), one when not.
 
     ``last`` is the last event's id, or ``after`` for an empty page: a page says nothing about ids it did
     not return, and the caller moves on only as far as it knows.
@@ -97,7 +98,7 @@ async def read_page(
         OutboxEvent(row.id, row, results.get(row.result_id), cycles.get(row.cycle_id), contents.get(row.id))
         for row in rows
     )
-    return Page(after, events[-1].id, events, 5)
+    return Page(after, events[-1].id, events, 3 + live_statements(rows))
 
 
 class EventLog:
