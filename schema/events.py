@@ -85,15 +85,16 @@ def wanted(filter_: ResultEventFilter | None) -> event_stream.EventFilter | None
     description="One published (or revised) appraisal result. eventId is stable across redeliveries. Beside the "
     "nested cycle and result, the event carries what a training or payroll module acts on as fields of its own "
     "(resultId to indicatorScores), the same fields with the same names and values as the webhook's CloudEvents "
-    "data, which is this event's JSON (README, 'The event shape'). Its figures are the result's as it is now: a "
-    "result.published event replayed after a correction shows the corrected ones."
+    "data, which is this event's JSON (README, 'The event shape'). Those fields are a snapshot taken when the "
+    "event was written: a result.published event replayed after corrections shows the published figures, each "
+    "result.revised event its own correction's; only the nested result shows the result as it is now."
 )
 class ResultEvent:
     event_id: strawberry.ID
     type: str = strawberry.field(
         description="result.published when its cycle was published; result.revised when a published result was "
-        "corrected (resultCorrect), once per correction: its result shows the corrected total and grade, its "
-        "adjustments the correction; training.need (only where the filter names it) when a published result has "
+        "corrected (resultCorrect), once per correction: its totalScore and grade are that correction's, its "
+        "result's adjustments record it; training.need (only where the filter names it) when a published result has "
         "core indicators under their threshold (trainingNeeds tells which). "
         "A consumer that handles neither should skip other types: more may come."
     )
@@ -111,8 +112,8 @@ class ResultEvent:
         return root.cycle
 
     @fields.field(
-        description="The result as it is now, with everything a result shows; the fields beside it carry what a "
-        "module acts on without it.",
+        description="The result as it is now (after any later correction), with everything a result shows; the fields "
+        "beside it carry what a module acts on as it was when the event was written.",
         graphql_type=AppraisalResult,
     )
     def result(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> ResultRow:
@@ -149,9 +150,13 @@ class ResultEvent:
         lambda event: strawberry.ID(str(event.department_id)), strawberry.ID, "The department the result was scored in."
     )
     total_score = _carried(
-        lambda event: event.total_score, float, f"The total, calibrated or corrected if it was. {ROUNDED}"
+        lambda event: event.total_score,
+        float,
+        f"The total when the event was written, calibrated or corrected if it was. {ROUNDED}",
     )
-    grade = _carried(lambda event: event.grade, Grade, "The grade, calibrated or corrected if it was.")
+    grade = _carried(
+        lambda event: event.grade, Grade, "The grade when the event was written, calibrated or corrected if it was."
+    )
     calibrated = _carried(
         lambda event: event.calibrated,
         bool,

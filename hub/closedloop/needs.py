@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import AppraisalResult, Indicator, IndicatorScore, IndicatorVersion, ResultEvent, utcnow
 from hub.db.models.closed_loop import TrainingNeedRule
 from hub.domain import IndicatorCategory
+from hub.events.contents import read_snapshots
 from hub.events.outbox import TRAINING_NEED, event_id
 from hub.events.watcher import notify_new_events
 
@@ -143,6 +144,8 @@ async def append_training_needs(session: AsyncSession, cycle_id: int, default: f
         )
     ).all()
     now = utcnow()
+    # What each event carries, as of publishing (``hub.events.contents``), like the result.published ones.
+    snapshots = await read_snapshots(session, [result_id for result_id, _ in rows])
     events = [
         {
             "event_id": event_id(TRAINING_NEED, result_id),
@@ -151,6 +154,7 @@ async def append_training_needs(session: AsyncSession, cycle_id: int, default: f
             "result_id": result_id,
             "employee_id": employee_id,
             "occurred_at": now,
+            "snapshot": snapshots.get(result_id),
         }
         for result_id, employee_id in rows
     ]

@@ -7,17 +7,21 @@ statements, whatever the batch's size) and handed to each channel as the same re
 drift apart: the schema's ``ResultEvent`` fields read its attributes, and ``as_data`` spells the same record
 as the JSON the GraphQL fields give (camelCase names, scores rounded as the API shows them, dates ISO).
 
-An event shows its result as it is now: a ``result.published`` event replayed after a correction carries the
-corrected figures, as its ``result`` field always has.
+An event is a fact: its record is the one of the moment it was written. The appenders (``hub.events.outbox``,
+``hub.closedloop.needs``) store it with the event (``snapshot_of``, the outbox's ``snapshot`` column) in the
+transaction that writes it, and every channel reads that (``read_event_contents``): a ``result.published`` event
+replayed after three corrections still carries the published figures, and each ``result.revised`` its own
+correction's. Events written before the snapshots (migration 0015) have none and are read from the live tables
+as before. Only the event's nested ``result`` object shows the result as it is now.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -139,6 +143,100 @@ async def read_contents(session: AsyncSession, result_ids: Collection[int]) -> d
         row["result_id"]: contents_of({name: row[name] for name in _RESULT_COLUMNS}, parts[row["result_id"]])
         for row in results.mappings()
     }
+
+
+_SNAPSHOT_BATCH = 5000
+"""Results read per statement when the appenders take their snapshots (a cycle's may be many, bound parameters
+are not)."""
+
+
+def snapshot_of(contents: EventContents) -> dict[str, object]:
+    """The record as the outbox stores it (JSON): its fields by name, scores as shown, dates ISO, enums' values."""
+    return {
+        "result_id": contents.result_id,
+        "cycle_id": contents.cycle_id,
+        "cycle_name": contents.cycle_name,
+        "period_start": contents.period_start.isoformat(),
+        "period_end": contents.period_end.isoformat(),
+        "employee_id": contents.employee_id,
+        "employee_no": contents.employee_no,
+        "post_id": contents.post_id,
+        "post_family": contents.post_family,
+        "department_id": contents.department_id,
+        "total_score": contents.total_score,
+        "grade": contents.grade.value,
+        "calibrated": contents.calibrated,
+        "indicator_scores": [
+            {
+                "indicator_code": part.indicator_code,
+                "indicator_name": part.indicator_name,
+                "category": part.category.value,
+                "version": part.version,
+                "raw_value": part.raw_value,
+                "normalized_score": part.normalized_score,
+                "weight": part.weight,
+            }
+            for part in contents.indicator_scores
+        ],
+    }
+
+
+def from_snapshot(snapshot: Mapping[str, object]) -> EventContents:
+    """The record ``snapshot_of`` stored (its scores were rounded when it was taken)."""
+    read = dict(snapshot)
+    parts = cast(list[dict[str, object]], read.pop("indicator_scores"))
+    read["period_start"] = dt.date.fromisoformat(cast(str, read["period_start"]))
+    read["period_end"] = dt.date.fromisoformat(cast(str, read["period_end"]))
+    read["grade"] = Grade(str(read["grade"]))
+    return EventContents(
+        **read,  # type: ignore[arg-type]  # the stored names are the fields
+        indicator_scores=tuple(
+            EventIndicatorScore(**{**part, "category": IndicatorCategory(str(part["category"]))})  # type: ignore[arg-type]
+            for part in parts
+        ),
+    )
+
+
+async def read_snapshots(session: AsyncSession, result_ids: Collection[int]) -> dict[int, dict[str, object]]:
+    """The records to store with events about these results, by result id, read in the writing transaction
+    with ``read_contents`` (so a snapshot is exactly what the live read gave at that moment)."""
+    ids = sorted(set(result_ids))
+    snapshots: dict[int, dict[str, object]] = {}
+    for start in range(0, len(ids), _SNAPSHOT_BATCH):
+        read = await read_contents(session, ids[start : start + _SNAPSHOT_BATCH])
+        snapshots.update((result_id, snapshot_of(contents)) for result_id, contents in read.items())
+    return snapshots
+
+
+class StoredEvent(Protocol):
+    """An outbox row as the readers select it: its id, its result and the snapshot written with it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def result_id(self) -> int: ...
+    @property
+    def snapshot(self) -> Mapping[str, object] | None: ...
+
+
+def live_statements(events: Iterable[StoredEvent]) -> int:
+    """How many statements ``read_event_contents`` runs for these events: ``read_contents``' two when one of them
+    has no snapshot, none when every one has."""
+    return 2 if any(event.snapshot is None for event in events) else 0
+
+
+async def read_event_contents(session: AsyncSession, events: Iterable[StoredEvent]) -> dict[int, EventContents]:
+    """What each of these events carries, by the event's outbox id: the snapshot written with it, or for an event
+    written before snapshots were (migration 0015) its result as it is now (left out if the result is gone)."""
+    stored = list(events)
+    live = await read_contents(session, {event.result_id for event in stored if event.snapshot is None})
+    found: dict[int, EventContents] = {}
+    for event in stored:
+        if event.snapshot is not None:
+            found[event.id] = from_snapshot(event.snapshot)
+        elif event.result_id in live:
+            found[event.id] = live[event.result_id]
+    return found
 
 
 def as_data(

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Cycle, Employee, Post, ResultEvent
-from hub.events.contents import EventContents, read_contents
+from hub.events.contents import EventContents, live_statements, read_event_contents
 
 PAGE = 1000
 """Events per read of the outbox, for the process's reader and a subscriber catching up alike."""
@@ -64,7 +64,8 @@ async def read_page(
     limit: int = PAGE,
     conditions: Sequence[ColumnElement[bool]] = (),
 ) -> Page:
-    """The next page of events after ``after`` with their rows: five statements when it holds any, one when not.
+    """The next page of events after ``after`` with their rows: three statements when it holds any (five when an
+    event has no snapshot, ``hub.events.contents``), one when not.
 
     ``last`` is the last event's id, or ``after`` for an empty page: a page says nothing about ids it did
     not return, and the caller moves on only as far as it knows.
@@ -92,12 +93,12 @@ async def read_page(
         cycle_ids = {row.cycle_id for row in rows}
         of_cycles = select(*Cycle.__table__.columns).where(Cycle.id.in_(cycle_ids))
         cycles = {row.id: row for row in await session.execute(of_cycles)}
-        contents = await read_contents(session, result_ids)
+        contents = await read_event_contents(session, rows)  # as each event was written (its snapshot)
     events = tuple(
-        OutboxEvent(row.id, row, results.get(row.result_id), cycles.get(row.cycle_id), contents.get(row.result_id))
+        OutboxEvent(row.id, row, results.get(row.result_id), cycles.get(row.cycle_id), contents.get(row.id))
         for row in rows
     )
-    return Page(after, events[-1].id, events, 5)
+    return Page(after, events[-1].id, events, 3 + live_statements(rows))
 
 
 class EventLog:

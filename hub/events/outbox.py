@@ -13,11 +13,13 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import AppraisalResult, ResultEvent, utcnow
+from hub.events.contents import read_snapshots
 from hub.events.watcher import notify_new_events
 
 RESULT_PUBLISHED = "result.published"
 RESULT_REVISED = "result.revised"
-"""A published result corrected (``resultCorrect``): the event's result shows the corrected total and grade."""
+"""A published result corrected (``resultCorrect``): the event carries the corrected total and grade of that
+correction (``hub.events.contents``)."""
 TRAINING_NEED = "training.need"
 """A published result with core indicators under their threshold (``hub.closedloop.needs``); opt-in for streams."""
 # Event ids are uuid5 in perfhub's own namespace: stable per (type, result), so a redelivered or
@@ -54,6 +56,8 @@ async def append_published(session: AsyncSession, cycle_id: int) -> int:
         )
     ).all()
     now = utcnow()
+    # What each event carries, as of this transaction: a later correction has its own event.
+    snapshots = await read_snapshots(session, [row.id for row in rows])
     events = [
         {
             "event_id": event_id(RESULT_PUBLISHED, row.id),
@@ -62,6 +66,7 @@ async def append_published(session: AsyncSession, cycle_id: int) -> int:
             "result_id": row.id,
             "employee_id": row.employee_id,
             "occurred_at": now,
+            "snapshot": snapshots.get(row.id),
         }
         for row in rows
     ]
@@ -75,8 +80,10 @@ async def append_revised(
     session: AsyncSession, *, cycle_id: int, result_id: int, employee_id: int, adjustment_id: int
 ) -> None:
     """Writes the ``result.revised`` event of one correction, in the correcting transaction; it takes its
-    turn behind the same lock as publishing, so the stream's ids are committed in order."""
+    turn behind the same lock as publishing, so the stream's ids are committed in order. Called after the
+    result is changed: the event carries the corrected figures, and keeps them through later corrections."""
     await _take_turn(session)
+    snapshots = await read_snapshots(session, [result_id])
     await session.execute(
         insert(ResultEvent).values(
             event_id=event_id(RESULT_REVISED, result_id, adjustment_id),
@@ -85,6 +92,7 @@ async def append_revised(
             result_id=result_id,
             employee_id=employee_id,
             occurred_at=utcnow(),
+            snapshot=snapshots.get(result_id),
         )
     )
     await notify_new_events(session)

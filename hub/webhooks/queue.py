@@ -41,7 +41,7 @@ from hub.db.models import (
     WebhookEndpoint,
     utcnow,
 )
-from hub.events.contents import as_data, read_contents
+from hub.events.contents import as_data, read_event_contents
 from hub.webhooks.signing import event_cursor
 
 PENDING, DELIVERED, DEAD = "PENDING", "DELIVERED", "DEAD"
@@ -185,12 +185,18 @@ async def _with_payloads(
         row.id: row
         for row in await session.execute(
             select(
-                ResultEvent.id, ResultEvent.event_id, ResultEvent.type, ResultEvent.occurred_at, ResultEvent.result_id
+                ResultEvent.id,
+                ResultEvent.event_id,
+                ResultEvent.type,
+                ResultEvent.occurred_at,
+                ResultEvent.result_id,
+                ResultEvent.snapshot,
             ).where(ResultEvent.id.in_({delivery.outbox_id for delivery in deliveries}))
         )
     }
-    # The same record the GraphQL stream shows (hub.events.contents): one shape on every channel.
-    contents = await read_contents(session, {event.result_id for event in events.values()})
+    # The same record the GraphQL stream shows (hub.events.contents): one shape on every channel, with the
+    # figures of the moment the event was written.
+    contents = await read_event_contents(session, events.values())
     claimed = []
     for delivery in deliveries:
         endpoint, event = endpoints[delivery.endpoint_id], events[delivery.outbox_id]
@@ -202,7 +208,7 @@ async def _with_payloads(
         ):
             in_force.append(endpoint.previous_secret)
         data = as_data(
-            contents[event.result_id],
+            contents[event.id],
             event_id=event.event_id,
             event_type=event.type,
             occurred_at=event.occurred_at,

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 import strawberry
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.auth import Grant, Principal, Role
 from hub.config import Settings
 from hub.db.models import AppraisalResult, Employee, ResultEvent
 from hub.demo.organisation import SeedSummary
+from hub.events.contents import shown
 from hub.events.outbox import TRAINING_NEED
 from hub.operations.commands import Caller
 from hub.operations.cycles import CycleCloseCalibration, CyclePublish, close_calibration, publish_cycle
@@ -261,3 +262,30 @@ async def test_training_need_events_come_to_hr_admin_and_training_only(
     else:
         outcome = await anext(stream) if isinstance(stream, AsyncIterator) else stream
         assert outcome.errors and outcome.errors[0].extensions == {"code": "FORBIDDEN"}
+
+
+async def test_an_event_keeps_its_figures_and_one_without_a_snapshot_reads_its_result_now(
+    schema: strawberry.Schema, fast_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Publishing stored each event's figures with it: a result changed afterwards leaves its event as it was.
+    An event written before the snapshots (migration 0015: its snapshot is NULL) is read from the live tables."""
+    async with sessionmaker() as session, session.begin():
+        assert not await session.scalar(
+            select(func.count()).select_from(ResultEvent).where(ResultEvent.snapshot.is_(None))
+        )
+        kept, old = (
+            await session.execute(select(ResultEvent.id, ResultEvent.result_id).order_by(ResultEvent.id).limit(2))
+        ).all()
+        before = await session.scalar(select(AppraisalResult.total_score).where(AppraisalResult.id == kept.result_id))
+        await session.execute(update(ResultEvent).where(ResultEvent.id == old.id).values(snapshot=null()))
+        changed = AppraisalResult.id.in_([kept.result_id, old.result_id])
+        await session.execute(update(AppraisalResult).where(changed).values(total_score=12.5))
+    hr = context(fast_settings, sessionmaker, Principal("hr", frozenset({Role.HR_ADMIN})))
+    query = "{ resultEvents(first: 2) { resultId totalScore result { totalScore } } }"
+    result = await schema.execute(query, context_value=hr)
+    assert not result.errors and result.data is not None
+    first, second = result.data["resultEvents"]
+    assert (first["resultId"], second["resultId"]) == (str(kept.result_id), str(old.result_id))
+    assert before is not None and first["totalScore"] == shown(before) != 12.5  # as published
+    assert first["result"]["totalScore"] == 12.5  # the nested result is the result as it is now
+    assert second["totalScore"] == second["result"]["totalScore"] == 12.5  # no snapshot: read live

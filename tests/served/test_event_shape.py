@@ -117,9 +117,9 @@ async def test_resultevents_the_subscription_and_a_webhook_give_the_same_event(h
     assert [event["type"] for event in page] == ["result.published", "result.published", "result.revised"]
     published, revised = page[1], page[2]
     assert revised["resultId"] == published["resultId"] == corrected_event["resultId"]
-    # The revision shows the corrected figures (and so does the published event, read as the result is now).
+    # The revision shows the corrected figures; the published event, written before it, the published ones.
     assert (revised["totalScore"], revised["grade"]) == (corrected, answer["result"]["grade"])
-    assert (published["totalScore"], published["grade"]) == (corrected, answer["result"]["grade"])
+    assert (published["totalScore"], published["grade"]) == (corrected_event["totalScore"], corrected_event["grade"])
     assert corrected_event["totalScore"] != corrected
     # What a module keys on is there and filled in.
     assert revised["employeeNo"] and revised["period"]["start"] < revised["period"]["end"]
@@ -132,6 +132,44 @@ async def test_resultevents_the_subscription_and_a_webhook_give_the_same_event(h
         "EXTENSION",
     }
     assert all(score["indicatorCode"] and score["version"] >= 1 for score in revised["indicatorScores"])
+
+
+async def test_three_corrections_in_a_row_give_three_events_with_their_own_figures(hooked: ServedHub) -> None:
+    """An event is a fact: three quick corrections of one result give three result.revised events, each with the
+    figures of its own correction, live on the subscription, on resultEvents, replayed on the socket and in the
+    webhook's bodies; the result.published event before them keeps the published figures."""
+    history = (await graphql(hooked, PAGE, {"after": None}))["resultEvents"]
+    published = history[-1]
+    assert published["type"] == "result.published"
+    totals = [total for total in (82.0, 83.0, 55.0, 84.0) if total != published["totalScore"]][:3]
+    listening = asyncio.create_task(streamed(hooked, "payroll", published["cursor"], 3))
+    await asyncio.sleep(0.5)  # subscribed before the corrections commit
+    corrections = []
+    for total in totals:
+        variables = {"input": {"resultId": published["resultId"], "totalScore": total, "reason": f"to {total}"}}
+        answer = (await graphql(hooked, CORRECT, variables))["resultCorrect"]
+        assert answer["__typename"] == "ResultCorrected", answer
+        corrections.append(("result.revised", total, answer["result"]["grade"]))
+    assert len({grade for _, _, grade in corrections}) > 1  # not only the totals differ
+    live = await listening
+
+    def figures(events: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
+        return [(event["type"], event["totalScore"], event["grade"]) for event in events]
+
+    page = (await graphql(hooked, PAGE, {"after": published["cursor"]}))["resultEvents"]
+    replayed = await streamed(hooked, "payroll", history[-2]["cursor"], 4)
+    async with receiving() as receiver:
+        made = (await graphql(hooked, CREATE, {"url": receiver.url}))["webhookEndpointCreate"]
+        queued = await graphql(hooked, REPLAY, {"id": made["endpoint"]["id"], "from": history[-2]["cursor"]})
+        assert queued["webhookReplay"]["queued"] == 4
+        webhook = await posted(receiver, made["secret"], 4)
+
+    assert figures(live) == figures(page) == corrections
+    expected = [("result.published", published["totalScore"], published["grade"]), *corrections]
+    assert figures(replayed) == figures(webhook) == expected
+    assert replayed == webhook and replayed[1:] == page == live  # every field, every value
+    assert [event["eventId"] for event in replayed] == [event["eventId"] for event in webhook]
+    assert len({event["eventId"] for event in replayed}) == 4
 
 
 def test_an_employee_sees_their_own_number_and_a_pseudonymous_analyst_none(hooked: ServedHub) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.models.base import Base, CycleRef, Key, Timestamp
@@ -21,3 +21,6 @@ class ResultEvent(Base):
     result_id: Mapped[int] = mapped_column(ForeignKey("appraisal_results.id"))
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
     occurred_at: Mapped[Timestamp]
+    snapshot: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """What the event carries (``hub.events.contents.snapshot_of``), taken in the transaction that wrote it: the
+    figures of that moment. None for events written before migration 0015, which are read from the live tables."""

@@ -56,8 +56,7 @@ NEEDS = """query($cycle: ID!, $nos: [String!], $first: Int) {
 }"""
 RESULTS = """subscription($after: String) {
   resultPublished(after: $after, filter: {types: ["result.published", "result.revised"]}) {
-    cursor eventId type cycle { id name periodStart periodEnd }
-    result { grade totalScore calibrated employee { employeeNo } }
+    cursor eventId type cycle { id name periodStart periodEnd } employeeNo grade totalScore calibrated
   }
 }"""
 
@@ -243,9 +242,11 @@ class PayrollDesk:
         if event_id in self._seen:
             return
         self._seen.add(event_id)
-        result, cycle = event["result"], event["cycle"]
-        assert isinstance(result, dict) and isinstance(cycle, dict)
-        number, grade = str(result["employee"]["employeeNo"]), str(result["grade"])
+        # The event's own figures, as of the moment it was written (not its nested result, which is the result as
+        # it is now): three quick corrections are three grades, and each reversal cancels the line it replaces.
+        result, cycle = event, event["cycle"]
+        assert isinstance(cycle, dict)
+        number, grade = str(result["employeeNo"]), str(result["grade"])
         if event.get("type") == RESULT_REVISED:
             _say(f"payroll: {self._correct(number, grade, cycle, result, event_id)} [result.revised {event_id}]")
             return
