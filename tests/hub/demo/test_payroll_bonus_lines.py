@@ -17,8 +17,9 @@ _ids = itertools.count(1)
 
 
 def _event(kind: str, cycle: dict[str, str], number: str, grade: str) -> dict[str, object]:
-    result = {"grade": grade, "totalScore": 80.0, "calibrated": False, "employee": {"employeeNo": number}}
-    return {"eventId": f"event-{next(_ids)}", "type": kind, "cycle": cycle, "result": result}
+    # The event's own figures (a snapshot taken when it was written), as the payroll's subscription selects them.
+    figures = {"employeeNo": number, "grade": grade, "totalScore": 80.0, "calibrated": False}
+    return {"eventId": f"event-{next(_ids)}", "type": kind, "cycle": cycle, **figures}
 
 
 def _desk() -> PayrollDesk:

@@ -10,7 +10,7 @@ from hub.demo.systems.consumers import RESULTS, PayrollDesk
 
 NOW = {"grade": "D", "totalScore": 55.0, "calibrated": False, "employee": {"employeeNo": "E1"}}
 """The result as it is after the third correction: what every event's nested result shows when they arrive."""
-CYCLE = {"id": "1", "name": "2025"}
+CYCLE = {"id": "1", "name": "2025", "periodStart": "2025-01-01", "periodEnd": "2025-12-31"}  # a year: whole bonuses
 
 
 def event(event_id: str, event_type: str, total: float, grade: str) -> dict[str, object]:
