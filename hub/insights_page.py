@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hub.analytics.withheld import WORDING, Withheld
 from hub.config import Settings
 from hub.domain import Grade
 from hub.persisted import PersistedDocuments
@@ -47,6 +48,9 @@ def page_html(settings: Settings, documents: PersistedDocuments) -> str:
         "documents": dict(documents.hash_by_name),
         "target": dict(zip(GRADES, settings.insights_target_distribution, strict=True)),
         "targetSource": "PERFHUB_INSIGHTS_TARGET_DISTRIBUTION (configured; the hub stores no target distribution)",
+        # The legend of a group's `withheld` reason, in the one wording of every field (hub.analytics.withheld),
+        # for the configured minimum group size (hr_admin's is 1: nothing is withheld from them).
+        "withheld": {reason.value: WORDING[reason].format(m=settings.min_group_size) for reason in Withheld},
     }
     template = (FOLDER / "index.html").read_text(encoding="utf-8")
     return template.replace(_CONFIG_SLOT, html.escape(json.dumps(config), quote=True))

@@ -214,6 +214,15 @@ STATISTICS = FieldRule(
     "filter.departmentId is refused (group by DEPARTMENT instead).",
 )
 """Score statistics: hr_admin, analyst and manager, groups below the minimum size withheld but for hr_admin."""
+GROUPED_FIGURES = FieldRule(
+    STATISTICS.roles,
+    "hr_admin, analyst, manager (own scope). Except for hr_admin, a group's figures are withheld (the group "
+    "listed with the reason in `withheld`) when it has fewer people than the minimum group size "
+    "(PERFHUB_MIN_GROUP_SIZE, default 5), or when what remains of a parent group (the group without one or more "
+    "of its dimensions, down to the whole cycle) once the released groups are taken away would be such a small "
+    "group.",
+)
+"""Statistics without score filters (groupTrainingNeeds, the trends): STATISTICS' rule, less its filters' words."""
 INDICATOR_STATISTICS = FieldRule(
     _roles(Role.HR_ADMIN, Role.ANALYST, Role.MANAGER),
     "hr_admin, analyst, manager (own scope). Except for hr_admin, a value's figures are null, the group keeping "
@@ -232,7 +241,7 @@ INSIGHTS = FieldRule(
 """The high-performer profile: as the statistics, groups below the minimum size withheld but for hr_admin."""
 ATTRITION_SIGNALS = FieldRule(
     _roles(Role.HR_ADMIN, Role.MANAGER),
-    "hr_admin (every employee) and a manager (their reporting line, never themselves); never an analyst, with "
+    "hr_admin (every employee) or a manager (their reporting line, never themselves); never an analyst, with "
     "the 'names' grant or without, nor an employee.",
 )
 """Attrition signals name people for a conversation: hr_admin and the manager line (``attrition_reach``)."""

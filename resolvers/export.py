@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import re
 import typing
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
@@ -38,7 +39,7 @@ from hub.operations import audit as audit_log
 from resolvers import small_groups
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
-from resolvers.filters import ResultFilter
+from resolvers.filters import ResultFilter, unknown_post_families
 from resolvers.ids import EMPLOYEE, RESULT
 from resolvers.records import ResultRow
 from resolvers.results import listed_results
@@ -112,9 +113,15 @@ def parameters(given: Mapping[str, Sequence[str]]) -> tuple[int, ResultFilter]:
         message = f"unknown parameter '{unknown[0]}'; an export takes {', '.join(accepted)}"
         raise ExportRefused(400, message, "BAD_USER_INPUT", unknown[0])
     cycle = given.get("cycleId", [])
-    if len(cycle) != 1 or not cycle[0].isdigit() or int(cycle[0]) > 2**31 - 1:
-        message = "'cycleId' is required once: a cycle's id, as the API gives it"
+    if len(cycle) != 1:
+        message = (
+            f"'cycleId' is given {len(cycle)} times; it is required once"
+            if cycle
+            else "'cycleId' is required: a cycle's id, as the API gives it"
+        )
         raise ExportRefused(400, message, "BAD_USER_INPUT", "cycleId")
+    if not cycle[0].isdigit() or int(cycle[0]) > 2**31 - 1:
+        raise ExportRefused(400, f"'cycleId' is not a cycle id: {cycle[0][:40]!r}", "BAD_USER_INPUT", "cycleId")
     values: dict[str, object] = {}
     for name, texts in given.items():
         if name == "cycleId":
@@ -150,6 +157,9 @@ async def open_export(request: ExportRequest) -> Export:
         found = (await session.execute(select(Cycle.id).where(Cycle.id == cycle_key))).scalar_one_or_none()
     if found is None:
         raise ExportRefused(404, f"there is no cycle {cycle_key}", "NOT_FOUND", "cycleId")
+    if filter_.post_family is not None and await unknown_post_families(context.sessionmaker, [filter_.post_family]):
+        # As resultEvents refuses an unknown family: a misspelt one would otherwise be a quietly empty file.
+        raise ExportRefused(400, f"unknown post family {filter_.post_family[:40]}", "BAD_USER_INPUT", "postFamily")
     try:
         conditions = await listed_results(context, cycle_key, filter_)
     except BadUserInput as refused:
@@ -162,8 +172,13 @@ async def open_export(request: ExportRequest) -> Export:
 
 
 def _parameter(refused: BadUserInput) -> str:
+    """The query parameter a refusal of the API's is about: its argument, or for the ``filter`` argument the
+    field its message names (``'filter.minScore' ...``), the export's parameters being the filter's fields."""
     argument = str((refused.extensions or {}).get("argument", "filter"))
-    return "the filter parameters" if argument == "filter" else argument
+    if argument != "filter":
+        return argument
+    named = re.match(r"'filter\.(\w+)'", refused.message)
+    return named[1] if named and named[1] in FILTER_PARAMETERS else "the filter parameters"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.db.models import AppraisalResult, Cycle, Department, Employee, Post
@@ -74,6 +75,14 @@ def _placement(
     if filter_.post_family is not None:
         conditions.append(post.in_(select(Post.id).where(Post.family == filter_.post_family)))
     return conditions
+
+
+async def unknown_post_families(sessionmaker: async_sessionmaker[AsyncSession], families: Sequence[str]) -> list[str]:
+    """The families among ``families`` that no post has, sorted: a filter naming one is a misspelling that would
+    otherwise select nothing quietly (``resultEvents``' postFamilies refuses the same, in its own words)."""
+    async with sessionmaker() as session:
+        known = set(await session.scalars(select(Post.family).where(Post.family.in_(families)).distinct()))
+    return sorted(set(families) - known)
 
 
 def employee_conditions(

@@ -107,18 +107,31 @@ class HighPerformerProfile:
     indicators: list[IndicatorContrast]
     posts: list[TopShare]
     tenure: list[TopShare]
+    note: str | None = None
 
 
 Counts = Mapping[Key, int]
 """People per cell: a grade, or a post or tenure band and a grade (the values as strings)."""
 
 
-def _reason(own: set[Key], other: set[Key], small: set[Key], withheld: set[Key]) -> Withheld | None:
+def _reason(
+    own: set[Key], other: set[Key], small: set[Key], withheld: set[Key], sizes: tuple[int, int] | None = None
+) -> Withheld | None:
+    """Why a row or a side made of the cells ``own`` is withheld. A row's figures include each of its cells (its
+    top count is one), so a small cell is its SMALL_GROUP. A side of a comparison is a union of grade cells, with
+    ``sizes`` (its people, the other side's, against the minimum: (own < m, other < m) as 1 or 0): SMALL_GROUP only
+    when it is small itself, SMALL_COMPLEMENT when the other side is, else TABLE_TOTALS (a small grade inside
+    it, or beside it, that the whole less the grades shown would give away)."""
     if not own & withheld:
         return None
-    if own & small:
+    if sizes is None:
+        if own & small:
+            return Withheld.SMALL_GROUP
+        return Withheld.SMALL_COMPLEMENT if other & small else Withheld.TABLE_TOTALS
+    own_small, other_small = sizes
+    if own_small:
         return Withheld.SMALL_GROUP
-    return Withheld.SMALL_COMPLEMENT if other & small else Withheld.TABLE_TOTALS
+    return Withheld.SMALL_COMPLEMENT if other_small and other & small else Withheld.TABLE_TOTALS
 
 
 def _table(kept: Counts, every: Counts, minimum: int) -> tuple[set[Key], set[Key]]:
@@ -145,8 +158,9 @@ def contrast(moments: Mapping[Grade, Moments], every: Mapping[Grade, int], minim
     rest_keys: set[Key] = {(grade.value,) for grade in every if grade is not TOP_GRADE}
     top = sum((found for grade, found in moments.items() if grade is TOP_GRADE), Moments())
     rest = sum((found for grade, found in moments.items() if grade is not TOP_GRADE), Moments())
-    shown_top = _figures(top, _reason(top_keys, rest_keys, small, withheld))
-    shown_rest = _figures(rest, _reason(rest_keys, top_keys, small, withheld))
+    top_small, rest_small = int(top.count < minimum), int(rest.count < minimum)
+    shown_top = _figures(top, _reason(top_keys, rest_keys, small, withheld, (top_small, rest_small)))
+    shown_rest = _figures(rest, _reason(rest_keys, top_keys, small, withheld, (rest_small, top_small)))
     if shown_top.mean is None or shown_rest.mean is None:
         return Contrast(shown_top, shown_rest, None, None)
     return Contrast(shown_top, shown_rest, shown_top.mean - shown_rest.mean, hedges_g(top, rest))
@@ -159,15 +173,17 @@ def _figures(side: Moments, reason: Withheld | None) -> GroupFigures:
 
 
 def shares(kept: Counts, every: Counts, minimum: int) -> dict[str, TopShare]:
-    """Per row (a post id or a tenure band, the first of each key): its people and top-grade people, unless
-    one of its (row, grade) cells is withheld."""
+    """Per row (a post id or a tenure band, the first of each key): its people and top-grade people; only its
+    people when one of its (row, grade) cells is withheld."""
     small, withheld = _table(kept, every, minimum)
     rows: dict[str, TopShare] = {}
     for row in sorted({key[0] for key in every}):
         own = {key for key in every if key[0] == row}
         reason = _reason(own, set(), small, withheld)
         if reason is not None:
-            rows[row] = TopShare(None, None, None, None, None, reason)
+            # The row's size stays: scoreStatistics lists a withheld group with its size too (the people of
+            # large (department, post) cells, for a pseudonymous caller); only the top count would tell.
+            rows[row] = TopShare(None, None, sum(every[key] for key in own), None, None, reason)
             continue
         count, top = sum(kept.get(key, 0) for key in own), kept.get((row, TOP_GRADE.value), 0)
         rows[row] = TopShare(None, None, count, top, top / count if count else None, None)
@@ -203,16 +219,40 @@ async def high_performer_profile(context: Context, cycle_id: str) -> HighPerform
             band_kept[(band, grade.value)] += count
     posts = shares(post_kept, post_every, minimum)
     bands = shares(band_kept, band_every, minimum)
+    compared = contrast(total, every, minimum)
     return HighPerformerProfile(
         cycle_id=cycle_key,
         top_grade=TOP_GRADE,
         minimum_group_size=minimum,
-        total=contrast(total, every, minimum),
+        total=compared,
+        note=blocker(compared, total, minimum, named=context.pseudonyms is None),
         indicators=_indicator_contrasts(indicators, minimum),
         posts=[dataclasses.replace(share, post_id=int(row)) for row, share in posts.items()],
         # Bands in their natural order, shortest service first and UNKNOWN last (the enum's), not alphabetically.
         tenure=[dataclasses.replace(bands[band.value], band=band) for band in TenureBand if band.value in bands],
     )
+
+
+def blocker(compared: Contrast, moments: Mapping[Grade, Moments], minimum: int, named: bool) -> str | None:
+    """Why the comparison on the total is withheld when one side is a small group, in words: the side, its
+    size (``named``: a caller who reads the rows anyway; a pseudonymous caller is not told a size) and the
+    minimum; None when neither side is withheld as small."""
+    sides = (
+        (f"the top grade ({TOP_GRADE})", compared.top, compared.rest, [TOP_GRADE]),
+        ("the other grades together", compared.rest, compared.top, [grade for grade in moments if grade != TOP_GRADE]),
+    )
+    for words, side, other, grades in sides:
+        if side.withheld is not Withheld.SMALL_GROUP:
+            continue
+        people = sum(moments[grade].count for grade in grades if grade in moments)
+        size = f"has {people} {'person' if people == 1 else 'people'}, fewer than" if named else "has fewer people than"
+        then = (
+            ", and so are the other side's (the whole, shown elsewhere, less one side is the other)"
+            if other.withheld is Withheld.SMALL_COMPLEMENT
+            else ""
+        )
+        return f"{words} {size} the minimum group size {minimum}: its figures are withheld{then}"
+    return None
 
 
 def _indicator_contrasts(

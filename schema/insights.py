@@ -68,7 +68,10 @@ class TopShare:
         "The post; null in a tenure band's row.",
     )
     band: TenureBand | None = strawberry.field(description="The tenure band; null in a post's row.")
-    count: int | None = strawberry.field(description="People of the row with a result. " + WITHHELD)
+    count: int | None = strawberry.field(
+        description="People of the row with a result; shown for a withheld row too (its size, as scoreStatistics "
+        "lists a withheld group's), only topCount and topShare being null then."
+    )
     top_count: int | None = strawberry.field(description="Of them, those with the top grade. " + WITHHELD)
     top_share: float | None = strawberry.field(description="topCount / count, 0..1. " + WITHHELD)
     withheld: Withheld | None = strawberry.field(description="Why the figures are null; null when they are not.")
@@ -95,6 +98,10 @@ class HighPerformerProfile:
     indicators: list[IndicatorContrast] = strawberry.field(description="Per indicator scored in the cycle.")
     posts: list[TopShare] = strawberry.field(description="Per post.")
     tenure: list[TopShare] = strawberry.field(description="Per tenure band.")
+    note: str | None = strawberry.field(
+        description="Why the comparison on the total is withheld when a side is smaller than the minimum group "
+        "size, in words (e.g. the top grade has 4 people, fewer than the minimum group size 5); null otherwise."
+    )
 
 
 @strawberry.type(description="A number behind an attrition flag.")

@@ -49,6 +49,7 @@ from schema.permissions import (
     COMPENSATION,
     DIAGNOSTICS,
     EMPLOYEE_SCOPE,
+    GROUPED_FIGURES,
     HR_ONLY,
     INDICATOR_STATISTICS,
     INSIGHTS,
@@ -301,7 +302,7 @@ class Query(TrendQueries):
     )
 
     @guarded(
-        STATISTICS,
+        GROUPED_FIGURES,
         "groupTrainingNeeds",
         "Training needs by indicator for a group: per group (groupBy DEPARTMENT, POST or POST_FAMILY; null: the "
         "whole cycle) and core indicator scored in the cycle, the people scored on it, how many are under its "

@@ -13,7 +13,7 @@ from resolvers.results import ResultChange as ResultChangeRecord
 from schema import fields
 from schema.enums import Grade, GroupDimension
 from schema.info import Info
-from schema.permissions import STATISTICS, guarded
+from schema.permissions import GROUPED_FIGURES, guarded
 from schema.record_fields import Relations
 from schema.refs import AppraisalResultRef, PostRef, SchemeVersionRef
 from schema.results import Cycle, ResultChange
@@ -145,7 +145,7 @@ class TrendQueries:
     """The root fields of trends and comparisons; ``Query`` inherits them."""
 
     @guarded(
-        STATISTICS,
+        GROUPED_FIGURES,
         "scoreTrends",
         "Per group (or for everyone in scope, ungrouped), the mean total in each cycle, oldest first, and its change "
         "from the cycle before: one aggregate statement. groupBy is DEPARTMENT, POST or POST_FAMILY (as scored); "
@@ -158,7 +158,7 @@ class TrendQueries:
         return await trends.score_trends(info.context, group_by, cycle_ids)
 
     @guarded(
-        STATISTICS,
+        GROUPED_FIGURES,
         "cycleComparison",
         "Cycle a (earlier) against cycle b (later), over the caller's scope: the mean shift per group (groupBy "
         "DEPARTMENT, POST or POST_FAMILY, or none), the grade migration matrix, and who moved two grades or more. "
@@ -173,7 +173,7 @@ class TrendQueries:
         return await trends.cycle_comparison(info.context, a, b, group_by)
 
     @guarded(
-        STATISTICS,
+        GROUPED_FIGURES,
         "postComparison",
         "Posts of a cycle side by side on the unified 0-100 scale (postIds null: every post with results), each "
         "with the scheme versions it was scored under; mixedSchemeVersions and note say when those differ. "

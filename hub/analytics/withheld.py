@@ -24,7 +24,7 @@ class Withheld(enum.StrEnum):
 
 
 WORDING: dict[Withheld, str] = {
-    Withheld.SMALL_GROUP: "fewer than {m} people, or a score filter removed between 1 and {m} - 1 of them",
+    Withheld.SMALL_GROUP: "fewer than {m} people",
     Withheld.SMALL_COMPLEMENT: "the other side of the comparison has fewer than {m} people, which the whole less "
     "this side would give away",
     Withheld.TABLE_TOTALS: "a coarser group (or the whole) less the figures released beside it would leave fewer "
@@ -32,13 +32,22 @@ WORDING: dict[Withheld, str] = {
 }
 """Each reason in words, ``{m}`` the minimum group size."""
 
+FILTERED = "or a score filter removed some of them, but fewer than {m}"
+"""What SMALL_GROUP also covers in a field that takes score filters (``scoreStatistics``)."""
 
-def describe(reason: Withheld, minimum: int) -> str:
-    """``REASON: the reason in words`` for the minimum group size ``minimum``."""
-    return f"{reason.value}: {WORDING[reason].format(m=minimum)}"
+
+def describe(reason: Withheld, minimum: int, score_filters: bool = False) -> str:
+    """``REASON: the reason in words`` for the minimum group size ``minimum``; ``score_filters``: the field takes
+    score filters, so SMALL_GROUP also names the filter's case (a field without them never mentions one)."""
+    text = WORDING[reason].format(m=minimum)
+    if score_filters and reason is Withheld.SMALL_GROUP:
+        text = f"{text}, {FILTERED.format(m=minimum)}"
+    return f"{reason.value}: {text}"
 
 
 DESCRIPTION = "Why a figure is null for the caller: " + "; ".join(
-    f"{reason.value}: {WORDING[reason].format(m='the minimum group size')}" for reason in Withheld
+    f"{reason.value}: {WORDING[reason].format(m='the minimum group size')}"
+    + (f" ({FILTERED.format(m='that')}, in a field with score filters)" if reason is Withheld.SMALL_GROUP else "")
+    for reason in Withheld
 )
 """The schema's description of the reasons."""

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.analytics.profile import Moments, Withheld
 from hub.config import Settings
 from hub.domain import Grade
+from resolvers.insights import blocker, contrast
 from tests.conftest import GraphQLClient, make_settings, serving
 from tests.insights.known import PERIODS, Known, core, extension, grade, total, write_known
 
@@ -27,6 +29,7 @@ query($c: ID!) {{
     indicators {{ indicator {{ id category }} comparison {CONTRAST} }}
     posts {{ post {{ id }} count topCount topShare withheld }}
     tenure {{ band fromYears toYears count topCount topShare withheld }}
+    note
   }}
 }}
 """
@@ -140,8 +143,14 @@ async def test_a_small_top_grade_withholds_the_rest_too(strict: GraphQLClient, k
     assert answer["total"]["difference"] is None and answer["total"]["hedgesG"] is None
     for entry in answer["indicators"]:
         assert entry["comparison"]["rest"]["mean"] is None and entry["comparison"]["top"]["mean"] is None
-    # No post has 25 people: every row is withheld, and nothing is left to subtract from.
-    assert all(row["count"] is None and row["withheld"] for row in answer["posts"])
+    # No post has 25 people: every row's top count is withheld, and nothing is left to subtract from; the
+    # rows keep their sizes, which scoreStatistics grouped by post lists as well.
+    assert all(row["topCount"] is None and row["withheld"] for row in answer["posts"])
+    assert sum(row["count"] for row in answer["posts"]) == len(known.people)
+    assert answer["note"] == (
+        "the top grade (S) has 20 people, fewer than the minimum group size 25: its figures are withheld, and so "
+        "are the other side's (the whole, shown elsewhere, less one side is the other)"
+    )
     hr = (await strict.data(PROFILE, {"c": cycle}))["highPerformerProfile"]
     assert hr["total"]["top"]["count"] == 20 and hr["total"]["rest"]["count"] == 100
 
@@ -212,3 +221,42 @@ async def test_tenure_bands_come_in_their_natural_order(app_client: GraphQLClien
     assert sorted(bands) != bands
     starts = [row["fromYears"] for row in answer["tenure"] if row["band"] != "UNKNOWN"]
     assert starts == sorted(starts)
+
+
+def test_a_large_rest_beside_a_small_top_grade_is_withheld_as_its_complement() -> None:
+    """116 people are no small group: beside 4 top grades the rest is SMALL_COMPLEMENT, even when one of its
+    grades is small too (as a pseudonymous analyst's table of large cells has them); with a large top grade, a
+    rest withheld for a small grade of its own is TABLE_TOTALS (the rest less the grades shown is that grade)."""
+
+    def moments(counts: dict[Grade, int]) -> dict[Grade, Moments]:
+        return {grade: Moments(count, 60.0 * count, 3700.0 * count) for grade, count in counts.items()}
+
+    counts = {Grade.S: 4, Grade.A: 60, Grade.B: 53, Grade.D: 3}
+    compared = contrast(moments(counts), counts, 5)
+    assert (compared.top.withheld, compared.rest.withheld) == (Withheld.SMALL_GROUP, Withheld.SMALL_COMPLEMENT)
+    note = blocker(compared, moments(counts), 5, named=True)
+    assert note is not None and note.startswith("the top grade (S) has 4 people, fewer than the minimum group size 5")
+    unnamed = blocker(compared, moments(counts), 5, named=False)
+    assert unnamed is not None and unnamed.startswith(
+        "the top grade (S) has fewer people than the minimum group size 5"
+    )
+    counts = {Grade.S: 20, Grade.A: 60, Grade.B: 53, Grade.D: 3}
+    compared = contrast(moments(counts), counts, 5)
+    # The D grade's 3 would follow from the whole less A, B and S: the smallest of them (S) goes too.
+    assert (compared.top.withheld, compared.rest.withheld) == (Withheld.TABLE_TOTALS, Withheld.TABLE_TOTALS)
+    assert blocker(compared, moments(counts), 5, named=True) is None
+
+
+async def test_a_pseudonymous_analyst_sees_the_post_sizes_and_no_top_grade_size(
+    app_client: GraphQLClient, known: Known
+) -> None:
+    """Post rows keep their sizes (those of the large (department, post) cells, as scoreStatistics shows them);
+    the note says the top grade is the blocker without saying how many it has."""
+    cycle = str(known.cycles["Y3"])
+    analyst = app_client.as_principal("analyst")
+    answer = (await analyst.data(PROFILE, {"c": cycle}))["highPerformerProfile"]
+    assert answer["total"]["top"]["withheld"] == "SMALL_GROUP"
+    assert answer["note"].startswith("the top grade (S) has fewer people than the minimum group size 5")
+    whole = await analyst.data("query($c: ID!) { scoreStatistics(cycleId: $c, groupBy: []) { count } }", {"c": cycle})
+    assert all(row["count"] is not None for row in answer["posts"])
+    assert sum(row["count"] for row in answer["posts"]) == whole["scoreStatistics"][0]["count"]

@@ -217,7 +217,19 @@ def test_an_analyst_without_names_cannot_narrow_an_export_by_score(served_to_rea
     cycle = find_people(hub).published_cycle
     response = export(hub, hub.token("analyst"), "/export/results.csv", cycleId=cycle, minScore="80")
     assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["parameter"] == "minScore", error
+
+
+def test_an_unknown_post_family_is_refused_not_an_empty_file(served_to_read: ServedHub) -> None:
+    """As resultEvents refuses a family no post has, so does the export: a misspelling is 400, not an empty CSV."""
+    hub = served_to_read
+    cycle = find_people(hub).published_cycle
+    response = export(hub, hub.token("hr_admin"), "/export/results.csv", cycleId=cycle, postFamily="NOPE")
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert (error["message"], error["extensions"]["parameter"]) == ("unknown post family NOPE", "postFamily")
 
 
 def test_an_export_without_a_valid_token_is_401(served_to_read: ServedHub) -> None:

@@ -7,8 +7,10 @@ Set PERFHUB_UPDATE_SCREENSHOT=1 to rewrite docs/insights.png (the README's pictu
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from hub.analytics.withheld import WORDING, Withheld
 from hub.persisted import NOT_FOUND, PersistedDocuments, sha256_hex
 from tests.served.hub_process import ServedHub
 from tests.served.people import find_people
@@ -137,6 +140,33 @@ def expected_bars(hub: ServedHub, token: str, cycle: str, post_id: str, *, diagn
     return counts
 
 
+def withheld_groups(hub: ServedHub, token: str, cycle: str) -> list[dict[str, Any]]:
+    data = answer(hub, persisted("InsightsCycle", cycleId=cycle), token)
+    return [group for group in [*(data["byPost"] or []), *(data["byDepartment"] or [])] if group["withheld"]]
+
+
+def test_the_page_is_given_each_withheld_group_with_its_reason_and_the_reasons_words(
+    served_to_read: ServedHub,
+) -> None:
+    """The page's document asks each group's `withheld` (a withheld post has no grades: no bars, only its
+    size, so the reason is what the page can say); the page's configuration carries the reasons' words, as
+    hub/analytics/withheld.py words them, for its legend."""
+    hub = served_to_read
+    # An analyst with the names grant: the pseudonymous one is not listed the groups of small cells at all.
+    token = hub.token("analyst", grants=["names"])
+    cycle = newest_scored_cycle(hub, token)
+    data = answer(hub, persisted("InsightsCycle", cycleId=cycle), token)
+    posts = data["byPost"] or []
+    assert all("withheld" in group for group in [*posts, *(data["byDepartment"] or [])])
+    assert all(group["withheld"] for group in posts if not group["grades"]), posts
+    assert withheld_groups(hub, token, cycle), "the demo has small groups: some are withheld from an analyst"
+    page = httpx.get(f"{hub.base_url}/insights", timeout=60)
+    config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', page.text)[1]))  # type: ignore[index]
+    minimum = hub.settings.min_group_size
+    assert config["withheld"] == {reason.value: WORDING[reason].format(m=minimum) for reason in Withheld}
+    assert config["withheld"]["SMALL_GROUP"] == f"fewer than {minimum} people"
+
+
 def open_insights(browser: Browser, hub: ServedHub, token: str, *, by_link: bool) -> tuple[Page, Recorded]:
     """The page signed in by a `perfhub token --open` link (token in the fragment) or by pasting the token."""
     page = browser.new_page(viewport={"width": 1100, "height": 900})
@@ -168,6 +198,12 @@ def test_the_page_draws_each_chart_with_the_apis_bars(
     assert {chart: bars(page, chart) for chart in expected} == expected
     if role == "analyst":  # without the names grant min and max are withheld: said so, not drawn as zero
         assert "withheld" in page.locator("#spread").inner_text()
+    # A withheld post draws no bar (counted above) but says why, and the legend explains each reason.
+    reasons = {group["withheld"] for group in withheld_groups(served_to_read, token, cycle)}
+    drawn = " ".join(page.locator(f"#{chart}").text_content() or "" for chart in ("grades", "spread"))
+    for reason in reasons:
+        assert f"withheld: {reason}" in drawn
+        assert reason in page.locator("#withheld-legend").inner_text()
     assert recorded.off_the_hub() == []
     assert recorded.problems == []  # no script error, nothing the Content-Security-Policy refused
     if role == "hr_admin" and os.environ.get("PERFHUB_UPDATE_SCREENSHOT") == "1":

@@ -15,7 +15,8 @@ from hub.appraisal.shown import shown_cents
 from hub.export.columns import RESULTS
 from hub.export.endpoint import ExportRefused
 from hub.export.formats import two_decimals
-from resolvers.export import FILTER_PARAMETERS, parameters
+from resolvers.errors import BadUserInput
+from resolvers.export import FILTER_PARAMETERS, _parameter, parameters
 from resolvers.filters import ResultFilter
 
 
@@ -58,6 +59,34 @@ def test_a_bad_parameter_is_refused_by_name(given_parameters: dict[str, list[str
     with pytest.raises(ExportRefused) as refused:
         parameters(given_parameters)
     assert (refused.value.status, refused.value.parameter) == (400, named)
+
+
+@pytest.mark.parametrize(
+    ("given_parameters", "message"),
+    [
+        ({}, "'cycleId' is required: a cycle's id, as the API gives it"),
+        ({"cycleId": ["1", "2"]}, "'cycleId' is given 2 times; it is required once"),
+        ({"cycleId": ["abc"]}, "'cycleId' is not a cycle id: 'abc'"),
+        ({"cycleId": ["99999999999"]}, "'cycleId' is not a cycle id: '99999999999'"),
+    ],
+)
+def test_a_bad_cycle_id_is_refused_saying_what_is_wrong_with_it(
+    given_parameters: dict[str, list[str]], message: str
+) -> None:
+    """Missing, repeated and malformed are three mistakes, each said as it is."""
+    with pytest.raises(ExportRefused) as refused:
+        parameters(given_parameters)
+    assert (refused.value.status, refused.value.parameter, refused.value.message) == (400, "cycleId", message)
+
+
+def test_a_refusal_of_a_filter_field_names_its_parameter() -> None:
+    """The API refuses the ``filter`` argument naming the field ('filter.minScore'): the export names the
+    parameter; a refusal of the filter as a whole still names the filter parameters."""
+    threshold = BadUserInput("'filter.minScore' is not for analysts without the names grant", argument="filter")
+    assert _parameter(threshold) == "minScore"
+    whole = BadUserInput("'filter' selects fewer people than the minimum group size", argument="filter")
+    assert _parameter(whole) == "the filter parameters"
+    assert _parameter(BadUserInput("no", argument="cycleId")) == "cycleId"
 
 
 def test_parquet_fields_carry_their_unit_and_description() -> None:

@@ -100,7 +100,23 @@
       });
       element("text", { x: x0, y: top + plot + 28 }, svg, group.key[0]);
       element("text", { x: x0, y: top + plot + 42, class: "withheld" }, svg, `n=${group.count}`);
+      if (group.withheld) {
+        // No bars: the hub withheld this post's grades; say why, not an empty slot (the legend explains the reason).
+        const label = element("text", { x: x0 + 2, y: top + plot - 4, class: "withheld", transform: `rotate(-90 ${x0 + 8} ${top + plot - 4})` }, svg, `withheld: ${group.withheld}`);
+        element("title", {}, label, withheldWords(group.withheld));
+      }
     });
+  }
+
+  // A reason in words, from the hub's one wording (hub/analytics/withheld.py, handed over in the page's config).
+  const withheldWords = (reason) => `${reason}: ${(config.withheld || {})[reason] || "withheld for privacy"}`;
+
+  // The legend above the charts: each reason the cycle's groups are withheld for, once.
+  function legend(groups) {
+    const reasons = [...new Set(groups.map((group) => group.withheld).filter(Boolean))].sort();
+    const node = $("withheld-legend");
+    node.hidden = reasons.length === 0;
+    node.textContent = reasons.length ? "Withheld groups, for privacy: " + reasons.map(withheldWords).join("; ") + "." : "";
   }
 
   // Per department: a box from p25 to p75 with the median, whiskers to min and max where released.
@@ -124,7 +140,9 @@
         element("title", {}, rect, `p25 ${fixed(group.p25)}, p50 ${fixed(group.p50)}, p75 ${fixed(group.p75)}`);
       }
       if (group.p50 !== null) element("line", { x1: x(group.p50), x2: x(group.p50), y1: mid - 8, y2: mid + 8, class: "median" }, svg);
-      const figures = `min ${fixed(group.min)} · p25 ${fixed(group.p25)} · p50 ${fixed(group.p50)} · p75 ${fixed(group.p75)} · max ${fixed(group.max)}`;
+      const figures = group.withheld
+        ? `withheld: ${group.withheld}`
+        : `min ${fixed(group.min)} · p25 ${fixed(group.p25)} · p50 ${fixed(group.p50)} · p75 ${fixed(group.p75)} · max ${fixed(group.max)}`;
       element("text", { x: left + plot + 8, y: mid + 4, class: group.p50 === null ? "withheld" : "" }, svg, figures);
     });
   }
@@ -180,6 +198,7 @@
       const [cycle, trends] = await Promise.all([ask("InsightsCycle", { cycleId }), ask("InsightsTrends")]);
       drawGrades(cycle.data.byPost);
       drawSpread(cycle.data.byDepartment);
+      legend([...(cycle.data.byPost || []), ...(cycle.data.byDepartment || [])]);
       drawTrend(trends.data.scoreTrends);
       await showDiagnostics();
       $("charts").hidden = false;
