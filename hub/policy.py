@@ -83,7 +83,9 @@ def sees_cycle_membership(principal: Principal) -> bool:
 def is_pseudonymous(principal: Principal) -> bool:
     """An analyst without the names grant: answers free of anything that maps to a person (keyed ids,
     cursors and checksums, no manager links, no grouping fields or filters of small groups, no result
-    events)."""
+    events). A person's groupings are shown (and matched by a filter) only when every (department, post)
+    cell of theirs is large: their current one and that of each of their results the analyst sees, so that
+    after a transfer no row shows one cell beside another row of theirs withholding the other."""
     return principal.has(Role.ANALYST) and not sees_every_name(principal)
 
 

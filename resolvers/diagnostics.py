@@ -27,7 +27,7 @@ async def diagnostics(context: Context, cycle_id: str, post_id: str) -> list[Ind
     minimum = policy.minimum_group_size(context.principal, context.settings)
     # For a pseudonymous caller, the people of small (department, post) cells are left out, as they are of
     # scoreStatistics: otherwise the post's means here, less its mean there, would be theirs.
-    only = [in_large_result_cell(minimum)] if context.pseudonyms is not None else []
+    only = [in_large_result_cell(minimum, context.scope.results())] if context.pseudonyms is not None else []
     if minimum > 1:
         # A post scored for one person has that person's indicator scores as its means.
         kept = func.count(case((and_(*only), 1))) if only else func.count()

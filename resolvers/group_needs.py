@@ -76,7 +76,7 @@ async def group_training_needs(context: Context, cycle_id: str, group_by: GroupD
     minimum = policy.minimum_group_size(context.principal, context.settings)
     conditions: list[ColumnElement[bool]] = list(context.scope.results())
     if context.pseudonyms is not None:
-        conditions.append(in_large_result_cell(minimum))
+        conditions.append(in_large_result_cell(minimum, context.scope.results()))
     statement = group_needs_statement(cycle_key, keys, conditions, context.settings.bands().c)
     if group_by in (GroupDimension.POST, GroupDimension.POST_FAMILY):
         statement = statement.join(Post, Post.id == AppraisalResult.post_id)

@@ -198,8 +198,8 @@ async def high_performer_profile(context: Context, cycle_id: str) -> HighPerform
     conditions: list[ColumnElement[bool]] = list(context.scope.results())
     kept: ColumnElement[int] = literal(1)
     if context.pseudonyms is not None:
-        conditions.append(in_large_result_cell(minimum))
-        kept = case((in_large_result_cell(minimum, by_grade=True), 1), else_=0)
+        conditions.append(in_large_result_cell(minimum, context.scope.results()))
+        kept = case((in_large_result_cell(minimum, context.scope.results(), by_grade=True), 1), else_=0)
     async with context.sessionmaker() as session:
         groups = (await session.execute(group_statement(cycle_key, conditions, cycle.period_end, kept))).all()
         indicators = (await session.execute(indicator_statement(cycle_key, conditions, kept))).all()

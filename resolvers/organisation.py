@@ -116,7 +116,7 @@ async def _pseudonymous_employees(
     in_scope = context.scope.employees()
     if conditions:
         # A filter by department, post or post family never matches a row of a small cell (see small_groups).
-        conditions = [*conditions, in_large_employee_cell(context.settings.min_group_size)]
+        conditions = [*conditions, in_large_employee_cell(context.settings.min_group_size, context.scope.results())]
     everything = [*conditions, *([in_scope] if in_scope is not None else [])]
     await refuse_small_selection(context, Employee.id, everything if conditions else [])
     page, has_next, total = await pseudonymous_page(context, EMPLOYEE, Employee.id, everything, first, after)

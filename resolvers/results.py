@@ -115,7 +115,7 @@ async def listed_results(
         grouping = [AppraisalResult.cycle_id == cycle_key]
     if grouping:
         # A filter by department, post or post family never matches a result of a small cell.
-        grouping.append(in_large_result_cell(context.settings.min_group_size))
+        grouping.append(in_large_result_cell(context.settings.min_group_size, context.scope.results()))
         conditions.append(grouping[-1])
         base = [AppraisalResult.cycle_id == cycle_key, *context.scope.results()]
         await refuse_small_selection(context, AppraisalResult.id, [*base, *grouping])

@@ -210,10 +210,12 @@ async def _protected_statistics(
         # every figure leaves out the people of small (department, post) cells, and each group is a union of
         # whole large cells. By grade, the cells are (department, post, grade): the people of small ones are
         # counted (``outer``) only to check the table against the same table without grade.
+        # Movers with a small cell elsewhere are left out as the filtered lists leave them out
+        # (``in_large_result_cell``): no figure differs from a list by them.
         refuse_score_thresholds(filter_)
-        base = base.where(in_large_result_cell(minimum))
+        base = base.where(in_large_result_cell(minimum, context.scope.results()))
         if grades:
-            counted = in_large_result_cell(minimum, by_grade=True)
+            counted = in_large_result_cell(minimum, context.scope.results(), by_grade=True)
     bounds: list[SQLColumnExpression[bool]] = []
     if filter_ is not None and filter_.min_score is not None:
         bounds.append(AppraisalResult.total_score >= filter_.min_score)
@@ -288,7 +290,7 @@ async def indicator_statistics(
     minimum = policy.minimum_group_size(context.principal, context.settings)
     if pseudonymous:
         # As in scoreStatistics: every group is a union of whole (department, post) cells of the minimum size.
-        base = base.where(in_large_result_cell(minimum))
+        base = base.where(in_large_result_cell(minimum, context.scope.results()))
     query = StatisticsQuery(
         base=base,
         keys=keys,

@@ -129,7 +129,7 @@ def _conditions(context: Context) -> list[ColumnElement[bool]]:
     """The rows a figure may count: the caller's scope and, for a pseudonymous analyst, large cells only."""
     conditions = list(context.scope.results())
     if context.pseudonyms is not None:
-        conditions.append(small_groups.in_large_result_cell(context.settings.min_group_size))
+        conditions.append(small_groups.in_large_result_cell(context.settings.min_group_size, context.scope.results()))
     return conditions
 
 
