@@ -236,6 +236,7 @@ _SCORE_COLUMNS = (
     AppraisalResult.department_id,
     AppraisalResult.post_id,
     IndicatorScore.indicator_version_id,
+    AppraisalResult.employee_id,
 )
 
 
@@ -259,14 +260,16 @@ _RANKS = {
     _place(_RESULT_COLUMNS, AppraisalResult.rank_in_department): "department",
     _place(_RESULT_COLUMNS, AppraisalResult.percentile_in_department): "department",
 }
-_RESULT_CELL = tuple(
-    _place(_RESULT_COLUMNS, column)
-    for column in (AppraisalResult.cycle_id, AppraisalResult.department_id, AppraisalResult.post_id)
+# A result's cell and its person: a pseudonymous caller sees a result's grouping only when every cell of the
+# person is large (``resolvers.small_groups``).
+_CELL_AND_PERSON = (
+    AppraisalResult.cycle_id,
+    AppraisalResult.department_id,
+    AppraisalResult.post_id,
+    AppraisalResult.employee_id,
 )
-_SCORE_CELL = tuple(
-    _place(_SCORE_COLUMNS, column)
-    for column in (AppraisalResult.cycle_id, AppraisalResult.department_id, AppraisalResult.post_id)
-)
+_RESULT_CELL = tuple(_place(_RESULT_COLUMNS, column) for column in _CELL_AND_PERSON)
+_SCORE_CELL = tuple(_place(_SCORE_COLUMNS, column) for column in _CELL_AND_PERSON)
 
 
 class _Reader:
@@ -275,7 +278,7 @@ class _Reader:
     def __init__(self, context: Context, conditions: list[ColumnElement[bool]]) -> None:
         self.context = context
         self.conditions = conditions
-        self.shown: dict[tuple[int, int, int], _Shown] = {}
+        self.shown: dict[tuple[int, int, int, int], _Shown] = {}
 
     async def results(self) -> AsyncGenerator[pa.RecordBatch, None]:
         scope = self.context.scope
@@ -366,9 +369,9 @@ class _Reader:
                 rows = (await session.execute(statement.where(result_key.in_(chunk)).order_by(*order))).all()
             yield sorted(rows, key=lambda row: place[cast(int, row[0])])  # stable: each result's own order stays
 
-    async def _shown(self, row: Sequence[object], cycle: int, department: int, post: int) -> _Shown:
-        """What the caller sees of the results of the row's cell: its cycle, department and post at these places."""
-        cell = (cast(int, row[cycle]), cast(int, row[department]), cast(int, row[post]))
+    async def _shown(self, row: Sequence[object], cycle: int, department: int, post: int, employee: int) -> _Shown:
+        """What the caller sees of the row's result: its cycle, department, post and person at these places."""
+        cell = (cast(int, row[cycle]), cast(int, row[department]), cast(int, row[post]), cast(int, row[employee]))
         shown = self.shown.get(cell)
         if shown is None:
             result = cast(ResultRow, _Cell(*cell))
@@ -428,11 +431,12 @@ class _Reader:
 
 @dataclass(frozen=True, slots=True)
 class _Cell:
-    """The part of a result that ``resolvers.small_groups`` reads: the cell it was scored in."""
+    """The part of a result that ``resolvers.small_groups`` reads: the cell it was scored in, and its person."""
 
     cycle_id: int
     department_id: int
     post_id: int
+    employee_id: int
 
 
 __all__ = ["FILTER_PARAMETERS", "open_export", "parameters"]
