@@ -32,6 +32,7 @@ from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSe
 from hub.events.fanout import PAGE, OutboxEvent, Subscriber, read_page
 from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED
 from resolvers.context import Context
+from resolvers.cycle_ids import known_cycle
 from resolvers.delivered_events import DeliveredEvent as DeliveredEvent
 from resolvers.delivered_events import cursor_of as cursor_of
 from resolvers.delivered_events import visible
@@ -152,9 +153,13 @@ async def result_events(
     _refuse_pseudonymous(context)
     limit = check_page_size(first, context.settings.max_page_size, default=EVENT_BATCH)
     cursor = decode_cursor("event", after)
-    conditions = await _conditions(context, _cycle_filter(cycle_id), wanted)
+    cycle = _cycle_filter(cycle_id)
+    conditions = await _conditions(context, cycle, wanted)
     page = await read_page(context.sessionmaker, after=cursor or 0, limit=limit, conditions=conditions)
-    return await visible(context, context.sessionmaker, page.events, READS)
+    delivered = await visible(context, context.sessionmaker, page.events, READS)
+    if not delivered and cycle is not None:
+        await known_cycle(context, cycle)  # an unknown cycle is NOT_FOUND, not an empty page (asked only then)
+    return delivered
 
 
 def _watched(context: Context) -> WatchedSessions:
@@ -283,6 +288,8 @@ async def result_published(
     """
     _refuse_pseudonymous(context)
     cycle = _cycle_filter(cycle_id)
+    if cycle is not None:
+        await known_cycle(context, cycle)  # an unknown cycle is NOT_FOUND, not a stream that never speaks
     conditions = await _conditions(context, cycle, wanted)
     keeps = _keeps(cycle, wanted)
     sessions = _watched(context)

@@ -289,3 +289,19 @@ async def test_an_event_keeps_its_figures_and_one_without_a_snapshot_reads_its_r
     assert before is not None and first["totalScore"] == shown(before) != 12.5  # as published
     assert first["result"]["totalScore"] == 12.5  # the nested result is the result as it is now
     assert second["totalScore"] == second["result"]["totalScore"] == 12.5  # no snapshot: read live
+
+
+async def test_an_unknown_cycle_is_not_found_on_the_query_and_on_the_stream(
+    schema: strawberry.Schema, fast_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An unknown cycle gave an empty page, and a subscription that waited for ever (new-user review)."""
+    hr = context(fast_settings, sessionmaker, Principal("hr", frozenset({Role.HR_ADMIN})))
+    result = await schema.execute('query { resultEvents(cycleId: "999999") { eventId } }', context_value=hr)
+    assert result.errors and result.errors[0].extensions is not None
+    assert result.errors[0].extensions["code"] == "NOT_FOUND", result.errors
+    stream = await schema.subscribe('subscription { resultPublished(cycleId: "999999") { eventId } }', context_value=hr)
+    outcome = await anext(stream) if isinstance(stream, AsyncIterator) else stream
+    assert outcome.errors and outcome.errors[0].extensions is not None
+    assert outcome.errors[0].extensions["code"] == "NOT_FOUND", outcome.errors
+    if isinstance(stream, AsyncIterator):
+        await stream.aclose()
