@@ -26,7 +26,7 @@ from connectors.config import SystemsConfig
 from hub.app import create_app
 from hub.auth import Grant, Role, issue_token
 from hub.config import Settings
-from hub.db.engine import create_engine, create_sessionmaker
+from hub.db.engine import WRITE_STATEMENT_TIMEOUT, create_engine, create_sessionmaker
 from hub.db.migrate import upgrade
 from hub.demo.build import build_demo
 from hub.demo.organisation import SeedSummary
@@ -115,6 +115,16 @@ class Backend:
             yield url
         finally:
             self.drop(url)
+
+
+@pytest.fixture(autouse=True)
+def _no_statement_timeout_left_over() -> None:
+    """Every test starts with no operation's statement timeout in its context. WRITE_STATEMENT_TIMEOUT is a context
+    variable that the operation guard sets and puts back; in process, a test that runs an operation in its own
+    context and whose guard is closed from another one left it set for the next test of the same worker, and the
+    statement counts of two later tests on PostgreSQL then held a ``SET LOCAL statement_timeout`` per transaction
+    (a CI run's failures). A served request has a context of its own, so only tests can share one."""
+    WRITE_STATEMENT_TIMEOUT.set(None)
 
 
 @pytest.fixture(scope="session")
