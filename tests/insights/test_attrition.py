@@ -15,7 +15,7 @@ from hub.auth import Principal, Role
 from hub.db.models import Employee
 from hub.domain import EmployeeStatus
 from resolvers.context import Context
-from resolvers.insights import attrition_signals
+from resolvers.insights import AttritionSignals, attrition_signals
 from tests.conftest import TODAY, GraphQLClient, make_settings
 from tests.insights.known import Known, core, earlier_scores, earlier_totals, extension, total, write_known
 from tests.insights.test_profile import PROFILE
@@ -194,20 +194,28 @@ class Systems:
         return None
 
 
+async def signals_with_training(
+    known: Known, sessionmaker: async_sessionmaker[AsyncSession], database_url: str, today: dt.date
+) -> tuple[Training, AttritionSignals]:
+    """hr_admin's attritionSignals of the last known cycle on ``today``, with a training system that has trained
+    the known people as ``Training`` says, and that system (to count its calls)."""
+    training = Training([person[1] for person in known.people])
+    context = Context(
+        make_settings(database_url=database_url),
+        sessionmaker,
+        today,
+        Principal("hr", frozenset({Role.HR_ADMIN})),
+        systems=Systems(training),
+    )
+    return training, await attrition_signals(context, str(known.cycles["Y3"]))
+
+
 async def test_training_stopped_costs_one_call_for_everyone(
     known: Known, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
 ) -> None:
     """Everyone with a previous result is asked about in one call (since the previous cycle began); those who
     trained in 2021 and not in 2022 are flagged, with the courses counted."""
-    training = Training([person[1] for person in known.people])
-    context = Context(
-        make_settings(database_url=database_url),
-        sessionmaker,
-        TODAY,
-        Principal("hr", frozenset({Role.HR_ADMIN})),
-        systems=Systems(training),
-    )
-    answer = await attrition_signals(context, str(known.cycles["Y3"]))
+    training, answer = await signals_with_training(known, sessionmaker, database_url, TODAY)
     assert answer is not None and answer.training_checked and answer.training_error is None
     assert training.calls == [(len(known.people), Period(dt.date(2021, 1, 1), TODAY))]
     stopped = {
@@ -234,15 +242,7 @@ async def test_training_stopped_compares_like_with_like_while_the_cycle_runs(
 ) -> None:
     """A cycle whose period is not over is judged on its days so far, against as many days from the start of the
     previous period: two months into a year nobody is "stopped" for lacking last year's June course."""
-    training = Training([person[1] for person in known.people])
-    context = Context(
-        make_settings(database_url=database_url),
-        sessionmaker,
-        today,
-        Principal("hr", frozenset({Role.HR_ADMIN})),
-        systems=Systems(training),
-    )
-    answer = await attrition_signals(context, str(known.cycles["Y3"]))
+    _, answer = await signals_with_training(known, sessionmaker, database_url, today)
     assert answer is not None and answer.training_checked
     stopped = {
         signal.employee_id for signal in answer.people for flag in signal.flags if flag.rule == "TRAINING_STOPPED"
