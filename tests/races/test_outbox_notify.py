@@ -9,27 +9,20 @@ poll, far from the machine's speed (a notification takes milliseconds).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from gql import GraphQLRequest
 
 from tests.conftest import Backend
-from tests.races.harness import ENV, WITHIN, Hubs, call, data, needs_postgres, running_hubs, typed
-from tests.served.sockets import socket_client
+from tests.races.harness import ENV, WITHIN, Hubs, needs_postgres, running_hubs
+from tests.races.hearing import correct_and_hear
 
 pytestmark = needs_postgres
 
 SLOW_POLL = 60.0
 """Seconds between the watchers' polls: far longer than the test waits for the event."""
-LAST = "{ resultEvents(first: 1) { result { id totalScore } } }"
-CURSOR = "{ resultEvents(first: 500) { cursor } }"
-LIVE = """subscription($after: String) { resultPublished(after: $after) { type result { id totalScore } } }"""
-CORRECT = """mutation($input: ResultCorrectInput!) { resultCorrect(input: $input) {
-  __typename ... on ResultCorrected { result { totalScore } } ... on MutationError { code message } } }"""
 
 
 @pytest.fixture
@@ -42,22 +35,4 @@ def slow_hubs(postgresql_backend: Backend, tmp_path: Path) -> Iterator[Hubs]:
 async def test_an_event_through_one_hub_wakes_a_subscriber_of_the_other(slow_hubs: Hubs) -> None:
     first, second = slow_hubs.start_together("hub-a", "hub-b")
     async with httpx.AsyncClient(timeout=WITHIN) as client:
-        result = (await data(client, first, LAST))["resultEvents"][0]["result"]
-        after = (await data(client, second, CURSOR))["resultEvents"][-1]["cursor"]
-
-        async def hear_one() -> dict[str, object]:
-            async with socket_client(second, "payroll") as session:
-                async for answer in session.subscribe(GraphQLRequest(LIVE, variable_values={"after": after})):
-                    event: dict[str, object] = answer["resultPublished"]
-                    return event
-            raise AssertionError("the subscription ended")
-
-        listening = asyncio.create_task(hear_one())
-        await asyncio.sleep(1.0)  # subscribed, caught up and waiting on hub B's watcher
-        total = 30.0 if result["totalScore"] > 50 else 70.0
-        variables = {"input": {"resultId": result["id"], "totalScore": total, "reason": "the notification test"}}
-        corrected = typed(await call(client, first, CORRECT, variables), "resultCorrect")
-        assert corrected["__typename"] == "ResultCorrected", corrected
-        async with asyncio.timeout(SLOW_POLL / 3):
-            event = await listening
-    assert event == {"type": "result.revised", "result": {"id": result["id"], "totalScore": total}}
+        await correct_and_hear(client, first, second, "the notification test", SLOW_POLL / 3)

@@ -15,26 +15,20 @@ import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from gql import GraphQLRequest
 
 from tests.conftest import Backend
-from tests.races.harness import ENV, WITHIN, Hubs, call, data, running_hubs, typed
+from tests.races.harness import ENV, WITHIN, Hubs, running_hubs
+from tests.races.hearing import correct_and_hear
 from tests.races.redis_service import address, answering_redis, fresh_channel, through
 from tests.served.hub_process import ServedHub
-from tests.served.sockets import socket_client
 from tests.tcp_proxy import Mode, ProxyThread
 
 SLOW_POLL = 60.0
 """Seconds between the watchers' polls in the first test: far longer than it waits for the event."""
-LAST = "{ resultEvents(first: 1) { result { id totalScore } } }"
-CURSOR = "{ resultEvents(first: 500) { cursor } }"
-LIVE = """subscription($after: String) { resultPublished(after: $after) { cursor type result { id totalScore } } }"""
-CORRECT = """mutation($input: ResultCorrectInput!) { resultCorrect(input: $input) {
-  __typename ... on ResultCorrected { result { totalScore } } ... on MutationError { code message } } }"""
+REASON = "the Redis wake test"
 
 
 def hubs_on_sqlite(backend: Backend, folder: Path, env: dict[str, str]) -> Iterator[Hubs]:
@@ -54,39 +48,13 @@ def slow_hubs(sqlite_backend: Backend, tmp_path: Path) -> Iterator[Hubs]:
     yield from hubs_on_sqlite(sqlite_backend, tmp_path, env)
 
 
-async def correct_and_hear(client: httpx.AsyncClient, through_hub: ServedHub, listening_hub: ServedHub) -> float:
-    """Corrects a result through one hub while a payroll subscriber of the other listens; the corrected total,
-    once the subscriber received the result.revised event with it."""
-    last = (await data(client, through_hub, LAST))["resultEvents"][0]["result"]
-    after = (await data(client, listening_hub, CURSOR))["resultEvents"][-1]["cursor"]
-
-    async def hear_one() -> dict[str, Any]:
-        async with socket_client(listening_hub, "payroll") as session:
-            async for answer in session.subscribe(GraphQLRequest(LIVE, variable_values={"after": after})):
-                event: dict[str, Any] = answer["resultPublished"]
-                return event
-        raise AssertionError("the subscription ended")
-
-    listening = asyncio.create_task(hear_one())
-    await asyncio.sleep(1.0)  # subscribed, caught up and waiting on the hub's watcher
-    total = 30.0 if last["totalScore"] > 50 else 70.0
-    variables = {"input": {"resultId": last["id"], "totalScore": total, "reason": "the Redis wake test"}}
-    async with asyncio.timeout(WITHIN):  # the mutation never waits for Redis
-        corrected = typed(await call(client, through_hub, CORRECT, variables), "resultCorrect")
-    assert corrected["__typename"] == "ResultCorrected", corrected
-    async with asyncio.timeout(SLOW_POLL / 3):
-        event = await listening
-    assert (event["type"], event["result"]) == ("result.revised", {"id": last["id"], "totalScore": total})
-    return total
-
-
 async def test_an_event_through_one_hub_on_sqlite_wakes_a_subscriber_of_the_other_through_redis(
     slow_hubs: Hubs,
 ) -> None:
     first, second = slow_hubs.start_together("hub-a", "hub-b")
     async with httpx.AsyncClient(timeout=WITHIN) as client:
-        await correct_and_hear(client, first, second)
-        await correct_and_hear(client, second, first)  # and the other way round
+        await correct_and_hear(client, first, second, REASON, SLOW_POLL / 3)
+        await correct_and_hear(client, second, first, REASON, SLOW_POLL / 3)  # and the other way round
 
 
 async def until_logged(hub: ServedHub, pattern: str) -> None:
@@ -110,13 +78,13 @@ async def test_with_redis_gone_the_hubs_deliver_by_the_poll_and_listen_again_whe
         for hubs in hubs_on_sqlite(sqlite_backend, tmp_path, env):
             first, second = hubs.start_together("hub-a", "hub-b")
             async with httpx.AsyncClient(timeout=WITHIN) as client:
-                await correct_and_hear(client, first, second)
+                await correct_and_hear(client, first, second, REASON, SLOW_POLL / 3)
                 proxy.set_mode(Mode.REFUSE)
-                await correct_and_hear(client, first, second)
+                await correct_and_hear(client, first, second, REASON, SLOW_POLL / 3)
                 await until_logged(first, "cannot publish on Redis")
                 for hub in (first, second):
                     await until_logged(hub, "Redis subscription lost")
                 proxy.set_mode(Mode.PASS)
                 for hub in (first, second):
                     await until_logged(hub, "listening on Redis again")
-                await correct_and_hear(client, second, first)
+                await correct_and_hear(client, second, first, REASON, SLOW_POLL / 3)
