@@ -47,7 +47,6 @@ from hub.db.engine import (
     served_pool,
     unavailable_reason,
 )
-from hub.events.redis_wake import RedisWake
 from hub.events.watcher import OutboxWatcher
 from hub.export.endpoint import ExportEndpoint
 from hub.pseudonyms import pseudonyms_for
@@ -610,18 +609,7 @@ def create_app(
         worker = Worker(settings, systems) if use_worker else None
         try:
             sessionmaker = create_sessionmaker(engine)
-            watcher = (
-                OutboxWatcher(
-                    engine,
-                    sessionmaker,
-                    settings.event_poll_seconds,
-                    buffer=settings.subscription_buffer,
-                    stall_seconds=settings.subscription_stall_seconds,
-                    redis=RedisWake.of(settings),
-                )
-                if settings.outbox_watcher
-                else None
-            )
+            watcher = OutboxWatcher.of(settings, engine, sessionmaker) if settings.outbox_watcher else None
             async with (
                 open_systems(settings, systems) as connected,
                 watcher.running() if watcher is not None else contextlib.nullcontext(),

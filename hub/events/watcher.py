@@ -26,6 +26,7 @@ import asyncpg
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hub.config import Settings
 from hub.db.models import ResultEvent
 from hub.events.fanout import PAGE, EventLog, Subscriber, read_page, stalled
 from hub.events.redis_wake import RedisWake, announce_after_commit
@@ -84,6 +85,21 @@ class OutboxWatcher:
         self._stopping = False
         self.reads = 0
         """Statements run to look for new events (for the tests' counts)."""
+
+    @classmethod
+    def of(
+        cls, settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> OutboxWatcher:
+        """The watcher the settings configure: their poll, subscription buffer and stall limit, and the Redis
+        channel when one is set."""
+        return cls(
+            engine,
+            sessionmaker,
+            settings.event_poll_seconds,
+            buffer=settings.subscription_buffer,
+            stall_seconds=settings.subscription_stall_seconds,
+            redis=RedisWake.of(settings),
+        )
 
     async def wait_beyond(self, seen: int, within: float) -> bool:
         """Waits until the newest id read is beyond ``seen``, at most ``within`` seconds: whether it is.

@@ -120,13 +120,7 @@ async def test_a_publish_reaches_every_subscriber_with_the_outbox_read_once_per_
     """Forty subscribers of five roles; the publish and the expectations go through a second engine, so that
     the statements counted on the hub's engine are the watcher's and the subscriptions' only."""
     fast = settings.model_copy(update={"event_poll_seconds": POLL})
-    watcher = OutboxWatcher(
-        engine,
-        sessionmaker,
-        POLL,
-        buffer=settings.subscription_buffer,
-        stall_seconds=settings.subscription_stall_seconds,
-    )
+    watcher = OutboxWatcher.of(fast, engine, sessionmaker)
     roles = ["payroll", "hr_admin", "employee", "manager", "training"]
     people = principals(org)
     async with opened_engine(database_url) as other_engine, watcher.running():

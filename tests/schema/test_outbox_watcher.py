@@ -79,14 +79,8 @@ async def test_idle_subscribers_run_no_statement_and_all_hear_a_publish(
     seeded: SeedSummary,
 ) -> None:
     schema: strawberry.Schema = build_schema()
-    watcher = OutboxWatcher(
-        engine,
-        sessionmaker,
-        POLL,
-        buffer=settings.subscription_buffer,
-        stall_seconds=settings.subscription_stall_seconds,
-    )
     fast = settings.model_copy(update={"event_poll_seconds": POLL})
+    watcher = OutboxWatcher.of(fast, engine, sessionmaker)
     payroll = Principal("payroll", frozenset({Role.PAYROLL}))
 
     def context() -> Context:
