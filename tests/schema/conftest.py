@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,9 @@ from hub.db.models import Employee
 from hub.demo.organisation import SeedSummary
 from hub.operations.commands import Caller
 from hub.operations.scoring import CycleScore, score_cycle
+
+PORTAL_DOCUMENTS = Path(__file__).parents[2] / "bench" / "documents"
+"""The portal's registered documents, as the served benchmark registers them (PERFHUB_PERSISTED_DOCUMENTS)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ employee detail for the principals whose every rule it can apply (the others fal
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +21,7 @@ from resolvers.context import Context
 from resolvers.ids import EMPLOYEE, public_id
 from schema import build_schema, compiled
 from tests.conftest import TODAY, make_settings
-from tests.schema.conftest import Org
-
-PORTAL_DOCUMENTS = Path(__file__).parents[2] / "bench" / "documents"
+from tests.schema.conftest import PORTAL_DOCUMENTS, Org
 
 
 def principals(org: Org) -> dict[str, Principal]:

@@ -10,6 +10,7 @@ import pytest
 
 from hub.demo.organisation import SeedSummary
 from tests.conftest import GraphQLClient
+from tests.schema.conftest import PORTAL_DOCUMENTS
 
 PAGE = """
 query Page($first: Int!, $withTotal: Boolean! = false) {
@@ -21,17 +22,8 @@ query Page($first: Int!, $withTotal: Boolean! = false) {
 }
 """
 
-DETAIL = """
-query Detail($id: ID!) {
-  employee(id: $id) {
-    id employeeNo name
-    department { name }
-    post { code name }
-    manager { employeeNo name }
-    results { cycle { name } totalScore grade rankInPost }
-  }
-}
-"""
+DETAIL = (PORTAL_DOCUMENTS / "EmployeeDetail.graphql").read_text(encoding="utf-8")
+"""The portal's employee detail: what it costs is what the served benchmark's detail requests cost."""
 
 
 def _counts(app_client: GraphQLClient) -> tuple[int, int, list[str]]:
