@@ -56,10 +56,7 @@ async def prefetch_employees(
         await loaders.post_by_id.prefetch(session, {row.post_id for row in rows})
     if selected.manager is not None:
         manager_ids = {row.manager_id for row in rows if row.manager_id is not None}
-        managers = await loaders.employee_by_id.prefetch(session, manager_ids)
-        await prefetch_employees(
-            session, loaders, [row for row in managers.values() if row is not None], selected.manager
-        )
+        await _prefetch_employees_by_id(session, loaders, manager_ids, selected.manager)
     if selected.results is not None:
         results = await loaders.results_by_employee.prefetch(session, {row.id for row in rows})
         await prefetch_results(session, loaders, list(chain.from_iterable(results.values())), selected.results)
@@ -76,10 +73,16 @@ async def prefetch_results(
     if selected.post:
         await loaders.post_by_id.prefetch(session, {row.post_id for row in rows})
     if selected.employee is not None:
-        employees = await loaders.employee_by_id.prefetch(session, {row.employee_id for row in rows})
-        await prefetch_employees(
-            session, loaders, [row for row in employees.values() if row is not None], selected.employee
-        )
+        await _prefetch_employees_by_id(session, loaders, {row.employee_id for row in rows}, selected.employee)
+
+
+async def _prefetch_employees_by_id(
+    session: AsyncSession, loaders: Loaders, ids: set[int], selected: EmployeeRelations
+) -> None:
+    """The employees ``ids`` (the managers of a page, or its results' employees), and what is selected of their
+    own relations."""
+    found = await loaders.employee_by_id.prefetch(session, ids)
+    await prefetch_employees(session, loaders, [row for row in found.values() if row is not None], selected)
 
 
 async def prefetch_apart(
