@@ -43,6 +43,17 @@ async def _transfer(client: GraphQLClient, employee: str, post: str, department:
     assert answer["employeeTransfer"]["__typename"] == "EmployeeChanged", answer
 
 
+async def _move_the_archivist(
+    client: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[str, str, str]:
+    """The review's first move: the Archivist (E000073) to Admin officer (ADM-01, in ADMIN_OFFICE). Her key,
+    and the keys of the post and the department she moved to."""
+    archivist, _, _ = await _ids(sessionmaker, "E000073", "ADM-03")
+    _, admin_officer, admin_office = await _ids(sessionmaker, "E000073", "ADM-01")
+    await _transfer(client, archivist, admin_officer, admin_office)
+    return archivist, admin_officer, admin_office
+
+
 def _assert_no_row_links_a_withheld_cell_to_a_shown_one(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         shown = {row["department"] is not None, row["post"] is not None}
@@ -106,10 +117,8 @@ async def _check_everything(
 async def test_an_archivist_moved_into_a_large_group_is_not_linked_to_her_withheld_results(
     app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    archivist, _, _ = await _ids(sessionmaker, "E000073", "ADM-03")
-    _, admin_officer, admin_office = await _ids(sessionmaker, "E000073", "ADM-01")
+    archivist, admin_officer, admin_office = await _move_the_archivist(app_client, sessionmaker)
     _, archivist_post, _ = await _ids(sessionmaker, "E000073", "ADM-03")
-    await _transfer(app_client, archivist, admin_officer, admin_office)
 
     analyst = app_client.as_principal("analyst")
     page = await _people(analyst, {"postId": admin_officer})
@@ -124,10 +133,9 @@ async def test_a_secretary_moved_out_to_a_small_group_is_not_linked_to_her_shown
     app_client: GraphQLClient, seeded: SeedSummary, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     # As in the review, after the archivist's move (which leaves three archivists): the Secretary makes four.
-    archivist, admin_officer, _ = await _ids(sessionmaker, "E000073", "ADM-01")
+    await _move_the_archivist(app_client, sessionmaker)
     secretary, secretary_post, admin_office = await _ids(sessionmaker, "E000013", "ADM-02")
     _, archivist_post, archive_department = await _ids(sessionmaker, "E000013", "ADM-03")
-    await _transfer(app_client, archivist, admin_officer, admin_office)
     await _transfer(app_client, secretary, archivist_post, archive_department)
 
     analyst = app_client.as_principal("analyst")
