@@ -274,6 +274,12 @@ def _median(runs: list[Load], attribute: str) -> float:
     return float(statistics.median(float(getattr(run, attribute)) for run in runs))
 
 
+def _ratio(rate: float, base: float) -> str:
+    # A side that answered nothing in its runs (every request failed or timed out) has no ratio; the table
+    # still prints, so that a long run's other cells are not lost with it.
+    return f"{rate / base:.2f}" if base > 0 else "n/a"
+
+
 def table(database: str, all_cases: list[Case], concurrency: list[int]) -> list[str]:
     lines = [
         f"**{database}**",
@@ -288,7 +294,7 @@ def table(database: str, all_cases: list[Case], concurrency: list[int]) -> list[
             lines.append(
                 f"| {case.name} | {connections} | {rate:.1f} | {_median(ours, 'p50_ms'):.1f} | "
                 f"{_median(ours, 'p99_ms'):.1f} | {base:.1f} | {_median(theirs, 'p50_ms'):.1f} | "
-                f"{_median(theirs, 'p99_ms'):.1f} | {rate / base:.2f} |"
+                f"{_median(theirs, 'p99_ms'):.1f} | {_ratio(rate, base)} |"
             )
     return [*lines, ""]
 
