@@ -317,15 +317,18 @@ async def result_published(
                 await _wait(context, subscriber, poll_seconds)
                 continue
             _renew_loaders(context, batch)
+            _check_principal(context, dt.datetime.now(dt.UTC))
             for payload in batch:
                 # A batch read ahead is delivered without waiting on the database, and an event whose selection
                 # needs no loader never suspends: hand the loop over every slice, so that replaying history
                 # does not hold it for a whole batch while other requests wait (not after every event: a pass
-                # through the loop was a tenth of an event's cost in a replay).
+                # through the loop was a tenth of an event's cost in a replay). The token's expiry is a point in
+                # time: it is checked against the clock once a slice (and once a batch), not for every event of
+                # a slice's 2 ms; a delivery that waited (a full socket) starts a new slice, so it is checked then.
                 if time.monotonic() >= handed_over + SLICE_SECONDS:
                     await asyncio.sleep(0)
                     handed_over = time.monotonic()
-                _check_principal(context, dt.datetime.now(dt.UTC))
+                    _check_principal(context, dt.datetime.now(dt.UTC))
                 if subscriber is not None and subscriber.too_slow:
                     raise SubscriberTooSlow(live.delivered)
                 failures_before = sessions.watch.failures

@@ -6,7 +6,8 @@ for every event (most of the hub's time per event in ``bench.events``, where the
 JSON from the same rows). Most subscriptions select only fields that read the event's record: an attribute, or
 a resolver that takes nothing but its parent. Such a selection is compiled once per subscription into a
 ``Projection`` that calls the same resolvers (``StrawberryField.get_result``, as strawberry's own fast path for
-a plain field does) and completes each value with the same type's ``coerce_output_value``; the answer is kept
+a plain field does) and completes each value with the same type's ``coerce_output_value``, each object of the
+selection as one generated function (``schema.projection_code``); the answer is kept
 on the event for every subscription with the same selection, as JSON encoded once (``EncodedData``).
 
 Anything else is left to graphql-core, exactly as before: fragments, directives, arguments, a field with an
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from functools import partial
 from operator import attrgetter
 from typing import cast
@@ -54,26 +53,13 @@ from strawberry.permission import PermissionExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from hub.auth import Principal
 from resolvers.context import Context
 from resolvers.event_results import KEYS_PER_EVENT, EncodedData, SharedEventResults
 from resolvers.events import DeliveredEvent
 from schema.info import Info
 from schema.permissions import AuditedDenial, RuleCheck
-
-
-class Unprojectable(Exception):
-    """This selection, or this event's value, is one for graphql-core's execution."""
-
-
-Complete = Callable[[object], object]
-"""Completes a resolved value as graphql-core completes it for the field's type (or raises ``Unprojectable``)."""
-
-
-Read = Callable[[object], object]
-"""Reads a field's value of its parent as strawberry's resolver for it does."""
-_Field = tuple[str, Read, Complete]
-"""A selected field: its response key (the alias, or the field's name), how it is read and how completed."""
-
+from schema.projection_code import Complete, Fast, Field, Read, Unprojectable, object_completion, remembered
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -94,6 +80,8 @@ def _reader(field: StrawberryField) -> Read:
         # Every parameter is the parent (as self, root or parent), in any order: passed by position.
         if len(parameters) == 1:
             return cast(Read, function)
+        if len(parameters) == 2:  # ``self`` and ``root``, as most of the event's resolvers: no list per call
+            return lambda source: function(source, source)
         return lambda source: function(*[source] * len(parameters))
     as_self = base.self_parameter is not None
     names = [parameter.name for parameter in (base.root_parameter, base.parent_parameter) if parameter is not None]
@@ -121,6 +109,11 @@ class Projection:
     def admits(self, event: DeliveredEvent, context: Context) -> bool:
         info = cast(Info, _ContextOnly(context))
         return all(rule.has_permission(event, info) for rule in self.rules)
+
+    def admits_every_event(self, principal: Principal) -> bool:
+        """Whether every rule admits the principal whatever the event (its roles decide): then no event needs
+        ``admits``. Decided once per subscription, not per event (a fortieth of a replay's time per event)."""
+        return all(rule.rule.field_rule.admits_every_row(principal) for rule in self.rules)
 
     def data(self, event: DeliveredEvent) -> EncodedData:
         return EncodedData({self.root_key: self.complete(event)})
@@ -153,26 +146,11 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complet
     if type_ is GraphQLFloat:
         return lambda value: value if value.__class__ is float and math.isfinite(value) else complete(value)
     if isinstance(type_, GraphQLEnumType):
-        return _remembered(complete)
+        return remembered(complete)
     if type_ is GraphQLInt:
         low, high = GRAPHQL_MIN_INT, GRAPHQL_MAX_INT
         return lambda value: value if value.__class__ is int and low <= value <= high else complete(value)
     return complete
-
-
-def _remembered(complete: Complete) -> Complete:
-    """An enum's completion, remembered per member: the name of a member does not change."""
-    names: dict[Enum, object] = {}
-
-    def complete_member(value: object) -> object:
-        if isinstance(value, Enum):
-            name = names.get(value)
-            if name is None:
-                name = names[value] = complete(value)
-            return name
-        return complete(value)
-
-    return complete_member
 
 
 def _list(inner: Complete, non_null: bool) -> Complete:
@@ -184,19 +162,6 @@ def _list(inner: Complete, non_null: bool) -> Complete:
         if not isinstance(value, list | tuple):
             raise Unprojectable
         return [inner(item) for item in value]
-
-    return complete
-
-
-def _object(fields: Sequence[_Field], non_null: bool) -> Complete:
-    def complete(value: object) -> object:
-        if value is None:
-            if non_null:
-                raise Unprojectable
-            return None
-        if isinstance(value, Exception):
-            raise Unprojectable
-        return {key: complete(read(value)) for key, read, complete in fields}
 
     return complete
 
@@ -215,12 +180,12 @@ def _completion(
         return _leaf(type_, non_null)
     if not isinstance(type_, GraphQLObjectType) or type_.is_type_of is not None or selection is None:
         raise Unprojectable  # an interface or a union: the executor resolves the runtime type
-    return _object(_fields(type_, selection, rules), non_null)
+    return object_completion(type_.name, _fields(type_, selection, rules), non_null)
 
 
-def _fields(parent: GraphQLObjectType, selection: SelectionSetNode, rules: list[RuleCheck] | None) -> list[_Field]:
+def _fields(parent: GraphQLObjectType, selection: SelectionSetNode, rules: list[RuleCheck] | None) -> list[Field]:
     """The selection's fields; ``rules`` collects the field rules where they may be checked (the event's own level)."""
-    fields: list[_Field] = []
+    fields: list[Field] = []
     keys: set[str] = set()
     for node in selection.selections:
         if not isinstance(node, FieldNode) or node.directives or node.arguments:
@@ -232,15 +197,28 @@ def _fields(parent: GraphQLObjectType, selection: SelectionSetNode, rules: list[
         if node.name.value == "__typename":
             if node.selection_set is not None:
                 raise Unprojectable
-            fields.append((key, lambda _: parent.name, lambda value: value))
+            fields.append(Field(key, lambda _: parent.name, lambda value: value, constant=parent.name))
             continue
         definition = parent.fields.get(node.name.value)
         if definition is None:
             raise Unprojectable
         field = _strawberry_field(definition)
         _check_resolver(field, rules)
-        fields.append((key, _reader(field), _completion(definition.type, node.selection_set, None)))
+        complete = _completion(definition.type, node.selection_set, None)
+        attribute = field.python_name if field.base_resolver is None and field.default_resolver is getattr else None
+        fields.append(Field(key, _reader(field), complete, attribute, _fast(definition.type)))
     return fields
+
+
+def _fast(type_: GraphQLOutputType) -> Fast:
+    """How a leaf's value is kept without a call (the checks ``_leaf`` makes first), for the generated code."""
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if type_ is GraphQLFloat:
+        return "float"
+    if type_ is GraphQLInt:
+        return "int"
+    return _EXACT.get(type_) if isinstance(type_, GraphQLScalarType) else None
 
 
 def _strawberry_field(definition: GraphQLField) -> StrawberryField:
@@ -310,6 +288,8 @@ class ProjectedEventResults(SharedEventResults):
     else as ``SharedEventResults`` does (one execution per event for subscriptions that ask alike)."""
 
     _projection: object = _NOT_COMPILED
+    _admitted: Principal | None = None
+    """The principal the projection's rules admit on every event (``Projection.admits_every_event``), once known."""
 
     def build_per_event_executor(self, payload: object) -> Executor[Context]:
         # Called on the subscription's own executor, once per event; the projection is compiled on the first.
@@ -317,12 +297,21 @@ class ProjectedEventResults(SharedEventResults):
             if self._projection is _NOT_COMPILED:
                 self._projection = compile_projection(self)
             projection = self._projection
-            if isinstance(projection, Projection) and projection.admits(payload, self.context_value):
+            if isinstance(projection, Projection) and self._admits(projection, payload, self.context_value):
                 answer = _answer(projection, payload)
                 if answer is not None:
                     # What graphql-core asks of a per-event executor is its execute_operation.
                     return cast(Executor[Context], _Answered(answer))
         return super().build_per_event_executor(payload)
+
+    def _admits(self, projection: Projection, event: DeliveredEvent, context: Context) -> bool:
+        principal = context.principal
+        if self._admitted is principal:
+            return True
+        if projection.admits_every_event(principal):
+            self._admitted = principal
+            return True
+        return projection.admits(event, context)
 
 
 @dataclass(frozen=True, slots=True)
