@@ -18,6 +18,7 @@ from jwt import PyJWK, PyJWKClient, PyJWKSet
 from sqlalchemy import make_url
 
 from hub.config import Settings
+from hub.verified_tokens import VerifiedTokens
 
 
 class Role(StrEnum):
@@ -274,6 +275,8 @@ class Authenticator:
             self._jwks_client = PyJWKClient(
                 settings.jwks_url, cache_jwk_set=True, lifespan=settings.jwks_cache_seconds, timeout=10
             )
+        # Keys fetched from a URL may be rotated away while the process runs: their tokens are verified every time.
+        self._verified = None if self._jwks_client is not None else VerifiedTokens(settings.jwt_leeway_seconds)
         has_key_set = self._jwks is not None or self._jwks_client is not None
         if self._secret is None and not (has_key_set and self._key_algorithms):
             raise AuthConfigurationError(
@@ -298,6 +301,16 @@ class Authenticator:
         # WebSocket's connection_init may carry included, is refused before PyJWT encodes it.
         if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
             raise AuthenticationError("invalid token")
+        if self._verified is not None:
+            known = self._verified.get(token, dt.datetime.now(dt.UTC))
+            if known is not None:
+                return known
+        principal = self._verify(token)
+        if self._verified is not None:
+            self._verified.keep(token, principal)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
             algorithm = header.get("alg")

@@ -45,6 +45,7 @@ from graphql.pyutils import AwaitableOrValue
 
 from resolvers import organisation as employee_reads
 from resolvers.context import Context
+from resolvers.loaders.prefetch import EmployeeRelations, ResultRelations
 from resolvers.records import EmployeeRow
 from schema.compiled_fields import Column, Value, employee_column, info_of, object_type, plain
 from schema.event_projection import ProjectedEventResults
@@ -67,6 +68,9 @@ class Plan:
     """``cursor`` and ``node`` in the document's order (the page only)."""
     node_keys: tuple[str, ...]
     columns: tuple[Column, ...]
+    relations: EmployeeRelations
+    """What the nodes select of the employees' relations: read with the page (or the employee) on its session,
+    one statement per relation (``resolvers.loaders.prefetch``), before the columns find them in the loaders."""
 
 
 @dataclass
@@ -131,12 +135,12 @@ async def run(plan: Plan, context: Context, variables: Mapping[str, object]) -> 
         return None  # null, or absent: the executor's business
     try:
         if plan.root == "employee":
-            row = await employee_reads.employee(context, cast(str, argument))
+            row = await employee_reads.employee(context, cast(str, argument), plan.relations)
             if row is None:
                 return {"employee": None}
             rows: list[EmployeeRow] = [row]
         else:
-            page = await employee_reads.employees(context, cast(int, argument), None, None, False)
+            page = await employee_reads.employees(context, cast(int, argument), None, None, False, None, plan.relations)
             rows = [cast(EmployeeRow, edge.node) for edge in page.edges]
         # Every column to its end, so that none is left loading while the executor answers instead.
         columns = await asyncio.gather(*(column(context, rows) for column in plan.columns), return_exceptions=True)
@@ -204,4 +208,20 @@ def compile_plan(operation: OperationDefinitionNode, schema: GraphQLSchema) -> P
     if not all(columns):
         return None
     node_keys = tuple(f.name.value for f in node_fields)
-    return Plan(name, argument, edge_keys, node_keys, tuple(c for c in columns if c is not None))
+    return Plan(
+        name, argument, edge_keys, node_keys, tuple(c for c in columns if c is not None), _relations(node_fields)
+    )
+
+
+def _relations(node_fields: list[FieldNode]) -> EmployeeRelations:
+    """The relations a plan's columns load, as the executor's lookahead (``schema.lookahead``) plans them for the
+    same selection: a manager's leaves need nothing more, a result's at most its cycle."""
+    selected = {f.name.value: f for f in node_fields}
+    results = selected.get("results")
+    result_fields = plain(results.selection_set) or [] if results is not None else []
+    return EmployeeRelations(
+        department="department" in selected,
+        post="post" in selected,
+        manager=EmployeeRelations() if "manager" in selected else None,
+        results=None if results is None else ResultRelations(cycle=any(f.name.value == "cycle" for f in result_fields)),
+    )

@@ -5,10 +5,10 @@ non-null field): the plan then gives way to the executor."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import cast
+from typing import TypeVar, cast
 
 from graphql import (
     FieldNode,
@@ -23,12 +23,15 @@ from graphql import (
 
 from resolvers import ids, small_groups
 from resolvers.context import Context
+from resolvers.loaders.base import Missing, SharedLoader
 from resolvers.records import EmployeeRow, ResultRow
 from schema.info import Info
 from schema.permissions import NAMES, ORG_CHART
 from schema.rounding import two_decimals
 
 Row = object
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 Value = object
 Column = Callable[["Context", Sequence[EmployeeRow]], Awaitable[list[Value]]]
 """One field of the page's nodes, for every row at once: one await per field and page, not a task per row."""
@@ -76,6 +79,15 @@ def _value(leaf: Leaf, context: Context, row: Row) -> Value:
             raise GiveUp(leaf.key)
         return None
     return leaf.serialize(value)
+
+
+async def _values(loader: SharedLoader[K, V], keys: list[K]) -> list[V]:
+    """The loader's values of ``keys``: as they are when it holds them all (read with the page, or earlier in the
+    request), with no future per key; else loaded as the executor's fields would."""
+    held = [loader.peek(key) for key in keys]
+    if any(isinstance(value, Missing) for value in held):
+        return await loader.load_many(keys)
+    return cast(list[V], held)
 
 
 def object_type(owner: GraphQLObjectType, name: str) -> GraphQLObjectType:
@@ -128,9 +140,11 @@ def _relation(name: str, leaves: list[Leaf]) -> Column:
                 raise GiveUp(name)  # withheld: the executor's FORBIDDEN error and null
         related: Sequence[object | None]
         if name == "department":
-            related = await context.loaders.department_by_id.load_many([row.department_id for row in rows])
+            departments = await _values(context.loaders.department_by_id, [row.department_id for row in rows])
+            related = departments
         else:
-            related = await context.loaders.post_by_id.load_many([row.post_id for row in rows])
+            posts = await _values(context.loaders.post_by_id, [row.post_id for row in rows])
+            related = posts
         return [None if one is None else {leaf.key: _value(leaf, context, one) for leaf in leaves} for one in related]
 
     return column
@@ -148,14 +162,13 @@ def _results(result_type: GraphQLObjectType, fields: list[FieldNode]) -> Column:
     order = [f.name.value for f in fields]
 
     async def column(context: Context, rows: Sequence[EmployeeRow]) -> list[Value]:
-        per_row: Sequence[Sequence[ResultRow]] = await context.loaders.results_by_employee.load_many(
-            [row.id for row in rows]
-        )
+        per_row = await _values(context.loaders.results_by_employee, [row.id for row in rows])
         shown_per_row = [[r for r in found if await small_groups.result_shown(context, r)] for found in per_row]
         cycles: dict[int, object] = {}
         if cycle_fields is not None:
             keys = sorted({result.cycle_id for shown in shown_per_row for result in shown})
-            cycles = dict(zip(keys, await context.loaders.cycle_by_id.load_many(keys), strict=True))
+            found = await _values(context.loaders.cycle_by_id, keys)
+            cycles = dict(zip(keys, found, strict=True))
         answers: list[Value] = []
         for shown in shown_per_row:
             listed: list[Value] = []
@@ -188,7 +201,7 @@ def _manager(employee: GraphQLObjectType, fields: list[FieldNode]) -> Column:
         if not all(ORG_CHART.allows(row, info) for row in rows):
             raise GiveUp("manager")
         keys = [row.manager_id for row in rows if row.manager_id is not None]
-        found = dict(zip(keys, await context.loaders.employee_by_id.load_many(keys), strict=True))
+        found = dict(zip(keys, await _values(context.loaders.employee_by_id, keys), strict=True))
         answers: list[Value] = []
         for row in rows:
             manager = None if row.manager_id is None else found[row.manager_id]

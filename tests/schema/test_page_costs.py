@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from hub.demo.organisation import SeedSummary
-from tests.conftest import GraphQLClient
+from hub.persisted import sha256_hex
+from schema import compiled
+from tests.conftest import GraphQLClient, make_settings, serving
 from tests.schema.conftest import PORTAL_DOCUMENTS
 
 PAGE = """
@@ -127,6 +129,27 @@ async def test_the_employee_detail_costs_fixed_statements_and_connections(
     data = await app_client.data(DETAIL, {"id": "5"})
     assert data["employee"]["manager"] is not None and data["employee"]["results"], "every field really loads"
     assert all(result["cycle"]["name"] for result in data["employee"]["results"])
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "statements"),
+    [("PortalPage", {"first": 50}, PAGE_STATEMENTS), ("EmployeeDetail", {"id": "5"}, DETAIL_STATEMENTS)],
+)
+async def test_the_compiled_plans_cost_what_the_executor_costs(
+    database_url: str, seeded: SeedSummary, document: str, variables: dict[str, Any], statements: int
+) -> None:
+    """The registered page and detail answered by their compiled plans (schema/compiled.py) read the relations
+    with the page or the employee, on its connection, as the executor does: not a connection per relation."""
+    text = (PORTAL_DOCUMENTS / f"{document}.graphql").read_text(encoding="utf-8")
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(text)}}
+    async with serving(make_settings(database_url=database_url, persisted_documents=PORTAL_DOCUMENTS)) as client:
+        for _ in range(2):
+            client.sql.reset()
+            before = compiled.STATS.compiled
+            response = await client.http.post("/graphql", json={"variables": variables, "extensions": extensions})
+            assert response.status_code == 200 and "errors" not in response.json()
+            assert compiled.STATS.compiled == before + 1, "the plan answered"
+            assert _counts(client)[:2] == (statements, PAGE_CONNECTIONS)
 
 
 async def _tasks_of(client: GraphQLClient, query: str, variables: dict[str, Any]) -> int:
