@@ -29,7 +29,12 @@ async def test_sixteen_concurrent_readme_queries_on_a_pool_of_four_all_answer_da
 ) -> None:
     """Sixteen clients at once, twice, against one process whose pool holds four connections: every answer is
     200 with the README's data and no error."""
-    env = {**NO_RATE_LIMIT, "PERFHUB_DATABASE_CONNECTIONS": POOL, "PERFHUB_WORKERS": "1", "PERFHUB_DATABASE_POOL_TIMEOUT_SECONDS": "1"}
+    env = {
+        **NO_RATE_LIMIT,
+        "PERFHUB_DATABASE_CONNECTIONS": POOL,
+        "PERFHUB_WORKERS": "1",
+        "PERFHUB_DATABASE_POOL_TIMEOUT_SECONDS": "1",
+    }
     query = {"query": readme_query()}
     with ServedHub(postgresql_url, tmp_path, env) as hub:
         headers = hub.headers(Role.HR_ADMIN)
