@@ -49,6 +49,8 @@ class ConnectionLease:
         """Connections this lease took from the pool (one per engine, plus one per connection that broke)."""
         self._slots: dict[AsyncEngine, _Slot] = {}
         self._closed = False
+        self._lost: BaseException | None = None
+        """What broke the lease's connection or kept it from connecting: its later sessions fail at once with it."""
 
     async def borrow(self, engine: AsyncEngine) -> AsyncConnection | None:
         """Waits for the turn on the lease's connection to ``engine`` and returns it, checked out if need be; None
@@ -65,22 +67,36 @@ class ConnectionLease:
                 "a session waited %.1f s for its operation's connection: it takes one of its own", self.patience
             )
             return None
+        if self._lost is not None:
+            # The sessions wait in turn, so each would wait out the connect or statement timeout again: during an
+            # outage the operation would take that many times longer than its sessions took at once before.
+            slot.turn.release()
+            raise DatabaseLost("the operation's database connection failed earlier") from self._lost
         try:
             if slot.connection is None:
                 slot.connection = await engine.connect()
                 self.checkouts += 1
+        except Exception as error:
+            self._lost = error
+            slot.turn.release()
+            raise
         except BaseException:
             slot.turn.release()
             raise
         return slot.connection
 
-    async def give_back(self, engine: AsyncEngine) -> None:
-        """Ends the turn taken by :meth:`borrow`. A connection that broke meanwhile (invalidated after a failed
-        statement or a cancellation) goes back to the pool, and the next session checks out another."""
+    async def give_back(self, engine: AsyncEngine, error: BaseException | None = None) -> None:
+        """Ends the turn taken by :meth:`borrow`, whose session ended with ``error`` (None: it did not fail). A
+        connection that broke meanwhile (invalidated) goes back to the pool; when a cancellation broke it (a field
+        cancelled as a null propagated), the next session checks out another, otherwise the database is away and
+        the operation's next sessions fail at once."""
         slot = self._slots[engine]
         connection = slot.connection
         try:
-            if connection is not None and (connection.invalidated or connection.closed or self._closed):
+            broken = connection is not None and (connection.invalidated or connection.closed)
+            if broken and isinstance(error, Exception):
+                self._lost = error
+            if connection is not None and (broken or self._closed):
                 slot.connection = None
                 await _close(connection)
         finally:
@@ -104,6 +120,11 @@ async def _close(connection: AsyncConnection) -> None:
         await connection.close()
     except Exception:  # a broken connection's goodbye may fail too: the pool has it back either way
         log.debug("closing a leased connection failed", exc_info=True)
+
+
+class DatabaseLost(Exception):
+    """A session of an operation whose connection was lost earlier, raised from what lost it (so that
+    ``hub.db.engine.unavailable_reason`` reads the reason from its cause)."""
 
 
 OPERATION_LEASE: ContextVar[ConnectionLease | None] = ContextVar("operation_lease", default=None)
@@ -149,4 +170,4 @@ class OperationSession(AsyncSession):
         finally:
             _HOLDING.set(self._holding)
             self.bind = engine
-            await lease.give_back(engine)
+            await lease.give_back(engine, value)

@@ -12,8 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db.engine import create_engine, create_sessionmaker
-from hub.db.lease import OPERATION_LEASE, ConnectionLease
+from hub.db.engine import REFUSED, create_engine, create_sessionmaker, unavailable_reason
+from hub.db.lease import OPERATION_LEASE, ConnectionLease, DatabaseLost
 
 # Each test sets OPERATION_LEASE in its own task's context, as OperationGuard does for a query: it leaks nowhere.
 
@@ -122,3 +122,23 @@ async def test_a_cancelled_operation_gives_its_connection_back(engine: AsyncEngi
         await task
     await lease.close()
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_once_the_database_is_found_away_the_operations_next_sessions_fail_at_once(tmp_path: Path) -> None:
+    """A connection that cannot be opened fails its session; the sessions after it fail with it as their cause
+    (DATABASE_UNAVAILABLE) instead of each waiting out the connect timeout again, one after the other."""
+    missing = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}")
+    sessionmaker = create_sessionmaker(missing)
+    attempts = _count_checkouts(missing)
+    lease = ConnectionLease(patience=30)
+    OPERATION_LEASE.set(lease)
+    with pytest.raises(OperationalError):
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    with pytest.raises(DatabaseLost) as lost:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    assert unavailable_reason(lost.value) == REFUSED
+    assert attempts[0] == 0
+    await lease.close()
+    await missing.dispose()
