@@ -35,7 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import SystemsConfig
 from connectors.registry import Systems
-from hub import graphiql, graphql_http, guards, insights_page, persisted, policy
+from hub import admission, graphiql, graphql_http, guards, insights_page, persisted, policy
 from hub.auth import ANONYMOUS, AuthenticationError, Authenticator, Principal
 from hub.config import Introspection, Settings
 from hub.db.engine import (
@@ -152,6 +152,9 @@ class PerfhubGraphQL(GraphQL[Context, None]):
             settings.rate_limit_redis_url,
             prefix="perfhub:authfail:",
         )
+        # A request inside at once per pooled connection (hub.db.engine.served_pool) but the ones the process's own
+        # work takes: the others wait at the door, before they hold anything, not in the pool's queue mid-flight.
+        self.door = admission.Door(admission.capacity(served_pool(settings)), settings.operation_queue_timeout_seconds)
         self.subscription_slots = SubscriptionSlots(settings.max_subscriptions, settings.max_subscriptions_per_process)
         # Strawberry's page loads GraphiQL from a CDN; this one, from the hub (hub/graphiql.py). Built once,
         # so that a file it needs and the hub lacks is logged at startup.
@@ -239,6 +242,9 @@ class PerfhubGraphQL(GraphQL[Context, None]):
                 log.info("rate limit: %s must wait %.1f s", key, retry_after)
                 raise _Refused(guards.rate_limited(retry_after))
             response = await self.run(request)
+        except admission.Busy as refused:
+            log.warning("busy: request %s waited %.1f s for its turn", request.state.request_id, refused.waited)
+            response = admission.busy(refused)
         except (AuthenticationError, _Refused, HTTPException) as error:
             response = _refusal_response(error)
         except (guards.BodyTooLarge, guards.BodyTooSlow):
@@ -388,9 +394,11 @@ class PerfhubGraphQL(GraphQL[Context, None]):
         sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         await self._admit(request, request_data, context.principal)
-        return await super().execute_operation(
-            request, request_adapter, request_data, context, root_value, sub_response
-        )
+        # Once the body is in (a slow client waits outside), until the answer is ready (not while it is sent).
+        async with self.door.entered():
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
 
     async def execute_single(
         self,

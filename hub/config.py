@@ -52,8 +52,12 @@ class Settings(BaseSettings):
     connection; on SQLite, how long a statement waits for a lock."""
     database_connections: int = Field(default=32, ge=1)
     """The connections the served hub keeps to PostgreSQL, in all: each of its ``workers`` processes pools its
-    share (at least 4: a portal page holds one per loader batch). No overflow connections beyond it: one is
-    opened for a single checkout and closed at its checkin, which under load churns a connection per request."""
+    share (at least 4), and runs as many GraphQL requests at once, a query reading through one (``hub.db.lease``).
+    No overflow connections beyond it: one is opened for a single checkout and closed at its checkin, which under
+    load churns a connection per request."""
+    operation_queue_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a GraphQL request over HTTP waits for its turn when its process already runs as many as it has
+    pooled connections (PostgreSQL; ``hub.admission``); then 503 ``SERVER_BUSY`` with ``Retry-After``."""
     workers: int = Field(default=1, ge=1)
     """Processes serving HTTP (``perfhub serve --workers N``), each with its own event loop, pool and worker
     process; about one per core."""

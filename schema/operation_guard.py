@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -22,6 +22,7 @@ from strawberry.types.graphql import OperationType
 
 from hub import policy
 from hub.db.engine import WRITE_STATEMENT_TIMEOUT
+from hub.db.lease import OPERATION_LEASE, ConnectionLease
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
 
@@ -45,7 +46,7 @@ class OperationGuard(SchemaExtension):
     when an extension has set one, but turns an error raised here into the operation's answer.
     """
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if not isinstance(context, Context):
             yield
@@ -56,13 +57,26 @@ class OperationGuard(SchemaExtension):
         # Queries and subscriptions read under the connection's read timeout; a mutation's transactions get
         # the full statement timeout. Put back afterwards: in process (tests, the ASGI transport) the request
         # shares its caller's task. Set, not reset with a token: a generator may be closed from another context.
-        writes = self.execution_context.operation_type is OperationType.MUTATION
+        operation_type = self.execution_context.operation_type
+        writes = operation_type is OperationType.MUTATION
         previous = WRITE_STATEMENT_TIMEOUT.get()
         WRITE_STATEMENT_TIMEOUT.set(statement_timeout(context, writes=writes))
+        # A query's reads take turns on one pooled connection (hub.db.lease), given back when it ends, however it
+        # ends. Not a mutation's transactions, nor a subscription's reads: this hook ends when its stream starts.
+        lease = (
+            ConnectionLease(context.settings.database_pool_timeout_seconds)
+            if operation_type is OperationType.QUERY
+            else None
+        )
+        previous_lease = OPERATION_LEASE.get()
+        OPERATION_LEASE.set(lease)
         try:
             yield
         finally:
             WRITE_STATEMENT_TIMEOUT.set(previous)
+            OPERATION_LEASE.set(previous_lease)
+            if lease is not None:
+                await lease.close()
 
 
 def statement_timeout(context: Context, *, writes: bool) -> float | None:

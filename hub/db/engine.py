@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from hub.db.lease import OperationSession
+
 if TYPE_CHECKING:
     from hub.config import Settings
 
@@ -249,7 +251,8 @@ def _write_statement_timeout(_session: Session, _transaction: SessionTransaction
 
 
 MIN_POOLED_CONNECTIONS = 4
-"""A portal page holds one connection per loader batch (the page, departments, posts, results)."""
+"""The fewest connections a process pools: a query holds one at a time (``hub.db.lease``), but a mutation is not
+leased, and holds one per session it has open at once."""
 
 
 def served_pool(settings: Settings) -> dict[str, object]:
@@ -263,7 +266,8 @@ def served_pool(settings: Settings) -> dict[str, object]:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_Session)
+    """Sessions on ``engine``; opened with ``async with`` under a query's lease, on the lease's one connection."""
+    return async_sessionmaker(engine, class_=OperationSession, expire_on_commit=False, sync_session_class=_Session)
 
 
 # --- What an outage looks like --------------------------------------------------------------------------

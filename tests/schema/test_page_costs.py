@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bench.served_readme import readme_query
 from hub.demo.organisation import SeedSummary
 from hub.persisted import sha256_hex
 from schema import compiled
@@ -197,3 +198,12 @@ async def test_a_page_of_results_reads_its_relations_on_one_connection(
         for n in (5, 50)
     ]
     assert tasks[0] == tasks[1]
+
+
+async def test_the_readme_query_checks_out_one_connection(app_client: GraphQLClient, seeded: SeedSummary) -> None:
+    """The README's first query: two root fields, a page, its relations and the nested loaders' batches, all on one
+    pooled connection, one session after the other (``hub.db.lease``); each used to check out its own, several at
+    once, and concurrent queries then waited for each other's connections until the pool timed them out."""
+    for _ in range(2):
+        _, connections, _ = await _cost(app_client, readme_query(), {})
+        assert connections == 1

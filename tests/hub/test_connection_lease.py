@@ -1,0 +1,144 @@
+"""``hub.db.lease``: a query's sessions take turns on one pooled connection, given back at the operation's end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db.engine import REFUSED, create_engine, create_sessionmaker, unavailable_reason
+from hub.db.lease import OPERATION_LEASE, ConnectionLease, DatabaseLost
+
+# Each test sets OPERATION_LEASE in its own task's context, as OperationGuard does for a query: it leaks nowhere.
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'lease.db'}")
+    yield engine
+    await engine.dispose()
+
+
+def _count_checkouts(engine: AsyncEngine) -> list[int]:
+    checkouts = [0]
+
+    def checked_out(*_args: Any) -> None:
+        checkouts[0] += 1
+
+    event.listen(engine.sync_engine, "checkout", checked_out)
+    return checkouts
+
+
+async def test_concurrent_sessions_of_an_operation_check_out_one_connection(engine: AsyncEngine) -> None:
+    """Five sessions opened at once, as sibling fields open them, run one after the other on one connection, and
+    the operation's end gives it back to the pool."""
+    sessionmaker = create_sessionmaker(engine)
+    checkouts = _count_checkouts(engine)
+    lease = ConnectionLease(patience=30)
+    OPERATION_LEASE.set(lease)
+
+    async def read(n: int) -> int:
+        async with sessionmaker() as session:
+            value: int = (await session.execute(text(f"SELECT {n}"))).scalar_one()
+            await asyncio.sleep(0)  # another session's turn would interleave here if turns were not kept
+            return value
+
+    assert await asyncio.gather(*(read(n) for n in range(5))) == list(range(5))
+    assert checkouts[0] == 1 and lease.checkouts == 1
+    await lease.close()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_without_a_lease_each_session_checks_out_its_own(engine: AsyncEngine) -> None:
+    """The comparison that gives the test above its teeth: the same sessions outside an operation's lease."""
+    sessionmaker = create_sessionmaker(engine)
+    checkouts = _count_checkouts(engine)
+    OPERATION_LEASE.set(None)
+
+    async def read() -> None:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(read() for _ in range(3)))
+    assert checkouts[0] == 3
+
+
+async def test_a_session_opened_inside_another_takes_its_own_connection_instead_of_waiting_for_itself(
+    engine: AsyncEngine,
+) -> None:
+    """Nested in the same task, a session cannot wait for the lease its task holds: it checks out its own."""
+    sessionmaker = create_sessionmaker(engine)
+    checkouts = _count_checkouts(engine)
+    lease = ConnectionLease(patience=30)
+    OPERATION_LEASE.set(lease)
+    async with sessionmaker() as outer:
+        await outer.execute(text("SELECT 1"))
+        async with sessionmaker() as inner:
+            assert (await inner.execute(text("SELECT 2"))).scalar_one() == 2
+    assert checkouts[0] == 2
+    await lease.close()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_failed_statement_fails_its_session_only(engine: AsyncEngine) -> None:
+    """Each session has its own transaction on the connection: the next one reads as if nothing happened."""
+    sessionmaker = create_sessionmaker(engine)
+    lease = ConnectionLease(patience=30)
+    OPERATION_LEASE.set(lease)
+    with pytest.raises(OperationalError):
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+    async with sessionmaker() as session:
+        assert (await session.execute(text("SELECT 3"))).scalar_one() == 3
+    await lease.close()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_cancelled_operation_gives_its_connection_back(engine: AsyncEngine) -> None:
+    """A client that leaves mid-operation: its task is cancelled while a session holds the turn, and the lease's
+    close still returns the connection to the pool."""
+    sessionmaker = create_sessionmaker(engine)
+    lease = ConnectionLease(patience=30)
+    OPERATION_LEASE.set(lease)
+    holding = asyncio.Event()
+
+    async def read_forever() -> None:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+            holding.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(read_forever())
+    await holding.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await lease.close()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_once_the_database_is_found_away_the_operations_next_sessions_fail_at_once(tmp_path: Path) -> None:
+    """A connection that cannot be opened fails its session; the sessions after it fail with it as their cause
+    (DATABASE_UNAVAILABLE) instead of each waiting out the connect timeout again, one after the other."""
+    missing = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}")
+    sessionmaker = create_sessionmaker(missing)
+    attempts = _count_checkouts(missing)
+    lease = ConnectionLease(patience=30)
+    OPERATION_LEASE.set(lease)
+    with pytest.raises(OperationalError):
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    with pytest.raises(DatabaseLost) as lost:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+    assert unavailable_reason(lost.value) == REFUSED
+    assert attempts[0] == 0
+    await lease.close()
+    await missing.dispose()
