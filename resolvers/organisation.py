@@ -35,9 +35,17 @@ async def employee(context: Context, id_: str, relations: EmployeeRelations | No
         return await loader.load(key)
     async with context.sessionmaker() as session:
         held = await loader.prefetch(session, [key])
-        # Not held: another field of the request is loading it right now; its load answers for both.
-        found = held[key] if key in held else await loader.load(key)
-        if found is not None:
+        if key in held:
+            found = held[key]
+            if found is not None:
+                await prefetch_employees(session, context.loaders, [found], relations)
+            return found
+    # Not held: another field of the request is loading it right now; its load answers for both. Awaited with no
+    # session open: a query's sessions take turns on one leased connection (hub.db.lease), and holding it while
+    # that load waits for its turn would stall both until the lease's timeout.
+    found = await loader.load(key)
+    if found is not None:
+        async with context.sessionmaker() as session:
             await prefetch_employees(session, context.loaders, [found], relations)
     return found
 
