@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ async def test_a_cancelled_operation_gives_its_connection_back(engine: AsyncEngi
 async def test_once_the_database_is_found_away_the_operations_next_sessions_fail_at_once(tmp_path: Path) -> None:
     """A connection that cannot be opened fails its session; the sessions after it fail with it as their cause
     (DATABASE_UNAVAILABLE) instead of each waiting out the connect timeout again, one after the other."""
+    threads_before = set(threading.enumerate())
     missing = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}")
     sessionmaker = create_sessionmaker(missing)
     attempts = _count_checkouts(missing)
@@ -142,3 +144,17 @@ async def test_once_the_database_is_found_away_the_operations_next_sessions_fail
     assert attempts[0] == 0
     await lease.close()
     await missing.dispose()
+    await _aiosqlite_threads_ended(threads_before)
+
+
+async def _aiosqlite_threads_ended(threads_before: set[threading.Thread]) -> None:
+    """Waits for the worker threads of the aiosqlite connections opened since ``threads_before`` to end.
+
+    A connection that fails to open stops its worker thread without awaiting it (aiosqlite's ``_connect``), and the
+    thread then hands its last result to the test's event loop. When the test had ended and closed that loop first,
+    the thread died of "Event loop is closed", and pytest failed whichever test of the worker ran next with an
+    unhandled thread exception (tests/hub/test_persisted.py in one CI run). Call it once every connection the test
+    opened is closed (its engine disposed), or it waits for ever."""
+    for thread in set(threading.enumerate()) - threads_before:
+        if thread.name.endswith("(_connection_worker_thread)"):  # threading names a thread after its target
+            await asyncio.to_thread(thread.join)  # in a thread: the loop must run to take the thread's result
