@@ -15,11 +15,14 @@ import asyncio
 from pathlib import Path
 
 import httpx
+from gql import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
 
 from bench.served_readme import readme_query
 from hub.auth import Role
 from tests.served.conftest import NO_RATE_LIMIT, _no_traceback
 from tests.served.hub_process import ServedHub
+from tests.served.sockets import socket_client
 
 POOL = "4"
 CONCURRENT = 32
@@ -54,3 +57,33 @@ async def test_thirty_two_concurrent_readme_queries_on_a_pool_of_four_all_answer
     first = answers[0].json()["data"]
     assert first["cycles"] and first["employees"]["edges"], "the README's query finds its data"
     assert all(answer.json() == answers[0].json() for answer in answers)
+
+
+async def test_a_socket_query_whose_turn_does_not_come_is_refused_server_busy(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    """With one place inside and no patience, concurrent socket queries that find the door shut get the error
+    HTTP answers with 503: code SERVER_BUSY and when to retry; the socket stays usable and a query sent once
+    the others are done answers data."""
+    env = {
+        **NO_RATE_LIMIT,
+        "PERFHUB_DATABASE_CONNECTIONS": "2",  # one place inside, one connection kept for the process's own work
+        "PERFHUB_WORKERS": "1",
+        "PERFHUB_OPERATION_QUEUE_TIMEOUT_SECONDS": "0.001",
+    }
+    request = GraphQLRequest(readme_query())
+    with ServedHub(postgresql_url, tmp_path, env) as hub:
+        async with socket_client(hub, Role.HR_ADMIN) as session:
+            outcomes = await asyncio.gather(
+                *(session.execute(request) for _ in range(CONCURRENT // 4)), return_exceptions=True
+            )
+            refusals = [outcome for outcome in outcomes if isinstance(outcome, TransportQueryError)]
+            assert refusals, f"none of {len(outcomes)} queries was refused with the door shut"
+            assert len(refusals) + sum(isinstance(outcome, dict) for outcome in outcomes) == len(outcomes), [
+                type(outcome) for outcome in outcomes
+            ]
+            for refusal in refusals:
+                assert refusal.errors is not None
+                assert refusal.errors[0]["extensions"] == {"code": "SERVER_BUSY", "retryAfter": 2}
+            assert (await session.execute(request))["cycles"], "the socket still answers once the door is free"
+    _no_traceback(hub)
