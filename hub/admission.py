@@ -6,6 +6,11 @@ the pool. A request beyond those waits at the door once its body is in, before i
 in arrival order, and is answered 503 ``SERVER_BUSY`` with ``Retry-After`` only when its turn has not come within
 ``PERFHUB_OPERATION_QUEUE_TIMEOUT_SECONDS``: a burst is served late rather than refused, and nothing waits
 mid-flight for a connection while it holds one another request needs.
+
+A place inside is a right to a connection, so a query gives it up while it waits on a business system holding no
+connection (``hub.db.lease.away_from_the_database``) and takes its turn again before it next reads: one slow
+system no longer keeps every other query of the process waiting at the door. A query whose turn does not come back
+in time fails the field that needed the database with ``DATABASE_UNAVAILABLE``, as a pool timeout would.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import AsyncIterator
 from starlette.responses import Response
 
 from hub import guards
+from hub.db.engine import POOL_EXHAUSTED, DatabaseUnavailable
+from hub.db.lease import SEAT
 
 RESERVED_CONNECTIONS = 1
 """Pooled connections left to the process's own work: the outbox's poll, webhook deliveries, the audit's writes."""
@@ -52,20 +59,53 @@ class Door:
 
     @contextlib.asynccontextmanager
     async def entered(self) -> AsyncIterator[None]:
-        """Inside for the ``async with`` block; raises :class:`Busy` when the turn does not come in time."""
+        """Inside for the ``async with`` block (but while its operation leaves its :class:`Place`); raises
+        :class:`Busy` when the turn does not come in time."""
         inside = self._inside
         if inside is None:
             yield
             return
-        try:
-            async with asyncio.timeout(self.patience):
-                await inside.acquire()
-        except TimeoutError:
-            raise Busy(self.patience) from None
+        place = Place(inside, self.patience)
+        await place.enter()
+        token = SEAT.set(place)
         try:
             yield
         finally:
-            inside.release()
+            SEAT.reset(token)
+            place.leave()
+
+
+class Place:
+    """One request's place inside a :class:`Door` (a ``hub.db.lease.Seat``): held from its entry, left and taken
+    again by its operation's lease, given up at the end."""
+
+    def __init__(self, inside: asyncio.Semaphore, patience: float) -> None:
+        self._inside = inside
+        self._patience = patience
+        self.held = False
+
+    async def enter(self) -> None:
+        """Takes the place, waiting at most the door's patience; raises :class:`Busy` after that."""
+        if self.held:
+            return
+        try:
+            async with asyncio.timeout(self._patience):
+                await self._inside.acquire()
+        except TimeoutError:
+            raise Busy(self._patience) from None
+        self.held = True
+
+    async def come_back(self) -> None:
+        """:meth:`enter` for an operation under way: its field fails as one the pool had no connection for."""
+        try:
+            await self.enter()
+        except Busy:
+            raise DatabaseUnavailable(POOL_EXHAUSTED) from None
+
+    def leave(self) -> None:
+        if self.held:
+            self.held = False
+            self._inside.release()
 
 
 def busy(refused: Busy) -> Response:

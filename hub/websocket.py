@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -37,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     StartMessagePayload,
 )
 
+from hub import admission
 from hub.ratelimit import principal_key
 from resolvers.context import Context
 from resolvers.event_results import EncodedData
@@ -150,6 +152,11 @@ async def _hold_slot(
     """A subscription slot for the operation when it is a subscription: (the slot's key or None, refusal)."""
     if not _is_subscription(payload, view.settings.max_tokens):
         return None, None
+    return _take_slot(view, context)
+
+
+def _take_slot(view: PerfhubGraphQL, context: Context) -> tuple[str | None, GraphQLError | None]:
+    """A subscription slot for the socket's principal: (the slot's key or None, refusal)."""
     key = principal_key(context.principal, _client_address(context))
     refused = view.subscription_slots.acquire(key)
     if refused is None:
@@ -210,10 +217,30 @@ async def _send(handler: TransportWSHandler | LegacyWSHandler, message: Mapping[
     return True
 
 
+class ServerBusy(GraphQLError):
+    """A query or mutation on a socket whose turn at the process's door (``hub.admission``) did not come in time:
+    the socket's answer to what HTTP answers 503 ``SERVER_BUSY``."""
+
+    def __init__(self, refused: admission.Busy) -> None:
+        super().__init__(
+            f"the hub is busy: your operation waited {math.ceil(refused.waited)} s for its turn; "
+            f"retry after {admission.RETRY_AFTER_SECONDS} s",
+            extensions={"code": "SERVER_BUSY", "retryAfter": admission.RETRY_AFTER_SECONDS},
+        )
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, admitting each operation on the socket as an HTTP request is admitted."""
 
     view: PerfhubGraphQL  # strawberry types it as any view; this handler serves only ours
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # Any: strawberry's handler takes its view as Any
+        super().__init__(*args, **kwargs)
+        # The ids of the socket's queries and mutations not yet started: each runs inside the process's door, as
+        # an HTTP request does (a query holds a pooled connection while it runs; a socket must not be a way
+        # round the limit). Subscriptions do not: they are limited by their slots, and a stream holds no
+        # connection between its reads.
+        self.through_the_door: set[str] = set()
 
     async def handle_task_exception(self, error: Exception) -> None:
         # A subscriber that closes its socket while an event is on its way is how a consumer stops
@@ -229,7 +256,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         try:
-            await super().run_operation(operation)
+            if operation.id not in self.through_the_door:
+                await super().run_operation(operation)
+                return
+            self.through_the_door.discard(operation.id)
+            try:
+                async with self.view.door.entered():
+                    await super().run_operation(operation)
+            except admission.Busy as refused:
+                log.info("WebSocket operation refused: %s", refused)
+                await operation.send_initial_errors([ServerBusy(refused)])
         finally:
             await _close_if_too_slow(self.context)
 
@@ -269,12 +305,15 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_subscribe(message)
             return
         refusal = await self.view.admit_socket_operation(self.context)
+        subscription = refusal is None and _is_subscription(message["payload"], self.view.settings.max_tokens)
         key: str | None = None
-        if refusal is None:
-            key, refusal = await _hold_slot(self.view, self.context, message["payload"])
+        if subscription:
+            key, refusal = _take_slot(self.view, self.context)
         if refusal is not None:
             await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
             return
+        if not subscription:
+            self.through_the_door.add(message["id"])
         await super().handle_subscribe(message)
         if key is not None:
             operation = self.operations.get(message["id"])

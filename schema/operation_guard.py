@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType
 
 from hub import policy
 from hub.db.engine import WRITE_STATEMENT_TIMEOUT
-from hub.db.lease import OPERATION_LEASE, ConnectionLease
+from hub.db.lease import OPERATION_LEASE, SEAT, ConnectionLease
 from resolvers.context import Context
 from resolvers.errors import TokenExpired
 
@@ -64,7 +64,7 @@ class OperationGuard(SchemaExtension):
         # A query's reads take turns on one pooled connection (hub.db.lease), given back when it ends, however it
         # ends. Not a mutation's transactions, nor a subscription's reads: this hook ends when its stream starts.
         lease = (
-            ConnectionLease(context.settings.database_pool_timeout_seconds)
+            ConnectionLease(context.settings.database_pool_timeout_seconds, SEAT.get())
             if operation_type is OperationType.QUERY
             else None
         )

@@ -14,16 +14,24 @@ Mutations are never leased: their transactions are as they were. A session opene
 holds the lease (a nested session, or a loader batch started from inside a session) opens a connection of its
 own, as before, since waiting for the lease there would wait for itself; so does one that waited longer than the
 pool timeout for its turn, which is logged, since it means a session held the lease while it waited for another.
+
+While the operation waits on something that is not its database (a business system: ``away_from_the_database``),
+the lease gives back each connection no session is using, and the operation's place at the process's door (its
+:class:`Seat`, ``hub.admission``) once it holds none: a slow system then delays only the queries that wait for it,
+not every query that finds the door full. The operation's next session takes its turn at the door again before it
+checks out a connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -36,15 +44,31 @@ class _Slot:
 
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
     connection: AsyncConnection | None = None
+    waiting: int = 0
+    """Sessions waiting for the turn: while any does, the connection stays with the lease for them."""
+
+
+class Seat(Protocol):
+    """An operation's place among those a process lets hold a connection at once (``hub.admission.Place``)."""
+
+    async def come_back(self) -> None:
+        """Takes the place again if it was left (waiting for it as long as the door lets one wait)."""
+
+    def leave(self) -> None:
+        """Gives the place up until :meth:`come_back`; nothing when it is not held."""
 
 
 class ConnectionLease:
     """The connections one operation reads through: at most one per engine, checked out at the first session that
     needs it and returned to the pool by :meth:`close`, at the operation's end."""
 
-    def __init__(self, patience: float) -> None:
+    def __init__(self, patience: float, seat: Seat | None = None) -> None:
         self.patience = patience
         """How long a session waits for its turn before it takes a connection of its own (the pool timeout)."""
+        self.seat = seat
+        """The operation's place at the door, left while it waits elsewhere holding no connection; None: no door."""
+        self._away = 0
+        """How many of the operation's waits on something other than the database are under way."""
         self.checkouts = 0
         """Connections this lease took from the pool (one per engine, plus one per connection that broke)."""
         self._slots: dict[AsyncEngine, _Slot] = {}
@@ -59,6 +83,7 @@ class ConnectionLease:
         if self._closed:
             return None
         slot = self._slots.setdefault(engine, _Slot())
+        slot.waiting += 1
         try:
             async with asyncio.timeout(self.patience):
                 await slot.turn.acquire()
@@ -67,11 +92,19 @@ class ConnectionLease:
                 "a session waited %.1f s for its operation's connection: it takes one of its own", self.patience
             )
             return None
+        finally:
+            slot.waiting -= 1
         if self._lost is not None:
             # The sessions wait in turn, so each would wait out the connect or statement timeout again: during an
             # outage the operation would take that many times longer than its sessions took at once before.
             slot.turn.release()
             raise DatabaseLost("the operation's database connection failed earlier") from self._lost
+        if slot.connection is None and self.seat is not None:
+            try:
+                await self.seat.come_back()  # left while the operation waited on a business system
+            except BaseException:
+                slot.turn.release()
+                raise
         try:
             if slot.connection is None:
                 slot.connection = await engine.connect()
@@ -96,11 +129,41 @@ class ConnectionLease:
             broken = connection is not None and (connection.invalidated or connection.closed)
             if broken and isinstance(error, Exception):
                 self._lost = error
-            if connection is not None and (broken or self._closed):
+            # While the operation waits elsewhere, a connection no session waits for goes back to the pool.
+            idle = self._away > 0 and slot.waiting == 0
+            if connection is not None and (broken or self._closed or idle):
                 slot.connection = None
                 await _close(connection)
         finally:
             slot.turn.release()
+            self._leave_if_idle()
+
+    @contextlib.asynccontextmanager
+    async def away(self) -> AsyncIterator[None]:
+        """For the ``async with`` block the operation waits on something other than its database: the connections
+        no session is using go back to the pool, and the seat with them once none is held."""
+        self._away += 1
+        try:
+            for slot in list(self._slots.values()):
+                if slot.turn.locked():
+                    continue  # a session is using it: give_back returns it
+                async with slot.turn:
+                    connection, slot.connection = slot.connection, None
+                    if connection is not None:
+                        await _close(connection)
+            self._leave_if_idle()
+            yield
+        finally:
+            self._away -= 1
+
+    def _leave_if_idle(self) -> None:
+        """Leaves the seat when the operation waits elsewhere and neither holds nor is about to use a connection."""
+        if self.seat is None or self._away == 0:
+            return
+        if all(
+            slot.connection is None and not slot.turn.locked() and slot.waiting == 0 for slot in self._slots.values()
+        ):
+            self.seat.leave()
 
     async def close(self) -> None:
         """Returns the lease's connections to the pool, each once the session using it (a batch no field awaits any
@@ -126,6 +189,23 @@ class DatabaseLost(Exception):
     """A session of an operation whose connection was lost earlier, raised from what lost it (so that
     ``hub.db.engine.unavailable_reason`` reads the reason from its cause)."""
 
+
+@contextlib.asynccontextmanager
+async def away_from_the_database() -> AsyncIterator[None]:
+    """Marks the ``async with`` block as the current operation's wait on something other than its database (a
+    business system): see :meth:`ConnectionLease.away`. Nothing happens outside a leased operation, or inside an
+    open session, whose connection stays bound to it."""
+    lease = OPERATION_LEASE.get()
+    if lease is None or _HOLDING.get() is lease:
+        yield
+        return
+    async with lease.away():
+        yield
+
+
+SEAT: ContextVar[Seat | None] = ContextVar("door_seat", default=None)
+"""The current request's place at the process's door (set by ``hub.admission.Door.entered``); the operation's
+lease leaves and retakes it. A context variable, as the lease's is, so that the tasks of the operation see it."""
 
 OPERATION_LEASE: ContextVar[ConnectionLease | None] = ContextVar("operation_lease", default=None)
 """The lease of the operation the current task works for; None: every session checks out its own connection.

@@ -26,6 +26,7 @@ from connectors.base import (
     TrainingSource,
     configured,
 )
+from hub.db.lease import away_from_the_database
 from resolvers.errors import SystemFailure
 from resolvers.loaders.base import SharedLoader
 
@@ -77,7 +78,8 @@ class TrainingRecordsByEmployeeLoader(SharedLoader[TrainingKey, list[TrainingRec
         async def fetch(since: dt.date | None, numbers: list[str]) -> None:
             period = None if since is None else Period(since, self.today)
             try:
-                batch = await configured(self.source, "training").fetch_training(numbers, period)
+                async with away_from_the_database():
+                    batch = await configured(self.source, "training").fetch_training(numbers, period)
             except ConnectorError as error:
                 failure = SystemFailure(error)
                 found.update({(number, since): failure for number in numbers})
@@ -101,7 +103,8 @@ class CompensationRecordsByEmployeeLoader(SharedLoader[str, list[CompensationRec
 
     async def batch_load_fn(self, keys: list[str]) -> list[list[CompensationRecord] | SystemFailure]:  # type: ignore[override]
         try:
-            batch = await configured(self.source, "payroll").fetch_compensation(keys)
+            async with away_from_the_database():
+                batch = await configured(self.source, "payroll").fetch_compensation(keys)
         except ConnectorError as error:
             return [SystemFailure(error)] * len(keys)
         await self.on_read(keys)

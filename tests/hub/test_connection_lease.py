@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.engine import REFUSED, create_engine, create_sessionmaker, unavailable_reason
-from hub.db.lease import OPERATION_LEASE, ConnectionLease, DatabaseLost
+from hub.db.lease import OPERATION_LEASE, ConnectionLease, DatabaseLost, away_from_the_database
 
 # Each test sets OPERATION_LEASE in its own task's context, as OperationGuard does for a query: it leaks nowhere.
 
@@ -158,3 +158,89 @@ async def _aiosqlite_threads_ended(threads_before: set[threading.Thread]) -> Non
     for thread in set(threading.enumerate()) - threads_before:
         if thread.name.endswith("(_connection_worker_thread)"):  # threading names a thread after its target
             await asyncio.to_thread(thread.join)  # in a thread: the loop must run to take the thread's result
+
+
+class _CountingSeat:
+    """A door place that counts its comings and goings."""
+
+    def __init__(self) -> None:
+        self.held = True
+        self.left = 0
+        self.returned = 0
+
+    async def come_back(self) -> None:
+        if not self.held:
+            self.held = True
+            self.returned += 1
+
+    def leave(self) -> None:
+        if self.held:
+            self.held = False
+            self.left += 1
+
+
+async def test_while_the_operation_waits_on_a_business_system_it_holds_no_connection_and_no_place(
+    engine: AsyncEngine,
+) -> None:
+    """A read, then a wait elsewhere (``away_from_the_database``), then a read: during the wait the pool has the
+    connection back and the door the place; the next read takes both again."""
+    sessionmaker = create_sessionmaker(engine)
+    checkouts = _count_checkouts(engine)
+    seat = _CountingSeat()
+    lease = ConnectionLease(patience=30, seat=seat)
+    OPERATION_LEASE.set(lease)
+
+    async def read() -> None:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+
+    await read()
+    async with away_from_the_database():
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert not seat.held
+    assert not seat.held, "the place is taken again only when a read needs it"
+    await read()
+    assert (seat.left, seat.returned) == (1, 1) and checkouts[0] == 2
+    await lease.close()
+
+
+async def test_a_read_under_way_keeps_the_connection_and_the_place_until_it_ends(engine: AsyncEngine) -> None:
+    """One field reads while a sibling waits on a business system: the read keeps its connection, and the place
+    is left once it ends (the sibling still waiting)."""
+    sessionmaker = create_sessionmaker(engine)
+    seat = _CountingSeat()
+    lease = ConnectionLease(patience=30, seat=seat)
+    OPERATION_LEASE.set(lease)
+    reading, waited = asyncio.Event(), asyncio.Event()
+
+    async def read() -> None:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+            reading.set()
+            await waited.wait()
+            assert seat.held and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+
+    async def wait_elsewhere() -> None:
+        await reading.wait()
+        async with away_from_the_database():
+            waited.set()
+            await asyncio.sleep(0.05)  # the read ends meanwhile
+            assert not seat.held and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    await asyncio.gather(read(), wait_elsewhere())
+    assert seat.left == 1
+    await lease.close()
+
+
+async def test_inside_an_open_session_a_wait_elsewhere_keeps_the_connection(engine: AsyncEngine) -> None:
+    """A session that awaits a business system while open keeps its connection: it is bound to it."""
+    sessionmaker = create_sessionmaker(engine)
+    seat = _CountingSeat()
+    lease = ConnectionLease(patience=30, seat=seat)
+    OPERATION_LEASE.set(lease)
+    async with sessionmaker() as session:
+        await session.execute(text("SELECT 1"))
+        async with away_from_the_database():
+            assert seat.held and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        await session.execute(text("SELECT 2"))
+    await lease.close()
