@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # strawberry's HTTP layer, as its views use it
 from graphql import GraphQLError
@@ -23,7 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -51,7 +52,6 @@ from hub.events.watcher import OutboxWatcher
 from hub.export.endpoint import ExportEndpoint
 from hub.pseudonyms import pseudonyms_for
 from hub.ratelimit import RedisRateLimiter, SubscriptionSlots, make_buckets, principal_key, tokens_for
-from hub.scim.app import ScimApp
 from hub.systems import configured_systems, open_systems
 from hub.webhooks import worker as webhooks
 from hub.websocket import LegacyWSHandler, SocketRefused, TransportWSHandler
@@ -62,6 +62,9 @@ from resolvers.export import open_export
 from schema import build_schema
 from schema.masking import DATABASE_UNAVAILABLE, database_unavailable_message
 from schema.operation_guard import RateLimited
+
+if TYPE_CHECKING:
+    from hub.scim.app import ScimApp
 
 log = logging.getLogger("perfhub")
 
@@ -585,6 +588,35 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+def _scim_on_first_use(authenticator: Authenticator, clock: Callable[[], dt.date]) -> ASGIApp:
+    """SCIM provisioning (``hub.scim.app``), built at its first request: its libraries (scim2-models, scim2-server)
+    took a second of CPU to import at every start, a quarter of ``perfhub serve``'s, for a route most processes never
+    serve. The import runs in a thread, so that the rest of the hub goes on answering meanwhile."""
+    built: asyncio.Future[ASGIApp] | None = None
+
+    def imported() -> type[ScimApp]:
+        from hub.scim.app import ScimApp
+
+        return ScimApp
+
+    async def build() -> ASGIApp:
+        return (await asyncio.to_thread(imported))(authenticator, clock).mounted
+
+    async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal built
+        if built is None:  # one build however many requests arrive meanwhile
+            built = asyncio.ensure_future(build())
+        try:
+            scim_app = await asyncio.shield(built)
+        except BaseException:
+            if built.done():
+                built = None  # a failed build is tried again by the next request
+            raise
+        await scim_app(scope, receive, send)
+
+    return mounted
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -649,7 +681,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Mount("/scim", ScimApp(authenticator, clock).mounted),  # SCIM 2.0 provisioning at /scim/v2 (hub/scim)
+        Mount("/scim", _scim_on_first_use(authenticator, clock)),  # SCIM 2.0 provisioning at /scim/v2 (hub/scim)
         # The BI export (hub/export): the API's rows for the caller (resolvers.export), streamed as CSV or Parquet.
         Route(
             "/export/{name}",
