@@ -145,8 +145,8 @@ class ConnectionLease:
         self._away += 1
         try:
             for slot in list(self._slots.values()):
-                if slot.turn.locked():
-                    continue  # a session is using it: give_back returns it
+                if slot.turn.locked() or slot.waiting:
+                    continue  # a session is using it or is next in turn: give_back returns it after the last
                 async with slot.turn:
                     connection, slot.connection = slot.connection, None
                     if connection is not None:
