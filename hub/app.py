@@ -398,10 +398,13 @@ class PerfhubGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         await self._admit(request, request_data, context.principal)
         # Once the body is in (a slow client waits outside), until the answer is ready (not while it is sent).
-        async with self.door.entered():
-            return await super().execute_operation(
-                request, request_adapter, request_data, context, root_value, sub_response
-            )
+        try:
+            async with self.door.entered():
+                return await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
+        finally:
+            context.answered()
 
     async def execute_single(
         self,

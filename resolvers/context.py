@@ -89,6 +89,14 @@ class Context:
         each delivery renews them so that no answer is older than the event it belongs to."""
         self.__dict__.pop("loaders", None)
 
+    def answered(self) -> None:
+        """The request's answer is made: what it read for its fields goes now (``Loaders.release``). Not in
+        ``renew_loaders``: an operation on the same socket may still be reading through the loaders it had."""
+        loaders = self.__dict__.pop("loaders", None)
+        if loaders is not None:
+            loaders.release()
+        self.cell_sizes.clear()
+
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(

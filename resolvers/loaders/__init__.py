@@ -6,6 +6,7 @@ import datetime as dt
 from functools import cached_property
 from typing import Generic, Protocol, Self, TypeVar, overload
 
+from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolvers.loaders.adjustments import AdjustmentsByResultLoader
@@ -115,6 +116,18 @@ class Loaders:
         self._on_compensation_read = on_compensation_read or _nothing
         self._on_ratings_read = on_ratings_read or _nothing
         self._on_denied_read = on_denied_read or _nothing
+
+    def release(self) -> None:
+        """Empties the caches of the loaders made so far, when the request is answered.
+
+        The registry and its loaders refer to each other (and to the request's context, through the audit
+        callbacks), so they are freed only by the cycle collector; their caches hold every row the request
+        read. Emptied here, the rows go when their last reference does, not in a collection that walks and
+        frees them all at once (60,000 objects and about 80 ms every ~65 portal pages: the served page's p99,
+        issue 16)."""
+        for loader in self.__dict__.values():
+            if isinstance(loader, DataLoader):
+                loader.clear_all()
 
     department_by_id = per_request(DepartmentByIdLoader)
     departments_by_parent = per_request(DepartmentsByParentLoader)
