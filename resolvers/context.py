@@ -96,6 +96,7 @@ class Context:
         if loaders is not None:
             loaders.release()
         self.cell_sizes.clear()
+        self.charge = None  # a partial of the view holding this context: the context's own cycle
 
     @cached_property
     def loaders(self) -> Loaders:

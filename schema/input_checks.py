@@ -135,6 +135,9 @@ def argument_strings(document: DocumentNode, variables: Mapping[str, object]) ->
     """
     visitor = _Strings(variables)
     visit(document, visitor)
+    # graphql-core's visitor keeps its bound methods in a map of its own: a cycle the collector would free,
+    # once for every request. Emptied, the visitor goes by reference counting.
+    visitor.enter_leave_map.clear()
     used = {name for definition in document.definitions for name in _variable_names(definition)}
     for name, value in variables.items():
         if name not in used:

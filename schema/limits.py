@@ -214,13 +214,27 @@ def estimate_cost(
     argument's default, clamped to the maximum page size); any other list by ``list_size``. The lists
     inside a connection (``edges``) are the page already counted.
     """
-    fragments = _fragments(document)
-    memo: dict[tuple[str, str, int], int] = {}
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
+    return _CostWalk(schema, document, variables, model).unit_cost(operation.selection_set, root)
 
-    def page_size(node: FieldNode, default: object) -> int:
+
+class _CostWalk:
+    """One estimate's walk of a document. A class rather than nested functions: a recursive closure refers to
+    itself, so every request's walk (and its memo) would wait for the cycle collector to be freed."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, object], model: CostModel
+    ) -> None:
+        self.schema = schema
+        self.fragments = _fragments(document)
+        self.variables = variables
+        self.model = model
+        self.memo: dict[tuple[str, str, int], int] = {}
+        self.deepest_wrapping = wrapping_depth(schema)
+
+    def page_size(self, node: FieldNode, default: object) -> int:
         value: object = default
         for argument in node.arguments or ():
             if argument.name.value != "first":
@@ -228,19 +242,18 @@ def estimate_cost(
             if isinstance(argument.value, IntValueNode):
                 value = int(argument.value.value)
             elif isinstance(argument.value, VariableNode):
-                value = variables.get(argument.value.name.value, default)
+                value = self.variables.get(argument.value.name.value, default)
         if not isinstance(value, int) or isinstance(value, bool):
-            return model.list_size
-        return max(0, min(value, model.max_page_size))
+            return self.model.list_size
+        return max(0, min(value, self.model.max_page_size))
 
-    deepest_wrapping = wrapping_depth(schema)
-
-    def unit_cost(selection_set: SelectionSetNode, parent: GraphQLNamedType, unwrapped: int = 0) -> int:
+    def unit_cost(self, selection_set: SelectionSetNode, parent: GraphQLNamedType, unwrapped: int = 0) -> int:
         """The cost of a selection set resolved on one parent; the cost of N parents is N times this.
 
         ``unwrapped`` counts the ``ofType`` fields just above: past the schema's deepest wrapping one is
         null, and nothing under it runs.
         """
+        model, schema = self.model, self.schema
         fields = getattr(parent, "fields", {})
         in_connection = parent.name.endswith("Connection")
         total = 0
@@ -251,32 +264,30 @@ def estimate_cost(
                 if field is None:  # __typename: free
                     continue
                 below = unwrapped + 1 if name == UNWRAPPING_FIELD else 0
-                if below > deepest_wrapping:
+                if below > self.deepest_wrapping:
                     continue
                 total += model.system_field if name in model.system_fields else 1
                 if selection.selection_set is None:
                     continue
                 field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
                 if "first" in field.args:
-                    size = page_size(selection, field.args["first"].default_value)
+                    size = self.page_size(selection, field.args["first"].default_value)
                 elif isinstance(field_type, GraphQLList) and not in_connection:
                     size = model.list_size
                 else:
                     size = 1
-                total += size * unit_cost(selection.selection_set, get_named_type(field.type), below)
+                total += size * self.unit_cost(selection.selection_set, get_named_type(field.type), below)
             elif isinstance(selection, InlineFragmentNode):
                 narrowed = _narrow(schema, selection.type_condition, parent)
-                total += unit_cost(selection.selection_set, narrowed, unwrapped)
+                total += self.unit_cost(selection.selection_set, narrowed, unwrapped)
             elif isinstance(selection, FragmentSpreadNode):
                 key = (selection.name.value, parent.name, unwrapped)
-                if key not in memo:
-                    fragment = fragments[selection.name.value]  # validated: it exists, no cycles
+                if key not in self.memo:
+                    fragment = self.fragments[selection.name.value]  # validated: it exists, no cycles
                     narrowed = _narrow(schema, fragment.type_condition, parent)
-                    memo[key] = unit_cost(fragment.selection_set, narrowed, unwrapped)
-                total += memo[key]
+                    self.memo[key] = self.unit_cost(fragment.selection_set, narrowed, unwrapped)
+                total += self.memo[key]
         return total
-
-    return unit_cost(operation.selection_set, root)
 
 
 @functools.lru_cache(maxsize=8)
