@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Executable, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import MAX_KEY, BadUserInput
+from resolvers.loaders.base import read_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ async def read_page(
     The count is the one statement of a page that grows with the table (it reads every matching row), so it
     runs only when the query selects ``totalCount`` (``schema.selection.selects``).
     """
-    rows = (await session.execute(page)).all()
+    rows = await read_rows(session, page)
     if not count_total:
         return rows, None
     total = (await session.execute(select(func.count()).select_from(counted).where(*conditions))).scalar_one()

@@ -15,10 +15,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Collection, Hashable, Sequence
 from contextvars import ContextVar
-from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Executable, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
@@ -93,6 +93,16 @@ class RequestFacts(Protocol):
     def scope(self) -> Scope: ...
 
 
+async def read_rows(session: AsyncSession, statement: Executable) -> Sequence[Row[Any]]:
+    """The rows of a statement that selects columns, run on the session's connection (Core execution).
+
+    Through ``session.execute`` the ORM would first compile and then post-process the statement for entities it
+    does not select: about a sixth of a loader's statement went there. The rows are the same ``Row`` objects,
+    the statement runs in the session's transaction on the same connection, and engine events still see it."""
+    connection = await session.connection()
+    return (await connection.execute(statement)).all()
+
+
 class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
     """A DataLoader whose batch function reads the database through its own short-lived session.
 
@@ -114,10 +124,10 @@ class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
     async def fetch(self, statement: RowsStatement) -> Sequence[R]:
         page_session = _page_session.get()
         if page_session is not None:
-            rows = (await page_session.execute(statement)).all()
+            rows = await read_rows(page_session, statement)
         else:
             async with self.sessionmaker() as session:
-                rows = (await session.execute(statement)).all()
+                rows = await read_rows(session, statement)
         # The one place rows become records. mypy cannot see that a Core row has the columns of ``R`` (a type
         # variable, where a Protocol would accept any row); the loader's statement selects them.
         return cast("Sequence[R]", rows)
