@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Executable, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.db.rows import read_rows
 from resolvers.errors import MAX_KEY, BadUserInput
-from resolvers.loaders.base import read_rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import AppraisalResult, Cycle, Employee, Post, ResultEvent
+from hub.db.rows import read_rows
 from hub.events.contents import EventContents, live_statements, read_event_contents
 
 PAGE = 1000
@@ -80,19 +81,19 @@ async def read_page(
         .limit(limit)
     )
     async with sessionmaker() as session:
-        rows = (await session.execute(statement)).all()
+        rows = await read_rows(session, statement)
         if not rows:
             return Page(after, after, (), 1)
         result_ids = {row.result_id for row in rows}
         results = {
             row.id: row
-            for row in await session.execute(
-                select(*AppraisalResult.__table__.columns).where(AppraisalResult.id.in_(result_ids))
+            for row in await read_rows(
+                session, select(*AppraisalResult.__table__.columns).where(AppraisalResult.id.in_(result_ids))
             )
         }
         cycle_ids = {row.cycle_id for row in rows}
         of_cycles = select(*Cycle.__table__.columns).where(Cycle.id.in_(cycle_ids))
-        cycles = {row.id: row for row in await session.execute(of_cycles)}
+        cycles = {row.id: row for row in await read_rows(session, of_cycles)}
         contents = await read_event_contents(session, rows)  # as each event was written (its snapshot)
     events = tuple(
         OutboxEvent(row.id, row, results.get(row.result_id), cycles.get(row.cycle_id), contents.get(row.id))

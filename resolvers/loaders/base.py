@@ -15,14 +15,15 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Collection, Hashable, Sequence
 from contextvars import ContextVar
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
+from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, Executable, Row, Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
 
 from hub.db.models import IndicatorVersion, SchemeVersion
+from hub.db.rows import read_rows
 from resolvers.scope import Scope
 
 # Columns of any types: SQLAlchemy types a statement by its columns' types, and a loader's statement selects
@@ -91,16 +92,6 @@ class RequestFacts(Protocol):
 
     @property
     def scope(self) -> Scope: ...
-
-
-async def read_rows(session: AsyncSession, statement: Executable) -> Sequence[Row[Any]]:
-    """The rows of a statement that selects columns, run on the session's connection (Core execution).
-
-    Through ``session.execute`` the ORM would first compile and then post-process the statement for entities it
-    does not select: about a sixth of a loader's statement went there. The rows are the same ``Row`` objects,
-    the statement runs in the session's transaction on the same connection, and engine events still see it."""
-    connection = await session.connection()
-    return (await connection.execute(statement)).all()
 
 
 class SessionLoader(SharedLoader[K, V], Generic[K, V, R]):
