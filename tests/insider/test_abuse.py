@@ -237,9 +237,17 @@ def test_failed_authentications_are_limited_per_address(sqlite_backend: Backend,
 # --- Subscriptions ----------------------------------------------------------------------------------------
 
 
+CLOSE_TIMEOUT_SECONDS = 1
+"""How long a socket leaving its block waits for the hub's close frame before dropping the connection. A
+subscriber that has not read all its events has websockets' full receive queue (max_queue) in front of that
+frame and never sees it: the default 10 s were spent on every such socket."""
+
+
 @contextlib.contextmanager
 def open_socket(hub: ServedHub, token: str) -> Iterator[ClientConnection]:
-    with connect(hub.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=10, max_size=None) as ws:
+    with connect(
+        hub.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=10, max_size=None, close_timeout=CLOSE_TIMEOUT_SECONDS
+    ) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
         assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
         yield ws

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pytest
 from pydantic import Field
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import CaseExact, Required, ResourceType, ScimProvider
@@ -26,6 +27,14 @@ from tests.served.hub_process import ServedHub
 ENTERPRISE = str(EnterpriseUser.__schema__)
 PERFHUB = str(PerfhubUser.__schema__)
 FAILED = {Status.ERROR, Status.CRITICAL}
+
+
+@pytest.fixture
+def served(served_shared: ServedHub) -> ServedHub:
+    """The module's hub on its backend, not one per test: discovery reads only what no User changes (the
+    service provider's configuration, resource types and schemas), and the CRUD checks write Users of their
+    own, with random names."""
+    return served_shared
 
 
 def organisation_examples(hub: ServedHub) -> ScimProvider:

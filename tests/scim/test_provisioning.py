@@ -1,7 +1,15 @@
-"""Joiners, movers and leavers pushed by SCIM into the served hub, and what GraphQL then shows."""
+"""Joiners, movers and leavers pushed by SCIM into the served hub, and what GraphQL then shows.
+
+The tests share one hub per backend for the module (``served`` here): each writes only to Users no other
+test here reads (joiner SCIM-0001 and leaver 5; 2 and 4 for e-mails, 4 untouched by the bad patches; 6; 7;
+SCIM-A), so what it asserts does not depend on the others. The audit test has a hub of its own
+(``served_alone``): it asserts every SCIM entry in the audit log, which the other tests' writes add to.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,11 +19,25 @@ from scim2_models import SearchRequest
 from hub.auth import Role
 from hub.scim.models import Email, EnterpriseUser, Manager, Name, PerfhubUser, UserResource
 from tests.scim.scim_client import extensions, ids_found, patch, raw_client, scim_client, user
+from tests.served import conftest as served_fixtures
 from tests.served.hub_process import ServedHub
 
 ENTERPRISE = str(EnterpriseUser.__schema__)
 PERFHUB = str(PerfhubUser.__schema__)
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture
+def served(served_shared: ServedHub) -> ServedHub:
+    """The module's hub on its backend (see above); a test fails on a traceback logged while it ran."""
+    return served_shared
+
+
+@pytest.fixture
+def served_alone(database_url: str, tmp_path: Path) -> Iterator[ServedHub]:
+    """A hub and database of the test's own."""
+    yield from served_fixtures.hub_of_its_own(database_url, tmp_path)
+
 
 EMPLOYEE_QUERY = """
 query ($id: ID!) { employee(id: $id) {
@@ -94,8 +116,9 @@ def test_a_joiner_a_mover_and_a_leaver_reach_graphql(served: ServedHub) -> None:
         assert after["results"] == before["results"]
 
 
-def test_every_write_is_audited_as_the_scim_caller(served: ServedHub) -> None:
+def test_every_write_is_audited_as_the_scim_caller(served_alone: ServedHub) -> None:
     """A hire and a refused hire each leave an audit entry naming scim:<subject>."""
+    served = served_alone
     with raw_client(served) as http:
         post = http.get("/Users/1").json()[PERFHUB]["post"]
         body = {"schemas": [str(UserResource.__schema__), PERFHUB], "userName": "SCIM-A", "name": {"formatted": "A"}}

@@ -41,6 +41,13 @@ QUERY = "{ employees(first: 1) { totalCount } }"
 SUBSCRIPTION = "subscription { resultPublished { eventId } }"
 TIMEOUT_MS = 30_000
 
+
+@pytest.fixture
+def served(served_shared: ServedHub) -> ServedHub:
+    """The module's hub on its backend, not one per test: the tests only read (a query, a subscription)."""
+    return served_shared
+
+
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"Chromium is absent ({CHROMIUM}); .ci/run installs the Debian package"
 )
