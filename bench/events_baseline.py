@@ -23,6 +23,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+import orjson
 from sqlalchemy import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -86,7 +87,7 @@ async def read_page(pool: asyncpg.Pool, after: int, up_to: int, limit: int = PAG
             occurred_at=row["occurred_at"],
             cursor=event_cursor(row["id"]),
         )
-        encoded.append((row["id"], json.dumps(data, separators=(",", ":"))))
+        encoded.append((row["id"], orjson.dumps(data).decode()))  # as the hub encodes an event (EncodedData)
     return encoded
 
 

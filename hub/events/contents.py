@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appraisal.shown import shown_cents
 from hub.db.models import AppraisalResult, Cycle, Employee, Indicator, IndicatorScore, IndicatorVersion, Post
+from hub.db.rows import read_rows
 from hub.domain import Grade, IndicatorCategory
 
 
@@ -123,25 +124,27 @@ async def read_contents(session: AsyncSession, result_ids: Collection[int]) -> d
         return {}
     ids = set(result_ids)
     parts: dict[int, list[EventIndicatorScore]] = {result_id: [] for result_id in ids}
-    scores = await session.execute(
+    scores = await read_rows(
+        session,
         select(IndicatorScore.result_id.label("of"), *(column.label(name) for name, column in _PART_COLUMNS.items()))
         .join(IndicatorVersion, IndicatorVersion.id == IndicatorScore.indicator_version_id)
         .join(Indicator, Indicator.id == IndicatorVersion.indicator_id)
         .where(IndicatorScore.result_id.in_(ids))
-        .order_by(IndicatorScore.result_id, IndicatorScore.id)  # the order of the result's indicatorScores
+        .order_by(IndicatorScore.result_id, IndicatorScore.id),  # the order of the result's indicatorScores
     )
-    for row in scores.mappings():
-        parts[row["of"]].append(part_of({name: row[name] for name in _PART_COLUMNS}))
-    results = await session.execute(
+    for row in scores:
+        parts[row.of].append(part_of({name: row._mapping[name] for name in _PART_COLUMNS}))
+    results = await read_rows(
+        session,
         select(*(column.label(name) for name, column in _RESULT_COLUMNS.items()))
         .join(Cycle, Cycle.id == AppraisalResult.cycle_id)
         .join(Employee, Employee.id == AppraisalResult.employee_id)
         .join(Post, Post.id == AppraisalResult.post_id)
-        .where(AppraisalResult.id.in_(ids))
+        .where(AppraisalResult.id.in_(ids)),
     )
     return {
-        row["result_id"]: contents_of({name: row[name] for name in _RESULT_COLUMNS}, parts[row["result_id"]])
-        for row in results.mappings()
+        row.result_id: contents_of({name: row._mapping[name] for name in _RESULT_COLUMNS}, parts[row.result_id])
+        for row in results
     }
 
 
