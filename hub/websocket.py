@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Mapping
 from contextlib import suppress
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
@@ -200,8 +201,14 @@ def _encoded_once(message: Mapping[str, object]) -> str | None:
     payload = message.get("payload")
     if not isinstance(payload, dict) or len(payload) != 1 or not isinstance(data := payload.get("data"), EncodedData):
         return None
-    head = json.dumps({key: value for key, value in message.items() if key != "payload"}, separators=(",", ":"))
-    return head[:-1] + ',"payload":{"data":' + data.json() + "}}"
+    head = _head(tuple((key, value) for key, value in message.items() if key != "payload"))
+    return head + ',"payload":{"data":' + data.json() + "}}"
+
+
+@lru_cache(maxsize=1024)
+def _head(fields: tuple[tuple[str, object], ...]) -> str:
+    # A stream's messages differ only in their payload: its id and type are encoded once, not once per event.
+    return json.dumps(dict(fields), separators=(",", ":"))[:-1]
 
 
 async def _send(handler: TransportWSHandler | LegacyWSHandler, message: Mapping[str, object]) -> bool:

@@ -18,7 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NoReturn
@@ -47,6 +47,8 @@ CATCH_UP_BATCH = PAGE
 EVENT_UNAVAILABLE = "EVENT_UNAVAILABLE"
 SLICE_SECONDS = 0.002
 """How long a stream delivering events read ahead may hold the event loop before it hands it over."""
+PREPARED_AHEAD = 64
+"""Events whose answers are made before the first of them is sent (a run's work well inside a slice)."""
 READS = RetryPolicy()
 """How the subscription retries its own reads (the outbox page, the events' results and cycles)."""
 
@@ -239,8 +241,13 @@ def _keeps(cycle_id: int | None, wanted: EventFilter | None) -> Callable[[Outbox
     return keeps
 
 
+_Look = tuple[tuple[int, Sequence[OutboxEvent]] | None, list[DeliveredEvent]]
+"""What a look at the stream finds: the next events and how far they take it (None: nothing new yet), and
+those of them the subscriber may see."""
+
+
 async def _next_events(
-    live: _Live, sessions: WatchedSessions, conditions: list[ColumnElement[bool]]
+    live: _Live, position: int, sessions: WatchedSessions, conditions: list[ColumnElement[bool]]
 ) -> tuple[int, Sequence[OutboxEvent]] | None:
     """The next events after the position and how far they take it; None when there is nothing new yet.
 
@@ -251,18 +258,18 @@ async def _next_events(
     """
     watcher = live.context.outbox
     if watcher is not None:
-        events = watcher.log.after(live.position, CATCH_UP_BATCH)
+        events = watcher.log.after(position, CATCH_UP_BATCH)
         if events is not None:
             return (events[-1].id, events) if events else None
-    known = watcher.log.end if watcher is not None else live.position
+    known = watcher.log.end if watcher is not None else position
     page = await read_with_retries(
-        partial(read_page, sessions.inner, after=live.position, limit=CATCH_UP_BATCH, conditions=conditions),
+        partial(read_page, sessions.inner, after=position, limit=CATCH_UP_BATCH, conditions=conditions),
         READS,
         "reading the outbox",
     )
     last = max(page.last, known) if len(page.events) < CATCH_UP_BATCH else page.last
     if not page.events:
-        return (last, ()) if last > live.position else None
+        return (last, ()) if last > position else None
     return last, page.events
 
 
@@ -279,9 +286,17 @@ async def _wait(context: Context, subscriber: Subscriber | None, poll_seconds: f
 
 
 async def result_published(
-    context: Context, after: str | None, cycle_id: str | None, poll_seconds: float, wanted: EventFilter | None = None
-) -> AsyncIterator[DeliveredEvent]:
+    context: Context,
+    after: str | None,
+    cycle_id: str | None,
+    poll_seconds: float,
+    wanted: EventFilter | None = None,
+    prepare: Callable[[Sequence[DeliveredEvent]], None] | None = None,
+) -> AsyncGenerator[DeliveredEvent, None]:
     """Every event after the cursor, then new ones as they are published; at-least-once, in order.
+
+    ``prepare``, when given, is handed each run of ``PREPARED_AHEAD`` events before the first of them is
+    yielded (the schema makes their answers ahead: ``schema.event_projection.Preparation``).
 
     ``live.position`` is how far the outbox has been read (events skipped as not visible included);
     ``live.delivered`` is the cursor of the last event delivered, what a resume must start after.
@@ -297,28 +312,44 @@ async def result_published(
     handed_over = time.monotonic()
     watcher = context.outbox
     subscriber = watcher.subscribe(live.position, live.too_slow) if watcher is not None else None
+
+    async def look(position: int) -> _Look:
+        """The next events after ``position`` and those of them the subscriber may see (``_next_events``)."""
+        step = await _next_events(live, position, sessions, conditions)
+        if step is None:
+            return None, []
+        return step, await visible(context, sessions.inner, [event for event in step[1] if keeps(event)], READS)
+
+    # A full batch says more is waiting: the next one is read while this one is delivered, so that a replay
+    # does not wait on the database between batches. Its reads use the unwatched sessions (a retried read
+    # there is not a field of a delivered event that failed), and what it found is used only as it would
+    # have been found: in order, at the position this batch ends at.
+    ahead: asyncio.Task[_Look] | None = None
     try:
         while True:
             if subscriber is not None:
                 if subscriber.too_slow:
                     raise SubscriberTooSlow(live.delivered)
-                subscriber.wake.clear()  # before looking: news that comes while this looks sets it again
+                if ahead is None:
+                    subscriber.wake.clear()  # before looking: news that comes while this looks sets it again
+                # (A look made ahead began before this point: the wake-up is left set, for a look again.)
             try:
-                step = await _next_events(live, sessions, conditions)
-                batch = (
-                    await visible(context, sessions.inner, [event for event in step[1] if keeps(event)], READS)
-                    if step
-                    else []
-                )
+                if ahead is None:
+                    step, batch = await look(live.position)
+                else:
+                    looking, ahead = ahead, None
+                    step, batch = await looking
             except ReadFailed as failure:
                 _give_up(failure, live.delivered)
             if step is None:
                 _check_principal(context, dt.datetime.now(dt.UTC))
                 await _wait(context, subscriber, poll_seconds)
                 continue
+            if len(step[1]) >= CATCH_UP_BATCH:
+                ahead = asyncio.create_task(look(step[0]))
             _renew_loaders(context, batch)
             _check_principal(context, dt.datetime.now(dt.UTC))
-            for payload in batch:
+            for index, payload in enumerate(batch):
                 # A batch read ahead is delivered without waiting on the database, and an event whose selection
                 # needs no loader never suspends: hand the loop over every slice, so that replaying history
                 # does not hold it for a whole batch while other requests wait (not after every event: a pass
@@ -331,6 +362,8 @@ async def result_published(
                     _check_principal(context, dt.datetime.now(dt.UTC))
                 if subscriber is not None and subscriber.too_slow:
                     raise SubscriberTooSlow(live.delivered)
+                if prepare is not None and index % PREPARED_AHEAD == 0:
+                    prepare(batch[index : index + PREPARED_AHEAD])
                 failures_before = sessions.watch.failures
                 yield payload
                 _check_delivery(sessions.watch, failures_before, payload, live)
@@ -341,9 +374,20 @@ async def result_published(
             if subscriber is not None:
                 subscriber.moved(live.position)
     finally:
+        if ahead is not None:
+            await _drop(ahead)
         live.ended.set()
         if watcher is not None and subscriber is not None:
             watcher.unsubscribe(subscriber)
+
+
+async def _drop(ahead: asyncio.Task[_Look]) -> None:
+    """Cancels a look ahead the stream ended before using, and waits until it has let go of its connection; a
+    failure it met is taken, not left to be logged as never retrieved (the stream ended for its own reason)."""
+    ahead.cancel()
+    await asyncio.wait([ahead])  # never raises the look's own error; a cancellation of the stream still ends it
+    if not ahead.cancelled():
+        ahead.exception()
 
 
 def _give_up(failure: ReadFailed, delivered: str | None) -> NoReturn:

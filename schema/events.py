@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 
 import strawberry
 from strawberry.types.field import StrawberryField
@@ -14,8 +15,10 @@ from resolvers import events as event_stream
 from resolvers.records import CycleRow, ResultRow
 from schema import fields
 from schema.enums import Grade
+from schema.event_projection import preparation
 from schema.info import Info
 from schema.permissions import AUTHENTICATED, NAMES, enforce, guarded
+from schema.projection_code import reads_attribute
 from schema.results import AppraisalResult, Cycle
 from schema.rounding import ROUNDED
 from schema.values import object_type
@@ -26,12 +29,23 @@ EVENT_SCOPE = (
 )
 
 
-def _carried(read: Callable[[EventContents], object], graphql_type: object, description: str) -> StrawberryField:
+def _carried(read: Callable[[EventContents], object] | str, graphql_type: object, description: str) -> StrawberryField:
     """A field of what the event carries (``hub.events.contents``), read with the event's batch: it cannot fail
-    once the event is on its way, and costs no statement of its own."""
+    once the event is on its way, and costs no statement of its own. ``read`` is the record's attribute of that
+    name (a projection reads it without a call: ``schema.projection_code.reads_attribute``), or a function of
+    the record."""
+    if isinstance(read, str):
+        name = read
 
-    def resolve(root: strawberry.Parent[event_stream.DeliveredEvent]) -> object:
-        return read(root.contents)
+        @reads_attribute(f"contents.{name}")
+        def resolve(root: strawberry.Parent[event_stream.DeliveredEvent]) -> object:
+            return getattr(root.contents, name)
+
+    else:
+        function = read
+
+        def resolve(root: strawberry.Parent[event_stream.DeliveredEvent]) -> object:
+            return function(root.contents)
 
     return fields.field(description=description, graphql_type=graphql_type)(resolve)
 
@@ -108,6 +122,7 @@ class ResultEvent:
         description="The event's cycle (its id, name, periodStart and periodEnd are the webhook's cycle).",
         graphql_type=Cycle,
     )
+    @reads_attribute("cycle")
     def cycle(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> CycleRow:
         return root.cycle
 
@@ -119,13 +134,13 @@ class ResultEvent:
     def result(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> ResultRow:
         return root.result
 
-    result_id = _carried(lambda event: strawberry.ID(str(event.result_id)), strawberry.ID, "The result's id.")
+    result_id = _carried("result_id", strawberry.ID, "The result's id.")
     period = _carried(
         lambda event: Period(event.period_start, event.period_end),
         Period,
         "The period the cycle appraises (as cycle.periodStart and periodEnd): what pay and training are dated by.",
     )
-    employee_id = _carried(lambda event: strawberry.ID(str(event.employee_id)), strawberry.ID, "The employee's id.")
+    employee_id = _carried("employee_id", strawberry.ID, "The employee's id.")
 
     @guarded(
         NAMES,
@@ -135,35 +150,30 @@ class ResultEvent:
         "training every one, an employee their own, a manager their people's and their own).",
         graphql_type=str | None,
     )
+    @reads_attribute("contents.employee_no")
     def employee_no(self, root: strawberry.Parent[event_stream.DeliveredEvent]) -> str:
         return root.contents.employee_no
 
     post_id = _carried(
-        lambda event: strawberry.ID(str(event.post_id)),
+        "post_id",
         strawberry.ID,
         "The post the result was scored in (not necessarily the employee's current one).",
     )
-    post_family = _carried(
-        lambda event: event.post_family, str, "That post's family: what the filter's postFamilies match."
-    )
-    department_id = _carried(
-        lambda event: strawberry.ID(str(event.department_id)), strawberry.ID, "The department the result was scored in."
-    )
+    post_family = _carried("post_family", str, "That post's family: what the filter's postFamilies match.")
+    department_id = _carried("department_id", strawberry.ID, "The department the result was scored in.")
     total_score = _carried(
-        lambda event: event.total_score,
+        "total_score",
         float,
         f"The total when the event was written, calibrated or corrected if it was. {ROUNDED}",
     )
-    grade = _carried(
-        lambda event: event.grade, Grade, "The grade when the event was written, calibrated or corrected if it was."
-    )
+    grade = _carried("grade", Grade, "The grade when the event was written, calibrated or corrected if it was.")
     calibrated = _carried(
-        lambda event: event.calibrated,
+        "calibrated",
         bool,
         "Whether the result was calibrated before publication (with a reason); a later correction leaves it as it was.",
     )
     indicator_scores = _carried(
-        lambda event: list(event.indicator_scores),
+        "indicator_scores",  # a tuple: a list's completion takes it as it is
         list[EventIndicatorScore],
         "Every indicator of the result's scheme with its score, in the order of the result's indicatorScores.",
     )
@@ -191,5 +201,11 @@ class Subscription:
         filter: ResultEventFilter | None = None,
     ) -> AsyncGenerator[event_stream.DeliveredEvent, None]:
         poll = info.context.settings.event_poll_seconds
-        async for event in event_stream.result_published(info.context, after, cycle_id, poll, wanted(filter)):
-            yield event
+        prepare = preparation(info)
+        # Closed with this generator, not when the collector finds it: the stream's look ahead holds a
+        # connection, and its subscription in the process's reader goes at once.
+        async with aclosing(
+            event_stream.result_published(info.context, after, cycle_id, poll, wanted(filter), prepare)
+        ) as events:
+            async for event in events:
+                yield event

@@ -16,12 +16,14 @@ written into it.
 
 from __future__ import annotations
 
+import datetime as dt
 import keyword
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from graphql import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 
@@ -35,8 +37,30 @@ class Unprojectable(Exception):
 
 Fast = type | str | None
 """How a leaf's value is kept without its completion: its exact class (a built-in scalar that returns such a
-value as it is), ``"float"`` or ``"int"`` (GraphQL's Float and Int with their range checks), or None (always
-completed)."""
+value as it is), ``"float"`` or ``"int"`` (GraphQL's Float and Int with their range checks), ``"id"`` (ID: a
+``str`` kept, an ``int`` written as ``str`` does it, as graphql-core's ``serialize_id`` does), ``"isoformat"``
+(strawberry's Date, DateTime and Time: a value of exactly those classes written by its ``isoformat``, as their
+serialiser does), or None (always completed)."""
+
+_ISO_CLASSES = frozenset({dt.date, dt.datetime, dt.time})
+
+Resolver = TypeVar("Resolver", bound=Callable[..., object])
+
+ATTRIBUTE_READS: dict[Callable[..., object], str] = {}
+"""Resolvers that only read an attribute path of their parent (``"contents.total_score"``), registered by
+``reads_attribute``: the generated code reads the path itself, without calling them."""
+
+
+def reads_attribute(path: str) -> Callable[[Resolver], Resolver]:
+    """Registers the decorated resolver as reading nothing but ``path`` (dotted attribute names) of its parent."""
+    if _attribute(path) != path:
+        raise ValueError(f"not an attribute path: {path!r}")
+
+    def register(resolver: Resolver) -> Resolver:
+        ATTRIBUTE_READS[resolver] = path
+        return resolver
+
+    return register
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +82,11 @@ _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\Z")
 
 
 def _attribute(name: str | None) -> str | None:
-    return name if name is not None and name.isidentifier() and not keyword.iskeyword(name) else None
+    """The name, or dotted path of names, when each is an identifier that is no keyword (safe in the source)."""
+    if name is None:
+        return None
+    parts = name.split(".")
+    return name if all(part.isidentifier() and not keyword.iskeyword(part) for part in parts) else None
 
 
 def _fast_test(fast: Fast, value: str, slot: str) -> str | None:
@@ -72,6 +100,26 @@ def _fast_test(fast: Fast, value: str, slot: str) -> str | None:
     return None
 
 
+def _completing(fast: Fast, value: str, completion: str, slot: str) -> list[str]:
+    """The lines that complete ``value`` in place: kept or converted as ``fast`` says, else by its completion."""
+    if fast == "id":
+        return [
+            f"    if {value}.__class__ is not _str:",
+            f"        {value} = _str({value}) if {value}.__class__ is _int else {completion}({value})",
+        ]
+    if fast == "isoformat":
+        return [
+            f"    if {value}.__class__ in _ISO_CLASSES:",
+            f"        {value} = {value}.isoformat()",
+            "    else:",
+            f"        {value} = {completion}({value})",
+        ]
+    test = _fast_test(fast, value, slot)
+    if test is None:
+        return [f"    {value} = {completion}({value})"]
+    return [f"    if {test}:", f"        {value} = {completion}({value})"]
+
+
 def object_completion(type_name: str, fields: Sequence[Field], non_null: bool) -> Complete:
     """How a value of the object type completes with this selection: one function, compiled once."""
     namespace: dict[str, object] = {
@@ -81,6 +129,8 @@ def object_completion(type_name: str, fields: Sequence[Field], non_null: bool) -
         "_isfinite": math.isfinite,
         "_float": float,
         "_int": int,
+        "_str": str,
+        "_ISO_CLASSES": _ISO_CLASSES,
         "_LOW": GRAPHQL_MIN_INT,
         "_HIGH": GRAPHQL_MAX_INT,
     }
@@ -110,12 +160,7 @@ def object_completion(type_name: str, fields: Sequence[Field], non_null: bool) -
         namespace[completion] = field.complete
         if isinstance(field.fast, type):
             namespace[exact] = field.fast
-        test = _fast_test(field.fast, value, exact)
-        if test is None:
-            lines.append(f"    {value} = {completion}({value})")
-        else:
-            lines.append(f"    if {test}:")
-            lines.append(f"        {value} = {completion}({value})")
+        lines += _completing(field.fast, value, completion, exact)
         items.append(f"{field.key!r}: {value}")
     lines.append("    return {" + ", ".join(items) + "}")
     # The source is this module's own (see the module's docstring): compiled once per selection, not per event.

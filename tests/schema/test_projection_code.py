@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.config import Settings
 from resolvers import events as event_stream
 from resolvers.context import Context
+from resolvers.event_results import EncodedData
+from resolvers.events import DeliveredEvent
 from schema import build_schema
-from schema.event_projection import ProjectedEventResults
+from schema.event_projection import ProjectedEventResults, Projection
 from schema.permissions import RuleCheck
-from schema.projection_code import Field, Unprojectable, object_completion
+from schema.projection_code import Field, Unprojectable, object_completion, reads_attribute
 from tests.conftest import TODAY
 from tests.schema.conftest import Org
 from tests.schema.test_event_projection import SHAPE, document
@@ -173,3 +175,86 @@ async def test_the_stream_reads_the_clock_for_the_token_once_a_slice(
         finally:
             await stream.aclose()
         assert least <= len(checked) <= most, (slice_seconds, len(checked))
+
+
+@dataclasses.dataclass
+class Dated:
+    key: object
+    day: object
+    inner: Record
+
+
+def test_ids_and_iso_dates_are_written_without_a_call_and_attribute_paths_are_read_as_one() -> None:
+    calls: list[str] = []
+    complete = object_completion(
+        "Dated",
+        [
+            Field("key", attrgetter("key"), counted(calls, "key"), attribute="key", fast="id"),
+            Field("day", attrgetter("day"), counted(calls, "day"), attribute="day", fast="isoformat"),
+            Field("name", attrgetter("inner.name"), counted(calls, "name"), attribute="inner.name", fast=str),
+        ],
+        non_null=True,
+    )
+    moment = dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC)
+    # As graphql-core's ID and strawberry's Date and DateTime write them: an int as its digits, a date as ISO.
+    assert complete(Dated(12, dt.date(2026, 7, 1), Record("a", 0, 0))) == {
+        "key": "12",
+        "day": "2026-07-01",
+        "name": "a",
+    }
+    assert complete(Dated("E1", moment, Record("b", 0, 0)))["day"] == moment.isoformat()
+    assert calls == []
+    # Anything else still goes to the field's own completion: a float id, a string where a date belongs.
+    assert complete(Dated(1.5, "2026-07-01", Record(3, 0, 0))) == {
+        "key": "completed 1.5",
+        "day": "completed 2026-07-01",
+        "name": "completed 3",
+    }
+    assert calls == ["key", "day", "name"]
+
+
+def test_an_attribute_path_is_made_of_names_only() -> None:
+    with pytest.raises(ValueError, match="not an attribute path"):
+        reads_attribute("contents.__class__; import os")
+    with pytest.raises(ValueError, match="not an attribute path"):
+        reads_attribute("contents.class")
+    # A path with a name that is not one is not written into the source: the field's reader reads it.
+    complete = object_completion("Record", [Field("a", attrgetter("name"), str, attribute="a.b c")], non_null=False)
+    assert complete(Record("x", 0, 0)) == {"a": "x"}
+
+
+async def test_a_streams_answers_are_made_a_run_ahead_and_each_once(
+    schema: strawberry.Schema,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org: Org,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before the first event of a run is sent, the answers of the whole run are made (``Preparation``), so that
+    projecting and sending do not take turns event by event; no answer is made twice."""
+    people = principals(org)
+    context = Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="ahead")
+    count = len(await event_stream.result_events(context, None, 500))
+    run = 4
+    assert count > run + 1
+    monkeypatch.setattr(event_stream, "PREPARED_AHEAD", run)
+    made: list[int] = []
+    data = Projection.data
+
+    def counting(projection: Projection, event: DeliveredEvent) -> EncodedData:
+        made.append(event.id)
+        return data(projection, event)
+
+    monkeypatch.setattr(Projection, "data", counting)
+    subscriber = Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="ahead")
+    stream = await schema.subscribe(document(SHAPE), context_value=subscriber)
+    assert isinstance(stream, AsyncIterator)
+    try:
+        first = await anext(stream)
+        assert not first.errors
+        assert len(made) == run  # the first run's answers, before the first was sent
+        for _ in range(count - 1):
+            assert not (await anext(stream)).errors
+    finally:
+        await stream.aclose()
+    assert len(made) == len(set(made)) == count
