@@ -202,7 +202,7 @@ def test_ids_and_iso_dates_are_written_without_a_call_and_attribute_paths_are_re
         "day": "2026-07-01",
         "name": "a",
     }
-    assert complete(Dated("E1", moment, Record("b", 0, 0)))["day"] == moment.isoformat()
+    assert complete(Dated("E1", moment, Record("b", 0, 0))) == {"key": "E1", "day": moment.isoformat(), "name": "b"}
     assert calls == []
     # Anything else still goes to the field's own completion: a float id, a string where a date belongs.
     assert complete(Dated(1.5, "2026-07-01", Record(3, 0, 0))) == {
