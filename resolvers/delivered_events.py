@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
@@ -52,7 +52,7 @@ class DeliveredEvent:
         default_factory=dict, compare=False, repr=False
     )
     """Executions of subscriptions' selections for this event, shared (``resolvers.event_results``)."""
-    projected: dict[tuple[object, ...], ExecutionResult] = field(default_factory=dict, compare=False, repr=False)
+    projected: dict[Hashable, ExecutionResult] = field(default_factory=dict, compare=False, repr=False)
     """Answers made by projection for this event, by selection (``schema.event_projection``), shared."""
 
     @property

@@ -20,7 +20,7 @@ import datetime as dt
 import keyword
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -35,12 +35,21 @@ class Unprojectable(Exception):
     """This selection, or this event's value, is one for graphql-core's execution."""
 
 
-Fast = type | str | None
+@dataclass(frozen=True, slots=True)
+class MemberNames:
+    """An enum's members, all of one Python class, and the name its serialiser gives each (asked once)."""
+
+    of: type[Enum]
+    names: Mapping[Enum, str]
+
+
+Fast = type | str | MemberNames | None
 """How a leaf's value is kept without its completion: its exact class (a built-in scalar that returns such a
 value as it is), ``"float"`` or ``"int"`` (GraphQL's Float and Int with their range checks), ``"id"`` (ID: a
 ``str`` kept, an ``int`` written as ``str`` does it, as graphql-core's ``serialize_id`` does), ``"isoformat"``
 (strawberry's Date, DateTime and Time: a value of exactly those classes written by its ``isoformat``, as their
-serialiser does), or None (always completed)."""
+serialiser does), ``MemberNames`` (an enum: a member of its class written as its name), or None (always
+completed)."""
 
 _ISO_CLASSES = frozenset({dt.date, dt.datetime, dt.time})
 
@@ -107,6 +116,13 @@ def _completing(fast: Fast, value: str, completion: str, slot: str) -> list[str]
             f"    if {value}.__class__ is not _str:",
             f"        {value} = _str({value}) if {value}.__class__ is _int else {completion}({value})",
         ]
+    if isinstance(fast, MemberNames):
+        return [
+            f"    if {value}.__class__ is {slot}:",
+            f"        {value} = n{slot}[{value}]",
+            "    else:",
+            f"        {value} = {completion}({value})",
+        ]
     if fast == "isoformat":
         return [
             f"    if {value}.__class__ in _ISO_CLASSES:",
@@ -160,6 +176,8 @@ def object_completion(type_name: str, fields: Sequence[Field], non_null: bool) -
         namespace[completion] = field.complete
         if isinstance(field.fast, type):
             namespace[exact] = field.fast
+        elif isinstance(field.fast, MemberNames):
+            namespace[exact], namespace[f"n{exact}"] = field.fast.of, field.fast.names
         lines += _completing(field.fast, value, completion, exact)
         items.append(f"{field.key!r}: {value}")
     lines.append("    return {" + ", ".join(items) + "}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import AsyncIterator
 from operator import attrgetter
 from typing import Any
@@ -24,7 +25,7 @@ from resolvers.events import DeliveredEvent
 from schema import build_schema
 from schema.event_projection import ProjectedEventResults, Projection
 from schema.permissions import RuleCheck
-from schema.projection_code import Field, Unprojectable, object_completion, reads_attribute
+from schema.projection_code import Field, MemberNames, Unprojectable, object_completion, reads_attribute
 from tests.conftest import TODAY
 from tests.schema.conftest import Org
 from tests.schema.test_event_projection import SHAPE, document
@@ -258,3 +259,21 @@ async def test_a_streams_answers_are_made_a_run_ahead_and_each_once(
     finally:
         await stream.aclose()
     assert len(made) == len(set(made)) == count
+
+
+class Shade(enum.Enum):
+    LIGHT = "light"
+    DARK = "dark"
+
+
+def test_an_enum_member_is_written_as_its_name_without_a_call() -> None:
+    calls: list[str] = []
+    names = MemberNames(Shade, {Shade.LIGHT: "LIGHT", Shade.DARK: "DARK"})
+    complete = object_completion(
+        "Record", [Field("shade", attrgetter("name"), counted(calls, "shade"), attribute="name", fast=names)], True
+    )
+    assert complete(Record(Shade.DARK, 0, 0)) == {"shade": "DARK"}
+    assert calls == []
+    # Not a member of the class (its value, another enum's member): the field's own completion.
+    assert complete(Record("dark", 0, 0)) == {"shade": "completed dark"}
+    assert calls == ["shade"]
