@@ -9,7 +9,6 @@ execution, a projection, its JSON) is made once (``resolvers.event_results``, ``
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -78,8 +77,9 @@ async def visible(
     """The events the principal may see now. The scope is decided in memory from the rows the page carries
     (``Scope.admits_result``); a manager's reporting line only the database knows, so for a manager the
     batch's results are checked by one statement with the scope's SQL (``Scope.results``)."""
+    admits = context.scope.result_admission
     verdicts = {
-        event.id: context.scope.admits_result(event.row.employee_no, event.cycle.state)
+        event.id: admits(event.row.employee_no, event.cycle.state)
         for event in events
         if event.result is not None and event.cycle is not None and event.contents is not None
     }
@@ -97,14 +97,11 @@ async def visible(
     return [_delivered(event, manages and event.row.employee_no != me) for event in events if verdicts.get(event.id)]
 
 
-_DELIVERED: weakref.WeakKeyDictionary[OutboxEvent, dict[bool, DeliveredEvent]] = weakref.WeakKeyDictionary()
-"""One payload per event of the process's log (and whether its reader manages the employee), shared by every
-subscription that delivers it."""
-
-
 def _delivered(event: OutboxEvent, managed: bool) -> DeliveredEvent:
-    payloads = _DELIVERED.setdefault(event, {})
-    payload = payloads.get(managed)
+    """One payload per event of the process's log (and whether its reader manages the employee), shared by every
+    subscription that delivers it: kept on the event (``OutboxEvent.payloads``)."""
+    payloads = event.payloads
+    payload = cast(DeliveredEvent | None, payloads.get(managed))
     if payload is None:
         payload = DeliveredEvent(
             id=event.id,

@@ -179,10 +179,14 @@ def _watched(context: Context) -> WatchedSessions:
     return sessions
 
 
-def _renew_loaders(context: Context, batch: Sequence[DeliveredEvent]) -> None:
+def _renew_loaders(context: Context, batch: Sequence[DeliveredEvent], prime: bool) -> None:
     # Fresh loaders per batch, primed with the rows just read: nested fields that load the same result
-    # or cycle (``result { cycle { ... } }``) show what the event shows, without another read.
+    # or cycle (``result { cycle { ... } }``) show what the event shows, without another read. Not primed
+    # for a selection the schema projects (``prepare`` given): its fields read the event and nothing else,
+    # by projection or by the executor alike, so a thousand primed futures a batch would go unread.
     context.renew_loaders()
+    if not prime:
+        return
     for delivered in batch:
         context.loaders.result_by_id.prime(delivered.result.id, delivered.result)
         context.loaders.cycle_by_id.prime(delivered.cycle.id, delivered.cycle)
@@ -296,7 +300,8 @@ async def result_published(
     """Every event after the cursor, then new ones as they are published; at-least-once, in order.
 
     ``prepare``, when given, is handed each run of ``PREPARED_AHEAD`` events before the first of them is
-    yielded (the schema makes their answers ahead: ``schema.event_projection.Preparation``).
+    yielded (the schema makes their answers ahead: ``schema.event_projection.Preparation``); it is given only
+    for a selection whose fields read nothing but the event (no loader).
 
     ``live.position`` is how far the outbox has been read (events skipped as not visible included);
     ``live.delivered`` is the cursor of the last event delivered, what a resume must start after.
@@ -347,7 +352,7 @@ async def result_published(
                 continue
             if len(step[1]) >= CATCH_UP_BATCH:
                 ahead = asyncio.create_task(look(step[0]))
-            _renew_loaders(context, batch)
+            _renew_loaders(context, batch, prime=prepare is None)
             _check_principal(context, dt.datetime.now(dt.UTC))
             for index, payload in enumerate(batch):
                 # A batch read ahead is delivered without waiting on the database, and an event whose selection

@@ -31,7 +31,7 @@ PAGE = 1000
 """Events per read of the outbox, for the process's reader and a subscriber catching up alike."""
 
 
-@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class OutboxEvent:
     """An outbox event and the rows read with it, once per process. Compared by identity: the subscriptions
     share it (and the payload made of it) as it is."""
@@ -45,6 +45,9 @@ class OutboxEvent:
     cycle: Row[*tuple[object, ...]] | None
     contents: EventContents | None
     """What the event carries for a module to act on (``hub.events.contents``); None where its result is gone."""
+    payloads: dict[bool, object] = field(default_factory=dict, repr=False)
+    """What the subscriptions deliver of it, made once and shared (``resolvers.delivered_events``): kept here, it
+    lives as long as the event in the process's log."""
 
 
 @dataclass(frozen=True, slots=True)
