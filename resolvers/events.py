@@ -90,10 +90,8 @@ async def _conditions(
     if wanted is not None and wanted.types is not None:
         unknown = sorted(set(wanted.types) - set(EVENT_TYPES))
         if unknown or not wanted.types:
-            raise BadUserInput(
-                f"'types' must name one or more of {', '.join(EVENT_TYPES)}; unknown: {', '.join(unknown)[:200]}",
-                argument="filter",
-            )
+            found = f"unknown: {', '.join(unknown)[:200]}" if unknown else "it names none (null keeps the default)"
+            raise BadUserInput(f"'types' must name one or more of {', '.join(EVENT_TYPES)}; {found}", argument="filter")
         if TRAINING_NEED in wanted.types and not context.principal.has(Role.HR_ADMIN, Role.TRAINING):
             # A manager's or an employee's stream of training.need events had gaps in its cursors where other
             # people's needs were written (one after another, in result order): the gaps told who outside the
@@ -117,9 +115,8 @@ async def _in_families(context: Context, families: Sequence[str]) -> ColumnEleme
         known = set(await session.scalars(select(Post.family).where(Post.family.in_(families)).distinct()))
     unknown = sorted(set(families) - known)
     if unknown or not families:
-        raise BadUserInput(
-            f"'postFamilies' must name families of posts; unknown: {', '.join(unknown)[:200]}", argument="filter"
-        )
+        found = f"unknown: {', '.join(unknown)[:200]}" if unknown else "it names none (null keeps every family)"
+        raise BadUserInput(f"'postFamilies' must name families of posts; {found}", argument="filter")
     of_families = (
         select(AppraisalResult.id).join(Post, Post.id == AppraisalResult.post_id).where(Post.family.in_(families))
     )

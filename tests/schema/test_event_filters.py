@@ -64,11 +64,17 @@ async def test_events_filter_by_type_cycle_and_post_family(
 
 async def test_a_filter_that_names_nothing_known_is_refused(app_client: GraphQLClient) -> None:
     """A misspelt type or family would otherwise look like a quiet stream."""
-    filters: list[dict[str, list[str]]] = [{"types": ["result.publish"]}, {"types": []}, {"postFamilies": ["NOPE"]}]
-    for filter_ in filters:
+    filters: list[tuple[dict[str, list[str]], str]] = [
+        ({"types": ["result.publish"]}, "unknown: result.publish"),
+        ({"types": []}, "it names none (null keeps the default)"),
+        ({"postFamilies": ["NOPE"]}, "unknown: NOPE"),
+        ({"postFamilies": []}, "it names none (null keeps every family)"),
+    ]
+    for filter_, says in filters:
         body = await app_client.execute(EVENTS, {"filter": filter_})
         assert body["data"] is None, filter_
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "filter"}, filter_
+        assert body["errors"][0]["message"].endswith(says), body["errors"][0]["message"]
 
 
 async def test_a_manager_filtering_still_sees_only_their_people(app_client: GraphQLClient, org: Org) -> None:
