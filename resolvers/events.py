@@ -24,13 +24,15 @@ from functools import partial
 from typing import NoReturn
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
+from hub import policy
 from hub.auth import Role
 from hub.db.models import AppraisalResult, Post, ResultEvent
 from hub.events.delivery import ReadFailed, RetryPolicy, SessionWatch, WatchedSessions, read_with_retries
 from hub.events.fanout import PAGE, OutboxEvent, Subscriber, read_page
 from hub.events.outbox import RESULT_PUBLISHED, RESULT_REVISED, TRAINING_NEED
+from hub.policy import EmployeeScope
 from resolvers.context import Context
 from resolvers.cycle_ids import known_cycle
 from resolvers.delivered_events import DeliveredEvent as DeliveredEvent
@@ -155,10 +157,30 @@ async def result_events(
     cycle = _cycle_filter(cycle_id)
     conditions = await _conditions(context, cycle, wanted)
     page = await read_page(context.sessionmaker, after=cursor or 0, limit=limit, conditions=conditions)
+    if not page.events and cursor:
+        await _refuse_cursor_past_the_end(context, cursor)
     delivered = await visible(context, context.sessionmaker, page.events, READS)
     if not delivered and cycle is not None:
         await known_cycle(context, cycle)  # an unknown cycle is NOT_FOUND, not an empty page (asked only then)
     return delivered
+
+
+async def _refuse_cursor_past_the_end(context: Context, cursor: int) -> None:
+    """Refuses a cursor past the newest event of the outbox: one from another database (a restored backup, another
+    deployment) or altered. Taken as it is, it would skip every event written until the outbox's ids reach it.
+    Asked only where nothing follows the cursor, and only of principals who reach every employee: for a manager
+    or an employee the answer would tell how many events the whole organisation has (their own cursors show
+    only their events' ids), so theirs stay accepted (README, "The event shape")."""
+    if policy.employee_scope(context.principal) is not EmployeeScope.EVERY_EMPLOYEE:
+        return
+    async with context.sessionmaker() as session:
+        newest = await session.scalar(select(func.max(ResultEvent.id)))
+    if cursor > (newest or 0):
+        raise BadUserInput(
+            f"'after' is past the newest event ({encode_cursor('event', newest or 0)}): a cursor from another "
+            "database or one altered; resume from the last cursor this hub gave, or from null",
+            argument="after",
+        )
 
 
 def _watched(context: Context) -> WatchedSessions:
@@ -327,6 +349,7 @@ async def result_published(
     # there is not a field of a delivered event that failed), and what it found is used only as it would
     # have been found: in order, at the position this batch ends at.
     ahead: asyncio.Task[_Look] | None = None
+    unchecked_cursor = live.position > 0
     try:
         while True:
             if subscriber is not None:
@@ -344,9 +367,13 @@ async def result_published(
             except ReadFailed as failure:
                 _give_up(failure, live.delivered)
             if step is None:
+                if unchecked_cursor:
+                    unchecked_cursor = False
+                    await _refuse_cursor_past_the_end(context, live.position)
                 _check_principal(context, dt.datetime.now(dt.UTC))
                 await _wait(context, subscriber, poll_seconds)
                 continue
+            unchecked_cursor = False  # events follow it: it is one of this outbox's
             if len(step[1]) >= CATCH_UP_BATCH:
                 ahead = asyncio.create_task(look(step[0]))
             _renew_loaders(context, batch, prime=prepare is None)
