@@ -30,7 +30,7 @@ def schema() -> strawberry.Schema:
 
 async def newest(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker() as session:
-        found = await session.scalar(select(func.max(ResultEvent.id)))
+        found: int | None = await session.scalar(select(func.max(ResultEvent.id)))
     assert found
     return found
 
