@@ -8,13 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.auth import Principal
+from hub.config import Settings
 from hub.db.models import Employee
 from hub.demo.organisation import SeedSummary
 from hub.operations.commands import Caller
 from hub.operations.scoring import CycleScore, score_cycle
+from resolvers.context import Context
+from tests.conftest import TODAY
 
 PORTAL_DOCUMENTS = Path(__file__).parents[2] / "bench" / "documents"
 """The portal's registered documents, as the served benchmark registers them (PERFHUB_PERSISTED_DOCUMENTS)."""
@@ -70,3 +75,25 @@ async def org(sessionmaker: async_sessionmaker[AsyncSession], seeded: SeedSummar
         seeded.past_cycle_id,
         seeded.current_cycle_id,
     )
+
+
+@dataclass(frozen=True)
+class Streams:
+    """What a test of the result stream through the schema needs: the module's schema, the seeded demo's people,
+    and contexts for its principals (each subscriber a context of its own, as each socket has)."""
+
+    schema: strawberry.Schema
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    org: Org
+
+    def context(self, principal: Principal, request_id: str) -> Context:
+        return Context(self.settings, self.sessionmaker, TODAY, principal, request_id=request_id)
+
+
+@pytest.fixture
+def streams(
+    schema: strawberry.Schema, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], org: Org
+) -> Streams:
+    """``schema`` is the requesting module's own fixture."""
+    return Streams(schema, settings, sessionmaker, org)

@@ -27,7 +27,7 @@ from schema.event_projection import ProjectedEventResults, Projection
 from schema.permissions import RuleCheck
 from schema.projection_code import Field, MemberNames, Unprojectable, object_completion, reads_attribute
 from tests.conftest import TODAY
-from tests.schema.conftest import Org
+from tests.schema.conftest import Org, Streams
 from tests.schema.test_event_projection import SHAPE, document
 from tests.schema.test_outbox_fanout import principals
 
@@ -225,16 +225,12 @@ def test_an_attribute_path_is_made_of_names_only() -> None:
 
 
 async def test_a_streams_answers_are_made_a_run_ahead_and_each_once(
-    schema: strawberry.Schema,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    org: Org,
-    monkeypatch: pytest.MonkeyPatch,
+    streams: Streams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before the first event of a run is sent, the answers of the whole run are made (``Preparation``), so that
     projecting and sending do not take turns event by event; no answer is made twice."""
-    people = principals(org)
-    context = Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="ahead")
+    hr_admin = principals(streams.org)["hr_admin"]
+    context = streams.context(hr_admin, request_id="ahead")
     count = len(await event_stream.result_events(context, None, 500))
     run = 4
     assert count > run + 1
@@ -247,8 +243,8 @@ async def test_a_streams_answers_are_made_a_run_ahead_and_each_once(
         return data(projection, event)
 
     monkeypatch.setattr(Projection, "data", counting)
-    subscriber = Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="ahead")
-    stream = await schema.subscribe(document(SHAPE), context_value=subscriber)
+    subscriber = streams.context(hr_admin, request_id="ahead")
+    stream = await streams.schema.subscribe(document(SHAPE), context_value=subscriber)
     assert isinstance(stream, AsyncIterator)
     try:
         first = await anext(stream)

@@ -9,14 +9,10 @@ from typing import Any
 
 import pytest
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.config import Settings
 from resolvers import events as event_stream
-from resolvers.context import Context
 from schema import build_schema
-from tests.conftest import TODAY
-from tests.schema.conftest import Org
+from tests.schema.conftest import Streams
 from tests.schema.test_outbox_fanout import principals
 
 BATCH = 3
@@ -29,14 +25,10 @@ def schema() -> strawberry.Schema:
 
 
 async def test_the_next_batch_is_read_while_this_one_is_delivered_and_each_event_comes_once_in_order(
-    schema: strawberry.Schema,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    org: Org,
-    monkeypatch: pytest.MonkeyPatch,
+    streams: Streams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = principals(org)
-    context = Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="ahead")
+    hr_admin = principals(streams.org)["hr_admin"]
+    context = streams.context(hr_admin, request_id="ahead")
     outbox = [event_stream.cursor_of(event) for event in await event_stream.result_events(context, None, 500)]
     assert len(outbox) > 3 * BATCH
     monkeypatch.setattr(event_stream, "CATCH_UP_BATCH", BATCH)
@@ -48,8 +40,8 @@ async def test_the_next_batch_is_read_while_this_one_is_delivered_and_each_event
         return await next_events(live, position, *args)
 
     monkeypatch.setattr(event_stream, "_next_events", counting)
-    subscriber = Context(settings, sessionmaker, TODAY, people["hr_admin"], request_id="ahead")
-    stream = await schema.subscribe(QUERY, context_value=subscriber)
+    subscriber = streams.context(hr_admin, request_id="ahead")
+    stream = await streams.schema.subscribe(QUERY, context_value=subscriber)
     assert isinstance(stream, AsyncIterator)
     received: list[str] = []
     try:
